@@ -1,0 +1,104 @@
+"""Runs the services as separate processes on this machine (the demo, tests, benchmarks)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from runtime.settings import REPO_ROOT, Settings
+
+# name -> ops port; the order is the order they start in.
+SERVICES: dict[str, int] = {
+    "claims": 6103,
+    "eligibility": 6101,
+    "coding": 6102,
+    "simulator": 6106,
+    "remittance": 6104,
+    "statements": 6105,
+}
+
+
+class ProcessError(RuntimeError):
+    pass
+
+
+@dataclass
+class Fleet:
+    """A set of running service processes, stopped together."""
+
+    log_dir: Path
+    env: dict[str, str] = field(default_factory=dict)
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def start(self, names: list[str] | None = None) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        for name in names or list(SERVICES):
+            self.start_one(name)
+
+    def start_one(self, name: str) -> None:
+        log = (self.log_dir / f"{name}.log").open("ab")
+        self.procs[name] = subprocess.Popen(
+            [sys.executable, "-m", f"services.{name}"],
+            cwd=REPO_ROOT, env={**os.environ, **self.env}, stdout=log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True,
+        )
+
+    def wait_healthy(self, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        pending = set(self.procs)
+        while pending:
+            for name in list(pending):
+                proc = self.procs[name]
+                if proc.poll() is not None:
+                    raise ProcessError(
+                        f"service {name} exited with {proc.returncode}; see {self.log_dir / name}.log"
+                    )
+                with contextlib.suppress(httpx.HTTPError):
+                    r = httpx.get(f"http://127.0.0.1:{SERVICES[name]}/healthz", timeout=1)
+                    if r.status_code == 200:
+                        pending.discard(name)
+            if time.monotonic() > deadline:
+                raise ProcessError(f"services not healthy after {timeout:.0f} s: {sorted(pending)}")
+            time.sleep(0.3)
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        proc = self.procs[name]
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, sig)
+        proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 20
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        self.procs.clear()
+
+    def __enter__(self) -> Fleet:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def fleet_env(s: Settings) -> dict[str, str]:
+    return {
+        "RCM_KAFKA_BOOTSTRAP": s.kafka_bootstrap,
+        "RCM_DATABASE_URL": s.database_url,
+        "PYTHONUNBUFFERED": "1",
+    }

@@ -1,0 +1,432 @@
+"""The local stack: Apache Kafka (KRaft, single node) and PostgreSQL on loopback.
+
+Kafka's jars come from Maven Central (deploy/local/kafka/pom.xml) and
+PostgreSQL from Debian's packages; both are cached and kept under
+``settings.stack_dir`` (git-ignored). ``up`` is idempotent, ``down`` leaves no
+process behind, ``status`` says what runs where.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import glob
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from runtime.settings import REPO_ROOT, Settings
+
+KAFKA_DEPLOY = REPO_ROOT / "deploy" / "local" / "kafka"
+PG_USER = "postgres"
+
+
+class StackError(RuntimeError):
+    """Something the user must fix; the message says what."""
+
+
+@dataclass(frozen=True)
+class Paths:
+    root: Path
+
+    @property
+    def kafka(self) -> Path:
+        return self.root / "kafka"
+
+    @property
+    def kafka_libs(self) -> Path:
+        return self.kafka / "libs"
+
+    @property
+    def kafka_data(self) -> Path:
+        return self.kafka / "data"
+
+    @property
+    def kafka_pid(self) -> Path:
+        return self.kafka / "kafka.pid"
+
+    @property
+    def pg(self) -> Path:
+        return self.root / "pg"
+
+    @property
+    def pg_data(self) -> Path:
+        return self.pg / "data"
+
+    @property
+    def pg_run(self) -> Path:
+        return self.pg / "run"
+
+
+def log(msg: str) -> None:
+    print(f"[stack] {msg}", flush=True)
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.settimeout(0.3)
+        return s.connect_ex((host, port)) == 0
+
+
+def pid_alive(pid_file: Path) -> int | None:
+    try:
+        pid = int(pid_file.read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        return pid
+    return pid
+
+
+# --- Kafka -----------------------------------------------------------------
+
+
+def fetch_kafka(p: Paths) -> None:
+    if any(p.kafka_libs.glob("kafka_2.13-*.jar")):
+        return
+    mvn = shutil.which("mvn")
+    if not mvn:
+        raise StackError("Maven (mvn) is needed once to fetch Kafka's jars: apt-get install maven")
+    log("fetching Apache Kafka jars from Maven Central (once)")
+    tmp = p.kafka / "libs.partial"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    result = subprocess.run(
+        [
+            mvn,
+            "-q",
+            "-B",
+            "-f",
+            str(KAFKA_DEPLOY / "pom.xml"),
+            "dependency:copy-dependencies",
+            f"-DoutputDirectory={tmp}",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise StackError(
+            f"mvn could not fetch Kafka: {result.stdout[-2000:]}{result.stderr[-2000:]}"
+        )
+    shutil.rmtree(p.kafka_libs, ignore_errors=True)
+    tmp.rename(p.kafka_libs)
+
+
+def kafka_cmd(p: Paths, *args: str, heap: str = "256m") -> list[str]:
+    java = shutil.which("java")
+    if not java:
+        raise StackError("Java 17+ is needed for Kafka: apt-get install openjdk-17-jre-headless")
+    return [
+        java,
+        f"-Xms{heap}",
+        f"-Xmx{heap}",
+        "-XX:+UseG1GC",
+        "-XX:MaxGCPauseMillis=20",
+        "-Djava.awt.headless=true",
+        f"-Dlog4j2.configurationFile={KAFKA_DEPLOY / 'log4j2.properties'}",
+        f"-Dkafka.logs.dir={p.kafka}",
+        "-cp",
+        str(p.kafka_libs / "*"),
+        *args,
+    ]
+
+
+def kafka_up(s: Settings, p: Paths) -> None:
+    if pid_alive(p.kafka_pid) and port_open(s.kafka_port):
+        return
+    if port_open(s.kafka_port):
+        raise StackError(f"port {s.kafka_port} is taken by another process; set RCM_KAFKA_PORT")
+    fetch_kafka(p)
+    props = p.kafka / "server.properties"
+    props.write_text(
+        (KAFKA_DEPLOY / "server.properties.template")
+        .read_text()
+        .format(port=s.kafka_port, controller_port=s.kafka_controller_port, data_dir=p.kafka_data)
+    )
+    if not (p.kafka_data / "meta.properties").exists():
+        cluster_id = uuid.uuid4().bytes
+        import base64
+
+        cid = base64.urlsafe_b64encode(cluster_id).decode().rstrip("=")
+        p.kafka_data.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            kafka_cmd(p, "kafka.tools.StorageTool", "format", "-t", cid, "-c", str(props)),
+            check=True,
+            capture_output=True,
+        )
+    log(f"starting Kafka on 127.0.0.1:{s.kafka_port}")
+    out = (p.kafka / "stdout.log").open("ab")
+    proc = subprocess.Popen(
+        kafka_cmd(p, "kafka.Kafka", str(props), heap=s.kafka_heap),
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    p.kafka_pid.write_text(str(proc.pid))
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise StackError(f"Kafka exited with {proc.returncode}; see {p.kafka / 'server.log'}")
+        if port_open(s.kafka_port):
+            return
+        time.sleep(0.2)
+    raise StackError(f"Kafka did not open port {s.kafka_port} in 90 s; see {p.kafka}")
+
+
+def stop_pid(pid_file: Path, name: str, timeout: float = 30) -> None:
+    pid = pid_alive(pid_file)
+    if pid is None:
+        pid_file.unlink(missing_ok=True)
+        return
+    log(f"stopping {name} (pid {pid})")
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and pid_alive(pid_file):
+        time.sleep(0.2)
+    if pid_alive(pid_file):
+        os.kill(pid, signal.SIGKILL)
+    pid_file.unlink(missing_ok=True)
+
+
+async def ensure_topics(s: Settings) -> None:
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    from schemas.topics import TOPICS
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=s.kafka_bootstrap, request_timeout_ms=20000)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            await admin.start()
+            break
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.5)
+    try:
+        wanted = [NewTopic(t.name, t.partitions, 1) for t in TOPICS]
+        wanted += [NewTopic(t.dlq, 1, 1) for t in TOPICS]
+        while True:
+            existing = set(await admin.list_topics())
+            missing = [t for t in wanted if t.name not in existing]
+            if not missing:
+                return
+            with contextlib.suppress(Exception):
+                await admin.create_topics(missing)
+            if time.monotonic() > deadline:
+                raise StackError(f"could not create topics {[t.name for t in missing]}")
+            await asyncio.sleep(0.3)
+    finally:
+        await admin.close()
+
+
+# --- PostgreSQL ------------------------------------------------------------
+
+
+def pg_bin() -> Path:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=_version_key)
+    if not found:
+        if os.geteuid() == 0 and shutil.which("apt-get"):
+            log("installing PostgreSQL from Debian's packages (once)")
+            env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+            subprocess.run(["apt-get", "update", "-q"], check=True, env=env, capture_output=True)
+            subprocess.run(
+                ["apt-get", "install", "-y", "-q", "postgresql"],
+                check=True,
+                env=env,
+                capture_output=True,
+            )
+            found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=_version_key)
+        if not found:
+            raise StackError("PostgreSQL server binaries not found: apt-get install postgresql")
+    return Path(found[-1]).parent
+
+
+def _version_key(path: str) -> int:
+    part = Path(path).parent.parent.name
+    return int(part) if part.isdigit() else 0
+
+
+def as_pg_user(cmd: list[str]) -> list[str]:
+    """PostgreSQL refuses to run as root: drop to the package's postgres user."""
+    if os.geteuid() != 0:
+        return cmd
+    return ["runuser", "-u", PG_USER, "--", *cmd]
+
+
+def pg_paths(s: Settings) -> Paths:
+    """Where PostgreSQL's data lives; outside the repo when the postgres user cannot reach it."""
+    p = Paths(s.stack_dir)
+    if os.geteuid() != 0:
+        return p
+    probe = subprocess.run(as_pg_user(["test", "-x", str(s.stack_dir)]), check=False)
+    if probe.returncode == 0:
+        return p
+    import hashlib
+
+    digest = hashlib.sha256(str(s.stack_dir).encode()).hexdigest()[:12]
+    return Paths(Path("/var/tmp") / f"rcm-stack-{digest}")
+
+
+def pg_up(s: Settings) -> None:
+    p = pg_paths(s)
+    bindir = pg_bin()
+    if port_open(s.pg_port) and (p.pg_data / "postmaster.pid").exists():
+        return
+    if port_open(s.pg_port):
+        raise StackError(f"port {s.pg_port} is taken by another process; set RCM_PG_PORT")
+    p.pg.mkdir(parents=True, exist_ok=True)
+    p.pg_run.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() == 0:
+        uid = pwd.getpwnam(PG_USER)
+        for d in (p.pg, p.pg_run):
+            os.chown(d, uid.pw_uid, uid.pw_gid)
+    if not (p.pg_data / "PG_VERSION").exists():
+        log("initialising PostgreSQL cluster")
+        subprocess.run(
+            as_pg_user(
+                [
+                    str(bindir / "initdb"),
+                    "-D",
+                    str(p.pg_data),
+                    "-U",
+                    "rcm",
+                    "--auth=trust",
+                    "-E",
+                    "UTF8",
+                    "--locale=C.UTF-8",
+                ]
+            ),
+            check=True,
+            capture_output=True,
+        )
+        conf = p.pg_data / "postgresql.conf"
+        with conf.open("a") as f:
+            f.write(
+                "\n# rcm local stack\n"
+                "listen_addresses = '127.0.0.1'\n"
+                f"port = {s.pg_port}\n"
+                f"unix_socket_directories = '{p.pg_run}'\n"
+                "max_connections = 300\n"
+                "shared_buffers = 256MB\n"
+                "wal_level = replica\n"
+                "synchronous_commit = on\n"
+                "log_min_messages = warning\n"
+            )
+    log(f"starting PostgreSQL on 127.0.0.1:{s.pg_port}")
+    result = subprocess.run(
+        as_pg_user(
+            [
+                str(bindir / "pg_ctl"),
+                "-D",
+                str(p.pg_data),
+                "-l",
+                str(p.pg / "server.log"),
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ]
+        ),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise StackError(
+            f"PostgreSQL did not start: {result.stderr.strip()} (see {p.pg}/server.log)"
+        )
+
+
+async def ensure_database(s: Settings) -> None:
+    import asyncpg
+
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            conn = await asyncpg.connect(
+                host="127.0.0.1", port=s.pg_port, user="rcm", database="postgres"
+            )
+            break
+        except (OSError, asyncpg.PostgresError):
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.3)
+    try:
+        if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = 'rcm'"):
+            await conn.execute("CREATE DATABASE rcm")
+    finally:
+        await conn.close()
+
+
+def pg_down(s: Settings) -> None:
+    p = pg_paths(s)
+    if not (p.pg_data / "postmaster.pid").exists():
+        return
+    log("stopping PostgreSQL")
+    subprocess.run(
+        as_pg_user([str(pg_bin() / "pg_ctl"), "-D", str(p.pg_data), "-m", "fast", "-w", "stop"]),
+        capture_output=True,
+        check=False,
+    )
+
+
+# --- the commands ----------------------------------------------------------
+
+
+def up(s: Settings) -> float:
+    """Starts whatever is not running and waits until healthy. Returns seconds taken."""
+    t0 = time.monotonic()
+    if not s.external_stack:
+        s.stack_dir.mkdir(parents=True, exist_ok=True)
+        p = Paths(s.stack_dir)
+        p.kafka.mkdir(parents=True, exist_ok=True)
+        pg_up(s)
+        kafka_up(s, p)
+        asyncio.run(ensure_database(s))
+    asyncio.run(ensure_topics(s))
+    return time.monotonic() - t0
+
+
+def down(s: Settings) -> None:
+    if s.external_stack:
+        log("external stack configured: nothing to stop")
+        return
+    stop_pid(Paths(s.stack_dir).kafka_pid, "Kafka")
+    pg_down(s)
+
+
+def status(s: Settings) -> dict[str, dict[str, object]]:
+    p = Paths(s.stack_dir)
+    pgp = pg_paths(s)
+    kafka_pid = pid_alive(p.kafka_pid)
+    pg_pid = None
+    with contextlib.suppress(FileNotFoundError, ValueError, PermissionError):
+        pg_pid = int((pgp.pg_data / "postmaster.pid").read_text().splitlines()[0])
+    return {
+        "kafka": {
+            "running": port_open(s.kafka_port),
+            "pid": kafka_pid,
+            "bootstrap": s.kafka_bootstrap,
+            "data": str(p.kafka_data),
+        },
+        "postgresql": {
+            "running": port_open(s.pg_port),
+            "pid": pg_pid,
+            "dsn": s.database_url,
+            "data": str(pgp.pg_data),
+        },
+    }

@@ -1,0 +1,1 @@
+"""Runtime shared by every service: settings, Kafka app factory, database, dead letters, outbox, telemetry."""

@@ -1,0 +1,82 @@
+"""PostgreSQL: one asyncpg pool per service, scoped to the service's own schema."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+import asyncpg
+
+from runtime.settings import Settings
+
+RUNTIME_MIGRATIONS = Path(__file__).parent / "migrations"
+_SCHEMA = re.compile(r"^[a-z_][a-z0-9_]{0,40}$")
+
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.InterfaceError,
+    asyncpg.exceptions.SerializationError,
+    asyncpg.exceptions.DeadlockDetectedError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.TooManyConnectionsError,
+)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True for failures of the infrastructure (retry), False for failures of the message."""
+    return isinstance(exc, TRANSIENT_ERRORS)
+
+
+async def create_pool(s: Settings, schema: str, *, max_size: int | None = None) -> asyncpg.Pool:
+    if not _SCHEMA.match(schema):
+        raise ValueError(f"bad schema name {schema!r}")
+    return await asyncpg.create_pool(
+        s.database_url,
+        min_size=1,
+        max_size=max_size or s.db_pool_max,
+        server_settings={"search_path": schema, "application_name": f"rcm-{schema}"},
+        command_timeout=60,
+    )
+
+
+async def migrate(pool: asyncpg.Pool, schema: str, directory: Path) -> list[str]:
+    """Applies runtime and service migrations not yet applied, once, under an advisory lock."""
+    if not _SCHEMA.match(schema):
+        raise ValueError(f"bad schema name {schema!r}")
+    lock = int.from_bytes(
+        hashlib.sha256(f"migrate:{schema}".encode()).digest()[:8], "big", signed=True
+    )
+    applied: list[str] = []
+    async with pool.acquire() as conn:
+        await conn.execute("SELECT pg_advisory_lock($1)", lock)
+        try:
+            await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+            await conn.execute(
+                f"CREATE TABLE IF NOT EXISTS {schema}.schema_migrations ("
+                " version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+            done = {
+                r["version"]
+                for r in await conn.fetch(f"SELECT version FROM {schema}.schema_migrations")
+            }
+            files = [("runtime", f) for f in sorted(RUNTIME_MIGRATIONS.glob("*.sql"))]
+            files += [("service", f) for f in sorted(directory.glob("*.sql"))]
+            for origin, path in files:
+                version = f"{origin}/{path.name}"
+                if version in done:
+                    continue
+                async with conn.transaction():
+                    await conn.execute(f"SET LOCAL search_path TO {schema}")
+                    await conn.execute(path.read_text())
+                    await conn.execute(
+                        f"INSERT INTO {schema}.schema_migrations(version) VALUES ($1)", version
+                    )
+                applied.append(version)
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock($1)", lock)
+    return applied

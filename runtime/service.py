@@ -1,0 +1,556 @@
+"""The app factory every service uses: a faust-streaming app whose agents hand
+batches of raw Kafka records to plain handler functions.
+
+What every consumer gets here, so no service writes it again:
+- decoding with the one codec; a record that cannot be decoded, or whose handler
+  fails on its content, goes to ``TOPIC.dlq`` with the reason and the partition
+  flows on;
+- exactly-once effects: each batch is one PostgreSQL transaction; each message is
+  recorded in ``processed_messages`` (by ce_id) in that transaction, inside a
+  savepoint with its effects, so a redelivered message changes nothing;
+- events produced by a handler go to the outbox in the same transaction and a
+  relay publishes them (idempotent producer, acks=all) and deletes them;
+- infrastructure failures (PostgreSQL down) pause the agent and retry with
+  backoff instead of dead-lettering or crashing;
+- /healthz (open) and /metrics (bearer token) on the faust web server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import datetime as dt
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar, cast
+
+import asyncpg
+import faust
+import orjson
+from aiokafka import AIOKafkaProducer
+from opentelemetry import trace
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+
+from runtime import logs, telemetry
+from runtime.db import create_pool, is_transient, migrate
+from runtime.kafka import producer_config
+from runtime.settings import Settings, settings
+from schemas.codec import DecodeError, Message, Meta, decode, encode, header_map, new_meta
+from schemas.events import Event
+from schemas.topics import dlq_name
+
+log = logging.getLogger("rcm.runtime")
+
+BATCH_MAX = 500
+BATCH_WITHIN_S = 0.02
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """A raw Kafka record as consumed."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: list[tuple[str, bytes]]
+
+    @property
+    def position(self) -> str:
+        return f"{self.topic}:{self.partition}:{self.offset}"
+
+
+class Reject(Exception):
+    """A handler's verdict that the message is unusable: dead-letter it with this reason."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass
+class Context:
+    """What a handler may touch: its transaction and the outbox."""
+
+    conn: asyncpg.Connection
+    service: Service
+    meta: Meta
+    emitted: int = 0
+
+    async def emit(self, event: Event, *, correlation_id: str | None = None) -> None:
+        meta = new_meta(
+            event,
+            source=f"rcm/{self.service.name}",
+            tenant=self.meta.tenant,
+            correlation_id=correlation_id or self.meta.correlation_id,
+            causation_id=self.meta.id,
+            traceparent=telemetry.traceparent_of() or self.meta.traceparent,
+        )
+        await self.service.outbox_put(self.conn, encode(event, meta))
+        self.emitted += 1
+
+
+Handler = Callable[[Context, Event], Awaitable[None]]
+E = TypeVar("E", bound=Event)
+
+
+@dataclass
+class Metrics:
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+
+    def __post_init__(self) -> None:
+        r = self.registry
+        self.messages_in = Counter(
+            "rcm_messages_in", "Records consumed", ["service", "topic"], registry=r
+        )
+        self.messages_out = Counter(
+            "rcm_messages_out",
+            "Records published from the outbox",
+            ["service", "topic"],
+            registry=r,
+        )
+        self.dead_letters = Counter(
+            "rcm_dead_letters",
+            "Records sent to a dead-letter topic",
+            ["service", "topic", "reason"],
+            registry=r,
+        )
+        self.duplicates = Counter(
+            "rcm_duplicates_skipped",
+            "Redelivered records applied no second time",
+            ["service", "topic"],
+            registry=r,
+        )
+        self.handler_seconds = Histogram(
+            "rcm_handler_seconds",
+            "Batch handling time",
+            ["service", "topic"],
+            registry=r,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+        )
+        self.retries = Counter(
+            "rcm_transient_retries",
+            "Batches retried after an infrastructure failure",
+            ["service", "topic"],
+            registry=r,
+        )
+
+
+class Service:
+    """One service process: faust app, PostgreSQL schema, handlers, outbox relay, ops web."""
+
+    def __init__(
+        self, name: str, *, schema: str, migrations: Path, http_port: int, s: Settings | None = None
+    ) -> None:
+        self.name = name
+        self.schema = schema
+        self.migrations = migrations
+        self.settings = s or settings()
+        self.handlers: dict[str, dict[type[Event], Handler]] = {}
+        self.metrics = Metrics()
+        self.pool: asyncpg.Pool | None = None
+        self.producer: AIOKafkaProducer | None = None
+        self._outbox_wake = asyncio.Event()
+        self._ready = asyncio.Event()
+        self._startup_hooks: list[Callable[[], Awaitable[None]]] = []
+        self.tracer = telemetry.tracer(f"rcm.{name}")
+        broker = ";".join(f"kafka://{b}" for b in self.settings.kafka_bootstrap.split(","))
+        self.app = faust.App(
+            f"rcm-{name}",
+            broker=broker,
+            store="memory://",
+            web_port=http_port,
+            web_host=self.settings.http_host,
+            web_router_enabled=False,
+            web_tables_enabled=False,
+            web_graph_enabled=False,
+            web_stats_enabled=False,
+            topic_partitions=6,
+            topic_replication_factor=1,
+            topic_allow_declare=False,
+            consumer_auto_offset_reset="earliest",
+            producer_acks=-1,
+            broker_commit_interval=1.0,
+            stream_wait_empty=False,
+            **self._broker_security(),
+        )
+        self.app.service(self._Lifecycle(self))
+        self._install_web()
+
+    # --- wiring ------------------------------------------------------------
+
+    def _broker_security(self) -> dict[str, Any]:
+        s = self.settings
+        if s.kafka_security_protocol == "PLAINTEXT":
+            return {}
+        import ssl
+
+        ctx = ssl.create_default_context(
+            cafile=str(s.kafka_ssl_cafile) if s.kafka_ssl_cafile else None
+        )
+        if s.kafka_security_protocol.startswith("SASL"):
+            password = s.kafka_sasl_password.get_secret_value() if s.kafka_sasl_password else ""
+            creds = faust.SASLCredentials(
+                username=s.kafka_sasl_username or "",
+                password=password,
+                mechanism=s.kafka_sasl_mechanism or "PLAIN",
+                ssl_context=ctx,
+            )
+            return {"broker_credentials": creds}
+        return {"broker_credentials": faust.SSLCredentials(ctx)}
+
+    def on(
+        self,
+        event_type: type[E],
+        handler: Callable[[Context, E], Awaitable[None]],
+        *,
+        topic: str | None = None,
+    ) -> None:
+        """Registers a handler for one event type arriving on its topic (or another)."""
+        name = topic or event_type.TOPIC
+        first = name not in self.handlers
+        self.handlers.setdefault(name, {})[event_type] = cast(Handler, handler)
+        if first:
+            self._add_agent(name)
+
+    def on_startup(self, fn: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+        self._startup_hooks.append(fn)
+        return fn
+
+    def _add_agent(self, topic_name: str) -> None:
+        topic = self.app.topic(
+            topic_name,
+            key_type=bytes,
+            value_type=bytes,
+            key_serializer="raw",
+            value_serializer="raw",
+            allow_empty=True,
+        )
+
+        async def agent(stream: Any) -> None:
+            async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
+                records = [_record(e) for e in events]
+                await self.process(topic_name, records)
+
+        self.app.agent(topic, name=f"rcm-{self.name}.{topic_name}")(agent)
+
+    # --- processing --------------------------------------------------------
+
+    async def process(self, topic: str, records: Sequence[Record]) -> None:
+        """Applies a batch once. Retries the whole batch while the infrastructure is down."""
+        await self._ready.wait()
+        delay = 0.2
+        while True:
+            try:
+                with self.metrics.handler_seconds.labels(self.name, topic).time():
+                    await self._apply_batch(topic, records)
+                self.metrics.messages_in.labels(self.name, topic).inc(len(records))
+                self._outbox_wake.set()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if not is_transient(exc):
+                    # Not any one message's fault (those are caught per message): the
+                    # batch machinery itself failed. Retrying is the only safe move.
+                    log.exception("batch failed; retrying", extra={"topic": topic})
+                else:
+                    log.warning(
+                        "infrastructure unavailable, pausing %s: %s", topic, type(exc).__name__
+                    )
+                self.metrics.retries.labels(self.name, topic).inc()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def _apply_batch(self, topic: str, records: Sequence[Record]) -> None:
+        assert self.pool is not None
+        async with self.pool.acquire() as conn, conn.transaction():
+            for record in records:
+                await self._apply_one(conn, topic, record)
+
+    async def _apply_one(self, conn: asyncpg.Connection, topic: str, record: Record) -> None:
+        try:
+            msg = decode(record.value, record.headers)
+        except DecodeError as exc:
+            await self._dead_letter(conn, record, exc.reason, exc.detail, dedupe_id=record.position)
+            return
+        handler = self.handlers[topic].get(type(msg.event))
+        if handler is None:
+            await self._dead_letter(
+                conn,
+                record,
+                "unexpected-type",
+                f"{msg.meta.type} is not handled on {topic}",
+                dedupe_id=msg.meta.id,
+            )
+            return
+        parent = telemetry.context_from(msg.meta.traceparent)
+        with self.tracer.start_as_current_span(
+            f"{topic} process",
+            context=parent,
+            kind=trace.SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.destination.name": topic,
+                "messaging.kafka.message.offset": record.offset,
+                "rcm.correlation_id": msg.meta.correlation_id,
+                "rcm.tenant": msg.meta.tenant,
+            },
+        ):
+            try:
+                async with conn.transaction():
+                    first = await conn.fetchval(
+                        "INSERT INTO processed_messages(message_id, topic) VALUES ($1, $2)"
+                        " ON CONFLICT DO NOTHING RETURNING true",
+                        msg.meta.id,
+                        topic,
+                    )
+                    if not first:
+                        self.metrics.duplicates.labels(self.name, topic).inc()
+                        return
+                    await handler(Context(conn, self, msg.meta), msg.event)
+            except Reject as exc:
+                await self._dead_letter(conn, record, exc.reason, exc.detail, dedupe_id=msg.meta.id)
+            except Exception as exc:
+                if is_transient(exc):
+                    raise
+                log.exception(
+                    "handler failed; dead-lettering",
+                    extra={"topic": topic, "claim": msg.meta.correlation_id},
+                )
+                await self._dead_letter(
+                    conn,
+                    record,
+                    "handler-error",
+                    f"{type(exc).__name__}: {exc}",
+                    dedupe_id=msg.meta.id,
+                )
+
+    async def _dead_letter(
+        self, conn: asyncpg.Connection, record: Record, reason: str, detail: str, *, dedupe_id: str
+    ) -> None:
+        async with conn.transaction():
+            first = await conn.fetchval(
+                "INSERT INTO processed_messages(message_id, topic) VALUES ($1, $2)"
+                " ON CONFLICT DO NOTHING RETURNING true",
+                dedupe_id,
+                record.topic,
+            )
+            if not first:
+                return
+            now = dt.datetime.now(dt.UTC).isoformat()
+            headers = [h for h in record.headers if not h[0].startswith("dlq_")]
+            headers += [
+                ("dlq_reason", reason.encode()),
+                ("dlq_error", detail[:2000].encode()),
+                ("dlq_service", f"rcm/{self.name}".encode()),
+                ("dlq_time", now.encode()),
+                ("dlq_source", record.position.encode()),
+            ]
+            await conn.execute(
+                'INSERT INTO dead_letters(source_topic, partition, "offset", reason, error)'
+                " VALUES ($1, $2, $3, $4, $5)",
+                record.topic,
+                record.partition,
+                record.offset,
+                reason,
+                detail[:2000],
+            )
+            await self._outbox_insert(
+                conn, dlq_name(record.topic), record.key, record.value or b"", headers
+            )
+        self.metrics.dead_letters.labels(self.name, record.topic, reason).inc()
+        log.warning(
+            "dead-lettered %s: %s",
+            record.position,
+            reason,
+            extra={"topic": record.topic, "reason": reason},
+        )
+
+    # --- outbox ------------------------------------------------------------
+
+    async def outbox_put(self, conn: asyncpg.Connection, enc: Any) -> None:
+        await self._outbox_insert(conn, enc.topic, enc.key, enc.value, enc.headers)
+
+    @staticmethod
+    async def _outbox_insert(
+        conn: asyncpg.Connection,
+        topic: str,
+        key: bytes | None,
+        value: bytes,
+        headers: Sequence[tuple[str, bytes]],
+    ) -> None:
+        encoded = orjson.dumps([[k, base64.b64encode(v).decode()] for k, v in headers]).decode()
+        await conn.execute(
+            "INSERT INTO outbox(topic, key, value, headers) VALUES ($1, $2, $3, $4::jsonb)",
+            topic,
+            key,
+            value,
+            encoded,
+        )
+
+    async def relay_outbox(self) -> None:
+        """Publishes outbox rows in id order, then deletes them. Survives restarts."""
+        assert self.pool is not None
+        assert self.producer is not None
+        while True:
+            try:
+                sent = await self._relay_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("outbox relay failed, retrying: %s", type(exc).__name__)
+                await asyncio.sleep(1.0)
+                continue
+            if sent == 0:
+                self._outbox_wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._outbox_wake.wait(), timeout=0.25)
+
+    async def _relay_once(self, limit: int = 1000) -> int:
+        assert self.pool is not None
+        assert self.producer is not None
+        async with self.pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(
+                "SELECT id, topic, key, value, headers FROM outbox ORDER BY id LIMIT $1"
+                " FOR UPDATE SKIP LOCKED",
+                limit,
+            )
+            if not rows:
+                return 0
+            futures = []
+            for row in rows:
+                headers = [(k, base64.b64decode(v)) for k, v in orjson.loads(row["headers"])]
+                futures.append(
+                    await self.producer.send(
+                        row["topic"], row["value"], key=row["key"], headers=headers
+                    )
+                )
+            await asyncio.gather(*futures)
+            await conn.execute(
+                "DELETE FROM outbox WHERE id = ANY($1::bigint[])", [r["id"] for r in rows]
+            )
+        for row in rows:
+            self.metrics.messages_out.labels(self.name, row["topic"]).inc()
+        return len(rows)
+
+    # --- lifecycle ---------------------------------------------------------
+
+    async def start_resources(self) -> None:
+        self.pool = await self._connect_with_retry()
+        applied = await migrate(self.pool, self.schema, self.migrations)
+        if applied:
+            log.info("migrations applied: %s", ", ".join(applied))
+        self.producer = AIOKafkaProducer(**producer_config(self.settings))
+        await self.producer.start()
+        for hook in self._startup_hooks:
+            await hook()
+        self._ready.set()
+
+    async def _connect_with_retry(self) -> asyncpg.Pool:
+        delay = 0.2
+        while True:
+            try:
+                return await create_pool(self.settings, self.schema)
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                log.warning("PostgreSQL not reachable yet: %s", type(exc).__name__)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def stop_resources(self) -> None:
+        if self.producer is not None:
+            await self.producer.stop()
+        if self.pool is not None:
+            await self.pool.close()
+
+    class _Lifecycle(faust.Service):  # type: ignore[misc]
+        """Starts the pool, migrations, producer and relay before the agents consume."""
+
+        def __init__(self, owner: Service, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.owner = owner
+
+        async def on_start(self) -> None:
+            await self.owner.start_resources()
+            self.add_future(self.owner.relay_outbox())
+
+        async def on_stop(self) -> None:
+            await self.owner.stop_resources()
+
+    # --- ops web -----------------------------------------------------------
+
+    def _install_web(self) -> None:
+        svc = self
+
+        @self.app.page("/healthz")
+        async def healthz(web: Any, request: Any) -> Any:
+            ok = svc.pool is not None and svc.producer is not None
+            return web.json({"service": svc.name, "ok": ok}, status=200 if ok else 503)
+
+        @self.app.page("/metrics")
+        async def metrics(web: Any, request: Any) -> Any:
+            if not authorized(request.headers, svc.settings):
+                return web.json({"error": "missing or bad bearer token"}, status=401)
+            return web.bytes(
+                generate_latest(svc.metrics.registry), content_type="text/plain; version=0.0.4"
+            )
+
+    def run(self) -> None:
+        """The process entry point: ``python -m services.NAME``."""
+        logs.setup(self.name, self.settings.log_level)
+        telemetry.setup(self.name, self.settings.otel_exporter)
+        _use_uvloop()
+        worker = faust.Worker(
+            self.app,
+            loglevel=self.settings.log_level,
+            override_logging=False,
+            redirect_stdouts=False,
+            quiet=True,
+        )
+        worker.execute_from_commandline()
+
+
+def authorized(headers: Mapping[str, str], s: Settings) -> bool:
+    import hmac
+
+    value = headers.get("Authorization") or headers.get("authorization") or ""
+    scheme, _, token = value.partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        token.encode(), s.ops_token.get_secret_value().encode()
+    )
+
+
+def _record(event: Any) -> Record:
+    m = event.message
+    return Record(m.topic, m.partition, m.offset, m.key, m.value, _headers(m.headers))
+
+
+def _headers(raw: Any) -> list[tuple[str, bytes]]:
+    if not raw:
+        return []
+    items = raw.items() if isinstance(raw, Mapping) else raw
+    return [(k, v if isinstance(v, bytes) else str(v).encode()) for k, v in items if v is not None]
+
+
+def _use_uvloop() -> None:
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:  # pragma: no cover - uvloop is a dependency; this keeps Windows working
+        pass
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+__all__ = ["Context", "Message", "Record", "Reject", "Service", "authorized", "header_map"]

@@ -1,0 +1,71 @@
+"""Configuration for every process, from RCM_* environment variables (or a .env file)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RCM_", env_file=".env", extra="ignore")
+
+    kafka_bootstrap: str = Field(
+        default="", description="host:port[,host:port]; local stack if empty"
+    )
+    kafka_security_protocol: str = Field(
+        default="PLAINTEXT", pattern=r"^(PLAINTEXT|SSL|SASL_PLAINTEXT|SASL_SSL)$"
+    )
+    kafka_sasl_mechanism: str | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = None
+
+    database_url: str = Field(
+        default="", description="asyncpg DSN (?sslmode=require for TLS); local stack if empty"
+    )
+    db_pool_max: int = Field(default=8, ge=1, le=100)
+
+    stack_dir: Path = Field(default=REPO_ROOT / ".stack", description="Local stack cache and data")
+    kafka_port: int = 39092
+    kafka_controller_port: int = 39093
+    kafka_heap: str = "768m"
+    pg_port: int = 55432
+    external_stack: bool = Field(
+        default=False, description="Use Kafka and PostgreSQL configured above; start nothing"
+    )
+
+    ops_token: SecretStr = Field(
+        default=SecretStr("local-ops-token"),
+        description="Bearer token for every service's /metrics and ops routes",
+    )
+    http_host: str = "127.0.0.1"
+    log_level: str = "INFO"
+    otel_exporter: str = Field(default="none", pattern=r"^(none|console|otlp)$")
+
+    x12_submitter_id: str = Field(default="RCMPIPELINE", max_length=15)
+    x12_submitter_name: str = "RCM PIPELINE BILLING"
+    x12_submitter_phone: str = Field(default="5555550100", pattern=r"^\d{10}$")
+    x12_receiver_id: str = Field(default="SIMCLEARHOUSE", max_length=15)
+    x12_receiver_name: str = "SIM CLEARINGHOUSE"
+    x12_usage: str = Field(default="T", pattern=r"^[TP]$", description="ISA15 test or production")
+
+    simulator_delay_s: float = Field(default=0.5, ge=0, description="Payer days, compressed")
+    tenant: str = "demo-clinic"
+
+    @model_validator(mode="after")
+    def _local_stack_defaults(self) -> Settings:
+        if not self.kafka_bootstrap:
+            self.kafka_bootstrap = f"127.0.0.1:{self.kafka_port}"
+        if not self.database_url:
+            self.database_url = f"postgresql://rcm@127.0.0.1:{self.pg_port}/rcm"
+        return self
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    return Settings()

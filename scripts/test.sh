@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Every check CI runs: lint, types, schema drift, then unit, integration and
+# end-to-end tests on a real local Kafka and PostgreSQL (started here if needed).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=.venv/bin/python
+
+echo "== lint"; .venv/bin/ruff check . && .venv/bin/ruff format --check .
+echo "== types"; .venv/bin/mypy schemas runtime services rcm
+echo "== schema drift"; $PY -m schemas.generate --check
+
+started=0
+if ! $PY -m rcm.cli stack status --json | $PY -c 'import json,sys; d=json.load(sys.stdin); sys.exit(0 if all(p["running"] for p in d.values()) else 1)'; then
+  started=1
+fi
+$PY -m rcm.cli stack up
+cleanup() { if [ "$started" = 1 ]; then $PY -m rcm.cli stack down || true; fi; }
+trap cleanup EXIT
+
+mkdir -p test-artifacts
+set +e
+$PY -m pytest -m "unit or integration or e2e" --junitxml=test-artifacts/junit.xml "$@"
+rc=$?
+set -e
+if [ "$rc" = 5 ]; then
+  echo "pytest collected no tests: failing" >&2
+  exit 1
+fi
+exit "$rc"

@@ -1,0 +1,3 @@
+from services.eligibility.app import build
+
+build().run()

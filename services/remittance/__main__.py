@@ -1,0 +1,3 @@
+from services.remittance.app import build
+
+build().run()

@@ -1,0 +1,3 @@
+from services.statements.app import build
+
+build().run()

@@ -1,0 +1,39 @@
+"""Fixtures: the real local stack once per session, and the services as processes."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from runtime.settings import REPO_ROOT, Settings, settings
+
+ARTIFACTS = REPO_ROOT / "test-artifacts"
+
+
+@pytest.fixture(scope="session")
+def rcm_settings() -> Settings:
+    return settings()
+
+
+@pytest.fixture(scope="session")
+def live_stack(rcm_settings: Settings) -> Settings:
+    """Apache Kafka and PostgreSQL, started by the project's own stack code if not running."""
+    from rcm import stack
+
+    stack.up(rcm_settings)
+    return rcm_settings
+
+
+@pytest.fixture(scope="session")
+def fleet(live_stack: Settings) -> Iterator[object]:
+    """Every service in its own process, as in production."""
+    from rcm.processes import Fleet, fleet_env
+
+    log_dir = Path(os.environ.get("RCM_TEST_LOGS", ARTIFACTS / "service-logs"))
+    with Fleet(log_dir, env=fleet_env(live_stack)) as f:
+        f.start()
+        f.wait_healthy()
+        yield f

@@ -1,0 +1,100 @@
+"""The wire codec: what a consumer gets from good bytes, and the reason for bad ones."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from schemas import generate
+from schemas.codec import DecodeError, decode, decode_as, encode, new_meta
+from schemas.events import BY_TYPE, ClaimHeld, EncounterCreated
+from tests.builders import encounter
+
+pytestmark = pytest.mark.unit
+
+
+def _encoded(enc: EncounterCreated):  # type: ignore[no-untyped-def]
+    meta = new_meta(enc, source="test", tenant="t1", correlation_id="C1", causation_id="x",
+                    traceparent="00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+    return meta, encode(enc, meta)
+
+
+def test_round_trip_keeps_event_and_cloudevents_headers() -> None:
+    enc = encounter()
+    meta, x = _encoded(enc)
+    assert x.topic == "encounter.created"
+    assert x.key == enc.encounter_id.encode()
+    headers = dict(x.headers)
+    assert headers["ce_type"] == b"rcm.encounter.created.v1"
+    assert headers["ce_specversion"] == b"1.0"
+    assert headers["content-type"] == b"application/json"
+    assert headers["ce_tenantid"] == b"t1"
+    assert headers["traceparent"].startswith(b"00-0af7")
+    got_meta, got = decode_as(EncounterCreated, x.value, x.headers)
+    assert got == enc
+    assert got_meta.id == meta.id
+    assert got_meta.causation_id == "x"
+
+
+def test_money_is_integer_cents_on_the_wire() -> None:
+    enc = encounter()
+    _, x = _encoded(enc)
+    body = orjson.loads(x.value)
+    assert body["lines"][0]["charge_cents"] == enc.lines[0].charge_cents
+    assert isinstance(body["lines"][0]["charge_cents"], int)
+
+
+def test_unknown_fields_are_ignored_within_a_major_version() -> None:
+    enc = encounter()
+    _, x = _encoded(enc)
+    body = orjson.loads(x.value)
+    body["added_in_a_later_minor_version"] = {"anything": 1}
+    assert decode(orjson.dumps(body), x.headers).event == enc
+
+
+@pytest.mark.parametrize(
+    ("mutate", "reason"),
+    [
+        (lambda v, h: (b"{not json", h), "not-json"),
+        (lambda v, h: (orjson.dumps({"encounter_id": "E1"}), h), "schema-invalid"),
+        (lambda v, h: (v, [(k, b"rcm.encounter.created.v9" if k == "ce_type" else x) for k, x in h]),
+         "unknown-type"),
+        (lambda v, h: (v, [(k, x) for k, x in h if k != "ce_tenantid"]), "missing-header"),
+        (lambda v, h: (v, [(k, b"0.3" if k == "ce_specversion" else x) for k, x in h]),
+         "unknown-specversion"),
+        (lambda v, h: (b"x" * 1_000_001, h), "oversize"),
+        (lambda v, h: (None, h), "empty-body"),
+    ],
+)
+def test_bad_messages_raise_with_the_reason(mutate, reason) -> None:  # type: ignore[no-untyped-def]
+    _, x = _encoded(encounter())
+    value, headers = mutate(x.value, x.headers)
+    with pytest.raises(DecodeError) as err:
+        decode(value, headers)
+    assert err.value.reason == reason
+
+
+def test_schema_errors_name_fields_but_not_values() -> None:
+    _, x = _encoded(encounter())
+    body = orjson.loads(x.value)
+    body["patient"]["birth_date"] = "Jane-Secret"
+    with pytest.raises(DecodeError) as err:
+        decode(orjson.dumps(body), x.headers)
+    assert "patient.birth_date" in str(err.value)
+    assert "Jane-Secret" not in str(err.value)
+
+
+def test_a_type_on_the_wrong_topic_is_refused() -> None:
+    _, x = _encoded(encounter())
+    with pytest.raises(DecodeError) as err:
+        decode_as(ClaimHeld, x.value, x.headers)
+    assert err.value.reason == "unexpected-type"
+
+
+def test_every_type_carries_its_major_version() -> None:
+    assert all(t.rsplit(".", 1)[-1].startswith("v") for t in BY_TYPE)
+
+
+def test_json_schema_files_match_the_models() -> None:
+    stale = [p for p, text in generate.rendered().items() if not p.exists() or p.read_text() != text]
+    assert stale == [], "run `python -m schemas.generate`"
