@@ -47,8 +47,9 @@ async def publish(s: Settings, encounters: list[EncounterCreated], tenant: str) 
         await producer.stop()
 
 
-async def wait_settled(s: Settings, claim_ids: list[str], timeout: float,
-                       progress: bool = True) -> None:
+async def wait_settled(
+    s: Settings, claim_ids: list[str], timeout: float, progress: bool = True
+) -> None:
     conn = await asyncpg.connect(s.database_url)
     try:
         deadline = time.monotonic() + timeout
@@ -68,8 +69,9 @@ async def wait_settled(s: Settings, claim_ids: list[str], timeout: float,
         await conn.close()
 
 
-async def collect(s: Settings, claim_ids: list[str], encounters: list[EncounterCreated],
-                  out: Path) -> dict[str, Any]:
+async def collect(
+    s: Settings, claim_ids: list[str], encounters: list[EncounterCreated], out: Path
+) -> dict[str, Any]:
     conn = await asyncpg.connect(s.database_url)
     try:
         charged = sum(line.charge_cents for e in encounters for line in e.lines)
@@ -85,7 +87,9 @@ async def collect(s: Settings, claim_ids: list[str], encounters: list[EncounterC
         for st in await readmodel.statements(conn, claim_ids):
             body = json.loads(st.pop("body")) if isinstance(st["body"], str) else st.pop("body")
             doc = {**st, **body}
-            (st_dir / f"{st['statement_id']}.json").write_text(json.dumps(doc, indent=2, default=str))
+            (st_dir / f"{st['statement_id']}.json").write_text(
+                json.dumps(doc, indent=2, default=str)
+            )
         return result
     finally:
         await conn.close()
@@ -97,7 +101,9 @@ def run(s: Settings, *, encounters: int, seed: int, out: Path, timeout: float) -
     out.mkdir(parents=True, exist_ok=True)
     tenant = s.tenant
     run_id = dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S") + uuid.uuid4().hex[:4]
-    day = run_tagged(generate_day(encounters, seed, tenant=tenant), run_id)
+    # Yesterday's clinic day, so every payer's timely-filing window is open.
+    dos = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+    day = run_tagged(generate_day(encounters, seed, tenant=tenant, date_of_service=dos), run_id)
     claim_ids = [claim_id_for(tenant, e.encounter_id) for e in day]
     with Fleet(out / "logs", env=fleet_env(s)) as fleet:
         fleet.start()

@@ -13,7 +13,8 @@ from services.claims.saga import State, automatic_step_left
 async def claim_states(conn: asyncpg.Connection, claim_ids: list[str]) -> dict[str, dict[str, Any]]:
     rows = await conn.fetch(
         "SELECT claim_id, state, self_pay, patient_responsibility_cents, total_charge_cents"
-        " FROM claims.claims WHERE claim_id = ANY($1::text[])", claim_ids,
+        " FROM claims.claims WHERE claim_id = ANY($1::text[])",
+        claim_ids,
     )
     return {r["claim_id"]: dict(r) for r in rows}
 
@@ -30,16 +31,18 @@ def pending(claim_ids: list[str], states: dict[str, dict[str, Any]]) -> int:
     return count
 
 
-async def summary(conn: asyncpg.Connection, claim_ids: list[str], encounters: int,
-                  charged_cents: int) -> dict[str, Any]:
+async def summary(
+    conn: asyncpg.Connection, claim_ids: list[str], encounters: int, charged_cents: int
+) -> dict[str, Any]:
     states = await claim_states(conn, claim_ids)
     money = await conn.fetchrow(
-        "SELECT coalesce(sum(paid_cents), 0) AS paid,"
-        " coalesce(sum(patient_responsibility_cents), 0) AS pr"
-        " FROM remittance.claim_postings WHERE claim_id = ANY($1::text[])", claim_ids,
+        "SELECT coalesce(sum(paid_cents), 0)::bigint AS paid,"
+        " coalesce(sum(patient_responsibility_cents), 0)::bigint AS pr"
+        " FROM remittance.claim_postings WHERE claim_id = ANY($1::text[])",
+        claim_ids,
     )
     adjusted = await conn.fetchval(
-        "SELECT -coalesce(sum(amount_cents), 0) FROM remittance.ledger_lines"
+        "SELECT -coalesce(sum(amount_cents), 0)::bigint FROM remittance.ledger_lines"
         " WHERE claim_id = ANY($1::text[]) AND kind = 'adjustment' AND cas_group <> 'PR'",
         claim_ids,
     )
@@ -63,7 +66,8 @@ async def summary(conn: asyncpg.Connection, claim_ids: list[str], encounters: in
 async def interchanges(conn: asyncpg.Connection, claim_ids: list[str]) -> list[tuple[str, str]]:
     rows = await conn.fetch(
         "SELECT interchange_control_number AS icn, x12 FROM claims.interchanges"
-        " WHERE claim_ids && $1::text[] ORDER BY 1", claim_ids,
+        " WHERE claim_ids && $1::text[] ORDER BY 1",
+        claim_ids,
     )
     return [(f"{r['icn']:09d}", r["x12"]) for r in rows]
 
@@ -72,7 +76,8 @@ async def remits(conn: asyncpg.Connection, claim_ids: list[str]) -> list[tuple[s
     rows = await conn.fetch(
         "SELECT r.id, r.trace_number, r.x12 FROM remittance.remits r WHERE r.id IN"
         " (SELECT remit_id FROM remittance.claim_postings WHERE claim_id = ANY($1::text[]))"
-        " ORDER BY r.id", claim_ids,
+        " ORDER BY r.id",
+        claim_ids,
     )
     return [(f"{r['id']:06d}-{r['trace_number']}", r["x12"]) for r in rows]
 
@@ -81,6 +86,7 @@ async def statements(conn: asyncpg.Connection, claim_ids: list[str]) -> list[dic
     rows = await conn.fetch(
         "SELECT statement_id, guarantor_id, claim_ids, balance_cents, aging_bucket,"
         " statement_date, due_date, body FROM statements.statements"
-        " WHERE claim_ids && $1::text[] ORDER BY statement_id", claim_ids,
+        " WHERE claim_ids && $1::text[] ORDER BY statement_id",
+        claim_ids,
     )
     return [dict(r) for r in rows]

@@ -159,6 +159,7 @@ class Service:
         self._outbox_wake = asyncio.Event()
         self._ready = asyncio.Event()
         self._startup_hooks: list[Callable[[], Awaitable[None]]] = []
+        self._timers: list[tuple[float, Callable[[Service], Awaitable[int]]]] = []
         self.tracer = telemetry.tracer(f"rcm.{name}")
         broker = ";".join(f"kafka://{b}" for b in self.settings.kafka_bootstrap.split(","))
         self.app = faust.App(
@@ -222,6 +223,54 @@ class Service:
     def on_startup(self, fn: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
         self._startup_hooks.append(fn)
         return fn
+
+    def every(self, seconds: float, fn: Callable[[Service], Awaitable[int]]) -> None:
+        """Runs ``fn`` periodically once the service is ready (timers, scheduled work).
+
+        ``fn`` returns how much work it did; it runs again at once while it finds work.
+        Every instance runs it, so it must claim rows with FOR UPDATE SKIP LOCKED.
+        """
+        self._timers.append((seconds, fn))
+
+    def context(
+        self,
+        conn: asyncpg.Connection,
+        *,
+        tenant: str,
+        correlation_id: str,
+        cause: str | None = None,
+        traceparent: str | None = None,
+    ) -> Context:
+        """A handler context for work that no consumed message caused directly (timers)."""
+        meta = Meta(
+            id=cause or f"timer:{self.name}",
+            type="rcm.timer",
+            source=f"rcm/{self.name}",
+            time=dt.datetime.now(dt.UTC),
+            tenant=tenant,
+            correlation_id=correlation_id,
+            traceparent=traceparent,
+        )
+        return Context(conn, self, meta)
+
+    async def _run_timer(self, seconds: float, fn: Callable[[Service], Awaitable[int]]) -> None:
+        await self._ready.wait()
+        while True:
+            try:
+                did = await fn(self)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if is_transient(exc):
+                    log.warning("timer paused, infrastructure unavailable: %s", type(exc).__name__)
+                else:
+                    log.exception("timer %s failed", getattr(fn, "__name__", fn))
+                did = 0
+                await asyncio.sleep(1.0)
+            if did:
+                self._outbox_wake.set()
+            else:
+                await asyncio.sleep(seconds)
 
     def _add_agent(self, topic_name: str) -> None:
         topic = self.app.topic(
@@ -481,6 +530,8 @@ class Service:
         async def on_start(self) -> None:
             await self.owner.start_resources()
             self.add_future(self.owner.relay_outbox())
+            for seconds, fn in self.owner._timers:
+                self.add_future(self.owner._run_timer(seconds, fn))
 
         async def on_stop(self) -> None:
             await self.owner.stop_resources()
@@ -492,7 +543,7 @@ class Service:
 
         @self.app.page("/healthz")
         async def healthz(web: Any, request: Any) -> Any:
-            ok = svc.pool is not None and svc.producer is not None
+            ok = svc._ready.is_set()
             return web.json({"service": svc.name, "ok": ok}, status=200 if ok else 503)
 
         @self.app.page("/metrics")

@@ -203,5 +203,7 @@ def segments(text: str) -> tuple[Delimiters, list[list[str]]]:
     d = delimiters_of(text)
     out = list(iter_segments(text, d))
     if not out or out[-1][0] != "IEA":
-        raise X12Error("truncated interchange: no IEA trailer", segment=len(out), position=len(text))
+        raise X12Error(
+            "truncated interchange: no IEA trailer", segment=len(out), position=len(text)
+        )
     return d, out

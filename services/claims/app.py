@@ -20,8 +20,9 @@ PORT = 6103
 
 
 def build() -> Service:
-    svc = Service("claims", schema="claims", migrations=Path(__file__).parent / "migrations",
-                  http_port=PORT)
+    svc = Service(
+        "claims", schema="claims", migrations=Path(__file__).parent / "migrations", http_port=PORT
+    )
     svc.on(EncounterCreated, handlers.on_encounter)
     svc.on(EligibilityChecked, handlers.on_eligibility)
     svc.on(ClaimHeld, handlers.on_held)

@@ -63,7 +63,13 @@ ALLOWED: dict[str, set[State | None]] = {
     "coded": {None, State.RECEIVED, State.ELIGIBLE, State.HELD},
     "ack": {State.SUBMITTED},
     "adjudicated": {State.SUBMITTED, State.ACCEPTED, State.REJECTED},
-    "reversed": {State.PAID, State.PARTIALLY_PAID, State.DENIED, State.PATIENT_BILLED, State.CLOSED},
+    "reversed": {
+        State.PAID,
+        State.PARTIALLY_PAID,
+        State.DENIED,
+        State.PATIENT_BILLED,
+        State.CLOSED,
+    },
     "billed": {State.PAID, State.PARTIALLY_PAID, State.DENIED, State.CODED},
 }
 

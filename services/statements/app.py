@@ -12,8 +12,12 @@ PORT = 6105
 
 
 def build() -> Service:
-    svc = Service("statements", schema="statements",
-                  migrations=Path(__file__).parent / "migrations", http_port=PORT)
+    svc = Service(
+        "statements",
+        schema="statements",
+        migrations=Path(__file__).parent / "migrations",
+        http_port=PORT,
+    )
     svc.on(EncounterCreated, handlers.on_encounter)
     svc.on(ClaimAdjudicated, handlers.on_adjudicated)
     return svc

@@ -1,0 +1,481 @@
+"""X12 5010 837P (005010X222A1) writer: coded claims to one interchange per payer.
+
+Pure string building, no I/O and no pydantic round trips. Every claim in one call
+goes to one payer in one interchange with one ST/SE. The hierarchy is
+
+    2000A billing provider (HL 20)
+      2000B subscriber (HL 22)          claims here when the patient is the subscriber
+        2000C patient (HL 23)           claims here when the patient is a dependent
+
+Claims sharing a billing provider, subscriber or patient share that HL; the
+grouping key is the rendered loop text itself, so two claims share a loop only
+when it would be written identically.
+
+A claim that cannot be written (missing coverage, billing tax id, address, ...)
+raises :class:`Unbuildable` naming the claim and the field, so the claims service
+can hold it with that reason.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from runtime.x12 import Envelope, money, transaction, wrap
+from schemas.common import Address, Person, Provider
+from schemas.events import ClaimCoded
+
+VERSION = "005010X222A1"
+_DELIMS = "*~:^"
+_TEXT_CLEAN = str.maketrans({c: " " for c in _DELIMS + "\r\n\t"})
+_MAX_CONTROL = 999_999_999
+
+
+class Unbuildable(ValueError):
+    """A claim that cannot be rendered as an 837P. Names the claim and the field."""
+
+    def __init__(self, claim_id: str, field: str, problem: str = "is missing") -> None:
+        super().__init__(f"claim {claim_id}: {field} {problem}")
+        self.claim_id = claim_id
+        self.field = field
+        self.problem = problem
+
+
+@dataclass(frozen=True, slots=True)
+class Party:
+    """Submitter or receiver: ISA06/08 and GS02/03 (id), NM1*41 / NM1*40 (name, id)."""
+
+    name: str
+    id: str
+    qualifier: str = "ZZ"
+
+
+@dataclass(frozen=True, slots=True)
+class ControlNumbers:
+    """ISA13, GS06 and ST02 of the interchange."""
+
+    interchange: int
+    group: int
+    transaction_start: int
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """A claim to send: frequency 1 original, 7 replacement, 8 void (REF*F8 required on 7/8)."""
+
+    claim: ClaimCoded
+    frequency_code: str = "1"
+    payer_claim_number: str | None = None
+
+
+def segment(*elements: str) -> str:
+    """One segment with the default delimiters, trailing empty elements dropped.
+
+    A faster runtime.x12.segment for this writer's hot path: it is only ever given
+    text that _text/_ident/_code made delimiter-free, so trailing '*' can only come
+    from empty elements.
+    """
+    return "*".join(elements).rstrip("*") + "~"
+
+
+def _d8(day: dt.date) -> str:
+    return day.isoformat().replace("-", "")
+
+
+def filing_indicator(payer_id: str) -> str:
+    """SBR09 from our payer id convention: MCR* Medicare Part B, MCD* Medicaid, else CI."""
+    upper = payer_id.upper()
+    if upper.startswith("MCR"):
+        return "MB"
+    if upper.startswith("MCD"):
+        return "MC"
+    return "CI"
+
+
+def _text(value: str, claim_id: str, field: str) -> str:
+    """Free text (names, addresses): upper case ASCII, delimiters replaced by spaces."""
+    if not value.isascii():
+        value = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode()
+    out = " ".join(value.translate(_TEXT_CLEAN).split()).upper()
+    if not out:
+        raise Unbuildable(claim_id, field, "is empty once made X12-safe")
+    return out
+
+
+def _ident(value: str, claim_id: str, field: str) -> str:
+    """An identifier must survive unchanged: refuse rather than alter it."""
+    if not value or not value.isprintable() or not value.isascii() or value != value.strip():
+        raise Unbuildable(claim_id, field, f"is not a usable X12 identifier: {value!r}")
+    for c in _DELIMS:
+        if c in value:
+            raise Unbuildable(claim_id, field, f"contains the X12 delimiter {c!r}: {value!r}")
+    return value
+
+
+def _code(value: str, claim_id: str, field: str) -> str:
+    if not value.isascii() or not value.isalnum():
+        raise Unbuildable(claim_id, field, f"is not an alphanumeric code: {value!r}")
+    return value.upper()
+
+
+def _address(addr: Address, claim_id: str, field: str) -> list[str]:
+    n3 = segment(
+        "N3",
+        _text(addr.line1, claim_id, f"{field}.line1"),
+        _text(addr.line2, claim_id, f"{field}.line2") if addr.line2 else "",
+    )
+    n4 = segment(
+        "N4",
+        _text(addr.city, claim_id, f"{field}.city"),
+        _code(addr.state, claim_id, f"{field}.state"),
+        _code(addr.postal_code, claim_id, f"{field}.postal_code"),
+    )
+    return [n3, n4]
+
+
+def _person_name(person: Person, claim_id: str, field: str) -> tuple[str, str]:
+    return (
+        _text(person.last_name, claim_id, f"{field}.last_name"),
+        _text(person.first_name, claim_id, f"{field}.first_name"),
+    )
+
+
+def _dmg(person: Person) -> str:
+    return segment("DMG", "D8", _d8(person.birth_date), person.sex.value)
+
+
+def _provider_nm1(entity: str, provider: Provider, claim_id: str, field: str) -> str:
+    name = _text(provider.name, claim_id, f"{field}.name")
+    if provider.first_name:
+        first = _text(provider.first_name, claim_id, f"{field}.first_name")
+        return segment("NM1", entity, "1", name, first, "", "", "", "XX", provider.npi)
+    return segment("NM1", entity, "2", name, "", "", "", "", "XX", provider.npi)
+
+
+def _billing_loop(claim: ClaimCoded) -> list[str]:
+    """2000A (after HL) and 2010AA: PRV, NM1*85, N3, N4, REF*EI."""
+    bp = claim.billing_provider
+    cid = claim.claim_id
+    if bp.address is None:
+        raise Unbuildable(cid, "billing_provider.address")
+    if bp.tax_id is None:
+        raise Unbuildable(cid, "billing_provider.tax_id")
+    if len(bp.address.postal_code) != 9:
+        raise Unbuildable(
+            cid,
+            "billing_provider.address.postal_code",
+            f"must be the full 9-digit ZIP+4 on an 837P, got {bp.address.postal_code!r}",
+        )
+    segs = [segment("PRV", "BI", "PXC", bp.taxonomy)] if bp.taxonomy else []
+    segs.append(_provider_nm1("85", bp, cid, "billing_provider"))
+    segs.extend(_address(bp.address, cid, "billing_provider.address"))
+    segs.append(segment("REF", "EI", bp.tax_id))
+    return segs
+
+
+def _subscriber_loop(claim: ClaimCoded, dependent: bool) -> list[str]:
+    """2000B (after HL): SBR, 2010BA subscriber, 2010BB payer."""
+    cov = claim.coverage
+    assert cov is not None  # checked by the caller
+    cid = claim.claim_id
+    subscriber = cov.subscriber if dependent else claim.patient
+    assert subscriber is not None
+    field = "coverage.subscriber" if dependent else "patient"
+    last, first = _person_name(subscriber, cid, field)
+    payer_id = _ident(cov.payer_id, cid, "coverage.payer_id")
+    priority = "PST"[cov.priority - 1]
+    group = _ident(cov.group_number, cid, "coverage.group_number") if cov.group_number else ""
+    return [
+        segment(
+            "SBR",
+            priority,
+            "" if dependent else "18",
+            group,
+            "",
+            "",
+            "",
+            "",
+            "",
+            filing_indicator(payer_id),
+        ),
+        segment(
+            "NM1",
+            "IL",
+            "1",
+            last,
+            first,
+            "",
+            "",
+            "",
+            "MI",
+            _ident(cov.member_id, cid, "coverage.member_id"),
+        ),
+        *_address(subscriber.address, cid, f"{field}.address"),
+        _dmg(subscriber),
+        segment(
+            "NM1",
+            "PR",
+            "2",
+            _text(cov.payer_name, cid, "coverage.payer_name"),
+            "",
+            "",
+            "",
+            "",
+            "PI",
+            payer_id,
+        ),
+    ]
+
+
+def _patient_loop(claim: ClaimCoded) -> list[str]:
+    """2000C (after HL): PAT and 2010CA."""
+    cov = claim.coverage
+    assert cov is not None
+    patient = claim.patient
+    last, first = _person_name(patient, claim.claim_id, "patient")
+    return [
+        segment("PAT", cov.relationship.value),
+        segment("NM1", "QC", "1", last, first),
+        *_address(patient.address, claim.claim_id, "patient.address"),
+        _dmg(patient),
+    ]
+
+
+def _claim_loop(out: Outgoing) -> list[str]:
+    """2300 (CLM, REF*F8, HI), 2310B when needed, and the 2400 lines."""
+    claim = out.claim
+    cid = claim.claim_id
+    freq = out.frequency_code
+    if freq not in ("1", "7", "8"):
+        raise Unbuildable(cid, "frequency_code", f"must be 1, 7 or 8, got {freq!r}")
+    lines = claim.lines
+    total = 0
+    for line in lines:
+        total += line.charge_cents
+    if total != claim.total_charge_cents:
+        raise Unbuildable(
+            cid,
+            "total_charge_cents",
+            f"is {claim.total_charge_cents} but the lines add up to {total}",
+        )
+    segs = [
+        segment(
+            "CLM",
+            _ident(claim.patient_control_number, cid, "patient_control_number"),
+            money(total),
+            "",
+            "",
+            f"{claim.place_of_service}:B:{freq}",
+            "Y",
+            "A",
+            "Y",
+            "Y",
+        )
+    ]
+    if freq != "1":
+        if not out.payer_claim_number:
+            raise Unbuildable(
+                cid,
+                "payer_claim_number",
+                f"is required for frequency code {freq} (REF*F8, the payer's claim number)",
+            )
+        segs.append(segment("REF", "F8", _ident(out.payer_claim_number, cid, "payer_claim_number")))
+    diagnoses = claim.diagnoses
+    if not diagnoses or len(diagnoses) > 12:
+        raise Unbuildable(cid, "diagnoses", f"must hold 1 to 12 codes, got {len(diagnoses)}")
+    hi = ["HI"]
+    for n, code in enumerate(diagnoses):
+        clean = _code(code.replace(".", ""), cid, f"diagnoses[{n}]")
+        hi.append(("ABK:" if n == 0 else "ABF:") + clean)
+    segs.append(segment(*hi))
+    rp = claim.rendering_provider
+    if rp.npi != claim.billing_provider.npi:
+        segs.append(_provider_nm1("82", rp, cid, "rendering_provider"))
+        if rp.taxonomy:
+            segs.append(segment("PRV", "PE", "PXC", rp.taxonomy))
+    n_dx = len(diagnoses)
+    for n, line in enumerate(lines, start=1):
+        proc = _code(line.procedure_code, cid, f"lines[{n}].procedure_code")
+        mods = [_code(m, cid, f"lines[{n}].modifiers") for m in line.modifiers]
+        if len(mods) > 4:
+            raise Unbuildable(cid, f"lines[{n}].modifiers", "has more than 4 modifiers")
+        pointers = line.diagnosis_pointers
+        if not pointers or len(pointers) > 4 or any(p < 1 or p > n_dx for p in pointers):
+            raise Unbuildable(
+                cid, f"lines[{n}].diagnosis_pointers", f"must be 1-4 of 1..{n_dx}: {pointers}"
+            )
+        segs.append(segment("LX", str(n)))
+        segs.append(
+            segment(
+                "SV1",
+                ":".join(["HC", proc, *mods]),
+                money(line.charge_cents),
+                "UN",
+                str(line.units),
+                "",
+                "",
+                ":".join(map(str, pointers)),
+            )
+        )
+        segs.append(segment("DTP", "472", "D8", _d8(line.service_date)))
+    return segs
+
+
+class _Subscriber:
+    __slots__ = ("claims", "patients", "segs")
+
+    def __init__(self, segs: list[str]) -> None:
+        self.segs = segs
+        self.claims: list[list[str]] = []
+        self.patients: dict[str, tuple[list[str], list[list[str]]]] = {}
+
+
+def _check_party(party: Party, role: str) -> None:
+    if not party.id or len(party.id) > 15 or any(c in party.id for c in _DELIMS):
+        raise ValueError(f"{role} id must be 1-15 characters without delimiters: {party.id!r}")
+    if len(party.qualifier) != 2:
+        raise ValueError(f"{role} qualifier must be 2 characters: {party.qualifier!r}")
+
+
+def render_837p(
+    claims: Sequence[Outgoing],
+    *,
+    control: ControlNumbers,
+    submitter: Party,
+    receiver: Party,
+    contact_phone: str,
+    at: dt.datetime,
+    usage: str = "T",
+) -> str:
+    """One 837P interchange (ISA..IEA) with one ST/SE holding every claim, for one payer.
+
+    Raises Unbuildable (a ValueError) naming the first claim that cannot be written,
+    and ValueError for bad arguments (no claims, several payers, bad control numbers).
+    """
+    if not claims:
+        raise ValueError("render_837p needs at least one claim")
+    for name, value in (
+        ("interchange", control.interchange),
+        ("group", control.group),
+        ("transaction_start", control.transaction_start),
+    ):
+        if not 1 <= value <= _MAX_CONTROL:
+            raise ValueError(f"control number {name} must be 1..{_MAX_CONTROL}, got {value}")
+    if usage not in ("T", "P"):
+        raise ValueError(f"usage must be T or P, got {usage!r}")
+    _check_party(submitter, "submitter")
+    _check_party(receiver, "receiver")
+    phone = "".join(c for c in contact_phone if c.isdigit())
+    if len(phone) != 10:
+        raise ValueError(f"contact_phone must have 10 digits, got {contact_phone!r}")
+
+    # billing key -> (2000A segments, subscriber key -> _Subscriber)
+    tree: dict[str, tuple[list[str], dict[str, _Subscriber]]] = {}
+    payer: str | None = None
+    for out in claims:
+        claim = out.claim
+        cid = claim.claim_id
+        cov = claim.coverage
+        if claim.self_pay:
+            raise Unbuildable(cid, "coverage", "is absent: a self-pay claim has no payer to bill")
+        if cov is None:
+            raise Unbuildable(cid, "coverage")
+        if payer is None:
+            payer = cov.payer_id
+        elif cov.payer_id != payer:
+            raise ValueError(
+                f"one 837P interchange per payer: claim {cid} is for {cov.payer_id!r}, "
+                f"the batch is for {payer!r}"
+            )
+        dependent = cov.relationship.value != "18"
+        if dependent and cov.subscriber is None:
+            raise Unbuildable(
+                cid,
+                "coverage.subscriber",
+                f"is missing for a patient whose relationship is {cov.relationship.value}",
+            )
+        billing = _billing_loop(claim)
+        bkey = "".join(billing)
+        node = tree.get(bkey)
+        if node is None:
+            node = tree[bkey] = (billing, {})
+        sub = _subscriber_loop(claim, dependent)
+        skey = "".join(sub)
+        snode = node[1].get(skey)
+        if snode is None:
+            snode = node[1][skey] = _Subscriber(sub)
+        body = _claim_loop(out)
+        if dependent:
+            pat = _patient_loop(claim)
+            pkey = "".join(pat)
+            pnode = snode.patients.get(pkey)
+            if pnode is None:
+                pnode = snode.patients[pkey] = (pat, [])
+            pnode[1].append(body)
+        else:
+            snode.claims.append(body)
+
+    st = f"{control.transaction_start:04d}"
+    segs = [
+        segment("BHT", "0019", "00", st, at.strftime("%Y%m%d"), at.strftime("%H%M"), "CH"),
+        segment(
+            "NM1",
+            "41",
+            "2",
+            _text(submitter.name, "-", "submitter.name"),
+            "",
+            "",
+            "",
+            "",
+            "46",
+            submitter.id,
+        ),
+        segment("PER", "IC", _text(submitter.name, "-", "submitter.name"), "TE", phone),
+        segment(
+            "NM1",
+            "40",
+            "2",
+            _text(receiver.name, "-", "receiver.name"),
+            "",
+            "",
+            "",
+            "",
+            "46",
+            receiver.id,
+        ),
+    ]
+    hl = 0
+    for billing, subscribers in tree.values():
+        hl += 1
+        parent_a = str(hl)
+        segs.append(segment("HL", parent_a, "", "20", "1"))
+        segs.extend(billing)
+        for snode in subscribers.values():
+            hl += 1
+            parent_b = str(hl)
+            segs.append(segment("HL", parent_b, parent_a, "22", "1" if snode.patients else "0"))
+            segs.extend(snode.segs)
+            for body in snode.claims:
+                segs.extend(body)
+            for pat, bodies in snode.patients.values():
+                hl += 1
+                segs.append(segment("HL", str(hl), parent_b, "23", "0"))
+                segs.extend(pat)
+                for body in bodies:
+                    segs.extend(body)
+
+    envelope = Envelope(
+        sender_qualifier=submitter.qualifier,
+        sender_id=submitter.id,
+        receiver_qualifier=receiver.qualifier,
+        receiver_id=receiver.id,
+        functional_id="HC",
+        version=VERSION,
+        interchange_control_number=control.interchange,
+        group_control_number=control.group,
+        usage=usage,
+        at=at,
+    )
+    return wrap(envelope, [transaction("837", st, segs, VERSION)])

@@ -1,0 +1,23 @@
+"""Clearinghouse and payer simulator: the outside world for local runs and tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from runtime.service import Service
+from schemas.events import ClaimSubmitted
+from services.simulator import handlers
+
+PORT = 6106
+
+
+def build() -> Service:
+    svc = Service(
+        "simulator",
+        schema="simulator",
+        migrations=Path(__file__).parent / "migrations",
+        http_port=PORT,
+    )
+    svc.on(ClaimSubmitted, handlers.on_submitted)
+    svc.every(0.1, handlers.adjudicate_due)
+    return svc
