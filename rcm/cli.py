@@ -76,8 +76,9 @@ def demo(
     from rcm.processes import ProcessError
 
     try:
-        result = demo_mod.run(settings(), encounters=encounters, seed=seed, out=out,
-                              timeout=timeout)
+        result = demo_mod.run(
+            settings(), encounters=encounters, seed=seed, out=out, timeout=timeout
+        )
     except (stack.StackError, ProcessError, demo_mod.DemoError) as exc:
         fail(str(exc))
     print_summary(result, out)
@@ -111,8 +112,8 @@ def render_837(claim_file: Path) -> None:
     """Print the 837P for one coded claim (schemas/ JSON of rcm.claim.coded.v1)."""
     import datetime as dt
 
-    from services.claims.x12_837 import ControlNumbers, Outgoing, Party, Unbuildable, render_837p
     from schemas.events import ClaimCoded
+    from services.claims.x12_837 import ControlNumbers, Outgoing, Party, Unbuildable, render_837p
 
     text = read_text(claim_file)
     try:
@@ -124,10 +125,13 @@ def render_837(claim_file: Path) -> None:
     s = settings()
     try:
         out = render_837p(
-            [Outgoing(claim)], control=ControlNumbers(1, 1, 1),
+            [Outgoing(claim)],
+            control=ControlNumbers(1, 1, 1),
             submitter=Party(s.x12_submitter_name, s.x12_submitter_id),
             receiver=Party(s.x12_receiver_name, s.x12_receiver_id),
-            contact_phone=s.x12_submitter_phone, at=dt.datetime.now(dt.UTC), usage=s.x12_usage,
+            contact_phone=s.x12_submitter_phone,
+            at=dt.datetime.now(dt.UTC),
+            usage=s.x12_usage,
         )
     except Unbuildable as exc:
         fail(f"{claim_file}: {exc}")

@@ -181,7 +181,7 @@ class Service:
             stream_wait_empty=False,
             **self._broker_security(),
         )
-        self.app.service(self._Lifecycle(self))
+        self.app.service(self._Lifecycle(self))  # type: ignore[arg-type]
         self._install_web()
 
     # --- wiring ------------------------------------------------------------
@@ -520,7 +520,7 @@ class Service:
         if self.pool is not None:
             await self.pool.close()
 
-    class _Lifecycle(faust.Service):  # type: ignore[misc]
+    class _Lifecycle(faust.Service):
         """Starts the pool, migrations, producer and relay before the agents consume."""
 
         def __init__(self, owner: Service, **kwargs: Any) -> None:

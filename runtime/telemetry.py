@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from opentelemetry import trace
+from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
@@ -29,7 +30,7 @@ def tracer(name: str) -> trace.Tracer:
     return trace.get_tracer(name)
 
 
-def context_from(traceparent: str | None) -> trace.Context | None:
+def context_from(traceparent: str | None) -> Context | None:
     if not traceparent:
         return None
     return _propagator.extract({"traceparent": traceparent})

@@ -17,6 +17,8 @@ class X12Error(ValueError):
     """An X12 text that cannot be read. Names the segment and position."""
 
     def __init__(self, message: str, *, segment: int | None = None, position: int | None = None):
+        if not message.isprintable():  # one line, whatever bytes the file quoted
+            message = "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
         where = []
         if segment is not None:
             where.append(f"segment {segment}")

@@ -128,6 +128,9 @@ class HoldReason(Contract):
 
 
 class Adjustment(Contract):
-    group: str = Field(pattern=r"^(CO|PR|OI|PI|CR)$")
+    group: str = Field(
+        pattern=r"^(CO|OA|PI|PR|CR|OI)$",
+        description="CAS group: CO, OA, PI, PR (5010); CR and OI read from 4010 files",
+    )
     reason: str = Field(min_length=1, max_length=5, description="CARC")
     amount_cents: SignedCents

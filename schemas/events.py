@@ -244,7 +244,7 @@ class ClaimAdjudicated(Event):
 
     @property
     def adjusted_cents(self) -> int:
-        """Adjustments other than patient responsibility (CO, OI, PI, CR)."""
+        """Adjustments other than patient responsibility (CO, OA, PI)."""
         return sum(a.amount_cents for a in self.adjustments if a.group != "PR")
 
 

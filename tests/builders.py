@@ -20,8 +20,9 @@ def encounter(**overrides: Any) -> EncounterCreated:
         "place_of_service": "11",
         "date_of_service": dt.date(2025, 3, 14),
         "diagnoses": ["J02.9"],
-        "lines": [ServiceLine(procedure_code="99213", charge_cents=15000,
-                              diagnosis_codes=["J02.9"])],
+        "lines": [
+            ServiceLine(procedure_code="99213", charge_cents=15000, diagnosis_codes=["J02.9"])
+        ],
         "documentation": Documentation(visit_type=VisitType.problem, mdm_level="low"),
     }
     fields.update(overrides)

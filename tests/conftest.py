@@ -37,3 +37,11 @@ def fleet(live_stack: Settings) -> Iterator[object]:
         f.start()
         f.wait_healthy()
         yield f
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every test must say which suite it belongs to, or CI would skip it silently."""
+    kinds = {"unit", "integration", "e2e"}
+    unmarked = [i.nodeid for i in items if not kinds & {m.name for m in i.iter_markers()}]
+    if unmarked:
+        raise pytest.UsageError(f"tests without a unit/integration/e2e marker: {unmarked[:5]}")

@@ -107,7 +107,10 @@ async def step(
     event: Event,
     fields: dict[str, Any] | None = None,
     detail: dict[str, Any] | None = None,
+    facts: dict[str, Any] | None = None,
 ) -> tuple[Decision, State | None]:
+    """Applies an event to the saga. ``facts`` are recorded even when the event is late
+    (money from an adjudication that reached us after the patient's statement)."""
     # Events of one claim arrive on several topics, consumed concurrently: serialise
     # them per claim so two "first" events cannot both create the claim.
     await ctx.conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", claim_id)
@@ -121,9 +124,18 @@ async def step(
     current = State(row["state"]) if row else None
     d = decide(current, event)
     if d.kind == "transition" and d.to is not None:
-        await move(ctx, claim_id, d.to, event.TYPE, current, fields, detail)
-    else:
-        await timeline(ctx, claim_id, event.TYPE, d, current, detail)
+        await move(
+            ctx, claim_id, d.to, event.TYPE, current, {**(fields or {}), **(facts or {})}, detail
+        )
+        return d, current
+    await timeline(ctx, claim_id, event.TYPE, d, current, detail)
+    if d.kind == "late" and facts:
+        if set(facts) - COLUMNS:
+            raise ValueError(f"not claim columns: {set(facts) - COLUMNS}")
+        sets = ", ".join(f"{c} = ${i}" for i, c in enumerate(facts, start=2))
+        await ctx.conn.execute(
+            f"UPDATE claims SET {sets} WHERE claim_id = $1", claim_id, *facts.values()
+        )
     return d, current
 
 
@@ -303,7 +315,7 @@ async def on_adjudicated(ctx: Context, ev: ClaimAdjudicated) -> None:
         "adjustments": [a.model_dump() for a in ev.adjustments],
         "denial_category": ev.denial_category,
     }
-    d, _ = await step(ctx, ev.claim_id, ev, fields, detail)
+    d, _ = await step(ctx, ev.claim_id, ev, None, detail, facts=fields)
     if (
         d.kind == "transition"
         and d.to in (State.PAID, State.PARTIALLY_PAID)

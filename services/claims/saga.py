@@ -70,7 +70,16 @@ ALLOWED: dict[str, set[State | None]] = {
         State.PATIENT_BILLED,
         State.CLOSED,
     },
-    "billed": {State.PAID, State.PARTIALLY_PAID, State.DENIED, State.CODED},
+    # A statement is only ever caused by an adjudication, but the two reach the saga on
+    # different topics: the statement may arrive first.
+    "billed": {
+        State.PAID,
+        State.PARTIALLY_PAID,
+        State.DENIED,
+        State.CODED,
+        State.SUBMITTED,
+        State.ACCEPTED,
+    },
 }
 
 

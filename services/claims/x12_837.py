@@ -19,6 +19,7 @@ can hold it with that reason.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ from schemas.events import ClaimCoded
 
 VERSION = "005010X222A1"
 _DELIMS = "*~:^"
-_TEXT_CLEAN = str.maketrans({c: " " for c in _DELIMS + "\r\n\t"})
+_TEXT_CLEAN = str.maketrans(dict.fromkeys(_DELIMS + "\r\n\t", " "))
 _MAX_CONTROL = 999_999_999
 
 
@@ -70,7 +71,7 @@ class Outgoing:
     payer_claim_number: str | None = None
 
 
-def segment(*elements: str) -> str:
+def _seg(*elements: str) -> str:
     """One segment with the default delimiters, trailing empty elements dropped.
 
     A faster runtime.x12.segment for this writer's hot path: it is only ever given
@@ -94,11 +95,16 @@ def filing_indicator(payer_id: str) -> str:
     return "CI"
 
 
-def _text(value: str, claim_id: str, field: str) -> str:
-    """Free text (names, addresses): upper case ASCII, delimiters replaced by spaces."""
+@functools.lru_cache(maxsize=16384)
+def _clean(value: str) -> str:
     if not value.isascii():
         value = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode()
-    out = " ".join(value.translate(_TEXT_CLEAN).split()).upper()
+    return " ".join(value.translate(_TEXT_CLEAN).split()).upper()
+
+
+def _text(value: str, claim_id: str, field: str) -> str:
+    """Free text (names, addresses): upper case ASCII, delimiters replaced by spaces."""
+    out = _clean(value)
     if not out:
         raise Unbuildable(claim_id, field, "is empty once made X12-safe")
     return out
@@ -121,12 +127,12 @@ def _code(value: str, claim_id: str, field: str) -> str:
 
 
 def _address(addr: Address, claim_id: str, field: str) -> list[str]:
-    n3 = segment(
+    n3 = _seg(
         "N3",
         _text(addr.line1, claim_id, f"{field}.line1"),
         _text(addr.line2, claim_id, f"{field}.line2") if addr.line2 else "",
     )
-    n4 = segment(
+    n4 = _seg(
         "N4",
         _text(addr.city, claim_id, f"{field}.city"),
         _code(addr.state, claim_id, f"{field}.state"),
@@ -143,15 +149,15 @@ def _person_name(person: Person, claim_id: str, field: str) -> tuple[str, str]:
 
 
 def _dmg(person: Person) -> str:
-    return segment("DMG", "D8", _d8(person.birth_date), person.sex.value)
+    return _seg("DMG", "D8", _d8(person.birth_date), person.sex.value)
 
 
 def _provider_nm1(entity: str, provider: Provider, claim_id: str, field: str) -> str:
     name = _text(provider.name, claim_id, f"{field}.name")
     if provider.first_name:
         first = _text(provider.first_name, claim_id, f"{field}.first_name")
-        return segment("NM1", entity, "1", name, first, "", "", "", "XX", provider.npi)
-    return segment("NM1", entity, "2", name, "", "", "", "", "XX", provider.npi)
+        return _seg("NM1", entity, "1", name, first, "", "", "", "XX", provider.npi)
+    return _seg("NM1", entity, "2", name, "", "", "", "", "XX", provider.npi)
 
 
 def _billing_loop(claim: ClaimCoded) -> list[str]:
@@ -168,10 +174,10 @@ def _billing_loop(claim: ClaimCoded) -> list[str]:
             "billing_provider.address.postal_code",
             f"must be the full 9-digit ZIP+4 on an 837P, got {bp.address.postal_code!r}",
         )
-    segs = [segment("PRV", "BI", "PXC", bp.taxonomy)] if bp.taxonomy else []
+    segs = [_seg("PRV", "BI", "PXC", bp.taxonomy)] if bp.taxonomy else []
     segs.append(_provider_nm1("85", bp, cid, "billing_provider"))
     segs.extend(_address(bp.address, cid, "billing_provider.address"))
-    segs.append(segment("REF", "EI", bp.tax_id))
+    segs.append(_seg("REF", "EI", bp.tax_id))
     return segs
 
 
@@ -188,7 +194,7 @@ def _subscriber_loop(claim: ClaimCoded, dependent: bool) -> list[str]:
     priority = "PST"[cov.priority - 1]
     group = _ident(cov.group_number, cid, "coverage.group_number") if cov.group_number else ""
     return [
-        segment(
+        _seg(
             "SBR",
             priority,
             "" if dependent else "18",
@@ -200,7 +206,7 @@ def _subscriber_loop(claim: ClaimCoded, dependent: bool) -> list[str]:
             "",
             filing_indicator(payer_id),
         ),
-        segment(
+        _seg(
             "NM1",
             "IL",
             "1",
@@ -214,7 +220,7 @@ def _subscriber_loop(claim: ClaimCoded, dependent: bool) -> list[str]:
         ),
         *_address(subscriber.address, cid, f"{field}.address"),
         _dmg(subscriber),
-        segment(
+        _seg(
             "NM1",
             "PR",
             "2",
@@ -236,8 +242,8 @@ def _patient_loop(claim: ClaimCoded) -> list[str]:
     patient = claim.patient
     last, first = _person_name(patient, claim.claim_id, "patient")
     return [
-        segment("PAT", cov.relationship.value),
-        segment("NM1", "QC", "1", last, first),
+        _seg("PAT", cov.relationship.value),
+        _seg("NM1", "QC", "1", last, first),
         *_address(patient.address, claim.claim_id, "patient.address"),
         _dmg(patient),
     ]
@@ -261,7 +267,7 @@ def _claim_loop(out: Outgoing) -> list[str]:
             f"is {claim.total_charge_cents} but the lines add up to {total}",
         )
     segs = [
-        segment(
+        _seg(
             "CLM",
             _ident(claim.patient_control_number, cid, "patient_control_number"),
             money(total),
@@ -281,7 +287,7 @@ def _claim_loop(out: Outgoing) -> list[str]:
                 "payer_claim_number",
                 f"is required for frequency code {freq} (REF*F8, the payer's claim number)",
             )
-        segs.append(segment("REF", "F8", _ident(out.payer_claim_number, cid, "payer_claim_number")))
+        segs.append(_seg("REF", "F8", _ident(out.payer_claim_number, cid, "payer_claim_number")))
     diagnoses = claim.diagnoses
     if not diagnoses or len(diagnoses) > 12:
         raise Unbuildable(cid, "diagnoses", f"must hold 1 to 12 codes, got {len(diagnoses)}")
@@ -289,12 +295,12 @@ def _claim_loop(out: Outgoing) -> list[str]:
     for n, code in enumerate(diagnoses):
         clean = _code(code.replace(".", ""), cid, f"diagnoses[{n}]")
         hi.append(("ABK:" if n == 0 else "ABF:") + clean)
-    segs.append(segment(*hi))
+    segs.append(_seg(*hi))
     rp = claim.rendering_provider
     if rp.npi != claim.billing_provider.npi:
         segs.append(_provider_nm1("82", rp, cid, "rendering_provider"))
         if rp.taxonomy:
-            segs.append(segment("PRV", "PE", "PXC", rp.taxonomy))
+            segs.append(_seg("PRV", "PE", "PXC", rp.taxonomy))
     n_dx = len(diagnoses)
     for n, line in enumerate(lines, start=1):
         proc = _code(line.procedure_code, cid, f"lines[{n}].procedure_code")
@@ -306,9 +312,9 @@ def _claim_loop(out: Outgoing) -> list[str]:
             raise Unbuildable(
                 cid, f"lines[{n}].diagnosis_pointers", f"must be 1-4 of 1..{n_dx}: {pointers}"
             )
-        segs.append(segment("LX", str(n)))
+        segs.append(_seg("LX", str(n)))
         segs.append(
-            segment(
+            _seg(
                 "SV1",
                 ":".join(["HC", proc, *mods]),
                 money(line.charge_cents),
@@ -319,7 +325,7 @@ def _claim_loop(out: Outgoing) -> list[str]:
                 ":".join(map(str, pointers)),
             )
         )
-        segs.append(segment("DTP", "472", "D8", _d8(line.service_date)))
+        segs.append(_seg("DTP", "472", "D8", _d8(line.service_date)))
     return segs
 
 
@@ -419,8 +425,8 @@ def render_837p(
 
     st = f"{control.transaction_start:04d}"
     segs = [
-        segment("BHT", "0019", "00", st, at.strftime("%Y%m%d"), at.strftime("%H%M"), "CH"),
-        segment(
+        _seg("BHT", "0019", "00", st, at.strftime("%Y%m%d"), at.strftime("%H%M"), "CH"),
+        _seg(
             "NM1",
             "41",
             "2",
@@ -432,8 +438,8 @@ def render_837p(
             "46",
             submitter.id,
         ),
-        segment("PER", "IC", _text(submitter.name, "-", "submitter.name"), "TE", phone),
-        segment(
+        _seg("PER", "IC", _text(submitter.name, "-", "submitter.name"), "TE", phone),
+        _seg(
             "NM1",
             "40",
             "2",
@@ -450,18 +456,18 @@ def render_837p(
     for billing, subscribers in tree.values():
         hl += 1
         parent_a = str(hl)
-        segs.append(segment("HL", parent_a, "", "20", "1"))
+        segs.append(_seg("HL", parent_a, "", "20", "1"))
         segs.extend(billing)
         for snode in subscribers.values():
             hl += 1
             parent_b = str(hl)
-            segs.append(segment("HL", parent_b, parent_a, "22", "1" if snode.patients else "0"))
+            segs.append(_seg("HL", parent_b, parent_a, "22", "1" if snode.patients else "0"))
             segs.extend(snode.segs)
             for body in snode.claims:
                 segs.extend(body)
             for pat, bodies in snode.patients.values():
                 hl += 1
-                segs.append(segment("HL", str(hl), parent_b, "23", "0"))
+                segs.append(_seg("HL", str(hl), parent_b, "23", "0"))
                 segs.extend(pat)
                 for body in bodies:
                     segs.extend(body)

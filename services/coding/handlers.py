@@ -14,7 +14,9 @@ async def on_eligible(ctx: Context, ev: EligibilityChecked) -> None:
     outcome = "held" if isinstance(result, ClaimHeld) else "coded"
     await ctx.conn.execute(
         "INSERT INTO coding_results(claim_id, tenant, outcome, findings) VALUES ($1, $2, $3, $4::jsonb)",
-        ev.claim_id, ctx.meta.tenant, outcome,
+        ev.claim_id,
+        ctx.meta.tenant,
+        outcome,
         orjson.dumps([f.model_dump() for f in result.findings]).decode(),
     )
     await ctx.emit(result, correlation_id=ev.claim_id)

@@ -71,7 +71,8 @@ async def on_encounter(ctx: Context, enc: EncounterCreated) -> None:
     on_file = await coverages_on_record(ctx.conn, tenant, enc.patient.id, enc.date_of_service)
     outcome = decide(claim_id, enc, on_file)
     if isinstance(outcome, Held):
-        kind, payer, reasons = "held", None, [r.model_dump() for r in outcome.reasons]
+        kind, payer = "held", None
+        reasons: list[object] = [r.model_dump() for r in outcome.reasons]
         await ctx.emit(
             ClaimHeld(
                 claim_id=claim_id,
@@ -83,7 +84,7 @@ async def on_encounter(ctx: Context, enc: EncounterCreated) -> None:
         )
     else:
         kind = "self_pay" if outcome.self_pay else "eligible"
-        payer, reasons = outcome.payer_id, outcome.reasons
+        payer, reasons = outcome.payer_id, list(outcome.reasons)
         await ctx.emit(outcome, correlation_id=claim_id)
     await ctx.conn.execute(
         "INSERT INTO eligibility_checks(claim_id, tenant, encounter_id, outcome, payer_id, reasons)"

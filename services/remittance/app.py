@@ -12,7 +12,11 @@ PORT = 6104
 
 
 def build() -> Service:
-    svc = Service("remittance", schema="remittance",
-                  migrations=Path(__file__).parent / "migrations", http_port=PORT)
+    svc = Service(
+        "remittance",
+        schema="remittance",
+        migrations=Path(__file__).parent / "migrations",
+        http_port=PORT,
+    )
     svc.on(RemitReceived, handlers.on_remit)
     return svc

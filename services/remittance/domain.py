@@ -24,8 +24,10 @@ def status_of(clp: RemitClaim) -> AdjudicationStatus:
         return AdjudicationStatus.reversed
     if clp.status_code == DENIED or (clp.paid.cents == 0 and clp.patient_responsibility_cents == 0):
         return AdjudicationStatus.denied
-    if any(line.paid.cents == 0 and line.charge.cents > 0 and not _patient_owes(line.adjustments)
-           for line in clp.lines):
+    if any(
+        line.paid.cents == 0 and line.charge.cents > 0 and not _patient_owes(line.adjustments)
+        for line in clp.lines
+    ):
         return AdjudicationStatus.partially_paid
     return AdjudicationStatus.paid
 
@@ -51,11 +53,15 @@ def adjudicated(clp: RemitClaim, payer_id: str) -> ClaimAdjudicated:
     status = status_of(clp)
     lines = [
         AdjudicatedLine(
-            line_number=n, procedure_code=line.procedure, modifiers=list(line.modifiers),
+            line_number=n,
+            procedure_code=line.procedure,
+            modifiers=list(line.modifiers),
             units=int(float(line.units)) if line.units else 1,
-            charge_cents=line.charge.cents, paid_cents=line.paid.cents,
+            charge_cents=line.charge.cents,
+            paid_cents=line.paid.cents,
             allowed_cents=line.allowed.cents if line.allowed else None,
-            adjustments=[_adjustment(c) for c in line.adjustments], remarks=list(line.remarks),
+            adjustments=[_adjustment(c) for c in line.adjustments],
+            remarks=list(line.remarks),
         )
         for n, line in enumerate(clp.lines, start=1)
     ]

@@ -18,7 +18,7 @@ from runtime.settings import settings
 from runtime.x12 import Envelope, X12Error
 from schemas.common import HoldReason
 from schemas.events import AckKind, ClaimAcknowledged, ClaimSubmitted, RemitReceived
-from services.simulator.adjudicate import Accumulators, ClaimIn, adjudicate
+from services.simulator.adjudicate import Accumulators, Adjudication, ClaimIn, adjudicate
 from services.simulator.payers import PAYERS, payer
 from services.simulator.x12_in import read_837, triage_837
 from services.simulator.x12_out import ClaimAck, front_end_edits, write_277ca, write_835, write_999
@@ -154,7 +154,7 @@ async def adjudicate_due(svc: Service) -> int:
         today = dt.datetime.now(dt.UTC).date()
         for (tenant, payer_id, _npi), items in batches.items():
             plan = payer(payer_id)
-            results = []
+            results: list[Adjudication] = []
             for row in items:
                 claim = _claim(row["x12"], row["patient_control_number"])
                 results.append(
@@ -206,7 +206,7 @@ def _claim(x12: str, pcn: str) -> ClaimIn:
 
 async def _adjudicate_one(
     conn: asyncpg.Connection, claim: ClaimIn, today: dt.date, seed: int, denial_rate: float
-) -> object:
+) -> Adjudication:
     year = claim.date_of_service.year
     acc_row = await conn.fetchrow(
         "SELECT deductible_met_cents, oop_met_cents FROM accumulators"

@@ -89,7 +89,8 @@ async def post(ctx: Context, adj: ClaimAdjudicated) -> None:
             ctx.meta.id,
         )
     claim_balance = await ctx.conn.fetchval(
-        "SELECT coalesce(sum(amount_cents), 0)::bigint FROM ledger WHERE claim_id = $1", adj.claim_id
+        "SELECT coalesce(sum(amount_cents), 0)::bigint FROM ledger WHERE claim_id = $1",
+        adj.claim_id,
     )
     if claim_balance > 0:
         await issue_statement(ctx, tenant, guarantor, [adj.claim_id], row["date_of_service"])

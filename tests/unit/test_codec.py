@@ -14,8 +14,14 @@ pytestmark = pytest.mark.unit
 
 
 def _encoded(enc: EncounterCreated):  # type: ignore[no-untyped-def]
-    meta = new_meta(enc, source="test", tenant="t1", correlation_id="C1", causation_id="x",
-                    traceparent="00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+    meta = new_meta(
+        enc,
+        source="test",
+        tenant="t1",
+        correlation_id="C1",
+        causation_id="x",
+        traceparent="00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+    )
     return meta, encode(enc, meta)
 
 
@@ -57,11 +63,18 @@ def test_unknown_fields_are_ignored_within_a_major_version() -> None:
     [
         (lambda v, h: (b"{not json", h), "not-json"),
         (lambda v, h: (orjson.dumps({"encounter_id": "E1"}), h), "schema-invalid"),
-        (lambda v, h: (v, [(k, b"rcm.encounter.created.v9" if k == "ce_type" else x) for k, x in h]),
-         "unknown-type"),
+        (
+            lambda v, h: (
+                v,
+                [(k, b"rcm.encounter.created.v9" if k == "ce_type" else x) for k, x in h],
+            ),
+            "unknown-type",
+        ),
         (lambda v, h: (v, [(k, x) for k, x in h if k != "ce_tenantid"]), "missing-header"),
-        (lambda v, h: (v, [(k, b"0.3" if k == "ce_specversion" else x) for k, x in h]),
-         "unknown-specversion"),
+        (
+            lambda v, h: (v, [(k, b"0.3" if k == "ce_specversion" else x) for k, x in h]),
+            "unknown-specversion",
+        ),
         (lambda v, h: (b"x" * 1_000_001, h), "oversize"),
         (lambda v, h: (None, h), "empty-body"),
     ],
@@ -96,5 +109,7 @@ def test_every_type_carries_its_major_version() -> None:
 
 
 def test_json_schema_files_match_the_models() -> None:
-    stale = [p for p, text in generate.rendered().items() if not p.exists() or p.read_text() != text]
+    stale = [
+        p for p, text in generate.rendered().items() if not p.exists() or p.read_text() != text
+    ]
     assert stale == [], "run `python -m schemas.generate`"

@@ -23,14 +23,23 @@ pytestmark = pytest.mark.unit
 
 
 def ack(kind: AckKind, accepted: bool) -> ClaimAcknowledged:
-    return ClaimAcknowledged(claim_id="C1", patient_control_number="C1", kind=kind,
-                             accepted=accepted, x12="ISA*...")
+    return ClaimAcknowledged(
+        claim_id="C1", patient_control_number="C1", kind=kind, accepted=accepted, x12="ISA*..."
+    )
 
 
 def adjudicated(status: AdjudicationStatus, pr: int = 0) -> ClaimAdjudicated:
-    return ClaimAdjudicated(claim_id="C1", patient_control_number="C1", payer_id="PPO01",
-                            trace_number="T1", status=status, claim_status_code="1",
-                            charge_cents=10000, paid_cents=8000 - pr, patient_responsibility_cents=pr)
+    return ClaimAdjudicated(
+        claim_id="C1",
+        patient_control_number="C1",
+        payer_id="PPO01",
+        trace_number="T1",
+        status=status,
+        claim_status_code="1",
+        charge_cents=10000,
+        paid_cents=8000 - pr,
+        patient_responsibility_cents=pr,
+    )
 
 
 def test_happy_path_moves_forward_one_state_per_event() -> None:
@@ -38,9 +47,15 @@ def test_happy_path_moves_forward_one_state_per_event() -> None:
     assert decide(State.SUBMITTED, ack(AckKind.ack_277ca, True)).to is State.ACCEPTED
     assert decide(State.ACCEPTED, adjudicated(AdjudicationStatus.paid)).to is State.PAID
     assert decide(State.SUBMITTED, adjudicated(AdjudicationStatus.denied)).to is State.DENIED
-    st = StatementIssued(guarantor_id="G", statement_id="S", claim_ids=["C1"], balance_cents=2000,
-                         aging_bucket="0-30", statement_date=dt.date(2025, 1, 1),
-                         due_date=dt.date(2025, 1, 31))
+    st = StatementIssued(
+        guarantor_id="G",
+        statement_id="S",
+        claim_ids=["C1"],
+        balance_cents=2000,
+        aging_bucket="0-30",
+        statement_date=dt.date(2025, 1, 1),
+        due_date=dt.date(2025, 1, 31),
+    )
     assert decide(State.PAID, st).to is State.PATIENT_BILLED
 
 
@@ -65,8 +80,12 @@ def test_payment_for_a_claim_never_submitted_is_an_anomaly() -> None:
 
 
 def test_a_hold_can_arrive_before_the_encounter() -> None:
-    held = ClaimHeld(claim_id="C1", encounter_id="E1", stage=Stage.eligibility,
-                     reasons=[HoldReason(code="COVERAGE-ENDED", message="m", fix="f")])
+    held = ClaimHeld(
+        claim_id="C1",
+        encounter_id="E1",
+        stage=Stage.eligibility,
+        reasons=[HoldReason(code="COVERAGE-ENDED", message="m", fix="f")],
+    )
     assert decide(None, held).to is State.HELD
     assert decide(State.HELD, encounter()).kind == "late"
 

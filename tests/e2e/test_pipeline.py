@@ -1,0 +1,249 @@
+"""The whole pipeline on real Kafka and PostgreSQL, every service in its own process."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import uuid
+
+import asyncpg
+import orjson
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from rcm import readmodel
+from rcm.demo import publish, run_tagged, wait_settled
+from rcm.workload import generate_day
+from runtime.kafka import client_config, producer_config
+from runtime.settings import Settings
+from schemas.codec import encode, new_meta
+from schemas.events import EncounterCreated
+from schemas.ids import claim_id_for
+from services.claims.saga import State
+
+pytestmark = pytest.mark.e2e
+
+TENANT = "e2e-clinic"
+
+
+def fresh_day(n: int, seed: int) -> list[EncounterCreated]:
+    dos = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+    return run_tagged(
+        generate_day(n, seed, tenant=TENANT, date_of_service=dos), uuid.uuid4().hex[:10]
+    )
+
+
+@pytest.fixture(scope="module")
+def settled_day(fleet: object, live_stack: Settings) -> tuple[list[EncounterCreated], list[str]]:
+    day = fresh_day(50, seed=11)
+    claim_ids = [claim_id_for(TENANT, e.encounter_id) for e in day]
+    asyncio.run(publish(live_stack, day, TENANT))
+    asyncio.run(wait_settled(live_stack, claim_ids, timeout=240, progress=False))
+    return day, claim_ids
+
+
+async def _fetch(s: Settings, sql: str, *args: object) -> list[asyncpg.Record]:
+    conn = await asyncpg.connect(s.database_url)
+    try:
+        return list(await conn.fetch(sql, *args))
+    finally:
+        await conn.close()
+
+
+def test_every_encounter_settles(settled_day, live_stack: Settings) -> None:  # type: ignore[no-untyped-def]
+    day, claim_ids = settled_day
+    rows = asyncio.run(
+        _fetch(
+            live_stack,
+            "SELECT claim_id, state FROM claims.claims WHERE claim_id = ANY($1::text[])",
+            claim_ids,
+        )
+    )
+    assert len(rows) == 50
+    states = {r["claim_id"]: r["state"] for r in rows}
+    assert (
+        readmodel.pending(
+            claim_ids,
+            {
+                k: {"state": v, "patient_responsibility_cents": 0, "self_pay": False}
+                for k, v in states.items()
+            },
+        )
+        == 0
+    )
+    # Coverage that ended before the visit is held at eligibility; nothing else is.
+    dos = day[0].date_of_service
+    lapsed = {
+        claim_id_for(TENANT, e.encounter_id)
+        for e in day
+        if e.coverages and all(c.termination_date and c.termination_date < dos for c in e.coverages)
+    }
+    held = {cid for cid, st in states.items() if st == State.HELD}
+    assert held == lapsed
+    assert set(states.values()) <= {"HELD", "CLOSED", "PATIENT_BILLED", "DENIED"}
+    assert sum(1 for st in states.values() if st in ("CLOSED", "PATIENT_BILLED")) >= 35
+
+
+def test_every_adjudicated_claim_balances_to_the_cent(settled_day, live_stack: Settings) -> None:  # type: ignore[no-untyped-def]
+    _, claim_ids = settled_day
+    postings = asyncio.run(
+        _fetch(
+            live_stack,
+            "SELECT p.claim_id, p.charge_cents, p.paid_cents, p.patient_responsibility_cents,"
+            " (SELECT coalesce(sum(-amount_cents), 0) FROM remittance.ledger_lines l"
+            "   WHERE l.posting_id = p.id AND kind = 'adjustment') AS adjusted,"
+            " (SELECT coalesce(sum(-amount_cents), 0) FROM remittance.ledger_lines l"
+            "   WHERE l.posting_id = p.id AND kind = 'adjustment' AND cas_group = 'PR') AS pr_cas"
+            " FROM remittance.claim_postings p WHERE p.claim_id = ANY($1::text[])",
+            claim_ids,
+        )
+    )
+    assert postings, "no claim was posted"
+    for p in postings:
+        # charge = paid + every adjustment, where PR adjustments are the patient's share
+        assert p["charge_cents"] == p["paid_cents"] + p["adjusted"], p["claim_id"]
+        assert p["patient_responsibility_cents"] == p["pr_cas"], p["claim_id"]
+    # Each claim posted once, and the saga carries the same money as the posting.
+    assert len({p["claim_id"] for p in postings}) == len(postings)
+    saga = {
+        r["claim_id"]: r
+        for r in asyncio.run(
+            _fetch(
+                live_stack,
+                "SELECT claim_id, paid_cents, patient_responsibility_cents, total_charge_cents"
+                " FROM claims.claims WHERE claim_id = ANY($1::text[])",
+                claim_ids,
+            )
+        )
+    }
+    for p in postings:
+        assert saga[p["claim_id"]]["paid_cents"] == p["paid_cents"]
+        assert (
+            saga[p["claim_id"]]["patient_responsibility_cents"] == p["patient_responsibility_cents"]
+        )
+        assert saga[p["claim_id"]]["total_charge_cents"] == p["charge_cents"]
+
+
+def test_patients_are_billed_exactly_their_share(settled_day, live_stack: Settings) -> None:  # type: ignore[no-untyped-def]
+    _, claim_ids = settled_day
+    rows = asyncio.run(
+        _fetch(
+            live_stack,
+            "SELECT c.claim_id, c.state, c.patient_responsibility_cents AS pr,"
+            " (SELECT coalesce(sum(amount_cents), 0) FROM statements.ledger l"
+            "   WHERE l.claim_id = c.claim_id) AS balance,"
+            " (SELECT count(*) FROM statements.statements s WHERE c.claim_id = ANY(s.claim_ids)) AS n"
+            " FROM claims.claims c WHERE c.claim_id = ANY($1::text[]) AND c.state <> 'HELD'",
+            claim_ids,
+        )
+    )
+    billed = [r for r in rows if r["pr"] > 0]
+    assert billed, "the day should leave some patients owing"
+    for r in billed:
+        assert r["state"] == "PATIENT_BILLED"
+        assert r["balance"] == r["pr"], r["claim_id"]
+        assert r["n"] == 1
+    for r in rows:
+        if r["pr"] == 0:
+            assert r["n"] == 0
+            assert r["state"] in ("CLOSED", "DENIED")
+
+
+def test_each_claim_is_sent_once_as_an_original(settled_day, live_stack: Settings) -> None:  # type: ignore[no-untyped-def]
+    _, claim_ids = settled_day
+    rows = asyncio.run(
+        _fetch(
+            live_stack,
+            "SELECT patient_control_number, count(*) AS n FROM claims.submissions"
+            " WHERE claim_id = ANY($1::text[]) AND frequency_code = '1' GROUP BY 1",
+            claim_ids,
+        )
+    )
+    assert rows
+    assert all(r["n"] == 1 for r in rows)
+
+
+def test_a_schema_invalid_message_is_dead_lettered_and_its_neighbours_flow(
+    fleet: object, live_stack: Settings
+) -> None:
+    good = fresh_day(2, seed=23)
+    good = [e for e in good if e.coverages][:2]
+    bad_claim = "CBADBADBADBADBAD"
+
+    async def scenario() -> list[tuple[str, dict[str, bytes]]]:
+        producer = AIOKafkaProducer(**producer_config(live_stack))
+        await producer.start()
+        tp_offsets = {}
+        try:
+            first = encode(
+                good[0],
+                new_meta(
+                    good[0],
+                    source="test",
+                    tenant=TENANT,
+                    correlation_id=claim_id_for(TENANT, good[0].encounter_id),
+                ),
+            )
+            bad_body = orjson.loads(first.value)
+            bad_body["lines"][0]["charge_cents"] = "twelve dollars"
+            bad_meta = new_meta(good[0], source="test", tenant=TENANT, correlation_id=bad_claim)
+            for enc, value, meta in (
+                (good[0], first.value, None),
+                (None, orjson.dumps(bad_body), bad_meta),
+                (good[1], None, None),
+            ):
+                if enc is not None and value is None:
+                    x = encode(
+                        enc,
+                        new_meta(
+                            enc,
+                            source="test",
+                            tenant=TENANT,
+                            correlation_id=claim_id_for(TENANT, enc.encounter_id),
+                        ),
+                    )
+                    value, headers = x.value, x.headers
+                elif meta is not None:
+                    headers = meta.headers()
+                else:
+                    headers = first.headers
+                md = await producer.send_and_wait(
+                    "encounter.created", value, key=b"same-partition", partition=0, headers=headers
+                )
+                tp_offsets[md.offset] = meta is not None
+        finally:
+            await producer.stop()
+        bad_offset = next(o for o, is_bad in tp_offsets.items() if is_bad)
+        consumer = AIOKafkaConsumer(
+            "encounter.created.dlq", auto_offset_reset="earliest", **client_config(live_stack)
+        )
+        await consumer.start()
+        found: list[tuple[str, dict[str, bytes]]] = []
+        try:
+            deadline = asyncio.get_running_loop().time() + 60
+            while asyncio.get_running_loop().time() < deadline and len(found) < 3:
+                batch = await consumer.getmany(timeout_ms=500)
+                for msgs in batch.values():
+                    for m in msgs:
+                        h = dict(m.headers)
+                        if h.get("dlq_source") == f"encounter.created:0:{bad_offset}".encode():
+                            found.append((m.value.decode(), h))
+        finally:
+            await consumer.stop()
+        claim_ids = [claim_id_for(TENANT, e.encounter_id) for e in good]
+        await wait_settled(live_stack, claim_ids, timeout=120, progress=False)
+        return found
+
+    found = asyncio.run(scenario())
+    services = {h["dlq_service"] for _, h in found}
+    # Every consumer group of encounter.created dead-letters it once, with the reason.
+    assert services == {b"rcm/eligibility", b"rcm/claims", b"rcm/statements"}
+    for value, h in found:
+        assert h["dlq_reason"] == b"schema-invalid"
+        assert b"lines.0.charge_cents" in h["dlq_error"]
+        assert "twelve dollars" in value  # the original bytes are kept for replay
+        assert h["dlq_time"]
+    rows = asyncio.run(
+        _fetch(live_stack, "SELECT 1 FROM claims.claim_events WHERE claim_id = $1", bad_claim)
+    )
+    assert rows == []

@@ -1,0 +1,1 @@
+CREATE TABLE effects (encounter_id text NOT NULL);

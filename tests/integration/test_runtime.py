@@ -1,0 +1,127 @@
+"""The runtime on real PostgreSQL and Kafka: effects once, dead letters, the outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from pathlib import Path
+
+import pytest
+from aiokafka import AIOKafkaConsumer
+
+from runtime.kafka import client_config
+from runtime.service import Context, Record, Service
+from runtime.settings import Settings
+from schemas.codec import encode, new_meta
+from schemas.common import HoldReason
+from schemas.events import ClaimHeld, EncounterCreated, Stage
+from tests.builders import encounter
+
+pytestmark = pytest.mark.integration
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def _record(enc: EncounterCreated, offset: int, *, topic: str) -> Record:
+    x = encode(enc, new_meta(enc, source="test", tenant="t1", correlation_id="C1"))
+    return Record(topic, 0, offset, x.key, x.value, x.headers)
+
+
+async def _service(s: Settings, topic: str, effect: list[str], fail_on: str | None) -> Service:
+    schema = f"it_{uuid.uuid4().hex[:8]}"
+    svc = Service("it", schema=schema, migrations=MIGRATIONS, http_port=6199, s=s)
+
+    async def handler(ctx: Context, enc: EncounterCreated) -> None:
+        if enc.encounter_id == fail_on:
+            raise ValueError("this encounter breaks the handler")
+        effect.append(enc.encounter_id)
+        await ctx.conn.execute("INSERT INTO effects(encounter_id) VALUES ($1)", enc.encounter_id)
+        await ctx.emit(
+            ClaimHeld(
+                claim_id="C1",
+                encounter_id=enc.encounter_id,
+                stage=Stage.coding,
+                reasons=[HoldReason(code="T", message="m", fix="f")],
+            )
+        )
+
+    svc.on(EncounterCreated, handler, topic=topic)
+    await svc.start_resources()
+    return svc
+
+
+async def test_a_redelivered_message_is_applied_once(live_stack: Settings) -> None:
+    topic = f"it.{uuid.uuid4().hex[:6]}"
+    effect: list[str] = []
+    svc = await _service(live_stack, topic, effect, fail_on=None)
+    try:
+        rec = _record(encounter(encounter_id="E-once"), 0, topic=topic)
+        await svc.process(topic, [rec, rec])
+        await svc.process(topic, [rec])
+        assert svc.pool is not None
+        assert await svc.pool.fetchval("SELECT count(*) FROM effects") == 1
+        assert await svc.pool.fetchval("SELECT count(*) FROM outbox") == 1
+        assert effect == ["E-once"]
+    finally:
+        await svc.stop_resources()
+
+
+async def test_a_failing_message_is_dead_lettered_and_its_neighbours_apply(
+    live_stack: Settings,
+) -> None:
+    topic = f"it.{uuid.uuid4().hex[:6]}"
+    effect: list[str] = []
+    svc = await _service(live_stack, topic, effect, fail_on="E-bad")
+    try:
+        recs = [
+            _record(encounter(encounter_id=e), i, topic=topic)
+            for i, e in enumerate(["E-1", "E-bad", "E-2"])
+        ]
+        garbage = Record(topic, 0, 3, b"k", b"\xff not json", [])
+        await svc.process(topic, [*recs, garbage])
+        assert svc.pool is not None
+        effects = [
+            r[0] for r in await svc.pool.fetch("SELECT encounter_id FROM effects ORDER BY 1")
+        ]
+        assert effects == ["E-1", "E-2"]
+        dead = await svc.pool.fetch('SELECT "offset", reason, error FROM dead_letters ORDER BY 1')
+        assert [(d["offset"], d["reason"]) for d in dead] == [
+            (1, "handler-error"),
+            (3, "missing-header"),
+        ]
+        assert "this encounter breaks the handler" in dead[0]["error"]
+        # the dead letters and the two held events wait in the outbox, in order
+        topics = [r[0] for r in await svc.pool.fetch("SELECT topic FROM outbox ORDER BY id")]
+        assert topics == ["claim.held", f"{topic}.dlq", "claim.held", f"{topic}.dlq"]
+    finally:
+        await svc.stop_resources()
+
+
+async def test_the_outbox_relay_publishes_with_headers_and_empties(live_stack: Settings) -> None:
+    topic = f"it.{uuid.uuid4().hex[:6]}"
+    svc = await _service(live_stack, topic, [], fail_on="E-bad")
+    try:
+        await svc.process(topic, [_record(encounter(encounter_id="E-bad"), 0, topic=topic)])
+        consumer = AIOKafkaConsumer(
+            f"{topic}.dlq", auto_offset_reset="earliest", **client_config(live_stack)
+        )
+        await consumer.start()
+        try:
+            relay = asyncio.create_task(svc.relay_outbox())
+            msg = await asyncio.wait_for(consumer.getone(), timeout=30)
+            assert svc.pool is not None
+            for _ in range(100):  # the relay deletes what it sent once Kafka acknowledged it
+                if await svc.pool.fetchval("SELECT count(*) FROM outbox") == 0:
+                    break
+                await asyncio.sleep(0.1)
+            relay.cancel()
+        finally:
+            await consumer.stop()
+        headers = dict(msg.headers)
+        assert headers["dlq_reason"] == b"handler-error"
+        assert headers["dlq_service"] == b"rcm/it"
+        assert headers["ce_type"] == b"rcm.encounter.created.v1"
+        assert svc.pool is not None
+        assert await svc.pool.fetchval("SELECT count(*) FROM outbox") == 0
+    finally:
+        await svc.stop_resources()
