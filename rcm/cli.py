@@ -3,28 +3,20 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
+from rcm.cliutil import fail
 from runtime.settings import settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 stack_app = typer.Typer(no_args_is_help=True, help="The local Apache Kafka and PostgreSQL.")
-x12_app = typer.Typer(no_args_is_help=True, help="X12 tools.")
 app.add_typer(stack_app, name="stack")
-app.add_typer(x12_app, name="x12")
 console = Console()
-
-
-def fail(message: str, code: int = 1) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code)
 
 
 @stack_app.command("up")
@@ -107,65 +99,15 @@ def print_summary(result: dict[str, object], out: Path) -> None:
     typer.echo(f"wrote {out / 'summary.json'}, {out / 'x12'}, {out / 'statements'}")
 
 
-@x12_app.command("render-837")
-def render_837(claim_file: Path) -> None:
-    """Print the 837P for one coded claim (schemas/ JSON of rcm.claim.coded.v1)."""
-    import datetime as dt
+def _register_subcommands() -> None:
+    """Each area keeps its commands in rcm/cli_<area>.py; one line each here."""
+    from rcm import cli_x12
 
-    from schemas.events import ClaimCoded
-    from services.claims.x12_837 import ControlNumbers, Outgoing, Party, Unbuildable, render_837p
-
-    text = read_text(claim_file)
-    try:
-        claim = ClaimCoded.model_validate_json(text)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"]) or "<body>"
-        fail(f"{claim_file}: not a coded claim: {loc}: {err['msg']} ({exc.error_count()} errors)")
-    s = settings()
-    try:
-        out = render_837p(
-            [Outgoing(claim)],
-            control=ControlNumbers(1, 1, 1),
-            submitter=Party(s.x12_submitter_name, s.x12_submitter_id),
-            receiver=Party(s.x12_receiver_name, s.x12_receiver_id),
-            contact_phone=s.x12_submitter_phone,
-            at=dt.datetime.now(dt.UTC),
-            usage=s.x12_usage,
-        )
-    except Unbuildable as exc:
-        fail(f"{claim_file}: {exc}")
-    sys.stdout.write(out.replace("~", "~\n"))
-
-
-@x12_app.command("parse-835")
-def parse_835(file: Path) -> None:
-    """Print an 835 as JSON: payments, claims, lines, CAS, PLB; amounts as stated."""
-    from runtime.x12 import X12Error
-    from services.remittance.x12_835 import parse_835 as parse
-    from services.remittance.x12_835 import to_json
-
-    text = read_text(file)
-    try:
-        rem = parse(text)
-    except X12Error as exc:
-        fail(f"{file}: {exc}")
-    typer.echo(json.dumps(to_json(rem), indent=2))
-
-
-def read_text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        fail(f"{path}: no such file")
-    except UnicodeDecodeError:
-        fail(f"{path}: not a text file")
-    except OSError as exc:
-        fail(f"{path}: {exc.strerror}")
-    raise AssertionError("unreachable")
+    app.add_typer(cli_x12.app, name="x12")
 
 
 def main() -> None:
+    _register_subcommands()
     app()
 
 

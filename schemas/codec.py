@@ -18,7 +18,8 @@ from typing import TypeVar
 import orjson
 from pydantic import ValidationError
 
-from schemas.events import BY_TYPE, Event
+from schemas.events import Event
+from schemas.registry import BY_TYPE
 
 SPECVERSION = "1.0"
 CONTENT_TYPE = "application/json"

@@ -1,4 +1,7 @@
-"""Every event on the wire: one pydantic model per event type and major version.
+"""The pipeline's core events: one pydantic model per event type and major version.
+
+More event types live in sibling modules named ``events_*.py``; schemas.registry
+finds them all.
 
 The CloudEvents type carries the major version (``rcm.claim.coded.v1``). Within a
 major version, changes are additive only; consumers ignore unknown fields.
@@ -262,25 +265,7 @@ class StatementIssued(Event):
     due_date: dt.date
 
 
-ALL_EVENTS: tuple[type[Event], ...] = (
-    EncounterCreated,
-    EligibilityChecked,
-    ClaimCoded,
-    ClaimHeld,
-    ClaimSubmitted,
-    ClaimAcknowledged,
-    RemitReceived,
-    ClaimAdjudicated,
-    StatementIssued,
-)
-
-BY_TYPE: dict[str, type[Event]] = {e.TYPE: e for e in ALL_EVENTS}
-BY_TOPIC: dict[str, type[Event]] = {e.TOPIC: e for e in ALL_EVENTS}
-
 __all__ = [
-    "ALL_EVENTS",
-    "BY_TOPIC",
-    "BY_TYPE",
     "AckKind",
     "AdjudicatedLine",
     "AdjudicationStatus",

@@ -10,7 +10,7 @@ import json
 import sys
 from pathlib import Path
 
-from schemas.events import ALL_EVENTS
+from schemas.registry import ALL_EVENTS
 from schemas.topics import TOPICS
 
 HERE = Path(__file__).parent

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from schemas.events import ALL_EVENTS
+from schemas.registry import ALL_EVENTS
 
 
 @dataclass(frozen=True, slots=True)

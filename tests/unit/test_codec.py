@@ -7,7 +7,8 @@ import pytest
 
 from schemas import generate
 from schemas.codec import DecodeError, decode, decode_as, encode, new_meta
-from schemas.events import BY_TYPE, ClaimHeld, EncounterCreated
+from schemas.events import ClaimHeld, EncounterCreated
+from schemas.registry import BY_TYPE
 from tests.builders import encounter
 
 pytestmark = pytest.mark.unit
