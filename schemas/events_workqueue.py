@@ -7,7 +7,6 @@ from enum import StrEnum
 
 from pydantic import Field
 
-from schemas.common import Coverage, IcdCode, Person, ServiceLine
 from schemas.events import EncounterCreated, Event
 
 
@@ -36,5 +35,3 @@ class ClaimFixed(Event):
         default_factory=list, description="What changed: diagnoses, lines, coverages, patient"
     )
 
-
-__all__ = ["ClaimFixed", "Coverage", "IcdCode", "Person", "Reentry", "ServiceLine"]
