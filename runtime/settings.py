@@ -54,6 +54,13 @@ class Settings(BaseSettings):
     x12_receiver_name: str = "SIM CLEARINGHOUSE"
     x12_usage: str = Field(default="T", pattern=r"^[TP]$", description="ISA15 test or production")
 
+    clearinghouse_url: str = Field(
+        default="http://127.0.0.1:6106", description="Real-time X12 endpoint (270/271, 276/277)"
+    )
+    clearinghouse_token: SecretStr = Field(
+        default=SecretStr("local-clearinghouse-token"), description="Bearer token for it"
+    )
+
     simulator_delay_s: float = Field(default=0.5, ge=0, description="Payer days, compressed")
     simulator_seed: int = 7
     simulator_denial_rate: float = Field(default=0.04, ge=0, le=1)

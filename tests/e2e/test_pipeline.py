@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
-import uuid
 
 import asyncpg
 import orjson
@@ -12,34 +10,15 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from rcm import readmodel
-from rcm.demo import publish, run_tagged, wait_settled
-from rcm.workload import generate_day
+from rcm.demo import wait_settled
 from runtime.kafka import client_config, producer_config
 from runtime.settings import Settings
 from schemas.codec import encode, new_meta
-from schemas.events import EncounterCreated
 from schemas.ids import claim_id_for
 from services.claims.saga import State
+from tests.e2e.conftest import TENANT, fresh_day
 
 pytestmark = pytest.mark.e2e
-
-TENANT = "e2e-clinic"
-
-
-def fresh_day(n: int, seed: int) -> list[EncounterCreated]:
-    dos = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
-    return run_tagged(
-        generate_day(n, seed, tenant=TENANT, date_of_service=dos), uuid.uuid4().hex[:10]
-    )
-
-
-@pytest.fixture(scope="module")
-def settled_day(fleet: object, live_stack: Settings) -> tuple[list[EncounterCreated], list[str]]:
-    day = fresh_day(50, seed=11)
-    claim_ids = [claim_id_for(TENANT, e.encounter_id) for e in day]
-    asyncio.run(publish(live_stack, day, TENANT))
-    asyncio.run(wait_settled(live_stack, claim_ids, timeout=240, progress=False))
-    return day, claim_ids
 
 
 async def _fetch(s: Settings, sql: str, *args: object) -> list[asyncpg.Record]:

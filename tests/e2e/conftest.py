@@ -1,0 +1,33 @@
+"""End-to-end fixtures: one settled synthetic day shared by the e2e modules."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import uuid
+
+import pytest
+
+from rcm.demo import publish, run_tagged, wait_settled
+from rcm.workload import generate_day
+from runtime.settings import Settings
+from schemas.events import EncounterCreated
+from schemas.ids import claim_id_for
+
+TENANT = "e2e-clinic"
+
+
+def fresh_day(n: int, seed: int) -> list[EncounterCreated]:
+    dos = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+    return run_tagged(
+        generate_day(n, seed, tenant=TENANT, date_of_service=dos), uuid.uuid4().hex[:10]
+    )
+
+
+@pytest.fixture(scope="session")
+def settled_day(fleet: object, live_stack: Settings) -> tuple[list[EncounterCreated], list[str]]:
+    day = fresh_day(50, seed=11)
+    claim_ids = [claim_id_for(TENANT, e.encounter_id) for e in day]
+    asyncio.run(publish(live_stack, day, TENANT))
+    asyncio.run(wait_settled(live_stack, claim_ids, timeout=240, progress=False))
+    return day, claim_ids
