@@ -101,9 +101,10 @@ def print_summary(result: dict[str, object], out: Path) -> None:
 
 def _register_subcommands() -> None:
     """Each area keeps its commands in rcm/cli_<area>.py; one line each here."""
-    from rcm import cli_x12
+    from rcm import cli_ops, cli_x12
 
     app.add_typer(cli_x12.app, name="x12")
+    app.command("lag")(cli_ops.lag)
 
 
 def main() -> None:

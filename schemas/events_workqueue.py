@@ -34,4 +34,3 @@ class ClaimFixed(Event):
     changed: list[str] = Field(
         default_factory=list, description="What changed: diagnoses, lines, coverages, patient"
     )
-
