@@ -18,6 +18,7 @@ from rcm.processes import Fleet, fleet_env
 from rcm.workload import generate_day
 from runtime.kafka import producer_config
 from runtime.settings import Settings
+from runtime.telemetry import new_traceparent
 from schemas.codec import encode, new_meta
 from schemas.events import EncounterCreated
 from schemas.ids import claim_id_for
@@ -39,7 +40,13 @@ async def publish(s: Settings, encounters: list[EncounterCreated], tenant: str) 
         futures = []
         for enc in encounters:
             claim_id = claim_id_for(tenant, enc.encounter_id)
-            meta = new_meta(enc, source="rcm/demo-ehr", tenant=tenant, correlation_id=claim_id)
+            meta = new_meta(
+                enc,
+                source="rcm/demo-ehr",
+                tenant=tenant,
+                correlation_id=claim_id,
+                traceparent=new_traceparent(),
+            )
             x = encode(enc, meta)
             futures.append(await producer.send(x.topic, x.value, key=x.key, headers=x.headers))
         await asyncio.gather(*futures)

@@ -83,14 +83,21 @@ class Context:
     meta: Meta
     emitted: int = 0
 
-    async def emit(self, event: Event, *, correlation_id: str | None = None) -> None:
+    async def emit(
+        self, event: Event, *, correlation_id: str | None = None, traceparent: str | None = None
+    ) -> None:
+        """Writes ``event`` to the outbox in this transaction.
+
+        ``traceparent`` keeps a claim's own trace when one message fans out to many
+        claims (an 835 batch): pass the claim's trace context.
+        """
         meta = new_meta(
             event,
             source=f"rcm/{self.service.name}",
             tenant=self.meta.tenant,
             correlation_id=correlation_id or self.meta.correlation_id,
             causation_id=self.meta.id,
-            traceparent=telemetry.traceparent_of() or self.meta.traceparent,
+            traceparent=traceparent or telemetry.traceparent_of() or self.meta.traceparent,
         )
         await self.service.outbox_put(self.conn, encode(event, meta))
         self.emitted += 1
@@ -557,7 +564,7 @@ class Service:
     def run(self) -> None:
         """The process entry point: ``python -m services.NAME``."""
         logs.setup(self.name, self.settings.log_level)
-        telemetry.setup(self.name, self.settings.otel_exporter)
+        telemetry.setup(self.name, self.settings.otel_exporter, self.settings.otel_dir)
         _use_uvloop()
         worker = faust.Worker(
             self.app,

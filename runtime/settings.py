@@ -45,7 +45,8 @@ class Settings(BaseSettings):
     )
     http_host: str = "127.0.0.1"
     log_level: str = "INFO"
-    otel_exporter: str = Field(default="none", pattern=r"^(none|console|otlp)$")
+    otel_exporter: str = Field(default="none", pattern=r"^(none|console|otlp|jsonl)$")
+    otel_dir: Path = Field(default=Path("traces"), description="Where the jsonl exporter writes")
 
     x12_submitter_id: str = Field(default="RCMPIPELINE", max_length=15)
     x12_submitter_name: str = "RCM PIPELINE BILLING"
