@@ -105,6 +105,17 @@ def _register_subcommands() -> None:
 
     app.add_typer(cli_x12.app, name="x12")
     app.command("lag")(cli_ops.lag)
+    app.command("bench")(cli_ops.bench)
+    app.command("chaos")(cli_ops.chaos)
+    app.add_typer(cli_ops.dlq_app, name="dlq")
+    from rcm import cli_fhir, cli_keys
+
+    app.add_typer(cli_fhir.app, name="fhir")
+    app.add_typer(cli_keys.keys_app, name="keys")
+    app.add_typer(cli_keys.audit_app, name="audit")
+    from rcm import cli_code
+
+    app.add_typer(cli_code.app, name="code")
 
 
 def main() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -55,3 +56,115 @@ def lag(
             f"{r.lag_seconds:.1f}",
         )
     Console().print(table)
+
+
+def bench(
+    claims: Annotated[int, typer.Option(min=10, max=1_000_000)] = 2000,
+    rate: Annotated[float | None, typer.Option(help="offered claims per second")] = None,
+    seed: Annotated[int, typer.Option()] = 7,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON (the only output form)")] = True,
+    out: Annotated[Path, typer.Option(help="service logs go here")] = Path("bench-out"),
+    timeout: Annotated[float, typer.Option()] = 1800,
+) -> None:
+    """The end-to-end benchmark on the local stack: throughput, latency, CPU, RSS, lag."""
+    from rcm import bench as bench_mod
+    from rcm import stack
+    from rcm.demo import DemoError
+    from rcm.processes import ProcessError
+
+    try:
+        result = bench_mod.run(
+            settings(), claims=claims, rate=rate, seed=seed, out=out, timeout=timeout
+        )
+    except (stack.StackError, ProcessError, DemoError) as exc:
+        fail(str(exc))
+    text = json.dumps(result, indent=2)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "bench.json").write_text(text + "\n")
+    typer.echo(text)
+
+
+dlq_app = typer.Typer(no_args_is_help=True, help="Dead letters: list and replay.")
+
+
+@dlq_app.command("list")
+def dlq_list(
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    topic: Annotated[list[str] | None, typer.Option(help="only these .dlq topics")] = None,
+) -> None:
+    """Every dead letter waiting, with its source, reason and service."""
+    import asyncio
+
+    from rcm import dlq
+
+    letters = asyncio.run(dlq.read(settings(), topic or None))
+    if as_json:
+        typer.echo(json.dumps([d.summary() for d in letters], indent=2))
+        return
+    table = Table("dlq topic", "part", "offset", "source", "reason", "service", "time", "error")
+    for d in letters:
+        table.add_row(
+            d.dlq_topic,
+            str(d.partition),
+            str(d.offset),
+            d.source,
+            d.reason,
+            d.service,
+            d.time[:19],
+            d.error[:60],
+        )
+    Console().print(table)
+
+
+@dlq_app.command("replay")
+def dlq_replay(
+    dlq_topic: str,
+    offset: Annotated[int, typer.Option(min=0)],
+    partition: Annotated[int, typer.Option(min=0)] = 0,
+) -> None:
+    """Send one dead letter back to its source topic, for the service that failed it."""
+    import asyncio
+
+    from rcm import dlq
+
+    if not dlq_topic.endswith(".dlq"):
+        fail(f"{dlq_topic} is not a dead-letter topic (they end in .dlq)")
+    try:
+        d = asyncio.run(dlq.replay(settings(), dlq_topic, offset, partition))
+    except dlq.ReplayError as exc:
+        fail(str(exc))
+    typer.echo(f"replayed {dlq_topic}:{partition}:{offset} ({d.reason}) for {d.service}")
+
+
+def chaos(
+    claims: Annotated[int, typer.Option(min=10, max=1_000_000)] = 1000,
+    kills: Annotated[int, typer.Option(min=0, max=1000)] = 8,
+    seed: Annotated[int, typer.Option()] = 7,
+    as_json: Annotated[bool, typer.Option("--json")] = True,
+    out: Annotated[Path, typer.Option()] = Path("chaos-out"),
+    timeout: Annotated[float, typer.Option()] = 1800,
+    infra: Annotated[bool, typer.Option(help="restart Kafka and PostgreSQL once each")] = True,
+) -> None:
+    """Kill services at random under load, restart Kafka and PostgreSQL, check the books."""
+    from rcm import chaos as chaos_mod
+    from rcm import stack
+    from rcm.processes import ProcessError
+
+    try:
+        result = chaos_mod.run(
+            settings(),
+            claims=claims,
+            seed=seed,
+            kills=kills,
+            out=out,
+            timeout=timeout,
+            restart_infra=infra,
+        )
+    except (stack.StackError, ProcessError) as exc:
+        fail(str(exc))
+    text = json.dumps(result, indent=2, default=str)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "chaos.json").write_text(text + "\n")
+    typer.echo(text)
+    if not result["ok"]:
+        raise typer.Exit(1)

@@ -59,3 +59,18 @@ def parse_835(file: Path) -> None:
     except X12Error as exc:
         fail(f"{file}: {exc}")
     typer.echo(json.dumps(to_json(rem), indent=2))
+
+
+@app.command("parse-271")
+def parse_271(file: Path) -> None:
+    """Print a 271 as JSON: per member, active or not, benefits and AAA rejections."""
+    from runtime.x12 import X12Error
+    from services.eligibility.x12_271 import parse_271 as parse
+    from services.eligibility.x12_271 import to_json
+
+    text = read_text(file)
+    try:
+        reply = parse(text)
+    except X12Error as exc:
+        fail(f"{file}: {exc}")
+    typer.echo(json.dumps(to_json(reply), indent=2))

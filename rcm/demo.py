@@ -22,6 +22,7 @@ from runtime.telemetry import new_traceparent
 from schemas.codec import encode, new_meta
 from schemas.events import EncounterCreated
 from schemas.ids import claim_id_for
+from services.statements import render as statement_render
 
 
 class DemoError(RuntimeError):
@@ -97,6 +98,7 @@ async def collect(
             (st_dir / f"{st['statement_id']}.json").write_text(
                 json.dumps(doc, indent=2, default=str)
             )
+            statement_render.write_documents(doc, st_dir)
         return result
     finally:
         await conn.close()

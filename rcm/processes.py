@@ -23,6 +23,7 @@ SERVICES: dict[str, int] = {
     "simulator": 6106,
     "remittance": 6104,
     "statements": 6105,
+    "gateway": 6100,
 }
 
 

@@ -285,6 +285,7 @@ def pg_up(s: Settings) -> None:
     p = pg_paths(s)
     bindir = pg_bin()
     if port_open(s.pg_port) and (p.pg_data / "postmaster.pid").exists():
+        pg_tls(p, bindir, running=True)
         return
     if port_open(s.pg_port):
         raise StackError(f"port {s.pg_port} is taken by another process; set RCM_PG_PORT")
@@ -326,6 +327,7 @@ def pg_up(s: Settings) -> None:
                 "synchronous_commit = on\n"
                 "log_min_messages = warning\n"
             )
+    pg_tls(p, bindir, running=False)
     log(f"starting PostgreSQL on 127.0.0.1:{s.pg_port}")
     result = subprocess.run(
         as_pg_user(
@@ -349,6 +351,84 @@ def pg_up(s: Settings) -> None:
         raise StackError(
             f"PostgreSQL did not start: {result.stderr.strip()} (see {p.pg}/server.log)"
         )
+
+
+PG_TLS_MARK = "# rcm local stack: TLS"
+
+
+def pg_tls_dir(p: Paths) -> Path:
+    """The local stack's PostgreSQL CA (ca.crt) and server key pair."""
+    return p.pg / "tls"
+
+
+def pg_tls(p: Paths, bindir: Path, *, running: bool) -> None:
+    """TLS for the local PostgreSQL, plain connections still accepted.
+
+    Once per cluster: a CA and a server certificate for 127.0.0.1/localhost
+    (so ``sslmode=verify-full`` works against ``tls/ca.crt``), and ``ssl = on``
+    appended to postgresql.conf. A running cluster is reloaded, not restarted.
+    """
+    tls = pg_tls_dir(p)
+    if not (tls / "server.crt").exists():
+        _make_pg_certificates(tls)
+    conf = p.pg_data / "postgresql.conf"
+    if PG_TLS_MARK in conf.read_text():
+        return
+    with conf.open("a") as f:
+        f.write(
+            f"\n{PG_TLS_MARK}\n"
+            "ssl = on\n"
+            f"ssl_cert_file = '{tls / 'server.crt'}'\n"
+            f"ssl_key_file = '{tls / 'server.key'}'\n"
+            f"ssl_ca_file = '{tls / 'ca.crt'}'\n"
+            "ssl_min_protocol_version = 'TLSv1.2'\n"
+        )
+    if running:
+        log("enabling TLS on the running PostgreSQL (reload)")
+        subprocess.run(
+            as_pg_user([str(bindir / "pg_ctl"), "-D", str(p.pg_data), "reload"]),
+            check=True,
+            capture_output=True,
+        )
+        time.sleep(0.5)
+
+
+def _make_pg_certificates(tls: Path) -> None:
+    openssl = shutil.which("openssl")
+    if not openssl:
+        raise StackError("openssl is needed once for PostgreSQL TLS: apt-get install openssl")
+    log("creating the local PostgreSQL CA and server certificate (once)")
+    tmp = tls.with_name("tls.partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+
+    def run(*args: str) -> None:
+        result = subprocess.run(
+            [openssl, *args], cwd=tmp, capture_output=True, text=True, check=False
+        )
+        if result.returncode != 0:
+            raise StackError(f"openssl {args[0]} failed: {result.stderr.strip()[-500:]}")
+
+    ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
+    run("req", "-x509", *ec, "-days", "3650", "-subj", "/CN=rcm local stack CA",
+        "-keyout", "ca.key", "-out", "ca.crt")  # fmt: skip
+    run("req", *ec, "-subj", "/CN=localhost", "-keyout", "server.key", "-out", "server.csr")
+    (tmp / "san.ext").write_text(
+        "subjectAltName = DNS:localhost, IP:127.0.0.1, IP:::1\n"
+        "basicConstraints = CA:FALSE\n"
+        "keyUsage = digitalSignature, keyEncipherment\n"
+        "extendedKeyUsage = serverAuth\n"
+    )
+    run("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+        "-CAcreateserial", "-days", "3650", "-extfile", "san.ext", "-out", "server.crt")  # fmt: skip
+    for name in ("ca.key", "server.key"):
+        (tmp / name).chmod(0o600)
+    if os.geteuid() == 0:
+        uid = pwd.getpwnam(PG_USER)
+        for path in (tmp, *tmp.iterdir()):
+            os.chown(path, uid.pw_uid, uid.pw_gid)
+    shutil.rmtree(tls, ignore_errors=True)
+    tmp.rename(tls)
 
 
 async def ensure_database(s: Settings) -> None:

@@ -9,9 +9,11 @@ The mix follows a family practice's day: preventive visits by age band (children
 adults, Medicare annual wellness visits for 65+), problem visits 99212-99215 with an
 MDM level and time that fit the code, chronic care with its monitoring labs, waived
 point-of-care tests, injections, vaccines, ECGs, depression screening, and about 10%
-preventive-plus-problem days with modifier 25 on the problem E/M. Every encounter
-passes the coding scrubber with no findings; about 2% carry a coverage terminated
-before the date of service, for eligibility to catch.
+preventive-plus-problem days with modifier 25 on the problem E/M, and XU on an
+injection given with vaccines. Every encounter passes the coding scrubber with the
+bundled NCCI/MUE subset applied and no findings (for a date of service inside the
+loaded ICD-10-CM release; outside it only the CODESET-VERSION warning); about 2% carry
+a coverage terminated before the date of service, for eligibility to catch.
 
 Everything is synthetic: names and addresses are combined from small built-in lists,
 and NPIs are made up (they only pass the Luhn check). CPT appears as code numbers only.
@@ -301,8 +303,8 @@ def _add_problem(v: _Visit, rng: random.Random, *, age: int, with_25: bool) -> N
     if injection is not None:
         mods = ["25"]  # E/M with a same-day injection
     em = new if v.new_patient else est
+    v.mdm = mdm  # the problem E/M's level rests on its MDM (2021 office rules)
     if v.visit_type is not VisitType.preventive:
-        v.mdm = mdm
         v.minutes = rng.randint(lo, hi)
     v.add(em, dx, mods=mods)
     for code, tdx, tmods in tests:
@@ -440,6 +442,19 @@ def _preventive(
             v.add("96127", v.dx("Z13.31"))
     if rng.random() < (0.55 if october_to_march else 0.3):
         _vaccines(v, rng, age=age, medicare=medicare, october_to_march=october_to_march)
+
+
+_VACCINE_ADMIN = frozenset({"90471", "90472", "G0008", "G0009"})
+
+
+def _distinct_injection(v: _Visit) -> None:
+    """A therapeutic injection given with vaccines is a distinct service: NCCI bundles
+    96372 into the vaccine administration unless modifier XU (or 59) says so."""
+    if not any(ln.procedure_code in _VACCINE_ADMIN for ln in v.lines):
+        return
+    for i, ln in enumerate(v.lines):
+        if ln.procedure_code == "96372" and "XU" not in ln.modifiers:
+            v.lines[i] = ln.model_copy(update={"modifiers": [*ln.modifiers, "XU"]})
 
 
 # --------------------------------------------------------------------------- people
@@ -650,6 +665,7 @@ def _one(index: int, seed: int, tenant: str, dos: dt.date) -> EncounterCreated:
                 v.add("96372", dx)
                 v.add("J3420", dx)
 
+    _distinct_injection(v)
     return EncounterCreated(
         encounter_id=_encounter_id(tenant, dos, seed, index),
         patient=patient,

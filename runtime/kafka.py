@@ -38,3 +38,25 @@ def producer_config(s: Settings) -> dict[str, Any]:
         "max_request_size": 2 * 1024 * 1024,
         "compression_type": None,
     }
+
+
+async def partitions(s: Settings, topics: list[str]) -> list[Any]:
+    """Every partition of these topics that exists (aiokafka TopicPartition objects)."""
+    from aiokafka import TopicPartition
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(**client_config(s))
+    await admin.start()
+    try:
+        described = await admin.describe_topics(topics)
+    finally:
+        await admin.close()
+    return sorted(
+        (
+            TopicPartition(t["topic"], p["partition"])
+            for t in described
+            if t.get("error_code") == 0
+            for p in t.get("partitions", [])
+        ),
+        key=lambda tp: (tp.topic, tp.partition),
+    )

@@ -1,0 +1,307 @@
+"""`rcm bench`: the end-to-end benchmark on the local stack, JSON out.
+
+Drives the demo's workload through every service at an offered rate (or as fast as
+it can be published), then reports sustained claims per second, latency from
+encounter.created to claim.submitted and to claim.adjudicated (broker timestamps of
+the messages, so no clock in the services is trusted), per-service CPU seconds and
+peak RSS, the largest lag seen, and a raw aiokafka pass-through baseline measured in
+the same run: the same number of hops, the same message sizes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import os
+import statistics
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from rcm import stack
+from rcm.demo import run_tagged, wait_settled
+from rcm.processes import Fleet, fleet_env
+from rcm.workload import generate_day
+from runtime.kafka import client_config, partitions, producer_config
+from runtime.lag import collect as collect_lag
+from runtime.settings import Settings
+from runtime.telemetry import new_traceparent
+from schemas.codec import encode, new_meta
+from schemas.events import EncounterCreated
+from schemas.ids import claim_id_for
+from schemas.topics import TOPICS
+
+# The hops one claim takes through Kafka on the happy path.
+PIPELINE_HOPS = (
+    "encounter.created",
+    "eligibility.checked",
+    "claim.coded",
+    "claim.submitted",
+    "claim.acknowledged",
+    "remit.received",
+    "claim.adjudicated",
+    "statement.issued",
+)
+
+
+async def _end_offsets(s: Settings, topics: list[str]) -> dict[TopicPartition, int]:
+    consumer = AIOKafkaConsumer(**client_config(s), group_id=None)
+    await consumer.start()
+    try:
+        parts = await partitions(s, topics)
+        return dict(await consumer.end_offsets(parts))
+    finally:
+        await consumer.stop()
+
+
+async def _timestamps(
+    s: Settings, topic: str, since: dict[TopicPartition, int], wanted: set[str]
+) -> tuple[dict[str, int], int, int]:
+    """First broker timestamp (ms) per key on ``topic`` after ``since``; also count and bytes."""
+    consumer = AIOKafkaConsumer(**client_config(s), group_id=None, enable_auto_commit=False)
+    await consumer.start()
+    out: dict[str, int] = {}
+    count = size = 0
+    try:
+        parts = [tp for tp in since if tp.topic == topic]
+        consumer.assign(parts)
+        ends = await consumer.end_offsets(parts)
+        for tp in parts:
+            consumer.seek(tp, since[tp])
+        remaining = {tp for tp in parts if ends[tp] > since[tp]}
+        deadline = asyncio.get_running_loop().time() + 120
+        while remaining and asyncio.get_running_loop().time() < deadline:
+            batch = await consumer.getmany(*remaining, timeout_ms=500, max_records=5000)
+            for tp, records in batch.items():
+                for r in records:
+                    count += 1
+                    size += len(r.value or b"")
+                    key = (r.key or b"").decode()
+                    if key in wanted and key not in out:
+                        out[key] = r.timestamp
+                    if r.offset + 1 >= ends[tp]:
+                        remaining.discard(tp)
+        return out, count, size
+    finally:
+        await consumer.stop()
+
+
+async def _publish(
+    s: Settings, day: list[EncounterCreated], tenant: str, rate: float | None
+) -> dict[str, float]:
+    producer = AIOKafkaProducer(**producer_config(s))
+    await producer.start()
+    sent: dict[str, float] = {}
+    try:
+        start = time.monotonic()
+        futures = []
+        for i, enc in enumerate(day):
+            if rate:
+                delay = start + i / rate - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            claim_id = claim_id_for(tenant, enc.encounter_id)
+            meta = new_meta(
+                enc,
+                source="rcm/bench",
+                tenant=tenant,
+                correlation_id=claim_id,
+                traceparent=new_traceparent(),
+            )
+            x = encode(enc, meta)
+            futures.append(await producer.send(x.topic, x.value, key=x.key, headers=x.headers))
+            sent[claim_id] = time.time()
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+    return sent
+
+
+async def _watch_lag(s: Settings, stop: asyncio.Event, seen: dict[str, int]) -> None:
+    while not stop.is_set():
+        with contextlib.suppress(Exception):
+            for row in await collect_lag(s):
+                seen[row.group] = max(seen.get(row.group, 0), row.lag)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=2.0)
+
+
+def _proc_stats(pid: int) -> tuple[float, float]:
+    """CPU seconds (user + system) and peak RSS in MB of a live process, from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    cpu = (int(fields[11]) + int(fields[12])) / ticks
+    peak = 0.0
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            peak = int(line.split()[1]) / 1024
+    return cpu, peak
+
+
+def _percentiles(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {"p50": 0.0, "p95": 0.0, "p99": 0.0, "max": 0.0}
+    values = sorted(values)
+    q = statistics.quantiles(values, n=100, method="inclusive") if len(values) > 1 else values * 99
+    return {
+        "p50": round(q[49], 1),
+        "p95": round(q[94], 1),
+        "p99": round(q[98], 1),
+        "max": round(values[-1], 1),
+    }
+
+
+async def baseline(s: Settings, *, messages: int, size: int, hops: int) -> float:
+    """Raw aiokafka consume-and-produce through ``hops`` topics: messages per second."""
+    run = uuid.uuid4().hex[:8]
+    topics = [f"bench.baseline.{run}.{i}" for i in range(hops + 1)]
+    admin = AIOKafkaAdminClient(**client_config(s))
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(t, 6, 1) for t in topics])
+    finally:
+        await admin.close()
+    payload = os.urandom(size // 2).hex().encode()[:size]
+    done = asyncio.Event()
+
+    async def relay(src: str, dst: str | None, counter: list[int]) -> None:
+        consumer = AIOKafkaConsumer(
+            src,
+            **client_config(s),
+            group_id=f"bench-{run}-{src}",
+            auto_offset_reset="earliest",
+            max_poll_records=500,
+        )
+        producer = AIOKafkaProducer(**producer_config(s)) if dst else None
+        await consumer.start()
+        if producer:
+            await producer.start()
+        try:
+            while counter[0] < messages:
+                batch = await consumer.getmany(timeout_ms=200)
+                futures = []
+                for records in batch.values():
+                    for r in records:
+                        counter[0] += 1
+                        if producer and dst:
+                            futures.append(await producer.send(dst, r.value, key=r.key))
+                if futures:
+                    await asyncio.gather(*futures)
+                if batch:
+                    await consumer.commit()
+            if dst is None:
+                done.set()
+        finally:
+            await consumer.stop()
+            if producer:
+                await producer.stop()
+
+    counters = [[0] for _ in topics]
+    tasks = [
+        asyncio.create_task(
+            relay(topics[i], topics[i + 1] if i + 1 < len(topics) else None, counters[i])
+        )
+        for i in range(len(topics))
+    ]
+    await asyncio.sleep(1.0)  # let every consumer join before the clock starts
+    producer = AIOKafkaProducer(**producer_config(s))
+    await producer.start()
+    start = time.monotonic()
+    futures = [
+        await producer.send(topics[0], payload, key=str(i).encode()) for i in range(messages)
+    ]
+    await asyncio.gather(*futures)
+    await producer.stop()
+    await asyncio.wait_for(done.wait(), timeout=600)
+    elapsed = time.monotonic() - start
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    return messages * hops / elapsed
+
+
+def run(
+    s: Settings, *, claims: int, rate: float | None, seed: int, out: Path, timeout: float
+) -> dict[str, Any]:
+    stack.up(s)
+    tenant = f"bench-{uuid.uuid4().hex[:6]}"
+    dos = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+    day = run_tagged(
+        generate_day(claims, seed, tenant=tenant, date_of_service=dos), uuid.uuid4().hex[:8]
+    )
+    claim_ids = [claim_id_for(tenant, e.encounter_id) for e in day]
+    topics = [t.name for t in TOPICS]
+    with Fleet(out / "logs", env=fleet_env(s)) as fleet:
+        fleet.start()
+        fleet.wait_healthy()
+        before = asyncio.run(_end_offsets(s, topics))
+
+        async def drive() -> tuple[dict[str, float], float, dict[str, int]]:
+            stop = asyncio.Event()
+            lag_seen: dict[str, int] = {}
+            watcher = asyncio.create_task(_watch_lag(s, stop, lag_seen))
+            t0 = time.monotonic()
+            sent = await _publish(s, day, tenant, rate)
+            await wait_settled(s, claim_ids, timeout, progress=False)
+            elapsed = time.monotonic() - t0
+            stop.set()
+            await watcher
+            return sent, elapsed, lag_seen
+
+        sent, elapsed, lag_seen = asyncio.run(drive())
+        stats = {name: _proc_stats(p.pid) for name, p in fleet.procs.items()}
+    wanted = set(claim_ids)
+
+    async def latencies() -> dict[str, Any]:
+        submitted, *_ = await _timestamps(s, "claim.submitted", before, wanted)
+        posted, *_ = await _timestamps(s, "claim.adjudicated", before, wanted)
+        total_msgs = total_bytes = 0
+        for topic in topics:
+            _, n, b = await _timestamps(s, topic, before, set())
+            total_msgs += n
+            total_bytes += b
+        return {
+            "submitted": submitted,
+            "posted": posted,
+            "messages": total_msgs,
+            "bytes": total_bytes,
+        }
+
+    lat = asyncio.run(latencies())
+    to_submitted = [
+        lat["submitted"][c] - sent[c] * 1000 for c in claim_ids if c in lat["submitted"]
+    ]
+    to_posted = [lat["posted"][c] - sent[c] * 1000 for c in claim_ids if c in lat["posted"]]
+    pipeline_rate = lat["messages"] / elapsed
+    avg_size = max(1, lat["bytes"] // max(1, lat["messages"]))
+    base = asyncio.run(
+        baseline(
+            s, messages=min(20_000, max(2_000, claims * 4)), size=avg_size, hops=len(PIPELINE_HOPS)
+        )
+    )
+    return {
+        "claims": claims,
+        "offered_rate": rate,
+        "elapsed_s": round(elapsed, 2),
+        "claims_per_s": round(claims / elapsed, 1),
+        "latency_ms": {
+            "encounter_to_submitted": _percentiles(to_submitted),
+            "encounter_to_posted": _percentiles(to_posted),
+        },
+        "services": {
+            name: {"cpu_s": round(cpu, 2), "peak_rss_mb": round(rss, 1)}
+            for name, (cpu, rss) in stats.items()
+        },
+        "max_lag": max(lag_seen.values(), default=0),
+        "max_lag_by_group": lag_seen,
+        "pipeline_msgs": lat["messages"],
+        "pipeline_msgs_per_s": round(pipeline_rate, 1),
+        "avg_message_bytes": avg_size,
+        "baseline_msgs_per_s": round(base, 1),
+        "ratio": round(pipeline_rate / base, 3) if base else None,
+    }

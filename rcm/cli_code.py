@@ -1,0 +1,211 @@
+"""`rcm code ...`: check a claim against the coding edits; load NCCI, MUE and CPT files."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import datetime as dt
+import json
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from pydantic import ValidationError
+
+from rcm.cliutil import fail, read_text
+from runtime.settings import settings
+
+app = typer.Typer(no_args_is_help=True, help="Coding: scrub a claim, load edit tables.")
+SCHEMA = "coding"
+T = TypeVar("T")
+
+
+def _one_line(exc: ValidationError) -> str:
+    err = exc.errors(include_url=False, include_input=False)[0]
+    loc = ".".join(str(p) for p in err["loc"]) or "<body>"
+    return f"{loc}: {err['msg']} ({exc.error_count()} errors)"
+
+
+def _checked_from(doc: dict[str, Any], tenant: str) -> Any:
+    """An eligibility.checked body as is; an encounter body as a checked claim with its
+    primary coverage active (self-pay when it has none)."""
+    from schemas.events import EligibilityChecked, EncounterCreated
+    from schemas.ids import claim_id_for
+
+    if "encounter" in doc:
+        return EligibilityChecked.model_validate(doc)
+    enc = EncounterCreated.model_validate(doc)
+    primary = min(enc.coverages, key=lambda c: c.priority) if enc.coverages else None
+    return EligibilityChecked(
+        claim_id=claim_id_for(tenant, enc.encounter_id),
+        encounter_id=enc.encounter_id,
+        active=True,
+        self_pay=primary is None,
+        payer_id=primary.payer_id if primary else None,
+        payer_name=primary.payer_name if primary else None,
+        plan=primary.plan if primary else None,
+        member_id=primary.member_id if primary else None,
+        encounter=enc,
+    )
+
+
+def _with_db(fn: Callable[[Any], Awaitable[T]], *, migrate: bool) -> T:
+    """Run ``fn(conn)`` in one transaction on the coding schema."""
+    import asyncpg
+
+    from runtime.db import create_pool, is_transient
+    from runtime.db import migrate as run_migrations
+
+    async def go() -> T:
+        s = settings()
+        pool = await create_pool(s, SCHEMA, max_size=2)
+        try:
+            if migrate:
+                await run_migrations(
+                    pool, SCHEMA, Path(__file__).parent.parent / "services/coding/migrations"
+                )
+            async with pool.acquire() as conn, conn.transaction():
+                return await fn(conn)
+        finally:
+            await pool.close()
+
+    try:
+        return asyncio.run(go())
+    except asyncpg.exceptions.UndefinedTableError:
+        fail("the coding schema has no edit tables yet: run `rcm code load-ncci` first")
+    except Exception as exc:
+        if is_transient(exc):
+            fail(f"PostgreSQL unavailable: {type(exc).__name__}")
+        raise
+
+
+@app.command("check")
+def check(
+    claim_file: Path,
+    db: Annotated[
+        bool,
+        typer.Option(
+            "--db",
+            help="Use the NCCI/MUE tables, CPT codes and patient history in PostgreSQL "
+            "instead of the bundled demonstration subset (no history).",
+        ),
+    ] = False,
+    tenant: Annotated[str | None, typer.Option(help="Tenant for claim id and history")] = None,
+) -> None:
+    """Scrub one claim and print {"findings": [{edit, severity, line, message}], ...}.
+
+    CLAIM_FILE is JSON: an encounter (rcm.encounter.created.v1 body; its primary
+    coverage is taken as active, none means self-pay) or an eligibility.checked body.
+    """
+    from services.coding import codesets
+    from services.coding.ncci import bundled_tables
+    from services.coding.scrub import HISTORY_CODES, PriorService, scrub
+
+    text = read_text(claim_file)
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        fail(f"{claim_file}: not JSON: {exc.msg} at line {exc.lineno}")
+    if not isinstance(doc, dict):
+        fail(f"{claim_file}: expected a JSON object (an encounter or eligibility.checked)")
+    ten = tenant or settings().tenant
+    try:
+        checked = _checked_from(doc, ten)
+    except ValidationError as exc:
+        kind = "eligibility.checked" if "encounter" in doc else "encounter"
+        fail(f"{claim_file}: not a valid {kind}: {_one_line(exc)}")
+
+    history: list[PriorService] = []
+    if db:
+        from services.coding import store
+
+        async def load(conn: Any) -> Any:
+            codesets.add_cpt_codes(await store.cpt_codes(conn))
+            patient = checked.encounter.patient.id
+            hist = await store.prior_services(conn, ten, patient, HISTORY_CODES)
+            return await store.load_edit_tables(conn), hist
+
+        tables, history = _with_db(load, migrate=False)
+    else:
+        tables = bundled_tables()
+    result = scrub(checked, tables, history)
+    release, in_force = codesets.icd_release_for(checked.encounter.date_of_service)
+    out = {
+        "claim_id": checked.claim_id,
+        "outcome": "held" if result.TYPE.endswith("held.v1") else "coded",
+        "findings": [f.model_dump() for f in result.findings],
+        "code_sets": {
+            "icd10cm": release.name,
+            "icd10cm_in_force": in_force,
+            "ncci": tables.version,
+        },
+    }
+    typer.echo(json.dumps(out, indent=2))
+
+
+@app.command("load-ncci")
+def load_ncci(files: list[Path]) -> None:
+    """Replace the NCCI practitioner PTP edits with a quarterly release (pass every file
+    of it, f1-f4; tab-delimited .txt or CSV)."""
+    from services.coding import ncci, store
+
+    edits: list[ncci.PtpEdit] = []
+    for f in files:
+        try:
+            edits += ncci.parse_ptp(read_text(f))
+        except ncci.LayoutError as exc:
+            fail(f"{f}: {exc}")
+    source = ",".join(f.name for f in files)
+
+    async def go(conn: Any) -> int:
+        return await store.replace_ptp(conn, edits, source)
+
+    n = _with_db(go, migrate=True)
+    typer.echo(f"loaded {n} PTP edits from {source}")
+
+
+@app.command("load-mue")
+def load_mue(
+    file: Path,
+    effective: Annotated[
+        str, typer.Option(help="The quarter the file is for, YYYY-MM-DD (e.g. 2026-01-01)")
+    ],
+) -> None:
+    """Load a practitioner MUE table in force from --effective (ends the previous one)."""
+    from services.coding import ncci, store
+
+    try:
+        start = dt.date.fromisoformat(effective)
+    except ValueError:
+        fail(f"--effective {effective!r} is not a YYYY-MM-DD date")
+    try:
+        edits = ncci.parse_mue(read_text(file), start)
+    except ncci.LayoutError as exc:
+        fail(f"{file}: {exc}")
+
+    async def go(conn: Any) -> int:
+        return await store.load_mue(conn, edits, start, file.name)
+
+    n = _with_db(go, migrate=True)
+    typer.echo(f"loaded {n} MUEs from {file.name}, in force from {start.isoformat()}")
+
+
+@app.command("load-cpt")
+def load_cpt(file: Path) -> None:
+    """Load the practice's licensed CPT file (CSV code,description) into the coding schema."""
+    from services.coding import codesets, store
+
+    read_text(file)  # one-line errors for a missing or binary file
+    try:
+        codes = codesets.read_cpt_file(file)
+    except (csv.Error, UnicodeDecodeError) as exc:
+        fail(f"{file}: not a CSV file: {exc}")
+    if not codes:
+        fail(f"{file}: no CPT codes (expected CSV rows code,description)")
+
+    async def go(conn: Any) -> int:
+        return await store.load_cpt(conn, codes, file.name)
+
+    n = _with_db(go, migrate=True)
+    typer.echo(f"loaded {n} CPT codes from {file.name}")
