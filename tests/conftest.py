@@ -11,6 +11,8 @@ import pytest
 from runtime.settings import REPO_ROOT, Settings, settings
 
 ARTIFACTS = REPO_ROOT / "test-artifacts"
+TRACES = ARTIFACTS / "traces"
+LOGS = ARTIFACTS / "service-logs"
 
 
 @pytest.fixture(scope="session")
@@ -32,8 +34,11 @@ def fleet(live_stack: Settings) -> Iterator[object]:
     """Every service in its own process, as in production."""
     from rcm.processes import Fleet, fleet_env
 
-    log_dir = Path(os.environ.get("RCM_TEST_LOGS", ARTIFACTS / "service-logs"))
-    with Fleet(log_dir, env=fleet_env(live_stack)) as f:
+    log_dir = Path(os.environ.get("RCM_TEST_LOGS", LOGS))
+    env = {**fleet_env(live_stack), "RCM_OTEL_EXPORTER": "jsonl", "RCM_OTEL_DIR": str(TRACES)}
+    for old in (*log_dir.glob("*.log"), *TRACES.glob("*.jsonl")):
+        old.unlink()
+    with Fleet(log_dir, env=env) as f:
         f.start()
         f.wait_healthy()
         yield f
