@@ -6,7 +6,9 @@ PY := .venv/bin/python
 ENCOUNTERS ?= 200
 SEED ?= 7
 
-.PHONY: setup demo test test-unit test-integration lint typecheck schemas stack-up stack-down stack-status clean
+CHAOS_CLAIMS ?= 10000
+
+.PHONY: chaos bench setup demo test test-unit test-integration lint typecheck schemas stack-up stack-down stack-status clean
 
 setup: .venv/.synced
 
@@ -20,6 +22,12 @@ demo: setup
 
 test: setup
 	bash scripts/test.sh
+
+chaos: setup
+	$(PY) -m rcm.cli chaos --claims $(CHAOS_CLAIMS) --kills 20 --out chaos-out
+
+bench: setup
+	$(PY) -m rcm.cli bench --claims 30000 --out bench-out
 
 test-unit: setup
 	$(PY) -m pytest -m unit -q
