@@ -204,9 +204,10 @@ def stop_pid(pid_file: Path, name: str, timeout: float = 30) -> None:
 async def ensure_topics(s: Settings) -> None:
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+    from runtime.kafka import client_config
     from schemas.topics import TOPICS
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=s.kafka_bootstrap, request_timeout_ms=20000)
+    admin = AIOKafkaAdminClient(**client_config(s), request_timeout_ms=20000)
     deadline = time.monotonic() + 60
     while True:
         try:
@@ -217,8 +218,9 @@ async def ensure_topics(s: Settings) -> None:
                 raise
             await asyncio.sleep(0.5)
     try:
-        wanted = [NewTopic(t.name, t.partitions, 1) for t in TOPICS]
-        wanted += [NewTopic(t.dlq, 1, 1) for t in TOPICS]
+        rf = s.kafka_replication_factor
+        wanted = [NewTopic(t.name, t.partitions, rf) for t in TOPICS]
+        wanted += [NewTopic(t.dlq, 1, rf) for t in TOPICS]
         while True:
             existing = set(await admin.list_topics())
             missing = [t for t in wanted if t.name not in existing]

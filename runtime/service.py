@@ -208,7 +208,8 @@ class Service:
                 username=s.kafka_sasl_username or "",
                 password=password,
                 mechanism=s.kafka_sasl_mechanism or "PLAIN",
-                ssl_context=ctx,
+                # faust switches to SASL_SSL whenever it is given a context
+                ssl_context=ctx if s.kafka_security_protocol == "SASL_SSL" else None,
             )
             return {"broker_credentials": creds}
         return {"broker_credentials": faust.SSLCredentials(ctx)}
@@ -473,10 +474,15 @@ class Service:
         assert self.pool is not None
         assert self.producer is not None
         async with self.pool.acquire() as conn, conn.transaction():
+            # One relay per schema at a time, whatever the number of instances: two relays
+            # taking interleaved rows could publish a claim's later event first.
+            if not await conn.fetchval(
+                "SELECT pg_try_advisory_xact_lock(hashtextextended('outbox:' || $1, 0))",
+                self.schema,
+            ):
+                return 0
             rows = await conn.fetch(
-                "SELECT id, topic, key, value, headers FROM outbox ORDER BY id LIMIT $1"
-                " FOR UPDATE SKIP LOCKED",
-                limit,
+                "SELECT id, topic, key, value, headers FROM outbox ORDER BY id LIMIT $1", limit
             )
             if not rows:
                 return 0

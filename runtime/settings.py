@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     kafka_sasl_username: str | None = None
     kafka_sasl_password: SecretStr | None = None
     kafka_ssl_cafile: Path | None = None
+    kafka_replication_factor: int = Field(
+        default=1, ge=1, le=5, description="For topics `rcm stack up` creates; 3 in production"
+    )
 
     database_url: str = Field(
         default="", description="asyncpg DSN (?sslmode=require for TLS); local stack if empty"
