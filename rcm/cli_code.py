@@ -50,7 +50,10 @@ def _checked_from(doc: dict[str, Any], tenant: str) -> Any:
     )
 
 
-def _with_db(fn: Callable[[Any], Awaitable[T]], *, migrate: bool) -> T:
+SchemaOpt = Annotated[str, typer.Option(help="PostgreSQL schema of the coding service")]
+
+
+def _with_db(fn: Callable[[Any], Awaitable[T]], *, migrate: bool, schema: str = SCHEMA) -> T:
     """Run ``fn(conn)`` in one transaction on the coding schema."""
     import asyncpg
 
@@ -59,11 +62,11 @@ def _with_db(fn: Callable[[Any], Awaitable[T]], *, migrate: bool) -> T:
 
     async def go() -> T:
         s = settings()
-        pool = await create_pool(s, SCHEMA, max_size=2)
+        pool = await create_pool(s, schema, max_size=2)
         try:
             if migrate:
                 await run_migrations(
-                    pool, SCHEMA, Path(__file__).parent.parent / "services/coding/migrations"
+                    pool, schema, Path(__file__).parent.parent / "services/coding/migrations"
                 )
             async with pool.acquire() as conn, conn.transaction():
                 return await fn(conn)
@@ -92,6 +95,7 @@ def check(
         ),
     ] = False,
     tenant: Annotated[str | None, typer.Option(help="Tenant for claim id and history")] = None,
+    schema: SchemaOpt = SCHEMA,
 ) -> None:
     """Scrub one claim and print {"findings": [{edit, severity, line, message}], ...}.
 
@@ -126,7 +130,7 @@ def check(
             hist = await store.prior_services(conn, ten, patient, HISTORY_CODES)
             return await store.load_edit_tables(conn), hist
 
-        tables, history = _with_db(load, migrate=False)
+        tables, history = _with_db(load, migrate=False, schema=schema)
     else:
         tables = bundled_tables()
     result = scrub(checked, tables, history)
@@ -145,7 +149,7 @@ def check(
 
 
 @app.command("load-ncci")
-def load_ncci(files: list[Path]) -> None:
+def load_ncci(files: list[Path], schema: SchemaOpt = SCHEMA) -> None:
     """Replace the NCCI practitioner PTP edits with a quarterly release (pass every file
     of it, f1-f4; tab-delimited .txt or CSV)."""
     from services.coding import ncci, store
@@ -161,7 +165,7 @@ def load_ncci(files: list[Path]) -> None:
     async def go(conn: Any) -> int:
         return await store.replace_ptp(conn, edits, source)
 
-    n = _with_db(go, migrate=True)
+    n = _with_db(go, migrate=True, schema=schema)
     typer.echo(f"loaded {n} PTP edits from {source}")
 
 
@@ -171,6 +175,7 @@ def load_mue(
     effective: Annotated[
         str, typer.Option(help="The quarter the file is for, YYYY-MM-DD (e.g. 2026-01-01)")
     ],
+    schema: SchemaOpt = SCHEMA,
 ) -> None:
     """Load a practitioner MUE table in force from --effective (ends the previous one)."""
     from services.coding import ncci, store
@@ -187,12 +192,12 @@ def load_mue(
     async def go(conn: Any) -> int:
         return await store.load_mue(conn, edits, start, file.name)
 
-    n = _with_db(go, migrate=True)
+    n = _with_db(go, migrate=True, schema=schema)
     typer.echo(f"loaded {n} MUEs from {file.name}, in force from {start.isoformat()}")
 
 
 @app.command("load-cpt")
-def load_cpt(file: Path) -> None:
+def load_cpt(file: Path, schema: SchemaOpt = SCHEMA) -> None:
     """Load the practice's licensed CPT file (CSV code,description) into the coding schema."""
     from services.coding import codesets, store
 
@@ -207,5 +212,5 @@ def load_cpt(file: Path) -> None:
     async def go(conn: Any) -> int:
         return await store.load_cpt(conn, codes, file.name)
 
-    n = _with_db(go, migrate=True)
+    n = _with_db(go, migrate=True, schema=schema)
     typer.echo(f"loaded {n} CPT codes from {file.name}")

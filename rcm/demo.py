@@ -30,8 +30,19 @@ class DemoError(RuntimeError):
 
 
 def run_tagged(encounters: list[EncounterCreated], run: str) -> list[EncounterCreated]:
-    """Gives this run's encounters ids of their own, so runs never collide in one database."""
-    return [e.model_copy(update={"encounter_id": f"{run}-{e.encounter_id}"}) for e in encounters]
+    """Gives this run's encounters and patients ids of their own, so runs never collide in
+    one database (a second run's annual wellness visit is not the first run's patient's)."""
+
+    def tag(e: EncounterCreated) -> EncounterCreated:
+        update: dict[str, object] = {
+            "encounter_id": f"{run}-{e.encounter_id}",
+            "patient": e.patient.model_copy(update={"id": f"{run}-{e.patient.id}"}),
+        }
+        if e.guarantor is not None:
+            update["guarantor"] = e.guarantor.model_copy(update={"id": f"{run}-{e.guarantor.id}"})
+        return e.model_copy(update=update)
+
+    return [tag(e) for e in encounters]
 
 
 async def publish(s: Settings, encounters: list[EncounterCreated], tenant: str) -> None:

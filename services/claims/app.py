@@ -14,15 +14,26 @@ from schemas.events import (
     EncounterCreated,
     StatementIssued,
 )
-from services.claims import handlers
+from schemas.events_payments import ClaimBalanceZero
+from schemas.events_workqueue import ClaimFixed
+from services.claims import batch, handlers, timers
+from services.claims.config import claims_settings
 
 PORT = 6103
 
 
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
 def build() -> Service:
-    svc = Service(
-        "claims", schema="claims", migrations=Path(__file__).parent / "migrations", http_port=PORT
-    )
+    svc = Service("claims", schema="claims", migrations=MIGRATIONS, http_port=PORT)
+    wire(svc)
+    timers_on(svc)
+    return svc
+
+
+def wire(svc: Service) -> None:
+    """Which event goes to which handler."""
     svc.on(EncounterCreated, handlers.on_encounter)
     svc.on(EligibilityChecked, handlers.on_eligibility)
     svc.on(ClaimHeld, handlers.on_held)
@@ -30,4 +41,14 @@ def build() -> Service:
     svc.on(ClaimAcknowledged, handlers.on_acknowledged)
     svc.on(ClaimAdjudicated, handlers.on_adjudicated)
     svc.on(StatementIssued, handlers.on_statement)
-    return svc
+    svc.on(ClaimFixed, handlers.on_fixed)
+    svc.on(ClaimBalanceZero, handlers.on_balance_zero)
+
+
+def timers_on(svc: Service) -> None:
+    """The batcher and the timers (kept in PostgreSQL)."""
+    cfg = claims_settings()
+    svc.every(cfg.batch_tick_s, batch.send_batches)
+    svc.every(cfg.timer_tick_s, timers.ack_timeouts)
+    svc.every(cfg.timer_tick_s, timers.status_inquiries)
+    svc.every(cfg.timer_tick_s * 10, timers.filing_deadlines)

@@ -1,32 +1,38 @@
-"""Claims handlers: apply each event to the saga once, build and submit 837Ps.
+"""Claims handlers: apply each event to the saga once.
 
 Every state change, its timeline row and any outgoing event share the consumer's
-transaction, so a claim can never be half-moved.
+transaction, so a claim can never be half-moved. A coded claim waits in CODED with
+what it goes out as (``outgoing_frequency``); services/claims/batch.py gathers the
+waiting claims per tenant and payer into one 837P interchange.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
 import orjson
 
 from runtime.service import Context
-from runtime.settings import settings
 from schemas.events import (
+    AdjudicationStatus,
     ClaimAcknowledged,
     ClaimAdjudicated,
     ClaimCoded,
     ClaimHeld,
-    ClaimSubmitted,
     EligibilityChecked,
     EncounterCreated,
     Event,
     StatementIssued,
 )
+from schemas.events_payments import ClaimBalanceZero
+from schemas.events_workqueue import ClaimFixed
 from schemas.ids import claim_id_for
-from services.claims.saga import Decision, State, decide
-from services.claims.x12_837 import ControlNumbers, Outgoing, Party, Unbuildable, render_837p
+from services.claims.config import claims_settings
+from services.claims.saga import FILED, Decision, State, decide, filing_deadline, next_submission
 
 COLUMNS = {
     "encounter_id",
@@ -42,7 +48,52 @@ COLUMNS = {
     "adjusted_cents",
     "patient_responsibility_cents",
     "coded",
+    "outgoing_frequency",
 }
+
+KINDS = ("ack", "remit", "filing")
+
+
+@dataclass(frozen=True, slots=True)
+class Also:
+    """One more data-modifying statement sent in the same round trip as a step's write
+    (a CTE of it). ``sql`` may use $1 (the claim id) and {0}, {1}, ... for ``args``.
+    It must not touch the claims row itself (one statement updates a row once)."""
+
+    sql: str
+    args: tuple[Any, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """What step() did: the claim it resolved to, the decision, the state and row before."""
+
+    claim_id: str
+    d: Decision
+    before: State | None
+    row: asyncpg.Record | None
+
+
+def _ctes(also: Sequence[Also], first: int) -> tuple[str, list[Any]]:
+    parts: list[str] = []
+    params: list[Any] = []
+    n = first
+    for i, a in enumerate(also):
+        marks = [f"${n + k}" for k in range(len(a.args))]
+        parts.append(f"a{i} AS ({a.sql.format(*marks)})")
+        params.extend(a.args)
+        n += len(a.args)
+    return "".join(f"{p}, " for p in parts), params
+
+
+def _detail(d: Decision, detail: dict[str, Any] | None) -> str:
+    body = dict(detail or {})
+    if d.note:
+        body["note"] = d.note
+    return orjson.dumps(body).decode()
+
+
+_EVENT_COLS = "claim_id, event_id, event_type, kind, from_state, to_state, detail"
 
 
 async def timeline(
@@ -52,12 +103,12 @@ async def timeline(
     d: Decision,
     from_state: State | None,
     detail: dict[str, Any] | None = None,
+    *,
+    also: Sequence[Also] = (),
 ) -> None:
-    body = dict(detail or {})
-    if d.note:
-        body["note"] = d.note
+    ctes, extra = _ctes(also, 8)
     await ctx.conn.execute(
-        "INSERT INTO claim_events(claim_id, event_id, event_type, kind, from_state, to_state, detail)"
+        f"{'WITH ' + ctes[:-2] + ' ' if ctes else ''}INSERT INTO claim_events({_EVENT_COLS})"
         " VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)",
         claim_id,
         ctx.meta.id,
@@ -65,7 +116,8 @@ async def timeline(
         d.kind,
         from_state,
         d.to,
-        orjson.dumps(body).decode(),
+        _detail(d, detail),
+        *extra,
     )
 
 
@@ -78,57 +130,92 @@ async def move(
     fields: dict[str, Any] | None = None,
     detail: dict[str, Any] | None = None,
     note: str = "",
+    *,
+    create: bool | None = None,
+    also: Sequence[Also] = (),
+    then: tuple[State, str, str] | None = None,
 ) -> None:
-    """Applies one transition: the state, the fields, and the timeline row."""
+    """Applies one transition: the state, the fields, the timeline row and ``also``, in
+    one statement. ``then`` = (state, event type, note) chains a second transition the
+    claim makes at once (PAID -> CLOSED when nothing is left to collect)."""
     fields = fields or {}
     unknown = set(fields) - COLUMNS
     if unknown:
         raise ValueError(f"not claim columns: {unknown}")
-    if from_state is None:
+    d = Decision("transition", to, note)
+    events: list[Any] = [claim_id, ctx.meta.id, event_type, d.kind, from_state, to.value]
+    events.append(_detail(d, detail))
+    final = to
+    if then is not None:
+        final = then[0]
+        d2 = Decision("transition", then[0], then[2])
+        events += [claim_id, ctx.meta.id, then[1], d2.kind, to.value, then[0].value]
+        events.append(_detail(d2, None))
+    if create if create is not None else from_state is None:
         cols = ["claim_id", "tenant", "state", *fields]
-        params = [claim_id, ctx.meta.tenant, to.value, *fields.values()]
+        params = [claim_id, ctx.meta.tenant, final.value, *fields.values()]
         marks = ", ".join(f"${i}" for i in range(1, len(params) + 1))
-        await ctx.conn.execute(f"INSERT INTO claims({', '.join(cols)}) VALUES ({marks})", *params)
+        write = f"c AS (INSERT INTO claims({', '.join(cols)}) VALUES ({marks}))"
     else:
-        sets = ", ".join(f"{c} = ${i}" for i, c in enumerate(fields, start=3))
-        extra = f", {sets}" if sets else ""
-        await ctx.conn.execute(
-            f"UPDATE claims SET state = $2, state_since = now(){extra} WHERE claim_id = $1",
-            claim_id,
-            to.value,
-            *fields.values(),
+        sets = "".join(f", {c} = ${i}" for i, c in enumerate(fields, start=3))
+        params = [claim_id, final.value, *fields.values()]
+        write = (
+            f"c AS (UPDATE claims SET state = $2, state_since = now(){sets} WHERE claim_id = $1)"
         )
-    await timeline(ctx, claim_id, event_type, Decision("transition", to, note), from_state, detail)
+    n = len(params)
+    rows = ", ".join(
+        "(" + ", ".join(f"${n + r * 7 + k}" for k in range(1, 8)) + "::jsonb)"
+        for r in range(len(events) // 7)
+    )
+    ctes, extra = _ctes(also, n + len(events) + 1)
+    await ctx.conn.execute(
+        f"WITH {ctes}{write} INSERT INTO claim_events({_EVENT_COLS}) VALUES {rows}",
+        *params,
+        *events,
+        *extra,
+    )
+
+
+async def lock(
+    conn: asyncpg.Connection, name: str, *, resolve: bool = False
+) -> tuple[str, asyncpg.Record | None]:
+    """Serialises the claim's events (advisory lock) and returns its id and row, locked
+    (None when there is no claim yet). ``resolve``: ``name`` may be a CLM01 the claim was
+    sent under (acknowledgements, remittances and statements name claims by CLM01)."""
+    row = await conn.fetchrow("SELECT * FROM claim_for_update($1, $2)", name, resolve)
+    assert row is not None
+    return row["claim_id"], (row if row["state"] is not None else None)
 
 
 async def step(
     ctx: Context,
-    claim_id: str,
+    name: str,
     event: Event,
     fields: dict[str, Any] | None = None,
     detail: dict[str, Any] | None = None,
     facts: dict[str, Any] | None = None,
-) -> tuple[Decision, State | None]:
+    *,
+    resolve: bool = False,
+    locked: tuple[str, asyncpg.Record | None] | None = None,
+    also: Callable[[Decision], Sequence[Also]] | None = None,
+) -> Applied:
     """Applies an event to the saga. ``facts`` are recorded even when the event is late
-    (money from an adjudication that reached us after the patient's statement)."""
-    # Events of one claim arrive on several topics, consumed concurrently: serialise
-    # them per claim so two "first" events cannot both create the claim.
-    await ctx.conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", claim_id)
-    row = await ctx.conn.fetchrow(
-        "SELECT state, tenant FROM claims WHERE claim_id = $1 FOR UPDATE", claim_id
-    )
+    (money from an adjudication that reached us after the patient's statement).
+    ``locked`` is lock()'s answer when the caller took the lock already; ``also`` gives
+    the statements to send with the write, once the decision is known."""
+    claim_id, row = locked if locked is not None else await lock(ctx.conn, name, resolve=resolve)
     if row is not None and row["tenant"] != ctx.meta.tenant:
         d = Decision("anomaly", None, "event from another tenant ignored")
         await timeline(ctx, claim_id, event.TYPE, d, State(row["state"]), detail)
-        return d, State(row["state"])
+        return Applied(claim_id, d, State(row["state"]), row)
     current = State(row["state"]) if row else None
     d = decide(current, event)
+    extra = also(d) if also is not None else ()
     if d.kind == "transition" and d.to is not None:
-        await move(
-            ctx, claim_id, d.to, event.TYPE, current, {**(fields or {}), **(facts or {})}, detail
-        )
-        return d, current
-    await timeline(ctx, claim_id, event.TYPE, d, current, detail)
+        merged = {**(fields or {}), **(facts or {})}
+        await move(ctx, claim_id, d.to, event.TYPE, current, merged, detail, also=extra)
+        return Applied(claim_id, d, current, row)
+    await timeline(ctx, claim_id, event.TYPE, d, current, detail, also=extra)
     if d.kind == "late" and facts:
         if set(facts) - COLUMNS:
             raise ValueError(f"not claim columns: {set(facts) - COLUMNS}")
@@ -136,13 +223,81 @@ async def step(
         await ctx.conn.execute(
             f"UPDATE claims SET {sets} WHERE claim_id = $1", claim_id, *facts.values()
         )
-    return d, current
+    return Applied(claim_id, d, current, row)
+
+
+# --- timers (the rows; services/claims/timers.py fires them) ---------------------
+
+
+def clear(*kinds: str) -> Also:
+    """Also: drop these timers of the claim."""
+    if not kinds or set(kinds) - set(KINDS):
+        raise ValueError(f"timer kinds are {KINDS}, got {kinds}")
+    listed = ", ".join(f"'{k}'" for k in kinds)
+    return Also(f"DELETE FROM claim_timers WHERE claim_id = $1 AND kind IN ({listed})")
+
+
+def timer(kind: str, tenant: str, due_in_s: float, detail: dict[str, Any] | None = None) -> Also:
+    """Also: (re)start a timer of the claim, due in ``due_in_s`` seconds."""
+    if kind not in KINDS:
+        raise ValueError(f"timer kinds are {KINDS}, got {kind!r}")
+    return Also(
+        "INSERT INTO claim_timers(claim_id, kind, tenant, due_at, detail)"
+        f" VALUES ($1, '{kind}', {{0}}, now() + make_interval(secs => {{1}}), {{2}}::jsonb)"
+        " ON CONFLICT (claim_id, kind) DO UPDATE SET due_at = EXCLUDED.due_at, attempts = 0,"
+        " detail = EXCLUDED.detail",
+        (tenant, float(due_in_s), orjson.dumps(detail or {}).decode()),
+    )
+
+
+async def run_also(conn: asyncpg.Connection, claim_id: str, also: Also) -> None:
+    """Runs an Also on its own."""
+    marks = [f"${i}" for i in range(2, 2 + len(also.args))]
+    await conn.execute(also.sql.format(*marks), claim_id, *also.args)
+
+
+def filing_clock(tenant: str, date_of_service: dt.date, payer_id: str | None) -> Also:
+    """Also: the timely-filing timer, unless the claim has one: due at the first warning."""
+    cfg = claims_settings()
+    deadline = filing_deadline(date_of_service, cfg.filing_days(payer_id))
+    first_warning = deadline - dt.timedelta(days=max(cfg.warn_days(), default=0))
+    return Also(
+        "INSERT INTO claim_timers(claim_id, kind, tenant, due_at, detail)"
+        " VALUES ($1, 'filing', {0}, greatest({1}::date::timestamptz, now()), {2}::jsonb)"
+        " ON CONFLICT (claim_id, kind) DO NOTHING",
+        (
+            tenant,
+            first_warning,
+            orjson.dumps({"deadline": deadline.isoformat(), "payer_id": payer_id}).decode(),
+        ),
+    )
+
+
+# --- handlers ---------------------------------------------------------------
+
+
+def _primary_payer(enc: EncounterCreated) -> str | None:
+    covs = sorted(enc.coverages, key=lambda c: c.priority)
+    return covs[0].payer_id if covs else None
 
 
 async def on_encounter(ctx: Context, ev: EncounterCreated) -> None:
     claim_id = claim_id_for(ctx.meta.tenant, ev.encounter_id)
+    payer = _primary_payer(ev)
+
+    def also(d: Decision) -> list[Also]:
+        # the timely-filing clock starts with the date of service (a claim held before
+        # its encounter arrived gets it too)
+        if d.kind in ("transition", "late") and payer is not None:
+            return [filing_clock(ctx.meta.tenant, ev.date_of_service, payer)]
+        return []
+
     await step(
-        ctx, claim_id, ev, {"encounter_id": ev.encounter_id, "date_of_service": ev.date_of_service}
+        ctx,
+        claim_id,
+        ev,
+        {"encounter_id": ev.encounter_id, "date_of_service": ev.date_of_service},
+        also=also,
     )
 
 
@@ -172,7 +327,8 @@ async def on_held(ctx: Context, ev: ClaimHeld) -> None:
 
 
 async def on_coded(ctx: Context, ev: ClaimCoded) -> None:
-    fields = {
+    """CODED, with what the claim goes out as; the batcher sends it within its window."""
+    fields: dict[str, Any] = {
         "encounter_id": ev.encounter_id,
         "self_pay": ev.self_pay,
         "payer_id": ev.payer_id,
@@ -181,108 +337,40 @@ async def on_coded(ctx: Context, ev: ClaimCoded) -> None:
         "date_of_service": ev.date_of_service,
         "total_charge_cents": ev.total_charge_cents,
         "coded": ev.model_dump_json(),
+        "outgoing_frequency": None if ev.self_pay else "1",
     }
-    d, _ = await step(
-        ctx,
-        ev.claim_id,
-        ev,
-        fields,
-        {"lines": len(ev.lines), "findings": [f.edit for f in ev.findings]},
-    )
-    if d.kind == "transition" and not ev.self_pay:
-        await submit(ctx, ev, frequency_code="1", payer_claim_number=None)
+    detail: dict[str, Any] = {"lines": len(ev.lines), "findings": [f.edit for f in ev.findings]}
+    locked = await lock(ctx.conn, ev.claim_id)
+    row = locked[1]
+    if not ev.self_pay and row is not None and row["frequency_code"] is not None:
+        # Sent before: a replacement, or a new original under a new CLM01.
+        submitted = [
+            r[0]
+            for r in await ctx.conn.fetch(
+                "SELECT patient_control_number FROM submissions WHERE claim_id = $1 ORDER BY id",
+                ev.claim_id,
+            )
+        ]
+        freq, pcn = next_submission(
+            coded_pcn=ev.patient_control_number,
+            submitted_pcns=submitted,
+            payer_claim_number=row["payer_claim_number"],
+            new_pcn=lambda attempt: claim_id_for(ctx.meta.tenant, ev.encounter_id, attempt),
+        )
+        fields["outgoing_frequency"] = freq
+        fields["patient_control_number"] = pcn
+        detail["goes_out_as"] = {"frequency_code": freq, "patient_control_number": pcn}
+    await step(ctx, ev.claim_id, ev, fields, detail, locked=locked)
 
 
-async def submit(
-    ctx: Context, claim: ClaimCoded, *, frequency_code: str, payer_claim_number: str | None
-) -> None:
-    """Renders the 837P, records the interchange and the submission, emits claim.submitted."""
-    s = settings()
-    icn = await ctx.conn.fetchval("SELECT nextval('interchange_control')")
-    gcn = await ctx.conn.fetchval("SELECT nextval('group_control')")
-    try:
-        text = render_837p(
-            [Outgoing(claim, frequency_code, payer_claim_number)],
-            control=ControlNumbers(interchange=icn, group=gcn, transaction_start=1),
-            submitter=Party(s.x12_submitter_name, s.x12_submitter_id),
-            receiver=Party(s.x12_receiver_name, s.x12_receiver_id),
-            contact_phone=s.x12_submitter_phone,
-            at=dt.datetime.now(dt.UTC),
-            usage=s.x12_usage,
-        )
-    except Unbuildable as exc:
-        await move(
-            ctx,
-            claim.claim_id,
-            State.HELD,
-            "rcm.claims.unbuildable",
-            State.CODED,
-            {"hold_stage": "claims"},
-            {
-                "reasons": [
-                    {
-                        "code": "837-UNBUILDABLE",
-                        "message": str(exc),
-                        "fix": "complete the missing data and resubmit",
-                    }
-                ]
-            },
-        )
-        return
-    already = await ctx.conn.fetchval(
-        "SELECT 1 FROM submissions WHERE patient_control_number = $1 AND frequency_code = '1'",
-        claim.patient_control_number,
-    )
-    if already and frequency_code == "1":
-        await timeline(
-            ctx,
-            claim.claim_id,
-            "rcm.claims.submit",
-            Decision("anomaly", None, "original already submitted; not sent again"),
-            State.CODED,
-        )
-        return
-    await ctx.conn.execute(
-        "INSERT INTO interchanges(interchange_control_number, group_control_number, tenant,"
-        " payer_id, claim_ids, x12) VALUES ($1, $2, $3, $4, $5, $6)",
-        icn,
-        gcn,
-        ctx.meta.tenant,
-        claim.payer_id,
-        [claim.claim_id],
-        text,
-    )
-    await ctx.conn.execute(
-        "INSERT INTO submissions(claim_id, patient_control_number, frequency_code,"
-        " interchange_control_number) VALUES ($1, $2, $3, $4)",
-        claim.claim_id,
-        claim.patient_control_number,
-        frequency_code,
-        icn,
-    )
-    await move(
-        ctx,
-        claim.claim_id,
-        State.SUBMITTED,
-        ClaimSubmitted.TYPE,
-        State.CODED,
-        {"frequency_code": frequency_code},
-        {"interchange_control_number": f"{icn:09d}", "frequency_code": frequency_code},
-    )
-    await ctx.emit(
-        ClaimSubmitted(
-            claim_id=claim.claim_id,
-            patient_control_number=claim.patient_control_number,
-            payer_id=claim.payer_id or "",
-            interchange_control_number=f"{icn:09d}",
-            group_control_number=str(gcn),
-            transaction_control_number="0001",
-            frequency_code=frequency_code,
-            total_charge_cents=claim.total_charge_cents,
-            x12=text,
-        ),
-        correlation_id=claim.claim_id,
-    )
+def _ack_also(d: Decision) -> list[Also]:
+    if d.kind not in ("transition", "note"):
+        return []
+    if d.to is State.REJECTED:
+        return [clear("ack", "remit")]
+    if d.to is State.ACCEPTED:
+        return [clear("ack", "filing")]  # the payer has it: timely filing is met
+    return [clear("ack")]
 
 
 async def on_acknowledged(ctx: Context, ev: ClaimAcknowledged) -> None:
@@ -295,48 +383,170 @@ async def on_acknowledged(ctx: Context, ev: ClaimAcknowledged) -> None:
         {
             "ack": ev.kind.value,
             "accepted": ev.accepted,
+            "patient_control_number": ev.patient_control_number,
             "errors": [e.model_dump() for e in ev.errors],
         },
+        resolve=True,
+        also=_ack_also,
     )
 
 
+def _adjudicated_also(d: Decision) -> list[Also]:
+    return [clear(*KINDS)] if d.kind in ("transition", "late") else []
+
+
 async def on_adjudicated(ctx: Context, ev: ClaimAdjudicated) -> None:
+    detail = {
+        "status": ev.status.value,
+        "paid_cents": ev.paid_cents,
+        "patient_responsibility_cents": ev.patient_responsibility_cents,
+        "trace_number": ev.trace_number,
+        "payer_claim_number": ev.payer_claim_number,
+        "adjustments": [a.model_dump() for a in ev.adjustments],
+        "denial_category": ev.denial_category,
+    }
+    if ev.status is AdjudicationStatus.reversed:
+        await _reversed(ctx, ev, detail)
+        return
     fields = {
         "payer_claim_number": ev.payer_claim_number,
         "paid_cents": ev.paid_cents,
         "adjusted_cents": ev.adjusted_cents,
         "patient_responsibility_cents": ev.patient_responsibility_cents,
     }
-    detail = {
-        "status": ev.status.value,
-        "paid_cents": ev.paid_cents,
-        "patient_responsibility_cents": ev.patient_responsibility_cents,
-        "trace_number": ev.trace_number,
-        "adjustments": [a.model_dump() for a in ev.adjustments],
-        "denial_category": ev.denial_category,
-    }
-    d, _ = await step(ctx, ev.claim_id, ev, None, detail, facts=fields)
+    claim_id, row = await lock(ctx.conn, ev.claim_id, resolve=True)
+    current = State(row["state"]) if row is not None else None
+    d = decide(current, ev)
     if (
         d.kind == "transition"
         and d.to in (State.PAID, State.PARTIALLY_PAID)
         and ev.patient_responsibility_cents == 0
+        and row is not None
+        and row["tenant"] == ctx.meta.tenant
     ):
+        # Nothing left to collect: PAID and CLOSED in one write, two timeline rows.
         await move(
             ctx,
-            ev.claim_id,
-            State.CLOSED,
-            "rcm.claims.balance-zero",
+            claim_id,
             d.to,
-            note="insurance paid in full after contractual adjustments; balance zero",
+            ev.TYPE,
+            current,
+            fields,
+            detail,
+            also=[clear(*KINDS)],
+            then=(
+                State.CLOSED,
+                "rcm.claims.balance-zero",
+                "insurance paid in full after contractual adjustments; balance zero",
+            ),
         )
+        return
+    await step(
+        ctx,
+        ev.claim_id,
+        ev,
+        None,
+        detail,
+        facts=fields,
+        locked=(claim_id, row),
+        also=_adjudicated_also,
+    )
+
+
+async def _reversed(ctx: Context, ev: ClaimAdjudicated, detail: dict[str, Any]) -> None:
+    """The payer took its payment back (CLP02 22, negative amounts): the claim awaits
+    adjudication again, its money is what remains, and the wait for an 835 restarts."""
+    applied = await step(ctx, ev.claim_id, ev, None, detail, resolve=True)
+    if applied.d.kind != "transition":
+        return
+    payer = await ctx.conn.fetchval(
+        "UPDATE claims SET paid_cents = paid_cents + $2,"
+        " patient_responsibility_cents = patient_responsibility_cents + $3,"
+        " adjusted_cents = adjusted_cents + $4,"
+        " payer_claim_number = coalesce($5, payer_claim_number) WHERE claim_id = $1"
+        " RETURNING payer_id",
+        applied.claim_id,
+        ev.paid_cents,
+        ev.patient_responsibility_cents,
+        ev.adjusted_cents,
+        ev.payer_claim_number,
+    )
+    await run_also(
+        ctx.conn,
+        applied.claim_id,
+        timer("remit", ctx.meta.tenant, claims_settings().remit_wait_s(payer)),
+    )
 
 
 async def on_statement(ctx: Context, ev: StatementIssued) -> None:
-    for claim_id in ev.claim_ids:
+    for named in ev.claim_ids:
         await step(
             ctx,
-            claim_id,
+            named,
             ev,
             None,
             {"statement_id": ev.statement_id, "balance_cents": ev.balance_cents},
+            resolve=True,
         )
+
+
+async def on_fixed(ctx: Context, ev: ClaimFixed) -> None:
+    """A person fixed a held, rejected or denied claim: it flows again from eligibility
+    (RECEIVED) or coding (ELIGIBLE). When it is coded again, on_coded decides whether it
+    goes out as a replacement or a new original."""
+    await step(
+        ctx,
+        ev.claim_id,
+        ev,
+        {"hold_stage": None, "outgoing_frequency": None},
+        {
+            "reenter": ev.reenter.value,
+            "fixed_by": ev.fixed_by,
+            "fixed_at": ev.fixed_at.isoformat(),
+            "changed": ev.changed,
+            "note": ev.note,
+        },
+        also=lambda d: [clear("ack", "remit")] if d.kind == "transition" else [],
+    )
+
+
+async def on_balance_zero(ctx: Context, ev: ClaimBalanceZero) -> None:
+    await step(
+        ctx,
+        ev.claim_id,
+        ev,
+        None,
+        {"closed_by": ev.closed_by, "at": ev.at.isoformat()},
+        resolve=True,
+    )
+
+
+async def request_void(ctx: Context, claim_id: str, reason: str) -> bool:
+    """Queues a void (frequency 8, REF*F8) of a claim the payer adjudicated.
+
+    The claim goes back to CODED with outgoing frequency 8 and the batcher sends it; the
+    payer answers with a reversal. Returns False (and records an anomaly) when there is
+    nothing at the payer to void.
+    """
+    _, row = await lock(ctx.conn, claim_id)
+    current = State(row["state"]) if row else None
+    if row is None or current not in FILED or not row["payer_claim_number"]:
+        await timeline(
+            ctx,
+            claim_id,
+            "rcm.claims.void",
+            Decision("anomaly", None, "nothing adjudicated at the payer to void"),
+            current,
+            {"reason": reason},
+        )
+        return False
+    await move(
+        ctx,
+        claim_id,
+        State.CODED,
+        "rcm.claims.void",
+        current,
+        {"outgoing_frequency": "8"},
+        {"reason": reason, "payer_claim_number": row["payer_claim_number"]},
+    )
+    return True

@@ -6,6 +6,8 @@ the timeline row and any outgoing event.
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -21,6 +23,8 @@ from schemas.events import (
     Event,
     StatementIssued,
 )
+from schemas.events_payments import ClaimBalanceZero
+from schemas.events_workqueue import ClaimFixed, Reentry
 
 
 class State(StrEnum):
@@ -63,7 +67,10 @@ ALLOWED: dict[str, set[State | None]] = {
     "coded": {None, State.RECEIVED, State.ELIGIBLE, State.HELD},
     "ack": {State.SUBMITTED},
     "adjudicated": {State.SUBMITTED, State.ACCEPTED, State.REJECTED},
+    # A reversal also answers a void or replacement already on its way (SUBMITTED, ACCEPTED).
     "reversed": {
+        State.SUBMITTED,
+        State.ACCEPTED,
         State.PAID,
         State.PARTIALLY_PAID,
         State.DENIED,
@@ -80,7 +87,16 @@ ALLOWED: dict[str, set[State | None]] = {
         State.SUBMITTED,
         State.ACCEPTED,
     },
+    # A person fixed the claim in a work queue: it flows again from eligibility or coding.
+    "fixed": {State.HELD, State.REJECTED, State.DENIED},
+    # Statements: the patient's balance on the claim reached zero. Normally after the
+    # statement, but the two travel on different topics and the statement may come second
+    # (it is then late); a denial written off closes from DENIED.
+    "balance_zero": {State.PATIENT_BILLED, State.PAID, State.PARTIALLY_PAID, State.DENIED},
 }
+
+# Steps that never arrive "late": when not allowed they are impossible, whatever the rank.
+NEVER_LATE = {"fixed"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +133,12 @@ def target(event: Event) -> tuple[str, State | None]:
             return "adjudicated", State.DENIED
         case StatementIssued():
             return "billed", State.PATIENT_BILLED
+        case ClaimFixed(reenter=Reentry.eligibility):
+            return "fixed", State.RECEIVED
+        case ClaimFixed():
+            return "fixed", State.ELIGIBLE
+        case ClaimBalanceZero():
+            return "balance_zero", State.CLOSED
     raise ValueError(f"the saga does not handle {event.TYPE}")
 
 
@@ -128,7 +150,9 @@ def decide(current: State | None, event: Event) -> Decision:
         return Decision("note", None, f"{step} recorded")
     if current in ALLOWED[step]:
         return Decision("transition", to)
-    if current is not None and to is not None and RANK[to] < RANK[current]:
+    if step not in NEVER_LATE and current is not None and RANK[to] <= RANK[current]:
+        # A repeat (same rank: a second rejection, a second balance-zero) or a step the
+        # claim has already passed: recorded, the state stays.
         return Decision("late", None, f"{step} arrived after the claim reached {current}")
     return Decision("anomaly", None, f"{step} is impossible from {current or 'no claim'}")
 
@@ -140,3 +164,62 @@ def automatic_step_left(state: State, patient_responsibility_cents: int, self_pa
     if state in (State.PAID, State.PARTIALLY_PAID, State.DENIED):
         return patient_responsibility_cents > 0
     return True
+
+
+def next_submission(
+    *,
+    coded_pcn: str,
+    submitted_pcns: Sequence[str],
+    payer_claim_number: str | None,
+    new_pcn: Callable[[int], str],
+) -> tuple[str, str]:
+    """What a (re)coded claim goes out as: (frequency code, CLM01).
+
+    - never sent: an original (1) under the CLM01 coding gave it;
+    - adjudicated by the payer (it has the payer's claim number, CLP07): a replacement
+      (7) under the CLM01 the payer knows, REF*F8 carrying the payer's number;
+    - sent but never adjudicated (rejected at the front end by the clearinghouse or
+      payer edits: the payer holds no claim to replace): a new original. The same
+      CLM01 is never sent twice as an original, so it gets a new one: coding's, if
+      coding gave a fresh one, else ``new_pcn(attempt)`` for the next unused attempt.
+      Acknowledgements and remittances that quote the new CLM01 are mapped back to
+      the claim through the submissions table.
+    """
+    if not submitted_pcns:
+        return "1", coded_pcn
+    if payer_claim_number:
+        return "7", submitted_pcns[-1]
+    used = set(submitted_pcns)
+    if coded_pcn not in used:
+        return "1", coded_pcn
+    attempt = len(used)
+    while (pcn := new_pcn(attempt)) in used:
+        attempt += 1
+    return "1", pcn
+
+
+# States in which the payer has the claim (a 277CA accepted it or an 835 answered it):
+# timely filing is met.
+FILED = {
+    State.ACCEPTED,
+    State.PAID,
+    State.PARTIALLY_PAID,
+    State.DENIED,
+    State.PATIENT_BILLED,
+    State.CLOSED,
+}
+
+
+def filing_deadline(date_of_service: dt.date, filing_days: int) -> dt.date:
+    """The last day a payer accepts the claim (Medicare: 365 days from the date of service)."""
+    return date_of_service + dt.timedelta(days=filing_days)
+
+
+def next_filing_check(deadline: dt.date, today: dt.date, warn_days: Sequence[int]) -> dt.date:
+    """The next day the timely-filing timer should look: the next warning point still
+    ahead of today, else the day after the deadline (to record that it passed)."""
+    for w in sorted(warn_days, reverse=True):
+        day = deadline - dt.timedelta(days=w)
+        if day > today:
+            return day
+    return max(deadline + dt.timedelta(days=1), today + dt.timedelta(days=1))

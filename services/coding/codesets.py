@@ -16,6 +16,7 @@ nothing else; :func:`load_cpt_file` reads a user's licensed CPT file (CSV
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import functools
 import re
 import threading
@@ -262,6 +263,67 @@ def icd_index() -> IcdIndex:
             if _index is None:
                 _index = _build_index()
     return _index
+
+
+# --------------------------------------------------------------------------- releases
+
+_RELEASE_DATE = re.compile(
+    r"(January|February|March|April|May|June|July|August|September|"
+    r"October|November|December)-(\d{1,2})-(\d{4})"
+)
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
+           "September", "October", "November", "December")  # fmt: skip
+
+
+def icd_fiscal_year(dos: dt.date) -> int:
+    """The ICD-10-CM fiscal year a date of service is coded in: it turns on October 1."""
+    return dos.year + 1 if dos.month >= 10 else dos.year
+
+
+@dataclass(frozen=True, slots=True)
+class IcdRelease:
+    """One ICD-10-CM release: the code set in force from ``valid_from`` to ``valid_to``."""
+
+    fiscal_year: int
+    valid_from: dt.date
+    valid_to: dt.date
+    """Inclusive: September 30 of the fiscal year (an April update replaces the October
+    release for the second half of the year)."""
+    source: str
+
+    @property
+    def name(self) -> str:
+        update = "" if self.valid_from.month == 10 else f", {self.valid_from:%B %-d} update"
+        return f"ICD-10-CM FY{self.fiscal_year}{update}"
+
+    def covers(self, dos: dt.date) -> bool:
+        return self.valid_from <= dos <= self.valid_to
+
+
+def release_from_source(source: str) -> IcdRelease:
+    """The release a CMS tabular file name names (``icd10c-tabular-April-1-2026.xml``)."""
+    m = _RELEASE_DATE.search(source)
+    if m is None:
+        raise ValueError(f"no release date in {source!r}")
+    start = dt.date(int(m.group(3)), _MONTHS.index(m.group(1)) + 1, int(m.group(2)))
+    fy = icd_fiscal_year(start)
+    return IcdRelease(fy, start, dt.date(fy, 9, 30), source)
+
+
+@functools.cache
+def icd_release() -> IcdRelease:
+    """The ICD-10-CM release this process checks against.
+
+    simple-icd-10-cm ships exactly one release (its data file names it); a date of
+    service outside it is still checked against it, and :func:`icd_release_for` says so.
+    """
+    return release_from_source(icd_index().version)
+
+
+def icd_release_for(dos: dt.date) -> tuple[IcdRelease, bool]:
+    """(the release a claim on ``dos`` is coded against, whether it is the one in force)."""
+    rel = icd_release()
+    return rel, rel.covers(dos)
 
 
 def icd_is_valid(code: str) -> bool:
@@ -513,14 +575,12 @@ def cpt_codes() -> frozenset[str]:
     return _cpt_codes
 
 
-def load_cpt_file(path: str | Path) -> int:
-    """Load a user's licensed CPT file (CSV ``code,description``, optional header).
+def read_cpt_file(path: str | Path) -> dict[str, str]:
+    """A licensed CPT file (CSV ``code,description``, optional header) as code -> text.
 
-    Adds its codes to the known CPT set and makes their descriptions available from
-    :func:`procedure_description`. Rows that are not a well-formed CPT code are
-    skipped. Returns the number of codes loaded.
+    Rows that are not a well-formed CPT code (5 digits, or 4 digits and F/T/U) are
+    skipped.
     """
-    global _cpt_codes
     loaded: dict[str, str] = {}
     with Path(path).open(newline="", encoding="utf-8-sig") as f:
         for row in csv.reader(f):
@@ -531,10 +591,25 @@ def load_cpt_file(path: str | Path) -> int:
             if kind is None or kind == "hcpcs":
                 continue
             loaded[code] = row[1].strip()
+    return loaded
+
+
+def add_cpt_codes(codes: Mapping[str, str]) -> int:
+    """Make CPT codes (and their licensed descriptions) known to this process."""
+    global _cpt_codes
     with _lock:
-        _cpt_descriptions.update(loaded)
-        _cpt_codes = _cpt_codes | frozenset(loaded)
-    return len(loaded)
+        _cpt_descriptions.update(codes)
+        _cpt_codes = _cpt_codes | frozenset(codes)
+    return len(codes)
+
+
+def load_cpt_file(path: str | Path) -> int:
+    """Load a user's licensed CPT file into this process; returns the codes loaded.
+
+    Adds its codes to the known CPT set and makes their descriptions available from
+    :func:`procedure_description`.
+    """
+    return add_cpt_codes(read_cpt_file(path))
 
 
 def is_known_procedure(code: str) -> bool:
@@ -562,15 +637,22 @@ __all__ = [
     "MALE_ONLY_EXTRA",
     "PRACTICE_CPT_CODES",
     "IcdIndex",
+    "IcdRelease",
+    "add_cpt_codes",
     "cpt_codes",
     "icd_description",
+    "icd_fiscal_year",
     "icd_index",
     "icd_is_billable",
     "icd_is_valid",
+    "icd_release",
+    "icd_release_for",
     "in_ranges",
     "is_known_procedure",
     "load_cpt_file",
     "normalize_icd",
     "procedure_description",
     "procedure_kind",
+    "read_cpt_file",
+    "release_from_source",
 ]

@@ -1,7 +1,8 @@
 """Claim scrubber: turn an eligibility-checked encounter into a coded claim or a hold.
 
-:func:`scrub` is pure: it reads only its argument and the code sets (loaded once per
-process by :func:`services.coding.codesets.icd_index`). Every problem it can find is
+:func:`scrub` is pure: it reads only its arguments (the claim, the NCCI/MUE
+:class:`~services.coding.ncci.EditTables`, the patient's prior services) and the
+code sets (loaded once per process by :func:`services.coding.codesets.icd_index`). Every problem it can find is
 a :class:`Finding` with a stable edit id; it never raises for bad codes or missing
 data. Messages speak to a coder and never carry patient names or identifiers.
 
@@ -22,6 +23,19 @@ Edits (id: severity):
 * ``EM-PATIENT-STATUS`` hold: office E/M new/established mismatch with documentation.
 * ``POINTERS`` hold: >12 diagnoses, >4 pointers on a line, pointer to an unknown dx.
 * ``DUP-LINE`` hold: two lines with the same code, modifiers and date.
+* ``NCCI-PTP`` hold: a column 2 code billed with its column 1 code on the date, where
+  the edit's modifier indicator is 0, or is 1 and no bypass modifier is on the pair
+  (59, XE, XS, XP, XU on the non-E/M code; 25 on the E/M; different anatomic
+  modifiers). Indicator 9 and edits not in force on the date of service are ignored.
+* ``MUE`` hold: units over the medically unlikely edit: per line (MAI 1) or summed
+  over the date of service (MAI 2 policy, MAI 3 clinical).
+* ``EM-LEVEL`` hold when the billed office E/M is above what the documented MDM or
+  total time supports (2021 rules); warn when below, or when neither is documented.
+* ``EM-AWV-FREQUENCY`` hold: G0438 once per lifetime, G0439 once per 12 months
+  (11 full months after the month of the last wellness visit), from the patient's
+  claim history passed in.
+* ``CODESET-VERSION`` warn: the date of service falls outside the ICD-10-CM release
+  loaded (the claim is still checked against it).
 * ``COVERAGE-MISSING`` / ``CLAIM-ID`` / ``PATIENT-AGE`` / ``CLAIM-INVALID`` hold:
   data the claim cannot be built without.
 """
@@ -29,12 +43,12 @@ Edits (id: severity):
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple
 
 from pydantic import ValidationError
 
-from schemas.common import Coverage, Sex
+from schemas.common import Coverage, ServiceLine, Sex
 from schemas.events import (
     ClaimCoded,
     ClaimHeld,
@@ -52,11 +66,14 @@ from services.coding.codesets import (
     EM_PROBLEM,
     KNOWN_MODIFIERS,
     icd_index,
+    icd_release_for,
     in_ranges,
     is_known_procedure,
     normalize_icd,
     procedure_kind,
 )
+from services.coding.em import RULES_2021, expected_code
+from services.coding.ncci import EMPTY, EditTables, MueEdit
 
 HOLD = "hold"
 WARN = "warn"
@@ -89,7 +106,44 @@ FIXES: Mapping[str, str] = {
     "CLAIM-ID": "the claim id must be 1-20 characters to serve as the patient control number",
     "PATIENT-AGE": "correct the patient's date of birth",
     "CLAIM-INVALID": "correct the encounter data named in the message",
+    "NCCI-PTP": "remove the bundled code, or append 59/XE/XS/XP/XU (25 on an E/M) only if "
+    "the service was distinct and the record shows it",
+    "MUE": "report no more units than the MUE for the date; appeal with records only if "
+    "the units were medically necessary",
+    "EM-LEVEL": "bill the E/M level the documented MDM or total time supports, or complete "
+    "the documentation",
+    "EM-AWV-FREQUENCY": "check the patient's wellness-visit history; bill G0439 (or a "
+    "preventive code) only when the frequency allows",
+    "CODESET-VERSION": "load the ICD-10-CM release in force on the date of service",
 }
+
+# NCCI: modifiers that bypass an indicator-1 edit when on the non-E/M code of the pair.
+NCCI_BYPASS: frozenset[str] = frozenset({"59", "XE", "XS", "XP", "XU"})
+ANATOMIC: frozenset[str] = frozenset(
+    {"LT", "RT", "50", "E1", "E2", "E3", "E4", "FA"}
+    | {f"F{i}" for i in range(1, 10)}
+    | {"TA"}
+    | {f"T{i}" for i in range(1, 10)}
+)
+AWV_INITIAL = "G0438"
+AWV_SUBSEQUENT = "G0439"
+AWV_CODES: frozenset[str] = frozenset({AWV_INITIAL, AWV_SUBSEQUENT})
+HISTORY_CODES: frozenset[str] = AWV_CODES
+"""Procedures whose frequency the scrubber checks against the patient's history."""
+_MAI = {1: "per line", 2: "per day, policy", 3: "per day, clinical"}
+
+
+class PriorService(NamedTuple):
+    """A procedure on another claim of the same patient (same tenant)."""
+
+    procedure_code: str
+    date_of_service: dt.date
+    claim_id: str
+
+
+def _months(d: dt.date) -> int:
+    return d.year * 12 + d.month - 1
+
 
 FIX_ADD_25 = "add modifier 25 to the problem-oriented E/M if separately identifiable"
 
@@ -142,17 +196,37 @@ def _primary(coverages: list[Coverage]) -> Coverage | None:
     return min(coverages, key=lambda c: c.priority)
 
 
-def scrub(checked: EligibilityChecked) -> ClaimCoded | ClaimHeld:
+def scrub(
+    checked: EligibilityChecked,
+    tables: EditTables = EMPTY,
+    history: Sequence[PriorService] = (),
+) -> ClaimCoded | ClaimHeld:
     """Build the claim for an eligibility-checked encounter and run the coding edits.
 
-    Returns :class:`ClaimHeld` (stage ``coding``) when any edit holds, else
-    :class:`ClaimCoded` carrying the warnings.
+    ``tables`` are the NCCI PTP/MUE edits (applied as in force on the date of
+    service); ``history`` the patient's procedures on other claims (for frequency
+    edits; only :data:`HISTORY_CODES` matter). Returns :class:`ClaimHeld` (stage
+    ``coding``) when any edit holds, else :class:`ClaimCoded` carrying the warnings.
     """
     enc = checked.encounter
     ix = icd_index()
     found: list[_F] = []
     add = found.append
     dos = enc.date_of_service
+
+    release, in_force = icd_release_for(dos)
+    if not in_force:
+        add(
+            _F(
+                "CODESET-VERSION",
+                WARN,
+                None,
+                f"date of service {dos.isoformat()} is in ICD-10-CM FY{_fy(dos)}; the "
+                f"diagnoses were checked against {release.name} "
+                f"({release.valid_from.isoformat()} to {release.valid_to.isoformat()})",
+                FIXES["CODESET-VERSION"],
+            )
+        )
 
     # ---- patient
     age_years, age_days = age_on(enc.patient.birth_date, dos)
@@ -491,6 +565,11 @@ def scrub(checked: EligibilityChecked) -> ClaimCoded | ClaimHeld:
                 )
             )
 
+    _em_level(lines, em_lines, enc.documentation.mdm_level, enc.documentation.total_minutes,
+              dos, add)  # fmt: skip
+    _ncci(lines, tables, dos, add)
+    _awv_frequency(lines, history, checked.claim_id, dos, add)
+
     # ---- claim header
     pcn = checked.claim_id
     if not 1 <= len(pcn) <= MAX_PCN:
@@ -577,14 +656,222 @@ def scrub(checked: EligibilityChecked) -> ClaimCoded | ClaimHeld:
     )
 
 
+def _fy(dos: dt.date) -> int:
+    return dos.year + 1 if dos.month >= 10 else dos.year
+
+
+def _em_level(
+    lines: Sequence[ServiceLine],
+    em_lines: list[tuple[int, str, list[str]]],
+    mdm: str | None,
+    minutes: int | None,
+    dos: dt.date,
+    add: Callable[[_F], None],
+) -> None:
+    for n, code, _ in em_lines:
+        if code not in EM_PROBLEM:
+            continue
+        exp = expected_code(code, mdm, minutes, dos)
+        if exp is None:
+            if code != "99211" and dos >= RULES_2021 and mdm is None and minutes is None:
+                add(
+                    _F(
+                        "EM-LEVEL",
+                        WARN,
+                        n,
+                        f"line {n}: '{code}' has neither medical decision making nor total "
+                        "time documented to support its level",
+                        FIXES["EM-LEVEL"],
+                    )
+                )
+            continue
+        if exp.code is None:
+            add(
+                _F(
+                    "EM-LEVEL",
+                    HOLD,
+                    n,
+                    f"line {n}: '{code}' billed but the documentation ({exp.basis}) supports "
+                    "no office visit level",
+                    FIXES["EM-LEVEL"],
+                )
+            )
+        elif code[4] > exp.code[4]:
+            add(
+                _F(
+                    "EM-LEVEL",
+                    HOLD,
+                    n,
+                    f"line {n}: '{code}' billed but the documentation ({exp.basis}) supports "
+                    f"'{exp.code}'",
+                    f"bill '{exp.code}', or document the MDM or time that supports '{code}'",
+                )
+            )
+        elif code[4] < exp.code[4]:
+            add(
+                _F(
+                    "EM-LEVEL",
+                    WARN,
+                    n,
+                    f"line {n}: '{code}' billed but the documentation ({exp.basis}) supports "
+                    f"'{exp.code}' (billed lower)",
+                    f"consider '{exp.code}'",
+                )
+            )
+
+
+def _ncci(
+    lines: Sequence[ServiceLine], tables: EditTables, dos: dt.date, add: Callable[[_F], None]
+) -> None:
+    if not tables.ptp and not tables.mue:
+        return
+    codes = [ln.procedure_code for ln in lines]
+    # PTP: every ordered pair of lines (a claim has few lines); E/M pairs are EM-MULTIPLE's.
+    column1 = tables.column1
+    for i, c1 in enumerate(codes):
+        if c1 not in column1:
+            continue
+        for j, c2 in enumerate(codes):
+            if i == j or c1 == c2 or (c1 in EM_CODES and c2 in EM_CODES):
+                continue
+            edit = tables.ptp_on(c1, c2, dos)
+            if edit is None or edit.modifier_indicator == 9:
+                continue
+            n1, n2 = i + 1, j + 1
+            if edit.modifier_indicator == 1 and _bypassed(lines[i], lines[j]):
+                continue
+            why = f" ({edit.rationale})" if edit.rationale else ""
+            if edit.modifier_indicator == 0:
+                add(
+                    _F(
+                        "NCCI-PTP",
+                        HOLD,
+                        n2,
+                        f"line {n2}: '{c2}' is bundled into '{c1}' (line {n1}) on the same "
+                        f"date by NCCI{why}; no modifier allows both (indicator 0)",
+                        f"remove '{c2}' (line {n2}); it is not separately payable with '{c1}'",
+                    )
+                )
+            else:
+                em_side = c1 in EM_CODES or c2 in EM_CODES
+                how = "modifier 25 on the E/M" if em_side else "modifier 59, XE, XS, XP or XU"
+                add(
+                    _F(
+                        "NCCI-PTP",
+                        HOLD,
+                        n2,
+                        f"line {n2}: '{c2}' is bundled into '{c1}' (line {n1}) on the same "
+                        f"date by NCCI{why}; {how} allows both only if the service was "
+                        "distinct",
+                        f"remove '{c2}', or append {how} if the record shows a distinct service",
+                    )
+                )
+    if tables.mue:
+        per_day: dict[str, tuple[MueEdit, int, int]] = {}  # code -> edit, units, last line
+        for n, ln in enumerate(lines, start=1):
+            code = ln.procedure_code
+            mue = tables.mue_on(code, dos)
+            if mue is None:
+                continue
+            if mue.mai == 1:
+                if ln.units > mue.value:
+                    add(_mue_finding(n, code, ln.units, mue.value, mue.mai))
+            else:
+                prev = per_day.get(code)
+                per_day[code] = (mue, ln.units + (prev[1] if prev else 0), n)
+        for code, (mue, total, last) in per_day.items():
+            if total > mue.value:
+                add(_mue_finding(last, code, total, mue.value, mue.mai))
+
+
+def _mue_finding(n: int, code: str, units: int, value: int, mai: int) -> _F:
+    where = "on the line" if mai == 1 else "on the date of service"
+    return _F(
+        "MUE",
+        HOLD,
+        n,
+        f"line {n}: {units} units of '{code}' {where}; the medically unlikely edit allows "
+        f"{value} ({_MAI.get(mai, str(mai))})",
+        f"report at most {value} unit(s) of '{code}'"
+        + ("; an appeal with records may be paid" if mai == 3 else ""),
+    )
+
+
+def _bypassed(a: ServiceLine, b: ServiceLine) -> bool:
+    """Whether an indicator-1 pair carries a modifier that allows both codes."""
+    for line, other in ((a, b), (b, a)):
+        mods = set(line.modifiers)
+        if line.procedure_code in EM_CODES:
+            if "25" in mods:
+                return True
+        elif mods & NCCI_BYPASS:
+            return True
+        side, other_side = mods & ANATOMIC, set(other.modifiers) & ANATOMIC
+        if side and other_side and not side & other_side:
+            return True
+    return False
+
+
+def _awv_frequency(
+    lines: Sequence[ServiceLine],
+    history: Sequence[PriorService],
+    claim_id: str,
+    dos: dt.date,
+    add: Callable[[_F], None],
+) -> None:
+    if not history:
+        return
+    prior = sorted(
+        (p for p in history if p.procedure_code in AWV_CODES and p.claim_id != claim_id),
+        key=lambda p: p.date_of_service,
+    )
+    if not prior:
+        return
+    for n, ln in enumerate(lines, start=1):
+        code = ln.procedure_code
+        if code == AWV_INITIAL:
+            first = prior[0]
+            add(
+                _F(
+                    "EM-AWV-FREQUENCY",
+                    HOLD,
+                    n,
+                    f"line {n}: '{AWV_INITIAL}' (initial wellness visit) is once per lifetime; "
+                    f"the patient had '{first.procedure_code}' on "
+                    f"{first.date_of_service.isoformat()}",
+                    f"bill '{AWV_SUBSEQUENT}' if 12 months have passed since the last visit",
+                )
+            )
+        elif code == AWV_SUBSEQUENT:
+            near = [p for p in prior if abs(_months(dos) - _months(p.date_of_service)) < 12]
+            if near:
+                last = near[-1]
+                due = dt.date(last.date_of_service.year + 1, last.date_of_service.month, 1)
+                add(
+                    _F(
+                        "EM-AWV-FREQUENCY",
+                        HOLD,
+                        n,
+                        f"line {n}: '{AWV_SUBSEQUENT}' is once a year (11 full months after "
+                        f"the month of the last visit); the patient had "
+                        f"'{last.procedure_code}' on {last.date_of_service.isoformat()}",
+                        f"the next wellness visit is payable from {due.isoformat()}",
+                    )
+                )
+
+
 def _finding(f: _F) -> Finding:
     return Finding(edit=f.edit, severity=f.severity, line=f.line, message=f.message)
 
 
 __all__ = [
+    "AWV_CODES",
     "FIXES",
     "FIX_ADD_25",
+    "HISTORY_CODES",
+    "NCCI_BYPASS",
     "PREVENTIVE_BANDS",
+    "PriorService",
     "age_on",
     "preventive_code_for",
     "scrub",

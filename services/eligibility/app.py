@@ -1,22 +1,35 @@
-"""Eligibility service: encounter.created -> eligibility.checked | claim.held."""
+"""Eligibility service: encounter.created -> eligibility.checked | claim.held.
+
+Coverage in force on the registry is verified in real time with the payer (270/271
+over HTTP to the clearinghouse, see services/eligibility/client.py) from a timer, so
+consumption never waits on a payer.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from runtime.service import Service
+from runtime.settings import settings
 from schemas.events import EncounterCreated
-from services.eligibility import handlers
+from services.eligibility.client import HttpTransport
+from services.eligibility.config import EligibilitySettings
+from services.eligibility.handlers import Eligibility
 
 PORT = 6101
 
 
 def build() -> Service:
+    s = settings()
+    cfg = EligibilitySettings()
     svc = Service(
         "eligibility",
         schema="eligibility",
         migrations=Path(__file__).parent / "migrations",
         http_port=PORT,
     )
-    svc.on(EncounterCreated, handlers.on_encounter)
+    elig = Eligibility(cfg, s, HttpTransport(s, timeout_s=cfg.timeout_s))
+    svc.on(EncounterCreated, elig.on_encounter)
+    if cfg.realtime:
+        svc.every(cfg.poll_s, elig.verify_due)
     return svc

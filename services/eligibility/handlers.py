@@ -1,17 +1,61 @@
-"""Eligibility handlers: record coverages, decide, emit. One transaction per message."""
+"""Eligibility handlers: record coverages, verify with the payer, emit.
+
+encounter.created -> coverages recorded (with history) -> the registry settles self-pay
+and coverage it knows is not in force at once; coverage it records as in force is put
+in ``pending_checks`` in the same transaction, and the handler returns: the Kafka
+partition never waits on a payer.
+
+A timer (:meth:`Eligibility.verify_due`) claims due checks with FOR UPDATE SKIP LOCKED
+(so several instances share the work and a check is never asked twice at once),
+reuses a recent 271 for the same member, payer, patient and date when there is one
+(``RCM_ELIGIBILITY_REUSE_S``), sends the 270s concurrently, and applies each answer in
+its own savepoint: eligibility.checked, claim.held(eligibility), or a retry at
+``now() + backoff`` when the payer could not answer (AAA 42, timeout, refused
+connection). After ``RCM_ELIGIBILITY_MAX_ATTEMPTS`` the claim is held
+(PAYER-NO-RESPONSE); a check is never dropped. The transaction stays open while the
+calls are in flight (at most ``RCM_ELIGIBILITY_TIMEOUT_S``): a crash rolls back to
+"pending" and the next run asks again, so every check ends in exactly one event.
+
+Every exchange is kept in ``exchanges`` with the raw 270 and 271 (an unreadable 271
+too; its claim is held with the segment and position of the problem).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import logging
+import time
+from dataclasses import dataclass
 
 import asyncpg
 import orjson
 
-from runtime.service import Context
-from schemas.common import Coverage
-from schemas.events import ClaimHeld, EncounterCreated, Stage
+from runtime.db import is_transient
+from runtime.service import Context, Service
+from runtime.settings import Settings
+from runtime.x12 import Envelope, X12Error
+from schemas.common import Coverage, HoldReason
+from schemas.events import ClaimHeld, EligibilityChecked, EncounterCreated, Stage
 from schemas.ids import claim_id_for
-from services.eligibility.domain import Held, decide
+from services.eligibility.client import InquiryRejected, PayerUnavailable, Transport
+from services.eligibility.config import EligibilitySettings
+from services.eligibility.domain import (
+    Held,
+    Retry,
+    Verify,
+    decide,
+    from_271,
+    inquiry_for,
+    no_answer,
+    precheck,
+    response_for,
+    unreadable,
+)
+from services.eligibility.x12_270 import write_270
+from services.eligibility.x12_271 import benefit_json, parse_271
+
+log = logging.getLogger("rcm.eligibility")
 
 
 async def record_coverages(conn: asyncpg.Connection, tenant: str, enc: EncounterCreated) -> None:
@@ -64,12 +108,34 @@ async def coverages_on_record(
     return [Coverage.model_validate(dict(r)) for r in rows]
 
 
-async def on_encounter(ctx: Context, enc: EncounterCreated) -> None:
+def _with_subscribers(enc: EncounterCreated, coverages: list[Coverage]) -> list[Coverage]:
+    """The registry does not keep subscriber demographics; the encounter carries them."""
+    by_key = {(c.payer_id, c.member_id): c for c in enc.coverages}
+    out = []
+    for c in coverages:
+        known = by_key.get((c.payer_id, c.member_id))
+        if known is not None and known.subscriber is not None:
+            c = c.model_copy(update={"subscriber": known.subscriber})
+        out.append(c)
+    return out
+
+
+async def finish(
+    ctx: Context,
+    claim_id: str,
+    enc: EncounterCreated,
+    outcome: EligibilityChecked | Held,
+    *,
+    benefits: list[object] | None = None,
+    secondary: str | None = None,
+    exchange_id: int | None = None,
+    exchange: dict[str, object] | None = None,
+    done: bool = False,
+) -> None:
+    """Emits the decision and records it in eligibility_checks, with the exchange that
+    decided it (``exchange``: a new row for ``exchanges``) and, ``done``, closing the
+    pending check: one statement."""
     tenant = ctx.meta.tenant
-    claim_id = claim_id_for(tenant, enc.encounter_id)
-    await record_coverages(ctx.conn, tenant, enc)
-    on_file = await coverages_on_record(ctx.conn, tenant, enc.patient.id, enc.date_of_service)
-    outcome = decide(claim_id, enc, on_file)
     if isinstance(outcome, Held):
         kind, payer = "held", None
         reasons: list[object] = [r.model_dump() for r in outcome.reasons]
@@ -86,15 +152,352 @@ async def on_encounter(ctx: Context, enc: EncounterCreated) -> None:
         kind = "self_pay" if outcome.self_pay else "eligible"
         payer, reasons = outcome.payer_id, list(outcome.reasons)
         await ctx.emit(outcome, correlation_id=claim_id)
-    await ctx.conn.execute(
-        "INSERT INTO eligibility_checks(claim_id, tenant, encounter_id, outcome, payer_id, reasons)"
-        " VALUES ($1,$2,$3,$4,$5,$6::jsonb) ON CONFLICT (claim_id) DO UPDATE SET"
-        " outcome=EXCLUDED.outcome, payer_id=EXCLUDED.payer_id, reasons=EXCLUDED.reasons,"
+    await _record(
+        ctx.conn, claim_id, tenant, enc.encounter_id, kind, payer, reasons,
+        benefits=benefits, secondary=secondary, exchange_id=exchange_id,
+        exchange=exchange, done=done,
+    )  # fmt: skip
+
+
+async def _record(
+    conn: asyncpg.Connection,
+    claim_id: str,
+    tenant: str,
+    encounter_id: str,
+    kind: str,
+    payer: str | None,
+    reasons: list[object],
+    *,
+    benefits: list[object] | None = None,
+    secondary: str | None = None,
+    exchange_id: int | None = None,
+    exchange: dict[str, object] | None = None,
+    done: bool = False,
+) -> None:
+    await conn.execute(
+        "WITH x AS (INSERT INTO exchanges(claim_id, tenant, payer_id, member_id, patient_id,"
+        "   date_of_service, trace, request_x12, response_x12, outcome, problem, reusable,"
+        "   elapsed_ms)"
+        "  SELECT $1, $2, j->>'payer_id', j->>'member_id', j->>'patient_id',"
+        "   (j->>'date_of_service')::date, j->>'trace', j->>'request_x12', j->>'response_x12',"
+        "   j->>'outcome', j->>'problem', (j->>'reusable')::boolean, (j->>'elapsed_ms')::float8"
+        "  FROM (SELECT $10::jsonb AS j) e WHERE j IS NOT NULL RETURNING id),"
+        " d AS (UPDATE pending_checks SET state='done', done_at=now(), attempts=attempts+1"
+        "  WHERE claim_id=$1 AND $11::boolean RETURNING 1)"
+        " INSERT INTO eligibility_checks(claim_id, tenant, encounter_id, outcome, payer_id,"
+        " reasons, benefits, secondary_payer_id, exchange_id)"
+        " VALUES ($1,$2,$3,$4,$5,$6::jsonb,$7::jsonb,$8,coalesce((SELECT id FROM x), $9))"
+        " ON CONFLICT (claim_id) DO UPDATE SET outcome=EXCLUDED.outcome,"
+        " payer_id=EXCLUDED.payer_id, reasons=EXCLUDED.reasons, benefits=EXCLUDED.benefits,"
+        " secondary_payer_id=EXCLUDED.secondary_payer_id, exchange_id=EXCLUDED.exchange_id,"
         " checked_at=now()",
         claim_id,
         tenant,
-        enc.encounter_id,
+        encounter_id,
         kind,
         payer,
         orjson.dumps(reasons).decode(),
+        orjson.dumps(benefits).decode() if benefits is not None else None,
+        secondary,
+        exchange_id,
+        orjson.dumps(exchange).decode() if exchange is not None else None,
+        done,
     )
+
+
+@dataclass
+class _Job:
+    row: asyncpg.Record
+    enc: EncounterCreated
+    verify: Verify
+    service_types: tuple[str, ...]
+    trace: str = ""
+    request: str = ""
+    reuse: asyncpg.Record | None = None
+    response: str | None = None
+    unavailable: str | None = None
+    refused: str | None = None
+    elapsed_ms: float | None = None
+
+
+class Eligibility:
+    """The service's handlers with their settings and the payer transport."""
+
+    def __init__(self, cfg: EligibilitySettings, s: Settings, transport: Transport) -> None:
+        self.cfg = cfg
+        self.settings = s
+        self.transport = transport
+
+    # --- encounter.created -------------------------------------------------------
+
+    async def on_encounter(self, ctx: Context, enc: EncounterCreated) -> None:
+        tenant = ctx.meta.tenant
+        claim_id = claim_id_for(tenant, enc.encounter_id)
+        await record_coverages(ctx.conn, tenant, enc)
+        on_file = await coverages_on_record(ctx.conn, tenant, enc.patient.id, enc.date_of_service)
+        if not self.cfg.realtime:
+            await finish(ctx, claim_id, enc, decide(claim_id, enc, on_file))
+            return
+        outcome = precheck(claim_id, enc, on_file)
+        if not isinstance(outcome, Verify):
+            await finish(ctx, claim_id, enc, outcome)
+            return
+        await ctx.conn.execute(
+            "WITH p AS (INSERT INTO pending_checks(claim_id, tenant, encounter, cause,"
+            " traceparent, payer_id) VALUES ($1,$2,$3::jsonb,$4,$5,$6) ON CONFLICT (claim_id)"
+            " DO UPDATE SET encounter=EXCLUDED.encounter, cause=EXCLUDED.cause,"
+            " traceparent=EXCLUDED.traceparent, payer_id=EXCLUDED.payer_id, state='pending',"
+            " attempts=0, next_at=now(), last_error=NULL, done_at=NULL)"
+            " INSERT INTO eligibility_checks(claim_id, tenant, encounter_id, outcome, payer_id,"
+            " reasons) VALUES ($1,$2,$7,'pending',$6,$8::jsonb) ON CONFLICT (claim_id) DO UPDATE"
+            " SET outcome='pending', payer_id=EXCLUDED.payer_id, reasons=EXCLUDED.reasons,"
+            " benefits=NULL, exchange_id=NULL, checked_at=now()",
+            claim_id,
+            tenant,
+            enc.model_dump_json(),
+            ctx.meta.id,
+            ctx.meta.traceparent,
+            outcome.primary.payer_id,
+            enc.encounter_id,
+            orjson.dumps([f"verifying with {outcome.primary.payer_id} (270/271)"]).decode(),
+        )
+
+    # --- the timer -----------------------------------------------------------------
+
+    async def verify_due(self, svc: Service) -> int:
+        """One run: claim due checks, ask the payers, apply the answers. Returns the count."""
+        assert svc.pool is not None
+        async with svc.pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(
+                "SELECT claim_id, tenant, encounter, cause, traceparent, attempts FROM pending_checks"
+                " WHERE state='pending' AND next_at <= now() ORDER BY next_at LIMIT $1"
+                " FOR UPDATE SKIP LOCKED",
+                self.cfg.batch,
+            )
+            if not rows:
+                return 0
+            jobs = await self._prepare(svc, conn, rows)
+            sem = asyncio.Semaphore(self.cfg.concurrency)
+            await asyncio.gather(*(self._call(sem, j) for j in jobs if j.request))
+            for job in jobs:
+                await self._apply_safely(svc, conn, job)
+            return len(rows)
+
+    async def _prepare(
+        self, svc: Service, conn: asyncpg.Connection, rows: list[asyncpg.Record]
+    ) -> list[_Job]:
+        """The registry's current word on each claimed check, a reusable 271 or a new 270.
+        A few queries for the whole batch, not a few per check."""
+        encs = [EncounterCreated.model_validate_json(r["encounter"]) for r in rows]
+        on_file: dict[tuple[str, str], list[Coverage]] = {}
+        for c in await conn.fetch(
+            "SELECT tenant, patient_id, payer_id, payer_name, member_id, group_number, plan,"
+            " priority, relationship, effective_date, termination_date FROM coverages"
+            " WHERE valid_to IS NULL AND (tenant, patient_id) IN"
+            " (SELECT * FROM unnest($1::text[], $2::text[])) ORDER BY priority",
+            [r["tenant"] for r in rows],
+            [e.patient.id for e in encs],
+        ):
+            fields = dict(c)
+            key = (fields.pop("tenant"), fields.pop("patient_id"))
+            on_file.setdefault(key, []).append(Coverage.model_validate(fields))
+        jobs: list[_Job] = []
+        for row, enc in zip(rows, encs, strict=True):
+            claim_id = row["claim_id"]
+            mine = on_file.get((row["tenant"], enc.patient.id), [])
+            outcome = precheck(claim_id, enc, _with_subscribers(enc, mine))
+            if not isinstance(outcome, Verify):  # the registry changed since: it decides
+                await finish(self._ctx(svc, conn, row), claim_id, enc, outcome, done=True)
+                continue
+            inquiry = inquiry_for(enc, outcome.primary, trace="")
+            jobs.append(_Job(row, enc, outcome, inquiry.service_types))
+        if not jobs:
+            return jobs
+        if self.cfg.reuse_s > 0:
+            found = await conn.fetch(
+                "SELECT DISTINCT ON (k.i) k.i, x.id, x.trace, x.response_x12"
+                " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::date[])"
+                "   WITH ORDINALITY AS k(tenant, payer_id, member_id, patient_id, dos, i)"
+                " JOIN exchanges x ON x.reusable AND x.tenant=k.tenant AND x.payer_id=k.payer_id"
+                "   AND x.member_id=k.member_id AND x.patient_id=k.patient_id"
+                "   AND x.date_of_service=k.dos AND x.at > now() - make_interval(secs => $6)"
+                " ORDER BY k.i, x.at DESC",
+                [j.row["tenant"] for j in jobs],
+                [j.verify.primary.payer_id for j in jobs],
+                [j.verify.primary.member_id for j in jobs],
+                [j.enc.patient.id for j in jobs],
+                [j.enc.date_of_service for j in jobs],
+                self.cfg.reuse_s,
+            )
+            for f in found:
+                jobs[f["i"] - 1].reuse = f
+        asking = [j for j in jobs if j.reuse is None]
+        icns = [
+            int(r[0])
+            for r in await conn.fetch(
+                "SELECT nextval('inquiry_control') FROM generate_series(1, $1)", len(asking)
+            )
+        ]
+        s = self.settings
+        for job, icn in zip(asking, icns, strict=True):
+            job.trace = f"{icn:09d}"
+            job.request = write_270(
+                inquiry_for(job.enc, job.verify.primary, trace=job.trace),
+                envelope=Envelope(
+                    sender_qualifier="ZZ",
+                    sender_id=s.x12_submitter_id,
+                    receiver_qualifier="ZZ",
+                    receiver_id=s.x12_receiver_id,
+                    functional_id="HS",
+                    version="",
+                    interchange_control_number=icn,
+                    group_control_number=icn,
+                    usage=s.x12_usage,
+                ),
+            )
+        return jobs
+
+    async def _call(self, sem: asyncio.Semaphore, job: _Job) -> None:
+        async with sem:
+            start = time.perf_counter()
+            try:
+                job.response = await asyncio.wait_for(
+                    self.transport(job.request), timeout=self.cfg.timeout_s
+                )
+            except TimeoutError:
+                job.unavailable = f"no 271 within {self.cfg.timeout_s} s"
+            except PayerUnavailable as exc:
+                job.unavailable = str(exc)
+            except InquiryRejected as exc:
+                job.refused = str(exc)
+            job.elapsed_ms = (time.perf_counter() - start) * 1000
+
+    def _ctx(self, svc: Service, conn: asyncpg.Connection, row: asyncpg.Record) -> Context:
+        return svc.context(
+            conn,
+            tenant=row["tenant"],
+            correlation_id=row["claim_id"],
+            cause=row["cause"],
+            traceparent=row["traceparent"],
+        )
+
+    async def _apply_safely(self, svc: Service, conn: asyncpg.Connection, job: _Job) -> None:
+        try:
+            async with conn.transaction():
+                await self._apply(svc, conn, job)
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            claim_id = job.row["claim_id"]
+            log.exception("eligibility check failed; holding", extra={"claim": claim_id})
+            async with conn.transaction():
+                held = Held(
+                    [
+                        HoldReason(
+                            code="ELIGIBILITY-CHECK-FAILED",
+                            message=f"the eligibility check failed: {type(exc).__name__}",
+                            fix="report it to support; verify eligibility by phone or portal,"
+                            " then release",
+                        )
+                    ]
+                )
+                await finish(self._ctx(svc, conn, job.row), claim_id, job.enc, held, done=True)
+
+    def _exchange(
+        self, job: _Job, outcome: str, *, problem: str | None = None, reusable: bool = False
+    ) -> dict[str, object]:
+        """A row for ``exchanges``: the 270 and the 271 exactly as sent and received."""
+        cov = job.verify.primary
+        return {
+            "payer_id": cov.payer_id,
+            "member_id": cov.member_id,
+            "patient_id": job.enc.patient.id,
+            "date_of_service": job.enc.date_of_service.isoformat(),
+            "trace": job.trace,
+            "request_x12": job.request,
+            "response_x12": job.response,
+            "outcome": outcome,
+            "problem": problem,
+            "reusable": reusable,
+            "elapsed_ms": job.elapsed_ms,
+        }
+
+    async def _apply(self, svc: Service, conn: asyncpg.Connection, job: _Job) -> None:
+        row, enc, verify = job.row, job.enc, job.verify
+        claim_id = row["claim_id"]
+        ctx = self._ctx(svc, conn, row)
+        secondary = verify.secondary.payer_id if verify.secondary else None
+        if job.reuse is not None:
+            response = response_for(parse_271(job.reuse["response_x12"]), job.reuse["trace"])
+            decision = from_271(
+                claim_id, enc, verify, response, service_types=job.service_types, reused=True
+            )
+            if not isinstance(decision, Retry):
+                await finish(
+                    ctx, claim_id, enc, decision,
+                    benefits=[benefit_json(b) for b in response.benefits],
+                    secondary=secondary, exchange_id=job.reuse["id"], done=True,
+                )  # fmt: skip
+                return
+        if job.unavailable is not None:
+            await self._retry_or_hold(ctx, job, job.unavailable)
+            return
+        if job.refused is not None:
+            refused = HoldReason(
+                code="ELIGIBILITY-270-REFUSED",
+                message=f"the clearinghouse refused the 270: {job.refused}",
+                fix="report it to support; verify eligibility by phone or portal, then release",
+            )
+            await finish(
+                ctx, claim_id, enc, Held([refused]),
+                exchange=self._exchange(job, "rejected", problem=job.refused), done=True,
+            )  # fmt: skip
+            return
+        assert job.response is not None
+        try:
+            response = response_for(parse_271(job.response), job.trace)
+        except X12Error as exc:
+            await finish(
+                ctx, claim_id, enc, unreadable(verify, str(exc)),
+                exchange=self._exchange(job, "unreadable", problem=str(exc)), done=True,
+            )  # fmt: skip
+            return
+        decision = from_271(claim_id, enc, verify, response, service_types=job.service_types)
+        if isinstance(decision, Retry):
+            await self._retry_or_hold(ctx, job, decision.reason)
+            return
+        reusable = response.active is not None and not response.rejections
+        await finish(
+            ctx, claim_id, enc, decision,
+            benefits=[benefit_json(b) for b in response.benefits],
+            secondary=secondary,
+            exchange=self._exchange(job, "answered", reusable=reusable), done=True,
+        )  # fmt: skip
+
+    async def _retry_or_hold(self, ctx: Context, job: _Job, why: str) -> None:
+        """Ask again after the backoff, or hold once the attempts are used up."""
+        attempts = int(job.row["attempts"]) + 1
+        claim_id = job.row["claim_id"]
+        tried = self._exchange(job, "retry", problem=why)
+        if attempts >= self.cfg.max_attempts:
+            await finish(
+                ctx, claim_id, job.enc, no_answer(job.verify, attempts, why),
+                exchange=tried, done=True,
+            )  # fmt: skip
+            return
+        await ctx.conn.execute(
+            "WITH x AS (INSERT INTO exchanges(claim_id, tenant, payer_id, member_id, patient_id,"
+            "   date_of_service, trace, request_x12, response_x12, outcome, problem, elapsed_ms)"
+            "  SELECT $1, $5, j->>'payer_id', j->>'member_id', j->>'patient_id',"
+            "   (j->>'date_of_service')::date, j->>'trace', j->>'request_x12', j->>'response_x12',"
+            "   j->>'outcome', j->>'problem', (j->>'elapsed_ms')::float8"
+            "  FROM (SELECT $6::jsonb AS j) e)"
+            " UPDATE pending_checks SET attempts=$2, last_error=$3,"
+            " next_at=now() + make_interval(secs => $4) WHERE claim_id=$1",
+            claim_id,
+            attempts,
+            why[:500],
+            self.cfg.backoff(attempts),
+            job.row["tenant"],
+            orjson.dumps(tried).decode(),
+        )

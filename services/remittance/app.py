@@ -1,11 +1,12 @@
-"""Remittance service: remit.received -> postings and ledger -> claim.adjudicated."""
+"""Remittance service: claim.submitted -> match index; remit.received -> postings, ledger,
+work queues -> claim.adjudicated."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from runtime.service import Service
-from schemas.events import RemitReceived
+from schemas.events import ClaimSubmitted, RemitReceived
 from services.remittance import handlers
 
 PORT = 6104
@@ -18,5 +19,12 @@ def build() -> Service:
         migrations=Path(__file__).parent / "migrations",
         http_port=PORT,
     )
+    svc.on(ClaimSubmitted, handlers.on_submitted)
     svc.on(RemitReceived, handlers.on_remit)
+
+    @svc.on_startup
+    async def contracts() -> None:
+        assert svc.pool is not None
+        await handlers.load_contracts(svc.pool)
+
     return svc

@@ -166,8 +166,11 @@ def _amount(seg: list[str], pos: int, n: int) -> Amount:
         if whole.isdigit():
             if not dot:
                 return _new(Amount, (int(whole) * 100, text))
-            if len(frac) == 2 and frac.isdigit():
-                return _new(Amount, (int(whole + frac), text))
+            if frac.isdigit():
+                if len(frac) == 2:
+                    return _new(Amount, (int(whole + frac), text))
+                if len(frac) == 1:  # "73.6": payers drop the trailing zero
+                    return _new(Amount, (int(whole + frac) * 10, text))
     cents = _to_cents(text)
     if cents is None:
         what = "is missing" if not text else f"is not a decimal amount: {text[:40]!r}"
@@ -698,14 +701,45 @@ def _fmt(cents: int) -> str:
     return f"{sign}{abs(cents) // 100}.{abs(cents) % 100:02d}"
 
 
-def balance_problems(rem: Remittance) -> list[str]:
-    """Every broken 835 balancing rule, as exact sentences. Empty when the file balances.
+class Discrepancy(NamedTuple):
+    """One broken balancing rule, exactly: where, what was expected, what the file says."""
+
+    scope: str  # payment | claim | line
+    trace_number: str
+    patient_control_number: str | None
+    line: int | None
+    segment: int
+    expected_cents: int
+    actual_cents: int
+    off_by_cents: int  # the gap the message states
+    message: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "scope": self.scope,
+            "trace_number": self.trace_number,
+            "patient_control_number": self.patient_control_number,
+            "line": self.line,
+            "segment": self.segment,
+            "expected_cents": self.expected_cents,
+            "actual_cents": self.actual_cents,
+            "off_by_cents": self.off_by_cents,
+            "message": self.message,
+        }
+
+
+def balance_discrepancies(rem: Remittance) -> list[Discrepancy]:
+    """Every broken 835 balancing rule. Empty when the file balances.
 
     - per transaction: BPR02 = sum(CLP04) - sum(PLB amounts)
     - per claim: CLP03 - CLP04 = sum of claim and line CAS amounts
     - per line: SVC02 - SVC03 = sum of that line's CAS amounts
+
+    For a claim or line, ``expected_cents`` is charge - paid, ``actual_cents`` the sum of
+    the adjustments and ``off_by_cents`` expected - actual; for a payment, expected is
+    claims paid - PLB, actual is BPR02 and off_by is actual - expected.
     """
-    problems: list[str] = []
+    out: list[Discrepancy] = []
     paid = [0] * len(rem.payments)
     plb = [0] * len(rem.payments)
     for c in rem.claims:
@@ -716,20 +750,40 @@ def balance_problems(rem: Remittance) -> list[str]:
             line_cas += cas
             gap = ln.charge.cents - ln.paid.cents - cas
             if gap:
-                problems.append(
-                    f"claim {c.patient_control_number} line {k} ({ln.procedure}, segment "
-                    f"{ln.segment}): charge {_fmt(ln.charge.cents)} - paid "
-                    f"{_fmt(ln.paid.cents)} = {_fmt(ln.charge.cents - ln.paid.cents)} but its "
-                    f"adjustments total {_fmt(cas)}, off by {gap} cents"
+                out.append(
+                    Discrepancy(
+                        "line",
+                        c.trace_number,
+                        c.patient_control_number,
+                        k,
+                        ln.segment,
+                        ln.charge.cents - ln.paid.cents,
+                        cas,
+                        gap,
+                        f"claim {c.patient_control_number} line {k} ({ln.procedure}, segment "
+                        f"{ln.segment}): charge {_fmt(ln.charge.cents)} - paid "
+                        f"{_fmt(ln.paid.cents)} = {_fmt(ln.charge.cents - ln.paid.cents)} but "
+                        f"its adjustments total {_fmt(cas)}, off by {gap} cents",
+                    )
                 )
         cas = sum(a.amount.cents for a in c.adjustments) + line_cas
         gap = c.charge.cents - c.paid.cents - cas
         if gap:
-            problems.append(
-                f"claim {c.patient_control_number} (segment {c.segment}): charge "
-                f"{_fmt(c.charge.cents)} - paid {_fmt(c.paid.cents)} = "
-                f"{_fmt(c.charge.cents - c.paid.cents)} but claim and line adjustments total "
-                f"{_fmt(cas)}, off by {gap} cents"
+            out.append(
+                Discrepancy(
+                    "claim",
+                    c.trace_number,
+                    c.patient_control_number,
+                    None,
+                    c.segment,
+                    c.charge.cents - c.paid.cents,
+                    cas,
+                    gap,
+                    f"claim {c.patient_control_number} (segment {c.segment}): charge "
+                    f"{_fmt(c.charge.cents)} - paid {_fmt(c.paid.cents)} = "
+                    f"{_fmt(c.charge.cents - c.paid.cents)} but claim and line adjustments total "
+                    f"{_fmt(cas)}, off by {gap} cents",
+                )
             )
     for p in rem.provider_adjustments:
         plb[p.transaction] += p.amount.cents
@@ -737,13 +791,28 @@ def balance_problems(rem: Remittance) -> list[str]:
         expected = paid[k] - plb[k]
         gap = pay.signed_cents - expected
         if gap:
-            problems.append(
-                f"payment {pay.trace_number} (transaction {pay.control_number}, segment "
-                f"{pay.segment}): BPR02 {_fmt(pay.signed_cents)} but claims paid "
-                f"{_fmt(paid[k])} - provider adjustments {_fmt(plb[k])} = {_fmt(expected)}, "
-                f"off by {gap} cents"
+            out.append(
+                Discrepancy(
+                    "payment",
+                    pay.trace_number,
+                    None,
+                    None,
+                    pay.segment,
+                    expected,
+                    pay.signed_cents,
+                    gap,
+                    f"payment {pay.trace_number} (transaction {pay.control_number}, segment "
+                    f"{pay.segment}): BPR02 {_fmt(pay.signed_cents)} but claims paid "
+                    f"{_fmt(paid[k])} - provider adjustments {_fmt(plb[k])} = "
+                    f"{_fmt(expected)}, off by {gap} cents",
+                )
             )
-    return problems
+    return out
+
+
+def balance_problems(rem: Remittance) -> list[str]:
+    """Every broken 835 balancing rule, as exact sentences. Empty when the file balances."""
+    return [d.message for d in balance_discrepancies(rem)]
 
 
 def _cas_json(items: tuple[Cas, ...]) -> list[dict[str, Any]]:

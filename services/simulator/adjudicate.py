@@ -41,8 +41,10 @@ DENIED = "4"
 REVERSAL = "22"
 
 INJECTION = "96372"
-#: (group, CARC, line remarks) the random knob may pick.
-RANDOM_DENIALS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+#: A random denial: (group, CARC, line remarks).
+Denial = tuple[str, str, tuple[str, ...]]
+#: The denials the random knob picks from, unless the caller passes its own mix.
+RANDOM_DENIALS: tuple[Denial, ...] = (
     ("CO", "16", ("M76",)),
     ("CO", "50", ("N115",)),
     ("CO", "197", ("M62",)),
@@ -312,13 +314,15 @@ def adjudicate(
     paid_claims: Collection[str] = (),
     rng: Random | None = None,
     denial_rate: float = 0.0,
+    denials: Sequence[Denial] = RANDOM_DENIALS,
 ) -> Adjudication:
     """Adjudicates one claim.
 
     ``plan`` defaults to the simulator's plan for ``claim.payer_id`` (KeyError if unknown).
     ``paid_claims`` holds the CLM01s this payer already paid (duplicate check).
     ``rng`` with ``denial_rate`` in [0, 1] denies that share of otherwise clean claims at
-    random; pass ``Random(seed)`` for repeatable runs.
+    random; pass ``Random(seed)`` for repeatable runs. ``denials`` is what such a denial is
+    drawn from (repeat an entry to weigh it).
     """
     plan = plan or payer(claim.payer_id)
     acc = accumulators.for_year(claim.date_of_service.year)
@@ -327,7 +331,7 @@ def adjudicate(
 
     denial = _claim_denial(claim, plan, today, paid_claims)
     if denial is None and rng is not None and denial_rate > 0 and rng.random() < denial_rate:
-        group, carc, remarks = rng.choice(RANDOM_DENIALS)
+        group, carc, remarks = rng.choice(denials)
         denial = (group, carc, remarks, ("MA130",) if carc == "16" else ())
     if denial is not None:
         group, carc, line_remarks, denial_remarks = denial

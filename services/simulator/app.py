@@ -6,7 +6,8 @@ from pathlib import Path
 
 from runtime.service import Service
 from schemas.events import ClaimSubmitted
-from services.simulator import handlers
+from services.simulator import eligibility as realtime_eligibility
+from services.simulator import handlers, status
 
 PORT = 6106
 
@@ -20,4 +21,6 @@ def build() -> Service:
     )
     svc.on(ClaimSubmitted, handlers.on_submitted)
     svc.every(0.1, handlers.adjudicate_due)
+    status.install(svc)
+    realtime_eligibility.install(svc)  # POST /x12/270 and its roster (encounter.created)
     return svc

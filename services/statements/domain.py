@@ -1,14 +1,44 @@
-"""Patient A/R: ledger entries from an adjudication, statement figures. Pure."""
+"""Patient A/R: ledger postings, payment application, statement figures. Pure, no I/O.
+
+The ledger is one signed amount per posting, in integer cents, per guarantor and claim
+(claim ``None``: the account's unapplied money, a credit when negative). Charges and
+refunds are positive; payments and adjustments are negative; so for any set of postings
+
+    balance = charges - payments - adjustments = sum(amount_cents)
+
+where payments are insurance payments plus patient payments net of refunds.
+"""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
 
+from schemas.common import Coverage
 from schemas.events import ClaimAdjudicated
 
 DUE_DAYS = 30
 BUCKETS = ((30, "0-30"), (60, "31-60"), (90, "61-90"), (120, "91-120"))
+BUCKET_LABELS = ("0-30", "31-60", "61-90", "91-120", "120+")
+
+CHARGES = frozenset({"charge"})
+INSURANCE = frozenset({"insurance_payment"})
+ADJUSTMENTS = frozenset({"contractual", "adjustment", "self_pay_discount"})
+PATIENT = frozenset({"patient_payment", "credit_applied", "refund"})
+KINDS = CHARGES | INSURANCE | ADJUSTMENTS | PATIENT
+
+# CLP02: the payer forwarded the claim to the next payer (crossover).
+FORWARDED = frozenset({"19", "20", "21"})
+# CLP02: processed as secondary or tertiary.
+LATER_PAYER_STATUS = frozenset({"2", "3", "20", "21"})
+
+DATA_DIR = Path(__file__).parent / "data"
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,10 +49,12 @@ class Entry:
 
 
 def entries_for(adj: ClaimAdjudicated) -> list[Entry]:
-    """What the payer's decision does to the patient's account for this claim.
+    """What the primary payer's decision does to the claim's balance.
 
-    The charge is posted when the claim is first adjudicated; insurance payment and
-    every non-patient adjustment reduce it, so what remains is the patient's share.
+    Each primary adjudication posts its full picture: the charge, the payment and every
+    non-patient adjustment, so what remains is the patient's share. A reversal carries
+    the same amounts negated and so cancels the adjudication it reverses; the corrected
+    adjudication that follows posts afresh.
     """
     out = [Entry("charge", adj.charge_cents)]
     if adj.paid_cents:
@@ -35,6 +67,95 @@ def entries_for(adj: ClaimAdjudicated) -> list[Entry]:
     return out
 
 
+def cob_entries(adj: ClaimAdjudicated, insurance_side_cents: int) -> list[Entry]:
+    """A secondary (or tertiary) payer's decision: the charge is already on the claim.
+
+    ``insurance_side_cents`` is what the claim's charges, insurance payments and
+    adjustments leave today (the previous payer's patient share). The later payer's
+    payment is posted, and one coordination-of-benefits adjustment brings the remainder
+    to the later payer's patient responsibility, so the patient owes exactly that.
+    """
+    out: list[Entry] = []
+    if adj.paid_cents:
+        out.append(Entry("insurance_payment", -adj.paid_cents))
+    cob = adj.patient_responsibility_cents - (insurance_side_cents - adj.paid_cents)
+    if cob:
+        out.append(Entry("adjustment", cob, "COB"))
+    return out
+
+
+def self_pay_entries(total_charge_cents: int, discount_percent: Decimal) -> list[Entry]:
+    """A self-pay visit: the charge and the practice's self-pay discount (half-up cents)."""
+    discount = int(
+        (Decimal(total_charge_cents) * discount_percent / 100).quantize(
+            Decimal(1), rounding=ROUND_HALF_UP
+        )
+    )
+    out = [Entry("charge", total_charge_cents)]
+    if discount:
+        out.append(Entry("self_pay_discount", -discount, f"{discount_percent}%"))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    """A set of postings by category. ``balance_cents`` is their plain sum."""
+
+    charges_cents: int = 0
+    insurance_paid_cents: int = 0
+    adjustments_cents: int = 0
+    patient_paid_cents: int = 0
+    balance_cents: int = 0
+
+    @property
+    def payments_cents(self) -> int:
+        return self.insurance_paid_cents + self.patient_paid_cents
+
+    @property
+    def insurance_side_cents(self) -> int:
+        """What charges, insurance and adjustments leave: the patient's share."""
+        return self.charges_cents - self.insurance_paid_cents - self.adjustments_cents
+
+
+def totals(postings: Iterable[tuple[str, int]]) -> Totals:
+    charges = insurance = adjustments = patient = balance = 0
+    for kind, amount in postings:
+        balance += amount
+        if kind in CHARGES:
+            charges += amount
+        elif kind in INSURANCE:
+            insurance -= amount
+        elif kind in ADJUSTMENTS:
+            adjustments -= amount
+        elif kind in PATIENT:
+            patient -= amount
+        else:
+            raise ValueError(f"unknown ledger kind {kind!r}")
+    return Totals(charges, insurance, adjustments, patient, balance)
+
+
+def allocate(
+    amount_cents: int, open_balances: Sequence[tuple[str, int]], preferred: str | None = None
+) -> tuple[list[tuple[str, int]], int]:
+    """Spreads a payment over open claim balances, oldest first (``open_balances`` comes
+    oldest first); a named claim is paid first. Returns (claim, cents) pairs and what is
+    left over, which becomes a credit on the account. Never pays a claim past zero."""
+    if amount_cents < 0:
+        raise ValueError("a payment is positive")
+    order = sorted(open_balances, key=lambda cb: cb[0] != preferred) if preferred else open_balances
+    left = amount_cents
+    out: list[tuple[str, int]] = []
+    for claim_id, balance in order:
+        if left == 0:
+            break
+        if balance <= 0:
+            continue
+        take = min(balance, left)
+        out.append((claim_id, take))
+        left -= take
+    return out, left
+
+
 def aging_bucket(service_or_first_billed: dt.date, today: dt.date) -> str:
     days = (today - service_or_first_billed).days
     for limit, label in BUCKETS:
@@ -43,5 +164,248 @@ def aging_bucket(service_or_first_billed: dt.date, today: dt.date) -> str:
     return "120+"
 
 
-def due_date(statement_date: dt.date) -> dt.date:
-    return statement_date + dt.timedelta(days=DUE_DAYS)
+def due_date(statement_date: dt.date, days: int = DUE_DAYS) -> dt.date:
+    return statement_date + dt.timedelta(days=days)
+
+
+def message_for(bucket: str, *, collections: bool, practice: str, phone: str) -> str:
+    """What the statement says to the patient; firmer as the balance ages."""
+    if collections:
+        return (
+            "FINAL NOTICE. Your account is more than 120 days past due and has been flagged "
+            f"for referral to a collection agency. Please pay today or call {phone} to "
+            "arrange a payment plan."
+        )
+    return {
+        "0-30": f"Thank you for choosing {practice}. Your insurance has processed your "
+        "visit; the amount below is your share. Questions? We are happy to help.",
+        "31-60": "REMINDER: part of your balance is past due. Please pay the amount due, "
+        f"or call {phone} if you would like a payment plan.",
+        "61-90": "SECOND NOTICE: your balance is more than 60 days past due. Please pay "
+        f"now or call {phone} within 10 days to discuss your account.",
+        "91-120": "PAST DUE: your balance is more than 90 days past due. If we do not "
+        "receive payment or hear from you by the due date, your account may be referred "
+        "to a collection agency.",
+        "120+": "FINAL NOTICE. Your account is seriously past due. Please pay today or "
+        f"call {phone}.",
+    }[bucket]
+
+
+# --- coordination of benefits -------------------------------------------------
+
+
+def _covers(c: Coverage, on: dt.date) -> bool:
+    return c.effective_date <= on and (c.termination_date is None or on <= c.termination_date)
+
+
+def in_force(coverages: Iterable[Coverage], on: dt.date) -> list[Coverage]:
+    return sorted((c for c in coverages if _covers(c, on)), key=lambda c: c.priority)
+
+
+def payer_rank(adj: ClaimAdjudicated, coverages: Sequence[Coverage], on: dt.date) -> int:
+    """1 for the primary payer, 2 for the secondary... from the encounter's coverages in
+    force, else from CLP02; a payer not on the encounter counts as primary."""
+    for n, c in enumerate(in_force(coverages, on), start=1):
+        if c.payer_id == adj.payer_id:
+            return n
+    if adj.claim_status_code in ("2", "20"):
+        return 2
+    if adj.claim_status_code in ("3", "21"):
+        return 3
+    return 1
+
+
+@dataclass(frozen=True, slots=True)
+class Finality:
+    final: bool
+    hold_until: dt.date | None = None
+    why: str = ""
+
+
+def finality(
+    adj: ClaimAdjudicated,
+    rank: int,
+    coverages: Sequence[Coverage],
+    on: dt.date,
+    *,
+    today: dt.date,
+    hold_for_secondary: bool,
+    wait_days: int,
+) -> Finality:
+    """Is insurance done with this claim, so the patient can be billed?
+
+    - A reversal: no; a corrected adjudication will follow.
+    - The payer forwarded the claim to the next payer (CLP02 19/20/21, a crossover): no,
+      until that payer's adjudication arrives or ``wait_days`` pass.
+    - Another coverage in force ranks after this payer: no, likewise, but only when
+      ``hold_for_secondary`` is on (the pipeline sends claims to primary payers only;
+      until secondaries are billed nothing would ever release the hold).
+    - Otherwise: yes.
+    """
+    if adj.status.value == "reversed":
+        return Finality(False, None, "reversed")
+    later = len(in_force(coverages, on)) > rank
+    if adj.claim_status_code in FORWARDED:
+        return Finality(False, today + dt.timedelta(days=wait_days), "forwarded")
+    if later and hold_for_secondary:
+        return Finality(False, today + dt.timedelta(days=wait_days), "secondary pending")
+    return Finality(True)
+
+
+# --- descriptions --------------------------------------------------------------
+
+
+@lru_cache(maxsize=4)
+def _read_descriptions(path: Path) -> Mapping[str, str]:
+    with path.open(newline="") as f:
+        return {
+            row["code"].strip().upper(): row["description"].strip() for row in csv.DictReader(f)
+        }
+
+
+def hcpcs_descriptions() -> Mapping[str, str]:
+    return _read_descriptions(DATA_DIR / "hcpcs_level2_patient.csv")
+
+
+def describe(code: str, cpt_file: Path | None = None) -> str | None:
+    """A plain description where the code set allows one: HCPCS Level II (public) from
+    our own table; CPT only from a licensed file the practice loads, else None."""
+    code = code.strip().upper()
+    if code[:1].isalpha():
+        return hcpcs_descriptions().get(code)
+    if cpt_file is not None:
+        return _read_descriptions(cpt_file).get(code)
+    return None
+
+
+# --- the statement ----------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class ClaimOnStatement:
+    claim_id: str
+    patient_name: str
+    date_of_service: dt.date
+    lines: list[dict[str, Any]]
+    postings: list[tuple[str, int]]
+    first_billed_on: dt.date | None
+    self_pay: bool = False
+    line_detail: dict[int, dict[str, int]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Practice:
+    name: str
+    street: str
+    city_line: str
+    phone: str
+    hours: str
+    pay_url: str
+
+
+def build_statement(
+    *,
+    statement_id: str,
+    today: dt.date,
+    due_days: int,
+    collections_after_days: int,
+    practice: Practice,
+    guarantor: Mapping[str, Any],
+    claims: Sequence[ClaimOnStatement],
+    unapplied: Sequence[tuple[str, int]],
+    cpt_file: Path | None = None,
+) -> dict[str, Any]:
+    """The statement as one JSON-ready document, every figure from the ledger postings.
+
+    ``claims`` are the account's open claims (a balance to pay), ``unapplied`` the
+    postings not on any claim (payments beyond what was owed: a credit).
+    """
+    aging = dict.fromkeys(BUCKET_LABELS, 0)
+    out_claims = []
+    oldest_days = 0
+    for c in sorted(claims, key=lambda c: (c.date_of_service, c.claim_id)):
+        t = totals(c.postings)
+        billed_on = c.first_billed_on or today
+        bucket = aging_bucket(billed_on, today)
+        oldest_days = max(oldest_days, (today - billed_on).days)
+        aging[bucket] += t.balance_cents
+        lines = []
+        for n, ln in enumerate(c.lines, start=1):
+            detail = c.line_detail.get(n, {})
+            lines.append(
+                {
+                    "date": str(c.date_of_service),
+                    "code": ln["code"],
+                    "modifiers": ln.get("modifiers") or [],
+                    "units": ln.get("units", 1),
+                    "description": describe(ln["code"], cpt_file),
+                    "charge_cents": ln["charge_cents"],
+                    "insurance_paid_cents": detail.get("paid_cents"),
+                    "adjustments_cents": detail.get("adjusted_cents"),
+                }
+            )
+        out_claims.append(
+            {
+                "claim_id": c.claim_id,
+                "patient_name": c.patient_name,
+                "date_of_service": str(c.date_of_service),
+                "self_pay": c.self_pay,
+                "first_billed_on": str(billed_on),
+                "aging_bucket": bucket,
+                "lines": lines,
+                "charges_cents": t.charges_cents,
+                "insurance_paid_cents": t.insurance_paid_cents,
+                "adjustments_cents": t.adjustments_cents,
+                "patient_paid_cents": t.patient_paid_cents,
+                "balance_cents": t.balance_cents,
+            }
+        )
+    claim_totals = totals(p for c in claims for p in c.postings)
+    credit = totals(unapplied)
+    balance = claim_totals.balance_cents + credit.balance_cents
+    bucket = aging_bucket(today - dt.timedelta(days=oldest_days), today)
+    collections = oldest_days > collections_after_days
+    return {
+        "statement_id": statement_id,
+        "statement_date": str(today),
+        "due_date": str(due_date(today, due_days)),
+        "practice": {
+            "name": practice.name,
+            "street": practice.street,
+            "city_line": practice.city_line,
+            "phone": practice.phone,
+        },
+        "guarantor": dict(guarantor),
+        "claims": out_claims,
+        "totals": {
+            "charges_cents": claim_totals.charges_cents,
+            "insurance_paid_cents": claim_totals.insurance_paid_cents,
+            "adjustments_cents": claim_totals.adjustments_cents,
+            "patient_paid_cents": claim_totals.patient_paid_cents,
+            "claims_balance_cents": claim_totals.balance_cents,
+            "credit_cents": -credit.balance_cents,
+        },
+        "balance_cents": balance,
+        "amount_due_cents": max(0, balance),
+        "aging": aging,
+        "aging_bucket": bucket,
+        "collections": collections,
+        "message": message_for(
+            bucket, collections=collections, practice=practice.name, phone=practice.phone
+        ),
+        "how_to_pay": [
+            f"Online: {practice.pay_url} (card or bank account)",
+            f"By phone: {practice.phone}, {practice.hours}",
+            f"By mail: check payable to {practice.name}, {practice.street}, "
+            f"{practice.city_line}. Write statement {statement_id} on the check.",
+        ],
+    }
+
+
+def money(cents: int | None) -> str:
+    """$1,234.56 / -$12.00; an empty string for None."""
+    if cents is None:
+        return ""
+    sign = "-" if cents < 0 else ""
+    whole, part = divmod(abs(cents), 100)
+    return f"{sign}${whole:,}.{part:02d}"

@@ -1,21 +1,71 @@
-"""Statements handlers: keep guarantor accounts, post adjudications, issue statements."""
+"""Statements handlers: guarantor accounts, the patient ledger, payments, statements.
+
+When a statement goes out:
+- a claim becomes billable when insurance is final for it (see ``domain.finality``) and
+  the patient owes something on it; a self-pay claim is billable as soon as it is coded;
+- the first time a claim becomes billable, the guarantor gets a statement right away
+  (every open claim of the account on it); after that, the account is billed on its
+  cycle (``cycle_days`` after the last statement) by the ``run_cycle`` timer, as long as
+  it owes at least ``min_balance_cents``;
+- each statement carries every open claim of the guarantor, aged from the date the
+  claim was first billed.
+
+Every handler that touches an account's money first takes a transaction-scoped lock on
+the account, so payments, adjudications and the cycle for one guarantor never interleave.
+No names, addresses or member ids are logged.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
+from collections.abc import Sequence
+from typing import Any
 
+import asyncpg
 import orjson
 
-from runtime.service import Context
-from schemas.events import ClaimAdjudicated, EncounterCreated, StatementIssued
+from runtime.service import Context, Reject, Service
+from schemas.common import Coverage
+from schemas.events import ClaimAdjudicated, ClaimCoded, EncounterCreated, StatementIssued
+from schemas.events_payments import ClaimBalanceZero, PatientPaymentReceived
 from schemas.ids import claim_id_for
-from services.statements.domain import aging_bucket, due_date, entries_for
+from services.statements import domain
+from services.statements.config import settings
+from services.statements.domain import Entry
+
+log = logging.getLogger("rcm.statements")
+
+CYCLE_BATCH = 100
+
+
+def utc_today() -> dt.date:
+    return dt.datetime.now(dt.UTC).date()
+
+
+async def lock_account(conn: asyncpg.Connection, tenant: str, guarantor: str) -> None:
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"statements:{tenant}:{guarantor}"
+    )
+
+
+async def try_lock_account(conn: asyncpg.Connection, tenant: str, guarantor: str) -> bool:
+    return bool(
+        await conn.fetchval(
+            "SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))",
+            f"statements:{tenant}:{guarantor}",
+        )
+    )
+
+
+# --- encounters -------------------------------------------------------------------
 
 
 async def on_encounter(ctx: Context, enc: EncounterCreated) -> None:
     tenant = ctx.meta.tenant
     guarantor = enc.guarantor or enc.patient
     claim_id = claim_id_for(tenant, enc.encounter_id)
+    await lock_account(ctx.conn, tenant, guarantor.id)
     await ctx.conn.execute(
         "INSERT INTO accounts(tenant, guarantor_id, first_name, last_name, address)"
         " VALUES ($1, $2, $3, $4, $5::jsonb) ON CONFLICT (tenant, guarantor_id) DO UPDATE SET"
@@ -36,10 +86,11 @@ async def on_encounter(ctx: Context, enc: EncounterCreated) -> None:
         }
         for ln in enc.lines
     ]
+    coverages = [c.model_dump(mode="json") for c in enc.coverages]
     await ctx.conn.execute(
         "INSERT INTO claim_charges(claim_id, tenant, guarantor_id, patient_id, patient_name,"
-        " date_of_service, lines, charge_cents) VALUES ($1,$2,$3,$4,$5,$6,$7::jsonb,$8)"
-        " ON CONFLICT (claim_id) DO NOTHING",
+        " date_of_service, lines, charge_cents, coverages)"
+        " VALUES ($1,$2,$3,$4,$5,$6,$7::jsonb,$8,$9::jsonb) ON CONFLICT (claim_id) DO NOTHING",
         claim_id,
         tenant,
         guarantor.id,
@@ -48,17 +99,27 @@ async def on_encounter(ctx: Context, enc: EncounterCreated) -> None:
         enc.date_of_service,
         orjson.dumps(lines).decode(),
         sum(ln.charge_cents for ln in enc.lines),
+        orjson.dumps(coverages).decode(),
     )
     pending = await ctx.conn.fetchrow(
         "DELETE FROM pending_adjudications WHERE claim_id = $1 RETURNING event", claim_id
     )
     if pending is not None:
         await post(ctx, ClaimAdjudicated.model_validate_json(pending["event"]))
+    coded = await ctx.conn.fetchrow(
+        "DELETE FROM pending_self_pay WHERE claim_id = $1 RETURNING event", claim_id
+    )
+    if coded is not None:
+        await post_self_pay(ctx, ClaimCoded.model_validate_json(coded["event"]))
+
+
+# --- insurance --------------------------------------------------------------------
 
 
 async def on_adjudicated(ctx: Context, adj: ClaimAdjudicated) -> None:
     known = await ctx.conn.fetchval("SELECT 1 FROM claim_charges WHERE claim_id = $1", adj.claim_id)
     if not known:
+        # Several adjudications may wait (a reversal and its correction): keep the latest.
         await ctx.conn.execute(
             "INSERT INTO pending_adjudications(claim_id, event, event_id) VALUES ($1, $2::jsonb, $3)"
             " ON CONFLICT (claim_id) DO UPDATE SET event = EXCLUDED.event",
@@ -70,77 +131,608 @@ async def on_adjudicated(ctx: Context, adj: ClaimAdjudicated) -> None:
     await post(ctx, adj)
 
 
-async def post(ctx: Context, adj: ClaimAdjudicated) -> None:
+async def post(ctx: Context, adj: ClaimAdjudicated, today: dt.date | None = None) -> None:
+    """Posts a payer's decision to the claim and bills the patient once insurance is final."""
+    cfg = settings()
+    today = today or utc_today()
+    head = await ctx.conn.fetchrow(
+        "SELECT tenant, guarantor_id FROM claim_charges WHERE claim_id = $1", adj.claim_id
+    )
+    tenant, guarantor = head["tenant"], head["guarantor_id"]
+    await lock_account(ctx.conn, tenant, guarantor)
     row = await ctx.conn.fetchrow(
-        "SELECT tenant, guarantor_id, date_of_service FROM claim_charges WHERE claim_id = $1",
+        "SELECT date_of_service, coverages, payers, insurance_final FROM claim_charges"
+        " WHERE claim_id = $1 FOR UPDATE",
         adj.claim_id,
     )
-    tenant, guarantor = row["tenant"], row["guarantor_id"]
-    for e in entries_for(adj):
-        await ctx.conn.execute(
-            "INSERT INTO ledger(tenant, guarantor_id, claim_id, kind, reason, amount_cents,"
-            " source_event) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    coverages = [Coverage.model_validate(c) for c in orjson.loads(row["coverages"])]
+    dos = row["date_of_service"]
+    rank = domain.payer_rank(adj, coverages, dos)
+    before = await claim_totals(ctx.conn, adj.claim_id)
+    earlier_payer = any(p != adj.payer_id for p in row["payers"])
+    if rank > 1 and earlier_payer:
+        if adj.status.value == "reversed":
+            raise Reject(
+                "secondary-reversal",
+                f"claim {adj.claim_id}: a later payer's reversal needs a person to post",
+            )
+        entries = domain.cob_entries(adj, before.insurance_side_cents)
+    else:
+        entries = domain.entries_for(adj)
+    await insert_entries(ctx, tenant, guarantor, adj.claim_id, entries, payer_id=adj.payer_id)
+    fin = domain.finality(
+        adj,
+        rank,
+        coverages,
+        dos,
+        today=today,
+        hold_for_secondary=cfg.hold_for_secondary,
+        wait_days=cfg.secondary_wait_days,
+    )
+    detail = (
+        {
+            str(ln.line_number): {
+                "code": ln.procedure_code,
+                "paid_cents": ln.paid_cents,
+                "adjusted_cents": sum(a.amount_cents for a in ln.adjustments if a.group != "PR"),
+            }
+            for ln in adj.lines
+        }
+        if rank == 1 and adj.lines and adj.status.value != "reversed"
+        else None
+    )
+    await ctx.conn.execute(
+        "UPDATE claim_charges SET payers = array_append(payers, $2), insurance_final = $3,"
+        " hold_until = $4, hold_reason = $5, patient_responsibility_cents = $6,"
+        " line_detail = coalesce($7::jsonb, line_detail) WHERE claim_id = $1",
+        adj.claim_id,
+        adj.payer_id,
+        fin.final,
+        fin.hold_until,
+        fin.why or None,
+        adj.patient_responsibility_cents,
+        orjson.dumps(detail).decode() if detail is not None else None,
+    )
+    await move_overpayment_to_credit(ctx, tenant, guarantor, adj.claim_id)
+    if fin.final:
+        await settle(
+            ctx,
             tenant,
             guarantor,
             adj.claim_id,
-            e.kind,
-            e.reason,
-            e.amount_cents,
+            before.balance_cents,
+            "insurance",
+            today,
+            became_final=not row["insurance_final"],
+        )
+
+
+# --- self-pay ---------------------------------------------------------------------
+
+
+async def on_coded(ctx: Context, claim: ClaimCoded) -> None:
+    """Only self-pay claims concern statements: they are billed to the patient at once."""
+    if not claim.self_pay:
+        return
+    known = await ctx.conn.fetchval(
+        "SELECT 1 FROM claim_charges WHERE claim_id = $1", claim.claim_id
+    )
+    if not known:
+        await ctx.conn.execute(
+            "INSERT INTO pending_self_pay(claim_id, event, event_id) VALUES ($1, $2::jsonb, $3)"
+            " ON CONFLICT (claim_id) DO UPDATE SET event = EXCLUDED.event",
+            claim.claim_id,
+            claim.model_dump_json(),
             ctx.meta.id,
         )
-    claim_balance = await ctx.conn.fetchval(
-        "SELECT coalesce(sum(amount_cents), 0)::bigint FROM ledger WHERE claim_id = $1",
-        adj.claim_id,
+        return
+    await post_self_pay(ctx, claim)
+
+
+async def post_self_pay(ctx: Context, claim: ClaimCoded, today: dt.date | None = None) -> None:
+    cfg = settings()
+    today = today or utc_today()
+    head = await ctx.conn.fetchrow(
+        "SELECT tenant, guarantor_id FROM claim_charges WHERE claim_id = $1", claim.claim_id
     )
-    if claim_balance > 0:
-        await issue_statement(ctx, tenant, guarantor, [adj.claim_id], row["date_of_service"])
+    tenant, guarantor = head["tenant"], head["guarantor_id"]
+    await lock_account(ctx.conn, tenant, guarantor)
+    charged = await ctx.conn.fetchval(
+        "SELECT 1 FROM ledger WHERE claim_id = $1 AND kind = 'charge' LIMIT 1", claim.claim_id
+    )
+    if charged:
+        return  # coded again (a correction): the visit is already on the patient's account
+    lines = [
+        {
+            "code": ln.procedure_code,
+            "modifiers": ln.modifiers,
+            "units": ln.units,
+            "charge_cents": ln.charge_cents,
+        }
+        for ln in claim.lines
+    ]
+    entries = domain.self_pay_entries(claim.total_charge_cents, cfg.self_pay_discount_percent)
+    await insert_entries(ctx, tenant, guarantor, claim.claim_id, entries)
+    await ctx.conn.execute(
+        "UPDATE claim_charges SET self_pay = true, insurance_final = true, lines = $2::jsonb,"
+        " charge_cents = $3, patient_responsibility_cents = $4 WHERE claim_id = $1",
+        claim.claim_id,
+        orjson.dumps(lines).decode(),
+        claim.total_charge_cents,
+        sum(e.amount_cents for e in entries),
+    )
+    await settle(ctx, tenant, guarantor, claim.claim_id, 0, "insurance", today, became_final=True)
+
+
+# --- patient payments -------------------------------------------------------------
+
+
+async def on_payment(ctx: Context, pay: PatientPaymentReceived) -> None:
+    """Posts a patient's payment once (by payment_id): to the named claim first, then
+    to the oldest balances; what is left is a credit on the account, flagged for a
+    refund when nothing else on the account is still waiting for insurance."""
+    tenant, guarantor = ctx.meta.tenant, pay.guarantor_id
+    await lock_account(ctx.conn, tenant, guarantor)
+    seen = await ctx.conn.fetchval(
+        "SELECT 1 FROM patient_payments WHERE tenant = $1 AND payment_id = $2",
+        tenant,
+        pay.payment_id,
+    )
+    if seen:
+        return
+    open_rows = await open_claims(ctx.conn, tenant, guarantor)
+    allocations, left = domain.allocate(
+        pay.amount_cents, [(r["claim_id"], r["balance"]) for r in open_rows], pay.claim_id
+    )
+    balances = {r["claim_id"]: r["balance"] for r in open_rows}
+    reason = f"{pay.method.value}:{pay.payment_id}"
+    for claim_id, cents in allocations:
+        await insert_entries(
+            ctx,
+            tenant,
+            guarantor,
+            claim_id,
+            [Entry("patient_payment", -cents, reason)],
+            payment_id=pay.payment_id,
+        )
+    if left:
+        await insert_entries(
+            ctx,
+            tenant,
+            guarantor,
+            None,
+            [Entry("patient_payment", -left, reason)],
+            payment_id=pay.payment_id,
+        )
+        waiting = await ctx.conn.fetchval(
+            "SELECT 1 FROM claim_charges WHERE tenant = $1 AND guarantor_id = $2"
+            " AND NOT insurance_final LIMIT 1",
+            tenant,
+            guarantor,
+        )
+        if not waiting:
+            await ctx.conn.execute(
+                "INSERT INTO refund_flags(tenant, guarantor_id, payment_id, amount_cents)"
+                " VALUES ($1, $2, $3, $4)",
+                tenant,
+                guarantor,
+                pay.payment_id,
+                left,
+            )
+    await ctx.conn.execute(
+        "INSERT INTO patient_payments(tenant, payment_id, guarantor_id, amount_cents, method,"
+        " received_at, claim_id, applied_cents, unapplied_cents, event_id)"
+        " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)",
+        tenant,
+        pay.payment_id,
+        guarantor,
+        pay.amount_cents,
+        pay.method.value,
+        pay.received_at,
+        pay.claim_id,
+        pay.amount_cents - left,
+        left,
+        ctx.meta.id,
+    )
+    for claim_id, cents in allocations:
+        if balances[claim_id] == cents:
+            await close(ctx, guarantor, claim_id, "patient_payment", pay.received_at)
+    owed = await amount_owed(ctx.conn, tenant, guarantor)
+    if owed <= 0:
+        await ctx.conn.execute(
+            "UPDATE accounts SET next_statement_on = NULL, collections_flagged_on = NULL"
+            " WHERE tenant = $1 AND guarantor_id = $2",
+            tenant,
+            guarantor,
+        )
+
+
+# --- the statement cycle (timer) ----------------------------------------------------
+
+
+async def run_cycle(svc: Service, today: dt.date | None = None) -> int:
+    """Releases claims whose wait for a later payer is over, and bills every account
+    whose cycle date has come. Rows are claimed with FOR UPDATE SKIP LOCKED, and an
+    account busy in a handler is skipped (it is picked up on the next round)."""
+    assert svc.pool is not None
+    today = today or utc_today()
+    did = 0
+    async with svc.pool.acquire() as conn, conn.transaction():
+        held = await conn.fetch(
+            "SELECT claim_id, tenant, guarantor_id FROM claim_charges"
+            " WHERE NOT insurance_final AND hold_until <= $1 ORDER BY hold_until LIMIT $2"
+            " FOR UPDATE SKIP LOCKED",
+            today,
+            CYCLE_BATCH,
+        )
+        for h in held:
+            if not await try_lock_account(conn, h["tenant"], h["guarantor_id"]):
+                continue
+            ctx = svc.context(
+                conn, tenant=h["tenant"], correlation_id=h["claim_id"], cause="cycle:hold-expired"
+            )
+            before = await claim_totals(conn, h["claim_id"])
+            await conn.execute(
+                "UPDATE claim_charges SET insurance_final = true, hold_until = NULL,"
+                " hold_reason = 'no later payer within the wait' WHERE claim_id = $1",
+                h["claim_id"],
+            )
+            await settle(
+                ctx,
+                h["tenant"],
+                h["guarantor_id"],
+                h["claim_id"],
+                before.balance_cents,
+                "insurance",
+                today,
+                became_final=True,
+            )
+            did += 1
+        due = await conn.fetch(
+            "SELECT tenant, guarantor_id FROM accounts WHERE next_statement_on <= $1"
+            " ORDER BY next_statement_on LIMIT $2 FOR UPDATE SKIP LOCKED",
+            today,
+            CYCLE_BATCH,
+        )
+        for a in due:
+            if not await try_lock_account(conn, a["tenant"], a["guarantor_id"]):
+                continue
+            ctx = svc.context(conn, tenant=a["tenant"], correlation_id="cycle", cause="cycle")
+            await maybe_issue(ctx, a["tenant"], a["guarantor_id"], today, reason="cycle")
+            did += 1
+    return did
+
+
+# --- the ledger and the statement ---------------------------------------------------
+
+
+async def insert_entries(
+    ctx: Context,
+    tenant: str,
+    guarantor: str,
+    claim_id: str | None,
+    entries: Sequence[Entry],
+    *,
+    payer_id: str | None = None,
+    payment_id: str | None = None,
+) -> None:
+    posted = [e for e in entries if e.amount_cents != 0]
+    if not posted:
+        return
+    await ctx.conn.execute(
+        "INSERT INTO ledger(tenant, guarantor_id, claim_id, kind, reason, amount_cents,"
+        " source_event, payer_id, payment_id)"
+        " SELECT $1, $2, $3, k, r, a, $4, $5, $6"
+        " FROM unnest($7::text[], $8::text[], $9::bigint[]) WITH ORDINALITY AS e(k, r, a, n)"
+        " ORDER BY n",
+        tenant,
+        guarantor,
+        claim_id,
+        ctx.meta.id,
+        payer_id,
+        payment_id,
+        [e.kind for e in posted],
+        [e.reason for e in posted],
+        [e.amount_cents for e in posted],
+    )
+
+
+async def claim_totals(conn: asyncpg.Connection, claim_id: str) -> domain.Totals:
+    rows = await conn.fetch("SELECT kind, amount_cents FROM ledger WHERE claim_id = $1", claim_id)
+    return domain.totals((r["kind"], r["amount_cents"]) for r in rows)
+
+
+async def unapplied_cents(conn: asyncpg.Connection, tenant: str, guarantor: str) -> int:
+    """The account's money on no claim: negative is a credit."""
+    return int(
+        await conn.fetchval(
+            "SELECT coalesce(sum(amount_cents), 0)::bigint FROM ledger"
+            " WHERE tenant = $1 AND guarantor_id = $2 AND claim_id IS NULL",
+            tenant,
+            guarantor,
+        )
+    )
+
+
+async def open_claims(
+    conn: asyncpg.Connection, tenant: str, guarantor: str
+) -> list[asyncpg.Record]:
+    """Claims insurance is done with and the patient still owes on, oldest first."""
+    return list(
+        await conn.fetch(
+            "SELECT c.claim_id, c.date_of_service, c.first_billed_on, b.balance"
+            " FROM claim_charges c JOIN (SELECT claim_id, sum(amount_cents)::bigint AS balance"
+            "   FROM ledger WHERE tenant = $1 AND guarantor_id = $2 AND claim_id IS NOT NULL"
+            "   GROUP BY claim_id) b USING (claim_id)"
+            " WHERE c.tenant = $1 AND c.guarantor_id = $2 AND c.insurance_final AND b.balance > 0"
+            " ORDER BY c.first_billed_on NULLS LAST, c.date_of_service, c.claim_id",
+            tenant,
+            guarantor,
+        )
+    )
+
+
+async def amount_owed(conn: asyncpg.Connection, tenant: str, guarantor: str) -> int:
+    rows = await open_claims(conn, tenant, guarantor)
+    return sum(int(r["balance"]) for r in rows) + await unapplied_cents(conn, tenant, guarantor)
+
+
+async def move_overpayment_to_credit(
+    ctx: Context, tenant: str, guarantor: str, claim_id: str
+) -> None:
+    """A claim the patient has paid more on than it now owes (a later payer paid, or the
+    payer reversed): the excess goes back to the account as a credit."""
+    t = await claim_totals(ctx.conn, claim_id)
+    excess = min(-t.balance_cents, t.patient_paid_cents)
+    if excess <= 0:
+        return
+    await insert_entries(
+        ctx, tenant, guarantor, claim_id, [Entry("credit_applied", excess, "to account credit")]
+    )
+    await insert_entries(
+        ctx, tenant, guarantor, None, [Entry("credit_applied", -excess, f"from {claim_id}")]
+    )
+
+
+async def settle(
+    ctx: Context,
+    tenant: str,
+    guarantor: str,
+    claim_id: str,
+    balance_before: int,
+    closed_by: str,
+    today: dt.date,
+    *,
+    became_final: bool,
+) -> None:
+    """Insurance is final for the claim: use any credit on it, close it at zero, or bill.
+
+    A claim that has just become billable (first adjudication, a correction after a
+    reversal, a hold released, a self-pay visit) is billed right away; a change to a
+    claim already billed waits for the account's cycle."""
+    t = await claim_totals(ctx.conn, claim_id)
+    credit = -(await unapplied_cents(ctx.conn, tenant, guarantor))
+    if t.balance_cents > 0 and credit > 0:
+        take = min(t.balance_cents, credit)
+        await insert_entries(
+            ctx, tenant, guarantor, claim_id, [Entry("credit_applied", -take, "account credit")]
+        )
+        await insert_entries(
+            ctx, tenant, guarantor, None, [Entry("credit_applied", take, f"to {claim_id}")]
+        )
+        await ctx.conn.execute(
+            "UPDATE refund_flags SET status = 'applied' WHERE tenant = $1 AND guarantor_id = $2"
+            " AND status = 'open'",
+            tenant,
+            guarantor,
+        )
+        if take == t.balance_cents:
+            await close(ctx, guarantor, claim_id, "credit", dt.datetime.now(dt.UTC))
+            return
+    elif t.balance_cents == 0 and balance_before > 0:
+        await close(ctx, guarantor, claim_id, closed_by, dt.datetime.now(dt.UTC))
+        return
+    if t.balance_cents <= 0:
+        return
+    if became_final:
+        await maybe_issue(ctx, tenant, guarantor, today, reason="adjudicated", lead=claim_id)
+
+
+async def close(
+    ctx: Context, guarantor: str, claim_id: str, closed_by: str, at: dt.datetime
+) -> None:
+    await ctx.conn.execute(
+        "UPDATE claim_charges SET closed_at = $2 WHERE claim_id = $1", claim_id, at
+    )
+    await ctx.emit(
+        ClaimBalanceZero(claim_id=claim_id, guarantor_id=guarantor, closed_by=closed_by, at=at),
+        correlation_id=claim_id,
+    )
+
+
+def practice() -> domain.Practice:
+    cfg = settings()
+    return domain.Practice(
+        name=cfg.practice_name,
+        street=cfg.practice_street,
+        city_line=cfg.practice_city_line,
+        phone=cfg.practice_phone,
+        hours=cfg.billing_hours,
+        pay_url=cfg.pay_url,
+    )
+
+
+async def maybe_issue(
+    ctx: Context,
+    tenant: str,
+    guarantor: str,
+    today: dt.date,
+    *,
+    reason: str,
+    lead: str | None = None,
+) -> str | None:
+    """Issues the account's statement if it owes at least the minimum; sets the next
+    cycle date either way. Returns the statement id, if one was issued."""
+    cfg = settings()
+    rows = await open_claims(ctx.conn, tenant, guarantor)
+    owed = sum(int(r["balance"]) for r in rows) + await unapplied_cents(ctx.conn, tenant, guarantor)
+    if not rows or owed <= 0:
+        await ctx.conn.execute(
+            "UPDATE accounts SET next_statement_on = NULL WHERE tenant = $1 AND guarantor_id = $2",
+            tenant,
+            guarantor,
+        )
+        return None
+    next_on = today + dt.timedelta(days=cfg.cycle_days)
+    await ctx.conn.execute(
+        "UPDATE accounts SET next_statement_on = $3 WHERE tenant = $1 AND guarantor_id = $2",
+        tenant,
+        guarantor,
+        next_on,
+    )
+    if owed < max(1, cfg.min_balance_cents):
+        return None
+    return await issue_statement(
+        ctx, tenant, guarantor, [r["claim_id"] for r in rows], today, reason, lead
+    )
 
 
 async def issue_statement(
-    ctx: Context, tenant: str, guarantor: str, claim_ids: list[str], oldest_service: dt.date
-) -> None:
-    today = dt.datetime.now(dt.UTC).date()
-    balance = await ctx.conn.fetchval(
-        "SELECT coalesce(sum(amount_cents), 0)::bigint FROM ledger WHERE tenant = $1 AND guarantor_id = $2",
-        tenant,
-        guarantor,
-    )
+    ctx: Context,
+    tenant: str,
+    guarantor: str,
+    claim_ids: list[str],
+    today: dt.date,
+    reason: str,
+    lead: str | None = None,
+) -> str:
+    cfg = settings()
+    if lead in claim_ids:
+        claim_ids = [lead, *(c for c in claim_ids if c != lead)]
     number = await ctx.conn.fetchval(
         "SELECT count(*)::int + 1 FROM statements WHERE tenant = $1 AND guarantor_id = $2",
         tenant,
         guarantor,
     )
     statement_id = f"S-{claim_ids[0]}-{number}"
-    bucket = aging_bucket(oldest_service, today)
-    lines = await ctx.conn.fetch(
-        "SELECT claim_id, kind, reason, amount_cents FROM ledger WHERE tenant = $1 AND"
-        " guarantor_id = $2 ORDER BY id",
-        tenant,
-        guarantor,
+    doc = await statement_document(ctx.conn, tenant, guarantor, claim_ids, statement_id, today)
+    await ctx.conn.execute(
+        "UPDATE claim_charges SET first_billed_on = $2 WHERE claim_id = ANY($1::text[])"
+        " AND first_billed_on IS NULL",
+        claim_ids,
+        today,
     )
-    body = {"lines": [dict(r) for r in lines], "balance_cents": balance}
+    if doc["collections"]:
+        await ctx.conn.execute(
+            "UPDATE accounts SET collections_flagged_on = coalesce(collections_flagged_on, $3)"
+            " WHERE tenant = $1 AND guarantor_id = $2",
+            tenant,
+            guarantor,
+            today,
+        )
+    due = domain.due_date(today, cfg.due_days)
     await ctx.conn.execute(
         "INSERT INTO statements(statement_id, tenant, guarantor_id, claim_ids, balance_cents,"
-        " aging_bucket, statement_date, due_date, body) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9::jsonb)",
+        " aging_bucket, statement_date, due_date, body, reason)"
+        " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9::jsonb,$10)",
         statement_id,
         tenant,
         guarantor,
         claim_ids,
-        balance,
-        bucket,
+        doc["balance_cents"],
+        doc["aging_bucket"],
         today,
-        due_date(today),
-        orjson.dumps(body).decode(),
+        due,
+        orjson.dumps(doc).decode(),
+        reason,
     )
     await ctx.emit(
         StatementIssued(
             guarantor_id=guarantor,
             statement_id=statement_id,
             claim_ids=claim_ids,
-            balance_cents=balance,
-            aging_bucket=bucket,
+            balance_cents=doc["balance_cents"],
+            aging_bucket=doc["aging_bucket"],
             statement_date=today,
-            due_date=due_date(today),
+            due_date=due,
         ),
         correlation_id=claim_ids[0],
+    )
+    log.info(
+        "statement issued",
+        extra={"statement_id": statement_id, "claims": len(claim_ids), "reason": reason},
+    )
+    return statement_id
+
+
+async def statement_document(
+    conn: asyncpg.Connection,
+    tenant: str,
+    guarantor: str,
+    claim_ids: list[str],
+    statement_id: str,
+    today: dt.date,
+) -> dict[str, Any]:
+    cfg = settings()
+    acct = await conn.fetchrow(
+        "SELECT first_name, last_name, address FROM accounts WHERE tenant = $1 AND guarantor_id = $2",
+        tenant,
+        guarantor,
+    )
+    address = orjson.loads(acct["address"]) if acct else {}
+    claims_rows = await conn.fetch(
+        "SELECT claim_id, patient_name, date_of_service, lines, first_billed_on, self_pay,"
+        " line_detail FROM claim_charges WHERE claim_id = ANY($1::text[])",
+        claim_ids,
+    )
+    postings = await conn.fetch(
+        "SELECT claim_id, kind, amount_cents FROM ledger WHERE claim_id = ANY($1::text[])"
+        " ORDER BY id",
+        claim_ids,
+    )
+    by_claim: dict[str, list[tuple[str, int]]] = {}
+    for p in postings:
+        by_claim.setdefault(p["claim_id"], []).append((p["kind"], int(p["amount_cents"])))
+    unapplied = await conn.fetch(
+        "SELECT kind, amount_cents FROM ledger WHERE tenant = $1 AND guarantor_id = $2"
+        " AND claim_id IS NULL",
+        tenant,
+        guarantor,
+    )
+    claims = []
+    for r in claims_rows:
+        lines = orjson.loads(r["lines"])
+        detail_raw = orjson.loads(r["line_detail"])
+        detail = {
+            int(n): d
+            for n, d in detail_raw.items()
+            if int(n) <= len(lines) and lines[int(n) - 1]["code"] == d.get("code")
+        }
+        claims.append(
+            domain.ClaimOnStatement(
+                claim_id=r["claim_id"],
+                patient_name=r["patient_name"],
+                date_of_service=r["date_of_service"],
+                lines=lines,
+                postings=by_claim.get(r["claim_id"], []),
+                first_billed_on=r["first_billed_on"],
+                self_pay=r["self_pay"],
+                line_detail=detail,
+            )
+        )
+    guarantor_doc = {
+        "account": guarantor,
+        "name": f"{acct['first_name']} {acct['last_name']}" if acct else "",
+        "address": address,
+    }
+    return domain.build_statement(
+        statement_id=statement_id,
+        today=today,
+        due_days=cfg.due_days,
+        collections_after_days=cfg.collections_after_days,
+        practice=practice(),
+        guarantor=guarantor_doc,
+        claims=claims,
+        unapplied=[(u["kind"], int(u["amount_cents"])) for u in unapplied],
+        cpt_file=cfg.cpt_descriptions_file,
     )

@@ -200,7 +200,7 @@ def test_a_schema_invalid_message_is_dead_lettered_and_its_neighbours_flow(
         found: list[tuple[str, dict[str, bytes]]] = []
         try:
             deadline = asyncio.get_running_loop().time() + 60
-            while asyncio.get_running_loop().time() < deadline and len(found) < 3:
+            while asyncio.get_running_loop().time() < deadline and len(found) < 4:
                 batch = await consumer.getmany(timeout_ms=500)
                 for msgs in batch.values():
                     for m in msgs:
@@ -216,7 +216,7 @@ def test_a_schema_invalid_message_is_dead_lettered_and_its_neighbours_flow(
     found = asyncio.run(scenario())
     services = {h["dlq_service"] for _, h in found}
     # Every consumer group of encounter.created dead-letters it once, with the reason.
-    assert services == {b"rcm/eligibility", b"rcm/claims", b"rcm/statements"}
+    assert services == {b"rcm/eligibility", b"rcm/claims", b"rcm/statements", b"rcm/simulator"}
     for value, h in found:
         assert h["dlq_reason"] == b"schema-invalid"
         assert b"lines.0.charge_cents" in h["dlq_error"]

@@ -72,6 +72,9 @@ def _encounter(
     new_patient: bool = False,
     visit_type: VisitType = VisitType.problem,
     coverages: list[Coverage] | None = None,
+    mdm: str | None = "moderate",
+    minutes: int | None = 32,
+    dos: dt.date = DOS,
 ) -> EncounterCreated:
     cov = Coverage(
         payer_id="PPO01",
@@ -91,7 +94,7 @@ def _encounter(
         rendering_provider=prov,
         billing_provider=bill,
         place_of_service="11",
-        date_of_service=DOS,
+        date_of_service=dos,
         diagnoses=diagnoses or ["I10", "E78.5"],
         lines=lines
         or [
@@ -100,7 +103,7 @@ def _encounter(
             _line("80061", ["E78.5"], charge=5500),
         ],
         documentation=Documentation(
-            visit_type=visit_type, new_patient=new_patient, mdm_level="moderate", total_minutes=32
+            visit_type=visit_type, new_patient=new_patient, mdm_level=mdm, total_minutes=minutes
         ),
     )
 
@@ -191,6 +194,8 @@ def test_preventive_plus_problem_with_25_is_clean() -> None:
         diagnoses=["Z00.01", "J02.9"],
         lines=[_line("99396", ["Z00.01"]), _line("99213", ["J02.9"], ["25"])],
         visit_type=VisitType.preventive,
+        mdm="low",
+        minutes=None,
     )
     result = scrub(_checked(enc))
     assert isinstance(result, ClaimCoded), result

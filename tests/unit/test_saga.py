@@ -16,7 +16,18 @@ from schemas.events import (
     Stage,
     StatementIssued,
 )
-from services.claims.saga import State, automatic_step_left, decide
+from schemas.events_payments import ClaimBalanceZero
+from schemas.events_workqueue import ClaimFixed, Reentry
+from schemas.ids import claim_id_for
+from services.claims.config import ClaimsSettings, parse_per_payer, per_payer
+from services.claims.saga import (
+    State,
+    automatic_step_left,
+    decide,
+    filing_deadline,
+    next_filing_check,
+    next_submission,
+)
 from tests.builders import encounter
 
 pytestmark = pytest.mark.unit
@@ -104,3 +115,163 @@ def test_a_hold_can_arrive_before_the_encounter() -> None:
 )
 def test_what_still_has_an_automatic_step(state: State, pr: int, left: bool) -> None:
     assert automatic_step_left(state, pr, self_pay=False) is left
+
+
+# --- corrections, closing, repeats ------------------------------------------------------
+
+
+def fix(reenter: Reentry = Reentry.coding) -> ClaimFixed:
+    return ClaimFixed(
+        claim_id="C1",
+        encounter_id="E-0001",
+        reenter=reenter,
+        fixed_by="user-1",
+        fixed_at=dt.datetime(2025, 4, 1, tzinfo=dt.UTC),
+        encounter=encounter(),
+    )
+
+
+def zero() -> ClaimBalanceZero:
+    return ClaimBalanceZero(
+        claim_id="C1",
+        guarantor_id="G",
+        closed_by="patient_payment",
+        at=dt.datetime(2025, 5, 1, tzinfo=dt.UTC),
+    )
+
+
+@pytest.mark.parametrize("state", [State.HELD, State.REJECTED, State.DENIED])
+def test_a_fixed_claim_flows_again_from_where_the_fix_says(state: State) -> None:
+    assert decide(state, fix(Reentry.coding)).to is State.ELIGIBLE
+    assert decide(state, fix(Reentry.eligibility)).to is State.RECEIVED
+
+
+@pytest.mark.parametrize(
+    "state", [None, State.SUBMITTED, State.ACCEPTED, State.PAID, State.CLOSED, State.CODED]
+)
+def test_a_fix_to_a_claim_not_waiting_for_one_is_an_anomaly(state: State | None) -> None:
+    d = decide(state, fix())
+    assert (d.kind, d.to) == ("anomaly", None)
+
+
+def test_the_patient_balance_reaching_zero_closes_a_billed_claim() -> None:
+    assert decide(State.PATIENT_BILLED, zero()).to is State.CLOSED
+
+
+def test_balance_zero_before_its_statement_closes_and_the_statement_is_then_late() -> None:
+    assert decide(State.PAID, zero()).to is State.CLOSED
+    st = StatementIssued(
+        guarantor_id="G",
+        statement_id="S",
+        claim_ids=["C1"],
+        balance_cents=0,
+        aging_bucket="0-30",
+        statement_date=dt.date(2025, 1, 1),
+        due_date=dt.date(2025, 1, 31),
+    )
+    assert decide(State.CLOSED, st).kind == "late"
+
+
+def test_balance_zero_for_a_claim_not_yet_adjudicated_is_an_anomaly() -> None:
+    assert decide(State.SUBMITTED, zero()).kind == "anomaly"
+    assert decide(None, zero()).kind == "anomaly"
+
+
+def test_a_repeat_of_the_step_that_got_the_claim_here_is_late() -> None:
+    assert decide(State.CLOSED, zero()).kind == "late"
+    assert decide(State.REJECTED, ack(AckKind.ack_277ca, False)).kind == "late"
+
+
+@pytest.mark.parametrize(
+    "state", [State.PAID, State.PATIENT_BILLED, State.CLOSED, State.SUBMITTED, State.ACCEPTED]
+)
+def test_a_reversal_sends_the_claim_back_to_awaiting_adjudication(state: State) -> None:
+    assert decide(state, adjudicated(AdjudicationStatus.reversed)).to is State.SUBMITTED
+
+
+def test_a_claim_rejected_at_the_front_end_can_still_be_adjudicated() -> None:
+    assert decide(State.REJECTED, adjudicated(AdjudicationStatus.paid)).to is State.PAID
+
+
+# --- what a coded claim goes out as ------------------------------------------------------
+
+
+def _attempt(n: int) -> str:
+    return f"NEW{n}"
+
+
+def test_a_claim_never_sent_goes_out_as_an_original_under_codings_clm01() -> None:
+    got = next_submission(
+        coded_pcn="C1", submitted_pcns=[], payer_claim_number=None, new_pcn=_attempt
+    )
+    assert got == ("1", "C1")
+
+
+def test_an_adjudicated_claim_goes_out_as_a_replacement_under_the_clm01_the_payer_knows() -> None:
+    got = next_submission(
+        coded_pcn="C1", submitted_pcns=["C1"], payer_claim_number="PAY1", new_pcn=_attempt
+    )
+    assert got == ("7", "C1")
+    got = next_submission(
+        coded_pcn="C1", submitted_pcns=["C1", "NEW1"], payer_claim_number="PAY1", new_pcn=_attempt
+    )
+    assert got == ("7", "NEW1")
+
+
+def test_a_claim_rejected_before_adjudication_gets_a_new_original_clm01() -> None:
+    got = next_submission(
+        coded_pcn="C1", submitted_pcns=["C1"], payer_claim_number=None, new_pcn=_attempt
+    )
+    assert got == ("1", "NEW1")
+    got = next_submission(
+        coded_pcn="C1", submitted_pcns=["C1", "NEW1"], payer_claim_number=None, new_pcn=_attempt
+    )
+    assert got == ("1", "NEW2")
+    # coding already gave it a fresh CLM01: that one is used
+    got = next_submission(
+        coded_pcn="FRESH", submitted_pcns=["C1"], payer_claim_number=None, new_pcn=_attempt
+    )
+    assert got == ("1", "FRESH")
+
+
+def test_new_clm01s_really_differ_per_attempt() -> None:
+    pcns = {claim_id_for("t", "E-1", n) for n in range(5)}
+    assert len(pcns) == 5
+    assert all(len(p) <= 20 for p in pcns)
+
+
+# --- timely filing -----------------------------------------------------------------------
+
+
+def test_medicare_files_within_365_days_of_service() -> None:
+    cfg = ClaimsSettings()
+    assert cfg.filing_days("MCR01") == 365
+    assert filing_deadline(dt.date(2025, 3, 14), cfg.filing_days("MCR01")) == dt.date(2026, 3, 14)
+    assert cfg.filing_days("PPO01") == 180
+
+
+@pytest.mark.parametrize(
+    ("today", "next_day"),
+    [
+        (dt.date(2025, 1, 1), dt.date(2025, 5, 2)),  # the 30-day warning
+        (dt.date(2025, 5, 2), dt.date(2025, 5, 25)),  # then the 7-day warning
+        (dt.date(2025, 5, 25), dt.date(2025, 6, 2)),  # then the day after the deadline
+        (dt.date(2025, 7, 1), dt.date(2025, 7, 2)),  # past it: look again tomorrow
+    ],
+)
+def test_filing_checks_come_at_each_warning_then_after_the_deadline(
+    today: dt.date, next_day: dt.date
+) -> None:
+    assert next_filing_check(dt.date(2025, 6, 1), today, [7, 30]) == next_day
+
+
+def test_per_payer_settings_take_the_longest_prefix_and_need_a_default() -> None:
+    table = parse_per_payer("MCR:365, MCR9:90, *:180")
+    assert per_payer(table, "MCR01") == 365
+    assert per_payer(table, "mcr900") == 90
+    assert per_payer(table, "PPO01") == 180
+    assert per_payer(table, None) == 180
+    with pytest.raises(ValueError, match="default"):
+        parse_per_payer("MCR:365")
+    with pytest.raises(ValueError, match="PREFIX:DAYS"):
+        parse_per_payer("MCR=365,*:1")

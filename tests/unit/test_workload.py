@@ -19,6 +19,7 @@ from rcm.workload import (
 from schemas.common import Relationship, VisitType
 from schemas.events import ClaimCoded, EligibilityChecked, EncounterCreated
 from services.coding import codesets
+from services.coding.ncci import bundled_tables
 from services.coding.scrub import scrub
 
 pytestmark = pytest.mark.unit
@@ -79,12 +80,39 @@ def test_every_encounter_validates() -> None:
 
 
 def test_every_encounter_scrubs_clean() -> None:
+    """No false positives: every edit, with the bundled NCCI PTP/MUE subset applied."""
+    tables = bundled_tables()
     problems: list[str] = []
     for i, enc in enumerate(_day()):
-        result = scrub(_checked(i, enc))
+        result = scrub(_checked(i, enc), tables)
         if not isinstance(result, ClaimCoded) or result.findings:
             problems.append(f"{enc.encounter_id}: {result.findings}")
     assert not problems, "\n".join(problems[:20])
+
+
+def test_the_day_exercises_the_ncci_edits() -> None:
+    """The clean day is clean because it codes right, not because no edit applies: take
+    away the modifiers that bypass NCCI pairs and the same encounters hold."""
+    tables = bundled_tables()
+    bypassed = [
+        (i, e)
+        for i, e in enumerate(_day())
+        if any({"25", "XU"} & set(ln.modifiers) for ln in e.lines)
+        and any(ln.procedure_code in ("96372", "G0438", "G0439") for ln in e.lines)
+    ]
+    assert len(bypassed) >= 20
+    for i, enc in bypassed:
+        bare = [ln.model_copy(update={"modifiers": []}) for ln in enc.lines]
+        result = scrub(_checked(i, enc.model_copy(update={"lines": bare})), tables)
+        assert any(f.edit == "NCCI-PTP" for f in result.findings), enc.encounter_id
+
+
+def test_a_day_after_the_icd_release_only_warns_about_it() -> None:
+    day = generate_day(100, seed=42, date_of_service=dt.date(2026, 11, 24))
+    for i, enc in enumerate(day):
+        result = scrub(_checked(i, enc), bundled_tables())
+        assert isinstance(result, ClaimCoded), enc.encounter_id
+        assert [f.edit for f in result.findings] == ["CODESET-VERSION"]
 
 
 def test_mix_proportions() -> None:

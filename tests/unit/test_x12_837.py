@@ -346,3 +346,26 @@ def test_twelve_diagnoses_and_four_pointers(tmp_path: Path) -> None:
     assert hi[12] == "ABF:L0390"
     assert "*UN*1***12:11:10:1~" in text
     assert_pyx12_ok(text, tmp_path)
+
+
+def test_a_void_and_a_replacement_in_one_interchange_pass_pyx12(tmp_path: Path) -> None:
+    void = Outgoing(f.claim(1), frequency_code="8", payer_claim_number="PAYER0001")
+    replacement = Outgoing(f.claim(2), frequency_code="7", payer_claim_number="PAYER0002")
+    text = render(void, replacement)
+    s = segs(text)
+    clms = [(k, x) for k, x in enumerate(s) if x[0] == "CLM"]
+    assert [x[5] for _, x in clms] == ["11:B:8", "11:B:7"]
+    assert [s[k + 1] for k, _ in clms] == [["REF", "F8", "PAYER0001"], ["REF", "F8", "PAYER0002"]]
+    assert_pyx12_ok(text, tmp_path)
+
+
+def test_twenty_five_claims_in_one_interchange_pass_pyx12(tmp_path: Path) -> None:
+    """The batcher's default cap: one payer, many subscribers, one ST/SE."""
+    claims = [
+        Outgoing(f.claim(n, patient=f.person(id=f"MRN{n:04d}", first_name=f"Pat{chr(64 + n)}")))
+        for n in range(1, 26)
+    ]
+    text = render(*claims)
+    assert sum(1 for x in segs(text) if x[0] == "CLM") == 25
+    assert sum(1 for x in segs(text) if x[0] == "ST") == 1
+    assert_pyx12_ok(text, tmp_path)

@@ -1,0 +1,252 @@
+"""The coding schema: NCCI/MUE tables, CPT codes, patient history, last inputs.
+
+Every function takes an asyncpg connection whose ``search_path`` is the coding
+schema (the service's pool, or the CLI's) and does no commit of its own: callers
+run them inside their transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+
+import asyncpg
+import orjson
+
+from schemas.events import ClaimCoded, EligibilityChecked
+from services.coding.ncci import (
+    BUNDLED_SOURCE,
+    EditTables,
+    MueEdit,
+    PtpEdit,
+    bundled_mue,
+    bundled_ptp,
+)
+from services.coding.scrub import PriorService
+
+# --------------------------------------------------------------------------- NCCI / MUE
+
+
+async def replace_ptp(conn: asyncpg.Connection, edits: Sequence[PtpEdit], source: str) -> int:
+    """Replace the PTP table with a complete quarterly release (all of f1-f4 at once)."""
+    await conn.execute("DELETE FROM ncci_ptp")
+    rows: dict[tuple[str, str, dt.date], tuple[object, ...]] = {}
+    for e in edits:  # a pair repeated for one effective date: the later line wins
+        rows[(e.column1, e.column2, e.effective)] = (
+            e.column1,
+            e.column2,
+            e.effective,
+            e.deletion,
+            e.prior_1996,
+            e.modifier_indicator,
+            e.rationale,
+            source,
+        )
+    await conn.copy_records_to_table(
+        "ncci_ptp",
+        records=list(rows.values()),
+        columns=[
+            "column1",
+            "column2",
+            "effective_date",
+            "deletion_date",
+            "prior_1996",
+            "modifier_indicator",
+            "rationale",
+            "source",
+        ],
+    )
+    return len(rows)
+
+
+async def load_mue(
+    conn: asyncpg.Connection, edits: Sequence[MueEdit], effective: dt.date, source: str
+) -> int:
+    """Load a quarter's MUE table in force from ``effective``.
+
+    Rows of earlier quarters still open end on ``effective`` (half-open); rows of this
+    or later quarters are replaced, so loading the same file twice changes nothing.
+    """
+    await conn.execute("DELETE FROM ncci_mue WHERE effective_date >= $1", effective)
+    await conn.execute(
+        "UPDATE ncci_mue SET deletion_date = $1 WHERE deletion_date IS NULL OR deletion_date > $1",
+        effective,
+    )
+    rows = {e.code: (e.code, effective, e.value, e.mai, e.rationale, source) for e in edits}
+    await conn.copy_records_to_table(
+        "ncci_mue",
+        records=list(rows.values()),
+        columns=["code", "effective_date", "mue_value", "mai", "rationale", "source"],
+    )
+    return len(rows)
+
+
+async def seed_bundled(conn: asyncpg.Connection) -> bool:
+    """Load the bundled demonstration subset when no NCCI/MUE table was ever loaded.
+
+    Call inside a transaction: an advisory lock keeps two starting instances apart.
+    """
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext('rcm.coding.seed'))")
+    has = await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM ncci_ptp) OR EXISTS (SELECT 1 FROM ncci_mue)"
+    )
+    if has:
+        return False
+    await replace_ptp(conn, bundled_ptp(), BUNDLED_SOURCE)
+    mue = bundled_mue()
+    await load_mue(conn, mue, mue[0].effective, BUNDLED_SOURCE)
+    return True
+
+
+async def tables_stamp(conn: asyncpg.Connection) -> str:
+    """Changes whenever a load changes the tables; cheap enough for a timer."""
+    row = await conn.fetchrow(
+        "SELECT (SELECT count(*) FROM ncci_ptp) AS p, (SELECT max(loaded_at) FROM ncci_ptp) AS pt,"
+        " (SELECT count(*) FROM ncci_mue) AS m, (SELECT max(loaded_at) FROM ncci_mue) AS mt"
+    )
+    assert row is not None
+    return f"{row['p']}@{row['pt']}/{row['m']}@{row['mt']}"
+
+
+async def load_edit_tables(conn: asyncpg.Connection) -> EditTables:
+    """Every PTP and MUE row, as the immutable tables the scrubber takes."""
+    stamp = await tables_stamp(conn)
+    dates: dict[dt.date, dt.date] = {}
+    texts: dict[str, str] = {}
+
+    def d(x: dt.date | None) -> dt.date | None:  # share equal dates and texts: 1M rows
+        return None if x is None else dates.setdefault(x, x)
+
+    ptp = [
+        PtpEdit(
+            column1=r[0],
+            column2=r[1],
+            prior_1996=r[4],
+            effective=d(r[2]) or r[2],
+            deletion=d(r[3]),
+            modifier_indicator=r[5],
+            rationale=texts.setdefault(r[6], r[6]),
+        )
+        for r in await conn.fetch(
+            "SELECT column1, column2, effective_date, deletion_date, prior_1996,"
+            " modifier_indicator, rationale FROM ncci_ptp ORDER BY effective_date DESC"
+        )
+    ]
+    mue = [
+        MueEdit(
+            code=r[0],
+            value=r[1],
+            mai=r[2],
+            rationale=texts.setdefault(r[3], r[3]),
+            effective=d(r[4]) or r[4],
+            deletion=d(r[5]),
+        )
+        for r in await conn.fetch(
+            "SELECT code, mue_value, mai, rationale, effective_date, deletion_date FROM ncci_mue"
+            " ORDER BY effective_date DESC"
+        )
+    ]
+    sources = sorted(
+        {
+            r[0]
+            for r in await conn.fetch(
+                "SELECT DISTINCT source FROM ncci_ptp UNION SELECT DISTINCT source FROM ncci_mue"
+            )
+        }
+    )
+    return EditTables.build(ptp, mue, version=f"{','.join(sources) or 'none'} {stamp}")
+
+
+# --------------------------------------------------------------------------- CPT
+
+
+async def load_cpt(conn: asyncpg.Connection, codes: Mapping[str, str], source: str) -> int:
+    await conn.executemany(
+        "INSERT INTO cpt_codes(code, description, source) VALUES ($1, $2, $3)"
+        " ON CONFLICT (code) DO UPDATE SET description = excluded.description,"
+        " source = excluded.source, loaded_at = now()",
+        [(c, text, source) for c, text in codes.items()],
+    )
+    return len(codes)
+
+
+async def cpt_codes(conn: asyncpg.Connection) -> dict[str, str]:
+    return {r[0]: r[1] for r in await conn.fetch("SELECT code, description FROM cpt_codes")}
+
+
+# --------------------------------------------------------------------------- history
+
+
+async def prior_services(
+    conn: asyncpg.Connection, tenant: str, patient_id: str, codes: Iterable[str]
+) -> list[PriorService]:
+    rows = await conn.fetch(
+        "SELECT procedure_code, date_of_service, claim_id FROM patient_services"
+        " WHERE tenant = $1 AND patient_id = $2 AND procedure_code = ANY($3::text[])",
+        tenant,
+        patient_id,
+        list(codes),
+    )
+    return [PriorService(r[0], r[1], r[2]) for r in rows]
+
+
+async def record_services(
+    conn: asyncpg.Connection, tenant: str, claim_id: str, coded: ClaimCoded | None
+) -> None:
+    """The claim's services as history: replaced on every pass, none while held."""
+    await conn.execute(
+        "DELETE FROM patient_services WHERE tenant = $1 AND claim_id = $2", tenant, claim_id
+    )
+    if coded is None:
+        return
+    codes = sorted({ln.procedure_code for ln in coded.lines})
+    await conn.executemany(
+        "INSERT INTO patient_services(tenant, patient_id, claim_id, procedure_code,"
+        " date_of_service) VALUES ($1, $2, $3, $4, $5)",
+        [(tenant, coded.patient.id, claim_id, c, coded.date_of_service) for c in codes],
+    )
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+async def save_input(conn: asyncpg.Connection, tenant: str, checked: EligibilityChecked) -> None:
+    await conn.execute(
+        "INSERT INTO claim_inputs(claim_id, tenant, encounter_id, checked)"
+        " VALUES ($1, $2, $3, $4::jsonb) ON CONFLICT (claim_id) DO UPDATE SET"
+        " tenant = excluded.tenant, encounter_id = excluded.encounter_id,"
+        " checked = excluded.checked, updated_at = now()",
+        checked.claim_id,
+        tenant,
+        checked.encounter_id,
+        checked.model_dump_json(),
+    )
+
+
+async def last_input(
+    conn: asyncpg.Connection, claim_id: str
+) -> tuple[str, EligibilityChecked] | None:
+    """(tenant, the last eligibility.checked) for a claim, or ``None``."""
+    row = await conn.fetchrow(
+        "SELECT tenant, checked FROM claim_inputs WHERE claim_id = $1", claim_id
+    )
+    if row is None:
+        return None
+    body = row["checked"]
+    data = orjson.loads(body) if isinstance(body, str | bytes) else body
+    return row["tenant"], EligibilityChecked.model_validate(data)
+
+
+__all__ = [
+    "cpt_codes",
+    "last_input",
+    "load_cpt",
+    "load_edit_tables",
+    "load_mue",
+    "prior_services",
+    "record_services",
+    "replace_ptp",
+    "save_input",
+    "seed_bundled",
+    "tables_stamp",
+]

@@ -1,0 +1,30 @@
+"""`python -m services.gateway`: the HTTP gateway on RCM_HTTP_HOST:RCM_GATEWAY_PORT (6100)."""
+
+from __future__ import annotations
+
+import uvicorn
+
+from runtime import logs
+from runtime.settings import settings
+from services.gateway.app import create_app
+from services.gateway.config import GatewaySettings
+
+
+def main() -> None:
+    s = settings()
+    g = GatewaySettings()
+    logs.setup("gateway", s.log_level)
+    uvicorn.run(
+        create_app(s, g),
+        host=s.http_host,
+        port=g.port,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_config=None,
+        timeout_graceful_shutdown=10,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,102 @@
+"""The simulator's knobs, from RCM_SIMULATOR_* environment variables (or a .env file).
+
+Payer days are compressed to seconds. Every random choice is drawn from a ``Random``
+seeded with ``seed`` and a stable name of what is being decided (a claim number, a
+trace number), so a run is repeatable for a seed.
+
+Fault knobs (all off by default) exist for reliability tests of the pipeline:
+
+- ``duplicate_835_rate``: that share of 835s is delivered twice, byte for byte;
+- ``out_of_order_rate``: that share of 835s is held back ``out_of_order_s`` seconds, so
+  later ones overtake it;
+- ``ack_delay_s``: 999s and 277CAs are released that long after receipt (set it above
+  ``delay_s`` and the 835 overtakes the acknowledgements);
+- ``reversal_rate``: that share of paid claims is later reversed (CLP02 22) and paid
+  again corrected (a retroactive fee schedule change), in one later 835;
+- ``plb_rate``: that share of 835s carries a PLB adjustment, interest (L6) on one of
+  its claims or a recoupment (WO) of part of an earlier payment.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from functools import lru_cache
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.simulator.adjudicate import RANDOM_DENIALS, Denial
+
+#: CARC -> the random denial it stands for.
+DENIALS_BY_CARC: dict[str, Denial] = {d[1]: d for d in RANDOM_DENIALS}
+
+
+class SimulatorSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RCM_SIMULATOR_", env_file=".env", extra="ignore")
+
+    delay_s: float = Field(default=0.5, ge=0, description="Seconds from receipt to adjudication")
+    seconds_per_payer_day: float = Field(
+        default=0.0,
+        ge=0,
+        description="Added per day of the payer's days_to_pay (0: every payer pays at delay_s)",
+    )
+    seed: int = 7
+    denial_rate: float = Field(
+        default=0.04, ge=0, le=1, description="Random denials of clean claims"
+    )
+    denial_mix: str = Field(
+        default="16:1,50:1,197:1,97:1,96:1",
+        description="CARC:weight pairs the random denials are drawn from",
+    )
+    front_end_edits: bool = Field(
+        default=True,
+        description="Clearinghouse claim edits on the 277CA (member id, NPI, totals);"
+        " an unknown payer is always rejected, there is nowhere to route it",
+    )
+    duplicate_835_rate: float = Field(default=0.0, ge=0, le=1)
+    out_of_order_rate: float = Field(default=0.0, ge=0, le=1)
+    out_of_order_s: float = Field(default=2.0, ge=0)
+    ack_delay_s: float = Field(default=0.0, ge=0)
+    reversal_rate: float = Field(default=0.0, ge=0, le=1)
+    reversal_after_s: float = Field(default=1.0, ge=0, description="Reversal's delay after payment")
+    correction_factor: Decimal = Field(
+        default=Decimal("1.05"), gt=0, description="Fee schedule multiplier of a corrected payment"
+    )
+    plb_rate: float = Field(default=0.0, ge=0, le=1)
+    interest_rate: Decimal = Field(
+        default=Decimal("0.01"), ge=0, description="Interest paid on a claim, as a share of it"
+    )
+
+    @field_validator("denial_mix")
+    @classmethod
+    def _known_carcs(cls, value: str) -> str:
+        parse_mix(value)
+        return value
+
+    def denials(self) -> tuple[Denial, ...]:
+        """The denial mix as a tuple to draw from uniformly (an entry per unit of weight)."""
+        return parse_mix(self.denial_mix)
+
+
+def parse_mix(text: str) -> tuple[Denial, ...]:
+    out: list[Denial] = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        carc, _, weight = part.partition(":")
+        carc = carc.strip()
+        if carc not in DENIALS_BY_CARC:
+            raise ValueError(f"denial mix names CARC {carc!r}; known: {sorted(DENIALS_BY_CARC)}")
+        w = weight.strip() or "1"
+        if not w.isdigit():
+            raise ValueError(f"denial mix weight for {carc} must be a whole number, not {w!r}")
+        out += [DENIALS_BY_CARC[carc]] * int(w)
+    if not out:
+        raise ValueError("denial mix is empty")
+    return tuple(out)
+
+
+@lru_cache(maxsize=1)
+def simulator_settings() -> SimulatorSettings:
+    return SimulatorSettings()

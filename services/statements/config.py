@@ -1,0 +1,58 @@
+"""Statement settings, from RCM_STATEMENTS_* environment variables (or a .env file)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class StatementSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RCM_STATEMENTS_", env_file=".env", extra="ignore")
+
+    # The statement header and how to pay.
+    practice_name: str = "Example Family Practice"
+    practice_street: str = "500 Clinic Way"
+    practice_city_line: str = "Springfield, IL 62701"
+    practice_phone: str = "(555) 555-0100"
+    billing_hours: str = "Monday to Friday, 8 am to 5 pm"
+    pay_url: str = "https://pay.example-family-practice.test"
+
+    # When statements go out.
+    cycle_days: int = Field(default=30, ge=1, le=365, description="Days between statements")
+    due_days: int = Field(default=30, ge=0, le=120, description="Statement date to due date")
+    min_balance_cents: int = Field(
+        default=0,
+        ge=0,
+        description="No statement while the account owes less than this (0: any amount owed)",
+    )
+    collections_after_days: int = Field(
+        default=120, ge=30, description="Flag the account for collections past this age"
+    )
+    poll_seconds: float = Field(default=5.0, gt=0, description="How often the cycle timer looks")
+
+    # Coordination of benefits.
+    hold_for_secondary: bool = Field(
+        default=False,
+        description="Hold the patient's bill while a secondary coverage on the encounter has "
+        "not adjudicated (turn on once claims are sent to secondary payers)",
+    )
+    secondary_wait_days: int = Field(
+        default=45, ge=0, le=365, description="How long a held claim waits for the next payer"
+    )
+
+    # Self-pay.
+    self_pay_discount_percent: Decimal = Field(default=Decimal("20"), ge=0, le=100)
+
+    # Descriptions.
+    cpt_descriptions_file: Path | None = Field(
+        default=None, description="A licensed CPT file (CSV code,description); codes only without"
+    )
+
+
+@lru_cache(maxsize=1)
+def settings() -> StatementSettings:
+    return StatementSettings()

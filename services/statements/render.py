@@ -1,0 +1,377 @@
+"""A statement document (``domain.build_statement``) as PDF, HTML and JSON. No I/O but
+``write_documents``.
+
+The PDF uses the PDF core fonts (Helvetica), which cover Latin-1; any other character
+in a name is replaced, never dropped silently into a broken file.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from fpdf import FPDF
+from fpdf.enums import Align, XPos, YPos
+
+from services.statements.domain import BUCKET_LABELS, money
+
+MODIFIER_SEP = "-"
+HEADINGS = ["Date", "Service", "Description", "Charge", "Ins. paid", "Adjustments"]
+AGING_HEADINGS = {b: f"{b} days" for b in BUCKET_LABELS} | {"120+": "Over 120 days"}
+
+
+def _latin1(text: object) -> str:
+    return str(text).encode("latin-1", "replace").decode("latin-1")
+
+
+def _service(line: Mapping[str, Any]) -> str:
+    code = str(line["code"])
+    mods = line.get("modifiers") or []
+    units = int(line.get("units") or 1)
+    text = MODIFIER_SEP.join([code, *mods])
+    return f"{text} x{units}" if units > 1 else text
+
+
+def _address_lines(address: Mapping[str, Any]) -> list[str]:
+    if not address:
+        return []
+    out = [str(address.get("line1", ""))]
+    if address.get("line2"):
+        out.append(str(address["line2"]))
+    postal = str(address.get("postal_code", ""))
+    if len(postal) == 9:
+        postal = f"{postal[:5]}-{postal[5:]}"
+    out.append(f"{address.get('city', '')}, {address.get('state', '')} {postal}")
+    return out
+
+
+def claim_summary_rows(claim: Mapping[str, Any]) -> list[tuple[str, str]]:
+    rows = [
+        ("Total charges", money(claim["charges_cents"])),
+        ("Paid by your insurance", money(-claim["insurance_paid_cents"])),
+        ("Adjustments and discounts", money(-claim["adjustments_cents"])),
+    ]
+    if claim["patient_paid_cents"]:
+        rows.append(("Your payments and credits", money(-claim["patient_paid_cents"])))
+    rows.append(("You owe for this visit", money(claim["balance_cents"])))
+    return rows
+
+
+# --- PDF ------------------------------------------------------------------------------
+
+
+class _Statement(FPDF):
+    def __init__(self, doc: Mapping[str, Any]) -> None:
+        super().__init__(orientation="P", unit="mm", format="Letter")
+        self.doc = doc
+        self.set_auto_page_break(auto=True, margin=18)
+        self.set_margins(15, 15, 15)
+        self.set_title(_latin1(f"Statement {doc['statement_id']}"))
+        self.set_author(_latin1(doc["practice"]["name"]))
+
+    def footer(self) -> None:
+        self.set_y(-13)
+        self.set_font("Helvetica", "I", 8)
+        self.cell(
+            0,
+            5,
+            _latin1(
+                f"Statement {self.doc['statement_id']}  -  page {self.page_no()}/{{nb}}  -  "
+                f"questions: {self.doc['practice']['phone']}"
+            ),
+            align=Align.C,
+        )
+
+
+def _row(
+    pdf: FPDF,
+    widths: Sequence[float],
+    texts: Sequence[str],
+    aligns: Sequence[Align],
+    *,
+    heading: bool = False,
+    h: float = 5.0,
+) -> None:
+    """One table row of single-line cells (a cell too long for its column is cut)."""
+    pdf.set_font("Helvetica", "B" if heading else "", pdf.font_size_pt)
+    if heading:
+        pdf.set_fill_color(225, 225, 225)
+    for w, text, align in zip(widths, texts, aligns, strict=True):
+        text = _latin1(text)
+        while text and pdf.get_string_width(text) > w - 2:
+            text = text[:-1]
+        pdf.cell(w, h, text, border=1, align=align, fill=heading)
+    pdf.ln(h)
+
+
+def to_pdf(doc: Mapping[str, Any]) -> bytes:
+    pdf = _Statement(doc)
+    pdf.alias_nb_pages()
+    pdf.add_page()
+    width = pdf.w - pdf.l_margin - pdf.r_margin
+    p = doc["practice"]
+    g = doc["guarantor"]
+
+    def line(text: str, size: float = 10, style: str = "", h: float = 5) -> None:
+        pdf.set_font("Helvetica", style, size)
+        pdf.cell(0, h, _latin1(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+
+    # Header: the practice on the left, the statement facts on the right.
+    top = pdf.get_y()
+    line(p["name"], 16, "B", 8)
+    line(p["street"])
+    line(p["city_line"])
+    line(f"Billing questions: {p['phone']}")
+    pdf.set_xy(pdf.l_margin + width * 0.58, top)
+    facts = [
+        ("PATIENT STATEMENT", ""),
+        ("Statement", doc["statement_id"]),
+        ("Statement date", doc["statement_date"]),
+        ("Account", g["account"]),
+        ("Due date", doc["due_date"]),
+        ("Amount due", money(doc["amount_due_cents"])),
+    ]
+    for n, (k, v) in enumerate(facts):
+        pdf.set_x(pdf.l_margin + width * 0.58)
+        pdf.set_font("Helvetica", "B", 12 if n in (0, 5) else 9)
+        if n == 0:
+            pdf.cell(width * 0.42, 7, k, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+            continue
+        pdf.cell(width * 0.18, 5.5, _latin1(k))
+        pdf.set_font("Helvetica", "B" if n == 5 else "", 12 if n == 5 else 9)
+        pdf.cell(width * 0.24, 5.5, _latin1(v), align=Align.R, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.ln(4)
+
+    # Who the bill is for.
+    line("BILL TO", 8, "B", 4)
+    line(g["name"], 11, "B")
+    for a in _address_lines(g.get("address") or {}):
+        line(a)
+    pdf.ln(3)
+
+    # The message, boxed.
+    pdf.set_font("Helvetica", "B" if doc["collections"] else "", 10)
+    pdf.set_fill_color(240, 240, 240)
+    pdf.multi_cell(0, 5, _latin1(doc["message"]), border=1, fill=True, padding=2)
+    pdf.ln(3)
+
+    # Each visit.
+    cols = (0.12, 0.14, 0.38, 0.12, 0.12, 0.12)
+    for c in doc["claims"]:
+        pdf.set_font("Helvetica", "B", 10)
+        pdf.cell(
+            0,
+            6,
+            _latin1(
+                f"Patient: {c['patient_name']}    Visit on {c['date_of_service']}"
+                f"    Claim {c['claim_id']}" + ("    (self-pay)" if c["self_pay"] else "")
+            ),
+            new_x=XPos.LMARGIN,
+            new_y=YPos.NEXT,
+        )
+        pdf.set_font("Helvetica", "", 8.5)
+        widths = [width * c for c in cols]
+        aligns = [Align.L, Align.L, Align.L, Align.R, Align.R, Align.R]
+        _row(pdf, widths, HEADINGS, aligns, heading=True)
+        for ln in c["lines"]:
+            _row(
+                pdf,
+                widths,
+                [
+                    ln["date"],
+                    _service(ln),
+                    ln["description"] or "",
+                    money(ln["charge_cents"]),
+                    money(ln["insurance_paid_cents"]),
+                    money(ln["adjustments_cents"]),
+                ],
+                aligns,
+            )
+        for label, amount in claim_summary_rows(c):
+            last = label.startswith("You owe")
+            pdf.set_font("Helvetica", "B" if last else "", 9)
+            pdf.set_x(pdf.l_margin + width * 0.52)
+            pdf.cell(width * 0.33, 5, label)
+            pdf.cell(width * 0.15, 5, amount, align=Align.R, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.ln(3)
+
+    # The account.
+    t = doc["totals"]
+    pdf.set_font("Helvetica", "B", 11)
+    pdf.cell(0, 7, "Account summary", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    summary = [
+        ("Charges", money(t["charges_cents"])),
+        ("Paid by insurance", money(-t["insurance_paid_cents"])),
+        ("Adjustments and discounts", money(-t["adjustments_cents"])),
+        ("Your payments", money(-t["patient_paid_cents"])),
+    ]
+    if t["credit_cents"]:
+        summary.append(("Credit on your account", money(-t["credit_cents"])))
+    summary.append(("AMOUNT DUE", money(doc["amount_due_cents"])))
+    for label, amount in summary:
+        pdf.set_font("Helvetica", "B" if label == "AMOUNT DUE" else "", 10)
+        pdf.cell(width * 0.35, 5.5, label)
+        pdf.cell(width * 0.2, 5.5, amount, align=Align.R, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.ln(2)
+    pdf.set_font("Helvetica", "", 8.5)
+    five = [width / 5] * 5
+    centre = [Align.C] * 5
+    _row(pdf, five, [AGING_HEADINGS[b] for b in BUCKET_LABELS], centre, heading=True)
+    _row(pdf, five, [money(doc["aging"][b]) for b in BUCKET_LABELS], centre)
+    pdf.ln(3)
+
+    pdf.set_font("Helvetica", "B", 11)
+    pdf.cell(0, 7, "How to pay", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.set_font("Helvetica", "", 9.5)
+    for way in doc["how_to_pay"]:
+        pdf.multi_cell(0, 5, _latin1(f"- {way}"), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.ln(4)
+
+    # The stub to return with a check.
+    if pdf.get_y() > pdf.h - 48:
+        pdf.add_page()
+    pdf.set_draw_color(120, 120, 120)
+    pdf.set_dash_pattern(dash=1.5, gap=1.5)
+    pdf.line(pdf.l_margin, pdf.get_y(), pdf.w - pdf.r_margin, pdf.get_y())
+    pdf.set_dash_pattern()
+    pdf.ln(2)
+    line("Please detach and return this part with your payment.", 8, "I", 4)
+    pdf.set_font("Helvetica", "", 9)
+    stub = [width * 0.19] * 4 + [width * 0.24]
+    _row(
+        pdf,
+        stub,
+        ["Account", "Statement", "Due date", "Amount due", "Amount enclosed"],
+        [Align.C] * 5,
+        heading=True,
+        h=6,
+    )
+    _row(
+        pdf,
+        stub,
+        [g["account"], doc["statement_id"], doc["due_date"], money(doc["amount_due_cents"]), "$"],
+        [Align.C] * 5,
+        h=6,
+    )
+    return bytes(pdf.output())
+
+
+# --- HTML -----------------------------------------------------------------------------
+
+_CSS = """
+body{font-family:Helvetica,Arial,sans-serif;color:#111;max-width:50rem;margin:2rem auto;}
+header{display:flex;justify-content:space-between;border-bottom:2px solid #333;}
+h1{font-size:1.4rem;margin:0}h2{font-size:1.1rem}table{border-collapse:collapse;width:100%}
+th,td{border:1px solid #bbb;padding:.25rem .4rem;font-size:.85rem}th{background:#e6e6e6}
+td.n{text-align:right}.msg{background:#f0f0f0;border:1px solid #999;padding:.6rem}
+.final{font-weight:bold;border-color:#900}.due{font-size:1.2rem;font-weight:bold}
+.sum td{border:none}.stub{border-top:1px dashed #777;margin-top:2rem;padding-top:.5rem}
+"""
+
+
+def to_html(doc: Mapping[str, Any]) -> str:
+    e = html.escape
+    p, g, t = doc["practice"], doc["guarantor"], doc["totals"]
+    out = [
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>Statement {e(doc['statement_id'])}</title><style>{_CSS}</style></head><body>",
+        "<header><div>",
+        f"<h1>{e(p['name'])}</h1><div>{e(p['street'])}<br>{e(p['city_line'])}<br>"
+        f"Billing questions: {e(p['phone'])}</div></div>",
+        "<table class='sum' style='width:auto'>",
+        "<tr><td colspan='2'><b>PATIENT STATEMENT</b></td></tr>",
+    ]
+    for k, v in (
+        ("Statement", doc["statement_id"]),
+        ("Statement date", doc["statement_date"]),
+        ("Account", g["account"]),
+        ("Due date", doc["due_date"]),
+    ):
+        out.append(f"<tr><td>{e(k)}</td><td class='n'>{e(str(v))}</td></tr>")
+    out.append(
+        f"<tr><td class='due'>Amount due</td><td class='n due'>"
+        f"{e(money(doc['amount_due_cents']))}</td></tr></table></header>"
+    )
+    addr = "<br>".join(e(a) for a in _address_lines(g.get("address") or {}))
+    out.append(f"<p><small>BILL TO</small><br><b>{e(g['name'])}</b><br>{addr}</p>")
+    cls = "msg final" if doc["collections"] else "msg"
+    out.append(f"<p class='{cls}'>{e(doc['message'])}</p>")
+    for c in doc["claims"]:
+        self_pay = " (self-pay)" if c["self_pay"] else ""
+        out.append(
+            f"<h2>Patient: {e(c['patient_name'])} &middot; visit on {e(c['date_of_service'])}"
+            f" &middot; claim {e(c['claim_id'])}{self_pay}</h2>"
+        )
+        out.append(
+            "<table><tr><th>Date</th><th>Service</th><th>Description</th><th>Charge</th>"
+            "<th>Insurance paid</th><th>Adjustments</th></tr>"
+        )
+        for ln in c["lines"]:
+            out.append(
+                f"<tr><td>{e(ln['date'])}</td><td>{e(_service(ln))}</td>"
+                f"<td>{e(ln['description'] or '')}</td><td class='n'>{money(ln['charge_cents'])}</td>"
+                f"<td class='n'>{money(ln['insurance_paid_cents'])}</td>"
+                f"<td class='n'>{money(ln['adjustments_cents'])}</td></tr>"
+            )
+        out.append("</table><table class='sum'>")
+        for label, amount in claim_summary_rows(c):
+            b = label.startswith("You owe")
+            cell = f"<b>{e(label)}</b>" if b else e(label)
+            amt = f"<b>{amount}</b>" if b else amount
+            out.append(
+                f"<tr><td style='width:75%' class='n'>{cell}</td><td class='n'>{amt}</td></tr>"
+            )
+        out.append("</table>")
+    out.append("<h2>Account summary</h2><table class='sum' style='width:auto'>")
+    rows = [
+        ("Charges", t["charges_cents"]),
+        ("Paid by insurance", -t["insurance_paid_cents"]),
+        ("Adjustments and discounts", -t["adjustments_cents"]),
+        ("Your payments", -t["patient_paid_cents"]),
+    ]
+    if t["credit_cents"]:
+        rows.append(("Credit on your account", -t["credit_cents"]))
+    for label, cents in rows:
+        out.append(f"<tr><td>{e(label)}</td><td class='n'>{money(cents)}</td></tr>")
+    out.append(
+        f"<tr><td class='due'>AMOUNT DUE</td><td class='n due'>"
+        f"{money(doc['amount_due_cents'])}</td></tr></table>"
+    )
+    out.append("<h2>Aging</h2><table><tr>")
+    out.extend(f"<th>{e(b)} days</th>" for b in BUCKET_LABELS)
+    out.append("</tr><tr>")
+    out.extend(f"<td class='n'>{money(doc['aging'][b])}</td>" for b in BUCKET_LABELS)
+    out.append("</tr></table><h2>How to pay</h2><ul>")
+    out.extend(f"<li>{e(w)}</li>" for w in doc["how_to_pay"])
+    out.append(
+        f"</ul><div class='stub'><small>Please detach and return this part with your "
+        f"payment.</small><br>Account {e(g['account'])} &middot; statement "
+        f"{e(doc['statement_id'])} &middot; due {e(doc['due_date'])} &middot; amount due "
+        f"<b>{money(doc['amount_due_cents'])}</b> &middot; amount enclosed $________</div>"
+    )
+    out.append("</body></html>\n")
+    return "\n".join(out)
+
+
+def to_json(doc: Mapping[str, Any]) -> str:
+    return json.dumps(doc, indent=2, default=str) + "\n"
+
+
+def write_documents(doc: Mapping[str, Any], out_dir: Path) -> list[Path]:
+    """Writes ``<statement_id>.pdf`` and ``.html`` into ``out_dir``; returns the paths.
+
+    ``doc`` is the statement body as stored (extra keys, such as the row's columns in
+    the demo, are ignored). A body stored before statements were documents (no
+    ``practice``) has nothing to render: nothing is written."""
+    if "practice" not in doc or "claims" not in doc:
+        return []
+    out_dir.mkdir(parents=True, exist_ok=True)
+    name = str(doc["statement_id"])
+    pdf_path = out_dir / f"{name}.pdf"
+    html_path = out_dir / f"{name}.html"
+    pdf_path.write_bytes(to_pdf(doc))
+    html_path.write_text(to_html(doc))
+    return [pdf_path, html_path]

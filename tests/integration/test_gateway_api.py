@@ -1,0 +1,659 @@
+"""The gateway on the real PostgreSQL and Kafka: its own schemas and topics per module."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import orjson
+import pytest
+from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient
+from fastapi import FastAPI
+
+from rcm.cli_keys import create_key, verify_chain
+from runtime.db import create_pool, migrate
+from runtime.settings import REPO_ROOT, Settings
+from schemas.codec import decode
+from schemas.events import ClaimHeld, EncounterCreated
+from schemas.events_payments import PatientPaymentReceived
+from schemas.events_workqueue import ClaimFixed
+from schemas.ids import claim_id_for
+from services.gateway.app import create_app
+from services.gateway.config import GatewaySettings
+from tests.builders import encounter
+
+pytestmark = pytest.mark.integration
+
+CLAIMS_MIGRATIONS = REPO_ROOT / "services" / "claims" / "migrations"
+
+
+@dataclass
+class Env:
+    s: Settings
+    g: GatewaySettings
+    app: FastAPI
+    client: httpx.AsyncClient
+    claims: asyncpg.Pool
+    gateway: asyncpg.Pool
+    tokens: dict[str, str]  # name -> bearer token
+
+    def auth(self, name: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[name]}"}
+
+    def topic(self, name: str) -> str:
+        return self.g.topic_prefix + name
+
+
+def gateway_settings(uid: str, **overrides: Any) -> GatewaySettings:
+    fields: dict[str, Any] = {
+        "schema_name": f"it_gw_{uid}",
+        "claims_schema": f"it_gwc_{uid}",
+        "remittance_schema": f"it_gwr_{uid}",
+        "statements_schema": f"it_gws_{uid}",
+        "topic_prefix": f"it-gw-{uid}.",
+        "kafka_timeout_s": 5.0,
+        "retry_after_s": 2,
+        "max_body_bytes": 200_000,
+    }
+    fields.update(overrides)
+    return GatewaySettings(**fields)
+
+
+@contextlib.asynccontextmanager
+async def gateway_env(s: Settings, uid: str) -> AsyncIterator[Env]:
+    g = gateway_settings(uid)
+    claims = await create_pool(s, g.claims_schema, max_size=2)
+    await migrate(claims, g.claims_schema, CLAIMS_MIGRATIONS)
+    app = create_app(s, g)
+    try:
+        async with app.router.lifespan_context(app):
+            tokens = {}
+            for name, tenant, scopes, rate in [
+                ("a_all", "tenant-a", ["intake", "read", "work"], 100_000),
+                ("b_all", "tenant-b", ["intake", "read", "work"], 100_000),
+                ("a_read", "tenant-a", ["read"], 100_000),
+                ("a_slow", "tenant-a", ["read"], 2),
+            ]:
+                key = await create_key(tenant, scopes, name, rate, schema=g.schema_name)
+                tokens[name] = key["token"]
+            gw_pool = app.state.gateway.pool
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+                yield Env(s, g, app, client, claims, gw_pool, tokens)
+    finally:
+        await claims.execute(f"DROP SCHEMA IF EXISTS {g.claims_schema} CASCADE")
+        await claims.execute(f"DROP SCHEMA IF EXISTS {g.schema_name} CASCADE")
+        await claims.close()
+        await drop_topics(s, g.topic_prefix)
+
+
+async def drop_topics(s: Settings, prefix: str) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=s.kafka_bootstrap)
+    await admin.start()
+    try:
+        mine = [t for t in await admin.list_topics() if t.startswith(prefix)]
+        if mine:
+            await admin.delete_topics(mine)
+    finally:
+        await admin.close()
+
+
+@pytest.fixture(scope="module")
+async def env(live_stack: Settings) -> AsyncIterator[Env]:
+    async with gateway_env(live_stack, uuid.uuid4().hex[:10]) as e:
+        yield e
+
+
+async def read_topic(env: Env, name: str, want: int, timeout: float = 15) -> list[Any]:
+    """Every message on one of the test's topics (waits until ``want`` arrived)."""
+    consumer = AIOKafkaConsumer(
+        env.topic(name),
+        bootstrap_servers=env.s.kafka_bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
+    )
+    await consumer.start()
+    out = []
+    try:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while asyncio.get_running_loop().time() < deadline:
+            batches = await consumer.getmany(timeout_ms=500)
+            for records in batches.values():
+                out += [decode(r.value, r.headers) for r in records]
+            if len(out) >= want:
+                await asyncio.sleep(0.5)  # and anything that should not be there
+                for records in (await consumer.getmany(timeout_ms=300)).values():
+                    out += [decode(r.value, r.headers) for r in records]
+                break
+    finally:
+        await consumer.stop()
+    return out
+
+
+def body(enc: EncounterCreated) -> dict[str, Any]:
+    return dict(enc.model_dump(mode="json"))
+
+
+async def add_claim(env: Env, tenant: str, claim_id: str, state: str, **cols: Any) -> None:
+    await env.claims.execute(
+        "INSERT INTO claims(claim_id, tenant, state, encounter_id, payer_id, date_of_service,"
+        " total_charge_cents, patient_control_number) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        claim_id,
+        tenant,
+        state,
+        cols.get("encounter_id"),
+        cols.get("payer_id", "PPO01"),
+        cols.get("date_of_service", dt.date(2025, 3, 14)),
+        cols.get("total_charge_cents", 15000),
+        claim_id,
+    )
+
+
+async def add_event(env: Env, claim_id: str, event_type: str, to: str, detail: Any = None) -> None:
+    await env.claims.execute(
+        "INSERT INTO claim_events(claim_id, event_type, kind, to_state, detail)"
+        " VALUES ($1, $2, 'transition', $3, $4::jsonb)",
+        claim_id,
+        event_type,
+        to,
+        orjson.dumps(detail or {}).decode(),
+    )
+
+
+# --- intake -------------------------------------------------------------------------
+
+
+async def test_an_encounter_is_on_kafka_with_its_tenant_and_claim_before_the_202(env: Env) -> None:
+    enc = encounter(encounter_id="E-INTAKE-1")
+    r = await env.client.post("/v1/encounters", json=body(enc), headers=env.auth("a_all"))
+    assert r.status_code == 202, r.text
+    claim_id = claim_id_for("tenant-a", "E-INTAKE-1")
+    assert r.json() == {"encounter_id": "E-INTAKE-1", "claim_id": claim_id, "status": "accepted"}
+    msgs = [
+        m for m in await read_topic(env, "encounter.created", 1) if m.event.key() == "E-INTAKE-1"
+    ]
+    assert len(msgs) == 1
+    assert msgs[0].meta.tenant == "tenant-a"
+    assert msgs[0].meta.correlation_id == claim_id
+    assert msgs[0].event == enc
+    audit = await env.gateway.fetchrow(
+        "SELECT actor, action, patient_id FROM audit_log WHERE resource = 'E-INTAKE-1'"
+    )
+    assert audit["action"] == "encounter.create"
+    assert audit["patient_id"] == enc.patient.id
+
+
+async def test_an_idempotent_retry_gets_the_first_answer_and_sends_nothing_new(env: Env) -> None:
+    enc = encounter(encounter_id="E-IDEM-1")
+    headers = {**env.auth("a_all"), "Idempotency-Key": "ehr-retry-1"}
+    first = await env.client.post("/v1/encounters", json=body(enc), headers=headers)
+    again = await env.client.post("/v1/encounters", json=body(enc), headers=headers)
+    assert first.status_code == again.status_code == 202
+    assert again.json() == first.json()
+    assert again.headers.get("Idempotent-Replay") == "true"
+    other = encounter(encounter_id="E-IDEM-2")
+    reused = await env.client.post("/v1/encounters", json=body(other), headers=headers)
+    assert reused.status_code == 422
+    assert "Idempotency-Key" in reused.json()["error"]
+    msgs = await read_topic(env, "encounter.created", 2)
+    assert [m.event.key() for m in msgs].count("E-IDEM-1") == 1
+    assert "E-IDEM-2" not in [m.event.key() for m in msgs]
+
+
+async def test_the_same_encounter_id_with_other_content_is_a_409(env: Env) -> None:
+    enc = encounter(encounter_id="E-DUP-1")
+    r1 = await env.client.post("/v1/encounters", json=body(enc), headers=env.auth("a_all"))
+    r2 = await env.client.post("/v1/encounters", json=body(enc), headers=env.auth("a_all"))
+    changed = body(enc) | {"place_of_service": "22"}
+    r3 = await env.client.post("/v1/encounters", json=changed, headers=env.auth("a_all"))
+    assert (r1.status_code, r2.status_code, r3.status_code) == (202, 202, 409)
+    assert r2.json()["status"] == "duplicate"
+
+
+async def test_invalid_fields_are_named_and_their_values_never_echoed(env: Env) -> None:
+    bad = body(encounter(encounter_id="E-BAD-1"))
+    bad["patient"]["birth_date"] = "1980-13-45"
+    bad["patient"]["last_name"] = "Zywiecka" * 10  # too long: 80 characters
+    bad["billing_provider"]["npi"] = "12345"
+    r = await env.client.post("/v1/encounters", json=bad, headers=env.auth("a_all"))
+    assert r.status_code == 422
+    locs = {e["loc"] for e in r.json()["errors"]}
+    assert {
+        "body.patient.birth_date",
+        "body.patient.last_name",
+        "body.billing_provider.npi",
+    } <= locs
+    assert "Zywiecka" not in r.text
+    assert "1980-13-45" not in r.text
+    assert "12345" not in r.text
+
+
+async def test_a_body_over_the_limit_is_413_and_a_fast_key_is_429(env: Env) -> None:
+    big = {"encounter_id": "E-BIG", "padding": "x" * 300_000}
+    r = await env.client.post("/v1/encounters", json=big, headers=env.auth("a_all"))
+    assert r.status_code == 413
+    codes = [
+        (await env.client.get("/v1/claims", headers=env.auth("a_slow"))).status_code
+        for _ in range(5)
+    ]
+    assert codes[:2] == [200, 200]
+    assert 429 in codes[2:]
+
+
+# --- auth and tenants ------------------------------------------------------------------
+
+
+async def test_every_route_but_healthz_needs_a_key_with_the_scope(env: Env) -> None:
+    assert (await env.client.get("/healthz")).status_code == 200
+    assert (await env.client.get("/openapi.json")).status_code == 401
+    bad = {"Authorization": "Bearer rcmk_k_000000000000_not-a-real-key"}
+    assert (await env.client.get("/v1/claims", headers=bad)).status_code == 401
+    r = await env.client.get("/openapi.json", headers=env.auth("a_read"))
+    assert r.status_code == 200
+    assert "/v1/encounters" in r.json()["paths"]
+    enc = body(encounter(encounter_id="E-SCOPE-1"))
+    r = await env.client.post("/v1/encounters", json=enc, headers=env.auth("a_read"))
+    assert r.status_code == 403
+
+
+async def test_another_tenants_claim_is_not_found_anywhere(env: Env) -> None:
+    claim_id = claim_id_for("tenant-a", "E-TEN-1")
+    await add_claim(env, "tenant-a", claim_id, "HELD", encounter_id="E-TEN-1", payer_id="TENPAYER")
+    await add_event(env, claim_id, "rcm.claim.held.v1", "HELD", {"reasons": [{"code": "X"}]})
+    mine = await env.client.get(f"/v1/claims/{claim_id}", headers=env.auth("a_read"))
+    assert mine.status_code == 200
+    assert mine.json()["state"] == "HELD"
+    assert mine.json()["timeline"][0]["to_state"] == "HELD"
+    theirs = await env.client.get(f"/v1/claims/{claim_id}", headers=env.auth("b_all"))
+    assert theirs.status_code == 404
+    search = await env.client.get("/v1/claims?payer_id=TENPAYER", headers=env.auth("b_all"))
+    assert search.json()["items"] == []
+    search = await env.client.get("/v1/claims?payer_id=TENPAYER", headers=env.auth("a_read"))
+    assert [c["claim_id"] for c in search.json()["items"]] == [claim_id]
+    queue = await env.client.get("/v1/workqueues/holds", headers=env.auth("b_all"))
+    assert claim_id not in {c["claim_id"] for c in queue.json()["items"]}
+    fix = {"coverage": {"coverages": []}}
+    r = await env.client.post(f"/v1/claims/{claim_id}/fix", json=fix, headers=env.auth("b_all"))
+    assert r.status_code == 404
+
+
+# --- work queues and fixes ---------------------------------------------------------------
+
+
+async def test_a_held_claim_is_in_the_queue_and_a_code_fix_sends_it_back_to_coding(
+    env: Env,
+) -> None:
+    enc = encounter(encounter_id="E-FIX-1", diagnoses=["J02.9"])
+    r = await env.client.post("/v1/encounters", json=body(enc), headers=env.auth("a_all"))
+    claim_id = r.json()["claim_id"]
+    await add_claim(env, "tenant-a", claim_id, "HELD", encounter_id="E-FIX-1")
+    await add_event(env, claim_id, "rcm.eligibility.checked.v1", "ELIGIBLE")
+    reasons = [{"code": "DX-INVALID", "message": "J02.9 bad", "fix": "correct the diagnosis"}]
+    await add_event(env, claim_id, "rcm.claim.held.v1", "HELD", {"reasons": reasons})
+    queue = await env.client.get("/v1/workqueues/holds", headers=env.auth("a_read"))
+    item = next(i for i in queue.json()["items"] if i["claim_id"] == claim_id)
+    assert item["reasons"] == reasons
+    fix = {
+        "codes": {
+            "diagnoses": ["J03.90"],
+            "lines": [
+                {"procedure_code": "99213", "charge_cents": 15000, "diagnosis_codes": ["J03.90"]}
+            ],
+        },
+        "note": "strep ruled out",
+    }
+    r = await env.client.post(f"/v1/claims/{claim_id}/fix", json=fix, headers=env.auth("a_all"))
+    assert r.status_code == 202, r.text
+    assert r.json()["reenter"] == "coding"
+    msgs = [m for m in await read_topic(env, "claim.fixed", 1) if m.event.key() == claim_id]
+    assert len(msgs) == 1
+    fixed = msgs[0].event
+    assert isinstance(fixed, ClaimFixed)
+    assert fixed.encounter.diagnoses == ["J03.90"]
+    assert fixed.encounter.patient == enc.patient  # the rest of the encounter as it came
+    assert fixed.changed == ["diagnoses", "lines"]
+    assert msgs[0].meta.tenant == "tenant-a"
+    # The read-only key cannot fix; a claim whose encounter came another way is a 409.
+    r = await env.client.post(f"/v1/claims/{claim_id}/fix", json=fix, headers=env.auth("a_read"))
+    assert r.status_code == 403
+    other = claim_id_for("tenant-a", "E-FROM-KAFKA")
+    await add_claim(env, "tenant-a", other, "REJECTED", encounter_id="E-FROM-KAFKA")
+    r = await env.client.post(f"/v1/claims/{other}/fix", json=fix, headers=env.auth("a_all"))
+    assert r.status_code == 409
+
+
+async def test_a_patient_payment_is_sent_once_however_often_it_is_posted(env: Env) -> None:
+    pay = {
+        "payment_id": "PAY-1",
+        "guarantor_id": "MRN0001",
+        "amount_cents": 2500,
+        "method": "card",
+        "received_at": "2025-04-01T10:00:00Z",
+    }
+    r1 = await env.client.post("/v1/payments", json=pay, headers=env.auth("a_all"))
+    r2 = await env.client.post("/v1/payments", json=pay, headers=env.auth("a_all"))
+    assert r1.status_code == r2.status_code == 202
+    msgs = await read_topic(env, "patient.payment.received", 1)
+    payments = [m.event for m in msgs if isinstance(m.event, PatientPaymentReceived)]
+    assert [p.amount_cents for p in payments if p.payment_id == "PAY-1"] == [2500]
+
+
+# --- FHIR ---------------------------------------------------------------------------------
+
+
+def fhir_bundle(
+    enc_id: str, *, dx_system: str, dx_code: str, proc_system: str, proc: str
+) -> dict[str, Any]:
+    """A small R4 bundle as an EHR would send it (synthetic data)."""
+
+    def entry(rtype: str, rid: str, **fields: Any) -> dict[str, Any]:
+        return {
+            "fullUrl": f"urn:uuid:{rid}",
+            "resource": {"resourceType": rtype, "id": rid, **fields},
+        }
+
+    pid, org, doc, payer, cond = (str(uuid.uuid4()) for _ in range(5))
+    return {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            entry(
+                "Patient",
+                pid,
+                identifier=[{"type": {"coding": [{"code": "MR"}]}, "value": "MRN-FHIR-1"}],
+                name=[{"use": "official", "family": "Okafor", "given": ["Jordan"]}],
+                gender="male",
+                birthDate="1975-02-03",
+                address=[
+                    {
+                        "line": ["12 ELM ST"],
+                        "city": "Boston",
+                        "state": "Massachusetts",
+                        "postalCode": "02118",
+                    }
+                ],
+            ),
+            entry(
+                "Organization",
+                org,
+                identifier=[{"system": "http://hl7.org/fhir/sid/us-npi", "value": "1234567893"}],
+                name="Example Family Practice",
+            ),
+            entry(
+                "Organization",
+                payer,
+                identifier=[{"system": "urn:payer", "value": "PPO01"}],
+                name="BLUE MEADOW PPO",
+            ),
+            entry(
+                "Practitioner",
+                doc,
+                identifier=[{"system": "http://hl7.org/fhir/sid/us-npi", "value": "1987654325"}],
+                name=[{"family": "Chen", "given": ["Dana"]}],
+            ),
+            entry(
+                "Coverage",
+                str(uuid.uuid4()),
+                status="active",
+                beneficiary={"reference": f"urn:uuid:{pid}"},
+                payor=[{"reference": f"urn:uuid:{payer}"}],
+                subscriberId="XJH123456789",
+                period={"start": "2024-01-01"},
+                relationship={"coding": [{"code": "self"}]},
+                **{"class": [{"type": {"coding": [{"code": "plan"}]}, "value": "GOLD PPO"}]},
+            ),
+            entry(
+                "Encounter",
+                enc_id,
+                status="finished",
+                subject={"reference": f"urn:uuid:{pid}"},
+                participant=[{"individual": {"reference": f"urn:uuid:{doc}"}}],
+                serviceProvider={"reference": f"urn:uuid:{org}"},
+                period={"start": "2025-03-14T09:00:00-05:00", "end": "2025-03-14T09:20:00-05:00"},
+                **{
+                    "class": {
+                        "system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",
+                        "code": "AMB",
+                    }
+                },
+            ),
+            entry(
+                "Condition",
+                cond,
+                subject={"reference": f"urn:uuid:{pid}"},
+                encounter={"reference": f"urn:uuid:{enc_id}"},
+                code={"coding": [{"system": dx_system, "code": dx_code}]},
+            ),
+            entry(
+                "Claim",
+                str(uuid.uuid4()),
+                status="active",
+                use="claim",
+                type={"coding": [{"code": "professional"}]},
+                patient={"reference": f"urn:uuid:{pid}"},
+                created="2025-03-14",
+                provider={"reference": f"urn:uuid:{org}"},
+                priority={"coding": [{"code": "normal"}]},
+                insurance=[
+                    {"sequence": 1, "focal": True, "coverage": {"display": "BLUE MEADOW PPO"}}
+                ],
+                diagnosis=[
+                    {"sequence": 1, "diagnosisReference": {"reference": f"urn:uuid:{cond}"}}
+                ],
+                item=[
+                    {
+                        "sequence": 1,
+                        "productOrService": {"coding": [{"system": proc_system, "code": proc}]},
+                        "encounter": [{"reference": f"urn:uuid:{enc_id}"}],
+                        "diagnosisSequence": [1],
+                        "net": {"value": 150.0, "currency": "USD"},
+                    }
+                ],
+                total={"value": 150.0, "currency": "USD"},
+            ),
+        ],
+    }
+
+
+async def test_a_fhir_bundle_round_trips_to_the_encounter_it_describes(env: Env) -> None:
+    enc_id = str(uuid.uuid4())
+    bundle = fhir_bundle(
+        enc_id,
+        dx_system="http://hl7.org/fhir/sid/icd-10-cm",
+        dx_code="J02.9",
+        proc_system="http://www.ama-assn.org/go/cpt",
+        proc="99213",
+    )
+    r = await env.client.post("/v1/fhir", json=bundle, headers=env.auth("a_all"))
+    assert r.status_code == 202, r.text
+    assert (r.json()["encounters"], r.json()["accepted"], r.json()["held"]) == (1, 1, 0)
+    msgs = [m for m in await read_topic(env, "encounter.created", 1) if m.event.key() == enc_id]
+    assert len(msgs) == 1
+    got = msgs[0].event
+    assert isinstance(got, EncounterCreated)
+    assert got.patient.id == "MRN-FHIR-1"
+    assert (got.patient.last_name, got.patient.sex, got.patient.address.state) == (
+        "Okafor",
+        "M",
+        "MA",
+    )
+    assert got.date_of_service == dt.date(2025, 3, 14)
+    assert got.place_of_service == "11"
+    assert got.diagnoses == ["J02.9"]
+    assert [(x.procedure_code, x.charge_cents, x.diagnosis_codes) for x in got.lines] == [
+        ("99213", 15000, ["J02.9"])
+    ]
+    assert got.billing_provider.npi == "1234567893"
+    assert got.rendering_provider.npi == "1987654325"
+    cov = got.coverages[0]
+    assert (cov.payer_id, cov.member_id, cov.plan, cov.relationship.value) == (
+        "PPO01",
+        "XJH123456789",
+        "GOLD PPO",
+        "18",
+    )
+    assert msgs[0].meta.correlation_id == claim_id_for("tenant-a", enc_id)
+
+
+async def test_a_snomed_only_encounter_is_accepted_and_held_for_coding_with_the_reason(
+    env: Env,
+) -> None:
+    enc_id = str(uuid.uuid4())
+    bundle = fhir_bundle(
+        enc_id,
+        dx_system="http://snomed.info/sct",
+        dx_code="444814009",
+        proc_system="http://snomed.info/sct",
+        proc="185349003",
+    )
+    dry = await env.client.post("/v1/fhir?dry_run=true", json=bundle, headers=env.auth("a_all"))
+    assert dry.json()["held"] == 1
+    assert dry.json()["dry_run"] is True
+    r = await env.client.post("/v1/fhir", json=bundle, headers=env.auth("a_all"))
+    assert r.status_code == 202
+    out = r.json()
+    assert (out["encounters"], out["accepted"], out["held"]) == (1, 0, 1)
+    assert out["holds"][0]["encounter"] == enc_id
+    assert "SNOMED CT 444814009 is not ICD-10-CM" in out["holds"][0]["reason"]
+    held = [
+        m
+        for m in await read_topic(env, "claim.held", 1)
+        if m.event.key() == claim_id_for("tenant-a", enc_id)
+    ]
+    assert len(held) == 1
+    ev = held[0].event
+    assert isinstance(ev, ClaimHeld)
+    assert ev.stage.value == "coding"
+    assert {x.code for x in ev.reasons} == {"DX-CODESET", "PROC-CODESET"}
+    encs = await read_topic(env, "encounter.created", 0, timeout=2)
+    assert enc_id not in {m.event.key() for m in encs}
+
+
+async def test_a_bundle_that_is_not_fhir_is_422_with_the_paths(env: Env) -> None:
+    bad = {
+        "resourceType": "Bundle",
+        "entry": [{"resource": {"resourceType": "Patient", "birthDate": "1975-99-01"}}],
+    }
+    r = await env.client.post("/v1/fhir", json=bad, headers=env.auth("a_all"))
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["loc"] == "body.entry.0.resource.birthDate"
+    assert "1975-99-01" not in r.text
+
+
+# --- audit ----------------------------------------------------------------------------------
+
+
+async def test_the_audit_chain_verifies_and_refuses_changes(env: Env) -> None:
+    claim_id = claim_id_for("tenant-a", "E-AUD-1")
+    await add_claim(env, "tenant-a", claim_id, "SUBMITTED", encounter_id="E-AUD-1")
+    await env.client.get(f"/v1/claims/{claim_id}", headers=env.auth("a_read"))
+    row = await env.gateway.fetchrow(
+        "SELECT tenant, action FROM audit_log WHERE resource = $1", claim_id
+    )
+    assert (row["tenant"], row["action"]) == ("tenant-a", "claim.read")
+    verdict = await verify_chain(env.g.schema_name)
+    assert verdict["ok"]
+    assert verdict["rows"] >= 5
+    with pytest.raises(asyncpg.RaiseError, match="append-only"):
+        await env.gateway.execute("UPDATE audit_log SET actor = 'someone' WHERE seq = 1")
+    with pytest.raises(asyncpg.RaiseError, match="append-only"):
+        await env.gateway.execute("DELETE FROM audit_log WHERE seq = 2")
+
+
+async def test_audit_verify_finds_a_row_altered_behind_the_triggers_back(env: Env) -> None:
+    schema = f"{env.g.schema_name}_t"
+    pool = await create_pool(env.s, schema, max_size=1)
+    try:
+        await migrate(pool, schema, Path(REPO_ROOT / "services" / "gateway" / "migrations"))
+        for n in range(3):
+            await pool.execute(
+                "INSERT INTO audit_log(tenant, actor, action, resource, outcome)"
+                " VALUES ('t', 'k', 'claim.read', $1, 'ok')",
+                f"C{n}",
+            )
+        assert (await verify_chain(schema))["ok"]
+        async with pool.acquire() as conn, conn.transaction():
+            await conn.execute("ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_change")
+            await conn.execute("UPDATE audit_log SET resource = 'C9' WHERE seq = 2")
+            await conn.execute("ALTER TABLE audit_log ENABLE TRIGGER audit_log_no_change")
+        verdict = await verify_chain(schema)
+        assert not verdict["ok"]
+        assert verdict["problems"] == ["row 2: content does not match its hash (altered)"]
+    finally:
+        await pool.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        await pool.close()
+
+
+# --- Kafka down --------------------------------------------------------------------------------
+
+
+async def test_kafka_unreachable_is_503_with_retry_after_and_nothing_is_recorded(
+    env: Env,
+) -> None:
+    down = env.s.model_copy(update={"kafka_bootstrap": "127.0.0.1:1"})
+    g = env.g.model_copy(update={"kafka_timeout_s": 2.0})
+    app = create_app(down, g)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+            headers = {**env.auth("a_all"), "Idempotency-Key": "down-1"}
+            enc = body(encounter(encounter_id="E-DOWN-1"))
+            r = await client.post("/v1/encounters", json=enc, headers=headers)
+            assert r.status_code == 503
+            assert r.headers["Retry-After"] == str(g.retry_after_s)
+    assert (
+        await env.gateway.fetchval(
+            "SELECT count(*) FROM encounters WHERE encounter_id = 'E-DOWN-1'"
+        )
+        == 0
+    )
+    # The retry, once Kafka is back, is not refused as a duplicate: it is accepted.
+    headers = {**env.auth("a_all"), "Idempotency-Key": "down-1"}
+    r = await env.client.post("/v1/encounters", json=enc, headers=headers)
+    assert r.status_code == 202
+    assert r.json()["status"] == "accepted"
+
+
+async def test_the_unmatched_queue_shows_this_tenants_unposted_remittance(env: Env) -> None:
+    schema = env.g.remittance_schema
+    pool = await create_pool(env.s, schema, max_size=1)
+    try:
+        await migrate(pool, schema, REPO_ROOT / "services" / "remittance" / "migrations")
+        for tenant, status in (("tenant-a", "unbalanced"), ("tenant-b", "unbalanced")):
+            remit = await pool.fetchval(
+                "INSERT INTO remits(tenant, payer_id, trace_number, source, status, problems, x12)"
+                " VALUES ($1, 'PPO01', $2, 'test', $3, '[]', 'ISA*...') RETURNING id",
+                tenant,
+                f"TRN-{tenant}",
+                status,
+            )
+            await pool.execute(
+                "INSERT INTO unmatched(tenant, payer_id, trace_number, patient_control_number,"
+                " status_code, amount_cents, charge_cents, reason, remit_id, claim_index)"
+                " VALUES ($1, 'PPO01', $2, 'PCN-UNKNOWN', '1', 8000, 10000, 'no such claim', $3, 0)",
+                tenant,
+                f"TRN-{tenant}",
+                remit,
+            )
+        r = await env.client.get("/v1/workqueues/unmatched", headers=env.auth("a_read"))
+        assert r.status_code == 200
+        items = r.json()["items"]
+        assert sorted((i["kind"], i["trace_number"]) for i in items) == [
+            ("unbalanced_remit", "TRN-tenant-a"),
+            ("unmatched_payment", "TRN-tenant-a"),
+        ]
+        payment = next(i for i in items if i["kind"] == "unmatched_payment")
+        assert (payment["amount_cents"], payment["reason"]) == (8000, "no such claim")
+    finally:
+        await pool.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        await pool.close()

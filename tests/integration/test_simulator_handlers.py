@@ -1,0 +1,348 @@
+"""The simulator's handlers on the real database: interchanges acknowledged once, one 835
+per payer and payee that balances, fault knobs, and the 276 endpoint over HTTP."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import orjson
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from runtime.service import Record, Service
+from runtime.settings import Settings
+from runtime.x12 import Envelope, cents, segments
+from schemas.codec import decode, encode, new_meta
+from schemas.events import ClaimAcknowledged, ClaimSubmitted, Event, RemitReceived
+from services.simulator import handlers, status
+from services.simulator.adjudicate import Name
+from services.simulator.config import SimulatorSettings
+from services.simulator.x12_status import Party, StatusInquiry, read_277, write_276
+from tests.unit.test_simulator_x12 import NPI, C, L, assert_valid, build_set, interchange
+
+pytestmark = pytest.mark.integration
+
+MIGRATIONS = Path(handlers.__file__).parent / "migrations"
+TENANT = "t-sim"
+TOKEN = {"Authorization": "Bearer local-clearinghouse-token"}
+
+
+def knobs(monkeypatch: pytest.MonkeyPatch, **kw: object) -> SimulatorSettings:
+    cfg = SimulatorSettings(delay_s=0, denial_rate=0, **kw)  # type: ignore[arg-type]
+    monkeypatch.setattr(handlers, "simulator_settings", lambda: cfg)
+    return cfg
+
+
+@pytest.fixture
+async def svc(live_stack: Settings) -> AsyncIterator[Service]:
+    s = Service(
+        "simulator",
+        schema=f"it_{uuid.uuid4().hex[:8]}",
+        migrations=MIGRATIONS,
+        http_port=6198,
+        s=live_stack,
+    )
+    s.on(ClaimSubmitted, handlers.on_submitted)
+    status.install(s)
+    await s.start_resources()
+    try:
+        yield s
+    finally:
+        assert s.pool is not None
+        await s.pool.execute(f"DROP SCHEMA {s.schema} CASCADE")
+        await s.stop_resources()
+
+
+def recent(days: int = 5) -> str:
+    return (dt.datetime.now(dt.UTC).date() - dt.timedelta(days=days)).strftime("%Y%m%d")
+
+
+def three_claims(icn: int) -> tuple[str, list[C]]:
+    day = recent()
+    claims = [
+        C(f"C{icn}A", [L("99214", "180", date=day), L("36415", "25", date=day)]),
+        C(f"C{icn}B", [L("99213", "120", date=day)], member="MBR002"),
+        C(f"C{icn}C", [L("99396", "260", date=day)], member="MBR003"),
+    ]
+    return interchange(build_set(claims), icn=icn), claims
+
+
+def submitted(text: str, pcn: str, icn: int, offset: int) -> Record:
+    ev = ClaimSubmitted(
+        claim_id=pcn,
+        patient_control_number=pcn,
+        payer_id="MCR01",
+        interchange_control_number=f"{icn:09d}",
+        group_control_number="17",
+        transaction_control_number="0001",
+        frequency_code="1",
+        total_charge_cents=1,
+        x12=text,
+    )
+    x = encode(ev, new_meta(ev, source="test", tenant=TENANT, correlation_id=pcn))
+    return Record(ClaimSubmitted.TOPIC, 0, offset, x.key, x.value, x.headers)
+
+
+async def outbox(svc: Service) -> list[Event]:
+    assert svc.pool is not None
+    rows = await svc.pool.fetch("SELECT value, headers FROM outbox ORDER BY id")
+    out = []
+    for r in rows:
+        headers = [(k, base64.b64decode(v)) for k, v in orjson.loads(r["headers"])]
+        out.append(decode(r["value"], headers).event)
+    return out
+
+
+def clps(text: str) -> dict[str, list[list[str]]]:
+    """Each CLP01 with its segments (CLP to the next CLP or PLB/SE)."""
+    out: dict[str, list[list[str]]] = {}
+    current: list[list[str]] | None = None
+    for seg in segments(text)[1]:
+        if seg[0] == "CLP":
+            current = out.setdefault(seg[1], [])
+        elif seg[0] in ("PLB", "SE"):
+            current = None
+        if current is not None:
+            current.append(seg)
+    return out
+
+
+def assert_balanced(segs: list[list[str]]) -> None:
+    clp = segs[0]
+    cas = sum(cents(s[i]) for s in segs if s[0] == "CAS" for i in range(3, len(s), 3) if s[i])
+    assert cents(clp[3]) == cents(clp[4]) + cas, clp
+    pr = sum(
+        cents(s[i]) for s in segs if s[0] == "CAS" and s[1] == "PR" for i in range(3, len(s), 3)
+    )
+    assert cents(clp[5]) == pr, clp
+
+
+async def test_three_claim_interchange_is_acknowledged_once_and_paid_in_one_835(
+    svc: Service, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    knobs(monkeypatch)
+    text, claims = three_claims(501)
+    pcns = [c.pcn for c in claims]
+    records = [submitted(text, pcn, 501, n) for n, pcn in enumerate(pcns)]
+    await svc.process(ClaimSubmitted.TOPIC, records[:2])
+    await svc.process(ClaimSubmitted.TOPIC, records[2:])  # a later event, same interchange
+    events = await outbox(svc)
+    acks = [e for e in events if isinstance(e, ClaimAcknowledged)]
+    assert sorted((a.claim_id, a.kind.value, a.accepted) for a in acks) == sorted(
+        [(p, "999", True) for p in pcns] + [(p, "277CA", True) for p in pcns]
+    )
+    # one 999 covering the set, one 277CA naming every claim
+    assert len({a.x12 for a in acks if a.kind.value == "999"}) == 1
+    assert_valid(tmp_path, acks[0].x12, "ack.999")
+    ca = {a.x12 for a in acks if a.kind.value == "277CA"}
+    assert len(ca) == 1
+    assert_valid(tmp_path, next(iter(ca)), "ack.277")
+    assert [s[2] for s in segments(ca.pop())[1] if s[:2] == ["TRN", "2"]][1:] == pcns
+    assert svc.pool is not None
+    assert await svc.pool.fetchval("SELECT count(*) FROM received") == 1
+
+    await svc.pool.execute("DELETE FROM outbox")
+    assert await handlers.adjudicate_due(svc) == 3
+    assert await handlers.adjudicate_due(svc) == 0  # each claim adjudicated once
+    remits = [e for e in await outbox(svc) if isinstance(e, RemitReceived)]
+    assert len(remits) == 1
+    assert_valid(tmp_path, remits[0].x12, "remit.835")
+    found = clps(remits[0].x12)
+    assert sorted(found) == sorted(pcns)
+    for segs in found.values():
+        assert segs[0][2] == "1"
+        assert_balanced(segs)
+    bpr = next(s for s in segments(remits[0].x12)[1] if s[0] == "BPR")
+    assert cents(bpr[2]) == sum(cents(segs[0][4]) for segs in found.values())
+    # Medicare pays preventive care in full and charges the first visit to the deductible
+    assert cents(found[pcns[2]][0][5]) == 0
+    assert cents(found[pcns[0]][0][5]) > 0
+
+
+async def test_a_reused_control_number_with_other_content_is_dead_lettered(
+    svc: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    knobs(monkeypatch)
+    text, claims = three_claims(502)
+    other, _ = three_claims(502)
+    other = other.replace("MBR002", "MBR009")
+    await svc.process(ClaimSubmitted.TOPIC, [submitted(text, claims[0].pcn, 502, 0)])
+    await svc.process(ClaimSubmitted.TOPIC, [submitted(other, claims[1].pcn, 502, 1)])
+    assert svc.pool is not None
+    dead = await svc.pool.fetch("SELECT reason FROM dead_letters")
+    assert [d["reason"] for d in dead] == ["duplicate-interchange"]
+
+
+async def test_duplicate_delivery_knob_sends_the_same_835_twice(
+    svc: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    knobs(monkeypatch, duplicate_835_rate=1.0)
+    text, claims = three_claims(503)
+    await svc.process(ClaimSubmitted.TOPIC, [submitted(text, claims[0].pcn, 503, 0)])
+    assert svc.pool is not None
+    await svc.pool.execute("DELETE FROM outbox")
+    await handlers.adjudicate_due(svc)
+    remits = [e for e in await outbox(svc) if isinstance(e, RemitReceived)]
+    assert len(remits) == 2
+    assert remits[0] == remits[1]
+    assert await svc.pool.fetchval("SELECT deliveries FROM remits") == 2
+
+
+async def test_plb_knob_adds_interest_or_a_recoupment_and_the_check_still_balances(
+    svc: Service, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    knobs(monkeypatch, plb_rate=1.0)
+    reasons = set()
+    for n, icn in enumerate(range(510, 516)):
+        text, claims = three_claims(icn)
+        await svc.process(ClaimSubmitted.TOPIC, [submitted(text, claims[0].pcn, icn, n)])
+        assert svc.pool is not None
+        await svc.pool.execute("DELETE FROM outbox")
+        await handlers.adjudicate_due(svc)
+        [remit] = [e for e in await outbox(svc) if isinstance(e, RemitReceived)]
+        assert_valid(tmp_path, remit.x12, f"plb{icn}.835")
+        segs = segments(remit.x12)[1]
+        plb = [s for s in segs if s[0] == "PLB"]
+        assert len(plb) == 1
+        reasons.add(plb[0][3].split(":")[0])
+        clp_paid = sum(cents(s[4]) for s in segs if s[0] == "CLP")
+        bpr = next(s for s in segs if s[0] == "BPR")
+        assert cents(bpr[2]) == clp_paid - cents(plb[0][4])
+    assert reasons == {"L6", "WO"}
+
+
+async def test_late_acks_and_a_reversal_with_a_corrected_payment(
+    svc: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    knobs(monkeypatch, ack_delay_s=3600, reversal_rate=1.0, reversal_after_s=0)
+    day = recent()
+    text = interchange(
+        build_set([C("CREV1", [L("99214", "180", date=day)], payer_id="PPO01", filing="12")]),
+        icn=504,
+    )
+    await svc.process(ClaimSubmitted.TOPIC, [submitted(text, "CREV1", 504, 0)])
+    assert await outbox(svc) == []  # acknowledgements held back
+    assert svc.pool is not None
+    await svc.pool.execute("UPDATE scheduled SET due_at = now()")
+    await handlers.adjudicate_due(svc)
+    events = await outbox(svc)
+    kinds = [(type(e).__name__, getattr(e, "kind", None)) for e in events]
+    assert kinds[:2] == [("ClaimAcknowledged", "999"), ("ClaimAcknowledged", "277CA")]
+    first = [e for e in events if isinstance(e, RemitReceived)]
+    assert len(first) == 1
+    paid = clps(first[0].x12)["CREV1"][0]
+    await svc.pool.execute("DELETE FROM outbox")
+    await handlers.adjudicate_due(svc)
+    second = [e for e in await outbox(svc) if isinstance(e, RemitReceived)]
+    assert len(second) == 1
+    claim_segs = [s for s in segments(second[0].x12)[1] if s[0] == "CLP"]
+    assert [s[2] for s in claim_segs] == ["22", "1"]
+    reversal, corrected = claim_segs
+    assert cents(reversal[3]) == -cents(paid[3])
+    assert cents(reversal[4]) == -cents(paid[4])
+    assert reversal[7] == paid[7]  # the reversal names the payment it takes back
+    assert corrected[7] != paid[7]
+    assert cents(corrected[4]) > cents(paid[4])  # the corrected fee schedule pays more
+    bpr = next(s for s in segments(second[0].x12)[1] if s[0] == "BPR")
+    assert cents(bpr[2]) == cents(corrected[4]) - cents(paid[4])
+
+
+async def test_coverage_ended_on_the_roster_denies_co_27(
+    svc: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    knobs(monkeypatch)
+    assert svc.pool is not None
+    await svc.pool.execute(
+        "INSERT INTO enrollment(payer_id, member_id, plan, effective_date, termination_date)"
+        " VALUES ('MCR01', 'MBR027', 'Medicare Part B', '2020-01-01', $1)",
+        dt.datetime.now(dt.UTC).date() - dt.timedelta(days=30),
+    )
+    text = interchange(
+        build_set(
+            [
+                C("CCOV1", [L("99213", "120", date=recent())], member="MBR027"),
+                C("CCOV2", [L("99213", "120", date=recent())], member="MBR028"),
+            ]
+        ),
+        icn=505,
+    )
+    await svc.process(ClaimSubmitted.TOPIC, [submitted(text, "CCOV1", 505, 0)])
+    await handlers.adjudicate_due(svc)
+    remit = next(e for e in await outbox(svc) if isinstance(e, RemitReceived))
+    found = clps(remit.x12)
+    assert found["CCOV1"][0][2] == "4"
+    assert ["CAS", "CO", "27", "120"] in found["CCOV1"]
+    assert found["CCOV2"][0][2] == "1"
+
+
+async def test_276_endpoint_answers_for_a_known_claim(
+    svc: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    knobs(monkeypatch)
+    text, claims = three_claims(506)
+    await svc.process(ClaimSubmitted.TOPIC, [submitted(text, claims[0].pcn, 506, 0)])
+    payer = Party("MEDICARE PART B SIM", "PI", "MCR01")
+    me = Party("FAMILY CLINIC", "46", "SUB01")
+    prov = Party("FAMILY CLINIC", "XX", NPI)
+
+    def ask(pcn: str, member: str = "MBR003") -> str:
+        q = StatusInquiry(
+            f"T-{pcn}", payer, me, prov, Name("DOE", "JANE"), member, patient_control_number=pcn
+        )
+        env = Envelope("ZZ", "SUB01", "ZZ", "SIMCLEARHOUSE", "", "", 9, 9)
+        return write_276([q], envelope=env, reference="Q", at=dt.datetime.now(dt.UTC))
+
+    async with TestClient(TestServer(svc.app.web.web_app)) as http:
+        pending = await http.post(status.PATH, data=ask(claims[2].pcn), headers=TOKEN)
+        assert pending.status == 200
+        [before] = read_277(await pending.text())
+        assert (before.status.category, before.status.code) == ("A2", "20")
+
+        await handlers.adjudicate_due(svc)
+        remit = next(e for e in await outbox(svc) if isinstance(e, RemitReceived))
+        clp = clps(remit.x12)[claims[2].pcn][0]  # preventive care: Medicare pays it in full
+        assert cents(clp[4]) > 0
+
+        done = await http.post(status.PATH, data=ask(claims[2].pcn), headers=TOKEN)
+        [after] = read_277(await done.text())
+        assert after.trace == f"T-{claims[2].pcn}"
+        assert (after.status.category, after.status.code) == ("F1", "65")
+        assert after.status.paid_cents == cents(clp[4])
+        assert after.status.charge_cents == cents(clp[3])
+        assert after.status.payer_claim_number == clp[7]
+        assert after.status.check_number == remit.trace_number
+
+        unknown = await http.post(status.PATH, data=ask("CNOSUCH"), headers=TOKEN)
+        [nothing] = read_277(await unknown.text())
+        assert (nothing.status.category, nothing.status.code) == ("A4", "35")
+        other_member = await http.post(
+            status.PATH, data=ask(claims[2].pcn, "MBR999"), headers=TOKEN
+        )
+        [hidden] = read_277(await other_member.text())
+        assert hidden.status.category == "A4"
+
+        no_token = await http.post(status.PATH, data=ask(claims[2].pcn))
+        assert no_token.status == 401
+        garbage = await http.post(status.PATH, data="ISA*nonsense", headers=TOKEN)
+        assert garbage.status == 400
+        assert "bad 276" in await garbage.text()
+
+
+async def test_a_paid_claim_sent_again_as_an_original_is_denied_co_18(
+    svc: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    knobs(monkeypatch)
+    day = recent()
+    first = interchange(build_set([C("CDUP1", [L("99396", "260", date=day)])]), icn=520)
+    again = interchange(build_set([C("CDUP1", [L("99396", "260", date=day)])]), icn=521)
+    await svc.process(ClaimSubmitted.TOPIC, [submitted(first, "CDUP1", 520, 0)])
+    await handlers.adjudicate_due(svc)
+    await svc.process(ClaimSubmitted.TOPIC, [submitted(again, "CDUP1", 521, 1)])
+    await handlers.adjudicate_due(svc)
+    remits = [e for e in await outbox(svc) if isinstance(e, RemitReceived)]
+    assert [clps(r.x12)["CDUP1"][0][2] for r in remits] == ["1", "4"]
+    assert ["CAS", "CO", "18", "260"] in clps(remits[1].x12)["CDUP1"]

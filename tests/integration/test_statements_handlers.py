@@ -1,0 +1,370 @@
+"""The statements service's handlers on the real PostgreSQL, through Service.process."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import random
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+import pytest
+
+from runtime.service import Record, Service
+from runtime.settings import Settings
+from schemas.codec import decode, encode, new_meta
+from schemas.common import Adjustment, ServiceLine
+from schemas.events import (
+    AdjudicationStatus,
+    ClaimAdjudicated,
+    EncounterCreated,
+    Event,
+    StatementIssued,
+)
+from schemas.events_payments import ClaimBalanceZero, PatientPaymentReceived, PaymentMethod
+from schemas.ids import claim_id_for
+from services.statements import app, domain, handlers
+from services.statements.config import settings as statement_settings
+from tests.builders import encounter
+from tests.unit.factories import claim, coverage, person
+
+pytestmark = pytest.mark.integration
+
+TENANT = "it-clinic"
+
+
+@pytest.fixture
+async def svc(live_stack: Settings) -> AsyncIterator[Service]:
+    service = Service(
+        "statements",
+        schema=f"it_{uuid.uuid4().hex[:8]}",
+        migrations=app.MIGRATIONS,
+        http_port=6198,
+        s=live_stack,
+    )
+    app.register(service)
+    await service.start_resources()
+    try:
+        yield service
+    finally:
+        assert service.pool is not None
+        await service.pool.execute(f"DROP SCHEMA {service.schema} CASCADE")
+        await service.stop_resources()
+
+
+class Feed:
+    def __init__(self, svc: Service) -> None:
+        self.svc = svc
+        self.offset = 0
+
+    def record(self, event: Event, correlation_id: str = "x") -> Record:
+        x = encode(
+            event, new_meta(event, source="test", tenant=TENANT, correlation_id=correlation_id)
+        )
+        self.offset += 1
+        return Record(event.TOPIC, 0, self.offset, x.key, x.value, x.headers)
+
+    async def send(self, *events: Event) -> None:
+        for e in events:
+            await self.svc.process(e.TOPIC, [self.record(e)])
+
+    async def fetch(self, sql: str, *args: Any) -> list[Any]:
+        assert self.svc.pool is not None
+        return list(await self.svc.pool.fetch(sql, *args))
+
+    async def val(self, sql: str, *args: Any) -> Any:
+        assert self.svc.pool is not None
+        return await self.svc.pool.fetchval(sql, *args)
+
+    async def emitted(self) -> list[tuple[Event, str]]:
+        rows = await self.fetch("SELECT value, headers FROM outbox ORDER BY id")
+        out = []
+        for r in rows:
+            headers = [(k, base64.b64decode(v)) for k, v in orjson.loads(r["headers"])]
+            msg = decode(r["value"], headers)
+            out.append((msg.event, msg.meta.correlation_id))
+        return out
+
+    async def claim_balance(self, claim_id: str) -> int:
+        return int(
+            await self.val(
+                "SELECT coalesce(sum(amount_cents), 0)::bigint FROM ledger WHERE claim_id = $1",
+                claim_id,
+            )
+        )
+
+
+def visit(n: int, guarantor: str = "MRN0001", **kw: Any) -> tuple[EncounterCreated, str]:
+    enc = encounter(
+        encounter_id=f"E-{uuid.uuid4().hex[:8]}-{n}",
+        patient=person(id=guarantor),
+        lines=[
+            ServiceLine(procedure_code="99213", charge_cents=15000, diagnosis_codes=["J02.9"]),
+            ServiceLine(procedure_code="J3420", charge_cents=5000, diagnosis_codes=["J02.9"]),
+        ],
+        **kw,
+    )
+    return enc, claim_id_for(TENANT, enc.encounter_id)
+
+
+def decision(
+    claim_id: str,
+    paid: int,
+    co: int,
+    pr: int,
+    *,
+    payer: str = "PPO01",
+    status_code: str = "1",
+    charge: int = 20000,
+) -> ClaimAdjudicated:
+    adjustments = [Adjustment(group="CO", reason="45", amount_cents=co)] if co else []
+    if pr:
+        adjustments.append(Adjustment(group="PR", reason="2", amount_cents=pr))
+    return ClaimAdjudicated(
+        claim_id=claim_id,
+        patient_control_number=claim_id,
+        payer_id=payer,
+        trace_number=uuid.uuid4().hex[:10],
+        status=AdjudicationStatus.partially_paid if pr else AdjudicationStatus.paid,
+        claim_status_code=status_code,
+        charge_cents=charge,
+        paid_cents=paid,
+        patient_responsibility_cents=pr,
+        adjustments=adjustments,
+    )
+
+
+def payment(
+    guarantor: str, cents: int, pid: str, claim_id: str | None = None
+) -> PatientPaymentReceived:
+    return PatientPaymentReceived(
+        payment_id=pid,
+        guarantor_id=guarantor,
+        amount_cents=cents,
+        method=PaymentMethod.card,
+        received_at=dt.datetime.now(dt.UTC),
+        claim_id=claim_id,
+    )
+
+
+async def test_a_patient_share_is_billed_once_and_the_statement_matches_the_ledger(
+    svc: Service,
+) -> None:
+    f = Feed(svc)
+    enc, cid = visit(1)
+    adj = decision(cid, 12000, 5000, 3000)
+    rec = f.record(adj)
+    await f.send(enc)
+    await svc.process(adj.TOPIC, [rec, rec])  # delivered twice
+    await svc.process(adj.TOPIC, [rec])
+    assert await f.claim_balance(cid) == 3000
+    rows = await f.fetch("SELECT claim_ids, balance_cents, body FROM statements")
+    assert len(rows) == 1
+    assert rows[0]["claim_ids"] == [cid]
+    assert rows[0]["balance_cents"] == 3000
+    body = orjson.loads(rows[0]["body"])
+    ledger = await f.fetch("SELECT kind, amount_cents FROM ledger WHERE claim_id = $1", cid)
+    t = domain.totals((r["kind"], r["amount_cents"]) for r in ledger)
+    assert body["totals"]["charges_cents"] == t.charges_cents == 20000
+    assert body["totals"]["insurance_paid_cents"] == t.insurance_paid_cents == 12000
+    assert body["totals"]["adjustments_cents"] == t.adjustments_cents == 5000
+    assert body["amount_due_cents"] == 3000
+    assert [ln["description"] for ln in body["claims"][0]["lines"]] == [
+        None,
+        "Vitamin B12 injection",
+    ]
+    events = await f.emitted()
+    assert len(events) == 1
+    issued, correlation = events[0]
+    assert isinstance(issued, StatementIssued)
+    assert issued.claim_ids == [cid]
+    assert issued.balance_cents == 3000
+    assert issued.aging_bucket == "0-30"
+    assert correlation == cid
+
+
+async def test_an_adjudication_before_its_encounter_waits_and_then_bills(svc: Service) -> None:
+    f = Feed(svc)
+    enc, cid = visit(2)
+    await f.send(decision(cid, 12000, 5000, 3000))
+    assert await f.val("SELECT count(*) FROM statements") == 0
+    await f.send(enc)
+    assert await f.claim_balance(cid) == 3000
+    assert await f.val("SELECT count(*) FROM statements") == 1
+
+
+async def test_insurance_paying_everything_sends_no_statement(svc: Service) -> None:
+    f = Feed(svc)
+    enc, cid = visit(3)
+    await f.send(enc, decision(cid, 15000, 5000, 0))
+    assert await f.claim_balance(cid) == 0
+    assert await f.val("SELECT count(*) FROM statements") == 0
+    assert await f.emitted() == []
+
+
+async def test_payments_post_once_close_the_claim_and_keep_the_overpayment(svc: Service) -> None:
+    f = Feed(svc)
+    enc, cid = visit(4, guarantor="G-PAY")
+    await f.send(enc, decision(cid, 12000, 5000, 3000))
+    await f.svc.pool.execute("DELETE FROM outbox")  # type: ignore[union-attr]
+    await f.send(payment("G-PAY", 1000, "P1"))
+    await f.send(payment("G-PAY", 1000, "P1"))  # the gateway sent it again, new message id
+    assert await f.claim_balance(cid) == 2000
+    assert await f.emitted() == []
+    await f.send(payment("G-PAY", 2500, "P2"))  # 500 more than owed
+    assert await f.claim_balance(cid) == 0
+    events = await f.emitted()
+    assert len(events) == 1
+    zero, correlation = events[0]
+    assert isinstance(zero, ClaimBalanceZero)
+    assert (zero.claim_id, zero.closed_by, correlation) == (cid, "patient_payment", cid)
+    credit = await f.val(
+        "SELECT sum(amount_cents) FROM ledger WHERE guarantor_id = 'G-PAY' AND claim_id IS NULL"
+    )
+    assert credit == -500
+    flags = await f.fetch("SELECT payment_id, amount_cents, status FROM refund_flags")
+    assert [tuple(r) for r in flags] == [("P2", 500, "open")]
+    paid = await f.fetch(
+        "SELECT payment_id, applied_cents, unapplied_cents FROM patient_payments ORDER BY 1"
+    )
+    assert [tuple(r) for r in paid] == [("P1", 1000, 0), ("P2", 2000, 500)]
+
+
+async def test_a_credit_pays_the_next_visit(svc: Service) -> None:
+    f = Feed(svc)
+    await f.send(payment("G-CR", 4000, "P-ADV"))  # paid ahead, nothing owed yet
+    enc, cid = visit(5, guarantor="G-CR")
+    await f.svc.pool.execute("DELETE FROM outbox")  # type: ignore[union-attr]
+    await f.send(enc, decision(cid, 12000, 5000, 3000))
+    assert await f.claim_balance(cid) == 0
+    events = await f.emitted()
+    assert [(type(e).__name__, getattr(e, "closed_by", None)) for e, _ in events] == [
+        ("ClaimBalanceZero", "credit")
+    ]
+    assert await f.val("SELECT count(*) FROM statements") == 0
+    assert await f.val("SELECT sum(amount_cents) FROM ledger WHERE guarantor_id = 'G-CR'") == -1000
+
+
+async def test_payments_go_to_the_oldest_balance_or_the_claim_named(svc: Service) -> None:
+    f = Feed(svc)
+    old, c_old = visit(6, guarantor="G-OLD", date_of_service=dt.date(2025, 3, 1))
+    new, c_new = visit(7, guarantor="G-OLD", date_of_service=dt.date(2025, 3, 20))
+    await f.send(old, new, decision(c_new, 12000, 5000, 3000), decision(c_old, 12000, 4000, 4000))
+    # Two visits on one account: the second statement carries both.
+    statements = await f.fetch("SELECT claim_ids FROM statements ORDER BY created_at")
+    assert [sorted(s["claim_ids"]) for s in statements] == [[c_new], sorted([c_old, c_new])]
+    await f.send(payment("G-OLD", 1000, "P-A"))
+    assert (await f.claim_balance(c_old), await f.claim_balance(c_new)) == (3000, 3000)
+    await f.send(payment("G-OLD", 1000, "P-B", claim_id=c_new))
+    assert (await f.claim_balance(c_old), await f.claim_balance(c_new)) == (3000, 2000)
+
+
+async def test_a_self_pay_visit_is_billed_at_once_with_the_discount(svc: Service) -> None:
+    f = Feed(svc)
+    enc, cid = visit(8, guarantor="G-SELF", coverages=[])
+    coded = claim(claim_id=cid, encounter_id=enc.encounter_id, self_pay=True, payer_id=None)
+    insured = claim(claim_id="C-INSURED", self_pay=False)
+    await f.send(insured, coded, enc)  # coded before the encounter reached statements
+    total = coded.total_charge_cents
+    discount = int(
+        (total * statement_settings().self_pay_discount_percent / 100).to_integral_value()
+    )
+    assert await f.claim_balance(cid) == total - discount
+    rows = await f.fetch("SELECT claim_ids, balance_cents, body FROM statements")
+    assert len(rows) == 1
+    assert rows[0]["balance_cents"] == total - discount
+    assert orjson.loads(rows[0]["body"])["claims"][0]["self_pay"] is True
+    assert await f.val("SELECT count(*) FROM claim_charges WHERE claim_id = 'C-INSURED'") == 0
+
+
+async def test_a_crossover_holds_the_bill_until_the_secondary_decides(svc: Service) -> None:
+    f = Feed(svc)
+    covs = [
+        coverage(payer_id="MCR01", priority=1),
+        coverage(payer_id="MCD01", priority=2, member_id="MCD000111"),
+    ]
+    enc, cid = visit(9, guarantor="G-COB", coverages=covs)
+    await f.send(enc, decision(cid, 12000, 5000, 3000, payer="MCR01", status_code="19"))
+    assert await f.claim_balance(cid) == 3000
+    assert await f.val("SELECT count(*) FROM statements") == 0
+    await f.send(decision(cid, 2000, 0, 1000, payer="MCD01", status_code="2"))
+    assert await f.claim_balance(cid) == 1000
+    assert await f.val("SELECT sum(amount_cents) FROM ledger WHERE kind = 'charge'") == 20000
+    rows = await f.fetch("SELECT balance_cents FROM statements")
+    assert [r["balance_cents"] for r in rows] == [1000]
+
+
+async def test_a_held_claim_is_billed_when_the_wait_is_over(svc: Service) -> None:
+    f = Feed(svc)
+    covs = [coverage(payer_id="MCR01", priority=1), coverage(payer_id="MCD01", priority=2)]
+    enc, cid = visit(10, guarantor="G-WAIT", coverages=covs)
+    await f.send(enc, decision(cid, 12000, 5000, 3000, payer="MCR01", status_code="19"))
+    today = handlers.utc_today()
+    assert await handlers.run_cycle(svc, today + dt.timedelta(days=10)) == 0
+    assert await f.val("SELECT count(*) FROM statements") == 0
+    wait = statement_settings().secondary_wait_days
+    assert await handlers.run_cycle(svc, today + dt.timedelta(days=wait)) >= 1
+    rows = await f.fetch("SELECT claim_ids, balance_cents FROM statements")
+    assert [(r["claim_ids"], r["balance_cents"]) for r in rows] == [([cid], 3000)]
+
+
+async def test_the_cycle_rebills_with_firmer_words_and_flags_collections(svc: Service) -> None:
+    f = Feed(svc)
+    enc, cid = visit(11, guarantor="G-AGE")
+    await f.send(enc, decision(cid, 12000, 5000, 3000))
+    today = handlers.utc_today()
+    assert await handlers.run_cycle(svc, today + dt.timedelta(days=29)) == 0
+    for days in (30, 60, 90, 120, 150):
+        await handlers.run_cycle(svc, today + dt.timedelta(days=days))
+    rows = await f.fetch("SELECT aging_bucket, body FROM statements ORDER BY statement_date")
+    assert [r["aging_bucket"] for r in rows] == ["0-30", "0-30", "31-60", "61-90", "91-120", "120+"]
+    bodies = [orjson.loads(r["body"]) for r in rows]
+    assert [b["collections"] for b in bodies] == [False] * 5 + [True]
+    assert "collection agency" in bodies[-1]["message"]
+    assert all(b["amount_due_cents"] == 3000 for b in bodies)
+    flagged = await f.val(
+        "SELECT collections_flagged_on FROM accounts WHERE guarantor_id = 'G-AGE'"
+    )
+    assert flagged == today + dt.timedelta(days=150)
+    # Paid in full: no more statements.
+    await f.send(payment("G-AGE", 3000, "P-AGE"))
+    assert await handlers.run_cycle(svc, today + dt.timedelta(days=400)) == 0
+    assert await f.val("SELECT count(*) FROM statements") == 6
+
+
+async def test_the_ledger_balances_under_a_random_day_of_postings(svc: Service) -> None:
+    f = Feed(svc)
+    rng = random.Random(8)
+    guarantors = ["G-R1", "G-R2", "G-R3"]
+    claims: dict[str, str] = {}
+    received = 0
+    for n in range(12):
+        g = rng.choice(guarantors)
+        enc, cid = visit(100 + n, guarantor=g)
+        claims[cid] = g
+        paid = rng.randint(0, 20000)
+        co = rng.randint(0, 20000 - paid)
+        await f.send(enc, decision(cid, paid, co, 20000 - paid - co))
+        for _ in range(rng.randint(0, 2)):
+            cents = rng.randint(1, 6000)
+            pid = f"P{rng.randint(0, 30)}"  # some ids repeat: those must post once
+            before = await f.val("SELECT count(*) FROM patient_payments WHERE payment_id = $1", pid)
+            await f.send(payment(g, cents, pid, rng.choice([None, cid])))
+            if not before:
+                received += cents
+    ledger = await f.fetch("SELECT guarantor_id, claim_id, kind, amount_cents FROM ledger")
+    for g in guarantors:
+        mine = [r for r in ledger if r["guarantor_id"] == g]
+        t = domain.totals((r["kind"], r["amount_cents"]) for r in mine)
+        assert t.balance_cents == t.charges_cents - t.payments_cents - t.adjustments_cents
+        by_claim = sum(r["amount_cents"] for r in mine if r["claim_id"] is not None)
+        unapplied = sum(r["amount_cents"] for r in mine if r["claim_id"] is None)
+        assert t.balance_cents == by_claim + unapplied
+        assert unapplied <= 0
+    for cid in claims:
+        assert await f.claim_balance(cid) >= 0  # payments never push a claim below zero
+    patient = [r for r in ledger if r["kind"] == "patient_payment"]
+    assert -sum(r["amount_cents"] for r in patient) == received
+    assert await f.val("SELECT sum(amount_cents) FROM patient_payments") == received

@@ -1,0 +1,172 @@
+"""deploy/compose: a valid Compose file that runs every service and watches lag and the funnel.
+
+Validity: `docker compose config` where the Compose plugin is installed, and always the
+Compose Specification JSON schema (vendored in tests/fixtures/deploy, see its README).
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from services.claims.saga import State
+
+pytestmark = pytest.mark.unit
+
+REPO = Path(__file__).resolve().parents[2]
+COMPOSE_DIR = REPO / "deploy" / "compose"
+COMPOSE = COMPOSE_DIR / "compose.yaml"
+SPEC = REPO / "tests" / "fixtures" / "deploy" / "compose-spec.json"
+PROMETHEUS = REPO / "deploy" / "prometheus" / "prometheus.yml"
+GRAFANA = REPO / "deploy" / "grafana"
+SERVICES = {
+    "eligibility": 6101,
+    "coding": 6102,
+    "claims": 6103,
+    "remittance": 6104,
+    "statements": 6105,
+    "simulator": 6106,
+}
+
+
+@functools.cache
+def compose_plugin() -> bool:
+    docker = shutil.which("docker")
+    if not docker:
+        return False
+    probe = subprocess.run([docker, "compose", "version"], capture_output=True, check=False)
+    return probe.returncode == 0
+
+
+def compose() -> dict[str, Any]:
+    doc: dict[str, Any] = yaml.safe_load(COMPOSE.read_text())
+    return doc
+
+
+def schema_errors(doc: Any) -> list[str]:
+    validator = jsonschema.Draft7Validator(json.loads(SPEC.read_text()))
+    return [
+        f"{'.'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(doc)
+    ]
+
+
+def docker_config_errors(path: Path) -> str:
+    assert shutil.which("docker")
+    result = subprocess.run(
+        ["docker", "compose", "-f", str(path), "config", "--quiet"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return result.stderr if result.returncode else ""
+
+
+def test_compose_file_is_valid() -> None:
+    assert schema_errors(compose()) == []
+    if compose_plugin():
+        assert docker_config_errors(COMPOSE) == ""
+
+
+BROKEN = {
+    "unknown top-level key": lambda d: d.update(servces=d.pop("services")),
+    "bad depends_on condition": lambda d: d["services"]["claims"]["depends_on"]["postgres"].update(
+        condition="service_ready"
+    ),
+    "ports as a mapping": lambda d: d["services"]["grafana"].update(ports={"3000": 3000}),
+    "misspelt service key": lambda d: d["services"]["claims"].update(
+        comand=d["services"]["claims"].pop("command")
+    ),
+}
+
+
+@pytest.mark.parametrize("what", list(BROKEN))
+def test_a_broken_compose_file_is_rejected(what: str, tmp_path: Path) -> None:
+    doc = copy.deepcopy(compose())
+    BROKEN[what](doc)
+    assert schema_errors(doc), f"{what} passed the schema"
+    if compose_plugin():
+        broken = tmp_path / "compose.yaml"
+        broken.write_text(yaml.safe_dump(doc))
+        assert docker_config_errors(broken), f"{what} passed docker compose config"
+
+
+def test_every_service_runs_from_the_one_image_with_its_own_command() -> None:
+    services = compose()["services"]
+    image = services["topics"]["image"]
+    assert services["topics"]["build"]["dockerfile"] == "deploy/docker/Dockerfile"
+    assert (
+        COMPOSE_DIR / services["topics"]["build"]["context"] / "deploy/docker/Dockerfile"
+    ).exists()
+    for name, port in SERVICES.items():
+        svc = services[name]
+        assert svc["image"] == image
+        assert svc["command"] == ["python", "-m", f"services.{name}"]
+        assert f"http://127.0.0.1:{port}/healthz" in " ".join(svc["healthcheck"]["test"])
+        assert svc["depends_on"]["topics"]["condition"] == "service_completed_successfully"
+        assert svc["environment"]["RCM_KAFKA_BOOTSTRAP"] == "kafka:9092"
+        assert svc["environment"]["RCM_DATABASE_URL"].endswith("@postgres:5432/rcm")
+        # No host ports: `--scale NAME=3` must not collide.
+        assert "ports" not in svc
+    assert services["kafka"]["image"].startswith("apache/kafka:")
+    assert services["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
+
+
+def test_prometheus_scrapes_every_instance_with_the_ops_token_and_the_lag_exporter() -> None:
+    doc = compose()
+    prom = yaml.safe_load(PROMETHEUS.read_text())
+    jobs = {j["job_name"]: j for j in prom["scrape_configs"]}
+    rcm = jobs["rcm-services"]
+    found = {c["names"][0]: c["port"] for c in rcm["dns_sd_configs"]}
+    assert found == SERVICES
+    token_file = rcm["authorization"]["credentials_file"]
+    mounted = {c["target"]: c["source"] for c in doc["services"]["prometheus"]["configs"]}
+    token = doc["configs"][mounted[token_file]]["content"]
+    assert token == doc["services"]["claims"]["environment"]["RCM_OPS_TOKEN"]
+    [target] = jobs["kafka-lag"]["static_configs"][0]["targets"]
+    assert target.split(":")[0] in doc["services"]
+
+
+def test_every_file_the_compose_file_mounts_exists() -> None:
+    for name, svc in compose()["services"].items():
+        for volume in svc.get("volumes", []):
+            source = volume.split(":")[0]
+            if source.startswith("."):
+                assert (COMPOSE_DIR / source).exists(), f"{name} mounts missing {source}"
+
+
+def _dashboard() -> dict[str, Any]:
+    [path] = (GRAFANA / "dashboards").glob("*.json")
+    doc: dict[str, Any] = json.loads(path.read_text())
+    return doc
+
+
+def test_dashboard_shows_lag_per_group_and_topic_and_the_saga_funnel() -> None:
+    panels = {p["title"]: p for p in _dashboard()["panels"]}
+    lag = panels["Consumer lag by group and topic"]["targets"][0]["expr"]
+    assert "kafka_consumergroup_lag" in lag
+    assert re.search(r"by \(consumergroup, topic\)", lag)
+    funnel = panels["Saga funnel: claims per state"]["targets"][0]["rawSql"]
+    assert "FROM unnest(ARRAY[" in funnel
+    assert "claims.claims" in funnel
+    listed = re.findall(r"'([A-Z_]+)'", funnel)
+    assert listed == [s.value for s in State], "every saga state, in funnel order"
+
+
+def test_dashboard_datasources_are_provisioned() -> None:
+    provisioned = yaml.safe_load(
+        (GRAFANA / "provisioning" / "datasources" / "datasources.yaml").read_text()
+    )
+    uids = {d["uid"] for d in provisioned["datasources"]}
+    used = {t["datasource"]["uid"] for p in _dashboard()["panels"] for t in p["targets"]}
+    assert used <= uids
+    assert {"rcm-prometheus", "rcm-postgres"} <= used

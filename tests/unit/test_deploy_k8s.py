@@ -1,0 +1,293 @@
+"""The Kubernetes manifests in deploy/k8s: current with the code, valid, and wired as intended.
+
+What is validated, offline:
+- core kinds (Namespace, Secret, ConfigMap, Deployment, Service, PodDisruptionBudget)
+  against the Kubernetes JSON schemas bundled by the kubernetes-validate package, in
+  strict mode (an unknown field is an error);
+- Strimzi, CloudNativePG and KEDA resources against the openAPIV3Schema of the
+  operators' own CRDs (vendored in tests/fixtures/deploy/crds, see the README there),
+  made strict the same way. CEL rules (x-kubernetes-validations) are not evaluated;
+- KEDA kafka trigger metadata (a free-form map in the CRD) against the parameter names
+  of KEDA 2.20's kafka scaler.
+A resource whose kind has no schema here fails rather than passing unchecked.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import json
+import sys
+from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+
+from schemas.topics import TOPICS
+
+pytestmark = pytest.mark.unit
+
+REPO = Path(__file__).resolve().parents[2]
+K8S = REPO / "deploy" / "k8s"
+CRDS = REPO / "tests" / "fixtures" / "deploy" / "crds"
+K8S_VERSION = "1.33"
+
+KAFKA_SCALER_KEYS = {
+    "bootstrapServers", "consumerGroup", "topic", "partitionLimitation", "lagThreshold",
+    "activationLagThreshold", "offsetResetPolicy", "allowIdleConsumers",
+    "excludePersistentLag", "scaleToZeroOnInvalidOffset", "limitToPartitionsWithLag",
+    "ensureEvenDistributionOfPartitions", "version", "tls", "unsafeSsl", "sasl",
+    "saslTokenProvider", "awsRegion",
+}  # fmt: skip
+KAFKA_SCALER_REQUIRED = {"bootstrapServers", "consumerGroup", "lagThreshold"}
+
+
+@cache
+def generator() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("rcm_k8s_generate", K8S / "generate.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+@cache
+def services() -> tuple[Any, ...]:
+    return tuple(generator().discover())
+
+
+@cache
+def manifests() -> tuple[tuple[str, dict[str, Any]], ...]:
+    """Parsed once; tests that change a manifest work on a deep copy."""
+    found: list[tuple[str, dict[str, Any]]] = []
+    for path in sorted(K8S.glob("*.yaml")):
+        if path.name == "kustomization.yaml":
+            continue
+        text = path.read_text()
+        found += [(path.name, d) for d in yaml.load_all(text, Loader=yaml.CSafeLoader) if d]
+    return tuple(found)
+
+
+def by_kind(kind: str) -> list[dict[str, Any]]:
+    return [d for _, d in manifests() if d["kind"] == kind]
+
+
+def one(kind: str, name: str) -> dict[str, Any]:
+    [doc] = [d for d in by_kind(kind) if d["metadata"]["name"] == name]
+    return doc
+
+
+# --- validation --------------------------------------------------------------
+
+
+def _strict(node: Any, *, in_properties: bool = False) -> Any:
+    """Unknown fields become errors, as kubectl's strict field validation makes them."""
+    if isinstance(node, list):
+        return [_strict(n) for n in node]
+    if not isinstance(node, dict):
+        return node
+    if in_properties:
+        return {k: _strict(v) for k, v in node.items()}
+    out = {k: _strict(v, in_properties=k == "properties") for k, v in node.items()}
+    if (
+        "properties" in out
+        and "additionalProperties" not in out
+        and not out.get("x-kubernetes-preserve-unknown-fields")
+    ):
+        out["additionalProperties"] = False
+    return out
+
+
+@cache
+def crd_validator(api_version: str, kind: str) -> jsonschema.protocols.Validator | None:
+    group, _, version = api_version.partition("/")
+    path = CRDS / f"{group}_{version}_{kind.lower()}.json"
+    if not path.exists():
+        return None
+    schema = _strict(json.loads(path.read_text())["openAPIV3Schema"])
+    return jsonschema.Draft4Validator(schema)
+
+
+def errors(doc: dict[str, Any]) -> list[str]:
+    api_version, kind = doc.get("apiVersion", ""), doc.get("kind", "")
+    crd = crd_validator(api_version, kind)
+    if crd is not None:
+        found = [
+            f"{'.'.join(map(str, e.absolute_path))}: {e.message}" for e in crd.iter_errors(doc)
+        ]
+    elif "." in api_version.split("/")[0] and not api_version.endswith(".k8s.io/v1"):
+        return [f"no schema for {kind} {api_version}"]
+    else:
+        try:
+            kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
+            found = []
+        except kubernetes_validate.ValidationError as e:
+            found = [f"{'.'.join(map(str, e.path))}: {e.message}"]
+        except kubernetes_validate.SchemaNotFoundError as e:
+            found = [e.message]
+    if kind == "ScaledObject":
+        for trig in doc.get("spec", {}).get("triggers", []):
+            if trig.get("type") != "kafka":
+                continue
+            keys = set(trig.get("metadata", {}))
+            found += [f"kafka trigger: unknown parameter {k}" for k in keys - KAFKA_SCALER_KEYS]
+            found += [f"kafka trigger: {k} missing" for k in KAFKA_SCALER_REQUIRED - keys]
+    return found
+
+
+def _ids() -> Iterator[Any]:
+    for file, doc in manifests():
+        yield pytest.param(doc, id=f"{file}:{doc['kind']}/{doc['metadata']['name']}")
+
+
+@pytest.mark.parametrize("doc", list(_ids()))
+def test_every_manifest_passes_its_schema(doc: dict[str, Any]) -> None:
+    assert errors(doc) == []
+
+
+def test_committed_manifests_match_the_generator() -> None:
+    rendered = generator().render()
+    committed = {p.name: p.read_text() for p in K8S.glob("*.yaml")}
+    assert set(committed) == set(rendered), "run: .venv/bin/python deploy/k8s/generate.py"
+    for name, text in rendered.items():
+        assert committed[name] == text, (
+            f"{name} drifted: run .venv/bin/python deploy/k8s/generate.py"
+        )
+
+
+def test_kustomization_lists_every_manifest() -> None:
+    k = yaml.safe_load((K8S / "kustomization.yaml").read_text())
+    files = {p.name for p in K8S.glob("*.yaml")} - {"kustomization.yaml"}
+    assert sorted(k["resources"]) == sorted(files)
+
+
+# --- negative cases: the validation above can fail -----------------------------
+
+
+def _mutated(kind: str, name: str, change: Any) -> dict[str, Any]:
+    doc = copy.deepcopy(one(kind, name))
+    change(doc)
+    return doc
+
+
+def _container(d: dict[str, Any]) -> dict[str, Any]:
+    container: dict[str, Any] = d["spec"]["template"]["spec"]["containers"][0]
+    return container
+
+
+BROKEN: list[tuple[str, str, str, Any]] = [
+    ("Deployment", "rcm-claims", "replicas", lambda d: d["spec"].update(replicas="three")),
+    ("Deployment", "rcm-claims", "livenessProbes",
+     lambda d: _container(d).update(livenessProbes=_container(d)["livenessProbe"])),
+    ("Deployment", "rcm-claims", "containerPort",
+     lambda d: _container(d)["ports"][0].update(containerPort="http")),
+    ("KafkaTopic", "claim.adjudicated", "partitions",
+     lambda d: d["spec"].update(partitions=0)),
+    ("KafkaTopic", "claim.adjudicated", "partiton", lambda d: d["spec"].update(partiton=6)),
+    ("Kafka", "rcm-kafka", "scram-sha-256",
+     lambda d: d["spec"]["kafka"]["listeners"][0]["authentication"].update(type="scram-sha-256")),
+    ("KafkaUser", "rcm-claims", "operations",
+     lambda d: d["spec"]["authorization"]["acls"][0].update(operations=["Consume"])),
+    ("Cluster", "rcm-pg", "instances", lambda d: d["spec"].pop("instances")),
+    ("ScaledObject", "rcm-claims", "triggers", lambda d: d["spec"].pop("triggers")),
+    ("ScaledObject", "rcm-claims", "lagTreshold",
+     lambda d: d["spec"]["triggers"][0]["metadata"].update(lagTreshold="10")),
+    ("ScaledObject", "rcm-claims", "consumerGroup",
+     lambda d: d["spec"]["triggers"][0]["metadata"].pop("consumerGroup")),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("kind", "name", "word", "change"), BROKEN, ids=[b[2] for b in BROKEN])
+def test_a_broken_manifest_is_rejected(kind: str, name: str, word: str, change: Any) -> None:
+    assert errors(one(kind, name)) == []
+    found = errors(_mutated(kind, name, change))
+    assert found, f"{kind}/{name} with a broken {word} passed"
+    assert any(word in e for e in found), found
+
+
+def test_a_kind_without_a_schema_is_rejected_not_skipped() -> None:
+    doc = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}}
+    assert errors(doc) == ["no schema for Widget example.com/v1"]
+
+
+# --- what the manifests say ----------------------------------------------------
+
+
+def test_every_topic_has_a_kafka_topic_with_its_partitions_and_a_dead_letter_twin() -> None:
+    topics = {d["spec"]["topicName"]: d["spec"] for d in by_kind("KafkaTopic")}
+    for t in TOPICS:
+        assert topics[t.name]["partitions"] == t.partitions
+        assert topics[t.dlq]["partitions"] >= 1
+        assert topics[t.name]["replicas"] == 3
+        assert topics[t.name]["config"]["min.insync.replicas"] == 2
+    # faust's assignor topic per group is created up front: auto-creation is off.
+    kafka = one("Kafka", "rcm-kafka")
+    assert kafka["spec"]["kafka"]["config"]["auto.create.topics.enable"] is False
+    for svc in services():
+        assert svc.leader_topic in topics
+
+
+def test_each_service_has_probes_resources_and_secrets() -> None:
+    found = services()
+    assert {s.name for s in found} >= {"claims", "remittance", "statements"}
+    for svc in found:
+        dep = one("Deployment", f"rcm-{svc.name}")
+        c = _container(dep)
+        assert c["command"] == ["python", "-m", f"services.{svc.name}"]
+        assert c["ports"][0]["containerPort"] == svc.port
+        for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+            assert c[probe]["httpGet"] == {"path": "/healthz", "port": "ops"}
+        assert c["resources"]["requests"]["cpu"]
+        assert c["resources"]["limits"]["memory"]
+        env = {e["name"]: e for e in c["env"]}
+        assert env["RCM_DATABASE_URL"]["valueFrom"]["secretKeyRef"]["name"] == "rcm-db"
+        assert env["RCM_OPS_TOKEN"]["valueFrom"]["secretKeyRef"]["name"] == "rcm-app"
+        assert env["RCM_KAFKA_SASL_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == svc.group
+        assert not any("value" in e for n, e in env.items() if "PASSWORD" in n or "TOKEN" in n)
+        assert one("KafkaUser", svc.group)["spec"]["authentication"]["type"] == "scram-sha-512"
+
+
+def test_each_consumer_group_scales_on_the_lag_of_every_topic_it_consumes() -> None:
+    partitions = {t.name: t.partitions for t in TOPICS}
+    for svc in services():
+        so = one("ScaledObject", f"rcm-{svc.name}")["spec"]
+        assert so["scaleTargetRef"]["name"] == f"rcm-{svc.name}"
+        meta = [t["metadata"] for t in so["triggers"]]
+        assert sorted(m["topic"] for m in meta) == sorted(svc.consumes)
+        assert {m["consumerGroup"] for m in meta} == {svc.group}
+        assert all(int(m["lagThreshold"]) > 0 for m in meta)
+        # Never more instances than partitions: the extra ones would sit idle.
+        assert 1 <= so["minReplicaCount"] <= so["maxReplicaCount"]
+        assert so["maxReplicaCount"] <= max(partitions[t] for t in svc.consumes)
+
+
+def test_services_use_kafka_over_tls_with_scram_and_postgres_with_tls() -> None:
+    cfg = one("ConfigMap", "rcm-config")["data"]
+    assert cfg["RCM_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
+    assert cfg["RCM_KAFKA_SASL_MECHANISM"] == "SCRAM-SHA-512"
+    listener = one("Kafka", "rcm-kafka")["spec"]["kafka"]["listeners"][0]
+    assert listener["tls"] is True
+    assert listener["authentication"]["type"] == "scram-sha-512"
+    assert cfg["RCM_KAFKA_BOOTSTRAP"] == f"rcm-kafka-kafka-bootstrap:{listener['port']}"
+    for dep in by_kind("Deployment"):
+        mounts = {m["mountPath"]: m["name"] for m in _container(dep)["volumeMounts"]}
+        volumes = {v["name"]: v for v in dep["spec"]["template"]["spec"]["volumes"]}
+        ca_dir = str(Path(cfg["RCM_KAFKA_SSL_CAFILE"]).parent)
+        assert volumes[mounts[ca_dir]]["secret"]["secretName"] == "rcm-kafka-cluster-ca-cert"
+    dsn = one("Secret", "rcm-db")["stringData"]["RCM_DATABASE_URL"]
+    query = parse_qs(urlsplit(dsn).query)
+    assert query["sslmode"] in (["require"], ["verify-ca"], ["verify-full"])
+    hba = one("Cluster", "rcm-pg")["spec"]["postgresql"]["pg_hba"]
+    assert hba[0].startswith("hostnossl all all")
+    assert hba[0].endswith("reject")
+    auth = one("TriggerAuthentication", "rcm-kafka-lag")["spec"]["secretTargetRef"]
+    assert {a["parameter"] for a in auth} == {"username", "password", "ca"}
