@@ -39,7 +39,16 @@ from runtime import logs, telemetry
 from runtime.db import create_pool, is_transient, migrate
 from runtime.kafka import producer_config
 from runtime.settings import Settings, settings
-from schemas.codec import DecodeError, Message, Meta, decode, encode, header_map, new_meta
+from schemas.codec import (
+    DecodeError,
+    Encoded,
+    Message,
+    Meta,
+    decode,
+    encode,
+    header_map,
+    new_meta,
+)
 from schemas.events import Event
 from schemas.topics import dlq_name
 
@@ -65,6 +74,10 @@ class Record:
         return f"{self.topic}:{self.partition}:{self.offset}"
 
 
+class _NeedsCareful(Exception):
+    """The fast path met a message that must be isolated: redo the batch carefully."""
+
+
 class Reject(Exception):
     """A handler's verdict that the message is unusable: dead-letter it with this reason."""
 
@@ -82,6 +95,9 @@ class Context:
     service: Service
     meta: Meta
     emitted: int = 0
+    # Handler contexts buffer their events; the runtime writes a batch's events to the
+    # outbox in one statement before the batch commits. Timer contexts write at once.
+    pending: list[Encoded] | None = None
 
     def _meta(self, event: Event, correlation_id: str | None, traceparent: str | None) -> Meta:
         return new_meta(
@@ -102,14 +118,20 @@ class Context:
         claims (an 835 batch): pass the claim's trace context.
         """
         meta = self._meta(event, correlation_id, traceparent)
-        await self.service.outbox_put(self.conn, encode(event, meta))
+        if self.pending is not None:
+            self.pending.append(encode(event, meta))
+        else:
+            await self.service.outbox_put(self.conn, encode(event, meta))
         self.emitted += 1
 
     async def emit_many(self, events: Sequence[tuple[Event, str | None, str | None]]) -> None:
         """Like ``emit`` for many events at once: (event, correlation_id, traceparent) each,
         written to the outbox in one statement, in order."""
         encoded = [encode(e, self._meta(e, cid, tp)) for e, cid, tp in events]
-        await self.service.outbox_put_many(self.conn, encoded)
+        if self.pending is not None:
+            self.pending.extend(encoded)
+        else:
+            await self.service.outbox_put_many(self.conn, encoded)
         self.emitted += len(encoded)
 
 
@@ -336,10 +358,73 @@ class Service:
                 delay = min(delay * 2, 5.0)
 
     async def _apply_batch(self, topic: str, records: Sequence[Record]) -> None:
+        """Fast path first: one dedupe statement, handlers without savepoints, one outbox
+        write. If any message is dead-lettered by its handler, the batch is rolled back and
+        applied again message by message, each in a savepoint, to isolate it."""
         assert self.pool is not None
-        async with self.pool.acquire() as conn, conn.transaction():
-            for record in records:
-                await self._apply_one(conn, topic, record)
+        async with self.pool.acquire() as conn:
+            try:
+                async with conn.transaction():
+                    await self._apply_fast(conn, topic, records)
+                return
+            except _NeedsCareful:
+                pass
+            async with conn.transaction():
+                for record in records:
+                    await self._apply_one(conn, topic, record)
+
+    async def _apply_fast(
+        self, conn: asyncpg.Connection, topic: str, records: Sequence[Record]
+    ) -> None:
+        decoded: list[tuple[Record, Message]] = []
+        for record in records:
+            try:
+                msg = decode(record.value, record.headers)
+            except DecodeError:
+                raise _NeedsCareful from None
+            if type(msg.event) not in self.handlers[topic]:
+                raise _NeedsCareful
+            decoded.append((record, msg))
+        ids = [m.meta.id for _, m in decoded]
+        new = {
+            r[0]
+            for r in await conn.fetch(
+                "INSERT INTO processed_messages(message_id, topic)"
+                " SELECT DISTINCT unnest($1::text[]), $2 ON CONFLICT DO NOTHING"
+                " RETURNING message_id",
+                ids,
+                topic,
+            )
+        }
+        pending: list[Encoded] = []
+        for record, msg in decoded:
+            if msg.meta.id not in new:
+                self.metrics.duplicates.labels(self.name, topic).inc()
+                continue
+            new.discard(msg.meta.id)  # the same ce_id twice in one batch applies once
+            handler = self.handlers[topic][type(msg.event)]
+            with self._span(topic, record, msg):
+                try:
+                    await handler(Context(conn, self, msg.meta, pending=pending), msg.event)
+                except Exception as exc:
+                    if is_transient(exc):
+                        raise
+                    raise _NeedsCareful from exc
+        await self.outbox_put_many(conn, pending)
+
+    def _span(self, topic: str, record: Record, msg: Message) -> Any:
+        return self.tracer.start_as_current_span(
+            f"{topic} process",
+            context=telemetry.context_from(msg.meta.traceparent),
+            kind=trace.SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.destination.name": topic,
+                "messaging.kafka.message.offset": record.offset,
+                "rcm.correlation_id": msg.meta.correlation_id,
+                "rcm.tenant": msg.meta.tenant,
+            },
+        )
 
     async def _apply_one(self, conn: asyncpg.Connection, topic: str, record: Record) -> None:
         try:
@@ -357,19 +442,7 @@ class Service:
                 dedupe_id=msg.meta.id,
             )
             return
-        parent = telemetry.context_from(msg.meta.traceparent)
-        with self.tracer.start_as_current_span(
-            f"{topic} process",
-            context=parent,
-            kind=trace.SpanKind.CONSUMER,
-            attributes={
-                "messaging.system": "kafka",
-                "messaging.destination.name": topic,
-                "messaging.kafka.message.offset": record.offset,
-                "rcm.correlation_id": msg.meta.correlation_id,
-                "rcm.tenant": msg.meta.tenant,
-            },
-        ):
+        with self._span(topic, record, msg):
             try:
                 async with conn.transaction():
                     first = await conn.fetchval(
@@ -381,7 +454,9 @@ class Service:
                     if not first:
                         self.metrics.duplicates.labels(self.name, topic).inc()
                         return
-                    await handler(Context(conn, self, msg.meta), msg.event)
+                    pending: list[Encoded] = []
+                    await handler(Context(conn, self, msg.meta, pending=pending), msg.event)
+                    await self.outbox_put_many(conn, pending)
             except Reject as exc:
                 await self._dead_letter(conn, record, exc.reason, exc.detail, dedupe_id=msg.meta.id)
             except Exception as exc:
@@ -448,9 +523,14 @@ class Service:
     async def outbox_put_many(self, conn: asyncpg.Connection, encoded: Sequence[Any]) -> None:
         if not encoded:
             return
-        await conn.executemany(
-            "INSERT INTO outbox(topic, key, value, headers) VALUES ($1, $2, $3, $4::jsonb)",
-            [(e.topic, e.key, e.value, _headers_json(e.headers)) for e in encoded],
+        await conn.execute(
+            "INSERT INTO outbox(topic, key, value, headers) SELECT t, k, v, h::jsonb FROM"
+            " unnest($1::text[], $2::bytea[], $3::bytea[], $4::text[]) WITH ORDINALITY"
+            " AS e(t, k, v, h, n) ORDER BY n",
+            [e.topic for e in encoded],
+            [e.key for e in encoded],
+            [e.value for e in encoded],
+            [_headers_json(e.headers) for e in encoded],
         )
 
     @staticmethod

@@ -33,7 +33,8 @@ log = logging.getLogger("rcm.claims.batch")
 
 _PICK = (
     "SELECT claim_id, tenant, coded, patient_control_number, outgoing_frequency,"
-    " payer_claim_number, state_since <= now() - make_interval(secs => $2) AS ripe"
+    " payer_claim_number, traceparent,"
+    " state_since <= now() - make_interval(secs => $2) AS ripe"
     " FROM claims WHERE state = 'CODED' AND outgoing_frequency IS NOT NULL"
     " ORDER BY state_since LIMIT $1 FOR UPDATE SKIP LOCKED"
 )
@@ -45,6 +46,7 @@ class Waiting:
     tenant: str
     ripe: bool
     out: Outgoing
+    traceparent: str | None = None
 
 
 def chunks_to_send(waiting: list[Waiting], cap: int) -> list[list[Waiting]]:
@@ -97,6 +99,7 @@ async def _waiting(svc: Service, conn: asyncpg.Connection, row: asyncpg.Record) 
         row["tenant"],
         bool(row["ripe"]),
         Outgoing(claim, freq, row["payer_claim_number"] if freq != "1" else None),
+        row["traceparent"],
     )
 
 
@@ -198,7 +201,13 @@ async def send_interchange(
     icn_text = f"{icn:09d}"
     for w in todo:
         claim = w.out.claim
-        ctx = svc.context(conn, tenant=tenant, correlation_id=w.claim_id, cause=f"batch:{icn}")
+        ctx = svc.context(
+            conn,
+            tenant=tenant,
+            correlation_id=w.claim_id,
+            cause=f"batch:{icn}",
+            traceparent=w.traceparent,
+        )
         detail = {
             "interchange_control_number": icn_text,
             "frequency_code": w.out.frequency_code,

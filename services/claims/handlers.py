@@ -31,6 +31,7 @@ from schemas.events import (
 from schemas.events_payments import ClaimBalanceZero
 from schemas.events_workqueue import ClaimFixed
 from schemas.ids import claim_id_for
+from services.claims import metrics as saga_metrics
 from services.claims.config import claims_settings
 from services.claims.saga import FILED, Decision, State, decide, filing_deadline, next_submission
 
@@ -49,6 +50,7 @@ COLUMNS = {
     "patient_responsibility_cents",
     "coded",
     "outgoing_frequency",
+    "traceparent",
 }
 
 KINDS = ("ack", "remit", "filing")
@@ -174,6 +176,7 @@ async def move(
         *events,
         *extra,
     )
+    saga_metrics.moved(ctx, from_state, to, then[0] if then is not None else None)
 
 
 async def lock(
@@ -338,6 +341,7 @@ async def on_coded(ctx: Context, ev: ClaimCoded) -> None:
         "total_charge_cents": ev.total_charge_cents,
         "coded": ev.model_dump_json(),
         "outgoing_frequency": None if ev.self_pay else "1",
+        "traceparent": ctx.meta.traceparent,
     }
     detail: dict[str, Any] = {"lines": len(ev.lines), "findings": [f.edit for f in ev.findings]}
     locked = await lock(ctx.conn, ev.claim_id)

@@ -7,7 +7,6 @@ of claims posts in a handful of round trips.
 
 from __future__ import annotations
 
-import base64
 import csv
 import hashlib
 from collections import Counter
@@ -19,11 +18,9 @@ from typing import Any
 import asyncpg
 import orjson
 
-from runtime import telemetry
 from runtime.service import Context
 from runtime.x12 import X12Error
-from schemas.codec import encode, new_meta
-from schemas.events import ClaimSubmitted, Event, RemitReceived
+from schemas.events import ClaimSubmitted, RemitReceived
 from services.remittance.domain import (
     Match,
     Submitted,
@@ -581,48 +578,5 @@ async def post_claims(
             list({c for _, c in emit}),
         )
     }
-    await emit_many(ctx, [(ev, claim_id, traces.get(claim_id)) for ev, claim_id in emit])
+    await ctx.emit_many([(ev, claim_id, traces.get(claim_id)) for ev, claim_id in emit])
     return len(emit), len(items) - len(emit)
-
-
-async def emit_many(ctx: Context, events: Sequence[tuple[Event, str, str | None]]) -> None:
-    """``ctx.emit`` for many events in one statement: (event, correlation id, traceparent).
-
-    The same metadata as Context.emit and the runtime outbox's row format; one round trip
-    instead of one per claim (an 835 of 500 claims). A stand-in until the runtime offers
-    a bulk emit.
-    """
-    if not events:
-        return
-    source = f"rcm/{ctx.service.name}"
-    fallback = telemetry.traceparent_of() or ctx.meta.traceparent
-    topics: list[str] = []
-    keys: list[bytes] = []
-    values: list[bytes] = []
-    headers: list[str] = []
-    for ev, correlation_id, traceparent in events:
-        meta = new_meta(
-            ev,
-            source=source,
-            tenant=ctx.meta.tenant,
-            correlation_id=correlation_id,
-            causation_id=ctx.meta.id,
-            traceparent=traceparent or fallback,
-        )
-        enc = encode(ev, meta)
-        topics.append(enc.topic)
-        keys.append(enc.key)
-        values.append(enc.value)
-        headers.append(
-            orjson.dumps([[k, base64.b64encode(v).decode()] for k, v in enc.headers]).decode()
-        )
-    await ctx.conn.execute(
-        "INSERT INTO outbox(topic, key, value, headers) SELECT t, k, v, h::jsonb FROM"
-        " unnest($1::text[], $2::bytea[], $3::bytea[], $4::text[]) WITH ORDINALITY"
-        " AS e(t, k, v, h, n) ORDER BY n",
-        topics,
-        keys,
-        values,
-        headers,
-    )
-    ctx.emitted += len(events)

@@ -89,11 +89,30 @@ async def _schedule(
     correlation_id: str,
     delay_s: float,
     status: tuple[str, str, str] | None = None,
+    await_claim: str | None = None,
 ) -> None:
     """Emits now, or (delay_s > 0) stores the event for release_scheduled to emit later.
 
     ``status`` (payer id, claim, state) is the claim status the delivery makes true.
+    ``await_claim``: the event is for another claim of the interchange; it waits for that
+    claim's own claim.submitted (see release_for_claim), so it joins that claim's trace.
     """
+    if await_claim is not None:
+        await ctx.conn.execute(
+            "INSERT INTO scheduled(tenant, correlation_id, event_type, body, payer_id,"
+            " patient_control_number, ack_state, await_claim, delay_s)"
+            " VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9)",
+            ctx.meta.tenant,
+            correlation_id,
+            event.TYPE,
+            event.model_dump_json(),
+            status[0] if status else None,
+            status[1] if status else None,
+            status[2] if status else None,
+            await_claim,
+            delay_s,
+        )
+        return
     if delay_s <= 0:
         await ctx.emit(event, correlation_id=correlation_id)
         if status is not None:
@@ -114,6 +133,32 @@ async def _schedule(
         status[2] if status else None,
         delay_s,
     )
+
+
+async def release_for_claim(ctx: Context, pcn: str) -> None:
+    """The acknowledgements waiting for this claim's own claim.submitted: emitted now (or
+    scheduled after the configured ack delay) in this message's context and trace."""
+    rows = await ctx.conn.fetch(
+        "UPDATE scheduled SET await_claim = NULL, cause = $3, traceparent = $4,"
+        " due_at = now() + make_interval(secs => delay_s),"
+        " sent_at = CASE WHEN delay_s <= 0 THEN now() END"
+        " WHERE tenant = $1 AND await_claim = $2 AND due_at IS NULL"
+        " RETURNING id, correlation_id, event_type, body, delay_s, payer_id,"
+        " patient_control_number, ack_state",
+        ctx.meta.tenant,
+        pcn,
+        ctx.meta.id,
+        ctx.meta.traceparent,
+    )
+    for row in sorted(rows, key=lambda r: r["id"]):
+        if row["delay_s"] > 0:
+            continue
+        event = SCHEDULABLE[row["event_type"]].model_validate_json(row["body"])
+        await ctx.emit(event, correlation_id=row["correlation_id"])
+        if row["ack_state"]:
+            await _set_state(
+                ctx.conn, row["payer_id"], row["patient_control_number"], row["ack_state"]
+            )
 
 
 async def _set_state(conn: asyncpg.Connection, payer_id: str, pcn: str, state: str) -> None:
@@ -219,6 +264,7 @@ async def on_submitted(ctx: Context, ev: ClaimSubmitted) -> None:
                 f" claim {ev.claim_id} is not acknowledged",
             )
         log.debug("interchange %s already acknowledged; claim %s rides on it", icn, ev.claim_id)
+        await release_for_claim(ctx, ev.patient_control_number)
         return
     try:
         inter = triage_837(ev.x12)
@@ -269,6 +315,7 @@ async def _acknowledge(
                     ),
                     correlation_id=pcn,
                     delay_s=cfg.ack_delay_s,
+                    await_claim=None if pcn == ev.patient_control_number else pcn,
                 )
     if ev.patient_control_number not in seen:
         await ctx.emit(
@@ -355,6 +402,11 @@ async def _acknowledge(
                 c.payer_id,
                 c.patient_control_number,
                 "pending" if ack.accepted else "rejected",
+            ),
+            await_claim=(
+                None
+                if c.patient_control_number == ev.patient_control_number
+                else c.patient_control_number
             ),
         )
         if ack.accepted:

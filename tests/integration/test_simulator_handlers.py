@@ -284,7 +284,10 @@ async def test_276_endpoint_answers_for_a_known_claim(
 ) -> None:
     knobs(monkeypatch)
     text, claims = three_claims(506)
-    await svc.process(ClaimSubmitted.TOPIC, [submitted(text, claims[0].pcn, 506, 0)])
+    # as the claims service does: one claim.submitted per claim of the interchange
+    await svc.process(
+        ClaimSubmitted.TOPIC, [submitted(text, c.pcn, 506, n) for n, c in enumerate(claims)]
+    )
     payer = Party("MEDICARE PART B SIM", "PI", "MCR01")
     me = Party("FAMILY CLINIC", "46", "SUB01")
     prov = Party("FAMILY CLINIC", "XX", NPI)
