@@ -226,7 +226,14 @@ async def baseline(s: Settings, *, messages: int, size: int, hops: int) -> float
 
 
 def run(
-    s: Settings, *, claims: int, rate: float | None, seed: int, out: Path, timeout: float
+    s: Settings,
+    *,
+    claims: int,
+    rate: float | None,
+    seed: int,
+    out: Path,
+    timeout: float,
+    instances: int = 1,
 ) -> dict[str, Any]:
     stack.up(s)
     tenant = f"bench-{uuid.uuid4().hex[:6]}"
@@ -237,7 +244,7 @@ def run(
     claim_ids = [claim_id_for(tenant, e.encounter_id) for e in day]
     topics = [t.name for t in TOPICS]
     with Fleet(out / "logs", env=fleet_env(s)) as fleet:
-        fleet.start()
+        fleet.start(instances=instances)
         fleet.wait_healthy()
         before = asyncio.run(_end_offsets(s, topics))
 
@@ -286,6 +293,7 @@ def run(
     )
     return {
         "claims": claims,
+        "instances_per_service": instances,
         "offered_rate": rate,
         "elapsed_s": round(elapsed, 2),
         "claims_per_s": round(claims / elapsed, 1),

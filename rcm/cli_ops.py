@@ -65,6 +65,7 @@ def bench(
     as_json: Annotated[bool, typer.Option("--json", help="JSON (the only output form)")] = True,
     out: Annotated[Path, typer.Option(help="service logs go here")] = Path("bench-out"),
     timeout: Annotated[float, typer.Option()] = 1800,
+    instances: Annotated[int, typer.Option(min=1, max=4, help="processes per service")] = 1,
 ) -> None:
     """The end-to-end benchmark on the local stack: throughput, latency, CPU, RSS, lag."""
     from rcm import bench as bench_mod
@@ -74,7 +75,13 @@ def bench(
 
     try:
         result = bench_mod.run(
-            settings(), claims=claims, rate=rate, seed=seed, out=out, timeout=timeout
+            settings(),
+            claims=claims,
+            rate=rate,
+            seed=seed,
+            out=out,
+            timeout=timeout,
+            instances=instances,
         )
     except (stack.StackError, ProcessError, DemoError) as exc:
         fail(str(exc))

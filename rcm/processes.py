@@ -39,22 +39,36 @@ class Fleet:
     env: dict[str, str] = field(default_factory=dict)
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
-    def start(self, names: list[str] | None = None) -> None:
+    def start(self, names: list[str] | None = None, instances: int = 1) -> None:
+        """Starts each service; with ``instances`` > 1, that many of each (but the gateway)
+        in one consumer group, named ``claims#1``, ``claims#2``... with ops ports +100 each."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
         for name in names or list(SERVICES):
             self.start_one(name)
+            if name != "gateway":
+                for i in range(1, instances):
+                    self.start_one(f"{name}#{i}")
 
     def start_one(self, name: str) -> None:
-        log = (self.log_dir / f"{name}.log").open("ab")
+        service, _, instance = name.partition("#")
+        log = (self.log_dir / f"{name.replace('#', '-')}.log").open("ab")
+        env = {**os.environ, **self.env}
+        if instance:
+            env["RCM_HTTP_PORT_OFFSET"] = str(100 * int(instance))
         self.procs[name] = subprocess.Popen(
-            [sys.executable, "-m", f"services.{name}"],
+            [sys.executable, "-m", f"services.{service}"],
             cwd=REPO_ROOT,
-            env={**os.environ, **self.env},
+            env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
+
+    @staticmethod
+    def port(name: str) -> int:
+        service, _, instance = name.partition("#")
+        return SERVICES[service] + 100 * int(instance or 0)
 
     def wait_healthy(self, timeout: float = 120) -> None:
         deadline = time.monotonic() + timeout
@@ -67,7 +81,7 @@ class Fleet:
                         f"service {name} exited with {proc.returncode}; see {self.log_dir / name}.log"
                     )
                 with contextlib.suppress(httpx.HTTPError):
-                    r = httpx.get(f"http://127.0.0.1:{SERVICES[name]}/healthz", timeout=1)
+                    r = httpx.get(f"http://127.0.0.1:{self.port(name)}/healthz", timeout=1)
                     if r.status_code == 200:
                         pending.discard(name)
             if time.monotonic() > deadline:

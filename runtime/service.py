@@ -205,7 +205,7 @@ class Service:
             f"rcm-{name}",
             broker=broker,
             store="memory://",
-            web_port=http_port,
+            web_port=http_port + self.settings.http_port_offset,
             web_host=self.settings.http_host,
             web_router_enabled=False,
             web_tables_enabled=False,

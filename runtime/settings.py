@@ -47,6 +47,9 @@ class Settings(BaseSettings):
         description="Bearer token for every service's /metrics and ops routes",
     )
     http_host: str = "127.0.0.1"
+    http_port_offset: int = Field(
+        default=0, ge=0, le=50000, description="Added to every ops port (several instances)"
+    )
     log_level: str = "INFO"
     otel_exporter: str = Field(default="none", pattern=r"^(none|console|otlp|jsonl)$")
     otel_dir: Path = Field(default=Path("traces"), description="Where the jsonl exporter writes")
