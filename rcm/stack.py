@@ -9,6 +9,7 @@ process behind, ``status`` says what runs where.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import glob
 import os
@@ -143,6 +144,15 @@ def kafka_cmd(p: Paths, *args: str, heap: str = "256m") -> list[str]:
     ]
 
 
+def _cluster_id() -> str:
+    """A KRaft cluster id: 16 random bytes, base64url; never starting with '-', which the
+    storage tool would read as an option."""
+    while True:
+        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if cid[0] != "-":
+            return cid
+
+
 def kafka_up(s: Settings, p: Paths) -> None:
     if pid_alive(p.kafka_pid) and port_open(s.kafka_port):
         return
@@ -156,10 +166,7 @@ def kafka_up(s: Settings, p: Paths) -> None:
         .format(port=s.kafka_port, controller_port=s.kafka_controller_port, data_dir=p.kafka_data)
     )
     if not (p.kafka_data / "meta.properties").exists():
-        cluster_id = uuid.uuid4().bytes
-        import base64
-
-        cid = base64.urlsafe_b64encode(cluster_id).decode().rstrip("=")
+        cid = _cluster_id()
         p.kafka_data.mkdir(parents=True, exist_ok=True)
         subprocess.run(
             kafka_cmd(p, "kafka.tools.StorageTool", "format", "-t", cid, "-c", str(props)),

@@ -60,39 +60,49 @@ log = logging.getLogger("rcm.eligibility")
 
 async def record_coverages(conn: asyncpg.Connection, tenant: str, enc: EncounterCreated) -> None:
     for c in enc.coverages:
-        row = (
-            tenant,
-            enc.patient.id,
-            c.payer_id,
-            c.payer_name,
-            c.member_id,
-            c.group_number,
-            c.plan,
-            c.priority,
-            c.relationship.value,
-            c.subscriber.id if c.subscriber else None,
-            c.effective_date,
-            c.termination_date,
-        )
-        current = await conn.fetchrow(
-            "SELECT id, payer_name, group_number, plan, priority, relationship, subscriber_id,"
-            " effective_date, termination_date FROM coverages WHERE tenant=$1 AND patient_id=$2"
-            " AND payer_id=$3 AND member_id=$4 AND valid_to IS NULL",
-            tenant,
-            enc.patient.id,
-            c.payer_id,
-            c.member_id,
-        )
-        if current is not None and tuple(current)[1:] == (row[3], *row[5:]):
-            continue
-        if current is not None:
-            await conn.execute("UPDATE coverages SET valid_to=now() WHERE id=$1", current["id"])
-        await conn.execute(
-            "INSERT INTO coverages(tenant, patient_id, payer_id, payer_name, member_id, group_number,"
-            " plan, priority, relationship, subscriber_id, effective_date, termination_date, source)"
-            " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,'encounter')",
-            *row,
-        )
+        await record_coverage(conn, tenant, enc.patient.id, c, source="encounter")
+
+
+async def record_coverage(
+    conn: asyncpg.Connection, tenant: str, patient_id: str, c: Coverage, *, source: str
+) -> bool:
+    """Records one coverage with history: a change closes the current row and adds a new
+    one; the same coverage again changes nothing. Returns True if anything was written."""
+    row = (
+        tenant,
+        patient_id,
+        c.payer_id,
+        c.payer_name,
+        c.member_id,
+        c.group_number,
+        c.plan,
+        c.priority,
+        c.relationship.value,
+        c.subscriber.id if c.subscriber else None,
+        c.effective_date,
+        c.termination_date,
+    )
+    current = await conn.fetchrow(
+        "SELECT id, payer_name, group_number, plan, priority, relationship, subscriber_id,"
+        " effective_date, termination_date FROM coverages WHERE tenant=$1 AND patient_id=$2"
+        " AND payer_id=$3 AND member_id=$4 AND valid_to IS NULL",
+        tenant,
+        patient_id,
+        c.payer_id,
+        c.member_id,
+    )
+    if current is not None and tuple(current)[1:] == (row[3], *row[5:]):
+        return False
+    if current is not None:
+        await conn.execute("UPDATE coverages SET valid_to=now() WHERE id=$1", current["id"])
+    await conn.execute(
+        "INSERT INTO coverages(tenant, patient_id, payer_id, payer_name, member_id, group_number,"
+        " plan, priority, relationship, subscriber_id, effective_date, termination_date, source)"
+        " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)",
+        *row,
+        source,
+    )
+    return True
 
 
 async def coverages_on_record(
