@@ -64,7 +64,7 @@ async def create_key(
 @keys_app.command("create")
 def keys_create(
     tenant: Annotated[str, typer.Option(help="The tenant the key may see")],
-    scopes: Annotated[str, typer.Option(help="Comma-separated: intake, read, work, admin")],
+    scopes: Annotated[str, typer.Option(help="Comma-separated: intake, read, work, ops, admin")],
     name: Annotated[str, typer.Option(help="Who or what uses it")] = "",
     rate: Annotated[int, typer.Option(min=1, max=1_000_000, help="Requests per second")] = 100,
 ) -> None:

@@ -18,6 +18,11 @@ cleanup() { if [ "$started" = 1 ]; then $PY -m rcm.cli stack down || true; fi; }
 trap cleanup EXIT
 
 mkdir -p test-artifacts
+# The ops dashboard test renders the page in headless Chromium (Debian's package).
+if ! command -v chromium >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -q chromium >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }
+fi
 set +e
 $PY -m pytest -m "unit or integration or e2e" --junitxml=test-artifacts/junit.xml "$@"
 rc=$?

@@ -23,7 +23,7 @@ from runtime.settings import Settings, settings
 from schemas.common import Coverage, IcdCode, Person, ServiceLine
 from schemas.events import EncounterCreated
 from schemas.events_payments import PatientPaymentReceived
-from services.gateway import intake, queries
+from services.gateway import intake, ops, queries
 from services.gateway.config import GatewaySettings
 from services.gateway.core import AuditEntry, Gateway, Unavailable, _Write, sha
 from services.gateway.keys import Principal, bearer
@@ -32,7 +32,11 @@ from services.gateway.keys import Scope as KeyScope
 DESCRIPTION = """
 The HTTP door of RCM Pipeline. Authenticate with `Authorization: Bearer <API key>`;
 a key belongs to one tenant and carries scopes: `intake` (encounters, FHIR, payments),
-`read` (claims, work queues, KPIs), `work` (fixes, payments), `admin` (all).
+`read` (claims, work queues, KPIs), `work` (fixes, payments), `ops` (lag, funnel,
+denials, A/R aging and the dashboard under /v1/ops: counts and sums, no patient data),
+`admin` (all). The dashboard (GET /v1/ops/dashboard) also takes the HttpOnly session
+cookie that POST /v1/ops/login (the sign-in form) or a one-time link from
+POST /v1/ops/tickets opens. GET /metrics takes the ops token (RCM_OPS_TOKEN).
 A claim of another tenant answers 404. Writes answer 202 only after Kafka acknowledged
 the event (acks=all); when Kafka or the database cannot take it, 503 with Retry-After.
 Send `Idempotency-Key` on writes: a retry with the same key and body gets the first
@@ -594,6 +598,7 @@ def create_app(s: Settings | None = None, g: GatewaySettings | None = None) -> F
 
         return Json(await gw.guarded(run))
 
+    ops.install(app, gw, s, g, RateLimited)
     return app
 
 

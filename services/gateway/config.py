@@ -2,10 +2,54 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PORT = 6100
+
+
+# Demo time: claims move in seconds, a payer day is 4 s (RCM_CLAIMS_SECONDS_PER_PAYER_DAY).
+# RECEIVED/ELIGIBLE/CODED: real-time eligibility, coding and the 0.2 s batch window should
+# take seconds; SUBMITTED: the 999/277CA is resent every 60 s three times, so 5 minutes
+# without an acknowledgement means the clearinghouse never answered; ACCEPTED: the slowest
+# payer's 30 days (120 s) plus three 276 status inquiries; PAID/PARTIALLY_PAID: the
+# statement (or closing) follows at once unless a secondary payer is pending; HELD,
+# REJECTED and DENIED wait for a person: an hour. PATIENT_BILLED and CLOSED have no limit
+# (patients pay in weeks: see A/R aging).
+DEMO_STUCK_LIMITS = (
+    "RECEIVED:60,ELIGIBLE:60,CODED:120,SUBMITTED:300,ACCEPTED:600,PAID:600,"
+    "PARTIALLY_PAID:600,HELD:3600,REJECTED:3600,DENIED:3600"
+)
+STATES = (
+    "RECEIVED",
+    "ELIGIBLE",
+    "HELD",
+    "CODED",
+    "SUBMITTED",
+    "ACCEPTED",
+    "REJECTED",
+    "PAID",
+    "PARTIALLY_PAID",
+    "DENIED",
+    "PATIENT_BILLED",
+    "CLOSED",
+)
+
+
+def parse_limits(text: str) -> dict[str, int]:
+    """``"SUBMITTED:300,ACCEPTED:600"`` -> ``{"SUBMITTED": 300, "ACCEPTED": 600}``."""
+    out: dict[str, int] = {}
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        state, sep, value = part.partition(":")
+        state = state.strip().upper()
+        if not sep or state not in STATES or not value.strip().isdigit():
+            raise ValueError(f"expected STATE:SECONDS with a claim state, got {part!r}")
+        if int(value) <= 0:
+            raise ValueError(f"a limit is positive, got {part!r}")
+        out[state] = int(value)
+    return out
 
 
 class GatewaySettings(BaseSettings):
@@ -24,3 +68,34 @@ class GatewaySettings(BaseSettings):
     topic_prefix: str = Field(
         default="", pattern=r"^[A-Za-z0-9._-]{0,60}$", description="Tests write to their own topics"
     )
+
+    # --- ops routes and the dashboard (services/gateway/ops.py) ---
+    ops_cache_s: float = Field(
+        default=3.0, ge=0, description="Ops answers (lag, funnel, ...) are reused this long"
+    )
+    ops_lag_group_prefix: str = Field(
+        default="rcm-", pattern=r"^[A-Za-z0-9._-]{1,80}$", description="Consumer groups shown"
+    )
+    ops_lag_timeout_s: float = Field(default=15.0, gt=0, description="Longest a lag read takes")
+    ops_stuck_limits: str = Field(
+        default=DEMO_STUCK_LIMITS,
+        description="STATE:SECONDS pairs: a claim in STATE longer than this is stuck."
+        " The defaults are for the demo's compressed time (a payer day is 4 s);"
+        " in production use days, e.g. SUBMITTED:172800,ACCEPTED:3888000",
+    )
+    ops_throughput_minutes: int = Field(
+        default=15, ge=1, le=240, description="Throughput per stage over this many minutes"
+    )
+    ops_session_s: int = Field(
+        default=8 * 3600, ge=60, le=7 * 86400, description="Dashboard session cookie lifetime"
+    )
+    ops_ticket_s: int = Field(default=60, ge=5, le=600, description="One-time login link lifetime")
+
+    @field_validator("ops_stuck_limits")
+    @classmethod
+    def _limits(cls, value: str) -> str:
+        parse_limits(value)
+        return value
+
+    def stuck_limits(self) -> dict[str, int]:
+        return parse_limits(self.ops_stuck_limits)

@@ -15,6 +15,7 @@ class Scope(StrEnum):
     intake = "intake"  # send encounters, FHIR bundles, patient payments
     read = "read"  # claims, timelines, work queues, KPIs
     work = "work"  # fix claims in work queues, post patient payments
+    ops = "ops"  # lag, funnel, denials, aging, the dashboard: counts and sums, no PHI
     admin = "admin"  # everything
 
 

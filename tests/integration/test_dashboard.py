@@ -1,0 +1,221 @@
+"""The ops dashboard in headless Chromium (Debian's chromium package): signed in through a
+one-time link, the page it renders shows the numbers the API answers for the tenant's
+seeded claims, and a screenshot is kept in test-artifacts/ops-dashboard.png."""
+
+import asyncio
+import contextlib
+import shutil
+import socket
+import tempfile
+import uuid
+from collections.abc import AsyncIterator
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from PIL import Image
+
+from runtime.settings import Settings
+from tests.conftest import ARTIFACTS
+from tests.integration.test_ops_routes import OpsEnv, ops_env, seed
+
+pytestmark = pytest.mark.integration
+
+CHROMIUM = "/usr/bin/chromium"
+SCREENSHOT = ARTIFACTS / "ops-dashboard.png"
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+    "--window-size=1400,1000",
+    "--virtual-time-budget=5000",
+]
+
+
+def money(cents: int) -> str:
+    sign = "−" if cents < 0 else ""
+    d, c = divmod(abs(cents), 100)
+    return f"{sign}${d:,}.{c:02d}"
+
+
+class Cells(HTMLParser):
+    """Table rows carrying data-state / data-code / data-bucket / data-group, and the text
+    of their cells by class; and the text of elements by id."""
+
+    KEYS = ("data-state", "data-code", "data-bucket", "data-group")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: dict[tuple[str, str], dict[str, str]] = {}
+        self.ids: dict[str, str] = {}
+        self.row: tuple[str, str] | None = None
+        self.stack: list[tuple[str, str | None, str | None]] = []  # tag, class, id
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "tr":
+            self.row = next(((k, a[k] or "") for k in self.KEYS if k in a), None)
+            if self.row is not None:
+                self.rows[self.row] = {}
+        if tag in ("br", "img", "input", "meta", "link", "circle", "line", "rect", "polyline"):
+            return
+        self.stack.append((tag, a.get("class"), a.get("id")))
+
+    def handle_endtag(self, tag: str) -> None:
+        while self.stack:
+            if self.stack.pop()[0] == tag:
+                break
+        if tag == "tr":
+            self.row = None
+
+    def handle_data(self, data: str) -> None:
+        for _, _cls, ident in self.stack:
+            if ident:
+                self.ids[ident] = self.ids.get(ident, "") + data
+        if self.row is not None:
+            for tag, cls, _ in reversed(self.stack):
+                if tag == "td" and cls:
+                    for c in cls.split():
+                        cells = self.rows[self.row]
+                        cells[c] = cells.get(c, "") + data
+                    break
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    assert not 6100 <= port <= 6106
+    return port
+
+
+@contextlib.asynccontextmanager
+async def serving(env: OpsEnv) -> AsyncIterator[str]:
+    """The gateway on a free local port, in this process (its lifespan is the env's)."""
+    port = free_port()
+    config = uvicorn.Config(
+        env.app, host="127.0.0.1", port=port, lifespan="off", log_level="warning"
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.05)
+        if task.done():
+            task.result()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def chromium(*args: str, profile: Path) -> bytes:
+    proc = await asyncio.create_subprocess_exec(
+        CHROMIUM,
+        *FLAGS,
+        f"--user-data-dir={profile}",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), timeout=120)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise
+    assert proc.returncode == 0, err.decode(errors="replace")[-2000:]
+    return out
+
+
+async def login_link(env: OpsEnv, base: str) -> str:
+    r = await env.client.post("/v1/ops/tickets", headers=env.auth("a_ops"))
+    assert r.status_code == 200
+    return base + r.json()["url"]
+
+
+@pytest.fixture(scope="module")
+async def env(live_stack: Settings) -> AsyncIterator[OpsEnv]:
+    # Answers are reused for a minute, so the API and the page show the same moment.
+    async with ops_env(live_stack, uuid.uuid4().hex[:10], ops_cache_s=60) as e:
+        yield e
+
+
+async def test_the_dashboard_shows_the_numbers_the_api_answers(env: OpsEnv) -> None:
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian's chromium is needed: apt-get install -y chromium (scripts/test.sh)")
+    await seed(env)
+    api: dict[str, Any] = {}
+    for name in ("funnel", "denials", "aging", "lag"):
+        r = await env.client.get(f"/v1/ops/{name}", headers=env.auth("a_ops"))
+        assert r.status_code == 200
+        api[name] = r.json()
+
+    profile = Path(tempfile.mkdtemp(prefix="rcm-chromium-"))
+    try:
+        async with serving(env) as base:
+            dom = (
+                await chromium("--dump-dom", await login_link(env, base), profile=profile)
+            ).decode()
+            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+            SCREENSHOT.unlink(missing_ok=True)
+            await chromium(
+                f"--screenshot={SCREENSHOT}", await login_link(env, base), profile=profile
+            )
+    finally:
+        shutil.rmtree(profile, ignore_errors=True)
+
+    page = Cells()
+    page.feed(dom)
+    assert page.ids.get("tenant") == "tenant ops-tenant-a", dom[:2000]
+    assert "live" in dom  # every poll answered: the status dot is green
+    assert page.ids.get("banner", "") == ""
+
+    funnel = api["funnel"]
+    for s in funnel["states"]:
+        row = page.rows[("data-state", s["state"])]
+        assert row["count"] == f"{s['claims']:,}", s
+        assert row["stuck"] == (str(s["stuck"]) if s["stuck"] or s["limit_s"] else "–"), s
+    assert page.ids["t-claims"] == str(funnel["claims"]) == "9"
+    assert page.ids["t-stuck"] == str(funnel["stuck_total"]) == "3"
+    for c in funnel["stuck"]:
+        assert ("data-claim", c["claim_id"]) not in page.rows  # listed by id below
+        assert c["claim_id"] in page.ids["stuck-body"]
+
+    denials = api["denials"]
+    assert [i["code"] for i in denials["items"]] == ["CO-97", "CO-16", "OA-18"]
+    for i in denials["items"]:
+        row = page.rows[("data-code", i["code"])]
+        assert row["amount"] == money(i["amount_cents"])
+        assert row["claims"] == str(i["claims"])
+    assert page.ids["t-denied"] == money(denials["amount_cents"]) == "$77.00"
+
+    aging = api["aging"]
+    for b in aging["buckets"]:
+        row = page.rows[("data-bucket", b["bucket"])]
+        assert row["ins"] == money(b["insurance_cents"])
+        assert row["pat"] == money(b["patient_cents"])
+        assert row["ins-claims"] == str(b["insurance_claims"])
+    total = page.rows[("data-bucket", "total")]
+    assert total["ins"] == money(aging["insurance_cents"]) == "$1,087.66"
+    assert total["pat"] == money(aging["patient_cents"]) == "$55.00"
+    assert page.ids["t-pat-s"].endswith("credits $7.00")
+
+    (lag,) = api["lag"]
+    row = page.rows[("data-group", lag["group"])]
+    assert row["lag"] == str(lag["lag"]) == "5"
+    assert page.ids["t-lag"] == "5"
+
+    # The screenshot: the full window, and a page with charts, not a blank or error page.
+    with Image.open(SCREENSHOT) as img:
+        assert img.size == (1400, 1000)
+        colours = img.convert("RGB").getcolors(maxcolors=1_000_000) or []
+    assert len(colours) > 200, len(colours)
