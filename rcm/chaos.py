@@ -90,7 +90,9 @@ def restart_postgres(s: Settings) -> None:
     stack.pg_up(s)
 
 
-async def checks(s: Settings, claim_ids: list[str], poison: int) -> dict[str, Any]:
+async def checks(
+    s: Settings, claim_ids: list[str], poison: int, since: dt.datetime
+) -> dict[str, Any]:
     conn = await asyncpg.connect(s.database_url)
     try:
         have = await conn.fetchval(
@@ -130,7 +132,8 @@ async def checks(s: Settings, claim_ids: list[str], poison: int) -> dict[str, An
             if exists:
                 rows = await conn.fetch(
                     f"SELECT reason, count(*) AS n FROM {schema}.dead_letters"
-                    " WHERE at > now() - interval '2 hours' GROUP BY 1"
+                    " WHERE at >= $1 GROUP BY 1",
+                    since,
                 )
                 for r in rows:
                     dead[f"{schema}:{r['reason']}"] = int(r["n"])
@@ -159,6 +162,7 @@ def run(
     restart_infra: bool = True,
 ) -> dict[str, Any]:
     rng = random.Random(seed)
+    started = dt.datetime.now(dt.UTC)
     stack.up(s)
     tenant = f"chaos-{uuid.uuid4().hex[:6]}"
     dos = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
@@ -213,7 +217,7 @@ def run(
         "seconds": round(time.monotonic() - t0, 1),
         "kill_drains": drains,
     }
-    result.update(asyncio.run(checks(s, claim_ids, poison)))
+    result.update(asyncio.run(checks(s, claim_ids, poison, started)))
     result["ok"] = (
         settled
         and result["lost"] == 0

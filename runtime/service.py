@@ -217,6 +217,9 @@ class Service:
             consumer_auto_offset_reset="earliest",
             producer_acks=-1,
             broker_commit_interval=1.0,
+            # A killed instance leaves its group within seconds, so its partitions move on.
+            broker_session_timeout=10.0,
+            broker_heartbeat_interval=3.0,
             stream_wait_empty=False,
             **self._broker_security(),
         )
