@@ -26,7 +26,7 @@ fi
 # A short chaos run: services killed at random, Kafka and PostgreSQL restarted, poison
 # injected; it fails the build if anything was lost, sent twice, posted twice or unbalanced.
 echo "== chaos (short)"
-$PY -m rcm.cli chaos --claims 150 --kills 3 --out test-artifacts/chaos > test-artifacts/chaos.log 2>&1 \
+$PY -m rcm.cli chaos --claims 150 --kills 3 --timeout 600 --out test-artifacts/chaos > test-artifacts/chaos.log 2>&1 \
   || { tail -80 test-artifacts/chaos.log; echo "chaos run failed" >&2; exit 1; }
 grep -E '"(claims|kills|lost|duplicate_submissions|duplicate_postings|unbalanced_ledgers|unexpected_dead_letters|ok)"' test-artifacts/chaos/chaos.json
 

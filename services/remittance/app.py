@@ -21,6 +21,7 @@ def build() -> Service:
     )
     svc.on(ClaimSubmitted, handlers.on_submitted)
     svc.on(RemitReceived, handlers.on_remit)
+    svc.every(2.0, handlers.rematch)
 
     @svc.on_startup
     async def contracts() -> None:

@@ -18,7 +18,7 @@ from typing import Any
 import asyncpg
 import orjson
 
-from runtime.service import Context
+from runtime.service import Context, Service
 from runtime.x12 import X12Error
 from schemas.events import ClaimSubmitted, RemitReceived
 from services.remittance.domain import (
@@ -177,6 +177,30 @@ async def retry_unmatched(ctx: Context, waiting: Sequence[asyncpg.Record]) -> in
         await post_claims(ctx, remit_id, payer_id, items)
         await _close_unmatched(conn, remit_id)
         done += len(items)
+    return done
+
+
+async def rematch(svc: Service) -> int:
+    """Heals a race: an 835 read while the claim.submitted naming its claim was being
+    applied in a concurrent transaction leaves the CLP unmatched although its claim is now
+    known. Every few seconds, queued CLPs whose claim has since been indexed are posted."""
+    assert svc.pool is not None
+    done = 0
+    async with svc.pool.acquire() as conn, conn.transaction():
+        rows = await conn.fetch(
+            "SELECT u.id, u.tenant, u.remit_id, u.claim_index, u.payer_id, u.occurrence"
+            " FROM unmatched u WHERE u.resolved_at IS NULL AND EXISTS (SELECT 1 FROM"
+            " submitted_claims s WHERE s.tenant = u.tenant AND (s.patient_control_number ="
+            " u.patient_control_number OR (s.patient_key = u.patient_key AND s.service_date ="
+            " u.service_date AND s.total_charge_cents = abs(u.charge_cents))))"
+            " ORDER BY u.id LIMIT 500 FOR UPDATE OF u SKIP LOCKED"
+        )
+        by_tenant: dict[str, list[asyncpg.Record]] = {}
+        for row in rows:
+            by_tenant.setdefault(row["tenant"], []).append(row)
+        for tenant, waiting in by_tenant.items():
+            ctx = svc.context(conn, tenant=tenant, correlation_id=f"rematch:{waiting[0]['id']}")
+            done += await retry_unmatched(ctx, waiting)
     return done
 
 

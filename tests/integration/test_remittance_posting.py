@@ -357,6 +357,28 @@ async def test_an_unmatched_claim_waits_in_the_queue_until_its_claim_is_known(
     assert (ev.claim_id, ev.patient_control_number, ev.paid_cents) == ("CLAIM-9", "C9", 10000)
 
 
+async def test_a_claim_indexed_by_a_concurrent_transaction_is_posted_by_the_rematch_timer(
+    svc: Service,
+) -> None:
+    # The race: the 835 is read while its claim.submitted is being applied elsewhere, so
+    # the CLP is queued although the claim becomes known a moment later.
+    stray = clp("C8", "1", "100", "100", "", "PCN-Y", *line("99213", "100", "100"))
+    await remit(svc, x835("100", "TR-R", stray), "TR-R")
+    assert svc.pool is not None
+    await svc.pool.execute(
+        "INSERT INTO submitted_claims(tenant, patient_control_number, claim_id, payer_id,"
+        " frequency_code, total_charge_cents) VALUES ($1, 'C8', 'CLAIM-8', $2, '1', 10000)",
+        TENANT,
+        PAYER,
+    )
+    assert await handlers.rematch(svc) == 1
+    assert await handlers.rematch(svc) == 0
+    [ev] = await adjudications(svc)
+    assert (ev.claim_id, ev.paid_cents) == ("CLAIM-8", 10000)
+    [resolved] = await rows(svc, "SELECT resolved_claim_id FROM unmatched")
+    assert resolved["resolved_claim_id"] == "CLAIM-8"
+
+
 async def test_claims_match_by_payer_claim_number_then_patient_date_and_amount(
     svc: Service,
 ) -> None:
