@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 
 from runtime.x12 import X12Error
 from schemas.codec import DecodeError, decode, encode, new_meta
+from services.claims.x12_276 import read_277
+from services.eligibility.x12_271 import parse_271
 from services.simulator.x12_in import read_837, triage_837
 from tests.builders import encounter
 
@@ -124,11 +126,7 @@ _SEGMENTS = [
     st.booleans(),
 )
 def test_837_reader_never_crashes(segs: list[tuple[str, list[str]]], triage: bool) -> None:
-    isa = (
-        "ISA*00*          *00*          *ZZ*SENDER         *ZZ*RECEIVER       "
-        "*250101*1200*^*00501*000000001*0*T*:~"
-    )
-    text = isa + "".join("*".join([name, *els]) + "~" for name, els in segs)
+    text = _x12(segs)
     with contextlib.suppress(X12Error):
         (triage_837 if triage else read_837)(text)
 
@@ -138,3 +136,66 @@ def test_837_reader_never_crashes(segs: list[tuple[str, list[str]]], triage: boo
 def test_837_reader_on_any_text(text: str) -> None:
     with contextlib.suppress(X12Error):
         read_837(text)
+
+
+_271_SEGMENTS = [
+    "ST",
+    "BHT",
+    "HL",
+    "NM1",
+    "TRN",
+    "DMG",
+    "DTP",
+    "EB",
+    "AAA",
+    "MSG",
+    "III",
+    "REF",
+    "INS",
+    "LS",
+    "LE",
+    "SE",
+    "GS",
+    "GE",
+    "IEA",
+]
+_ISA = (
+    "ISA*00*          *00*          *ZZ*SENDER         *ZZ*RECEIVER       "
+    "*250101*1200*^*00501*000000001*0*T*:~"
+)
+
+
+def _x12(segs: list[tuple[str, list[str]]]) -> str:
+    return _ISA + "".join("*".join([name, *els]) + "~" for name, els in segs)
+
+
+_segments_of = st.lists(
+    st.tuples(
+        st.sampled_from([*_271_SEGMENTS, "STC", "QTY", "AMT", "SVC"]),
+        st.lists(st.text(alphabet="AB019:*.-^ ", max_size=12), max_size=8),
+    ),
+    max_size=40,
+)
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@given(_segments_of)
+def test_271_reader_never_crashes(segs: list[tuple[str, list[str]]]) -> None:
+    with contextlib.suppress(X12Error):
+        parse_271(_x12(segs))
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@given(_segments_of)
+def test_277_status_reader_never_crashes(segs: list[tuple[str, list[str]]]) -> None:
+    with contextlib.suppress(X12Error):
+        read_277(_x12(segs))
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text(max_size=600))
+def test_271_and_277_readers_on_any_text(text: str) -> None:
+    with contextlib.suppress(X12Error):
+        parse_271(text)
+    with contextlib.suppress(X12Error):
+        read_277(text)
