@@ -209,3 +209,23 @@ def segments(text: str) -> tuple[Delimiters, list[list[str]]]:
             "truncated interchange: no IEA trailer", segment=len(out), position=len(text)
         )
     return d, out
+
+
+def begin(text: object) -> tuple[str, Delimiters]:
+    """The interchange text from its ISA on, and its delimiters; X12Error when the text is
+    not X12 or its last segment is cut off (no terminator after it)."""
+    if not isinstance(text, str):
+        raise X12Error("not X12: expected text", segment=1, position=0)
+    head = text.lstrip(" \t\r\n\ufeff")
+    if not head.startswith("ISA"):
+        raise X12Error(f"not X12: expected ISA, found {head[:3]!r}", segment=1, position=0)
+    d = delimiters_of(head)
+    tail = head.rstrip("".join(c for c in " \t\r\n" if c != d.segment))
+    if not tail.endswith(d.segment):
+        last = tail[tail.rfind(d.segment) + 1 :].strip().split(d.element)
+        raise X12Error(
+            f"truncated: {last[0][:10]} is cut off (no segment terminator {d.segment!r} after it)",
+            segment=tail.count(d.segment) + 1,
+            position=len(last) - 1,
+        )
+    return head, d

@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 
 from schemas.events import (
     AckKind,
@@ -25,21 +24,9 @@ from schemas.events import (
 )
 from schemas.events_payments import ClaimBalanceZero
 from schemas.events_workqueue import ClaimFixed, Reentry
+from schemas.states import ClaimState
 
-
-class State(StrEnum):
-    RECEIVED = "RECEIVED"
-    ELIGIBLE = "ELIGIBLE"
-    HELD = "HELD"
-    CODED = "CODED"
-    SUBMITTED = "SUBMITTED"
-    ACCEPTED = "ACCEPTED"
-    REJECTED = "REJECTED"
-    PAID = "PAID"
-    PARTIALLY_PAID = "PARTIALLY_PAID"
-    DENIED = "DENIED"
-    PATIENT_BILLED = "PATIENT_BILLED"
-    CLOSED = "CLOSED"
+State = ClaimState
 
 
 # How far along the happy path a state is; an event that would move a claim

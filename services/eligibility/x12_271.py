@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from runtime.x12 import X12Error, cents, delimiters_of, iter_segments
+from runtime.x12 import X12Error, begin, cents, iter_segments
 
 ACTIVE_CODES = frozenset({"1", "2", "3", "4", "5"})
 INACTIVE_CODES = frozenset({"6", "7", "8"})
@@ -273,20 +273,7 @@ def parse_271(text: str) -> Reply:
 
     Raises X12Error (and nothing else) on text that is not a well-formed 271.
     """
-    if not isinstance(text, str):
-        raise X12Error("not X12: expected text", segment=1, position=0)
-    head = text.lstrip(" \t\r\n\ufeff")
-    if not head.startswith("ISA"):
-        raise X12Error(f"not X12: expected ISA, found {head[:3]!r}", segment=1, position=0)
-    d = delimiters_of(head)
-    tail = head.rstrip("".join(c for c in " \t\r\n" if c != d.segment))
-    if not tail.endswith(d.segment):
-        last = tail[tail.rfind(d.segment) + 1 :].strip().split(d.element)
-        raise X12Error(
-            f"truncated: {last[0][:10]} is cut off (no segment terminator {d.segment!r} after it)",
-            segment=tail.count(d.segment) + 1,
-            position=len(last) - 1,
-        )
+    head, d = begin(text)
     try:
         return _walk(list(iter_segments(head, d)), d.repetition)
     except X12Error:

@@ -23,6 +23,7 @@ from runtime.settings import Settings, settings
 from schemas.common import Coverage, IcdCode, Person, ServiceLine
 from schemas.events import EncounterCreated
 from schemas.events_payments import PatientPaymentReceived
+from schemas.states import ClaimState
 from services.gateway import intake, ops, queries
 from services.gateway.config import GatewaySettings
 from services.gateway.core import AuditEntry, Gateway, Unavailable, _Write, sha
@@ -74,21 +75,6 @@ class Queue(StrEnum):
     rejections = "rejections"
     denials = "denials"
     unmatched = "unmatched"
-
-
-class ClaimState(StrEnum):
-    RECEIVED = "RECEIVED"
-    ELIGIBLE = "ELIGIBLE"
-    HELD = "HELD"
-    CODED = "CODED"
-    SUBMITTED = "SUBMITTED"
-    ACCEPTED = "ACCEPTED"
-    REJECTED = "REJECTED"
-    PAID = "PAID"
-    PARTIALLY_PAID = "PARTIALLY_PAID"
-    DENIED = "DENIED"
-    PATIENT_BILLED = "PATIENT_BILLED"
-    CLOSED = "CLOSED"
 
 
 class Strict(BaseModel):

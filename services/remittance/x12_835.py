@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from runtime.x12 import X12Error, delimiters_of, iter_segments
+from runtime.x12 import X12Error, begin, iter_segments
 
 _REVERSAL = "22"
 _CAS_TRIPLETS = 6
@@ -324,20 +324,7 @@ def parse_835(text: str) -> Remittance:
 
     Raises X12Error (and nothing else) on text that is not a well-formed 835.
     """
-    if not isinstance(text, str):
-        raise X12Error("not X12: expected text", segment=1, position=0)
-    head = text.lstrip(" \t\r\n\ufeff")
-    if not head.startswith("ISA"):
-        raise X12Error(f"not X12: expected ISA, found {head[:3]!r}", segment=1, position=0)
-    d = delimiters_of(head)
-    tail = head.rstrip("".join(c for c in " \t\r\n" if c != d.segment))
-    if not tail.endswith(d.segment):
-        last = tail[tail.rfind(d.segment) + 1 :].strip().split(d.element)
-        raise X12Error(
-            f"truncated: {last[0][:10]} is cut off (no segment terminator {d.segment!r} after it)",
-            segment=tail.count(d.segment) + 1,
-            position=len(last) - 1,
-        )
+    head, d = begin(text)
     try:
         return _walk(iter_segments(head, d), d.component)
     except X12Error:
