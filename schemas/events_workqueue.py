@@ -34,3 +34,16 @@ class ClaimFixed(Event):
     changed: list[str] = Field(
         default_factory=list, description="What changed: diagnoses, lines, coverages, patient"
     )
+
+
+class ClaimVoidRequested(Event):
+    """A person asked to void a claim the payer adjudicated: it goes out with frequency 8."""
+
+    TYPE = "rcm.claim.void_requested.v1"
+    TOPIC = "claim.void_requested"
+    KEY_FIELD = "claim_id"
+
+    claim_id: str
+    requested_by: str = Field(min_length=1, max_length=100, description="User or API key id")
+    requested_at: dt.datetime
+    reason: str = Field(min_length=1, max_length=500)

@@ -15,7 +15,7 @@ from schemas.events import (
     StatementIssued,
 )
 from schemas.events_payments import ClaimBalanceZero
-from schemas.events_workqueue import ClaimFixed
+from schemas.events_workqueue import ClaimFixed, ClaimVoidRequested
 from services.claims import batch, handlers, timers
 from services.claims.config import claims_settings
 
@@ -43,6 +43,7 @@ def wire(svc: Service) -> None:
     svc.on(StatementIssued, handlers.on_statement)
     svc.on(ClaimFixed, handlers.on_fixed)
     svc.on(ClaimBalanceZero, handlers.on_balance_zero)
+    svc.on(ClaimVoidRequested, handlers.on_void_requested)
 
 
 def timers_on(svc: Service) -> None:

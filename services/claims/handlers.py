@@ -29,7 +29,7 @@ from schemas.events import (
     StatementIssued,
 )
 from schemas.events_payments import ClaimBalanceZero
-from schemas.events_workqueue import ClaimFixed
+from schemas.events_workqueue import ClaimFixed, ClaimVoidRequested
 from schemas.ids import claim_id_for
 from services.claims import metrics as saga_metrics
 from services.claims.config import claims_settings
@@ -554,3 +554,8 @@ async def request_void(ctx: Context, claim_id: str, reason: str) -> bool:
         {"reason": reason, "payer_claim_number": row["payer_claim_number"]},
     )
     return True
+
+
+async def on_void_requested(ctx: Context, ev: ClaimVoidRequested) -> None:
+    """A person asked for a void (from the gateway): queue it for the batcher."""
+    await request_void(ctx, ev.claim_id, f"{ev.reason} (by {ev.requested_by})")

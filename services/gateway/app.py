@@ -95,6 +95,12 @@ class DemographicsFix(Strict):
     guarantor: Person | None = None
 
 
+class ClaimVoid(Strict):
+    """Why the claim is voided (kept on the claim's timeline and in the audit log)."""
+
+    reason: str = Field(min_length=1, max_length=500)
+
+
 class ClaimFix(Strict):
     """What a person corrected. Codes re-enter at coding; coverage or demographics at
     eligibility (and so does any fix of a claim that never passed eligibility)."""
@@ -500,6 +506,35 @@ def create_app(s: Settings | None = None, g: GatewaySettings | None = None) -> F
             return out
 
         return await idempotent(request, p, idempotency_key, f"fix:{claim_id}", run)
+
+    @app.post(
+        "/v1/claims/{claim_id}/void",
+        status_code=202,
+        responses={
+            **ERRORS,
+            404: {"model": Problem, "description": "No such claim for this tenant"},
+            409: {"model": Problem, "description": "Not adjudicated by the payer: nothing to void"},
+        },
+        summary="Void a claim the payer adjudicated: it goes out with frequency 8 and REF*F8",
+    )
+    async def post_void(
+        request: Request,
+        claim_id: Annotated[str, Path(min_length=1, max_length=64)],
+        body: ClaimVoid,
+        p: Annotated[Principal, Depends(need(KeyScope.work))],
+        idempotency_key: IdemKey = None,
+    ) -> JSONResponse:
+        actor = intake.Actor(p.tenant, p.key_id)
+
+        async def run(extra: intake.Extra) -> dict[str, Any]:
+            out: dict[str, Any] | None = await gw.guarded(
+                lambda: intake.void(gw, actor, claim_id, body.reason, extra)
+            )
+            if out is None:
+                raise HTTPException(404, "no such claim")
+            return out
+
+        return await idempotent(request, p, idempotency_key, f"void:{claim_id}", run)
 
     @app.get(
         "/v1/claims/{claim_id}",

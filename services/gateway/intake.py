@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from schemas.common import HoldReason
 from schemas.events import ClaimHeld, EncounterCreated, Stage
 from schemas.events_payments import PatientPaymentReceived
-from schemas.events_workqueue import ClaimFixed, Reentry
+from schemas.events_workqueue import ClaimFixed, ClaimVoidRequested, Reentry
 from schemas.ids import claim_id_for
 from services.gateway import fhir
 from services.gateway.core import AuditEntry, Gateway, _Write, event_id, sha
@@ -342,4 +342,64 @@ async def fix(
     return answer
 
 
-__all__ = ["Actor", "Conflict", "HoldReason", "Invalid", "bundle", "encounter", "fix", "payment"]
+VOIDABLE = {"PAID", "PARTIALLY_PAID", "DENIED", "PATIENT_BILLED", "CLOSED"}
+
+
+async def void(
+    gw: Gateway, actor: Actor, claim_id: str, reason: str, extra: Extra = nothing
+) -> dict[str, Any] | None:
+    """Asks the claims service to void an adjudicated claim (frequency 8). None when the
+    claim is not the tenant's."""
+    assert gw.pool is not None
+    async with gw.pool.acquire() as conn:
+        claim = await conn.fetchrow(
+            f"SELECT state, state_since, payer_claim_number FROM {gw.g.claims_schema}.claims"
+            " WHERE claim_id = $1 AND tenant = $2",
+            claim_id,
+            actor.tenant,
+        )
+    if claim is None:
+        return None
+    if claim["state"] not in VOIDABLE or not claim["payer_claim_number"]:
+        raise Conflict(
+            f"claim {claim_id} is {claim['state']} with no payer claim number; only claims the"
+            " payer adjudicated can be voided"
+        )
+    ev = ClaimVoidRequested(
+        claim_id=claim_id,
+        requested_by=actor.who,
+        requested_at=dt.datetime.now(dt.UTC),
+        reason=reason,
+    )
+    answer = {"claim_id": claim_id, "frequency_code": "8", "status": "accepted"}
+    await gw.send(
+        ev,
+        tenant=actor.tenant,
+        correlation_id=claim_id,
+        ce_id=event_id(
+            actor.tenant, "void", f"{claim_id}|{claim['state_since'].isoformat()}", reason.encode()
+        ),
+        actor=actor.who,
+    )
+    await gw.commit(
+        [
+            Gateway.audit_write(
+                AuditEntry(actor.tenant, actor.who, "claim.void", claim_id, detail=reason[:200])
+            ),
+            *extra(answer),
+        ]
+    )
+    return answer
+
+
+__all__ = [
+    "Actor",
+    "Conflict",
+    "HoldReason",
+    "Invalid",
+    "bundle",
+    "encounter",
+    "fix",
+    "payment",
+    "void",
+]

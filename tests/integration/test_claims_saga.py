@@ -31,7 +31,7 @@ from schemas.events import (
     StatementIssued,
 )
 from schemas.events_payments import ClaimBalanceZero
-from schemas.events_workqueue import ClaimFixed, Reentry
+from schemas.events_workqueue import ClaimFixed, ClaimVoidRequested, Reentry
 from services.claims import app, batch, handlers, timers
 from services.claims.config import ClaimsSettings
 from tests.builders import encounter
@@ -478,6 +478,30 @@ async def test_a_void_goes_out_with_frequency_8_and_the_payer_claim_number(claim
     i = next(k for k, s in enumerate(segs) if s[0] == "CLM")
     assert segs[i][5] == "11:B:8"
     assert segs[i + 1] == ["REF", "F8", "PAY9"]
+
+
+async def test_a_void_requested_in_the_work_queue_goes_out_with_frequency_8(
+    claims: Claims,
+) -> None:
+    claim = coded(2)
+    await submit(claims, claim)
+    await claims.send(
+        adjudicated(claim, AdjudicationStatus.paid, paid=10000, payer_claim_number="PAY7")
+    )
+    ask = ClaimVoidRequested(
+        claim_id=claim.claim_id,
+        requested_by="key-1",
+        requested_at=dt.datetime.now(dt.UTC),
+        reason="billed in error",
+    )
+    await claims.send(ask)
+    await claims.send(ask)  # redelivered: one void
+    await batch.send_batches(claims.svc)
+    voids = [s for s in await claims.submitted() if s.frequency_code == "8"]
+    assert len(voids) == 1
+    segs = [s.split("*") for s in voids[0].x12.split("~")]
+    i = next(k for k, s in enumerate(segs) if s[0] == "CLM")
+    assert segs[i + 1] == ["REF", "F8", "PAY7"]
 
 
 # --- money: reversal, balance zero ----------------------------------------------------

@@ -25,7 +25,7 @@ from runtime.settings import REPO_ROOT, Settings
 from schemas.codec import decode
 from schemas.events import ClaimHeld, EncounterCreated
 from schemas.events_payments import PatientPaymentReceived
-from schemas.events_workqueue import ClaimFixed
+from schemas.events_workqueue import ClaimFixed, ClaimVoidRequested
 from schemas.ids import claim_id_for
 from services.gateway.app import create_app
 from services.gateway.config import GatewaySettings
@@ -330,6 +330,30 @@ async def test_a_held_claim_is_in_the_queue_and_a_code_fix_sends_it_back_to_codi
     await add_claim(env, "tenant-a", other, "REJECTED", encounter_id="E-FROM-KAFKA")
     r = await env.client.post(f"/v1/claims/{other}/fix", json=fix, headers=env.auth("a_all"))
     assert r.status_code == 409
+
+
+async def test_a_void_is_sent_only_for_a_claim_the_payer_adjudicated(env: Env) -> None:
+    paid = claim_id_for("tenant-a", "E-VOID-1")
+    await add_claim(env, "tenant-a", paid, "CLOSED", encounter_id="E-VOID-1")
+    await env.claims.execute(
+        "UPDATE claims SET payer_claim_number = 'PAY1' WHERE claim_id = $1", paid
+    )
+    pending = claim_id_for("tenant-a", "E-VOID-2")
+    await add_claim(env, "tenant-a", pending, "SUBMITTED", encounter_id="E-VOID-2")
+    why = {"reason": "billed in error"}
+    r = await env.client.post(f"/v1/claims/{pending}/void", json=why, headers=env.auth("a_all"))
+    assert r.status_code == 409
+    r = await env.client.post(f"/v1/claims/{paid}/void", json=why, headers=env.auth("b_all"))
+    assert r.status_code == 404  # another tenant's claim
+    r = await env.client.post(f"/v1/claims/{paid}/void", json=why, headers=env.auth("a_read"))
+    assert r.status_code == 403
+    r = await env.client.post(f"/v1/claims/{paid}/void", json=why, headers=env.auth("a_all"))
+    assert r.status_code == 202, r.text
+    assert r.json()["frequency_code"] == "8"
+    [msg] = [m for m in await read_topic(env, "claim.void_requested", 1) if m.event.key() == paid]
+    assert isinstance(msg.event, ClaimVoidRequested)
+    assert msg.event.reason == "billed in error"
+    assert msg.meta.tenant == "tenant-a"
 
 
 async def test_a_patient_payment_is_sent_once_however_often_it_is_posted(env: Env) -> None:
