@@ -12,6 +12,8 @@ from pathlib import Path
 from runtime.service import Service
 from runtime.settings import settings
 from schemas.events import EncounterCreated
+from schemas.events_coverage import CoverageReported
+from services.eligibility import handlers
 from services.eligibility.client import HttpTransport
 from services.eligibility.config import EligibilitySettings
 from services.eligibility.handlers import Eligibility
@@ -30,6 +32,7 @@ def build() -> Service:
     )
     elig = Eligibility(cfg, s, HttpTransport(s, timeout_s=cfg.timeout_s))
     svc.on(EncounterCreated, elig.on_encounter)
+    svc.on(CoverageReported, handlers.on_coverage_reported)
     if cfg.realtime:
         svc.every(cfg.poll_s, elig.verify_due)
     return svc

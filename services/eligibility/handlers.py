@@ -37,6 +37,7 @@ from runtime.settings import Settings
 from runtime.x12 import Envelope, X12Error
 from schemas.common import Coverage, HoldReason
 from schemas.events import ClaimHeld, EligibilityChecked, EncounterCreated, Stage
+from schemas.events_coverage import CoverageReported
 from schemas.ids import claim_id_for
 from services.eligibility.client import InquiryRejected, PayerUnavailable, Transport
 from services.eligibility.config import EligibilitySettings
@@ -511,3 +512,8 @@ class Eligibility:
             job.row["tenant"],
             orjson.dumps(tried).decode(),
         )
+
+
+async def on_coverage_reported(ctx: Context, ev: CoverageReported) -> None:
+    """A coverage from a bulk upload (the gateway): recorded with history like any other."""
+    await record_coverage(ctx.conn, ctx.meta.tenant, ev.patient_id, ev.coverage, source=ev.source)

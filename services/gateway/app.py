@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from runtime.settings import Settings, settings
 from schemas.common import Coverage, IcdCode, Person, ServiceLine
 from schemas.events import EncounterCreated
+from schemas.events_coverage import CoverageReported
 from schemas.events_payments import PatientPaymentReceived
 from schemas.states import ClaimState
 from services.gateway import intake, ops, queries
@@ -93,6 +94,17 @@ class CoverageFix(Strict):
 class DemographicsFix(Strict):
     patient: Person | None = None
     guarantor: Person | None = None
+
+
+class CoverageRow(Strict):
+    patient_id: str = Field(min_length=1, max_length=64)
+    coverage: Coverage
+
+
+class CoverageUpload(Strict):
+    """Up to 1,000 coverages; all are checked before any is sent."""
+
+    coverages: list[CoverageRow] = Field(min_length=1, max_length=1000)
 
 
 class ClaimVoid(Strict):
@@ -421,6 +433,31 @@ def create_app(s: Settings | None = None, g: GatewaySettings | None = None) -> F
             idempotency_key,
             "fhir",
             lambda extra: intake.bundle(gw, actor, bundle, dry_run=dry_run, extra=extra),
+        )
+
+    @app.post(
+        "/v1/coverages",
+        status_code=202,
+        responses={**ERRORS},
+        summary="Bulk coverage upload: each row is recorded by eligibility with history",
+    )
+    async def post_coverages(
+        request: Request,
+        body: CoverageUpload,
+        p: Annotated[Principal, Depends(need(KeyScope.intake))],
+        idempotency_key: IdemKey = None,
+    ) -> JSONResponse:
+        actor = intake.Actor(p.tenant, p.key_id)
+        rows = [
+            CoverageReported(patient_id=r.patient_id, coverage=r.coverage, source="gateway")
+            for r in body.coverages
+        ]
+        return await idempotent(
+            request,
+            p,
+            idempotency_key,
+            "coverages",
+            lambda extra: intake.coverages(gw, actor, rows, extra),
         )
 
     @app.post(

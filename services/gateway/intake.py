@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from schemas.common import HoldReason
 from schemas.events import ClaimHeld, EncounterCreated, Stage
+from schemas.events_coverage import CoverageReported
 from schemas.events_payments import PatientPaymentReceived
 from schemas.events_workqueue import ClaimFixed, ClaimVoidRequested, Reentry
 from schemas.ids import claim_id_for
@@ -342,6 +343,40 @@ async def fix(
     return answer
 
 
+async def coverages(
+    gw: Gateway, actor: Actor, rows: list[CoverageReported], extra: Extra = nothing
+) -> dict[str, Any]:
+    """A bulk coverage upload: one coverage.reported per row, each audited for its patient."""
+    for ev in rows:
+        raw = ev.model_dump_json().encode()
+        await gw.send(
+            ev,
+            tenant=actor.tenant,
+            correlation_id=ev.patient_id,
+            ce_id=event_id(actor.tenant, "coverage", ev.patient_id, raw),
+            actor=actor.who,
+        )
+    answer = {"accepted": len(rows), "status": "accepted"}
+    await gw.commit(
+        [
+            *(
+                Gateway.audit_write(
+                    AuditEntry(
+                        actor.tenant,
+                        actor.who,
+                        "coverage.write",
+                        f"{ev.coverage.payer_id}",
+                        ev.patient_id,
+                    )
+                )
+                for ev in rows
+            ),
+            *extra(answer),
+        ]
+    )
+    return answer
+
+
 VOIDABLE = {"PAID", "PARTIALLY_PAID", "DENIED", "PATIENT_BILLED", "CLOSED"}
 
 
@@ -398,6 +433,7 @@ __all__ = [
     "HoldReason",
     "Invalid",
     "bundle",
+    "coverages",
     "encounter",
     "fix",
     "payment",

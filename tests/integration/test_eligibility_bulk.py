@@ -7,7 +7,11 @@ import uuid
 import pytest
 
 from runtime.db import create_pool, migrate
+from runtime.service import Record, Service
 from runtime.settings import REPO_ROOT, Settings
+from schemas.codec import encode, new_meta
+from schemas.events_coverage import CoverageReported
+from services.eligibility import handlers
 from services.eligibility.bulk import ImportError_, import_rows, parse
 
 pytestmark = pytest.mark.integration
@@ -59,3 +63,29 @@ def test_a_bad_file_is_refused_naming_row_and_field(text: str, message: str) -> 
     with pytest.raises(ImportError_) as err:
         parse(text)
     assert message in str(err.value)
+
+
+async def test_a_coverage_reported_through_the_gateway_is_recorded_once(
+    live_stack: Settings,
+) -> None:
+    schema = f"it_cov_{uuid.uuid4().hex[:8]}"
+    svc = Service("it-cov", schema=schema, migrations=MIGRATIONS, http_port=6198, s=live_stack)
+    svc.on(CoverageReported, handlers.on_coverage_reported)
+    await svc.start_resources()
+    try:
+        ev = CoverageReported(
+            patient_id="P7",
+            coverage=parse(HEADER + "P7,HDHP1,SUMMIT HDHP,SH7,HDHP,2026-01-01,,1\n")[0].coverage,
+        )
+        x = encode(ev, new_meta(ev, source="test", tenant="t-cov", correlation_id="P7"))
+        rec = Record(ev.TOPIC, 0, 0, x.key, x.value, x.headers)
+        await svc.process(ev.TOPIC, [rec, rec])  # redelivered: recorded once
+        assert svc.pool is not None
+        rows = await svc.pool.fetch(
+            "SELECT patient_id, payer_id, member_id, source FROM coverages WHERE tenant = 't-cov'"
+        )
+        assert [tuple(r) for r in rows] == [("P7", "HDHP1", "SH7", "gateway")]
+    finally:
+        assert svc.pool is not None
+        await svc.pool.execute(f"DROP SCHEMA {schema} CASCADE")
+        await svc.stop_resources()

@@ -24,6 +24,7 @@ from runtime.db import create_pool, migrate
 from runtime.settings import REPO_ROOT, Settings
 from schemas.codec import decode
 from schemas.events import ClaimHeld, EncounterCreated
+from schemas.events_coverage import CoverageReported
 from schemas.events_payments import PatientPaymentReceived
 from schemas.events_workqueue import ClaimFixed, ClaimVoidRequested
 from schemas.ids import claim_id_for
@@ -330,6 +331,37 @@ async def test_a_held_claim_is_in_the_queue_and_a_code_fix_sends_it_back_to_codi
     await add_claim(env, "tenant-a", other, "REJECTED", encounter_id="E-FROM-KAFKA")
     r = await env.client.post(f"/v1/claims/{other}/fix", json=fix, headers=env.auth("a_all"))
     assert r.status_code == 409
+
+
+async def test_a_coverage_upload_sends_each_row_and_refuses_a_bad_one(env: Env) -> None:
+    row = {
+        "patient_id": "P-COV-1",
+        "coverage": {
+            "payer_id": "PPO01",
+            "payer_name": "BLUE MEADOW PPO",
+            "member_id": "BMP555",
+            "plan": "PPO",
+            "effective_date": "2026-01-01",
+        },
+    }
+    bad = {"patient_id": "P-COV-2", "coverage": {**row["coverage"], "priority": 9}}
+    r = await env.client.post(
+        "/v1/coverages", json={"coverages": [row, bad]}, headers=env.auth("a_all")
+    )
+    assert r.status_code == 422
+    assert "coverages.1.coverage.priority" in r.text
+    assert "BMP555" not in r.text
+    r = await env.client.post(
+        "/v1/coverages", json={"coverages": [row]}, headers=env.auth("a_read")
+    )
+    assert r.status_code == 403
+    r = await env.client.post("/v1/coverages", json={"coverages": [row]}, headers=env.auth("a_all"))
+    assert r.status_code == 202, r.text
+    assert r.json()["accepted"] == 1
+    [msg] = await read_topic(env, "coverage.reported", 1)
+    assert isinstance(msg.event, CoverageReported)
+    assert (msg.event.patient_id, msg.event.coverage.member_id) == ("P-COV-1", "BMP555")
+    assert msg.meta.tenant == "tenant-a"
 
 
 async def test_a_void_is_sent_only_for_a_claim_the_payer_adjudicated(env: Env) -> None:
