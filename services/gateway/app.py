@@ -512,6 +512,24 @@ def create_app(s: Settings | None = None, g: GatewaySettings | None = None) -> F
         )
         return Json({"queue": queue.value, "items": items})
 
+    async def on_claim(
+        request: Request,
+        p: Principal,
+        idempotency_key: str | None,
+        action: str,
+        call: Callable[[intake.Actor, intake.Extra], Awaitable[dict[str, Any] | None]],
+    ) -> JSONResponse:
+        """A work-queue action on one claim: idempotent, 404 when not this tenant's."""
+        actor = intake.Actor(p.tenant, p.key_id)
+
+        async def run(extra: intake.Extra) -> dict[str, Any]:
+            out: dict[str, Any] | None = await gw.guarded(lambda: call(actor, extra))
+            if out is None:
+                raise HTTPException(404, "no such claim")
+            return out
+
+        return await idempotent(request, p, idempotency_key, action, run)
+
     @app.post(
         "/v1/claims/{claim_id}/fix",
         status_code=202,
@@ -532,17 +550,13 @@ def create_app(s: Settings | None = None, g: GatewaySettings | None = None) -> F
         p: Annotated[Principal, Depends(need(KeyScope.work))],
         idempotency_key: IdemKey = None,
     ) -> JSONResponse:
-        actor = intake.Actor(p.tenant, p.key_id)
-
-        async def run(extra: intake.Extra) -> dict[str, Any]:
-            out: dict[str, Any] | None = await gw.guarded(
-                lambda: intake.fix(gw, actor, claim_id, body.changes(), body.note, extra)
-            )
-            if out is None:
-                raise HTTPException(404, "no such claim")
-            return out
-
-        return await idempotent(request, p, idempotency_key, f"fix:{claim_id}", run)
+        return await on_claim(
+            request,
+            p,
+            idempotency_key,
+            f"fix:{claim_id}",
+            lambda actor, extra: intake.fix(gw, actor, claim_id, body.changes(), body.note, extra),
+        )
 
     @app.post(
         "/v1/claims/{claim_id}/void",
@@ -561,17 +575,13 @@ def create_app(s: Settings | None = None, g: GatewaySettings | None = None) -> F
         p: Annotated[Principal, Depends(need(KeyScope.work))],
         idempotency_key: IdemKey = None,
     ) -> JSONResponse:
-        actor = intake.Actor(p.tenant, p.key_id)
-
-        async def run(extra: intake.Extra) -> dict[str, Any]:
-            out: dict[str, Any] | None = await gw.guarded(
-                lambda: intake.void(gw, actor, claim_id, body.reason, extra)
-            )
-            if out is None:
-                raise HTTPException(404, "no such claim")
-            return out
-
-        return await idempotent(request, p, idempotency_key, f"void:{claim_id}", run)
+        return await on_claim(
+            request,
+            p,
+            idempotency_key,
+            f"void:{claim_id}",
+            lambda actor, extra: intake.void(gw, actor, claim_id, body.reason, extra),
+        )
 
     @app.get(
         "/v1/claims/{claim_id}",
