@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import datetime as dt
-import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -35,6 +34,7 @@ from schemas.events_workqueue import ClaimFixed, ClaimVoidRequested, Reentry
 from services.claims import app, batch, handlers, timers
 from services.claims.config import ClaimsSettings
 from tests.builders import encounter
+from tests.throwaway import throwaway_service
 from tests.unit import factories as f
 
 pytestmark = pytest.mark.integration
@@ -111,21 +111,8 @@ def knobs(monkeypatch: pytest.MonkeyPatch) -> Callable[..., ClaimsSettings]:
 
 @pytest.fixture
 async def claims(live_stack: Settings, knobs: Any) -> AsyncIterator[Claims]:
-    svc = Service(
-        "claims",
-        schema=f"it_{uuid.uuid4().hex[:8]}",
-        migrations=app.MIGRATIONS,
-        http_port=6198,
-        s=live_stack,
-    )
-    app.wire(svc)
-    await svc.start_resources()
-    try:
+    async with throwaway_service("claims", app.MIGRATIONS, app.wire, live_stack) as svc:
         yield Claims(svc)
-    finally:
-        assert svc.pool is not None
-        await svc.pool.execute(f"DROP SCHEMA {svc.schema} CASCADE")
-        await svc.stop_resources()
 
 
 def coded(n: int, payer: str = "ACME1", **overrides: Any) -> ClaimCoded:

@@ -13,6 +13,7 @@ from schemas.codec import encode, new_meta
 from schemas.events_coverage import CoverageReported
 from services.eligibility import handlers
 from services.eligibility.bulk import ImportError_, import_rows, parse
+from tests.throwaway import throwaway_service
 
 pytestmark = pytest.mark.integration
 
@@ -68,11 +69,10 @@ def test_a_bad_file_is_refused_naming_row_and_field(text: str, message: str) -> 
 async def test_a_coverage_reported_through_the_gateway_is_recorded_once(
     live_stack: Settings,
 ) -> None:
-    schema = f"it_cov_{uuid.uuid4().hex[:8]}"
-    svc = Service("it-cov", schema=schema, migrations=MIGRATIONS, http_port=6198, s=live_stack)
-    svc.on(CoverageReported, handlers.on_coverage_reported)
-    await svc.start_resources()
-    try:
+    def wire(svc: Service) -> None:
+        svc.on(CoverageReported, handlers.on_coverage_reported)
+
+    async with throwaway_service("it-cov", MIGRATIONS, wire, live_stack) as svc:
         ev = CoverageReported(
             patient_id="P7",
             coverage=parse(HEADER + "P7,HDHP1,SUMMIT HDHP,SH7,HDHP,2026-01-01,,1\n")[0].coverage,
@@ -85,7 +85,3 @@ async def test_a_coverage_reported_through_the_gateway_is_recorded_once(
             "SELECT patient_id, payer_id, member_id, source FROM coverages WHERE tenant = 't-cov'"
         )
         assert [tuple(r) for r in rows] == [("P7", "HDHP1", "SH7", "gateway")]
-    finally:
-        assert svc.pool is not None
-        await svc.pool.execute(f"DROP SCHEMA {schema} CASCADE")
-        await svc.stop_resources()

@@ -2,7 +2,6 @@
 it counts exactly the transitions the claim timeline committed, never one rolled back."""
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -16,6 +15,7 @@ from schemas.events import AckKind, ClaimAcknowledged, ClaimCoded, Event
 from services.claims import app, batch, handlers, timers
 from services.claims.config import ClaimsSettings
 from services.claims.saga import State
+from tests.throwaway import throwaway_service
 from tests.unit import factories as f
 
 pytestmark = pytest.mark.integration
@@ -28,21 +28,10 @@ async def svc(live_stack: Settings, monkeypatch: pytest.MonkeyPatch) -> AsyncIte
     cfg = ClaimsSettings(batch_window_s=0)
     for module in (batch, handlers, timers):
         monkeypatch.setattr(module, "claims_settings", lambda: cfg)
-    service = Service(
-        "claims",
-        schema=f"it_{uuid.uuid4().hex[:8]}",
-        migrations=app.MIGRATIONS,
-        http_port=6197,
-        s=live_stack,
-    )
-    app.wire(service)
-    await service.start_resources()
-    try:
+    async with throwaway_service(
+        "claims", app.MIGRATIONS, app.wire, live_stack, http_port=6197
+    ) as service:
         yield service
-    finally:
-        assert service.pool is not None
-        await service.pool.execute(f"DROP SCHEMA {service.schema} CASCADE")
-        await service.stop_resources()
 
 
 _offset = 0

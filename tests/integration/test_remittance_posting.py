@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import itertools
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from runtime.x12 import Envelope, segment, transaction, wrap
 from schemas.codec import decode, encode, new_meta
 from schemas.events import ClaimAdjudicated, ClaimSubmitted, Event, RemitReceived
 from services.remittance import handlers
+from tests.throwaway import throwaway_service
 
 pytestmark = pytest.mark.integration
 
@@ -136,24 +136,14 @@ def x835(amount: str, trace: str, *claims: list[str], plb: list[str] | None = No
 
 @pytest.fixture
 async def svc(live_stack: Settings) -> AsyncIterator[Service]:
-    service = Service(
-        "remittance-it",
-        schema=f"it_{uuid.uuid4().hex[:8]}",
-        migrations=MIGRATIONS,
-        http_port=6198,
-        s=live_stack,
-    )
-    service.on(ClaimSubmitted, handlers.on_submitted)
-    service.on(RemitReceived, handlers.on_remit)
-    await service.start_resources()
-    assert service.pool is not None
-    await handlers.load_contracts(service.pool)
-    try:
-        yield service
-    finally:
+    def wire(s: Service) -> None:
+        s.on(ClaimSubmitted, handlers.on_submitted)
+        s.on(RemitReceived, handlers.on_remit)
+
+    async with throwaway_service("remittance-it", MIGRATIONS, wire, live_stack) as service:
         assert service.pool is not None
-        await service.pool.execute(f"DROP SCHEMA {service.schema} CASCADE")
-        await service.stop_resources()
+        await handlers.load_contracts(service.pool)
+        yield service
 
 
 async def deliver(service: Service, event: Event) -> None:

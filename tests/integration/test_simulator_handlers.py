@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from services.simulator import handlers, status
 from services.simulator.adjudicate import Name
 from services.simulator.config import SimulatorSettings
 from services.simulator.x12_status import Party, StatusInquiry, read_277, write_276
+from tests.throwaway import throwaway_service
 from tests.unit.test_simulator_x12 import NPI, C, L, assert_valid, build_set, interchange
 
 pytestmark = pytest.mark.integration
@@ -39,22 +39,12 @@ def knobs(monkeypatch: pytest.MonkeyPatch, **kw: object) -> SimulatorSettings:
 
 @pytest.fixture
 async def svc(live_stack: Settings) -> AsyncIterator[Service]:
-    s = Service(
-        "simulator",
-        schema=f"it_{uuid.uuid4().hex[:8]}",
-        migrations=MIGRATIONS,
-        http_port=6198,
-        s=live_stack,
-    )
-    s.on(ClaimSubmitted, handlers.on_submitted)
-    status.install(s)
-    await s.start_resources()
-    try:
+    def wire(s: Service) -> None:
+        s.on(ClaimSubmitted, handlers.on_submitted)
+        status.install(s)
+
+    async with throwaway_service("simulator", MIGRATIONS, wire, live_stack) as s:
         yield s
-    finally:
-        assert s.pool is not None
-        await s.pool.execute(f"DROP SCHEMA {s.schema} CASCADE")
-        await s.stop_resources()
 
 
 def recent(days: int = 5) -> str:

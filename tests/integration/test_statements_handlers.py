@@ -28,6 +28,7 @@ from schemas.ids import claim_id_for
 from services.statements import app, domain, handlers
 from services.statements.config import settings as statement_settings
 from tests.builders import encounter
+from tests.throwaway import throwaway_service
 from tests.unit.factories import claim, coverage, person
 
 pytestmark = pytest.mark.integration
@@ -37,21 +38,8 @@ TENANT = "it-clinic"
 
 @pytest.fixture
 async def svc(live_stack: Settings) -> AsyncIterator[Service]:
-    service = Service(
-        "statements",
-        schema=f"it_{uuid.uuid4().hex[:8]}",
-        migrations=app.MIGRATIONS,
-        http_port=6198,
-        s=live_stack,
-    )
-    app.register(service)
-    await service.start_resources()
-    try:
-        yield service
-    finally:
-        assert service.pool is not None
-        await service.pool.execute(f"DROP SCHEMA {service.schema} CASCADE")
-        await service.stop_resources()
+    async with throwaway_service("statements", app.MIGRATIONS, app.register, live_stack) as svc:
+        yield svc
 
 
 class Feed:
