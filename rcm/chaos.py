@@ -82,7 +82,15 @@ async def _drain_seconds(s: Settings, group: str, limit: float = 120) -> float:
 def restart_kafka(s: Settings) -> None:
     p = stack.Paths(s.stack_dir)
     stack.stop_pid(p.kafka_pid, "Kafka")
-    stack.kafka_up(s, p)
+    for attempt in range(3):
+        try:
+            stack.kafka_up(s, p)
+            return
+        except stack.StackError:
+            # The old broker's listener may not be released yet: wait and try again.
+            if attempt == 2:
+                raise
+            time.sleep(2.0)
 
 
 def restart_postgres(s: Settings) -> None:

@@ -349,6 +349,8 @@ def pg_up(s: Settings) -> None:
                 "-w",
                 "-t",
                 "60",
+                "-o",
+                f"-p {s.pg_port}",
                 "start",
             ]
         ),

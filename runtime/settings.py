@@ -34,10 +34,12 @@ class Settings(BaseSettings):
     db_pool_max: int = Field(default=8, ge=1, le=100)
 
     stack_dir: Path = Field(default=REPO_ROOT / ".stack", description="Local stack cache and data")
-    kafka_port: int = 39092
-    kafka_controller_port: int = 39093
+    # Below the kernel's ephemeral range (32768-60999): a client socket can never hold the
+    # port while the broker or database restarts.
+    kafka_port: int = 19092
+    kafka_controller_port: int = 19093
     kafka_heap: str = "768m"
-    pg_port: int = 55432
+    pg_port: int = 15432
     external_stack: bool = Field(
         default=False, description="Use Kafka and PostgreSQL configured above; start nothing"
     )
