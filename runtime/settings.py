@@ -80,7 +80,10 @@ class Settings(BaseSettings):
         if not self.kafka_bootstrap:
             self.kafka_bootstrap = f"127.0.0.1:{self.kafka_port}"
         if not self.database_url:
-            self.database_url = f"postgresql://rcm@127.0.0.1:{self.pg_port}/rcm"
+            # The local stack is loopback only: plaintext. asyncpg's default (sslmode=prefer)
+            # would negotiate TLS and spend CPU on both ends of every round trip. Anything
+            # off this machine sets RCM_DATABASE_URL with sslmode=verify-full.
+            self.database_url = f"postgresql://rcm@127.0.0.1:{self.pg_port}/rcm?sslmode=disable"
         return self
 
 
