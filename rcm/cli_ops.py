@@ -66,24 +66,48 @@ def bench(
     out: Annotated[Path, typer.Option(help="service logs go here")] = Path("bench-out"),
     timeout: Annotated[float, typer.Option()] = 1800,
     instances: Annotated[int, typer.Option(min=1, max=4, help="processes per service")] = 1,
+    stage: Annotated[
+        str | None,
+        typer.Option(help="measure one service alone draining a backlog, with --instances"),
+    ] = None,
 ) -> None:
-    """The end-to-end benchmark on the local stack: throughput, latency, CPU, RSS, lag."""
+    """The end-to-end benchmark on the local stack: throughput, latency, CPU, RSS, lag.
+
+    With --stage NAME: how fast --instances processes of that one service drain a
+    backlog of real input (the scale-out figure)."""
     from rcm import bench as bench_mod
     from rcm import stack
     from rcm.demo import DemoError
     from rcm.processes import ProcessError
 
     try:
-        result = bench_mod.run(
-            settings(),
-            claims=claims,
-            rate=rate,
-            seed=seed,
-            out=out,
-            timeout=timeout,
-            instances=instances,
+        if stage is not None:
+            try:
+                bench_mod.stage_inputs(stage)
+            except ValueError as exc:
+                fail(str(exc))
+        result = (
+            bench_mod.run_stage(
+                settings(),
+                stage=stage,
+                claims=claims,
+                seed=seed,
+                out=out,
+                timeout=timeout,
+                instances=instances,
+            )
+            if stage is not None
+            else bench_mod.run(
+                settings(),
+                claims=claims,
+                rate=rate,
+                seed=seed,
+                out=out,
+                timeout=timeout,
+                instances=instances,
+            )
         )
-    except (stack.StackError, ProcessError, DemoError) as exc:
+    except (stack.StackError, ProcessError, DemoError, TimeoutError) as exc:
         fail(str(exc))
     text = json.dumps(result, indent=2)
     out.mkdir(parents=True, exist_ok=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -51,6 +52,14 @@ class Fleet:
 
     def start_one(self, name: str) -> None:
         service, _, instance = name.partition("#")
+        port = self.port(name)
+        if _port_taken(port):
+            # Another process would answer this one's health checks.
+            raise ProcessError(
+                f"cannot start {name}: port {port} is taken (is another fleet running?"
+                " `pkill -f 'python -m services.'` stops stray services)"
+            )
+        self.log_dir.mkdir(parents=True, exist_ok=True)
         log = (self.log_dir / f"{name.replace('#', '-')}.log").open("ab")
         env = {**os.environ, **self.env}
         if instance:
@@ -88,11 +97,32 @@ class Fleet:
                 raise ProcessError(f"services not healthy after {timeout:.0f} s: {sorted(pending)}")
             time.sleep(0.3)
 
+    def consumed(self, name: str, token: str) -> int:
+        """Records this one process has consumed so far, from its own /metrics."""
+        r = httpx.get(
+            f"http://127.0.0.1:{self.port(name)}/metrics",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=5,
+        )
+        r.raise_for_status()
+        return int(
+            sum(
+                float(line.rsplit(" ", 1)[1])
+                for line in r.text.splitlines()
+                if line.startswith("rcm_messages_in_total{")
+            )
+        )
+
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
         proc = self.procs[name]
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, sig)
         proc.wait(timeout=30)
+
+    def stop_one(self, name: str) -> None:
+        """Stops one process gracefully: it leaves its consumer group at once."""
+        self.kill(name, signal.SIGTERM)
+        del self.procs[name]
 
     def stop(self) -> None:
         for proc in self.procs.values():
@@ -113,6 +143,11 @@ class Fleet:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _port_taken(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 def fleet_env(s: Settings) -> dict[str, str]:

@@ -207,6 +207,7 @@ class Service:
             store="memory://",
             web_port=http_port + self.settings.http_port_offset,
             web_host=self.settings.http_host,
+            web_bind=self.settings.http_host,
             web_router_enabled=False,
             web_tables_enabled=False,
             web_graph_enabled=False,

@@ -1,0 +1,58 @@
+"""Checks what the benchmark smokes in scripts/test.sh printed: every figure present and
+sane, and in the stage run every instance of the group took part in the drain.
+
+    python scripts/check_bench.py BENCH_JSON STAGE_JSON
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def _fail(why: str) -> None:
+    print(f"bench smoke: {why}", file=sys.stderr)
+    sys.exit(1)
+
+
+def check_pipeline(doc: dict[str, Any]) -> None:
+    if doc["claims_per_s"] <= 0:
+        _fail(f"claims_per_s is {doc['claims_per_s']}")
+    for path in ("encounter_to_submitted", "encounter_to_posted"):
+        lat = doc["latency_ms"][path]
+        if not 0 < lat["p50"] <= lat["p95"] <= lat["p99"] <= lat["max"]:
+            _fail(f"latency {path} is not ordered: {lat}")
+    for name, svc in doc["services"].items():
+        if svc["cpu_s"] <= 0 or svc["peak_rss_mb"] <= 0:
+            _fail(f"no CPU or RSS figure for {name}: {svc}")
+    if doc["baseline_msgs_per_s"] <= 0 or not doc["ratio"]:
+        _fail("no pass-through baseline")
+
+
+def check_stage(doc: dict[str, Any]) -> None:
+    if not doc["settled"]:
+        _fail("the stage run left claims unsettled")
+    if doc["backlog_messages"] <= 0 or doc["input_msgs_per_s"] <= 0:
+        _fail(f"nothing drained: {doc}")
+    detail = doc["instances_detail"]
+    if len(detail) != doc["instances"]:
+        _fail(f"{doc['instances']} instances asked for, {len(detail)} measured")
+    idle = [name for name, d in detail.items() if d["records_consumed"] <= 0]
+    if idle:
+        _fail(f"instances that took no part in the drain: {idle}")
+
+
+def main() -> None:
+    pipeline, stage = (json.loads(Path(p).read_text()) for p in sys.argv[1:3])
+    check_pipeline(pipeline)
+    check_stage(stage)
+    print(
+        f"bench smoke: {pipeline['claims_per_s']} claims/s end to end;"
+        f" stage {stage['stage']} x{stage['instances']}: {stage['input_msgs_per_s']} records/s"
+    )
+
+
+if __name__ == "__main__":
+    main()
