@@ -98,6 +98,9 @@ class Context:
     # Handler contexts buffer their events; the runtime writes a batch's events to the
     # outbox in one statement before the batch commits. Timer contexts write at once.
     pending: list[Encoded] | None = None
+    # What the service's before_batch hook returned for this batch (None outside the
+    # fast path: a message applied on its own, a timer).
+    batch: Any = None
 
     def _meta(self, event: Event, correlation_id: str | None, traceparent: str | None) -> Meta:
         return new_meta(
@@ -136,6 +139,7 @@ class Context:
 
 
 Handler = Callable[[Context, Event], Awaitable[None]]
+BatchHook = Callable[[asyncpg.Connection, str, Sequence[Message]], Awaitable[Any]]
 E = TypeVar("E", bound=Event)
 
 
@@ -199,6 +203,7 @@ class Service:
         self._ready = asyncio.Event()
         self._startup_hooks: list[Callable[[], Awaitable[None]]] = []
         self._timers: list[tuple[float, Callable[[Service], Awaitable[int]]]] = []
+        self._before_batch: BatchHook | None = None
         self.tracer = telemetry.tracer(f"rcm.{name}")
         broker = ";".join(f"kafka://{b}" for b in self.settings.kafka_bootstrap.split(","))
         self.app = faust.App(
@@ -263,6 +268,15 @@ class Service:
         self.handlers.setdefault(name, {})[event_type] = cast(Handler, handler)
         if first:
             self._add_agent(name)
+
+    def before_batch(self, fn: BatchHook) -> BatchHook:
+        """Runs ``fn(conn, topic, messages)`` in a batch's transaction before its handlers,
+        with the batch's new (not yet applied) messages; handlers see what it returns as
+        ``ctx.batch``. For work better done once per batch than once per message (the
+        claims saga takes all of a batch's claim locks in one round trip, in one order).
+        A message applied on its own (the careful path) gets ``ctx.batch = None``."""
+        self._before_batch = fn
+        return fn
 
     def on_startup(self, fn: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
         self._startup_hooks.append(fn)
@@ -400,16 +414,29 @@ class Service:
                 topic,
             )
         }
-        pending: list[Encoded] = []
+        fresh: list[tuple[Record, Message]] = []
         for record, msg in decoded:
             if msg.meta.id not in new:
                 self.metrics.duplicates.labels(self.name, topic).inc()
                 continue
             new.discard(msg.meta.id)  # the same ce_id twice in one batch applies once
+            fresh.append((record, msg))
+        batch: Any = None
+        if self._before_batch is not None and fresh:
+            try:
+                batch = await self._before_batch(conn, topic, [m for _, m in fresh])
+            except Exception as exc:
+                if is_transient(exc):
+                    raise
+                raise _NeedsCareful from exc
+        pending: list[Encoded] = []
+        for record, msg in fresh:
             handler = self.handlers[topic][type(msg.event)]
             with self._span(topic, record, msg):
                 try:
-                    await handler(Context(conn, self, msg.meta, pending=pending), msg.event)
+                    await handler(
+                        Context(conn, self, msg.meta, pending=pending, batch=batch), msg.event
+                    )
                 except Exception as exc:
                     if is_transient(exc):
                         raise

@@ -44,6 +44,7 @@ def wire(svc: Service) -> None:
     svc.on(ClaimFixed, handlers.on_fixed)
     svc.on(ClaimBalanceZero, handlers.on_balance_zero)
     svc.on(ClaimVoidRequested, handlers.on_void_requested)
+    svc.before_batch(handlers.prelock)
 
 
 def timers_on(svc: Service) -> None:

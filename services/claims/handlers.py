@@ -17,6 +17,7 @@ import asyncpg
 import orjson
 
 from runtime.service import Context
+from schemas.codec import Message, Meta
 from schemas.events import (
     AdjudicationStatus,
     ClaimAcknowledged,
@@ -179,14 +180,76 @@ async def move(
     saga_metrics.moved(ctx, from_state, to, then[0] if then is not None else None)
 
 
+Locked = tuple[str, asyncpg.Record | None]
+
+
+class BatchLocks:
+    """The claim locks a batch took up front (:func:`prelock`), and the rows as they were
+    then. A row is handed out once: after a step has used it the claim may have changed,
+    so the next step of that claim in the batch reads it again (the lock is held)."""
+
+    def __init__(self, rows: Sequence[asyncpg.Record]) -> None:
+        self._rows: dict[tuple[str, bool], Locked] = {
+            (r["name"], r["resolve"]): (r["claim_id"], r if r["state"] is not None else None)
+            for r in rows
+        }
+
+    def take(self, name: str, resolve: bool) -> Locked | None:
+        hit = self._rows.pop((name, resolve), None)
+        if hit is not None:
+            self.forget(hit[0])
+        return hit
+
+    def forget(self, claim_id: str) -> None:
+        for key in [k for k, v in self._rows.items() if v[0] == claim_id]:
+            del self._rows[key]
+
+
+def lock_names(ev: Event, meta: Meta) -> list[tuple[str, bool]]:
+    """The (name, resolve) pairs the handler of ``ev`` passes to :func:`lock`."""
+    match ev:
+        case EncounterCreated():
+            return [(claim_id_for(meta.tenant, ev.encounter_id), False)]
+        case ClaimAcknowledged() | ClaimAdjudicated() | ClaimBalanceZero():
+            return [(ev.claim_id, True)]
+        case StatementIssued():
+            return [(name, True) for name in ev.claim_ids]
+        case EligibilityChecked() | ClaimHeld() | ClaimCoded() | ClaimFixed():
+            return [(ev.claim_id, False)]
+        case ClaimVoidRequested():
+            return [(ev.claim_id, False)]
+    return []
+
+
+async def prelock(conn: asyncpg.Connection, topic: str, messages: Sequence[Message]) -> BatchLocks:
+    """Takes every claim lock a batch's handlers will ask for, in one round trip and in
+    claim id order, so batches of different topics never deadlock (the runtime's
+    before_batch hook)."""
+    pairs = sorted({p for m in messages for p in lock_names(m.event, m.meta)})
+    if not pairs:
+        return BatchLocks([])
+    rows = await conn.fetch(
+        "SELECT * FROM claims_for_update($1::text[], $2::boolean[])",
+        [n for n, _ in pairs],
+        [r for _, r in pairs],
+    )
+    return BatchLocks(rows)
+
+
 async def lock(
-    conn: asyncpg.Connection, name: str, *, resolve: bool = False
-) -> tuple[str, asyncpg.Record | None]:
+    conn: asyncpg.Connection, name: str, *, resolve: bool = False, batch: Any = None
+) -> Locked:
     """Serialises the claim's events (advisory lock) and returns its id and row, locked
     (None when there is no claim yet). ``resolve``: ``name`` may be a CLM01 the claim was
-    sent under (acknowledgements, remittances and statements name claims by CLM01)."""
+    sent under (acknowledgements, remittances and statements name claims by CLM01).
+    ``batch``: the handler context's ``batch``; a lock the batch took up front is used."""
+    locks = batch if isinstance(batch, BatchLocks) else None
+    if locks is not None and (hit := locks.take(name, resolve)) is not None:
+        return hit
     row = await conn.fetchrow("SELECT * FROM claim_for_update($1, $2)", name, resolve)
     assert row is not None
+    if locks is not None:
+        locks.forget(row["claim_id"])
     return row["claim_id"], (row if row["state"] is not None else None)
 
 
@@ -206,7 +269,11 @@ async def step(
     (money from an adjudication that reached us after the patient's statement).
     ``locked`` is lock()'s answer when the caller took the lock already; ``also`` gives
     the statements to send with the write, once the decision is known."""
-    claim_id, row = locked if locked is not None else await lock(ctx.conn, name, resolve=resolve)
+    claim_id, row = (
+        locked
+        if locked is not None
+        else await lock(ctx.conn, name, resolve=resolve, batch=ctx.batch)
+    )
     if row is not None and row["tenant"] != ctx.meta.tenant:
         d = Decision("anomaly", None, "event from another tenant ignored")
         await timeline(ctx, claim_id, event.TYPE, d, State(row["state"]), detail)
@@ -344,7 +411,7 @@ async def on_coded(ctx: Context, ev: ClaimCoded) -> None:
         "traceparent": ctx.meta.traceparent,
     }
     detail: dict[str, Any] = {"lines": len(ev.lines), "findings": [f.edit for f in ev.findings]}
-    locked = await lock(ctx.conn, ev.claim_id)
+    locked = await lock(ctx.conn, ev.claim_id, batch=ctx.batch)
     row = locked[1]
     if not ev.self_pay and row is not None and row["frequency_code"] is not None:
         # Sent before: a replacement, or a new original under a new CLM01.
@@ -418,7 +485,7 @@ async def on_adjudicated(ctx: Context, ev: ClaimAdjudicated) -> None:
         "adjusted_cents": ev.adjusted_cents,
         "patient_responsibility_cents": ev.patient_responsibility_cents,
     }
-    claim_id, row = await lock(ctx.conn, ev.claim_id, resolve=True)
+    claim_id, row = await lock(ctx.conn, ev.claim_id, resolve=True, batch=ctx.batch)
     current = State(row["state"]) if row is not None else None
     d = decide(current, ev)
     if (
@@ -532,7 +599,7 @@ async def request_void(ctx: Context, claim_id: str, reason: str) -> bool:
     payer answers with a reversal. Returns False (and records an anomaly) when there is
     nothing at the payer to void.
     """
-    _, row = await lock(ctx.conn, claim_id)
+    _, row = await lock(ctx.conn, claim_id, batch=ctx.batch)
     current = State(row["state"]) if row else None
     if row is None or current not in FILED or not row["payer_claim_number"]:
         await timeline(

@@ -639,3 +639,66 @@ async def test_timely_filing_warns_before_the_deadline_and_records_its_passing(
     # the near one is looked at again the day after its deadline; the gone one no more
     due = await claims.pool.fetch("SELECT claim_id, due_at::date AS d FROM claim_timers")
     assert {r["d"] for r in due} >= {today + dt.timedelta(days=6)}
+
+
+# --- batches: the claim locks a batch takes up front --------------------------------
+
+
+async def test_steps_of_one_claim_in_one_batch_apply_in_order(claims: Claims) -> None:
+    """A batch's claim locks are taken before its handlers run; a second step of the same
+    claim in the batch must see the first step's result, not the row as it was."""
+    a, b = coded(1), coded(2)
+    await submit(claims, a, b)
+    # One batch: A's 999 and 277CA, then B's 277CA named by CLM01 (resolved to B).
+    batch_records = [
+        claims.record(ack(a, AckKind.ack_999, True)),
+        claims.record(ack(a, AckKind.ack_277ca, True)),
+        claims.record(ack(b, AckKind.ack_277ca, False, pcn=b.patient_control_number)),
+    ]
+    await claims.svc.process("claim.acknowledged", batch_records)
+    assert [(t["kind"], t["from_state"], t["to_state"]) for t in await claims.timeline(a.claim_id)][
+        -2:
+    ] == [("note", "SUBMITTED", None), ("transition", "SUBMITTED", "ACCEPTED")]
+    assert (await claims.state(a.claim_id))["state"] == "ACCEPTED"
+    assert (await claims.state(b.claim_id))["state"] == "REJECTED"
+    # and one batch that moves the same claim twice: paid, then reversed
+    await claims.svc.process(
+        "claim.adjudicated",
+        [
+            claims.record(adjudicated(a, AdjudicationStatus.paid, paid=9000)),
+            claims.record(adjudicated(a, AdjudicationStatus.reversed, paid=-9000)),
+        ],
+    )
+    row = await claims.state(a.claim_id)
+    assert (row["state"], row["paid_cents"]) == ("SUBMITTED", 0)
+
+
+async def test_batches_locking_the_same_claims_in_opposite_orders_never_deadlock(
+    claims: Claims,
+) -> None:
+    """Two topics' batches, applied at once, name the same claims in opposite orders.
+    Locking claim by claim as events come deadlocks them (PostgreSQL breaks it after a
+    second and one batch is redone); the up-front locks in claim id order never do."""
+    pairs = [coded(n) for n in range(1, 41)]
+    await submit(claims, *pairs)
+    acks = [claims.record(ack(c, AckKind.ack_277ca, True)) for c in pairs]
+    adjs = [
+        claims.record(adjudicated(c, AdjudicationStatus.paid, paid=9000)) for c in reversed(pairs)
+    ]
+    retries = claims.svc.metrics.retries
+    before = sum(
+        retries.labels("claims", t)._value.get()
+        for t in ("claim.acknowledged", "claim.adjudicated")
+    )
+    await asyncio.gather(
+        claims.svc.process("claim.acknowledged", acks),
+        claims.svc.process("claim.adjudicated", adjs),
+    )
+    after = sum(
+        retries.labels("claims", t)._value.get()
+        for t in ("claim.acknowledged", "claim.adjudicated")
+    )
+    assert after == before, "a batch was retried (deadlock)"
+    for c in pairs:
+        # whichever batch took a claim first, the claim ends paid in full and closed
+        assert (await claims.state(c.claim_id))["state"] == "CLOSED"
