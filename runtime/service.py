@@ -21,6 +21,7 @@ import asyncio
 import base64
 import contextlib
 import datetime as dt
+import gc
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -55,6 +56,7 @@ from schemas.topics import dlq_name
 log = logging.getLogger("rcm.runtime")
 
 BATCH_MAX = 500
+GC_GEN0_THRESHOLD = 50_000
 BATCH_WITHIN_S = 0.02
 
 
@@ -642,6 +644,10 @@ class Service:
         await self.producer.start()
         for hook in self._startup_hooks:
             await hook()
+        # What startup built (modules, code sets, tables) lives as long as the process:
+        # move it out of the collector's sight so full collections stop rescanning it.
+        gc.collect()
+        gc.freeze()
         self._ready.set()
 
     async def _connect_with_retry(self) -> asyncpg.Pool:
@@ -701,6 +707,11 @@ class Service:
         logs.setup(self.name, self.settings.log_level)
         telemetry.setup(self.name, self.settings.otel_exporter, self.settings.otel_dir)
         _use_uvloop()
+        # Every message allocates a few hundred short-lived container objects (pydantic
+        # models, records, futures). At the default threshold (700) the young generation
+        # is collected dozens of times a batch; this was ~15 % of a service's CPU
+        # (py-spy) and raising it gave the saga +15 % events/s (docs/performance.md).
+        gc.set_threshold(GC_GEN0_THRESHOLD, 50, 1000)
         worker = faust.Worker(
             self.app,
             loglevel=self.settings.log_level,
