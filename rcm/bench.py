@@ -264,9 +264,13 @@ def run(
         stats = {name: _proc_stats(p.pid) for name, p in fleet.procs.items()}
     wanted = set(claim_ids)
 
+    enc_ids = {e.encounter_id for e in day}
+
     async def latencies() -> dict[str, Any]:
         submitted, *_ = await _timestamps(s, "claim.submitted", before, wanted)
         posted, *_ = await _timestamps(s, "claim.adjudicated", before, wanted)
+        checked, *_ = await _timestamps(s, "eligibility.checked", before, enc_ids)
+        coded, *_ = await _timestamps(s, "claim.coded", before, wanted)
         total_msgs = total_bytes = 0
         for topic in topics:
             _, n, b = await _timestamps(s, topic, before, set())
@@ -275,6 +279,8 @@ def run(
         return {
             "submitted": submitted,
             "posted": posted,
+            "checked": checked,
+            "coded": coded,
             "messages": total_msgs,
             "bytes": total_bytes,
         }
@@ -284,6 +290,28 @@ def run(
         lat["submitted"][c] - sent[c] * 1000 for c in claim_ids if c in lat["submitted"]
     ]
     to_posted = [lat["posted"][c] - sent[c] * 1000 for c in claim_ids if c in lat["posted"]]
+    # Where the time goes, stage by stage (broker timestamps of each claim's messages).
+    stages = {
+        "published_to_eligibility_checked": ("published", "checked"),
+        "eligibility_checked_to_coded": ("checked", "coded"),
+        "coded_to_submitted": ("coded", "submitted"),
+        "submitted_to_adjudicated": ("submitted", "posted"),
+    }
+    at: dict[str, dict[str, float]] = {
+        "published": {c: sent[c] * 1000 for c in claim_ids},
+        "checked": {
+            claim_id_for(tenant, e.encounter_id): lat["checked"][e.encounter_id]
+            for e in day
+            if e.encounter_id in lat["checked"]
+        },
+        "coded": lat["coded"],
+        "submitted": lat["submitted"],
+        "posted": lat["posted"],
+    }
+    by_stage = {
+        name: _percentiles([at[b][c] - at[a][c] for c in claim_ids if c in at[a] and c in at[b]])
+        for name, (a, b) in stages.items()
+    }
     pipeline_rate = lat["messages"] / elapsed
     avg_size = max(1, lat["bytes"] // max(1, lat["messages"]))
     base = asyncio.run(
@@ -300,6 +328,7 @@ def run(
         "latency_ms": {
             "encounter_to_submitted": _percentiles(to_submitted),
             "encounter_to_posted": _percentiles(to_posted),
+            "by_stage": by_stage,
         },
         "services": {
             name: {"cpu_s": round(cpu, 2), "peak_rss_mb": round(rss, 1)}
