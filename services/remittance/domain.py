@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 from collections.abc import Iterable, Mapping
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -374,15 +375,29 @@ def read_837(text: str, patient_control_number: str) -> Submitted:
 
     Raises X12Error when the text is not X12 or holds no CLM with that CLM01.
     """
+    found = _claims_of_837(text).get(patient_control_number)
+    if found is None:
+        raise X12Error(f"no CLM with CLM01 {patient_control_number!r}", segment=None)
+    return found
+
+
+@functools.lru_cache(maxsize=32)
+def _claims_of_837(text: str) -> dict[str, Submitted]:
+    """Every CLM of an interchange, read in one pass. Each claim of an interchange
+    arrives as its own claim.submitted carrying the whole interchange: they share this."""
     _d, segs = segments(text)
+    out: dict[str, Submitted] = {}
     name: tuple[str, str] | None = None
-    found = False
+    current: str | None = None  # the CLM01 whose DTP*472 lines are being read
     date: dt.date | None = None
+
+    def close() -> None:
+        if current is not None and current not in out:
+            out[current] = Submitted(patient_key(*name) if name else None, date)
+
     for seg in segs:
         sid = seg[0]
-        if found:
-            if sid in ("CLM", "HL", "SE"):
-                break
+        if current is not None:
             if sid == "DTP" and len(seg) > 3 and seg[1] == "472":
                 raw = seg[3][:8]
                 if len(raw) == 8 and raw.isdigit():
@@ -391,16 +406,19 @@ def read_837(text: str, patient_control_number: str) -> Submitted:
                     except ValueError:
                         continue
                     date = day if date is None else min(date, day)
-            continue
+                continue
+            if sid not in ("CLM", "HL", "SE"):
+                continue
+            close()
+            current, date = None, None
         if sid == "HL" and len(seg) > 3 and seg[3] == "22":
             name = None
         elif sid == "NM1" and len(seg) > 3 and seg[1] in ("IL", "QC"):
             name = (seg[3], seg[4] if len(seg) > 4 else "")
-        elif sid == "CLM" and len(seg) > 1 and seg[1] == patient_control_number:
-            found = True
-    if not found:
-        raise X12Error(f"no CLM with CLM01 {patient_control_number!r}", segment=None)
-    return Submitted(patient_key(*name) if name else None, date)
+        elif sid == "CLM" and len(seg) > 1:
+            current, date = seg[1], None
+    close()
+    return out
 
 
 class Match(NamedTuple):

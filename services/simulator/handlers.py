@@ -17,6 +17,7 @@ corrected payment, PLB interest and recoupments.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import random
 from dataclasses import dataclass, replace
@@ -234,29 +235,32 @@ async def on_submitted(ctx: Context, ev: ClaimSubmitted) -> None:
     except X12Error as exc:
         raise Reject("bad-x12", f"837 envelope unreadable: {exc}") from exc
     conn = ctx.conn
-    # Only the first claim.submitted of an interchange reads it all.
-    received_id = await conn.fetchval(
-        "INSERT INTO received(tenant, claim_id, event_id, traceparent, x12, sender_id,"
-        " interchange_control_number) VALUES ($1, $2, $3, $4, $5, $6, $7)"
-        " ON CONFLICT (tenant, sender_id, interchange_control_number)"
-        " WHERE sender_id IS NOT NULL DO NOTHING RETURNING id",
-        ctx.meta.tenant,
-        ev.claim_id,
-        ctx.meta.id,
-        ctx.meta.traceparent,
-        ev.x12,
-        sender,
-        icn,
+    # Every claim of an interchange arrives with the whole interchange; only the first
+    # reads and stores it. The others are compared by digest, not by sending it again.
+    digest = hashlib.sha256(ev.x12.encode()).hexdigest()
+    same_sql = (
+        "SELECT encode(sha256(convert_to(x12, 'UTF8')), 'hex') = $4 FROM received"
+        " WHERE tenant = $1 AND sender_id = $2 AND interchange_control_number = $3"
     )
-    if received_id is None:
-        same = await conn.fetchval(
-            "SELECT x12 = $4 FROM received WHERE tenant = $1 AND sender_id = $2"
-            " AND interchange_control_number = $3",
+    same = await conn.fetchval(same_sql, ctx.meta.tenant, sender, icn, digest)
+    received_id = None
+    if same is None:
+        received_id = await conn.fetchval(
+            "INSERT INTO received(tenant, claim_id, event_id, traceparent, x12, sender_id,"
+            " interchange_control_number) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+            " ON CONFLICT (tenant, sender_id, interchange_control_number)"
+            " WHERE sender_id IS NOT NULL DO NOTHING RETURNING id",
             ctx.meta.tenant,
+            ev.claim_id,
+            ctx.meta.id,
+            ctx.meta.traceparent,
+            ev.x12,
             sender,
             icn,
-            ev.x12,
         )
+        if received_id is None:  # another instance stored it just now
+            same = await conn.fetchval(same_sql, ctx.meta.tenant, sender, icn, digest)
+    if received_id is None:
         if not same:
             raise Reject(
                 "duplicate-interchange",

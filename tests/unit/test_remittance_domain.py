@@ -184,6 +184,44 @@ def test_read_837_finds_the_patient_of_the_claim_and_its_service_date() -> None:
         read_837(text, "OTHER")
 
 
+def test_read_837_tells_the_claims_of_one_interchange_apart() -> None:
+    """Every claim of an interchange carries the whole interchange; each finds its own
+    patient and dates, whichever is read first."""
+    env = Envelope("ZZ", "S", "ZZ", "R", "HC", "005010X222A1", 1, 1,
+                   at=dt.datetime(2025, 4, 1, tzinfo=dt.UTC))  # fmt: skip
+    body = [
+        segment("HL", "1", "", "20", "1"),
+        segment("HL", "2", "1", "22", "0"),
+        segment("NM1", "IL", "1", "FIRST", "ANN"),
+        segment("CLM", "PCN1", "100", "", "", "11:B:1"),
+        segment("LX", "1"),
+        segment("DTP", "472", "D8", "20250310"),
+        segment("CLM", "PCN2", "80", "", "", "11:B:1"),
+        segment("LX", "1"),
+        segment("DTP", "472", "D8", "20250311"),
+        segment("HL", "3", "1", "22", "0"),
+        segment("NM1", "IL", "1", "SECOND", "BEN"),
+        segment("CLM", "PCN3", "50", "", "", "11:B:1"),
+        segment("LX", "1"),
+        segment("DTP", "472", "D8", "20250312"),
+    ]
+    text = wrap(env, [transaction("837", "0001", body)])
+    third = read_837(text, "PCN3")
+    assert (third.patient_key, third.service_date) == (
+        patient_key("SECOND", "B"),
+        dt.date(2025, 3, 12),
+    )
+    first, second = read_837(text, "PCN1"), read_837(text, "PCN2")
+    assert (first.patient_key, first.service_date) == (
+        patient_key("FIRST", "A"),
+        dt.date(2025, 3, 10),
+    )
+    assert (second.patient_key, second.service_date) == (
+        patient_key("FIRST", "A"),
+        dt.date(2025, 3, 11),
+    )
+
+
 def test_shipped_contracts_are_the_simulated_payers_fee_schedules() -> None:
     from services.simulator.payers import MEDICARE_FEES, PAYERS
 
