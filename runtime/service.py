@@ -56,6 +56,8 @@ from schemas.topics import dlq_name
 log = logging.getLogger("rcm.runtime")
 
 BATCH_MAX = 500
+RELAY_LIMIT = 1000
+RELAY_POLL_S = 0.25
 GC_GEN0_THRESHOLD = 50_000
 BATCH_WITHIN_S = 0.02
 
@@ -206,6 +208,10 @@ class Service:
         self._startup_hooks: list[Callable[[], Awaitable[None]]] = []
         self._timers: list[tuple[float, Callable[[Service], Awaitable[int]]]] = []
         self._before_batch: BatchHook | None = None
+        # Counts outbox writes of this process: after a batch that wrote, the relay runs
+        # at once; after one that did not, it is left alone (an empty pass costs five round
+        # trips). A counter, not a flag: batches of several topics run at once.
+        self._outbox_writes = 0
         self.tracer = telemetry.tracer(f"rcm.{name}")
         broker = ";".join(f"kafka://{b}" for b in self.settings.kafka_bootstrap.split(","))
         self.app = faust.App(
@@ -357,10 +363,12 @@ class Service:
         delay = 0.2
         while True:
             try:
+                written = self._outbox_writes
                 with self.metrics.handler_seconds.labels(self.name, topic).time():
                     await self._apply_batch(topic, records)
                 self.metrics.messages_in.labels(self.name, topic).inc(len(records))
-                self._outbox_wake.set()
+                if self._outbox_writes != written:
+                    self._outbox_wake.set()
                 return
             except asyncio.CancelledError:
                 raise
@@ -556,6 +564,7 @@ class Service:
     async def outbox_put_many(self, conn: asyncpg.Connection, encoded: Sequence[Any]) -> None:
         if not encoded:
             return
+        self._outbox_writes += 1
         await conn.execute(
             "INSERT INTO outbox(topic, key, value, headers) SELECT t, k, v, h::jsonb FROM"
             " unnest($1::text[], $2::bytea[], $3::bytea[], $4::text[]) WITH ORDINALITY"
@@ -566,8 +575,8 @@ class Service:
             [_headers_json(e.headers) for e in encoded],
         )
 
-    @staticmethod
     async def _outbox_insert(
+        self,
         conn: asyncpg.Connection,
         topic: str,
         key: bytes | None,
@@ -575,6 +584,7 @@ class Service:
         headers: Sequence[tuple[str, bytes]],
     ) -> None:
         encoded = _headers_json(headers)
+        self._outbox_writes += 1
         await conn.execute(
             "INSERT INTO outbox(topic, key, value, headers) VALUES ($1, $2, $3, $4::jsonb)",
             topic,
@@ -588,20 +598,25 @@ class Service:
         assert self.pool is not None
         assert self.producer is not None
         while True:
+            # Cleared before the pass: rows committed during it set it again, so the wait
+            # below returns at once and nothing waits for the next poll.
+            self._outbox_wake.clear()
             try:
-                sent = await self._relay_once()
+                sent = await self._relay_once(RELAY_LIMIT)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 log.warning("outbox relay failed, retrying: %s", type(exc).__name__)
                 await asyncio.sleep(1.0)
                 continue
-            if sent == 0:
-                self._outbox_wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._outbox_wake.wait(), timeout=0.25)
+            if sent >= RELAY_LIMIT:
+                continue  # more are waiting
+            # Caught up. Poll anyway now and then: rows of another instance, or of a
+            # process that died before relaying them.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._outbox_wake.wait(), timeout=RELAY_POLL_S)
 
-    async def _relay_once(self, limit: int = 1000) -> int:
+    async def _relay_once(self, limit: int = RELAY_LIMIT) -> int:
         assert self.pool is not None
         assert self.producer is not None
         async with self.pool.acquire() as conn, conn.transaction():
