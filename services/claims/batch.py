@@ -23,6 +23,7 @@ from pydantic import ValidationError
 
 from runtime.service import Service
 from runtime.settings import settings
+from schemas.codec import Encoded
 from schemas.events import ClaimCoded, ClaimSubmitted
 from services.claims.config import claims_settings
 from services.claims.handlers import move, timer
@@ -199,6 +200,7 @@ async def send_interchange(
         icn,
     )
     icn_text = f"{icn:09d}"
+    outgoing: list[Encoded] = []  # every claim's claim.submitted, to the outbox at once
     for w in todo:
         claim = w.out.claim
         ctx = svc.context(
@@ -208,6 +210,7 @@ async def send_interchange(
             cause=f"batch:{icn}",
             traceparent=w.traceparent,
         )
+        ctx.pending = outgoing
         detail = {
             "interchange_control_number": icn_text,
             "frequency_code": w.out.frequency_code,
@@ -243,6 +246,7 @@ async def send_interchange(
             ),
             correlation_id=w.claim_id,
         )
+    await svc.outbox_put_many(conn, outgoing)
     log.info(
         "837P interchange sent",
         extra={"interchange": icn_text, "claims": len(todo), "payer": payer_id},
