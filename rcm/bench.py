@@ -17,6 +17,7 @@ import os
 import statistics
 import time
 import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -59,34 +60,49 @@ async def _end_offsets(s: Settings, topics: list[str]) -> dict[TopicPartition, i
         await consumer.stop()
 
 
-async def _timestamps(
-    s: Settings, topic: str, since: dict[TopicPartition, int], wanted: set[str]
-) -> tuple[dict[str, int], int, int]:
-    """First broker timestamp (ms) per key on ``topic`` after ``since``; also count and bytes."""
+@dataclass
+class _Scan:
+    """What ``_scan`` read: the first broker timestamp (ms) of each wanted key, how many
+    records and bytes, and the first and last timestamp of any record."""
+
+    first_by_key: dict[str, int] = field(default_factory=dict)
+    count: int = 0
+    size: int = 0
+    first: int | None = None
+    last: int | None = None
+
+
+async def _scan(
+    s: Settings, topics: list[str], since: dict[TopicPartition, int], wanted: set[str]
+) -> _Scan:
+    """Reads ``topics`` from ``since`` to their end offsets as of now."""
     consumer = AIOKafkaConsumer(**client_config(s), group_id=None, enable_auto_commit=False)
     await consumer.start()
-    out: dict[str, int] = {}
-    count = size = 0
+    out = _Scan()
     try:
-        parts = [tp for tp in since if tp.topic == topic]
-        consumer.assign(parts)
+        parts = [tp for tp in since if tp.topic in topics]
         ends = await consumer.end_offsets(parts)
-        for tp in parts:
-            consumer.seek(tp, since[tp])
         remaining = {tp for tp in parts if ends[tp] > since[tp]}
+        consumer.assign(list(remaining))
+        for tp in remaining:
+            consumer.seek(tp, since[tp])
         deadline = asyncio.get_running_loop().time() + 120
         while remaining and asyncio.get_running_loop().time() < deadline:
             batch = await consumer.getmany(*remaining, timeout_ms=500, max_records=5000)
             for tp, records in batch.items():
                 for r in records:
-                    count += 1
-                    size += len(r.value or b"")
+                    if r.offset >= ends[tp]:
+                        continue
+                    out.count += 1
+                    out.size += len(r.value or b"")
+                    out.first = r.timestamp if out.first is None else min(out.first, r.timestamp)
+                    out.last = r.timestamp if out.last is None else max(out.last, r.timestamp)
                     key = (r.key or b"").decode()
-                    if key in wanted and key not in out:
-                        out[key] = r.timestamp
+                    if key in wanted and key not in out.first_by_key:
+                        out.first_by_key[key] = r.timestamp
                     if r.offset + 1 >= ends[tp]:
                         remaining.discard(tp)
-        return out, count, size
+        return out
     finally:
         await consumer.stop()
 
@@ -267,13 +283,14 @@ def run(
     enc_ids = {e.encounter_id for e in day}
 
     async def latencies() -> dict[str, Any]:
-        submitted, *_ = await _timestamps(s, "claim.submitted", before, wanted)
-        posted, *_ = await _timestamps(s, "claim.adjudicated", before, wanted)
-        checked, *_ = await _timestamps(s, "eligibility.checked", before, enc_ids)
-        coded, *_ = await _timestamps(s, "claim.coded", before, wanted)
+        submitted = (await _scan(s, ["claim.submitted"], before, wanted)).first_by_key
+        posted = (await _scan(s, ["claim.adjudicated"], before, wanted)).first_by_key
+        checked = (await _scan(s, ["eligibility.checked"], before, enc_ids)).first_by_key
+        coded = (await _scan(s, ["claim.coded"], before, wanted)).first_by_key
         total_msgs = total_bytes = 0
         for topic in topics:
-            _, n, b = await _timestamps(s, topic, before, set())
+            everything = await _scan(s, [topic], before, set())
+            n, b = everything.count, everything.size
             total_msgs += n
             total_bytes += b
         return {
@@ -359,39 +376,6 @@ def stage_inputs(stage: str) -> list[str]:
         raise ValueError(f"--stage must be one of {', '.join(STAGES)}, not {stage!r}")
     app = importlib.import_module(f"services.{stage}.app")
     return sorted(app.build().handlers)
-
-
-async def _count_since(
-    s: Settings, topics: list[str], since: dict[TopicPartition, int]
-) -> tuple[int, int | None, int | None]:
-    """Messages on ``topics`` after ``since``: count, first and last broker timestamp (ms)."""
-    count = 0
-    first: int | None = None
-    last: int | None = None
-    consumer = AIOKafkaConsumer(**client_config(s), group_id=None, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        parts = [tp for tp in since if tp.topic in topics]
-        ends = await consumer.end_offsets(parts)
-        remaining = {tp for tp in parts if ends[tp] > since[tp]}
-        consumer.assign(list(remaining))
-        for tp in remaining:
-            consumer.seek(tp, since[tp])
-        deadline = asyncio.get_running_loop().time() + 120
-        while remaining and asyncio.get_running_loop().time() < deadline:
-            batch = await consumer.getmany(*remaining, timeout_ms=500, max_records=5000)
-            for tp, records in batch.items():
-                for r in records:
-                    if r.offset >= ends[tp]:
-                        continue
-                    count += 1
-                    first = r.timestamp if first is None else min(first, r.timestamp)
-                    last = r.timestamp if last is None else max(last, r.timestamp)
-                    if r.offset + 1 >= ends[tp]:
-                        remaining.discard(tp)
-        return count, first, last
-    finally:
-        await consumer.stop()
 
 
 async def _wait_stable(
@@ -507,18 +491,18 @@ async def _run_stage(
         token = s.ops_token.get_secret_value()
         consumed = {name: fleet.consumed(name, token) for name in members}
         fleet.stop()
-        produced, first, last = await _count_since(s, outputs, mark)
+        produced = await _scan(s, outputs, mark, set())
 
         fleet.start()
         fleet.wait_healthy()
         await wait_settled(s, claim_ids, timeout, progress=False)
-    span_s = max(0.001, ((last or 0) - (first or 0)) / 1000)
+    span_s = max(0.001, ((produced.last or 0) - (produced.first or 0)) / 1000)
     return {
         "stage": stage,
         "instances": instances,
         "claims": claims,
         "backlog_messages": backlog,
-        "messages_produced": produced,
+        "messages_produced": produced.count,
         "drain_s": round(span_s, 2),
         "input_msgs_per_s": round(backlog / span_s, 1),
         "instances_detail": {

@@ -30,24 +30,14 @@ def _one_line(exc: ValidationError) -> str:
 def _checked_from(doc: dict[str, Any], tenant: str) -> Any:
     """An eligibility.checked body as is; an encounter body as a checked claim with its
     primary coverage active (self-pay when it has none)."""
+    from rcm.workload import assumed_eligible
     from schemas.events import EligibilityChecked, EncounterCreated
     from schemas.ids import claim_id_for
 
     if "encounter" in doc:
         return EligibilityChecked.model_validate(doc)
     enc = EncounterCreated.model_validate(doc)
-    primary = min(enc.coverages, key=lambda c: c.priority) if enc.coverages else None
-    return EligibilityChecked(
-        claim_id=claim_id_for(tenant, enc.encounter_id),
-        encounter_id=enc.encounter_id,
-        active=True,
-        self_pay=primary is None,
-        payer_id=primary.payer_id if primary else None,
-        payer_name=primary.payer_name if primary else None,
-        plan=primary.plan if primary else None,
-        member_id=primary.member_id if primary else None,
-        encounter=enc,
-    )
+    return assumed_eligible(enc, claim_id_for(tenant, enc.encounter_id))
 
 
 SchemaOpt = Annotated[str, typer.Option(help="PostgreSQL schema of the coding service")]

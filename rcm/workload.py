@@ -38,7 +38,7 @@ from schemas.common import (
     Sex,
     VisitType,
 )
-from schemas.events import EncounterCreated
+from schemas.events import EligibilityChecked, EncounterCreated
 
 DEFAULT_DATE_OF_SERVICE = dt.date(2026, 4, 6)
 PLACE_OF_SERVICE = "11"  # office
@@ -712,3 +712,20 @@ __all__ = [
     "make_npi",
     "npi_check_digit",
 ]
+
+
+def assumed_eligible(enc: EncounterCreated, claim_id: str) -> EligibilityChecked:
+    """The encounter as eligibility passes it on when its primary coverage is active
+    (self-pay when it has none): for tools and benchmarks that start at coding."""
+    primary = min(enc.coverages, key=lambda c: c.priority) if enc.coverages else None
+    return EligibilityChecked(
+        claim_id=claim_id,
+        encounter_id=enc.encounter_id,
+        active=True,
+        self_pay=primary is None,
+        payer_id=primary.payer_id if primary else None,
+        payer_name=primary.payer_name if primary else None,
+        plan=primary.plan if primary else None,
+        member_id=primary.member_id if primary else None,
+        encounter=enc,
+    )

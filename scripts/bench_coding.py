@@ -22,8 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rcm.workload import generate_day
-from schemas.events import EligibilityChecked
+from rcm.workload import assumed_eligible, generate_day
 from services.coding import codesets, ncci
 from services.coding.scrub import AWV_CODES, PriorService, scrub
 
@@ -69,15 +68,7 @@ def main() -> None:
     day = generate_day(2000, seed=42)
     claims = []
     for i, enc in enumerate(day):
-        primary = min(enc.coverages, key=lambda c: c.priority)
-        checked = EligibilityChecked(
-            claim_id=f"C{i:015d}",
-            encounter_id=enc.encounter_id,
-            active=True,
-            payer_id=primary.payer_id,
-            payer_name=primary.payer_name,
-            encounter=enc,
-        )
+        checked = assumed_eligible(enc, f"C{i:015d}")
         awv = any(ln.procedure_code in AWV_CODES for ln in enc.lines)
         history = [PriorService("G0438", dt.date(2024, 2, 1), "C-PRIOR")] if awv else []
         claims.append((checked, history))

@@ -66,22 +66,13 @@ def main() -> None:
     startup_s = time.perf_counter() - T0
     rss_started = rss_mb()
 
-    from rcm.workload import generate_day
-    from schemas.events import EligibilityChecked
+    from rcm.workload import assumed_eligible, generate_day
 
     day = generate_day(args.claims, seed=args.seed)
     t = time.perf_counter()
     held = 0
     for i, enc in enumerate(day[: args.claims]):
-        primary = min(enc.coverages, key=lambda c: c.priority)
-        checked = EligibilityChecked(
-            claim_id=f"C{i:015d}",
-            encounter_id=enc.encounter_id,
-            active=True,
-            payer_id=primary.payer_id,
-            payer_name=primary.payer_name,
-            encounter=enc,
-        )
+        checked = assumed_eligible(enc, f"C{i:015d}")
         awv = any(ln.procedure_code in AWV_CODES for ln in enc.lines)
         history = [PriorService("G0438", dt.date(2024, 2, 1), "C-PRIOR")] if awv else []
         result = scrub(checked, tables, history)
