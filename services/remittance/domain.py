@@ -427,13 +427,25 @@ class Match(NamedTuple):
     reason: str | None  # why it did not match
 
 
+WAITING_FOR_CLAIM = (
+    "unknown patient control number; waiting for its claim before matching by patient,"
+    " date and amount"
+)
+
+
 def match(
     clp: RemitClaim,
     by_pcn: Mapping[str, str],
     by_payer_number: Mapping[str, str],
     by_patient: Mapping[tuple[str, dt.date, int], frozenset[str]],
+    *,
+    fallback: bool = True,
 ) -> Match:
-    """Our claim for a CLP: by CLP01, then CLP07, then patient, date and charge."""
+    """Our claim for a CLP: by CLP01, then CLP07, then patient, date and charge.
+
+    ``fallback``: whether patient, date and charge may decide. Not while the CLP01 may
+    still be a claim of ours that is not indexed yet: two visits of one patient on one
+    day for the same charge look alike, and the other one would take this payment."""
     claim_id = by_pcn.get(clp.patient_control_number)
     if claim_id is not None:
         return Match(claim_id, "patient_control_number", None)
@@ -441,6 +453,8 @@ def match(
         claim_id = by_payer_number.get(clp.payer_claim_number)
         if claim_id is not None:
             return Match(claim_id, "payer_claim_number", None)
+    if not fallback:
+        return Match(None, None, WAITING_FOR_CLAIM)
     key = patient_key(clp.patient_last_name, clp.patient_first_name)
     day = claim_date(clp)
     if key is None or day is None:

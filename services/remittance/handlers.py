@@ -21,6 +21,7 @@ import orjson
 from runtime.service import Context, Service
 from runtime.x12 import X12Error
 from schemas.events import ClaimSubmitted, RemitReceived
+from services.remittance.config import remittance_settings
 from services.remittance.domain import (
     Match,
     Submitted,
@@ -140,7 +141,8 @@ async def on_submitted(ctx: Context, ev: ClaimSubmitted) -> None:
         ctx.meta.traceparent,
     )
     waiting = await ctx.conn.fetch(
-        "SELECT id, remit_id, claim_index, payer_id, occurrence FROM unmatched"
+        "SELECT id, remit_id, claim_index, payer_id, occurrence,"
+        " received_at <= now() - make_interval(secs => $6) AS may_fallback FROM unmatched"
         " WHERE tenant = $1 AND resolved_at IS NULL AND (patient_control_number = $2"
         " OR (patient_key = $3 AND service_date = $4 AND abs(charge_cents) = $5))"
         " ORDER BY id FOR UPDATE",
@@ -149,6 +151,7 @@ async def on_submitted(ctx: Context, ev: ClaimSubmitted) -> None:
         sub.patient_key,
         sub.service_date,
         ev.total_charge_cents,
+        remittance_settings().match_grace_s,
     )
     if waiting:
         await retry_unmatched(ctx, waiting)
@@ -166,7 +169,9 @@ async def retry_unmatched(ctx: Context, waiting: Sequence[asyncpg.Record]) -> in
         rem = parse_835(remit["x12"])
         payer_id = remit["payer_id"]
         clps = [rem.claims[r["claim_index"]] for r in rows]
-        matches = await match_claims(conn, ctx.meta.tenant, payer_id, clps)
+        matches = await match_claims(
+            conn, ctx.meta.tenant, payer_id, clps, [r["may_fallback"] for r in rows]
+        )
         items = [
             _Item(r["claim_index"], clp, m.claim_id, m.matched_by or "", r["occurrence"])
             for r, clp, m in zip(rows, clps, matches, strict=True)
@@ -188,13 +193,26 @@ async def rematch(svc: Service) -> int:
     done = 0
     async with svc.pool.acquire() as conn, conn.transaction():
         rows = await conn.fetch(
-            "SELECT u.id, u.tenant, u.remit_id, u.claim_index, u.payer_id, u.occurrence"
-            " FROM unmatched u WHERE u.resolved_at IS NULL AND EXISTS (SELECT 1 FROM"
+            "SELECT * FROM (SELECT u.id, u.tenant, u.remit_id, u.claim_index, u.payer_id,"
+            " u.occurrence, u.patient_control_number, u.patient_key, u.service_date,"
+            " u.charge_cents, u.received_at <= now() - make_interval(secs => $1) AS may_fallback"
+            " FROM unmatched u WHERE u.resolved_at IS NULL) u WHERE EXISTS (SELECT 1 FROM"
             " submitted_claims s WHERE s.tenant = u.tenant AND (s.patient_control_number ="
-            " u.patient_control_number OR (s.patient_key = u.patient_key AND s.service_date ="
-            " u.service_date AND s.total_charge_cents = abs(u.charge_cents))))"
-            " ORDER BY u.id LIMIT 500 FOR UPDATE OF u SKIP LOCKED"
+            " u.patient_control_number OR (u.may_fallback AND s.patient_key = u.patient_key"
+            " AND s.service_date = u.service_date AND s.total_charge_cents = abs(u.charge_cents))))"
+            " ORDER BY u.id LIMIT 500",
+            remittance_settings().match_grace_s,
         )
+        if rows:  # take them; another instance may hold some
+            locked = {
+                r[0]
+                for r in await conn.fetch(
+                    "SELECT id FROM unmatched WHERE id = ANY($1::bigint[])"
+                    " AND resolved_at IS NULL FOR UPDATE SKIP LOCKED",
+                    [r["id"] for r in rows],
+                )
+            }
+            rows = [r for r in rows if r["id"] in locked]
         by_tenant: dict[str, list[asyncpg.Record]] = {}
         for row in rows:
             by_tenant.setdefault(row["tenant"], []).append(row)
@@ -266,7 +284,11 @@ async def on_remit(ctx: Context, ev: RemitReceived) -> None:
     await _post_plb(conn, tenant, ev.payer_id, remit_id, rem)
 
     occurrence = _occurrences(rem)
-    matches = await match_claims(conn, tenant, ev.payer_id, rem.claims)
+    # First sight: patient, date and charge may decide only when no grace is configured.
+    first_sight = remittance_settings().match_grace_s <= 0
+    matches = await match_claims(
+        conn, tenant, ev.payer_id, rem.claims, [first_sight] * len(rem.claims)
+    )
     items: list[_Item] = []
     waiting: list[tuple[int, RemitClaim, Match]] = []
     for k, (clp, m) in enumerate(zip(rem.claims, matches, strict=True)):
@@ -346,7 +368,11 @@ async def _post_plb(
 
 
 async def match_claims(
-    conn: asyncpg.Connection, tenant: str, payer_id: str, clps: Sequence[RemitClaim]
+    conn: asyncpg.Connection,
+    tenant: str,
+    payer_id: str,
+    clps: Sequence[RemitClaim],
+    fallback: Sequence[bool],
 ) -> list[Match]:
     """Our claim for each CLP, in three set-based look-ups (CLP01, CLP07, patient/date/amount)."""
     if not clps:
@@ -362,6 +388,7 @@ async def match_claims(
         )
     }
     rest = [c for c in clps if c.patient_control_number not in by_pcn]
+    may_fallback = {id(c) for c, may in zip(clps, fallback, strict=True) if may}
     by_number: dict[str, str] = {}
     by_patient: dict[tuple[str, Any, int], frozenset[str]] = {}
     if rest:
@@ -380,7 +407,7 @@ async def match_claims(
         keys = {
             (k, d, abs(c.charge.cents))
             for c in rest
-            if (c.payer_claim_number or "") not in by_number
+            if id(c) in may_fallback and (c.payer_claim_number or "") not in by_number
             for k, d in [(patient_key(c.patient_last_name, c.patient_first_name), claim_date(c))]
             if k is not None and d is not None
         }
@@ -399,7 +426,10 @@ async def match_claims(
             ):
                 found.setdefault((r[0], r[1], r[2]), set()).add(r[3])
             by_patient = {k: frozenset(v) for k, v in found.items()}
-    return [match(c, by_pcn, by_number, by_patient) for c in clps]
+    return [
+        match(c, by_pcn, by_number, by_patient, fallback=may)
+        for c, may in zip(clps, fallback, strict=True)
+    ]
 
 
 async def _queue_unmatched(

@@ -336,7 +336,7 @@ async def test_an_unmatched_claim_waits_in_the_queue_until_its_claim_is_known(
         queued["amount_cents"],
         queued["resolved_at"],
     ) == ("TR-U", "C9", "PCN-Z", 10000, None)
-    assert "no claim matches" in queued["reason"]
+    assert "waiting for its claim" in queued["reason"]
     assert await rows(svc, "SELECT * FROM claim_postings") == []
     assert await adjudications(svc) == []
 
@@ -383,6 +383,16 @@ async def test_claims_match_by_payer_claim_number_then_patient_date_and_amount(
         "??", "1", "75", "75", "", "PCN-4", *line("99213", "75", "75"), name=("ONEIL", "PATRICIA")
     )
     await remit(svc, x835("-25", "TR-2", reversal, by_patient), "TR-2")
+    # An unknown CLP01 may still be a claim of ours not indexed yet: patient, date and
+    # charge decide only once it has waited the grace period.
+    [waiting] = await rows(
+        svc, "SELECT patient_control_number, reason FROM unmatched WHERE resolved_at IS NULL"
+    )
+    assert waiting["patient_control_number"] == "??"
+    assert "waiting for its claim" in waiting["reason"]
+    assert await handlers.rematch(svc) == 0
+    await svc.pool.execute("UPDATE unmatched SET received_at = now() - interval '1 hour'")
+    assert await handlers.rematch(svc) == 1
 
     got = await rows(
         svc, "SELECT claim_id, patient_control_number, matched_by FROM claim_postings ORDER BY id"
@@ -392,7 +402,39 @@ async def test_claims_match_by_payer_claim_number_then_patient_date_and_amount(
         {"claim_id": "CLAIM-3", "patient_control_number": "C3-X", "matched_by": "payer_claim_number"},
         {"claim_id": "CLAIM-4", "patient_control_number": "??", "matched_by": "patient_date_amount"},
     ]  # fmt: skip
-    assert await rows(svc, "SELECT * FROM unmatched") == []
+    assert await rows(svc, "SELECT * FROM unmatched WHERE resolved_at IS NULL") == []
+
+
+async def test_a_payment_is_not_taken_by_a_look_alike_claim_while_its_own_is_on_its_way(
+    svc: Service,
+) -> None:
+    """Two visits of one patient on one day for the same charge. The 835 for the second
+    arrives before its claim.submitted: it must wait for it, not pay the first."""
+    await submit(svc, "CLAIM-5", "C5", 10000)
+    await remit(
+        svc,
+        x835("100", "TR-5", clp("C5", "1", "100", "100", "", "P5", *line("99213", "100", "100"))),
+        "TR-5",
+    )
+    await remit(
+        svc,
+        x835("100", "TR-6", clp("C6", "1", "100", "100", "", "P6", *line("99213", "100", "100"))),
+        "TR-6",
+    )
+    assert await handlers.rematch(svc) == 0
+    await submit(svc, "CLAIM-6", "C6", 10000)
+
+    got = await rows(
+        svc, "SELECT claim_id, patient_control_number, matched_by FROM claim_postings ORDER BY id"
+    )
+    assert got == [
+        {"claim_id": "CLAIM-5", "patient_control_number": "C5", "matched_by": "patient_control_number"},
+        {"claim_id": "CLAIM-6", "patient_control_number": "C6", "matched_by": "patient_control_number"},
+    ]  # fmt: skip
+    assert sorted((e.claim_id, e.paid_cents) for e in await adjudications(svc)) == [
+        ("CLAIM-5", 10000),
+        ("CLAIM-6", 10000),
+    ]
 
 
 async def test_an_unbalanced_file_waits_in_the_work_queue_with_the_exact_discrepancy(
