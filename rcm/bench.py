@@ -241,6 +241,16 @@ async def baseline(s: Settings, *, messages: int, size: int, hops: int) -> float
     return messages * hops / elapsed
 
 
+def _workload(claims: int, seed: int) -> tuple[str, list[EncounterCreated], list[str]]:
+    """A fresh tenant's day of ``claims`` encounters (yesterday), and their claim ids."""
+    tenant = f"bench-{uuid.uuid4().hex[:6]}"
+    dos = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+    day = run_tagged(
+        generate_day(claims, seed, tenant=tenant, date_of_service=dos), uuid.uuid4().hex[:8]
+    )
+    return tenant, day, [claim_id_for(tenant, e.encounter_id) for e in day]
+
+
 def run(
     s: Settings,
     *,
@@ -252,12 +262,7 @@ def run(
     instances: int = 1,
 ) -> dict[str, Any]:
     stack.up(s)
-    tenant = f"bench-{uuid.uuid4().hex[:6]}"
-    dos = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
-    day = run_tagged(
-        generate_day(claims, seed, tenant=tenant, date_of_service=dos), uuid.uuid4().hex[:8]
-    )
-    claim_ids = [claim_id_for(tenant, e.encounter_id) for e in day]
+    tenant, day, claim_ids = _workload(claims, seed)
     topics = [t.name for t in TOPICS]
     with Fleet(out / "logs", env=fleet_env(s)) as fleet:
         fleet.start(instances=instances)
@@ -451,12 +456,7 @@ async def _run_stage(
     from rcm.processes import SERVICES
 
     inputs = stage_inputs(stage)
-    tenant = f"bench-{uuid.uuid4().hex[:6]}"
-    dos = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
-    day = run_tagged(
-        generate_day(claims, seed, tenant=tenant, date_of_service=dos), uuid.uuid4().hex[:8]
-    )
-    claim_ids = [claim_id_for(tenant, e.encounter_id) for e in day]
+    tenant, day, claim_ids = _workload(claims, seed)
     topics = [t.name for t in TOPICS]
     outputs = [t for t in topics if t not in inputs]
     members = [stage, *(f"{stage}#{i}" for i in range(1, instances))]

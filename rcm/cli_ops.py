@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -86,26 +86,17 @@ def bench(
                 bench_mod.stage_inputs(stage)
             except ValueError as exc:
                 fail(str(exc))
+        common: dict[str, Any] = {
+            "claims": claims,
+            "seed": seed,
+            "out": out,
+            "timeout": timeout,
+            "instances": instances,
+        }
         result = (
-            bench_mod.run_stage(
-                settings(),
-                stage=stage,
-                claims=claims,
-                seed=seed,
-                out=out,
-                timeout=timeout,
-                instances=instances,
-            )
+            bench_mod.run_stage(settings(), stage=stage, **common)
             if stage is not None
-            else bench_mod.run(
-                settings(),
-                claims=claims,
-                rate=rate,
-                seed=seed,
-                out=out,
-                timeout=timeout,
-                instances=instances,
-            )
+            else bench_mod.run(settings(), rate=rate, **common)
         )
     except (stack.StackError, ProcessError, DemoError, TimeoutError) as exc:
         fail(str(exc))
