@@ -210,7 +210,7 @@ class Service:
         self._before_batch: BatchHook | None = None
         # Counts outbox writes of this process: after a batch that wrote, the relay runs
         # at once; after one that did not, it is left alone (an empty pass costs five round
-        # trips). A counter, not a flag: batches of several topics run at once.
+        # trips). A counter, not a flag: timers write while a batch is being applied.
         self._outbox_writes = 0
         self.tracer = telemetry.tracer(f"rcm.{name}")
         broker = ";".join(f"kafka://{b}" for b in self.settings.kafka_bootstrap.split(","))

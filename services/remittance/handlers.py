@@ -192,27 +192,19 @@ async def rematch(svc: Service) -> int:
     assert svc.pool is not None
     done = 0
     async with svc.pool.acquire() as conn, conn.transaction():
+        # A CLP waits for its own claim by CLP01; patient, date and charge may find it
+        # only once it has waited the grace period ($1 seconds).
         rows = await conn.fetch(
-            "SELECT * FROM (SELECT u.id, u.tenant, u.remit_id, u.claim_index, u.payer_id,"
-            " u.occurrence, u.patient_control_number, u.patient_key, u.service_date,"
-            " u.charge_cents, u.received_at <= now() - make_interval(secs => $1) AS may_fallback"
-            " FROM unmatched u WHERE u.resolved_at IS NULL) u WHERE EXISTS (SELECT 1 FROM"
+            "SELECT u.id, u.tenant, u.remit_id, u.claim_index, u.payer_id, u.occurrence,"
+            " u.received_at <= now() - make_interval(secs => $1) AS may_fallback"
+            " FROM unmatched u WHERE u.resolved_at IS NULL AND EXISTS (SELECT 1 FROM"
             " submitted_claims s WHERE s.tenant = u.tenant AND (s.patient_control_number ="
-            " u.patient_control_number OR (u.may_fallback AND s.patient_key = u.patient_key"
-            " AND s.service_date = u.service_date AND s.total_charge_cents = abs(u.charge_cents))))"
-            " ORDER BY u.id LIMIT 500",
+            " u.patient_control_number OR (u.received_at <= now() - make_interval(secs => $1)"
+            " AND s.patient_key = u.patient_key AND s.service_date = u.service_date"
+            " AND s.total_charge_cents = abs(u.charge_cents))))"
+            " ORDER BY u.id LIMIT 500 FOR UPDATE OF u SKIP LOCKED",
             remittance_settings().match_grace_s,
         )
-        if rows:  # take them; another instance may hold some
-            locked = {
-                r[0]
-                for r in await conn.fetch(
-                    "SELECT id FROM unmatched WHERE id = ANY($1::bigint[])"
-                    " AND resolved_at IS NULL FOR UPDATE SKIP LOCKED",
-                    [r["id"] for r in rows],
-                )
-            }
-            rows = [r for r in rows if r["id"] in locked]
         by_tenant: dict[str, list[asyncpg.Record]] = {}
         for row in rows:
             by_tenant.setdefault(row["tenant"], []).append(row)
@@ -387,12 +379,15 @@ async def match_claims(
             pcns,
         )
     }
-    rest = [c for c in clps if c.patient_control_number not in by_pcn]
-    may_fallback = {id(c) for c, may in zip(clps, fallback, strict=True) if may}
+    rest = [
+        (c, may)
+        for c, may in zip(clps, fallback, strict=True)
+        if c.patient_control_number not in by_pcn
+    ]
     by_number: dict[str, str] = {}
     by_patient: dict[tuple[str, Any, int], frozenset[str]] = {}
     if rest:
-        numbers = list({c.payer_claim_number for c in rest if c.payer_claim_number})
+        numbers = list({c.payer_claim_number for c, _ in rest if c.payer_claim_number})
         if numbers:
             by_number = {
                 r[0]: r[1]
@@ -406,8 +401,8 @@ async def match_claims(
             }
         keys = {
             (k, d, abs(c.charge.cents))
-            for c in rest
-            if id(c) in may_fallback and (c.payer_claim_number or "") not in by_number
+            for c, may in rest
+            if may and (c.payer_claim_number or "") not in by_number
             for k, d in [(patient_key(c.patient_last_name, c.patient_first_name), claim_date(c))]
             if k is not None and d is not None
         }
