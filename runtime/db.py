@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 
@@ -90,3 +92,9 @@ async def migrate(pool: asyncpg.Pool, schema: str, directory: Path) -> list[str]
         finally:
             await conn.execute("SELECT pg_advisory_unlock($1)", lock)
     return applied
+
+
+def columns(rows: Iterable[Sequence[Any]]) -> list[list[Any]]:
+    """Rows as column lists: the parameters of an ``unnest($1::t[], $2::t[], ...)``
+    statement that writes many rows in one round trip. ``rows`` must not be empty."""
+    return [list(c) for c in zip(*rows, strict=True)]

@@ -22,6 +22,7 @@ import base64
 import contextlib
 import datetime as dt
 import gc
+import itertools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -105,6 +106,9 @@ class Context:
     # What the service's before_batch hook returned for this batch (None outside the
     # fast path: a message applied on its own, a timer).
     batch: Any = None
+    # The trace context events emitted here continue: the message's own consumer span
+    # when a set-based handler (Service.on_many) applies many messages at once.
+    traceparent: str | None = None
 
     def _meta(self, event: Event, correlation_id: str | None, traceparent: str | None) -> Meta:
         return new_meta(
@@ -113,7 +117,10 @@ class Context:
             tenant=self.meta.tenant,
             correlation_id=correlation_id or self.meta.correlation_id,
             causation_id=self.meta.id,
-            traceparent=traceparent or telemetry.traceparent_of() or self.meta.traceparent,
+            traceparent=traceparent
+            or self.traceparent
+            or telemetry.traceparent_of()
+            or self.meta.traceparent,
         )
 
     async def emit(
@@ -143,6 +150,8 @@ class Context:
 
 
 Handler = Callable[[Context, Event], Awaitable[None]]
+#: A set-based handler: every (context, event) of a run of one event type, in order.
+ManyHandler = Callable[[Sequence[tuple[Context, Any]]], Awaitable[None]]
 BatchHook = Callable[[asyncpg.Connection, str, Sequence[Message]], Awaitable[Any]]
 E = TypeVar("E", bound=Event)
 
@@ -273,6 +282,26 @@ class Service:
         """Registers a handler for one event type arriving on its topic (or another)."""
         name = topic or event_type.TOPIC
         self.handlers.setdefault(name, {})[event_type] = cast(Handler, handler)
+
+    def on_many(
+        self,
+        event_type: type[E],
+        handler: Callable[[Sequence[tuple[Context, E]]], Awaitable[None]],
+        *,
+        topic: str | None = None,
+    ) -> None:
+        """Registers a set-based handler: it gets every message of a run of consecutive
+        ``event_type`` messages in a batch at once, as (context, event) in arrival order,
+        so it can apply them with a few statements instead of a few per message. A
+        message applied on its own (the careful path) comes as a run of one; an exception
+        sends the batch down that path, so a failing message is still isolated."""
+        many = cast(ManyHandler, handler)
+
+        async def one(ctx: Context, event: Event) -> None:
+            await many([(ctx, event)])
+
+        one.many = many  # type: ignore[attr-defined]  # the fast path's way in
+        self.on(event_type, one, topic=topic)
 
     def before_batch(self, fn: BatchHook) -> BatchHook:
         """Runs ``fn(conn, topic, messages)`` in a batch's transaction before its handlers,
@@ -445,21 +474,61 @@ class Service:
                     raise
                 raise _NeedsCareful from exc
         pending: list[Encoded] = []
-        for record, msg in fresh:
-            handler = self.handlers[topic][type(msg.event)]
-            with self._span(topic, record, msg):
-                try:
-                    await handler(
-                        Context(conn, self, msg.meta, pending=pending, batch=batch), msg.event
-                    )
-                except Exception as exc:
-                    if is_transient(exc):
-                        raise
-                    raise _NeedsCareful from exc
+        for kind, run in itertools.groupby(fresh, key=lambda rm: type(rm[1].event)):
+            handler = self.handlers[topic][kind]
+            try:
+                if (many := getattr(handler, "many", None)) is not None:
+                    await self._apply_run(many, conn, topic, list(run), pending, batch)
+                    continue
+                for record, msg in run:
+                    with self._span(topic, record, msg):
+                        await handler(
+                            Context(conn, self, msg.meta, pending=pending, batch=batch), msg.event
+                        )
+            except Exception as exc:
+                if is_transient(exc):
+                    raise
+                raise _NeedsCareful from exc
         await self.outbox_put_many(conn, pending)
 
-    def _span(self, topic: str, record: Record, msg: Message) -> Any:
-        return self.tracer.start_as_current_span(
+    async def _apply_run(
+        self,
+        handler: ManyHandler,
+        conn: asyncpg.Connection,
+        topic: str,
+        run: Sequence[tuple[Record, Message]],
+        pending: list[Encoded],
+        batch: Any,
+    ) -> None:
+        """A set-based handler's run: each message still gets its own consumer span, and
+        what the handler emits for it continues that span's trace."""
+        spans = [self._span(topic, record, msg, current=False) for record, msg in run]
+        try:
+            await handler(
+                [
+                    (
+                        Context(
+                            conn,
+                            self,
+                            msg.meta,
+                            pending=pending,
+                            batch=batch,
+                            traceparent=telemetry.traceparent_of(span),
+                        ),
+                        msg.event,
+                    )
+                    for span, (_, msg) in zip(spans, run, strict=True)
+                ]
+            )
+        finally:
+            for span in spans:
+                span.end()
+
+    def _span(self, topic: str, record: Record, msg: Message, *, current: bool = True) -> Any:
+        """The message's consumer span: as the current span (a context manager), or
+        ``current=False`` started and returned for the caller to end."""
+        start = self.tracer.start_as_current_span if current else self.tracer.start_span
+        return start(
             f"{topic} process",
             context=telemetry.context_from(msg.meta.traceparent),
             kind=trace.SpanKind.CONSUMER,

@@ -31,7 +31,7 @@ def build() -> Service:
         http_port=PORT,
     )
     elig = Eligibility(cfg, s, HttpTransport(s, timeout_s=cfg.timeout_s))
-    svc.on(EncounterCreated, elig.on_encounter)
+    svc.on_many(EncounterCreated, elig.on_encounters)
     svc.on(CoverageReported, handlers.on_coverage_reported)
     if cfg.realtime:
         svc.every(cfg.poll_s, elig.verify_due)

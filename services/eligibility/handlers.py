@@ -23,18 +23,20 @@ too; its claim is held with the segment and position of the problem).
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 import orjson
 
-from runtime.db import is_transient
+from runtime.db import columns, is_transient
 from runtime.service import Context, Service
 from runtime.settings import Settings
 from runtime.x12 import Envelope, X12Error
+from schemas.codec import Encoded
 from schemas.common import Coverage, HoldReason
 from schemas.events import ClaimHeld, EligibilityChecked, EncounterCreated, Stage
 from schemas.events_coverage import CoverageReported
@@ -59,64 +61,130 @@ from services.eligibility.x12_271 import benefit_json, parse_271
 log = logging.getLogger("rcm.eligibility")
 
 
-async def record_coverages(conn: asyncpg.Connection, tenant: str, enc: EncounterCreated) -> None:
-    for c in enc.coverages:
-        await record_coverage(conn, tenant, enc.patient.id, c, source="encounter")
+#: The columns of a coverage that make it a new version when any of them changes.
+_VERSIONED = (
+    "payer_name",
+    "group_number",
+    "plan",
+    "priority",
+    "relationship",
+    "subscriber_id",
+    "effective_date",
+    "termination_date",
+)
+#: The columns a Coverage is read back from.
+_READ = (
+    "payer_id",
+    "payer_name",
+    "member_id",
+    "group_number",
+    "plan",
+    "priority",
+    "relationship",
+    "effective_date",
+    "termination_date",
+)
+
+
+class Registry:
+    """The coverages on record for some patients, with history: read in one query,
+    changed in memory in arrival order (so each encounter sees the registry as it stood
+    after its own coverages), written back with two statements (:meth:`flush`).
+
+    A change closes the current row and adds a new one; the same coverage again changes
+    nothing. A version that a later one replaces within the same flush is kept as
+    history too (written already closed)."""
+
+    def __init__(self, rows: Iterable[asyncpg.Record]) -> None:
+        self._current: dict[tuple[str, str], dict[tuple[str, str], dict[str, Any]]] = {}
+        for r in rows:
+            row = dict(r)
+            self._patient(row["tenant"], row["patient_id"])[(row["payer_id"], row["member_id"])] = (
+                row
+            )
+        self._close: list[int] = []
+        self._new: list[dict[str, Any]] = []
+
+    @classmethod
+    async def load(cls, conn: asyncpg.Connection, patients: Iterable[tuple[str, str]]) -> Registry:
+        keys = sorted(set(patients))
+        return cls(
+            await conn.fetch(
+                "SELECT * FROM coverages WHERE valid_to IS NULL AND (tenant, patient_id) IN"
+                " (SELECT * FROM unnest($1::text[], $2::text[]))",
+                [t for t, _ in keys],
+                [p for _, p in keys],
+            )
+        )
+
+    def _patient(self, tenant: str, patient_id: str) -> dict[tuple[str, str], dict[str, Any]]:
+        return self._current.setdefault((tenant, patient_id), {})
+
+    def record(self, tenant: str, patient_id: str, c: Coverage, *, source: str) -> bool:
+        """Records one coverage; True if it is new or changed."""
+        row: dict[str, Any] = {
+            "tenant": tenant,
+            "patient_id": patient_id,
+            "payer_id": c.payer_id,
+            "payer_name": c.payer_name,
+            "member_id": c.member_id,
+            "group_number": c.group_number,
+            "plan": c.plan,
+            "priority": c.priority,
+            "relationship": c.relationship.value,
+            "subscriber_id": c.subscriber.id if c.subscriber else None,
+            "effective_date": c.effective_date,
+            "termination_date": c.termination_date,
+            "source": source,
+            "valid_to_now": False,
+        }
+        mine = self._patient(tenant, patient_id)
+        current = mine.get((c.payer_id, c.member_id))
+        if current is not None:
+            if all(current[k] == row[k] for k in _VERSIONED):
+                return False
+            if "id" in current:
+                self._close.append(current["id"])
+            else:  # added earlier in this flush: kept as history, closed
+                current["valid_to_now"] = True
+        mine[(c.payer_id, c.member_id)] = row
+        self._new.append(row)
+        return True
+
+    def on_file(self, tenant: str, patient_id: str) -> list[Coverage]:
+        """The patient's current coverages, by priority."""
+        rows = sorted(self._patient(tenant, patient_id).values(), key=lambda r: r["priority"])
+        return [Coverage.model_validate({k: r[k] for k in _READ}) for r in rows]
+
+    async def flush(self, conn: asyncpg.Connection) -> None:
+        if self._close:
+            await conn.execute(
+                "UPDATE coverages SET valid_to = now() WHERE id = ANY($1::bigint[])", self._close
+            )
+        if self._new:
+            cols = (*_READ, "tenant", "patient_id", "subscriber_id", "source", "valid_to_now")
+            await conn.execute(
+                "INSERT INTO coverages(payer_id, payer_name, member_id, group_number, plan,"
+                " priority, relationship, effective_date, termination_date, tenant, patient_id,"
+                " subscriber_id, source, valid_to)"
+                " SELECT a, b, c, d, e, f, g, h, i, j, k, l, m, CASE WHEN n THEN now() END"
+                " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],"
+                " $6::smallint[], $7::text[], $8::date[], $9::date[], $10::text[], $11::text[],"
+                " $12::text[], $13::text[], $14::boolean[])"
+                " WITH ORDINALITY AS r(a, b, c, d, e, f, g, h, i, j, k, l, m, n, o) ORDER BY o",
+                *columns(tuple(r[k] for k in cols) for r in self._new),
+            )
+        self._close, self._new = [], []
 
 
 async def record_coverage(
     conn: asyncpg.Connection, tenant: str, patient_id: str, c: Coverage, *, source: str
 ) -> bool:
-    """Records one coverage with history: a change closes the current row and adds a new
-    one; the same coverage again changes nothing. Returns True if anything was written."""
-    row = (
-        tenant,
-        patient_id,
-        c.payer_id,
-        c.payer_name,
-        c.member_id,
-        c.group_number,
-        c.plan,
-        c.priority,
-        c.relationship.value,
-        c.subscriber.id if c.subscriber else None,
-        c.effective_date,
-        c.termination_date,
-    )
-    current = await conn.fetchrow(
-        "SELECT id, payer_name, group_number, plan, priority, relationship, subscriber_id,"
-        " effective_date, termination_date FROM coverages WHERE tenant=$1 AND patient_id=$2"
-        " AND payer_id=$3 AND member_id=$4 AND valid_to IS NULL",
-        tenant,
-        patient_id,
-        c.payer_id,
-        c.member_id,
-    )
-    if current is not None and tuple(current)[1:] == (row[3], *row[5:]):
-        return False
-    if current is not None:
-        await conn.execute("UPDATE coverages SET valid_to=now() WHERE id=$1", current["id"])
-    await conn.execute(
-        "INSERT INTO coverages(tenant, patient_id, payer_id, payer_name, member_id, group_number,"
-        " plan, priority, relationship, subscriber_id, effective_date, termination_date, source)"
-        " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)",
-        *row,
-        source,
-    )
-    return True
-
-
-async def coverages_on_record(
-    conn: asyncpg.Connection, tenant: str, patient_id: str, on: dt.date
-) -> list[Coverage]:
-    rows = await conn.fetch(
-        "SELECT payer_id, payer_name, member_id, group_number, plan, priority, relationship,"
-        " effective_date, termination_date FROM coverages"
-        " WHERE tenant=$1 AND patient_id=$2 AND valid_to IS NULL ORDER BY priority",
-        tenant,
-        patient_id,
-    )
-    return [Coverage.model_validate(dict(r)) for r in rows]
+    """Records one coverage with history. Returns True if anything was written."""
+    registry = await Registry.load(conn, [(tenant, patient_id)])
+    changed = registry.record(tenant, patient_id, c, source=source)
+    await registry.flush(conn)
+    return changed
 
 
 def _with_subscribers(enc: EncounterCreated, coverages: list[Coverage]) -> list[Coverage]:
@@ -241,36 +309,60 @@ class Eligibility:
 
     # --- encounter.created -------------------------------------------------------
 
-    async def on_encounter(self, ctx: Context, enc: EncounterCreated) -> None:
-        tenant = ctx.meta.tenant
-        claim_id = claim_id_for(tenant, enc.encounter_id)
-        await record_coverages(ctx.conn, tenant, enc)
-        on_file = await coverages_on_record(ctx.conn, tenant, enc.patient.id, enc.date_of_service)
-        if not self.cfg.realtime:
-            await finish(ctx, claim_id, enc, decide(claim_id, enc, on_file))
+    async def on_encounters(self, items: Sequence[tuple[Context, EncounterCreated]]) -> None:
+        """Records each encounter's coverages, then settles what the registry alone can
+        (self-pay, coverage not in force) and queues the rest for the payer: a few
+        statements for the whole run, not a few per encounter."""
+        conn = items[0][0].conn
+        registry = await Registry.load(conn, ((c.meta.tenant, e.patient.id) for c, e in items))
+        queued: dict[str, tuple[str | None, ...]] = {}  # the latest word on each claim wins
+        for ctx, enc in items:
+            tenant = ctx.meta.tenant
+            claim_id = claim_id_for(tenant, enc.encounter_id)
+            for c in enc.coverages:
+                registry.record(tenant, enc.patient.id, c, source="encounter")
+            on_file = registry.on_file(tenant, enc.patient.id)
+            outcome = (
+                precheck(claim_id, enc, on_file)
+                if self.cfg.realtime
+                else decide(claim_id, enc, on_file)
+            )
+            if not isinstance(outcome, Verify):
+                queued.pop(claim_id, None)
+                await finish(ctx, claim_id, enc, outcome)
+                continue
+            queued[claim_id] = (
+                claim_id,
+                tenant,
+                enc.model_dump_json(),
+                ctx.meta.id,
+                ctx.meta.traceparent,
+                outcome.primary.payer_id,
+                enc.encounter_id,
+                orjson.dumps([f"verifying with {outcome.primary.payer_id} (270/271)"]).decode(),
+            )
+        await registry.flush(conn)
+        if not queued:
             return
-        outcome = precheck(claim_id, enc, on_file)
-        if not isinstance(outcome, Verify):
-            await finish(ctx, claim_id, enc, outcome)
-            return
-        await ctx.conn.execute(
-            "WITH p AS (INSERT INTO pending_checks(claim_id, tenant, encounter, cause,"
-            " traceparent, payer_id) VALUES ($1,$2,$3::jsonb,$4,$5,$6) ON CONFLICT (claim_id)"
-            " DO UPDATE SET encounter=EXCLUDED.encounter, cause=EXCLUDED.cause,"
-            " traceparent=EXCLUDED.traceparent, payer_id=EXCLUDED.payer_id, state='pending',"
-            " attempts=0, next_at=now(), last_error=NULL, done_at=NULL)"
+        await conn.execute(
+            "WITH e AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],"
+            "   $5::text[], $6::text[], $7::text[], $8::text[])"
+            "   AS e(claim_id, tenant, encounter, cause, traceparent, payer_id, encounter_id,"
+            "   reasons)),"
+            " p AS (INSERT INTO pending_checks(claim_id, tenant, encounter, cause,"
+            " traceparent, payer_id) SELECT claim_id, tenant, encounter::jsonb, cause,"
+            " traceparent, payer_id FROM e"
+            " ON CONFLICT (claim_id) DO UPDATE SET encounter=EXCLUDED.encounter,"
+            " cause=EXCLUDED.cause, traceparent=EXCLUDED.traceparent,"
+            " payer_id=EXCLUDED.payer_id, state='pending', attempts=0, next_at=now(),"
+            " last_error=NULL, done_at=NULL)"
             " INSERT INTO eligibility_checks(claim_id, tenant, encounter_id, outcome, payer_id,"
-            " reasons) VALUES ($1,$2,$7,'pending',$6,$8::jsonb) ON CONFLICT (claim_id) DO UPDATE"
-            " SET outcome='pending', payer_id=EXCLUDED.payer_id, reasons=EXCLUDED.reasons,"
-            " benefits=NULL, exchange_id=NULL, checked_at=now()",
-            claim_id,
-            tenant,
-            enc.model_dump_json(),
-            ctx.meta.id,
-            ctx.meta.traceparent,
-            outcome.primary.payer_id,
-            enc.encounter_id,
-            orjson.dumps([f"verifying with {outcome.primary.payer_id} (270/271)"]).decode(),
+            " reasons) SELECT claim_id, tenant, encounter_id, 'pending', payer_id, reasons::jsonb"
+            " FROM e"
+            " ON CONFLICT (claim_id) DO UPDATE SET outcome='pending',"
+            " payer_id=EXCLUDED.payer_id, reasons=EXCLUDED.reasons, benefits=NULL,"
+            " exchange_id=NULL, checked_at=now()",
+            *columns(queued.values()),
         )
 
     # --- the timer -----------------------------------------------------------------
@@ -290,8 +382,17 @@ class Eligibility:
             jobs = await self._prepare(svc, conn, rows)
             sem = asyncio.Semaphore(self.cfg.concurrency)
             await asyncio.gather(*(self._call(sem, j) for j in jobs if j.request))
-            for job in jobs:
-                await self._apply_safely(svc, conn, job)
+            try:  # every answer at once, its events in one outbox write
+                async with conn.transaction():
+                    pending: list[Encoded] = []
+                    for job in jobs:
+                        await self._apply(svc, conn, job, pending)
+                    await svc.outbox_put_many(conn, pending)
+            except Exception as exc:
+                if is_transient(exc):
+                    raise
+                for job in jobs:  # one of them failed: each in its own savepoint
+                    await self._apply_safely(svc, conn, job)
             return len(rows)
 
     async def _prepare(
@@ -383,14 +484,22 @@ class Eligibility:
                 job.refused = str(exc)
             job.elapsed_ms = (time.perf_counter() - start) * 1000
 
-    def _ctx(self, svc: Service, conn: asyncpg.Connection, row: asyncpg.Record) -> Context:
-        return svc.context(
+    def _ctx(
+        self,
+        svc: Service,
+        conn: asyncpg.Connection,
+        row: asyncpg.Record,
+        pending: list[Encoded] | None = None,
+    ) -> Context:
+        ctx = svc.context(
             conn,
             tenant=row["tenant"],
             correlation_id=row["claim_id"],
             cause=row["cause"],
             traceparent=row["traceparent"],
         )
+        ctx.pending = pending
+        return ctx
 
     async def _apply_safely(self, svc: Service, conn: asyncpg.Connection, job: _Job) -> None:
         try:
@@ -433,10 +542,18 @@ class Eligibility:
             "elapsed_ms": job.elapsed_ms,
         }
 
-    async def _apply(self, svc: Service, conn: asyncpg.Connection, job: _Job) -> None:
+    async def _apply(
+        self,
+        svc: Service,
+        conn: asyncpg.Connection,
+        job: _Job,
+        pending: list[Encoded] | None = None,
+    ) -> None:
+        """Applies one answer; its events go to ``pending`` (the caller writes them) or,
+        without it, straight to the outbox."""
         row, enc, verify = job.row, job.enc, job.verify
         claim_id = row["claim_id"]
-        ctx = self._ctx(svc, conn, row)
+        ctx = self._ctx(svc, conn, row, pending)
         secondary = verify.secondary.payer_id if verify.secondary else None
         if job.reuse is not None:
             response = response_for(parse_271(job.reuse["response_x12"]), job.reuse["trace"])

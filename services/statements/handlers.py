@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import asyncpg
 import orjson
 
+from runtime.db import columns
 from runtime.service import Context, Reject, Service
 from schemas.common import Coverage
 from schemas.events import ClaimAdjudicated, ClaimCoded, EncounterCreated, StatementIssued
@@ -44,9 +45,7 @@ def utc_today() -> dt.date:
 
 
 async def lock_account(conn: asyncpg.Connection, tenant: str, guarantor: str) -> None:
-    await conn.execute(
-        "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"statements:{tenant}:{guarantor}"
-    )
+    await lock_accounts(conn, [(tenant, guarantor)])
 
 
 async def try_lock_account(conn: asyncpg.Connection, tenant: str, guarantor: str) -> bool:
@@ -61,56 +60,91 @@ async def try_lock_account(conn: asyncpg.Connection, tenant: str, guarantor: str
 # --- encounters -------------------------------------------------------------------
 
 
-async def on_encounter(ctx: Context, enc: EncounterCreated) -> None:
-    tenant = ctx.meta.tenant
-    guarantor = enc.guarantor or enc.patient
-    claim_id = claim_id_for(tenant, enc.encounter_id)
-    await lock_account(ctx.conn, tenant, guarantor.id)
-    await ctx.conn.execute(
-        "INSERT INTO accounts(tenant, guarantor_id, first_name, last_name, address)"
-        " VALUES ($1, $2, $3, $4, $5::jsonb) ON CONFLICT (tenant, guarantor_id) DO UPDATE SET"
-        " first_name = EXCLUDED.first_name, last_name = EXCLUDED.last_name,"
-        " address = EXCLUDED.address",
-        tenant,
-        guarantor.id,
-        guarantor.first_name,
-        guarantor.last_name,
-        guarantor.address.model_dump_json(),
+async def lock_accounts(conn: asyncpg.Connection, accounts: Iterable[tuple[str, str]]) -> None:
+    """Every account's lock in one statement, in one order (no two batches deadlock)."""
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended(k, 0))"
+        " FROM (SELECT DISTINCT unnest($1::text[]) AS k ORDER BY 1) a",
+        [f"statements:{tenant}:{guarantor}" for tenant, guarantor in accounts],
     )
-    lines = [
-        {
-            "code": ln.procedure_code,
-            "modifiers": ln.modifiers,
-            "units": ln.units,
-            "charge_cents": ln.charge_cents,
-        }
-        for ln in enc.lines
-    ]
-    coverages = [c.model_dump(mode="json") for c in enc.coverages]
-    await ctx.conn.execute(
+
+
+async def on_encounters(items: Sequence[tuple[Context, EncounterCreated]]) -> None:
+    """Opens each visit's charges on its guarantor's account: a few statements for the
+    whole run of encounters. An adjudication or self-pay coding that arrived before its
+    encounter is posted now."""
+    conn = items[0][0].conn
+    accounts: dict[tuple[str, str], tuple[str, str, str]] = {}
+    charges = []
+    for ctx, enc in items:
+        tenant = ctx.meta.tenant
+        guarantor = enc.guarantor or enc.patient
+        # the latest details of an account win, as one upsert per encounter would
+        accounts[(tenant, guarantor.id)] = (
+            guarantor.first_name,
+            guarantor.last_name,
+            guarantor.address.model_dump_json(),
+        )
+        lines = [
+            {
+                "code": ln.procedure_code,
+                "modifiers": ln.modifiers,
+                "units": ln.units,
+                "charge_cents": ln.charge_cents,
+            }
+            for ln in enc.lines
+        ]
+        charges.append(
+            (
+                claim_id_for(tenant, enc.encounter_id),
+                tenant,
+                guarantor.id,
+                enc.patient.id,
+                f"{enc.patient.first_name} {enc.patient.last_name}",
+                enc.date_of_service,
+                orjson.dumps(lines).decode(),
+                sum(ln.charge_cents for ln in enc.lines),
+                orjson.dumps([c.model_dump(mode="json") for c in enc.coverages]).decode(),
+            )
+        )
+    await lock_accounts(conn, accounts)
+    await conn.execute(
+        "INSERT INTO accounts(tenant, guarantor_id, first_name, last_name, address)"
+        " SELECT t, g, f, l, a::jsonb FROM unnest($1::text[], $2::text[], $3::text[],"
+        " $4::text[], $5::text[]) AS e(t, g, f, l, a) ON CONFLICT (tenant, guarantor_id)"
+        " DO UPDATE SET first_name = EXCLUDED.first_name, last_name = EXCLUDED.last_name,"
+        " address = EXCLUDED.address",
+        *columns((t, g, *rest) for (t, g), rest in accounts.items()),
+    )
+    await conn.execute(
         "INSERT INTO claim_charges(claim_id, tenant, guarantor_id, patient_id, patient_name,"
         " date_of_service, lines, charge_cents, coverages)"
-        " VALUES ($1,$2,$3,$4,$5,$6,$7::jsonb,$8,$9::jsonb) ON CONFLICT (claim_id) DO NOTHING",
-        claim_id,
-        tenant,
-        guarantor.id,
-        enc.patient.id,
-        f"{enc.patient.first_name} {enc.patient.last_name}",
-        enc.date_of_service,
-        orjson.dumps(lines).decode(),
-        sum(ln.charge_cents for ln in enc.lines),
-        orjson.dumps(coverages).decode(),
+        " SELECT c, t, g, p, n, d, l::jsonb, a, v::jsonb FROM unnest($1::text[], $2::text[],"
+        " $3::text[], $4::text[], $5::text[], $6::date[], $7::text[], $8::bigint[], $9::text[])"
+        " WITH ORDINALITY AS e(c, t, g, p, n, d, l, a, v, i) ORDER BY i"
+        " ON CONFLICT (claim_id) DO NOTHING",
+        *columns(charges),
     )
-    pending = await ctx.conn.fetchrow(
-        "DELETE FROM pending_adjudications WHERE claim_id = $1 RETURNING event", claim_id
+    claim_ids = [c[0] for c in charges]
+    adjudicated = dict(
+        await conn.fetch(
+            "DELETE FROM pending_adjudications WHERE claim_id = ANY($1::text[])"
+            " RETURNING claim_id, event",
+            claim_ids,
+        )
     )
-    if pending is not None:
-        await post(ctx, ClaimAdjudicated.model_validate_json(pending["event"]))
-    coded = await ctx.conn.fetchrow(
-        "DELETE FROM pending_self_pay WHERE claim_id = $1 RETURNING event", claim_id
+    coded = dict(
+        await conn.fetch(
+            "DELETE FROM pending_self_pay WHERE claim_id = ANY($1::text[])"
+            " RETURNING claim_id, event",
+            claim_ids,
+        )
     )
-    if coded is not None:
-        await post_self_pay(ctx, ClaimCoded.model_validate_json(coded["event"]))
+    for (ctx, _), claim_id in zip(items, claim_ids, strict=True):
+        if (adj := adjudicated.pop(claim_id, None)) is not None:
+            await post(ctx, ClaimAdjudicated.model_validate_json(adj))
+        if (self_pay := coded.pop(claim_id, None)) is not None:
+            await post_self_pay(ctx, ClaimCoded.model_validate_json(self_pay))
 
 
 # --- insurance --------------------------------------------------------------------

@@ -22,6 +22,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 import services.eligibility.app as eligibility_app
+import services.eligibility.handlers as handlers_module
 import services.simulator.app as simulator_app
 from runtime.service import Record, Service
 from runtime.settings import Settings
@@ -123,7 +124,7 @@ async def world(live_stack: Settings) -> AsyncIterator[World]:
     cfg = EligibilitySettings(timeout_s=2.0, max_attempts=3, backoff_s=0, reuse_s=600)
     transport = HttpTransport(live_stack, timeout_s=cfg.timeout_s, url=str(server.make_url("")))
     handlers = Eligibility(cfg, live_stack, transport)
-    elig_svc.on(EncounterCreated, handlers.on_encounter)
+    elig_svc.on_many(EncounterCreated, handlers.on_encounters)
     try:
         yield World(sim, elig_svc, handlers)
     finally:
@@ -288,7 +289,7 @@ async def test_a_payer_that_does_not_answer_is_retried_then_held(
     try:
         world.handlers = handlers
         world.elig.handlers.clear()
-        world.elig.on(EncounterCreated, handlers.on_encounter)
+        world.elig.on_many(EncounterCreated, handlers.on_encounters)
         enc = enc_for(31, [ppo("BMP000000031")])
         await world.visit(enc)
         for attempt in (1, 2):
@@ -338,3 +339,52 @@ async def test_an_unreadable_271_holds_the_claim_with_the_segment_and_keeps_the_
     finally:
         await transport.close()
         await server.close()
+
+
+async def test_an_answer_that_cannot_be_applied_holds_its_claim_alone(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    encs = [enc_for(40 + i, [ppo(f"BMP0000000{40 + i}")]) for i in range(3)]
+    await world.roster(*encs)
+    broken = _cid(encs[1])
+    real = handlers_module.from_271
+
+    def from_271(claim_id: str, *args: Any, **kw: Any) -> Any:
+        if claim_id == broken:
+            raise RuntimeError("a bug while reading this 271")
+        return real(claim_id, *args, **kw)
+
+    monkeypatch.setattr(handlers_module, "from_271", from_271)
+    await world.visit(*encs)
+    await world.settle()
+    ev = await world.events()
+    held = ev[broken]
+    assert isinstance(held, ClaimHeld)
+    assert [r.code for r in held.reasons] == ["ELIGIBILITY-CHECK-FAILED"]
+    for enc in (encs[0], encs[2]):
+        ok = ev[_cid(enc)]
+        assert isinstance(ok, EligibilityChecked)
+        assert ok.active
+    # one decision per claim: the failed all-at-once pass wrote nothing
+    assert world.elig.pool is not None
+    assert await world.elig.pool.fetchval("SELECT count(*) FROM outbox") == 3
+    states = await world.fetch("SELECT state FROM pending_checks ORDER BY claim_id")
+    assert [s["state"] for s in states] == ["done", "done", "done"]
+
+
+async def test_two_visits_in_one_batch_keep_the_coverage_history(world: World) -> None:
+    first = enc_for(50, [ppo("BMP000000050", group_number="G1")])
+    second = enc_for(50, [ppo("BMP000000050", group_number="G2")]).model_copy(
+        update={"encounter_id": "E-50b"}
+    )
+    await world.visit(first, second, first.model_copy(update={"encounter_id": "E-50c"}))
+    rows = await world.fetch(
+        "SELECT group_number, valid_to IS NULL AS current FROM coverages"
+        " WHERE patient_id = 'MRN0050' ORDER BY id"
+    )
+    # G1, then G2 replacing it, then G1 again replacing G2: every version kept, one current
+    assert [(r["group_number"], r["current"]) for r in rows] == [
+        ("G1", False),
+        ("G2", False),
+        ("G1", True),
+    ]

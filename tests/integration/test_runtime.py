@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
+import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer
 
 from runtime.kafka import client_config
 from runtime.service import Context, Record, Service
 from runtime.settings import Settings
+from runtime.telemetry import new_traceparent
 from schemas.codec import encode, new_meta
 from schemas.common import HoldReason
 from schemas.events import ClaimHeld, EncounterCreated, Stage
@@ -27,7 +31,17 @@ def _record(enc: EncounterCreated, offset: int, *, topic: str) -> Record:
     return Record(topic, 0, offset, x.key, x.value, x.headers)
 
 
-async def _service(s: Settings, topic: str, effect: list[str], fail_on: str | None) -> Service:
+async def _service(
+    s: Settings,
+    topic: str,
+    effect: list[str],
+    fail_on: str | None,
+    *,
+    runs: list[int] | None = None,
+) -> Service:
+    """A service whose handler records each encounter and emits a claim.held for it;
+    with ``runs``, the same handler registered set-based (``Service.on_many``), and the
+    size of each run it was given appended to ``runs``."""
     schema = f"it_{uuid.uuid4().hex[:8]}"
     svc = Service("it", schema=schema, migrations=MIGRATIONS, http_port=6199, s=s)
 
@@ -45,7 +59,16 @@ async def _service(s: Settings, topic: str, effect: list[str], fail_on: str | No
             )
         )
 
-    svc.on(EncounterCreated, handler, topic=topic)
+    async def many(items: Sequence[tuple[Context, EncounterCreated]]) -> None:
+        assert runs is not None
+        runs.append(len(items))
+        for ctx, enc in items:
+            await handler(ctx, enc)
+
+    if runs is None:
+        svc.on(EncounterCreated, handler, topic=topic)
+    else:
+        svc.on_many(EncounterCreated, many, topic=topic)
     await svc.start_resources()
     return svc
 
@@ -66,19 +89,22 @@ async def test_a_redelivered_message_is_applied_once(live_stack: Settings) -> No
         await svc.stop_resources()
 
 
+@pytest.mark.parametrize("set_based", [False, True], ids=["per-message", "set-based"])
 async def test_a_failing_message_is_dead_lettered_and_its_neighbours_apply(
-    live_stack: Settings,
+    live_stack: Settings, set_based: bool
 ) -> None:
     topic = f"it.{uuid.uuid4().hex[:6]}"
     effect: list[str] = []
-    svc = await _service(live_stack, topic, effect, fail_on="E-bad")
+    runs: list[int] | None = [] if set_based else None
+    svc = await _service(live_stack, topic, effect, fail_on="E-bad", runs=runs)
     try:
         recs = [
             _record(encounter(encounter_id=e), i, topic=topic)
             for i, e in enumerate(["E-1", "E-bad", "E-2"])
         ]
         garbage = Record(topic, 0, 3, b"k", b"\xff not json", [])
-        await svc.process(topic, [*recs, garbage])
+        await svc.process(topic, recs)
+        await svc.process(topic, [garbage])
         assert svc.pool is not None
         effects = [
             r[0] for r in await svc.pool.fetch("SELECT encounter_id FROM effects ORDER BY 1")
@@ -93,6 +119,44 @@ async def test_a_failing_message_is_dead_lettered_and_its_neighbours_apply(
         # the dead letters and the two held events wait in the outbox, in order
         topics = [r[0] for r in await svc.pool.fetch("SELECT topic FROM outbox ORDER BY id")]
         assert topics == ["claim.held", f"{topic}.dlq", "claim.held", f"{topic}.dlq"]
+        if runs is not None:  # the run of three failed as one, then each went on its own
+            assert runs == [3, 1, 1, 1]
+    finally:
+        await svc.stop_resources()
+
+
+async def test_a_set_based_handler_gets_the_run_at_once_and_each_emit_keeps_its_trace(
+    live_stack: Settings,
+) -> None:
+    topic = f"it.{uuid.uuid4().hex[:6]}"
+    effect: list[str] = []
+    runs: list[int] = []
+    svc = await _service(live_stack, topic, effect, fail_on=None, runs=runs)
+    try:
+        recs, traces = [], []
+        for i, e in enumerate(["E-1", "E-2", "E-3"]):
+            enc = encounter(encounter_id=e)
+            tp = new_traceparent()
+            meta = new_meta(enc, source="test", tenant="t1", correlation_id=e, traceparent=tp)
+            x = encode(enc, meta)
+            recs.append(Record(topic, 0, i, x.key, x.value, x.headers))
+            traces.append(tp.split("-")[1])
+        await svc.process(topic, [*recs, recs[1]])  # a redelivery inside the batch
+        assert runs == [3]
+        assert effect == ["E-1", "E-2", "E-3"]
+        assert svc.pool is not None
+        out = await svc.pool.fetch("SELECT value, headers FROM outbox ORDER BY id")
+        emitted = [
+            (
+                orjson.loads(r["value"])["encounter_id"],
+                base64.b64decode(dict(orjson.loads(r["headers"]))["traceparent"]).decode(),
+            )
+            for r in out
+        ]
+        # each claim.held continues the trace of the encounter that caused it
+        assert [(e, tp.split("-")[1]) for e, tp in emitted] == list(
+            zip(["E-1", "E-2", "E-3"], traces, strict=True)
+        )
     finally:
         await svc.stop_resources()
 
