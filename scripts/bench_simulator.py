@@ -78,7 +78,7 @@ async def database(interchanges: int, per: int) -> None:
         migrations=Path(handlers.__file__).parent / "migrations",
         http_port=6197,
     )
-    svc.on(ClaimSubmitted, handlers.on_submitted)
+    svc.on_many(ClaimSubmitted, handlers.on_submitted)
     await svc.start_resources()
     day = (dt.datetime.now(dt.UTC).date() - dt.timedelta(days=3)).strftime("%Y%m%d")
     records = []

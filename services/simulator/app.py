@@ -19,7 +19,7 @@ def build() -> Service:
         migrations=Path(__file__).parent / "migrations",
         http_port=PORT,
     )
-    svc.on(ClaimSubmitted, handlers.on_submitted)
+    svc.on_many(ClaimSubmitted, handlers.on_submitted)
     svc.every(0.1, handlers.adjudicate_due)
     status.install(svc)
     realtime_eligibility.install(svc)  # POST /x12/270 and its roster (encounter.created)

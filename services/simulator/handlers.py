@@ -20,10 +20,12 @@ import datetime as dt
 import hashlib
 import logging
 import random
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 
 import asyncpg
 
+from runtime.db import columns
 from runtime.service import Context, Reject, Service
 from runtime.settings import settings
 from runtime.x12 import ISA_LENGTH, Envelope, X12Error, delimiters_of
@@ -90,34 +92,15 @@ async def _schedule(
     correlation_id: str,
     delay_s: float,
     status: tuple[str, str, str] | None = None,
-    await_claim: str | None = None,
 ) -> None:
     """Emits now, or (delay_s > 0) stores the event for release_scheduled to emit later.
 
     ``status`` (payer id, claim, state) is the claim status the delivery makes true.
-    ``await_claim``: the event is for another claim of the interchange; it waits for that
-    claim's own claim.submitted (see release_for_claim), so it joins that claim's trace.
     """
-    if await_claim is not None:
-        await ctx.conn.execute(
-            "INSERT INTO scheduled(tenant, correlation_id, event_type, body, payer_id,"
-            " patient_control_number, ack_state, await_claim, delay_s)"
-            " VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9)",
-            ctx.meta.tenant,
-            correlation_id,
-            event.TYPE,
-            event.model_dump_json(),
-            status[0] if status else None,
-            status[1] if status else None,
-            status[2] if status else None,
-            await_claim,
-            delay_s,
-        )
-        return
     if delay_s <= 0:
         await ctx.emit(event, correlation_id=correlation_id)
         if status is not None:
-            await _set_state(ctx.conn, *status)
+            await _set_states(ctx.conn, [status])
         return
     await ctx.conn.execute(
         "INSERT INTO scheduled(tenant, correlation_id, cause, traceparent, event_type, body,"
@@ -136,40 +119,81 @@ async def _schedule(
     )
 
 
-async def release_for_claim(ctx: Context, pcn: str) -> None:
-    """The acknowledgements waiting for this claim's own claim.submitted: emitted now (or
-    scheduled after the configured ack delay) in this message's context and trace."""
-    rows = await ctx.conn.fetch(
-        "UPDATE scheduled SET await_claim = NULL, cause = $3, traceparent = $4,"
-        " due_at = now() + make_interval(secs => delay_s),"
-        " sent_at = CASE WHEN delay_s <= 0 THEN now() END"
-        " WHERE tenant = $1 AND await_claim = $2 AND due_at IS NULL"
-        " RETURNING id, correlation_id, event_type, body, delay_s, payer_id,"
-        " patient_control_number, ack_state",
-        ctx.meta.tenant,
-        pcn,
-        ctx.meta.id,
-        ctx.meta.traceparent,
+@dataclass
+class _Awaiting:
+    """Acknowledgements for the other claims of an interchange: each waits for that
+    claim's own claim.submitted (see release_for_claims), so it joins that claim's trace.
+    Stored with one statement (:meth:`store`)."""
+
+    tenant: str
+    delay_s: float
+    rows: list[tuple[str, str, str, str | None, str | None, str | None, str]] = field(
+        default_factory=list
     )
+
+    def add(self, event: Event, pcn: str, status: tuple[str, str, str] | None = None) -> None:
+        self.rows.append(
+            (pcn, event.TYPE, event.model_dump_json(), *(status or (None, None, None)), pcn)
+        )
+
+    async def store(self, conn: asyncpg.Connection) -> None:
+        if not self.rows:
+            return
+        await conn.execute(
+            "INSERT INTO scheduled(tenant, correlation_id, event_type, body, payer_id,"
+            " patient_control_number, ack_state, await_claim, delay_s)"
+            " SELECT $1, c, t, b::jsonb, p, n, a, w, $2 FROM unnest($3::text[], $4::text[],"
+            " $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])"
+            " WITH ORDINALITY AS r(c, t, b, p, n, a, w, i) ORDER BY i",
+            self.tenant,
+            self.delay_s,
+            *columns(self.rows),
+        )
+
+
+async def release_for_claims(riders: Sequence[tuple[Context, str]]) -> None:
+    """The acknowledgements waiting for these claims' own claim.submitted (context, CLM01
+    each): emitted now (or scheduled after the configured ack delay), each in its own
+    claim's message context and trace. One statement to release, one to set statuses."""
+    conn = riders[0][0].conn
+    by_claim = {(ctx.meta.tenant, pcn): ctx for ctx, pcn in reversed(riders)}  # the first wins
+    rows = await conn.fetch(
+        "UPDATE scheduled s SET await_claim = NULL, cause = r.cause, traceparent = r.tp,"
+        " due_at = now() + make_interval(secs => s.delay_s),"
+        " sent_at = CASE WHEN s.delay_s <= 0 THEN now() END"
+        " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS r(tenant, pcn, cause, tp)"
+        " WHERE s.tenant = r.tenant AND s.await_claim = r.pcn AND s.due_at IS NULL"
+        " RETURNING s.id, r.tenant, r.pcn, s.correlation_id, s.event_type, s.body, s.delay_s,"
+        " s.payer_id, s.patient_control_number, s.ack_state",
+        *columns(
+            (tenant, pcn, ctx.meta.id, ctx.meta.traceparent)
+            for (tenant, pcn), ctx in by_claim.items()
+        ),
+    )
+    states = []
     for row in sorted(rows, key=lambda r: r["id"]):
         if row["delay_s"] > 0:
             continue
         event = SCHEDULABLE[row["event_type"]].model_validate_json(row["body"])
-        await ctx.emit(event, correlation_id=row["correlation_id"])
+        await by_claim[(row["tenant"], row["pcn"])].emit(
+            event, correlation_id=row["correlation_id"]
+        )
         if row["ack_state"]:
-            await _set_state(
-                ctx.conn, row["payer_id"], row["patient_control_number"], row["ack_state"]
-            )
+            states.append((row["payer_id"], row["patient_control_number"], row["ack_state"]))
+    await _set_states(conn, states)
 
 
-async def _set_state(conn: asyncpg.Connection, payer_id: str, pcn: str, state: str) -> None:
-    """received -> pending or rejected once the 277CA is out; never backwards."""
+async def _set_states(conn: asyncpg.Connection, states: Sequence[tuple[str, str, str]]) -> None:
+    """received -> pending or rejected once the 277CA is out; never backwards.
+    (payer id, CLM01, state) each."""
+    if not states:
+        return
     await conn.execute(
-        "UPDATE claim_status SET state = $3, updated_at = now()"
-        " WHERE payer_id = $1 AND patient_control_number = $2 AND state = 'received'",
-        payer_id,
-        pcn,
-        state,
+        "UPDATE claim_status c SET state = s.state, updated_at = now()"
+        " FROM unnest($1::text[], $2::text[], $3::text[]) AS s(payer_id, pcn, state)"
+        " WHERE c.payer_id = s.payer_id AND c.patient_control_number = s.pcn"
+        " AND c.state = 'received'",
+        *columns(states),
     )
 
 
@@ -193,10 +217,14 @@ async def release_scheduled(svc: Service) -> int:
                 traceparent=row["traceparent"],
             )
             await ctx.emit(event)
-            if row["ack_state"]:
-                await _set_state(
-                    conn, row["payer_id"], row["patient_control_number"], row["ack_state"]
-                )
+        await _set_states(
+            conn,
+            [
+                (r["payer_id"], r["patient_control_number"], r["ack_state"])
+                for r in rows
+                if r["ack_state"]
+            ],
+        )
         if rows:
             await conn.execute(
                 "UPDATE scheduled SET sent_at = now() WHERE id = ANY($1::bigint[])",
@@ -229,52 +257,75 @@ def _interchange_id(text: str) -> tuple[str, str]:
     return isa[6].strip(), isa[13].strip()
 
 
-async def on_submitted(ctx: Context, ev: ClaimSubmitted) -> None:
-    try:
-        sender, icn = _interchange_id(ev.x12)
-    except X12Error as exc:
-        raise Reject("bad-x12", f"837 envelope unreadable: {exc}") from exc
-    conn = ctx.conn
-    # Every claim of an interchange arrives with the whole interchange; only the first
-    # reads and stores it. The others are compared by digest, not by sending it again.
-    digest = hashlib.sha256(ev.x12.encode()).hexdigest()
-    same_sql = (
-        "SELECT encode(sha256(convert_to(x12, 'UTF8')), 'hex') = $4 FROM received"
-        " WHERE tenant = $1 AND sender_id = $2 AND interchange_control_number = $3"
-    )
-    same = await conn.fetchval(same_sql, ctx.meta.tenant, sender, icn, digest)
-    received_id = None
-    if same is None:
-        received_id = await conn.fetchval(
-            "INSERT INTO received(tenant, claim_id, event_id, traceparent, x12, sender_id,"
-            " interchange_control_number) VALUES ($1, $2, $3, $4, $5, $6, $7)"
-            " ON CONFLICT (tenant, sender_id, interchange_control_number)"
-            " WHERE sender_id IS NOT NULL DO NOTHING RETURNING id",
-            ctx.meta.tenant,
-            ev.claim_id,
-            ctx.meta.id,
-            ctx.meta.traceparent,
-            ev.x12,
-            sender,
-            icn,
-        )
-        if received_id is None:  # another instance stored it just now
-            same = await conn.fetchval(same_sql, ctx.meta.tenant, sender, icn, digest)
-    if received_id is None:
-        if not same:
+_STORED_SQL = (
+    "SELECT r.tenant, r.sender_id, r.interchange_control_number,"
+    " encode(sha256(convert_to(r.x12, 'UTF8')), 'hex') FROM received r"
+    " JOIN unnest($1::text[], $2::text[], $3::text[]) AS k(tenant, sender, icn)"
+    " ON r.tenant = k.tenant AND r.sender_id = k.sender AND r.interchange_control_number = k.icn"
+)
+
+
+async def _stored(
+    conn: asyncpg.Connection, keys: set[tuple[str, str, str]]
+) -> dict[tuple[str, str, str], str]:
+    """The SHA-256 of each stored interchange, by (tenant, ISA06, ISA13)."""
+    rows = await conn.fetch(_STORED_SQL, *columns(sorted(keys)))
+    return {(r[0], r[1], r[2]): r[3] for r in rows}
+
+
+async def on_submitted(items: Sequence[tuple[Context, ClaimSubmitted]]) -> None:
+    """Every claim of an interchange arrives with the whole interchange; the first to
+    arrive stores, reads and acknowledges it, and the others ride on it (their waiting
+    acknowledgements are released in their own trace). A rider is compared with what was
+    stored by digest; a different interchange under a used control number is refused."""
+    conn = items[0][0].conn
+    keyed = []
+    for ctx, ev in items:
+        try:
+            sender, icn = _interchange_id(ev.x12)
+        except X12Error as exc:
+            raise Reject("bad-x12", f"837 envelope unreadable: {exc}") from exc
+        digest = hashlib.sha256(ev.x12.encode()).hexdigest()
+        keyed.append((ctx, ev, (ctx.meta.tenant, sender, icn), digest))
+    stored = await _stored(conn, {key for _, _, key, _ in keyed})
+    riders: list[tuple[Context, str]] = []
+    for ctx, ev, key, digest in keyed:
+        if key not in stored:
+            received_id = await conn.fetchval(
+                "INSERT INTO received(tenant, claim_id, event_id, traceparent, x12, sender_id,"
+                " interchange_control_number) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+                " ON CONFLICT (tenant, sender_id, interchange_control_number)"
+                " WHERE sender_id IS NOT NULL DO NOTHING RETURNING id",
+                *key[:1],
+                ev.claim_id,
+                ctx.meta.id,
+                ctx.meta.traceparent,
+                ev.x12,
+                *key[1:],
+            )
+            if received_id is not None:
+                stored[key] = digest
+                await _receive(ctx, ev, received_id)
+                continue
+            stored.update(await _stored(conn, {key}))  # another instance stored it just now
+        if stored[key] != digest:
             raise Reject(
                 "duplicate-interchange",
-                f"ISA13 {icn} from {sender} was already used for another interchange;"
+                f"ISA13 {key[2]} from {key[1]} was already used for another interchange;"
                 f" claim {ev.claim_id} is not acknowledged",
             )
-        log.debug("interchange %s already acknowledged; claim %s rides on it", icn, ev.claim_id)
-        await release_for_claim(ctx, ev.patient_control_number)
-        return
+        log.debug("interchange %s already acknowledged; claim %s rides on it", key[2], ev.claim_id)
+        riders.append((ctx, ev.patient_control_number))
+    if riders:
+        await release_for_claims(riders)
+
+
+async def _receive(ctx: Context, ev: ClaimSubmitted, received_id: int) -> None:
     try:
         inter = triage_837(ev.x12)
-    except X12Error as exc:  # rolls back the received row with the message's savepoint
+    except X12Error as exc:  # rolls back the received row with the batch
         raise Reject("bad-x12", f"837 envelope unreadable: {exc}") from exc
-    await conn.execute(
+    await ctx.conn.execute(
         "UPDATE received SET claims = $2 WHERE id = $1",
         received_id,
         sum(1 for _ in inter.claims()),
@@ -285,8 +336,13 @@ async def on_submitted(ctx: Context, ev: ClaimSubmitted) -> None:
 async def _acknowledge(
     ctx: Context, ev: ClaimSubmitted, inter: Interchange837, received_id: int
 ) -> None:
+    """The interchange's 999 and 277CA: this claim's own acknowledgements are delivered
+    now (or after the ack delay), the other claims' wait for their own claim.submitted;
+    every accepted claim is queued for its payer. A few statements per interchange."""
     cfg = simulator_settings()
     conn = ctx.conn
+    own = ev.patient_control_number
+    awaiting = _Awaiting(ctx.meta.tenant, cfg.ack_delay_s)
     submitter = inter.sender_id.strip()
     ack_999 = write_999(inter, envelope=await _envelope(conn, CLEARINGHOUSE_ID, submitter))
     raw = claim_numbers_by_set(ev.x12)
@@ -307,31 +363,29 @@ async def _acknowledge(
                 ]
             for pcn in pcns:
                 seen.add(pcn)
-                await _schedule(
-                    ctx,
-                    ClaimAcknowledged(
-                        claim_id=pcn,
-                        patient_control_number=pcn,
-                        kind=AckKind.ack_999,
-                        accepted=ts.error is None,
-                        errors=errors,
-                        x12=ack_999,
-                    ),
-                    correlation_id=pcn,
-                    delay_s=cfg.ack_delay_s,
-                    await_claim=None if pcn == ev.patient_control_number else pcn,
+                set_ack = ClaimAcknowledged(
+                    claim_id=pcn,
+                    patient_control_number=pcn,
+                    kind=AckKind.ack_999,
+                    accepted=ts.error is None,
+                    errors=errors,
+                    x12=ack_999,
                 )
-    if ev.patient_control_number not in seen:
+                if pcn == own:
+                    await _schedule(ctx, set_ack, correlation_id=pcn, delay_s=cfg.ack_delay_s)
+                else:
+                    awaiting.add(set_ack, pcn)
+    if own not in seen:
         await ctx.emit(
             ClaimAcknowledged(
                 claim_id=ev.claim_id,
-                patient_control_number=ev.patient_control_number,
+                patient_control_number=own,
                 kind=AckKind.ack_999,
                 accepted=False,
                 errors=[
                     HoldReason(
                         code="999-NOCLAIM",
-                        message=f"claim {ev.patient_control_number} is not in interchange"
+                        message=f"claim {own} is not in interchange"
                         f" {inter.interchange_control_number}",
                         fix="resubmit the claim",
                     )
@@ -342,6 +396,7 @@ async def _acknowledge(
         )
     claims = list(inter.claims())
     if not claims:
+        await awaiting.store(conn)
         return
     today = dt.datetime.now(dt.UTC).date()
     acks = [ClaimAck(c, _edits(c, cfg)) for c in claims]
@@ -357,75 +412,80 @@ async def _acknowledge(
         batch_reference=inter.interchange_control_number,
         receipt_trace=f"R{received_id}",
     )
+    statuses = []
     for ack in acks:
         c = ack.claim
         days = [ln.service_date or c.date_of_service for ln in c.lines]
+        statuses.append(
+            (
+                c.payer_id,
+                c.patient_control_number,
+                c.member_id,
+                c.total_charge_cents,
+                min(days),
+                max(days),
+                ack.reasons[0].category if ack.reasons else None,
+                ack.reasons[0].code if ack.reasons else None,
+            )
+        )
+    await conn.execute(
+        "INSERT INTO claim_status(payer_id, patient_control_number, tenant, member_id,"
+        " received_id, charge_cents, service_from, service_to, state, category, code)"
+        " SELECT p, n, $1, m, $2, c, f, t, 'received', g, d FROM unnest($3::text[],"
+        " $4::text[], $5::text[], $6::bigint[], $7::date[], $8::date[], $9::text[], $10::text[])"
+        " AS s(p, n, m, c, f, t, g, d)"
+        " ON CONFLICT (payer_id, patient_control_number) DO UPDATE SET"
+        " tenant = EXCLUDED.tenant, member_id = EXCLUDED.member_id,"
+        " received_id = EXCLUDED.received_id, charge_cents = EXCLUDED.charge_cents,"
+        " service_from = EXCLUDED.service_from, service_to = EXCLUDED.service_to,"
+        " state = 'received', category = EXCLUDED.category, code = EXCLUDED.code,"
+        " payer_claim_number = NULL, paid_cents = NULL, adjudicated_on = NULL,"
+        " trace_number = NULL, updated_at = now()",
+        ctx.meta.tenant,
+        received_id,
+        *columns(statuses),
+    )
+    for ack in acks:
+        c = ack.claim
+        pcn = c.patient_control_number
+        claim_ack = ClaimAcknowledged(
+            claim_id=pcn,
+            patient_control_number=pcn,
+            kind=AckKind.ack_277ca,
+            accepted=ack.accepted,
+            errors=[
+                HoldReason(
+                    code=f"{r.category}:{r.code}",
+                    message=r.message,
+                    fix="correct the claim and resubmit",
+                )
+                for r in ack.reasons
+            ],
+            x12=text,
+        )
+        status = (c.payer_id, pcn, "pending" if ack.accepted else "rejected")
+        if pcn == own:
+            await _schedule(
+                ctx, claim_ack, correlation_id=pcn, delay_s=cfg.ack_delay_s, status=status
+            )
+        else:
+            awaiting.add(claim_ack, pcn, status)
+    await awaiting.store(conn)
+    accepted = [a.claim for a in acks if a.accepted]
+    if accepted:
         await conn.execute(
-            "INSERT INTO claim_status(payer_id, patient_control_number, tenant, member_id,"
-            " received_id, charge_cents, service_from, service_to, state, category, code)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'received', $9, $10)"
-            " ON CONFLICT (payer_id, patient_control_number) DO UPDATE SET"
-            " tenant = EXCLUDED.tenant, member_id = EXCLUDED.member_id,"
-            " received_id = EXCLUDED.received_id, charge_cents = EXCLUDED.charge_cents,"
-            " service_from = EXCLUDED.service_from, service_to = EXCLUDED.service_to,"
-            " state = 'received', category = EXCLUDED.category, code = EXCLUDED.code,"
-            " payer_claim_number = NULL, paid_cents = NULL, adjudicated_on = NULL,"
-            " trace_number = NULL, updated_at = now()",
-            c.payer_id,
-            c.patient_control_number,
-            ctx.meta.tenant,
-            c.member_id,
+            "INSERT INTO pending_adjudications(received_id, tenant, payer_id, billing_npi,"
+            " patient_control_number, due_at)"
+            " SELECT $1, $2, p, b, n, now() + make_interval(secs => d)"
+            " FROM unnest($3::text[], $4::text[], $5::text[], $6::float8[])"
+            " WITH ORDINALITY AS a(p, b, n, d, i) ORDER BY i ON CONFLICT DO NOTHING",
             received_id,
-            c.total_charge_cents,
-            min(days),
-            max(days),
-            ack.reasons[0].category if ack.reasons else None,
-            ack.reasons[0].code if ack.reasons else None,
-        )
-        errors = [
-            HoldReason(
-                code=f"{r.category}:{r.code}",
-                message=r.message,
-                fix="correct the claim and resubmit",
-            )
-            for r in ack.reasons
-        ]
-        await _schedule(
-            ctx,
-            ClaimAcknowledged(
-                claim_id=c.patient_control_number,
-                patient_control_number=c.patient_control_number,
-                kind=AckKind.ack_277ca,
-                accepted=ack.accepted,
-                errors=errors,
-                x12=text,
-            ),
-            correlation_id=c.patient_control_number,
-            delay_s=cfg.ack_delay_s,
-            status=(
-                c.payer_id,
-                c.patient_control_number,
-                "pending" if ack.accepted else "rejected",
-            ),
-            await_claim=(
-                None
-                if c.patient_control_number == ev.patient_control_number
-                else c.patient_control_number
+            ctx.meta.tenant,
+            *columns(
+                (c.payer_id, c.billing_npi, c.patient_control_number, _payer_delay(cfg, c.payer_id))
+                for c in accepted
             ),
         )
-        if ack.accepted:
-            await conn.execute(
-                "INSERT INTO pending_adjudications(received_id, tenant, payer_id, billing_npi,"
-                " patient_control_number, due_at)"
-                " VALUES ($1, $2, $3, $4, $5, now() + make_interval(secs => $6))"
-                " ON CONFLICT DO NOTHING",
-                received_id,
-                ctx.meta.tenant,
-                c.payer_id,
-                c.billing_npi,
-                c.patient_control_number,
-                _payer_delay(cfg, c.payer_id),
-            )
 
 
 # --- the payers -----------------------------------------------------------------------
@@ -485,23 +545,33 @@ async def _pay(
         except KeyError:
             raise X12Error(f"claim {pcn} is not in its interchange") from None
 
+    fixed = [
+        (fix, claim_of(fix["received_id"], fix["x12"], fix["patient_control_number"]))
+        for fix in fixes
+    ]
+    due = [
+        (row, claim_of(row["received_id"], row["x12"], row["patient_control_number"]))
+        for row in rows
+    ]
+    books = await _Books.load(
+        conn,
+        [(c, fix["acc_year"]) for fix, c in fixed] + [(c, c.date_of_service.year) for _, c in due],
+    )
     batches: dict[tuple[str, str, str], _Batch] = {}
-    for fix in fixes:
+    for fix, claim in fixed:
         key = (fix["tenant"], fix["payer_id"], fix["billing_npi"])
         batch = batches.setdefault(key, _Batch([], fix["event_id"], fix["traceparent"]))
-        claim = claim_of(fix["received_id"], fix["x12"], fix["patient_control_number"])
-        batch.results += await _correct(conn, cfg, claim, fix, today)
-    for row in rows:
+        batch.results += _correct(books, cfg, claim, fix, today)
+    for row, claim in due:
         key = (row["tenant"], row["payer_id"], row["billing_npi"])
         batch = batches.setdefault(key, _Batch([], row["event_id"], row["traceparent"]))
-        claim = await _with_roster(
-            conn, claim_of(row["received_id"], row["x12"], row["patient_control_number"])
-        )
-        result, acc_before = await _adjudicate_one(conn, cfg, claim, today, row["tenant"])
+        claim = books.with_roster(claim)
+        result, acc_before = _adjudicate_one(books, cfg, claim, today, row["tenant"])
         batch.results.append(result)
         rng = random.Random(f"{cfg.seed}:reverse:{claim.patient_control_number}")
         if result.paid_cents > 0 and rng.random() < cfg.reversal_rate:
             await _plan_correction(conn, cfg, row, claim, acc_before, today)
+    await books.flush(conn)
     for (tenant, payer_id, npi), batch in batches.items():
         await _send_835(svc, conn, cfg, tenant, payer_id, npi, batch, today)
     if rows:
@@ -516,90 +586,144 @@ async def _pay(
         )
 
 
-async def _with_roster(conn: asyncpg.Connection, claim: ClaimIn) -> ClaimIn:
-    """The claim with the member's coverage dates from the payer's enrollment roster.
+class _Books:
+    """What the payer knows of the members and claims of one cycle: the enrollment
+    roster (kept by services/simulator/eligibility.py from encounter.created; a member it
+    does not know gets no coverage dates, so CO-26 and CO-27 cannot fire), the members'
+    accumulators (locked) and the claims already paid. Read with three queries, changed
+    in memory in adjudication order, written back with two (:meth:`flush`)."""
 
-    The roster (``enrollment``, migration 0002_eligibility_roster, kept by
-    services/simulator/eligibility.py) is fed from encounter.created. A member it does not know gets no coverage dates, so CO-26 and
-    CO-27 cannot fire for them.
-    """
-    row = await conn.fetchrow(
-        "SELECT effective_date, termination_date FROM enrollment"
-        " WHERE payer_id = $1 AND member_id = $2",
-        claim.payer_id,
-        claim.member_id,
-    )
-    if row is None:
-        return claim
-    return replace(
-        claim,
-        coverage_effective=row["effective_date"],
-        coverage_termination=row["termination_date"],
-    )
+    def __init__(
+        self,
+        roster: dict[tuple[str, str], tuple[dt.date, dt.date | None]],
+        accumulators: dict[tuple[str, str, int], Accumulators],
+        paid: set[tuple[str, str]],
+    ) -> None:
+        self.roster = roster
+        self.accumulators = accumulators
+        self.paid = paid
+        self._acc_changed: set[tuple[str, str, int]] = set()
+        self._paid_rows: dict[tuple[str, str], tuple[str, int, str | None, str | None]] = {}
+
+    @classmethod
+    async def load(cls, conn: asyncpg.Connection, claims: list[tuple[ClaimIn, int]]) -> _Books:
+        """The books for these claims, each with the plan year its accumulators count in."""
+        members = sorted({(c.payer_id, c.member_id) for c, _ in claims})
+        keys = sorted({(c.payer_id, c.member_id, year) for c, year in claims})
+        pcns = sorted({(c.payer_id, c.patient_control_number) for c, _ in claims})
+        roster = await conn.fetch(
+            "SELECT payer_id, member_id, effective_date, termination_date FROM enrollment"
+            " WHERE (payer_id, member_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))",
+            *columns(members) if members else ([], []),
+        )
+        acc = await conn.fetch(
+            "SELECT payer_id, member_id, year, deductible_met_cents, oop_met_cents"
+            " FROM accumulators WHERE (payer_id, member_id, year) IN"
+            " (SELECT * FROM unnest($1::text[], $2::text[], $3::int[]))"
+            " ORDER BY payer_id, member_id, year FOR UPDATE",
+            *columns(keys) if keys else ([], [], []),
+        )
+        paid = await conn.fetch(
+            "SELECT payer_id, patient_control_number FROM paid_claims"
+            " WHERE (payer_id, patient_control_number) IN"
+            " (SELECT * FROM unnest($1::text[], $2::text[]))",
+            *columns(pcns) if pcns else ([], []),
+        )
+        return cls(
+            {(r[0], r[1]): (r[2], r[3]) for r in roster},
+            {(r[0], r[1], r[2]): Accumulators(r[2], r[3], r[4]) for r in acc},
+            {(r[0], r[1]) for r in paid},
+        )
+
+    def with_roster(self, claim: ClaimIn) -> ClaimIn:
+        """The claim with the member's coverage dates from the payer's roster."""
+        dates = self.roster.get((claim.payer_id, claim.member_id))
+        if dates is None:
+            return claim
+        return replace(claim, coverage_effective=dates[0], coverage_termination=dates[1])
+
+    def accumulators_of(self, claim: ClaimIn, year: int) -> Accumulators:
+        return self.accumulators.get((claim.payer_id, claim.member_id, year), Accumulators(year))
+
+    def set_accumulators(self, claim: ClaimIn, a: Accumulators) -> None:
+        key = (claim.payer_id, claim.member_id, a.year)
+        self.accumulators[key] = a
+        self._acc_changed.add(key)
+
+    def pay(
+        self,
+        claim: ClaimIn,
+        payer_claim_number: str,
+        paid_cents: int,
+        *,
+        tenant: str | None = None,
+        billing_npi: str | None = None,
+    ) -> None:
+        key = (claim.payer_id, claim.patient_control_number)
+        self.paid.add(key)
+        self._paid_rows[key] = (payer_claim_number, paid_cents, tenant, billing_npi)
+
+    async def flush(self, conn: asyncpg.Connection) -> None:
+        if self._acc_changed:
+            keys = sorted(self._acc_changed)
+            await conn.execute(
+                "INSERT INTO accumulators(payer_id, member_id, year, deductible_met_cents,"
+                " oop_met_cents) SELECT * FROM unnest($1::text[], $2::text[], $3::int[],"
+                " $4::bigint[], $5::bigint[]) ON CONFLICT (payer_id, member_id, year) DO UPDATE"
+                " SET deductible_met_cents = EXCLUDED.deductible_met_cents,"
+                " oop_met_cents = EXCLUDED.oop_met_cents",
+                *columns(
+                    (
+                        *k,
+                        self.accumulators[k].deductible_met_cents,
+                        self.accumulators[k].oop_met_cents,
+                    )
+                    for k in keys
+                ),
+            )
+        if self._paid_rows:
+            # a correction names no tenant or payee: the row it corrects keeps its own
+            await conn.execute(
+                "INSERT INTO paid_claims(payer_id, patient_control_number, payer_claim_number,"
+                " paid_cents, tenant, billing_npi) SELECT * FROM unnest($1::text[], $2::text[],"
+                " $3::text[], $4::bigint[], $5::text[], $6::text[])"
+                " ON CONFLICT (payer_id, patient_control_number) DO UPDATE SET"
+                " payer_claim_number = EXCLUDED.payer_claim_number,"
+                " paid_cents = EXCLUDED.paid_cents",
+                *columns((*k, *v) for k, v in sorted(self._paid_rows.items())),
+            )
+        self._acc_changed, self._paid_rows = set(), {}
 
 
-async def _adjudicate_one(
-    conn: asyncpg.Connection, cfg: SimulatorSettings, claim: ClaimIn, today: dt.date, tenant: str
+def _adjudicate_one(
+    books: _Books, cfg: SimulatorSettings, claim: ClaimIn, today: dt.date, tenant: str
 ) -> tuple[Adjudication, Accumulators]:
     """The claim's adjudication, and the accumulators it was adjudicated against."""
-    year = claim.date_of_service.year
-    acc = await _accumulators(conn, claim, year)
-    paid_before = await conn.fetch(
-        "SELECT patient_control_number FROM paid_claims WHERE payer_id = $1 AND"
-        " patient_control_number = $2",
-        claim.payer_id,
-        claim.patient_control_number,
-    )
+    acc = books.accumulators_of(claim, claim.date_of_service.year)
     result = adjudicate(
         claim,
         acc,
         today,
-        paid_claims={r[0] for r in paid_before},
+        paid_claims=(
+            {claim.patient_control_number}
+            if (claim.payer_id, claim.patient_control_number) in books.paid
+            else set()
+        ),
         rng=random.Random(f"{cfg.seed}:{claim.patient_control_number}"),
         denial_rate=cfg.denial_rate,
         denials=cfg.denials(),
     )
     if result.accumulators is not None:
-        await _store_accumulators(conn, claim, result.accumulators)
+        books.set_accumulators(claim, result.accumulators)
     if result.paid_cents > 0:
-        await conn.execute(
-            "INSERT INTO paid_claims(payer_id, patient_control_number, payer_claim_number,"
-            " paid_cents, tenant, billing_npi) VALUES ($1, $2, $3, $4, $5, $6)"
-            " ON CONFLICT (payer_id, patient_control_number) DO UPDATE SET"
-            " payer_claim_number = EXCLUDED.payer_claim_number, paid_cents = EXCLUDED.paid_cents",
-            claim.payer_id,
-            claim.patient_control_number,
+        books.pay(
+            claim,
             result.payer_claim_number,
             result.paid_cents,
-            tenant,
-            claim.billing_npi,
+            tenant=tenant,
+            billing_npi=claim.billing_npi,
         )
     return result, acc
-
-
-async def _accumulators(conn: asyncpg.Connection, claim: ClaimIn, year: int) -> Accumulators:
-    row = await conn.fetchrow(
-        "SELECT deductible_met_cents, oop_met_cents FROM accumulators"
-        " WHERE payer_id = $1 AND member_id = $2 AND year = $3 FOR UPDATE",
-        claim.payer_id,
-        claim.member_id,
-        year,
-    )
-    return Accumulators(year, row[0], row[1]) if row else Accumulators(year)
-
-
-async def _store_accumulators(conn: asyncpg.Connection, claim: ClaimIn, a: Accumulators) -> None:
-    await conn.execute(
-        "INSERT INTO accumulators(payer_id, member_id, year, deductible_met_cents, oop_met_cents)"
-        " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (payer_id, member_id, year) DO UPDATE SET"
-        " deductible_met_cents = EXCLUDED.deductible_met_cents,"
-        " oop_met_cents = EXCLUDED.oop_met_cents",
-        claim.payer_id,
-        claim.member_id,
-        a.year,
-        a.deductible_met_cents,
-        a.oop_met_cents,
-    )
 
 
 async def _plan_correction(
@@ -639,8 +763,8 @@ async def _plan_correction(
     )
 
 
-async def _correct(
-    conn: asyncpg.Connection,
+def _correct(
+    books: _Books,
     cfg: SimulatorSettings,
     claim: ClaimIn,
     fix: asyncpg.Record,
@@ -666,11 +790,10 @@ async def _correct(
         received=today,
     )
     # The member's accumulators move by the difference the correction made.
-    now = await _accumulators(conn, claim, fix["acc_year"])
+    now = books.accumulators_of(claim, fix["acc_year"])
     assert original.accumulators is not None
     assert corrected.accumulators is not None
-    await _store_accumulators(
-        conn,
+    books.set_accumulators(
         claim,
         Accumulators(
             now.year,
@@ -682,13 +805,12 @@ async def _correct(
             - original.accumulators.oop_met_cents,
         ),
     )
-    await conn.execute(
-        "UPDATE paid_claims SET payer_claim_number = $3, paid_cents = $4"
-        " WHERE payer_id = $1 AND patient_control_number = $2",
-        claim.payer_id,
-        claim.patient_control_number,
+    books.pay(
+        claim,
         corrected.payer_claim_number,
         corrected.paid_cents,
+        tenant=fix["tenant"],
+        billing_npi=fix["billing_npi"],
     )
     return [reverse(original, today), corrected]
 

@@ -40,7 +40,7 @@ def knobs(monkeypatch: pytest.MonkeyPatch, **kw: object) -> SimulatorSettings:
 @pytest.fixture
 async def svc(live_stack: Settings) -> AsyncIterator[Service]:
     def wire(s: Service) -> None:
-        s.on(ClaimSubmitted, handlers.on_submitted)
+        s.on_many(ClaimSubmitted, handlers.on_submitted)
         status.install(s)
 
     async with throwaway_service("simulator", MIGRATIONS, wire, live_stack) as s:
@@ -339,3 +339,44 @@ async def test_a_paid_claim_sent_again_as_an_original_is_denied_co_18(
     remits = [e for e in await outbox(svc) if isinstance(e, RemitReceived)]
     assert [clps(r.x12)["CDUP1"][0][2] for r in remits] == ["1", "4"]
     assert ["CAS", "CO", "18", "260"] in clps(remits[1].x12)["CDUP1"]
+
+
+async def test_one_members_claims_in_one_cycle_meet_the_deductible_once(
+    svc: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Medicare Part B's deductible is $257.00: three visits of one member adjudicated in
+    the same payer cycle charge it across the visits in order, never more in total, and
+    the member's accumulators hold exactly what the 835 charged."""
+    knobs(monkeypatch)
+    day = recent()
+    claims = [
+        C(f"D{n}", [L(code, charge, date=day)])
+        for n, (code, charge) in enumerate([("99214", "180"), ("99215", "250"), ("99214", "180")])
+    ]
+    text = interchange(build_set(claims), icn=611)
+    records = [submitted(text, c.pcn, 611, n) for n, c in enumerate(claims)]
+    await svc.process(ClaimSubmitted.TOPIC, records)
+    assert svc.pool is not None
+    await svc.pool.execute("DELETE FROM outbox")
+    assert await handlers.adjudicate_due(svc) == 3
+    remit = next(e for e in await outbox(svc) if isinstance(e, RemitReceived))
+    found = clps(remit.x12)
+
+    def deductible(pcn: str) -> int:
+        return sum(
+            cents(s[i + 1])
+            for s in found[pcn]
+            if s[:2] == ["CAS", "PR"]
+            for i in range(2, len(s), 3)
+            if s[i] == "1"
+        )
+
+    charged = [deductible(c.pcn) for c in claims]
+    assert sum(charged) == 25700
+    assert charged[0] > 0
+    assert charged[-1] == 0  # met by the first two
+    met = await svc.pool.fetchval(
+        "SELECT deductible_met_cents FROM accumulators WHERE payer_id = 'MCR01'"
+        " AND member_id = 'MBR001'"
+    )
+    assert met == 25700
