@@ -73,9 +73,18 @@ async def wait_settled(
     try:
         deadline = time.monotonic() + timeout
         last = -1
+        # Each poll reads only the claims not settled at the last one (reading all of a
+        # large run every half second took a share of the database from the run itself);
+        # once none is left, every claim is read again, as a later event (a reversal) may
+        # have given a settled claim work again.
+        watch = claim_ids
         while True:
-            states = await readmodel.claim_states(conn, claim_ids)
-            left = readmodel.pending(claim_ids, states)
+            watch = readmodel.unsettled(watch, await readmodel.claim_states(conn, watch))
+            if not watch:
+                watch = readmodel.unsettled(
+                    claim_ids, await readmodel.claim_states(conn, claim_ids)
+                )
+            left = len(watch)
             if left == 0:
                 return
             if progress and left != last:

@@ -19,16 +19,20 @@ async def claim_states(conn: asyncpg.Connection, claim_ids: list[str]) -> dict[s
     return {r["claim_id"]: dict(r) for r in rows}
 
 
-def pending(claim_ids: list[str], states: dict[str, dict[str, Any]]) -> int:
+def unsettled(claim_ids: list[str], states: dict[str, dict[str, Any]]) -> list[str]:
     """Claims with an automatic step still ahead; a claim with no row yet counts."""
-    count = 0
-    for cid in claim_ids:
-        row = states.get(cid)
-        if row is None or automatic_step_left(
+    return [
+        cid
+        for cid in claim_ids
+        if (row := states.get(cid)) is None
+        or automatic_step_left(
             State(row["state"]), row["patient_responsibility_cents"], row["self_pay"]
-        ):
-            count += 1
-    return count
+        )
+    ]
+
+
+def pending(claim_ids: list[str], states: dict[str, dict[str, Any]]) -> int:
+    return len(unsettled(claim_ids, states))
 
 
 async def summary(

@@ -158,11 +158,15 @@ async def release_for_claims(riders: Sequence[tuple[Context, str]]) -> None:
     conn = riders[0][0].conn
     by_claim = {(ctx.meta.tenant, pcn): ctx for ctx, pcn in reversed(riders)}  # the first wins
     rows = await conn.fetch(
+        # One index lookup per claim (the OFFSET 0 keeps the planner from scanning the
+        # whole partial index once for all of them: its dead entries made that 20 ms).
         "UPDATE scheduled s SET await_claim = NULL, cause = r.cause, traceparent = r.tp,"
         " due_at = now() + make_interval(secs => s.delay_s),"
         " sent_at = CASE WHEN s.delay_s <= 0 THEN now() END"
         " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS r(tenant, pcn, cause, tp)"
-        " WHERE s.tenant = r.tenant AND s.await_claim = r.pcn AND s.due_at IS NULL"
+        " CROSS JOIN LATERAL (SELECT id FROM scheduled WHERE tenant = r.tenant"
+        "   AND await_claim = r.pcn AND due_at IS NULL OFFSET 0) w"
+        " WHERE s.id = w.id"
         " RETURNING s.id, r.tenant, r.pcn, s.correlation_id, s.event_type, s.body, s.delay_s,"
         " s.payer_id, s.patient_control_number, s.ack_state",
         *columns(
