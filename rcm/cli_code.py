@@ -117,8 +117,8 @@ def check(
         async def load(conn: Any) -> Any:
             codesets.add_cpt_codes(await store.cpt_codes(conn))
             patient = checked.encounter.patient.id
-            hist = await store.prior_services(conn, ten, patient, HISTORY_CODES)
-            return await store.load_edit_tables(conn), hist
+            known = await store.History.load(conn, [(ten, patient)], HISTORY_CODES)
+            return await store.load_edit_tables(conn), known.prior(ten, patient)
 
         tables, history = _with_db(load, migrate=False, schema=schema)
     else:

@@ -25,7 +25,7 @@ def build(*, schema: str = "coding", http_port: int = PORT, s: Settings | None =
         http_port=http_port,
         s=s,
     )
-    svc.on(EligibilityChecked, handlers.on_eligible)
+    svc.on_many(EligibilityChecked, handlers.on_eligible)
     svc.on(ClaimFixed, handlers.on_fixed)
 
     @svc.on_startup

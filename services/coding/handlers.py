@@ -12,10 +12,12 @@ one when a load changed them.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 import asyncpg
 import orjson
 
+from runtime.db import columns
 from runtime.service import Context, Reject, Service
 from schemas.events import ClaimCoded, ClaimHeld, EligibilityChecked
 from schemas.events_workqueue import ClaimFixed, Reentry
@@ -56,39 +58,56 @@ async def reload_tables(svc: Service) -> int:
     return 0
 
 
-async def _code(ctx: Context, checked: EligibilityChecked, trigger: str) -> None:
-    tenant = ctx.meta.tenant
-    await store.save_input(ctx.conn, tenant, checked)
-    enc = checked.encounter
-    history = []
-    if any(ln.procedure_code in HISTORY_CODES for ln in enc.lines):
-        history = await store.prior_services(ctx.conn, tenant, enc.patient.id, HISTORY_CODES)
+async def _code(items: Sequence[tuple[Context, EligibilityChecked]], trigger: str) -> None:
+    """Scrubs each claim in order (each sees the history of those coded before it) and
+    records the passes with a few statements for the whole run."""
+    conn = items[0][0].conn
+    needs_history = [
+        (ctx.meta.tenant, checked.encounter.patient.id)
+        for ctx, checked in items
+        if any(ln.procedure_code in HISTORY_CODES for ln in checked.encounter.lines)
+    ]
+    history = await store.History.load(conn, needs_history, HISTORY_CODES)
     tables = _Tables.current
-    result = scrub(checked, tables, history)
-    coded = result if isinstance(result, ClaimCoded) else None
-    await store.record_services(ctx.conn, tenant, checked.claim_id, coded)
-    release, in_force = codesets.icd_release_for(enc.date_of_service)
-    code_sets = {
-        "icd10cm": release.name,
-        "icd10cm_source": release.source,
-        "icd10cm_in_force": in_force,
-        "ncci": tables.version,
-    }
-    await ctx.conn.execute(
+    results = []
+    for ctx, checked in items:
+        tenant, enc = ctx.meta.tenant, checked.encounter
+        prior = (
+            history.prior(tenant, enc.patient.id)
+            if any(ln.procedure_code in HISTORY_CODES for ln in enc.lines)
+            else []
+        )
+        result = scrub(checked, tables, prior)
+        history.record(tenant, checked, result if isinstance(result, ClaimCoded) else None)
+        release, in_force = codesets.icd_release_for(enc.date_of_service)
+        code_sets = {
+            "icd10cm": release.name,
+            "icd10cm_source": release.source,
+            "icd10cm_in_force": in_force,
+            "ncci": tables.version,
+        }
+        results.append(
+            (
+                checked.claim_id,
+                tenant,
+                "held" if isinstance(result, ClaimHeld) else "coded",
+                orjson.dumps([f.model_dump() for f in result.findings]).decode(),
+                orjson.dumps(code_sets).decode(),
+            )
+        )
+        await ctx.emit(result, correlation_id=checked.claim_id)
+    await history.flush(conn)
+    await conn.execute(
         "INSERT INTO coding_results(claim_id, tenant, outcome, findings, code_sets, trigger)"
-        " VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6)",
-        checked.claim_id,
-        tenant,
-        "held" if isinstance(result, ClaimHeld) else "coded",
-        orjson.dumps([f.model_dump() for f in result.findings]).decode(),
-        orjson.dumps(code_sets).decode(),
+        " SELECT c, t, o, f::jsonb, s::jsonb, $1 FROM unnest($2::text[], $3::text[],"
+        " $4::text[], $5::text[], $6::text[]) WITH ORDINALITY AS r(c, t, o, f, s, i) ORDER BY i",
         trigger,
+        *columns(results),
     )
-    await ctx.emit(result, correlation_id=checked.claim_id)
 
 
-async def on_eligible(ctx: Context, ev: EligibilityChecked) -> None:
-    await _code(ctx, ev, "eligibility")
+async def on_eligible(items: Sequence[tuple[Context, EligibilityChecked]]) -> None:
+    await _code(items, "eligibility")
 
 
 async def on_fixed(ctx: Context, ev: ClaimFixed) -> None:
@@ -104,7 +123,7 @@ async def on_fixed(ctx: Context, ev: ClaimFixed) -> None:
             f"claim {ev.claim_id} is for encounter {last.encounter_id}, "
             f"the fix names {ev.encounter.encounter_id}",
         )
-    await _code(ctx, last.model_copy(update={"encounter": ev.encounter}), "fix")
+    await _code([(ctx, last.model_copy(update={"encounter": ev.encounter}))], "fix")
 
 
 __all__ = ["edit_tables", "load_tables", "on_eligible", "on_fixed", "reload_tables"]

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import asyncpg
 import orjson
 
+from runtime.db import columns
 from schemas.events import ClaimCoded, EligibilityChecked
 from services.coding.ncci import (
     BUNDLED_SOURCE,
@@ -177,50 +178,89 @@ async def cpt_codes(conn: asyncpg.Connection) -> dict[str, str]:
 # --------------------------------------------------------------------------- history
 
 
-async def prior_services(
-    conn: asyncpg.Connection, tenant: str, patient_id: str, codes: Iterable[str]
-) -> list[PriorService]:
-    rows = await conn.fetch(
-        "SELECT procedure_code, date_of_service, claim_id FROM patient_services"
-        " WHERE tenant = $1 AND patient_id = $2 AND procedure_code = ANY($3::text[])",
-        tenant,
-        patient_id,
-        list(codes),
-    )
-    return [PriorService(r[0], r[1], r[2]) for r in rows]
+class History:
+    """The patients' earlier services that coding edits look at (HISTORY_CODES), read
+    in one query and kept in memory as each claim of a batch is coded, so a claim sees
+    the claims coded before it in the same batch; :meth:`flush` writes the batch's
+    services (every code of each coded claim, replacing its earlier pass) and inputs."""
 
+    def __init__(self, rows: Iterable[asyncpg.Record], codes: frozenset[str]) -> None:
+        self.codes = codes
+        self._prior: dict[tuple[str, str], list[PriorService]] = {}
+        for r in rows:
+            self._prior.setdefault((r["tenant"], r["patient_id"]), []).append(
+                PriorService(r["procedure_code"], r["date_of_service"], r["claim_id"])
+            )
+        self._inputs: dict[str, tuple[str, str, str]] = {}
+        self._services: dict[str, tuple[str, str, list[str], dt.date]] = {}
+        self._cleared: set[tuple[str, str]] = set()
 
-async def record_services(
-    conn: asyncpg.Connection, tenant: str, claim_id: str, coded: ClaimCoded | None
-) -> None:
-    """The claim's services as history: replaced on every pass, none while held."""
-    await conn.execute(
-        "DELETE FROM patient_services WHERE tenant = $1 AND claim_id = $2", tenant, claim_id
-    )
-    if coded is None:
-        return
-    codes = sorted({ln.procedure_code for ln in coded.lines})
-    await conn.executemany(
-        "INSERT INTO patient_services(tenant, patient_id, claim_id, procedure_code,"
-        " date_of_service) VALUES ($1, $2, $3, $4, $5)",
-        [(tenant, coded.patient.id, claim_id, c, coded.date_of_service) for c in codes],
-    )
+    @classmethod
+    async def load(
+        cls, conn: asyncpg.Connection, patients: Iterable[tuple[str, str]], codes: frozenset[str]
+    ) -> History:
+        keys = sorted(set(patients))
+        rows = (
+            await conn.fetch(
+                "SELECT tenant, patient_id, procedure_code, date_of_service, claim_id"
+                " FROM patient_services WHERE (tenant, patient_id) IN"
+                " (SELECT * FROM unnest($1::text[], $2::text[]))"
+                " AND procedure_code = ANY($3::text[])",
+                *columns(keys),
+                sorted(codes),
+            )
+            if keys
+            else []
+        )
+        return cls(rows, codes)
 
+    def prior(self, tenant: str, patient_id: str) -> list[PriorService]:
+        return list(self._prior.get((tenant, patient_id), []))
 
-# --------------------------------------------------------------------------- inputs
+    def record(self, tenant: str, checked: EligibilityChecked, coded: ClaimCoded | None) -> None:
+        """The claim's input and services (none while held), replacing its last pass."""
+        claim_id, patient_id = checked.claim_id, checked.encounter.patient.id
+        self._inputs[claim_id] = (tenant, checked.encounter_id, checked.model_dump_json())
+        self._cleared.add((tenant, claim_id))
+        self._services.pop(claim_id, None)
+        mine = [p for p in self._prior.get((tenant, patient_id), []) if p.claim_id != claim_id]
+        if coded is not None:
+            codes = sorted({ln.procedure_code for ln in coded.lines})
+            self._services[claim_id] = (tenant, coded.patient.id, codes, coded.date_of_service)
+            mine += [
+                PriorService(c, coded.date_of_service, claim_id) for c in codes if c in self.codes
+            ]
+        self._prior[(tenant, patient_id)] = mine
 
-
-async def save_input(conn: asyncpg.Connection, tenant: str, checked: EligibilityChecked) -> None:
-    await conn.execute(
-        "INSERT INTO claim_inputs(claim_id, tenant, encounter_id, checked)"
-        " VALUES ($1, $2, $3, $4::jsonb) ON CONFLICT (claim_id) DO UPDATE SET"
-        " tenant = excluded.tenant, encounter_id = excluded.encounter_id,"
-        " checked = excluded.checked, updated_at = now()",
-        checked.claim_id,
-        tenant,
-        checked.encounter_id,
-        checked.model_dump_json(),
-    )
+    async def flush(self, conn: asyncpg.Connection) -> None:
+        if self._inputs:
+            await conn.execute(
+                "INSERT INTO claim_inputs(claim_id, tenant, encounter_id, checked)"
+                " SELECT c, t, e, k::jsonb FROM unnest($1::text[], $2::text[], $3::text[],"
+                " $4::text[]) AS i(c, t, e, k) ON CONFLICT (claim_id) DO UPDATE SET"
+                " tenant = excluded.tenant, encounter_id = excluded.encounter_id,"
+                " checked = excluded.checked, updated_at = now()",
+                *columns((c, *rest) for c, rest in self._inputs.items()),
+            )
+        if self._cleared:
+            await conn.execute(
+                "DELETE FROM patient_services WHERE (tenant, claim_id) IN"
+                " (SELECT * FROM unnest($1::text[], $2::text[]))",
+                *columns(sorted(self._cleared)),
+            )
+        rows = [
+            (tenant, patient, claim_id, code, dos)
+            for claim_id, (tenant, patient, codes, dos) in self._services.items()
+            for code in codes
+        ]
+        if rows:
+            await conn.execute(
+                "INSERT INTO patient_services(tenant, patient_id, claim_id, procedure_code,"
+                " date_of_service) SELECT * FROM unnest($1::text[], $2::text[], $3::text[],"
+                " $4::text[], $5::date[])",
+                *columns(rows),
+            )
+        self._inputs, self._services, self._cleared = {}, {}, set()
 
 
 async def last_input(
@@ -238,15 +278,13 @@ async def last_input(
 
 
 __all__ = [
+    "History",
     "cpt_codes",
     "last_input",
     "load_cpt",
     "load_edit_tables",
     "load_mue",
-    "prior_services",
-    "record_services",
     "replace_ptp",
-    "save_input",
     "seed_bundled",
     "tables_stamp",
 ]

@@ -46,12 +46,17 @@ class Feed:
         self.offset = 0
 
     async def send(self, event: Event, correlation_id: str) -> None:
-        x = encode(
-            event, new_meta(event, source="test", tenant=TENANT, correlation_id=correlation_id)
-        )
-        self.offset += 1
-        rec = Record(event.TOPIC, 0, self.offset, x.key, x.value, x.headers)
-        await self.svc.process(event.TOPIC, [rec])
+        await self.send_batch([(event, correlation_id)])
+
+    async def send_batch(self, events: list[tuple[Event, str]]) -> None:
+        """Events of one topic consumed as one batch."""
+        recs = []
+        for event, correlation_id in events:
+            meta = new_meta(event, source="test", tenant=TENANT, correlation_id=correlation_id)
+            x = encode(event, meta)
+            self.offset += 1
+            recs.append(Record(event.TOPIC, 0, self.offset, x.key, x.value, x.headers))
+        await self.svc.process(events[0][0].TOPIC, recs)
 
     async def fetch(self, sql: str, *args: Any) -> list[Any]:
         assert self.svc.pool is not None
@@ -225,3 +230,34 @@ async def test_a_new_release_is_loaded_and_picked_up_by_the_timer(svc: Service) 
     await feed.send(_checked("C-INJ-2", enc), "C-INJ-2")
     (coded,) = await feed.outbox()
     assert isinstance(coded, ClaimCoded)  # the pair's edit is no longer in force
+
+
+async def test_wellness_history_counts_within_one_batch(svc: Service) -> None:
+    """The same visits as above arriving in one batch: the second sees the first."""
+    feed = Feed(svc)
+    senior = person(id="MRN-AWV-9", birth_date=dt.date(1955, 2, 3))
+    awv = [ServiceLine(procedure_code="G0439", charge_cents=19000, diagnosis_codes=["Z00.00"])]
+    first = _encounter("E-AWV-91", awv, ["Z00.00"], patient=senior, dos=dt.date(2026, 4, 6))
+    again = _encounter("E-AWV-92", awv, ["Z00.00"], patient=senior, dos=dt.date(2026, 9, 1))
+    await feed.send_batch(
+        [
+            (_checked("C-AWV-91", first), "C-AWV-91"),
+            (_checked("C-AWV-92", again), "C-AWV-92"),
+            (_checked("C-AWV-91", first), "C-AWV-91"),
+        ]
+    )
+    one, two, one_again = await feed.outbox()
+    assert isinstance(one, ClaimCoded)
+    assert isinstance(two, ClaimHeld)
+    assert [r.code for r in two.reasons] == ["EM-AWV-FREQUENCY"]
+    assert isinstance(one_again, ClaimCoded)
+    services = await feed.fetch(
+        "SELECT claim_id, procedure_code FROM patient_services WHERE patient_id = 'MRN-AWV-9'"
+    )
+    assert [tuple(r) for r in services] == [("C-AWV-91", "G0439")]  # a held claim has none
+    passes = await feed.fetch("SELECT claim_id, outcome FROM coding_results ORDER BY id")
+    assert [tuple(r) for r in passes] == [
+        ("C-AWV-91", "coded"),
+        ("C-AWV-92", "held"),
+        ("C-AWV-91", "coded"),
+    ]
