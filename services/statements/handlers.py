@@ -151,8 +151,8 @@ async def on_encounters(items: Sequence[tuple[Context, EncounterCreated]]) -> No
 
 
 async def on_adjudicated(ctx: Context, adj: ClaimAdjudicated) -> None:
-    known = await ctx.conn.fetchval("SELECT 1 FROM claim_charges WHERE claim_id = $1", adj.claim_id)
-    if not known:
+    head = await account_of(ctx.conn, adj.claim_id)
+    if head is None:
         # Several adjudications may wait (a reversal and its correction): keep the latest.
         await ctx.conn.execute(
             "INSERT INTO pending_adjudications(claim_id, event, event_id) VALUES ($1, $2::jsonb, $3)"
@@ -162,17 +162,29 @@ async def on_adjudicated(ctx: Context, adj: ClaimAdjudicated) -> None:
             ctx.meta.id,
         )
         return
-    await post(ctx, adj)
+    await post(ctx, adj, head=head)
 
 
-async def post(ctx: Context, adj: ClaimAdjudicated, today: dt.date | None = None) -> None:
-    """Posts a payer's decision to the claim and bills the patient once insurance is final."""
+async def account_of(conn: asyncpg.Connection, claim_id: str) -> tuple[str, str] | None:
+    """(tenant, guarantor) of a claim whose encounter is known here, else None."""
+    row = await conn.fetchrow(
+        "SELECT tenant, guarantor_id FROM claim_charges WHERE claim_id = $1", claim_id
+    )
+    return (row["tenant"], row["guarantor_id"]) if row is not None else None
+
+
+async def post(
+    ctx: Context,
+    adj: ClaimAdjudicated,
+    today: dt.date | None = None,
+    *,
+    head: tuple[str, str] | None = None,
+) -> None:
+    """Posts a payer's decision to the claim and bills the patient once insurance is final.
+    ``head``: the claim's (tenant, guarantor) when the caller read it already."""
     cfg = settings()
     today = today or utc_today()
-    head = await ctx.conn.fetchrow(
-        "SELECT tenant, guarantor_id FROM claim_charges WHERE claim_id = $1", adj.claim_id
-    )
-    tenant, guarantor = head["tenant"], head["guarantor_id"]
+    tenant, guarantor = head or await _known_account(ctx.conn, adj.claim_id)
     await lock_account(ctx.conn, tenant, guarantor)
     row = await ctx.conn.fetchrow(
         "SELECT date_of_service, coverages, payers, insurance_final FROM claim_charges"
@@ -182,7 +194,8 @@ async def post(ctx: Context, adj: ClaimAdjudicated, today: dt.date | None = None
     coverages = [Coverage.model_validate(c) for c in orjson.loads(row["coverages"])]
     dos = row["date_of_service"]
     rank = domain.payer_rank(adj, coverages, dos)
-    before = await claim_totals(ctx.conn, adj.claim_id)
+    ledger = await ClaimLedger.read(ctx.conn, adj.claim_id)
+    before = ledger.totals()
     earlier_payer = any(p != adj.payer_id for p in row["payers"])
     if rank > 1 and earlier_payer:
         if adj.status.value == "reversed":
@@ -193,7 +206,9 @@ async def post(ctx: Context, adj: ClaimAdjudicated, today: dt.date | None = None
         entries = domain.cob_entries(adj, before.insurance_side_cents)
     else:
         entries = domain.entries_for(adj)
-    await insert_entries(ctx, tenant, guarantor, adj.claim_id, entries, payer_id=adj.payer_id)
+    await insert_entries(
+        ctx, tenant, guarantor, adj.claim_id, entries, payer_id=adj.payer_id, ledger=ledger
+    )
     fin = domain.finality(
         adj,
         rank,
@@ -227,13 +242,13 @@ async def post(ctx: Context, adj: ClaimAdjudicated, today: dt.date | None = None
         adj.patient_responsibility_cents,
         orjson.dumps(detail).decode() if detail is not None else None,
     )
-    await move_overpayment_to_credit(ctx, tenant, guarantor, adj.claim_id)
+    await move_overpayment_to_credit(ctx, tenant, guarantor, ledger)
     if fin.final:
         await settle(
             ctx,
             tenant,
             guarantor,
-            adj.claim_id,
+            ledger,
             before.balance_cents,
             "insurance",
             today,
@@ -266,15 +281,10 @@ async def on_coded(ctx: Context, claim: ClaimCoded) -> None:
 async def post_self_pay(ctx: Context, claim: ClaimCoded, today: dt.date | None = None) -> None:
     cfg = settings()
     today = today or utc_today()
-    head = await ctx.conn.fetchrow(
-        "SELECT tenant, guarantor_id FROM claim_charges WHERE claim_id = $1", claim.claim_id
-    )
-    tenant, guarantor = head["tenant"], head["guarantor_id"]
+    tenant, guarantor = await _known_account(ctx.conn, claim.claim_id)
     await lock_account(ctx.conn, tenant, guarantor)
-    charged = await ctx.conn.fetchval(
-        "SELECT 1 FROM ledger WHERE claim_id = $1 AND kind = 'charge' LIMIT 1", claim.claim_id
-    )
-    if charged:
+    ledger = await ClaimLedger.read(ctx.conn, claim.claim_id)
+    if any(kind == "charge" for kind, _ in ledger.rows):
         return  # coded again (a correction): the visit is already on the patient's account
     lines = [
         {
@@ -286,7 +296,7 @@ async def post_self_pay(ctx: Context, claim: ClaimCoded, today: dt.date | None =
         for ln in claim.lines
     ]
     entries = domain.self_pay_entries(claim.total_charge_cents, cfg.self_pay_discount_percent)
-    await insert_entries(ctx, tenant, guarantor, claim.claim_id, entries)
+    await insert_entries(ctx, tenant, guarantor, claim.claim_id, entries, ledger=ledger)
     await ctx.conn.execute(
         "UPDATE claim_charges SET self_pay = true, insurance_final = true, lines = $2::jsonb,"
         " charge_cents = $3, patient_responsibility_cents = $4 WHERE claim_id = $1",
@@ -295,7 +305,7 @@ async def post_self_pay(ctx: Context, claim: ClaimCoded, today: dt.date | None =
         claim.total_charge_cents,
         sum(e.amount_cents for e in entries),
     )
-    await settle(ctx, tenant, guarantor, claim.claim_id, 0, "insurance", today, became_final=True)
+    await settle(ctx, tenant, guarantor, ledger, 0, "insurance", today, became_final=True)
 
 
 # --- patient payments -------------------------------------------------------------
@@ -405,7 +415,8 @@ async def run_cycle(svc: Service, today: dt.date | None = None) -> int:
             ctx = svc.context(
                 conn, tenant=h["tenant"], correlation_id=h["claim_id"], cause="cycle:hold-expired"
             )
-            before = await claim_totals(conn, h["claim_id"])
+            ledger = await ClaimLedger.read(conn, h["claim_id"])
+            before = ledger.totals()
             await conn.execute(
                 "UPDATE claim_charges SET insurance_final = true, hold_until = NULL,"
                 " hold_reason = 'no later payer within the wait' WHERE claim_id = $1",
@@ -415,7 +426,7 @@ async def run_cycle(svc: Service, today: dt.date | None = None) -> int:
                 ctx,
                 h["tenant"],
                 h["guarantor_id"],
-                h["claim_id"],
+                ledger,
                 before.balance_cents,
                 "insurance",
                 today,
@@ -449,8 +460,13 @@ async def insert_entries(
     *,
     payer_id: str | None = None,
     payment_id: str | None = None,
+    ledger: ClaimLedger | None = None,
 ) -> None:
+    """Posts entries to the claim (None: to the account). ``ledger``: the claim's rows
+    as read under the account lock, kept up to date with what is posted here."""
     posted = [e for e in entries if e.amount_cents != 0]
+    if ledger is not None and claim_id == ledger.claim_id:
+        ledger.rows += [(e.kind, e.amount_cents) for e in posted]
     if not posted:
         return
     await ctx.conn.execute(
@@ -471,9 +487,32 @@ async def insert_entries(
     )
 
 
-async def claim_totals(conn: asyncpg.Connection, claim_id: str) -> domain.Totals:
-    rows = await conn.fetch("SELECT kind, amount_cents FROM ledger WHERE claim_id = $1", claim_id)
-    return domain.totals((r["kind"], r["amount_cents"]) for r in rows)
+class ClaimLedger:
+    """One claim's ledger rows (kind, cents), read once by a handler that holds the
+    account's lock. Only holders of that lock post to the claim, and they post through
+    insert_entries(..., ledger=), which adds the rows here: the totals after a posting
+    need no second read."""
+
+    def __init__(self, claim_id: str, rows: list[tuple[str, int]]) -> None:
+        self.claim_id = claim_id
+        self.rows = rows
+
+    @classmethod
+    async def read(cls, conn: asyncpg.Connection, claim_id: str) -> ClaimLedger:
+        rows = await conn.fetch(
+            "SELECT kind, amount_cents FROM ledger WHERE claim_id = $1 ORDER BY id", claim_id
+        )
+        return cls(claim_id, [(r["kind"], r["amount_cents"]) for r in rows])
+
+    def totals(self) -> domain.Totals:
+        return domain.totals(self.rows)
+
+
+async def _known_account(conn: asyncpg.Connection, claim_id: str) -> tuple[str, str]:
+    head = await account_of(conn, claim_id)
+    if head is None:
+        raise LookupError(f"claim {claim_id} has no charges here")
+    return head
 
 
 async def unapplied_cents(conn: asyncpg.Connection, tenant: str, guarantor: str) -> int:
@@ -512,16 +551,22 @@ async def amount_owed(conn: asyncpg.Connection, tenant: str, guarantor: str) -> 
 
 
 async def move_overpayment_to_credit(
-    ctx: Context, tenant: str, guarantor: str, claim_id: str
+    ctx: Context, tenant: str, guarantor: str, ledger: ClaimLedger
 ) -> None:
     """A claim the patient has paid more on than it now owes (a later payer paid, or the
     payer reversed): the excess goes back to the account as a credit."""
-    t = await claim_totals(ctx.conn, claim_id)
+    claim_id = ledger.claim_id
+    t = ledger.totals()
     excess = min(-t.balance_cents, t.patient_paid_cents)
     if excess <= 0:
         return
     await insert_entries(
-        ctx, tenant, guarantor, claim_id, [Entry("credit_applied", excess, "to account credit")]
+        ctx,
+        tenant,
+        guarantor,
+        claim_id,
+        [Entry("credit_applied", excess, "to account credit")],
+        ledger=ledger,
     )
     await insert_entries(
         ctx, tenant, guarantor, None, [Entry("credit_applied", -excess, f"from {claim_id}")]
@@ -532,7 +577,7 @@ async def settle(
     ctx: Context,
     tenant: str,
     guarantor: str,
-    claim_id: str,
+    ledger: ClaimLedger,
     balance_before: int,
     closed_by: str,
     today: dt.date,
@@ -544,12 +589,18 @@ async def settle(
     A claim that has just become billable (first adjudication, a correction after a
     reversal, a hold released, a self-pay visit) is billed right away; a change to a
     claim already billed waits for the account's cycle."""
-    t = await claim_totals(ctx.conn, claim_id)
+    claim_id = ledger.claim_id
+    t = ledger.totals()
     credit = -(await unapplied_cents(ctx.conn, tenant, guarantor))
     if t.balance_cents > 0 and credit > 0:
         take = min(t.balance_cents, credit)
         await insert_entries(
-            ctx, tenant, guarantor, claim_id, [Entry("credit_applied", -take, "account credit")]
+            ctx,
+            tenant,
+            guarantor,
+            claim_id,
+            [Entry("credit_applied", -take, "account credit")],
+            ledger=ledger,
         )
         await insert_entries(
             ctx, tenant, guarantor, None, [Entry("credit_applied", take, f"to {claim_id}")]
