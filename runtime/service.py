@@ -109,6 +109,23 @@ class Context:
     # The trace context events emitted here continue: the message's own consumer span
     # when a set-based handler (Service.on_many) applies many messages at once.
     traceparent: str | None = None
+    # Writes deferred to the end of the batch (see defer); None: they run at once.
+    deferred: list[tuple[str, tuple[Any, ...]]] | None = None
+
+    async def defer(self, sql: str, *args: Any) -> None:
+        """Runs a write whose result the handler does not need: at once, or in a batch
+        at its end with the batch's other deferred writes, in order, consecutive runs of
+        one statement text sent together (asyncpg executemany: one round trip for the
+        run). A handler that must read what it deferred calls flush() first."""
+        if self.deferred is None:
+            await self.conn.execute(sql, *args)
+        else:
+            self.deferred.append((sql, args))
+
+    async def flush(self) -> None:
+        """Runs the deferred writes now."""
+        if self.deferred:
+            await run_deferred(self.conn, self.deferred)
 
     def _meta(self, event: Event, correlation_id: str | None, traceparent: str | None) -> Meta:
         return new_meta(
@@ -147,6 +164,20 @@ class Context:
         else:
             await self.service.outbox_put_many(self.conn, encoded)
         self.emitted += len(encoded)
+
+
+async def run_deferred(
+    conn: asyncpg.Connection, deferred: list[tuple[str, tuple[Any, ...]]]
+) -> None:
+    """Runs and clears deferred writes, in order; a run of one statement text is one
+    executemany."""
+    for sql, run in itertools.groupby(deferred, key=lambda d: d[0]):
+        rows = [args for _, args in run]
+        if len(rows) == 1:
+            await conn.execute(sql, *rows[0])
+        else:
+            await conn.executemany(sql, rows)
+    deferred.clear()
 
 
 Handler = Callable[[Context, Event], Awaitable[None]]
@@ -474,21 +505,31 @@ class Service:
                     raise
                 raise _NeedsCareful from exc
         pending: list[Encoded] = []
-        for kind, run in itertools.groupby(fresh, key=lambda rm: type(rm[1].event)):
-            handler = self.handlers[topic][kind]
-            try:
+        deferred: list[tuple[str, tuple[Any, ...]]] = []
+        try:
+            for kind, run in itertools.groupby(fresh, key=lambda rm: type(rm[1].event)):
+                handler = self.handlers[topic][kind]
                 if (many := getattr(handler, "many", None)) is not None:
-                    await self._apply_run(many, conn, topic, list(run), pending, batch)
+                    await self._apply_run(many, conn, topic, list(run), pending, batch, deferred)
                     continue
                 for record, msg in run:
                     with self._span(topic, record, msg):
                         await handler(
-                            Context(conn, self, msg.meta, pending=pending, batch=batch), msg.event
+                            Context(
+                                conn,
+                                self,
+                                msg.meta,
+                                pending=pending,
+                                batch=batch,
+                                deferred=deferred,
+                            ),
+                            msg.event,
                         )
-            except Exception as exc:
-                if is_transient(exc):
-                    raise
-                raise _NeedsCareful from exc
+            await run_deferred(conn, deferred)
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            raise _NeedsCareful from exc
         await self.outbox_put_many(conn, pending)
 
     async def _apply_run(
@@ -499,6 +540,7 @@ class Service:
         run: Sequence[tuple[Record, Message]],
         pending: list[Encoded],
         batch: Any,
+        deferred: list[tuple[str, tuple[Any, ...]]],
     ) -> None:
         """A set-based handler's run: each message still gets its own consumer span, and
         what the handler emits for it continues that span's trace."""
@@ -514,6 +556,7 @@ class Service:
                             pending=pending,
                             batch=batch,
                             traceparent=telemetry.traceparent_of(span),
+                            deferred=deferred,
                         ),
                         msg.event,
                     )

@@ -17,11 +17,12 @@ import datetime as dt
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 from pydantic import ValidationError
 
-from runtime.service import Service
+from runtime.service import Service, run_deferred
 from runtime.settings import settings
 from schemas.codec import Encoded
 from schemas.events import ClaimCoded, ClaimSubmitted
@@ -201,6 +202,7 @@ async def send_interchange(
     )
     icn_text = f"{icn:09d}"
     outgoing: list[Encoded] = []  # every claim's claim.submitted, to the outbox at once
+    deferred: list[tuple[str, tuple[Any, ...]]] = []  # and every move, as one executemany
     for w in todo:
         claim = w.out.claim
         ctx = svc.context(
@@ -211,6 +213,7 @@ async def send_interchange(
             traceparent=w.traceparent,
         )
         ctx.pending = outgoing
+        ctx.deferred = deferred
         detail = {
             "interchange_control_number": icn_text,
             "frequency_code": w.out.frequency_code,
@@ -246,6 +249,7 @@ async def send_interchange(
             ),
             correlation_id=w.claim_id,
         )
+    await run_deferred(conn, deferred)
     await svc.outbox_put_many(conn, outgoing)
     log.info(
         "837P interchange sent",

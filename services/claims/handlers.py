@@ -110,7 +110,7 @@ async def timeline(
     also: Sequence[Also] = (),
 ) -> None:
     ctes, extra = _ctes(also, 8)
-    await ctx.conn.execute(
+    await ctx.defer(
         f"{'WITH ' + ctes[:-2] + ' ' if ctes else ''}INSERT INTO claim_events({_EVENT_COLS})"
         " VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)",
         claim_id,
@@ -171,7 +171,7 @@ async def move(
         for r in range(len(events) // 7)
     )
     ctes, extra = _ctes(also, n + len(events) + 1)
-    await ctx.conn.execute(
+    await ctx.defer(
         f"WITH {ctes}{write} INSERT INTO claim_events({_EVENT_COLS}) VALUES {rows}",
         *params,
         *events,
@@ -236,17 +236,17 @@ async def prelock(conn: asyncpg.Connection, topic: str, messages: Sequence[Messa
     return BatchLocks(rows)
 
 
-async def lock(
-    conn: asyncpg.Connection, name: str, *, resolve: bool = False, batch: Any = None
-) -> Locked:
+async def lock(ctx: Context, name: str, *, resolve: bool = False) -> Locked:
     """Serialises the claim's events (advisory lock) and returns its id and row, locked
     (None when there is no claim yet). ``resolve``: ``name`` may be a CLM01 the claim was
     sent under (acknowledgements, remittances and statements name claims by CLM01).
-    ``batch``: the handler context's ``batch``; a lock the batch took up front is used."""
-    locks = batch if isinstance(batch, BatchLocks) else None
+    A lock the batch took up front (``ctx.batch``) is used; a row read here first runs
+    the writes deferred so far, so it is the claim as the steps before left it."""
+    locks = ctx.batch if isinstance(ctx.batch, BatchLocks) else None
     if locks is not None and (hit := locks.take(name, resolve)) is not None:
         return hit
-    row = await conn.fetchrow("SELECT * FROM claim_for_update($1, $2)", name, resolve)
+    await ctx.flush()
+    row = await ctx.conn.fetchrow("SELECT * FROM claim_for_update($1, $2)", name, resolve)
     assert row is not None
     if locks is not None:
         locks.forget(row["claim_id"])
@@ -269,11 +269,7 @@ async def step(
     (money from an adjudication that reached us after the patient's statement).
     ``locked`` is lock()'s answer when the caller took the lock already; ``also`` gives
     the statements to send with the write, once the decision is known."""
-    claim_id, row = (
-        locked
-        if locked is not None
-        else await lock(ctx.conn, name, resolve=resolve, batch=ctx.batch)
-    )
+    claim_id, row = locked if locked is not None else await lock(ctx, name, resolve=resolve)
     if row is not None and row["tenant"] != ctx.meta.tenant:
         d = Decision("anomaly", None, "event from another tenant ignored")
         await timeline(ctx, claim_id, event.TYPE, d, State(row["state"]), detail)
@@ -290,9 +286,7 @@ async def step(
         if set(facts) - COLUMNS:
             raise ValueError(f"not claim columns: {set(facts) - COLUMNS}")
         sets = ", ".join(f"{c} = ${i}" for i, c in enumerate(facts, start=2))
-        await ctx.conn.execute(
-            f"UPDATE claims SET {sets} WHERE claim_id = $1", claim_id, *facts.values()
-        )
+        await ctx.defer(f"UPDATE claims SET {sets} WHERE claim_id = $1", claim_id, *facts.values())
     return Applied(claim_id, d, current, row)
 
 
@@ -411,7 +405,7 @@ async def on_coded(ctx: Context, ev: ClaimCoded) -> None:
         "traceparent": ctx.meta.traceparent,
     }
     detail: dict[str, Any] = {"lines": len(ev.lines), "findings": [f.edit for f in ev.findings]}
-    locked = await lock(ctx.conn, ev.claim_id, batch=ctx.batch)
+    locked = await lock(ctx, ev.claim_id)
     row = locked[1]
     if not ev.self_pay and row is not None and row["frequency_code"] is not None:
         # Sent before: a replacement, or a new original under a new CLM01.
@@ -485,7 +479,7 @@ async def on_adjudicated(ctx: Context, ev: ClaimAdjudicated) -> None:
         "adjusted_cents": ev.adjusted_cents,
         "patient_responsibility_cents": ev.patient_responsibility_cents,
     }
-    claim_id, row = await lock(ctx.conn, ev.claim_id, resolve=True, batch=ctx.batch)
+    claim_id, row = await lock(ctx, ev.claim_id, resolve=True)
     current = State(row["state"]) if row is not None else None
     d = decide(current, ev)
     if (
@@ -530,6 +524,7 @@ async def _reversed(ctx: Context, ev: ClaimAdjudicated, detail: dict[str, Any]) 
     applied = await step(ctx, ev.claim_id, ev, None, detail, resolve=True)
     if applied.d.kind != "transition":
         return
+    await ctx.flush()  # the money below is added to what the step wrote
     payer = await ctx.conn.fetchval(
         "UPDATE claims SET paid_cents = paid_cents + $2,"
         " patient_responsibility_cents = patient_responsibility_cents + $3,"
@@ -599,7 +594,7 @@ async def request_void(ctx: Context, claim_id: str, reason: str) -> bool:
     payer answers with a reversal. Returns False (and records an anomaly) when there is
     nothing at the payer to void.
     """
-    _, row = await lock(ctx.conn, claim_id, batch=ctx.batch)
+    _, row = await lock(ctx, claim_id)
     current = State(row["state"]) if row else None
     if row is None or current not in FILED or not row["payer_claim_number"]:
         await timeline(

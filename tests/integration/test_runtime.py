@@ -189,3 +189,45 @@ async def test_the_outbox_relay_publishes_with_headers_and_empties(live_stack: S
         assert await svc.pool.fetchval("SELECT count(*) FROM outbox") == 0
     finally:
         await svc.stop_resources()
+
+
+async def test_deferred_writes_apply_at_the_end_and_a_failing_one_is_isolated(
+    live_stack: Settings,
+) -> None:
+    """Writes a handler defers run once, in order, at the end of the batch (a run of one
+    statement text as one executemany); one that fails there sends the batch down the
+    careful path, where each message's writes run at once and only the bad one is
+    dead-lettered."""
+    topic = f"it.{uuid.uuid4().hex[:6]}"
+    schema = f"it_{uuid.uuid4().hex[:8]}"
+    svc = Service("it", schema=schema, migrations=MIGRATIONS, http_port=6199, s=live_stack)
+    seen: list[int] = []
+
+    async def handler(ctx: Context, enc: EncounterCreated) -> None:
+        seen.append(0 if ctx.deferred is None else len(ctx.deferred))
+        value = None if enc.encounter_id == "E-null" else enc.encounter_id
+        await ctx.defer("INSERT INTO effects(encounter_id) VALUES ($1)", value)
+
+    svc.on(EncounterCreated, handler, topic=topic)
+    await svc.start_resources()
+    try:
+        assert svc.pool is not None
+        ok = [_record(encounter(encounter_id=e), i, topic=topic) for i, e in enumerate("ABC")]
+        await svc.process(topic, ok)
+        assert seen == [0, 1, 2]  # nothing ran before the batch's end
+        rows = await svc.pool.fetch("SELECT encounter_id FROM effects")
+        assert [r[0] for r in rows] == ["A", "B", "C"]
+        seen.clear()
+        mixed = [
+            _record(encounter(encounter_id=e), 10 + i, topic=topic)
+            for i, e in enumerate(["D", "E-null", "F"])
+        ]
+        await svc.process(topic, mixed)
+        assert seen == [0, 1, 2, 0, 0, 0]  # the fast pass, then one message at a time
+        rows = await svc.pool.fetch("SELECT encounter_id FROM effects")
+        assert [r[0] for r in rows] == ["A", "B", "C", "D", "F"]
+        dead = await svc.pool.fetch('SELECT "offset", reason, error FROM dead_letters')
+        assert [(d["offset"], d["reason"]) for d in dead] == [(11, "handler-error")]
+        assert "null value" in dead[0]["error"]
+    finally:
+        await svc.stop_resources()
