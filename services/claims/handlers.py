@@ -9,7 +9,7 @@ waiting claims per tenant and payer into one 837P interchange.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,7 +74,7 @@ class Applied:
     claim_id: str
     d: Decision
     before: State | None
-    row: asyncpg.Record | None
+    row: Mapping[str, Any] | None
 
 
 def _ctes(also: Sequence[Also], first: int) -> tuple[str, list[Any]]:
@@ -177,32 +177,57 @@ async def move(
         *events,
         *extra,
     )
+    if isinstance(ctx.batch, BatchLocks):
+        ctx.batch.moved(claim_id, ctx.meta.tenant, final, fields)
     saga_metrics.moved(ctx, from_state, to, then[0] if then is not None else None)
 
 
-Locked = tuple[str, asyncpg.Record | None]
+Locked = tuple[str, Mapping[str, Any] | None]
+#: The claim columns a lock answers with (claims_for_update, migration 0006).
+_LOCKED_COLUMNS = ("frequency_code", "payer_claim_number", "payer_id")
 
 
 class BatchLocks:
-    """The claim locks a batch took up front (:func:`prelock`), and the rows as they were
-    then. A row is handed out once: after a step has used it the claim may have changed,
-    so the next step of that claim in the batch reads it again (the lock is held)."""
+    """The claim locks a batch took up front (:func:`prelock`) and each claim's row as the
+    batch's steps leave it: a transition updates the row here as it defers its write
+    (:meth:`moved`), so the next event of the claim in the batch needs no second read."""
 
     def __init__(self, rows: Sequence[asyncpg.Record]) -> None:
-        self._rows: dict[tuple[str, bool], Locked] = {
-            (r["name"], r["resolve"]): (r["claim_id"], r if r["state"] is not None else None)
-            for r in rows
-        }
+        self._ids: dict[tuple[str, bool], str] = {}
+        self._rows: dict[str, dict[str, Any] | None] = {}
+        for r in rows:
+            self.add(r)
+
+    def add(self, r: Mapping[str, Any]) -> None:
+        self._ids[(r["name"], r["resolve"])] = r["claim_id"]
+        self._rows[r["claim_id"]] = dict(r) if r["state"] is not None else None
 
     def take(self, name: str, resolve: bool) -> Locked | None:
-        hit = self._rows.pop((name, resolve), None)
-        if hit is not None:
-            self.forget(hit[0])
-        return hit
+        claim_id = self._ids.get((name, resolve))
+        if claim_id is None:
+            return None
+        return claim_id, self._rows[claim_id]
+
+    def moved(self, claim_id: str, tenant: str, state: State, fields: Mapping[str, Any]) -> None:
+        """The claim is now in ``state`` with ``fields`` (a claim this batch did not lock
+        is not tracked)."""
+        if claim_id not in self._rows:
+            return
+        before = self._rows[claim_id]
+        row = (  # a new dict: a handler may still hold the row it was given
+            dict(before)
+            if before is not None
+            else {"claim_id": claim_id, "tenant": tenant, **dict.fromkeys(_LOCKED_COLUMNS)}
+        )
+        row["state"] = state.value
+        row.update((k, v) for k, v in fields.items() if k in _LOCKED_COLUMNS)
+        self._rows[claim_id] = row
 
     def forget(self, claim_id: str) -> None:
-        for key in [k for k, v in self._rows.items() if v[0] == claim_id]:
-            del self._rows[key]
+        """The claim changed in a way not tracked here: its next lock reads it again."""
+        self._rows.pop(claim_id, None)
+        for key in [k for k, v in self._ids.items() if v == claim_id]:
+            del self._ids[key]
 
 
 def lock_names(ev: Event, meta: Meta) -> list[tuple[str, bool]]:
@@ -249,7 +274,8 @@ async def lock(ctx: Context, name: str, *, resolve: bool = False) -> Locked:
     row = await ctx.conn.fetchrow("SELECT * FROM claim_for_update($1, $2)", name, resolve)
     assert row is not None
     if locks is not None:
-        locks.forget(row["claim_id"])
+        locks.add({**dict(row), "name": name, "resolve": resolve})
+        return locks.take(name, resolve)  # type: ignore[return-value]
     return row["claim_id"], (row if row["state"] is not None else None)
 
 
@@ -262,7 +288,7 @@ async def step(
     facts: dict[str, Any] | None = None,
     *,
     resolve: bool = False,
-    locked: tuple[str, asyncpg.Record | None] | None = None,
+    locked: Locked | None = None,
     also: Callable[[Decision], Sequence[Also]] | None = None,
 ) -> Applied:
     """Applies an event to the saga. ``facts`` are recorded even when the event is late
@@ -287,6 +313,8 @@ async def step(
             raise ValueError(f"not claim columns: {set(facts) - COLUMNS}")
         sets = ", ".join(f"{c} = ${i}" for i, c in enumerate(facts, start=2))
         await ctx.defer(f"UPDATE claims SET {sets} WHERE claim_id = $1", claim_id, *facts.values())
+        if isinstance(ctx.batch, BatchLocks) and current is not None:
+            ctx.batch.moved(claim_id, ctx.meta.tenant, current, facts)
     return Applied(claim_id, d, current, row)
 
 
@@ -525,6 +553,8 @@ async def _reversed(ctx: Context, ev: ClaimAdjudicated, detail: dict[str, Any]) 
     if applied.d.kind != "transition":
         return
     await ctx.flush()  # the money below is added to what the step wrote
+    if isinstance(ctx.batch, BatchLocks):
+        ctx.batch.forget(applied.claim_id)
     payer = await ctx.conn.fetchval(
         "UPDATE claims SET paid_cents = paid_cents + $2,"
         " patient_responsibility_cents = patient_responsibility_cents + $3,"
