@@ -19,7 +19,7 @@ def build() -> Service:
         migrations=Path(__file__).parent / "migrations",
         http_port=PORT,
     )
-    svc.on(ClaimSubmitted, handlers.on_submitted)
+    svc.on_many(ClaimSubmitted, handlers.on_submitted)
     svc.on(RemitReceived, handlers.on_remit)
     svc.every(2.0, handlers.rematch)
 

@@ -18,6 +18,7 @@ from typing import Any
 import asyncpg
 import orjson
 
+from runtime.db import columns
 from runtime.service import Context, Service
 from runtime.x12 import X12Error
 from schemas.events import ClaimSubmitted, RemitReceived
@@ -113,48 +114,82 @@ async def load_contracts(pool: asyncpg.Pool, path: Path = CONTRACTS_CSV) -> int:
 # --- claim.submitted ---------------------------------------------------------------------
 
 
-async def on_submitted(ctx: Context, ev: ClaimSubmitted) -> None:
-    """Indexes a submitted claim for matching, then posts any CLP that waited for it."""
-    try:
-        sub = read_837(ev.x12, ev.patient_control_number)
-    except X12Error:
-        sub = Submitted(None, None)  # still matchable by CLP01 and payer claim number
-    tenant = ctx.meta.tenant
-    await ctx.conn.execute(
+async def on_submitted(items: Sequence[tuple[Context, ClaimSubmitted]]) -> None:
+    """Indexes a run of submitted claims for matching (one statement), then posts any
+    CLP that waited for one of them: a CLP goes to the first claim of the run it names
+    by CLP01 or, after its grace period, by patient, date and charge."""
+    conn = items[0][0].conn
+    subs = []
+    for _, ev in items:
+        try:
+            sub = read_837(ev.x12, ev.patient_control_number)
+        except X12Error:
+            sub = Submitted(None, None)  # still matchable by CLP01 and payer claim number
+        subs.append(sub)
+    rows = {  # one row per CLM01 (the latest wins, as one upsert per claim would)
+        (ctx.meta.tenant, ev.patient_control_number): (
+            ev.claim_id,
+            ev.payer_id,
+            ev.frequency_code,
+            ev.total_charge_cents,
+            sub.patient_key,
+            sub.service_date,
+            ctx.meta.traceparent,
+        )
+        for (ctx, ev), sub in zip(items, subs, strict=True)
+    }
+    await conn.execute(
         "INSERT INTO submitted_claims(tenant, patient_control_number, claim_id, payer_id,"
         " frequency_code, total_charge_cents, patient_key, service_date, traceparent)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+        " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],"
+        " $6::bigint[], $7::text[], $8::date[], $9::text[])"
         " ON CONFLICT (tenant, patient_control_number) DO UPDATE SET claim_id = EXCLUDED.claim_id,"
         " payer_id = EXCLUDED.payer_id, frequency_code = EXCLUDED.frequency_code,"
         " total_charge_cents = EXCLUDED.total_charge_cents,"
         " patient_key = coalesce(EXCLUDED.patient_key, submitted_claims.patient_key),"
         " service_date = coalesce(EXCLUDED.service_date, submitted_claims.service_date),"
         " traceparent = EXCLUDED.traceparent, submitted_at = now()",
-        tenant,
-        ev.patient_control_number,
-        ev.claim_id,
-        ev.payer_id,
-        ev.frequency_code,
-        ev.total_charge_cents,
-        sub.patient_key,
-        sub.service_date,
-        ctx.meta.traceparent,
+        *columns((*key, *rest) for key, rest in rows.items()),
     )
-    waiting = await ctx.conn.fetch(
-        "SELECT id, remit_id, claim_index, payer_id, occurrence,"
-        " received_at <= now() - make_interval(secs => $6) AS may_fallback FROM unmatched"
-        " WHERE tenant = $1 AND resolved_at IS NULL AND (patient_control_number = $2"
-        " OR (patient_key = $3 AND service_date = $4 AND abs(charge_cents) = $5))"
-        " ORDER BY id FOR UPDATE",
-        tenant,
-        ev.patient_control_number,
-        sub.patient_key,
-        sub.service_date,
-        ev.total_charge_cents,
+    candidates = await conn.fetch(
+        "SELECT DISTINCT u.id FROM unmatched u JOIN unnest($1::text[], $2::text[], $3::text[],"
+        " $4::date[], $5::bigint[]) AS k(tenant, pcn, pkey, sdate, charge)"
+        " ON u.tenant = k.tenant AND (u.patient_control_number = k.pcn"
+        " OR (u.patient_key = k.pkey AND u.service_date = k.sdate"
+        " AND abs(u.charge_cents) = k.charge)) WHERE u.resolved_at IS NULL",
+        *columns(
+            (ctx.meta.tenant, ev.patient_control_number, sub.patient_key, sub.service_date,
+             ev.total_charge_cents)
+            for (ctx, ev), sub in zip(items, subs, strict=True)
+        ),
+    )  # fmt: skip
+    if not candidates:
+        return
+    waiting = await conn.fetch(
+        "SELECT id, tenant, patient_control_number, patient_key, service_date, charge_cents,"
+        " remit_id, claim_index, payer_id, occurrence,"
+        " received_at <= now() - make_interval(secs => $2) AS may_fallback FROM unmatched"
+        " WHERE id = ANY($1::bigint[]) AND resolved_at IS NULL ORDER BY id FOR UPDATE",
+        [r[0] for r in candidates],
         remittance_settings().match_grace_s,
     )
-    if waiting:
-        await retry_unmatched(ctx, waiting)
+    for (ctx, ev), sub in zip(items, subs, strict=True):
+        mine = [
+            w
+            for w in waiting
+            if w["tenant"] == ctx.meta.tenant
+            and (
+                w["patient_control_number"] == ev.patient_control_number
+                or (
+                    w["patient_key"] == sub.patient_key
+                    and w["service_date"] == sub.service_date
+                    and abs(w["charge_cents"]) == ev.total_charge_cents
+                )
+            )
+        ]
+        if mine:
+            waiting = [w for w in waiting if w not in mine]
+            await retry_unmatched(ctx, mine)
 
 
 async def retry_unmatched(ctx: Context, waiting: Sequence[asyncpg.Record]) -> int:

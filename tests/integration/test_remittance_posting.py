@@ -137,7 +137,7 @@ def x835(amount: str, trace: str, *claims: list[str], plb: list[str] | None = No
 @pytest.fixture
 async def svc(live_stack: Settings) -> AsyncIterator[Service]:
     def wire(s: Service) -> None:
-        s.on(ClaimSubmitted, handlers.on_submitted)
+        s.on_many(ClaimSubmitted, handlers.on_submitted)
         s.on(RemitReceived, handlers.on_remit)
 
     async with throwaway_service("remittance-it", MIGRATIONS, wire, live_stack) as service:
@@ -146,28 +146,32 @@ async def svc(live_stack: Settings) -> AsyncIterator[Service]:
         yield service
 
 
-async def deliver(service: Service, event: Event) -> None:
-    x = encode(event, new_meta(event, source="test", tenant=TENANT, correlation_id="corr"))
-    rec = Record(event.TOPIC, 0, next(_offsets), x.key, x.value, x.headers)
-    await service.process(event.TOPIC, [rec])
+async def deliver(service: Service, *events: Event) -> None:
+    """The events (of one topic) consumed as one batch."""
+    recs = []
+    for event in events:
+        x = encode(event, new_meta(event, source="test", tenant=TENANT, correlation_id="corr"))
+        recs.append(Record(event.TOPIC, 0, next(_offsets), x.key, x.value, x.headers))
+    await service.process(events[0].TOPIC, recs)
 
 
 async def submit(service: Service, claim_id: str, pcn: str, charge_cents: int, **kw: Any) -> None:
+    await deliver(service, submitted(claim_id, pcn, charge_cents, **kw))
+
+
+def submitted(claim_id: str, pcn: str, charge_cents: int, **kw: Any) -> ClaimSubmitted:
     last, first = kw.get("name", ("RIVERA", "ALEX"))
     charge = f"{charge_cents // 100}.{charge_cents % 100:02d}"
-    await deliver(
-        service,
-        ClaimSubmitted(
-            claim_id=claim_id,
-            patient_control_number=pcn,
-            payer_id=PAYER,
-            interchange_control_number="000000001",
-            group_control_number="1",
-            transaction_control_number="0001",
-            frequency_code=kw.get("frequency_code", "1"),
-            total_charge_cents=charge_cents,
-            x12=x837(pcn, charge, last, first),
-        ),
+    return ClaimSubmitted(
+        claim_id=claim_id,
+        patient_control_number=pcn,
+        payer_id=PAYER,
+        interchange_control_number="000000001",
+        group_control_number="1",
+        transaction_control_number="0001",
+        frequency_code=kw.get("frequency_code", "1"),
+        total_charge_cents=charge_cents,
+        x12=x837(pcn, charge, last, first),
     )
 
 
@@ -345,6 +349,40 @@ async def test_an_unmatched_claim_waits_in_the_queue_until_its_claim_is_known(
     assert resolved["resolved_claim_id"] == "CLAIM-9"
     [ev] = await adjudications(svc)
     assert (ev.claim_id, ev.patient_control_number, ev.paid_cents) == ("CLAIM-9", "C9", 10000)
+
+
+async def test_claims_submitted_in_one_batch_each_take_their_own_waiting_clp(
+    svc: Service,
+) -> None:
+    strays = [
+        clp("C7", "1", "100", "100", "", "PCN-7", *line("99213", "100", "100")),
+        clp(
+            "C8",
+            "1",
+            "250",
+            "200",
+            "",
+            "PCN-8",
+            *line("99214", "250", "200", segment("CAS", "CO", "45", "50")),
+        ),
+    ]
+    await remit(svc, x835("300", "TR-W", *strays), "TR-W")
+    assert len(await rows(svc, "SELECT * FROM unmatched WHERE resolved_at IS NULL")) == 2
+    await deliver(
+        svc,
+        submitted("CLAIM-7", "C7", 10000),
+        submitted("CLAIM-8", "C8", 25000),
+        submitted("CLAIM-6", "C6", 10000),  # nothing waits for it
+    )
+    resolved = await rows(
+        svc, "SELECT patient_control_number, resolved_claim_id FROM unmatched ORDER BY id"
+    )
+    assert [(r["patient_control_number"], r["resolved_claim_id"]) for r in resolved] == [
+        ("C7", "CLAIM-7"),
+        ("C8", "CLAIM-8"),
+    ]
+    posted = sorted((ev.claim_id, ev.paid_cents) for ev in await adjudications(svc))
+    assert posted == [("CLAIM-7", 10000), ("CLAIM-8", 20000)]
 
 
 async def test_a_claim_indexed_by_a_concurrent_transaction_is_posted_by_the_rematch_timer(
