@@ -33,7 +33,7 @@ import asyncpg
 import orjson
 
 from runtime.db import columns, is_transient
-from runtime.service import Context, Service
+from runtime.service import Context, Service, run_deferred
 from runtime.settings import Settings
 from runtime.x12 import Envelope, X12Error
 from schemas.codec import Encoded
@@ -232,14 +232,14 @@ async def finish(
         payer, reasons = outcome.payer_id, list(outcome.reasons)
         await ctx.emit(outcome, correlation_id=claim_id)
     await _record(
-        ctx.conn, claim_id, tenant, enc.encounter_id, kind, payer, reasons,
+        ctx, claim_id, tenant, enc.encounter_id, kind, payer, reasons,
         benefits=benefits, secondary=secondary, exchange_id=exchange_id,
         exchange=exchange, done=done,
     )  # fmt: skip
 
 
 async def _record(
-    conn: asyncpg.Connection,
+    ctx: Context,
     claim_id: str,
     tenant: str,
     encounter_id: str,
@@ -253,7 +253,9 @@ async def _record(
     exchange: dict[str, object] | None = None,
     done: bool = False,
 ) -> None:
-    await conn.execute(
+    """The decision, its exchange and the pending check closed: one statement, deferred
+    (a batch of answers goes as one executemany)."""
+    await ctx.defer(
         "WITH x AS (INSERT INTO exchanges(claim_id, tenant, payer_id, member_id, patient_id,"
         "   date_of_service, trace, request_x12, response_x12, outcome, problem, reusable,"
         "   elapsed_ms)"
@@ -344,6 +346,7 @@ class Eligibility:
         await registry.flush(conn)
         if not queued:
             return
+        await items[0][0].flush()  # the decisions recorded above come before the queue
         await conn.execute(
             "WITH e AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],"
             "   $5::text[], $6::text[], $7::text[], $8::text[])"
@@ -382,11 +385,13 @@ class Eligibility:
             jobs = await self._prepare(svc, conn, rows)
             sem = asyncio.Semaphore(self.cfg.concurrency)
             await asyncio.gather(*(self._call(sem, j) for j in jobs if j.request))
-            try:  # every answer at once, its events in one outbox write
+            try:  # every answer at once, its writes and its events each sent together
                 async with conn.transaction():
                     pending: list[Encoded] = []
+                    deferred: list[tuple[str, tuple[Any, ...]]] = []
                     for job in jobs:
-                        await self._apply(svc, conn, job, pending)
+                        await self._apply(svc, conn, job, pending, deferred)
+                    await run_deferred(conn, deferred)
                     await svc.outbox_put_many(conn, pending)
             except Exception as exc:
                 if is_transient(exc):
@@ -490,6 +495,7 @@ class Eligibility:
         conn: asyncpg.Connection,
         row: asyncpg.Record,
         pending: list[Encoded] | None = None,
+        deferred: list[tuple[str, tuple[Any, ...]]] | None = None,
     ) -> Context:
         ctx = svc.context(
             conn,
@@ -499,6 +505,7 @@ class Eligibility:
             traceparent=row["traceparent"],
         )
         ctx.pending = pending
+        ctx.deferred = deferred
         return ctx
 
     async def _apply_safely(self, svc: Service, conn: asyncpg.Connection, job: _Job) -> None:
@@ -548,12 +555,13 @@ class Eligibility:
         conn: asyncpg.Connection,
         job: _Job,
         pending: list[Encoded] | None = None,
+        deferred: list[tuple[str, tuple[Any, ...]]] | None = None,
     ) -> None:
-        """Applies one answer; its events go to ``pending`` (the caller writes them) or,
-        without it, straight to the outbox."""
+        """Applies one answer; its events go to ``pending`` and its writes to
+        ``deferred`` (the caller runs them), or without them at once."""
         row, enc, verify = job.row, job.enc, job.verify
         claim_id = row["claim_id"]
-        ctx = self._ctx(svc, conn, row, pending)
+        ctx = self._ctx(svc, conn, row, pending, deferred)
         secondary = verify.secondary.payer_id if verify.secondary else None
         if job.reuse is not None:
             response = response_for(parse_271(job.reuse["response_x12"]), job.reuse["trace"])
@@ -613,7 +621,7 @@ class Eligibility:
                 exchange=tried, done=True,
             )  # fmt: skip
             return
-        await ctx.conn.execute(
+        await ctx.defer(
             "WITH x AS (INSERT INTO exchanges(claim_id, tenant, payer_id, member_id, patient_id,"
             "   date_of_service, trace, request_x12, response_x12, outcome, problem, elapsed_ms)"
             "  SELECT $1, $5, j->>'payer_id', j->>'member_id', j->>'patient_id',"

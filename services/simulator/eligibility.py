@@ -359,7 +359,7 @@ async def on_encounter(ctx: Context, enc: EncounterCreated) -> None:
         if not dependent:
             sub_dob = enc.patient.birth_date
         deps = [enc.patient.birth_date] if dependent else []
-        await ctx.conn.execute(
+        await ctx.defer(  # a batch's enrolments go as one executemany
             "INSERT INTO enrollment(payer_id, member_id, plan, group_number, effective_date,"
             " termination_date, subscriber_birth_date, dependents)"
             " VALUES ($1,$2,$3,$4,$5,$6,$7,$8::date[])"
