@@ -591,9 +591,11 @@ async def settle(
     claim already billed waits for the account's cycle."""
     claim_id = ledger.claim_id
     t = ledger.totals()
-    credit = -(await unapplied_cents(ctx.conn, tenant, guarantor))
+    unapplied = await unapplied_cents(ctx.conn, tenant, guarantor)
+    credit = -unapplied
     if t.balance_cents > 0 and credit > 0:
         take = min(t.balance_cents, credit)
+        unapplied += take
         await insert_entries(
             ctx,
             tenant,
@@ -620,7 +622,9 @@ async def settle(
     if t.balance_cents <= 0:
         return
     if became_final:
-        await maybe_issue(ctx, tenant, guarantor, today, reason="adjudicated", lead=claim_id)
+        await maybe_issue(
+            ctx, tenant, guarantor, today, reason="adjudicated", lead=claim_id, unapplied=unapplied
+        )
 
 
 async def close(
@@ -655,12 +659,16 @@ async def maybe_issue(
     *,
     reason: str,
     lead: str | None = None,
+    unapplied: int | None = None,
 ) -> str | None:
     """Issues the account's statement if it owes at least the minimum; sets the next
-    cycle date either way. Returns the statement id, if one was issued."""
+    cycle date either way. Returns the statement id, if one was issued. ``unapplied``:
+    the account's money on no claim, when the caller (holding the account lock) knows it."""
     cfg = settings()
     rows = await open_claims(ctx.conn, tenant, guarantor)
-    owed = sum(int(r["balance"]) for r in rows) + await unapplied_cents(ctx.conn, tenant, guarantor)
+    if unapplied is None:
+        unapplied = await unapplied_cents(ctx.conn, tenant, guarantor)
+    owed = sum(int(r["balance"]) for r in rows) + unapplied
     if not rows or owed <= 0:
         await ctx.conn.execute(
             "UPDATE accounts SET next_statement_on = NULL WHERE tenant = $1 AND guarantor_id = $2",
@@ -669,16 +677,16 @@ async def maybe_issue(
         )
         return None
     next_on = today + dt.timedelta(days=cfg.cycle_days)
-    await ctx.conn.execute(
-        "UPDATE accounts SET next_statement_on = $3 WHERE tenant = $1 AND guarantor_id = $2",
-        tenant,
-        guarantor,
-        next_on,
-    )
     if owed < max(1, cfg.min_balance_cents):
+        await ctx.conn.execute(
+            "UPDATE accounts SET next_statement_on = $3 WHERE tenant = $1 AND guarantor_id = $2",
+            tenant,
+            guarantor,
+            next_on,
+        )
         return None
     return await issue_statement(
-        ctx, tenant, guarantor, [r["claim_id"] for r in rows], today, reason, lead
+        ctx, tenant, guarantor, [r["claim_id"] for r in rows], today, reason, lead, next_on
     )
 
 
@@ -690,7 +698,10 @@ async def issue_statement(
     today: dt.date,
     reason: str,
     lead: str | None = None,
+    next_on: dt.date | None = None,
 ) -> str:
+    """Writes the statement, marks its claims billed and (``next_on``) sets the account's
+    next cycle date: one statement. Emits statement.issued."""
     cfg = settings()
     if lead in claim_ids:
         claim_ids = [lead, *(c for c in claim_ids if c != lead)]
@@ -701,25 +712,17 @@ async def issue_statement(
     )
     statement_id = f"S-{claim_ids[0]}-{number}"
     doc = await statement_document(ctx.conn, tenant, guarantor, claim_ids, statement_id, today)
-    await ctx.conn.execute(
-        "UPDATE claim_charges SET first_billed_on = $2 WHERE claim_id = ANY($1::text[])"
-        " AND first_billed_on IS NULL",
-        claim_ids,
-        today,
-    )
-    if doc["collections"]:
-        await ctx.conn.execute(
-            "UPDATE accounts SET collections_flagged_on = coalesce(collections_flagged_on, $3)"
-            " WHERE tenant = $1 AND guarantor_id = $2",
-            tenant,
-            guarantor,
-            today,
-        )
     due = domain.due_date(today, cfg.due_days)
     await ctx.conn.execute(
-        "INSERT INTO statements(statement_id, tenant, guarantor_id, claim_ids, balance_cents,"
+        "WITH b AS (UPDATE claim_charges SET first_billed_on = $7 WHERE claim_id = ANY($4)"
+        "   AND first_billed_on IS NULL),"
+        " a AS (UPDATE accounts SET next_statement_on = coalesce($11, next_statement_on),"
+        "   collections_flagged_on = CASE WHEN $12 THEN coalesce(collections_flagged_on, $7)"
+        "   ELSE collections_flagged_on END WHERE tenant = $2 AND guarantor_id = $3"
+        "   AND ($11::date IS NOT NULL OR $12))"
+        " INSERT INTO statements(statement_id, tenant, guarantor_id, claim_ids, balance_cents,"
         " aging_bucket, statement_date, due_date, body, reason)"
-        " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9::jsonb,$10)",
+        " VALUES ($1,$2,$3,$4::text[],$5,$6,$7::date,$8,$9::jsonb,$10)",
         statement_id,
         tenant,
         guarantor,
@@ -730,6 +733,8 @@ async def issue_statement(
         due,
         orjson.dumps(doc).decode(),
         reason,
+        next_on,
+        bool(doc["collections"]),
     )
     await ctx.emit(
         StatementIssued(
