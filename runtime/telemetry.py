@@ -58,6 +58,11 @@ class JsonLinesExporter(SpanExporter):
 
 
 def setup(service: str, exporter: str, directory: Path | None = None) -> None:
+    """Installs the SDK tracer with the chosen exporter. With none, OpenTelemetry's no-op
+    tracer stays: spans that no one exports cost nothing, and a span started from an
+    event's traceparent hands that same context on, so each claim stays one trace."""
+    if exporter == "none":
+        return
     provider = TracerProvider(resource=Resource.create({"service.name": f"rcm-{service}"}))
     if exporter == "jsonl":
         target = (directory or Path("traces")) / f"{service}.jsonl"
