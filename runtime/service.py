@@ -60,7 +60,6 @@ BATCH_MAX = 500
 RELAY_LIMIT = 1000
 RELAY_POLL_S = 0.25
 GC_GEN0_THRESHOLD = 50_000
-BATCH_WITHIN_S = 0.02
 
 
 @dataclass(frozen=True, slots=True)
@@ -410,7 +409,8 @@ class Service:
         )
 
         async def agent(stream: Any) -> None:
-            async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
+            within = self.settings.batch_within_s
+            async for events in stream.take_events(BATCH_MAX, within=within):
                 by_topic: dict[str, list[Record]] = {}
                 for e in events:
                     r = _record(e)

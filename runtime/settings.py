@@ -32,6 +32,13 @@ class Settings(BaseSettings):
         default="", description="asyncpg DSN (?sslmode=require for TLS); local stack if empty"
     )
     db_pool_max: int = Field(default=8, ge=1, le=100)
+    batch_within_s: float = Field(
+        default=0.02,
+        gt=0,
+        le=5,
+        description="Longest a consumer waits to fill a batch: longer batches cost less per"
+        " message at moderate load, and add up to this much latency per hop",
+    )
 
     stack_dir: Path = Field(default=REPO_ROOT / ".stack", description="Local stack cache and data")
     # Below the kernel's ephemeral range (32768-60999): a client socket can never hold the
