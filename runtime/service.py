@@ -21,6 +21,7 @@ import asyncio
 import base64
 import contextlib
 import datetime as dt
+import functools
 import gc
 import itertools
 import logging
@@ -91,6 +92,10 @@ class Reject(Exception):
         self.detail = detail
 
 
+#: Writes deferred to the end of a batch: (statement, arguments) each, in order.
+Deferred = list[tuple[str, tuple[Any, ...]]]
+
+
 @dataclass
 class Context:
     """What a handler may touch: its transaction and the outbox."""
@@ -109,7 +114,7 @@ class Context:
     # when a set-based handler (Service.on_many) applies many messages at once.
     traceparent: str | None = None
     # Writes deferred to the end of the batch (see defer); None: they run at once.
-    deferred: list[tuple[str, tuple[Any, ...]]] | None = None
+    deferred: Deferred | None = None
 
     async def defer(self, sql: str, *args: Any) -> None:
         """Runs a write whose result the handler does not need: at once, or in a batch
@@ -165,9 +170,7 @@ class Context:
         self.emitted += len(encoded)
 
 
-async def run_deferred(
-    conn: asyncpg.Connection, deferred: list[tuple[str, tuple[Any, ...]]]
-) -> None:
+async def run_deferred(conn: asyncpg.Connection, deferred: Deferred) -> None:
     """Runs and clears deferred writes, in order; a run of one statement text is one
     executemany."""
     for sql, run in itertools.groupby(deferred, key=lambda d: d[0]):
@@ -505,26 +508,21 @@ class Service:
                     raise
                 raise _NeedsCareful from exc
         pending: list[Encoded] = []
-        deferred: list[tuple[str, tuple[Any, ...]]] = []
+        deferred: Deferred = []
+        # every handler context of the batch shares its outbox buffer, hook result and
+        # deferred writes
+        context = functools.partial(
+            Context, conn, self, pending=pending, batch=batch, deferred=deferred
+        )
         try:
             for kind, run in itertools.groupby(fresh, key=lambda rm: type(rm[1].event)):
                 handler = self.handlers[topic][kind]
                 if (many := getattr(handler, "many", None)) is not None:
-                    await self._apply_run(many, conn, topic, list(run), pending, batch, deferred)
+                    await self._apply_run(many, topic, list(run), context)
                     continue
                 for record, msg in run:
                     with self._span(topic, record, msg):
-                        await handler(
-                            Context(
-                                conn,
-                                self,
-                                msg.meta,
-                                pending=pending,
-                                batch=batch,
-                                deferred=deferred,
-                            ),
-                            msg.event,
-                        )
+                        await handler(context(msg.meta), msg.event)
             await run_deferred(conn, deferred)
         except Exception as exc:
             if is_transient(exc):
@@ -535,12 +533,9 @@ class Service:
     async def _apply_run(
         self,
         handler: ManyHandler,
-        conn: asyncpg.Connection,
         topic: str,
         run: Sequence[tuple[Record, Message]],
-        pending: list[Encoded],
-        batch: Any,
-        deferred: list[tuple[str, tuple[Any, ...]]],
+        context: Callable[..., Context],
     ) -> None:
         """A set-based handler's run: each message still gets its own consumer span, and
         what the handler emits for it continues that span's trace."""
@@ -548,18 +543,7 @@ class Service:
         try:
             await handler(
                 [
-                    (
-                        Context(
-                            conn,
-                            self,
-                            msg.meta,
-                            pending=pending,
-                            batch=batch,
-                            traceparent=telemetry.traceparent_of(span),
-                            deferred=deferred,
-                        ),
-                        msg.event,
-                    )
+                    (context(msg.meta, traceparent=telemetry.traceparent_of(span)), msg.event)
                     for span, (_, msg) in zip(spans, run, strict=True)
                 ]
             )

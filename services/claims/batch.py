@@ -17,12 +17,11 @@ import datetime as dt
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any
 
 import asyncpg
 from pydantic import ValidationError
 
-from runtime.service import Service, run_deferred
+from runtime.service import Deferred, Service, run_deferred
 from runtime.settings import settings
 from schemas.codec import Encoded
 from schemas.events import ClaimCoded, ClaimSubmitted
@@ -202,7 +201,7 @@ async def send_interchange(
     )
     icn_text = f"{icn:09d}"
     outgoing: list[Encoded] = []  # every claim's claim.submitted, to the outbox at once
-    deferred: list[tuple[str, tuple[Any, ...]]] = []  # and every move, as one executemany
+    deferred: Deferred = []  # and every move, as one executemany
     for w in todo:
         claim = w.out.claim
         ctx = svc.context(

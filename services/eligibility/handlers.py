@@ -33,7 +33,7 @@ import asyncpg
 import orjson
 
 from runtime.db import columns, is_transient
-from runtime.service import Context, Service, run_deferred
+from runtime.service import Context, Deferred, Service, run_deferred
 from runtime.settings import Settings
 from runtime.x12 import Envelope, X12Error
 from schemas.codec import Encoded
@@ -388,7 +388,7 @@ class Eligibility:
             try:  # every answer at once, its writes and its events each sent together
                 async with conn.transaction():
                     pending: list[Encoded] = []
-                    deferred: list[tuple[str, tuple[Any, ...]]] = []
+                    deferred: Deferred = []
                     for job in jobs:
                         await self._apply(svc, conn, job, pending, deferred)
                     await run_deferred(conn, deferred)
@@ -495,7 +495,7 @@ class Eligibility:
         conn: asyncpg.Connection,
         row: asyncpg.Record,
         pending: list[Encoded] | None = None,
-        deferred: list[tuple[str, tuple[Any, ...]]] | None = None,
+        deferred: Deferred | None = None,
     ) -> Context:
         ctx = svc.context(
             conn,
@@ -555,7 +555,7 @@ class Eligibility:
         conn: asyncpg.Connection,
         job: _Job,
         pending: list[Encoded] | None = None,
-        deferred: list[tuple[str, tuple[Any, ...]]] | None = None,
+        deferred: Deferred | None = None,
     ) -> None:
         """Applies one answer; its events go to ``pending`` and its writes to
         ``deferred`` (the caller runs them), or without them at once."""

@@ -27,8 +27,14 @@ import orjson
 
 from runtime.db import columns
 from runtime.service import Context, Reject, Service
-from schemas.common import Coverage
-from schemas.events import ClaimAdjudicated, ClaimCoded, EncounterCreated, StatementIssued
+from schemas.common import Coverage, ServiceLine
+from schemas.events import (
+    ClaimAdjudicated,
+    ClaimCoded,
+    ClaimLine,
+    EncounterCreated,
+    StatementIssued,
+)
 from schemas.events_payments import ClaimBalanceZero, PatientPaymentReceived
 from schemas.ids import claim_id_for
 from services.statements import domain
@@ -60,6 +66,21 @@ async def try_lock_account(conn: asyncpg.Connection, tenant: str, guarantor: str
 # --- encounters -------------------------------------------------------------------
 
 
+def lines_json(lines: Iterable[ServiceLine | ClaimLine]) -> str:
+    """A visit's lines as the account keeps them (code, modifiers, units, charge)."""
+    return orjson.dumps(
+        [
+            {
+                "code": ln.procedure_code,
+                "modifiers": ln.modifiers,
+                "units": ln.units,
+                "charge_cents": ln.charge_cents,
+            }
+            for ln in lines
+        ]
+    ).decode()
+
+
 async def lock_accounts(conn: asyncpg.Connection, accounts: Iterable[tuple[str, str]]) -> None:
     """Every account's lock in one statement, in one order (no two batches deadlock)."""
     await conn.execute(
@@ -85,15 +106,6 @@ async def on_encounters(items: Sequence[tuple[Context, EncounterCreated]]) -> No
             guarantor.last_name,
             guarantor.address.model_dump_json(),
         )
-        lines = [
-            {
-                "code": ln.procedure_code,
-                "modifiers": ln.modifiers,
-                "units": ln.units,
-                "charge_cents": ln.charge_cents,
-            }
-            for ln in enc.lines
-        ]
         charges.append(
             (
                 claim_id_for(tenant, enc.encounter_id),
@@ -102,7 +114,7 @@ async def on_encounters(items: Sequence[tuple[Context, EncounterCreated]]) -> No
                 enc.patient.id,
                 f"{enc.patient.first_name} {enc.patient.last_name}",
                 enc.date_of_service,
-                orjson.dumps(lines).decode(),
+                lines_json(enc.lines),
                 sum(ln.charge_cents for ln in enc.lines),
                 orjson.dumps([c.model_dump(mode="json") for c in enc.coverages]).decode(),
             )
@@ -286,22 +298,13 @@ async def post_self_pay(ctx: Context, claim: ClaimCoded, today: dt.date | None =
     ledger = await ClaimLedger.read(ctx.conn, claim.claim_id)
     if any(kind == "charge" for kind, _ in ledger.rows):
         return  # coded again (a correction): the visit is already on the patient's account
-    lines = [
-        {
-            "code": ln.procedure_code,
-            "modifiers": ln.modifiers,
-            "units": ln.units,
-            "charge_cents": ln.charge_cents,
-        }
-        for ln in claim.lines
-    ]
     entries = domain.self_pay_entries(claim.total_charge_cents, cfg.self_pay_discount_percent)
     await insert_entries(ctx, tenant, guarantor, claim.claim_id, entries, ledger=ledger)
     await ctx.conn.execute(
         "UPDATE claim_charges SET self_pay = true, insurance_final = true, lines = $2::jsonb,"
         " charge_cents = $3, patient_responsibility_cents = $4 WHERE claim_id = $1",
         claim.claim_id,
-        orjson.dumps(lines).decode(),
+        lines_json(claim.lines),
         claim.total_charge_cents,
         sum(e.amount_cents for e in entries),
     )

@@ -179,12 +179,19 @@ async def test_a_fix_for_eligibility_is_not_coded_and_an_unknown_claim_is_dead_l
     assert [r[0] for r in dead] == ["unknown-claim"]
 
 
+def _wellness_visits(n: int) -> tuple[EncounterCreated, EncounterCreated]:
+    """A senior's subsequent annual wellness visit (G0439) in April and again in
+    September: the second is within a year of the first."""
+    senior = person(id=f"MRN-AWV-{n}", birth_date=dt.date(1955, 2, 3))
+    awv = [ServiceLine(procedure_code="G0439", charge_cents=19000, diagnosis_codes=["Z00.00"])]
+    first = _encounter(f"E-AWV-{n}1", awv, ["Z00.00"], patient=senior, dos=dt.date(2026, 4, 6))
+    again = _encounter(f"E-AWV-{n}2", awv, ["Z00.00"], patient=senior, dos=dt.date(2026, 9, 1))
+    return first, again
+
+
 async def test_subsequent_wellness_visit_within_a_year_is_held(svc: Service) -> None:
     feed = Feed(svc)
-    senior = person(id="MRN-AWV-1", birth_date=dt.date(1955, 2, 3))
-    awv = [ServiceLine(procedure_code="G0439", charge_cents=19000, diagnosis_codes=["Z00.00"])]
-    first = _encounter("E-AWV-1", awv, ["Z00.00"], patient=senior, dos=dt.date(2026, 4, 6))
-    again = _encounter("E-AWV-2", awv, ["Z00.00"], patient=senior, dos=dt.date(2026, 9, 1))
+    first, again = _wellness_visits(1)
     await feed.send(_checked("C-AWV-1", first), "C-AWV-1")
     await feed.send(_checked("C-AWV-2", again), "C-AWV-2")
     # the first claim coded again (a redelivered pass) is not its own history
@@ -197,7 +204,7 @@ async def test_subsequent_wellness_visit_within_a_year_is_held(svc: Service) -> 
     assert isinstance(one_again, ClaimCoded)
     # another patient's visit does not count
     other = _encounter(
-        "E-AWV-3", awv, ["Z00.00"], patient=person(id="MRN-AWV-2"), dos=dt.date(2026, 9, 1)
+        "E-AWV-3", first.lines, ["Z00.00"], patient=person(id="MRN-AWV-2"), dos=dt.date(2026, 9, 1)
     )
     await feed.send(_checked("C-AWV-3", other), "C-AWV-3")
     assert isinstance((await feed.outbox())[-1], ClaimCoded)
@@ -235,10 +242,7 @@ async def test_a_new_release_is_loaded_and_picked_up_by_the_timer(svc: Service) 
 async def test_wellness_history_counts_within_one_batch(svc: Service) -> None:
     """The same visits as above arriving in one batch: the second sees the first."""
     feed = Feed(svc)
-    senior = person(id="MRN-AWV-9", birth_date=dt.date(1955, 2, 3))
-    awv = [ServiceLine(procedure_code="G0439", charge_cents=19000, diagnosis_codes=["Z00.00"])]
-    first = _encounter("E-AWV-91", awv, ["Z00.00"], patient=senior, dos=dt.date(2026, 4, 6))
-    again = _encounter("E-AWV-92", awv, ["Z00.00"], patient=senior, dos=dt.date(2026, 9, 1))
+    first, again = _wellness_visits(9)
     await feed.send_batch(
         [
             (_checked("C-AWV-91", first), "C-AWV-91"),
