@@ -151,44 +151,34 @@ async def on_submitted(items: Sequence[tuple[Context, ClaimSubmitted]]) -> None:
         " traceparent = EXCLUDED.traceparent, submitted_at = now()",
         *columns((*key, *rest) for key, rest in rows.items()),
     )
-    candidates = await conn.fetch(
-        "SELECT DISTINCT u.id FROM unmatched u JOIN unnest($1::text[], $2::text[], $3::text[],"
-        " $4::date[], $5::bigint[]) AS k(tenant, pcn, pkey, sdate, charge)"
-        " ON u.tenant = k.tenant AND (u.patient_control_number = k.pcn"
-        " OR (u.patient_key = k.pkey AND u.service_date = k.sdate"
-        " AND abs(u.charge_cents) = k.charge)) WHERE u.resolved_at IS NULL",
-        *columns(
-            (ctx.meta.tenant, ev.patient_control_number, sub.patient_key, sub.service_date,
-             ev.total_charge_cents)
-            for (ctx, ev), sub in zip(items, subs, strict=True)
-        ),
+    # each waiting CLP with the first claim of the run it may belong to (the rule is here
+    # only: by CLP01, or by patient, date and charge)
+    first = dict(
+        await conn.fetch(
+            "SELECT u.id, min(k.i) FROM unmatched u JOIN unnest($1::text[], $2::text[],"
+            " $3::text[], $4::date[], $5::bigint[]) WITH ORDINALITY AS k(tenant, pcn, pkey,"
+            " sdate, charge, i) ON u.tenant = k.tenant AND (u.patient_control_number = k.pcn"
+            " OR (u.patient_key = k.pkey AND u.service_date = k.sdate"
+            " AND abs(u.charge_cents) = k.charge)) WHERE u.resolved_at IS NULL GROUP BY u.id",
+            *columns(
+                (ctx.meta.tenant, ev.patient_control_number, sub.patient_key, sub.service_date,
+                 ev.total_charge_cents)
+                for (ctx, ev), sub in zip(items, subs, strict=True)
+            ),
+        )
     )  # fmt: skip
-    if not candidates:
+    if not first:
         return
     waiting = await conn.fetch(
-        "SELECT id, tenant, patient_control_number, patient_key, service_date, charge_cents,"
-        " remit_id, claim_index, payer_id, occurrence,"
+        "SELECT id, remit_id, claim_index, payer_id, occurrence,"
         " received_at <= now() - make_interval(secs => $2) AS may_fallback FROM unmatched"
         " WHERE id = ANY($1::bigint[]) AND resolved_at IS NULL ORDER BY id FOR UPDATE",
-        [r[0] for r in candidates],
+        list(first),
         remittance_settings().match_grace_s,
     )
-    for (ctx, ev), sub in zip(items, subs, strict=True):
-        mine = [
-            w
-            for w in waiting
-            if w["tenant"] == ctx.meta.tenant
-            and (
-                w["patient_control_number"] == ev.patient_control_number
-                or (
-                    w["patient_key"] == sub.patient_key
-                    and w["service_date"] == sub.service_date
-                    and abs(w["charge_cents"]) == ev.total_charge_cents
-                )
-            )
-        ]
+    for i, (ctx, _) in enumerate(items, start=1):
+        mine = [w for w in waiting if first[w["id"]] == i]
         if mine:
-            waiting = [w for w in waiting if w not in mine]
             await retry_unmatched(ctx, mine)
 
 

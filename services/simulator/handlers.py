@@ -294,18 +294,20 @@ async def on_submitted(items: Sequence[tuple[Context, ClaimSubmitted]]) -> None:
     stored = await _stored(conn, {key for _, _, key, _ in keyed})
     riders: list[tuple[Context, str]] = []
     for ctx, ev, key, digest in keyed:
+        tenant, sender, icn = key
         if key not in stored:
             received_id = await conn.fetchval(
                 "INSERT INTO received(tenant, claim_id, event_id, traceparent, x12, sender_id,"
                 " interchange_control_number) VALUES ($1, $2, $3, $4, $5, $6, $7)"
                 " ON CONFLICT (tenant, sender_id, interchange_control_number)"
                 " WHERE sender_id IS NOT NULL DO NOTHING RETURNING id",
-                *key[:1],
+                tenant,
                 ev.claim_id,
                 ctx.meta.id,
                 ctx.meta.traceparent,
                 ev.x12,
-                *key[1:],
+                sender,
+                icn,
             )
             if received_id is not None:
                 stored[key] = digest
@@ -315,10 +317,10 @@ async def on_submitted(items: Sequence[tuple[Context, ClaimSubmitted]]) -> None:
         if stored[key] != digest:
             raise Reject(
                 "duplicate-interchange",
-                f"ISA13 {key[2]} from {key[1]} was already used for another interchange;"
+                f"ISA13 {icn} from {sender} was already used for another interchange;"
                 f" claim {ev.claim_id} is not acknowledged",
             )
-        log.debug("interchange %s already acknowledged; claim %s rides on it", key[2], ev.claim_id)
+        log.debug("interchange %s already acknowledged; claim %s rides on it", icn, ev.claim_id)
         riders.append((ctx, ev.patient_control_number))
     if riders:
         await release_for_claims(riders)
@@ -611,27 +613,28 @@ class _Books:
 
     @classmethod
     async def load(cls, conn: asyncpg.Connection, claims: list[tuple[ClaimIn, int]]) -> _Books:
-        """The books for these claims, each with the plan year its accumulators count in."""
+        """The books for these claims (at least one), each with the plan year its
+        accumulators count in."""
         members = sorted({(c.payer_id, c.member_id) for c, _ in claims})
         keys = sorted({(c.payer_id, c.member_id, year) for c, year in claims})
         pcns = sorted({(c.payer_id, c.patient_control_number) for c, _ in claims})
         roster = await conn.fetch(
             "SELECT payer_id, member_id, effective_date, termination_date FROM enrollment"
             " WHERE (payer_id, member_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))",
-            *columns(members) if members else ([], []),
+            *columns(members),
         )
         acc = await conn.fetch(
             "SELECT payer_id, member_id, year, deductible_met_cents, oop_met_cents"
             " FROM accumulators WHERE (payer_id, member_id, year) IN"
             " (SELECT * FROM unnest($1::text[], $2::text[], $3::int[]))"
             " ORDER BY payer_id, member_id, year FOR UPDATE",
-            *columns(keys) if keys else ([], [], []),
+            *columns(keys),
         )
         paid = await conn.fetch(
             "SELECT payer_id, patient_control_number FROM paid_claims"
             " WHERE (payer_id, patient_control_number) IN"
             " (SELECT * FROM unnest($1::text[], $2::text[]))",
-            *columns(pcns) if pcns else ([], []),
+            *columns(pcns),
         )
         return cls(
             {(r[0], r[1]): (r[2], r[3]) for r in roster},

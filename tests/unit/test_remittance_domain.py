@@ -161,9 +161,14 @@ def test_matching_prefers_clp01_then_payer_claim_number_then_patient() -> None:
     assert match(c, {}, {}, {(key, day, 9999): frozenset({"X"})}).claim_id is None
 
 
-def test_read_837_finds_the_patient_of_the_claim_and_its_service_date() -> None:
+def _837(body: list[str]) -> str:
+    """An 837P interchange of one transaction set with ``body``."""
     env = Envelope("ZZ", "S", "ZZ", "R", "HC", "005010X222A1", 1, 1,
                    at=dt.datetime(2025, 4, 1, tzinfo=dt.UTC))  # fmt: skip
+    return wrap(env, [transaction("837", "0001", body)])
+
+
+def test_read_837_finds_the_patient_of_the_claim_and_its_service_date() -> None:
     body = [
         segment("HL", "1", "", "20", "1"),
         segment("HL", "2", "1", "22", "1"),
@@ -176,7 +181,7 @@ def test_read_837_finds_the_patient_of_the_claim_and_its_service_date() -> None:
         segment("LX", "2"),
         segment("DTP", "472", "D8", "20250315"),
     ]
-    text = wrap(env, [transaction("837", "0001", body)])
+    text = _837(body)
     sub = read_837(text, "PCN7")
     assert sub.patient_key == patient_key("CHILD", "R")
     assert sub.service_date == dt.date(2025, 3, 15)
@@ -187,8 +192,6 @@ def test_read_837_finds_the_patient_of_the_claim_and_its_service_date() -> None:
 def test_read_837_tells_the_claims_of_one_interchange_apart() -> None:
     """Every claim of an interchange carries the whole interchange; each finds its own
     patient and dates, whichever is read first."""
-    env = Envelope("ZZ", "S", "ZZ", "R", "HC", "005010X222A1", 1, 1,
-                   at=dt.datetime(2025, 4, 1, tzinfo=dt.UTC))  # fmt: skip
     body = [
         segment("HL", "1", "", "20", "1"),
         segment("HL", "2", "1", "22", "0"),
@@ -205,7 +208,7 @@ def test_read_837_tells_the_claims_of_one_interchange_apart() -> None:
         segment("LX", "1"),
         segment("DTP", "472", "D8", "20250312"),
     ]
-    text = wrap(env, [transaction("837", "0001", body)])
+    text = _837(body)
     third = read_837(text, "PCN3")
     assert (third.patient_key, third.service_date) == (
         patient_key("SECOND", "B"),
