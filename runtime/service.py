@@ -39,6 +39,7 @@ from opentelemetry import trace
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
 from runtime import logs, telemetry
+from runtime.consumer import BatchConsumer
 from runtime.db import create_pool, is_transient, migrate
 from runtime.kafka import producer_config
 from runtime.settings import Settings, settings
@@ -255,10 +256,11 @@ class Service:
         # trips). A counter, not a flag: timers write while a batch is being applied.
         self._outbox_writes = 0
         self.tracer = telemetry.tracer(f"rcm.{name}")
-        broker = ";".join(f"kafka://{b}" for b in self.settings.kafka_bootstrap.split(","))
+        # faust hosts the process: its worker, lifecycle and web server (ops routes, the
+        # simulator's real-time endpoints). Records are read by runtime.consumer, so
+        # faust's own Kafka consumer and producer are not started.
         self.app = faust.App(
             f"rcm-{name}",
-            broker=broker,
             store="memory://",
             web_port=http_port + self.settings.http_port_offset,
             web_host=self.settings.http_host,
@@ -267,43 +269,15 @@ class Service:
             web_tables_enabled=False,
             web_graph_enabled=False,
             web_stats_enabled=False,
-            topic_partitions=6,
-            topic_replication_factor=1,
-            topic_allow_declare=False,
-            consumer_auto_offset_reset="earliest",
-            producer_acks=-1,
-            broker_commit_interval=1.0,
-            # A killed instance leaves its group within seconds, so its partitions move on.
-            broker_session_timeout=10.0,
-            broker_heartbeat_interval=3.0,
-            stream_wait_empty=False,
-            **self._broker_security(),
         )
+        self.app.boot_strategy = faust.app.BootStrategy(
+            self.app, enable_kafka=False, enable_web=True, enable_sensors=False
+        )
+        self.consumer: BatchConsumer | None = None
         self.app.service(self._Lifecycle(self))  # type: ignore[arg-type]
         self._install_web()
 
     # --- wiring ------------------------------------------------------------
-
-    def _broker_security(self) -> dict[str, Any]:
-        s = self.settings
-        if s.kafka_security_protocol == "PLAINTEXT":
-            return {}
-        import ssl
-
-        ctx = ssl.create_default_context(
-            cafile=str(s.kafka_ssl_cafile) if s.kafka_ssl_cafile else None
-        )
-        if s.kafka_security_protocol.startswith("SASL"):
-            password = s.kafka_sasl_password.get_secret_value() if s.kafka_sasl_password else ""
-            creds = faust.SASLCredentials(
-                username=s.kafka_sasl_username or "",
-                password=password,
-                mechanism=s.kafka_sasl_mechanism or "PLAIN",
-                # faust switches to SASL_SSL whenever it is given a context
-                ssl_context=ctx if s.kafka_security_protocol == "SASL_SSL" else None,
-            )
-            return {"broker_credentials": creds}
-        return {"broker_credentials": faust.SSLCredentials(ctx)}
 
     def on(
         self,
@@ -397,31 +371,27 @@ class Service:
             else:
                 await asyncio.sleep(seconds)
 
-    def _add_agent(self) -> None:
-        """One agent for every topic the service consumes: a batch is whatever arrived on
-        any of them, applied topic by topic, one batch at a time. (An agent per topic ran
-        the topics' batches concurrently; in the claims service they then waited on each
-        other's claim locks, ten milliseconds a batch on average, pg_stat_statements.)"""
-        topic = self.app.topic(
-            *sorted(self.handlers),
-            key_type=bytes,
-            value_type=bytes,
-            key_serializer="raw",
-            value_serializer="raw",
-            allow_empty=True,
+    def _add_consumer(self) -> None:
+        """One group member for every topic the service consumes: a batch is whatever
+        arrived on any of them, applied topic by topic, one batch at a time. (Concurrent
+        per-topic batches in the claims service waited on each other's claim locks, ten
+        milliseconds a batch on average, pg_stat_statements.)"""
+        self.consumer = BatchConsumer(
+            self.settings,
+            group=f"rcm-{self.name}",
+            topics=sorted(self.handlers),
+            apply=self._apply_consumed,
+            batch_max=BATCH_MAX,
         )
 
-        async def agent(stream: Any) -> None:
-            within = self.settings.batch_within_s
-            async for events in stream.take_events(BATCH_MAX, within=within):
-                by_topic: dict[str, list[Record]] = {}
-                for e in events:
-                    r = _record(e)
-                    by_topic.setdefault(r.topic, []).append(r)
-                for topic_name, records in by_topic.items():
-                    await self.process(topic_name, records)
-
-        self.app.agent(topic, name=f"rcm-{self.name}.consume")(agent)
+    async def _apply_consumed(self, batch: list[Any]) -> None:
+        by_topic: dict[str, list[Record]] = {}
+        for m in batch:
+            by_topic.setdefault(m.topic, []).append(
+                Record(m.topic, m.partition, m.offset, m.key, m.value, _headers(m.headers))
+            )
+        for topic_name, records in by_topic.items():
+            await self.process(topic_name, records)
 
     # --- processing --------------------------------------------------------
 
@@ -785,19 +755,27 @@ class Service:
             await self.pool.close()
 
     class _Lifecycle(faust.Service):
-        """Starts the pool, migrations, producer and relay before the agents consume."""
+        """Starts the pool, migrations, producer and relay, then the consumer; stops the
+        consumer (committing what it applied) before the pool closes."""
 
         def __init__(self, owner: Service, **kwargs: Any) -> None:
             super().__init__(**kwargs)
             self.owner = owner
+            self.consuming: asyncio.Task[None] | None = None
 
         async def on_start(self) -> None:
             await self.owner.start_resources()
             self.add_future(self.owner.relay_outbox())
             for seconds, fn in self.owner._timers:
                 self.add_future(self.owner._run_timer(seconds, fn))
+            if self.owner.consumer is not None:
+                self.consuming = asyncio.ensure_future(self.owner.consumer.run())
 
         async def on_stop(self) -> None:
+            if self.consuming is not None:
+                self.consuming.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self.consuming
             await self.owner.stop_resources()
 
     # --- ops web -----------------------------------------------------------
@@ -807,7 +785,7 @@ class Service:
 
         @self.app.page("/healthz")
         async def healthz(web: Any, request: Any) -> Any:
-            ok = svc._ready.is_set()
+            ok = svc._ready.is_set() and (svc.consumer is None or svc.consumer.joined.is_set())
             return web.json({"service": svc.name, "ok": ok}, status=200 if ok else 503)
 
         @self.app.page("/metrics")
@@ -823,7 +801,7 @@ class Service:
         logs.setup(self.name, self.settings.log_level)
         telemetry.setup(self.name, self.settings.otel_exporter, self.settings.otel_dir)
         if self.handlers:
-            self._add_agent()
+            self._add_consumer()
         _use_uvloop()
         # Every message allocates a few hundred short-lived container objects (pydantic
         # models, records, futures). At the default threshold (700) the young generation
@@ -852,11 +830,6 @@ def authorized(headers: Mapping[str, str], s: Settings) -> bool:
 
 def _headers_json(headers: Sequence[tuple[str, bytes]]) -> str:
     return orjson.dumps([[k, base64.b64encode(v).decode()] for k, v in headers]).decode()
-
-
-def _record(event: Any) -> Record:
-    m = event.message
-    return Record(m.topic, m.partition, m.offset, m.key, m.value, _headers(m.headers))
 
 
 def _headers(raw: Any) -> list[tuple[str, bytes]]:
