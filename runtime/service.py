@@ -1,5 +1,6 @@
-"""The app factory every service uses: a faust-streaming app whose agents hand
-batches of raw Kafka records to plain handler functions.
+"""The service factory every service uses: batches of raw Kafka records, read by one
+consumer-group member (runtime.consumer), handed to plain handler functions; faust
+hosts the worker process, its lifecycle and its web server.
 
 What every consumer gets here, so no service writes it again:
 - decoding with the one codec; a record that cannot be decoded, or whose handler
@@ -10,7 +11,7 @@ What every consumer gets here, so no service writes it again:
   savepoint with its effects, so a redelivered message changes nothing;
 - events produced by a handler go to the outbox in the same transaction and a
   relay publishes them (idempotent producer, acks=all) and deletes them;
-- infrastructure failures (PostgreSQL down) pause the agent and retry with
+- infrastructure failures (PostgreSQL down) pause the consumer and retry with
   backoff instead of dead-lettering or crashing;
 - /healthz (open) and /metrics (bearer token) on the faust web server.
 """

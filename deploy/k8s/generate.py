@@ -76,11 +76,6 @@ class ServiceInfo:
     def group(self) -> str:
         return f"rcm-{self.name}"
 
-    @property
-    def leader_topic(self) -> str:
-        """faust's partition-assignor topic, one per consumer group."""
-        return f"{self.group}-__assignor-__leader"
-
 
 def discover() -> list[ServiceInfo]:
     found = []
@@ -178,10 +173,6 @@ def kafka_docs(services: list[ServiceInfo]) -> list[dict[str, Any]]:
                 "resource": {"type": "group", "name": svc.group, "patternType": "literal"},
                 "operations": ["Read", "Describe"],
             },
-            {
-                "resource": {"type": "topic", "name": svc.leader_topic, "patternType": "literal"},
-                "operations": ["Read", "Write", "Describe", "Create"],
-            },
         ]
         acls += [
             {
@@ -261,8 +252,6 @@ def topic_docs(services: list[ServiceInfo]) -> list[dict[str, Any]]:
     for t in TOPICS:
         docs.append(topic(t.name, t.partitions, {**base, "retention.ms": TOPIC_RETENTION_MS}))
         docs.append(topic(t.dlq, 1, {**base, "retention.ms": DLQ_RETENTION_MS}))
-    for svc in services:
-        docs.append(topic(svc.leader_topic, 1, {**base, "retention.ms": TOPIC_RETENTION_MS}))
     return docs
 
 

@@ -229,11 +229,11 @@ def test_every_topic_has_a_kafka_topic_with_its_partitions_and_a_dead_letter_twi
         assert topics[t.dlq]["partitions"] >= 1
         assert topics[t.name]["replicas"] == 3
         assert topics[t.name]["config"]["min.insync.replicas"] == 2
-    # faust's assignor topic per group is created up front: auto-creation is off.
+    # Every topic a service reads or writes is created up front: auto-creation is off.
     kafka = one("Kafka", "rcm-kafka")
     assert kafka["spec"]["kafka"]["config"]["auto.create.topics.enable"] is False
     for svc in services():
-        assert svc.leader_topic in topics
+        assert set(svc.consumes) <= set(topics)
 
 
 def test_each_service_has_probes_resources_and_secrets() -> None:
