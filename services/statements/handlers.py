@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -163,7 +164,7 @@ async def on_encounters(items: Sequence[tuple[Context, EncounterCreated]]) -> No
 
 
 async def on_adjudicated(ctx: Context, adj: ClaimAdjudicated) -> None:
-    head = await account_of(ctx.conn, adj.claim_id)
+    head = await lock_account_of(ctx.conn, adj.claim_id)
     if head is None:
         # Several adjudications may wait (a reversal and its correction): keep the latest.
         await ctx.conn.execute(
@@ -175,6 +176,18 @@ async def on_adjudicated(ctx: Context, adj: ClaimAdjudicated) -> None:
         )
         return
     await post(ctx, adj, head=head)
+
+
+async def lock_account_of(conn: asyncpg.Connection, claim_id: str) -> tuple[str, str] | None:
+    """(tenant, guarantor) of a claim whose encounter is known here, with the account's
+    lock taken in the same statement; None (and no lock) for a claim not known here."""
+    row = await conn.fetchrow(
+        "SELECT tenant, guarantor_id, pg_advisory_xact_lock(hashtextextended("
+        "'statements:' || tenant || ':' || guarantor_id, 0)) FROM claim_charges"
+        " WHERE claim_id = $1",
+        claim_id,
+    )
+    return (row["tenant"], row["guarantor_id"]) if row is not None else None
 
 
 async def account_of(conn: asyncpg.Connection, claim_id: str) -> tuple[str, str] | None:
@@ -193,20 +206,21 @@ async def post(
     head: tuple[str, str] | None = None,
 ) -> None:
     """Posts a payer's decision to the claim and bills the patient once insurance is final.
-    ``head``: the claim's (tenant, guarantor) when the caller read it already."""
+    ``head``: the claim's (tenant, guarantor) when the caller read it and took the
+    account's lock already (:func:`lock_account_of`)."""
     cfg = settings()
     today = today or utc_today()
-    tenant, guarantor = head or await _known_account(ctx.conn, adj.claim_id)
-    await lock_account(ctx.conn, tenant, guarantor)
+    tenant, guarantor = head or await _known_account(ctx.conn, adj.claim_id, lock=True)
     row = await ctx.conn.fetchrow(
-        "SELECT date_of_service, coverages, payers, insurance_final FROM claim_charges"
-        " WHERE claim_id = $1 FOR UPDATE",
+        "SELECT date_of_service, coverages, payers, insurance_final,"
+        f" {_LEDGER_COLUMNS} FROM claim_charges c WHERE claim_id = $1 FOR UPDATE",
         adj.claim_id,
     )
     coverages = [Coverage.model_validate(c) for c in orjson.loads(row["coverages"])]
     dos = row["date_of_service"]
     rank = domain.payer_rank(adj, coverages, dos)
-    ledger = await ClaimLedger.read(ctx.conn, adj.claim_id)
+    ledger = ClaimLedger.of(adj.claim_id, row)
+    unapplied = int(row["unapplied"])
     before = ledger.totals()
     earlier_payer = any(p != adj.payer_id for p in row["payers"])
     if rank > 1 and earlier_payer:
@@ -254,7 +268,7 @@ async def post(
         adj.patient_responsibility_cents,
         orjson.dumps(detail).decode() if detail is not None else None,
     )
-    await move_overpayment_to_credit(ctx, tenant, guarantor, ledger)
+    unapplied += await move_overpayment_to_credit(ctx, tenant, guarantor, ledger)
     if fin.final:
         await settle(
             ctx,
@@ -265,6 +279,7 @@ async def post(
             "insurance",
             today,
             became_final=not row["insurance_final"],
+            unapplied=unapplied,
         )
 
 
@@ -490,6 +505,17 @@ async def insert_entries(
     )
 
 
+#: Read with a claim_charges row ``c`` under the account's lock: the claim's ledger rows
+#: (kinds, amounts, in order) and the account's money on no claim (unapplied).
+_LEDGER_COLUMNS = (
+    "ARRAY(SELECT kind FROM ledger l WHERE l.claim_id = c.claim_id ORDER BY id) AS kinds,"
+    " ARRAY(SELECT amount_cents FROM ledger l WHERE l.claim_id = c.claim_id ORDER BY id)"
+    " AS amounts, (SELECT coalesce(sum(amount_cents), 0)::bigint FROM ledger u"
+    " WHERE u.tenant = c.tenant AND u.guarantor_id = c.guarantor_id AND u.claim_id IS NULL)"
+    " AS unapplied"
+)
+
+
 class ClaimLedger:
     """One claim's ledger rows (kind, cents), read once by a handler that holds the
     account's lock. Only holders of that lock post to the claim, and they post through
@@ -499,6 +525,11 @@ class ClaimLedger:
     def __init__(self, claim_id: str, rows: list[tuple[str, int]]) -> None:
         self.claim_id = claim_id
         self.rows = rows
+
+    @classmethod
+    def of(cls, claim_id: str, row: Mapping[str, Any]) -> ClaimLedger:
+        """From a claim_charges row read with :data:`_LEDGER_COLUMNS`."""
+        return cls(claim_id, list(zip(row["kinds"], row["amounts"], strict=True)))
 
     @classmethod
     async def read(cls, conn: asyncpg.Connection, claim_id: str) -> ClaimLedger:
@@ -511,8 +542,10 @@ class ClaimLedger:
         return domain.totals(self.rows)
 
 
-async def _known_account(conn: asyncpg.Connection, claim_id: str) -> tuple[str, str]:
-    head = await account_of(conn, claim_id)
+async def _known_account(
+    conn: asyncpg.Connection, claim_id: str, *, lock: bool = False
+) -> tuple[str, str]:
+    head = await (lock_account_of if lock else account_of)(conn, claim_id)
     if head is None:
         raise LookupError(f"claim {claim_id} has no charges here")
     return head
@@ -555,14 +588,15 @@ async def amount_owed(conn: asyncpg.Connection, tenant: str, guarantor: str) -> 
 
 async def move_overpayment_to_credit(
     ctx: Context, tenant: str, guarantor: str, ledger: ClaimLedger
-) -> None:
+) -> int:
     """A claim the patient has paid more on than it now owes (a later payer paid, or the
-    payer reversed): the excess goes back to the account as a credit."""
+    payer reversed): the excess goes back to the account as a credit. Returns what this
+    changed the account's unapplied money by."""
     claim_id = ledger.claim_id
     t = ledger.totals()
     excess = min(-t.balance_cents, t.patient_paid_cents)
     if excess <= 0:
-        return
+        return 0
     await insert_entries(
         ctx,
         tenant,
@@ -574,6 +608,7 @@ async def move_overpayment_to_credit(
     await insert_entries(
         ctx, tenant, guarantor, None, [Entry("credit_applied", -excess, f"from {claim_id}")]
     )
+    return -excess
 
 
 async def settle(
@@ -586,15 +621,18 @@ async def settle(
     today: dt.date,
     *,
     became_final: bool,
+    unapplied: int | None = None,
 ) -> None:
     """Insurance is final for the claim: use any credit on it, close it at zero, or bill.
+    ``unapplied``: the account's money on no claim, when the caller knows it.
 
     A claim that has just become billable (first adjudication, a correction after a
     reversal, a hold released, a self-pay visit) is billed right away; a change to a
     claim already billed waits for the account's cycle."""
     claim_id = ledger.claim_id
     t = ledger.totals()
-    unapplied = await unapplied_cents(ctx.conn, tenant, guarantor)
+    if unapplied is None:
+        unapplied = await unapplied_cents(ctx.conn, tenant, guarantor)
     credit = -unapplied
     if t.balance_cents > 0 and credit > 0:
         take = min(t.balance_cents, credit)
@@ -625,9 +663,7 @@ async def settle(
     if t.balance_cents <= 0:
         return
     if became_final:
-        await maybe_issue(
-            ctx, tenant, guarantor, today, reason="adjudicated", lead=claim_id, unapplied=unapplied
-        )
+        await maybe_issue(ctx, tenant, guarantor, today, reason="adjudicated", lead=claim_id)
 
 
 async def close(
@@ -662,17 +698,13 @@ async def maybe_issue(
     *,
     reason: str,
     lead: str | None = None,
-    unapplied: int | None = None,
 ) -> str | None:
     """Issues the account's statement if it owes at least the minimum; sets the next
-    cycle date either way. Returns the statement id, if one was issued. ``unapplied``:
-    the account's money on no claim, when the caller (holding the account lock) knows it."""
+    cycle date either way. Returns the statement id, if one was issued."""
     cfg = settings()
-    rows = await open_claims(ctx.conn, tenant, guarantor)
-    if unapplied is None:
-        unapplied = await unapplied_cents(ctx.conn, tenant, guarantor)
-    owed = sum(int(r["balance"]) for r in rows) + unapplied
-    if not rows or owed <= 0:
+    snap = await AccountSnapshot.read(ctx.conn, tenant, guarantor)
+    owed = snap.owed_cents()
+    if not snap.open or owed <= 0:
         await ctx.conn.execute(
             "UPDATE accounts SET next_statement_on = NULL WHERE tenant = $1 AND guarantor_id = $2",
             tenant,
@@ -688,33 +720,106 @@ async def maybe_issue(
             next_on,
         )
         return None
-    return await issue_statement(
-        ctx, tenant, guarantor, [r["claim_id"] for r in rows], today, reason, lead, next_on
-    )
+    return await issue_statement(ctx, tenant, guarantor, snap, today, reason, lead, next_on)
+
+
+@dataclass(frozen=True, slots=True)
+class AccountSnapshot:
+    """What billing an account needs, read in one statement under the account's lock:
+    its open claims (insurance done, a balance left; oldest first) with their visit and
+    ledger rows, its money on no claim, the next statement number and the guarantor."""
+
+    open: list[domain.ClaimOnStatement]
+    balances: dict[str, int]
+    unapplied: list[tuple[str, int]]
+    number: int
+    account: Mapping[str, Any] | None
+
+    def owed_cents(self) -> int:
+        return sum(self.balances.values()) + sum(cents for _, cents in self.unapplied)
+
+    @classmethod
+    async def read(cls, conn: asyncpg.Connection, tenant: str, guarantor: str) -> AccountSnapshot:
+        row = await conn.fetchrow(_SNAPSHOT_SQL, tenant, guarantor)
+        postings: dict[str, list[tuple[str, int]]] = {}
+        for claim_id, kind, cents in orjson.loads(row["postings"]):
+            postings.setdefault(claim_id, []).append((kind, int(cents)))
+        open_claims = orjson.loads(row["open"])
+        return cls(
+            open=[
+                domain.ClaimOnStatement(
+                    claim_id=c["claim_id"],
+                    patient_name=c["patient_name"],
+                    date_of_service=dt.date.fromisoformat(c["date_of_service"]),
+                    lines=c["lines"],
+                    postings=postings.get(c["claim_id"], []),
+                    first_billed_on=(
+                        dt.date.fromisoformat(c["first_billed_on"])
+                        if c["first_billed_on"]
+                        else None
+                    ),
+                    self_pay=c["self_pay"],
+                    line_detail=_line_detail(c["lines"], c["line_detail"]),
+                )
+                for c in open_claims
+            ],
+            balances={c["claim_id"]: int(c["balance"]) for c in open_claims},
+            unapplied=[(kind, int(cents)) for kind, cents in orjson.loads(row["unapplied"])],
+            number=int(row["number"]),
+            account=orjson.loads(row["account"]) if row["account"] else None,
+        )
+
+
+_SNAPSHOT_SQL = (
+    "WITH b AS (SELECT claim_id, sum(amount_cents)::bigint AS balance FROM ledger"
+    "   WHERE tenant = $1 AND guarantor_id = $2 AND claim_id IS NOT NULL GROUP BY claim_id),"
+    " oc AS (SELECT c.claim_id, c.date_of_service, c.first_billed_on, b.balance,"
+    "   c.patient_name, c.lines, c.self_pay, c.line_detail"
+    "   FROM claim_charges c JOIN b USING (claim_id)"
+    "   WHERE c.tenant = $1 AND c.guarantor_id = $2 AND c.insurance_final AND b.balance > 0)"
+    " SELECT (SELECT coalesce(json_agg(oc ORDER BY oc.first_billed_on NULLS LAST,"
+    "   oc.date_of_service, oc.claim_id), '[]') FROM oc) AS open,"
+    " (SELECT coalesce(json_agg(json_build_array(l.claim_id, l.kind, l.amount_cents)"
+    "   ORDER BY l.id), '[]') FROM ledger l WHERE l.claim_id IN (SELECT claim_id FROM oc))"
+    "   AS postings,"
+    " (SELECT coalesce(json_agg(json_build_array(l.kind, l.amount_cents) ORDER BY l.id), '[]')"
+    "   FROM ledger l WHERE l.tenant = $1 AND l.guarantor_id = $2 AND l.claim_id IS NULL)"
+    "   AS unapplied,"
+    " (SELECT count(*)::int + 1 FROM statements WHERE tenant = $1 AND guarantor_id = $2)"
+    "   AS number,"
+    " (SELECT row_to_json(a) FROM (SELECT first_name, last_name, address FROM accounts"
+    "   WHERE tenant = $1 AND guarantor_id = $2) a) AS account"
+)
+
+
+def _line_detail(lines: list[dict[str, Any]], raw: dict[str, Any]) -> dict[int, dict[str, int]]:
+    """The payer's per-line figures, for the lines the visit still has as posted."""
+    return {
+        int(n): d
+        for n, d in raw.items()
+        if int(n) <= len(lines) and lines[int(n) - 1]["code"] == d.get("code")
+    }
 
 
 async def issue_statement(
     ctx: Context,
     tenant: str,
     guarantor: str,
-    claim_ids: list[str],
+    snap: AccountSnapshot,
     today: dt.date,
     reason: str,
     lead: str | None = None,
     next_on: dt.date | None = None,
 ) -> str:
-    """Writes the statement, marks its claims billed and (``next_on``) sets the account's
-    next cycle date: one statement. Emits statement.issued."""
+    """Writes the statement of the account's open claims (``snap``), marks its claims
+    billed and (``next_on``) sets the account's next cycle date: one statement. Emits
+    statement.issued."""
     cfg = settings()
+    claim_ids = [c.claim_id for c in snap.open]
     if lead in claim_ids:
         claim_ids = [lead, *(c for c in claim_ids if c != lead)]
-    number = await ctx.conn.fetchval(
-        "SELECT count(*)::int + 1 FROM statements WHERE tenant = $1 AND guarantor_id = $2",
-        tenant,
-        guarantor,
-    )
-    statement_id = f"S-{claim_ids[0]}-{number}"
-    doc = await statement_document(ctx.conn, tenant, guarantor, claim_ids, statement_id, today)
+    statement_id = f"S-{claim_ids[0]}-{snap.number}"
+    doc = statement_document(snap, guarantor, statement_id, today)
     due = domain.due_date(today, cfg.due_days)
     await ctx.conn.execute(
         "WITH b AS (UPDATE claim_charges SET first_billed_on = $7 WHERE claim_id = ANY($4)"
@@ -758,65 +863,15 @@ async def issue_statement(
     return statement_id
 
 
-async def statement_document(
-    conn: asyncpg.Connection,
-    tenant: str,
-    guarantor: str,
-    claim_ids: list[str],
-    statement_id: str,
-    today: dt.date,
+def statement_document(
+    snap: AccountSnapshot, guarantor: str, statement_id: str, today: dt.date
 ) -> dict[str, Any]:
     cfg = settings()
-    acct = await conn.fetchrow(
-        "SELECT first_name, last_name, address FROM accounts WHERE tenant = $1 AND guarantor_id = $2",
-        tenant,
-        guarantor,
-    )
-    address = orjson.loads(acct["address"]) if acct else {}
-    claims_rows = await conn.fetch(
-        "SELECT claim_id, patient_name, date_of_service, lines, first_billed_on, self_pay,"
-        " line_detail FROM claim_charges WHERE claim_id = ANY($1::text[])",
-        claim_ids,
-    )
-    postings = await conn.fetch(
-        "SELECT claim_id, kind, amount_cents FROM ledger WHERE claim_id = ANY($1::text[])"
-        " ORDER BY id",
-        claim_ids,
-    )
-    by_claim: dict[str, list[tuple[str, int]]] = {}
-    for p in postings:
-        by_claim.setdefault(p["claim_id"], []).append((p["kind"], int(p["amount_cents"])))
-    unapplied = await conn.fetch(
-        "SELECT kind, amount_cents FROM ledger WHERE tenant = $1 AND guarantor_id = $2"
-        " AND claim_id IS NULL",
-        tenant,
-        guarantor,
-    )
-    claims = []
-    for r in claims_rows:
-        lines = orjson.loads(r["lines"])
-        detail_raw = orjson.loads(r["line_detail"])
-        detail = {
-            int(n): d
-            for n, d in detail_raw.items()
-            if int(n) <= len(lines) and lines[int(n) - 1]["code"] == d.get("code")
-        }
-        claims.append(
-            domain.ClaimOnStatement(
-                claim_id=r["claim_id"],
-                patient_name=r["patient_name"],
-                date_of_service=r["date_of_service"],
-                lines=lines,
-                postings=by_claim.get(r["claim_id"], []),
-                first_billed_on=r["first_billed_on"],
-                self_pay=r["self_pay"],
-                line_detail=detail,
-            )
-        )
+    acct = snap.account
     guarantor_doc = {
         "account": guarantor,
         "name": f"{acct['first_name']} {acct['last_name']}" if acct else "",
-        "address": address,
+        "address": acct["address"] if acct else {},
     }
     return domain.build_statement(
         statement_id=statement_id,
@@ -825,7 +880,7 @@ async def statement_document(
         collections_after_days=cfg.collections_after_days,
         practice=practice(),
         guarantor=guarantor_doc,
-        claims=claims,
-        unapplied=[(u["kind"], int(u["amount_cents"])) for u in unapplied],
+        claims=snap.open,
+        unapplied=snap.unapplied,
         cpt_file=cfg.cpt_descriptions_file,
     )
