@@ -693,14 +693,21 @@ class Service:
         assert self.producer is not None
         async with self.pool.acquire() as conn, conn.transaction():
             # One relay per schema at a time, whatever the number of instances: two relays
-            # taking interleaved rows could publish a claim's later event first.
-            if not await conn.fetchval(
-                "SELECT pg_try_advisory_xact_lock(hashtextextended('outbox:' || $1, 0))",
-                self.schema,
-            ):
-                return 0
-            rows = await conn.fetch(
-                "SELECT id, topic, key, value, headers FROM outbox ORDER BY id LIMIT $1", limit
+            # taking interleaved rows could publish a claim's later event first. The lock
+            # is tried once, before the rows are read (an InitPlan), and the rows are
+            # deleted as they are read: if publishing fails, the transaction rolls back
+            # and they are there again.
+            rows = sorted(
+                await conn.fetch(
+                    "WITH l AS (SELECT pg_try_advisory_xact_lock("
+                    "hashtextextended('outbox:' || $1, 0)) AS ok)"
+                    " DELETE FROM outbox WHERE id = ANY(ARRAY(SELECT id FROM outbox"
+                    " WHERE (SELECT ok FROM l) ORDER BY id LIMIT $2))"
+                    " RETURNING id, topic, key, value, headers",
+                    self.schema,
+                    limit,
+                ),
+                key=lambda r: r["id"],
             )
             if not rows:
                 return 0
@@ -713,9 +720,6 @@ class Service:
                     )
                 )
             await asyncio.gather(*futures)
-            await conn.execute(
-                "DELETE FROM outbox WHERE id = ANY($1::bigint[])", [r["id"] for r in rows]
-            )
         for row in rows:
             self.metrics.messages_out.labels(self.name, row["topic"]).inc()
         return len(rows)

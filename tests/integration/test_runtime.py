@@ -191,6 +191,48 @@ async def test_the_outbox_relay_publishes_with_headers_and_empties(live_stack: S
         await svc.stop_resources()
 
 
+async def test_two_relays_of_one_schema_publish_each_row_once_in_order(
+    live_stack: Settings,
+) -> None:
+    """Two instances of a service relay the same outbox at once, a few rows a pass: every
+    row reaches Kafka once, in the order it was written."""
+    topic = f"it.{uuid.uuid4().hex[:6]}"
+    first = await _service(live_stack, topic, [], fail_on=None)
+    second = Service("it", schema=first.schema, migrations=MIGRATIONS, http_port=6199, s=live_stack)
+    await second.start_resources()
+    assert first.pool is not None
+    await first.pool.execute(
+        "INSERT INTO outbox(topic, key, value, headers)"
+        " SELECT $1, 'one-key'::bytea, convert_to(n::text, 'UTF8'), '[]'::jsonb"
+        " FROM generate_series(0, 299) AS n ORDER BY n",
+        topic,
+    )
+
+    async def drain(svc: Service) -> None:
+        assert svc.pool is not None
+        while await svc.pool.fetchval("SELECT count(*) FROM outbox"):
+            await svc._relay_once(limit=7)
+
+    consumer = AIOKafkaConsumer(topic, auto_offset_reset="earliest", **client_config(live_stack))
+    await consumer.start()
+    try:
+        await asyncio.wait_for(asyncio.gather(drain(first), drain(second)), timeout=60)
+        seen: list[int] = []
+        while len(seen) < 300:
+            got = await consumer.getmany(timeout_ms=5000)
+            assert got, f"only {len(seen)} of 300 rows reached Kafka"
+            seen += [int(m.value) for records in got.values() for m in records]
+        await asyncio.sleep(0.5)
+        seen += [
+            int(m.value) for rs in (await consumer.getmany(timeout_ms=500)).values() for m in rs
+        ]
+    finally:
+        await consumer.stop()
+        await second.stop_resources()
+        await first.stop_resources()
+    assert seen == list(range(300))
+
+
 async def test_deferred_writes_apply_at_the_end_and_a_failing_one_is_isolated(
     live_stack: Settings,
 ) -> None:
