@@ -31,7 +31,7 @@ def build() -> Service:
 def register(svc: Service) -> None:
     """Wires the handlers and the cycle timer onto a service (tests use their own)."""
     svc.on_many(EncounterCreated, handlers.on_encounters)
-    svc.on(ClaimAdjudicated, handlers.on_adjudicated)
+    svc.on_many(ClaimAdjudicated, handlers.on_adjudicated)
     svc.on(ClaimCoded, handlers.on_coded)
     svc.on(PatientPaymentReceived, handlers.on_payment)
     svc.every(settings().poll_seconds, handlers.run_cycle)

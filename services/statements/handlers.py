@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -163,19 +164,60 @@ async def on_encounters(items: Sequence[tuple[Context, EncounterCreated]]) -> No
 # --- insurance --------------------------------------------------------------------
 
 
-async def on_adjudicated(ctx: Context, adj: ClaimAdjudicated) -> None:
-    head = await lock_account_of(ctx.conn, adj.claim_id)
-    if head is None:
-        # Several adjudications may wait (a reversal and its correction): keep the latest.
-        await ctx.conn.execute(
-            "INSERT INTO pending_adjudications(claim_id, event, event_id) VALUES ($1, $2::jsonb, $3)"
-            " ON CONFLICT (claim_id) DO UPDATE SET event = EXCLUDED.event",
-            adj.claim_id,
-            adj.model_dump_json(),
-            ctx.meta.id,
+async def on_adjudicated(items: Sequence[tuple[Context, ClaimAdjudicated]]) -> None:
+    """Posts a run of payer decisions. Claims that are alone in the run on their account
+    are read and written for the whole run with a few statements, then settled one by
+    one (what settling does depends on the account); a claim or account met twice in the
+    run is posted decision by decision (:func:`post`), in order. A claim whose encounter
+    has not arrived waits in ``pending_adjudications``."""
+    conn = items[0][0].conn
+    today = utc_today()
+    heads = {
+        r["claim_id"]: (r["tenant"], r["guarantor_id"])
+        for r in await conn.fetch(
+            "SELECT claim_id, tenant, guarantor_id FROM claim_charges"
+            " WHERE claim_id = ANY($1::text[])",
+            [adj.claim_id for _, adj in items],
         )
-        return
-    await post(ctx, adj, head=head)
+    }
+    await lock_accounts(conn, set(heads.values()))
+    claims_seen = Counter(adj.claim_id for _, adj in items)
+    accounts_seen = Counter(heads[adj.claim_id] for _, adj in items if adj.claim_id in heads)
+    alone = [
+        adj.claim_id
+        for _, adj in items
+        if adj.claim_id in heads
+        and claims_seen[adj.claim_id] == 1
+        and accounts_seen[heads[adj.claim_id]] == 1
+    ]
+    rows = {r["claim_id"]: r for r in await conn.fetch(_posting_rows("= ANY($1::text[])"), alone)}
+    planned = [
+        (ctx, adj, row, _posting(adj, row, today))
+        for ctx, adj in items
+        if (row := rows.get(adj.claim_id)) is not None
+    ]
+    if planned:
+        await _write_postings(
+            conn, [(ctx, heads[adj.claim_id], adj, plan) for ctx, adj, _, plan in planned]
+        )
+    for ctx, adj, row, plan in planned:
+        await _settle_posting(ctx, heads[adj.claim_id], row, plan, today)
+    for ctx, adj in items:
+        if adj.claim_id in rows:
+            continue
+        head = heads.get(adj.claim_id)
+        if head is None:
+            # Several adjudications may wait (a reversal and its correction): keep the latest.
+            await ctx.conn.execute(
+                "INSERT INTO pending_adjudications(claim_id, event, event_id)"
+                " VALUES ($1, $2::jsonb, $3)"
+                " ON CONFLICT (claim_id) DO UPDATE SET event = EXCLUDED.event",
+                adj.claim_id,
+                adj.model_dump_json(),
+                ctx.meta.id,
+            )
+            continue
+        await post(ctx, adj, today, head=head)
 
 
 async def lock_account_of(conn: asyncpg.Connection, claim_id: str) -> tuple[str, str] | None:
@@ -198,32 +240,35 @@ async def account_of(conn: asyncpg.Connection, claim_id: str) -> tuple[str, str]
     return (row["tenant"], row["guarantor_id"]) if row is not None else None
 
 
-async def post(
-    ctx: Context,
-    adj: ClaimAdjudicated,
-    today: dt.date | None = None,
-    *,
-    head: tuple[str, str] | None = None,
-) -> None:
-    """Posts a payer's decision to the claim and bills the patient once insurance is final.
-    ``head``: the claim's (tenant, guarantor) when the caller read it and took the
-    account's lock already (:func:`lock_account_of`)."""
-    cfg = settings()
-    today = today or utc_today()
-    tenant, guarantor = head or await _known_account(ctx.conn, adj.claim_id, lock=True)
-    row = await ctx.conn.fetchrow(
-        "SELECT date_of_service, coverages, payers, insurance_final,"
-        f" {_LEDGER_COLUMNS} FROM claim_charges c WHERE claim_id = $1 FOR UPDATE",
-        adj.claim_id,
+def _posting_rows(where: str) -> str:
+    """Claim rows as posting reads them, locked, with their ledgers and their accounts'
+    unapplied money; ``where``: ``= $1`` (one claim) or ``= ANY($1::text[])`` (a run)."""
+    return (
+        "SELECT claim_id, date_of_service, coverages, payers, insurance_final,"
+        f" {_LEDGER_COLUMNS} FROM claim_charges c WHERE claim_id {where} FOR UPDATE"
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _Posting:
+    """What a payer's decision does to a claim, decided from its row before anything is
+    written."""
+
+    ledger: ClaimLedger
+    posted: list[Entry]
+    fin: domain.Finality
+    detail: str | None
+    before: domain.Totals
+
+
+def _posting(adj: ClaimAdjudicated, row: Mapping[str, Any], today: dt.date) -> _Posting:
+    cfg = settings()
+    ledger = ClaimLedger.of(adj.claim_id, row)
     coverages = [Coverage.model_validate(c) for c in orjson.loads(row["coverages"])]
     dos = row["date_of_service"]
     rank = domain.payer_rank(adj, coverages, dos)
-    ledger = ClaimLedger.of(adj.claim_id, row)
-    unapplied = int(row["unapplied"])
     before = ledger.totals()
-    earlier_payer = any(p != adj.payer_id for p in row["payers"])
-    if rank > 1 and earlier_payer:
+    if rank > 1 and any(p != adj.payer_id for p in row["payers"]):
         if adj.status.value == "reversed":
             raise Reject(
                 "secondary-reversal",
@@ -232,9 +277,6 @@ async def post(
         entries = domain.cob_entries(adj, before.insurance_side_cents)
     else:
         entries = domain.entries_for(adj)
-    await insert_entries(
-        ctx, tenant, guarantor, adj.claim_id, entries, payer_id=adj.payer_id, ledger=ledger
-    )
     fin = domain.finality(
         adj,
         rank,
@@ -256,31 +298,107 @@ async def post(
         if rank == 1 and adj.lines and adj.status.value != "reversed"
         else None
     )
-    await ctx.conn.execute(
-        "UPDATE claim_charges SET payers = array_append(payers, $2), insurance_final = $3,"
-        " hold_until = $4, hold_reason = $5, patient_responsibility_cents = $6,"
-        " line_detail = coalesce($7::jsonb, line_detail) WHERE claim_id = $1",
-        adj.claim_id,
-        adj.payer_id,
-        fin.final,
-        fin.hold_until,
-        fin.why or None,
-        adj.patient_responsibility_cents,
-        orjson.dumps(detail).decode() if detail is not None else None,
+    return _Posting(
+        ledger=ledger,
+        posted=[e for e in entries if e.amount_cents != 0],
+        fin=fin,
+        detail=orjson.dumps(detail).decode() if detail is not None else None,
+        before=before,
     )
+
+
+async def _settle_posting(
+    ctx: Context,
+    head: tuple[str, str],
+    row: Mapping[str, Any],
+    plan: _Posting,
+    today: dt.date,
+) -> None:
+    """After a posting's rows are written: an overpayment goes to the account, and once
+    insurance is final the claim is settled (credit, close or bill)."""
+    tenant, guarantor = head
+    ledger = plan.ledger
+    ledger.rows += [(e.kind, e.amount_cents) for e in plan.posted]
+    unapplied = int(row["unapplied"])
     unapplied += await move_overpayment_to_credit(ctx, tenant, guarantor, ledger)
-    if fin.final:
+    if plan.fin.final:
         await settle(
             ctx,
             tenant,
             guarantor,
             ledger,
-            before.balance_cents,
+            plan.before.balance_cents,
             "insurance",
             today,
             became_final=not row["insurance_final"],
             unapplied=unapplied,
         )
+
+
+async def _write_postings(
+    conn: asyncpg.Connection,
+    postings: Sequence[tuple[Context, tuple[str, str], ClaimAdjudicated, _Posting]],
+) -> None:
+    """The ledger rows and claim updates of one or more postings: two statements."""
+    entries = [
+        (
+            tenant,
+            guarantor,
+            adj.claim_id,
+            e.kind,
+            e.reason,
+            e.amount_cents,
+            ctx.meta.id,
+            adj.payer_id,
+        )
+        for ctx, (tenant, guarantor), adj, p in postings
+        for e in p.posted
+    ]
+    if entries:
+        await conn.execute(
+            "INSERT INTO ledger(tenant, guarantor_id, claim_id, kind, reason, amount_cents,"
+            " source_event, payer_id) SELECT t, g, c, k, r, a, s, p FROM unnest($1::text[],"
+            " $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[],"
+            " $8::text[]) WITH ORDINALITY AS e(t, g, c, k, r, a, s, p, n) ORDER BY n",
+            *columns(entries),
+        )
+    await conn.execute(
+        "UPDATE claim_charges c SET payers = array_append(c.payers, u.p), insurance_final = u.f,"
+        " hold_until = u.h, hold_reason = u.r, patient_responsibility_cents = u.pr,"
+        " line_detail = coalesce(u.d::jsonb, c.line_detail) FROM unnest($1::text[], $2::text[],"
+        " $3::boolean[], $4::date[], $5::text[], $6::bigint[], $7::text[])"
+        " AS u(id, p, f, h, r, pr, d) WHERE c.claim_id = u.id",
+        *columns(
+            (
+                adj.claim_id,
+                adj.payer_id,
+                p.fin.final,
+                p.fin.hold_until,
+                p.fin.why or None,
+                adj.patient_responsibility_cents,
+                p.detail,
+            )
+            for _, _, adj, p in postings
+        ),
+    )
+
+
+async def post(
+    ctx: Context,
+    adj: ClaimAdjudicated,
+    today: dt.date | None = None,
+    *,
+    head: tuple[str, str] | None = None,
+) -> None:
+    """Posts a payer's decision to the claim and bills the patient once insurance is final.
+    ``head``: the claim's (tenant, guarantor) when the caller read it and took the
+    account's lock already (:func:`lock_account_of`)."""
+    today = today or utc_today()
+    tenant, guarantor = head or await _known_account(ctx.conn, adj.claim_id, lock=True)
+    row = await ctx.conn.fetchrow(_posting_rows("= $1"), adj.claim_id)
+    plan = _posting(adj, row, today)
+    await _write_postings(ctx.conn, [(ctx, (tenant, guarantor), adj, plan)])
+    await _settle_posting(ctx, (tenant, guarantor), row, plan, today)
 
 
 # --- self-pay ---------------------------------------------------------------------

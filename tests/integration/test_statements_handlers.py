@@ -356,3 +356,102 @@ async def test_the_ledger_balances_under_a_random_day_of_postings(svc: Service) 
     patient = [r for r in ledger if r["kind"] == "patient_payment"]
     assert -sum(r["amount_cents"] for r in patient) == received
     assert await f.val("SELECT sum(amount_cents) FROM patient_payments") == received
+
+
+async def _world(f: Feed, w: str, *, one_run: bool) -> dict[str, Any]:
+    """Seven decisions for six guarantors: paid in full, a patient share, two claims of
+    one account, a share an account credit pays, one that arrives before its visit, and
+    a reversal of a claim the patient had paid (the payment moves to the account).
+    Returns what a billing team sees, with ids replaced by labels."""
+    labels: dict[str, str] = {}
+    visits = {}
+    pairs = [("v1", "a"), ("v2", "b"), ("v3", "c"), ("v4", "c"), ("v5", "d"), ("v6", "e")]
+    for label, g in [*pairs, ("v7", "f")]:
+        enc, cid = visit(int(label[1:]), guarantor=f"G-{g}-{w}")
+        visits[label] = (enc, cid)
+        labels[cid] = label
+        labels[f"G-{g}-{w}"] = f"G-{g}"
+    labels[f"P-{w}"] = "P"
+    labels[f"P7-{w}"] = "P7"
+    for label in ("v1", "v2", "v3", "v4", "v5"):
+        await f.send(visits[label][0])
+    await f.send(payment(f"G-d-{w}", 5000, f"P-{w}"))  # a credit, no claim open yet
+    cid = {label: c for label, (_, c) in visits.items()}
+    # v7: billed 3,000 and paid by the patient before the run; the run reverses it
+    await f.send(visits["v7"][0], decision(cid["v7"], 12000, 5000, 3000))
+    await f.send(payment(f"G-f-{w}", 3000, f"P7-{w}", cid["v7"]))
+    reversal = decision(
+        cid["v7"], -12000, -5000, -3000, status_code="22", charge=-20000
+    ).model_copy(update={"status": AdjudicationStatus.reversed})
+    decisions = [
+        decision(cid["v1"], 15000, 5000, 0),
+        decision(cid["v2"], 12000, 5000, 3000),
+        decision(cid["v3"], 13000, 5000, 2000),
+        decision(cid["v4"], 11000, 5000, 4000),
+        decision(cid["v5"], 12000, 5000, 3000),
+        decision(cid["v6"], 14000, 5000, 1000),
+        reversal,
+    ]
+    if one_run:
+        await f.svc.process(ClaimAdjudicated.TOPIC, [f.record(d) for d in decisions])
+    else:
+        await f.send(*decisions)
+    await f.send(visits["v6"][0])
+
+    def name(text: str) -> str:
+        for raw, label in labels.items():
+            text = text.replace(raw, label)
+        return text
+
+    mine = [*cid.values()]
+    gs = [g for g in labels if g.startswith("G-")]
+    ledger = await f.fetch(
+        "SELECT guarantor_id, claim_id, kind, reason, amount_cents FROM ledger"
+        " WHERE guarantor_id = ANY($1::text[]) ORDER BY guarantor_id, claim_id, id",
+        gs,
+    )
+    charges = await f.fetch(
+        "SELECT claim_id, insurance_final, closed_at IS NOT NULL AS closed,"
+        " first_billed_on IS NOT NULL AS billed, patient_responsibility_cents, payers"
+        " FROM claim_charges WHERE claim_id = ANY($1::text[]) ORDER BY claim_id",
+        mine,
+    )
+    statements = await f.fetch(
+        "SELECT guarantor_id, claim_ids, balance_cents, aging_bucket, reason FROM statements"
+        " WHERE guarantor_id = ANY($1::text[])",
+        gs,
+    )
+    events = [
+        (type(e).__name__, name(orjson.dumps(e.model_dump(mode="json", exclude={"at"})).decode()))
+        for e, _ in await f.emitted()
+        if getattr(e, "guarantor_id", None) in gs
+    ]
+    return {
+        "ledger": sorted(name(str(tuple(r.values()))) for r in ledger),
+        "charges": sorted(name(str(tuple(r.values()))) for r in charges),
+        "statements": sorted(name(str(tuple(r.values()))) for r in statements),
+        "events": sorted(events),
+    }
+
+
+async def test_a_run_of_decisions_posts_as_the_same_decisions_one_by_one(svc: Service) -> None:
+    """The set-based posting of a run and the one-by-one posting agree to the cent:
+    ledger rows, claim states, statements and the events billing sends."""
+    f = Feed(svc)
+    one_by_one = await _world(f, "1", one_run=False)
+    in_one_run = await _world(f, "2", one_run=True)
+    assert in_one_run == one_by_one
+    # and the figures: v1 paid in full bills nothing; v5 is paid from the account's credit;
+    # the two visits of one account are billed together once both are final
+    assert [st.split(", '0-30'")[0] for st in in_one_run["statements"]] == [
+        "('G-b', ['v2'], 3000",
+        "('G-c', ['v3'], 2000",
+        "('G-c', ['v4', 'v3'], 6000",
+        "('G-e', ['v6'], 1000",
+        "('G-f', ['v7'], 3000",
+    ]
+    assert "('G-f', None, 'credit_applied', 'from v7', -3000)" in in_one_run["ledger"]
+    assert (
+        "ClaimBalanceZero",
+        '{"claim_id":"v5","guarantor_id":"G-d","closed_by":"credit"}',
+    ) in in_one_run["events"]
