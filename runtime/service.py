@@ -63,6 +63,8 @@ BATCH_MAX = 500
 RELAY_LIMIT = 1000
 RELAY_POLL_S = 0.25
 GC_GEN0_THRESHOLD = 50_000
+PRUNE_EVERY_S = 600.0
+PRUNE_BATCH = 5000
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,6 +277,7 @@ class Service:
             self.app, enable_kafka=False, enable_web=True, enable_sensors=False
         )
         self.consumer: BatchConsumer | None = None
+        self.every(PRUNE_EVERY_S, Service.prune_processed)
         self.app.service(self._Lifecycle(self))  # type: ignore[arg-type]
         self._install_web()
 
@@ -371,6 +374,22 @@ class Service:
                 self._outbox_wake.set()
             else:
                 await asyncio.sleep(seconds)
+
+    async def prune_processed(self) -> int:
+        """Forgets consumed message ids older than ``dedupe_retention_days``, a few
+        thousand at a time (the timer runs again at once while it finds some). A record
+        can only be redelivered while its topic still holds it, so ids older than the
+        topics' retention guard nothing, and an unbounded table slows every batch's
+        dedupe insert as its index outgrows memory."""
+        assert self.pool is not None
+        done = await self.pool.execute(
+            "DELETE FROM processed_messages WHERE message_id = ANY(ARRAY("
+            "SELECT message_id FROM processed_messages"
+            " WHERE processed_at < now() - make_interval(days => $1) LIMIT $2))",
+            self.settings.dedupe_retention_days,
+            PRUNE_BATCH,
+        )
+        return int(done.split()[-1])
 
     def _add_consumer(self) -> None:
         """One group member for every topic the service consumes: a batch is whatever

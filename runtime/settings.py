@@ -40,6 +40,14 @@ class Settings(BaseSettings):
         " message at moderate load, and add up to this much latency per hop",
     )
 
+    dedupe_retention_days: int = Field(
+        default=15,
+        ge=1,
+        le=3650,
+        description="How long a consumed message's id is kept to recognise a redelivery;"
+        " keep it longer than the topics' retention (14 days in deploy/k8s)",
+    )
+
     stack_dir: Path = Field(default=REPO_ROOT / ".stack", description="Local stack cache and data")
     # Below the kernel's ephemeral range (32768-60999): a client socket can never hold the
     # port while the broker or database restarts.

@@ -89,6 +89,45 @@ async def test_a_redelivered_message_is_applied_once(live_stack: Settings) -> No
         await svc.stop_resources()
 
 
+async def test_ids_older_than_the_retention_are_pruned_and_recent_ones_still_dedupe(
+    live_stack: Settings,
+) -> None:
+    """The de-duplication table keeps ids for ``dedupe_retention_days`` (15): older ones
+    go, in runs of a few thousand; a message seen within the window is still applied once."""
+    topic = f"it.{uuid.uuid4().hex[:6]}"
+    effect: list[str] = []
+    svc = await _service(live_stack, topic, effect, fail_on=None)
+    try:
+        assert svc.pool is not None
+        recent = _record(encounter(encounter_id="E-recent"), 0, topic=topic)
+        await svc.process(topic, [recent])
+        await svc.pool.execute(
+            "INSERT INTO processed_messages(message_id, topic, processed_at)"
+            " SELECT 'old-' || n, $1, now() - make_interval(days => 16, secs => n)"
+            " FROM generate_series(1, 7000) AS n",
+            topic,
+        )
+        await svc.pool.execute(
+            "INSERT INTO processed_messages(message_id, topic, processed_at)"
+            " VALUES ('day-14', $1, now() - interval '14 days')",
+            topic,
+        )
+        assert await svc.prune_processed() == 5000  # one run's worth
+        assert await svc.prune_processed() == 2000
+        assert await svc.prune_processed() == 0
+        left = [
+            r["message_id"]
+            for r in await svc.pool.fetch("SELECT message_id FROM processed_messages")
+        ]
+        assert len(left) == 2  # the recent message's id and the one 14 days old
+        assert "day-14" in left
+        assert not [m for m in left if m.startswith("old-")]
+        await svc.process(topic, [recent])  # redelivered within the window
+        assert effect == ["E-recent"]
+    finally:
+        await svc.stop_resources()
+
+
 @pytest.mark.parametrize("set_based", [False, True], ids=["per-message", "set-based"])
 async def test_a_failing_message_is_dead_lettered_and_its_neighbours_apply(
     live_stack: Settings, set_based: bool
