@@ -73,6 +73,13 @@ async def _service(
     return svc
 
 
+async def _done(svc: Service) -> None:
+    """Drops the test's schema and stops the service."""
+    assert svc.pool is not None
+    await svc.pool.execute(f"DROP SCHEMA {svc.schema} CASCADE")
+    await svc.stop_resources()
+
+
 async def test_a_redelivered_message_is_applied_once(live_stack: Settings) -> None:
     topic = f"it.{uuid.uuid4().hex[:6]}"
     effect: list[str] = []
@@ -86,7 +93,7 @@ async def test_a_redelivered_message_is_applied_once(live_stack: Settings) -> No
         assert await svc.pool.fetchval("SELECT count(*) FROM outbox") == 1
         assert effect == ["E-once"]
     finally:
-        await svc.stop_resources()
+        await _done(svc)
 
 
 async def test_ids_older_than_the_retention_are_pruned_and_recent_ones_still_dedupe(
@@ -125,7 +132,7 @@ async def test_ids_older_than_the_retention_are_pruned_and_recent_ones_still_ded
         await svc.process(topic, [recent])  # redelivered within the window
         assert effect == ["E-recent"]
     finally:
-        await svc.stop_resources()
+        await _done(svc)
 
 
 @pytest.mark.parametrize("set_based", [False, True], ids=["per-message", "set-based"])
@@ -161,7 +168,7 @@ async def test_a_failing_message_is_dead_lettered_and_its_neighbours_apply(
         if runs is not None:  # the run of three failed as one, then each went on its own
             assert runs == [3, 1, 1, 1]
     finally:
-        await svc.stop_resources()
+        await _done(svc)
 
 
 async def test_a_set_based_handler_gets_the_run_at_once_and_each_emit_keeps_its_trace(
@@ -197,7 +204,7 @@ async def test_a_set_based_handler_gets_the_run_at_once_and_each_emit_keeps_its_
             zip(["E-1", "E-2", "E-3"], traces, strict=True)
         )
     finally:
-        await svc.stop_resources()
+        await _done(svc)
 
 
 async def test_the_outbox_relay_publishes_with_headers_and_empties(live_stack: Settings) -> None:
@@ -227,7 +234,7 @@ async def test_the_outbox_relay_publishes_with_headers_and_empties(live_stack: S
         assert svc.pool is not None
         assert await svc.pool.fetchval("SELECT count(*) FROM outbox") == 0
     finally:
-        await svc.stop_resources()
+        await _done(svc)
 
 
 async def test_two_relays_of_one_schema_publish_each_row_once_in_order(
@@ -268,7 +275,7 @@ async def test_two_relays_of_one_schema_publish_each_row_once_in_order(
     finally:
         await consumer.stop()
         await second.stop_resources()
-        await first.stop_resources()
+        await _done(first)
     assert seen == list(range(300))
 
 
@@ -311,4 +318,4 @@ async def test_deferred_writes_apply_at_the_end_and_a_failing_one_is_isolated(
         assert [(d["offset"], d["reason"]) for d in dead] == [(11, "handler-error")]
         assert "null value" in dead[0]["error"]
     finally:
-        await svc.stop_resources()
+        await _done(svc)
