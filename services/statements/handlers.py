@@ -340,28 +340,14 @@ async def _write_postings(
     postings: Sequence[tuple[Context, tuple[str, str], ClaimAdjudicated, _Posting]],
 ) -> None:
     """The ledger rows and claim updates of one or more postings: two statements."""
-    entries = [
-        (
-            tenant,
-            guarantor,
-            adj.claim_id,
-            e.kind,
-            e.reason,
-            e.amount_cents,
-            ctx.meta.id,
-            adj.payer_id,
-        )
-        for ctx, (tenant, guarantor), adj, p in postings
-        for e in p.posted
-    ]
-    if entries:
-        await conn.execute(
-            "INSERT INTO ledger(tenant, guarantor_id, claim_id, kind, reason, amount_cents,"
-            " source_event, payer_id) SELECT t, g, c, k, r, a, s, p FROM unnest($1::text[],"
-            " $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[],"
-            " $8::text[]) WITH ORDINALITY AS e(t, g, c, k, r, a, s, p, n) ORDER BY n",
-            *columns(entries),
-        )
+    await _insert_ledger_rows(
+        conn,
+        [
+            (tenant, guarantor, adj.claim_id, e, ctx.meta.id, adj.payer_id, None)
+            for ctx, (tenant, guarantor), adj, p in postings
+            for e in p.posted
+        ],
+    )
     await conn.execute(
         "UPDATE claim_charges c SET payers = array_append(c.payers, u.p), insurance_final = u.f,"
         " hold_until = u.h, hold_reason = u.r, patient_responsibility_cents = u.pr,"
@@ -603,23 +589,31 @@ async def insert_entries(
     posted = [e for e in entries if e.amount_cents != 0]
     if ledger is not None and claim_id == ledger.claim_id:
         ledger.rows += [(e.kind, e.amount_cents) for e in posted]
-    if not posted:
+    await _insert_ledger_rows(
+        ctx.conn,
+        [(tenant, guarantor, claim_id, e, ctx.meta.id, payer_id, payment_id) for e in posted],
+    )
+
+
+#: One ledger row to write: tenant, guarantor, claim (None: the account), the entry, the
+#: event that caused it, and the payer or the patient's payment it came from.
+LedgerRow = tuple[str, str, str | None, Entry, str, str | None, str | None]
+
+
+async def _insert_ledger_rows(conn: asyncpg.Connection, rows: Sequence[LedgerRow]) -> None:
+    """Writes ledger rows, in order, in one statement (none: no statement)."""
+    if not rows:
         return
-    await ctx.conn.execute(
+    await conn.execute(
         "INSERT INTO ledger(tenant, guarantor_id, claim_id, kind, reason, amount_cents,"
-        " source_event, payer_id, payment_id)"
-        " SELECT $1, $2, $3, k, r, a, $4, $5, $6"
-        " FROM unnest($7::text[], $8::text[], $9::bigint[]) WITH ORDINALITY AS e(k, r, a, n)"
-        " ORDER BY n",
-        tenant,
-        guarantor,
-        claim_id,
-        ctx.meta.id,
-        payer_id,
-        payment_id,
-        [e.kind for e in posted],
-        [e.reason for e in posted],
-        [e.amount_cents for e in posted],
+        " source_event, payer_id, payment_id) SELECT t, g, c, k, r, a, s, p, y"
+        " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],"
+        " $6::bigint[], $7::text[], $8::text[], $9::text[])"
+        " WITH ORDINALITY AS e(t, g, c, k, r, a, s, p, y, n) ORDER BY n",
+        *columns(
+            (t, g, c, e.kind, e.reason, e.amount_cents, src, payer, payment)
+            for t, g, c, e, src, payer, payment in rows
+        ),
     )
 
 
