@@ -694,8 +694,7 @@ async def open_claims(
 
 
 async def amount_owed(conn: asyncpg.Connection, tenant: str, guarantor: str) -> int:
-    rows = await open_claims(conn, tenant, guarantor)
-    return sum(int(r["balance"]) for r in rows) + await unapplied_cents(conn, tenant, guarantor)
+    return (await AccountSnapshot.read(conn, tenant, guarantor)).owed_cents()
 
 
 async def move_overpayment_to_credit(
