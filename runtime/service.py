@@ -856,11 +856,9 @@ def _headers_json(headers: Sequence[tuple[str, bytes]]) -> str:
     return orjson.dumps([[k, base64.b64encode(v).decode()] for k, v in headers]).decode()
 
 
-def _headers(raw: Any) -> list[tuple[str, bytes]]:
-    if not raw:
-        return []
-    items = raw.items() if isinstance(raw, Mapping) else raw
-    return [(k, v if isinstance(v, bytes) else str(v).encode()) for k, v in items if v is not None]
+def _headers(raw: Sequence[tuple[str, bytes | None]]) -> list[tuple[str, bytes]]:
+    """aiokafka's record headers, without the ones that carry no value."""
+    return [(k, v) for k, v in raw if v is not None]
 
 
 def _use_uvloop() -> None:
