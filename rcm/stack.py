@@ -334,6 +334,11 @@ def pg_up(s: Settings) -> None:
                 "shared_buffers = 256MB\n"
                 "wal_level = replica\n"
                 "synchronous_commit = on\n"
+                # After a checkpoint the first change to each page logs the whole page.
+                # With the default 1 GB a long benchmark checkpointed about every 25 s
+                # and three quarters of its WAL were such pages (docs/performance.md).
+                "max_wal_size = 2GB\n"
+                "checkpoint_timeout = 15min\n"
                 "log_min_messages = warning\n"
             )
     pg_tls(p, bindir, running=False)

@@ -283,6 +283,9 @@ def postgres_docs() -> list[dict[str, Any]]:
                     "parameters": {
                         "max_connections": str(PG_MAX_CONNECTIONS),
                         "shared_buffers": "2GB",
+                        # fewer checkpoints, so fewer whole pages in the WAL
+                        "max_wal_size": "4GB",
+                        "checkpoint_timeout": "15min",
                         "ssl_min_protocol_version": "TLSv1.2",
                     },
                     # Clients must use TLS: plain TCP is refused before authentication.

@@ -114,3 +114,25 @@ def test_json_schema_files_match_the_models() -> None:
         p for p, text in generate.rendered().items() if not p.exists() or p.read_text() != text
     ]
     assert stale == [], "run `python -m schemas.generate`"
+
+
+def test_event_ids_are_uuid7_and_grow_with_time() -> None:
+    """Every service's processed_messages is keyed by the event id: ids made later sort
+    later (as text too, which is how they are stored), so inserts land at the right edge
+    of the index instead of on a random page."""
+    import time
+    import uuid
+
+    enc = encounter()
+    ids: list[str] = []
+    for _ in range(3):
+        ids += [_encoded(enc)[0].id for _ in range(50)]
+        time.sleep(0.002)
+    parsed = [uuid.UUID(i) for i in ids]
+    assert {(u.version, u.variant) for u in parsed} == {(7, uuid.RFC_4122)}
+    assert len(set(ids)) == len(ids)
+    now_ms = time.time_ns() // 1_000_000
+    assert all(now_ms - 5_000 <= u.int >> 80 <= now_ms for u in parsed)  # Unix ms on top
+    blocks = [ids[0:50], ids[50:100], ids[100:150]]
+    assert max(blocks[0]) < min(blocks[1])
+    assert max(blocks[1]) < min(blocks[2])
