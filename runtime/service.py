@@ -544,6 +544,8 @@ class Service:
     def _span(self, topic: str, record: Record, msg: Message, *, current: bool = True) -> Any:
         """The message's consumer span: as the current span (a context manager), or
         ``current=False`` started and returned for the caller to end."""
+        if not telemetry.exporting():  # Context falls back to the event's traceparent
+            return trace.INVALID_SPAN
         start = self.tracer.start_as_current_span if current else self.tracer.start_span
         return start(
             f"{topic} process",

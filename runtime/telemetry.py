@@ -22,6 +22,13 @@ from opentelemetry.trace import Span
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 _propagator = TraceContextTextMapPropagator()
+_exporting = False  # set by setup() when spans go somewhere
+
+
+def exporting() -> bool:
+    """Whether this process records spans. Without, a service hands each event's
+    traceparent on unchanged and starts no span: the trace stays whole for free."""
+    return _exporting
 
 
 class JsonLinesExporter(SpanExporter):
@@ -61,8 +68,10 @@ def setup(service: str, exporter: str, directory: Path | None = None) -> None:
     """Installs the SDK tracer with the chosen exporter. With none, OpenTelemetry's no-op
     tracer stays: spans that no one exports cost nothing, and a span started from an
     event's traceparent hands that same context on, so each claim stays one trace."""
+    global _exporting
     if exporter == "none":
         return
+    _exporting = True
     provider = TracerProvider(resource=Resource.create({"service.name": f"rcm-{service}"}))
     if exporter == "jsonl":
         target = (directory or Path("traces")) / f"{service}.jsonl"
