@@ -159,6 +159,83 @@ def _proc_stats(pid: int) -> tuple[float, float]:
     return cpu, peak
 
 
+def _cpu_of(pid: int) -> float:
+    """CPU seconds (user + system) a process has used, 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _infra_pids() -> dict[str, list[int]]:
+    """The local stack's processes: every PostgreSQL process, and the Kafka broker."""
+    out: dict[str, list[int]] = {"postgresql": [], "kafka": []}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            comm = (entry / "comm").read_text().strip()
+            cmd = (entry / "cmdline").read_bytes() if comm == "java" else b""
+        except OSError:
+            continue
+        if comm == "postgres":
+            out["postgresql"].append(int(entry.name))
+        elif b"kafka.Kafka" in cmd:
+            out["kafka"].append(int(entry.name))
+    return out
+
+
+def _machine_busy_s() -> float:
+    """CPU seconds every core of the machine spent busy since boot (/proc/stat)."""
+    f = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    busy = sum(int(f[i]) for i in (0, 1, 2, 5, 6, 7))  # user nice system irq softirq steal
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class CpuWindow:
+    """CPU each part of the machine spends between :meth:`start` and :meth:`stop`: the
+    services, PostgreSQL and Kafka, this benchmark's own process, and the machine as a
+    whole. A PostgreSQL backend that starts inside the window counts whole; one that ends
+    inside it is not counted (the services' pools keep theirs)."""
+
+    services: dict[str, int]
+    first: dict[int, float] = field(default_factory=dict)
+    machine0: float = 0.0
+    spent: dict[str, float] = field(default_factory=dict)
+
+    def _pids(self) -> dict[str, list[int]]:
+        return {
+            **{name: [pid] for name, pid in self.services.items()},
+            **_infra_pids(),
+            "bench": [os.getpid()],
+        }
+
+    def start(self) -> None:
+        self.first = {p: _cpu_of(p) for pids in self._pids().values() for p in pids}
+        self.machine0 = _machine_busy_s()
+
+    def stop(self) -> None:
+        self.spent = {
+            part: sum(_cpu_of(p) - self.first.get(p, 0.0) for p in pids)
+            for part, pids in self._pids().items()
+        }
+        self.spent["machine"] = _machine_busy_s() - self.machine0
+
+    def per_claim_ms(self, claims: int) -> dict[str, Any]:
+        ms = {k: round(v * 1000 / claims, 2) for k, v in self.spent.items()}
+        services = {k: ms.pop(k) for k in self.services}
+        return {
+            "services": services,
+            "services_total": round(sum(services.values()), 2),
+            "postgresql": ms["postgresql"],
+            "kafka": ms["kafka"],
+            "bench": ms["bench"],
+            "machine": ms["machine"],
+        }
+
+
 def _percentiles(values: list[float]) -> dict[str, float]:
     if not values:
         return {"p50": 0.0, "p95": 0.0, "p99": 0.0, "max": 0.0}
@@ -290,7 +367,10 @@ def run(
             await watcher
             return sent, elapsed, lag_seen
 
+        window = CpuWindow({name: p.pid for name, p in fleet.procs.items()})
+        window.start()
         sent, elapsed, lag_seen = asyncio.run(drive())
+        window.stop()
         stats = {name: _proc_stats(p.pid) for name, p in fleet.procs.items()}
     wanted = set(claim_ids)
 
@@ -365,6 +445,9 @@ def run(
             name: {"cpu_s": round(cpu, 2), "peak_rss_mb": round(rss, 1)}
             for name, (cpu, rss) in stats.items()
         },
+        # CPU over the measured window (from the first publish to the last claim settled),
+        # per claim; "machine" is every core's busy time, whoever spent it.
+        "cpu_ms_per_claim": window.per_claim_ms(claims),
         "max_lag": max(lag_seen.values(), default=0),
         "max_lag_by_group": lag_seen,
         "pipeline_msgs": lat["messages"],

@@ -27,6 +27,12 @@ def check_pipeline(doc: dict[str, Any]) -> None:
     for name, svc in doc["services"].items():
         if svc["cpu_s"] <= 0 or svc["peak_rss_mb"] <= 0:
             _fail(f"no CPU or RSS figure for {name}: {svc}")
+    cpu = doc["cpu_ms_per_claim"]
+    if set(cpu["services"]) != set(doc["services"]):
+        _fail(f"CPU per claim misses services: {cpu['services']}")
+    parts = [cpu["services_total"], cpu["postgresql"], cpu["kafka"]]
+    if min(parts) <= 0 or cpu["machine"] < 0.9 * sum(parts):
+        _fail(f"CPU per claim does not add up: {cpu}")
     if doc["baseline_msgs_per_s"] <= 0 or not doc["ratio"]:
         _fail("no pass-through baseline")
 
