@@ -251,6 +251,21 @@ async def test_a_lone_claim_waits_for_the_window_then_goes(
     assert (await claims.state("CLM00001"))["state"] == "SUBMITTED"
 
 
+async def test_a_full_interchange_goes_at_once_and_waiting_claims_are_left_untouched(
+    claims: Claims, knobs: Callable[..., ClaimsSettings]
+) -> None:
+    """Within the window a payer's full interchange goes, and claims still waiting are
+    neither locked nor read: a tick writes no row lock (xmax) on them."""
+    knobs(batch_window_s=30, batch_max_claims=3)
+    await claims.send(*(coded(n) for n in range(1, 4)), coded(9, payer="MCR01"))
+    lone = "SELECT xmax::text FROM claims WHERE claim_id = 'CLM00009'"
+    before = await claims.pool.fetchval(lone)
+    assert await batch.send_batches(claims.svc) == 3
+    assert await batch.send_batches(claims.svc) == 0
+    assert (await claims.state("CLM00009"))["state"] == "CODED"
+    assert await claims.pool.fetchval(lone) == before
+
+
 async def test_a_self_pay_claim_is_not_sent(claims: Claims) -> None:
     await submit(claims, coded(1, self_pay=True, coverage=None))
     assert (await claims.state("CLM00001"))["state"] == "CODED"
