@@ -518,14 +518,14 @@ async def adjudicate_due(svc: Service) -> int:
     async with svc.pool.acquire() as conn, conn.transaction():
         rows = await conn.fetch(
             "SELECT p.id, p.tenant, p.payer_id, p.billing_npi, p.patient_control_number,"
-            " p.received_id, r.x12, r.event_id, r.traceparent FROM pending_adjudications p"
+            " p.received_id, r.event_id, r.traceparent FROM pending_adjudications p"
             " JOIN received r ON r.id = p.received_id WHERE p.done_at IS NULL"
             " AND p.due_at <= now() ORDER BY p.id LIMIT 500 FOR UPDATE OF p SKIP LOCKED"
         )
         fixes = await conn.fetch(
-            "SELECT c.*, r.x12 FROM corrections c JOIN received r ON r.id = c.received_id"
+            "SELECT c.* FROM corrections c"
             " WHERE c.done_at IS NULL AND c.due_at <= now() ORDER BY c.id LIMIT 100"
-            " FOR UPDATE OF c SKIP LOCKED"
+            " FOR UPDATE SKIP LOCKED"
         )
         if rows or fixes:
             await _pay(svc, conn, cfg, rows, fixes)
@@ -541,24 +541,24 @@ async def _pay(
     fixes: list[asyncpg.Record],
 ) -> None:
     today = dt.datetime.now(dt.UTC).date()
-    parsed: dict[int, dict[str, ClaimIn]] = {}
+    # Each interchange is read from the database and parsed once per cycle, however
+    # many of its claims are due in it (about 25 share one).
+    parsed: dict[int, dict[str, ClaimIn]] = {
+        r["id"]: {c.patient_control_number: c for c in read_837(r["x12"]).claims()}
+        for r in await conn.fetch(
+            "SELECT id, x12 FROM received WHERE id = ANY($1::bigint[])",
+            list({r["received_id"] for r in [*rows, *fixes]}),
+        )
+    }
 
-    def claim_of(received_id: int, x12: str, pcn: str) -> ClaimIn:
-        if received_id not in parsed:
-            parsed[received_id] = {c.patient_control_number: c for c in read_837(x12).claims()}
+    def claim_of(received_id: int, pcn: str) -> ClaimIn:
         try:
             return parsed[received_id][pcn]
         except KeyError:
             raise X12Error(f"claim {pcn} is not in its interchange") from None
 
-    fixed = [
-        (fix, claim_of(fix["received_id"], fix["x12"], fix["patient_control_number"]))
-        for fix in fixes
-    ]
-    due = [
-        (row, claim_of(row["received_id"], row["x12"], row["patient_control_number"]))
-        for row in rows
-    ]
+    fixed = [(fix, claim_of(fix["received_id"], fix["patient_control_number"])) for fix in fixes]
+    due = [(row, claim_of(row["received_id"], row["patient_control_number"])) for row in rows]
     books = await _Books.load(
         conn,
         [(c, fix["acc_year"]) for fix, c in fixed] + [(c, c.date_of_service.year) for _, c in due],
