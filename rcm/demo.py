@@ -66,6 +66,10 @@ async def publish(s: Settings, encounters: list[EncounterCreated], tenant: str) 
         await producer.stop()
 
 
+#: Claims a settlement poll reads at most (see wait_settled).
+WATCH = 1000
+
+
 async def wait_settled(
     s: Settings, claim_ids: list[str], timeout: float, progress: bool = True
 ) -> None:
@@ -73,13 +77,18 @@ async def wait_settled(
     try:
         deadline = time.monotonic() + timeout
         last = -1
-        # Each poll reads only the claims not settled at the last one (reading all of a
-        # large run every half second took a share of the database from the run itself);
-        # once none is left, every claim is read again, as a later event (a reversal) may
-        # have given a settled claim work again.
+        # Each poll reads at most WATCH claims, the first not settled at the last poll, in
+        # the order they were sent (reading all of a large run every half second took a
+        # share of the database and of the machine from the run itself); once none is
+        # left, every claim is read again, as a later event (a reversal) may have given a
+        # settled claim work again. Past WATCH claims the progress line counts the ones
+        # not yet read as pending.
         watch = claim_ids
         while True:
-            watch = readmodel.unsettled(watch, await readmodel.claim_states(conn, watch))
+            head = readmodel.unsettled(
+                watch[:WATCH], await readmodel.claim_states(conn, watch[:WATCH])
+            )
+            watch = head + watch[WATCH:]
             if not watch:
                 watch = readmodel.unsettled(
                     claim_ids, await readmodel.claim_states(conn, claim_ids)
@@ -90,7 +99,8 @@ async def wait_settled(
             if progress and left != last:
                 print(f"  {len(claim_ids) - left}/{len(claim_ids)} claims settled", flush=True)
                 last = left
-            if time.monotonic() > deadline:
+            if time.monotonic() > deadline:  # count them all, not just the watched
+                left = readmodel.pending(claim_ids, await readmodel.claim_states(conn, claim_ids))
                 raise DemoError(f"{left} claims still pending after {timeout:.0f} s")
             await asyncio.sleep(0.5)
     finally:

@@ -1,0 +1,65 @@
+"""Waiting for a run to settle: what a poll reads, and when the wait ends."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from rcm import demo
+from runtime.settings import Settings
+
+pytestmark = pytest.mark.unit
+
+
+class _Conn:
+    async def close(self) -> None:
+        return None
+
+
+def _row(state: str) -> dict[str, Any]:
+    return {"state": state, "self_pay": False, "patient_responsibility_cents": 0}
+
+
+@pytest.fixture
+def world(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """Claims that close one poll after they are first read; every read is recorded."""
+    w: dict[str, Any] = {"reads": [], "closed": set(), "never": set()}
+
+    async def claim_states(_conn: Any, ids: list[str]) -> dict[str, dict[str, Any]]:
+        w["reads"].append(list(ids))
+        out = {c: _row("CLOSED" if c in w["closed"] else "SUBMITTED") for c in ids}
+        w["closed"].update(c for c in ids if c not in w["never"])
+        return out
+
+    async def connect(_dsn: str) -> _Conn:
+        return _Conn()
+
+    async def no_sleep(_s: float) -> None:
+        return None
+
+    monkeypatch.setattr(demo.readmodel, "claim_states", claim_states)
+    monkeypatch.setattr(demo.asyncpg, "connect", connect)
+    monkeypatch.setattr(demo.asyncio, "sleep", no_sleep)
+    monkeypatch.setattr(demo, "WATCH", 3)
+    return w
+
+
+def test_a_poll_reads_a_window_of_the_unsettled_then_all_once(world: dict[str, Any]) -> None:
+    ids = [f"C{n}" for n in range(7)]
+    asyncio.run(demo.wait_settled(Settings(), ids, timeout=60, progress=False))
+    *polls, last = world["reads"]
+    assert all(len(p) <= 3 for p in polls)
+    assert polls[0] == ["C0", "C1", "C2"]
+    assert sorted({c for p in polls for c in p}) == ids  # every claim was watched
+    assert last == ids  # the final check reads them all
+
+
+def test_a_claim_past_the_window_that_never_settles_keeps_the_wait(
+    world: dict[str, Any],
+) -> None:
+    world["never"].add("C5")
+    ids = [f"C{n}" for n in range(7)]
+    with pytest.raises(demo.DemoError, match="^1 claims still pending"):
+        asyncio.run(demo.wait_settled(Settings(), ids, timeout=0.2, progress=False))
