@@ -147,18 +147,6 @@ async def _watch_lag(s: Settings, stop: asyncio.Event, seen: dict[str, int]) -> 
             await asyncio.wait_for(stop.wait(), timeout=2.0)
 
 
-def _proc_stats(pid: int) -> tuple[float, float]:
-    """CPU seconds (user + system) and peak RSS in MB of a live process, from /proc."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    cpu = (int(fields[11]) + int(fields[12])) / ticks
-    peak = 0.0
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            peak = int(line.split()[1]) / 1024
-    return cpu, peak
-
-
 def _cpu_of(pid: int) -> float:
     """CPU seconds (user + system) a process has used, 0 once it is gone."""
     try:
@@ -166,6 +154,15 @@ def _cpu_of(pid: int) -> float:
     except (FileNotFoundError, ProcessLookupError):
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _proc_stats(pid: int) -> tuple[float, float]:
+    """CPU seconds (user + system) and peak RSS in MB of a live process, from /proc."""
+    peak = 0.0
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            peak = int(line.split()[1]) / 1024
+    return _cpu_of(pid), peak
 
 
 def _infra_pids() -> dict[str, list[int]]:
