@@ -147,7 +147,7 @@ async def _watch_lag(s: Settings, stop: asyncio.Event, seen: dict[str, int]) -> 
             await asyncio.wait_for(stop.wait(), timeout=2.0)
 
 
-def _cpu_of(pid: int) -> float:
+def cpu_seconds(pid: int) -> float:
     """CPU seconds (user + system) a process has used, 0 once it is gone."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -162,7 +162,7 @@ def _proc_stats(pid: int) -> tuple[float, float]:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
             peak = int(line.split()[1]) / 1024
-    return _cpu_of(pid), peak
+    return cpu_seconds(pid), peak
 
 
 def _infra_pids() -> dict[str, list[int]]:
@@ -210,12 +210,12 @@ class CpuWindow:
         }
 
     def start(self) -> None:
-        self.first = {p: _cpu_of(p) for pids in self._pids().values() for p in pids}
+        self.first = {p: cpu_seconds(p) for pids in self._pids().values() for p in pids}
         self.machine0 = _machine_busy_s()
 
     def stop(self) -> None:
         self.spent = {
-            part: sum(_cpu_of(p) - self.first.get(p, 0.0) for p in pids)
+            part: sum(cpu_seconds(p) - self.first.get(p, 0.0) for p in pids)
             for part, pids in self._pids().items()
         }
         self.spent["machine"] = _machine_busy_s() - self.machine0

@@ -143,12 +143,6 @@ async def _cleanup(uid: str) -> int:
     return stored
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process, from /proc (Linux)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=20)
@@ -160,6 +154,8 @@ def main() -> None:
     if args.serve:
         serve(args.serve, args.port)
         return
+    from rcm.bench import cpu_seconds
+
     uid = uuid.uuid4().hex[:8]
     token = asyncio.run(_prepare(uid))
     with socket.socket() as sock:
@@ -186,13 +182,13 @@ def main() -> None:
             mp.Process(target=loader, args=(port, token, per, args.seconds, w, out))
             for w in range(args.loaders)
         ]
-        cpu0 = _cpu_seconds(server.pid)
+        cpu0 = cpu_seconds(server.pid)
         t0 = time.monotonic()
         for p in procs:
             p.start()
         results = [out.get() for _ in procs]
         elapsed = time.monotonic() - t0
-        cpu = _cpu_seconds(server.pid) - cpu0
+        cpu = cpu_seconds(server.pid) - cpu0
         for p in procs:
             p.join()
     finally:

@@ -61,5 +61,5 @@ def test_a_claim_past_the_window_that_never_settles_keeps_the_wait(
 ) -> None:
     world["never"].add("C5")
     ids = [f"C{n}" for n in range(7)]
-    with pytest.raises(demo.DemoError, match="^1 claims still pending"):
+    with pytest.raises(demo.DemoError, match=r"^1 claims still pending"):
         asyncio.run(demo.wait_settled(Settings(), ids, timeout=0.2, progress=False))
