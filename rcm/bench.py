@@ -318,7 +318,11 @@ async def _pass_through(
     await producer.stop()
     await asyncio.wait_for(done.wait(), timeout=600)
     elapsed = time.monotonic() - start
-    for t in tasks:
+    # Every relay ends by itself once it has passed every message on. Cancelling one
+    # while it stops its consumer left that consumer refreshing metadata, and the broker
+    # auto-created its topic again after the deletion below.
+    _, stuck = await asyncio.wait(tasks, timeout=60)
+    for t in stuck:
         t.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     return messages * hops / elapsed

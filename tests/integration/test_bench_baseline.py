@@ -34,3 +34,7 @@ async def test_baseline_moves_every_message_and_leaves_no_topics(live_stack: Set
             break
         await asyncio.sleep(0.2)
     assert left == set(), f"the baseline left its scratch topics behind: {sorted(left)}"
+    # and they stay gone: a client left running would have the broker create them again
+    await asyncio.sleep(3)
+    again = await _scratch_topics(live_stack) - before
+    assert again == set(), f"scratch topics came back after the deletion: {sorted(again)}"
