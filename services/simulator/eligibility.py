@@ -35,6 +35,7 @@ No patient identifier is logged here.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hmac
 import re
@@ -381,54 +382,113 @@ async def on_encounter(ctx: Context, enc: EncounterCreated) -> None:
         )
 
 
+_ROSTER = (
+    "SELECT nextval('interchange_control') AS icn, e.payer_id, e.member_id, e.plan,"
+    " e.effective_date, e.termination_date, e.subscriber_birth_date, e.dependents,"
+    " a.deductible_met_cents, a.oop_met_cents"
+    " FROM unnest($1::text[], $2::text[], $3::int[]) WITH ORDINALITY AS q(payer_id, member_id, year, n)"
+    " LEFT JOIN enrollment e ON e.payer_id=q.payer_id AND e.member_id=q.member_id"
+    " LEFT JOIN accumulators a ON a.payer_id=q.payer_id AND a.member_id=q.member_id"
+    " AND a.year=q.year ORDER BY q.n"
+)
+
+RosterKey = tuple[str, str, int]
+
+
+@dataclass
+class RosterReads:
+    """The roster reads of concurrent 270s, sent together. A read that arrives while
+    one is in flight waits for it and then goes with every other that arrived
+    meanwhile, in one statement: each answer still gets its member, its accumulators
+    and its own control number, and no read ever waits for a timer."""
+
+    pool: asyncpg.Pool
+    queued: list[tuple[RosterKey, asyncio.Future[asyncpg.Record]]] = field(default_factory=list)
+    drain: asyncio.Task[None] | None = None
+
+    async def read(self, key: RosterKey) -> asyncpg.Record:
+        answer: asyncio.Future[asyncpg.Record] = asyncio.get_running_loop().create_future()
+        self.queued.append((key, answer))
+        if self.drain is None:
+            self.drain = asyncio.create_task(self._drain())
+        return await answer
+
+    async def _drain(self) -> None:
+        try:
+            while self.queued:
+                batch, self.queued = self.queued, []
+                try:
+                    async with self.pool.acquire() as conn:
+                        rows = await conn.fetch(
+                            _ROSTER, *(list(c) for c in zip(*(k for k, _ in batch), strict=True))
+                        )
+                except BaseException as exc:  # every waiting 270 hears of it; none hangs
+                    for _, answer in batch:
+                        if answer.done():
+                            pass
+                        elif isinstance(exc, Exception):
+                            answer.set_exception(exc)
+                        else:
+                            answer.cancel()
+                    if not isinstance(exc, Exception):
+                        raise
+                    continue
+                for (_, answer), row in zip(batch, rows, strict=True):
+                    if not answer.done():  # its caller may have gone (a dropped connection)
+                        answer.set_result(row)
+        finally:
+            self.drain = None
+
+
+_READS: dict[int, RosterReads] = {}
+
+
+def roster_reads(pool: asyncpg.Pool) -> RosterReads:
+    """The pool's one RosterReads (a pool keeps no attributes and no weak references)."""
+    reads = _READS.get(id(pool))
+    if reads is None or reads.pool is not pool:
+        reads = _READS[id(pool)] = RosterReads(pool)
+    return reads
+
+
 async def respond(pool: asyncpg.Pool, text: str, *, grace_s: float | None = None) -> str:
     """Answers one 270 from the roster and the accumulators. X12Error on a bad 270."""
     inq = read_270(text)
     grace = roster_settings().unknown_grace_s if grace_s is None else grace_s
     dos = inq.date_of_service or dt.datetime.now(dt.UTC).date()
-    async with pool.acquire() as conn:
-        # one round trip: the member, their accumulators for the year, a control number
-        row = await conn.fetchrow(
-            "SELECT nextval('interchange_control') AS icn, e.payer_id, e.member_id, e.plan,"
-            " e.effective_date, e.termination_date, e.subscriber_birth_date, e.dependents,"
-            " a.deductible_met_cents, a.oop_met_cents"
-            " FROM (SELECT 1) one"
-            " LEFT JOIN enrollment e ON e.payer_id=$1 AND e.member_id=$2"
-            " LEFT JOIN accumulators a ON a.payer_id=$1 AND a.member_id=$2 AND a.year=$3",
-            inq.payer_id,
-            inq.member_id,
-            dos.year,
+    # the member, their accumulators for the year and a control number, read together
+    # with the other 270s in flight
+    row = await roster_reads(pool).read((inq.payer_id, inq.member_id, dos.year))
+    icn = row["icn"]
+    enr: Enrollment | None = None
+    met = Met()
+    if row["payer_id"] is not None and inq.payer_id in PAYERS:
+        enr = Enrollment(
+            payer_id=row["payer_id"],
+            member_id=row["member_id"],
+            plan=row["plan"],
+            effective_date=row["effective_date"],
+            termination_date=row["termination_date"],
+            subscriber_birth_date=row["subscriber_birth_date"],
+            dependents=tuple(row["dependents"]),
         )
-        assert row is not None
-        icn = row["icn"]
-        enr: Enrollment | None = None
-        met = Met()
-        if row["payer_id"] is not None and inq.payer_id in PAYERS:
-            enr = Enrollment(
-                payer_id=row["payer_id"],
-                member_id=row["member_id"],
-                plan=row["plan"],
-                effective_date=row["effective_date"],
-                termination_date=row["termination_date"],
-                subscriber_birth_date=row["subscriber_birth_date"],
-                dependents=tuple(row["dependents"]),
-            )
-            if row["deductible_met_cents"] is not None:
-                met = Met(row["deductible_met_cents"], row["oop_met_cents"])
-        verdict = judge(inq, enr)
-        final = False
-        if verdict == "unknown":
-            who = inq.dependent.birth_date if inq.dependent else None
-            key = who.isoformat() if who else ""
+        if row["deductible_met_cents"] is not None:
+            met = Met(row["deductible_met_cents"], row["oop_met_cents"])
+    verdict = judge(inq, enr)
+    final = False
+    if verdict == "unknown":
+        who = inq.dependent.birth_date if inq.dependent else None
+        key = who.isoformat() if who else ""
+        async with pool.acquire() as conn:
             first = await conn.fetchval(
                 "INSERT INTO eligibility_unknown(payer_id, member_id, person) VALUES ($1,$2,$3)"
-                " ON CONFLICT (payer_id, member_id, person) DO UPDATE SET asked=eligibility_unknown.asked+1"
-                " RETURNING first_asked_at",
+                " ON CONFLICT (payer_id, member_id, person)"
+                " DO UPDATE SET asked=eligibility_unknown.asked+1 RETURNING first_asked_at",
                 inq.payer_id,
                 inq.member_id,
                 key,
             )
-            final = (dt.datetime.now(dt.UTC) - first).total_seconds() >= grace
+        final = (dt.datetime.now(dt.UTC) - first).total_seconds() >= grace
     s = settings()
     env = Envelope(
         sender_qualifier="ZZ",

@@ -388,3 +388,40 @@ async def test_two_visits_in_one_batch_keep_the_coverage_history(world: World) -
         ("G2", False),
         ("G1", True),
     ]
+
+
+async def test_concurrent_inquiries_each_get_their_own_members_answer(world: World) -> None:
+    """The payer reads the roster for 270s in flight together; each 271 still answers
+    its own member, with that member's accumulators and its own control number."""
+    encs = [enc_for(100 + i, [ppo(f"BMP{100 + i:09d}")]) for i in range(40)]
+    await world.roster(*encs)
+    assert world.sim.pool is not None
+    await world.sim.pool.executemany(  # every member has met a different deductible
+        "INSERT INTO accumulators(payer_id, member_id, year, deductible_met_cents, oop_met_cents)"
+        " VALUES ('PPO01', $1, 2025, $2, 0)",
+        [(f"BMP{100 + i:09d}", 1000 * i) for i in range(40)],
+    )
+    await world.visit(*encs)
+    await world.settle()
+    ev = await world.events()
+    for i, enc in enumerate(encs):
+        checked = ev[_cid(enc)]
+        assert isinstance(checked, EligibilityChecked)
+        assert checked.deductible_remaining_cents == 50000 - 1000 * i, enc.encounter_id
+    answers = [r["response_x12"] for r in await world.fetch("SELECT response_x12 FROM exchanges")]
+    icns = {a.split("*")[13] for a in answers}
+    assert len(answers) == len(icns) == 40
+
+
+async def test_a_failed_roster_read_answers_every_waiting_inquiry(world: World) -> None:
+    reads = payer.RosterReads(world.elig.pool)  # type: ignore[arg-type]  # no roster there
+    keys = [("PPO01", f"BMP{i:09d}", 2025) for i in range(5)]
+    results = await asyncio.gather(*(reads.read(k) for k in keys), return_exceptions=True)
+    assert all("enrollment" in str(r) for r in results), results
+    assert reads.drain is None
+    assert reads.queued == []
+    assert world.sim.pool is not None
+    good = payer.RosterReads(world.sim.pool)
+    row = await good.read(("PPO01", "BMP000000001", 2025))
+    assert row["payer_id"] is None  # not on the roster
+    assert row["icn"] > 0  # and still numbered
