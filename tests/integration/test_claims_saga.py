@@ -717,3 +717,77 @@ async def test_batches_locking_the_same_claims_in_opposite_orders_never_deadlock
     for c in pairs:
         # whichever batch took a claim first, the claim ends paid in full and closed
         assert (await claims.state(c.claim_id))["state"] == "CLOSED"
+
+
+async def _saga_snapshot(svc: Service) -> dict[str, list[tuple[Any, ...]]]:
+    """Every claim, timeline row and timer, without clock times and generated ids."""
+    assert svc.pool is not None
+    claims_rows = await svc.pool.fetch(
+        "SELECT claim_id, tenant, state, encounter_id, hold_stage, self_pay, payer_id,"
+        " patient_control_number, date_of_service, total_charge_cents, frequency_code,"
+        " payer_claim_number, paid_cents, adjusted_cents, patient_responsibility_cents,"
+        " coded, outgoing_frequency FROM claims ORDER BY claim_id"
+    )
+    events = await svc.pool.fetch(
+        "SELECT claim_id, event_type, kind, from_state, to_state, detail FROM claim_events"
+        " ORDER BY claim_id, id"
+    )
+    timers_rows = await svc.pool.fetch(
+        "SELECT claim_id, kind, tenant, attempts, detail FROM claim_timers ORDER BY 1, 2"
+    )
+    return {
+        "claims": [tuple(r) for r in claims_rows],
+        "timeline": [tuple(r) for r in events],
+        "timers": [tuple(r) for r in timers_rows],
+    }
+
+
+async def test_a_batch_of_steps_leaves_what_the_same_steps_one_by_one_leave(
+    live_stack: Settings, knobs: Any
+) -> None:
+    """A batch defers its steps' writes and sends runs of one statement together; the
+    claims, timelines and timers must come out as when every event is its own batch."""
+    claim_list = [coded(n, payer="ACME1" if n % 2 else "BETA2") for n in range(1, 9)]
+    a, b = claim_list[0], claim_list[1]
+    stages: list[list[Event]] = [
+        list(claim_list),
+        [ack(c, AckKind.ack_999, True) for c in claim_list],
+        # a claim's 999 and 277CA in one batch, and one rejected
+        [ack(c, AckKind.ack_277ca, c is not b) for c in claim_list]
+        + [ack(a, AckKind.ack_999, True)],
+        [
+            adjudicated(c, AdjudicationStatus.paid, paid=9000, pr=0 if n % 3 else 1500)
+            for n, c in enumerate(claim_list[2:], start=2)
+        ]
+        + [adjudicated(claim_list[2], AdjudicationStatus.reversed, paid=-9000)],
+    ]
+    snapshots = []
+    async with (
+        throwaway_service("claims", app.MIGRATIONS, app.wire, live_stack) as together,
+        throwaway_service("claims", app.MIGRATIONS, app.wire, live_stack) as apart,
+    ):
+        feeder = Claims(together)
+        for events in stages:
+            records = [feeder.record(ev) for ev in events]
+            by_topic: dict[str, list[Record]] = {}
+            for r in records:
+                by_topic.setdefault(r.topic, []).append(r)
+            for topic, batch_records in by_topic.items():
+                await together.process(topic, batch_records)
+            for r in records:
+                await apart.process(r.topic, [r])
+            await batch.send_batches(together)
+            await batch.send_batches(apart)
+        for svc in (together, apart):
+            snapshots.append(await _saga_snapshot(svc))
+    together_snap, apart_snap = snapshots
+    states = {r[0]: r[2] for r in together_snap["claims"]}
+    assert states[b.claim_id] == "REJECTED"
+    assert states[claim_list[2].claim_id] == "SUBMITTED"  # paid, then reversed in one batch
+    assert {states[c.claim_id] for c in claim_list[3:]} >= {"CLOSED", "PAID"}
+    assert len(together_snap["timeline"]) > 40
+    paid_in_full = claim_list[4].claim_id  # nothing left to collect: PAID, then CLOSED
+    moves = [(t[3], t[4]) for t in together_snap["timeline"] if t[0] == paid_in_full]
+    assert moves[-2:] == [("ACCEPTED", "PAID"), ("PAID", "CLOSED")]
+    for part in ("claims", "timeline", "timers"):
+        assert together_snap[part] == apart_snap[part], part
