@@ -200,8 +200,10 @@ async def on_adjudicated(items: Sequence[tuple[Context, ClaimAdjudicated]]) -> N
         await _write_postings(
             conn, [(ctx, heads[adj.claim_id], adj, plan) for ctx, adj, _, plan in planned]
         )
+    bills: list[Bill] = []  # each on an account of its own: billed together
     for ctx, adj, row, plan in planned:
-        await _settle_posting(ctx, heads[adj.claim_id], row, plan, today)
+        await _settle_posting(ctx, heads[adj.claim_id], row, plan, today, bills)
+    await maybe_issue_many(bills, today, reason="adjudicated")
     for ctx, adj in items:
         if adj.claim_id in rows:
             continue
@@ -313,9 +315,11 @@ async def _settle_posting(
     row: Mapping[str, Any],
     plan: _Posting,
     today: dt.date,
+    bills: list[Bill] | None = None,
 ) -> None:
     """After a posting's rows are written: an overpayment goes to the account, and once
-    insurance is final the claim is settled (credit, close or bill)."""
+    insurance is final the claim is settled (credit, close or bill: into ``bills`` when
+    given)."""
     tenant, guarantor = head
     ledger = plan.ledger
     ledger.rows += [(e.kind, e.amount_cents) for e in plan.posted]
@@ -332,6 +336,7 @@ async def _settle_posting(
             today,
             became_final=not row["insurance_final"],
             unapplied=unapplied,
+            bills=bills,
         )
 
 
@@ -561,12 +566,14 @@ async def run_cycle(svc: Service, today: dt.date | None = None) -> int:
             today,
             CYCLE_BATCH,
         )
+        bills: list[Bill] = []
         for a in due:
             if not await try_lock_account(conn, a["tenant"], a["guarantor_id"]):
                 continue
             ctx = svc.context(conn, tenant=a["tenant"], correlation_id="cycle", cause="cycle")
-            await maybe_issue(ctx, a["tenant"], a["guarantor_id"], today, reason="cycle")
-            did += 1
+            bills.append((ctx, a["tenant"], a["guarantor_id"], None))
+        await maybe_issue_many(bills, today, reason="cycle")
+        did += len(bills)
     return did
 
 
@@ -733,9 +740,11 @@ async def settle(
     *,
     became_final: bool,
     unapplied: int | None = None,
+    bills: list[Bill] | None = None,
 ) -> None:
     """Insurance is final for the claim: use any credit on it, close it at zero, or bill.
-    ``unapplied``: the account's money on no claim, when the caller knows it.
+    ``unapplied``: the account's money on no claim, when the caller knows it. ``bills``:
+    where to leave the account to bill, for the caller to bill with others at once.
 
     A claim that has just become billable (first adjudication, a correction after a
     reversal, a hold released, a self-pay visit) is billed right away; a change to a
@@ -773,7 +782,11 @@ async def settle(
         return
     if t.balance_cents <= 0:
         return
-    if became_final:
+    if not became_final:
+        return
+    if bills is not None:
+        bills.append((ctx, tenant, guarantor, claim_id))
+    else:
         await maybe_issue(ctx, tenant, guarantor, today, reason="adjudicated", lead=claim_id)
 
 
@@ -812,26 +825,59 @@ async def maybe_issue(
 ) -> str | None:
     """Issues the account's statement if it owes at least the minimum; sets the next
     cycle date either way. Returns the statement id, if one was issued."""
+    [issued] = await maybe_issue_many([(ctx, tenant, guarantor, lead)], today, reason=reason)
+    return issued
+
+
+#: An account to bill: the context to emit in, tenant, guarantor, the claim to lead with.
+Bill = tuple[Context, str, str, str | None]
+
+
+async def maybe_issue_many(
+    bills: Sequence[Bill], today: dt.date, *, reason: str
+) -> list[str | None]:
+    """:func:`maybe_issue` for several accounts, each a different one whose lock the
+    caller holds: their snapshots are read in one statement, their statements written in
+    one and their cycle dates in one. Returns the statement id issued for each, or None."""
+    if not bills:
+        return []
     cfg = settings()
-    snap = await AccountSnapshot.read(ctx.conn, tenant, guarantor)
-    owed = snap.owed_cents()
-    if not snap.open or owed <= 0:
-        await ctx.conn.execute(
-            "UPDATE accounts SET next_statement_on = NULL WHERE tenant = $1 AND guarantor_id = $2",
-            tenant,
-            guarantor,
-        )
-        return None
-    next_on = today + dt.timedelta(days=cfg.cycle_days)
-    if owed < max(1, cfg.min_balance_cents):
-        await ctx.conn.execute(
+    conn = bills[0][0].conn
+    snaps = await AccountSnapshot.read_many(conn, [(t, g) for _, t, g, _ in bills])
+    issued: list[str | None] = []
+    dates: list[tuple[str, str, dt.date | None]] = []  # no statement now: the next cycle
+    statements: list[tuple[Context, _Statement]] = []
+    for (ctx, tenant, guarantor, lead), snap in zip(bills, snaps, strict=True):
+        owed = snap.owed_cents()
+        next_on = today + dt.timedelta(days=cfg.cycle_days)
+        if not snap.open or owed <= 0:
+            dates.append((tenant, guarantor, None))
+            issued.append(None)
+        elif owed < max(1, cfg.min_balance_cents):
+            dates.append((tenant, guarantor, next_on))
+            issued.append(None)
+        else:
+            st = _Statement.of(tenant, guarantor, snap, today, reason, lead, next_on)
+            statements.append((ctx, st))
+            issued.append(st.event.statement_id)
+    if dates:
+        await conn.executemany(
             "UPDATE accounts SET next_statement_on = $3 WHERE tenant = $1 AND guarantor_id = $2",
-            tenant,
-            guarantor,
-            next_on,
+            dates,
         )
-        return None
-    return await issue_statement(ctx, tenant, guarantor, snap, today, reason, lead, next_on)
+    if statements:
+        await conn.executemany(_ISSUE_SQL, [st.args for _, st in statements])
+    for ctx, st in statements:
+        await ctx.emit(st.event, correlation_id=st.event.claim_ids[0])
+        log.info(
+            "statement issued",
+            extra={
+                "statement_id": st.event.statement_id,
+                "claims": len(st.event.claim_ids),
+                "reason": reason,
+            },
+        )
+    return issued
 
 
 @dataclass(frozen=True, slots=True)
@@ -851,7 +897,19 @@ class AccountSnapshot:
 
     @classmethod
     async def read(cls, conn: asyncpg.Connection, tenant: str, guarantor: str) -> AccountSnapshot:
-        row = await conn.fetchrow(_SNAPSHOT_SQL, tenant, guarantor)
+        [snap] = await cls.read_many(conn, [(tenant, guarantor)])
+        return snap
+
+    @classmethod
+    async def read_many(
+        cls, conn: asyncpg.Connection, accounts: Sequence[tuple[str, str]]
+    ) -> list[AccountSnapshot]:
+        """The snapshots of these (tenant, guarantor) accounts, in order, in one statement."""
+        rows = await conn.fetch(_SNAPSHOTS_SQL, [t for t, _ in accounts], [g for _, g in accounts])
+        return [cls._of(row) for row in rows]
+
+    @classmethod
+    def _of(cls, row: Mapping[str, Any]) -> AccountSnapshot:
         postings: dict[str, list[tuple[str, int]]] = {}
         for claim_id, kind, cents in orjson.loads(row["postings"]):
             postings.setdefault(claim_id, []).append((kind, int(cents)))
@@ -881,25 +939,28 @@ class AccountSnapshot:
         )
 
 
-_SNAPSHOT_SQL = (
+_SNAPSHOTS_SQL = (
+    "SELECT s.* FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS q(t, g, n)"
+    " CROSS JOIN LATERAL ("
     "WITH b AS (SELECT claim_id, sum(amount_cents)::bigint AS balance FROM ledger"
-    "   WHERE tenant = $1 AND guarantor_id = $2 AND claim_id IS NOT NULL GROUP BY claim_id),"
+    "   WHERE tenant = q.t AND guarantor_id = q.g AND claim_id IS NOT NULL GROUP BY claim_id),"
     " oc AS (SELECT c.claim_id, c.date_of_service, c.first_billed_on, b.balance,"
     "   c.patient_name, c.lines, c.self_pay, c.line_detail"
     "   FROM claim_charges c JOIN b USING (claim_id)"
-    "   WHERE c.tenant = $1 AND c.guarantor_id = $2 AND c.insurance_final AND b.balance > 0)"
+    "   WHERE c.tenant = q.t AND c.guarantor_id = q.g AND c.insurance_final AND b.balance > 0)"
     " SELECT (SELECT coalesce(json_agg(oc ORDER BY oc.first_billed_on NULLS LAST,"
     "   oc.date_of_service, oc.claim_id), '[]') FROM oc) AS open,"
     " (SELECT coalesce(json_agg(json_build_array(l.claim_id, l.kind, l.amount_cents)"
     "   ORDER BY l.id), '[]') FROM ledger l WHERE l.claim_id IN (SELECT claim_id FROM oc))"
     "   AS postings,"
     " (SELECT coalesce(json_agg(json_build_array(l.kind, l.amount_cents) ORDER BY l.id), '[]')"
-    "   FROM ledger l WHERE l.tenant = $1 AND l.guarantor_id = $2 AND l.claim_id IS NULL)"
+    "   FROM ledger l WHERE l.tenant = q.t AND l.guarantor_id = q.g AND l.claim_id IS NULL)"
     "   AS unapplied,"
-    " (SELECT count(*)::int + 1 FROM statements WHERE tenant = $1 AND guarantor_id = $2)"
+    " (SELECT count(*)::int + 1 FROM statements WHERE tenant = q.t AND guarantor_id = q.g)"
     "   AS number,"
     " (SELECT row_to_json(a) FROM (SELECT first_name, last_name, address FROM accounts"
-    "   WHERE tenant = $1 AND guarantor_id = $2) a) AS account"
+    "   WHERE tenant = q.t AND guarantor_id = q.g) a) AS account"
+    ") s ORDER BY q.n"
 )
 
 
@@ -912,51 +973,61 @@ def _line_detail(lines: list[dict[str, Any]], raw: dict[str, Any]) -> dict[int, 
     }
 
 
-async def issue_statement(
-    ctx: Context,
-    tenant: str,
-    guarantor: str,
-    snap: AccountSnapshot,
-    today: dt.date,
-    reason: str,
-    lead: str | None = None,
-    next_on: dt.date | None = None,
-) -> str:
-    """Writes the statement of the account's open claims (``snap``), marks its claims
-    billed and (``next_on``) sets the account's next cycle date: one statement. Emits
-    statement.issued."""
-    cfg = settings()
-    claim_ids = [c.claim_id for c in snap.open]
-    if lead in claim_ids:
-        claim_ids = [lead, *(c for c in claim_ids if c != lead)]
-    statement_id = f"S-{claim_ids[0]}-{snap.number}"
-    doc = statement_document(snap, guarantor, statement_id, today)
-    due = domain.due_date(today, cfg.due_days)
-    await ctx.conn.execute(
-        "WITH b AS (UPDATE claim_charges SET first_billed_on = $7 WHERE claim_id = ANY($4)"
-        "   AND first_billed_on IS NULL),"
-        " a AS (UPDATE accounts SET next_statement_on = coalesce($11, next_statement_on),"
-        "   collections_flagged_on = CASE WHEN $12 THEN coalesce(collections_flagged_on, $7)"
-        "   ELSE collections_flagged_on END WHERE tenant = $2 AND guarantor_id = $3"
-        "   AND ($11::date IS NOT NULL OR $12))"
-        " INSERT INTO statements(statement_id, tenant, guarantor_id, claim_ids, balance_cents,"
-        " aging_bucket, statement_date, due_date, body, reason)"
-        " VALUES ($1,$2,$3,$4::text[],$5,$6,$7::date,$8,$9::jsonb,$10)",
-        statement_id,
-        tenant,
-        guarantor,
-        claim_ids,
-        doc["balance_cents"],
-        doc["aging_bucket"],
-        today,
-        due,
-        orjson.dumps(doc).decode(),
-        reason,
-        next_on,
-        bool(doc["collections"]),
-    )
-    await ctx.emit(
-        StatementIssued(
+_ISSUE_SQL = (
+    "WITH b AS (UPDATE claim_charges SET first_billed_on = $7 WHERE claim_id = ANY($4)"
+    "   AND first_billed_on IS NULL),"
+    " a AS (UPDATE accounts SET next_statement_on = coalesce($11, next_statement_on),"
+    "   collections_flagged_on = CASE WHEN $12 THEN coalesce(collections_flagged_on, $7)"
+    "   ELSE collections_flagged_on END WHERE tenant = $2 AND guarantor_id = $3"
+    "   AND ($11::date IS NOT NULL OR $12))"
+    " INSERT INTO statements(statement_id, tenant, guarantor_id, claim_ids, balance_cents,"
+    " aging_bucket, statement_date, due_date, body, reason)"
+    " VALUES ($1,$2,$3,$4::text[],$5,$6,$7::date,$8,$9::jsonb,$10)"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Statement:
+    """One statement to issue: the write (``_ISSUE_SQL``: the statement, its claims
+    marked billed, the account's next cycle date) and its statement.issued."""
+
+    args: tuple[Any, ...]
+    event: StatementIssued
+
+    @classmethod
+    def of(
+        cls,
+        tenant: str,
+        guarantor: str,
+        snap: AccountSnapshot,
+        today: dt.date,
+        reason: str,
+        lead: str | None,
+        next_on: dt.date | None,
+    ) -> _Statement:
+        """The statement of the account's open claims (``snap``), ``lead`` first."""
+        cfg = settings()
+        claim_ids = [c.claim_id for c in snap.open]
+        if lead in claim_ids:
+            claim_ids = [lead, *(c for c in claim_ids if c != lead)]
+        statement_id = f"S-{claim_ids[0]}-{snap.number}"
+        doc = statement_document(snap, guarantor, statement_id, today)
+        due = domain.due_date(today, cfg.due_days)
+        args = (
+            statement_id,
+            tenant,
+            guarantor,
+            claim_ids,
+            doc["balance_cents"],
+            doc["aging_bucket"],
+            today,
+            due,
+            orjson.dumps(doc).decode(),
+            reason,
+            next_on,
+            bool(doc["collections"]),
+        )
+        event = StatementIssued(
             guarantor_id=guarantor,
             statement_id=statement_id,
             claim_ids=claim_ids,
@@ -964,14 +1035,8 @@ async def issue_statement(
             aging_bucket=doc["aging_bucket"],
             statement_date=today,
             due_date=due,
-        ),
-        correlation_id=claim_ids[0],
-    )
-    log.info(
-        "statement issued",
-        extra={"statement_id": statement_id, "claims": len(claim_ids), "reason": reason},
-    )
-    return statement_id
+        )
+        return cls(args, event)
 
 
 def statement_document(
