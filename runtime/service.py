@@ -96,8 +96,8 @@ class Reject(Exception):
         self.detail = detail
 
 
-#: Writes deferred to the end of a batch: (statement, arguments) each, in order.
-Deferred = list[tuple[str, tuple[Any, ...]]]
+#: Writes deferred to the end of a batch: (statement, arguments, key) each, in order.
+Deferred = list[tuple[str, tuple[Any, ...], Any]]
 
 
 @dataclass
@@ -120,15 +120,18 @@ class Context:
     # Writes deferred to the end of the batch (see defer); None: they run at once.
     deferred: Deferred | None = None
 
-    async def defer(self, sql: str, *args: Any) -> None:
+    async def defer(self, sql: str, *args: Any, key: Any = None) -> None:
         """Runs a write whose result the handler does not need: at once, or in a batch
         at its end with the batch's other deferred writes, in order, consecutive runs of
         one statement text sent together (asyncpg executemany: one round trip for the
-        run). A handler that must read what it deferred calls flush() first."""
+        run). ``key`` names what the write touches (a claim): writes with keys may be
+        sent out of order with those of other keys, never before an earlier write of
+        their own key or an earlier write without a key (see :func:`run_deferred`). A
+        handler that must read what it deferred calls flush() first."""
         if self.deferred is None:
             await self.conn.execute(sql, *args)
         else:
-            self.deferred.append((sql, args))
+            self.deferred.append((sql, args, key))
 
     async def flush(self) -> None:
         """Runs the deferred writes now."""
@@ -175,14 +178,37 @@ class Context:
 
 
 async def run_deferred(conn: asyncpg.Connection, deferred: Deferred) -> None:
-    """Runs and clears deferred writes, in order; a run of one statement text is one
-    executemany."""
-    for sql, run in itertools.groupby(deferred, key=lambda d: d[0]):
-        rows = [args for _, args in run]
-        if len(rows) == 1:
-            await conn.execute(sql, *rows[0])
+    """Runs and clears deferred writes, each statement text of a step as one executemany.
+
+    Each write gets a step: one past its key's previous write, and past any write
+    without a key, which is a step of its own (so writes without keys keep their
+    order). Steps run in order; within a step every key appears once, so its writes of
+    one text go together whatever their order (the saga's moves of many claims, however
+    their events interleave)."""
+    steps: list[dict[str, list[tuple[Any, ...]]]] = []
+    last: dict[Any, int] = {}
+    floor = -1  # the step of the last write without a key: later writes go after it
+    keyless_run: str | None = None  # that write's text, while no keyed write followed
+    for sql, args, key in deferred:
+        if key is None:
+            if sql != keyless_run:  # a run of one text without keys shares its step
+                floor = len(steps)
+                steps.append({})
+            step = floor
+            keyless_run = sql
         else:
-            await conn.executemany(sql, rows)
+            step = max(floor + 1, last.get(key, -1) + 1)
+            last[key] = step
+            keyless_run = None
+            while len(steps) <= step:
+                steps.append({})
+        steps[step].setdefault(sql, []).append(args)
+    for by_text in steps:
+        for sql, rows in by_text.items():
+            if len(rows) == 1:
+                await conn.execute(sql, *rows[0])
+            else:
+                await conn.executemany(sql, rows)
     deferred.clear()
 
 

@@ -121,6 +121,7 @@ async def timeline(
         d.to,
         _detail(d, detail),
         *extra,
+        key=claim_id,
     )
 
 
@@ -176,6 +177,7 @@ async def move(
         *params,
         *events,
         *extra,
+        key=claim_id,
     )
     if isinstance(ctx.batch, BatchLocks):
         ctx.batch.moved(claim_id, ctx.meta.tenant, final, fields)
@@ -312,7 +314,9 @@ async def step(
         if set(facts) - COLUMNS:
             raise ValueError(f"not claim columns: {set(facts) - COLUMNS}")
         sets = ", ".join(f"{c} = ${i}" for i, c in enumerate(facts, start=2))
-        await ctx.defer(f"UPDATE claims SET {sets} WHERE claim_id = $1", claim_id, *facts.values())
+        await ctx.defer(
+            f"UPDATE claims SET {sets} WHERE claim_id = $1", claim_id, *facts.values(), key=claim_id
+        )
         if isinstance(ctx.batch, BatchLocks) and current is not None:
             ctx.batch.moved(claim_id, ctx.meta.tenant, current, facts)
     return Applied(claim_id, d, current, row)

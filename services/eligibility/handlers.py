@@ -283,6 +283,7 @@ async def _record(
         exchange_id,
         orjson.dumps(exchange).decode() if exchange is not None else None,
         done,
+        key=claim_id,
     )
 
 
@@ -636,6 +637,7 @@ class Eligibility:
             self.cfg.backoff(attempts),
             job.row["tenant"],
             orjson.dumps(tried).decode(),
+            key=claim_id,
         )
 
 

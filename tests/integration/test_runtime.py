@@ -8,12 +8,13 @@ import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
+import asyncpg
 import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer
 
 from runtime.kafka import client_config
-from runtime.service import Context, Record, Service
+from runtime.service import Context, Deferred, Record, Service, run_deferred
 from runtime.settings import Settings
 from runtime.telemetry import new_traceparent
 from schemas.codec import encode, new_meta
@@ -319,3 +320,42 @@ async def test_deferred_writes_apply_at_the_end_and_a_failing_one_is_isolated(
         assert "null value" in dead[0]["error"]
     finally:
         await _done(svc)
+
+
+async def test_deferred_writes_go_together_by_text_and_keep_each_keys_order(
+    live_stack: Settings,
+) -> None:
+    """Deferred writes with a key (the claim they touch) are sent grouped by text across
+    interleaved keys, each key's writes in their order; a write without a key stays
+    between what came before and after it, and a run of one text without keys is one
+    executemany."""
+    conn = await asyncpg.connect(live_stack.database_url)
+    try:
+        await conn.execute(
+            "CREATE TEMP TABLE log(seq bigserial, tag text, key text, val int NOT NULL)"
+        )
+        a = "INSERT INTO log(tag, key, val) VALUES ('A', $1, $2)"
+        b = "INSERT INTO log(tag, key, val) VALUES ('B', $1, $2)"
+        c = "INSERT INTO log(tag, key, val) VALUES ('C', NULL, $1)"
+        writes = [
+            (a, ("x", 1), "x"),
+            (b, ("y", 2), "y"),
+            (a, ("z", 3), "z"),
+            (b, ("w", 4), "w"),
+            (a, ("y", 5), "y"),  # y's second write: after its first
+            (c, (6,), None),  # after everything before it, before everything after
+            (b, ("x", 7), "x"),
+            (c, (8,), None),
+            (c, (9,), None),  # with 8: one executemany
+        ]
+        sent: list[str] = []
+        conn.add_query_logger(lambda q: sent.append(q.query))
+        deferred: Deferred = list(writes)
+        await run_deferred(conn, deferred)
+        assert deferred == []
+        order = [r["val"] for r in await conn.fetch("SELECT val FROM log ORDER BY seq")]
+        assert order == [1, 3, 2, 4, 5, 6, 7, 8, 9]
+        # A x+z, B y+w, A y, C 6, B x, C 8+9: six round trips for nine writes
+        assert [q for q in sent if q.startswith("INSERT")] == [a, b, a, c, b, c]
+    finally:
+        await conn.close()
