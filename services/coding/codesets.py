@@ -353,11 +353,17 @@ class IcdRelease:
 
     @property
     def name(self) -> str:
-        update = "" if self.valid_from.month == 10 else f", {self.valid_from:%B %-d} update"
-        return f"ICD-10-CM FY{self.fiscal_year}{update}"
+        return _release_name(self.fiscal_year, self.valid_from)
 
     def covers(self, dos: dt.date) -> bool:
         return self.valid_from <= dos <= self.valid_to
+
+
+@functools.lru_cache(maxsize=64)
+def _release_name(fiscal_year: int, valid_from: dt.date) -> str:
+    """Every coded claim names its release: formatted once per release, not per claim."""
+    update = "" if valid_from.month == 10 else f", {valid_from:%B %-d} update"
+    return f"ICD-10-CM FY{fiscal_year}{update}"
 
 
 def release_from_source(source: str) -> IcdRelease:
