@@ -27,7 +27,7 @@ import gc
 import itertools
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -278,7 +278,9 @@ class Service:
         self._outbox_wake = asyncio.Event()
         self._ready = asyncio.Event()
         self._startup_hooks: list[Callable[[], Awaitable[None]]] = []
-        self._timers: list[tuple[float, Callable[[Service], Awaitable[int]]]] = []
+        self._timers: list[tuple[float, Callable[[Service], Awaitable[int]], asyncio.Event]] = []
+        # topic -> the timers an applied batch of it wakes (Service.every, woken_by)
+        self._wakes: dict[str, list[asyncio.Event]] = {}
         self._before_batch: BatchHook | None = None
         # Counts outbox writes of this process: after a batch that wrote, the relay runs
         # at once; after one that did not, it is left alone (an empty pass costs five round
@@ -353,13 +355,25 @@ class Service:
         self._startup_hooks.append(fn)
         return fn
 
-    def every(self, seconds: float, fn: Callable[[Service], Awaitable[int]]) -> None:
+    def every(
+        self,
+        seconds: float,
+        fn: Callable[[Service], Awaitable[int]],
+        *,
+        woken_by: Sequence[str] = (),
+    ) -> None:
         """Runs ``fn`` periodically once the service is ready (timers, scheduled work).
 
         ``fn`` returns how much work it did; it runs again at once while it finds work.
         Every instance runs it, so it must claim rows with FOR UPDATE SKIP LOCKED.
+        ``woken_by``: topics whose batches write the rows ``fn`` looks for; once such a
+        batch has committed, ``fn`` runs at once, so ``seconds`` only bounds how late it
+        finds work no batch of this instance woke it for (a retry coming due).
         """
-        self._timers.append((seconds, fn))
+        wake = asyncio.Event()
+        self._timers.append((seconds, fn, wake))
+        for topic in woken_by:
+            self._wakes.setdefault(topic, []).append(wake)
 
     def context(
         self,
@@ -382,9 +396,16 @@ class Service:
         )
         return Context(conn, self, meta)
 
-    async def _run_timer(self, seconds: float, fn: Callable[[Service], Awaitable[int]]) -> None:
+    def timers(self) -> list[Coroutine[Any, Any, None]]:
+        """The loops of the timers registered with :meth:`every`, to run as tasks."""
+        return [self._run_timer(seconds, fn, wake) for seconds, fn, wake in self._timers]
+
+    async def _run_timer(
+        self, seconds: float, fn: Callable[[Service], Awaitable[int]], wake: asyncio.Event
+    ) -> None:
         await self._ready.wait()
         while True:
+            wake.clear()  # a batch committed from here on wakes the next run
             try:
                 did = await fn(self)
             except asyncio.CancelledError:
@@ -399,7 +420,8 @@ class Service:
             if did:
                 self._outbox_wake.set()
             else:
-                await asyncio.sleep(seconds)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), seconds)
 
     async def prune_processed(self) -> int:
         """Forgets consumed message ids older than ``dedupe_retention_days``, a few
@@ -453,6 +475,8 @@ class Service:
                 self.metrics.messages_in.labels(self.name, topic).inc(len(records))
                 if self._outbox_writes != written:
                     self._outbox_wake.set()
+                for wake in self._wakes.get(topic, ()):
+                    wake.set()
                 return
             except asyncio.CancelledError:
                 raise
@@ -818,8 +842,8 @@ class Service:
         async def on_start(self) -> None:
             await self.owner.start_resources()
             self.add_future(self.owner.relay_outbox())
-            for seconds, fn in self.owner._timers:
-                self.add_future(self.owner._run_timer(seconds, fn))
+            for timer in self.owner.timers():
+                self.add_future(timer)
             if self.owner.consumer is not None:
                 self.consuming = asyncio.ensure_future(self.owner.consumer.run())
 

@@ -34,5 +34,8 @@ def build() -> Service:
     svc.on_many(EncounterCreated, elig.on_encounters)
     svc.on(CoverageReported, handlers.on_coverage_reported)
     if cfg.realtime:
-        svc.every(cfg.poll_s, elig.verify_due)
+        # the checks a batch queues are asked at once; the period finds retries coming due
+        svc.every(
+            cfg.poll_s, elig.verify_due, woken_by=[EncounterCreated.TOPIC, CoverageReported.TOPIC]
+        )
     return svc

@@ -21,7 +21,11 @@ class EligibilitySettings(BaseSettings):
     max_attempts: int = Field(default=10, ge=1, description="Then hold the claim")
     backoff_s: float = Field(default=0.25, ge=0, description="First retry delay; doubles")
     backoff_max_s: float = Field(default=30.0, ge=0)
-    poll_s: float = Field(default=0.05, gt=0, description="Timer period when idle")
+    poll_s: float = Field(
+        default=0.25,
+        gt=0,
+        description="How often due retries are looked for; new checks are asked at once",
+    )
     batch: int = Field(default=200, ge=1, description="Checks claimed per timer run")
     concurrency: int = Field(default=32, ge=1, description="Calls in flight per timer run")
 

@@ -359,3 +359,52 @@ async def test_deferred_writes_go_together_by_text_and_keep_each_keys_order(
         assert [q for q in sent if q.startswith("INSERT")] == [a, b, a, c, b, c]
     finally:
         await conn.close()
+
+
+async def test_a_timer_woken_by_a_topic_runs_once_its_batch_has_committed(
+    live_stack: Settings,
+) -> None:
+    """A timer registered with woken_by runs as soon as a batch of that topic commits
+    (the eligibility checks a batch queued are asked at once), not a period later; a
+    batch of another topic leaves it asleep."""
+    woken, other = f"it.{uuid.uuid4().hex[:6]}", f"it.{uuid.uuid4().hex[:6]}"
+    svc = Service(
+        "it", schema=f"it_{uuid.uuid4().hex[:8]}", migrations=MIGRATIONS, http_port=6199,
+        s=live_stack,
+    )  # fmt: skip
+    seen: list[int] = []  # rows the timer found at each run
+
+    async def record(ctx: Context, enc: EncounterCreated) -> None:
+        await ctx.conn.execute("INSERT INTO effects(encounter_id) VALUES ($1)", enc.encounter_id)
+
+    async def look(s: Service) -> int:
+        assert s.pool is not None
+        seen.append(await s.pool.fetchval("SELECT count(*) FROM effects"))
+        return 0
+
+    svc.on(EncounterCreated, record, topic=woken)
+    svc.on(EncounterCreated, record, topic=other)
+    svc.every(3600, look, woken_by=[woken])
+    await svc.start_resources()
+    tasks = [asyncio.create_task(t) for t in svc.timers()]
+    try:
+
+        async def runs(n: int) -> None:
+            for _ in range(100):
+                if len(seen) >= n:
+                    return
+                await asyncio.sleep(0.02)
+
+        await runs(1)  # its first run, at start
+        assert seen == [0]
+        await svc.process(other, [_record(encounter(encounter_id="E1"), 1, topic=other)])
+        await asyncio.sleep(0.3)
+        assert seen == [0]  # not woken by the other topic
+        await svc.process(woken, [_record(encounter(encounter_id="E2"), 2, topic=woken)])
+        await runs(2)
+        assert seen == [0, 2]  # woken, and it saw the committed rows
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await _done(svc)
