@@ -233,6 +233,18 @@ class CpuWindow:
         }
 
 
+def host_probe_ms(loops: int = 5_000_000) -> float:
+    """Milliseconds this process takes for a fixed pure-Python loop: a yardstick for the
+    host's speed at the time of a run. On a shared virtual machine the same code runs at
+    different speeds from one minute to the next (this one varied by 40 %), so figures
+    of runs far apart are compared together with their probes."""
+    t0 = time.perf_counter()
+    total = 0
+    for i in range(loops):
+        total += i
+    return round((time.perf_counter() - t0) * 1000, 1)
+
+
 def _percentiles(values: list[float]) -> dict[str, float]:
     if not values:
         return {"p50": 0.0, "p95": 0.0, "p99": 0.0, "max": 0.0}
@@ -369,9 +381,11 @@ def run(
             return sent, elapsed, lag_seen
 
         window = CpuWindow({name: p.pid for name, p in fleet.procs.items()})
+        probe_before = host_probe_ms()
         window.start()
         sent, elapsed, lag_seen = asyncio.run(drive())
         window.stop()
+        probe_after = host_probe_ms()
         stats = {name: _proc_stats(p.pid) for name, p in fleet.procs.items()}
     wanted = set(claim_ids)
 
@@ -449,6 +463,7 @@ def run(
         # CPU over the measured window (from the first publish to the last claim settled),
         # per claim; "machine" is every core's busy time, whoever spent it.
         "cpu_ms_per_claim": window.per_claim_ms(claims),
+        "host_probe_ms": {"before": probe_before, "after": probe_after},
         "max_lag": max(lag_seen.values(), default=0),
         "max_lag_by_group": lag_seen,
         "pipeline_msgs": lat["messages"],

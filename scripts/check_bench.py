@@ -35,6 +35,9 @@ def check_pipeline(doc: dict[str, Any]) -> None:
     parts = cpu["services_total"] + cpu["postgresql"] + cpu["kafka"] + cpu["bench"]
     if parts > 1.1 * cpu["machine"] + 0.5:  # each part is a share of the machine's time
         _fail(f"CPU per claim does not add up: {cpu}")
+    probe = doc["host_probe_ms"]
+    if not (probe["before"] > 0 and probe["after"] > 0):
+        _fail(f"no host speed probe: {probe}")
     if doc["baseline_msgs_per_s"] <= 0 or not doc["ratio"]:
         _fail("no pass-through baseline")
 
