@@ -281,6 +281,7 @@ class Service:
         self._timers: list[tuple[float, Callable[[Service], Awaitable[int]], asyncio.Event]] = []
         # topic -> the timers an applied batch of it wakes (Service.every, woken_by)
         self._wakes: dict[str, list[asyncio.Event]] = {}
+        self._wake_of: dict[Callable[[Service], Awaitable[int]], asyncio.Event] = {}
         self._before_batch: BatchHook | None = None
         # Counts outbox writes of this process: after a batch that wrote, the relay runs
         # at once; after one that did not, it is left alone (an empty pass costs five round
@@ -372,8 +373,16 @@ class Service:
         """
         wake = asyncio.Event()
         self._timers.append((seconds, fn, wake))
+        self._wake_of[fn] = wake
         for topic in woken_by:
             self._wakes.setdefault(topic, []).append(wake)
+
+    def wake(self, fn: Callable[[Service], Awaitable[int]], *, after: float = 0.0) -> None:
+        """Runs the timer ``fn`` (see :meth:`every`) in ``after`` seconds, before its
+        period is up: a retry it scheduled comes due then. No timer ``fn``: nothing."""
+        wake = self._wake_of.get(fn)
+        if wake is not None:
+            asyncio.get_running_loop().call_later(max(0.0, after), wake.set)
 
     def context(
         self,

@@ -307,6 +307,8 @@ class Eligibility:
 
     def __init__(self, cfg: EligibilitySettings, s: Settings, transport: Transport) -> None:
         self.cfg = cfg
+        # the soonest retry the current verify_due run scheduled, in seconds
+        self._soonest_retry: float | None = None
         self.settings = s
         self.transport = transport
 
@@ -372,7 +374,15 @@ class Eligibility:
     # --- the timer -----------------------------------------------------------------
 
     async def verify_due(self, svc: Service) -> int:
-        """One run: claim due checks, ask the payers, apply the answers. Returns the count."""
+        """One run: claim due checks, ask the payers, apply the answers. Returns the count.
+        A retry it schedules wakes it again when the retry is due (not a period later)."""
+        self._soonest_retry = None
+        did = await self._verify_due(svc)
+        if self._soonest_retry is not None:  # committed: the retries are there to find
+            svc.wake(self.verify_due, after=self._soonest_retry)
+        return did
+
+    async def _verify_due(self, svc: Service) -> int:
         assert svc.pool is not None
         async with svc.pool.acquire() as conn, conn.transaction():
             rows = await conn.fetch(
@@ -622,6 +632,9 @@ class Eligibility:
                 exchange=tried, done=True,
             )  # fmt: skip
             return
+        due = self.cfg.backoff(attempts)
+        if self._soonest_retry is None or due < self._soonest_retry:
+            self._soonest_retry = due
         await ctx.defer(
             "WITH x AS (INSERT INTO exchanges(claim_id, tenant, payer_id, member_id, patient_id,"
             "   date_of_service, trace, request_x12, response_x12, outcome, problem, elapsed_ms)"
@@ -634,7 +647,7 @@ class Eligibility:
             claim_id,
             attempts,
             why[:500],
-            self.cfg.backoff(attempts),
+            due,
             job.row["tenant"],
             orjson.dumps(tried).decode(),
             key=claim_id,

@@ -426,3 +426,28 @@ async def test_a_failed_roster_read_answers_every_waiting_inquiry(world: World) 
     row = await good.read(("PPO01", "BMP000000001", 2025))
     assert row["payer_id"] is None  # not on the roster
     assert row["icn"] > 0  # and still numbered
+
+
+async def test_a_retry_is_asked_again_when_due_not_a_timer_period_later(world: World) -> None:
+    """With the timer's period an hour, a batch's new check is still asked at once and
+    each retry it schedules (0.2 s, then 0.4 s) is asked again as soon as it is due,
+    until the attempts are used up and the claim is held."""
+    world.handlers.cfg = world.handlers.cfg.model_copy(update={"backoff_s": 0.2})
+    world.elig.every(3600, world.handlers.verify_due, woken_by=["encounter.created"])
+    tasks = [asyncio.create_task(t) for t in world.elig.timers()]
+    try:
+        enc = enc_for(31, [ppo("BMP000000031")])  # never on the payer's roster: AAA 42
+        await world.visit(enc)
+        held = None
+        for _ in range(100):
+            held = (await world.events()).get(_cid(enc))
+            if held is not None:
+                break
+            await asyncio.sleep(0.05)
+        assert isinstance(held, ClaimHeld)
+        [check] = await world.fetch("SELECT state, attempts FROM pending_checks")
+        assert (check["state"], check["attempts"]) == ("done", 3)
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
