@@ -50,7 +50,9 @@ def wire(svc: Service) -> None:
 def timers_on(svc: Service) -> None:
     """The batcher and the timers (kept in PostgreSQL)."""
     cfg = claims_settings()
-    svc.every(cfg.batch_tick_s, batch.send_batches)
+    # the events that leave a claim waiting in CODED wake the batcher once applied
+    ready = [ClaimCoded.TOPIC, ClaimFixed.TOPIC, ClaimVoidRequested.TOPIC]
+    svc.every(cfg.batch_tick_s, batch.send_batches, woken_by=ready)
     svc.every(cfg.timer_tick_s, timers.ack_timeouts)
     svc.every(cfg.timer_tick_s, timers.status_inquiries)
     svc.every(cfg.timer_tick_s * 10, timers.filing_deadlines)

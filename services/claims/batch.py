@@ -2,7 +2,10 @@
 interchange for up to ``batch_max_claims`` of them.
 
 A group goes out when it is full or when its oldest claim has waited
-``batch_window_s``, so latency stays low and a busy day still shares interchanges.
+``batch_window_s``, so latency stays low and a busy day still shares interchanges. The
+batcher runs once a batch of claim.coded, claim.fixed or claim.void_requested has
+committed (a claim may have become ready) and when the oldest waiting group ripens;
+``batch_tick_s`` only bounds how late it notices a claim nothing woke it for.
 Claim rows are taken FOR UPDATE SKIP LOCKED: several instances never send one claim
 twice, and a claim whose event is being applied right now waits for the next tick.
 
@@ -43,6 +46,12 @@ _READY = (
     " WINDOW g AS (PARTITION BY tenant, payer_id)) w"
     " WHERE waiting >= $2 OR oldest <= now() - make_interval(secs => $3)"
     " ORDER BY state_since LIMIT $1"
+)
+
+#: Seconds until the oldest waiting claim's group is ripe (None: nothing waits).
+_RIPENS_IN = (
+    "SELECT extract(epoch FROM min(state_since) + make_interval(secs => $1) - now())"
+    " FROM claims WHERE state = 'CODED' AND outgoing_frequency IS NOT NULL"
 )
 
 _PICK = (
@@ -95,6 +104,10 @@ async def send_batches(svc: Service) -> int:
             cfg.batch_window_s,
         )
         if not ready:
+            # the next group to ripen wakes the batcher then, not a tick later
+            ripens_in = await conn.fetchval(_RIPENS_IN, cfg.batch_window_s)
+            if ripens_in is not None:
+                svc.wake(send_batches, after=float(ripens_in))
             return 0
         async with conn.transaction():
             return await _send_ready(svc, conn, [r[0] for r in ready])

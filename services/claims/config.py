@@ -48,7 +48,11 @@ class ClaimsSettings(BaseSettings):
     batch_window_s: float = Field(
         default=0.2, ge=0, description="Longest a coded claim waits for others to share its 837P"
     )
-    batch_tick_s: float = Field(default=0.05, gt=0, description="How often the batcher looks")
+    batch_tick_s: float = Field(
+        default=1.0,
+        gt=0,
+        description="How often the batcher looks unprompted (batches and ripening wake it)",
+    )
 
     ack_timeout_s: float = Field(default=60.0, gt=0, description="No 999/277CA by then: resend")
     ack_max_resends: int = Field(default=3, ge=0)

@@ -791,3 +791,34 @@ async def test_a_batch_of_steps_leaves_what_the_same_steps_one_by_one_leave(
     assert moves[-2:] == [("ACCEPTED", "PAID"), ("PAID", "CLOSED")]
     for part in ("claims", "timeline", "timers"):
         assert together_snap[part] == apart_snap[part], part
+
+
+async def test_the_batcher_wakes_for_a_full_interchange_and_when_a_group_ripens(
+    claims: Claims, knobs: Any
+) -> None:
+    """With the batcher's own period an hour, a full interchange goes as soon as the batch
+    that coded its last claim commits, and a lone claim goes when its window is up."""
+    knobs(batch_window_s=2.0, batch_max_claims=3)
+    claims.svc.every(3600, batch.send_batches, woken_by=["claim.coded"])
+    tasks = [asyncio.create_task(t) for t in claims.svc.timers()]
+
+    async def submitted_within(seconds: float, n: int) -> float:
+        start = asyncio.get_running_loop().time()
+        while len(await claims.submitted()) < n:
+            assert asyncio.get_running_loop().time() - start < seconds, "not sent"
+            await asyncio.sleep(0.02)
+        return asyncio.get_running_loop().time() - start
+
+    try:
+        await asyncio.sleep(0.2)  # the timers' first runs: nothing waits yet
+        full = [coded(n, payer="ACME1") for n in (1, 2, 3)]
+        await claims.svc.process("claim.coded", [claims.record(c) for c in full])
+        await submitted_within(1.5, 3)  # well inside the 2 s window: it was full
+        lone = coded(4, payer="BETA2")
+        await claims.svc.process("claim.coded", [claims.record(lone)])
+        took = await submitted_within(10.0, 4)  # the window, not the hour
+        assert took >= 1.5
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
