@@ -7,7 +7,7 @@ batcher runs once a batch of claim.coded, claim.fixed or claim.void_requested ha
 committed (a claim may have become ready) and when the oldest waiting group ripens;
 ``batch_tick_s`` only bounds how late it notices a claim nothing woke it for.
 Claim rows are taken FOR UPDATE SKIP LOCKED: several instances never send one claim
-twice, and a claim whose event is being applied right now waits for the next tick.
+twice, and a claim whose event is being applied right now is looked at again shortly.
 
 Each claim still gets its own claim.submitted (key: the claim id) carrying the
 interchange's control numbers and the whole interchange text; the clearinghouse
@@ -110,7 +110,10 @@ async def send_batches(svc: Service) -> int:
                 svc.wake(send_batches, after=float(ripens_in))
             return 0
         async with conn.transaction():
-            return await _send_ready(svc, conn, [r[0] for r in ready])
+            sent = await _send_ready(svc, conn, [r[0] for r in ready])
+        if not sent:  # ready, but locked by a batch being applied: look again shortly
+            svc.wake(send_batches, after=cfg.batch_window_s / 4)
+        return sent
 
 
 async def _send_ready(svc: Service, conn: asyncpg.Connection, claim_ids: list[str]) -> int:

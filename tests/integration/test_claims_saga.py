@@ -822,3 +822,31 @@ async def test_the_batcher_wakes_for_a_full_interchange_and_when_a_group_ripens(
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def test_a_ripe_claim_locked_by_a_batch_in_progress_goes_once_the_lock_is_gone(
+    claims: Claims, knobs: Any
+) -> None:
+    """The batcher skips a claim whose row a batch being applied holds; with its own period
+    an hour, it still looks again shortly and sends the claim once the lock is gone."""
+    knobs(batch_window_s=0.4)
+    claims.svc.every(3600, batch.send_batches, woken_by=["claim.coded"])
+    tasks = [asyncio.create_task(t) for t in claims.svc.timers()]
+    lone = coded(1)
+    try:
+        async with claims.pool.acquire() as other, other.transaction():
+            await claims.svc.process("claim.coded", [claims.record(lone)])
+            await other.execute(
+                "SELECT 1 FROM claims WHERE claim_id = $1 FOR UPDATE", lone.claim_id
+            )
+            await asyncio.sleep(1.0)  # ripe at 0.4 s, but locked
+            assert await claims.submitted() == []
+        for _ in range(100):  # the lock is gone
+            if await claims.submitted():
+                break
+            await asyncio.sleep(0.05)
+        assert [s.claim_id for s in await claims.submitted()] == [lone.claim_id]
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
