@@ -423,14 +423,15 @@ class RosterReads:
                             _ROSTER, *(list(c) for c in zip(*(k for k, _ in batch), strict=True))
                         )
                 except BaseException as exc:  # every waiting 270 hears of it; none hangs
+                    failed = isinstance(exc, Exception)
                     for _, answer in batch:
                         if answer.done():
-                            pass
-                        elif isinstance(exc, Exception):
+                            continue
+                        if failed:
                             answer.set_exception(exc)
                         else:
                             answer.cancel()
-                    if not isinstance(exc, Exception):
+                    if not failed:
                         raise
                     continue
                 for (_, answer), row in zip(batch, rows, strict=True):
