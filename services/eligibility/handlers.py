@@ -287,6 +287,12 @@ async def _record(
     )
 
 
+#: Seconds until the soonest pending check (a retry) is due; None: nothing pending.
+_NEXT_DUE = (
+    "SELECT extract(epoch FROM min(next_at) - now()) FROM pending_checks WHERE state='pending'"
+)
+
+
 @dataclass
 class _Job:
     row: asyncpg.Record
@@ -307,8 +313,6 @@ class Eligibility:
 
     def __init__(self, cfg: EligibilitySettings, s: Settings, transport: Transport) -> None:
         self.cfg = cfg
-        # the soonest retry the current verify_due run scheduled, in seconds
-        self._soonest_retry: float | None = None
         self.settings = s
         self.transport = transport
 
@@ -375,14 +379,7 @@ class Eligibility:
 
     async def verify_due(self, svc: Service) -> int:
         """One run: claim due checks, ask the payers, apply the answers. Returns the count.
-        A retry it schedules wakes it again when the retry is due (not a period later)."""
-        self._soonest_retry = None
-        did = await self._verify_due(svc)
-        if self._soonest_retry is not None:  # committed: the retries are there to find
-            svc.wake(self.verify_due, after=self._soonest_retry)
-        return did
-
-    async def _verify_due(self, svc: Service) -> int:
+        With none due, it is woken when the next retry is (not a period later)."""
         assert svc.pool is not None
         async with svc.pool.acquire() as conn, conn.transaction():
             rows = await conn.fetch(
@@ -392,6 +389,9 @@ class Eligibility:
                 self.cfg.batch,
             )
             if not rows:
+                due_in = await conn.fetchval(_NEXT_DUE)
+                if due_in is not None and due_in > 0:  # one due now is another instance's
+                    svc.wake(self.verify_due, after=float(due_in))
                 return 0
             jobs = await self._prepare(svc, conn, rows)
             sem = asyncio.Semaphore(self.cfg.concurrency)
@@ -632,9 +632,6 @@ class Eligibility:
                 exchange=tried, done=True,
             )  # fmt: skip
             return
-        due = self.cfg.backoff(attempts)
-        if self._soonest_retry is None or due < self._soonest_retry:
-            self._soonest_retry = due
         await ctx.defer(
             "WITH x AS (INSERT INTO exchanges(claim_id, tenant, payer_id, member_id, patient_id,"
             "   date_of_service, trace, request_x12, response_x12, outcome, problem, elapsed_ms)"
@@ -647,7 +644,7 @@ class Eligibility:
             claim_id,
             attempts,
             why[:500],
-            due,
+            self.cfg.backoff(attempts),
             job.row["tenant"],
             orjson.dumps(tried).decode(),
             key=claim_id,
