@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
@@ -233,6 +234,44 @@ class CpuWindow:
         }
 
 
+PG_STATS_SETTLE_S = 1.5
+
+#: pg_stat_database's counters of the benchmark's database that `rcm bench` reports per
+#: claim: transactions (commits and rollbacks) and rows written.
+_PG_COUNTERS = ("xact_commit", "xact_rollback", "tup_inserted", "tup_updated", "tup_deleted")
+
+
+async def pg_activity(s: Settings) -> dict[str, int]:
+    """The database's transaction and row-write counters so far (pg_stat_database). A
+    backend reports its counts when it goes idle, at most once a second, so a reading
+    lags the work by up to about a second."""
+    conn = await asyncpg.connect(s.database_url)
+    try:
+        row = await conn.fetchrow(
+            f"SELECT {', '.join(_PG_COUNTERS)} FROM pg_stat_database"
+            " WHERE datname = current_database()"
+        )
+    finally:
+        await conn.close()
+    assert row is not None
+    return {name: int(row[name]) for name in _PG_COUNTERS}
+
+
+def pg_per_claim(before: dict[str, int], after: dict[str, int], claims: int) -> dict[str, float]:
+    """Transactions and rows written per claim between two readings of
+    :func:`pg_activity`: what a batch costs PostgreSQL shows here, as transactions per
+    claim grow when batches shrink."""
+    d = {name: after[name] - before[name] for name in _PG_COUNTERS}
+    written = d["tup_inserted"] + d["tup_updated"] + d["tup_deleted"]
+    return {
+        "transactions": round((d["xact_commit"] + d["xact_rollback"]) / claims, 2),
+        "rows_written": round(written / claims, 1),
+        "rows_inserted": round(d["tup_inserted"] / claims, 1),
+        "rows_updated": round(d["tup_updated"] / claims, 1),
+        "rows_deleted": round(d["tup_deleted"] / claims, 1),
+    }
+
+
 def host_probe_ms(loops: int = 5_000_000) -> float:
     """Milliseconds this process takes for a fixed pure-Python loop: a yardstick for the
     host's speed at the time of a run. On a shared virtual machine the same code runs at
@@ -382,9 +421,12 @@ def run(
 
         window = CpuWindow({name: p.pid for name, p in fleet.procs.items()})
         probe_before = host_probe_ms()
+        pg_before = asyncio.run(pg_activity(s))
         window.start()
         sent, elapsed, lag_seen = asyncio.run(drive())
         window.stop()
+        time.sleep(PG_STATS_SETTLE_S)  # the last second's counts reach pg_stat_database
+        pg_after = asyncio.run(pg_activity(s))
         probe_after = host_probe_ms()
         stats = {name: _proc_stats(p.pid) for name, p in fleet.procs.items()}
     wanted = set(claim_ids)
@@ -464,6 +506,10 @@ def run(
         # per claim; "machine" is every core's busy time, whoever spent it.
         "cpu_ms_per_claim": window.per_claim_ms(claims),
         "host_probe_ms": {"before": probe_before, "after": probe_after},
+        # PostgreSQL's transactions and row writes per claim over the same window (and
+        # the second after it, for the counts to arrive): at a steady rate batches are
+        # small and transactions per claim many, the cost that bursts spread.
+        "postgresql_per_claim": pg_per_claim(pg_before, pg_after, claims),
         "max_lag": max(lag_seen.values(), default=0),
         "max_lag_by_group": lag_seen,
         "pipeline_msgs": lat["messages"],
@@ -559,8 +605,6 @@ def run_stage(
 async def _run_stage(
     s: Settings, stage: str, claims: int, seed: int, out: Path, timeout: float, instances: int
 ) -> dict[str, Any]:
-    import asyncpg
-
     from rcm.processes import SERVICES
 
     inputs = stage_inputs(stage)

@@ -38,6 +38,10 @@ def check_pipeline(doc: dict[str, Any]) -> None:
     probe = doc["host_probe_ms"]
     if not (probe["before"] > 0 and probe["after"] > 0):
         _fail(f"no host speed probe: {probe}")
+    pg = doc["postgresql_per_claim"]
+    # every claim writes rows in every schema (a batch's transaction carries many claims)
+    if pg["transactions"] <= 0 or pg["rows_written"] < 10:
+        _fail(f"PostgreSQL's transactions and row writes per claim not counted: {pg}")
     if doc["baseline_msgs_per_s"] <= 0 or not doc["ratio"]:
         _fail("no pass-through baseline")
 
