@@ -282,6 +282,8 @@ class Service:
         # topic -> the timers an applied batch of it wakes (Service.every, woken_by)
         self._wakes: dict[str, list[asyncio.Event]] = {}
         self._wake_of: dict[Callable[[Service], Awaitable[int]], asyncio.Event] = {}
+        # the wake each timer has coming (Service.wake), until it rings
+        self._wake_due: dict[Callable[[Service], Awaitable[int]], asyncio.TimerHandle] = {}
         self._before_batch: BatchHook | None = None
         # Counts outbox writes of this process: after a batch that wrote, the relay runs
         # at once; after one that did not, it is left alone (an empty pass costs five round
@@ -379,10 +381,26 @@ class Service:
 
     def wake(self, fn: Callable[[Service], Awaitable[int]], *, after: float = 0.0) -> None:
         """Runs the timer ``fn`` (see :meth:`every`) in ``after`` seconds, before its
-        period is up: a retry it scheduled comes due then. No timer ``fn``: nothing."""
+        period is up: a retry it scheduled comes due then. No timer ``fn``: nothing.
+
+        Only the soonest wake asked for is kept: a timer that asks for one looks again
+        when it runs and finds nothing, so a later one would only add a run."""
         wake = self._wake_of.get(fn)
-        if wake is not None:
-            asyncio.get_running_loop().call_later(max(0.0, after), wake.set)
+        if wake is None:
+            return
+        loop = asyncio.get_running_loop()
+        at = loop.time() + max(0.0, after)
+        coming = self._wake_due.get(fn)
+        if coming is not None:
+            if coming.when() <= at:
+                return
+            coming.cancel()
+
+        def ring() -> None:
+            del self._wake_due[fn]
+            wake.set()
+
+        self._wake_due[fn] = loop.call_at(at, ring)
 
     def context(
         self,

@@ -506,11 +506,21 @@ class _Batch:
     traceparent: str | None
 
 
+#: Seconds until the soonest delivery, adjudication or correction is due; None: none waits.
+_NEXT_DUE = (
+    "SELECT extract(epoch FROM least("
+    "(SELECT min(due_at) FROM scheduled WHERE sent_at IS NULL),"
+    " (SELECT min(due_at) FROM pending_adjudications WHERE done_at IS NULL),"
+    " (SELECT min(due_at) FROM corrections WHERE done_at IS NULL)) - now())"
+)
+
+
 async def adjudicate_due(svc: Service) -> int:
     """One payer cycle: every claim whose delay has passed, one 835 per tenant, payer, payee.
 
     First releases scheduled deliveries whose time has come (late acknowledgements, 835s
-    held back); an 835 sent here with no delay overtakes any still held.
+    held back); an 835 sent here with no delay overtakes any still held. A cycle that
+    finds nothing asks to run again when the soonest waiting work falls due.
     """
     assert svc.pool is not None
     cfg = simulator_settings()
@@ -530,6 +540,10 @@ async def adjudicate_due(svc: Service) -> int:
         if rows or fixes:
             await _pay(svc, conn, cfg, rows, fixes)
             done += len(rows) + len(fixes)
+        else:
+            due_in = await conn.fetchval(_NEXT_DUE)
+            if due_in is not None and due_in > 0:  # one due now is another instance's
+                svc.wake(adjudicate_due, after=float(due_in))
     return done
 
 

@@ -361,6 +361,41 @@ async def test_deferred_writes_go_together_by_text_and_keep_each_keys_order(
         await conn.close()
 
 
+async def test_a_timer_keeps_only_the_soonest_wake_it_asked_for(live_stack: Settings) -> None:
+    """Service.wake: a wake asked for while a sooner one is coming adds no run, and a
+    sooner one replaces a later one (the run it brings looks for the later work)."""
+    svc = Service(
+        "it", schema=f"it_{uuid.uuid4().hex[:8]}", migrations=MIGRATIONS, http_port=6199,
+        s=live_stack,
+    )  # fmt: skip
+    loop = asyncio.get_running_loop()
+    runs: list[float] = []
+    first = asyncio.Event()
+
+    async def look(s: Service) -> int:
+        runs.append(loop.time())
+        first.set()
+        return 0
+
+    svc.every(3600, look)
+    await svc.start_resources()
+    tasks = [asyncio.create_task(t) for t in svc.timers()]
+    try:
+        await asyncio.wait_for(first.wait(), 5)  # its first run, at start
+        asked = loop.time()
+        svc.wake(look, after=0.6)
+        svc.wake(look, after=0.2)  # replaces the wake at 0.6
+        svc.wake(look, after=0.4)  # a sooner one is coming: nothing
+        await asyncio.sleep(1.0)
+        assert len(runs) == 2
+        assert 0.15 <= runs[1] - asked < 0.4
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await _done(svc)
+
+
 async def test_a_timer_woken_by_a_topic_runs_once_its_batch_has_committed(
     live_stack: Settings,
 ) -> None:

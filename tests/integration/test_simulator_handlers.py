@@ -3,8 +3,10 @@ per payer and payee that balances, fault knobs, and the 276 endpoint over HTTP."
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime as dt
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -32,7 +34,7 @@ TOKEN = {"Authorization": "Bearer local-clearinghouse-token"}
 
 
 def knobs(monkeypatch: pytest.MonkeyPatch, **kw: object) -> SimulatorSettings:
-    cfg = SimulatorSettings(delay_s=0, denial_rate=0, **kw)  # type: ignore[arg-type]
+    cfg = SimulatorSettings(**{"delay_s": 0, "denial_rate": 0, **kw})  # type: ignore[arg-type]
     monkeypatch.setattr(handlers, "simulator_settings", lambda: cfg)
     return cfg
 
@@ -151,6 +153,38 @@ async def test_three_claim_interchange_is_acknowledged_once_and_paid_in_one_835(
     # Medicare pays preventive care in full and charges the first visit to the deductible
     assert cents(found[pcns[2]][0][5]) == 0
     assert cents(found[pcns[0]][0][5]) > 0
+
+
+async def test_the_payer_cycle_runs_when_its_work_falls_due_not_a_period_later(
+    svc: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the cycle's period an hour, acknowledgements held back 0.3 s and claims
+    adjudicated 0.8 s after receipt still go out when due, not before: the batch of
+    claim.submitted wakes the cycle, and a cycle that finds nothing due asks to run
+    when the soonest queued work is."""
+    knobs(monkeypatch, delay_s=0.8, ack_delay_s=0.3)
+    svc.every(3600, handlers.adjudicate_due, woken_by=[ClaimSubmitted.TOPIC])
+    tasks = [asyncio.create_task(t) for t in svc.timers()]
+    try:
+        text, claims = three_claims(507)
+        records = [submitted(text, c.pcn, 507, n) for n, c in enumerate(claims)]
+        await svc.process(ClaimSubmitted.TOPIC, records)
+        start = time.monotonic()
+        sent_at: dict[str, float] = {}  # first time each kind of event was in the outbox
+        while len(sent_at) < 2 and time.monotonic() - start < 5:
+            for e in await outbox(svc):
+                kind = "835" if isinstance(e, RemitReceived) else "ack"
+                sent_at.setdefault(kind, time.monotonic() - start)
+            await asyncio.sleep(0.02)
+        assert set(sent_at) == {"ack", "835"}
+        assert 0.2 <= sent_at["ack"] < 0.7  # held back 0.3 s
+        assert 0.7 <= sent_at["835"] < 1.5  # adjudicated 0.8 s after receipt
+        remits = [e for e in await outbox(svc) if isinstance(e, RemitReceived)]
+        assert sorted(clps(remits[0].x12)) == sorted(c.pcn for c in claims)
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def test_a_reused_control_number_with_other_content_is_dead_lettered(
