@@ -282,6 +282,8 @@ class Service:
         # topic -> the timers an applied batch of it wakes (Service.every, woken_by)
         self._wakes: dict[str, list[asyncio.Event]] = {}
         self._wake_of: dict[Callable[[Service], Awaitable[int]], asyncio.Event] = {}
+        # futures of code waiting for this instance's next committed batch of a topic
+        self._commit_waiters: dict[str, list[asyncio.Future[None]]] = {}
         # the wake each timer has coming (Service.wake), until it rings
         self._wake_due: dict[Callable[[Service], Awaitable[int]], asyncio.TimerHandle] = {}
         self._before_batch: BatchHook | None = None
@@ -402,6 +404,13 @@ class Service:
 
         self._wake_due[fn] = loop.call_at(at, ring)
 
+    def next_commit(self, topic: str) -> asyncio.Future[None]:
+        """Done when this instance next commits a batch of ``topic``: for code outside
+        the consumer (an HTTP route) that needs what the next batch writes."""
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._commit_waiters.setdefault(topic, []).append(waiter)
+        return waiter
+
     def context(
         self,
         conn: asyncpg.Connection,
@@ -504,6 +513,9 @@ class Service:
                     self._outbox_wake.set()
                 for wake in self._wakes.get(topic, ()):
                     wake.set()
+                for waiter in self._commit_waiters.pop(topic, ()):
+                    if not waiter.done():
+                        waiter.set_result(None)
                 return
             except asyncio.CancelledError:
                 raise

@@ -39,7 +39,7 @@ import asyncio
 import datetime as dt
 import hmac
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
@@ -47,6 +47,7 @@ from typing import Any
 
 import asyncpg
 from aiohttp import web
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from runtime.service import Context, Service
@@ -85,6 +86,13 @@ class RosterSettings(BaseSettings):
     )
 
     unknown_grace_s: float = 60.0
+    roster_wait_s: float = Field(
+        default=0.3,
+        ge=0,
+        le=10,
+        description="Longest a 270 about a member not on the roster waits for the roster"
+        " feed's next batches before the answer is AAA 42",
+    )
 
 
 @lru_cache(maxsize=1)
@@ -452,15 +460,25 @@ def roster_reads(pool: asyncpg.Pool) -> RosterReads:
     return reads
 
 
-async def respond(pool: asyncpg.Pool, text: str, *, grace_s: float | None = None) -> str:
-    """Answers one 270 from the roster and the accumulators. X12Error on a bad 270."""
-    inq = read_270(text)
-    grace = roster_settings().unknown_grace_s if grace_s is None else grace_s
-    dos = inq.date_of_service or dt.datetime.now(dt.UTC).date()
+#: Done when the roster feed has applied its next batch of encounters.
+RosterFeed = Callable[[], Awaitable[None]]
+
+
+@dataclass
+class _Lookup:
+    """One roster read for a 270: the member, their accumulators for the year, the
+    interchange control number of the answer, and the verdict on the inquiry."""
+
+    icn: int
+    enr: Enrollment | None
+    met: Met
+    verdict: Verdict
+
+
+async def _look_up(pool: asyncpg.Pool, inq: Inquiry270, dos: dt.date) -> _Lookup:
     # the member, their accumulators for the year and a control number, read together
     # with the other 270s in flight
     row = await roster_reads(pool).read((inq.payer_id, inq.member_id, dos.year))
-    icn = row["icn"]
     enr: Enrollment | None = None
     met = Met()
     if row["payer_id"] is not None and inq.payer_id in PAYERS:
@@ -475,7 +493,37 @@ async def respond(pool: asyncpg.Pool, text: str, *, grace_s: float | None = None
         )
         if row["deductible_met_cents"] is not None:
             met = Met(row["deductible_met_cents"], row["oop_met_cents"])
-    verdict = judge(inq, enr)
+    return _Lookup(row["icn"], enr, met, judge(inq, enr))
+
+
+async def respond(
+    pool: asyncpg.Pool,
+    text: str,
+    *,
+    grace_s: float | None = None,
+    roster_feed: RosterFeed | None = None,
+) -> str:
+    """Answers one 270 from the roster and the accumulators. X12Error on a bad 270.
+
+    ``roster_feed``: the roster learns of members from encounter.created, the same
+    events eligibility asks about, so a 270 can arrive a moment before its member's
+    batch is applied; a member not found then waits for the feed's next batches (up to
+    ``roster_wait_s``) before the answer is AAA 42 and a resubmission."""
+    inq = read_270(text)
+    cfg = roster_settings()
+    grace = cfg.unknown_grace_s if grace_s is None else grace_s
+    dos = inq.date_of_service or dt.datetime.now(dt.UTC).date()
+    found = await _look_up(pool, inq, dos)
+    if found.verdict == "unknown" and roster_feed is not None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + cfg.roster_wait_s
+        while found.verdict == "unknown" and (left := deadline - loop.time()) > 0:
+            try:
+                await asyncio.wait_for(roster_feed(), left)
+            except TimeoutError:
+                break
+            found = await _look_up(pool, inq, dos)
+    icn, enr, met, verdict = found.icn, found.enr, found.met, found.verdict
     final = False
     if verdict == "unknown":
         who = inq.dependent.birth_date if inq.dependent else None
@@ -516,7 +564,12 @@ Answer = tuple[int, str]
 
 
 async def answer_request(
-    pool: asyncpg.Pool, headers: Any, body: bytes, *, grace_s: float | None = None
+    pool: asyncpg.Pool,
+    headers: Any,
+    body: bytes,
+    *,
+    grace_s: float | None = None,
+    roster_feed: RosterFeed | None = None,
 ) -> Answer:
     """HTTP status and body for one POST: the transport-neutral core of the route."""
     if not _authorized(headers):
@@ -526,20 +579,24 @@ async def answer_request(
     except UnicodeDecodeError:
         return 400, "bad 270: not UTF-8 text"
     try:
-        return 200, await respond(pool, text, grace_s=grace_s)
+        return 200, await respond(pool, text, grace_s=grace_s, roster_feed=roster_feed)
     except X12Error as exc:
         return 400, f"bad 270: {exc}"
 
 
 def aiohttp_app(
-    pool_of: Callable[[], asyncpg.Pool], *, grace_s: float | None = None
+    pool_of: Callable[[], asyncpg.Pool],
+    *,
+    grace_s: float | None = None,
+    roster_feed: RosterFeed | None = None,
 ) -> web.Application:
     """The same route as a plain aiohttp application (tests, benchmarks)."""
 
     async def post(request: web.Request) -> web.Response:
         status, text = await answer_request(
-            pool_of(), request.headers, await request.read(), grace_s=grace_s
-        )
+            pool_of(), request.headers, await request.read(), grace_s=grace_s,
+            roster_feed=roster_feed,
+        )  # fmt: skip
         return web.Response(text=text, status=status, content_type="application/edi-x12")
 
     app = web.Application()
@@ -553,10 +610,15 @@ def install(svc: Service) -> None:
 
     svc.on(EncounterCreated, on_encounter)
 
+    def roster_feed() -> asyncio.Future[None]:
+        return svc.next_commit(EncounterCreated.TOPIC)
+
     class RealTime270(View):
         async def post(self, request: Any, **kwargs: Any) -> Any:
             assert svc.pool is not None
-            status, text = await answer_request(svc.pool, request.headers, await request.read())
+            status, text = await answer_request(
+                svc.pool, request.headers, await request.read(), roster_feed=roster_feed
+            )
             return self.text(text, status=status, content_type="application/edi-x12")
 
     svc.app.page(PATH)(RealTime270)

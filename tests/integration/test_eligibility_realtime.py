@@ -32,10 +32,13 @@ from schemas.events import ClaimHeld, EligibilityChecked, EncounterCreated, Even
 from schemas.ids import claim_id_for
 from services.eligibility.client import HttpTransport
 from services.eligibility.config import EligibilitySettings
+from services.eligibility.domain import Verify, inquiry_for, precheck
 from services.eligibility.handlers import Eligibility
+from services.eligibility.x12_270 import write_270
 from services.simulator import eligibility as payer
 from tests.builders import encounter
 from tests.unit.factories import coverage, dependent_coverage, person
+from tests.unit.test_eligibility_x12 import ENV
 
 pytestmark = pytest.mark.integration
 
@@ -451,3 +454,40 @@ async def test_a_retry_is_asked_again_when_due_not_a_timer_period_later(world: W
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def test_a_270_a_moment_ahead_of_its_roster_waits_for_the_roster_feed(
+    world: World,
+) -> None:
+    """The payer's roster learns of members from encounter.created, the events
+    eligibility asks about, so a 270 can come first. It is answered once the roster's
+    batch with its member commits (covered: no AAA 42 and resubmission), whatever other
+    batches commit before; a member no batch brings gets AAA 42 when the wait is over."""
+    assert world.sim.pool is not None
+    pool = world.sim.pool
+
+    def feed() -> asyncio.Future[None]:
+        return world.sim.next_commit("encounter.created")
+
+    def inquiry(enc: EncounterCreated) -> str:
+        verify = precheck(_cid(enc), enc, list(enc.coverages))
+        assert isinstance(verify, Verify)
+        return write_270(inquiry_for(enc, verify.primary, trace="41"), envelope=ENV)
+
+    enc = enc_for(41, [ppo("BMP000000041")])
+    asking = asyncio.create_task(payer.respond(pool, inquiry(enc), grace_s=3600, roster_feed=feed))
+    await asyncio.sleep(0.05)
+    assert not asking.done()  # waiting for the roster
+    await world.roster(enc_for(43, [ppo("BMP000000043")]))  # another member's batch
+    await asyncio.sleep(0.05)
+    assert not asking.done()
+    await world.roster(enc)
+    answer = await asyncio.wait_for(asking, 2)
+    assert "AAA*" not in answer
+    assert "EB*1*" in answer
+
+    start = asyncio.get_running_loop().time()
+    stranger = enc_for(42, [ppo("BMP000000042")])
+    answer = await payer.respond(pool, inquiry(stranger), grace_s=3600, roster_feed=feed)
+    assert "AAA*Y**42*R" in answer
+    assert asyncio.get_running_loop().time() - start >= 0.25  # waited out roster_wait_s
