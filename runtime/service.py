@@ -408,7 +408,10 @@ class Service:
         """Done when this instance next commits a batch of ``topic``: for code outside
         the consumer (an HTTP route) that needs what the next batch writes."""
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._commit_waiters.setdefault(topic, []).append(waiter)
+        # waiters that gave up are dropped here too: an instance that holds none of the
+        # topic's partitions never commits a batch of it
+        waiting = [w for w in self._commit_waiters.get(topic, ()) if not w.done()]
+        self._commit_waiters[topic] = [*waiting, waiter]
         return waiter
 
     def context(

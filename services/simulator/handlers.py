@@ -506,12 +506,14 @@ class _Batch:
     traceparent: str | None
 
 
-#: Seconds until the soonest delivery, adjudication or correction is due; None: none waits.
+#: Seconds until the soonest delivery, adjudication or correction falls due; None: none
+#: waits. Work already due is left out: another instance holds it, or it failed and the
+#: timer's pause and period find it again; it must not hide what comes due later.
 _NEXT_DUE = (
     "SELECT extract(epoch FROM least("
-    "(SELECT min(due_at) FROM scheduled WHERE sent_at IS NULL),"
-    " (SELECT min(due_at) FROM pending_adjudications WHERE done_at IS NULL),"
-    " (SELECT min(due_at) FROM corrections WHERE done_at IS NULL)) - now())"
+    "(SELECT min(due_at) FROM scheduled WHERE sent_at IS NULL AND due_at > now()),"
+    " (SELECT min(due_at) FROM pending_adjudications WHERE done_at IS NULL AND due_at > now()),"
+    " (SELECT min(due_at) FROM corrections WHERE done_at IS NULL AND due_at > now())) - now())"
 )
 
 
@@ -542,7 +544,7 @@ async def adjudicate_due(svc: Service) -> int:
             done += len(rows) + len(fixes)
         else:
             due_in = await conn.fetchval(_NEXT_DUE)
-            if due_in is not None and due_in > 0:  # one due now is another instance's
+            if due_in is not None:
                 svc.wake(adjudicate_due, after=float(due_in))
     return done
 

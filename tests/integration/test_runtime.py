@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -393,6 +394,30 @@ async def test_a_timer_keeps_only_the_soonest_wake_it_asked_for(live_stack: Sett
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await _done(svc)
+
+
+async def test_a_wait_for_a_commit_resolves_after_it_and_one_given_up_is_not_kept(
+    live_stack: Settings,
+) -> None:
+    """Service.next_commit: done once this instance has committed a batch of the topic,
+    not before; waiters that gave up are not kept, even on an instance that never
+    commits a batch of the topic (it holds none of its partitions)."""
+    topic = f"it.{uuid.uuid4().hex[:6]}"
+    svc = await _service(live_stack, topic, [], fail_on=None)
+    try:
+        for _ in range(50):
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(svc.next_commit("it.never"), 0.001)
+        assert len(svc._commit_waiters["it.never"]) <= 1
+        waiting = svc.next_commit(topic)
+        await asyncio.sleep(0.05)
+        assert not waiting.done()
+        await svc.process(topic, [_record(encounter(encounter_id="E-c"), 0, topic=topic)])
+        assert waiting.done()
+        assert svc.pool is not None
+        assert await svc.pool.fetchval("SELECT count(*) FROM effects") == 1
+    finally:
         await _done(svc)
 
 

@@ -161,9 +161,19 @@ async def test_the_payer_cycle_runs_when_its_work_falls_due_not_a_period_later(
     """With the cycle's period an hour, acknowledgements held back 0.3 s and claims
     adjudicated 0.8 s after receipt still go out when due, not before: the batch of
     claim.submitted wakes the cycle, and a cycle that finds nothing due asks to run
-    when the soonest queued work is."""
+    when the soonest queued work is. A delivery already due that another instance
+    holds does not hide the work due later."""
     knobs(monkeypatch, delay_s=0.8, ack_delay_s=0.3)
     svc.every(3600, handlers.adjudicate_due, woken_by=[ClaimSubmitted.TOPIC])
+    assert svc.pool is not None
+    await svc.pool.execute(
+        "INSERT INTO scheduled(tenant, correlation_id, event_type, body, due_at)"
+        " VALUES ('elsewhere', 'X', 'rcm.claim.acknowledged', '{}', now() - interval '1 s')"
+    )
+    other = await svc.pool.acquire()  # another instance's cycle, holding that delivery
+    held = other.transaction()
+    await held.start()
+    await other.execute("SELECT 1 FROM scheduled WHERE tenant = 'elsewhere' FOR UPDATE")
     tasks = [asyncio.create_task(t) for t in svc.timers()]
     try:
         text, claims = three_claims(507)
@@ -185,6 +195,8 @@ async def test_the_payer_cycle_runs_when_its_work_falls_due_not_a_period_later(
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await held.rollback()
+        await svc.pool.release(other)
 
 
 async def test_a_reused_control_number_with_other_content_is_dead_lettered(
