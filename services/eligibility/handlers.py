@@ -287,9 +287,12 @@ async def _record(
     )
 
 
-#: Seconds until the soonest pending check (a retry) is due; None: nothing pending.
+#: Seconds until the soonest pending check (a retry) falls due; None: nothing pending. A
+#: check already due is left out (another instance is asking it): it must not hide the
+#: retries due after it.
 _NEXT_DUE = (
-    "SELECT extract(epoch FROM min(next_at) - now()) FROM pending_checks WHERE state='pending'"
+    "SELECT extract(epoch FROM min(next_at) - now()) FROM pending_checks"
+    " WHERE state='pending' AND next_at > now()"
 )
 
 
@@ -390,7 +393,7 @@ class Eligibility:
             )
             if not rows:
                 due_in = await conn.fetchval(_NEXT_DUE)
-                if due_in is not None and due_in > 0:  # one due now is another instance's
+                if due_in is not None:
                     svc.wake(self.verify_due, after=float(due_in))
                 return 0
             jobs = await self._prepare(svc, conn, rows)
