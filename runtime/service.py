@@ -404,6 +404,20 @@ class Service:
 
         self._wake_due[fn] = loop.call_at(at, ring)
 
+    async def wake_when_due(
+        self,
+        fn: Callable[[Service], Awaitable[int]],
+        conn: asyncpg.Connection,
+        due_in_sql: str,
+        *args: Any,
+    ) -> None:
+        """Wakes the timer ``fn`` when the seconds ``due_in_sql`` returns are up: the run of
+        a timer that found nothing asks for the soonest of its queued work (None: nothing
+        waits, the timer's period covers work another instance queues)."""
+        due_in = await conn.fetchval(due_in_sql, *args)
+        if due_in is not None:
+            self.wake(fn, after=float(due_in))
+
     def next_commit(self, topic: str) -> asyncio.Future[None]:
         """Done when this instance next commits a batch of ``topic``: for code outside
         the consumer (an HTTP route) that needs what the next batch writes."""

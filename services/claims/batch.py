@@ -105,9 +105,7 @@ async def send_batches(svc: Service) -> int:
         )
         if not ready:
             # the next group to ripen wakes the batcher then, not a tick later
-            ripens_in = await conn.fetchval(_RIPENS_IN, cfg.batch_window_s)
-            if ripens_in is not None:
-                svc.wake(send_batches, after=float(ripens_in))
+            await svc.wake_when_due(send_batches, conn, _RIPENS_IN, cfg.batch_window_s)
             return 0
         async with conn.transaction():
             sent = await _send_ready(svc, conn, [r[0] for r in ready])

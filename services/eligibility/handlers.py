@@ -392,9 +392,7 @@ class Eligibility:
                 self.cfg.batch,
             )
             if not rows:
-                due_in = await conn.fetchval(_NEXT_DUE)
-                if due_in is not None:
-                    svc.wake(self.verify_due, after=float(due_in))
+                await svc.wake_when_due(self.verify_due, conn, _NEXT_DUE)
                 return 0
             jobs = await self._prepare(svc, conn, rows)
             sem = asyncio.Semaphore(self.cfg.concurrency)

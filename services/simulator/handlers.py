@@ -543,9 +543,7 @@ async def adjudicate_due(svc: Service) -> int:
             await _pay(svc, conn, cfg, rows, fixes)
             done += len(rows) + len(fixes)
         else:
-            due_in = await conn.fetchval(_NEXT_DUE)
-            if due_in is not None:
-                svc.wake(adjudicate_due, after=float(due_in))
+            await svc.wake_when_due(adjudicate_due, conn, _NEXT_DUE)
     return done
 
 
