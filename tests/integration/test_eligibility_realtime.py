@@ -434,9 +434,30 @@ async def test_a_failed_roster_read_answers_every_waiting_inquiry(world: World) 
 async def test_a_retry_is_asked_again_when_due_not_a_timer_period_later(world: World) -> None:
     """With the timer's period an hour, a batch's new check is still asked at once and
     each retry it schedules (0.2 s, then 0.4 s) is asked again as soon as it is due,
-    until the attempts are used up and the claim is held."""
+    until the attempts are used up and the claim is held. A check already due that
+    another instance is asking does not hide the retries due after it."""
     world.handlers.cfg = world.handlers.cfg.model_copy(update={"backoff_s": 0.2})
+    runs = 0
+    real = world.handlers.verify_due
+
+    async def counted(svc: Service) -> int:
+        nonlocal runs
+        runs += 1
+        return await real(svc)
+
+    world.handlers.verify_due = counted  # type: ignore[method-assign]
     world.elig.every(3600, world.handlers.verify_due, woken_by=["encounter.created"])
+    pool = world.elig.pool
+    assert pool is not None
+    await pool.execute(
+        "INSERT INTO pending_checks(claim_id, tenant, encounter, cause, payer_id, next_at)"
+        " VALUES ('ELSEWHERE', $1, '{}', 'x', 'PPO01', now() - interval '1 s')",
+        TENANT,
+    )
+    other = await pool.acquire()  # another instance, asking that check
+    holding = other.transaction()
+    await holding.start()
+    await other.execute("SELECT 1 FROM pending_checks WHERE claim_id = 'ELSEWHERE' FOR UPDATE")
     tasks = [asyncio.create_task(t) for t in world.elig.timers()]
     try:
         enc = enc_for(31, [ppo("BMP000000031")])  # never on the payer's roster: AAA 42
@@ -448,12 +469,17 @@ async def test_a_retry_is_asked_again_when_due_not_a_timer_period_later(world: W
                 break
             await asyncio.sleep(0.05)
         assert isinstance(held, ClaimHeld)
-        [check] = await world.fetch("SELECT state, attempts FROM pending_checks")
+        [check] = await world.fetch(
+            "SELECT state, attempts FROM pending_checks WHERE claim_id <> 'ELSEWHERE'"
+        )
         assert (check["state"], check["attempts"]) == ("done", 3)
+        assert runs < 30  # woken when due, never spinning on the check held elsewhere
     finally:
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await holding.rollback()
+        await pool.release(other)
 
 
 async def test_a_270_a_moment_ahead_of_its_roster_waits_for_the_roster_feed(

@@ -164,6 +164,15 @@ async def test_the_payer_cycle_runs_when_its_work_falls_due_not_a_period_later(
     when the soonest queued work is. A delivery already due that another instance
     holds does not hide the work due later."""
     knobs(monkeypatch, delay_s=0.8, ack_delay_s=0.3)
+    runs = 0
+    real = handlers.adjudicate_due
+
+    async def counted(s: Service) -> int:
+        nonlocal runs
+        runs += 1
+        return await real(s)
+
+    monkeypatch.setattr(handlers, "adjudicate_due", counted)  # the cycle wakes itself too
     svc.every(3600, handlers.adjudicate_due, woken_by=[ClaimSubmitted.TOPIC])
     assert svc.pool is not None
     await svc.pool.execute(
@@ -191,6 +200,7 @@ async def test_the_payer_cycle_runs_when_its_work_falls_due_not_a_period_later(
         assert 0.7 <= sent_at["835"] < 1.5  # adjudicated 0.8 s after receipt
         remits = [e for e in await outbox(svc) if isinstance(e, RemitReceived)]
         assert sorted(clps(remits[0].x12)) == sorted(c.pcn for c in claims)
+        assert runs < 30  # woken when due, never spinning on the delivery held elsewhere
     finally:
         for t in tasks:
             t.cancel()
