@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -33,3 +34,15 @@ async def throwaway_service(
         assert svc.pool is not None
         await svc.pool.execute(f"DROP SCHEMA {svc.schema} CASCADE")
         await svc.stop_resources()
+
+
+@asynccontextmanager
+async def running_timers(svc: Service) -> AsyncIterator[None]:
+    """Runs the service's timers (Service.every) for the block, and stops them after."""
+    tasks = [asyncio.create_task(t) for t in svc.timers()]
+    try:
+        yield
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

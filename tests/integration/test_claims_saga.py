@@ -34,7 +34,7 @@ from schemas.events_workqueue import ClaimFixed, ClaimVoidRequested, Reentry
 from services.claims import app, batch, handlers, timers
 from services.claims.config import ClaimsSettings
 from tests.builders import encounter
-from tests.throwaway import throwaway_service
+from tests.throwaway import running_timers, throwaway_service
 from tests.unit import factories as f
 
 pytestmark = pytest.mark.integration
@@ -800,7 +800,6 @@ async def test_the_batcher_wakes_for_a_full_interchange_and_when_a_group_ripens(
     that coded its last claim commits, and a lone claim goes when its window is up."""
     knobs(batch_window_s=2.0, batch_max_claims=3)
     claims.svc.every(3600, batch.send_batches, woken_by=["claim.coded"])
-    tasks = [asyncio.create_task(t) for t in claims.svc.timers()]
 
     async def submitted_within(seconds: float, n: int) -> float:
         start = asyncio.get_running_loop().time()
@@ -809,7 +808,7 @@ async def test_the_batcher_wakes_for_a_full_interchange_and_when_a_group_ripens(
             await asyncio.sleep(0.02)
         return asyncio.get_running_loop().time() - start
 
-    try:
+    async with running_timers(claims.svc):
         await asyncio.sleep(0.2)  # the timers' first runs: nothing waits yet
         full = [coded(n, payer="ACME1") for n in (1, 2, 3)]
         await claims.svc.process("claim.coded", [claims.record(c) for c in full])
@@ -818,10 +817,6 @@ async def test_the_batcher_wakes_for_a_full_interchange_and_when_a_group_ripens(
         await claims.svc.process("claim.coded", [claims.record(lone)])
         took = await submitted_within(10.0, 4)  # the window, not the hour
         assert took >= 1.5
-    finally:
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def test_a_ripe_claim_locked_by_a_batch_in_progress_goes_once_the_lock_is_gone(
@@ -831,9 +826,8 @@ async def test_a_ripe_claim_locked_by_a_batch_in_progress_goes_once_the_lock_is_
     an hour, it still looks again shortly and sends the claim once the lock is gone."""
     knobs(batch_window_s=0.4)
     claims.svc.every(3600, batch.send_batches, woken_by=["claim.coded"])
-    tasks = [asyncio.create_task(t) for t in claims.svc.timers()]
     lone = coded(1)
-    try:
+    async with running_timers(claims.svc):
         async with claims.pool.acquire() as other, other.transaction():
             await claims.svc.process("claim.coded", [claims.record(lone)])
             await other.execute(
@@ -846,7 +840,3 @@ async def test_a_ripe_claim_locked_by_a_batch_in_progress_goes_once_the_lock_is_
                 break
             await asyncio.sleep(0.05)
         assert [s.claim_id for s in await claims.submitted()] == [lone.claim_id]
-    finally:
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)

@@ -37,6 +37,7 @@ from services.eligibility.handlers import Eligibility
 from services.eligibility.x12_270 import write_270
 from services.simulator import eligibility as payer
 from tests.builders import encounter
+from tests.throwaway import running_timers
 from tests.unit.factories import coverage, dependent_coverage, person
 from tests.unit.test_eligibility_x12 import ENV
 
@@ -454,32 +455,23 @@ async def test_a_retry_is_asked_again_when_due_not_a_timer_period_later(world: W
         " VALUES ('ELSEWHERE', $1, '{}', 'x', 'PPO01', now() - interval '1 s')",
         TENANT,
     )
-    other = await pool.acquire()  # another instance, asking that check
-    holding = other.transaction()
-    await holding.start()
-    await other.execute("SELECT 1 FROM pending_checks WHERE claim_id = 'ELSEWHERE' FOR UPDATE")
-    tasks = [asyncio.create_task(t) for t in world.elig.timers()]
-    try:
-        enc = enc_for(31, [ppo("BMP000000031")])  # never on the payer's roster: AAA 42
-        await world.visit(enc)
-        held = None
-        for _ in range(100):
-            held = (await world.events()).get(_cid(enc))
-            if held is not None:
-                break
-            await asyncio.sleep(0.05)
-        assert isinstance(held, ClaimHeld)
-        [check] = await world.fetch(
-            "SELECT state, attempts FROM pending_checks WHERE claim_id <> 'ELSEWHERE'"
-        )
-        assert (check["state"], check["attempts"]) == ("done", 3)
-        assert runs < 30  # woken when due, never spinning on the check held elsewhere
-    finally:
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        await holding.rollback()
-        await pool.release(other)
+    async with pool.acquire() as other, other.transaction():  # another instance's check
+        await other.execute("SELECT 1 FROM pending_checks WHERE claim_id = 'ELSEWHERE' FOR UPDATE")
+        async with running_timers(world.elig):
+            enc = enc_for(31, [ppo("BMP000000031")])  # never on the payer's roster: AAA 42
+            await world.visit(enc)
+            held = None
+            for _ in range(100):
+                held = (await world.events()).get(_cid(enc))
+                if held is not None:
+                    break
+                await asyncio.sleep(0.05)
+            assert isinstance(held, ClaimHeld)
+            [check] = await world.fetch(
+                "SELECT state, attempts FROM pending_checks WHERE claim_id <> 'ELSEWHERE'"
+            )
+            assert (check["state"], check["attempts"]) == ("done", 3)
+            assert runs < 30  # woken when due, never spinning on the check held elsewhere
 
 
 async def test_a_270_a_moment_ahead_of_its_roster_waits_for_the_roster_feed(

@@ -22,6 +22,7 @@ from schemas.codec import encode, new_meta
 from schemas.common import HoldReason
 from schemas.events import ClaimHeld, EncounterCreated, Stage
 from tests.builders import encounter
+from tests.throwaway import running_timers
 
 pytestmark = pytest.mark.integration
 
@@ -380,20 +381,17 @@ async def test_a_timer_keeps_only_the_soonest_wake_it_asked_for(live_stack: Sett
 
     svc.every(3600, look)
     await svc.start_resources()
-    tasks = [asyncio.create_task(t) for t in svc.timers()]
     try:
-        await asyncio.wait_for(first.wait(), 5)  # its first run, at start
-        asked = loop.time()
-        svc.wake(look, after=0.6)
-        svc.wake(look, after=0.2)  # replaces the wake at 0.6
-        svc.wake(look, after=0.4)  # a sooner one is coming: nothing
-        await asyncio.sleep(1.0)
-        assert len(runs) == 2
-        assert 0.15 <= runs[1] - asked < 0.4
+        async with running_timers(svc):
+            await asyncio.wait_for(first.wait(), 5)  # its first run, at start
+            asked = loop.time()
+            svc.wake(look, after=0.6)
+            svc.wake(look, after=0.2)  # replaces the wake at 0.6
+            svc.wake(look, after=0.4)  # a sooner one is coming: nothing
+            await asyncio.sleep(1.0)
+            assert len(runs) == 2
+            assert 0.15 <= runs[1] - asked < 0.4
     finally:
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
         await _done(svc)
 
 
@@ -446,25 +444,22 @@ async def test_a_timer_woken_by_a_topic_runs_once_its_batch_has_committed(
     svc.on(EncounterCreated, record, topic=other)
     svc.every(3600, look, woken_by=[woken])
     await svc.start_resources()
-    tasks = [asyncio.create_task(t) for t in svc.timers()]
     try:
+        async with running_timers(svc):
 
-        async def runs(n: int) -> None:
-            for _ in range(100):
-                if len(seen) >= n:
-                    return
-                await asyncio.sleep(0.02)
+            async def runs(n: int) -> None:
+                for _ in range(100):
+                    if len(seen) >= n:
+                        return
+                    await asyncio.sleep(0.02)
 
-        await runs(1)  # its first run, at start
-        assert seen == [0]
-        await svc.process(other, [_record(encounter(encounter_id="E1"), 1, topic=other)])
-        await asyncio.sleep(0.3)
-        assert seen == [0]  # not woken by the other topic
-        await svc.process(woken, [_record(encounter(encounter_id="E2"), 2, topic=woken)])
-        await runs(2)
-        assert seen == [0, 2]  # woken, and it saw the committed rows
+            await runs(1)  # its first run, at start
+            assert seen == [0]
+            await svc.process(other, [_record(encounter(encounter_id="E1"), 1, topic=other)])
+            await asyncio.sleep(0.3)
+            assert seen == [0]  # not woken by the other topic
+            await svc.process(woken, [_record(encounter(encounter_id="E2"), 2, topic=woken)])
+            await runs(2)
+            assert seen == [0, 2]  # woken, and it saw the committed rows
     finally:
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
         await _done(svc)

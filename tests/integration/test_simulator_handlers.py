@@ -23,7 +23,7 @@ from services.simulator import handlers, status
 from services.simulator.adjudicate import Name
 from services.simulator.config import SimulatorSettings
 from services.simulator.x12_status import Party, StatusInquiry, read_277, write_276
-from tests.throwaway import throwaway_service
+from tests.throwaway import running_timers, throwaway_service
 from tests.unit.test_simulator_x12 import NPI, C, L, assert_valid, build_set, interchange
 
 pytestmark = pytest.mark.integration
@@ -179,34 +179,25 @@ async def test_the_payer_cycle_runs_when_its_work_falls_due_not_a_period_later(
         "INSERT INTO scheduled(tenant, correlation_id, event_type, body, due_at)"
         " VALUES ('elsewhere', 'X', 'rcm.claim.acknowledged', '{}', now() - interval '1 s')"
     )
-    other = await svc.pool.acquire()  # another instance's cycle, holding that delivery
-    held = other.transaction()
-    await held.start()
-    await other.execute("SELECT 1 FROM scheduled WHERE tenant = 'elsewhere' FOR UPDATE")
-    tasks = [asyncio.create_task(t) for t in svc.timers()]
-    try:
-        text, claims = three_claims(507)
-        records = [submitted(text, c.pcn, 507, n) for n, c in enumerate(claims)]
-        await svc.process(ClaimSubmitted.TOPIC, records)
-        start = time.monotonic()
-        sent_at: dict[str, float] = {}  # first time each kind of event was in the outbox
-        while len(sent_at) < 2 and time.monotonic() - start < 5:
-            for e in await outbox(svc):
-                kind = "835" if isinstance(e, RemitReceived) else "ack"
-                sent_at.setdefault(kind, time.monotonic() - start)
-            await asyncio.sleep(0.02)
-        assert set(sent_at) == {"ack", "835"}
-        assert 0.2 <= sent_at["ack"] < 0.7  # held back 0.3 s
-        assert 0.7 <= sent_at["835"] < 1.5  # adjudicated 0.8 s after receipt
-        remits = [e for e in await outbox(svc) if isinstance(e, RemitReceived)]
-        assert sorted(clps(remits[0].x12)) == sorted(c.pcn for c in claims)
-        assert runs < 30  # woken when due, never spinning on the delivery held elsewhere
-    finally:
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        await held.rollback()
-        await svc.pool.release(other)
+    async with svc.pool.acquire() as other, other.transaction():  # another instance's cycle
+        await other.execute("SELECT 1 FROM scheduled WHERE tenant = 'elsewhere' FOR UPDATE")
+        async with running_timers(svc):
+            text, claims = three_claims(507)
+            records = [submitted(text, c.pcn, 507, n) for n, c in enumerate(claims)]
+            await svc.process(ClaimSubmitted.TOPIC, records)
+            start = time.monotonic()
+            sent_at: dict[str, float] = {}  # first time each kind of event was in the outbox
+            while len(sent_at) < 2 and time.monotonic() - start < 5:
+                for e in await outbox(svc):
+                    kind = "835" if isinstance(e, RemitReceived) else "ack"
+                    sent_at.setdefault(kind, time.monotonic() - start)
+                await asyncio.sleep(0.02)
+            assert set(sent_at) == {"ack", "835"}
+            assert 0.2 <= sent_at["ack"] < 0.7  # held back 0.3 s
+            assert 0.7 <= sent_at["835"] < 1.5  # adjudicated 0.8 s after receipt
+            remits = [e for e in await outbox(svc) if isinstance(e, RemitReceived)]
+            assert sorted(clps(remits[0].x12)) == sorted(c.pcn for c in claims)
+            assert runs < 30  # woken when due, never spinning on the delivery held elsewhere
 
 
 async def test_a_reused_control_number_with_other_content_is_dead_lettered(
