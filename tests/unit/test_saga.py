@@ -234,6 +234,15 @@ def test_a_claim_rejected_before_adjudication_gets_a_new_original_clm01() -> Non
     assert got == ("1", "FRESH")
 
 
+def test_claim_ids_never_change_between_releases() -> None:
+    # Every service derives the claim id from the encounter on its own, and CLM01 goes
+    # to the payer: a release that derived other ids would orphan every claim in flight.
+    assert claim_id_for("t", "E-1") == "CCV2WGN4QPNJOFOG"
+    assert claim_id_for("t", "E-1", 1) == "C3F2W3SZPCGXKWI2"
+    assert claim_id_for("acme-health", "ENC-000123") == "CWNQJPXO5XSTDRAH"
+    assert claim_id_for("acme-health", "ENC-000123", 2) == "CK2P7PCQM7U7SUQI"
+
+
 def test_new_clm01s_really_differ_per_attempt() -> None:
     pcns = {claim_id_for("t", "E-1", n) for n in range(5)}
     assert len(pcns) == 5
