@@ -39,6 +39,7 @@ H_CORRELATION = "ce_correlationid"
 H_CAUSATION = "ce_causationid"
 
 REQUIRED = (H_ID, H_TYPE, H_SOURCE, H_TIME, H_SPEC, H_TENANT, H_CORRELATION)
+_KNOWN = frozenset((*REQUIRED, H_CAUSATION, H_TRACEPARENT, H_CONTENT_TYPE))
 
 Headers = Sequence[tuple[str, bytes]]
 E = TypeVar("E", bound=Event)
@@ -142,6 +143,15 @@ def encode(event: Event, meta: Meta) -> Encoded:
 
 
 def header_map(headers: Iterable[tuple[str, bytes | None]] | None) -> dict[str, str]:
+    """The headers as text; a header with no value is left out."""
+    pairs = headers if isinstance(headers, Sequence) else list(headers or ())
+    try:  # the common case, in one comprehension: every value is UTF-8 bytes
+        return {k: v.decode() for k, v in pairs if v is not None}
+    except (AttributeError, UnicodeDecodeError):
+        return _header_map_each(pairs)
+
+
+def _header_map_each(headers: Iterable[tuple[str, bytes | None]] | None) -> dict[str, str]:
     out: dict[str, str] = {}
     for k, v in headers or ():
         if v is None:
@@ -183,7 +193,6 @@ def decode(value: bytes | None, headers: Iterable[tuple[str, bytes | None]] | No
         time = dt.datetime.fromisoformat(h[H_TIME])
     except ValueError as exc:
         raise DecodeError("bad-header", f"ce_time {h[H_TIME]!r} is not RFC 3339") from exc
-    known = {*REQUIRED, H_CAUSATION, H_TRACEPARENT, H_CONTENT_TYPE}
     meta = Meta(
         id=h[H_ID],
         type=h[H_TYPE],
@@ -193,7 +202,7 @@ def decode(value: bytes | None, headers: Iterable[tuple[str, bytes | None]] | No
         correlation_id=h[H_CORRELATION],
         causation_id=h.get(H_CAUSATION),
         traceparent=h.get(H_TRACEPARENT),
-        extra={k: v for k, v in h.items() if k not in known},
+        extra={k: v for k, v in h.items() if k not in _KNOWN},
     )
     return Message(meta, event)
 

@@ -78,6 +78,8 @@ def test_unknown_fields_are_ignored_within_a_major_version() -> None:
         ),
         (lambda v, h: (b"x" * 1_000_001, h), "oversize"),
         (lambda v, h: (None, h), "empty-body"),
+        (lambda v, h: (v, [*h, ("x-origin", b"\xffEHR")]), "bad-header"),
+        (lambda v, h: (v, [(k, None if k == "ce_id" else x) for k, x in h]), "missing-header"),
     ],
 )
 def test_bad_messages_raise_with_the_reason(mutate, reason) -> None:  # type: ignore[no-untyped-def]
@@ -86,6 +88,15 @@ def test_bad_messages_raise_with_the_reason(mutate, reason) -> None:  # type: ig
     with pytest.raises(DecodeError) as err:
         decode(value, headers)
     assert err.value.reason == reason
+
+
+def test_headers_given_as_text_or_once_only_read_the_same() -> None:
+    # a record's headers may come as text, or as an iterator that can be read only once
+    _, x = _encoded(encounter())
+    as_text = [(k, v.decode()) for k, v in x.headers]
+    once = iter([*as_text, ("x-note", None)])
+    assert decode(x.value, as_text).meta == decode(x.value, x.headers).meta  # type: ignore[arg-type]
+    assert decode(x.value, once).meta == decode(x.value, x.headers).meta  # type: ignore[arg-type]
 
 
 def test_schema_errors_name_fields_but_not_values() -> None:
