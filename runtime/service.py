@@ -765,7 +765,7 @@ class Service:
             return
         self._outbox_writes += 1
         await conn.execute(
-            "INSERT INTO outbox(topic, key, value, headers) SELECT t, k, v, h::jsonb FROM"
+            "INSERT INTO outbox(topic, key, value, headers) SELECT t, k, v, h::json FROM"
             " unnest($1::text[], $2::bytea[], $3::bytea[], $4::text[]) WITH ORDINALITY"
             " AS e(t, k, v, h, n) ORDER BY n",
             [e.topic for e in encoded],
@@ -785,7 +785,7 @@ class Service:
         encoded = _headers_json(headers)
         self._outbox_writes += 1
         await conn.execute(
-            "INSERT INTO outbox(topic, key, value, headers) VALUES ($1, $2, $3, $4::jsonb)",
+            "INSERT INTO outbox(topic, key, value, headers) VALUES ($1, $2, $3, $4::json)",
             topic,
             key,
             value,

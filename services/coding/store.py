@@ -236,7 +236,7 @@ class History:
         if self._inputs:
             await conn.execute(
                 "INSERT INTO claim_inputs(claim_id, tenant, encounter_id, checked)"
-                " SELECT c, t, e, k::jsonb FROM unnest($1::text[], $2::text[], $3::text[],"
+                " SELECT c, t, e, k::json FROM unnest($1::text[], $2::text[], $3::text[],"
                 " $4::text[]) AS i(c, t, e, k) ON CONFLICT (claim_id) DO UPDATE SET"
                 " tenant = excluded.tenant, encounter_id = excluded.encounter_id,"
                 " checked = excluded.checked, updated_at = now()",

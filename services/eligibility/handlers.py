@@ -363,7 +363,7 @@ class Eligibility:
             "   AS e(claim_id, tenant, encounter, cause, traceparent, payer_id, encounter_id,"
             "   reasons)),"
             " p AS (INSERT INTO pending_checks(claim_id, tenant, encounter, cause,"
-            " traceparent, payer_id) SELECT claim_id, tenant, encounter::jsonb, cause,"
+            " traceparent, payer_id) SELECT claim_id, tenant, encounter::json, cause,"
             " traceparent, payer_id FROM e"
             " ON CONFLICT (claim_id) DO UPDATE SET encounter=EXCLUDED.encounter,"
             " cause=EXCLUDED.cause, traceparent=EXCLUDED.traceparent,"

@@ -105,7 +105,7 @@ async def _schedule(
     await ctx.conn.execute(
         "INSERT INTO scheduled(tenant, correlation_id, cause, traceparent, event_type, body,"
         " payer_id, patient_control_number, ack_state, due_at)"
-        " VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, now() + make_interval(secs => $10))",
+        " VALUES ($1, $2, $3, $4, $5, $6::json, $7, $8, $9, now() + make_interval(secs => $10))",
         ctx.meta.tenant,
         correlation_id,
         ctx.meta.id,
@@ -142,7 +142,7 @@ class _Awaiting:
         await conn.execute(
             "INSERT INTO scheduled(tenant, correlation_id, event_type, body, payer_id,"
             " patient_control_number, ack_state, await_claim, delay_s)"
-            " SELECT $1, c, t, b::jsonb, p, n, a, w, $2 FROM unnest($3::text[], $4::text[],"
+            " SELECT $1, c, t, b::json, p, n, a, w, $2 FROM unnest($3::text[], $4::text[],"
             " $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])"
             " WITH ORDINALITY AS r(c, t, b, p, n, a, w, i) ORDER BY i",
             self.tenant,
