@@ -982,7 +982,7 @@ _ISSUE_SQL = (
     "   AND ($11::date IS NOT NULL OR $12))"
     " INSERT INTO statements(statement_id, tenant, guarantor_id, claim_ids, balance_cents,"
     " aging_bucket, statement_date, due_date, body, reason)"
-    " VALUES ($1,$2,$3,$4::text[],$5,$6,$7::date,$8,$9::jsonb,$10)"
+    " VALUES ($1,$2,$3,$4::text[],$5,$6,$7::date,$8,$9::json,$10)"
 )
 
 
