@@ -23,11 +23,12 @@ too; its claim is held with the segment and position of the problem).
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import asyncpg
 import orjson
@@ -208,7 +209,7 @@ async def finish(
     benefits: list[object] | None = None,
     secondary: str | None = None,
     exchange_id: int | None = None,
-    exchange: dict[str, object] | None = None,
+    exchange: Exchange | None = None,
     done: bool = False,
 ) -> None:
     """Emits the decision and records it in eligibility_checks, with the exchange that
@@ -250,7 +251,7 @@ async def _record(
     benefits: list[object] | None = None,
     secondary: str | None = None,
     exchange_id: int | None = None,
-    exchange: dict[str, object] | None = None,
+    exchange: Exchange | None = None,
     done: bool = False,
 ) -> None:
     """The decision, its exchange and the pending check closed: one statement, deferred
@@ -259,15 +260,13 @@ async def _record(
         "WITH x AS (INSERT INTO exchanges(claim_id, tenant, payer_id, member_id, patient_id,"
         "   date_of_service, trace, request_x12, response_x12, outcome, problem, reusable,"
         "   elapsed_ms)"
-        "  SELECT $1, $2, j->>'payer_id', j->>'member_id', j->>'patient_id',"
-        "   (j->>'date_of_service')::date, j->>'trace', j->>'request_x12', j->>'response_x12',"
-        "   j->>'outcome', j->>'problem', (j->>'reusable')::boolean, (j->>'elapsed_ms')::float8"
-        "  FROM (SELECT $10::jsonb AS j) e WHERE j IS NOT NULL RETURNING id),"
+        "  SELECT $1, $2, $12, $13, $14, $15::date, $16, $17, $18, $19, $20, $21::boolean,"
+        "   $22::float8 WHERE $10::boolean RETURNING id),"
         " d AS (UPDATE pending_checks SET state='done', done_at=now(), attempts=attempts+1"
         "  WHERE claim_id=$1 AND $11::boolean RETURNING 1)"
         " INSERT INTO eligibility_checks(claim_id, tenant, encounter_id, outcome, payer_id,"
         " reasons, benefits, secondary_payer_id, exchange_id)"
-        " VALUES ($1,$2,$3,$4,$5,$6::jsonb,$7::jsonb,$8,coalesce((SELECT id FROM x), $9))"
+        " VALUES ($1,$2,$3,$4,$5,$6::jsonb,$7::json,$8,coalesce((SELECT id FROM x), $9))"
         " ON CONFLICT (claim_id) DO UPDATE SET outcome=EXCLUDED.outcome,"
         " payer_id=EXCLUDED.payer_id, reasons=EXCLUDED.reasons, benefits=EXCLUDED.benefits,"
         " secondary_payer_id=EXCLUDED.secondary_payer_id, exchange_id=EXCLUDED.exchange_id,"
@@ -281,8 +280,9 @@ async def _record(
         orjson.dumps(benefits).decode() if benefits is not None else None,
         secondary,
         exchange_id,
-        orjson.dumps(exchange).decode() if exchange is not None else None,
+        exchange is not None,
         done,
+        *(exchange or _NO_EXCHANGE),
         key=claim_id,
     )
 
@@ -294,6 +294,26 @@ _NEXT_DUE = (
     "SELECT extract(epoch FROM min(next_at) - now()) FROM pending_checks"
     " WHERE state='pending' AND next_at > now()"
 )
+
+
+class Exchange(NamedTuple):
+    """A row of ``exchanges``, as statement parameters in column order. They had gone as
+    one jsonb document that PostgreSQL parsed only to take the fields out again."""
+
+    payer_id: str
+    member_id: str
+    patient_id: str
+    date_of_service: dt.date
+    trace: str
+    request_x12: str
+    response_x12: str | None
+    outcome: str
+    problem: str | None
+    reusable: bool
+    elapsed_ms: float | None
+
+
+_NO_EXCHANGE: tuple[None, ...] = (None,) * len(Exchange._fields)
 
 
 @dataclass
@@ -544,22 +564,22 @@ class Eligibility:
 
     def _exchange(
         self, job: _Job, outcome: str, *, problem: str | None = None, reusable: bool = False
-    ) -> dict[str, object]:
+    ) -> Exchange:
         """A row for ``exchanges``: the 270 and the 271 exactly as sent and received."""
         cov = job.verify.primary
-        return {
-            "payer_id": cov.payer_id,
-            "member_id": cov.member_id,
-            "patient_id": job.enc.patient.id,
-            "date_of_service": job.enc.date_of_service.isoformat(),
-            "trace": job.trace,
-            "request_x12": job.request,
-            "response_x12": job.response,
-            "outcome": outcome,
-            "problem": problem,
-            "reusable": reusable,
-            "elapsed_ms": job.elapsed_ms,
-        }
+        return Exchange(
+            cov.payer_id,
+            cov.member_id,
+            job.enc.patient.id,
+            job.enc.date_of_service,
+            job.trace,
+            job.request,
+            job.response,
+            outcome,
+            problem,
+            reusable,
+            job.elapsed_ms,
+        )
 
     async def _apply(
         self,
@@ -635,11 +655,9 @@ class Eligibility:
             return
         await ctx.defer(
             "WITH x AS (INSERT INTO exchanges(claim_id, tenant, payer_id, member_id, patient_id,"
-            "   date_of_service, trace, request_x12, response_x12, outcome, problem, elapsed_ms)"
-            "  SELECT $1, $5, j->>'payer_id', j->>'member_id', j->>'patient_id',"
-            "   (j->>'date_of_service')::date, j->>'trace', j->>'request_x12', j->>'response_x12',"
-            "   j->>'outcome', j->>'problem', (j->>'elapsed_ms')::float8"
-            "  FROM (SELECT $6::jsonb AS j) e)"
+            "   date_of_service, trace, request_x12, response_x12, outcome, problem, reusable,"
+            "   elapsed_ms)"
+            "  VALUES ($1, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16))"
             " UPDATE pending_checks SET attempts=$2, last_error=$3,"
             " next_at=now() + make_interval(secs => $4) WHERE claim_id=$1",
             claim_id,
@@ -647,7 +665,7 @@ class Eligibility:
             why[:500],
             self.cfg.backoff(attempts),
             job.row["tenant"],
-            orjson.dumps(tried).decode(),
+            *tried,
             key=claim_id,
         )
 

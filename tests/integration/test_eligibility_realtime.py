@@ -246,6 +246,25 @@ async def test_a_member_the_payer_does_not_know_yet_is_retried_until_it_does(wor
     ev = (await world.events())[_cid(enc)]
     assert isinstance(ev, EligibilityChecked)
     assert ev.active is True
+    # both exchanges are kept, each with what was asked, of whom, and what came of it
+    tried, answered = await world.fetch(
+        "SELECT payer_id, member_id, patient_id, date_of_service, trace, outcome, problem,"
+        " reusable, request_x12, response_x12 FROM exchanges ORDER BY id"
+    )
+    cov = enc.coverages[0]
+    for x in (tried, answered):
+        assert (x["payer_id"], x["member_id"]) == (cov.payer_id, cov.member_id)
+        assert (x["patient_id"], x["date_of_service"]) == (enc.patient.id, enc.date_of_service)
+        assert x["trace"]
+        assert x["trace"] in x["request_x12"]
+    assert (tried["outcome"], tried["reusable"]) == ("retry", False)
+    assert "AAA 42" in tried["problem"]
+    assert "*42*" in tried["response_x12"]
+    assert (answered["outcome"], answered["reusable"], answered["problem"]) == (
+        "answered",
+        True,
+        None,
+    )
 
 
 async def test_a_member_the_payer_never_finds_is_held_75(world: World) -> None:
