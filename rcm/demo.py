@@ -66,8 +66,8 @@ async def publish(s: Settings, encounters: list[EncounterCreated], tenant: str) 
         await producer.stop()
 
 
-#: Claims a settlement poll reads at most (see wait_settled).
-WATCH = 1000
+#: Claims a settlement poll reads at a time (see wait_settled).
+WATCH = 200
 
 
 async def wait_settled(
@@ -77,18 +77,22 @@ async def wait_settled(
     try:
         deadline = time.monotonic() + timeout
         last = -1
-        # Each poll reads at most WATCH claims, the first not settled at the last poll, in
-        # the order they were sent (reading all of a large run every half second took a
-        # share of the database and of the machine from the run itself); once none is
-        # left, every claim is read again, as a later event (a reversal) may have given a
-        # settled claim work again. Past WATCH claims the progress line counts the ones
-        # not yet read as pending.
+        # A poll reads WATCH claims at a time, the first not settled at the last poll, in
+        # the order they were sent, and reads on while they come back settled (reading
+        # all of a large run every half second took a share of the database and of the
+        # machine from the run itself; a poll of 1,000 claims took 15 ms of PostgreSQL
+        # in a burst); once none is left, every claim is read again, as a later event (a
+        # reversal) may have given a settled claim work again. The progress line counts
+        # the claims not yet read as pending.
         watch = claim_ids
         while True:
-            head = readmodel.unsettled(
-                watch[:WATCH], await readmodel.claim_states(conn, watch[:WATCH])
-            )
-            watch = head + watch[WATCH:]
+            while watch:
+                head = readmodel.unsettled(
+                    watch[:WATCH], await readmodel.claim_states(conn, watch[:WATCH])
+                )
+                watch = head + watch[WATCH:]
+                if head:
+                    break
             if not watch:
                 watch = readmodel.unsettled(
                     claim_ids, await readmodel.claim_states(conn, claim_ids)
