@@ -49,6 +49,18 @@ def money(cents: int) -> str:
     return f"{sign}{whole}.{frac:02d}".rstrip("0")
 
 
+def d8(text: str) -> dt.date:
+    """An X12 D8 date (CCYYMMDD) as a date; ValueError if it is not one. Eight ASCII
+    digits exactly: strptime's ``%Y%m%d`` also took seven ("2026111"), and cost ten
+    times as much."""
+    if len(text) == 8 and text.isascii() and text.isdigit():
+        try:
+            return dt.date(int(text[:4]), int(text[4:6]), int(text[6:]))
+        except ValueError:
+            pass
+    raise ValueError(f"not a CCYYMMDD date: {text[:20]!r}")
+
+
 def cents(amount: str) -> int:
     """An X12 decimal amount (R type) to integer cents, exactly."""
     text = amount.strip()

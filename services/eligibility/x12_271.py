@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from runtime.x12 import X12Error, begin, cents, iter_segments
+from runtime.x12 import X12Error, begin, cents, d8, iter_segments
 
 ACTIVE_CODES = frozenset({"1", "2", "3", "4", "5"})
 INACTIVE_CODES = frozenset({"6", "7", "8"})
@@ -198,11 +198,10 @@ def _need(seg: list[str], pos: int, n: int) -> str:
 
 
 def _d8(text: str, seg: list[str], pos: int, n: int) -> dt.date:
-    if len(text) == 8 and text.isascii() and text.isdigit():
-        try:
-            return dt.date(int(text[:4]), int(text[4:6]), int(text[6:]))
-        except ValueError:
-            pass
+    try:
+        return d8(text)
+    except ValueError:
+        pass
     raise X12Error(
         f"{seg[0]}{pos:02d} is not a CCYYMMDD date: {text[:40]!r}", segment=n, position=pos
     )

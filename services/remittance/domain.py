@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import NamedTuple
 
-from runtime.x12 import X12Error, segments
+from runtime.x12 import X12Error, d8, segments
 from schemas.common import Adjustment
 from schemas.events import AdjudicatedLine, AdjudicationStatus, ClaimAdjudicated
 from services.remittance.x12_835 import Cas, RemitClaim, RemitLine
@@ -399,13 +399,11 @@ def _claims_of_837(text: str) -> dict[str, Submitted]:
         sid = seg[0]
         if current is not None:
             if sid == "DTP" and len(seg) > 3 and seg[1] == "472":
-                raw = seg[3][:8]
-                if len(raw) == 8 and raw.isdigit():
-                    try:
-                        day = dt.date(int(raw[:4]), int(raw[4:6]), int(raw[6:8]))
-                    except ValueError:
-                        continue
-                    date = day if date is None else min(date, day)
+                try:
+                    day = d8(seg[3][:8])
+                except ValueError:
+                    continue
+                date = day if date is None else min(date, day)
                 continue
             if sid not in ("CLM", "HL", "SE"):
                 continue

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from runtime.x12 import X12Error, begin, iter_segments
+from runtime.x12 import X12Error, begin, d8, iter_segments
 
 _REVERSAL = "22"
 _CAS_TRIPLETS = 6
@@ -220,11 +220,10 @@ def _date(seg: list[str], pos: int, n: int) -> dt.date | None:
     text = seg[pos] if pos < len(seg) else ""
     if not text:
         return None
-    if len(text) == 8 and text.isascii() and text.isdigit():
-        try:
-            return dt.date(int(text[:4]), int(text[4:6]), int(text[6:]))
-        except ValueError:
-            pass
+    try:
+        return d8(text)
+    except ValueError:
+        pass
     raise X12Error(
         f"{seg[0]}{pos:02d} is not a CCYYMMDD date: {text[:40]!r}", segment=n, position=pos
     )

@@ -56,6 +56,7 @@ from runtime.x12 import (
     Delimiters,
     Envelope,
     X12Error,
+    d8,
     delimiters_of,
     iter_segments,
     money,
@@ -135,11 +136,9 @@ def _el(seg: list[str], pos: int) -> str:
 
 def _date(text: str, n: int, pos: int) -> dt.date:
     try:
-        if len(text) == 8 and text.isdigit():
-            return dt.date(int(text[:4]), int(text[4:6]), int(text[6:]))
+        return d8(text)
     except ValueError:
-        pass
-    raise X12Error(f"not a CCYYMMDD date: {text[:20]!r}", segment=n, position=pos)
+        raise X12Error(f"not a CCYYMMDD date: {text[:20]!r}", segment=n, position=pos) from None
 
 
 def read_270(text: str) -> Inquiry270:

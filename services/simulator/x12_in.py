@@ -16,7 +16,7 @@ import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from runtime.x12 import Delimiters, X12Error, cents, segments
+from runtime.x12 import Delimiters, X12Error, cents, d8, segments
 from services.simulator.adjudicate import ClaimIn, ClaimLineIn, Name
 
 # IK304 segment syntax error codes.
@@ -257,7 +257,7 @@ class _SetReader:
     def date(self, seg: list[str], n: int) -> dt.date:
         value = self.need(seg, n)[:8]
         try:
-            return dt.datetime.strptime(value, "%Y%m%d").date()  # noqa: DTZ007
+            return d8(value)
         except ValueError:
             raise self.fail(f"not a date: {value!r}", n, element_code=INVALID_DATE) from None
 

@@ -24,6 +24,7 @@ from runtime.x12 import (
     X12Error,
     cents,
     composite,
+    d8,
     money,
     segment,
     segments,
@@ -224,7 +225,7 @@ def _el(seg: list[str], n: int) -> str:
 
 def _date(value: str, where: int) -> dt.date:
     try:
-        return dt.datetime.strptime(value[:8], "%Y%m%d").date()  # noqa: DTZ007
+        return d8(value[:8])
     except ValueError:
         raise X12Error(f"not a date: {value!r}", segment=where) from None
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from x12sdk.io import X12ModelReader
 
-from runtime.x12 import Envelope, X12Error, cents, segment, segments, transaction, wrap
+from runtime.x12 import Envelope, X12Error, cents, d8, segment, segments, transaction, wrap
 from services.simulator.adjudicate import (
     Accumulators,
     Adjudication,
@@ -284,6 +284,7 @@ def test_read_837_claims_with_control_numbers(tmp_path: Path) -> None:
     [
         (lambda t: t.replace("CLM*PCN-A*150", "CLM*PCN-A*1x0"), "CLM", 2),
         (lambda t: t.replace("DTP*472*D8*20250303", "DTP*472*D8*20251340", 1), "DTP", 3),
+        (lambda t: t.replace("DTP*472*D8*20250303", "DTP*472*D8*2025033", 1), "DTP", 3),
         (lambda t: t.replace("SV1*HC:99214*150*UN*1", "SV1*HC:99214*150*UN*0"), "SV1", 4),
         (lambda t: t.replace("HL*2*1*22*0", "HL*2*1*99*0"), "HL", 3),
         (lambda t: t.replace("~SE*", "~SE*9", 1), "SE", 1),
@@ -403,6 +404,18 @@ def test_277ca_accepts_and_rejects_claims(tmp_path: Path) -> None:
     assert ["DTP", "472", "RD8", "20250303-20250304"] in segs
     assert ["QTY", "90", "1"] in segs
     assert ["QTY", "AA", "2"] in segs
+
+
+@pytest.mark.parametrize(
+    "text", ["2025033", "202503031", "2025-3-3", "20251340", "２０２５０３０３", ""]
+)
+def test_a_d8_date_is_eight_ascii_digits_of_a_real_day(text: str) -> None:
+    with pytest.raises(ValueError, match="not a CCYYMMDD date"):
+        d8(text)
+
+
+def test_d8_reads_a_day() -> None:
+    assert d8("20240229") == dt.date(2024, 2, 29)
 
 
 def test_npi_check_digit() -> None:
