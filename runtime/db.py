@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -13,6 +14,7 @@ import asyncpg
 from runtime.settings import Settings
 
 RUNTIME_MIGRATIONS = Path(__file__).parent / "migrations"
+log = logging.getLogger("rcm.db")
 _SCHEMA = re.compile(r"^[a-z_][a-z0-9_]{0,40}$")
 
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
@@ -64,8 +66,15 @@ async def migrate(pool: asyncpg.Pool, schema: str, directory: Path) -> list[str]
         hashlib.sha256(f"migrate:{schema}".encode()).digest()[:8], "big", signed=True
     )
     applied: list[str] = []
+
+    def said(_conn: Any, message: Any) -> None:
+        # what a migration tells the operator (RAISE WARNING or NOTICE) goes to the log
+        if getattr(message, "severity", "") in {"WARNING", "NOTICE"}:
+            log.warning("migration of %s: %s", schema, message.message)
+
     async with pool.acquire() as conn:
         await conn.execute("SELECT pg_advisory_lock($1)", lock)
+        conn.add_log_listener(said)
         try:
             await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
             await conn.execute(
@@ -90,6 +99,7 @@ async def migrate(pool: asyncpg.Pool, schema: str, directory: Path) -> list[str]
                     )
                 applied.append(version)
         finally:
+            conn.remove_log_listener(said)
             await conn.execute("SELECT pg_advisory_unlock($1)", lock)
     return applied
 

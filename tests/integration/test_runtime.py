@@ -519,3 +519,27 @@ async def test_a_payload_column_becomes_json_only_while_its_table_is_small(
     finally:
         await pool.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
         await pool.close()
+
+
+async def test_a_payload_table_too_large_to_convert_at_start_is_named_in_the_log(
+    live_stack: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "0001_docs.sql").write_text(
+        "CREATE TABLE docs (id int PRIMARY KEY, body jsonb NOT NULL);"
+        " INSERT INTO docs SELECT g, jsonb_build_object('claim', g) FROM generate_series(1, 3) g;"
+    )
+    (tmp_path / "0002_docs_json.sql").write_text("SELECT json_payload('docs', 'body', 2);")
+    schema = f"it_{uuid.uuid4().hex[:8]}"
+    pool = await asyncpg.create_pool(live_stack.database_url, min_size=1, max_size=1)
+    assert pool is not None
+    try:
+        with caplog.at_level("WARNING", logger="rcm.db"):
+            await migrate(pool, schema, tmp_path)
+        said = [r.getMessage() for r in caplog.records if r.name == "rcm.db"]
+        assert len(said) == 1
+        assert f"migration of {schema}: " in said[0]
+        assert "docs.body stays jsonb" in said[0]
+        assert "rcm db json-payloads" in said[0]
+    finally:
+        await pool.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        await pool.close()
