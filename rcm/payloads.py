@@ -2,7 +2,7 @@
 
 A migration converts a payload column only while its table is small
 (``json_payload()``, runtime migration 0004), because the change rewrites the table under
-an exclusive lock: 11,000-20,000 rows a second on the local stack, so minutes for a
+an exclusive lock: 11,000-26,000 rows a second on the local stack, so minutes for a
 health system's claims table. Until then every service reads and writes the column as
 before (PostgreSQL assigns json to jsonb and back), only without the saving. This
 command converts the rest when the operator chooses: the service that owns a table waits

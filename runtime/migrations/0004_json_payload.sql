@@ -1,7 +1,7 @@
 -- json_payload(table, column, max_rows): turns a jsonb column that is written once and read
 -- back whole into json, lz4-compressed (docs/performance.md: jsonb parsed each document on
 -- the way in and printed it on the way out). The change rewrites the table under an
--- exclusive lock (11,000-20,000 rows a second on the local stack), so a migration converts
+-- exclusive lock (11,000-26,000 rows a second on the local stack), so a migration converts
 -- a table only while it has at most max_rows rows. A larger one keeps jsonb, with lz4 for
 -- new values, and a warning in the service's log names it: every service reads and writes
 -- either type the same, and `rcm db json-payloads` converts it when the operator chooses.
