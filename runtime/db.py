@@ -68,8 +68,9 @@ async def migrate(pool: asyncpg.Pool, schema: str, directory: Path) -> list[str]
     applied: list[str] = []
 
     def said(_conn: Any, message: Any) -> None:
-        # what a migration tells the operator (RAISE WARNING or NOTICE) goes to the log
-        if getattr(message, "severity", "") in {"WARNING", "NOTICE"}:
+        # what a migration tells the operator (RAISE WARNING) goes to the log; NOTICEs
+        # ("schema ... already exists, skipping" at every start) do not
+        if getattr(message, "severity", "") == "WARNING":
             log.warning("migration of %s: %s", schema, message.message)
 
     async with pool.acquire() as conn:
