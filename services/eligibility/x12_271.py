@@ -201,10 +201,9 @@ def _d8(text: str, seg: list[str], pos: int, n: int) -> dt.date:
     try:
         return d8(text)
     except ValueError:
-        pass
-    raise X12Error(
-        f"{seg[0]}{pos:02d} is not a CCYYMMDD date: {text[:40]!r}", segment=n, position=pos
-    )
+        raise X12Error(
+            f"{seg[0]}{pos:02d} is not a CCYYMMDD date: {text[:40]!r}", segment=n, position=pos
+        ) from None
 
 
 def _dtp(seg: list[str], n: int) -> tuple[str, tuple[dt.date, dt.date]]:

@@ -223,10 +223,9 @@ def _date(seg: list[str], pos: int, n: int) -> dt.date | None:
     try:
         return d8(text)
     except ValueError:
-        pass
-    raise X12Error(
-        f"{seg[0]}{pos:02d} is not a CCYYMMDD date: {text[:40]!r}", segment=n, position=pos
-    )
+        raise X12Error(
+            f"{seg[0]}{pos:02d} is not a CCYYMMDD date: {text[:40]!r}", segment=n, position=pos
+        ) from None
 
 
 def _el(seg: list[str], pos: int) -> str:
