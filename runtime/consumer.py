@@ -29,6 +29,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.errors import KafkaError
 
+from runtime import fetch_sessions
 from runtime.kafka import client_config
 from runtime.settings import Settings
 
@@ -66,6 +67,7 @@ class BatchConsumer(ConsumerRebalanceListener):  # type: ignore[misc]
         self._applied: dict[TopicPartition, int] = {}
 
     def _new_consumer(self) -> AIOKafkaConsumer:
+        fetch_sessions.use(self.settings.kafka_fetch_sessions)
         return AIOKafkaConsumer(
             **client_config(self.settings),
             group_id=self.group,

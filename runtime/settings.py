@@ -27,6 +27,11 @@ class Settings(BaseSettings):
     kafka_replication_factor: int = Field(
         default=1, ge=1, le=5, description="For topics `rcm stack up` creates; 3 in production"
     )
+    kafka_fetch_sessions: bool = Field(
+        default=True,
+        description="Consumers fetch through incremental fetch sessions (KIP-227): a fetch"
+        " names only the partitions that changed. False sends every fetch in full",
+    )
 
     database_url: str = Field(
         default="", description="asyncpg DSN (?sslmode=require for TLS); local stack if empty"

@@ -28,12 +28,15 @@ async def _topics(s: Settings, *names: str, partitions: int) -> None:
         await admin.close()
 
 
-async def _produce(s: Settings, topic: str, per_partition: dict[int, int]) -> None:
+async def _produce(
+    s: Settings, topic: str, per_partition: dict[int, int], *, first: int = 0
+) -> None:
+    """Writes records ``partition:i`` for i from ``first``, ``n`` to each partition."""
     producer = AIOKafkaProducer(**producer_config(s))
     await producer.start()
     try:
         for partition, n in per_partition.items():
-            for i in range(n):
+            for i in range(first, first + n):
                 await producer.send(topic, f"{partition}:{i}".encode(), partition=partition)
         await producer.flush()
     finally:
