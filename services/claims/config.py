@@ -41,6 +41,13 @@ def per_payer(table: dict[str, int], payer_id: str | None) -> int:
     return table[best or "*"]
 
 
+@lru_cache(maxsize=1024)
+def payer_value(text: str, payer_id: str | None) -> int:
+    """``per_payer`` of the table written ``text``: asked for every claim's timers, so
+    each table and payer is worked out once."""
+    return per_payer(parse_per_payer(text), payer_id)
+
+
 class ClaimsSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RCM_CLAIMS_", env_file=".env", extra="ignore")
 
@@ -89,10 +96,10 @@ class ClaimsSettings(BaseSettings):
         return value
 
     def remit_wait_s(self, payer_id: str | None) -> float:
-        return per_payer(parse_per_payer(self.days_to_pay), payer_id) * self.seconds_per_payer_day
+        return payer_value(self.days_to_pay, payer_id) * self.seconds_per_payer_day
 
     def filing_days(self, payer_id: str | None) -> int:
-        return per_payer(parse_per_payer(self.timely_filing_days), payer_id)
+        return payer_value(self.timely_filing_days, payer_id)
 
     def warn_days(self) -> list[int]:
         """Warning points, furthest first."""
