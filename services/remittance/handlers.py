@@ -152,14 +152,20 @@ async def on_submitted(items: Sequence[tuple[Context, ClaimSubmitted]]) -> None:
         *columns((*key, *rest) for key, rest in rows.items()),
     )
     # each waiting CLP with the first claim of the run it may belong to (the rule is here
-    # only: by CLP01, or by patient, date and charge)
+    # only: by CLP01, or by patient, date and charge). The two rules are two joins, each
+    # on its own index: one join on "this OR that" compared every waiting CLP with every
+    # claim of the run, and a backlog of waiting CLPs slowed every claim.submitted until
+    # remittance fell further behind (docs/performance.md, seventh session).
     first = dict(
         await conn.fetch(
-            "SELECT u.id, min(k.i) FROM unmatched u JOIN unnest($1::text[], $2::text[],"
-            " $3::text[], $4::date[], $5::bigint[]) WITH ORDINALITY AS k(tenant, pcn, pkey,"
-            " sdate, charge, i) ON u.tenant = k.tenant AND (u.patient_control_number = k.pcn"
-            " OR (u.patient_key = k.pkey AND u.service_date = k.sdate"
-            " AND abs(u.charge_cents) = k.charge)) WHERE u.resolved_at IS NULL GROUP BY u.id",
+            "WITH k AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::date[],"
+            " $5::bigint[]) WITH ORDINALITY AS k(tenant, pcn, pkey, sdate, charge, i))"
+            " SELECT id, min(i) FROM ("
+            " SELECT u.id, k.i FROM k JOIN unmatched u ON u.resolved_at IS NULL"
+            " AND u.tenant = k.tenant AND u.patient_control_number = k.pcn"
+            " UNION ALL SELECT u.id, k.i FROM k JOIN unmatched u ON u.resolved_at IS NULL"
+            " AND u.tenant = k.tenant AND u.patient_key = k.pkey AND u.service_date = k.sdate"
+            " AND abs(u.charge_cents) = k.charge) m GROUP BY id",
             *columns(
                 (ctx.meta.tenant, ev.patient_control_number, sub.patient_key, sub.service_date,
                  ev.total_charge_cents)
@@ -218,14 +224,18 @@ async def rematch(svc: Service) -> int:
     done = 0
     async with svc.pool.acquire() as conn, conn.transaction():
         # A CLP waits for its own claim by CLP01; patient, date and charge may find it
-        # only once it has waited the grace period ($1 seconds).
+        # only once it has waited the grace period ($1 seconds). Each rule is its own
+        # EXISTS on its own index: one EXISTS on "this OR that" read every claim of the
+        # tenant for each waiting CLP, and with thousands waiting it ran past a minute.
         rows = await conn.fetch(
             "SELECT u.id, u.tenant, u.remit_id, u.claim_index, u.payer_id, u.occurrence,"
             " u.received_at <= now() - make_interval(secs => $1) AS may_fallback"
-            " FROM unmatched u WHERE u.resolved_at IS NULL AND EXISTS (SELECT 1 FROM"
-            " submitted_claims s WHERE s.tenant = u.tenant AND (s.patient_control_number ="
-            " u.patient_control_number OR (u.received_at <= now() - make_interval(secs => $1)"
-            " AND s.patient_key = u.patient_key AND s.service_date = u.service_date"
+            " FROM unmatched u WHERE u.resolved_at IS NULL AND (EXISTS (SELECT 1 FROM"
+            " submitted_claims s WHERE s.tenant = u.tenant"
+            " AND s.patient_control_number = u.patient_control_number)"
+            " OR (u.received_at <= now() - make_interval(secs => $1) AND EXISTS (SELECT 1"
+            " FROM submitted_claims s WHERE s.tenant = u.tenant AND s.patient_key ="
+            " u.patient_key AND s.service_date = u.service_date"
             " AND s.total_charge_cents = abs(u.charge_cents))))"
             " ORDER BY u.id LIMIT 500 FOR UPDATE OF u SKIP LOCKED",
             remittance_settings().match_grace_s,
