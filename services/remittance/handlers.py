@@ -182,23 +182,35 @@ async def on_submitted(items: Sequence[tuple[Context, ClaimSubmitted]]) -> None:
         list(first),
         remittance_settings().match_grace_s,
     )
+    # The claims of one 835 arrive in the same runs: each file is read and parsed once
+    # for the run, not once for each of its claims (an 835 of 100 CLPs parses in 12-28
+    # ms, and a burst whose 835s outran their claim.submitted parsed one per claim).
+    remits: dict[int, tuple[str, Remittance]] = {}
     for i, (ctx, _) in enumerate(items, start=1):
         mine = [w for w in waiting if first[w["id"]] == i]
         if mine:
-            await retry_unmatched(ctx, mine)
+            await retry_unmatched(ctx, mine, remits)
 
 
-async def retry_unmatched(ctx: Context, waiting: Sequence[asyncpg.Record]) -> int:
-    """Matches queued CLPs again; posts those that match now. Returns how many posted."""
+async def retry_unmatched(
+    ctx: Context,
+    waiting: Sequence[asyncpg.Record],
+    remits: dict[int, tuple[str, Remittance]] | None = None,
+) -> int:
+    """Matches queued CLPs again; posts those that match now. Returns how many posted.
+    ``remits``: 835s already read and parsed (payer id and remittance by remit id), kept
+    for the caller's next call."""
     conn = ctx.conn
+    remits = {} if remits is None else remits
     by_remit: dict[int, list[asyncpg.Record]] = {}
     for row in waiting:
         by_remit.setdefault(row["remit_id"], []).append(row)
     done = 0
     for remit_id, rows in by_remit.items():
-        remit = await conn.fetchrow("SELECT payer_id, x12 FROM remits WHERE id = $1", remit_id)
-        rem = parse_835(remit["x12"])
-        payer_id = remit["payer_id"]
+        if remit_id not in remits:
+            remit = await conn.fetchrow("SELECT payer_id, x12 FROM remits WHERE id = $1", remit_id)
+            remits[remit_id] = (remit["payer_id"], parse_835(remit["x12"]))
+        payer_id, rem = remits[remit_id]
         clps = [rem.claims[r["claim_index"]] for r in rows]
         matches = await match_claims(
             conn, ctx.meta.tenant, payer_id, clps, [r["may_fallback"] for r in rows]

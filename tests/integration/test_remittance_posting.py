@@ -23,6 +23,7 @@ from runtime.x12 import Envelope, segment, transaction, wrap
 from schemas.codec import decode, encode, new_meta
 from schemas.events import ClaimAdjudicated, ClaimSubmitted, Event, RemitReceived
 from services.remittance import handlers
+from services.remittance.x12_835 import parse_835
 from tests.throwaway import throwaway_service
 
 pytestmark = pytest.mark.integration
@@ -352,7 +353,7 @@ async def test_an_unmatched_claim_waits_in_the_queue_until_its_claim_is_known(
 
 
 async def test_claims_submitted_in_one_batch_each_take_their_own_waiting_clp(
-    svc: Service,
+    svc: Service, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     strays = [
         clp("C7", "1", "100", "100", "", "PCN-7", *line("99213", "100", "100")),
@@ -368,12 +369,21 @@ async def test_claims_submitted_in_one_batch_each_take_their_own_waiting_clp(
     ]
     await remit(svc, x835("300", "TR-W", *strays), "TR-W")
     assert len(await rows(svc, "SELECT * FROM unmatched WHERE resolved_at IS NULL")) == 2
+    parsed: list[str] = []
+
+    def counting_parse(text: str) -> Any:
+        parsed.append(text)
+        return parse_835(text)
+
+    monkeypatch.setattr(handlers, "parse_835", counting_parse)
     await deliver(
         svc,
         submitted("CLAIM-7", "C7", 10000),
         submitted("CLAIM-8", "C8", 25000),
         submitted("CLAIM-6", "C6", 10000),  # nothing waits for it
     )
+    # Both waiting CLPs are in one 835: it is read again once for the run, not per claim.
+    assert len(parsed) == 1
     resolved = await rows(
         svc, "SELECT patient_control_number, resolved_claim_id FROM unmatched ORDER BY id"
     )
