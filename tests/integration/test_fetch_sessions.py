@@ -40,6 +40,24 @@ def _expected(
     }
 
 
+async def _collecting(
+    s: Settings, *, partitions: int, batch_max: int
+) -> tuple[str, BatchConsumer, list[Any]]:
+    """A new topic and a batch consumer of it that keeps every record it applies."""
+    suffix = uuid.uuid4().hex[:6]
+    topic = f"sessiontest.{suffix}"
+    await _topics(s, topic, partitions=partitions)
+    seen: list[Any] = []
+
+    async def apply(batch: list[Any]) -> None:
+        seen.extend(batch)
+
+    c = BatchConsumer(
+        s, group=f"rcm-sessiontest-{suffix}", topics=[topic], apply=apply, batch_max=batch_max
+    )
+    return topic, c, seen
+
+
 async def test_records_arrive_once_each_while_fetches_are_incremental(live_stack: Settings) -> None:
     suffix = uuid.uuid4().hex[:6]
     topics = [f"sessiontest.{n}.{suffix}" for n in "abc"]
@@ -77,17 +95,7 @@ async def test_a_session_the_broker_refuses_starts_again_and_loses_nothing(
     """The broker restarts or evicts sessions (its cache is bounded): it answers
     INVALID_FETCH_SESSION_EPOCH or FETCH_SESSION_ID_NOT_FOUND, and the consumer opens a
     new session with a full fetch instead of stalling or skipping records."""
-    suffix = uuid.uuid4().hex[:6]
-    topic = f"sessiontest.{suffix}"
-    await _topics(live_stack, topic, partitions=3)
-    seen: list[Any] = []
-
-    async def apply(batch: list[Any]) -> None:
-        seen.extend(batch)
-
-    c = BatchConsumer(
-        live_stack, group=f"rcm-sessiontest-{suffix}", topics=[topic], apply=apply, batch_max=50
-    )
+    topic, c, seen = await _collecting(live_stack, partitions=3, batch_max=50)
     task = asyncio.ensure_future(c.run())
     try:
         await _produce(live_stack, topic, dict.fromkeys(range(3), 5))
@@ -174,18 +182,8 @@ async def test_partitions_a_rebalance_takes_away_leave_the_session(live_stack: S
 
 
 async def test_sessions_can_be_turned_off(live_stack: Settings) -> None:
-    suffix = uuid.uuid4().hex[:6]
-    topic = f"sessiontest.{suffix}"
-    await _topics(live_stack, topic, partitions=1)
-    seen: list[Any] = []
-
-    async def apply(batch: list[Any]) -> None:
-        seen.extend(batch)
-
     off = live_stack.model_copy(update={"kafka_fetch_sessions": False})
-    c = BatchConsumer(
-        off, group=f"rcm-sessiontest-{suffix}", topics=[topic], apply=apply, batch_max=5
-    )
+    topic, c, seen = await _collecting(off, partitions=1, batch_max=5)
     task = asyncio.ensure_future(c.run())
     try:
         await _produce(live_stack, topic, {0: 3})
