@@ -61,6 +61,17 @@ def d8(text: str) -> dt.date:
     raise ValueError(f"not a CCYYMMDD date: {text[:20]!r}")
 
 
+def d8_element(text: str, seg: Sequence[str], pos: int, n: int) -> dt.date:
+    """:func:`d8` of ``text``, read from element ``pos`` of segment number ``n`` (``seg``):
+    X12Error naming the element (``DTP03``) and where it stands when it is not a date."""
+    try:
+        return d8(text)
+    except ValueError:
+        raise X12Error(
+            f"{seg[0]}{pos:02d} is not a CCYYMMDD date: {text[:40]!r}", segment=n, position=pos
+        ) from None
+
+
 def cents(amount: str) -> int:
     """An X12 decimal amount (R type) to integer cents, exactly."""
     text = amount.strip()

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from runtime.x12 import X12Error, begin, cents, d8, iter_segments
+from runtime.x12 import X12Error, begin, cents, d8_element, iter_segments
 
 ACTIVE_CODES = frozenset({"1", "2", "3", "4", "5"})
 INACTIVE_CODES = frozenset({"6", "7", "8"})
@@ -197,21 +197,12 @@ def _need(seg: list[str], pos: int, n: int) -> str:
     raise X12Error(f"{seg[0]}{pos:02d} is missing", segment=n, position=pos)
 
 
-def _d8(text: str, seg: list[str], pos: int, n: int) -> dt.date:
-    try:
-        return d8(text)
-    except ValueError:
-        raise X12Error(
-            f"{seg[0]}{pos:02d} is not a CCYYMMDD date: {text[:40]!r}", segment=n, position=pos
-        ) from None
-
-
 def _dtp(seg: list[str], n: int) -> tuple[str, tuple[dt.date, dt.date]]:
     qual = _need(seg, 1, n)
     fmt = _need(seg, 2, n)
     text = _need(seg, 3, n)
     if fmt == "D8":
-        day = _d8(text, seg, 3, n)
+        day = d8_element(text, seg, 3, n)
         return qual, (day, day)
     if fmt == "RD8":
         first, sep, last = text.partition("-")
@@ -219,7 +210,7 @@ def _dtp(seg: list[str], n: int) -> tuple[str, tuple[dt.date, dt.date]]:
             raise X12Error(
                 f"DTP03 is not a CCYYMMDD-CCYYMMDD range: {text[:40]!r}", segment=n, position=3
             )
-        return qual, (_d8(first, seg, 3, n), _d8(last, seg, 3, n))
+        return qual, (d8_element(first, seg, 3, n), d8_element(last, seg, 3, n))
     raise X12Error(f"DTP02 {fmt[:10]!r} is not D8 or RD8", segment=n, position=2)
 
 

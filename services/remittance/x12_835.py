@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from runtime.x12 import X12Error, begin, d8, iter_segments
+from runtime.x12 import X12Error, begin, d8_element, iter_segments
 
 _REVERSAL = "22"
 _CAS_TRIPLETS = 6
@@ -220,12 +220,7 @@ def _date(seg: list[str], pos: int, n: int) -> dt.date | None:
     text = seg[pos] if pos < len(seg) else ""
     if not text:
         return None
-    try:
-        return d8(text)
-    except ValueError:
-        raise X12Error(
-            f"{seg[0]}{pos:02d} is not a CCYYMMDD date: {text[:40]!r}", segment=n, position=pos
-        ) from None
+    return d8_element(text, seg, pos, n)
 
 
 def _el(seg: list[str], pos: int) -> str:

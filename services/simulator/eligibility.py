@@ -56,7 +56,7 @@ from runtime.x12 import (
     Delimiters,
     Envelope,
     X12Error,
-    d8,
+    d8_element,
     delimiters_of,
     iter_segments,
     money,
@@ -134,13 +134,6 @@ def _el(seg: list[str], pos: int) -> str:
     return seg[pos] if pos < len(seg) else ""
 
 
-def _date(text: str, n: int, pos: int) -> dt.date:
-    try:
-        return d8(text)
-    except ValueError:
-        raise X12Error(f"not a CCYYMMDD date: {text[:20]!r}", segment=n, position=pos) from None
-
-
 def read_270(text: str) -> Inquiry270:
     """The one inquiry of a real-time 270. X12Error names what is wrong and where."""
     head = text.lstrip(" \t\r\n\ufeff")
@@ -177,10 +170,10 @@ def read_270(text: str) -> Inquiry270:
             inq.trace, inq.originator = _el(seg, 2), _el(seg, 3)
         elif sid == "DMG" and _el(seg, 2):
             who = inq.dependent if level == "23" and inq.dependent else inq.subscriber
-            who.birth_date = _date(seg[2], n, 2)
+            who.birth_date = d8_element(seg[2], seg, 2, n)
             who.sex = _el(seg, 3)
         elif sid == "DTP" and _el(seg, 1) == "291":
-            inq.date_of_service = _date(_el(seg, 3)[:8], n, 3)
+            inq.date_of_service = d8_element(_el(seg, 3)[:8], seg, 3, n)
         elif sid == "EQ":
             inq.service_types.extend(s for s in _el(seg, 1).split(d.repetition) if s)
     if not seen_st:
