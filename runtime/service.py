@@ -39,10 +39,11 @@ from aiokafka import AIOKafkaProducer
 from opentelemetry import trace
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
-from runtime import logs, telemetry
+from runtime import logs, positions, telemetry
 from runtime.consumer import BatchConsumer
 from runtime.db import create_pool, is_transient, migrate
 from runtime.kafka import producer_config
+from runtime.positions import TopicEnds
 from runtime.settings import Settings, settings
 from schemas.codec import (
     DecodeError,
@@ -287,6 +288,10 @@ class Service:
         # the wake each timer has coming (Service.wake), until it rings
         self._wake_due: dict[Callable[[Service], Awaitable[int]], asyncio.TimerHandle] = {}
         self._before_batch: BatchHook | None = None
+        # topics whose applied positions each batch records (track_positions)
+        self._tracked: set[str] = set()
+        # the ends of a topic's partitions now, from the broker (runtime.positions)
+        self.topic_ends: Callable[[str], Awaitable[list[int]]] = TopicEnds(self.settings)
         # Counts outbox writes of this process: after a batch that wrote, the relay runs
         # at once; after one that did not, it is left alone (an empty pass costs five round
         # trips). A counter, not a flag: timers write while a batch is being applied.
@@ -346,6 +351,12 @@ class Service:
 
         one.many = many  # type: ignore[attr-defined]  # the fast path's way in
         self.on(event_type, one, topic=topic)
+
+    def track_positions(self, topic: str) -> None:
+        """Each batch of ``topic`` records, in its transaction, how far each partition is
+        applied, for handlers that ask whether every message the topic held at some moment
+        is applied (runtime.positions)."""
+        self._tracked.add(topic)
 
     def before_batch(self, fn: BatchHook) -> BatchHook:
         """Runs ``fn(conn, topic, messages)`` in a batch's transaction before its handlers,
@@ -558,12 +569,16 @@ class Service:
             try:
                 async with conn.transaction():
                     await self._apply_fast(conn, topic, records)
+                    if topic in self._tracked:
+                        await positions.record(conn, topic, records)
                 return
             except _NeedsCareful:
                 pass
             async with conn.transaction():
                 for record in records:
                     await self._apply_one(conn, topic, record)
+                if topic in self._tracked:
+                    await positions.record(conn, topic, records)
 
     async def _apply_fast(
         self, conn: asyncpg.Connection, topic: str, records: Sequence[Record]
@@ -883,6 +898,8 @@ class Service:
     async def stop_resources(self) -> None:
         if self.producer is not None:
             await self.producer.stop()
+        if isinstance(self.topic_ends, TopicEnds):
+            await self.topic_ends.close()
         if self.pool is not None:
             await self.pool.close()
 
@@ -927,6 +944,14 @@ class Service:
             return web.bytes(
                 generate_latest(svc.metrics.registry), content_type="text/plain; version=0.0.4"
             )
+
+    async def consume(self) -> None:
+        """Consumes the service's topics until cancelled, as the running process does
+        (for code that drives a service without its process: tests)."""
+        if self.consumer is None:
+            self._add_consumer()
+        assert self.consumer is not None
+        await self.consumer.run()
 
     def run(self) -> None:
         """The process entry point: ``python -m services.NAME``."""

@@ -10,22 +10,24 @@ from schemas.events import ClaimSubmitted, RemitReceived
 from services.remittance import handlers
 
 PORT = 6104
+MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def build() -> Service:
-    svc = Service(
-        "remittance",
-        schema="remittance",
-        migrations=Path(__file__).parent / "migrations",
-        http_port=PORT,
-    )
+    svc = Service("remittance", schema="remittance", migrations=MIGRATIONS, http_port=PORT)
+    wire(svc)
+    svc.every(2.0, handlers.rematch)
+    return svc
+
+
+def wire(svc: Service) -> None:
+    """Which event goes to which handler, and what start-up loads."""
     svc.on_many(ClaimSubmitted, handlers.on_submitted)
     svc.on(RemitReceived, handlers.on_remit)
-    svc.every(2.0, handlers.rematch)
+    # how far claim.submitted is applied: look-alike matching waits for it (rematch)
+    svc.track_positions(ClaimSubmitted.TOPIC)
 
     @svc.on_startup
     async def contracts() -> None:
         assert svc.pool is not None
         await handlers.load_contracts(svc.pool)
-
-    return svc

@@ -426,8 +426,8 @@ class Match(NamedTuple):
 
 
 WAITING_FOR_CLAIM = (
-    "unknown patient control number; waiting for its claim before matching by patient,"
-    " date and amount"
+    "unknown patient control number; waiting for its claim: patient, date and amount may"
+    " match it once every claim submitted before this 835 is indexed"
 )
 
 
@@ -442,8 +442,9 @@ def match(
     """Our claim for a CLP: by CLP01, then CLP07, then patient, date and charge.
 
     ``fallback``: whether patient, date and charge may decide. Not while the CLP01 may
-    still be a claim of ours that is not indexed yet: two visits of one patient on one
-    day for the same charge look alike, and the other one would take this payment."""
+    still be a claim of ours that is not indexed yet (a claim.submitted published before
+    the 835 and not yet applied): two visits of one patient on one day for the same
+    charge look alike, and the other one would take this payment."""
     claim_id = by_pcn.get(clp.patient_control_number)
     if claim_id is not None:
         return Match(claim_id, "patient_control_number", None)

@@ -18,11 +18,11 @@ from typing import Any
 import asyncpg
 import orjson
 
+from runtime import positions
 from runtime.db import columns
 from runtime.service import Context, Service
 from runtime.x12 import X12Error
 from schemas.events import ClaimSubmitted, RemitReceived
-from services.remittance.config import remittance_settings
 from services.remittance.domain import (
     Match,
     Submitted,
@@ -116,8 +116,10 @@ async def load_contracts(pool: asyncpg.Pool, path: Path = CONTRACTS_CSV) -> int:
 
 async def on_submitted(items: Sequence[tuple[Context, ClaimSubmitted]]) -> None:
     """Indexes a run of submitted claims for matching (one statement), then posts any
-    CLP that waited for one of them: a CLP goes to the first claim of the run it names
-    by CLP01 or, after its grace period, by patient, date and charge."""
+    CLP that waited for one of them by CLP01: it goes to the first claim of the run it
+    names. (Patient, date and charge never match a claim that arrives after the CLP may
+    look alike: see rematch. A claim.submitted applied after then was published after
+    the 835 was read, and a payer cannot have paid it.)"""
     conn = items[0][0].conn
     subs = []
     for _, ev in items:
@@ -151,36 +153,23 @@ async def on_submitted(items: Sequence[tuple[Context, ClaimSubmitted]]) -> None:
         " traceparent = EXCLUDED.traceparent, submitted_at = now()",
         *columns((*key, *rest) for key, rest in rows.items()),
     )
-    # each waiting CLP with the first claim of the run it may belong to (the rule is here
-    # only: by CLP01, or by patient, date and charge). The two rules are two joins, each
-    # on its own index: one join on "this OR that" compared every waiting CLP with every
-    # claim of the run, and a backlog of waiting CLPs slowed every claim.submitted until
-    # remittance fell further behind (docs/performance.md, seventh session).
+    # each waiting CLP with the first claim of the run it names by CLP01
     first = dict(
         await conn.fetch(
-            "WITH k AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::date[],"
-            " $5::bigint[]) WITH ORDINALITY AS k(tenant, pcn, pkey, sdate, charge, i))"
-            " SELECT id, min(i) FROM ("
-            " SELECT u.id, k.i FROM k JOIN unmatched u ON u.resolved_at IS NULL"
-            " AND u.tenant = k.tenant AND u.patient_control_number = k.pcn"
-            " UNION ALL SELECT u.id, k.i FROM k JOIN unmatched u ON u.resolved_at IS NULL"
-            " AND u.tenant = k.tenant AND u.patient_key = k.pkey AND u.service_date = k.sdate"
-            " AND abs(u.charge_cents) = k.charge) m GROUP BY id",
-            *columns(
-                (ctx.meta.tenant, ev.patient_control_number, sub.patient_key, sub.service_date,
-                 ev.total_charge_cents)
-                for (ctx, ev), sub in zip(items, subs, strict=True)
-            ),
+            "SELECT u.id, min(k.i) FROM unnest($1::text[], $2::text[]) WITH ORDINALITY"
+            " AS k(tenant, pcn, i) JOIN unmatched u ON u.resolved_at IS NULL"
+            " AND u.tenant = k.tenant AND u.patient_control_number = k.pcn GROUP BY u.id",
+            [ctx.meta.tenant for ctx, _ in items],
+            [ev.patient_control_number for _, ev in items],
         )
-    )  # fmt: skip
+    )
     if not first:
         return
     waiting = await conn.fetch(
-        "SELECT id, remit_id, claim_index, payer_id, occurrence,"
-        " received_at <= now() - make_interval(secs => $2) AS may_fallback FROM unmatched"
-        " WHERE id = ANY($1::bigint[]) AND resolved_at IS NULL ORDER BY id FOR UPDATE",
+        "SELECT id, remit_id, claim_index, payer_id, occurrence, false AS may_fallback"
+        " FROM unmatched WHERE id = ANY($1::bigint[]) AND resolved_at IS NULL"
+        " ORDER BY id FOR UPDATE",
         list(first),
-        remittance_settings().match_grace_s,
     )
     # The claims of one 835 arrive in the same runs: each file is read and parsed once
     # for the run, not once for each of its claims (an 835 of 100 CLPs parses in 12-28
@@ -198,6 +187,8 @@ async def retry_unmatched(
     remits: dict[int, tuple[str, Remittance]] | None = None,
 ) -> int:
     """Matches queued CLPs again; posts those that match now. Returns how many posted.
+    A row's ``may_fallback`` lets patient, date and charge decide: that is tried once,
+    and a CLP it does not match keeps the reason for a person to read.
     ``remits``: 835s already read and parsed (payer id and remittance by remit id), kept
     for the caller's next call."""
     conn = ctx.conn
@@ -215,6 +206,17 @@ async def retry_unmatched(
         matches = await match_claims(
             conn, ctx.meta.tenant, payer_id, clps, [r["may_fallback"] for r in rows]
         )
+        tried = [
+            (r["id"], m.reason or "unmatched")
+            for r, m in zip(rows, matches, strict=True)
+            if r["may_fallback"] and m.claim_id is None
+        ]
+        if tried:
+            await conn.execute(
+                "UPDATE unmatched u SET looked_alike_at = now(), reason = t.reason"
+                " FROM unnest($1::bigint[], $2::text[]) AS t(id, reason) WHERE u.id = t.id",
+                *columns(tried),
+            )
         items = [
             _Item(r["claim_index"], clp, m.claim_id, m.matched_by or "", r["occurrence"])
             for r, clp, m in zip(rows, clps, matches, strict=True)
@@ -229,28 +231,27 @@ async def retry_unmatched(
 
 
 async def rematch(svc: Service) -> int:
-    """Heals a race: an 835 read while the claim.submitted naming its claim was being
-    applied in a concurrent transaction leaves the CLP unmatched although its claim is now
-    known. Every few seconds, queued CLPs whose claim has since been indexed are posted."""
+    """Every few seconds, posts the queued CLPs that may match now:
+    - a CLP whose claim became known by CLP01 (the race: an 835 read while the
+      claim.submitted naming its claim was being applied in a concurrent transaction);
+    - once remittance has applied every claim.submitted the topic held when a CLP's 835
+      was read, the CLP is tried once by patient, date and charge: its own claim is
+      indexed by then if it ever will be (runtime/positions.py)."""
     assert svc.pool is not None
     done = 0
     async with svc.pool.acquire() as conn, conn.transaction():
-        # A CLP waits for its own claim by CLP01; patient, date and charge may find it
-        # only once it has waited the grace period ($1 seconds). Each rule is its own
-        # EXISTS on its own index: one EXISTS on "this OR that" read every claim of the
-        # tenant for each waiting CLP, and with thousands waiting it ran past a minute.
+        # Each rule is its own condition on its own index: one EXISTS on "this OR that"
+        # read every claim of the tenant for each waiting CLP, and with thousands waiting
+        # it ran past a minute (docs/performance.md, seventh session).
         rows = await conn.fetch(
             "SELECT u.id, u.tenant, u.remit_id, u.claim_index, u.payer_id, u.occurrence,"
-            " u.received_at <= now() - make_interval(secs => $1) AS may_fallback"
-            " FROM unmatched u WHERE u.resolved_at IS NULL AND (EXISTS (SELECT 1 FROM"
-            " submitted_claims s WHERE s.tenant = u.tenant"
-            " AND s.patient_control_number = u.patient_control_number)"
-            " OR (u.received_at <= now() - make_interval(secs => $1) AND EXISTS (SELECT 1"
-            " FROM submitted_claims s WHERE s.tenant = u.tenant AND s.patient_key ="
-            " u.patient_key AND s.service_date = u.service_date"
-            " AND s.total_charge_cents = abs(u.charge_cents))))"
+            " u.looked_alike_at IS NULL AND read_through($1, r.submitted_ends) AS may_fallback"
+            " FROM unmatched u JOIN remits r ON r.id = u.remit_id"
+            " WHERE u.resolved_at IS NULL AND (EXISTS (SELECT 1 FROM submitted_claims s"
+            " WHERE s.tenant = u.tenant AND s.patient_control_number = u.patient_control_number)"
+            " OR (u.looked_alike_at IS NULL AND read_through($1, r.submitted_ends)))"
             " ORDER BY u.id LIMIT 500 FOR UPDATE OF u SKIP LOCKED",
-            remittance_settings().match_grace_s,
+            ClaimSubmitted.TOPIC,
         )
         by_tenant: dict[str, list[asyncpg.Record]] = {}
         for row in rows:
@@ -323,11 +324,21 @@ async def on_remit(ctx: Context, ev: RemitReceived) -> None:
     await _post_plb(conn, tenant, ev.payer_id, remit_id, rem)
 
     occurrence = _occurrences(rem)
-    # First sight: patient, date and charge may decide only when no grace is configured.
-    first_sight = remittance_settings().match_grace_s <= 0
-    matches = await match_claims(
-        conn, tenant, ev.payer_id, rem.claims, [first_sight] * len(rem.claims)
-    )
+    matches = await match_claims(conn, tenant, ev.payer_id, rem.claims, [False] * len(rem.claims))
+    # A CLP no claim we know is named by: patient, date and charge may decide at once if
+    # every claim.submitted the topic holds now is applied; else the CLP waits (rematch).
+    unknown = [k for k, m in enumerate(matches) if m.claim_id is None]
+    ends: list[int] | None = None
+    looked_alike = False
+    if unknown:
+        ends = await ctx.service.topic_ends(ClaimSubmitted.TOPIC)
+        if await positions.read_through(conn, ClaimSubmitted.TOPIC, ends):
+            looked_alike = True
+            again = await match_claims(
+                conn, tenant, ev.payer_id, [rem.claims[k] for k in unknown], [True] * len(unknown)
+            )
+            for k, m in zip(unknown, again, strict=True):
+                matches[k] = m
     items: list[_Item] = []
     waiting: list[tuple[int, RemitClaim, Match]] = []
     for k, (clp, m) in enumerate(zip(rem.claims, matches, strict=True)):
@@ -336,18 +347,22 @@ async def on_remit(ctx: Context, ev: RemitReceived) -> None:
         else:
             items.append(_Item(k, clp, m.claim_id, m.matched_by or "", occurrence[k]))
     posted, duplicates = await post_claims(ctx, remit_id, ev.payer_id, items)
-    queued = await _queue_unmatched(conn, tenant, ev.payer_id, remit_id, waiting, occurrence)
+    queued = await _queue_unmatched(
+        conn, tenant, ev.payer_id, remit_id, waiting, occurrence, looked_alike=looked_alike
+    )
     if posted:
         await _close_unmatched(conn, remit_id)
     already = duplicates + (len(waiting) - queued)
     status = "duplicate" if rem.claims and already == len(rem.claims) else "posted"
     await conn.execute(
-        "UPDATE remits SET status = $2, posted = $3, duplicates = $4, unmatched = $5 WHERE id = $1",
+        "UPDATE remits SET status = $2, posted = $3, duplicates = $4, unmatched = $5,"
+        " submitted_ends = $6 WHERE id = $1",
         remit_id,
         status,
         posted,
         duplicates,
         queued,
+        ends,
     )
 
 
@@ -481,20 +496,24 @@ async def _queue_unmatched(
     remit_id: int,
     waiting: Sequence[tuple[int, RemitClaim, Match]],
     occurrence: Sequence[int],
+    *,
+    looked_alike: bool,
 ) -> int:
-    """Unmatched CLPs wait in the queue (once per file key). Returns how many are new."""
+    """Unmatched CLPs wait in the queue (once per file key). Returns how many are new.
+    ``looked_alike``: patient, date and charge were tried already, and are not again."""
     if not waiting:
         return 0
     rows = await conn.fetch(
-        "INSERT INTO unmatched(tenant, payer_id, remit_id, trace_number, patient_control_number,"
-        " payer_claim_number, status_code, occurrence, amount_cents, charge_cents, reason,"
-        " claim_index, patient_key, service_date)"
-        " SELECT $1, $2, $3, * FROM unnest($4::text[], $5::text[], $6::text[], $7::text[],"
-        " $8::int[], $9::bigint[], $10::bigint[], $11::text[], $12::int[], $13::text[],"
-        " $14::date[]) ON CONFLICT DO NOTHING RETURNING id",
+        "INSERT INTO unmatched(tenant, payer_id, remit_id, looked_alike_at, trace_number,"
+        " patient_control_number, payer_claim_number, status_code, occurrence, amount_cents,"
+        " charge_cents, reason, claim_index, patient_key, service_date)"
+        " SELECT $1, $2, $3, CASE WHEN $4 THEN now() END, * FROM unnest($5::text[],"
+        " $6::text[], $7::text[], $8::text[], $9::int[], $10::bigint[], $11::bigint[],"
+        " $12::text[], $13::int[], $14::text[], $15::date[]) ON CONFLICT DO NOTHING RETURNING id",
         tenant,
         payer_id,
         remit_id,
+        looked_alike,
         [c.trace_number for _, c, _ in waiting],
         [c.patient_control_number for _, c, _ in waiting],
         [c.payer_claim_number or "" for _, c, _ in waiting],

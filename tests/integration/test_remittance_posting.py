@@ -10,8 +10,8 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import itertools
+from collections import Counter
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -22,17 +22,15 @@ from runtime.settings import Settings
 from runtime.x12 import Envelope, segment, transaction, wrap
 from schemas.codec import decode, encode, new_meta
 from schemas.events import ClaimAdjudicated, ClaimSubmitted, Event, RemitReceived
-from services.remittance import handlers
+from services.remittance import app, handlers
 from services.remittance.x12_835 import parse_835
 from tests.throwaway import throwaway_service
 
 pytestmark = pytest.mark.integration
 
-MIGRATIONS = Path(handlers.__file__).parent / "migrations"
 TENANT = "t-remit"
 PAYER = "MCR01"
 DOS = dt.date(2025, 3, 14)
-_offsets = itertools.count()
 _icn = itertools.count(100)
 
 
@@ -135,25 +133,44 @@ def x835(amount: str, trace: str, *claims: list[str], plb: list[str] | None = No
 # --- the service -----------------------------------------------------------------------
 
 
+class Topics:
+    """What the tests published, one partition per topic: the offset each record takes,
+    and the topics' ends, as the broker would report them to the service (TopicEnds).
+    A record may be published now and delivered later: a consumer that lags."""
+
+    def __init__(self) -> None:
+        self.next: Counter[str] = Counter()
+
+    def publish(self, event: Event) -> Record:
+        x = encode(event, new_meta(event, source="test", tenant=TENANT, correlation_id="corr"))
+        offset = self.next[event.TOPIC]
+        self.next[event.TOPIC] += 1
+        return Record(event.TOPIC, 0, offset, x.key, x.value, x.headers)
+
+    async def ends(self, topic: str) -> list[int]:
+        return [self.next[topic]]
+
+
+TOPICS = Topics()
+
+
 @pytest.fixture
 async def svc(live_stack: Settings) -> AsyncIterator[Service]:
-    def wire(s: Service) -> None:
-        s.on_many(ClaimSubmitted, handlers.on_submitted)
-        s.on(RemitReceived, handlers.on_remit)
-
-    async with throwaway_service("remittance-it", MIGRATIONS, wire, live_stack) as service:
-        assert service.pool is not None
-        await handlers.load_contracts(service.pool)
+    global TOPICS
+    TOPICS = Topics()
+    async with throwaway_service("remittance-it", app.MIGRATIONS, app.wire, live_stack) as service:
+        service.topic_ends = TOPICS.ends
         yield service
 
 
 async def deliver(service: Service, *events: Event) -> None:
-    """The events (of one topic) consumed as one batch."""
-    recs = []
-    for event in events:
-        x = encode(event, new_meta(event, source="test", tenant=TENANT, correlation_id="corr"))
-        recs.append(Record(event.TOPIC, 0, next(_offsets), x.key, x.value, x.headers))
-    await service.process(events[0].TOPIC, recs)
+    """The events (of one topic) published and consumed as one batch."""
+    await consume(service, *(TOPICS.publish(e) for e in events))
+
+
+async def consume(service: Service, *records: Record) -> None:
+    """Records published earlier, consumed now as one batch."""
+    await service.process(records[0].topic, list(records))
 
 
 async def submit(service: Service, claim_id: str, pcn: str, charge_cents: int, **kw: Any) -> None:
@@ -330,6 +347,8 @@ async def test_a_reversal_undoes_the_posting_and_the_correction_posts_fresh(svc:
 async def test_an_unmatched_claim_waits_in_the_queue_until_its_claim_is_known(
     svc: Service,
 ) -> None:
+    # remittance lags: the claim was published (and paid) before it reads claim.submitted
+    lagging = TOPICS.publish(submitted("CLAIM-9", "C9", 10000))
     stray = clp("C9", "1", "100", "100", "", "PCN-Z", *line("99213", "100", "100"))
     await remit(svc, x835("100", "TR-U", stray), "TR-U")
 
@@ -345,7 +364,7 @@ async def test_an_unmatched_claim_waits_in_the_queue_until_its_claim_is_known(
     assert await rows(svc, "SELECT * FROM claim_postings") == []
     assert await adjudications(svc) == []
 
-    await submit(svc, "CLAIM-9", "C9", 10000)
+    await consume(svc, lagging)
     [resolved] = await rows(svc, "SELECT resolved_claim_id, posting_id FROM unmatched")
     assert resolved["resolved_claim_id"] == "CLAIM-9"
     [ev] = await adjudications(svc)
@@ -367,6 +386,14 @@ async def test_claims_submitted_in_one_batch_each_take_their_own_waiting_clp(
             *line("99214", "250", "200", segment("CAS", "CO", "45", "50")),
         ),
     ]
+    lagging = [
+        TOPICS.publish(ev)
+        for ev in (
+            submitted("CLAIM-7", "C7", 10000),
+            submitted("CLAIM-8", "C8", 25000),
+            submitted("CLAIM-6", "C6", 10000),  # nothing waits for it
+        )
+    ]
     await remit(svc, x835("300", "TR-W", *strays), "TR-W")
     assert len(await rows(svc, "SELECT * FROM unmatched WHERE resolved_at IS NULL")) == 2
     parsed: list[str] = []
@@ -376,12 +403,7 @@ async def test_claims_submitted_in_one_batch_each_take_their_own_waiting_clp(
         return parse_835(text)
 
     monkeypatch.setattr(handlers, "parse_835", counting_parse)
-    await deliver(
-        svc,
-        submitted("CLAIM-7", "C7", 10000),
-        submitted("CLAIM-8", "C8", 25000),
-        submitted("CLAIM-6", "C6", 10000),  # nothing waits for it
-    )
+    await consume(svc, *lagging)
     # Both waiting CLPs are in one 835: it is read again once for the run, not per claim.
     assert len(parsed) == 1
     resolved = await rows(
@@ -400,6 +422,7 @@ async def test_a_claim_indexed_by_a_concurrent_transaction_is_posted_by_the_rema
 ) -> None:
     # The race: the 835 is read while its claim.submitted is being applied elsewhere, so
     # the CLP is queued although the claim becomes known a moment later.
+    TOPICS.publish(submitted("CLAIM-8", "C8", 10000))
     stray = clp("C8", "1", "100", "100", "", "PCN-Y", *line("99213", "100", "100"))
     await remit(svc, x835("100", "TR-R", stray), "TR-R")
     assert svc.pool is not None
@@ -430,16 +453,19 @@ async def test_claims_match_by_payer_claim_number_then_patient_date_and_amount(
     by_patient = clp(
         "??", "1", "75", "75", "", "PCN-4", *line("99213", "75", "75"), name=("ONEIL", "PATRICIA")
     )
+    # remittance has not yet applied a claim published before TR-2: it might be the one
+    # "??" stands for, so patient, date and charge wait for it, however long that takes
+    lagging = TOPICS.publish(submitted("CLAIM-10", "C10", 9900))
     await remit(svc, x835("-25", "TR-2", reversal, by_patient), "TR-2")
-    # An unknown CLP01 may still be a claim of ours not indexed yet: patient, date and
-    # charge decide only once it has waited the grace period.
     [waiting] = await rows(
         svc, "SELECT patient_control_number, reason FROM unmatched WHERE resolved_at IS NULL"
     )
     assert waiting["patient_control_number"] == "??"
     assert "waiting for its claim" in waiting["reason"]
-    assert await handlers.rematch(svc) == 0
+    assert svc.pool is not None
     await svc.pool.execute("UPDATE unmatched SET received_at = now() - interval '1 hour'")
+    assert await handlers.rematch(svc) == 0
+    await consume(svc, lagging)  # "??" names no claim: nothing posts yet
     assert await handlers.rematch(svc) == 1
 
     got = await rows(
@@ -457,8 +483,10 @@ async def test_a_payment_is_not_taken_by_a_look_alike_claim_while_its_own_is_on_
     svc: Service,
 ) -> None:
     """Two visits of one patient on one day for the same charge. The 835 for the second
-    arrives before its claim.submitted: it must wait for it, not pay the first."""
+    is read before remittance has applied its claim.submitted, published earlier: it
+    waits for it however long remittance lags, and never pays the first."""
     await submit(svc, "CLAIM-5", "C5", 10000)
+    lagging = TOPICS.publish(submitted("CLAIM-6", "C6", 10000))
     await remit(
         svc,
         x835("100", "TR-5", clp("C5", "1", "100", "100", "", "P5", *line("99213", "100", "100"))),
@@ -469,8 +497,10 @@ async def test_a_payment_is_not_taken_by_a_look_alike_claim_while_its_own_is_on_
         x835("100", "TR-6", clp("C6", "1", "100", "100", "", "P6", *line("99213", "100", "100"))),
         "TR-6",
     )
+    assert svc.pool is not None
+    await svc.pool.execute("UPDATE unmatched SET received_at = now() - interval '1 hour'")
     assert await handlers.rematch(svc) == 0
-    await submit(svc, "CLAIM-6", "C6", 10000)
+    await consume(svc, lagging)
 
     got = await rows(
         svc, "SELECT claim_id, patient_control_number, matched_by FROM claim_postings ORDER BY id"
@@ -483,6 +513,55 @@ async def test_a_payment_is_not_taken_by_a_look_alike_claim_while_its_own_is_on_
         ("CLAIM-5", 10000),
         ("CLAIM-6", 10000),
     ]
+
+
+async def test_a_payment_two_claims_look_like_goes_to_a_person_once_both_are_known(
+    svc: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The payer mangled CLP01, and two visits look alike, one of them not yet applied
+    by remittance. Patient, date and charge are tried once both are known: two claims
+    match, so a person decides, with the reason, and the timer does not try again."""
+    await submit(svc, "CLAIM-5", "C5", 10000)
+    lagging = TOPICS.publish(submitted("CLAIM-6", "C6", 10000))
+    mangled = clp("??", "1", "100", "100", "", "P7", *line("99213", "100", "100"))
+    await remit(svc, x835("100", "TR-7", mangled), "TR-7")
+    assert await handlers.rematch(svc) == 0  # CLAIM-6 may be it: wait
+    [item] = await rows(svc, "SELECT reason, looked_alike_at FROM unmatched")
+    assert "waiting for its claim" in item["reason"]
+    assert item["looked_alike_at"] is None
+
+    await consume(svc, lagging)
+    assert await handlers.rematch(svc) == 0
+    [item] = await rows(svc, "SELECT reason, looked_alike_at, resolved_at FROM unmatched")
+    assert item["reason"] == "2 claims match the patient, date and amount"
+    assert item["looked_alike_at"] is not None
+    assert item["resolved_at"] is None
+    assert await rows(svc, "SELECT * FROM claim_postings") == []
+    assert await adjudications(svc) == []
+
+    tried: list[int] = []
+    real = handlers.match_claims
+
+    async def counting(*args: Any) -> Any:
+        tried.append(len(args[3]))
+        return await real(*args)
+
+    monkeypatch.setattr(handlers, "match_claims", counting)
+    assert await handlers.rematch(svc) == 0
+    assert tried == []
+
+
+async def test_a_mangled_clp01_is_matched_by_patient_date_and_amount_at_once_when_caught_up(
+    svc: Service,
+) -> None:
+    await submit(svc, "CLAIM-4", "C4", 7500, name=("O'NEIL", "Pat"))
+    by_patient = clp(
+        "??", "1", "75", "75", "", "PCN-4", *line("99213", "75", "75"), name=("ONEIL", "PATRICIA")
+    )
+    await remit(svc, x835("75", "TR-3", by_patient), "TR-3")
+    [posting] = await rows(svc, "SELECT claim_id, matched_by FROM claim_postings")
+    assert (posting["claim_id"], posting["matched_by"]) == ("CLAIM-4", "patient_date_amount")
+    assert await rows(svc, "SELECT * FROM unmatched") == []
 
 
 async def test_an_unbalanced_file_waits_in_the_work_queue_with_the_exact_discrepancy(
