@@ -68,15 +68,27 @@ async def publish(s: Settings, encounters: list[EncounterCreated], tenant: str) 
 
 #: Claims a settlement poll reads at a time (see wait_settled).
 WATCH = 200
+#: Seconds without a claim settling after which wait_settled gives up and says where the
+#: claims are stuck, rather than wait out its whole timeout.
+STALL_S = 300.0
 
 
 async def wait_settled(
-    s: Settings, claim_ids: list[str], timeout: float, progress: bool = True
+    s: Settings,
+    claim_ids: list[str],
+    timeout: float,
+    progress: bool = True,
+    *,
+    stall_s: float = STALL_S,
 ) -> None:
+    """Waits until every claim has no automatic step left. Gives up with a DemoError that
+    says where the claims are stuck (how many in each state) after ``timeout``, or sooner
+    when no claim has settled for ``stall_s`` seconds."""
     conn = await asyncpg.connect(s.database_url)
     try:
         deadline = time.monotonic() + timeout
         last = -1
+        fewest, since = len(claim_ids) + 1, time.monotonic()
         # A poll reads WATCH claims at a time, the first not settled at the last poll, in
         # the order they were sent, and reads on while they come back settled (reading
         # all of a large run every half second took a share of the database and of the
@@ -103,9 +115,25 @@ async def wait_settled(
             if progress and left != last:
                 print(f"  {len(claim_ids) - left}/{len(claim_ids)} claims settled", flush=True)
                 last = left
-            if time.monotonic() > deadline:  # count them all, not just the watched
-                left = readmodel.pending(claim_ids, await readmodel.claim_states(conn, claim_ids))
-                raise DemoError(f"{left} claims still pending after {timeout:.0f} s")
+            now = time.monotonic()
+            if left < fewest:
+                fewest, since = left, now
+            elif now - since > stall_s or now > deadline:
+                # the watched head may be stuck while claims behind it settle: count all
+                states = await readmodel.claim_states(conn, claim_ids)
+                stuck = readmodel.unsettled(claim_ids, states)
+                if now > deadline:
+                    raise DemoError(
+                        f"{len(stuck)} claims still pending after {timeout:.0f} s: "
+                        + readmodel.where(stuck, states)
+                    )
+                if len(stuck) < fewest:
+                    fewest, since = len(stuck), now
+                else:
+                    raise DemoError(
+                        f"no claim settled for {stall_s:.0f} s; {len(stuck)} of"
+                        f" {len(claim_ids)} still pending: " + readmodel.where(stuck, states)
+                    )
             await asyncio.sleep(0.5)
     finally:
         await conn.close()

@@ -35,6 +35,16 @@ def pending(claim_ids: list[str], states: dict[str, dict[str, Any]]) -> int:
     return len(unsettled(claim_ids, states))
 
 
+def where(claim_ids: list[str], states: dict[str, dict[str, Any]]) -> str:
+    """How many of these claims are in each state, most first: "SUBMITTED 2900, ...";
+    a claim the claims service has no row for yet counts as "not yet created"."""
+    counts = Counter(
+        str(row["state"]) if (row := states.get(cid)) is not None else "not yet created"
+        for cid in claim_ids
+    )
+    return ", ".join(f"{state} {n}" for state, n in counts.most_common())
+
+
 async def summary(
     conn: asyncpg.Connection, claim_ids: list[str], encounters: int, charged_cents: int
 ) -> dict[str, Any]:

@@ -74,3 +74,38 @@ def test_a_run_already_settled_is_seen_at_once_however_long(world: dict[str, Any
     assert world["sleeps"] == 0
     assert all(len(r) <= 3 for r in world["reads"][:-1])
     assert world["reads"][-1] == ids
+
+
+def test_a_run_that_stops_settling_says_where_its_claims_are_stuck(
+    world: dict[str, Any],
+) -> None:
+    world["never"].update({"C1", "C5"})
+    ids = [f"C{n}" for n in range(7)]
+    with pytest.raises(demo.DemoError) as err:
+        asyncio.run(demo.wait_settled(Settings(), ids, timeout=3600, progress=False, stall_s=0.05))
+    assert str(err.value) == "no claim settled for 0 s; 2 of 7 still pending: SUBMITTED 2"
+
+
+def test_claims_settling_behind_a_stuck_window_are_counted_before_calling_it_a_stall(
+    world: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The three claims a poll watches never settle; the seven behind them settle one at
+    a time, seen only when all are read. The wait goes on while they do, and at the end
+    names only the three, by state."""
+    states = {"C0": "SUBMITTED", "C1": "ACCEPTED", "C2": "SUBMITTED"}
+    behind = [f"C{n}" for n in range(3, 10)]
+
+    async def claim_states(_conn: Any, ids: list[str]) -> dict[str, dict[str, Any]]:
+        if len(ids) == 10 and behind:
+            states[behind.pop()] = "CLOSED"
+        return {c: _row(states.get(c, "SUBMITTED")) for c in ids if c != "C0"}
+
+    monkeypatch.setattr(demo.readmodel, "claim_states", claim_states)
+    ids = [f"C{n}" for n in range(10)]
+    with pytest.raises(demo.DemoError) as err:
+        asyncio.run(demo.wait_settled(Settings(), ids, timeout=3600, progress=False, stall_s=0.02))
+    assert behind == []
+    assert str(err.value) == (
+        "no claim settled for 0 s; 3 of 10 still pending:"
+        " not yet created 1, ACCEPTED 1, SUBMITTED 1"
+    )
