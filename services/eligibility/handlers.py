@@ -255,15 +255,16 @@ async def _record(
     done: bool = False,
 ) -> None:
     """The decision, its exchange and the pending check closed: one statement, deferred
-    (a batch of answers goes as one executemany)."""
+    (a batch of answers goes as one executemany). A closed check leaves the queue: the
+    decision is in eligibility_checks and every attempt in exchanges, and the queue
+    does not keep each encounter's document (PHI) after its check is decided."""
     await ctx.defer(
         "WITH x AS (INSERT INTO exchanges(claim_id, tenant, payer_id, member_id, patient_id,"
         "   date_of_service, trace, request_x12, response_x12, outcome, problem, reusable,"
         "   elapsed_ms)"
         "  SELECT $1, $2, $12, $13, $14, $15::date, $16, $17, $18, $19, $20, $21::boolean,"
         "   $22::float8 WHERE $10::boolean RETURNING id),"
-        " d AS (UPDATE pending_checks SET state='done', done_at=now(), attempts=attempts+1"
-        "  WHERE claim_id=$1 AND $11::boolean RETURNING 1)"
+        " d AS (DELETE FROM pending_checks WHERE claim_id=$1 AND $11::boolean RETURNING 1)"
         " INSERT INTO eligibility_checks(claim_id, tenant, encounter_id, outcome, payer_id,"
         " reasons, benefits, secondary_payer_id, exchange_id)"
         " VALUES ($1,$2,$3,$4,$5,$6::jsonb,$7::json,$8,coalesce((SELECT id FROM x), $9))"

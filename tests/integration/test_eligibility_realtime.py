@@ -230,7 +230,8 @@ async def test_each_kind_of_coverage_ends_where_it_should(world: World) -> None:
     assert rows[_cid(registry_ended)]["request_x12"] is None  # nobody was asked
     assert rows[_cid(self_pay)]["outcome"] == "self_pay"
     assert "EB*6*IND*30" in rows[_cid(payer_ended)]["response_x12"]  # the 271 is kept
-    assert await world.fetch("SELECT 1 FROM pending_checks WHERE state <> 'done'") == []
+    # every check is decided: the queue is empty (it keeps no encounter once decided)
+    assert await world.fetch("SELECT 1 FROM pending_checks") == []
 
 
 async def test_a_member_the_payer_does_not_know_yet_is_retried_until_it_does(world: World) -> None:
@@ -391,8 +392,7 @@ async def test_an_answer_that_cannot_be_applied_holds_its_claim_alone(
     # one decision per claim: the failed all-at-once pass wrote nothing
     assert world.elig.pool is not None
     assert await world.elig.pool.fetchval("SELECT count(*) FROM outbox") == 3
-    states = await world.fetch("SELECT state FROM pending_checks ORDER BY claim_id")
-    assert [s["state"] for s in states] == ["done", "done", "done"]
+    assert await world.fetch("SELECT 1 FROM pending_checks") == []  # all three decided
 
 
 async def test_two_visits_in_one_batch_keep_the_coverage_history(world: World) -> None:
@@ -486,10 +486,15 @@ async def test_a_retry_is_asked_again_when_due_not_a_timer_period_later(world: W
                     break
                 await asyncio.sleep(0.05)
             assert isinstance(held, ClaimHeld)
-            [check] = await world.fetch(
-                "SELECT state, attempts FROM pending_checks WHERE claim_id <> 'ELSEWHERE'"
+            # decided: it left the queue, and its three attempts are kept as exchanges
+            assert (
+                await world.fetch("SELECT 1 FROM pending_checks WHERE claim_id <> 'ELSEWHERE'")
+                == []
             )
-            assert (check["state"], check["attempts"]) == ("done", 3)
+            tries = await world.fetch(
+                "SELECT outcome FROM exchanges WHERE claim_id = $1", _cid(enc)
+            )
+            assert len(tries) == 3
             assert runs < 30  # woken when due, never spinning on the check held elsewhere
 
 
