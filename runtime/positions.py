@@ -11,14 +11,17 @@ Two halves, compared in SQL by ``read_through(topic, ends)`` (runtime migration 
 - the topic's ends at a moment, per partition: :class:`TopicEnds` (Kafka ListOffsets);
 - what the service has applied, per partition: ``consumed_positions``, which the runtime
   writes in the same transaction as each batch of a topic the service tracks
-  (``Service.track_positions``), so it never claims a message that was rolled back.
+  (``Service.track_positions``), so it never claims a message that was rolled back, and
+  seeds at start-up from the offsets its consumer group has committed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 from collections.abc import Sequence
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -26,6 +29,8 @@ from aiokafka.errors import KafkaError
 
 from runtime.kafka import client_config
 from runtime.settings import Settings
+
+log = logging.getLogger("rcm.runtime")
 
 
 class TopicEnds:
@@ -102,10 +107,50 @@ async def record(conn: asyncpg.Connection, topic: str, records: Sequence[Positio
     )
 
 
+async def seed_from_group(
+    pool: asyncpg.Pool, s: Settings, group: str, topics: Sequence[str]
+) -> int:
+    """Records the consumer group's committed offsets of ``topics`` as applied positions
+    (a committed offset is only ever behind what was applied: runtime.consumer commits
+    after the batch's transaction). A service that starts tracking a topic it has read
+    before (an upgrade, a table restored from an older backup) would otherwise count a
+    partition that gets no new message as unread. Returns how many partitions it found;
+    a broker that cannot answer leaves the positions to the batches (logged, no error).
+    An operator who moves the group's offsets past unread messages has skipped them for
+    good, here as for the consumer."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(**client_config(s), request_timeout_ms=10_000)
+    try:
+        await admin.start()
+        committed = await admin.list_consumer_group_offsets(group)
+    except (KafkaError, OSError) as exc:
+        log.warning("positions of %s not seeded from the group: %s", group, type(exc).__name__)
+        return 0
+    finally:
+        with contextlib.suppress(Exception):
+            await admin.close()
+    found = [
+        _Committed(tp.topic, tp.partition, meta.offset - 1)
+        for tp, meta in committed.items()
+        if tp.topic in topics and meta is not None and meta.offset > 0
+    ]
+    async with pool.acquire() as conn, conn.transaction():
+        for topic in topics:
+            await record(conn, topic, [c for c in found if c.topic == topic])
+    return len(found)
+
+
+class _Committed(NamedTuple):
+    topic: str
+    partition: int
+    offset: int  # the last applied record's offset
+
+
 async def read_through(conn: asyncpg.Connection, topic: str, ends: Sequence[int]) -> bool:
     """Whether the service has applied every message of ``topic`` below ``ends``."""
     done: bool = await conn.fetchval("SELECT read_through($1, $2::bigint[])", topic, list(ends))
     return done
 
 
-__all__ = ["TopicEnds", "read_through", "record"]
+__all__ = ["TopicEnds", "read_through", "record", "seed_from_group"]

@@ -352,6 +352,11 @@ class Service:
         one.many = many  # type: ignore[attr-defined]  # the fast path's way in
         self.on(event_type, one, topic=topic)
 
+    @property
+    def group(self) -> str:
+        """The Kafka consumer group of the service's instances."""
+        return f"rcm-{self.name}"
+
     def track_positions(self, topic: str) -> None:
         """Each batch of ``topic`` records, in its transaction, how far each partition is
         applied, for handlers that ask whether every message the topic held at some moment
@@ -510,7 +515,7 @@ class Service:
         milliseconds a batch on average, pg_stat_statements.)"""
         self.consumer = BatchConsumer(
             self.settings,
-            group=f"rcm-{self.name}",
+            group=self.group,
             topics=sorted(self.handlers),
             apply=self._apply_consumed,
             batch_max=BATCH_MAX,
@@ -875,6 +880,10 @@ class Service:
             log.info("migrations applied: %s", ", ".join(applied))
         self.producer = AIOKafkaProducer(**producer_config(self.settings))
         await self.producer.start()
+        if self._tracked:
+            await positions.seed_from_group(
+                self.pool, self.settings, self.group, sorted(self._tracked)
+            )
         for hook in self._startup_hooks:
             await hook()
         # What startup built (modules, code sets, tables) lives as long as the process:

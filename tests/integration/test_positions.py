@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic, RecordsToDelete
 
 from runtime import positions
@@ -151,3 +151,36 @@ async def test_a_service_has_read_through_a_topic_once_its_batches_are_applied(
         topic,
     )
     assert [tuple(r) for r in got] == [(0, 4), (1, 4)]
+
+
+async def test_a_service_that_starts_tracking_a_topic_counts_what_its_group_committed(
+    live_stack: Settings, tmp_path: Path
+) -> None:
+    """An upgrade: the group has read partition 0 of the topic to its end before the
+    service tracked positions. Partition 0 gets no new message, and must not wait for
+    one to count as read."""
+    topic = await _topic(live_stack, 2)
+    await _produce(live_stack, topic, [(0, b"a", NONE)] * 3 + [(1, b"b", NONE)] * 2)
+    name = f"positions-{uuid.uuid4().hex[:6]}"
+    tp0 = TopicPartition(topic, 0)
+    earlier = AIOKafkaConsumer(
+        group_id=f"rcm-{name}", enable_auto_commit=False, **client_config(live_stack)
+    )
+    await earlier.start()
+    try:
+        earlier.assign([tp0])
+        await earlier.commit({tp0: 3})
+    finally:
+        await earlier.stop()
+
+    def wire(s: Service) -> None:
+        s.track_positions(topic)
+
+    async with throwaway_service(name, tmp_path, wire, live_stack) as svc:
+        assert svc.pool is not None
+        assert await svc.topic_ends(topic) == [3, 2]
+        async with svc.pool.acquire() as conn:
+            assert await positions.read_through(conn, topic, [3, 0])
+            assert not await positions.read_through(conn, topic, [3, 2])
+        got = await svc.pool.fetch("SELECT partition, next_offset FROM consumed_positions")
+        assert [tuple(r) for r in got] == [(0, 3)]
