@@ -49,8 +49,10 @@ class TopicEnds:
         raises ConnectionError: the runtime retries the batch rather than dead-letter it."""
         try:
             consumer = await self._started()
-            # tracked from now on: the client keeps the topic's partitions in its metadata
+            # The topic's partitions as the broker has them now: a partition an operator
+            # added is counted at once, not when the client's metadata next expires.
             await consumer._client.add_topic(topic)
+            await consumer._client.force_metadata_update()
             parts = consumer.partitions_for_topic(topic)
             if not parts:
                 raise ConnectionError(f"the broker knows no partitions of {topic}")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic, RecordsToDelete
+from aiokafka.admin import AIOKafkaAdminClient, NewPartitions, NewTopic, RecordsToDelete
 
 from runtime import positions
 from runtime.kafka import client_config, producer_config
@@ -100,6 +100,25 @@ async def test_a_topics_ends_count_only_partitions_that_hold_messages(
     finally:
         await admin.close()
     assert await svc.topic_ends(topic) == [5, 0, 0]
+
+
+async def test_a_partition_added_to_the_topic_is_counted_at_once(
+    live_stack: Settings, svc: Service
+) -> None:
+    """An operator adds a partition: a claim.submitted published there before an 835
+    must be waited for, so the ends name it at once, not when the client's metadata
+    next expires (five minutes)."""
+    topic = await _topic(live_stack, 2)
+    await _produce(live_stack, topic, [(0, b"a", NONE), (1, b"b", NONE)])
+    assert await svc.topic_ends(topic) == [1, 1]
+    admin = AIOKafkaAdminClient(**client_config(live_stack))
+    await admin.start()
+    try:
+        await admin.create_partitions({topic: NewPartitions(3)})
+    finally:
+        await admin.close()
+    await _produce(live_stack, topic, [(2, b"c", NONE), (2, b"c", NONE)])
+    assert await svc.topic_ends(topic) == [1, 1, 2]
 
 
 async def test_a_service_has_read_through_a_topic_once_its_batches_are_applied(
