@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewPartitions, NewTopic, RecordsToDelete
+from aiokafka.admin import AIOKafkaAdminClient, NewPartitions, RecordsToDelete
 
 from runtime import positions
 from runtime.kafka import client_config, producer_config
@@ -21,6 +21,7 @@ from runtime.service import Context, Record, Service
 from runtime.settings import Settings
 from schemas.codec import encode, new_meta
 from schemas.events import ClaimSubmitted
+from tests.integration.test_consumer import _topics
 from tests.throwaway import throwaway_service
 
 pytestmark = pytest.mark.integration
@@ -28,12 +29,7 @@ pytestmark = pytest.mark.integration
 
 async def _topic(s: Settings, partitions: int) -> str:
     name = f"positionstest.{uuid.uuid4().hex[:8]}"
-    admin = AIOKafkaAdminClient(**client_config(s))
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(name, partitions, 1)])
-    finally:
-        await admin.close()
+    await _topics(s, name, partitions=partitions)
     return name
 
 
