@@ -70,11 +70,20 @@ def bench(
         str | None,
         typer.Option(help="measure one service alone draining a backlog, with --instances"),
     ] = None,
+    floor: Annotated[
+        bool,
+        typer.Option(
+            "--floor",
+            help="measure the exactly-once runtime alone: --claims messages through a"
+            " claim's hops with handlers that only pass them on",
+        ),
+    ] = False,
 ) -> None:
     """The end-to-end benchmark on the local stack: throughput, latency, CPU, RSS, lag.
 
     With --stage NAME: how fast --instances processes of that one service drain a
-    backlog of real input (the scale-out figure)."""
+    backlog of real input (the scale-out figure). With --floor: what the runtime's
+    de-duplication, outbox and relay cost per claim's worth of hops, with no domain work."""
     from rcm import bench as bench_mod
     from rcm import stack
     from rcm.demo import DemoError
@@ -93,11 +102,14 @@ def bench(
             "timeout": timeout,
             "instances": instances,
         }
-        result = (
-            bench_mod.run_stage(settings(), stage=stage, **common)
-            if stage is not None
-            else bench_mod.run(settings(), rate=rate, **common)
-        )
+        if floor:
+            from rcm.bench_floor import run_floor
+
+            result = run_floor(settings(), messages=claims, seed=seed, timeout=timeout)
+        elif stage is not None:
+            result = bench_mod.run_stage(settings(), stage=stage, **common)
+        else:
+            result = bench_mod.run(settings(), rate=rate, **common)
     except (stack.StackError, ProcessError, DemoError, TimeoutError) as exc:
         fail(str(exc))
     text = json.dumps(result, indent=2)

@@ -28,7 +28,7 @@ import itertools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -153,18 +153,26 @@ class Context:
         )
 
     async def emit(
-        self, event: Event, *, correlation_id: str | None = None, traceparent: str | None = None
+        self,
+        event: Event,
+        *,
+        correlation_id: str | None = None,
+        traceparent: str | None = None,
+        topic: str | None = None,
     ) -> None:
-        """Writes ``event`` to the outbox in this transaction.
+        """Writes ``event`` to the outbox in this transaction, for its own topic (or
+        ``topic``).
 
         ``traceparent`` keeps a claim's own trace when one message fans out to many
         claims (an 835 batch): pass the claim's trace context.
         """
-        meta = self._meta(event, correlation_id, traceparent)
+        enc = encode(event, self._meta(event, correlation_id, traceparent))
+        if topic is not None:
+            enc = replace(enc, topic=topic)
         if self.pending is not None:
-            self.pending.append(encode(event, meta))
+            self.pending.append(enc)
         else:
-            await self.service.outbox_put(self.conn, encode(event, meta))
+            await self.service.outbox_put(self.conn, enc)
         self.emitted += 1
 
     async def emit_many(self, events: Sequence[tuple[Event, str | None, str | None]]) -> None:
@@ -968,12 +976,7 @@ class Service:
         telemetry.setup(self.name, self.settings.otel_exporter, self.settings.otel_dir)
         if self.handlers:
             self._add_consumer()
-        _use_uvloop()
-        # Every message allocates a few hundred short-lived container objects (pydantic
-        # models, records, futures). At the default threshold (700) the young generation
-        # is collected dozens of times a batch; this was ~15 % of a service's CPU
-        # (py-spy) and raising it gave the saga +15 % events/s (docs/performance.md).
-        gc.set_threshold(GC_GEN0_THRESHOLD, 50, 1000)
+        tune_process()
         worker = faust.Worker(
             self.app,
             loglevel=self.settings.log_level,
@@ -1003,7 +1006,14 @@ def _headers(raw: Sequence[tuple[str, bytes | None]]) -> list[tuple[str, bytes]]
     return [(k, v) for k, v in raw if v is not None]
 
 
-def _use_uvloop() -> None:
+def tune_process() -> None:
+    """What a service process runs with: uvloop's event loop, and a young generation the
+    garbage collector visits less often. Every message allocates a few hundred
+    short-lived container objects (pydantic models, records, futures); at the default
+    threshold (700) the young generation is collected dozens of times a batch, which was
+    ~15 % of a service's CPU (py-spy), and raising it gave the saga +15 % events/s
+    (docs/performance.md)."""
+    gc.set_threshold(GC_GEN0_THRESHOLD, 50, 1000)
     try:
         import uvloop
 

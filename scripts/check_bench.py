@@ -1,7 +1,8 @@
 """Checks what the benchmark smokes in scripts/test.sh printed: every figure present and
-sane, and in the stage run every instance of the group took part in the drain.
+sane, in the stage run every instance of the group took part in the drain, and in the
+runtime floor every message was applied and published once at every hop.
 
-    python scripts/check_bench.py BENCH_JSON STAGE_JSON
+    python scripts/check_bench.py BENCH_JSON STAGE_JSON FLOOR_JSON
 """
 
 from __future__ import annotations
@@ -59,13 +60,30 @@ def check_stage(doc: dict[str, Any]) -> None:
         _fail(f"instances that took no part in the drain: {idle}")
 
 
+def check_floor(doc: dict[str, Any]) -> None:
+    n = doc["messages"]
+    if doc["applied_per_hop"] != [n] * (doc["hops"] + 1):
+        _fail(
+            f"the floor did not apply each of {n} messages once per hop: {doc['applied_per_hop']}"
+        )
+    if doc["published_per_topic"] != [n] * (doc["hops"] + 1):
+        _fail(f"the floor did not publish each message once: {doc['published_per_topic']}")
+    if not doc["exactly_once"] or doc["messages_per_s"] <= 0:
+        _fail(f"no floor figure: {doc}")
+    cpu = doc["cpu_ms_per_message"]
+    if cpu["services"] <= 0 or cpu["postgresql"] <= 0:
+        _fail(f"no CPU per message for the hops or PostgreSQL: {cpu}")
+
+
 def main() -> None:
-    pipeline, stage = (json.loads(Path(p).read_text()) for p in sys.argv[1:3])
+    pipeline, stage, floor = (json.loads(Path(p).read_text()) for p in sys.argv[1:4])
     check_pipeline(pipeline)
     check_stage(stage)
+    check_floor(floor)
     print(
         f"bench smoke: {pipeline['claims_per_s']} claims/s end to end;"
-        f" stage {stage['stage']} x{stage['instances']}: {stage['input_msgs_per_s']} records/s"
+        f" stage {stage['stage']} x{stage['instances']}: {stage['input_msgs_per_s']} records/s;"
+        f" runtime floor {floor['messages_per_s']} messages/s through {floor['hops']} hops"
     )
 
 

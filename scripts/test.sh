@@ -30,15 +30,19 @@ $PY -m rcm.cli chaos --claims 150 --kills 3 --timeout 600 --out test-artifacts/c
   || { tail -80 test-artifacts/chaos.log; echo "chaos run failed" >&2; exit 1; }
 grep -E '"(claims|kills|lost|duplicate_submissions|duplicate_postings|unbalanced_ledgers|unexpected_dead_letters|ok)"' test-artifacts/chaos/chaos.json
 
-# Benchmark smokes: the end-to-end bench and the scale-out stage bench run and report
-# sane figures (no time limit is asserted; the figures themselves go in the notes).
+# Benchmark smokes: the end-to-end bench, the scale-out stage bench and the runtime floor
+# run and report sane figures (no time limit is asserted; the figures go in the notes).
 echo "== bench (smoke)"
 $PY -m rcm.cli bench --claims 100 --out test-artifacts/bench > test-artifacts/bench.log 2>&1 \
   || { tail -40 test-artifacts/bench.log; echo "bench smoke failed" >&2; exit 1; }
 $PY -m rcm.cli bench --stage coding --instances 2 --claims 200 --out test-artifacts/bench-stage \
   > test-artifacts/bench-stage.log 2>&1 \
   || { tail -40 test-artifacts/bench-stage.log; echo "stage bench smoke failed" >&2; exit 1; }
-$PY scripts/check_bench.py test-artifacts/bench/bench.json test-artifacts/bench-stage/bench.json
+$PY -m rcm.cli bench --floor --claims 300 --out test-artifacts/bench-floor \
+  > test-artifacts/bench-floor.log 2>&1 \
+  || { tail -40 test-artifacts/bench-floor.log; echo "floor bench smoke failed" >&2; exit 1; }
+$PY scripts/check_bench.py test-artifacts/bench/bench.json test-artifacts/bench-stage/bench.json \
+  test-artifacts/bench-floor/bench.json
 
 set +e
 $PY -m pytest -m "unit or integration or e2e" --junitxml=test-artifacts/junit.xml "$@"

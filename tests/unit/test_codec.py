@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import orjson
 import pytest
 
 from schemas import generate
 from schemas.codec import DecodeError, decode, decode_as, encode, new_meta
-from schemas.events import ClaimHeld, EncounterCreated
+from schemas.events import ClaimHeld, EligibilityChecked, EncounterCreated
 from schemas.registry import BY_TYPE
 from tests.builders import encounter
 
@@ -49,6 +51,31 @@ def test_money_is_integer_cents_on_the_wire() -> None:
     body = orjson.loads(x.value)
     assert body["lines"][0]["charge_cents"] == enc.lines[0].charge_cents
     assert isinstance(body["lines"][0]["charge_cents"], int)
+
+
+def test_the_body_keeps_its_wire_form_percent_as_text_names_as_utf8() -> None:
+    """The body's bytes are what consumers of earlier releases read: a percent is a
+    decimal string (never a float), a date ISO, a name's accents raw UTF-8, and the bytes
+    are the same as the JSON of the event's plain form."""
+    base = encounter()
+    enc = base.model_copy(
+        update={"patient": base.patient.model_copy(update={"first_name": "José Ñuñez"})}
+    )
+    ev = EligibilityChecked(
+        claim_id="CL1",
+        encounter_id=enc.encounter_id,
+        active=True,
+        payer_id="MCR01",
+        coinsurance_percent=Decimal("20.5"),
+        copay_cents=2500,
+        encounter=enc,
+    )
+    x = encode(ev, new_meta(ev, source="test", tenant="t1", correlation_id="C1"))
+    assert x.value == orjson.dumps(ev.model_dump(mode="json"))
+    assert b'"coinsurance_percent":"20.5"' in x.value
+    assert "José Ñuñez".encode() in x.value
+    assert f'"date_of_service":"{enc.date_of_service.isoformat()}"'.encode() in x.value
+    assert decode_as(EligibilityChecked, x.value, x.headers)[1] == ev
 
 
 def test_unknown_fields_are_ignored_within_a_major_version() -> None:
