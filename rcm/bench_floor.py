@@ -11,9 +11,11 @@ event on topic i + 1. A message passes the same number of hops as a claim, carry
 real encounter.created (decoded and validated at every hop).
 
 What it reports per message that passes every hop (one claim's worth of hops): the CPU
-this process (every hop service), PostgreSQL and Kafka spent, and the machine's; and
-whether every message was applied exactly once at every hop and published exactly once
-on every topic (``exactly_once``).
+this process (every hop service), PostgreSQL and Kafka spent, and the machine's; whether
+every message was applied exactly once at every hop and published exactly once on every
+topic (``exactly_once``); and, from `rcm bench --floor`, the raw pass-through baseline
+through as many hops with messages of the same size, with ``ratio`` = hop messages per
+second / baseline, as the end-to-end benchmark reports it.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from rcm import stack
-from rcm.bench import PIPELINE_HOPS, CpuWindow, _end_offsets
+from rcm.bench import PIPELINE_HOPS, CpuWindow, _end_offsets, baseline
 from rcm.workload import generate_day
 from runtime.kafka import client_config, producer_config
 from runtime.service import Context, Service, tune_process
@@ -49,8 +51,18 @@ def run_floor(
     s: Settings, *, messages: int, seed: int, timeout: float, hops: int = len(PIPELINE_HOPS)
 ) -> dict[str, Any]:
     stack.up(s)
-    tune_process()  # as a service process runs
-    return asyncio.run(floor(s, messages=messages, seed=seed, timeout=timeout, hops=hops))
+    size = _message_bytes(generate_day(min(messages, 500), seed, tenant="floor"))
+    # The raw pass-through through as many hops with messages of the same size, first and
+    # on asyncio's own loop, as the end-to-end benchmark measures it: what share of it the
+    # runtime keeps.
+    base = asyncio.run(
+        baseline(s, messages=min(20_000, max(2_000, messages)), size=size, hops=hops)
+    )
+    tune_process()  # the hops run as a service process does (uvloop, GC threshold)
+    result = asyncio.run(floor(s, messages=messages, seed=seed, timeout=timeout, hops=hops))
+    result["baseline_msgs_per_s"] = round(base, 1)
+    result["ratio"] = round(result["hop_msgs_per_s"] / base, 3) if base else None
+    return result
 
 
 def _pass_on(nxt: str | None) -> Any:
@@ -104,6 +116,11 @@ async def floor(
             await admin.close()
 
 
+def _message_bytes(day: list[EncounterCreated]) -> int:
+    """The average size of these events' bodies on the wire."""
+    return round(sum(len(e.model_dump_json()) for e in day) / len(day))
+
+
 async def _applied(conn: asyncpg.Connection, schema: str) -> int:
     return int(await conn.fetchval(f"SELECT count(*) FROM {schema}.processed_messages"))
 
@@ -117,7 +134,7 @@ async def _measure(
     timeout: float,
     tasks: list[asyncio.Task[None]],
 ) -> dict[str, Any]:
-    day = generate_day(messages, seed, tenant=f"floor-{uuid.uuid4().hex[:6]}")
+    day = generate_day(messages, seed, tenant="floor")
     encoded = [
         encode(e, new_meta(e, source="rcm/bench", tenant="floor", correlation_id=e.encounter_id))
         for e in day
@@ -166,7 +183,7 @@ async def _measure(
         "mode": "floor",
         "messages": messages,
         "hops": len(topics) - 1,
-        "message_bytes": round(sum(len(x.value) for x in encoded) / len(encoded)),
+        "message_bytes": _message_bytes(day),
         "elapsed_s": round(elapsed, 2),
         "messages_per_s": round(messages / elapsed, 1),
         "hop_msgs_per_s": round(messages * (len(topics) - 1) / elapsed, 1),

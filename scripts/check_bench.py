@@ -68,7 +68,7 @@ def check_floor(doc: dict[str, Any]) -> None:
         )
     if doc["published_per_topic"] != [n] * (doc["hops"] + 1):
         _fail(f"the floor did not publish each message once: {doc['published_per_topic']}")
-    if not doc["exactly_once"] or doc["messages_per_s"] <= 0:
+    if not doc["exactly_once"] or doc["messages_per_s"] <= 0 or not doc["ratio"]:
         _fail(f"no floor figure: {doc}")
     cpu = doc["cpu_ms_per_message"]
     if cpu["services"] <= 0 or cpu["postgresql"] <= 0:
