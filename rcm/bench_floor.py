@@ -84,14 +84,14 @@ async def floor(
     await admin.start()
     services: list[Service] = []
     tasks: list[asyncio.Task[None]] = []
+    empty = tempfile.TemporaryDirectory(prefix="rcm-floor-")  # no migrations of their own
     try:
         await admin.create_topics([NewTopic(t, 6, 1) for t in topics])
-        empty = Path(tempfile.mkdtemp(prefix="rcm-floor-"))  # no migrations of its own
         for i, topic in enumerate(topics):
             svc = Service(
                 f"floor-{run}-{i}",
                 schema=f"bench_floor_{run}_{i}",
-                migrations=empty,
+                migrations=Path(empty.name),
                 http_port=6190,
                 s=s,
             )
@@ -110,6 +110,7 @@ async def floor(
                 assert svc.pool is not None
                 await svc.pool.execute(f"DROP SCHEMA {svc.schema} CASCADE")
             await svc.stop_resources()
+        empty.cleanup()
         try:  # scratch topics: a run leaves nothing behind on the broker's disk
             await admin.delete_topics(topics)
         finally:

@@ -89,6 +89,11 @@ def bench(
     from rcm.demo import DemoError
     from rcm.processes import ProcessError
 
+    if floor and (stage is not None or rate is not None or instances != 1):
+        fail(
+            "--floor measures the runtime alone in one process: it takes --claims, not"
+            " --stage, --rate or --instances"
+        )
     try:
         if stage is not None:
             try:
