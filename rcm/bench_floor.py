@@ -51,7 +51,8 @@ def run_floor(
     s: Settings, *, messages: int, seed: int, timeout: float, hops: int = len(PIPELINE_HOPS)
 ) -> dict[str, Any]:
     stack.up(s)
-    size = _message_bytes(generate_day(min(messages, 500), seed, tenant="floor"))
+    sample = generate_day(min(messages, 500), seed, tenant="floor")
+    size = _message_bytes([e.model_dump_json().encode() for e in sample])
     # The raw pass-through through as many hops with messages of the same size, first and
     # on asyncio's own loop, as the end-to-end benchmark measures it: what share of it the
     # runtime keeps.
@@ -117,9 +118,9 @@ async def floor(
             await admin.close()
 
 
-def _message_bytes(day: list[EncounterCreated]) -> int:
-    """The average size of these events' bodies on the wire."""
-    return round(sum(len(e.model_dump_json()) for e in day) / len(day))
+def _message_bytes(bodies: Sequence[bytes]) -> int:
+    """The average size of these event bodies on the wire."""
+    return round(sum(len(b) for b in bodies) / len(bodies))
 
 
 async def _applied(conn: asyncpg.Connection, schema: str) -> int:
@@ -184,7 +185,7 @@ async def _measure(
         "mode": "floor",
         "messages": messages,
         "hops": len(topics) - 1,
-        "message_bytes": _message_bytes(day),
+        "message_bytes": _message_bytes([x.value for x in encoded]),
         "elapsed_s": round(elapsed, 2),
         "messages_per_s": round(messages / elapsed, 1),
         "hop_msgs_per_s": round(messages * (len(topics) - 1) / elapsed, 1),

@@ -14,11 +14,11 @@ from runtime.settings import Settings
 pytestmark = pytest.mark.integration
 
 
-async def _scratch_topics(s: Settings) -> set[str]:
+async def _scratch_topics(s: Settings, prefix: str = "bench.baseline.") -> set[str]:
     admin = AIOKafkaAdminClient(**client_config(s))
     await admin.start()
     try:
-        return {t for t in await admin.list_topics() if t.startswith("bench.baseline.")}
+        return {t for t in await admin.list_topics() if t.startswith(prefix)}
     finally:
         await admin.close()
 

@@ -7,22 +7,16 @@ import asyncio
 
 import asyncpg
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient
 
 from rcm.bench_floor import floor
-from runtime.kafka import client_config
 from runtime.settings import Settings
+from tests.integration.test_bench_baseline import _scratch_topics
 
 pytestmark = pytest.mark.integration
 
 
 async def _left(s: Settings) -> tuple[set[str], set[str]]:
-    admin = AIOKafkaAdminClient(**client_config(s))
-    await admin.start()
-    try:
-        topics = {t for t in await admin.list_topics() if t.startswith("bench.floor.")}
-    finally:
-        await admin.close()
+    topics = await _scratch_topics(s, "bench.floor.")
     conn = await asyncpg.connect(s.database_url)
     try:
         schemas = {
