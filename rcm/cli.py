@@ -99,6 +99,11 @@ def demo(
     print_summary(result, out)
     if result["pending"]:
         fail(f"{result['pending']} claims did not settle")
+    if result["unreconciled_cents"]:
+        fail(
+            f"the run's money does not reconcile: {result['unreconciled_cents']} cents of the"
+            " charges are neither paid, adjusted, the patients' share nor held for a person"
+        )
 
 
 def print_summary(result: dict[str, object], out: Path) -> None:
@@ -114,6 +119,10 @@ def print_summary(result: dict[str, object], out: Path) -> None:
     table.add_row("paid by payers", usd("paid_cents"))
     table.add_row("adjusted (contractual and other)", usd("adjusted_cents"))
     table.add_row("patient responsibility", usd("patient_responsibility_cents"))
+    if result["self_pay_cents"]:
+        table.add_row("self-pay visits (billed to the patient)", usd("self_pay_cents"))
+    table.add_row("held for a person (work queues)", usd("waiting_for_a_person_cents"))
+    table.add_row("unreconciled", usd("unreconciled_cents"))
     table.add_row("statements", str(result["statements"]))
     for state, count in dict(result["by_state"]).items():  # type: ignore[call-overload]
         table.add_row(f"  {state}", str(count))

@@ -144,8 +144,11 @@ async def collect(
 ) -> dict[str, Any]:
     conn = await asyncpg.connect(s.database_url)
     try:
-        charged = sum(line.charge_cents for e in encounters for line in e.lines)
-        result = await readmodel.summary(conn, claim_ids, len(encounters), charged)
+        charges = {
+            cid: sum(line.charge_cents for line in e.lines)
+            for cid, e in zip(claim_ids, encounters, strict=True)
+        }
+        result = await readmodel.summary(conn, charges, len(encounters))
         x12_dir = out / "x12"
         x12_dir.mkdir(parents=True, exist_ok=True)
         for icn, text in await readmodel.interchanges(conn, claim_ids):

@@ -45,9 +45,19 @@ def where(claim_ids: list[str], states: dict[str, dict[str, Any]]) -> str:
     return ", ".join(f"{state} {n}" for state, n in counts.most_common())
 
 
+# Claims a person must fix before a payer can adjudicate them: their charges are in a
+# work queue, neither paid, adjusted nor billed.
+WORK_QUEUE_STATES = frozenset({State.HELD, State.REJECTED})
+
+
 async def summary(
-    conn: asyncpg.Connection, claim_ids: list[str], encounters: int, charged_cents: int
+    conn: asyncpg.Connection, charges: dict[str, int], encounters: int
 ) -> dict[str, Any]:
+    """The run's money, reconciled: what was charged (``charges``, cents by claim id) is
+    paid by payers, adjusted, the patients' responsibility, billed to self-pay patients or
+    waiting for a person in a work queue; ``unreconciled_cents`` is what none of those
+    explain (0 when every claim has settled)."""
+    claim_ids = list(charges)
     states = await claim_states(conn, claim_ids)
     money = await conn.fetchrow(
         "SELECT coalesce(sum(paid_cents), 0)::bigint AS paid,"
@@ -55,23 +65,36 @@ async def summary(
         " FROM remittance.claim_postings WHERE claim_id = ANY($1::text[])",
         claim_ids,
     )
-    adjusted = await conn.fetchval(
-        "SELECT -coalesce(sum(amount_cents), 0)::bigint FROM remittance.ledger_lines"
-        " WHERE claim_id = ANY($1::text[]) AND kind = 'adjustment' AND cas_group <> 'PR'",
-        claim_ids,
+    adjusted = int(
+        await conn.fetchval(
+            "SELECT -coalesce(sum(amount_cents), 0)::bigint FROM remittance.ledger_lines"
+            " WHERE claim_id = ANY($1::text[]) AND kind = 'adjustment' AND cas_group <> 'PR'",
+            claim_ids,
+        )
     )
     statements = await conn.fetchval(
         "SELECT count(*) FROM statements.statements WHERE claim_ids && $1::text[]", claim_ids
     )
+    waiting = sum(charges[cid] for cid, row in states.items() if row["state"] in WORK_QUEUE_STATES)
+    self_pay = sum(
+        charges[cid]
+        for cid, row in states.items()
+        if row["self_pay"] and row["state"] not in WORK_QUEUE_STATES
+    )
+    charged = sum(charges.values())
+    paid, pr = int(money["paid"]), int(money["pr"])
     by_state = Counter(row["state"] for row in states.values())
     return {
         "encounters": encounters,
         "claims": len(states),
         "pending": pending(claim_ids, states),
-        "charged_cents": charged_cents,
-        "paid_cents": int(money["paid"]),
-        "adjusted_cents": int(adjusted),
-        "patient_responsibility_cents": int(money["pr"]),
+        "charged_cents": charged,
+        "paid_cents": paid,
+        "adjusted_cents": adjusted,
+        "patient_responsibility_cents": pr,
+        "self_pay_cents": self_pay,
+        "waiting_for_a_person_cents": waiting,
+        "unreconciled_cents": charged - paid - adjusted - pr - self_pay - waiting,
         "statements": int(statements),
         "by_state": dict(sorted(by_state.items())),
     }

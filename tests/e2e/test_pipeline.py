@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import asyncpg
 import orjson
@@ -101,6 +102,39 @@ def test_every_adjudicated_claim_balances_to_the_cent(settled_day, live_stack: S
             saga[p["claim_id"]]["patient_responsibility_cents"] == p["patient_responsibility_cents"]
         )
         assert saga[p["claim_id"]]["total_charge_cents"] == p["charge_cents"]
+
+
+def test_the_days_charges_reconcile_to_the_cent(settled_day, live_stack: Settings) -> None:  # type: ignore[no-untyped-def]
+    """The demo's summary: every cent charged is paid, adjusted, the patients' share or,
+    for a claim held for a person, in a work queue."""
+    day, claim_ids = settled_day
+    charges = {
+        cid: sum(line.charge_cents for line in e.lines)
+        for cid, e in zip(claim_ids, day, strict=True)
+    }
+
+    async def read() -> dict[str, Any]:
+        conn = await asyncpg.connect(live_stack.database_url)
+        try:
+            return await readmodel.summary(conn, charges, len(day))
+        finally:
+            await conn.close()
+
+    result = asyncio.run(read())
+    dos = day[0].date_of_service
+    lapsed = sum(
+        charges[claim_id_for(TENANT, e.encounter_id)]
+        for e in day
+        if e.coverages and all(c.termination_date and c.termination_date < dos for c in e.coverages)
+    )
+    assert lapsed > 0, "the day should hold a claim for a person"
+    assert result["charged_cents"] == sum(charges.values())
+    assert result["waiting_for_a_person_cents"] == lapsed
+    assert result["self_pay_cents"] == 0
+    assert result["unreconciled_cents"] == 0
+    assert result["paid_cents"] > 0
+    assert result["adjusted_cents"] > 0
+    assert result["patient_responsibility_cents"] > 0
 
 
 def test_patients_are_billed_exactly_their_share(settled_day, live_stack: Settings) -> None:  # type: ignore[no-untyped-def]
