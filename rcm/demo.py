@@ -144,10 +144,7 @@ async def collect(
 ) -> dict[str, Any]:
     conn = await asyncpg.connect(s.database_url)
     try:
-        charges = {
-            cid: sum(line.charge_cents for line in e.lines)
-            for cid, e in zip(claim_ids, encounters, strict=True)
-        }
+        charges = readmodel.charges(claim_ids, encounters)
         result = await readmodel.summary(conn, charges, len(encounters))
         x12_dir = out / "x12"
         x12_dir.mkdir(parents=True, exist_ok=True)

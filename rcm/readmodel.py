@@ -7,6 +7,7 @@ from typing import Any
 
 import asyncpg
 
+from schemas.events import EncounterCreated
 from services.claims.saga import State, automatic_step_left
 
 
@@ -43,6 +44,14 @@ def where(claim_ids: list[str], states: dict[str, dict[str, Any]]) -> str:
         for cid in claim_ids
     )
     return ", ".join(f"{state} {n}" for state, n in counts.most_common())
+
+
+def charges(claim_ids: list[str], encounters: list[EncounterCreated]) -> dict[str, int]:
+    """Each claim's charge in cents, from its encounter (claim_ids and encounters in step)."""
+    return {
+        cid: sum(line.charge_cents for line in e.lines)
+        for cid, e in zip(claim_ids, encounters, strict=True)
+    }
 
 
 # Claims a person must fix before a payer can adjudicate them: their charges are in a

@@ -108,10 +108,7 @@ def test_the_days_charges_reconcile_to_the_cent(settled_day, live_stack: Setting
     """The demo's summary: every cent charged is paid, adjusted, the patients' share or,
     for a claim held for a person, in a work queue."""
     day, claim_ids = settled_day
-    charges = {
-        cid: sum(line.charge_cents for line in e.lines)
-        for cid, e in zip(claim_ids, day, strict=True)
-    }
+    charges = readmodel.charges(claim_ids, day)
 
     async def read() -> dict[str, Any]:
         conn = await asyncpg.connect(live_stack.database_url)
