@@ -15,6 +15,7 @@ from rcm.demo import wait_settled
 from runtime.kafka import client_config, producer_config
 from runtime.settings import Settings
 from schemas.codec import encode, new_meta
+from schemas.events import EncounterCreated
 from schemas.ids import claim_id_for
 from services.claims.saga import State
 from tests.e2e.conftest import TENANT, fresh_day
@@ -28,6 +29,16 @@ async def _fetch(s: Settings, sql: str, *args: object) -> list[asyncpg.Record]:
         return list(await conn.fetch(sql, *args))
     finally:
         await conn.close()
+
+
+def _lapsed(day: list[EncounterCreated]) -> set[str]:
+    """The claims whose every coverage ended before the visit."""
+    dos = day[0].date_of_service
+    return {
+        claim_id_for(TENANT, e.encounter_id)
+        for e in day
+        if e.coverages and all(c.termination_date and c.termination_date < dos for c in e.coverages)
+    }
 
 
 def test_every_encounter_settles(settled_day, live_stack: Settings) -> None:  # type: ignore[no-untyped-def]
@@ -52,14 +63,8 @@ def test_every_encounter_settles(settled_day, live_stack: Settings) -> None:  # 
         == 0
     )
     # Coverage that ended before the visit is held at eligibility; nothing else is.
-    dos = day[0].date_of_service
-    lapsed = {
-        claim_id_for(TENANT, e.encounter_id)
-        for e in day
-        if e.coverages and all(c.termination_date and c.termination_date < dos for c in e.coverages)
-    }
     held = {cid for cid, st in states.items() if st == State.HELD}
-    assert held == lapsed
+    assert held == _lapsed(day)
     assert set(states.values()) <= {"HELD", "CLOSED", "PATIENT_BILLED", "DENIED"}
     assert sum(1 for st in states.values() if st in ("CLOSED", "PATIENT_BILLED")) >= 35
 
@@ -118,12 +123,7 @@ def test_the_days_charges_reconcile_to_the_cent(settled_day, live_stack: Setting
             await conn.close()
 
     result = asyncio.run(read())
-    dos = day[0].date_of_service
-    lapsed = sum(
-        charges[claim_id_for(TENANT, e.encounter_id)]
-        for e in day
-        if e.coverages and all(c.termination_date and c.termination_date < dos for c in e.coverages)
-    )
+    lapsed = sum(charges[cid] for cid in _lapsed(day))
     assert lapsed > 0, "the day should hold a claim for a person"
     assert result["charged_cents"] == sum(charges.values())
     assert result["waiting_for_a_person_cents"] == lapsed
