@@ -39,7 +39,7 @@ from rcm.workload import generate_day
 from runtime.kafka import client_config, producer_config
 from runtime.service import Context, Service, tune_process
 from runtime.settings import Settings
-from schemas.codec import encode, new_meta
+from schemas.codec import Encoded, encode, new_meta
 from schemas.events import EncounterCreated
 
 #: The first hop's service is held by this lock on its processed_messages while the
@@ -51,8 +51,8 @@ def run_floor(
     s: Settings, *, messages: int, seed: int, timeout: float, hops: int = len(PIPELINE_HOPS)
 ) -> dict[str, Any]:
     stack.up(s)
-    sample = generate_day(min(messages, 500), seed, tenant="floor")
-    size = _message_bytes([e.model_dump_json().encode() for e in sample])
+    encoded = encounters(messages, seed)
+    size = _message_bytes([x.value for x in encoded])
     # The raw pass-through through as many hops with messages of the same size, first and
     # on asyncio's own loop, as the end-to-end benchmark measures it: what share of it the
     # runtime keeps.
@@ -60,10 +60,18 @@ def run_floor(
         baseline(s, messages=min(20_000, max(2_000, messages)), size=size, hops=hops)
     )
     tune_process()  # the hops run as a service process does (uvloop, GC threshold)
-    result = asyncio.run(floor(s, messages=messages, seed=seed, timeout=timeout, hops=hops))
+    result = asyncio.run(floor(s, encoded, timeout=timeout, hops=hops))
     result["baseline_msgs_per_s"] = round(base, 1)
     result["ratio"] = round(result["hop_msgs_per_s"] / base, 3) if base else None
     return result
+
+
+def encounters(messages: int, seed: int) -> list[Encoded]:
+    """The floor's messages: a synthetic day's encounter.created events, encoded once."""
+    return [
+        encode(e, new_meta(e, source="rcm/bench", tenant="floor", correlation_id=e.encounter_id))
+        for e in generate_day(messages, seed, tenant="floor")
+    ]
 
 
 def _pass_on(nxt: str | None) -> Any:
@@ -77,7 +85,7 @@ def _pass_on(nxt: str | None) -> Any:
 
 
 async def floor(
-    s: Settings, *, messages: int, seed: int, timeout: float, hops: int
+    s: Settings, encoded: list[Encoded], *, timeout: float, hops: int
 ) -> dict[str, Any]:
     run = uuid.uuid4().hex[:8]
     topics = [f"bench.floor.{run}.{i}" for i in range(hops + 1)]
@@ -101,7 +109,7 @@ async def floor(
             )
             await svc.start_resources()
             services.append(svc)
-        return await _measure(s, services, topics, messages, seed, timeout, tasks)
+        return await _measure(s, services, topics, encoded, timeout, tasks)
     finally:
         for t in tasks:
             t.cancel()
@@ -131,16 +139,11 @@ async def _measure(
     s: Settings,
     services: list[Service],
     topics: list[str],
-    messages: int,
-    seed: int,
+    encoded: list[Encoded],
     timeout: float,
     tasks: list[asyncio.Task[None]],
 ) -> dict[str, Any]:
-    day = generate_day(messages, seed, tenant="floor")
-    encoded = [
-        encode(e, new_meta(e, source="rcm/bench", tenant="floor", correlation_id=e.encounter_id))
-        for e in day
-    ]
+    messages = len(encoded)
     conn = await asyncpg.connect(s.database_url)
     gate = await asyncpg.connect(s.database_url)
     try:

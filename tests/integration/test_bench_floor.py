@@ -8,7 +8,7 @@ import asyncio
 import asyncpg
 import pytest
 
-from rcm.bench_floor import floor
+from rcm.bench_floor import encounters, floor
 from runtime.settings import Settings
 from tests.integration.test_bench_baseline import _scratch_topics
 
@@ -32,7 +32,7 @@ async def _left(s: Settings) -> tuple[set[str], set[str]]:
 
 async def test_floor_passes_each_message_once_through_every_hop(live_stack: Settings) -> None:
     before_topics, before_schemas = await _left(live_stack)
-    got = await floor(live_stack, messages=150, seed=3, timeout=120, hops=3)
+    got = await floor(live_stack, encounters(150, seed=3), timeout=120, hops=3)
     assert got["applied_per_hop"] == [150, 150, 150, 150]
     assert got["published_per_topic"] == [150, 150, 150, 150]
     assert got["exactly_once"] is True
