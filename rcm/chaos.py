@@ -104,33 +104,33 @@ async def checks(
     conn = await asyncpg.connect(s.database_url)
     try:
         have = await conn.fetchval(
-            "SELECT count(*) FROM claims.claims WHERE claim_id = ANY($1::text[])", claim_ids
+            "SELECT count(*) FROM claims.claim_v1 WHERE claim_id = ANY($1::text[])", claim_ids
         )
         dup_sub = await conn.fetchval(
-            "SELECT count(*) FROM (SELECT patient_control_number FROM simulator.pending_adjudications"
+            "SELECT count(*) FROM (SELECT patient_control_number FROM simulator.pending_adjudication_v1"
             " WHERE patient_control_number = ANY($1::text[]) GROUP BY 1 HAVING count(*) > 1) d",
             claim_ids,
         )
         dup_post = await conn.fetchval(
-            "SELECT count(*) FROM (SELECT claim_id, status_code FROM remittance.claim_postings"
+            "SELECT count(*) FROM (SELECT claim_id, status_code FROM remittance.posting_v1"
             " WHERE claim_id = ANY($1::text[]) GROUP BY 1, 2 HAVING count(*) > 1) d",
             claim_ids,
         )
         dup_charge = await conn.fetchval(
-            "SELECT count(*) FROM (SELECT claim_id FROM statements.ledger WHERE kind = 'charge'"
+            "SELECT count(*) FROM (SELECT claim_id FROM statements.ledger_v1 WHERE kind = 'charge'"
             " AND claim_id = ANY($1::text[]) GROUP BY 1 HAVING sum(sign(amount_cents)) > 1) d",
             claim_ids,
         )
         unbalanced_remit = await conn.fetchval(
-            "SELECT count(*) FROM (SELECT posting_id FROM remittance.ledger_lines"
+            "SELECT count(*) FROM (SELECT posting_id FROM remittance.ledger_line_v1"
             " WHERE claim_id = ANY($1::text[]) GROUP BY 1 HAVING sum(amount_cents) <> 0) d",
             claim_ids,
         )
         unbalanced_patient = await conn.fetchval(
-            "SELECT count(*) FROM claims.claims c WHERE c.claim_id = ANY($1::text[])"
+            "SELECT count(*) FROM claims.claim_v1 c WHERE c.claim_id = ANY($1::text[])"
             " AND c.state IN ('PATIENT_BILLED', 'CLOSED', 'PAID', 'PARTIALLY_PAID')"
             " AND c.patient_responsibility_cents <> (SELECT coalesce(sum(amount_cents), 0)"
-            "  FROM statements.ledger l WHERE l.claim_id = c.claim_id"
+            "  FROM statements.ledger_v1 l WHERE l.claim_id = c.claim_id"
             "  AND l.kind NOT IN ('patient_payment', 'refund'))",
             claim_ids,
         )
