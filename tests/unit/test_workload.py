@@ -8,14 +8,14 @@ from functools import cache
 
 import pytest
 
-from rcm.workload import (
+from rcm.practice import (
     BILLING_PROVIDER,
     CHARGE_MASTER,
     RENDERING_PROVIDERS,
-    generate_day,
     is_valid_npi,
     npi_check_digit,
 )
+from rcm.workload import generate_day
 from schemas.common import Relationship, VisitType
 from schemas.events import ClaimCoded, EligibilityChecked, EncounterCreated
 from services.coding import codesets
