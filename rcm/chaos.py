@@ -23,6 +23,8 @@ from aiokafka import AIOKafkaProducer
 from rcm import stack
 from rcm.demo import DemoError, publish, run_tagged, wait_settled
 from rcm.processes import SERVICES, Fleet, fleet_env
+from rcm.stack_base import Paths, StackError, stop_pid
+from rcm.stack_kafka import kafka_up
 from rcm.workload import generate_day
 from runtime.kafka import producer_config
 from runtime.lag import collect as collect_lag
@@ -80,13 +82,13 @@ async def _drain_seconds(s: Settings, group: str, limit: float = 120) -> float:
 
 
 def restart_kafka(s: Settings) -> None:
-    p = stack.Paths(s.stack_dir)
-    stack.stop_pid(p.kafka_pid, "Kafka")
+    p = Paths(s.stack_dir)
+    stop_pid(p.kafka_pid, "Kafka")
     for attempt in range(3):
         try:
-            stack.kafka_up(s, p)
+            kafka_up(s, p)
             return
-        except stack.StackError:
+        except StackError:
             # The old broker's listener may not be released yet: wait and try again.
             if attempt == 2:
                 raise
