@@ -48,12 +48,14 @@ class Converted:
     seconds: float
 
 
-async def convert(dsn: str) -> list[Converted]:
+async def convert(
+    dsn: str, columns: tuple[tuple[str, str, str], ...] = PAYLOAD_COLUMNS
+) -> list[Converted]:
     """Converts every payload column still jsonb, one table at a time."""
     out: list[Converted] = []
     conn = await asyncpg.connect(dsn)
     try:
-        for schema, table, column in PAYLOAD_COLUMNS:
+        for schema, table, column in columns:
             name = f"{schema}.{table}.{column}"
             was = await conn.fetchval(
                 "SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a"
