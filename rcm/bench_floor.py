@@ -34,7 +34,8 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from rcm import stack
-from rcm.bench import PIPELINE_HOPS, CpuWindow, _end_offsets, baseline
+from rcm.bench import PIPELINE_HOPS, CpuWindow
+from rcm.bench_kafka import baseline, end_offsets
 from rcm.workload import generate_day
 from runtime.kafka import client_config, producer_config
 from runtime.service import Context, Service, tune_process
@@ -181,7 +182,7 @@ async def _measure(
     finally:
         await conn.close()
         await gate.close()
-    ends = await _end_offsets(s, topics)
+    ends = await end_offsets(s, topics)
     published = [sum(n for tp, n in ends.items() if tp.topic == t) for t in topics]
     per_message = window.per_claim_ms(messages)
     return {

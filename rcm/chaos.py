@@ -23,6 +23,8 @@ from aiokafka import AIOKafkaProducer
 from rcm import stack
 from rcm.demo import DemoError, publish, run_tagged, wait_settled
 from rcm.processes import SERVICES, Fleet, fleet_env
+from rcm.stack_base import Paths, StackError, stop_pid
+from rcm.stack_kafka import kafka_up
 from rcm.workload import generate_day
 from runtime.kafka import producer_config
 from runtime.lag import collect as collect_lag
@@ -80,13 +82,13 @@ async def _drain_seconds(s: Settings, group: str, limit: float = 120) -> float:
 
 
 def restart_kafka(s: Settings) -> None:
-    p = stack.Paths(s.stack_dir)
-    stack.stop_pid(p.kafka_pid, "Kafka")
+    p = Paths(s.stack_dir)
+    stop_pid(p.kafka_pid, "Kafka")
     for attempt in range(3):
         try:
-            stack.kafka_up(s, p)
+            kafka_up(s, p)
             return
-        except stack.StackError:
+        except StackError:
             # The old broker's listener may not be released yet: wait and try again.
             if attempt == 2:
                 raise
@@ -104,33 +106,33 @@ async def checks(
     conn = await asyncpg.connect(s.database_url)
     try:
         have = await conn.fetchval(
-            "SELECT count(*) FROM claims.claims WHERE claim_id = ANY($1::text[])", claim_ids
+            "SELECT count(*) FROM claims.claim_v1 WHERE claim_id = ANY($1::text[])", claim_ids
         )
         dup_sub = await conn.fetchval(
-            "SELECT count(*) FROM (SELECT patient_control_number FROM simulator.pending_adjudications"
+            "SELECT count(*) FROM (SELECT patient_control_number FROM simulator.pending_adjudication_v1"
             " WHERE patient_control_number = ANY($1::text[]) GROUP BY 1 HAVING count(*) > 1) d",
             claim_ids,
         )
         dup_post = await conn.fetchval(
-            "SELECT count(*) FROM (SELECT claim_id, status_code FROM remittance.claim_postings"
+            "SELECT count(*) FROM (SELECT claim_id, status_code FROM remittance.posting_v1"
             " WHERE claim_id = ANY($1::text[]) GROUP BY 1, 2 HAVING count(*) > 1) d",
             claim_ids,
         )
         dup_charge = await conn.fetchval(
-            "SELECT count(*) FROM (SELECT claim_id FROM statements.ledger WHERE kind = 'charge'"
+            "SELECT count(*) FROM (SELECT claim_id FROM statements.ledger_v1 WHERE kind = 'charge'"
             " AND claim_id = ANY($1::text[]) GROUP BY 1 HAVING sum(sign(amount_cents)) > 1) d",
             claim_ids,
         )
         unbalanced_remit = await conn.fetchval(
-            "SELECT count(*) FROM (SELECT posting_id FROM remittance.ledger_lines"
+            "SELECT count(*) FROM (SELECT posting_id FROM remittance.ledger_line_v1"
             " WHERE claim_id = ANY($1::text[]) GROUP BY 1 HAVING sum(amount_cents) <> 0) d",
             claim_ids,
         )
         unbalanced_patient = await conn.fetchval(
-            "SELECT count(*) FROM claims.claims c WHERE c.claim_id = ANY($1::text[])"
+            "SELECT count(*) FROM claims.claim_v1 c WHERE c.claim_id = ANY($1::text[])"
             " AND c.state IN ('PATIENT_BILLED', 'CLOSED', 'PAID', 'PARTIALLY_PAID')"
             " AND c.patient_responsibility_cents <> (SELECT coalesce(sum(amount_cents), 0)"
-            "  FROM statements.ledger l WHERE l.claim_id = c.claim_id"
+            "  FROM statements.ledger_v1 l WHERE l.claim_id = c.claim_id"
             "  AND l.kind NOT IN ('patient_payment', 'refund'))",
             claim_ids,
         )

@@ -25,10 +25,11 @@ console = Console()
 def stack_up() -> None:
     """Start Kafka and PostgreSQL if they are not running; wait until healthy."""
     from rcm import stack
+    from rcm.stack_base import StackError
 
     try:
         seconds = stack.up(settings())
-    except stack.StackError as exc:
+    except StackError as exc:
         fail(str(exc))
     typer.echo(f"stack up in {seconds:.1f} s")
 
@@ -87,14 +88,14 @@ def demo(
 ) -> None:
     """Run a synthetic family-medicine day through every service and print the summary."""
     from rcm import demo as demo_mod
-    from rcm import stack
     from rcm.processes import ProcessError
+    from rcm.stack_base import StackError
 
     try:
         result = demo_mod.run(
             settings(), encounters=encounters, seed=seed, out=out, timeout=timeout
         )
-    except (stack.StackError, ProcessError, demo_mod.DemoError) as exc:
+    except (StackError, ProcessError, demo_mod.DemoError) as exc:
         fail(str(exc))
     print_summary(result, out)
     if result["pending"]:

@@ -85,9 +85,10 @@ def bench(
     backlog of real input (the scale-out figure). With --floor: what the runtime's
     de-duplication, outbox and relay cost per claim's worth of hops, with no domain work."""
     from rcm import bench as bench_mod
-    from rcm import stack
+    from rcm import bench_stage
     from rcm.demo import DemoError
     from rcm.processes import ProcessError
+    from rcm.stack_base import StackError
 
     if floor and (stage is not None or rate is not None or instances != 1):
         fail(
@@ -97,7 +98,7 @@ def bench(
     try:
         if stage is not None:
             try:
-                bench_mod.stage_inputs(stage)
+                bench_stage.stage_inputs(stage)
             except ValueError as exc:
                 fail(str(exc))
         common: dict[str, Any] = {
@@ -112,10 +113,10 @@ def bench(
 
             result = run_floor(settings(), messages=claims, seed=seed, timeout=timeout)
         elif stage is not None:
-            result = bench_mod.run_stage(settings(), stage=stage, **common)
+            result = bench_stage.run_stage(settings(), stage=stage, **common)
         else:
             result = bench_mod.run(settings(), rate=rate, **common)
-    except (stack.StackError, ProcessError, DemoError, TimeoutError) as exc:
+    except (StackError, ProcessError, DemoError, TimeoutError) as exc:
         fail(str(exc))
     text = json.dumps(result, indent=2)
     out.mkdir(parents=True, exist_ok=True)
@@ -186,8 +187,8 @@ def chaos(
 ) -> None:
     """Kill services at random under load, restart Kafka and PostgreSQL, check the books."""
     from rcm import chaos as chaos_mod
-    from rcm import stack
     from rcm.processes import ProcessError
+    from rcm.stack_base import StackError
 
     try:
         result = chaos_mod.run(
@@ -199,7 +200,7 @@ def chaos(
             timeout=timeout,
             restart_infra=infra,
         )
-    except (stack.StackError, ProcessError) as exc:
+    except (StackError, ProcessError) as exc:
         fail(str(exc))
     text = json.dumps(result, indent=2, default=str)
     out.mkdir(parents=True, exist_ok=True)

@@ -48,12 +48,14 @@ class Converted:
     seconds: float
 
 
-async def convert(dsn: str) -> list[Converted]:
+async def convert(
+    dsn: str, columns: tuple[tuple[str, str, str], ...] = PAYLOAD_COLUMNS
+) -> list[Converted]:
     """Converts every payload column still jsonb, one table at a time."""
     out: list[Converted] = []
     conn = await asyncpg.connect(dsn)
     try:
-        for schema, table, column in PAYLOAD_COLUMNS:
+        for schema, table, column in columns:
             name = f"{schema}.{table}.{column}"
             was = await conn.fetchval(
                 "SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a"
@@ -66,12 +68,39 @@ async def convert(dsn: str) -> list[Converted]:
                 continue
             rows = await conn.fetchval(f'SELECT count(*) FROM "{schema}"."{table}"')
             t0 = time.monotonic()
-            await conn.execute(
-                f'SELECT "{schema}".json_payload($1::regclass, $2, NULL)',
-                f"{schema}.{table}",
-                column,
-            )
+            async with conn.transaction():
+                views = await _views_reading(conn, schema, table, column)
+                for view, _ in views:
+                    await conn.execute(f"DROP VIEW {view}")
+                await conn.execute(
+                    f'SELECT "{schema}".json_payload($1::regclass, $2, NULL)',
+                    f"{schema}.{table}",
+                    column,
+                )
+                for view, definition in reversed(views):
+                    await conn.execute(f"CREATE VIEW {view} AS {definition}")
             out.append(Converted(name, was, rows, time.monotonic() - t0))
     finally:
         await conn.close()
     return out
+
+
+async def _views_reading(
+    conn: asyncpg.Connection, schema: str, table: str, column: str
+) -> list[tuple[str, str]]:
+    """The views that read the column (docs/views.md), each with its definition:
+    PostgreSQL changes no column type a view reads, so they are made again around it."""
+    # With only pg_catalog on the path, names and definitions come out schema-qualified.
+    await conn.execute("SET LOCAL search_path TO pg_catalog")
+    rows = await conn.fetch(
+        "SELECT DISTINCT v.oid::regclass::text AS name, pg_get_viewdef(v.oid) AS definition"
+        " FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid"
+        " JOIN pg_class v ON v.oid = r.ev_class"
+        " JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid"
+        " WHERE d.classid = 'pg_rewrite'::regclass AND d.refobjid = to_regclass($1)"
+        "   AND a.attname = $2 AND v.relkind = 'v' AND v.oid <> d.refobjid"
+        " ORDER BY 1",
+        f"{schema}.{table}",
+        column,
+    )
+    return [(r["name"], r["definition"]) for r in rows]

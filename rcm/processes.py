@@ -28,6 +28,9 @@ SERVICES: dict[str, int] = {
 }
 
 
+DEFAULT_CLEARINGHOUSE_URL = f"http://127.0.0.1:{SERVICES['simulator']}"
+
+
 class ProcessError(RuntimeError):
     pass
 
@@ -63,7 +66,7 @@ class Fleet:
         log = (self.log_dir / f"{name.replace('#', '-')}.log").open("ab")
         env = {**os.environ, **self.env}
         if instance:
-            env["RCM_HTTP_PORT_OFFSET"] = str(100 * int(instance))
+            env["RCM_HTTP_PORT_OFFSET"] = str(self.offset + 100 * int(instance))
         self.procs[name] = subprocess.Popen(
             [sys.executable, "-m", f"services.{service}"],
             cwd=REPO_ROOT,
@@ -74,10 +77,14 @@ class Fleet:
             start_new_session=True,
         )
 
-    @staticmethod
-    def port(name: str) -> int:
+    @property
+    def offset(self) -> int:
+        """What this fleet adds to every ops port (fleet_env: one stack per checkout)."""
+        return int(self.env.get("RCM_HTTP_PORT_OFFSET", "0"))
+
+    def port(self, name: str) -> int:
         service, _, instance = name.partition("#")
-        return SERVICES[service] + 100 * int(instance or 0)
+        return SERVICES[service] + self.offset + 100 * int(instance or 0)
 
     def wait_healthy(self, timeout: float = 120) -> None:
         deadline = time.monotonic() + timeout
@@ -151,8 +158,18 @@ def _port_taken(port: int) -> bool:
 
 
 def fleet_env(s: Settings) -> dict[str, str]:
-    return {
+    """The services' environment for this stack. With an ops port offset (several
+    checkouts' stacks on one machine), the gateway's port and the clearinghouse (the
+    simulator's) move with it, so no service answers or calls another checkout's."""
+    env = {
         "RCM_KAFKA_BOOTSTRAP": s.kafka_bootstrap,
         "RCM_DATABASE_URL": s.database_url,
         "PYTHONUNBUFFERED": "1",
     }
+    if s.http_port_offset:
+        env["RCM_HTTP_PORT_OFFSET"] = str(s.http_port_offset)
+        env["RCM_GATEWAY_PORT"] = str(SERVICES["gateway"] + s.http_port_offset)
+        if s.clearinghouse_url == DEFAULT_CLEARINGHOUSE_URL:
+            simulator = SERVICES["simulator"] + s.http_port_offset
+            env["RCM_CLEARINGHOUSE_URL"] = f"http://127.0.0.1:{simulator}"
+    return env

@@ -1,4 +1,5 @@
-"""Read-only queries over the services' schemas, for the demo summary and the tests."""
+"""Read-only queries over the views the services publish (docs/views.md), for the demo
+summary and the tests."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from services.claims.saga import State, automatic_step_left
 async def claim_states(conn: asyncpg.Connection, claim_ids: list[str]) -> dict[str, dict[str, Any]]:
     rows = await conn.fetch(
         "SELECT claim_id, state, self_pay, patient_responsibility_cents, total_charge_cents"
-        " FROM claims.claims WHERE claim_id = ANY($1::text[])",
+        " FROM claims.claim_v1 WHERE claim_id = ANY($1::text[])",
         claim_ids,
     )
     return {r["claim_id"]: dict(r) for r in rows}
@@ -71,18 +72,18 @@ async def summary(
     money = await conn.fetchrow(
         "SELECT coalesce(sum(paid_cents), 0)::bigint AS paid,"
         " coalesce(sum(patient_responsibility_cents), 0)::bigint AS pr"
-        " FROM remittance.claim_postings WHERE claim_id = ANY($1::text[])",
+        " FROM remittance.posting_v1 WHERE claim_id = ANY($1::text[])",
         claim_ids,
     )
     adjusted = int(
         await conn.fetchval(
-            "SELECT -coalesce(sum(amount_cents), 0)::bigint FROM remittance.ledger_lines"
+            "SELECT -coalesce(sum(amount_cents), 0)::bigint FROM remittance.ledger_line_v1"
             " WHERE claim_id = ANY($1::text[]) AND kind = 'adjustment' AND cas_group <> 'PR'",
             claim_ids,
         )
     )
     statements = await conn.fetchval(
-        "SELECT count(*) FROM statements.statements WHERE claim_ids && $1::text[]", claim_ids
+        "SELECT count(*) FROM statements.statement_v1 WHERE claim_ids && $1::text[]", claim_ids
     )
     waiting = sum(charges[cid] for cid, row in states.items() if row["state"] in WORK_QUEUE_STATES)
     self_pay = sum(
@@ -111,7 +112,7 @@ async def summary(
 
 async def interchanges(conn: asyncpg.Connection, claim_ids: list[str]) -> list[tuple[str, str]]:
     rows = await conn.fetch(
-        "SELECT interchange_control_number AS icn, x12 FROM claims.interchanges"
+        "SELECT interchange_control_number AS icn, x12 FROM claims.interchange_v1"
         " WHERE claim_ids && $1::text[] ORDER BY 1",
         claim_ids,
     )
@@ -120,9 +121,10 @@ async def interchanges(conn: asyncpg.Connection, claim_ids: list[str]) -> list[t
 
 async def remits(conn: asyncpg.Connection, claim_ids: list[str]) -> list[tuple[str, str]]:
     rows = await conn.fetch(
-        "SELECT r.id, r.trace_number, r.x12 FROM remittance.remits r WHERE r.id IN"
-        " (SELECT remit_id FROM remittance.claim_postings WHERE claim_id = ANY($1::text[]))"
-        " ORDER BY r.id",
+        "SELECT r.remit_id AS id, r.trace_number, r.x12 FROM remittance.remit_v1 r"
+        " WHERE r.remit_id IN"
+        " (SELECT remit_id FROM remittance.posting_v1 WHERE claim_id = ANY($1::text[]))"
+        " ORDER BY r.remit_id",
         claim_ids,
     )
     return [(f"{r['id']:06d}-{r['trace_number']}", r["x12"]) for r in rows]
@@ -131,7 +133,7 @@ async def remits(conn: asyncpg.Connection, claim_ids: list[str]) -> list[tuple[s
 async def statements(conn: asyncpg.Connection, claim_ids: list[str]) -> list[dict[str, Any]]:
     rows = await conn.fetch(
         "SELECT statement_id, guarantor_id, claim_ids, balance_cents, aging_bucket,"
-        " statement_date, due_date, body FROM statements.statements"
+        " statement_date, due_date, body FROM statements.statement_v1"
         " WHERE claim_ids && $1::text[] ORDER BY statement_id",
         claim_ids,
     )

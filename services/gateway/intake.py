@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
 import orjson
 from pydantic import ValidationError
 
@@ -242,20 +243,17 @@ async def payment(
 FIXABLE = {"HELD", "REJECTED", "DENIED"}
 
 
-async def fix(
-    gw: Gateway,
-    actor: Actor,
-    claim_id: str,
-    changes: dict[str, Any],
-    note: str,
-    extra: Extra = nothing,
-) -> dict[str, Any] | None:
-    """None when the claim is not the tenant's. ``changes`` maps encounter fields to values."""
+async def _fixable(
+    gw: Gateway, actor: Actor, claim_id: str
+) -> tuple[asyncpg.Record, dict[str, Any], bool] | None:
+    """The claim, the encounter this gateway took it from, and whether it was ever
+    eligible; None when the claim is not the tenant's. Conflict when it cannot be fixed
+    here."""
     assert gw.pool is not None
-    g = gw.g
+    c = gw.g.claims_schema
     async with gw.pool.acquire() as conn:
         claim = await conn.fetchrow(
-            f"SELECT state, state_since, encounter_id FROM {g.claims_schema}.claims"
+            f"SELECT state, state_since, encounter_id FROM {c}.claim_v1"
             " WHERE claim_id = $1 AND tenant = $2",
             claim_id,
             actor.tenant,
@@ -268,8 +266,7 @@ async def fix(
             claim_id,
         )
         eligible_before = await conn.fetchval(
-            f"SELECT bool_or(to_state = 'ELIGIBLE') FROM {g.claims_schema}.claim_events"
-            " WHERE claim_id = $1",
+            f"SELECT bool_or(to_state = 'ELIGIBLE') FROM {c}.claim_timeline_v1 WHERE claim_id = $1",
             claim_id,
         )
     if claim["state"] not in FIXABLE:
@@ -282,6 +279,22 @@ async def fix(
             " fix it in the system that sent it"
         )
     draft = orjson.loads(row["body"]) if isinstance(row["body"], str) else dict(row["body"])
+    return claim, draft, bool(eligible_before)
+
+
+async def fix(
+    gw: Gateway,
+    actor: Actor,
+    claim_id: str,
+    changes: dict[str, Any],
+    note: str,
+    extra: Extra = nothing,
+) -> dict[str, Any] | None:
+    """None when the claim is not the tenant's. ``changes`` maps encounter fields to values."""
+    found = await _fixable(gw, actor, claim_id)
+    if found is None:
+        return None
+    claim, draft, eligible_before = found
     draft.update(changes)
     try:
         corrected = EncounterCreated.model_validate(draft)
@@ -388,7 +401,7 @@ async def void(
     assert gw.pool is not None
     async with gw.pool.acquire() as conn:
         claim = await conn.fetchrow(
-            f"SELECT state, state_since, payer_claim_number FROM {gw.g.claims_schema}.claims"
+            f"SELECT state, state_since, payer_claim_number FROM {gw.g.claims_schema}.claim_v1"
             " WHERE claim_id = $1 AND tenant = $2",
             claim_id,
             actor.tenant,

@@ -1,4 +1,5 @@
-"""Read-only ops figures over the claims, remittance and statements schemas, per tenant.
+"""Read-only ops figures over the views claims, remittance and statements publish
+(docs/views.md), per tenant.
 
 Counts and sums only: no patient data leaves these queries (claim ids are not PHI).
 Schema names come from validated settings (a pattern of lower-case identifiers).
@@ -72,7 +73,7 @@ async def funnel(
         " count(*) FILTER (WHERE cl.state_since < now() - l.limit_s * interval '1 second')"
         "   AS stuck,"
         " extract(epoch FROM now() - min(cl.state_since))::float8 AS oldest_s"
-        f" FROM {c}.claims cl"
+        f" FROM {c}.claim_v1 cl"
         " LEFT JOIN unnest($2::text[], $3::float8[]) AS l(state, limit_s) ON l.state = cl.state"
         " WHERE cl.tenant = $1 GROUP BY cl.state",
         tenant,
@@ -95,7 +96,7 @@ async def funnel(
     stuck_rows = await conn.fetch(
         "SELECT cl.claim_id, cl.state, cl.state_since, l.limit_s,"
         " extract(epoch FROM now() - cl.state_since)::float8 AS age_s"
-        f" FROM {c}.claims cl"
+        f" FROM {c}.claim_v1 cl"
         " JOIN unnest($2::text[], $3::float8[]) AS l(state, limit_s) ON l.state = cl.state"
         " WHERE cl.tenant = $1 AND cl.state_since < now() - l.limit_s * interval '1 second'"
         " ORDER BY cl.state_since, cl.claim_id LIMIT $4",
@@ -104,22 +105,6 @@ async def funnel(
         secs,
         STUCK_LISTED,
     )
-    flow = await conn.fetch(
-        "SELECT ev.to_state, date_trunc('minute', ev.at) AS minute, count(*) AS n"
-        f" FROM {c}.claim_events ev JOIN {c}.claims cl ON cl.claim_id = ev.claim_id"
-        " WHERE cl.tenant = $1 AND ev.kind = 'transition'"
-        "   AND ev.at >= date_trunc('minute', now()) - ($2 - 1) * interval '1 minute'"
-        " GROUP BY 1, 2",
-        tenant,
-        minutes,
-    )
-    start = now.replace(second=0, microsecond=0) - dt.timedelta(minutes=minutes - 1)
-    marks = [start + dt.timedelta(minutes=i) for i in range(minutes)]
-    series: dict[str, list[int]] = {s: [0] * minutes for s in STATES}
-    for r in flow:
-        i = int((r["minute"] - start).total_seconds() // 60)
-        if r["to_state"] in series and 0 <= i < minutes:
-            series[r["to_state"]][i] += int(r["n"])
     return {
         "as_of": now.isoformat(),
         "states": states,
@@ -135,14 +120,51 @@ async def funnel(
             }
             for r in stuck_rows
         ],
-        "throughput": {
-            "window_minutes": minutes,
-            "minutes": [m.isoformat() for m in marks],
-            "stages": [
-                {"to_state": s, "transitions": sum(series[s]), "per_minute": series[s]}
-                for s in STATES
-            ],
-        },
+        "throughput": await _throughput(conn, c, tenant, now, minutes),
+    }
+
+
+async def _throughput(
+    conn: asyncpg.Connection, c: str, tenant: str, now: dt.datetime, minutes: int
+) -> dict[str, Any]:
+    """Transitions into each state per minute over the last ``minutes`` minutes."""
+    flow = await conn.fetch(
+        "SELECT ev.to_state, date_trunc('minute', ev.at) AS minute, count(*) AS n"
+        f" FROM {c}.claim_timeline_v1 ev JOIN {c}.claim_v1 cl ON cl.claim_id = ev.claim_id"
+        " WHERE cl.tenant = $1 AND ev.kind = 'transition'"
+        "   AND ev.at >= date_trunc('minute', now()) - ($2 - 1) * interval '1 minute'"
+        " GROUP BY 1, 2",
+        tenant,
+        minutes,
+    )
+    start = now.replace(second=0, microsecond=0) - dt.timedelta(minutes=minutes - 1)
+    marks = [start + dt.timedelta(minutes=i) for i in range(minutes)]
+    series: dict[str, list[int]] = {s: [0] * minutes for s in STATES}
+    for r in flow:
+        i = int((r["minute"] - start).total_seconds() // 60)
+        if r["to_state"] in series and 0 <= i < minutes:
+            series[r["to_state"]][i] += int(r["n"])
+    return {
+        "window_minutes": minutes,
+        "minutes": [m.isoformat() for m in marks],
+        "stages": [
+            {"to_state": s, "transitions": sum(series[s]), "per_minute": series[s]} for s in STATES
+        ],
+    }
+
+
+def _denial_item(x: asyncpg.Record) -> dict[str, Any]:
+    return {
+        "group": x["grp"],
+        "reason": x["reason"],
+        "code": f"{x['grp']}-{x['reason']}",
+        "label": REASONS.get(x["reason"], ""),
+        "group_label": GROUPS.get(x["grp"], ""),
+        "category": x["category"],
+        "claims": int(x["claims"]),
+        "lines": int(x["lines"]),
+        "amount_cents": int(x["amount_cents"]),
+        "open_claims": int(x["open_claims"]),
     }
 
 
@@ -151,18 +173,18 @@ async def denials(
 ) -> dict[str, Any]:
     """Denied amounts by CAS group and reason (CARC) since a day.
 
-    From remittance's ``denials`` (postings not reversed since), else from the claims'
+    From remittance's ``denial_v1`` (postings not reversed since), else from the claims'
     DENIED timeline rows (their non-patient adjustments) when remittance is absent.
     """
     r = g.remittance_schema
-    if await _exists(conn, f"{r}.denials"):
+    if await _exists(conn, f"{r}.denial_v1"):
         source = "remittance"
         rows = await conn.fetch(
             "SELECT d.cas_group AS grp, d.reason, min(d.category) AS category,"
             " count(DISTINCT d.claim_id) AS claims, count(*) AS lines,"
             " coalesce(sum(d.amount_cents), 0)::bigint AS amount_cents,"
             " count(DISTINCT d.claim_id) FILTER (WHERE d.resolved_at IS NULL) AS open_claims"
-            f" FROM {r}.denials d JOIN {r}.claim_postings p ON p.id = d.posting_id"
+            f" FROM {r}.denial_v1 d JOIN {r}.posting_v1 p ON p.posting_id = d.posting_id"
             " WHERE d.tenant = $1 AND d.created_at >= $2::date"
             "   AND p.reversed_by_posting_id IS NULL"
             " GROUP BY 1, 2",
@@ -172,7 +194,7 @@ async def denials(
         totals = await conn.fetchrow(
             "SELECT count(DISTINCT d.claim_id) AS claims,"
             " coalesce(sum(d.amount_cents), 0)::bigint AS amount_cents"
-            f" FROM {r}.denials d JOIN {r}.claim_postings p ON p.id = d.posting_id"
+            f" FROM {r}.denial_v1 d JOIN {r}.posting_v1 p ON p.posting_id = d.posting_id"
             " WHERE d.tenant = $1 AND d.created_at >= $2::date"
             "   AND p.reversed_by_posting_id IS NULL",
             tenant,
@@ -182,7 +204,7 @@ async def denials(
         source = "claims"
         c = g.claims_schema
         base = (
-            f" FROM {c}.claims cl JOIN {c}.claim_events ev ON ev.claim_id = cl.claim_id"
+            f" FROM {c}.claim_v1 cl JOIN {c}.claim_timeline_v1 ev ON ev.claim_id = cl.claim_id"
             " CROSS JOIN LATERAL jsonb_array_elements(coalesce(ev.detail->'adjustments',"
             "   '[]')) adj"
             " WHERE cl.tenant = $1 AND ev.to_state = 'DENIED' AND ev.at >= $2::date"
@@ -204,21 +226,7 @@ async def denials(
             tenant,
             since,
         )
-    items = [
-        {
-            "group": x["grp"],
-            "reason": x["reason"],
-            "code": f"{x['grp']}-{x['reason']}",
-            "label": REASONS.get(x["reason"], ""),
-            "group_label": GROUPS.get(x["grp"], ""),
-            "category": x["category"],
-            "claims": int(x["claims"]),
-            "lines": int(x["lines"]),
-            "amount_cents": int(x["amount_cents"]),
-            "open_claims": int(x["open_claims"]),
-        }
-        for x in rows
-    ]
+    items = [_denial_item(x) for x in rows]
     items.sort(key=lambda i: (-i["amount_cents"], -i["claims"], i["code"]))
     return {
         "since": since.isoformat(),
@@ -249,8 +257,8 @@ async def aging(
         f"SELECT {_BUCKET_SQL.format(d=days)} AS bucket, count(*) AS claims,"
         " coalesce(sum(greatest(coalesce(cl.total_charge_cents, 0) - cl.paid_cents"
         "   - cl.adjusted_cents, 0)), 0)::bigint AS cents"
-        f" FROM {c}.claims cl LEFT JOIN LATERAL (SELECT min(at) AS first_at"
-        f"   FROM {c}.submissions WHERE claim_id = cl.claim_id) s ON true"
+        f" FROM {c}.claim_v1 cl LEFT JOIN LATERAL (SELECT min(submitted_at) AS first_at"
+        f"   FROM {c}.claim_submission_v1 WHERE claim_id = cl.claim_id) s ON true"
         " WHERE cl.tenant = $1 AND cl.state IN ('SUBMITTED', 'ACCEPTED')"
         " GROUP BY 1",
         tenant,
@@ -262,14 +270,14 @@ async def aging(
     credit = 0
     s = g.statements_schema
     patient_source = False
-    if await _exists(conn, f"{s}.ledger") and await _exists(conn, f"{s}.claim_charges"):
+    if await _exists(conn, f"{s}.ledger_v1") and await _exists(conn, f"{s}.claim_charge_v1"):
         patient_source = True
         pdays = "($2::date - coalesce(ch.first_billed_on, $2::date))"
         pat = await conn.fetch(
             f"SELECT {_BUCKET_SQL.format(d=pdays)} AS bucket, count(*) AS claims,"
             " sum(b.balance)::bigint AS cents"
-            f" FROM {s}.claim_charges ch JOIN (SELECT claim_id, sum(amount_cents) AS balance"
-            f"   FROM {s}.ledger WHERE tenant = $1 AND claim_id IS NOT NULL GROUP BY claim_id)"
+            f" FROM {s}.claim_charge_v1 ch JOIN (SELECT claim_id, sum(amount_cents) AS balance"
+            f"   FROM {s}.ledger_v1 WHERE tenant = $1 AND claim_id IS NOT NULL GROUP BY claim_id)"
             "   b ON b.claim_id = ch.claim_id"
             " WHERE ch.tenant = $1 AND ch.insurance_final AND b.balance > 0"
             " GROUP BY 1",
@@ -282,7 +290,7 @@ async def aging(
         credit = int(
             await conn.fetchval(
                 "SELECT coalesce(-sum(least(u, 0)), 0)::bigint FROM (SELECT sum(amount_cents) AS u"
-                f"  FROM {s}.ledger WHERE tenant = $1 AND claim_id IS NULL"
+                f"  FROM {s}.ledger_v1 WHERE tenant = $1 AND claim_id IS NULL"
                 "  GROUP BY guarantor_id) x",
                 tenant,
             )

@@ -1,4 +1,5 @@
-"""Read-only queries over the claims, remittance and statements schemas.
+"""Read-only queries over the views claims, remittance and statements publish
+(docs/views.md), and the gateway's own encounters.
 
 Every query is filtered by the caller's tenant; a claim of another tenant is not found.
 Schema names come from validated settings (a pattern of lower-case identifiers).
@@ -44,8 +45,8 @@ async def claim(
     """The claim, its timeline, and its patient id (for the audit), or None."""
     c = g.claims_schema
     row = await conn.fetchrow(
-        f"SELECT {CLAIM_COLUMNS}, coalesce(e.patient_id, cl.coded->'patient'->>'id', '')"
-        f" AS patient_id FROM {c}.claims cl"
+        f"SELECT {CLAIM_COLUMNS}, coalesce(e.patient_id, cl.patient_id, '')"
+        f" AS patient_id FROM {c}.claim_v1 cl"
         f" LEFT JOIN {g.schema_name}.encounters e"
         "   ON e.tenant = cl.tenant AND e.claim_id = cl.claim_id"
         " WHERE cl.claim_id = $1 AND cl.tenant = $2",
@@ -56,7 +57,7 @@ async def claim(
         return None
     events = await conn.fetch(
         "SELECT at, event_type, kind, from_state, to_state, detail"
-        f" FROM {c}.claim_events WHERE claim_id = $1 ORDER BY id",
+        f" FROM {c}.claim_timeline_v1 WHERE claim_id = $1 ORDER BY seq",
         claim_id,
     )
     body = _claim(row)
@@ -88,7 +89,7 @@ async def search(
     limit: int,
 ) -> list[dict[str, Any]]:
     rows = await conn.fetch(
-        f"SELECT {CLAIM_COLUMNS} FROM {g.claims_schema}.claims cl"
+        f"SELECT {CLAIM_COLUMNS} FROM {g.claims_schema}.claim_v1 cl"
         " WHERE tenant = $1"
         " AND ($2::text IS NULL OR state = $2)"
         " AND ($3::text IS NULL OR payer_id = $3)"
@@ -121,10 +122,10 @@ async def work_queue(
         f"SELECT {CLAIM_COLUMNS},"
         " ev.detail AS why, ev.event_type AS why_event,"
         " (e.encounter_id IS NOT NULL) AS fixable_here"
-        f" FROM {c}.claims cl"
+        f" FROM {c}.claim_v1 cl"
         " LEFT JOIN LATERAL (SELECT detail, event_type FROM"
-        f"   {c}.claim_events ce WHERE ce.claim_id = cl.claim_id AND ce.to_state = $2"
-        "   ORDER BY ce.id DESC LIMIT 1) ev ON true"
+        f"   {c}.claim_timeline_v1 ce WHERE ce.claim_id = cl.claim_id AND ce.to_state = $2"
+        "   ORDER BY ce.seq DESC LIMIT 1) ev ON true"
         f" LEFT JOIN {g.schema_name}.encounters e"
         "   ON e.tenant = cl.tenant AND e.claim_id = cl.claim_id"
         " WHERE cl.tenant = $1 AND cl.state = $2"
@@ -155,33 +156,29 @@ async def unmatched(
 ) -> list[dict[str, Any]]:
     """Remittance the pipeline could not post: unmatched claim payments, unbalanced 835s.
 
-    Reads remittance's ``unmatched`` table and ``remit_work_queue`` view when they exist
-    (else the 835s whose status says they could not be posted); tolerates their absence.
+    Reads remittance's ``unmatched_v1`` and ``remit_v1`` views; a gateway deployed
+    without remittance has an empty queue.
     """
     r = g.remittance_schema
-    out: list[dict[str, Any]] = []
-    if await _exists(conn, f"{r}.unmatched"):
-        rows = await conn.fetch(
-            "SELECT id, payer_id, trace_number, patient_control_number, payer_claim_number,"
-            " status_code, amount_cents, charge_cents, reason, service_date, received_at"
-            f" FROM {r}.unmatched WHERE tenant = $1 AND resolved_at IS NULL"
-            " ORDER BY id LIMIT $2",
-            tenant,
-            limit,
-        )
-        out += [{"kind": "unmatched_payment", **_plain(dict(x))} for x in rows]
-    source = f"{r}.remit_work_queue" if await _exists(conn, f"{r}.remit_work_queue") else None
-    if source is None and await _exists(conn, f"{r}.remits"):
-        source = f"{r}.remits"
-    if source is not None:
-        rows = await conn.fetch(
-            "SELECT id, payer_id, trace_number, source, status, problems, received_at"
-            f" FROM {source} WHERE tenant = $1 AND status IN ('unbalanced', 'unreadable')"
-            " ORDER BY id LIMIT $2",
-            tenant,
-            limit,
-        )
-        out += [{"kind": f"{x['status']}_remit", **_plain(dict(x))} for x in rows]
+    if not await _exists(conn, f"{r}.unmatched_v1"):
+        return []
+    rows = await conn.fetch(
+        "SELECT unmatched_id AS id, payer_id, trace_number, patient_control_number,"
+        " payer_claim_number, status_code, amount_cents, charge_cents, reason, service_date,"
+        f" received_at FROM {r}.unmatched_v1 WHERE tenant = $1 AND resolved_at IS NULL"
+        " ORDER BY unmatched_id LIMIT $2",
+        tenant,
+        limit,
+    )
+    out = [{"kind": "unmatched_payment", **_plain(dict(x))} for x in rows]
+    rows = await conn.fetch(
+        "SELECT remit_id AS id, payer_id, trace_number, source, status, problems, received_at"
+        f" FROM {r}.remit_v1 WHERE tenant = $1 AND status IN ('unbalanced', 'unreadable')"
+        " AND resolved_at IS NULL ORDER BY remit_id LIMIT $2",
+        tenant,
+        limit,
+    )
+    out += [{"kind": f"{x['status']}_remit", **_plain(dict(x))} for x in rows]
     return out[:limit]
 
 
@@ -208,6 +205,66 @@ def _rate(num: int, den: int) -> str | None:
     return str((Decimal(num) / Decimal(den)).quantize(RATE_PLACES))
 
 
+Window = tuple[str, dt.date, dt.date]
+
+
+async def _claim_counts(conn: asyncpg.Connection, c: str, window: Window) -> asyncpg.Record:
+    """Claims of services in the window: submitted, clean, decided, first-pass, denied."""
+    return await conn.fetchrow(
+        "WITH w AS ("
+        f"  SELECT claim_id, state FROM {c}.claim_v1"
+        "   WHERE tenant = $1 AND date_of_service BETWEEN $2 AND $3),"
+        " t AS ("
+        "  SELECT w.claim_id,"
+        "   bool_or(ev.event_type = 'rcm.claim.submitted.v1') AS submitted,"
+        "   count(*) FILTER (WHERE ev.event_type = 'rcm.claim.submitted.v1') AS submissions,"
+        "   bool_or(ev.to_state IN ('HELD', 'REJECTED')) AS stopped,"
+        "   bool_or(ev.to_state = 'DENIED') AS denied,"
+        "   bool_or(ev.to_state IN ('PAID', 'PARTIALLY_PAID', 'DENIED')) AS decided,"
+        "   bool_or(ev.to_state IN ('PAID', 'PARTIALLY_PAID')) AS paid"
+        f"  FROM w JOIN {c}.claim_timeline_v1 ev ON ev.claim_id = w.claim_id"
+        "  WHERE ev.kind = 'transition' GROUP BY w.claim_id)"
+        " SELECT count(*) FILTER (WHERE submitted) AS submitted,"
+        "  count(*) FILTER (WHERE submitted AND NOT stopped) AS clean,"
+        "  count(*) FILTER (WHERE decided) AS decided,"
+        "  count(*) FILTER (WHERE decided AND paid AND NOT denied AND NOT stopped"
+        "                   AND submissions = 1) AS first_pass,"
+        "  count(*) FILTER (WHERE denied) AS denied"
+        " FROM t",
+        *window,
+    )
+
+
+async def _patient_paid(conn: asyncpg.Connection, g: GatewaySettings, window: Window) -> int:
+    """What patients paid on the window's claims; 0 where statements does not run."""
+    s, c = g.statements_schema, g.claims_schema
+    if not await _exists(conn, f"{s}.ledger_v1"):
+        return 0
+    return int(
+        await conn.fetchval(
+            "SELECT -coalesce(sum(l.amount_cents), 0)::bigint"
+            f" FROM {s}.ledger_v1 l JOIN {c}.claim_v1 cl ON cl.claim_id = l.claim_id"
+            " WHERE l.tenant = $1 AND cl.tenant = $1 AND l.kind = 'patient_payment'"
+            "  AND cl.date_of_service BETWEEN $2 AND $3",
+            *window,
+        )
+    )
+
+
+async def _receivables(conn: asyncpg.Connection, c: str, tenant: str, as_of: dt.date) -> Any:
+    """Open A/R now and the charges of the 90 days to ``as_of``: days in A/R."""
+    return await conn.fetchrow(
+        "SELECT coalesce(sum(greatest(total_charge_cents - paid_cents - adjusted_cents, 0))"
+        "   FILTER (WHERE state NOT IN ('CLOSED', 'HELD', 'RECEIVED', 'ELIGIBLE')), 0)::bigint"
+        "   AS open_cents,"
+        " coalesce(sum(total_charge_cents) FILTER (WHERE date_of_service > $2::date - 90"
+        "   AND date_of_service <= $2), 0)::bigint AS charges_90"
+        f" FROM {c}.claim_v1 WHERE tenant = $1 AND total_charge_cents IS NOT NULL",
+        tenant,
+        as_of,
+    )
+
+
 async def kpis(
     conn: asyncpg.Connection,
     g: GatewaySettings,
@@ -219,32 +276,10 @@ async def kpis(
     """The KPIs defined in the OpenAPI description of GET /v1/kpis."""
     c = g.claims_schema
     window = (tenant, date_from, date_to)
-    counts = await conn.fetchrow(
-        "WITH w AS ("
-        f"  SELECT claim_id, state FROM {c}.claims"
-        "   WHERE tenant = $1 AND date_of_service BETWEEN $2 AND $3),"
-        " t AS ("
-        "  SELECT w.claim_id,"
-        "   bool_or(ev.event_type = 'rcm.claim.submitted.v1') AS submitted,"
-        "   count(*) FILTER (WHERE ev.event_type = 'rcm.claim.submitted.v1') AS submissions,"
-        "   bool_or(ev.to_state IN ('HELD', 'REJECTED')) AS stopped,"
-        "   bool_or(ev.to_state = 'DENIED') AS denied,"
-        "   bool_or(ev.to_state IN ('PAID', 'PARTIALLY_PAID', 'DENIED')) AS decided,"
-        "   bool_or(ev.to_state IN ('PAID', 'PARTIALLY_PAID')) AS paid"
-        f"  FROM w JOIN {c}.claim_events ev ON ev.claim_id = w.claim_id"
-        "  WHERE ev.kind = 'transition' GROUP BY w.claim_id)"
-        " SELECT count(*) FILTER (WHERE submitted) AS submitted,"
-        "  count(*) FILTER (WHERE submitted AND NOT stopped) AS clean,"
-        "  count(*) FILTER (WHERE decided) AS decided,"
-        "  count(*) FILTER (WHERE decided AND paid AND NOT denied AND NOT stopped"
-        "                   AND submissions = 1) AS first_pass,"
-        "  count(*) FILTER (WHERE denied) AS denied"
-        " FROM t",
-        *window,
-    )
+    counts = await _claim_counts(conn, c, window)
     carcs = await conn.fetch(
         "SELECT adj->>'reason' AS carc, count(DISTINCT cl.claim_id) AS claims"
-        f" FROM {c}.claims cl JOIN {c}.claim_events ev ON ev.claim_id = cl.claim_id"
+        f" FROM {c}.claim_v1 cl JOIN {c}.claim_timeline_v1 ev ON ev.claim_id = cl.claim_id"
         " CROSS JOIN LATERAL jsonb_array_elements(coalesce(ev.detail->'adjustments', '[]')) adj"
         " WHERE cl.tenant = $1 AND cl.date_of_service BETWEEN $2 AND $3"
         "   AND ev.to_state = 'DENIED' AND adj->>'group' <> 'PR'"
@@ -255,32 +290,12 @@ async def kpis(
         "SELECT coalesce(sum(total_charge_cents), 0)::bigint AS charges,"
         " coalesce(sum(paid_cents), 0)::bigint AS payer_paid,"
         " coalesce(sum(adjusted_cents), 0)::bigint AS adjusted"
-        f" FROM {c}.claims WHERE tenant = $1 AND date_of_service BETWEEN $2 AND $3"
+        f" FROM {c}.claim_v1 WHERE tenant = $1 AND date_of_service BETWEEN $2 AND $3"
         "  AND state IN ('PAID', 'PARTIALLY_PAID', 'DENIED', 'PATIENT_BILLED', 'CLOSED')",
         *window,
     )
-    patient_paid = 0
-    s = g.statements_schema
-    if await _exists(conn, f"{s}.ledger"):
-        patient_paid = int(
-            await conn.fetchval(
-                "SELECT -coalesce(sum(l.amount_cents), 0)::bigint"
-                f" FROM {s}.ledger l JOIN {c}.claims cl ON cl.claim_id = l.claim_id"
-                " WHERE l.tenant = $1 AND cl.tenant = $1 AND l.kind = 'patient_payment'"
-                "  AND cl.date_of_service BETWEEN $2 AND $3",
-                *window,
-            )
-        )
-    ar = await conn.fetchrow(
-        "SELECT coalesce(sum(greatest(total_charge_cents - paid_cents - adjusted_cents, 0))"
-        "   FILTER (WHERE state NOT IN ('CLOSED', 'HELD', 'RECEIVED', 'ELIGIBLE')), 0)::bigint"
-        "   AS open_cents,"
-        " coalesce(sum(total_charge_cents) FILTER (WHERE date_of_service > $2::date - 90"
-        "   AND date_of_service <= $2), 0)::bigint AS charges_90"
-        f" FROM {c}.claims WHERE tenant = $1 AND total_charge_cents IS NOT NULL",
-        tenant,
-        as_of,
-    )
+    patient_paid = await _patient_paid(conn, g, window)
+    ar = await _receivables(conn, c, tenant, as_of)
     days_in_ar = None
     if ar["charges_90"] > 0:
         days_in_ar = str(

@@ -173,6 +173,79 @@ def test_each_claim_is_sent_once_as_an_original(settled_day, live_stack: Setting
     assert all(r["n"] == 1 for r in rows)
 
 
+async def _send_with_a_bad_one_between(
+    live_stack: Settings, good: list[EncounterCreated], bad_claim: str
+) -> int:
+    """Sends good[0], a schema-invalid copy of it, and good[1] to one partition, in that
+    order; returns the bad message's offset."""
+    producer = AIOKafkaProducer(**producer_config(live_stack))
+    await producer.start()
+    tp_offsets = {}
+    try:
+        first = encode(
+            good[0],
+            new_meta(
+                good[0],
+                source="test",
+                tenant=TENANT,
+                correlation_id=claim_id_for(TENANT, good[0].encounter_id),
+            ),
+        )
+        bad_body = orjson.loads(first.value)
+        bad_body["lines"][0]["charge_cents"] = "twelve dollars"
+        bad_meta = new_meta(good[0], source="test", tenant=TENANT, correlation_id=bad_claim)
+        for enc, value, meta in (
+            (good[0], first.value, None),
+            (None, orjson.dumps(bad_body), bad_meta),
+            (good[1], None, None),
+        ):
+            if enc is not None and value is None:
+                x = encode(
+                    enc,
+                    new_meta(
+                        enc,
+                        source="test",
+                        tenant=TENANT,
+                        correlation_id=claim_id_for(TENANT, enc.encounter_id),
+                    ),
+                )
+                value, headers = x.value, x.headers
+            elif meta is not None:
+                headers = meta.headers()
+            else:
+                headers = first.headers
+            md = await producer.send_and_wait(
+                "encounter.created", value, key=b"same-partition", partition=0, headers=headers
+            )
+            tp_offsets[md.offset] = meta is not None
+    finally:
+        await producer.stop()
+    return next(o for o, is_bad in tp_offsets.items() if is_bad)
+
+
+async def _dead_letters_of(
+    live_stack: Settings, bad_offset: int
+) -> list[tuple[str, dict[str, bytes]]]:
+    """The dead letters of encounter.created's partition 0 at ``bad_offset`` (up to 4)."""
+    consumer = AIOKafkaConsumer(
+        "encounter.created.dlq", auto_offset_reset="earliest", **client_config(live_stack)
+    )
+    await consumer.start()
+    found: list[tuple[str, dict[str, bytes]]] = []
+    try:
+        deadline = asyncio.get_running_loop().time() + 60
+        while asyncio.get_running_loop().time() < deadline and len(found) < 4:
+            batch = await consumer.getmany(timeout_ms=500)
+            for msgs in batch.values():
+                for m in msgs:
+                    h = dict(m.headers)
+                    if h.get("dlq_source") == f"encounter.created:0:{bad_offset}".encode():
+                        found.append((m.value.decode(), h))
+    finally:
+        await consumer.stop()
+    return found
+
+
 def test_a_schema_invalid_message_is_dead_lettered_and_its_neighbours_flow(
     fleet: object, live_stack: Settings
 ) -> None:
@@ -181,65 +254,8 @@ def test_a_schema_invalid_message_is_dead_lettered_and_its_neighbours_flow(
     bad_claim = "CBADBADBADBADBAD"
 
     async def scenario() -> list[tuple[str, dict[str, bytes]]]:
-        producer = AIOKafkaProducer(**producer_config(live_stack))
-        await producer.start()
-        tp_offsets = {}
-        try:
-            first = encode(
-                good[0],
-                new_meta(
-                    good[0],
-                    source="test",
-                    tenant=TENANT,
-                    correlation_id=claim_id_for(TENANT, good[0].encounter_id),
-                ),
-            )
-            bad_body = orjson.loads(first.value)
-            bad_body["lines"][0]["charge_cents"] = "twelve dollars"
-            bad_meta = new_meta(good[0], source="test", tenant=TENANT, correlation_id=bad_claim)
-            for enc, value, meta in (
-                (good[0], first.value, None),
-                (None, orjson.dumps(bad_body), bad_meta),
-                (good[1], None, None),
-            ):
-                if enc is not None and value is None:
-                    x = encode(
-                        enc,
-                        new_meta(
-                            enc,
-                            source="test",
-                            tenant=TENANT,
-                            correlation_id=claim_id_for(TENANT, enc.encounter_id),
-                        ),
-                    )
-                    value, headers = x.value, x.headers
-                elif meta is not None:
-                    headers = meta.headers()
-                else:
-                    headers = first.headers
-                md = await producer.send_and_wait(
-                    "encounter.created", value, key=b"same-partition", partition=0, headers=headers
-                )
-                tp_offsets[md.offset] = meta is not None
-        finally:
-            await producer.stop()
-        bad_offset = next(o for o, is_bad in tp_offsets.items() if is_bad)
-        consumer = AIOKafkaConsumer(
-            "encounter.created.dlq", auto_offset_reset="earliest", **client_config(live_stack)
-        )
-        await consumer.start()
-        found: list[tuple[str, dict[str, bytes]]] = []
-        try:
-            deadline = asyncio.get_running_loop().time() + 60
-            while asyncio.get_running_loop().time() < deadline and len(found) < 4:
-                batch = await consumer.getmany(timeout_ms=500)
-                for msgs in batch.values():
-                    for m in msgs:
-                        h = dict(m.headers)
-                        if h.get("dlq_source") == f"encounter.created:0:{bad_offset}".encode():
-                            found.append((m.value.decode(), h))
-        finally:
-            await consumer.stop()
+        bad_offset = await _send_with_a_bad_one_between(live_stack, good, bad_claim)
+        found = await _dead_letters_of(live_stack, bad_offset)
         claim_ids = [claim_id_for(TENANT, e.encounter_id) for e in good]
         await wait_settled(live_stack, claim_ids, timeout=120, progress=False)
         return found

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
-from rcm.bench import baseline
+from rcm.bench_kafka import baseline
 from runtime.kafka import client_config
 from runtime.settings import Settings
 

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
+import random
 from collections import Counter
 from functools import cache
 
 import pytest
 
-from rcm.workload import (
+from rcm.patients import insured
+from rcm.practice import (
     BILLING_PROVIDER,
     CHARGE_MASTER,
     RENDERING_PROVIDERS,
-    generate_day,
     is_valid_npi,
     npi_check_digit,
 )
+from rcm.visits import visit
+from rcm.workload import generate_day
 from schemas.common import Relationship, VisitType
 from schemas.events import ClaimCoded, EligibilityChecked, EncounterCreated
 from services.coding import codesets
@@ -212,3 +215,32 @@ def test_every_diagnosis_is_billable() -> None:
     assert all(codesets.icd_is_billable(dx) for dx in used), used
     procs = {ln.procedure_code for e in _day() for ln in e.lines}
     assert all(codesets.is_known_procedure(p) for p in procs), procs
+
+
+def test_an_insured_patient_is_who_their_coverage_says() -> None:
+    dos = dt.date(2026, 4, 6)
+    for i in range(500):
+        who = insured(random.Random(i), dos)
+        birth = who.patient.birth_date
+        assert who.age == dos.year - birth.year - ((dos.month, dos.day) < (birth.month, birth.day))
+        primary = who.coverages[0]
+        assert primary.priority == 1
+        assert who.medicare == (primary.payer_id == "MCR01")
+        assert primary.effective_date < dos
+        if who.age < 18:  # a minor's bills go to a parent
+            assert who.guarantor is not None
+            assert who.guarantor.last_name == who.patient.last_name
+            assert (dos - who.guarantor.birth_date).days >= 20 * 365
+        else:
+            assert who.guarantor is None
+
+
+def test_a_visit_is_deterministic_and_bills_what_it_diagnosed() -> None:
+    for i in range(300):
+        args = {"age": 5 + i % 80, "medicare": i % 80 >= 60, "october_to_march": i % 2 == 0}
+        v = visit(random.Random(i), **args)
+        assert v == visit(random.Random(i), **args)
+        assert v.lines
+        for line in v.lines:
+            assert set(line.diagnosis_codes) <= set(v.diagnoses)
+            assert line.charge_cents == CHARGE_MASTER[line.procedure_code] * line.units

@@ -1,0 +1,71 @@
+"""The cluster the manifests describe: names, sizes and thresholds, and what each
+service needs (docs/scaling.md). Change them here, not in the YAML; then run
+``.venv/bin/python deploy/k8s/generate.py``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+NAMESPACE = "rcm"
+IMAGE = "rcm-pipeline:0.1.0"  # override with kustomize `images:` (see kustomization.yaml)
+KAFKA = "rcm-kafka"
+KAFKA_VERSION = "4.3.1"
+KAFKA_BOOTSTRAP = f"{KAFKA}-kafka-bootstrap:9093"  # the TLS + SCRAM listener
+KAFKA_CA_SECRET = f"{KAFKA}-cluster-ca-cert"  # made by Strimzi, key ca.crt
+KAFKA_REPLICAS = 3
+PG = "rcm-pg"
+PG_CA_SECRET = f"{PG}-ca"  # made by CloudNativePG, key ca.crt
+PG_INSTANCES = 3
+PG_MAX_CONNECTIONS = 400
+DB_POOL_MAX = 8  # per instance; see docs/scaling.md for the connection budget
+KEDA_USER = "rcm-keda"
+TOPIC_RETENTION_MS = 14 * 24 * 3600 * 1000
+DLQ_RETENTION_MS = 90 * 24 * 3600 * 1000
+
+SERVICES = ("eligibility", "coding", "claims", "remittance", "statements", "simulator")
+
+
+@dataclass(frozen=True)
+class Scaling:
+    """KEDA settings per service: lag per replica before another one is added."""
+
+    lag_threshold: int = 1000
+    min_replicas: int = 1
+    cpu: str = "250m"
+    memory: str = "384Mi"
+    memory_limit: str = "768Mi"
+
+
+SCALING: dict[str, Scaling] = {
+    "claims": Scaling(lag_threshold=500, cpu="500m", memory="512Mi", memory_limit="1Gi"),
+    "coding": Scaling(lag_threshold=500, memory="512Mi", memory_limit="1Gi"),
+    "simulator": Scaling(lag_threshold=2000),
+}
+
+
+@dataclass(frozen=True)
+class ServiceInfo:
+    name: str
+    port: int
+    consumes: tuple[str, ...]
+
+    @property
+    def group(self) -> str:
+        return f"rcm-{self.name}"
+
+
+def k8s_name(topic: str) -> str:
+    """A topic name as a Kubernetes object name (no underscores, no leading dashes)."""
+    return topic.replace("_", "-").replace("--", "-").strip("-.").lower()
+
+
+def meta(name: str, **labels: str) -> dict[str, Any]:
+    m: dict[str, Any] = {"name": name, "namespace": NAMESPACE}
+    if labels:
+        m["labels"] = dict(labels)
+    return m
+
+
+def app_labels(name: str) -> dict[str, str]:
+    return {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "rcm-pipeline"}

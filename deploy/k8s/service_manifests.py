@@ -1,0 +1,290 @@
+"""The services: their shared configuration, the example Secrets, one Deployment,
+Service and PodDisruptionBudget each, and the KEDA ScaledObjects that scale them on
+consumer lag."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from deploy.k8s.cluster import (
+    DB_POOL_MAX,
+    IMAGE,
+    KAFKA_BOOTSTRAP,
+    KAFKA_CA_SECRET,
+    KEDA_USER,
+    PG,
+    PG_CA_SECRET,
+    SCALING,
+    Scaling,
+    ServiceInfo,
+    app_labels,
+    k8s_name,
+    meta,
+)
+
+
+def config_doc() -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": meta("rcm-config"),
+        "data": {
+            "RCM_EXTERNAL_STACK": "true",
+            "RCM_HTTP_HOST": "0.0.0.0",  # noqa: S104 - probes and Prometheus reach the pod IP
+            "RCM_KAFKA_BOOTSTRAP": KAFKA_BOOTSTRAP,
+            "RCM_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+            "RCM_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+            "RCM_KAFKA_SSL_CAFILE": "/etc/rcm/kafka-ca/ca.crt",
+            "RCM_DB_POOL_MAX": str(DB_POOL_MAX),
+            "RCM_LOG_LEVEL": "INFO",
+            "RCM_OTEL_EXPORTER": "none",
+            "RCM_CLEARINGHOUSE_URL": "http://rcm-simulator:6106",
+            "RCM_X12_USAGE": "T",
+        },
+    }
+
+
+def secret_docs() -> list[dict[str, Any]]:
+    """Example Secrets: replace every CHANGE-ME (or create them with your secret manager)."""
+    dsn = (
+        f"postgresql://rcm:CHANGE-ME@{PG}-rw:5432/rcm"
+        f"?sslmode=verify-full&sslrootcert=/etc/rcm/pg-ca/ca.crt"
+    )
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": meta("rcm-db-owner"),
+            "type": "kubernetes.io/basic-auth",
+            "stringData": {"username": "rcm", "password": "CHANGE-ME"},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": meta("rcm-db"),
+            "type": "Opaque",
+            "stringData": {"RCM_DATABASE_URL": dsn},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": meta("rcm-app"),
+            "type": "Opaque",
+            "stringData": {
+                "RCM_OPS_TOKEN": "CHANGE-ME",
+                "RCM_CLEARINGHOUSE_TOKEN": "CHANGE-ME",
+            },
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": meta(KEDA_USER),
+            "type": "Opaque",
+            "stringData": {"username": KEDA_USER, "password": "CHANGE-ME"},
+        },
+    ]
+
+
+def service_docs(svc: ServiceInfo) -> list[dict[str, Any]]:
+    """A service's Deployment, Service and PodDisruptionBudget."""
+    name = f"rcm-{svc.name}"
+    labels = app_labels(name)
+    sc = SCALING.get(svc.name, Scaling())
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": meta(name, **labels),
+        "spec": {
+            "selector": {"app.kubernetes.io/name": name},
+            "ports": [{"name": "ops", "port": svc.port, "targetPort": "ops"}],
+        },
+    }
+    pdb = {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": meta(name, **labels),
+        "spec": {
+            "maxUnavailable": 1,
+            "selector": {"matchLabels": {"app.kubernetes.io/name": name}},
+        },
+    }
+    return [_deployment(name, labels, sc, _container(svc, sc)), service, pdb]
+
+
+def _secret(secret_name: str, key: str) -> dict[str, Any]:
+    return {"secretKeyRef": {"name": secret_name, "key": key}}
+
+
+def _container(svc: ServiceInfo, sc: Scaling) -> dict[str, Any]:
+    probe = {"httpGet": {"path": "/healthz", "port": "ops"}}
+    return {
+        "name": svc.name,
+        "image": IMAGE,
+        "imagePullPolicy": "IfNotPresent",
+        "command": ["python", "-m", f"services.{svc.name}"],
+        "workingDir": "/var/lib/rcm",
+        "ports": [{"name": "ops", "containerPort": svc.port, "protocol": "TCP"}],
+        "envFrom": [{"configMapRef": {"name": "rcm-config"}}],
+        "env": [
+            {"name": "RCM_KAFKA_SASL_USERNAME", "value": svc.group},
+            {"name": "RCM_KAFKA_SASL_PASSWORD", "valueFrom": _secret(svc.group, "password")},
+            {"name": "RCM_DATABASE_URL", "valueFrom": _secret("rcm-db", "RCM_DATABASE_URL")},
+            {"name": "RCM_OPS_TOKEN", "valueFrom": _secret("rcm-app", "RCM_OPS_TOKEN")},
+            {
+                "name": "RCM_CLEARINGHOUSE_TOKEN",
+                "valueFrom": _secret("rcm-app", "RCM_CLEARINGHOUSE_TOKEN"),
+            },
+        ],
+        "startupProbe": {**probe, "periodSeconds": 2, "failureThreshold": 90},
+        "readinessProbe": {**probe, "periodSeconds": 5, "failureThreshold": 2},
+        "livenessProbe": {**probe, "periodSeconds": 10, "failureThreshold": 6},
+        "resources": {
+            "requests": {"cpu": sc.cpu, "memory": sc.memory},
+            "limits": {"memory": sc.memory_limit},
+        },
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
+        "volumeMounts": [
+            {"name": "kafka-ca", "mountPath": "/etc/rcm/kafka-ca", "readOnly": True},
+            {"name": "pg-ca", "mountPath": "/etc/rcm/pg-ca", "readOnly": True},
+            {"name": "work", "mountPath": "/var/lib/rcm"},
+            {"name": "tmp", "mountPath": "/tmp"},
+        ],
+    }
+
+
+def _deployment(
+    name: str, labels: dict[str, str], sc: Scaling, container: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": meta(name, **labels),
+        "spec": {
+            "replicas": sc.min_replicas,
+            "revisionHistoryLimit": 5,
+            "selector": {"matchLabels": {"app.kubernetes.io/name": name}},
+            "strategy": {
+                "type": "RollingUpdate",
+                "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+            },
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    # Room to finish the batch, commit offsets and leave the group cleanly.
+                    "terminationGracePeriodSeconds": 60,
+                    "automountServiceAccountToken": False,
+                    "securityContext": {
+                        "runAsNonRoot": True,
+                        "runAsUser": 10001,
+                        "runAsGroup": 10001,
+                        "fsGroup": 10001,
+                        "seccompProfile": {"type": "RuntimeDefault"},
+                    },
+                    "topologySpreadConstraints": [
+                        {
+                            "maxSkew": 1,
+                            "topologyKey": "kubernetes.io/hostname",
+                            "whenUnsatisfiable": "ScheduleAnyway",
+                            "labelSelector": {"matchLabels": {"app.kubernetes.io/name": name}},
+                        }
+                    ],
+                    "containers": [container],
+                    "volumes": [
+                        {"name": "kafka-ca", "secret": {"secretName": KAFKA_CA_SECRET}},
+                        {"name": "pg-ca", "secret": {"secretName": PG_CA_SECRET}},
+                        {"name": "work", "emptyDir": {}},
+                        {"name": "tmp", "emptyDir": {"medium": "Memory", "sizeLimit": "64Mi"}},
+                    ],
+                },
+            },
+        },
+    }
+
+
+def max_replicas(svc: ServiceInfo) -> int:
+    """More consumers than partitions would sit idle: cap at the widest consumed topic."""
+    from schemas.topics import TOPICS
+
+    partitions = {t.name: t.partitions for t in TOPICS}
+    return max(partitions.get(t, 1) for t in svc.consumes)
+
+
+def keda_docs(services: list[ServiceInfo]) -> list[dict[str, Any]]:
+    docs: list[dict[str, Any]] = [
+        {
+            "apiVersion": "keda.sh/v1alpha1",
+            "kind": "TriggerAuthentication",
+            "metadata": meta("rcm-kafka-lag"),
+            "spec": {
+                "secretTargetRef": [
+                    {"parameter": "username", "name": KEDA_USER, "key": "username"},
+                    {"parameter": "password", "name": KEDA_USER, "key": "password"},
+                    {"parameter": "ca", "name": KAFKA_CA_SECRET, "key": "ca.crt"},
+                ]
+            },
+        }
+    ]
+    for svc in services:
+        sc = SCALING.get(svc.name, Scaling())
+        triggers = [
+            {
+                "type": "kafka",
+                "name": f"lag-{k8s_name(topic).replace('.', '-')}",
+                "authenticationRef": {"name": "rcm-kafka-lag"},
+                "metadata": {
+                    "bootstrapServers": KAFKA_BOOTSTRAP,
+                    "consumerGroup": svc.group,
+                    "topic": topic,
+                    "lagThreshold": str(sc.lag_threshold),
+                    "activationLagThreshold": "0",
+                    "offsetResetPolicy": "earliest",
+                    "allowIdleConsumers": "false",
+                    "sasl": "scram_sha512",
+                    "tls": "enable",
+                },
+            }
+            for topic in svc.consumes
+        ]
+        docs.append(
+            {
+                "apiVersion": "keda.sh/v1alpha1",
+                "kind": "ScaledObject",
+                "metadata": meta(f"rcm-{svc.name}", **app_labels(f"rcm-{svc.name}")),
+                "spec": {
+                    "scaleTargetRef": {
+                        "apiVersion": "apps/v1",
+                        "kind": "Deployment",
+                        "name": f"rcm-{svc.name}",
+                    },
+                    "minReplicaCount": sc.min_replicas,
+                    "maxReplicaCount": max_replicas(svc),
+                    "pollingInterval": 15,
+                    "cooldownPeriod": 300,
+                    "fallback": {"failureThreshold": 4, "replicas": 2},
+                    "advanced": {
+                        "horizontalPodAutoscalerConfig": {
+                            "behavior": {
+                                # Each change is a consumer-group rebalance: add quickly,
+                                # remove slowly, one at a time.
+                                "scaleUp": {
+                                    "stabilizationWindowSeconds": 30,
+                                    "policies": [{"type": "Pods", "value": 2, "periodSeconds": 60}],
+                                },
+                                "scaleDown": {
+                                    "stabilizationWindowSeconds": 300,
+                                    "policies": [
+                                        {"type": "Pods", "value": 1, "periodSeconds": 120}
+                                    ],
+                                },
+                            }
+                        }
+                    },
+                    "triggers": triggers,
+                },
+            }
+        )
+    return docs

@@ -1,0 +1,36 @@
+"""Several checkouts' stacks on one machine: a fleet's ports move with its offset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rcm.processes import SERVICES, Fleet, fleet_env
+from runtime.settings import Settings
+
+pytestmark = pytest.mark.unit
+
+
+def test_without_an_offset_the_services_keep_their_ports() -> None:
+    env = fleet_env(Settings(http_port_offset=0))
+    assert not {"RCM_HTTP_PORT_OFFSET", "RCM_GATEWAY_PORT", "RCM_CLEARINGHOUSE_URL"} & set(env)
+    fleet = Fleet(Path("logs"), env=env)
+    assert fleet.port("claims") == SERVICES["claims"] == 6103
+    assert fleet.port("claims#2") == 6303
+
+
+def test_an_offset_moves_every_port_the_gateway_and_the_clearinghouse() -> None:
+    env = fleet_env(Settings(http_port_offset=1000))
+    assert env["RCM_HTTP_PORT_OFFSET"] == "1000"
+    assert env["RCM_GATEWAY_PORT"] == "7100"
+    assert env["RCM_CLEARINGHOUSE_URL"] == "http://127.0.0.1:7106"
+    fleet = Fleet(Path("logs"), env=env)
+    assert fleet.port("gateway") == 7100
+    assert fleet.port("simulator") == 7106
+    assert fleet.port("coding#1") == 7202
+
+
+def test_a_clearinghouse_set_by_hand_is_left_alone() -> None:
+    s = Settings(http_port_offset=1000, clearinghouse_url="https://ch.example/x12")
+    assert "RCM_CLEARINGHOUSE_URL" not in fleet_env(s)
