@@ -1,0 +1,119 @@
+"""Reporting: faust agents read claim.submitted, claim.acknowledged and claim.adjudicated
+and keep live KPIs in tumbling-window tables (hour and day) whose changelogs are Kafka
+topics, so a restarted worker rebuilds them from Kafka alone. Its web view serves them to
+the gateway (GET /v1/kpis/live, ops token).
+
+faust does here what it is built for: stream aggregation with windowed tables. The other
+services need exactly-once effects in PostgreSQL and read with runtime.consumer instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from typing import Any
+
+import faust
+
+from runtime import logs, telemetry
+from runtime.kafka import security_config
+from runtime.service import tune_process
+from runtime.settings import Settings, settings
+from schemas.topics import PARTITIONS
+from services.reporting import handlers, topics, web
+from services.reporting.config import ReportingSettings
+
+PORT = 6107
+HOUR = 3600
+DAY = 86400
+
+
+def build(s: Settings | None = None, config: ReportingSettings | None = None) -> faust.App:
+    s = s or settings()
+    cfg = config or ReportingSettings()
+    app = faust.App(
+        cfg.app_id,
+        broker=[f"kafka://{b.strip()}" for b in s.kafka_bootstrap.split(",")],
+        broker_credentials=_credentials(s),
+        store="memory://",
+        topic_partitions=PARTITIONS,
+        topic_replication_factor=s.kafka_replication_factor,
+        processing_guarantee="exactly_once" if cfg.exactly_once else "at_least_once",
+        broker_commit_interval=cfg.commit_interval_s,
+        consumer_auto_offset_reset="earliest",
+        web_port=PORT + s.http_port_offset,
+        web_host=s.http_host,
+        web_bind=s.http_host,
+        web_router_enabled=False,
+        web_tables_enabled=False,
+        web_graph_enabled=False,
+        web_stats_enabled=False,
+    )
+    tables = handlers.KpiTables(
+        hour=app.Table("kpi-hour", default=dict, partitions=PARTITIONS)
+        .tumbling(HOUR, expires=dt.timedelta(hours=cfg.hours_kept))
+        .relative_to_stream(),
+        day=app.Table("kpi-day", default=dict, partitions=PARTITIONS)
+        .tumbling(DAY, expires=dt.timedelta(days=cfg.days_kept))
+        .relative_to_stream(),
+        memo=app.Table("claim-memo", default=dict, partitions=PARTITIONS)
+        .tumbling(handlers.MEMO_WINDOW, expires=dt.timedelta(seconds=2 * handlers.MEMO_WINDOW))
+        .relative_to_stream(),
+    )
+    source = app.topic(*cfg.source_topics, key_serializer="raw", value_serializer="raw")
+
+    async def send(topic: str, key: bytes | None, value: bytes, headers: Any) -> Any:
+        return await app.topic(topic, key_serializer="raw", value_serializer="raw").send(
+            key=key, value=value, headers=headers
+        )
+
+    @app.agent(source)
+    async def kpis(stream: Any) -> None:
+        async for event in stream.events():
+            m = event.message
+            await handlers.apply_record(
+                tables,
+                send,
+                topic=m.topic,
+                partition=m.partition,
+                offset=m.offset,
+                key=m.key,
+                value=m.value,
+                headers=_headers(m.headers),
+            )
+
+    web.install(app, tables, s, {"hour": HOUR, "day": DAY})
+    return app
+
+
+def _headers(raw: Any) -> list[tuple[str, bytes]]:
+    items = raw.items() if isinstance(raw, dict) else (raw or [])
+    return [(k, v) for k, v in items if v is not None]
+
+
+def _credentials(s: Settings) -> Any:
+    """The runtime's Kafka security settings (runtime.kafka), as faust takes them."""
+    cfg = security_config(s)
+    context = cfg.get("ssl_context")
+    if "sasl_mechanism" in cfg:
+        return faust.SASLCredentials(
+            username=cfg["sasl_plain_username"] or "",
+            password=cfg["sasl_plain_password"] or "",
+            mechanism=cfg["sasl_mechanism"],
+            ssl_context=context,
+        )
+    return faust.SSLCredentials(context) if context is not None else None
+
+
+def run() -> None:
+    """The process entry point: ``python -m services.reporting``."""
+    s = settings()
+    logs.setup("reporting", s.log_level)
+    telemetry.setup("reporting", s.otel_exporter, s.otel_dir)
+    tune_process()
+    app = build(s)
+    asyncio.run(topics.ensure_changelogs(app, s))
+    worker = faust.Worker(
+        app, loglevel=s.log_level, override_logging=False, redirect_stdouts=False, quiet=True
+    )
+    worker.execute_from_commandline()

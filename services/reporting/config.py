@@ -1,0 +1,36 @@
+"""Reporting settings, from RCM_REPORTING_* environment variables (or a .env file)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ReportingSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RCM_REPORTING_", env_file=".env", extra="ignore")
+
+    hours_kept: int = Field(
+        default=72, ge=1, le=24 * 31, description="Hourly windows kept (older ones expire)"
+    )
+    days_kept: int = Field(
+        default=400, ge=1, le=3650, description="Daily windows kept (older ones expire)"
+    )
+    exactly_once: bool = Field(
+        default=True,
+        description="Kafka transactions tie each table update to its input's offset, so a"
+        " crash never counts an event twice; off: at least once (cheaper, may over-count)",
+    )
+    app_id: str = Field(
+        default="rcm-reporting",
+        pattern=r"^[a-z][a-z0-9-]{0,60}$",
+        description="Consumer group and the prefix of the tables' changelog topics",
+    )
+    source_topics: list[str] = Field(
+        default=["claim.submitted", "claim.acknowledged", "claim.adjudicated"],
+        min_length=1,
+        description="Where the claim events are read (a replay or staging copy may differ);"
+        " a record that cannot be decoded goes to its topic's .dlq twin",
+    )
+    commit_interval_s: float = Field(
+        default=1.0, gt=0, le=60, description="How often consumed offsets are committed"
+    )
