@@ -25,7 +25,11 @@ SERVICES: dict[str, int] = {
     "remittance": 6104,
     "statements": 6105,
     "gateway": 6100,
+    "reporting": 6107,
 }
+# One process each, however many instances the others run: the gateway, and reporting,
+# whose web view serves the KPI tables of the partitions it holds.
+SINGLE_INSTANCE = frozenset({"gateway", "reporting"})
 
 
 DEFAULT_CLEARINGHOUSE_URL = f"http://127.0.0.1:{SERVICES['simulator']}"
@@ -44,12 +48,12 @@ class Fleet:
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     def start(self, names: list[str] | None = None, instances: int = 1) -> None:
-        """Starts each service; with ``instances`` > 1, that many of each (but the gateway)
-        in one consumer group, named ``claims#1``, ``claims#2``... with ops ports +100 each."""
+        """Starts each service; with ``instances`` > 1, that many of each (but
+        SINGLE_INSTANCE) in one consumer group, named ``claims#1``, ``claims#2``... with ops ports +100 each."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
         for name in names or list(SERVICES):
             self.start_one(name)
-            if name != "gateway":
+            if name not in SINGLE_INSTANCE:
                 for i in range(1, instances):
                     self.start_one(f"{name}#{i}")
 

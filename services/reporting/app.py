@@ -14,6 +14,7 @@ import datetime as dt
 from typing import Any
 
 import faust
+from faust.transport.producer import ProducerBuffer
 
 from runtime import logs, telemetry
 from runtime.kafka import security_config
@@ -31,6 +32,9 @@ DAY = 86400
 def build(s: Settings | None = None, config: ReportingSettings | None = None) -> faust.App:
     s = s or settings()
     cfg = config or ReportingSettings()
+    # Every table write queues a changelog record; faust holds the agent back past this
+    # many (and warns each time past its default of 100, which a burst always passes).
+    ProducerBuffer.max_messages = cfg.changelog_buffer
     app = faust.App(
         cfg.app_id,
         broker=[f"kafka://{b.strip()}" for b in s.kafka_bootstrap.split(",")],

@@ -31,6 +31,9 @@ class ReportingSettings(BaseSettings):
         description="Where the claim events are read (a replay or staging copy may differ);"
         " a record that cannot be decoded goes to its topic's .dlq twin",
     )
+    changelog_buffer: int = Field(
+        default=5000, ge=100, le=1_000_000, description="Table writes queued before the agent waits"
+    )
     commit_interval_s: float = Field(
         default=1.0, gt=0, le=60, description="How often consumed offsets are committed"
     )

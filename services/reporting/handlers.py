@@ -116,35 +116,30 @@ async def apply_record(
 ) -> None:
     try:
         msg = decode(value, headers)
+        payer, incs = increments_for(msg, tables)
     except DecodeError as exc:
-        await send(
-            dlq_name(topic),
-            key,
-            value or b"",
-            dead_letter_headers(headers, topic, partition, offset, exc),
-        )
-        log.warning(
-            "dead-lettered %s:%s:%s: %s",
-            topic,
-            partition,
-            offset,
-            exc.reason,
-            extra={"topic": topic, "reason": exc.reason},
-        )
+        reason, detail = exc.reason, exc.detail
+    except Exception as exc:  # a record the rules cannot take: its class, never its text
+        reason, detail = "handler-failed", type(exc).__name__
+    else:
+        if incs:
+            tables.add(table_key(partition, msg.meta.tenant, payer), incs)
         return
-    payer, incs = increments_for(msg, tables)
-    if incs:
-        tables.add(table_key(partition, msg.meta.tenant, payer), incs)
+    position = f"{topic}:{partition}:{offset}"
+    await send(
+        dlq_name(topic), key, value or b"", dead_letter_headers(headers, position, reason, detail)
+    )
+    log.warning("dead-lettered %s: %s", position, reason, extra={"topic": topic, "reason": reason})
 
 
 def dead_letter_headers(
-    headers: list[tuple[str, bytes]], topic: str, partition: int, offset: int, exc: DecodeError
+    headers: list[tuple[str, bytes]], position: str, reason: str, detail: str
 ) -> list[tuple[str, bytes]]:
     """The original headers and the runtime's dead-letter headers (docs/developing.md)."""
     return [h for h in headers if not h[0].startswith("dlq_")] + [
-        ("dlq_reason", exc.reason.encode()),
-        ("dlq_error", exc.detail[:2000].encode()),
+        ("dlq_reason", reason.encode()),
+        ("dlq_error", detail[:2000].encode()),
         ("dlq_service", b"rcm/reporting"),
         ("dlq_time", dt.datetime.now(dt.UTC).isoformat().encode()),
-        ("dlq_source", f"{topic}:{partition}:{offset}".encode()),
+        ("dlq_source", position.encode()),
     ]

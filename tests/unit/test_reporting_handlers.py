@@ -1,0 +1,131 @@
+"""The reporting agents' work on one record, against in-memory stand-ins for faust's
+windowed tables: what is added where, and what goes to the dead-letter topic."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from schemas.codec import encode, new_meta
+from schemas.events import AckKind, Event
+from services.reporting.handlers import KpiTables, apply_record
+from tests.reporting_data import ack, submitted
+
+pytestmark = pytest.mark.unit
+
+
+class Window:
+    """One key of a windowed table: the current window's value, or the one before."""
+
+    def __init__(self, table: FakeWindowed, key: str) -> None:
+        self.table, self.key = table, key
+
+    def current(self) -> Any:
+        return self.table.now.get(self.key, {})
+
+    def delta(self, _seconds: float) -> Any:
+        return self.table.before.get(self.key, {})
+
+
+class FakeWindowed:
+    def __init__(self) -> None:
+        self.now: dict[str, Any] = {}
+        self.before: dict[str, Any] = {}
+        self.writes = 0
+
+    def __getitem__(self, key: str) -> Window:
+        return Window(self, key)
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.writes += 1
+        self.now[key] = value
+
+
+def tables() -> KpiTables:
+    return KpiTables(hour=FakeWindowed(), day=FakeWindowed(), memo=FakeWindowed())
+
+
+class Sent(list[tuple[str, bytes | None, bytes, list[tuple[str, bytes]]]]):
+    async def __call__(
+        self, topic: str, key: bytes | None, value: bytes, headers: list[tuple[str, bytes]]
+    ) -> None:
+        self.append((topic, key, value, headers))
+
+
+async def feed(
+    t: KpiTables, sent: Sent, ev: Event, *, tenant: str = "clinic-a", partition: int = 2
+) -> None:
+    enc = encode(ev, new_meta(ev, source="t", tenant=tenant, correlation_id=ev.key()))
+    await apply_record(
+        t,
+        sent,
+        topic=ev.TOPIC,
+        partition=partition,
+        offset=7,
+        key=enc.key,
+        value=enc.value,
+        headers=enc.headers,
+    )
+
+
+async def test_an_event_is_added_once_to_its_hour_and_its_day_under_its_partition() -> None:
+    t, sent = tables(), Sent()
+    await feed(t, sent, submitted("C1", "MCR01", 15000))
+    expected = {"submitted": 1, "submitted_charge_cents": 15000}
+    assert t.hour.now == {"2|clinic-a|MCR01": expected}
+    assert t.day.now == {"2|clinic-a|MCR01": expected}
+    assert (t.hour.writes, t.day.writes) == (1, 1)
+    assert not sent
+
+
+async def test_a_memo_from_the_window_before_still_counts() -> None:
+    t, sent = tables(), Sent()
+    t.memo.before["clinic-a|C1"] = {"payer": "MCR01", "answered": True}
+    await feed(t, sent, ack("C1", AckKind.ack_277ca, True))
+    assert t.hour.now == {}  # its first verdict was counted last week
+
+
+async def test_tenants_keep_their_own_claims_apart() -> None:
+    t, sent = tables(), Sent()
+    await feed(t, sent, submitted("C1", "MCR01", 100), tenant="clinic-a")
+    await feed(t, sent, ack("C1", AckKind.ack_277ca, True), tenant="clinic-b")
+    assert t.hour.now["2|clinic-b|"] == {"first_answered": 1, "first_accepted": 1}
+    assert t.memo.now["clinic-a|C1"] == {"payer": "MCR01", "answered": False}
+
+
+async def test_a_record_that_is_no_event_goes_to_its_dlq_with_the_reason() -> None:
+    t, sent = tables(), Sent()
+    ev = submitted("C1", "MCR01", 100)
+    enc = encode(ev, new_meta(ev, source="t", tenant="clinic-a", correlation_id="C1"))
+    await apply_record(
+        t,
+        sent,
+        topic="claim.submitted",
+        partition=1,
+        offset=9,
+        key=enc.key,
+        value=b'{"claim_id": 5',
+        headers=enc.headers,
+    )
+    [(topic, key, value, headers)] = sent
+    h = dict(headers)
+    assert (topic, key, value) == ("claim.submitted.dlq", enc.key, b'{"claim_id": 5')
+    assert h["dlq_reason"] == b"not-json"
+    assert h["dlq_source"] == b"claim.submitted:1:9"
+    assert h["ce_tenantid"] == b"clinic-a"
+    assert t.hour.now == {}
+
+
+async def test_a_rule_that_fails_dead_letters_the_record_without_its_text() -> None:
+    t, sent = tables(), Sent()
+
+    class Broken(FakeWindowed):
+        def __getitem__(self, key: str) -> Window:
+            raise KeyError(f"patient Jane Doe {key}")
+
+    t.memo = Broken()
+    await feed(t, sent, submitted("C1", "MCR01", 100))
+    [(_topic, _key, _value, headers)] = sent
+    assert dict(headers)["dlq_reason"] == b"handler-failed"
+    assert dict(headers)["dlq_error"] == b"KeyError"
