@@ -57,9 +57,9 @@ def _g(uid: str):  # type: ignore[no-untyped-def]
 
 
 def _template() -> dict[str, object]:
-    from tests.builders import encounter
+    from rcm.workload import generate_day
 
-    return dict(encounter().model_dump(mode="json"))
+    return dict(generate_day(1, seed=0)[0].model_dump(mode="json"))
 
 
 async def _load(port: int, token: str, conns: int, seconds: float, worker: int) -> tuple[int, int]:
