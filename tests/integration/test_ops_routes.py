@@ -24,7 +24,7 @@ from runtime.kafka import client_config, producer_config
 from runtime.settings import REPO_ROOT, Settings
 from services.gateway.app import create_app
 from services.gateway.config import GatewaySettings
-from services.gateway.ops import COOKIE
+from services.gateway.ops_sessions import COOKIE
 
 pytestmark = pytest.mark.integration
 
