@@ -57,7 +57,7 @@ class GatewaySettings(BaseSettings):
         default="", pattern=r"^[A-Za-z0-9._-]{0,60}$", description="Tests write to their own topics"
     )
 
-    # --- ops routes and the dashboard (services/gateway/ops.py) ---
+    # --- ops routes and the dashboard (services/gateway/routes/ops.py) ---
     ops_cache_s: float = Field(
         default=3.0, ge=0, description="Ops answers (lag, funnel, ...) are reused this long"
     )

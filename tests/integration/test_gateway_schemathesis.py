@@ -25,7 +25,7 @@ from rcm.cli_keys import create_key
 from runtime.db import create_pool, migrate
 from runtime.settings import settings as rcm_settings
 from services.gateway.app import create_app
-from tests.integration.test_gateway_api import CLAIMS_MIGRATIONS, drop_topics, gateway_settings
+from tests.integration.gateway_env import CLAIMS_MIGRATIONS, drop_topics, gateway_settings
 
 UID = uuid.uuid4().hex[:10]
 G = gateway_settings(UID, max_body_bytes=2_000_000)
