@@ -57,9 +57,9 @@ def _g(uid: str):  # type: ignore[no-untyped-def]
 
 
 def _template() -> dict[str, object]:
-    from tests.builders import encounter
+    from rcm.workload import generate_day
 
-    return dict(encounter().model_dump(mode="json"))
+    return dict(generate_day(1, seed=0)[0].model_dump(mode="json"))
 
 
 async def _load(port: int, token: str, conns: int, seconds: float, worker: int) -> tuple[int, int]:
@@ -127,8 +127,9 @@ async def _cleanup(uid: str) -> int:
     from runtime.settings import settings
 
     g = _g(uid)
-    pool = await create_pool(settings(), g.claims_schema, max_size=1)
-    stored = int(await pool.fetchval(f"SELECT count(*) FROM {g.schema_name}.encounters"))
+    # In the bench gateway's own schema (the pool's search_path): what it stored.
+    pool = await create_pool(settings(), g.schema_name, max_size=1)
+    stored = int(await pool.fetchval("SELECT count(*) FROM encounters"))
     for name in (g.claims_schema, g.schema_name):
         await pool.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
     await pool.close()

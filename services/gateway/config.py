@@ -5,6 +5,8 @@ from __future__ import annotations
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from schemas.states import ClaimState
+
 PORT = 6100
 
 
@@ -20,20 +22,6 @@ DEMO_STUCK_LIMITS = (
     "RECEIVED:60,ELIGIBLE:60,CODED:120,SUBMITTED:300,ACCEPTED:600,PAID:600,"
     "PARTIALLY_PAID:600,HELD:3600,REJECTED:3600,DENIED:3600"
 )
-STATES = (
-    "RECEIVED",
-    "ELIGIBLE",
-    "HELD",
-    "CODED",
-    "SUBMITTED",
-    "ACCEPTED",
-    "REJECTED",
-    "PAID",
-    "PARTIALLY_PAID",
-    "DENIED",
-    "PATIENT_BILLED",
-    "CLOSED",
-)
 
 
 def parse_limits(text: str) -> dict[str, int]:
@@ -44,7 +32,7 @@ def parse_limits(text: str) -> dict[str, int]:
             continue
         state, sep, value = part.partition(":")
         state = state.strip().upper()
-        if not sep or state not in STATES or not value.strip().isdigit():
+        if not sep or state not in ClaimState.__members__ or not value.strip().isdigit():
             raise ValueError(f"expected STATE:SECONDS with a claim state, got {part!r}")
         if int(value) <= 0:
             raise ValueError(f"a limit is positive, got {part!r}")
@@ -69,7 +57,7 @@ class GatewaySettings(BaseSettings):
         default="", pattern=r"^[A-Za-z0-9._-]{0,60}$", description="Tests write to their own topics"
     )
 
-    # --- ops routes and the dashboard (services/gateway/ops.py) ---
+    # --- ops routes and the dashboard (services/gateway/routes/ops.py) ---
     ops_cache_s: float = Field(
         default=3.0, ge=0, description="Ops answers (lag, funnel, ...) are reused this long"
     )

@@ -12,7 +12,8 @@ from typing import Any
 
 import asyncpg
 
-from services.gateway.config import STATES, GatewaySettings
+from schemas.states import ClaimState as STATES
+from services.gateway.config import GatewaySettings
 
 AGING_BUCKETS = ("0-30", "31-60", "61-90", "91-120", "120+")
 # The same buckets as patient statements (services/statements/domain.py).

@@ -19,7 +19,7 @@ from PIL import Image
 
 from runtime.settings import Settings
 from tests.conftest import ARTIFACTS
-from tests.integration.test_ops_routes import OpsEnv, ops_env, seed
+from tests.integration.ops_data import OpsEnv, ops_env, seed
 
 pytestmark = pytest.mark.integration
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from services.gateway import fhir
-from tests.integration.test_gateway_api import fhir_bundle
+from tests.fhir_data import fhir_bundle
 
 pytestmark = pytest.mark.unit
 

@@ -3,7 +3,8 @@
 import pytest
 from pydantic import ValidationError
 
-from services.gateway.config import STATES, GatewaySettings, parse_limits
+from schemas.states import ClaimState
+from services.gateway.config import GatewaySettings, parse_limits
 from services.gateway.keys import Principal, Scope, parse_scopes
 
 pytestmark = pytest.mark.unit
@@ -12,7 +13,7 @@ pytestmark = pytest.mark.unit
 def test_the_demo_limits_cover_every_state_a_claim_should_leave_on_its_own() -> None:
     limits = GatewaySettings().stuck_limits()
     assert limits["SUBMITTED"] == 300  # 999/277CA resent every 60 s three times, then stuck
-    assert set(limits) == set(STATES) - {"PATIENT_BILLED", "CLOSED"}
+    assert set(limits) == set(ClaimState) - {"PATIENT_BILLED", "CLOSED"}
     assert all(v > 0 for v in limits.values())
 
 

@@ -1,0 +1,251 @@
+"""The gateway's request bodies and the answers of its intake, claim and KPI routes.
+
+Answers are declared so the published OpenAPI says what each route returns (and
+schemathesis checks every body against it); they forbid fields they do not name.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from schemas.common import Coverage, HoldReason, IcdCode, Person, ServiceLine
+
+# --- request bodies -------------------------------------------------------------------
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CodesFix(Strict):
+    diagnoses: list[IcdCode] = Field(min_length=1, max_length=12)
+    lines: list[ServiceLine] = Field(min_length=1, max_length=50)
+
+
+class CoverageFix(Strict):
+    coverages: list[Coverage] = Field(max_length=3, description="Empty: self-pay")
+
+
+class DemographicsFix(Strict):
+    patient: Person | None = None
+    guarantor: Person | None = None
+
+
+class CoverageRow(Strict):
+    patient_id: str = Field(min_length=1, max_length=64)
+    coverage: Coverage
+
+
+class CoverageUpload(Strict):
+    """Up to 1,000 coverages; all are checked before any is sent."""
+
+    coverages: list[CoverageRow] = Field(min_length=1, max_length=1000)
+
+
+class ClaimVoid(Strict):
+    """Why the claim is voided (kept on the claim's timeline and in the audit log)."""
+
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class ClaimFix(Strict):
+    """What a person corrected. Codes re-enter at coding; coverage or demographics at
+    eligibility (and so does any fix of a claim that never passed eligibility)."""
+
+    codes: CodesFix | None = None
+    coverage: CoverageFix | None = None
+    demographics: DemographicsFix | None = None
+    note: str = Field(default="", max_length=500)
+
+    @model_validator(mode="after")
+    def _something(self) -> ClaimFix:
+        d = self.demographics
+        if (
+            self.codes is None
+            and self.coverage is None
+            and (d is None or (d.patient is None and d.guarantor is None))
+        ):
+            raise ValueError("a fix changes codes, coverage or demographics")
+        return self
+
+    def changes(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.codes is not None:
+            out["diagnoses"] = list(self.codes.diagnoses)
+            out["lines"] = [x.model_dump(mode="json") for x in self.codes.lines]
+        if self.coverage is not None:
+            out["coverages"] = [c.model_dump(mode="json") for c in self.coverage.coverages]
+        if self.demographics is not None:
+            if self.demographics.patient is not None:
+                out["patient"] = self.demographics.patient.model_dump(mode="json")
+            if self.demographics.guarantor is not None:
+                out["guarantor"] = self.demographics.guarantor.model_dump(mode="json")
+        return out
+
+
+# --- answers ------------------------------------------------------------------------------
+
+
+class Answer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Health(Answer):
+    service: Literal["gateway"]
+    ok: bool
+    kafka: bool
+
+
+class Accepted(Answer):
+    encounter_id: str
+    claim_id: str
+    status: str = Field(description="accepted, or duplicate when it had come already")
+
+
+class EncounterResult(Answer):
+    """One encounter of a FHIR bundle: accepted, held (with why), duplicate or conflict."""
+
+    encounter_id: str
+    claim_id: str
+    status: Literal["accepted", "held", "duplicate", "conflict"]
+    reasons: list[HoldReason] = Field(default_factory=list)
+
+
+class FhirHold(Answer):
+    encounter: str
+    reason: str
+
+
+class FhirAccepted(Answer):
+    encounters: int
+    accepted: int
+    held: int
+    holds: list[FhirHold]
+    results: list[EncounterResult]
+    dry_run: bool
+
+
+class CoveragesAccepted(Answer):
+    accepted: int
+    status: Literal["accepted"]
+
+
+class PaymentAccepted(Answer):
+    payment_id: str
+    status: Literal["accepted"]
+
+
+class FixAccepted(Answer):
+    claim_id: str
+    encounter_id: str
+    reenter: str = Field(description="Where the claim re-enters: coding or eligibility")
+    changed: list[str]
+    status: Literal["accepted"]
+
+
+class VoidAccepted(Answer):
+    claim_id: str
+    frequency_code: Literal["8"]
+    status: Literal["accepted"]
+
+
+class ClaimRow(Answer):
+    claim_id: str
+    encounter_id: str | None
+    state: str
+    hold_stage: str | None
+    self_pay: bool | None
+    payer_id: str | None
+    patient_control_number: str | None
+    date_of_service: str | None
+    total_charge_cents: int | None
+    paid_cents: int | None
+    adjusted_cents: int | None
+    patient_responsibility_cents: int | None
+    payer_claim_number: str | None
+    frequency_code: str | None
+    created_at: str | None
+    state_since: str | None
+
+
+class TimelineEntry(Answer):
+    at: str
+    event_type: str
+    kind: str
+    from_state: str | None
+    to_state: str | None
+    detail: Any
+
+
+class Claim(ClaimRow):
+    timeline: list[TimelineEntry]
+
+
+class ClaimPage(Answer):
+    items: list[ClaimRow]
+    next: str | None = Field(description="Pass as `after` for the next page; null at the end")
+
+
+class QueuedClaim(ClaimRow):
+    fixable_here: bool
+    reason_event: str | None
+    reasons: list[Any]
+    adjustments: list[Any] | None = Field(default=None, description="denials only")
+    denial_category: str | None = Field(default=None, description="denials only")
+
+
+class UnmatchedPayment(Answer):
+    kind: Literal["unmatched_payment"]
+    id: int
+    payer_id: str | None
+    trace_number: str | None
+    patient_control_number: str | None
+    payer_claim_number: str | None
+    status_code: str | None
+    amount_cents: int | None
+    charge_cents: int | None
+    reason: str | None
+    service_date: str | None
+    received_at: str | None
+
+
+class UnpostedRemit(Answer):
+    kind: Literal["unbalanced_remit", "unreadable_remit"]
+    id: int
+    payer_id: str | None
+    trace_number: str | None
+    source: str | None
+    status: str
+    problems: Any
+    received_at: str | None
+
+
+class WorkQueue(Answer):
+    queue: str
+    items: list[QueuedClaim | UnmatchedPayment | UnpostedRemit]
+
+
+class CarcRate(Answer):
+    carc: str | None
+    claims: int
+    rate: str | None
+
+
+class Kpis(Answer):
+    from_: str = Field(alias="from")
+    to: str
+    as_of: str
+    days_in_ar: str | None
+    ar_open_cents: int
+    charges_last_90_days_cents: int
+    clean_claim_rate: str | None
+    first_pass_resolution_rate: str | None
+    denial_rate: str | None
+    denial_rate_by_carc: list[CarcRate]
+    net_collection_rate: str | None
+    claims_submitted: int
+    claims_decided: int
+    payments_cents: int
+    contractual_adjustments_cents: int

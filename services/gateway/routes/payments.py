@@ -1,0 +1,50 @@
+"""POST /v1/payments: a patient payment, idempotent by payment_id."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from schemas.events_payments import PatientPaymentReceived
+from services.gateway import intake, lookups
+from services.gateway.deps import Config, Gw, IdemKey, PaymentKey, idempotent
+from services.gateway.errors import ERRORS, problem
+from services.gateway.models import PaymentAccepted
+
+router = APIRouter()
+
+
+@router.post(
+    "/v1/payments",
+    status_code=202,
+    response_model=PaymentAccepted,
+    responses={**ERRORS, **problem(404, "Unknown claim")},
+    summary="Record a patient payment (idempotent by payment_id)",
+)
+async def post_payment(
+    request: Request,
+    ev: PatientPaymentReceived,
+    gw: Gw,
+    g: Config,
+    p: PaymentKey,
+    idempotency_key: IdemKey = None,
+) -> JSONResponse:
+    actor = intake.Actor(p.tenant, p.key_id)
+    claim_id = ev.claim_id
+    if claim_id is not None:
+        pool = gw.pool
+        assert pool is not None
+        found = await gw.guarded(
+            lambda: lookups.claim_exists(pool, g.claims_schema, p.tenant, claim_id)
+        )
+        if not found:
+            raise HTTPException(404, "no such claim")
+    return await idempotent(
+        gw,
+        request,
+        p,
+        idempotency_key or f"payment:{ev.payment_id}",
+        "payments",
+        lambda extra: intake.payment(gw, actor, ev, extra),
+    )

@@ -1,0 +1,49 @@
+"""GET /v1/workqueues/{queue}: what waits for a person."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+
+from services.gateway import queries
+from services.gateway.core import AuditEntry
+from services.gateway.deps import Config, Gw, ReadOrWorkKey
+from services.gateway.errors import ERRORS, Json
+from services.gateway.models import WorkQueue
+
+router = APIRouter()
+
+
+class Queue(StrEnum):
+    holds = "holds"
+    rejections = "rejections"
+    denials = "denials"
+    unmatched = "unmatched"
+
+
+@router.get(
+    "/v1/workqueues/{queue}",
+    response_model=WorkQueue,
+    responses={**ERRORS},
+    summary="Claims waiting for a person: held, rejected, denied; unposted remittance",
+)
+async def get_queue(
+    queue: Queue,
+    gw: Gw,
+    g: Config,
+    p: ReadOrWorkKey,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> JSONResponse:
+    async def run() -> list[dict[str, Any]]:
+        assert gw.pool is not None
+        async with gw.pool.acquire() as conn:
+            return await queries.work_queue(conn, g, p.tenant, queue.value, limit)
+
+    items = await gw.guarded(run)
+    await gw.audit(
+        AuditEntry(p.tenant, p.key_id, f"workqueue.read.{queue.value}", f"{len(items)} items")
+    )
+    return Json({"queue": queue.value, "items": items})
