@@ -6,13 +6,9 @@ import asyncpg
 
 
 async def claim_exists(pool: asyncpg.Pool, claims_schema: str, tenant: str, claim_id: str) -> bool:
-    """Whether the tenant has this claim.
-
-    Reads claims' table until the claims service publishes its ``claim_v1`` view
-    (claim_id, tenant); then this reads ``{claims_schema}.claim_v1`` instead.
-    """
+    """Whether the tenant has this claim (the claims service's view ``claim_v1``)."""
     found = await pool.fetchval(
-        f"SELECT 1 FROM {claims_schema}.claims WHERE claim_id = $1 AND tenant = $2",
+        f"SELECT 1 FROM {claims_schema}.claim_v1 WHERE claim_id = $1 AND tenant = $2",
         claim_id,
         tenant,
     )
