@@ -1,6 +1,11 @@
 """The claim saga as one table: every step that may touch a claim, what triggers it, the
 states it may start from, the state it leads to, and what it sets off.
 
+Read a row as: ``Step(kind, trigger, on, start states, to, effects=..., late=...)``: a
+step ``on`` an event (or a command, the batcher, a timer) moves a claim in one of its
+start states to ``to`` and fires ``effects``; from a state further along (RANK) it is
+late (recorded, ``late`` fires); otherwise it is an anomaly (recorded, nothing fires).
+
 Pure: no I/O. handlers.py, batch.py and timers.py find their step here, ask
 :func:`decide_step`, and apply the decision with :func:`effects_of` turned into SQL in
 one transaction (handlers.apply; repository.write_step is the one writer of the state).
@@ -107,11 +112,17 @@ def clear(*timers: Timer) -> Effect:
     return Effect(Do.CLEAR, timers)
 
 
+def retry(timer: Timer) -> Effect:
+    return Effect(Do.RETRY, (timer,))
+
+
 ALL_TIMERS = tuple(Timer)
 RECORD = Effect(Do.RECORD)
 ADD = Effect(Do.ADD)
 FILING_CLOCK = Effect(Do.START_ONCE, (Timer.FILING,))
 EMIT_SUBMITTED = Effect(Do.EMIT, event=ClaimSubmitted.TYPE)
+# the payer answered (in time or late): its money is kept and no timer waits any more
+PAYER_ANSWERED = (RECORD, clear(*ALL_TIMERS))
 
 # States in which the payer has the claim (a 277CA accepted it or an 835 answered it):
 # timely filing is met.
@@ -176,15 +187,15 @@ STEPS: tuple[Step, ...] = (
          effects=(ADD, start(Timer.REMIT)),  # from SU/AC it answers a void on its way
          when=lambda e: e.status is AdjudicationStatus.reversed),
     Step(Kind.ADJUDICATED, E, CLAIM_ADJUDICATED, _s(SU, AC, RJ), PA,
-         effects=(RECORD, clear(*ALL_TIMERS)), late=(RECORD, clear(*ALL_TIMERS)),
+         effects=PAYER_ANSWERED, late=PAYER_ANSWERED,
          then=Kind.PAID_IN_FULL, compensation=Kind.VOID,
          when=lambda e: e.status is AdjudicationStatus.paid),
     Step(Kind.ADJUDICATED, E, CLAIM_ADJUDICATED, _s(SU, AC, RJ), PP,
-         effects=(RECORD, clear(*ALL_TIMERS)), late=(RECORD, clear(*ALL_TIMERS)),
+         effects=PAYER_ANSWERED, late=PAYER_ANSWERED,
          then=Kind.PAID_IN_FULL, compensation=Kind.VOID,
          when=lambda e: e.status is AdjudicationStatus.partially_paid),
     Step(Kind.ADJUDICATED, E, CLAIM_ADJUDICATED, _s(SU, AC, RJ), DE,
-         effects=(RECORD, clear(*ALL_TIMERS)), late=(RECORD, clear(*ALL_TIMERS)),
+         effects=PAYER_ANSWERED, late=PAYER_ANSWERED,
          compensation=Kind.VOID),
     Step(Kind.PAID_IN_FULL, THEN, "rcm.claims.balance-zero", _s(PA, PP), CL,
          when=lambda e: e.patient_responsibility_cents == 0,
@@ -204,16 +215,16 @@ STEPS: tuple[Step, ...] = (
          never_late=True),
     # timers: they never move a claim; a timer whose claim left its states is dropped
     Step(Kind.ACK_TIMEOUT, TIMER, ACK_TIMEOUT, _s(SU), None,
-         effects=(EMIT_SUBMITTED, Effect(Do.RETRY, (Timer.ACK,)))),  # the same ISA13 again
+         effects=(EMIT_SUBMITTED, retry(Timer.ACK))),  # the same ISA13 again
     Step(Kind.ACK_TIMEOUT, TIMER, ACK_TIMEOUT, _s(SU), None, effects=(clear(Timer.ACK),),
          outcome=Outcome.ANOMALY),  # gave up: a person must follow up
     Step(Kind.NO_REMIT, TIMER, NO_REMIT, _s(SU, AC), None,
-         effects=(Effect(Do.RETRY, (Timer.REMIT,)),)),  # a 276 sent after commit
+         effects=(retry(Timer.REMIT),)),  # a 276 sent after commit
     Step(Kind.NO_REMIT, TIMER, NO_REMIT, _s(SU, AC), None, effects=(clear(Timer.REMIT),),
          outcome=Outcome.ANOMALY),  # gave up, or no 276 can be built
     Step(Kind.STATUS_277, TIMER, "rcm.claims.status-277", ANY, None),
     Step(Kind.TIMELY_FILING, TIMER, FILING, ANY - FILED - {None}, None,
-         effects=(Effect(Do.RETRY, (Timer.FILING,)),)),  # a warning
+         effects=(retry(Timer.FILING),)),  # a warning
     Step(Kind.TIMELY_FILING, TIMER, FILING, ANY - FILED - {None}, None,
          effects=(clear(Timer.FILING),), outcome=Outcome.ANOMALY),  # the deadline passed
 )
@@ -251,6 +262,7 @@ _BY_EVENT: dict[str, tuple[Step, ...]] = {}
 for _step in STEPS:
     if _step.trigger is Trigger.EVENT:
         _BY_EVENT[_step.on] = (*_BY_EVENT.get(_step.on, ()), _step)
+_CHAINED = {s.kind: s for s in STEPS if s.trigger is Trigger.CHAINED}
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,7 +320,7 @@ def chained(step: Step, event: Event | None) -> Step | None:
     """The step the claim makes at once after ``step`` moved it on ``event``, if any."""
     if step.then is None or event is None:
         return None
-    nxt = next(s for s in STEPS if s.kind is step.then)
+    nxt = _CHAINED[step.then]
     return nxt if nxt.when is None or nxt.when(event) else None
 
 
