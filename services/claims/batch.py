@@ -164,9 +164,12 @@ class Batcher:
         deferred: Deferred = []  # and every step's write, as one executemany
         for w in todo:
             ctx = svc.context(
-                conn, tenant=tenant, correlation_id=w.claim_id, cause=f"batch:{icn}",
+                conn,
+                tenant=tenant,
+                correlation_id=w.claim_id,
+                cause=f"batch:{icn}",
                 traceparent=w.traceparent,
-            )  # fmt: skip
+            )
             ctx.pending = outgoing
             ctx.deferred = deferred
             await self._submit(ctx, w, payer_id, icn, gcn, text, len(todo))
@@ -202,9 +205,14 @@ class Batcher:
         return todo
 
     async def _render(
-        self, svc: Service, conn: asyncpg.Connection, tenant: str, todo: list[Waiting], icn: int,
+        self,
+        svc: Service,
+        conn: asyncpg.Connection,
+        tenant: str,
+        todo: list[Waiting],
+        icn: int,
         gcn: int,
-    ) -> tuple[str, list[Waiting]]:  # fmt: skip
+    ) -> tuple[str, list[Waiting]]:
         """The 837P of the claims that can be built; the others are held."""
         s = svc.settings
         todo = list(todo)
@@ -224,8 +232,8 @@ class Batcher:
                 bad = next((w for w in todo if w.claim_id == exc.claim_id), None)
                 if bad is None:  # a submitter/receiver problem names no claim: hold them all
                     raise
-                await self._hold(_ctx(svc, conn, tenant, bad.claim_id), bad.claim_id,
-                                 "837-UNBUILDABLE", str(exc))  # fmt: skip
+                ctx = _ctx(svc, conn, tenant, bad.claim_id)
+                await self._hold(ctx, bad.claim_id, "837-UNBUILDABLE", str(exc))
                 todo.remove(bad)
         return "", todo
 

@@ -116,8 +116,11 @@ async def apply(
         await repo.record(ctx, claim_id, step.on, d, current, change.detail, also=also)
         if d.kind is Outcome.LATE and change.facts and Do.RECORD in dos and current is not None:
             await repo.record_facts(ctx, claim_id, current, change.facts)
-    if change.emit is not None and Do.EMIT in dos:
-        await ctx.emit(change.emit, correlation_id=claim_id)
+    for e in effects:
+        if e.do is Do.EMIT:
+            if change.emit is None or e.event != change.emit.TYPE:
+                raise ValueError(f"{step.kind} emits {e.event}: the change carries no such event")
+            await ctx.emit(change.emit, correlation_id=claim_id)
     return d
 
 

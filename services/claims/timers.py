@@ -263,8 +263,8 @@ async def filing_deadlines(svc: Service, *, cfg: ClaimsSettings) -> int:
             if left < 0:
                 note = "timely-filing deadline passed before the payer accepted the claim"
                 detail = {"alert": "filing-deadline-passed", "deadline": deadline.isoformat()}
-                await apply(ctx, cfg, saga.FILING_PASSED, claim_id, state, Change(detail=detail),
-                            note=note)  # fmt: skip
+                change = Change(detail=detail)
+                await apply(ctx, cfg, saga.FILING_PASSED, claim_id, state, change, note=note)
                 _alert(svc, "filing-deadline-passed", claim_id)
                 continue
             warning = {
