@@ -84,6 +84,9 @@ def _filing_clock(cfg: ClaimsSettings, tenant: str, dos: dt.date, payer_id: str)
     return repo.start_filing_clock(tenant, first_warning, detail)
 
 
+_NOTHING: frozenset[Do] = frozenset()
+
+
 async def apply(
     ctx: Context,
     cfg: ClaimsSettings,
@@ -99,12 +102,12 @@ async def apply(
     state changes. Every effect the table gives the decision fires here, once."""
     d = saga.decide_step(step, current, note)
     effects = saga.effects_of(step, d)
-    also = timer_sql(effects, cfg, ctx.meta.tenant, change)
-    dos = {e.do for e in effects}
+    also = timer_sql(effects, cfg, ctx.meta.tenant, change) if effects else []
+    dos = {e.do for e in effects} if effects else _NOTHING
     if d.kind is Outcome.TRANSITION:
-        fields = dict(change.fields)
+        fields = change.fields
         if change.facts and Do.RECORD in dos:
-            fields.update(change.facts)
+            fields = {**fields, **change.facts}
         add = change.facts if Do.ADD in dos else None
         nxt = saga.chained(step, event)
         then = (saga.decide_step(nxt, d.to), nxt.on) if nxt is not None else None
@@ -116,11 +119,12 @@ async def apply(
         await repo.record(ctx, claim_id, step.on, d, current, change.detail, also=also)
         if d.kind is Outcome.LATE and change.facts and Do.RECORD in dos and current is not None:
             await repo.record_facts(ctx, claim_id, current, change.facts)
-    for e in effects:
-        if e.do is Do.EMIT:
-            if change.emit is None or e.event != change.emit.TYPE:
-                raise ValueError(f"{step.kind} emits {e.event}: the change carries no such event")
-            await ctx.emit(change.emit, correlation_id=claim_id)
+    if Do.EMIT in dos:
+        for e in effects:
+            if e.do is Do.EMIT:
+                if change.emit is None or e.event != change.emit.TYPE:
+                    raise ValueError(f"{step.kind} emits {e.event}: the change has no such event")
+                await ctx.emit(change.emit, correlation_id=claim_id)
     return d
 
 
