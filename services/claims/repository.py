@@ -2,8 +2,7 @@
 
 :func:`write_step` is the one statement that writes a claim's state; :func:`record`
 writes a timeline row alone. Both send ``also`` (timer writes, :class:`Also`) in the same
-round trip, as CTEs. The batcher's and the timers' own queries live in
-services/claims/repository_work.py.
+round trip, as CTEs. The batcher's and the timers' own queries follow at the end.
 """
 
 from __future__ import annotations
