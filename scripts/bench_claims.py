@@ -45,6 +45,7 @@ from schemas.events import (
 )
 from schemas.ids import claim_id_for
 from services.claims import app, batch
+from services.claims.config import ClaimsSettings
 from services.claims.x12_837 import ControlNumbers, Outgoing, Party, render_837p
 
 TENANT = "bench"
@@ -155,7 +156,9 @@ async def bench_saga(
     s = settings()
     schema = f"bench_{uuid.uuid4().hex[:8]}"
     svc = Service("claims", schema=schema, migrations=app.MIGRATIONS, http_port=6196, s=s)
-    app.wire(svc)
+    cfg = ClaimsSettings()
+    app.wire(svc, cfg)
+    batcher = batch.Batcher(cfg)
     await svc.start_resources()
     out: dict[str, float] = {}
     applied = 0
@@ -172,7 +175,7 @@ async def bench_saga(
             spent += secs
         t0 = time.perf_counter()
         sent = 0
-        while n := await batch.send_batches(svc):
+        while n := await batcher.send_batches(svc):
             sent += n
         secs = time.perf_counter() - t0
         out["batcher_claims_submitted_per_s"] = round(sent / secs) if secs else 0

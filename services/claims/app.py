@@ -1,10 +1,16 @@
-"""Claims service: the saga from encounter to zero balance, and 837P submission."""
+"""Claims service: the saga from encounter to zero balance, and 837P submission.
+
+Every step a claim can take is one row of services/claims/saga.py's table; the handlers,
+the batcher and the timers below apply them.
+"""
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 from runtime.service import Service
+from runtime.settings import Settings
 from schemas.events import (
     ClaimAcknowledged,
     ClaimAdjudicated,
@@ -17,42 +23,42 @@ from schemas.events import (
 from schemas.events_payments import ClaimBalanceZero
 from schemas.events_workqueue import ClaimFixed, ClaimVoidRequested
 from services.claims import batch, handlers, timers
-from services.claims.config import claims_settings
+from services.claims.config import ClaimsSettings
 
 PORT = 6103
-
-
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def build() -> Service:
-    svc = Service("claims", schema="claims", migrations=MIGRATIONS, http_port=PORT)
-    wire(svc)
-    timers_on(svc)
+def build(settings: Settings | None = None, config: ClaimsSettings | None = None) -> Service:
+    cfg = config or ClaimsSettings()
+    svc = Service("claims", schema="claims", migrations=MIGRATIONS, http_port=PORT, s=settings)
+    wire(svc, cfg)
+    timers_on(svc, cfg)
     return svc
 
 
-def wire(svc: Service) -> None:
+def wire(svc: Service, cfg: ClaimsSettings) -> None:
     """Which event goes to which handler."""
-    svc.on(EncounterCreated, handlers.on_encounter)
-    svc.on(EligibilityChecked, handlers.on_eligibility)
-    svc.on(ClaimHeld, handlers.on_held)
-    svc.on(ClaimCoded, handlers.on_coded)
-    svc.on(ClaimAcknowledged, handlers.on_acknowledged)
-    svc.on(ClaimAdjudicated, handlers.on_adjudicated)
-    svc.on(StatementIssued, handlers.on_statement)
-    svc.on(ClaimFixed, handlers.on_fixed)
-    svc.on(ClaimBalanceZero, handlers.on_balance_zero)
-    svc.on(ClaimVoidRequested, handlers.on_void_requested)
+    svc.on(EncounterCreated, partial(handlers.on_encounter, cfg=cfg))
+    svc.on(EligibilityChecked, partial(handlers.on_eligibility, cfg=cfg))
+    svc.on(ClaimHeld, partial(handlers.on_held, cfg=cfg))
+    svc.on(ClaimCoded, partial(handlers.on_coded, cfg=cfg))
+    svc.on(ClaimAcknowledged, partial(handlers.on_acknowledged, cfg=cfg))
+    svc.on(ClaimAdjudicated, partial(handlers.on_adjudicated, cfg=cfg))
+    svc.on(StatementIssued, partial(handlers.on_statement, cfg=cfg))
+    svc.on(ClaimFixed, partial(handlers.on_fixed, cfg=cfg))
+    svc.on(ClaimBalanceZero, partial(handlers.on_balance_zero, cfg=cfg))
+    svc.on(ClaimVoidRequested, partial(handlers.on_void_requested, cfg=cfg))
     svc.before_batch(handlers.prelock)
 
 
-def timers_on(svc: Service) -> None:
-    """The batcher and the timers (kept in PostgreSQL)."""
-    cfg = claims_settings()
+def timers_on(svc: Service, cfg: ClaimsSettings) -> batch.Batcher:
+    """The batcher and the timers (kept in PostgreSQL); returns the batcher."""
+    batcher = batch.Batcher(cfg)
     # the events that leave a claim waiting in CODED wake the batcher once applied
     ready = [ClaimCoded.TOPIC, ClaimFixed.TOPIC, ClaimVoidRequested.TOPIC]
-    svc.every(cfg.batch_tick_s, batch.send_batches, woken_by=ready)
-    svc.every(cfg.timer_tick_s, timers.ack_timeouts)
-    svc.every(cfg.timer_tick_s, timers.status_inquiries)
-    svc.every(cfg.timer_tick_s * 10, timers.filing_deadlines)
+    svc.every(cfg.batch_tick_s, batcher.send_batches, woken_by=ready)
+    svc.every(cfg.timer_tick_s, partial(timers.ack_timeouts, cfg=cfg))
+    svc.every(cfg.timer_tick_s, partial(timers.status_inquiries, cfg=cfg))
+    svc.every(cfg.timer_tick_s * 10, partial(timers.filing_deadlines, cfg=cfg))
+    return batcher

@@ -24,44 +24,17 @@ from dataclasses import dataclass
 import asyncpg
 from pydantic import ValidationError
 
-from runtime.service import Deferred, Service, run_deferred
-from runtime.settings import settings
+from runtime.service import Context, Deferred, Service, run_deferred
 from schemas.codec import Encoded
 from schemas.events import ClaimCoded, ClaimSubmitted
-from services.claims.config import claims_settings
-from services.claims.handlers import move, timer
+from services.claims import repository as repo
+from services.claims import saga
+from services.claims.config import ClaimsSettings
+from services.claims.handlers import Change, apply
 from services.claims.saga import State
 from services.claims.x12_837 import ControlNumbers, Outgoing, Party, Unbuildable, render_837p
 
 log = logging.getLogger("rcm.claims.batch")
-
-#: The waiting claims whose tenant and payer have a full interchange's worth waiting or
-#: whose oldest has waited the window out: only they are locked and read. Locking every
-#: waiting claim at each tick (20 a second) wrote a row lock to the WAL for each and read
-#: and parsed its coded claim again, though most waited on (docs/performance.md).
-_READY = (
-    "SELECT claim_id FROM (SELECT claim_id, state_since, count(*) OVER g AS waiting,"
-    " min(state_since) OVER g AS oldest"
-    " FROM claims WHERE state = 'CODED' AND outgoing_frequency IS NOT NULL"
-    " WINDOW g AS (PARTITION BY tenant, payer_id)) w"
-    " WHERE waiting >= $2 OR oldest <= now() - make_interval(secs => $3)"
-    " ORDER BY state_since LIMIT $1"
-)
-
-#: Seconds until the oldest waiting claim's group is ripe (None: nothing waits).
-_RIPENS_IN = (
-    "SELECT extract(epoch FROM min(state_since) + make_interval(secs => $1) - now())"
-    " FROM claims WHERE state = 'CODED' AND outgoing_frequency IS NOT NULL"
-)
-
-_PICK = (
-    "SELECT claim_id, tenant, coded, patient_control_number, outgoing_frequency,"
-    " payer_claim_number, traceparent,"
-    " state_since <= now() - make_interval(secs => $2) AS ripe"
-    " FROM claims WHERE claim_id = ANY($1::text[])"
-    " AND state = 'CODED' AND outgoing_frequency IS NOT NULL"
-    " ORDER BY state_since FOR UPDATE SKIP LOCKED"
-)
 
 
 #: At most this many interchanges' worth of the oldest waiting claims per tick (each tick
@@ -92,216 +65,211 @@ def chunks_to_send(waiting: list[Waiting], cap: int) -> list[list[Waiting]]:
     return out
 
 
-async def send_batches(svc: Service) -> int:
-    """One tick of the batcher; returns how many claims went out."""
-    assert svc.pool is not None
-    cfg = claims_settings()
-    async with svc.pool.acquire() as conn:
-        ready = await conn.fetch(
-            _READY,
-            cfg.batch_max_claims * PICK_INTERCHANGES,
-            cfg.batch_max_claims,
-            cfg.batch_window_s,
-        )
-        if not ready:
-            # the next group to ripen wakes the batcher then, not a tick later
-            await svc.wake_when_due(send_batches, conn, _RIPENS_IN, cfg.batch_window_s)
-            return 0
-        async with conn.transaction():
-            sent = await _send_ready(svc, conn, [r[0] for r in ready])
-        if not sent:  # ready, but locked by a batch being applied: look again shortly
-            svc.wake(send_batches, after=cfg.batch_window_s / 4)
+class Batcher:
+    """The batcher with its settings; ``send_batches`` is the timer app.py registers
+    (and the one it wakes: the same bound method each time)."""
+
+    def __init__(self, cfg: ClaimsSettings) -> None:
+        self.cfg = cfg
+
+    async def send_batches(self, svc: Service) -> int:
+        """One tick of the batcher; returns how many claims went out."""
+        assert svc.pool is not None
+        cfg = self.cfg
+        async with svc.pool.acquire() as conn:
+            ready = await conn.fetch(
+                repo.READY,
+                cfg.batch_max_claims * PICK_INTERCHANGES,
+                cfg.batch_max_claims,
+                cfg.batch_window_s,
+            )
+            if not ready:
+                # the next group to ripen wakes the batcher then, not a tick later
+                await svc.wake_when_due(self.send_batches, conn, repo.RIPENS_IN, cfg.batch_window_s)
+                return 0
+            async with conn.transaction():
+                sent = await self._send_ready(svc, conn, [r[0] for r in ready])
+            if not sent:  # ready, but locked by a batch being applied: look again shortly
+                svc.wake(self.send_batches, after=cfg.batch_window_s / 4)
+            return sent
+
+    async def _send_ready(
+        self, svc: Service, conn: asyncpg.Connection, claim_ids: list[str]
+    ) -> int:
+        """Locks the ready claims that are still waiting (another instance may have sent
+        some), and sends the chunks that are full or ripe."""
+        rows = await repo.pick_waiting(conn, claim_ids, self.cfg.batch_window_s)
+        groups: dict[tuple[str, str], list[Waiting]] = defaultdict(list)
+        for row in rows:
+            w = await self._waiting(svc, conn, row)
+            if w is None:
+                continue
+            cov = w.out.claim.coverage
+            groups[(w.tenant, cov.payer_id if cov else "")].append(w)
+        sent = 0
+        for (tenant, payer_id), waiting in groups.items():
+            for chunk in chunks_to_send(waiting, self.cfg.batch_max_claims):
+                sent += await self.send_interchange(svc, conn, tenant, payer_id, chunk)
         return sent
 
-
-async def _send_ready(svc: Service, conn: asyncpg.Connection, claim_ids: list[str]) -> int:
-    """Locks the ready claims that are still waiting (another instance may have sent
-    some), and sends the chunks that are full or ripe."""
-    cfg = claims_settings()
-    rows = await conn.fetch(_PICK, claim_ids, cfg.batch_window_s)
-    groups: dict[tuple[str, str], list[Waiting]] = defaultdict(list)
-    for row in rows:
-        w = await _waiting(svc, conn, row)
-        if w is None:
-            continue
-        cov = w.out.claim.coverage
-        groups[(w.tenant, cov.payer_id if cov else "")].append(w)
-    sent = 0
-    for (tenant, payer_id), waiting in groups.items():
-        for chunk in chunks_to_send(waiting, cfg.batch_max_claims):
-            sent += await send_interchange(svc, conn, tenant, payer_id, chunk)
-    return sent
-
-
-async def _waiting(svc: Service, conn: asyncpg.Connection, row: asyncpg.Record) -> Waiting | None:
-    """The claim as it goes out; a claim whose stored coding cannot be read is held."""
-    try:
-        claim = ClaimCoded.model_validate_json(row["coded"])
-    except (ValidationError, TypeError) as exc:
-        await _hold(
-            svc, conn, row["tenant"], row["claim_id"], "837-UNREADABLE", f"stored claim: {exc}"
-        )
-        return None
-    freq = row["outgoing_frequency"]
-    if claim.patient_control_number != row["patient_control_number"]:
-        claim = claim.model_copy(update={"patient_control_number": row["patient_control_number"]})
-    return Waiting(
-        row["claim_id"],
-        row["tenant"],
-        bool(row["ripe"]),
-        Outgoing(claim, freq, row["payer_claim_number"] if freq != "1" else None),
-        row["traceparent"],
-    )
-
-
-async def _hold(
-    svc: Service, conn: asyncpg.Connection, tenant: str, claim_id: str, code: str, message: str
-) -> None:
-    ctx = svc.context(conn, tenant=tenant, correlation_id=claim_id, cause=f"batch:{claim_id}")
-    await move(
-        ctx,
-        claim_id,
-        State.HELD,
-        "rcm.claims.unbuildable",
-        State.CODED,
-        {"hold_stage": "claims", "outgoing_frequency": None},
-        {
-            "reasons": [
-                {"code": code, "message": message, "fix": "complete the missing data and resubmit"}
-            ]
-        },
-    )
-    log.warning("claim held: 837P cannot be built", extra={"claim": claim_id, "reason": code})
-
-
-async def send_interchange(
-    svc: Service, conn: asyncpg.Connection, tenant: str, payer_id: str, chunk: list[Waiting]
-) -> int:
-    """Renders one interchange for the chunk, records it and its submissions, moves each
-    claim to SUBMITTED and emits its claim.submitted. Returns the number of claims sent."""
-    s = settings()
-    cfg = claims_settings()
-    # The same CLM01 is never sent twice as an original (the unique index would refuse
-    # it anyway; here the claim is held with the reason instead of failing the batch).
-    originals = [w.out.claim.patient_control_number for w in chunk if w.out.frequency_code == "1"]
-    already = {
-        r[0]
-        for r in await conn.fetch(
-            "SELECT patient_control_number FROM submissions"
-            " WHERE patient_control_number = ANY($1::text[]) AND frequency_code = '1'",
-            originals,
-        )
-    }
-    todo: list[Waiting] = []
-    for w in chunk:
-        if w.out.frequency_code == "1" and w.out.claim.patient_control_number in already:
-            await _hold(
-                svc,
-                conn,
-                tenant,
-                w.claim_id,
-                "DUPLICATE-ORIGINAL",
-                "this CLM01 was already sent as an original; not sent again",
-            )
-        else:
-            todo.append(w)
-    icn, gcn = await conn.fetchrow(
-        "SELECT nextval('interchange_control'), nextval('group_control')"
-    )
-    text = ""
-    while todo:
+    async def _waiting(
+        self, svc: Service, conn: asyncpg.Connection, row: asyncpg.Record
+    ) -> Waiting | None:
+        """The claim as it goes out; a claim whose stored coding cannot be read is held."""
         try:
-            text = render_837p(
-                [w.out for w in todo],
-                control=ControlNumbers(interchange=icn, group=gcn, transaction_start=1),
-                submitter=Party(s.x12_submitter_name, s.x12_submitter_id),
-                receiver=Party(s.x12_receiver_name, s.x12_receiver_id),
-                contact_phone=s.x12_submitter_phone,
-                at=dt.datetime.now(dt.UTC),
-                usage=s.x12_usage,
+            claim = ClaimCoded.model_validate_json(row["coded"])
+        except (ValidationError, TypeError) as exc:
+            ctx = _ctx(svc, conn, row["tenant"], row["claim_id"])
+            await self._hold(ctx, row["claim_id"], "837-UNREADABLE", f"stored claim: {exc}")
+            return None
+        freq = row["outgoing_frequency"]
+        if claim.patient_control_number != row["patient_control_number"]:
+            claim = claim.model_copy(
+                update={"patient_control_number": row["patient_control_number"]}
             )
-            break
-        except Unbuildable as exc:
-            bad = next((w for w in todo if w.claim_id == exc.claim_id), None)
-            if bad is None:  # a submitter/receiver problem names no claim: hold them all
-                raise
-            await _hold(svc, conn, tenant, bad.claim_id, "837-UNBUILDABLE", str(exc))
-            todo.remove(bad)
-    if not todo:
-        return 0
-    await conn.execute(
-        "INSERT INTO interchanges(interchange_control_number, group_control_number, tenant,"
-        " payer_id, claim_ids, frequency_codes, x12) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        icn,
-        gcn,
-        tenant,
-        payer_id,
-        [w.claim_id for w in todo],
-        [w.out.frequency_code for w in todo],
-        text,
-    )
-    await conn.execute(
-        "INSERT INTO submissions(claim_id, patient_control_number, frequency_code,"
-        " interchange_control_number)"
-        " SELECT c, p, f, $4 FROM unnest($1::text[], $2::text[], $3::text[]) AS u(c, p, f)",
-        [w.claim_id for w in todo],
-        [w.out.claim.patient_control_number for w in todo],
-        [w.out.frequency_code for w in todo],
-        icn,
-    )
-    icn_text = f"{icn:09d}"
-    outgoing: list[Encoded] = []  # every claim's claim.submitted, to the outbox at once
-    deferred: Deferred = []  # and every move, as one executemany
-    for w in todo:
-        claim = w.out.claim
-        ctx = svc.context(
-            conn,
-            tenant=tenant,
-            correlation_id=w.claim_id,
-            cause=f"batch:{icn}",
-            traceparent=w.traceparent,
+        return Waiting(
+            row["claim_id"],
+            row["tenant"],
+            bool(row["ripe"]),
+            Outgoing(claim, freq, row["payer_claim_number"] if freq != "1" else None),
+            row["traceparent"],
         )
-        ctx.pending = outgoing
-        ctx.deferred = deferred
+
+    async def _hold(self, ctx: Context, claim_id: str, code: str, message: str) -> None:
+        reason = {"code": code, "message": message, "fix": "complete the missing data and resubmit"}
+        change = Change({"hold_stage": "claims", "outgoing_frequency": None}, {"reasons": [reason]})
+        await apply(ctx, self.cfg, saga.UNBUILDABLE, claim_id, State.CODED, change)
+        log.warning("claim held: 837P cannot be built", extra={"claim": claim_id, "reason": code})
+
+    async def send_interchange(
+        self,
+        svc: Service,
+        conn: asyncpg.Connection,
+        tenant: str,
+        payer_id: str,
+        chunk: list[Waiting],
+    ) -> int:
+        """Renders one interchange for the chunk, records it and its submissions, moves
+        each claim to SUBMITTED and emits its claim.submitted. Returns the number sent."""
+        todo = await self._not_sent_before(svc, conn, tenant, chunk)
+        icn, gcn = await repo.next_control_numbers(conn)
+        text, todo = await self._render(svc, conn, tenant, todo, icn, gcn)
+        if not todo:
+            return 0
+        sent = [
+            (w.claim_id, w.out.claim.patient_control_number, w.out.frequency_code) for w in todo
+        ]
+        await repo.save_interchange(conn, icn, gcn, tenant, payer_id, sent, text)
+        outgoing: list[Encoded] = []  # every claim's claim.submitted, to the outbox at once
+        deferred: Deferred = []  # and every step's write, as one executemany
+        for w in todo:
+            ctx = svc.context(
+                conn,
+                tenant=tenant,
+                correlation_id=w.claim_id,
+                cause=f"batch:{icn}",
+                traceparent=w.traceparent,
+            )
+            ctx.pending = outgoing
+            ctx.deferred = deferred
+            await self._submit(ctx, w, payer_id, icn, gcn, text, len(todo))
+        await run_deferred(conn, deferred)
+        await svc.outbox_put_many(conn, outgoing)
+        log.info(
+            "837P interchange sent",
+            extra={"interchange": f"{icn:09d}", "claims": len(todo), "payer": payer_id},
+        )
+        return len(todo)
+
+    async def _not_sent_before(
+        self, svc: Service, conn: asyncpg.Connection, tenant: str, chunk: list[Waiting]
+    ) -> list[Waiting]:
+        """The chunk less the originals whose CLM01 went out as an original before (the
+        unique index would refuse them anyway; here they are held with the reason
+        instead of failing the batch)."""
+        originals = [
+            w.out.claim.patient_control_number for w in chunk if w.out.frequency_code == "1"
+        ]
+        already = await repo.sent_as_originals(conn, originals)
+        todo: list[Waiting] = []
+        for w in chunk:
+            if w.out.frequency_code == "1" and w.out.claim.patient_control_number in already:
+                await self._hold(
+                    _ctx(svc, conn, tenant, w.claim_id),
+                    w.claim_id,
+                    "DUPLICATE-ORIGINAL",
+                    "this CLM01 was already sent as an original; not sent again",
+                )
+            else:
+                todo.append(w)
+        return todo
+
+    async def _render(
+        self,
+        svc: Service,
+        conn: asyncpg.Connection,
+        tenant: str,
+        todo: list[Waiting],
+        icn: int,
+        gcn: int,
+    ) -> tuple[str, list[Waiting]]:
+        """The 837P of the claims that can be built; the others are held."""
+        s = svc.settings
+        todo = list(todo)
+        while todo:
+            try:
+                text = render_837p(
+                    [w.out for w in todo],
+                    control=ControlNumbers(interchange=icn, group=gcn, transaction_start=1),
+                    submitter=Party(s.x12_submitter_name, s.x12_submitter_id),
+                    receiver=Party(s.x12_receiver_name, s.x12_receiver_id),
+                    contact_phone=s.x12_submitter_phone,
+                    at=dt.datetime.now(dt.UTC),
+                    usage=s.x12_usage,
+                )
+                return text, todo
+            except Unbuildable as exc:
+                bad = next((w for w in todo if w.claim_id == exc.claim_id), None)
+                if bad is None:  # a submitter/receiver problem names no claim: hold them all
+                    raise
+                ctx = _ctx(svc, conn, tenant, bad.claim_id)
+                await self._hold(ctx, bad.claim_id, "837-UNBUILDABLE", str(exc))
+                todo.remove(bad)
+        return "", todo
+
+    async def _submit(
+        self, ctx: Context, w: Waiting, payer_id: str, icn: int, gcn: int, text: str, n: int
+    ) -> None:
+        """One claim of the interchange: SUBMITTED, its timers, its claim.submitted."""
+        claim = w.out.claim
         detail = {
-            "interchange_control_number": icn_text,
+            "interchange_control_number": f"{icn:09d}",
             "frequency_code": w.out.frequency_code,
             "patient_control_number": claim.patient_control_number,
-            "claims_in_interchange": len(todo),
+            "claims_in_interchange": n,
         }
         if w.out.payer_claim_number:
             detail["payer_claim_number"] = w.out.payer_claim_number
-        await move(
-            ctx,
-            w.claim_id,
-            State.SUBMITTED,
-            ClaimSubmitted.TYPE,
-            State.CODED,
+        submitted = ClaimSubmitted(
+            claim_id=w.claim_id,
+            patient_control_number=claim.patient_control_number,
+            payer_id=payer_id,
+            interchange_control_number=f"{icn:09d}",
+            group_control_number=str(gcn),
+            transaction_control_number="0001",
+            frequency_code=w.out.frequency_code,
+            total_charge_cents=claim.total_charge_cents,
+            x12=text,
+        )
+        change = Change(
             {"frequency_code": w.out.frequency_code, "outgoing_frequency": None},
             detail,
-            also=[
-                timer("ack", tenant, cfg.ack_timeout_s, {"interchange": icn}),
-                timer("remit", tenant, cfg.remit_wait_s(payer_id), {"interchange": icn}),
-            ],
+            payer_id=payer_id,
+            timer_detail={"interchange": icn},
+            emit=submitted,
         )
-        await ctx.emit(
-            ClaimSubmitted(
-                claim_id=w.claim_id,
-                patient_control_number=claim.patient_control_number,
-                payer_id=payer_id,
-                interchange_control_number=icn_text,
-                group_control_number=str(gcn),
-                transaction_control_number="0001",
-                frequency_code=w.out.frequency_code,
-                total_charge_cents=claim.total_charge_cents,
-                x12=text,
-            ),
-            correlation_id=w.claim_id,
-        )
-    await run_deferred(conn, deferred)
-    await svc.outbox_put_many(conn, outgoing)
-    log.info(
-        "837P interchange sent",
-        extra={"interchange": icn_text, "claims": len(todo), "payer": payer_id},
-    )
-    return len(todo)
+        await apply(ctx, self.cfg, saga.SUBMIT, w.claim_id, State.CODED, change)
+
+
+def _ctx(svc: Service, conn: asyncpg.Connection, tenant: str, claim_id: str) -> Context:
+    return svc.context(conn, tenant=tenant, correlation_id=claim_id, cause=f"batch:{claim_id}")

@@ -1,6 +1,6 @@
 """The claims service's knobs, from RCM_CLAIMS_* environment variables (or a .env file).
 
-Payer days are compressed to seconds for the demo (``seconds_per_payer_day``); the
+Built once in app.build() and passed to what needs it. Payer days are compressed to seconds for the demo (``seconds_per_payer_day``); the
 timely-filing deadline stays in real days from the date of service.
 
 Per-payer values are written ``PREFIX:VALUE`` pairs, comma separated; the longest
@@ -104,8 +104,3 @@ class ClaimsSettings(BaseSettings):
     def warn_days(self) -> list[int]:
         """Warning points, furthest first."""
         return sorted({int(p) for p in self.filing_warn_days.split(",") if p.strip()}, reverse=True)
-
-
-@lru_cache(maxsize=1)
-def claims_settings() -> ClaimsSettings:
-    return ClaimsSettings()

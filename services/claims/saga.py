@@ -1,14 +1,23 @@
-"""The claim saga as data: states, which event moves a claim from where to where.
+"""The claim saga as one table: every step that may touch a claim, what triggers it, the
+states it may start from, the state it leads to, and what it sets off.
 
-Pure: no I/O. The handlers apply a Decision inside one transaction together with
-the timeline row and any outgoing event.
+Read a row as: ``Step(kind, trigger, on, start states, to, effects=..., late=...)``: a
+step ``on`` an event (or a command, the batcher, a timer) moves a claim in one of its
+start states to ``to`` and fires ``effects``; from a state further along (RANK) it is
+late (recorded, ``late`` fires); otherwise it is an anomaly (recorded, nothing fires).
+
+Pure: no I/O. handlers.py, batch.py and timers.py find their step here, ask
+:func:`decide_step`, and apply the decision with :func:`effects_of` turned into SQL in
+one transaction (handlers.apply; repository.write_step is the one writer of the state).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
 
 from schemas.events import (
     AckKind,
@@ -17,6 +26,7 @@ from schemas.events import (
     ClaimAdjudicated,
     ClaimCoded,
     ClaimHeld,
+    ClaimSubmitted,
     EligibilityChecked,
     EncounterCreated,
     Event,
@@ -27,6 +37,208 @@ from schemas.events_workqueue import ClaimFixed, Reentry
 from schemas.states import ClaimState
 
 State = ClaimState
+
+
+class Outcome(StrEnum):
+    """What deciding a step gave (claim_events.kind)."""
+
+    TRANSITION = "transition"  # the claim moves to the step's state
+    LATE = "late"  # the claim is already past the step: recorded, the state stays
+    ANOMALY = "anomaly"  # impossible from where the claim is: recorded, nothing else
+    NOTE = "note"  # a step that never moves the claim: recorded, its effects fire
+
+
+class Trigger(StrEnum):
+    EVENT = "event"  # a consumed event
+    COMMAND = "command"  # a person asked (through the gateway)
+    BATCHER = "batcher"  # services/claims/batch.py
+    TIMER = "timer"  # services/claims/timers.py
+    CHAINED = "chained"  # made at once after another step (its ``then``)
+
+
+class Kind(StrEnum):
+    """The family a step belongs to (named in the timeline's notes)."""
+
+    ENCOUNTER = "encounter"
+    ELIGIBLE = "eligible"
+    HELD = "held"
+    CODED = "coded"
+    SUBMIT = "submit"
+    UNBUILDABLE = "unbuildable"
+    ACK = "ack"
+    ADJUDICATED = "adjudicated"
+    PAID_IN_FULL = "paid_in_full"
+    REVERSED = "reversed"
+    VOID = "void"
+    BILLED = "billed"
+    FIXED = "fixed"
+    BALANCE_ZERO = "balance_zero"
+    ACK_TIMEOUT = "ack_timeout"
+    NO_REMIT = "no_remit"
+    STATUS_277 = "status_277"
+    TIMELY_FILING = "timely_filing"
+
+
+class Timer(StrEnum):
+    """The claim's timers (claims.claim_timers.kind)."""
+
+    ACK = "ack"  # no 999/277CA in time: resend the interchange
+    REMIT = "remit"  # no 835 by the payer's usual day: ask with a 276
+    FILING = "filing"  # warnings before the timely-filing deadline
+
+
+class Do(StrEnum):
+    START = "start"  # (re)start the timers, attempts back to 0
+    START_ONCE = "start_once"  # start the timer unless the claim has it (the filing clock)
+    RETRY = "retry"  # one more attempt of the timer, due again later
+    CLEAR = "clear"  # drop the timers
+    EMIT = "emit"  # publish the step's event (Effect.event)
+    RECORD = "record"  # set the event's money on the claim, even when the step is late
+    ADD = "add"  # add the event's (negative) money to the claim's
+
+
+@dataclass(frozen=True, slots=True)
+class Effect:
+    do: Do
+    timers: tuple[Timer, ...] = ()
+    event: str = ""
+
+
+def start(*timers: Timer) -> Effect:
+    return Effect(Do.START, timers)
+
+
+def clear(*timers: Timer) -> Effect:
+    return Effect(Do.CLEAR, timers)
+
+
+def retry(timer: Timer) -> Effect:
+    return Effect(Do.RETRY, (timer,))
+
+
+ALL_TIMERS = tuple(Timer)
+RECORD = Effect(Do.RECORD)
+ADD = Effect(Do.ADD)
+FILING_CLOCK = Effect(Do.START_ONCE, (Timer.FILING,))
+EMIT_SUBMITTED = Effect(Do.EMIT, event=ClaimSubmitted.TYPE)
+# the payer answered (in time or late): its money is kept and no timer waits any more
+PAYER_ANSWERED = (RECORD, clear(*ALL_TIMERS))
+
+# States in which the payer has the claim (a 277CA accepted it or an 835 answered it):
+# timely filing is met.
+FILED = frozenset(
+    {State.ACCEPTED, State.PAID, State.PARTIALLY_PAID, State.DENIED}
+    | {State.PATIENT_BILLED, State.CLOSED}
+)
+ANY: frozenset[State | None] = frozenset({None, *State})
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    kind: Kind
+    trigger: Trigger
+    on: str  # the event type, or the timeline's name of the command or timer
+    start: frozenset[State | None]  # the states it may start from (None: no claim yet)
+    to: State | None  # None: recorded, never moves the claim
+    effects: tuple[Effect, ...] = ()  # when it moves the claim, or is noted
+    late: tuple[Effect, ...] = ()  # when it arrives after the claim passed it
+    when: Callable[[Any], bool] | None = None  # which events of its type it takes
+    then: Kind | None = None  # a step the claim makes at once after this one
+    compensation: Kind | None = None  # what undoes it at the payer
+    never_late: bool = False  # when not allowed: impossible, whatever the rank
+    outcome: Outcome = Outcome.NOTE  # what a step with to=None records
+    says: str = ""  # its note on the timeline when it moves the claim
+    refused: str = ""  # its note when it is impossible
+
+
+def _s(*states: State | None) -> frozenset[State | None]:
+    return frozenset(states)
+
+
+E, CMD, BATCH, TIMER, THEN = (Trigger.EVENT, Trigger.COMMAND, Trigger.BATCHER, Trigger.TIMER,
+                              Trigger.CHAINED)  # fmt: skip
+R, EL, HE, CO, SU = State.RECEIVED, State.ELIGIBLE, State.HELD, State.CODED, State.SUBMITTED
+AC, RJ, PA, PP, DE = State.ACCEPTED, State.REJECTED, State.PAID, State.PARTIALLY_PAID, State.DENIED
+PB, CL = State.PATIENT_BILLED, State.CLOSED
+CLAIM_ADJUDICATED = ClaimAdjudicated.TYPE
+ACK_TIMEOUT, NO_REMIT, FILING = "rcm.claims.ack-timeout", "rcm.claims.no-remit", "rcm.claims.timely-filing"  # fmt: skip
+
+# fmt: off
+STEPS: tuple[Step, ...] = (
+    # the claim takes shape: encounter, eligibility (271), coding; a hold stops it
+    Step(Kind.ENCOUNTER, E, EncounterCreated.TYPE, _s(None), R,
+         effects=(FILING_CLOCK,), late=(FILING_CLOCK,)),  # a claim held first gets it too
+    Step(Kind.ELIGIBLE, E, EligibilityChecked.TYPE, _s(None, R), EL),
+    Step(Kind.HELD, E, ClaimHeld.TYPE, _s(None, R, EL, CO, HE), HE),
+    Step(Kind.CODED, E, ClaimCoded.TYPE, _s(None, R, EL, HE), CO),
+    # the batcher sends it in an 837P interchange, or holds it when no 837P can be built
+    Step(Kind.SUBMIT, BATCH, ClaimSubmitted.TYPE, _s(CO), SU,
+         effects=(start(Timer.ACK, Timer.REMIT), EMIT_SUBMITTED)),
+    Step(Kind.UNBUILDABLE, BATCH, "rcm.claims.unbuildable", _s(CO), HE),
+    # the clearinghouse answers: 999 (a note), 277CA accepted or rejected
+    Step(Kind.ACK, E, ClaimAcknowledged.TYPE, _s(SU), None, effects=(clear(Timer.ACK),),
+         when=lambda e: e.kind is AckKind.ack_999 and e.accepted),
+    Step(Kind.ACK, E, ClaimAcknowledged.TYPE, _s(SU), RJ, effects=(clear(Timer.ACK, Timer.REMIT),),
+         when=lambda e: not e.accepted),
+    Step(Kind.ACK, E, ClaimAcknowledged.TYPE, _s(SU), AC,  # the payer has it: filing is met
+         effects=(clear(Timer.ACK, Timer.FILING),)),
+    # the payer's 835; paid with nothing left to collect closes at once
+    Step(Kind.REVERSED, E, CLAIM_ADJUDICATED, _s(SU, AC, PA, PP, DE, PB, CL), SU,
+         effects=(ADD, start(Timer.REMIT)),  # from SU/AC it answers a void on its way
+         when=lambda e: e.status is AdjudicationStatus.reversed),
+    Step(Kind.ADJUDICATED, E, CLAIM_ADJUDICATED, _s(SU, AC, RJ), PA,
+         effects=PAYER_ANSWERED, late=PAYER_ANSWERED,
+         then=Kind.PAID_IN_FULL, compensation=Kind.VOID,
+         when=lambda e: e.status is AdjudicationStatus.paid),
+    Step(Kind.ADJUDICATED, E, CLAIM_ADJUDICATED, _s(SU, AC, RJ), PP,
+         effects=PAYER_ANSWERED, late=PAYER_ANSWERED,
+         then=Kind.PAID_IN_FULL, compensation=Kind.VOID,
+         when=lambda e: e.status is AdjudicationStatus.partially_paid),
+    Step(Kind.ADJUDICATED, E, CLAIM_ADJUDICATED, _s(SU, AC, RJ), DE,
+         effects=PAYER_ANSWERED, late=PAYER_ANSWERED,
+         compensation=Kind.VOID),
+    Step(Kind.PAID_IN_FULL, THEN, "rcm.claims.balance-zero", _s(PA, PP), CL,
+         when=lambda e: e.patient_responsibility_cents == 0,
+         says="insurance paid in full after contractual adjustments; balance zero"),
+    # a person voids an adjudicated claim: it goes out again with frequency 8 and the
+    # payer answers with a reversal
+    Step(Kind.VOID, CMD, "rcm.claims.void", FILED, CO, never_late=True,
+         refused="nothing adjudicated at the payer to void"),
+    # the patient's side: a statement (may come before the 835, on another topic), then
+    # the balance reaching zero (may come before the statement; a write-off from DE)
+    Step(Kind.BILLED, E, StatementIssued.TYPE, _s(PA, PP, DE, CO, SU, AC), PB),
+    Step(Kind.BALANCE_ZERO, E, ClaimBalanceZero.TYPE, _s(PB, PA, PP, DE), CL),
+    # a person fixed a held, rejected or denied claim: it flows again
+    Step(Kind.FIXED, E, ClaimFixed.TYPE, _s(HE, RJ, DE), R, effects=(clear(Timer.ACK, Timer.REMIT),),
+         never_late=True, when=lambda e: e.reenter is Reentry.eligibility),
+    Step(Kind.FIXED, E, ClaimFixed.TYPE, _s(HE, RJ, DE), EL, effects=(clear(Timer.ACK, Timer.REMIT),),
+         never_late=True),
+    # timers: they never move a claim; a timer whose claim left its states is dropped
+    Step(Kind.ACK_TIMEOUT, TIMER, ACK_TIMEOUT, _s(SU), None,
+         effects=(EMIT_SUBMITTED, retry(Timer.ACK))),  # the same ISA13 again
+    Step(Kind.ACK_TIMEOUT, TIMER, ACK_TIMEOUT, _s(SU), None, effects=(clear(Timer.ACK),),
+         outcome=Outcome.ANOMALY),  # gave up: a person must follow up
+    Step(Kind.NO_REMIT, TIMER, NO_REMIT, _s(SU, AC), None,
+         effects=(retry(Timer.REMIT),)),  # a 276 sent after commit
+    Step(Kind.NO_REMIT, TIMER, NO_REMIT, _s(SU, AC), None, effects=(clear(Timer.REMIT),),
+         outcome=Outcome.ANOMALY),  # gave up, or no 276 can be built
+    Step(Kind.STATUS_277, TIMER, "rcm.claims.status-277", ANY, None),
+    Step(Kind.TIMELY_FILING, TIMER, FILING, ANY - FILED - {None}, None,
+         effects=(retry(Timer.FILING),)),  # a warning
+    Step(Kind.TIMELY_FILING, TIMER, FILING, ANY - FILED - {None}, None,
+         effects=(clear(Timer.FILING),), outcome=Outcome.ANOMALY),  # the deadline passed
+)
+# fmt: on
+
+# Named steps for the code that applies them (not events: an event finds its step by type).
+(SUBMIT, UNBUILDABLE, VOID, PAID_IN_FULL) = (
+    next(s for s in STEPS if s.kind is k)
+    for k in (Kind.SUBMIT, Kind.UNBUILDABLE, Kind.VOID, Kind.PAID_IN_FULL)
+)
+ACK_RESEND, ACK_GAVE_UP = (s for s in STEPS if s.kind is Kind.ACK_TIMEOUT)
+STATUS_INQUIRY, NO_REMIT_GAVE_UP = (s for s in STEPS if s.kind is Kind.NO_REMIT)
+(STATUS_ANSWER,) = (s for s in STEPS if s.kind is Kind.STATUS_277)
+FILING_WARNING, FILING_PASSED = (s for s in STEPS if s.kind is Kind.TIMELY_FILING)
 
 
 # How far along the happy path a state is; an event that would move a claim
@@ -46,102 +258,74 @@ RANK = {
     State.CLOSED: 7,
 }
 
-# States from which each kind of event may move a claim (None = no row yet).
-ALLOWED: dict[str, set[State | None]] = {
-    "encounter": {None},
-    "eligible": {None, State.RECEIVED},
-    "held": {None, State.RECEIVED, State.ELIGIBLE, State.CODED, State.HELD},
-    "coded": {None, State.RECEIVED, State.ELIGIBLE, State.HELD},
-    "ack": {State.SUBMITTED},
-    "adjudicated": {State.SUBMITTED, State.ACCEPTED, State.REJECTED},
-    # A reversal also answers a void or replacement already on its way (SUBMITTED, ACCEPTED).
-    "reversed": {
-        State.SUBMITTED,
-        State.ACCEPTED,
-        State.PAID,
-        State.PARTIALLY_PAID,
-        State.DENIED,
-        State.PATIENT_BILLED,
-        State.CLOSED,
-    },
-    # A statement is only ever caused by an adjudication, but the two reach the saga on
-    # different topics: the statement may arrive first.
-    "billed": {
-        State.PAID,
-        State.PARTIALLY_PAID,
-        State.DENIED,
-        State.CODED,
-        State.SUBMITTED,
-        State.ACCEPTED,
-    },
-    # A person fixed the claim in a work queue: it flows again from eligibility or coding.
-    "fixed": {State.HELD, State.REJECTED, State.DENIED},
-    # Statements: the patient's balance on the claim reached zero. Normally after the
-    # statement, but the two travel on different topics and the statement may come second
-    # (it is then late); a denial written off closes from DENIED.
-    "balance_zero": {State.PATIENT_BILLED, State.PAID, State.PARTIALLY_PAID, State.DENIED},
-}
-
-# Steps that never arrive "late": when not allowed they are impossible, whatever the rank.
-NEVER_LATE = {"fixed"}
+_BY_EVENT: dict[str, tuple[Step, ...]] = {}
+for _step in STEPS:
+    if _step.trigger is Trigger.EVENT:
+        _BY_EVENT[_step.on] = (*_BY_EVENT.get(_step.on, ()), _step)
+_CHAINED = {s.kind: s for s in STEPS if s.trigger is Trigger.CHAINED}
 
 
 @dataclass(frozen=True, slots=True)
 class Decision:
-    kind: str  # transition | late | anomaly | note
+    kind: Outcome
     to: State | None
     note: str = ""
 
 
-def target(event: Event) -> tuple[str, State | None]:
-    """The kind of step an event is, and the state it leads to."""
-    match event:
-        case EncounterCreated():
-            return "encounter", State.RECEIVED
-        case EligibilityChecked():
-            return "eligible", State.ELIGIBLE
-        case ClaimHeld():
-            return "held", State.HELD
-        case ClaimCoded():
-            return "coded", State.CODED
-        case ClaimAcknowledged(kind=AckKind.ack_999, accepted=True):
-            return "ack", None
-        case ClaimAcknowledged(accepted=False):
-            return "ack", State.REJECTED
-        case ClaimAcknowledged():
-            return "ack", State.ACCEPTED
-        case ClaimAdjudicated(status=AdjudicationStatus.reversed):
-            return "reversed", State.SUBMITTED
-        case ClaimAdjudicated(status=AdjudicationStatus.paid):
-            return "adjudicated", State.PAID
-        case ClaimAdjudicated(status=AdjudicationStatus.partially_paid):
-            return "adjudicated", State.PARTIALLY_PAID
-        case ClaimAdjudicated():
-            return "adjudicated", State.DENIED
-        case StatementIssued():
-            return "billed", State.PATIENT_BILLED
-        case ClaimFixed(reenter=Reentry.eligibility):
-            return "fixed", State.RECEIVED
-        case ClaimFixed():
-            return "fixed", State.ELIGIBLE
-        case ClaimBalanceZero():
-            return "balance_zero", State.CLOSED
+def step_for(event: Event) -> Step:
+    """The step an event triggers: the first of its type's steps that takes it."""
+    for s in _BY_EVENT.get(event.TYPE, ()):
+        if s.when is None or s.when(event):
+            return s
     raise ValueError(f"the saga does not handle {event.TYPE}")
 
 
-def decide(current: State | None, event: Event) -> Decision:
-    step, to = target(event)
-    if to is None:
-        if current is None:
-            return Decision("anomaly", None, f"{step} for a claim never seen")
-        return Decision("note", None, f"{step} recorded")
-    if current in ALLOWED[step]:
-        return Decision("transition", to)
-    if step not in NEVER_LATE and current is not None and RANK[to] <= RANK[current]:
+def decide_step(step: Step, current: State | None, note: str = "") -> Decision:
+    """What applying ``step`` to a claim in ``current`` does (None: no claim yet)."""
+    if step.to is None:
+        if current is None and step.trigger is Trigger.EVENT:
+            return Decision(Outcome.ANOMALY, None, f"{step.kind} for a claim never seen")
+        return Decision(step.outcome, None, note or f"{step.kind} recorded")
+    if current in step.start:
+        return Decision(Outcome.TRANSITION, step.to, note or step.says)
+    if not step.never_late and current is not None and RANK[step.to] <= RANK[current]:
         # A repeat (same rank: a second rejection, a second balance-zero) or a step the
         # claim has already passed: recorded, the state stays.
-        return Decision("late", None, f"{step} arrived after the claim reached {current}")
-    return Decision("anomaly", None, f"{step} is impossible from {current or 'no claim'}")
+        return Decision(
+            Outcome.LATE, None, f"{step.kind} arrived after the claim reached {current}"
+        )
+    return Decision(
+        Outcome.ANOMALY,
+        None,
+        step.refused or f"{step.kind} is impossible from {current or 'no claim'}",
+    )
+
+
+def decide(current: State | None, event: Event) -> Decision:
+    return decide_step(step_for(event), current)
+
+
+def effects_of(step: Step, d: Decision) -> tuple[Effect, ...]:
+    """The effects a decision of ``step`` fires: a transition's, a step with no state of
+    its own when it is recorded as it says (a timer giving up fires its effects too), a
+    late step's ``late``; an impossible step fires none."""
+    if d.kind is Outcome.TRANSITION or (step.to is None and d.kind is step.outcome):
+        return step.effects
+    if d.kind is Outcome.LATE:
+        return step.late
+    return ()
+
+
+def chained(step: Step, event: Event | None) -> Step | None:
+    """The step the claim makes at once after ``step`` moved it on ``event``, if any."""
+    if step.then is None or event is None:
+        return None
+    nxt = _CHAINED[step.then]
+    return nxt if nxt.when is None or nxt.when(event) else None
+
+
+def timers_of(effects: Iterable[Effect], do: Do) -> tuple[Timer, ...]:
+    return tuple(t for e in effects if e.do is do for t in e.timers)
 
 
 def automatic_step_left(state: State, patient_responsibility_cents: int, self_pay: bool) -> bool:
@@ -183,18 +367,6 @@ def next_submission(
     while (pcn := new_pcn(attempt)) in used:
         attempt += 1
     return "1", pcn
-
-
-# States in which the payer has the claim (a 277CA accepted it or an 835 answered it):
-# timely filing is met.
-FILED = {
-    State.ACCEPTED,
-    State.PAID,
-    State.PARTIALLY_PAID,
-    State.DENIED,
-    State.PATIENT_BILLED,
-    State.CLOSED,
-}
 
 
 def filing_deadline(date_of_service: dt.date, filing_days: int) -> dt.date:

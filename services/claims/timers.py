@@ -27,12 +27,13 @@ from prometheus_client import CollectorRegistry, Counter
 from pydantic import ValidationError
 
 from runtime.service import Context, Service
-from runtime.settings import settings
 from runtime.x12 import X12Error
 from schemas.events import ClaimCoded, ClaimSubmitted
-from services.claims.config import claims_settings
-from services.claims.handlers import timeline
-from services.claims.saga import FILED, Decision, State, filing_deadline, next_filing_check
+from services.claims import repository as repo
+from services.claims import saga
+from services.claims.config import ClaimsSettings
+from services.claims.handlers import Change, apply
+from services.claims.saga import State, Timer, filing_deadline, next_filing_check
 from services.claims.x12_276 import read_277, render_276
 from services.claims.x12_837 import Party, Unbuildable
 
@@ -66,91 +67,53 @@ def _alert(svc: Service, kind: str, claim_id: str, **extra: Any) -> None:
 # --- ack ----------------------------------------------------------------------
 
 
-async def ack_timeouts(svc: Service) -> int:
+async def ack_timeouts(svc: Service, *, cfg: ClaimsSettings) -> int:
     """Claims sent with no acknowledgement in time: alert and resend the interchange."""
     assert svc.pool is not None
-    cfg = claims_settings()
     async with svc.pool.acquire() as conn, conn.transaction():
-        rows = await conn.fetch(
-            "SELECT t.claim_id, t.tenant, t.attempts, t.detail, c.state, c.frequency_code,"
-            " c.patient_control_number, c.payer_id, c.total_charge_cents"
-            " FROM claim_timers t JOIN claims c USING (claim_id)"
-            " WHERE t.kind = 'ack' AND t.due_at <= now() ORDER BY t.due_at LIMIT 200"
-            " FOR UPDATE OF t, c SKIP LOCKED"
-        )
+        rows = await repo.due_ack_timers(conn)
         for row in rows:
-            ctx = _ctx(svc, conn, row, "ack")
-            claim_id = row["claim_id"]
-            if row["state"] != State.SUBMITTED:
-                await _drop(conn, claim_id, "ack")
+            if State(row["state"]) not in saga.ACK_RESEND.start:
+                await repo.drop_timer(conn, row["claim_id"], Timer.ACK)
                 continue
-            icn = int(orjson.loads(row["detail"]).get("interchange", 0))
-            inter = await conn.fetchrow(
-                "SELECT group_control_number, x12 FROM interchanges"
-                " WHERE interchange_control_number = $1",
-                icn,
-            )
-            attempts = row["attempts"]
-            if inter is None or attempts >= cfg.ack_max_resends:
-                await timeline(
-                    ctx,
-                    claim_id,
-                    "rcm.claims.ack-timeout",
-                    Decision(
-                        "anomaly",
-                        None,
-                        f"no 999/277CA after {attempts} resends; a person must follow up",
-                    ),
-                    State.SUBMITTED,
-                    {"alert": "ack-gave-up", "interchange_control_number": f"{icn:09d}"},
-                )
-                _alert(svc, "ack-gave-up", claim_id, interchange=f"{icn:09d}")
-                await _drop(conn, claim_id, "ack")
-                continue
-            await timeline(
-                ctx,
-                claim_id,
-                "rcm.claims.ack-timeout",
-                Decision("note", None, "no 999/277CA in time; interchange sent again"),
-                State.SUBMITTED,
-                {
-                    "alert": "ack-timeout",
-                    "interchange_control_number": f"{icn:09d}",
-                    "resend": attempts + 1,
-                },
-            )
-            _alert(svc, "ack-timeout", claim_id, interchange=f"{icn:09d}", resend=attempts + 1)
-            await ctx.emit(
-                ClaimSubmitted(
-                    claim_id=claim_id,
-                    patient_control_number=row["patient_control_number"],
-                    payer_id=row["payer_id"] or "",
-                    interchange_control_number=f"{icn:09d}",
-                    group_control_number=str(inter["group_control_number"]),
-                    transaction_control_number="0001",
-                    frequency_code=row["frequency_code"] or "1",
-                    total_charge_cents=row["total_charge_cents"] or 0,
-                    x12=inter["x12"],
-                ),
-                correlation_id=claim_id,
-            )
-            await conn.execute(
-                "UPDATE interchanges SET resends = greatest(resends, $2), last_sent_at = now()"
-                " WHERE interchange_control_number = $1",
-                icn,
-                attempts + 1,
-            )
-            await conn.execute(
-                "UPDATE claim_timers SET attempts = attempts + 1,"
-                " due_at = now() + make_interval(secs => $2) WHERE claim_id = $1 AND kind = 'ack'",
-                claim_id,
-                cfg.ack_timeout_s * 2 ** (attempts + 1),
-            )
+            await _ack_timeout(svc, conn, cfg, row)
         return len(rows)
 
 
-async def _drop(conn: asyncpg.Connection, claim_id: str, kind: str) -> None:
-    await conn.execute("DELETE FROM claim_timers WHERE claim_id = $1 AND kind = $2", claim_id, kind)
+async def _ack_timeout(
+    svc: Service, conn: asyncpg.Connection, cfg: ClaimsSettings, row: asyncpg.Record
+) -> None:
+    ctx = _ctx(svc, conn, row, "ack")
+    claim_id, attempts = row["claim_id"], row["attempts"]
+    icn = int(orjson.loads(row["detail"]).get("interchange", 0))
+    inter = await repo.interchange(conn, icn)
+    detail: dict[str, Any] = {"interchange_control_number": f"{icn:09d}"}
+    if inter is None or attempts >= cfg.ack_max_resends:
+        note = f"no 999/277CA after {attempts} resends; a person must follow up"
+        change = Change(detail={"alert": "ack-gave-up", **detail})
+        await apply(ctx, cfg, saga.ACK_GAVE_UP, claim_id, State.SUBMITTED, change, note=note)
+        _alert(svc, "ack-gave-up", claim_id, interchange=f"{icn:09d}")
+        return
+    resend = ClaimSubmitted(
+        claim_id=claim_id,
+        patient_control_number=row["patient_control_number"],
+        payer_id=row["payer_id"] or "",
+        interchange_control_number=f"{icn:09d}",
+        group_control_number=str(inter["group_control_number"]),
+        transaction_control_number="0001",
+        frequency_code=row["frequency_code"] or "1",
+        total_charge_cents=row["total_charge_cents"] or 0,
+        x12=inter["x12"],
+    )
+    change = Change(
+        detail={"alert": "ack-timeout", **detail, "resend": attempts + 1},
+        retry_in_s=cfg.ack_timeout_s * 2 ** (attempts + 1),
+        emit=resend,
+    )
+    note = "no 999/277CA in time; interchange sent again"
+    await apply(ctx, cfg, saga.ACK_RESEND, claim_id, State.SUBMITTED, change, note=note)
+    _alert(svc, "ack-timeout", claim_id, interchange=f"{icn:09d}", resend=attempts + 1)
+    await repo.interchange_resent(conn, icn, attempts + 1)
 
 
 # --- remit: 276/277 -------------------------------------------------------------
@@ -165,13 +128,12 @@ class Inquiry:
     x12: str
 
 
-async def status_inquiries(svc: Service) -> int:
+async def status_inquiries(svc: Service, *, cfg: ClaimsSettings) -> int:
     """Claims with no 835 by the payer's usual day: ask the clearinghouse (276/277)."""
-    inquiries = await _due_inquiries(svc)
+    inquiries = await _due_inquiries(svc, cfg)
     if not inquiries:
         return 0
-    s = settings()
-    cfg = claims_settings()
+    s = svc.settings
     headers = {
         "Authorization": f"Bearer {s.clearinghouse_token.get_secret_value()}",
         "Content-Type": "application/edi-x12",
@@ -186,9 +148,8 @@ async def status_inquiries(svc: Service) -> int:
                 conn, tenant=q.tenant, correlation_id=q.claim_id, cause=f"timer:276:{q.trace}"
             )
             note = "claim status (277) recorded" if ok else "claim status inquiry failed"
-            await timeline(
-                ctx, q.claim_id, "rcm.claims.status-277", Decision("note", None, note), None, detail
-            )
+            change = Change(detail=detail)
+            await apply(ctx, cfg, saga.STATUS_ANSWER, q.claim_id, None, change, note=note)
     return len(inquiries)
 
 
@@ -215,119 +176,84 @@ async def _ask(
     }, True
 
 
-async def _due_inquiries(svc: Service) -> list[Inquiry]:
+async def _due_inquiries(svc: Service, cfg: ClaimsSettings) -> list[Inquiry]:
     """Takes due remit timers, renders their 276s and moves the timers on, in one
     transaction; the HTTP calls happen after it commits, outside any lock."""
     assert svc.pool is not None
-    s = settings()
-    cfg = claims_settings()
     out: list[Inquiry] = []
     async with svc.pool.acquire() as conn, conn.transaction():
-        rows = await conn.fetch(
-            "SELECT t.claim_id, t.tenant, t.attempts, c.state, c.coded, c.payer_id,"
-            " c.patient_control_number, c.payer_claim_number"
-            " FROM claim_timers t JOIN claims c USING (claim_id)"
-            " WHERE t.kind = 'remit' AND t.due_at <= now() ORDER BY t.due_at LIMIT 20"
-            " FOR UPDATE OF t SKIP LOCKED"
-        )
-        for row in rows:
-            claim_id = row["claim_id"]
+        for row in await repo.due_remit_timers(conn):
+            claim_id, state = row["claim_id"], State(row["state"])
+            if state not in saga.STATUS_INQUIRY.start:
+                await repo.drop_timer(conn, claim_id, Timer.REMIT)
+                continue
             ctx = _ctx(svc, conn, row, "remit")
-            if row["state"] not in (State.SUBMITTED, State.ACCEPTED):
-                await _drop(conn, claim_id, "remit")
-                continue
             if row["attempts"] >= cfg.max_status_inquiries:
-                await timeline(
-                    ctx,
-                    claim_id,
-                    "rcm.claims.no-remit",
-                    Decision(
-                        "anomaly",
-                        None,
-                        f"no 835 after {row['attempts']} status inquiries; a person must follow up",
-                    ),
-                    State(row["state"]),
-                    {"alert": "no-remit"},
-                )
+                note = f"no 835 after {row['attempts']} status inquiries; a person must follow up"
+                change = Change(detail={"alert": "no-remit"})
+                await apply(ctx, cfg, saga.NO_REMIT_GAVE_UP, claim_id, state, change, note=note)
                 _alert(svc, "no-remit-gave-up", claim_id)
-                await _drop(conn, claim_id, "remit")
                 continue
-            icn, gcn = await conn.fetchrow(
-                "SELECT nextval('interchange_control'), nextval('group_control')"
-            )
-            trace = f"{claim_id}-{row['attempts'] + 1}"
-            try:
-                claim = ClaimCoded.model_validate_json(row["coded"])
-                text = render_276(
-                    claim,
-                    patient_control_number=row["patient_control_number"],
-                    payer_claim_number=row["payer_claim_number"],
-                    trace=trace,
-                    interchange=icn,
-                    group=gcn,
-                    submitter=Party(s.x12_submitter_name, s.x12_submitter_id),
-                    receiver=Party(s.x12_receiver_name, s.x12_receiver_id),
-                    at=dt.datetime.now(dt.UTC),
-                    usage=s.x12_usage,
-                )
-            except (Unbuildable, ValidationError, TypeError) as exc:
-                await timeline(
-                    ctx,
-                    claim_id,
-                    "rcm.claims.no-remit",
-                    Decision("anomaly", None, "no 835 in time and no 276 can be built"),
-                    State(row["state"]),
-                    {"alert": "no-remit", "error": str(exc)[:500]},
-                )
-                _alert(svc, "no-remit", claim_id)
-                await _drop(conn, claim_id, "remit")
-                continue
-            await timeline(
-                ctx,
-                claim_id,
-                "rcm.claims.no-remit",
-                Decision(
-                    "note", None, "no 835 by the payer's usual day; status inquiry (276) sent"
-                ),
-                State(row["state"]),
-                {
-                    "alert": "no-remit",
-                    "inquiry_trace": trace,
-                    "interchange_control_number": f"{icn:09d}",
-                },
-            )
-            _alert(svc, "no-remit", claim_id, inquiry=trace)
-            await conn.execute(
-                "UPDATE claim_timers SET attempts = attempts + 1,"
-                " due_at = now() + make_interval(secs => $2) WHERE claim_id = $1 AND kind = 'remit'",
-                claim_id,
-                cfg.remit_wait_s(row["payer_id"]),
-            )
-            out.append(Inquiry(claim_id, row["tenant"], trace, icn, text))
+            inquiry = await _inquiry(svc, conn, cfg, ctx, row)
+            if inquiry is not None:
+                out.append(inquiry)
     return out
+
+
+async def _inquiry(
+    svc: Service, conn: asyncpg.Connection, cfg: ClaimsSettings, ctx: Context, row: asyncpg.Record
+) -> Inquiry | None:
+    """The claim's 276, its timeline note and its timer moved on; None when no 276 can be
+    built (the timer is then dropped)."""
+    s = svc.settings
+    claim_id, state = row["claim_id"], State(row["state"])
+    icn, gcn = await repo.next_control_numbers(conn)
+    trace = f"{claim_id}-{row['attempts'] + 1}"
+    try:
+        text = render_276(
+            ClaimCoded.model_validate_json(row["coded"]),
+            patient_control_number=row["patient_control_number"],
+            payer_claim_number=row["payer_claim_number"],
+            trace=trace,
+            interchange=icn,
+            group=gcn,
+            submitter=Party(s.x12_submitter_name, s.x12_submitter_id),
+            receiver=Party(s.x12_receiver_name, s.x12_receiver_id),
+            at=dt.datetime.now(dt.UTC),
+            usage=s.x12_usage,
+        )
+    except (Unbuildable, ValidationError, TypeError) as exc:
+        note = "no 835 in time and no 276 can be built"
+        change = Change(detail={"alert": "no-remit", "error": str(exc)[:500]})
+        await apply(ctx, cfg, saga.NO_REMIT_GAVE_UP, claim_id, state, change, note=note)
+        _alert(svc, "no-remit", claim_id)
+        return None
+    detail = {
+        "alert": "no-remit",
+        "inquiry_trace": trace,
+        "interchange_control_number": f"{icn:09d}",
+    }
+    change = Change(detail=detail, retry_in_s=cfg.remit_wait_s(row["payer_id"]))
+    note = "no 835 by the payer's usual day; status inquiry (276) sent"
+    await apply(ctx, cfg, saga.STATUS_INQUIRY, claim_id, state, change, note=note)
+    _alert(svc, "no-remit", claim_id, inquiry=trace)
+    return Inquiry(claim_id, row["tenant"], trace, icn, text)
 
 
 # --- timely filing ----------------------------------------------------------------
 
 
-async def filing_deadlines(svc: Service) -> int:
+async def filing_deadlines(svc: Service, *, cfg: ClaimsSettings) -> int:
     """Warnings before the timely-filing deadline of claims the payer does not have yet."""
     assert svc.pool is not None
-    cfg = claims_settings()
     today = dt.datetime.now(dt.UTC).date()
     async with svc.pool.acquire() as conn, conn.transaction():
-        rows = await conn.fetch(
-            "SELECT t.claim_id, t.tenant, t.detail, c.state, c.self_pay, c.payer_id,"
-            " c.date_of_service"
-            " FROM claim_timers t JOIN claims c USING (claim_id)"
-            " WHERE t.kind = 'filing' AND t.due_at <= now() ORDER BY t.due_at LIMIT 200"
-            " FOR UPDATE OF t SKIP LOCKED"
-        )
+        rows = await repo.due_filing_timers(conn)
         for row in rows:
-            claim_id = row["claim_id"]
-            state = State(row["state"])
-            if state in FILED or row["self_pay"] or row["date_of_service"] is None:
-                await _drop(conn, claim_id, "filing")
+            claim_id, state = row["claim_id"], State(row["state"])
+            watched = state in saga.FILING_WARNING.start
+            if not watched or row["self_pay"] or row["date_of_service"] is None:
+                await repo.drop_timer(conn, claim_id, Timer.FILING)
                 continue
             ctx = _ctx(svc, conn, row, "filing")
             # the payer coding billed, else the encounter's primary coverage
@@ -335,35 +261,20 @@ async def filing_deadlines(svc: Service) -> int:
             deadline = filing_deadline(row["date_of_service"], cfg.filing_days(payer_id))
             left = (deadline - today).days
             if left < 0:
-                await timeline(
-                    ctx,
-                    claim_id,
-                    "rcm.claims.timely-filing",
-                    Decision(
-                        "anomaly",
-                        None,
-                        "timely-filing deadline passed before the payer accepted the claim",
-                    ),
-                    state,
-                    {"alert": "filing-deadline-passed", "deadline": deadline.isoformat()},
-                )
+                note = "timely-filing deadline passed before the payer accepted the claim"
+                detail = {"alert": "filing-deadline-passed", "deadline": deadline.isoformat()}
+                change = Change(detail=detail)
+                await apply(ctx, cfg, saga.FILING_PASSED, claim_id, state, change, note=note)
                 _alert(svc, "filing-deadline-passed", claim_id)
-                await _drop(conn, claim_id, "filing")
                 continue
-            await timeline(
-                ctx,
-                claim_id,
-                "rcm.claims.timely-filing",
-                Decision("note", None, f"timely-filing deadline in {left} days"),
-                state,
-                {"alert": "filing-warning", "deadline": deadline.isoformat(), "days_left": left},
-            )
-            _alert(svc, "filing-warning", claim_id, days_left=left)
+            warning = {
+                "alert": "filing-warning",
+                "deadline": deadline.isoformat(),
+                "days_left": left,
+            }
             nxt = next_filing_check(deadline, today, cfg.warn_days())
-            await conn.execute(
-                "UPDATE claim_timers SET attempts = attempts + 1, due_at = $2::date::timestamptz"
-                " WHERE claim_id = $1 AND kind = 'filing'",
-                claim_id,
-                nxt,
-            )
+            change = Change(detail=warning, retry_on=nxt)
+            note = f"timely-filing deadline in {left} days"
+            await apply(ctx, cfg, saga.FILING_WARNING, claim_id, state, change, note=note)
+            _alert(svc, "filing-warning", claim_id, days_left=left)
         return len(rows)

@@ -13,6 +13,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from runtime.x12 import Envelope, X12Error, cents, money, segments, transaction, wrap
+from schemas.common import Coverage, Person, Provider
 from schemas.events import ClaimCoded
 from services.claims.x12_837 import Party, Unbuildable, _clean, _ident
 
@@ -40,6 +41,65 @@ def _name(value: str, claim_id: str, field: str) -> str:
     return out
 
 
+def _provider(bp: Provider, cid: str) -> str:
+    """The billing provider's NM1*1P: a person (1) or an organisation (2)."""
+    if bp.first_name:
+        last = _name(bp.name, cid, "billing_provider.name")
+        first = _name(bp.first_name, cid, "billing_provider.first_name")
+        return _seg("NM1", "1P", "1", last, first, "", "", "", "XX", bp.npi)
+    name = _name(bp.name, cid, "billing_provider.name")
+    return _seg("NM1", "1P", "2", name, "", "", "", "", "XX", bp.npi)
+
+
+def _people(claim: ClaimCoded, cov: Coverage, subscriber: Person, dependent: bool) -> list[str]:
+    """The subscriber (2000D), and the patient (2000E) when not the subscriber."""
+    cid = claim.claim_id
+    segs: list[str] = []
+    if not dependent:
+        segs.append(
+            _seg("DMG", "D8", subscriber.birth_date.strftime("%Y%m%d"), subscriber.sex.value)
+        )
+    last = _name(subscriber.last_name, cid, "subscriber.last_name")
+    first = _name(subscriber.first_name, cid, "subscriber.first_name")
+    member = _ident(cov.member_id, cid, "coverage.member_id")
+    segs.append(_seg("NM1", "IL", "1", last, first, "", "", "", "MI", member))
+    if dependent:
+        p = claim.patient
+        segs += [
+            _seg("HL", "5", "4", "23"),
+            _seg("DMG", "D8", p.birth_date.strftime("%Y%m%d"), p.sex.value),
+            _seg(
+                "NM1",
+                "QC",
+                "1",
+                _name(p.last_name, cid, "patient.last_name"),
+                _name(p.first_name, cid, "patient.first_name"),
+            ),
+        ]
+    return segs
+
+
+def _claim_asked(
+    claim: ClaimCoded, trace: str, payer_claim_number: str | None, patient_control_number: str
+) -> list[str]:
+    """The claim asked about: trace, its numbers, its charge and its service dates."""
+    cid = claim.claim_id
+    segs = [_seg("TRN", "1", _ident(trace, cid, "trace"))]
+    if payer_claim_number:
+        segs.append(_seg("REF", "1K", _ident(payer_claim_number, cid, "payer_claim_number")))
+    segs.append(_seg("REF", "EJ", _ident(patient_control_number, cid, "patient_control_number")))
+    segs.append(_seg("AMT", "T3", money(claim.total_charge_cents)))
+    first = min(line.service_date for line in claim.lines)
+    last = max(line.service_date for line in claim.lines)
+    if first == last:
+        segs.append(_seg("DTP", "472", "D8", first.strftime("%Y%m%d")))
+    else:
+        segs.append(
+            _seg("DTP", "472", "RD8", f"{first.strftime('%Y%m%d')}-{last.strftime('%Y%m%d')}")
+        )
+    return segs
+
+
 def render_276(
     claim: ClaimCoded,
     *,
@@ -58,105 +118,27 @@ def render_276(
     cov = claim.coverage
     if cov is None:
         raise Unbuildable(cid, "coverage", "is absent: no payer to ask")
-    bp = claim.billing_provider
     dependent = cov.relationship.value != "18"
     subscriber = cov.subscriber if dependent else claim.patient
     if subscriber is None:
         raise Unbuildable(cid, "coverage.subscriber")
     payer_id = _ident(cov.payer_id, cid, "coverage.payer_id")
-    if bp.first_name:
-        provider = _seg(
-            "NM1",
-            "1P",
-            "1",
-            _name(bp.name, cid, "billing_provider.name"),
-            _name(bp.first_name, cid, "billing_provider.first_name"),
-            "",
-            "",
-            "",
-            "XX",
-            bp.npi,
-        )
-    else:
-        name = _name(bp.name, cid, "billing_provider.name")
-        provider = _seg("NM1", "1P", "2", name, "", "", "", "", "XX", bp.npi)
+    provider = _provider(claim.billing_provider, cid)
+    payer_name = _name(cov.payer_name, cid, "coverage.payer_name")
+    submitter_name = _name(submitter.name, "-", "submitter.name")
     st = "0001"
     segs = [
         _seg("BHT", "0010", "13", trace, at.strftime("%Y%m%d"), at.strftime("%H%M")),
         _seg("HL", "1", "", "20", "1"),
-        _seg(
-            "NM1",
-            "PR",
-            "2",
-            _name(cov.payer_name, cid, "coverage.payer_name"),
-            "",
-            "",
-            "",
-            "",
-            "PI",
-            payer_id,
-        ),
+        _seg("NM1", "PR", "2", payer_name, "", "", "", "", "PI", payer_id),
         _seg("HL", "2", "1", "21", "1"),
-        _seg(
-            "NM1",
-            "41",
-            "2",
-            _name(submitter.name, "-", "submitter.name"),
-            "",
-            "",
-            "",
-            "",
-            "46",
-            submitter.id,
-        ),
+        _seg("NM1", "41", "2", submitter_name, "", "", "", "", "46", submitter.id),
         _seg("HL", "3", "2", "19", "1"),
         provider,
         _seg("HL", "4", "3", "22", "1" if dependent else "0"),
+        *_people(claim, cov, subscriber, dependent),
+        *_claim_asked(claim, trace, payer_claim_number, patient_control_number),
     ]
-    if not dependent:
-        segs.append(
-            _seg("DMG", "D8", subscriber.birth_date.strftime("%Y%m%d"), subscriber.sex.value)
-        )
-    segs.append(
-        _seg(
-            "NM1",
-            "IL",
-            "1",
-            _name(subscriber.last_name, cid, "subscriber.last_name"),
-            _name(subscriber.first_name, cid, "subscriber.first_name"),
-            "",
-            "",
-            "",
-            "MI",
-            _ident(cov.member_id, cid, "coverage.member_id"),
-        )
-    )
-    if dependent:
-        p = claim.patient
-        segs += [
-            _seg("HL", "5", "4", "23"),
-            _seg("DMG", "D8", p.birth_date.strftime("%Y%m%d"), p.sex.value),
-            _seg(
-                "NM1",
-                "QC",
-                "1",
-                _name(p.last_name, cid, "patient.last_name"),
-                _name(p.first_name, cid, "patient.first_name"),
-            ),
-        ]
-    segs.append(_seg("TRN", "1", _ident(trace, cid, "trace")))
-    if payer_claim_number:
-        segs.append(_seg("REF", "1K", _ident(payer_claim_number, cid, "payer_claim_number")))
-    segs.append(_seg("REF", "EJ", _ident(patient_control_number, cid, "patient_control_number")))
-    segs.append(_seg("AMT", "T3", money(claim.total_charge_cents)))
-    first = min(line.service_date for line in claim.lines)
-    last = max(line.service_date for line in claim.lines)
-    if first == last:
-        segs.append(_seg("DTP", "472", "D8", first.strftime("%Y%m%d")))
-    else:
-        segs.append(
-            _seg("DTP", "472", "RD8", f"{first.strftime('%Y%m%d')}-{last.strftime('%Y%m%d')}")
-        )
     envelope = Envelope(
         sender_qualifier=submitter.qualifier,
         sender_id=submitter.id,

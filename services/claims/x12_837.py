@@ -345,21 +345,18 @@ def _check_party(party: Party, role: str) -> None:
         raise ValueError(f"{role} qualifier must be 2 characters: {party.qualifier!r}")
 
 
-def render_837p(
+_Tree = dict[str, tuple[list[str], dict[str, _Subscriber]]]
+
+
+def _checked_phone(
     claims: Sequence[Outgoing],
-    *,
     control: ControlNumbers,
     submitter: Party,
     receiver: Party,
     contact_phone: str,
-    at: dt.datetime,
-    usage: str = "T",
+    usage: str,
 ) -> str:
-    """One 837P interchange (ISA..IEA) with one ST/SE holding every claim, for one payer.
-
-    Raises Unbuildable (a ValueError) naming the first claim that cannot be written,
-    and ValueError for bad arguments (no claims, several payers, bad control numbers).
-    """
+    """The contact phone's 10 digits, once the arguments are checked (ValueError)."""
     if not claims:
         raise ValueError("render_837p needs at least one claim")
     for name, value in (
@@ -376,9 +373,13 @@ def render_837p(
     phone = "".join(c for c in contact_phone if c.isdigit())
     if len(phone) != 10:
         raise ValueError(f"contact_phone must have 10 digits, got {contact_phone!r}")
+    return phone
 
-    # billing key -> (2000A segments, subscriber key -> _Subscriber)
-    tree: dict[str, tuple[list[str], dict[str, _Subscriber]]] = {}
+
+def _tree(claims: Sequence[Outgoing]) -> _Tree:
+    """The claims under their billing provider (2000A) and subscriber (2000B), and a
+    dependent's under the patient (2000C): billing key -> (segments, subscribers)."""
+    tree: _Tree = {}
     payer: str | None = None
     for out in claims:
         claim = out.claim
@@ -422,36 +423,12 @@ def render_837p(
             pnode[1].append(body)
         else:
             snode.claims.append(body)
+    return tree
 
-    st = f"{control.transaction_start:04d}"
-    segs = [
-        _seg("BHT", "0019", "00", st, at.strftime("%Y%m%d"), at.strftime("%H%M"), "CH"),
-        _seg(
-            "NM1",
-            "41",
-            "2",
-            _text(submitter.name, "-", "submitter.name"),
-            "",
-            "",
-            "",
-            "",
-            "46",
-            submitter.id,
-        ),
-        _seg("PER", "IC", _text(submitter.name, "-", "submitter.name"), "TE", phone),
-        _seg(
-            "NM1",
-            "40",
-            "2",
-            _text(receiver.name, "-", "receiver.name"),
-            "",
-            "",
-            "",
-            "",
-            "46",
-            receiver.id,
-        ),
-    ]
+
+def _hierarchy(tree: _Tree) -> list[str]:
+    """The HL loops, numbered in order, each with its parent."""
+    segs: list[str] = []
     hl = 0
     for billing, subscribers in tree.values():
         hl += 1
@@ -471,7 +448,36 @@ def render_837p(
                 segs.extend(pat)
                 for body in bodies:
                     segs.extend(body)
+    return segs
 
+
+def render_837p(
+    claims: Sequence[Outgoing],
+    *,
+    control: ControlNumbers,
+    submitter: Party,
+    receiver: Party,
+    contact_phone: str,
+    at: dt.datetime,
+    usage: str = "T",
+) -> str:
+    """One 837P interchange (ISA..IEA) with one ST/SE holding every claim, for one payer.
+
+    Raises Unbuildable (a ValueError) naming the first claim that cannot be written,
+    and ValueError for bad arguments (no claims, several payers, bad control numbers).
+    """
+    phone = _checked_phone(claims, control, submitter, receiver, contact_phone, usage)
+    tree = _tree(claims)
+    st = f"{control.transaction_start:04d}"
+    submitter_name = _text(submitter.name, "-", "submitter.name")
+    receiver_name = _text(receiver.name, "-", "receiver.name")
+    segs = [
+        _seg("BHT", "0019", "00", st, at.strftime("%Y%m%d"), at.strftime("%H%M"), "CH"),
+        _seg("NM1", "41", "2", submitter_name, "", "", "", "", "46", submitter.id),
+        _seg("PER", "IC", submitter_name, "TE", phone),
+        _seg("NM1", "40", "2", receiver_name, "", "", "", "", "46", receiver.id),
+        *_hierarchy(tree),
+    ]
     envelope = Envelope(
         sender_qualifier=submitter.qualifier,
         sender_id=submitter.id,

@@ -12,10 +12,9 @@ from runtime.service import Record, Service
 from runtime.settings import Settings
 from schemas.codec import encode, new_meta
 from schemas.events import AckKind, ClaimAcknowledged, ClaimCoded, Event
-from services.claims import app, batch, handlers, timers
+from services.claims import handlers, saga
 from services.claims.config import ClaimsSettings
-from services.claims.saga import State
-from tests.throwaway import throwaway_service
+from tests.integration.claims_world import Claims, claims_service
 from tests.unit import factories as f
 
 pytestmark = pytest.mark.integration
@@ -23,15 +22,18 @@ pytestmark = pytest.mark.integration
 TENANT = "metric-tenant"
 
 
+CFG = ClaimsSettings(batch_window_s=0)
+
+
 @pytest.fixture
-async def svc(live_stack: Settings, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Service]:
-    cfg = ClaimsSettings(batch_window_s=0)
-    for module in (batch, handlers, timers):
-        monkeypatch.setattr(module, "claims_settings", lambda: cfg)
-    async with throwaway_service(
-        "claims", app.MIGRATIONS, app.wire, live_stack, http_port=6197
-    ) as service:
+async def claims(live_stack: Settings) -> AsyncIterator[Claims]:
+    async with claims_service(live_stack, CFG, http_port=6197) as service:
         yield service
+
+
+@pytest.fixture
+def svc(claims: Claims) -> Service:
+    return claims.svc
 
 
 _offset = 0
@@ -69,17 +71,19 @@ async def committed(svc: Service) -> dict[tuple[str, str], float]:
     return {(r["a"], r["b"]): float(r["n"]) for r in rows}
 
 
-async def test_each_committed_transition_is_counted_once_by_from_and_to(svc: Service) -> None:
-    claims = [coded(n) for n in range(1, 4)]
-    recs = [record(c) for c in claims]
+async def test_each_committed_transition_is_counted_once_by_from_and_to(
+    svc: Service, claims: Claims
+) -> None:
+    coded_claims = [coded(n) for n in range(1, 4)]
+    recs = [record(c) for c in coded_claims]
     await svc.process(ClaimCoded.TOPIC, [*recs, recs[0]])  # a redelivery moves nothing
     await svc.process(ClaimCoded.TOPIC, [recs[1]])
     assert counted(svc) == {("none", "CODED"): 3}
 
-    assert await batch.send_batches(svc) == 3
+    assert await claims.send_batches() == 3
     rejected = ClaimAcknowledged(
-        claim_id=claims[0].claim_id,
-        patient_control_number=claims[0].patient_control_number,
+        claim_id=coded_claims[0].claim_id,
+        patient_control_number=coded_claims[0].patient_control_number,
         kind=AckKind.ack_277ca,
         accepted=False,
         errors=[],
@@ -99,7 +103,7 @@ async def test_a_transition_rolled_back_with_its_message_is_not_counted(svc: Ser
     bad = coded(2)
 
     async def fails_after_moving(ctx: Any, ev: ClaimCoded) -> None:
-        await handlers.on_coded(ctx, ev)
+        await handlers.on_coded(ctx, ev, cfg=CFG)
         if ev.claim_id == bad.claim_id:
             raise RuntimeError("a bug after the claim moved")
 
@@ -119,7 +123,10 @@ async def test_a_transition_counts_when_its_transaction_commits_not_before(
             tx = conn.transaction()
             await tx.start()
             ctx = svc.context(conn, tenant=TENANT, correlation_id="MCLM-TX")
-            await handlers.move(ctx, "MCLM-TX", State.RECEIVED, "rcm.test", None)
+            # the encounter's step: a new claim, RECEIVED
+            encounter_step = next(s for s in saga.STEPS if s.kind is saga.Kind.ENCOUNTER)
+            change = handlers.Change()
+            await handlers.apply(ctx, CFG, encounter_step, "MCLM-TX", None, change)
             await asyncio.sleep(0)
             assert counted(svc) == {}  # written, not committed
             await (tx.rollback() if outcome == "rollback" else tx.commit())

@@ -1,0 +1,201 @@
+"""The claims service on the live stack for the claims integration tests: a service built
+with the claims settings a test asks for (:func:`knobs`), fed records as the consumer
+would, and the events of a claim's life."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from functools import partial
+from typing import Any
+
+import asyncpg
+import orjson
+import pytest
+
+from runtime.service import Record, Service
+from runtime.settings import Settings
+from schemas.codec import decode, encode, new_meta
+from schemas.common import Adjustment, HoldReason
+from schemas.events import (
+    AckKind,
+    AdjudicationStatus,
+    ClaimAcknowledged,
+    ClaimAdjudicated,
+    ClaimCoded,
+    ClaimSubmitted,
+    Event,
+)
+from schemas.events_workqueue import ClaimFixed, Reentry
+from services.claims import app, batch
+from services.claims.config import ClaimsSettings
+from tests.builders import encounter
+from tests.throwaway import throwaway_service
+from tests.unit import factories as f
+
+TENANT = "t1"
+
+
+def knobs(**overrides: Any) -> pytest.MarkDecorator:
+    """The test's service is built with these claims settings (through the ``cfg``
+    fixture, which starts from a batch window of 0)."""
+    return pytest.mark.parametrize("cfg", [overrides], indirect=True, ids=["knobs"])
+
+
+def settings_for(request: pytest.FixtureRequest) -> ClaimsSettings:
+    """The ``cfg`` fixture's answer: the test's knobs over a batch window of 0."""
+    return ClaimsSettings(**{"batch_window_s": 0, **getattr(request, "param", {})})
+
+
+class Claims:
+    """The claims service in its own schema, fed records as the consumer would."""
+
+    def __init__(self, svc: Service, cfg: ClaimsSettings) -> None:
+        self.svc = svc
+        self.cfg = cfg
+        self.batcher = batch.Batcher(cfg)
+        self.offset = 0
+
+    async def send_batches(self) -> int:
+        """One tick of the service's batcher."""
+        return await self.batcher.send_batches(self.svc)
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        assert self.svc.pool is not None
+        return self.svc.pool
+
+    def record(self, event: Event) -> Record:
+        meta = new_meta(event, source="test", tenant=TENANT, correlation_id=event.key())
+        enc = encode(event, meta)
+        self.offset += 1
+        return Record(event.TOPIC, 0, self.offset, enc.key, enc.value, enc.headers)
+
+    async def send(self, *events: Event) -> None:
+        for ev in events:
+            await self.svc.process(ev.TOPIC, [self.record(ev)])
+
+    async def state(self, claim_id: str) -> asyncpg.Record:
+        row = await self.pool.fetchrow("SELECT * FROM claims WHERE claim_id = $1", claim_id)
+        assert row is not None, claim_id
+        return row
+
+    async def timeline(self, claim_id: str) -> list[asyncpg.Record]:
+        return list(
+            await self.pool.fetch(
+                "SELECT event_type, kind, from_state, to_state, detail FROM claim_events"
+                " WHERE claim_id = $1 ORDER BY id",
+                claim_id,
+            )
+        )
+
+    async def outbox(self, topic: str) -> list[Any]:
+        rows = await self.pool.fetch(
+            "SELECT value, headers FROM outbox WHERE topic = $1 ORDER BY id", topic
+        )
+        out = []
+        for r in rows:
+            headers = [(k, base64.b64decode(v)) for k, v in orjson.loads(r["headers"])]
+            out.append(decode(r["value"], headers).event)
+        return out
+
+    async def submitted(self) -> list[ClaimSubmitted]:
+        return [e for e in await self.outbox("claim.submitted") if isinstance(e, ClaimSubmitted)]
+
+    async def due_now(self, kind: str) -> None:
+        await self.pool.execute("UPDATE claim_timers SET due_at = now() WHERE kind = $1", kind)
+
+
+@asynccontextmanager
+async def claims_service(
+    s: Settings, cfg: ClaimsSettings, *, http_port: int = 6198
+) -> AsyncIterator[Claims]:
+    """The claims service's handlers, built with ``cfg``, in a throw-away schema."""
+    wire = partial(app.wire, cfg=cfg)
+    async with throwaway_service("claims", app.MIGRATIONS, wire, s, http_port=http_port) as svc:
+        yield Claims(svc, cfg)
+
+
+def coded(n: int, payer: str = "ACME1", **overrides: Any) -> ClaimCoded:
+    cid = f"CLM{n:05d}"
+    fields: dict[str, Any] = {
+        "claim_id": cid,
+        "patient_control_number": cid,
+        "payer_id": payer,
+        "coverage": f.coverage(payer_id=payer),
+        **overrides,
+    }
+    return f.claim(n, **fields)
+
+
+def ack(
+    claim: ClaimCoded, kind: AckKind, accepted: bool, pcn: str | None = None
+) -> ClaimAcknowledged:
+    errors = [] if accepted else [HoldReason(code="A7:562", message="bad NPI", fix="fix it")]
+    return ClaimAcknowledged(
+        claim_id=pcn or claim.claim_id,
+        patient_control_number=pcn or claim.patient_control_number,
+        kind=kind,
+        accepted=accepted,
+        errors=errors,
+        x12="ISA*...",
+    )
+
+
+def adjudicated(
+    claim: ClaimCoded,
+    status: AdjudicationStatus,
+    *,
+    paid: int,
+    pr: int = 0,
+    payer_claim_number: str = "PAYER0001",
+) -> ClaimAdjudicated:
+    charge = claim.total_charge_cents
+    sign = -1 if status is AdjudicationStatus.reversed else 1
+    # charge = paid + every adjustment (PR included), as on an 835
+    adjustments = [Adjustment(group="CO", reason="45", amount_cents=sign * charge - paid - pr)]
+    if pr:
+        adjustments.append(Adjustment(group="PR", reason="2", amount_cents=pr))
+    return ClaimAdjudicated(
+        claim_id=claim.claim_id,
+        patient_control_number=claim.patient_control_number,
+        payer_id=claim.payer_id or "",
+        payer_claim_number=payer_claim_number,
+        trace_number="TRACE1",
+        status=status,
+        claim_status_code="22" if sign == -1 else "1",
+        charge_cents=sign * charge,
+        paid_cents=paid,
+        patient_responsibility_cents=pr,
+        adjustments=adjustments,
+        denial_category="correctable" if status is AdjudicationStatus.denied else None,
+    )
+
+
+def fixed(claim: ClaimCoded, reenter: Reentry = Reentry.coding) -> ClaimFixed:
+    return ClaimFixed(
+        claim_id=claim.claim_id,
+        encounter_id=claim.encounter_id,
+        reenter=reenter,
+        fixed_by="user-7",
+        fixed_at=dt.datetime.now(dt.UTC),
+        note="corrected the diagnosis pointer",
+        encounter=encounter(encounter_id=claim.encounter_id),
+        changed=["lines"],
+    )
+
+
+def clm(x12: str, pcn: str) -> list[str]:
+    segs = [s.split("*") for s in x12.split("~")]
+    return next(s for s in segs if s[0] == "CLM" and s[1] == pcn)
+
+
+async def submit(claims: Claims, *batch_of: ClaimCoded) -> None:
+    await claims.send(*batch_of)
+    await claims.send_batches()
+
+
+def row_reason(rows: list[asyncpg.Record]) -> str:
+    return str(orjson.loads(rows[-1]["detail"])["reasons"][0]["code"])

@@ -1,0 +1,188 @@
+"""The claims timers on the real PostgreSQL: acknowledgement timeouts resent, 276 status
+inquiries when no 835 comes, and timely-filing warnings."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+import pytest
+from aiohttp import web
+
+from runtime.settings import Settings
+from schemas.events import AckKind, ClaimCoded
+from schemas.ids import claim_id_for
+from services.claims import timers
+from services.claims.config import ClaimsSettings
+from tests.builders import encounter
+from tests.integration.claims_world import (
+    TENANT,
+    Claims,
+    ack,
+    claims_service,
+    coded,
+    knobs,
+    settings_for,
+    submit,
+)
+from tests.unit import factories as f
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def cfg(request: pytest.FixtureRequest) -> ClaimsSettings:
+    return settings_for(request)
+
+
+@pytest.fixture
+async def claims(live_stack: Settings, cfg: ClaimsSettings) -> AsyncIterator[Claims]:
+    async with claims_service(live_stack, cfg) as service:
+        yield service
+
+
+async def test_no_acknowledgement_in_time_resends_the_same_interchange(claims: Claims) -> None:
+    claim = coded(1)
+    await submit(claims, claim, coded(2))
+    first = (await claims.submitted())[0]
+    assert await timers.ack_timeouts(claims.svc, cfg=claims.cfg) == 0  # not due yet
+
+    await claims.due_now("ack")
+    assert await timers.ack_timeouts(claims.svc, cfg=claims.cfg) == 2
+    sent = [s for s in await claims.submitted() if s.claim_id == claim.claim_id]
+    assert len(sent) == 2
+    assert sent[1].interchange_control_number == first.interchange_control_number
+    assert sent[1].x12 == first.x12
+    note = (await claims.timeline(claim.claim_id))[-1]
+    assert note["event_type"] == "rcm.claims.ack-timeout"
+    assert orjson.loads(note["detail"])["alert"] == "ack-timeout"
+    assert await claims.pool.fetchval("SELECT resends FROM interchanges") == 1
+    assert (await claims.state(claim.claim_id))["state"] == "SUBMITTED"
+
+    # the acknowledgement arrives: no further resend for this claim
+    await claims.send(ack(claim, AckKind.ack_999, True))
+    await claims.due_now("ack")
+    assert await timers.ack_timeouts(claims.svc, cfg=claims.cfg) == 1  # only the other claim
+    assert len([s for s in await claims.submitted() if s.claim_id == claim.claim_id]) == 2
+
+
+@knobs(ack_max_resends=1)
+async def test_after_the_last_resend_a_person_is_asked(claims: Claims) -> None:
+    await submit(claims, coded(1))
+    for _ in range(3):
+        await claims.due_now("ack")
+        await timers.ack_timeouts(claims.svc, cfg=claims.cfg)
+    assert len(await claims.submitted()) == 2  # the original send and one resend
+    kinds = [
+        (t["kind"], orjson.loads(t["detail"]).get("alert"))
+        for t in await claims.timeline("CLM00001")
+    ]
+    assert kinds[-1] == ("anomaly", "ack-gave-up")
+    assert await claims.pool.fetchval("SELECT count(*) FROM claim_timers WHERE kind = 'ack'") == 0
+
+
+# --- 276/277 and timely filing ----------------------------------------------------------
+
+
+async def test_no_835_by_the_payers_day_sends_a_276_and_records_the_277(
+    live_stack: Settings, cfg: ClaimsSettings
+) -> None:
+    seen: list[tuple[str, str]] = []
+
+    async def clearinghouse(request: web.Request) -> web.Response:
+        body = await request.text()
+        seen.append((request.headers.get("Authorization", ""), body))
+        if request.headers.get("Authorization") != "Bearer sekret":
+            return web.Response(status=401)
+        trace = next(s.split("*")[2] for s in body.split("~") if s.startswith("TRN*1*"))
+        answer = (
+            "ISA*00*          *00*          *ZZ*SIMCLEARHOUSE  *ZZ*RCMPIPELINE    *250101*1200*^*00501*000000001*0*T*:~"
+            "GS*HN*SIMCLEARHOUSE*RCMPIPELINE*20250101*1200*1*X*005010X212~ST*277*0001*005010X212~"
+            f"TRN*2*{trace}~STC*P1:20:PR*20250101**125~REF*EJ*CLM00001~SE*5*0001~GE*1*1~IEA*1*000000001~"
+        )
+        return web.Response(text=answer)
+
+    server = web.Application()
+    server.router.add_post("/x12/276", clearinghouse)
+    runner = web.AppRunner(server)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    s = live_stack.model_copy(
+        update={
+            "clearinghouse_url": f"http://127.0.0.1:{port}",
+            "clearinghouse_token": _secret("sekret"),
+        }
+    )
+    try:
+        # the service asks the clearinghouse these settings name
+        async with claims_service(s, cfg) as claims:
+            claim = coded(1)
+            await submit(claims, claim)
+            await claims.send(ack(claim, AckKind.ack_277ca, True))
+            # the payer's day has not come
+            assert await timers.status_inquiries(claims.svc, cfg=cfg) == 0
+            await claims.due_now("remit")
+            assert await timers.status_inquiries(claims.svc, cfg=cfg) == 1
+            await _the_277_is_recorded(claims, claim, seen)
+    finally:
+        await runner.cleanup()
+
+
+async def _the_277_is_recorded(
+    claims: Claims, claim: ClaimCoded, seen: list[tuple[str, str]]
+) -> None:
+    assert len(seen) == 1
+    assert "ST*276*0001*005010X212~" in seen[0][1]
+    assert "REF*EJ*CLM00001~" in seen[0][1]
+    rows = await claims.timeline(claim.claim_id)
+    assert rows[-2]["event_type"] == "rcm.claims.no-remit"
+    answer = orjson.loads(rows[-1]["detail"])
+    assert rows[-1]["event_type"] == "rcm.claims.status-277"
+    assert answer["statuses"][0]["category"] == "P1"
+    assert answer["statuses"][0]["family"] == "pending"
+    assert answer["statuses"][0]["charge_cents"] == 12500
+    # the timer moved on to the next inquiry, it does not fire again at once
+    assert await timers.status_inquiries(claims.svc, cfg=claims.cfg) == 0
+
+
+def _secret(value: str) -> Any:
+    from pydantic import SecretStr
+
+    return SecretStr(value)
+
+
+async def test_timely_filing_warns_before_the_deadline_and_records_its_passing(
+    claims: Claims,
+) -> None:
+    today = dt.datetime.now(dt.UTC).date()
+    near = encounter(
+        encounter_id="E-near",
+        date_of_service=today - dt.timedelta(days=360),
+        coverages=[f.coverage(payer_id="MCR01", payer_name="MEDICARE")],
+    )
+    gone = encounter(
+        encounter_id="E-gone",
+        date_of_service=today - dt.timedelta(days=400),
+        coverages=[f.coverage(payer_id="MCR01", payer_name="MEDICARE")],
+    )
+    fresh = encounter(encounter_id="E-fresh", date_of_service=today)
+    await claims.send(near, gone, fresh)
+    assert (
+        await timers.filing_deadlines(claims.svc, cfg=claims.cfg) == 2
+    )  # the fresh one is not due
+    notes = {}
+    for enc in (near, gone):
+        last = (await claims.timeline(claim_id_for(TENANT, enc.encounter_id)))[-1]
+        notes[enc.encounter_id] = (last["kind"], orjson.loads(last["detail"]))
+    assert notes["E-near"][0] == "note"
+    assert notes["E-near"][1]["alert"] == "filing-warning"
+    assert notes["E-near"][1]["days_left"] == 5
+    assert notes["E-gone"][0] == "anomaly"
+    assert notes["E-gone"][1]["alert"] == "filing-deadline-passed"
+    # the near one is looked at again the day after its deadline; the gone one no more
+    due = await claims.pool.fetch("SELECT claim_id, due_at::date AS d FROM claim_timers")
+    assert {r["d"] for r in due} >= {today + dt.timedelta(days=6)}
