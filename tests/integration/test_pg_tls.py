@@ -6,6 +6,7 @@ import asyncio
 import shutil
 import ssl
 import uuid
+from functools import partial
 from pathlib import Path
 
 import asyncpg
@@ -19,6 +20,7 @@ from schemas.codec import encode, new_meta
 from schemas.events import EncounterCreated
 from schemas.ids import claim_id_for
 from services.claims import handlers as claims_handlers
+from services.claims.config import ClaimsSettings
 from tests.builders import encounter
 
 pytestmark = pytest.mark.integration
@@ -92,7 +94,7 @@ async def test_claims_service_migrates_and_applies_an_encounter_over_tls(
     s = _tls(live_stack)
     schema = f"it_{uuid.uuid4().hex[:8]}"
     svc = Service("claims", schema=schema, migrations=CLAIMS_MIGRATIONS, http_port=6198, s=s)
-    svc.on(EncounterCreated, claims_handlers.on_encounter)
+    svc.on(EncounterCreated, partial(claims_handlers.on_encounter, cfg=ClaimsSettings()))
     await svc.start_resources()
     try:
         assert svc.pool is not None
