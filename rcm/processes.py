@@ -163,8 +163,9 @@ def _port_taken(port: int) -> bool:
 
 def fleet_env(s: Settings) -> dict[str, str]:
     """The services' environment for this stack. With an ops port offset (several
-    checkouts' stacks on one machine), the gateway's port and the clearinghouse (the
-    simulator's) move with it, so no service answers or calls another checkout's."""
+    checkouts' stacks on one machine), the gateway's port, the clearinghouse (the
+    simulator's) and reporting move with it, so no service answers or calls another
+    checkout's."""
     env = {
         "RCM_KAFKA_BOOTSTRAP": s.kafka_bootstrap,
         "RCM_DATABASE_URL": s.database_url,
@@ -176,4 +177,6 @@ def fleet_env(s: Settings) -> dict[str, str]:
         if s.clearinghouse_url == DEFAULT_CLEARINGHOUSE_URL:
             simulator = SERVICES["simulator"] + s.http_port_offset
             env["RCM_CLEARINGHOUSE_URL"] = f"http://127.0.0.1:{simulator}"
+        reporting = SERVICES["reporting"] + s.http_port_offset
+        env.setdefault("RCM_GATEWAY_REPORTING_URL", f"http://127.0.0.1:{reporting}")
     return env

@@ -57,6 +57,12 @@ class GatewaySettings(BaseSettings):
         default="", pattern=r"^[A-Za-z0-9._-]{0,60}$", description="Tests write to their own topics"
     )
 
+    reporting_url: str = Field(
+        default="http://127.0.0.1:6107",
+        description="The reporting service (live KPIs); https:// outside one host",
+    )
+    reporting_timeout_s: float = Field(default=5.0, gt=0, le=60)
+
     # --- ops routes and the dashboard (services/gateway/routes/ops.py) ---
     ops_cache_s: float = Field(
         default=3.0, ge=0, description="Ops answers (lag, funnel, ...) are reused this long"

@@ -98,3 +98,41 @@ class Aging(Answer):
 class Ticket(Answer):
     url: str
     expires_in: int
+
+
+class LiveFigures(Answer):
+    claims_submitted: int
+    corrected_claims_submitted: int
+    charges_submitted_cents: int
+    first_pass_acceptance_rate: str | None
+    first_verdicts: int
+    rejections: int
+    decisions: int
+    denials: int
+    denial_rate: str | None
+    reversals: int
+    paid_cents: int
+    patient_responsibility_cents: int
+
+
+class LiveCarc(Answer):
+    carc: str
+    claims: int
+    rate: str | None
+
+
+class LiveTotals(LiveFigures):
+    denials_by_carc: list[LiveCarc]
+    by_payer: dict[str, LiveFigures]
+
+
+class LiveWindow(LiveTotals):
+    start: str
+    end: str
+
+
+class LiveKpis(Answer):
+    tenant: str
+    window: str
+    windows: list[LiveWindow]
+    total: LiveTotals

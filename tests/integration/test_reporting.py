@@ -24,6 +24,7 @@ from schemas.codec import encode, new_meta
 from schemas.events import AckKind, AdjudicationStatus, Event
 from schemas.topics import PARTITIONS
 from services.reporting.app import PORT
+from tests.integration.ops_data import A, B, ops_env
 from tests.reporting_data import ack, adjudicated, submitted
 
 pytestmark = pytest.mark.integration
@@ -260,3 +261,30 @@ async def test_a_record_that_is_not_an_event_goes_to_the_dlq_and_the_rest_flows(
     assert headers["dlq_reason"] == "not-json"
     assert headers["dlq_service"] == "rcm/reporting"
     assert headers["dlq_source"].startswith(topics["claim.submitted"] + ":")
+
+
+async def test_the_gateway_serves_the_callers_tenants_live_kpis_from_reporting(
+    live_stack: Settings, topics: dict[str, str], reporting: Reporting
+) -> None:
+    uid = uuid.uuid4().hex[:8]
+    url = f"http://127.0.0.1:{reporting.port}"
+    await publish(live_stack, topics, A, the_day())
+    await publish(live_stack, topics, B, [submitted("X1", "MCR01", 777)])
+    await reporting.wait_total(A, decisions=3, first_verdicts=4)
+    async with ops_env(live_stack, uid, reporting_url=url) as env:
+        r = await env.client.get("/v1/ops/kpis/live?window=day&last=2", headers=env.auth("a_ops"))
+        assert r.status_code == 200
+        body = r.json()
+        assert body["tenant"] == A
+        assert body["total"]["first_pass_acceptance_rate"] == "0.7500"
+        assert body["total"]["paid_cents"] == 21600
+        assert body["total"]["by_payer"]["PPO01"]["claims_submitted"] == 1
+        b = await env.client.get("/v1/ops/kpis/live?window=day", headers=env.auth("b_ops"))
+        assert b.json()["total"]["charges_submitted_cents"] == 777  # B's alone
+        no_key = await env.client.get("/v1/ops/kpis/live")
+        assert no_key.status_code == 401
+    async with ops_env(live_stack, uid + "d", reporting_url="http://127.0.0.1:9") as env:
+        down = await env.client.get("/v1/ops/kpis/live", headers=env.auth("a_ops"))
+        assert down.status_code == 503
+        assert "reporting service did not answer" in down.json()["error"]
+        assert down.headers["Retry-After"] == "5"

@@ -26,14 +26,14 @@ from starlette.exceptions import HTTPException
 
 from runtime import lag as kafka_lag
 from runtime.service import authorized
-from services.gateway import ops_queries
+from services.gateway import live_kpis, ops_queries
 from services.gateway.core import Gateway, Unavailable
 from services.gateway.deps import Config, Gw, RcmSettings
 from services.gateway.errors import ERRORS, Json, RateLimited
 from services.gateway.keys import Principal, bearer
 from services.gateway.keys import Scope as KeyScope
 from services.gateway.ops_cache import OpsTools
-from services.gateway.ops_models import Aging, Denials, Funnel, LagRow
+from services.gateway.ops_models import Aging, Denials, Funnel, LagRow, LiveKpis
 from services.gateway.ops_sessions import (
     COOKIE,
     SECURITY_HEADERS,
@@ -179,6 +179,32 @@ async def get_aging(
     body = await tools.answers.get(
         ("aging", p.tenant, day),
         lambda: _read(gw, lambda c: ops_queries.aging(c, g, p.tenant, as_of=day)),
+    )
+    return Json(body)
+
+
+@router.get(
+    "/v1/ops/kpis/live",
+    response_model=LiveKpis,
+    responses={**ERRORS},
+    summary="Live KPIs per hour or day from the claim events (the reporting service)",
+    description="Claims submitted, first-pass acceptance (claims whose first clearinghouse"
+    " verdict, a 999 rejection or a 277CA, accepted them), rejections, payer decisions,"
+    " denials and denial rate by CARC and payer, payments and patient responsibility,"
+    " in windows of the events' own time (Kafka timestamps), oldest first, with their"
+    " total. Rates are decimal strings with 4 places (null when nothing to divide by).",
+)
+async def get_live_kpis(
+    p: OpsKey,
+    s: RcmSettings,
+    g: Config,
+    tools: Tools,
+    window: Annotated[str, Query(pattern="^(hour|day)$")] = "hour",
+    last: Annotated[int, Query(ge=1, le=744, description="How many windows")] = 24,
+) -> JSONResponse:
+    body = await tools.answers.get(
+        ("live", p.tenant, window, last),
+        lambda: live_kpis.live_kpis(s, g, p.tenant, window, last),
     )
     return Json(body)
 
