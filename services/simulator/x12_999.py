@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from runtime.x12 import Delimiters, Envelope, segment, transaction, wrap
-from services.simulator.x12_837 import Interchange837, SegmentError
+from services.simulator.x12_837 import Interchange837
+from services.simulator.x12_837_set import SegmentError
 
 V999 = "005010X231A1"
 

@@ -21,7 +21,8 @@ from services.simulator.samples import AT, NPI, build_set, interchange
 from services.simulator.samples import Claim837 as C
 from services.simulator.samples import Line837 as L
 from services.simulator.x12_277ca import ClaimAck, write_277ca
-from services.simulator.x12_837 import SegmentError, read_837, triage_837
+from services.simulator.x12_837 import read_837, triage_837
+from services.simulator.x12_837_set import SegmentError
 from services.simulator.x12_999 import write_999
 
 pytestmark = pytest.mark.unit
