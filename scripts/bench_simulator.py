@@ -26,8 +26,9 @@ from runtime.x12 import Envelope
 from schemas.codec import encode, new_meta
 from schemas.events import ClaimSubmitted
 from services.simulator import app
-from services.simulator.adjudicate import Accumulators, ClaimIn, ClaimLineIn, adjudicate
+from services.simulator.adjudicate import adjudicate
 from services.simulator.config import RosterSettings, SimulatorSettings
+from services.simulator.model import Accumulators, ClaimIn, ClaimLineIn
 from services.simulator.payers import MEDICARE_FEES, payer
 from services.simulator.samples import Claim837, Line837, build_set, interchange
 from services.simulator.timers import PayerCycle

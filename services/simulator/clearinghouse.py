@@ -10,8 +10,8 @@ from collections.abc import Collection
 from runtime.x12 import ISA_LENGTH, delimiters_of
 from schemas.common import HoldReason
 from schemas.events import AckKind, ClaimAcknowledged, ClaimSubmitted
-from services.simulator.adjudicate import ClaimIn
 from services.simulator.config import SimulatorSettings
+from services.simulator.model import ClaimIn
 from services.simulator.payers import PAYERS
 from services.simulator.x12_277ca import ClaimAck, StatusReason
 from services.simulator.x12_837 import Interchange837

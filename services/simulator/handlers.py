@@ -21,9 +21,9 @@ from runtime.service import Context, Reject
 from runtime.x12 import X12Error
 from schemas.events import ClaimSubmitted
 from services.simulator import clearinghouse, delivery, payer, repository
-from services.simulator.adjudicate import ClaimIn
 from services.simulator.clearinghouse import CLEARINGHOUSE_ID, CLEARINGHOUSE_NAME
 from services.simulator.config import SimulatorSettings
+from services.simulator.model import ClaimIn
 from services.simulator.x12_277ca import ClaimAck, write_277ca
 from services.simulator.x12_837 import Interchange837, claim_numbers_by_set, triage_837
 from services.simulator.x12_999 import write_999

@@ -16,15 +16,9 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from services.simulator import x12_277
-from services.simulator.adjudicate import (
-    Accumulators,
-    Adjudication,
-    ClaimIn,
-    adjudicate,
-    payer_claim_number,
-    reverse,
-)
+from services.simulator.adjudicate import adjudicate, payer_claim_number, reverse
 from services.simulator.config import SimulatorSettings
+from services.simulator.model import Accumulators, Adjudication, ClaimIn
 from services.simulator.payers import PAYERS, payer, scaled
 from services.simulator.x12_835 import ProviderAdjustment, interest, payment_total, recoupment
 

@@ -17,8 +17,8 @@ from runtime.service import Service
 from runtime.x12 import X12Error
 from schemas.events import RemitReceived
 from services.simulator import delivery, payer, repository
-from services.simulator.adjudicate import Accumulators, Adjudication, ClaimIn
 from services.simulator.config import SimulatorSettings
+from services.simulator.model import Accumulators, Adjudication, ClaimIn
 from services.simulator.payers import payer as plan_of
 from services.simulator.x12_835 import ProviderAdjustment, write_835
 from services.simulator.x12_837 import read_837

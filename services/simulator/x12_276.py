@@ -28,7 +28,7 @@ from runtime.x12 import (
     transaction,
     wrap,
 )
-from services.simulator.adjudicate import Name
+from services.simulator.model import Name
 
 V276_277 = "005010X212"
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from runtime.x12 import Delimiters, Envelope, composite, money, segment, transaction, wrap
-from services.simulator.adjudicate import ClaimIn
+from services.simulator.model import ClaimIn
 
 V277CA = "005010X214"
 

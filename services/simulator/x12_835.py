@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from itertools import groupby
 
 from runtime.x12 import Delimiters, Envelope, composite, money, segment, transaction, wrap
-from services.simulator.adjudicate import Adjudication, Cas, ClaimIn
+from services.simulator.model import Adjudication, Cas, ClaimIn
 from services.simulator.payers import PayerPlan
 
 V835 = "005010X221A1"

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from runtime.x12 import Delimiters, X12Error, segments
-from services.simulator.adjudicate import ClaimIn
+from services.simulator.model import ClaimIn
 from services.simulator.x12_837_set import SegmentError, TransactionSet837, read_set
 from services.simulator.x12_837_set import element as _el
 

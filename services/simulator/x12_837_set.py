@@ -10,7 +10,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from runtime.x12 import X12Error, cents, d8
-from services.simulator.adjudicate import ClaimIn, ClaimLineIn, Name
+from services.simulator.model import ClaimIn, ClaimLineIn, Name
 
 # IK304 segment syntax error codes.
 UNRECOGNIZED_SEGMENT = "1"

@@ -24,8 +24,8 @@ from runtime.x12 import Envelope, cents, segments
 from schemas.codec import decode, encode, new_meta
 from schemas.events import ClaimAcknowledged, ClaimSubmitted, Event, RemitReceived
 from services.simulator import app, status
-from services.simulator.adjudicate import Name
 from services.simulator.config import RosterSettings, SimulatorSettings
+from services.simulator.model import Name
 from services.simulator.samples import NPI, build_set, interchange
 from services.simulator.samples import Claim837 as C
 from services.simulator.samples import Line837 as L

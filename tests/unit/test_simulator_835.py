@@ -14,13 +14,8 @@ import pytest
 from x12sdk.io import X12ModelReader
 
 from runtime.x12 import cents, segments
-from services.simulator.adjudicate import (
-    Accumulators,
-    Adjudication,
-    Cas,
-    adjudicate,
-    reverse,
-)
+from services.simulator.adjudicate import adjudicate, reverse
+from services.simulator.model import Accumulators, Adjudication, Cas
 from services.simulator.payers import PAYERS, payer
 from services.simulator.samples import NPI, build_set, interchange
 from services.simulator.samples import Claim837 as C

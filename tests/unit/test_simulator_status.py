@@ -14,15 +14,9 @@ from random import Random
 import pytest
 
 from runtime.x12 import Envelope, X12Error, segments
-from services.simulator.adjudicate import (
-    DENIED,
-    Accumulators,
-    ClaimIn,
-    ClaimLineIn,
-    Name,
-    adjudicate,
-)
+from services.simulator.adjudicate import adjudicate
 from services.simulator.config import SimulatorSettings, parse_mix
+from services.simulator.model import DENIED, Accumulators, ClaimIn, ClaimLineIn, Name
 from services.simulator.samples import Claim837 as C
 from services.simulator.samples import Line837 as L
 from services.simulator.samples import build_set, interchange

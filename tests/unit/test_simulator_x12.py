@@ -11,11 +11,9 @@ from pathlib import Path
 import pytest
 
 from runtime.x12 import Envelope, X12Error, d8, segments
-from services.simulator.adjudicate import (
-    Accumulators,
-    adjudicate,
-)
+from services.simulator.adjudicate import adjudicate
 from services.simulator.clearinghouse import front_end_edits, npi_is_valid
+from services.simulator.model import Accumulators
 from services.simulator.payers import PAYERS
 from services.simulator.samples import AT, NPI, build_set, interchange
 from services.simulator.samples import Claim837 as C
