@@ -30,6 +30,8 @@ dependent birth dates). Answers:
   (B, service type 98, per visit 27), no cost share for well visits (BZ); and an
   out-of-network deductible (EB12 N, twice the in-network one).
 
+The 270 and 271 texts are :mod:`services.simulator.x12_271`, the verdict
+:func:`services.simulator.coverage.judge`, the SQL :mod:`services.simulator.repository`.
 No patient identifier is logged here.
 """
 
@@ -51,13 +53,13 @@ from runtime.x12 import Envelope, X12Error
 from schemas.common import Relationship
 from schemas.events import EncounterCreated
 from services.simulator import repository
+from services.simulator.clearinghouse import CLEARINGHOUSE_ID
 from services.simulator.config import ROSTER_WAIT_S, UNKNOWN_GRACE_S
 from services.simulator.coverage import Enrollment, Met, Verdict, judge
 from services.simulator.payers import PAYERS
 from services.simulator.x12_271 import V271, Inquiry270, read_270, write_271
 
 PATH = "/x12/270"
-CLEARINGHOUSE_ID = "SIMCLEARHOUSE"
 
 
 async def on_encounter(ctx: Context, enc: EncounterCreated) -> None:

@@ -24,11 +24,11 @@ from aiohttp import web
 from runtime.settings import Settings, settings
 from runtime.x12 import Envelope, X12Error
 from services.simulator import repository, x12_277
+from services.simulator.clearinghouse import CLEARINGHOUSE_ID
 from services.simulator.x12_276 import V276_277, StatusInquiry, read_276
 from services.simulator.x12_277 import ClaimStatus, write_277
 
 PATH = "/x12/276"
-CLEARINGHOUSE_ID = "SIMCLEARHOUSE"
 
 Answer = tuple[int, str]
 
