@@ -25,12 +25,14 @@ from runtime.settings import settings
 from runtime.x12 import Envelope
 from schemas.codec import encode, new_meta
 from schemas.events import ClaimSubmitted
-from services.simulator import handlers
-from services.simulator.adjudicate import Accumulators, ClaimIn, ClaimLineIn, adjudicate
-from services.simulator.config import SimulatorSettings
+from services.simulator import app
+from services.simulator.adjudicate import adjudicate
+from services.simulator.config import RosterSettings, SimulatorSettings
+from services.simulator.model import Accumulators, ClaimIn, ClaimLineIn
 from services.simulator.payers import MEDICARE_FEES, payer
-from services.simulator.x12_out import write_835
-from tests.unit.test_simulator_x12 import C, L, build_set, interchange
+from services.simulator.samples import Claim837, Line837, build_set, interchange
+from services.simulator.timers import PayerCycle
+from services.simulator.x12_835 import write_835
 
 CODES = sorted(MEDICARE_FEES)
 
@@ -71,21 +73,22 @@ def pure(n: int) -> None:
 
 async def database(interchanges: int, per: int) -> None:
     cfg = SimulatorSettings(delay_s=0, denial_rate=0.04)
-    handlers.simulator_settings = lambda: cfg  # type: ignore[assignment]
     svc = Service(
         "simulator",
         schema=f"bench_{uuid.uuid4().hex[:8]}",
-        migrations=Path(handlers.__file__).parent / "migrations",
+        migrations=app.MIGRATIONS,
         http_port=6197,
     )
-    svc.on_many(ClaimSubmitted, handlers.on_submitted)
+    pay = PayerCycle(cfg)
+    app.wire(svc, cfg, RosterSettings(), cycle=pay)  # its timers are not run: pay is, here
     await svc.start_resources()
     day = (dt.datetime.now(dt.UTC).date() - dt.timedelta(days=3)).strftime("%Y%m%d")
     records = []
     try:
         for i in range(interchanges):
             claims = [
-                C(f"B{i}X{k}", [L("99213", "120", date=day)], member=f"M{k}") for k in range(per)
+                Claim837(f"B{i}X{k}", [Line837("99213", "120", date=day)], member=f"M{k}")
+                for k in range(per)
             ]
             text = interchange(build_set(claims), icn=10_000 + i)
             for c in claims:
@@ -103,7 +106,7 @@ async def database(interchanges: int, per: int) -> None:
         t1 = time.perf_counter()
         paid = 0
         while True:
-            did = await handlers.adjudicate_due(svc)
+            did = await pay(svc)
             if not did:
                 break
             paid += did

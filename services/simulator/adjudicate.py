@@ -29,15 +29,23 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from decimal import ROUND_HALF_UP, Decimal
 from random import Random
 
+from services.simulator.model import (
+    DENIED,
+    Accumulators,
+    Adjudication,
+    Cas,
+    ClaimIn,
+    ClaimLineIn,
+    LineResult,
+)
 from services.simulator.payers import OFFICE_EM, PayerPlan, payer
 
 PROCESSED_PRIMARY = "1"
 PROCESSED_SECONDARY = "2"
-DENIED = "4"
 REVERSAL = "22"
 
 INJECTION = "96372"
@@ -51,137 +59,6 @@ RANDOM_DENIALS: tuple[Denial, ...] = (
     ("CO", "97", ("M15",)),
     ("CO", "96", ("N130",)),
 )
-
-
-# --- input ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Name:
-    last: str
-    first: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ClaimLineIn:
-    line_number: int
-    procedure_code: str
-    charge_cents: int
-    units: int = 1
-    modifiers: tuple[str, ...] = ()
-    diagnosis_codes: tuple[str, ...] = ()
-    service_date: dt.date | None = None
-    #: REF*6R line item control number, echoed on the 835.
-    control_number: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ClaimIn:
-    """One CLM of an 837P, as the payer sees it."""
-
-    patient_control_number: str
-    payer_id: str
-    member_id: str
-    date_of_service: dt.date
-    lines: tuple[ClaimLineIn, ...]
-    total_charge_cents: int
-    diagnoses: tuple[str, ...] = ()
-    frequency_code: str = "1"
-    #: REF*F8 on a replacement or void: the payer claim number it replaces.
-    original_payer_claim_number: str | None = None
-    #: REF*G1 prior authorization number.
-    prior_authorization: str | None = None
-    place_of_service: str = "11"
-    #: 1 primary, 2 secondary, 3 tertiary (SBR01 P/S/T).
-    priority: int = 1
-    #: AMT*D in 2320: what the prior payer paid, on a secondary claim.
-    prior_payer_paid_cents: int = 0
-    filing_indicator: str | None = None
-    patient: Name = field(default_factory=lambda: Name("UNKNOWN"))
-    subscriber: Name | None = None
-    billing_npi: str = ""
-    billing_name: str = ""
-    billing_tax_id: str | None = None
-    rendering_npi: str | None = None
-    coverage_effective: dt.date | None = None
-    coverage_termination: dt.date | None = None
-    interchange_control_number: str = ""
-    group_control_number: str = ""
-    transaction_control_number: str = ""
-    submitter_id: str = ""
-    receiver_id: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Accumulators:
-    """What the member has paid toward one plan year's deductible and out-of-pocket max.
-
-    Plan years are calendar years. Pass the accumulators of the date of service's year;
-    ones for another year are read as a fresh year (nothing met yet).
-    """
-
-    year: int
-    deductible_met_cents: int = 0
-    oop_met_cents: int = 0
-
-    def for_year(self, year: int) -> Accumulators:
-        return self if year == self.year else Accumulators(year=year)
-
-
-# --- output ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Cas:
-    group: str
-    reason: str
-    amount_cents: int
-
-
-@dataclass(frozen=True, slots=True)
-class LineResult:
-    line_number: int
-    procedure_code: str
-    modifiers: tuple[str, ...]
-    units: int
-    charge_cents: int
-    allowed_cents: int
-    paid_cents: int
-    adjustments: tuple[Cas, ...]
-    remarks: tuple[str, ...]
-    service_date: dt.date
-    control_number: str | None = None
-    denied: bool = False
-
-    @property
-    def patient_responsibility_cents(self) -> int:
-        return sum(a.amount_cents for a in self.adjustments if a.group == "PR")
-
-
-@dataclass(frozen=True, slots=True)
-class Adjudication:
-    claim: ClaimIn
-    payer_id: str
-    status: str
-    payer_claim_number: str
-    charge_cents: int
-    paid_cents: int
-    patient_responsibility_cents: int
-    lines: tuple[LineResult, ...]
-    claim_adjustments: tuple[Cas, ...] = ()
-    claim_remarks: tuple[str, ...] = ()
-    received: dt.date | None = None
-    #: The accumulators after this claim: the caller stores these.
-    accumulators: Accumulators | None = None
-    #: The CARC that denied the whole claim, if one did.
-    denial_reason: str | None = None
-
-    @property
-    def denied(self) -> bool:
-        return self.status == DENIED
-
-    def all_adjustments(self) -> list[Cas]:
-        return [*self.claim_adjustments, *(a for ln in self.lines for a in ln.adjustments)]
 
 
 # --- helpers --------------------------------------------------------------------------
@@ -305,6 +182,92 @@ def _allowed(line: ClaimLineIn, plan: PayerPlan) -> int:
 # --- adjudication ---------------------------------------------------------------------
 
 
+def _denied_claim(
+    claim: ClaimIn,
+    plan: PayerPlan,
+    number: str,
+    charge: int,
+    today: dt.date,
+    denial: tuple[str, str, tuple[str, ...], tuple[str, ...]],
+    accumulators: Accumulators,
+) -> Adjudication:
+    """Every line denied with the claim's CARC; the accumulators untouched."""
+    group, carc, line_remarks, denial_remarks = denial
+    lines = tuple(
+        _denied_line(ln, claim.date_of_service, group, carc, line_remarks) for ln in claim.lines
+    )
+    return Adjudication(
+        claim=claim,
+        payer_id=plan.payer_id,
+        payer_claim_number=number,
+        charge_cents=charge,
+        received=today,
+        status=DENIED,
+        paid_cents=0,
+        patient_responsibility_cents=0,
+        lines=lines,
+        claim_remarks=denial_remarks,
+        accumulators=accumulators,
+        denial_reason=carc,
+    )
+
+
+def _priced_line(
+    line: ClaimLineIn,
+    claim: ClaimIn,
+    plan: PayerPlan,
+    ded_met: int,
+    oop_met: int,
+    copay_taken: bool,
+) -> tuple[LineResult, int, int, bool]:
+    """A line the plan covers: allowed amount, the member's copay, deductible and
+    coinsurance (capped at the out-of-pocket maximum), and what is paid. Returns the
+    line with the deductible and out-of-pocket met after it, and whether the claim's
+    one copay is now taken."""
+    b = plan.benefits
+    allowed = _allowed(line, plan)
+    copay = deductible = coinsurance = 0
+    if line.procedure_code not in b.no_cost_share and allowed > 0:
+        if line.procedure_code in b.copay_codes:
+            if not copay_taken:
+                copay = min(b.copay_cents, allowed)
+                copay_taken = copay > 0
+        else:
+            deductible = min(allowed, max(0, b.deductible_cents - ded_met))
+            coinsurance = _pct(allowed - deductible, b.coinsurance)
+        if b.oop_max_cents is not None:
+            copay, deductible, coinsurance = _cap(
+                (copay, deductible, coinsurance), b.oop_max_cents - oop_met
+            )
+    ded_met += deductible
+    oop_met += copay + deductible + coinsurance
+    adjustments = [
+        Cas(g, r, amt)
+        for g, r, amt in (
+            ("CO", "45", line.charge_cents - allowed),
+            ("PR", "1", deductible),
+            ("PR", "2", coinsurance),
+            ("PR", "3", copay),
+        )
+        if amt
+    ]
+    paid = allowed - copay - deductible - coinsurance
+    result = LineResult(
+        line_number=line.line_number,
+        procedure_code=line.procedure_code,
+        modifiers=line.modifiers,
+        units=line.units,
+        charge_cents=line.charge_cents,
+        allowed_cents=allowed,
+        paid_cents=paid,
+        adjustments=tuple(adjustments),
+        remarks=(),
+        service_date=line.service_date or claim.date_of_service,
+        control_number=line.control_number,
+    )
+    return result, ded_met, oop_met, copay_taken
+
+
 def adjudicate(
     claim: ClaimIn,
     accumulators: Accumulators,
@@ -334,26 +297,8 @@ def adjudicate(
         group, carc, remarks = rng.choice(denials)
         denial = (group, carc, remarks, ("MA130",) if carc == "16" else ())
     if denial is not None:
-        group, carc, line_remarks, denial_remarks = denial
-        lines = tuple(
-            _denied_line(ln, claim.date_of_service, group, carc, line_remarks) for ln in claim.lines
-        )
-        return Adjudication(
-            claim=claim,
-            payer_id=plan.payer_id,
-            payer_claim_number=number,
-            charge_cents=charge,
-            received=today,
-            status=DENIED,
-            paid_cents=0,
-            patient_responsibility_cents=0,
-            lines=lines,
-            claim_remarks=denial_remarks,
-            accumulators=accumulators,
-            denial_reason=carc,
-        )
+        return _denied_claim(claim, plan, number, charge, today, denial, accumulators)
 
-    b = plan.benefits
     ded_met = acc.deductible_met_cents
     oop_met = acc.oop_met_cents
     copay_taken = False
@@ -364,48 +309,10 @@ def adjudicate(
             group, carc, remarks = line_denial
             results.append(_denied_line(line, claim.date_of_service, group, carc, remarks))
             continue
-        allowed = _allowed(line, plan)
-        copay = deductible = coinsurance = 0
-        if line.procedure_code not in b.no_cost_share and allowed > 0:
-            if line.procedure_code in b.copay_codes:
-                if not copay_taken:
-                    copay = min(b.copay_cents, allowed)
-                    copay_taken = copay > 0
-            else:
-                deductible = min(allowed, max(0, b.deductible_cents - ded_met))
-                coinsurance = _pct(allowed - deductible, b.coinsurance)
-            if b.oop_max_cents is not None:
-                copay, deductible, coinsurance = _cap(
-                    (copay, deductible, coinsurance), b.oop_max_cents - oop_met
-                )
-        ded_met += deductible
-        oop_met += copay + deductible + coinsurance
-        adjustments = [
-            Cas(g, r, amt)
-            for g, r, amt in (
-                ("CO", "45", line.charge_cents - allowed),
-                ("PR", "1", deductible),
-                ("PR", "2", coinsurance),
-                ("PR", "3", copay),
-            )
-            if amt
-        ]
-        paid = allowed - copay - deductible - coinsurance
-        results.append(
-            LineResult(
-                line_number=line.line_number,
-                procedure_code=line.procedure_code,
-                modifiers=line.modifiers,
-                units=line.units,
-                charge_cents=line.charge_cents,
-                allowed_cents=allowed,
-                paid_cents=paid,
-                adjustments=tuple(adjustments),
-                remarks=(),
-                service_date=line.service_date or claim.date_of_service,
-                control_number=line.control_number,
-            )
+        result, ded_met, oop_met, copay_taken = _priced_line(
+            line, claim, plan, ded_met, oop_met, copay_taken
         )
+        results.append(result)
 
     line_paid = sum(r.paid_cents for r in results)
     claim_cas: list[Cas] = []

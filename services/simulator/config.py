@@ -20,7 +20,6 @@ Fault knobs (all off by default) exist for reliability tests of the pipeline:
 from __future__ import annotations
 
 from decimal import Decimal
-from functools import lru_cache
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -97,6 +96,23 @@ def parse_mix(text: str) -> tuple[Denial, ...]:
     return tuple(out)
 
 
-@lru_cache(maxsize=1)
-def simulator_settings() -> SimulatorSettings:
-    return SimulatorSettings()
+#: Defaults of the real-time 270 answers (RosterSettings), for callers without settings.
+UNKNOWN_GRACE_S = 60.0
+ROSTER_WAIT_S = 0.3
+
+
+class RosterSettings(BaseSettings):
+    """The payer's real-time eligibility (services/simulator/eligibility.py)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="RCM_SIMULATOR_ELIGIBILITY_", env_file=".env", extra="ignore"
+    )
+
+    unknown_grace_s: float = UNKNOWN_GRACE_S
+    roster_wait_s: float = Field(
+        default=ROSTER_WAIT_S,
+        ge=0,
+        le=10,
+        description="Longest a 270 about a member not on the roster waits for the roster"
+        " feed's next batches before the answer is AAA 42",
+    )

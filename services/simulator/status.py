@@ -21,42 +21,36 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
-from runtime.service import Service
-from runtime.settings import settings
+from runtime.settings import Settings, settings
 from runtime.x12 import Envelope, X12Error
-from services.simulator import x12_status
-from services.simulator.x12_status import ClaimStatus, StatusInquiry, read_276, write_277
+from services.simulator import repository, x12_277
+from services.simulator.clearinghouse import CLEARINGHOUSE_ID
+from services.simulator.x12_276 import V276_277, StatusInquiry, read_276
+from services.simulator.x12_277 import ClaimStatus, write_277
 
 PATH = "/x12/276"
-CLEARINGHOUSE_ID = "SIMCLEARHOUSE"
 
 Answer = tuple[int, str]
 
 
-def authorized(headers: Mapping[str, str]) -> bool:
+def authorized(headers: Mapping[str, str], s: Settings | None = None) -> bool:
     value = headers.get("Authorization") or headers.get("authorization") or ""
     scheme, _, token = value.partition(" ")
-    expected = settings().clearinghouse_token.get_secret_value()
+    expected = (s or settings()).clearinghouse_token.get_secret_value()
     return scheme.lower() == "bearer" and hmac.compare_digest(token.encode(), expected.encode())
 
 
 async def _lookup(conn: asyncpg.Connection, q: StatusInquiry, today: dt.date) -> ClaimStatus:
     if q.patient_control_number:
-        row = await conn.fetchrow(
-            "SELECT * FROM claim_status WHERE payer_id = $1 AND patient_control_number = $2",
-            q.payer.id,
-            q.patient_control_number,
-        )
+        row = await repository.claim_status_by_pcn(conn, q.payer.id, q.patient_control_number)
     elif q.payer_claim_number:
-        row = await conn.fetchrow(
-            "SELECT * FROM claim_status WHERE payer_id = $1 AND payer_claim_number = $2",
-            q.payer.id,
-            q.payer_claim_number,
+        row = await repository.claim_status_by_payer_claim_number(
+            conn, q.payer.id, q.payer_claim_number
         )
     else:
         row = None
     if row is None or (q.member_id and q.member_id != row["member_id"]):
-        return ClaimStatus(*x12_status.NOT_FOUND, effective=today)
+        return ClaimStatus(*x12_277.NOT_FOUND, effective=today)
     common: dict[str, Any] = {
         "charge_cents": row["charge_cents"],
         "patient_control_number": row["patient_control_number"],
@@ -65,12 +59,12 @@ async def _lookup(conn: asyncpg.Connection, q: StatusInquiry, today: dt.date) ->
     }
     state = row["state"]
     if state == "received":
-        return ClaimStatus(*x12_status.RECEIVED, effective=row["updated_at"].date(), **common)
+        return ClaimStatus(*x12_277.RECEIVED, effective=row["updated_at"].date(), **common)
     if state == "rejected":
         category, code = row["category"] or "A3", row["code"] or "21"
         return ClaimStatus(category, code, effective=row["updated_at"].date(), **common)
     if state == "pending":
-        return ClaimStatus(*x12_status.ACCEPTED, effective=row["updated_at"].date(), **common)
+        return ClaimStatus(*x12_277.ACCEPTED, effective=row["updated_at"].date(), **common)
     adjudicated = row["adjudicated_on"]
     return ClaimStatus(
         row["category"],
@@ -85,21 +79,21 @@ async def _lookup(conn: asyncpg.Connection, q: StatusInquiry, today: dt.date) ->
     )
 
 
-async def respond(pool: asyncpg.Pool, text: str) -> str:
+async def respond(pool: asyncpg.Pool, text: str, s: Settings | None = None) -> str:
     """The 277 for one 276. X12Error when the 276 cannot be read."""
     request = read_276(text)
     now = dt.datetime.now(dt.UTC)
     async with pool.acquire() as conn:
         answers = [await _lookup(conn, q, now.date()) for q in request.inquiries]
-        icn = await conn.fetchval("SELECT nextval('interchange_control')")
-    s = settings()
+        icn = await repository.next_interchange_control(conn)
+    s = s or settings()
     env = Envelope(
         sender_qualifier="ZZ",
         sender_id=CLEARINGHOUSE_ID,
         receiver_qualifier="ZZ",
         receiver_id=request.sender_id or s.x12_submitter_id,
         functional_id="HN",
-        version=x12_status.V276_277,
+        version=V276_277,
         interchange_control_number=icn,
         group_control_number=icn,
         usage=s.x12_usage,
@@ -107,16 +101,18 @@ async def respond(pool: asyncpg.Pool, text: str) -> str:
     return write_277(request, answers, envelope=env, at=now)
 
 
-async def answer_request(pool: asyncpg.Pool, headers: Mapping[str, str], body: bytes) -> Answer:
+async def answer_request(
+    pool: asyncpg.Pool, headers: Mapping[str, str], body: bytes, s: Settings | None = None
+) -> Answer:
     """HTTP status and body for one POST: the transport-neutral core of the route."""
-    if not authorized(headers):
+    if not authorized(headers, s):
         return 401, "missing or bad bearer token"
     try:
         text = body.decode("ascii")
     except UnicodeDecodeError:
         return 400, "bad 276: not ASCII text"
     try:
-        return 200, await respond(pool, text)
+        return 200, await respond(pool, text, s)
     except X12Error as exc:
         return 400, f"bad 276: {exc}"
 
@@ -131,16 +127,3 @@ def aiohttp_app(pool_of: Callable[[], asyncpg.Pool]) -> web.Application:
     app = web.Application()
     app.router.add_post(PATH, post)
     return app
-
-
-def install(svc: Service) -> None:
-    """Registers POST /x12/276 on the simulator's web server."""
-    from faust.web import View
-
-    class ClaimStatus276(View):
-        async def post(self, request: Any, **kwargs: Any) -> Any:
-            assert svc.pool is not None
-            status, text = await answer_request(svc.pool, request.headers, await request.read())
-            return self.text(text, status=status, content_type="application/edi-x12")
-
-    svc.app.page(PATH)(ClaimStatus276)

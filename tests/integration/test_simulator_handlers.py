@@ -7,46 +7,62 @@ import asyncio
 import base64
 import datetime as dt
 import time
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from runtime.db import create_pool, migrate
 from runtime.service import Record, Service
 from runtime.settings import Settings
 from runtime.x12 import Envelope, cents, segments
 from schemas.codec import decode, encode, new_meta
 from schemas.events import ClaimAcknowledged, ClaimSubmitted, Event, RemitReceived
-from services.simulator import handlers, status
-from services.simulator.adjudicate import Name
-from services.simulator.config import SimulatorSettings
-from services.simulator.x12_status import Party, StatusInquiry, read_277, write_276
+from services.simulator import app, status
+from services.simulator.config import RosterSettings, SimulatorSettings
+from services.simulator.model import Name
+from services.simulator.samples import NPI, build_set, interchange
+from services.simulator.samples import Claim837 as C
+from services.simulator.samples import Line837 as L
+from services.simulator.timers import PayerCycle
+from services.simulator.x12_276 import Party, StatusInquiry, write_276
+from services.simulator.x12_277 import read_277
 from tests.throwaway import running_timers, throwaway_service
-from tests.unit.test_simulator_x12 import NPI, C, L, assert_valid, build_set, interchange
+from tests.unit.test_simulator_x12 import assert_valid
 
 pytestmark = pytest.mark.integration
 
-MIGRATIONS = Path(handlers.__file__).parent / "migrations"
 TENANT = "t-sim"
 TOKEN = {"Authorization": "Bearer local-clearinghouse-token"}
 
-
-def knobs(monkeypatch: pytest.MonkeyPatch, **kw: object) -> SimulatorSettings:
-    cfg = SimulatorSettings(**{"delay_s": 0, "denial_rate": 0, **kw})  # type: ignore[arg-type]
-    monkeypatch.setattr(handlers, "simulator_settings", lambda: cfg)
-    return cfg
+#: Starts the simulator in a throwaway schema with these knobs (SimulatorSettings
+#: fields; no delay and no random denials unless given); returns it and its payer cycle
+#: (registered with a period of an hour: a test runs it when it wants).
+Simulator = Callable[..., Awaitable[tuple[Service, PayerCycle]]]
 
 
 @pytest.fixture
-async def svc(live_stack: Settings) -> AsyncIterator[Service]:
-    def wire(s: Service) -> None:
-        s.on_many(ClaimSubmitted, handlers.on_submitted)
-        status.install(s)
+async def simulator(live_stack: Settings) -> AsyncIterator[Simulator]:
+    async with AsyncExitStack() as running:
 
-    async with throwaway_service("simulator", MIGRATIONS, wire, live_stack) as s:
-        yield s
+        async def start(
+            cycle: type[PayerCycle] = PayerCycle, **knobs: Any
+        ) -> tuple[Service, PayerCycle]:
+            cfg = SimulatorSettings(**{"delay_s": 0, "denial_rate": 0, **knobs})
+            pay = cycle(cfg)
+
+            def wire(s: Service) -> None:
+                app.wire(s, cfg, RosterSettings(), cycle=pay, cycle_poll_s=3600)
+
+            service = throwaway_service("simulator", app.MIGRATIONS, wire, live_stack)
+            return await running.enter_async_context(service), pay
+
+        yield start
 
 
 def recent(days: int = 5) -> str:
@@ -114,9 +130,9 @@ def assert_balanced(segs: list[list[str]]) -> None:
 
 
 async def test_three_claim_interchange_is_acknowledged_once_and_paid_in_one_835(
-    svc: Service, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    simulator: Simulator, tmp_path: Path
 ) -> None:
-    knobs(monkeypatch)
+    svc, pay = await simulator()
     text, claims = three_claims(501)
     pcns = [c.pcn for c in claims]
     records = [submitted(text, pcn, 501, n) for n, pcn in enumerate(pcns)]
@@ -138,8 +154,8 @@ async def test_three_claim_interchange_is_acknowledged_once_and_paid_in_one_835(
     assert await svc.pool.fetchval("SELECT count(*) FROM received") == 1
 
     await svc.pool.execute("DELETE FROM outbox")
-    assert await handlers.adjudicate_due(svc) == 3
-    assert await handlers.adjudicate_due(svc) == 0  # each claim adjudicated once
+    assert await pay(svc) == 3
+    assert await pay(svc) == 0  # each claim adjudicated once
     remits = [e for e in await outbox(svc) if isinstance(e, RemitReceived)]
     assert len(remits) == 1
     assert_valid(tmp_path, remits[0].x12, "remit.835")
@@ -156,24 +172,22 @@ async def test_three_claim_interchange_is_acknowledged_once_and_paid_in_one_835(
 
 
 async def test_the_payer_cycle_runs_when_its_work_falls_due_not_a_period_later(
-    svc: Service, monkeypatch: pytest.MonkeyPatch
+    simulator: Simulator,
 ) -> None:
     """With the cycle's period an hour, acknowledgements held back 0.3 s and claims
     adjudicated 0.8 s after receipt still go out when due, not before: the batch of
     claim.submitted wakes the cycle, and a cycle that finds nothing due asks to run
     when the soonest queued work is. A delivery already due that another instance
     holds does not hide the work due later."""
-    knobs(monkeypatch, delay_s=0.8, ack_delay_s=0.3)
     runs = 0
-    real = handlers.adjudicate_due
 
-    async def counted(s: Service) -> int:
-        nonlocal runs
-        runs += 1
-        return await real(s)
+    class Counted(PayerCycle):  # registered as the timer, so the cycle wakes it too
+        async def __call__(self, s: Service) -> int:
+            nonlocal runs
+            runs += 1
+            return await super().__call__(s)
 
-    monkeypatch.setattr(handlers, "adjudicate_due", counted)  # the cycle wakes itself too
-    svc.every(3600, handlers.adjudicate_due, woken_by=[ClaimSubmitted.TOPIC])
+    svc, _ = await simulator(Counted, delay_s=0.8, ack_delay_s=0.3)
     assert svc.pool is not None
     await svc.pool.execute(
         "INSERT INTO scheduled(tenant, correlation_id, event_type, body, due_at)"
@@ -201,9 +215,9 @@ async def test_the_payer_cycle_runs_when_its_work_falls_due_not_a_period_later(
 
 
 async def test_a_reused_control_number_with_other_content_is_dead_lettered(
-    svc: Service, monkeypatch: pytest.MonkeyPatch
+    simulator: Simulator,
 ) -> None:
-    knobs(monkeypatch)
+    svc, _ = await simulator()
     text, claims = three_claims(502)
     other, _ = three_claims(502)
     other = other.replace("MBR002", "MBR009")
@@ -214,15 +228,13 @@ async def test_a_reused_control_number_with_other_content_is_dead_lettered(
     assert [d["reason"] for d in dead] == ["duplicate-interchange"]
 
 
-async def test_duplicate_delivery_knob_sends_the_same_835_twice(
-    svc: Service, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    knobs(monkeypatch, duplicate_835_rate=1.0)
+async def test_duplicate_delivery_knob_sends_the_same_835_twice(simulator: Simulator) -> None:
+    svc, pay = await simulator(duplicate_835_rate=1.0)
     text, claims = three_claims(503)
     await svc.process(ClaimSubmitted.TOPIC, [submitted(text, claims[0].pcn, 503, 0)])
     assert svc.pool is not None
     await svc.pool.execute("DELETE FROM outbox")
-    await handlers.adjudicate_due(svc)
+    await pay(svc)
     remits = [e for e in await outbox(svc) if isinstance(e, RemitReceived)]
     assert len(remits) == 2
     assert remits[0] == remits[1]
@@ -230,16 +242,16 @@ async def test_duplicate_delivery_knob_sends_the_same_835_twice(
 
 
 async def test_plb_knob_adds_interest_or_a_recoupment_and_the_check_still_balances(
-    svc: Service, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    simulator: Simulator, tmp_path: Path
 ) -> None:
-    knobs(monkeypatch, plb_rate=1.0)
+    svc, pay = await simulator(plb_rate=1.0)
     reasons = set()
     for n, icn in enumerate(range(510, 516)):
         text, claims = three_claims(icn)
         await svc.process(ClaimSubmitted.TOPIC, [submitted(text, claims[0].pcn, icn, n)])
         assert svc.pool is not None
         await svc.pool.execute("DELETE FROM outbox")
-        await handlers.adjudicate_due(svc)
+        await pay(svc)
         [remit] = [e for e in await outbox(svc) if isinstance(e, RemitReceived)]
         assert_valid(tmp_path, remit.x12, f"plb{icn}.835")
         segs = segments(remit.x12)[1]
@@ -252,10 +264,8 @@ async def test_plb_knob_adds_interest_or_a_recoupment_and_the_check_still_balanc
     assert reasons == {"L6", "WO"}
 
 
-async def test_late_acks_and_a_reversal_with_a_corrected_payment(
-    svc: Service, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    knobs(monkeypatch, ack_delay_s=3600, reversal_rate=1.0, reversal_after_s=0)
+async def test_late_acks_and_a_reversal_with_a_corrected_payment(simulator: Simulator) -> None:
+    svc, pay = await simulator(ack_delay_s=3600, reversal_rate=1.0, reversal_after_s=0)
     day = recent()
     text = interchange(
         build_set([C("CREV1", [L("99214", "180", date=day)], payer_id="PPO01", filing="12")]),
@@ -265,7 +275,7 @@ async def test_late_acks_and_a_reversal_with_a_corrected_payment(
     assert await outbox(svc) == []  # acknowledgements held back
     assert svc.pool is not None
     await svc.pool.execute("UPDATE scheduled SET due_at = now()")
-    await handlers.adjudicate_due(svc)
+    await pay(svc)
     events = await outbox(svc)
     kinds = [(type(e).__name__, getattr(e, "kind", None)) for e in events]
     assert kinds[:2] == [("ClaimAcknowledged", "999"), ("ClaimAcknowledged", "277CA")]
@@ -273,7 +283,7 @@ async def test_late_acks_and_a_reversal_with_a_corrected_payment(
     assert len(first) == 1
     paid = clps(first[0].x12)["CREV1"][0]
     await svc.pool.execute("DELETE FROM outbox")
-    await handlers.adjudicate_due(svc)
+    await pay(svc)
     second = [e for e in await outbox(svc) if isinstance(e, RemitReceived)]
     assert len(second) == 1
     claim_segs = [s for s in segments(second[0].x12)[1] if s[0] == "CLP"]
@@ -288,10 +298,8 @@ async def test_late_acks_and_a_reversal_with_a_corrected_payment(
     assert cents(bpr[2]) == cents(corrected[4]) - cents(paid[4])
 
 
-async def test_coverage_ended_on_the_roster_denies_co_27(
-    svc: Service, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    knobs(monkeypatch)
+async def test_coverage_ended_on_the_roster_denies_co_27(simulator: Simulator) -> None:
+    svc, pay = await simulator()
     assert svc.pool is not None
     await svc.pool.execute(
         "INSERT INTO enrollment(payer_id, member_id, plan, effective_date, termination_date)"
@@ -308,7 +316,7 @@ async def test_coverage_ended_on_the_roster_denies_co_27(
         icn=505,
     )
     await svc.process(ClaimSubmitted.TOPIC, [submitted(text, "CCOV1", 505, 0)])
-    await handlers.adjudicate_due(svc)
+    await pay(svc)
     remit = next(e for e in await outbox(svc) if isinstance(e, RemitReceived))
     found = clps(remit.x12)
     assert found["CCOV1"][0][2] == "4"
@@ -316,10 +324,8 @@ async def test_coverage_ended_on_the_roster_denies_co_27(
     assert found["CCOV2"][0][2] == "1"
 
 
-async def test_276_endpoint_answers_for_a_known_claim(
-    svc: Service, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    knobs(monkeypatch)
+async def test_276_endpoint_answers_for_a_known_claim(simulator: Simulator) -> None:
+    svc, pay = await simulator()
     text, claims = three_claims(506)
     # as the claims service does: one claim.submitted per claim of the interchange
     await svc.process(
@@ -342,7 +348,7 @@ async def test_276_endpoint_answers_for_a_known_claim(
         [before] = read_277(await pending.text())
         assert (before.status.category, before.status.code) == ("A2", "20")
 
-        await handlers.adjudicate_due(svc)
+        await pay(svc)
         remit = next(e for e in await outbox(svc) if isinstance(e, RemitReceived))
         clp = clps(remit.x12)[claims[2].pcn][0]  # preventive care: Medicare pays it in full
         assert cents(clp[4]) > 0
@@ -372,29 +378,27 @@ async def test_276_endpoint_answers_for_a_known_claim(
         assert "bad 276" in await garbage.text()
 
 
-async def test_a_paid_claim_sent_again_as_an_original_is_denied_co_18(
-    svc: Service, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    knobs(monkeypatch)
+async def test_a_paid_claim_sent_again_as_an_original_is_denied_co_18(simulator: Simulator) -> None:
+    svc, pay = await simulator()
     day = recent()
     first = interchange(build_set([C("CDUP1", [L("99396", "260", date=day)])]), icn=520)
     again = interchange(build_set([C("CDUP1", [L("99396", "260", date=day)])]), icn=521)
     await svc.process(ClaimSubmitted.TOPIC, [submitted(first, "CDUP1", 520, 0)])
-    await handlers.adjudicate_due(svc)
+    await pay(svc)
     await svc.process(ClaimSubmitted.TOPIC, [submitted(again, "CDUP1", 521, 1)])
-    await handlers.adjudicate_due(svc)
+    await pay(svc)
     remits = [e for e in await outbox(svc) if isinstance(e, RemitReceived)]
     assert [clps(r.x12)["CDUP1"][0][2] for r in remits] == ["1", "4"]
     assert ["CAS", "CO", "18", "260"] in clps(remits[1].x12)["CDUP1"]
 
 
 async def test_one_members_claims_in_one_cycle_meet_the_deductible_once(
-    svc: Service, monkeypatch: pytest.MonkeyPatch
+    simulator: Simulator,
 ) -> None:
     """Medicare Part B's deductible is $257.00: three visits of one member adjudicated in
     the same payer cycle charge it across the visits in order, never more in total, and
     the member's accumulators hold exactly what the 835 charged."""
-    knobs(monkeypatch)
+    svc, pay = await simulator()
     day = recent()
     claims = [
         C(f"D{n}", [L(code, charge, date=day)])
@@ -405,7 +409,7 @@ async def test_one_members_claims_in_one_cycle_meet_the_deductible_once(
     await svc.process(ClaimSubmitted.TOPIC, records)
     assert svc.pool is not None
     await svc.pool.execute("DELETE FROM outbox")
-    assert await handlers.adjudicate_due(svc) == 3
+    assert await pay(svc) == 3
     remit = next(e for e in await outbox(svc) if isinstance(e, RemitReceived))
     found = clps(remit.x12)
 
@@ -427,3 +431,53 @@ async def test_one_members_claims_in_one_cycle_meet_the_deductible_once(
         " AND member_id = 'MBR001'"
     )
     assert met == 25700
+
+
+async def _columns(pool: Any, schema: str) -> list[tuple[str, str, str, str]]:
+    rows = await pool.fetch(
+        "SELECT table_name, column_name, data_type, is_nullable FROM information_schema.columns"
+        " WHERE table_schema = $1 ORDER BY table_name, column_name",
+        schema,
+    )
+    return [tuple(r) for r in rows if r[0] != "schema_migrations"]
+
+
+async def test_a_schema_migrated_before_the_renumbering_takes_the_new_numbers_unharmed(
+    live_stack: Settings, tmp_path: Path
+) -> None:
+    """0002_eligibility_roster.sql shared its number and is now 0006: a schema that applied
+    the old files runs it again under the new name as a no-op, keeps its roster, and ends
+    with the same tables and columns as a schema migrated with the new files alone."""
+    old = tmp_path / "migrations"
+    old.mkdir()
+    for f in app.MIGRATIONS.glob("*.sql"):
+        if f.name == "0006_eligibility_roster.sql":  # as it was: no IF NOT EXISTS
+            text = f.read_text().replace(" IF NOT EXISTS", "")
+            (old / "0002_eligibility_roster.sql").write_text(text)
+        else:
+            (old / f.name).write_text(f.read_text())
+    before, fresh = (f"it_{uuid.uuid4().hex[:8]}" for _ in range(2))
+    pool = await create_pool(live_stack, before, max_size=1)
+    other = await create_pool(live_stack, fresh, max_size=1)
+    try:
+        applied = await migrate(pool, before, old)
+        assert "service/0002_eligibility_roster.sql" in applied
+        await pool.execute(
+            "INSERT INTO enrollment(payer_id, member_id, plan, effective_date)"
+            " VALUES ('MCR01', 'MBR001', 'Medicare Part B', '2020-01-01')"
+        )
+        assert await migrate(pool, before, app.MIGRATIONS) == [
+            "service/0006_eligibility_roster.sql"
+        ]
+        assert await migrate(pool, before, app.MIGRATIONS) == []
+        assert await pool.fetchval("SELECT count(*) FROM enrollment") == 1
+        await pool.execute(
+            "INSERT INTO eligibility_unknown(payer_id, member_id, person)"
+            " VALUES ('MCR01', 'MBR002', '')"
+        )
+        await migrate(other, fresh, app.MIGRATIONS)
+        assert await _columns(pool, before) == await _columns(other, fresh)
+    finally:
+        for p, schema in ((pool, before), (other, fresh)):
+            await p.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+            await p.close()

@@ -9,20 +9,15 @@ from random import Random
 import pytest
 
 from services.simulator.adjudicate import (
-    DENIED,
     PROCESSED_PRIMARY,
     PROCESSED_SECONDARY,
     REVERSAL,
-    Accumulators,
-    Adjudication,
-    Cas,
-    ClaimIn,
-    ClaimLineIn,
     adjudicate,
     check_balance,
     payer_claim_number,
     reverse,
 )
+from services.simulator.model import DENIED, Accumulators, Adjudication, Cas, ClaimIn, ClaimLineIn
 from services.simulator.payers import MEDICARE_FEES, PAYERS, PREVENTIVE, payer
 
 pytestmark = pytest.mark.unit

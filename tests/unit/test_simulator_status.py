@@ -14,26 +14,15 @@ from random import Random
 import pytest
 
 from runtime.x12 import Envelope, X12Error, segments
-from services.simulator.adjudicate import (
-    DENIED,
-    Accumulators,
-    ClaimIn,
-    ClaimLineIn,
-    Name,
-    adjudicate,
-)
+from services.simulator.adjudicate import adjudicate
 from services.simulator.config import SimulatorSettings, parse_mix
-from services.simulator.x12_in import claim_numbers_by_set, triage_837
-from services.simulator.x12_status import (
-    ClaimStatus,
-    Party,
-    StatusInquiry,
-    read_276,
-    read_277,
-    write_276,
-    write_277,
-)
-from tests.unit.test_simulator_x12 import C, L, build_set, interchange
+from services.simulator.model import DENIED, Accumulators, ClaimIn, ClaimLineIn, Name
+from services.simulator.samples import Claim837 as C
+from services.simulator.samples import Line837 as L
+from services.simulator.samples import build_set, interchange
+from services.simulator.x12_276 import Party, StatusInquiry, read_276, write_276
+from services.simulator.x12_277 import ClaimStatus, read_277, write_277
+from services.simulator.x12_837 import claim_numbers_by_set, triage_837
 
 pytestmark = pytest.mark.unit
 

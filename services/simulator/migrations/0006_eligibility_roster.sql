@@ -1,6 +1,9 @@
 -- Real-time eligibility (services/simulator/eligibility.py): who each payer covers, fed
 -- from encounter.created, and members asked about before the roster knew them.
-CREATE TABLE enrollment (
+-- Applied as 0002_eligibility_roster.sql until it shared that number with another; it
+-- depends on no other migration, and a database that applied it under the old name
+-- runs it again as a no-op (IF NOT EXISTS).
+CREATE TABLE IF NOT EXISTS enrollment (
     payer_id              text NOT NULL,
     member_id             text NOT NULL,
     plan                  text NOT NULL,
@@ -13,7 +16,7 @@ CREATE TABLE enrollment (
     PRIMARY KEY (payer_id, member_id)
 );
 
-CREATE TABLE eligibility_unknown (
+CREATE TABLE IF NOT EXISTS eligibility_unknown (
     payer_id        text NOT NULL,
     member_id       text NOT NULL,
     person          text NOT NULL,   -- '' the subscriber, else the dependent's birth date
