@@ -13,7 +13,7 @@ from runtime.x12 import X12Error
 from schemas.codec import DecodeError, decode, encode, new_meta
 from services.claims.x12_276 import read_277
 from services.eligibility.x12_271 import parse_271
-from services.simulator.x12_in import read_837, triage_837
+from services.simulator.x12_837 import read_837, triage_837
 from tests.builders import encounter
 
 pytestmark = pytest.mark.unit
