@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -24,6 +26,7 @@ from schemas.codec import encode, new_meta
 from schemas.events import AckKind, AdjudicationStatus, Event
 from schemas.topics import PARTITIONS
 from services.reporting.app import PORT
+from tests.integration.browser import Cells, chromium, login_link, money, serving
 from tests.integration.ops_data import A, B, ops_env
 from tests.reporting_data import ack, adjudicated, submitted
 
@@ -288,3 +291,34 @@ async def test_the_gateway_serves_the_callers_tenants_live_kpis_from_reporting(
         assert down.status_code == 503
         assert "reporting service did not answer" in down.json()["error"]
         assert down.headers["Retry-After"] == "5"
+
+
+async def test_the_ops_dashboard_shows_the_live_kpis_reporting_computed(
+    live_stack: Settings, topics: dict[str, str], reporting: Reporting
+) -> None:
+    """In Chromium, as the billing office's ops person sees it: today's hour and payers."""
+    url = f"http://127.0.0.1:{reporting.port}"
+    async with ops_env(live_stack, uuid.uuid4().hex[:8], reporting_url=url) as env:
+        await publish(live_stack, topics, A, the_day())
+        await reporting.wait_total(A, decisions=3, first_verdicts=4)
+        api = await env.client.get(
+            "/v1/ops/kpis/live?window=hour&last=24", headers=env.auth("a_ops")
+        )
+        total = api.json()["total"]
+        profile = Path(tempfile.mkdtemp(prefix="rcm-chromium-"))
+        try:
+            async with serving(env) as base:
+                link = await login_link(env, base)
+                dom = (await chromium("--dump-dom", link, profile=profile)).decode()
+        finally:
+            shutil.rmtree(profile, ignore_errors=True)
+    page = Cells()
+    page.feed(dom)
+    day = page.rows[("data-hour", "total")]
+    assert day["submitted"] == str(total["claims_submitted"])
+    assert day["first-pass"] == "75.0%"  # tenant A's day, however often it was sent
+    assert day["paid"] == money(total["paid_cents"])
+    ppo = total["by_payer"]["PPO01"]
+    assert page.rows[("data-payer", "PPO01")]["paid"] == money(ppo["paid_cents"])
+    assert ppo["paid_cents"] % 12000 == 0  # $120.00 for each time the day was sent
+    assert "Top denial reasons: 197" in page.ids["live-sub"]
