@@ -261,7 +261,7 @@ async def test_two_relays_of_one_schema_publish_each_row_once_in_order(
     async def drain(svc: Service) -> None:
         assert svc.pool is not None
         while await svc.pool.fetchval("SELECT count(*) FROM outbox"):
-            await svc._relay_once(limit=7)
+            await svc.relay_once(limit=7)
 
     consumer = AIOKafkaConsumer(topic, auto_offset_reset="earliest", **client_config(live_stack))
     await consumer.start()
@@ -408,7 +408,7 @@ async def test_a_wait_for_a_commit_resolves_after_it_and_one_given_up_is_not_kep
         for _ in range(50):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(svc.next_commit("it.never"), 0.001)
-        assert len(svc._commit_waiters["it.never"]) <= 1
+        assert len(svc.scheduler._commit_waiters["it.never"]) <= 1
         waiting = svc.next_commit(topic)
         await asyncio.sleep(0.05)
         assert not waiting.done()
