@@ -34,7 +34,7 @@ from runtime import ops_web, positions, process, telemetry
 from runtime.applier import BatchApplier, BatchHook, Handler, ManyHandler, Record
 from runtime.consumer import BatchConsumer
 from runtime.context import Context, Deferred, Reject, run_deferred, timer_meta
-from runtime.db import create_pool, is_transient, migrate
+from runtime.db import MigrationChanged, create_pool, is_transient, migrate
 from runtime.kafka import producer_config
 from runtime.metrics import Metrics
 from runtime.ops_web import authorized
@@ -301,7 +301,11 @@ class Service:
 
     async def start_resources(self) -> None:
         self.pool = await self._connect_with_retry()
-        applied = await migrate(self.pool, self.schema, self.migrations)
+        try:
+            applied = await migrate(self.pool, self.schema, self.migrations)
+        except MigrationChanged as exc:
+            log.critical("%s", exc)  # the one line an operator needs, before the traceback
+            raise
         if applied:
             log.info("migrations applied: %s", ", ".join(applied))
         self.producer = AIOKafkaProducer(**producer_config(self.settings))
