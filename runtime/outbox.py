@@ -8,14 +8,17 @@ import asyncio
 import base64
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import asyncpg
 import orjson
 from aiokafka import AIOKafkaProducer
+from opentelemetry import context as otel_context
 
+from runtime import telemetry
 from runtime.metrics import Metrics
-from schemas.codec import Encoded
+from schemas.codec import H_TRACEPARENT, Encoded
 
 log = logging.getLogger("rcm.runtime")
 
@@ -117,9 +120,13 @@ class Outbox:
             )
             if not rows:
                 return 0
+            traced = telemetry.producer_spans()
             futures = []
             for row in rows:
                 headers = [(k, base64.b64decode(v)) for k, v in orjson.loads(row["headers"])]
+                if traced:
+                    futures.append(await _send_in_trace(producer, row, headers))
+                    continue
                 futures.append(
                     await producer.send(row["topic"], row["value"], key=row["key"], headers=headers)
                 )
@@ -127,6 +134,26 @@ class Outbox:
         for row in rows:
             self.metrics.messages_out.labels(self.service, row["topic"]).inc()
         return len(rows)
+
+
+async def _send_in_trace(
+    producer: AIOKafkaProducer, row: Mapping[str, Any], headers: list[tuple[str, bytes]]
+) -> Any:
+    """Sends a row as a span of the trace its event carries: the produce span takes the
+    event's traceparent as its parent and hands its own on in its place."""
+    parent = next((v.decode() for k, v in headers if k == H_TRACEPARENT), None)
+    if parent is None:
+        return await producer.send(row["topic"], row["value"], key=row["key"], headers=headers)
+    token = otel_context.attach(telemetry.context_from(parent) or otel_context.get_current())
+    try:
+        return await producer.send(
+            row["topic"],
+            row["value"],
+            key=row["key"],
+            headers=[h for h in headers if h[0] != H_TRACEPARENT],
+        )
+    finally:
+        otel_context.detach(token)
 
 
 def headers_json(headers: Sequence[tuple[str, bytes]]) -> str:
