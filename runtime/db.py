@@ -58,14 +58,27 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
     still rolls back a transaction left open before this is called."""
 
 
+class MigrationChanged(RuntimeError):
+    """An applied migration's file is no longer what was applied: the schema and the code
+    disagree, and starting would run the service against a schema no file describes."""
+
+
+def checksum(path: Path) -> str:
+    """What schema_migrations records of an applied file: the SHA-256 of its bytes."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 async def migrate(pool: asyncpg.Pool, schema: str, directory: Path) -> list[str]:
-    """Applies runtime and service migrations not yet applied, once, under an advisory lock."""
+    """Applies runtime and service migrations not yet applied, once, under an advisory lock.
+
+    Each applied file's checksum is recorded; rows applied before checksums were (NULL)
+    get theirs from the files. A file whose checksum differs from the recorded one raises
+    :class:`MigrationChanged` before anything is applied."""
     if not _SCHEMA.match(schema):
         raise ValueError(f"bad schema name {schema!r}")
     lock = int.from_bytes(
         hashlib.sha256(f"migrate:{schema}".encode()).digest()[:8], "big", signed=True
     )
-    applied: list[str] = []
 
     def said(_conn: Any, message: Any) -> None:
         # what a migration tells the operator (RAISE WARNING) goes to the log; NOTICEs
@@ -73,6 +86,8 @@ async def migrate(pool: asyncpg.Pool, schema: str, directory: Path) -> list[str]
         if getattr(message, "severity", "") == "WARNING":
             log.warning("migration of %s: %s", schema, message.message)
 
+    files = [("runtime", f) for f in sorted(RUNTIME_MIGRATIONS.glob("*.sql"))]
+    files += [("service", f) for f in sorted(directory.glob("*.sql"))]
     async with pool.acquire() as conn:
         await conn.execute("SELECT pg_advisory_lock($1)", lock)
         conn.add_log_listener(said)
@@ -82,26 +97,67 @@ async def migrate(pool: asyncpg.Pool, schema: str, directory: Path) -> list[str]
                 f"CREATE TABLE IF NOT EXISTS {schema}.schema_migrations ("
                 " version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
             )
-            done = {
-                r["version"]
-                for r in await conn.fetch(f"SELECT version FROM {schema}.schema_migrations")
-            }
-            files = [("runtime", f) for f in sorted(RUNTIME_MIGRATIONS.glob("*.sql"))]
-            files += [("service", f) for f in sorted(directory.glob("*.sql"))]
-            for origin, path in files:
-                version = f"{origin}/{path.name}"
-                if version in done:
-                    continue
-                async with conn.transaction():
-                    await conn.execute(f"SET LOCAL search_path TO {schema}")
-                    await conn.execute(path.read_text())
-                    await conn.execute(
-                        f"INSERT INTO {schema}.schema_migrations(version) VALUES ($1)", version
-                    )
-                applied.append(version)
+            await conn.execute(
+                f"ALTER TABLE {schema}.schema_migrations ADD COLUMN IF NOT EXISTS checksum text"
+            )
+            done = await _verify(conn, schema, files)
+            return await _apply(
+                conn, schema, [(o, f) for o, f in files if _version(o, f) not in done]
+            )
         finally:
             conn.remove_log_listener(said)
             await conn.execute("SELECT pg_advisory_unlock($1)", lock)
+
+
+def _version(origin: str, path: Path) -> str:
+    return f"{origin}/{path.name}"
+
+
+async def _verify(
+    conn: asyncpg.Connection, schema: str, files: Sequence[tuple[str, Path]]
+) -> set[str]:
+    """The versions applied; backfills missing checksums, and raises
+    :class:`MigrationChanged` for an applied file that changed."""
+    recorded = {
+        r["version"]: r["checksum"]
+        for r in await conn.fetch(f"SELECT version, checksum FROM {schema}.schema_migrations")
+    }
+    backfill: list[tuple[str, str]] = []
+    for origin, path in files:
+        version = _version(origin, path)
+        if version not in recorded:
+            continue
+        now = checksum(path)
+        if recorded[version] is None:
+            backfill.append((now, version))
+        elif recorded[version] != now:
+            raise MigrationChanged(
+                f"schema {schema}: applied migration {version} ({path}) has changed since it"
+                " was applied; restore the file and add a new migration for the change"
+            )
+    if backfill:
+        await conn.executemany(
+            f"UPDATE {schema}.schema_migrations SET checksum = $1 WHERE version = $2", backfill
+        )
+        log.info("schema %s: checksums recorded for %d applied migrations", schema, len(backfill))
+    return set(recorded)
+
+
+async def _apply(
+    conn: asyncpg.Connection, schema: str, pending: Sequence[tuple[str, Path]]
+) -> list[str]:
+    applied: list[str] = []
+    for origin, path in pending:
+        version = _version(origin, path)
+        async with conn.transaction():
+            await conn.execute(f"SET LOCAL search_path TO {schema}")
+            await conn.execute(path.read_text())
+            await conn.execute(
+                f"INSERT INTO {schema}.schema_migrations(version, checksum) VALUES ($1, $2)",
+                version,
+                checksum(path),
+            )
+        applied.append(version)
     return applied
 
 

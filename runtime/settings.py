@@ -90,9 +90,6 @@ class Settings(BaseSettings):
         default=SecretStr("local-clearinghouse-token"), description="Bearer token for it"
     )
 
-    simulator_delay_s: float = Field(default=0.5, ge=0, description="Payer days, compressed")
-    simulator_seed: int = 7
-    simulator_denial_rate: float = Field(default=0.04, ge=0, le=1)
     tenant: str = "demo-clinic"
 
     @model_validator(mode="after")

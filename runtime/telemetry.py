@@ -1,10 +1,17 @@
-"""OpenTelemetry: one trace per claim, carried hop to hop in the traceparent header."""
+"""OpenTelemetry: one trace per claim, carried hop to hop in the traceparent header.
+
+With an exporter set, PostgreSQL statements (asyncpg), Kafka produce calls (aiokafka's
+producer) and HTTP requests (FastAPI, :func:`instrument_fastapi`) get spans too, in the
+claim's trace. None of them records a patient identifier: statements without their
+parameters, produce spans without the record key (a guarantor id is a person's), HTTP
+spans without the query string (a claim search names a patient control number)."""
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import orjson
 from opentelemetry import trace
@@ -18,17 +25,69 @@ from opentelemetry.sdk.trace.export import (
     SpanExporter,
     SpanExportResult,
 )
-from opentelemetry.trace import Span
+from opentelemetry.sdk.trace.sampling import (
+    ALWAYS_ON,
+    Decision,
+    ParentBased,
+    Sampler,
+    SamplingResult,
+)
+from opentelemetry.trace import Link, Span, SpanKind
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from opentelemetry.trace.span import TraceState
+from opentelemetry.util.types import Attributes
 
 _propagator = TraceContextTextMapPropagator()
 _exporting = False  # set by setup() when spans go somewhere
+_producer_spans = False  # set by setup() once aiokafka's producer makes spans
+
+#: Span attributes that would carry what an instrumentor records but must not: the
+#: Kafka record key, and an HTTP request's query string.
+KAFKA_KEY = "messaging.kafka.message.key"
+REDACTED = "redacted"
 
 
 def exporting() -> bool:
     """Whether this process records spans. Without, a service hands each event's
     traceparent on unchanged and starts no span: the trace stays whole for free."""
     return _exporting
+
+
+def producer_spans() -> bool:
+    """Whether Kafka produce calls make spans (and hand their own traceparent on)."""
+    return _producer_spans
+
+
+class QueriesInTraces(Sampler):
+    """Every span, except a PostgreSQL statement that is in no trace: one a batch sends
+    for all of its messages (the dedupe insert, the outbox write, deferred writes)
+    belongs to no one claim, and would make a trace of its own per statement."""
+
+    _inner = ParentBased(ALWAYS_ON)
+
+    def should_sample(
+        self,
+        parent_context: Context | None,
+        trace_id: int,
+        name: str,
+        kind: SpanKind | None = None,
+        attributes: Attributes = None,
+        links: Sequence[Link] | None = None,
+        trace_state: TraceState | None = None,
+    ) -> SamplingResult:
+        in_trace = trace.get_current_span(parent_context).get_span_context().is_valid
+        if (
+            not in_trace
+            and attributes
+            and ("db.system" in attributes or "db.system.name" in attributes)
+        ):
+            return SamplingResult(Decision.DROP)
+        return self._inner.should_sample(
+            parent_context, trace_id, name, kind, attributes, links, trace_state
+        )
+
+    def get_description(self) -> str:
+        return "QueriesInTraces"
 
 
 class JsonLinesExporter(SpanExporter):
@@ -72,19 +131,78 @@ def setup(service: str, exporter: str, directory: Path | None = None) -> None:
     if exporter == "none":
         return
     _exporting = True
-    provider = TracerProvider(resource=Resource.create({"service.name": f"rcm-{service}"}))
+    provider = TracerProvider(
+        resource=Resource.create({"service.name": f"rcm-{service}"}), sampler=QueriesInTraces()
+    )
     if exporter == "jsonl":
         target = (directory or Path("traces")) / f"{service}.jsonl"
         provider.add_span_processor(SimpleSpanProcessor(JsonLinesExporter(target)))
     elif exporter == "console":
         provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
     elif exporter == "otlp":
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import (  # type: ignore[import-not-found]
-            OTLPSpanExporter,
-        )
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     trace.set_tracer_provider(provider)
+    _instrument_clients()
+
+
+def _instrument_clients() -> None:
+    """Spans for PostgreSQL statements and Kafka produce calls. Imported here, so that a
+    process without an exporter loads and patches nothing."""
+    global _producer_spans
+    import aiokafka
+    from opentelemetry.instrumentation.aiokafka import AIOKafkaInstrumentor
+    from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
+    from opentelemetry.instrumentation.utils import unwrap
+
+    AsyncPGInstrumentor(capture_parameters=False).instrument()  # type: ignore[no-untyped-call]
+    kafka = AIOKafkaInstrumentor()
+    if not kafka.is_instrumented_by_opentelemetry:
+        kafka.instrument(async_produce_hook=_redact_key)
+        # The consumer side would be a span per record fetched, beside the span each
+        # message gets where it is applied (runtime.applier): the producer only.
+        unwrap(aiokafka.AIOKafkaConsumer, "getone")
+        unwrap(aiokafka.AIOKafkaConsumer, "getmany")
+    _producer_spans = True
+
+
+async def _redact_key(span: Span, args: Any, kwargs: Any) -> None:
+    """Record keys are claim, encounter and guarantor ids; a guarantor id is a person's."""
+    span.set_attribute(KAFKA_KEY, REDACTED)
+
+
+def instrument_fastapi(app: Any) -> None:
+    """Server spans for a FastAPI application's requests, when this process exports
+    spans (call :func:`setup` first): the path, never the query string, no headers."""
+    if not _exporting:
+        return
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+    FastAPIInstrumentor.instrument_app(
+        app,
+        server_request_hook=without_query,
+        excluded_urls="healthz,metrics",
+        exclude_spans=["receive", "send"],
+    )
+
+
+def without_query(span: Span, scope: Mapping[str, Any]) -> None:
+    """Rewrites the request attributes the ASGI instrumentation sets with the query
+    string (http.target, http.url; url.query in the newer conventions) to the path."""
+    if not span.is_recording():
+        return
+    path = str(scope.get("path", ""))
+    recorded = getattr(span, "attributes", None) or {}
+    if "http.target" in recorded:
+        span.set_attribute("http.target", path)
+    if "http.url" in recorded:
+        url = str(recorded["http.url"]).split("?", 1)[0]
+        span.set_attribute("http.url", url)
+    if "url.full" in recorded:
+        span.set_attribute("url.full", str(recorded["url.full"]).split("?", 1)[0])
+    if "url.query" in recorded:
+        span.set_attribute("url.query", REDACTED)
 
 
 def tracer(name: str) -> trace.Tracer:

@@ -14,7 +14,6 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from runtime.db import migrate
 from runtime.kafka import client_config
 from runtime.service import Context, Deferred, Record, Service, run_deferred
 from runtime.settings import Settings
@@ -261,7 +260,7 @@ async def test_two_relays_of_one_schema_publish_each_row_once_in_order(
     async def drain(svc: Service) -> None:
         assert svc.pool is not None
         while await svc.pool.fetchval("SELECT count(*) FROM outbox"):
-            await svc._relay_once(limit=7)
+            await svc.relay_once(limit=7)
 
     consumer = AIOKafkaConsumer(topic, auto_offset_reset="earliest", **client_config(live_stack))
     await consumer.start()
@@ -408,7 +407,7 @@ async def test_a_wait_for_a_commit_resolves_after_it_and_one_given_up_is_not_kep
         for _ in range(50):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(svc.next_commit("it.never"), 0.001)
-        assert len(svc._commit_waiters["it.never"]) <= 1
+        assert len(svc.scheduler._commit_waiters["it.never"]) <= 1
         waiting = svc.next_commit(topic)
         await asyncio.sleep(0.05)
         assert not waiting.done()
@@ -464,83 +463,3 @@ async def test_a_timer_woken_by_a_topic_runs_once_its_batch_has_committed(
             assert seen == [0, 2]  # woken, and it saw the committed rows
     finally:
         await _done(svc)
-
-
-async def test_a_payload_column_becomes_json_only_while_its_table_is_small(
-    live_stack: Settings, tmp_path: Path
-) -> None:
-    schema = f"it_{uuid.uuid4().hex[:8]}"
-    pool = await asyncpg.create_pool(live_stack.database_url, min_size=1, max_size=1)
-    assert pool is not None
-    try:
-        await migrate(pool, schema, tmp_path)  # the runtime's migrations alone
-        async with pool.acquire() as conn:
-            await conn.execute(f"SET search_path TO {schema}")
-            kind = (
-                "SELECT format_type(atttypid, atttypmod) AS type, attcompression::text AS comp"
-                " FROM pg_attribute WHERE attrelid = $1::regclass AND attname = $2"
-            )
-            lz4 = await conn.fetchval(
-                "SELECT 'lz4' = ANY(enumvals) FROM pg_settings"
-                " WHERE name = 'default_toast_compression'"
-            )
-            want_comp = "l" if lz4 else ""
-            # the outbox was empty when its migration ran: its headers are json already
-            assert tuple(await conn.fetchrow(kind, "outbox", "headers")) == ("json", want_comp)
-
-            await conn.execute("CREATE TABLE docs (id int PRIMARY KEY, body jsonb NOT NULL)")
-            docs = [orjson.dumps({"claim": n, "lines": [{"cpt": "99213", "cents": 12500 + n}]})
-                    for n in range(5)]  # fmt: skip
-            await conn.executemany(
-                "INSERT INTO docs VALUES ($1, $2)", [(n, d.decode()) for n, d in enumerate(docs)]
-            )
-            # five rows, at most four allowed: the table is not rewritten at a start-up;
-            # only new values get lz4
-            assert await conn.fetchval("SELECT json_payload('docs', 'body', 4)") is False
-            assert tuple(await conn.fetchrow(kind, "docs", "body")) == ("jsonb", want_comp)
-            # what the services write, json, still goes into the jsonb column
-            await conn.execute("INSERT INTO docs VALUES (5, $1::json)", docs[0].decode())
-
-            # as `rcm db json-payloads` calls it: from outside the schema, with no limit
-            await conn.execute("RESET search_path")
-            converted = f"SELECT {schema}.json_payload('{schema}.docs', 'body', NULL)"
-            assert await conn.fetchval(converted) is True
-            await conn.execute(f"SET search_path TO {schema}")
-            assert tuple(await conn.fetchrow(kind, "docs", "body")) == ("json", want_comp)
-            rows = await conn.fetch("SELECT body FROM docs ORDER BY id")
-            assert [orjson.loads(r["body"]) for r in rows] == [
-                *(orjson.loads(d) for d in docs),
-                orjson.loads(docs[0]),
-            ]
-            # converting again is a no-op; a column that is not there is an error
-            assert await conn.fetchval("SELECT json_payload('docs', 'body', 0)") is True
-            with pytest.raises(asyncpg.RaiseError, match="has no column nope"):
-                await conn.fetchval("SELECT json_payload('docs', 'nope', 0)")
-    finally:
-        await pool.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-        await pool.close()
-
-
-async def test_a_payload_table_too_large_to_convert_at_start_is_named_in_the_log(
-    live_stack: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    (tmp_path / "0001_docs.sql").write_text(
-        "CREATE TABLE docs (id int PRIMARY KEY, body jsonb NOT NULL);"
-        " INSERT INTO docs SELECT g, jsonb_build_object('claim', g) FROM generate_series(1, 3) g;"
-    )
-    (tmp_path / "0002_docs_json.sql").write_text("SELECT json_payload('docs', 'body', 2);")
-    schema = f"it_{uuid.uuid4().hex[:8]}"
-    pool = await asyncpg.create_pool(live_stack.database_url, min_size=1, max_size=1)
-    assert pool is not None
-    try:
-        with caplog.at_level("WARNING", logger="rcm.db"):
-            await migrate(pool, schema, tmp_path)
-            await migrate(pool, schema, tmp_path)  # the next start: nothing to say
-        said = [r.getMessage() for r in caplog.records if r.name == "rcm.db"]
-        assert len(said) == 1
-        assert f"migration of {schema}: " in said[0]
-        assert "docs.body stays jsonb" in said[0]
-        assert "rcm db json-payloads" in said[0]
-    finally:
-        await pool.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-        await pool.close()
