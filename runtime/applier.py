@@ -258,15 +258,9 @@ class BatchApplier:
         async with conn.transaction():
             if not await conn.fetchval(_RECORD_ID, dedupe_id, record.topic):
                 return
-            now = dt.datetime.now(dt.UTC).isoformat()
-            headers = [h for h in record.headers if not h[0].startswith("dlq_")]
-            headers += [
-                ("dlq_reason", reason.encode()),
-                ("dlq_error", detail[:2000].encode()),
-                ("dlq_service", f"rcm/{self.name}".encode()),
-                ("dlq_time", now.encode()),
-                ("dlq_source", record.position.encode()),
-            ]
+            headers = dead_letter_headers(
+                record.headers, record.position, reason, detail, service=self.name
+            )
             await conn.execute(
                 'INSERT INTO dead_letters(source_topic, partition, "offset", reason, error)'
                 " VALUES ($1, $2, $3, $4, $5)",
@@ -286,3 +280,18 @@ class BatchApplier:
             reason,
             extra={"topic": record.topic, "reason": reason},
         )
+
+
+def dead_letter_headers(
+    headers: list[tuple[str, bytes]], position: str, reason: str, detail: str, *, service: str
+) -> list[tuple[str, bytes]]:
+    """A dead letter's headers: the record's own (less any earlier dead letter's), the
+    reason, the error (2,000 characters at most), the service, the time and where it was
+    read (``topic:partition:offset``). Every consumer of the platform writes these."""
+    return [h for h in headers if not h[0].startswith("dlq_")] + [
+        ("dlq_reason", reason.encode()),
+        ("dlq_error", detail[:2000].encode()),
+        ("dlq_service", f"rcm/{service}".encode()),
+        ("dlq_time", dt.datetime.now(dt.UTC).isoformat().encode()),
+        ("dlq_source", position.encode()),
+    ]

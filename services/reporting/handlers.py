@@ -11,12 +11,12 @@ small (docs/performance.md).
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from runtime.applier import dead_letter_headers
 from schemas.codec import DecodeError, Message, decode
 from schemas.events import ClaimAcknowledged, ClaimAdjudicated, ClaimSubmitted
 from schemas.topics import dlq_name
@@ -127,19 +127,9 @@ async def apply_record(
         return
     position = f"{topic}:{partition}:{offset}"
     await send(
-        dlq_name(topic), key, value or b"", dead_letter_headers(headers, position, reason, detail)
+        dlq_name(topic),
+        key,
+        value or b"",
+        dead_letter_headers(headers, position, reason, detail, service="reporting"),
     )
     log.warning("dead-lettered %s: %s", position, reason, extra={"topic": topic, "reason": reason})
-
-
-def dead_letter_headers(
-    headers: list[tuple[str, bytes]], position: str, reason: str, detail: str
-) -> list[tuple[str, bytes]]:
-    """The original headers and the runtime's dead-letter headers (docs/developing.md)."""
-    return [h for h in headers if not h[0].startswith("dlq_")] + [
-        ("dlq_reason", reason.encode()),
-        ("dlq_error", detail[:2000].encode()),
-        ("dlq_service", b"rcm/reporting"),
-        ("dlq_time", dt.datetime.now(dt.UTC).isoformat().encode()),
-        ("dlq_source", position.encode()),
-    ]
