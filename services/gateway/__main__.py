@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uvicorn
 
-from runtime import logs
+from runtime import logs, telemetry
 from runtime.settings import settings
 from services.gateway.app import create_app
 from services.gateway.config import GatewaySettings
@@ -14,8 +14,11 @@ def main() -> None:
     s = settings()
     g = GatewaySettings()
     logs.setup("gateway", s.log_level)
+    telemetry.setup("gateway", s.otel_exporter, s.otel_dir)
+    app = create_app(s, g)
+    telemetry.instrument_fastapi(app)
     uvicorn.run(
-        create_app(s, g),
+        app,
         host=s.http_host,
         port=g.port,
         loop="uvloop",

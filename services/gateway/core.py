@@ -24,6 +24,7 @@ import asyncpg
 import orjson
 from aiokafka import AIOKafkaProducer
 
+from runtime import telemetry
 from runtime.db import create_pool, migrate
 from runtime.kafka import producer_config
 from runtime.settings import Settings
@@ -193,6 +194,9 @@ class Gateway:
             time=dt.datetime.now(dt.UTC),
             tenant=tenant,
             correlation_id=correlation_id,
+            # The request's span when this process records spans, so the claim's trace
+            # starts at intake; else a fresh root, as every claim has one trace.
+            traceparent=telemetry.traceparent_of() or telemetry.new_traceparent(),
             extra={"rcm_actor": actor},
         )
         enc = encode(event, meta)
