@@ -13,6 +13,7 @@ import datetime as dt
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 import services.eligibility.app as eligibility_app
-import services.eligibility.handlers as handlers_module
+import services.eligibility.timers as timers_module
 import services.simulator.app as simulator_app
 from runtime.service import Record, Service
 from runtime.settings import Settings
@@ -30,10 +31,11 @@ from schemas.codec import decode, encode, new_meta
 from schemas.common import Coverage
 from schemas.events import ClaimHeld, EligibilityChecked, EncounterCreated, Event
 from schemas.ids import claim_id_for
+from services.eligibility import handlers as eligibility_handlers
 from services.eligibility.client import HttpTransport
 from services.eligibility.config import EligibilitySettings
 from services.eligibility.domain import Verify, inquiry_for, precheck
-from services.eligibility.handlers import Eligibility
+from services.eligibility.timers import Verifier
 from services.eligibility.x12_270 import write_270
 from services.simulator import eligibility as payer
 from tests.builders import encounter
@@ -56,7 +58,7 @@ def _record(enc: EncounterCreated, offset: int) -> Record:
 class World:
     sim: Service
     elig: Service
-    handlers: Eligibility
+    verifier: Verifier
     offset: int = 0
 
     async def roster(self, *encs: EncounterCreated) -> None:
@@ -76,7 +78,7 @@ class World:
 
     async def settle(self, runs: int = 20) -> None:
         for _ in range(runs):
-            if await self.handlers.verify_due(self.elig) == 0:
+            if await self.verifier.verify_due(self.elig) == 0:
                 return
 
     async def events(self) -> dict[str, Event]:
@@ -127,10 +129,9 @@ async def world(live_stack: Settings) -> AsyncIterator[World]:
     server = await _serve(payer.aiohttp_app(lambda: sim.pool, grace_s=3600))  # type: ignore[arg-type,return-value]
     cfg = EligibilitySettings(timeout_s=2.0, max_attempts=3, backoff_s=0, reuse_s=600)
     transport = HttpTransport(live_stack, timeout_s=cfg.timeout_s, url=str(server.make_url("")))
-    handlers = Eligibility(cfg, live_stack, transport)
-    elig_svc.on_many(EncounterCreated, handlers.on_encounters)
+    elig_svc.on_many(EncounterCreated, partial(eligibility_handlers.on_encounters, cfg=cfg))
     try:
-        yield World(sim, elig_svc, handlers)
+        yield World(sim, elig_svc, Verifier(cfg, live_stack, transport))
     finally:
         await transport.close()
         await server.close()
@@ -237,7 +238,7 @@ async def test_each_kind_of_coverage_ends_where_it_should(world: World) -> None:
 async def test_a_member_the_payer_does_not_know_yet_is_retried_until_it_does(world: World) -> None:
     enc = enc_for(11, [ppo("BMP000000011")])
     await world.visit(enc)
-    await world.handlers.verify_due(world.elig)  # AAA 42: not on the roster yet
+    await world.verifier.verify_due(world.elig)  # AAA 42: not on the roster yet
     [pending] = await world.fetch("SELECT state, attempts, last_error FROM pending_checks")
     assert (pending["state"], pending["attempts"]) == ("pending", 1)
     assert "AAA 42" in pending["last_error"]
@@ -309,17 +310,17 @@ async def test_a_payer_that_does_not_answer_is_retried_then_held(
     server = await _serve(app)
     cfg = EligibilitySettings(timeout_s=0.2, max_attempts=3, backoff_s=0)
     transport = HttpTransport(live_stack, timeout_s=cfg.timeout_s, url=str(server.make_url("")))
-    handlers = Eligibility(cfg, live_stack, transport)
+    verifier = Verifier(cfg, live_stack, transport)
     try:
-        world.handlers = handlers
+        world.verifier = verifier
         world.elig.handlers.clear()
-        world.elig.on_many(EncounterCreated, handlers.on_encounters)
+        world.elig.on_many(EncounterCreated, partial(eligibility_handlers.on_encounters, cfg=cfg))
         enc = enc_for(31, [ppo("BMP000000031")])
         await world.visit(enc)
         for attempt in (1, 2):
-            await handlers.verify_due(world.elig)
+            await verifier.verify_due(world.elig)
             assert _cid(enc) not in await world.events(), f"held after attempt {attempt}"
-        await handlers.verify_due(world.elig)
+        await verifier.verify_due(world.elig)
         held = (await world.events())[_cid(enc)]
         assert isinstance(held, ClaimHeld)
         [reason] = held.reasons
@@ -345,12 +346,12 @@ async def test_an_unreadable_271_holds_the_claim_with_the_segment_and_keeps_the_
     server = await _serve(app)
     cfg = EligibilitySettings(reuse_s=0)
     transport = HttpTransport(live_stack, timeout_s=cfg.timeout_s, url=str(server.make_url("")))
-    handlers = Eligibility(cfg, live_stack, transport)
+    verifier = Verifier(cfg, live_stack, transport)
     try:
         enc = enc_for(41, [ppo("BMP000000041")])
         await world.roster(enc)
         await world.visit(enc)
-        world.handlers = handlers
+        world.verifier = verifier
         await world.settle()
         held = (await world.events())[_cid(enc)]
         assert isinstance(held, ClaimHeld)
@@ -371,14 +372,14 @@ async def test_an_answer_that_cannot_be_applied_holds_its_claim_alone(
     encs = [enc_for(40 + i, [ppo(f"BMP0000000{40 + i}")]) for i in range(3)]
     await world.roster(*encs)
     broken = _cid(encs[1])
-    real = handlers_module.from_271
+    real = timers_module.from_271
 
     def from_271(claim_id: str, *args: Any, **kw: Any) -> Any:
         if claim_id == broken:
             raise RuntimeError("a bug while reading this 271")
         return real(claim_id, *args, **kw)
 
-    monkeypatch.setattr(handlers_module, "from_271", from_271)
+    monkeypatch.setattr(timers_module, "from_271", from_271)
     await world.visit(*encs)
     await world.settle()
     ev = await world.events()
@@ -456,17 +457,17 @@ async def test_a_retry_is_asked_again_when_due_not_a_timer_period_later(world: W
     each retry it schedules (0.2 s, then 0.4 s) is asked again as soon as it is due,
     until the attempts are used up and the claim is held. A check already due that
     another instance is asking does not hide the retries due after it."""
-    world.handlers.cfg = world.handlers.cfg.model_copy(update={"backoff_s": 0.2})
+    world.verifier.cfg = world.verifier.cfg.model_copy(update={"backoff_s": 0.2})
     runs = 0
-    real = world.handlers.verify_due
+    real = world.verifier.verify_due
 
     async def counted(svc: Service) -> int:
         nonlocal runs
         runs += 1
         return await real(svc)
 
-    world.handlers.verify_due = counted  # type: ignore[method-assign]
-    world.elig.every(3600, world.handlers.verify_due, woken_by=["encounter.created"])
+    world.verifier.verify_due = counted  # type: ignore[method-assign]
+    world.elig.every(3600, world.verifier.verify_due, woken_by=["encounter.created"])
     pool = world.elig.pool
     assert pool is not None
     await pool.execute(
