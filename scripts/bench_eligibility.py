@@ -21,6 +21,7 @@ import statistics
 import sys
 import time
 import uuid
+from functools import partial
 from pathlib import Path
 
 from aiohttp.test_utils import TestServer
@@ -29,12 +30,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rcm.workload import generate_day
 from runtime.service import Record, Service
-from runtime.settings import settings
+from runtime.settings import Settings, settings
 from schemas.codec import encode, new_meta
 from schemas.events import EncounterCreated
+from services.eligibility import handlers
 from services.eligibility.client import HttpTransport
 from services.eligibility.config import EligibilitySettings
-from services.eligibility.handlers import Eligibility
+from services.eligibility.timers import Verifier
 from services.simulator import eligibility as payer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,9 +56,9 @@ def _pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
-async def main(n: int, calls: int) -> None:
-    s = settings()
-    tag = uuid.uuid4().hex[:8]
+def _services(s: Settings, tag: str) -> tuple[Service, Service]:
+    """The payer simulator (its roster fed by its real handler) and eligibility, each in
+    a throwaway schema."""
     sim = Service(
         "bench-sim",
         schema=f"bench_sim_{tag}",
@@ -72,6 +74,53 @@ async def main(n: int, calls: int) -> None:
         http_port=6196,
         s=s,
     )
+    return sim, elig
+
+
+async def _through(elig: Service, verifier: Verifier, recs: list[Record], poll_s: float) -> float:
+    """Seconds from the first encounter in to the last decision, with the verification
+    timer running as in the service."""
+    assert elig.pool is not None
+    stop = asyncio.Event()
+
+    async def timer() -> None:
+        while not stop.is_set():
+            if await verifier.verify_due(elig) == 0:
+                await asyncio.sleep(poll_s)
+
+    start = time.perf_counter()
+    task = asyncio.create_task(timer())
+    for i in range(0, len(recs), 500):
+        await elig.process("encounter.created", recs[i : i + 500])
+    pending = "SELECT count(*) FROM pending_checks WHERE state='pending'"
+    while await elig.pool.fetchval(pending):  # noqa: ASYNC110 - polling the database
+        await asyncio.sleep(0.01)
+    elapsed = time.perf_counter() - start
+    stop.set()
+    await task
+    return elapsed
+
+
+async def _one_at_a_time(elig: Service, transport: HttpTransport, calls: int) -> None:
+    assert elig.pool is not None
+    requests = [
+        r[0] for r in await elig.pool.fetch("SELECT request_x12 FROM exchanges LIMIT $1", calls)
+    ]
+    single: list[float] = []
+    for k in range(calls):
+        text = requests[k % len(requests)]
+        t0 = time.perf_counter()
+        await transport(text)
+        single.append((time.perf_counter() - t0) * 1000)
+    print(
+        f"270->271 one at a time ({calls} calls): p50 {statistics.median(single):.2f} ms"
+        f"  p99 {_pct(single, 99):.2f} ms  max {max(single):.2f} ms"
+    )
+
+
+async def main(n: int, calls: int) -> None:
+    s = settings()
+    sim, elig = _services(s, uuid.uuid4().hex[:8])
     await sim.start_resources()
     await elig.start_resources()
     assert sim.pool is not None
@@ -80,31 +129,12 @@ async def main(n: int, calls: int) -> None:
     await server.start_server()
     cfg = EligibilitySettings(reuse_s=0)
     transport = HttpTransport(s, timeout_s=cfg.timeout_s, url=str(server.make_url("")))
-    handlers = Eligibility(cfg, s, transport)
-    elig.on(EncounterCreated, handlers.on_encounter)
+    elig.on_many(EncounterCreated, partial(handlers.on_encounters, cfg=cfg))
     try:
-        day = generate_day(n, seed=29)
-        recs = _records(day)
+        recs = _records(generate_day(n, seed=29))
         for i in range(0, n, 500):
             await sim.process("encounter.created", recs[i : i + 500])
-
-        stop = asyncio.Event()
-
-        async def timer() -> None:
-            while not stop.is_set():
-                if await handlers.verify_due(elig) == 0:
-                    await asyncio.sleep(cfg.poll_s)
-
-        start = time.perf_counter()
-        task = asyncio.create_task(timer())
-        for i in range(0, n, 500):
-            await elig.process("encounter.created", recs[i : i + 500])
-        pending = "SELECT count(*) FROM pending_checks WHERE state='pending'"
-        while await elig.pool.fetchval(pending):  # noqa: ASYNC110 - polling the database
-            await asyncio.sleep(0.01)
-        elapsed = time.perf_counter() - start
-        stop.set()
-        await task
+        elapsed = await _through(elig, Verifier(cfg, s, transport), recs, cfg.poll_s)
         outcomes = dict(
             await elig.pool.fetch("SELECT outcome, count(*) FROM eligibility_checks GROUP BY 1")
         )
@@ -118,20 +148,7 @@ async def main(n: int, calls: int) -> None:
             f"270->271 under load ({len(loaded)} calls, {cfg.concurrency} in flight): "
             f"p50 {statistics.median(loaded):.1f} ms  p99 {_pct(loaded, 99):.1f} ms"
         )
-
-        requests = [
-            r[0] for r in await elig.pool.fetch("SELECT request_x12 FROM exchanges LIMIT $1", calls)
-        ]
-        single: list[float] = []
-        for k in range(calls):
-            text = requests[k % len(requests)]
-            t0 = time.perf_counter()
-            await transport(text)
-            single.append((time.perf_counter() - t0) * 1000)
-        print(
-            f"270->271 one at a time ({calls} calls): p50 {statistics.median(single):.2f} ms"
-            f"  p99 {_pct(single, 99):.2f} ms  max {max(single):.2f} ms"
-        )
+        await _one_at_a_time(elig, transport, calls)
     finally:
         await transport.close()
         await server.close()

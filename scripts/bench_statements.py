@@ -23,13 +23,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from runtime.service import Record, Service
 from schemas.codec import encode, new_meta
-from schemas.common import Adjustment, ServiceLine
-from schemas.events import AdjudicationStatus, ClaimAdjudicated, Event
+from schemas.common import (
+    Address,
+    Adjustment,
+    Coverage,
+    Documentation,
+    Person,
+    Provider,
+    ServiceLine,
+    Sex,
+    VisitType,
+)
+from schemas.events import AdjudicationStatus, ClaimAdjudicated, EncounterCreated, Event
 from schemas.ids import claim_id_for
 from services.statements import app, domain, render
-from services.statements.handlers import practice
-from tests.builders import encounter
-from tests.unit.factories import person
+from services.statements.config import StatementSettings
 
 TENANT = "bench"
 
@@ -41,7 +49,7 @@ def sample_document(claims: int = 3) -> dict[str, object]:
         today=today,
         due_days=30,
         collections_after_days=120,
-        practice=practice(),
+        practice=StatementSettings().practice(),
         guarantor={"account": "G1", "name": "Pat Doe", "address": {}},
         claims=[
             domain.ClaimOnStatement(
@@ -79,6 +87,49 @@ def bench_render(n: int) -> None:
     )
 
 
+def _encounter(i: int) -> EncounterCreated:
+    """Visit ``i`` of guarantor ``G{i}``: one 99213 at $150.00, one PPO coverage."""
+    address = Address(line1="100 MAIN ST", city="SPRINGFIELD", state="IL", postal_code="62701")
+    return EncounterCreated(
+        encounter_id=f"B-{i}",
+        patient=Person(
+            id=f"G{i}",
+            first_name="Alex",
+            last_name="Rivera",
+            birth_date=dt.date(1980, 5, 17),
+            sex=Sex.female,
+            address=address,
+        ),
+        coverages=[
+            Coverage(
+                payer_id="PPO01",
+                payer_name="BLUE MEADOW PPO",
+                member_id="XYZ123456789",
+                group_number="GRP001",
+                plan="PPO",
+                effective_date=dt.date(2025, 1, 1),
+            )
+        ],
+        rendering_provider=Provider(
+            npi="1987654325", name="Chen", first_name="Dana", taxonomy="207Q00000X"
+        ),
+        billing_provider=Provider(
+            npi="1234567893",
+            name="Example Family Practice",
+            tax_id="123456789",
+            taxonomy="207Q00000X",
+            address=address.model_copy(
+                update={"line1": "500 CLINIC WAY", "postal_code": "627010001"}
+            ),
+        ),
+        place_of_service="11",
+        date_of_service=dt.date(2025, 3, 14),
+        diagnoses=["J02.9"],
+        lines=[ServiceLine(procedure_code="99213", charge_cents=15000, diagnosis_codes=["J02.9"])],
+        documentation=Documentation(visit_type=VisitType.problem, mdm_level="low"),
+    )
+
+
 def _record(event: Event, offset: int) -> Record:
     x = encode(event, new_meta(event, source="bench", tenant=TENANT, correlation_id="bench"))
     return Record(event.TOPIC, 0, offset, x.key, x.value, x.headers)
@@ -91,20 +142,12 @@ async def bench_db(n: int) -> None:
         migrations=app.MIGRATIONS,
         http_port=6197,
     )
-    app.register(svc)
+    app.register(svc, StatementSettings())
     await svc.start_resources()
     try:
         encs, adjs = [], []
         for i in range(n):
-            enc = encounter(
-                encounter_id=f"B-{i}",
-                patient=person(id=f"G{i}"),
-                lines=[
-                    ServiceLine(
-                        procedure_code="99213", charge_cents=15000, diagnosis_codes=["J02.9"]
-                    )
-                ],
-            )
+            enc = _encounter(i)
             cid = claim_id_for(TENANT, enc.encounter_id)
             encs.append(_record(enc, i))
             adjs.append(

@@ -7,35 +7,35 @@ consumption never waits on a payer.
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 from runtime.service import Service
-from runtime.settings import settings
+from runtime.settings import Settings
+from runtime.settings import settings as runtime_settings
 from schemas.events import EncounterCreated
 from schemas.events_coverage import CoverageReported
 from services.eligibility import handlers
 from services.eligibility.client import HttpTransport
 from services.eligibility.config import EligibilitySettings
-from services.eligibility.handlers import Eligibility
+from services.eligibility.timers import Verifier
 
 PORT = 6101
+MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def build() -> Service:
-    s = settings()
-    cfg = EligibilitySettings()
-    svc = Service(
-        "eligibility",
-        schema="eligibility",
-        migrations=Path(__file__).parent / "migrations",
-        http_port=PORT,
-    )
-    elig = Eligibility(cfg, s, HttpTransport(s, timeout_s=cfg.timeout_s))
-    svc.on_many(EncounterCreated, elig.on_encounters)
+def build(settings: Settings | None = None, config: EligibilitySettings | None = None) -> Service:
+    s = settings or runtime_settings()
+    cfg = config or EligibilitySettings()
+    svc = Service("eligibility", schema="eligibility", migrations=MIGRATIONS, http_port=PORT, s=s)
+    svc.on_many(EncounterCreated, partial(handlers.on_encounters, cfg=cfg))
     svc.on(CoverageReported, handlers.on_coverage_reported)
     if cfg.realtime:
+        verifier = Verifier(cfg, s, HttpTransport(s, timeout_s=cfg.timeout_s))
         # the checks a batch queues are asked at once; the period finds retries coming due
         svc.every(
-            cfg.poll_s, elig.verify_due, woken_by=[EncounterCreated.TOPIC, CoverageReported.TOPIC]
+            cfg.poll_s,
+            verifier.verify_due,
+            woken_by=[EncounterCreated.TOPIC, CoverageReported.TOPIC],
         )
     return svc

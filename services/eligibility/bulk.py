@@ -17,7 +17,7 @@ import asyncpg
 from pydantic import ValidationError
 
 from schemas.common import Coverage
-from services.eligibility.handlers import record_coverage
+from services.eligibility.repository import record_coverage
 
 REQUIRED = ("patient_id", "payer_id", "payer_name", "member_id", "plan", "effective_date")
 OPTIONAL = ("group_number", "priority", "relationship", "termination_date", "subscriber_id")

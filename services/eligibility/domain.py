@@ -111,6 +111,18 @@ def precheck(
     return Verify(in_force[0], in_force[1] if len(in_force) > 1 else None)
 
 
+def with_subscribers(enc: EncounterCreated, coverages: list[Coverage]) -> list[Coverage]:
+    """The registry does not keep subscriber demographics; the encounter carries them."""
+    by_key = {(c.payer_id, c.member_id): c for c in enc.coverages}
+    out = []
+    for c in coverages:
+        known = by_key.get((c.payer_id, c.member_id))
+        if known is not None and known.subscriber is not None:
+            c = c.model_copy(update={"subscriber": known.subscriber})
+        out.append(c)
+    return out
+
+
 def _priority(c: Coverage) -> int:
     return c.priority
 
@@ -272,28 +284,7 @@ def from_271(
             ]
         )
     if not active:
-        ends, begins = response.coverage_ends, response.coverage_begins
-        if ends is not None and ends < dos:
-            reason = HoldReason(
-                code="COVERAGE-ENDED",
-                message=f"{payer} reports the coverage ended {ends}, before the date of"
-                f" service {dos}",
-                fix="enter the patient's current coverage, or bill the patient",
-            )
-        elif begins is not None and begins > dos:
-            reason = HoldReason(
-                code="COVERAGE-NOT-YET-EFFECTIVE",
-                message=f"{payer} reports the coverage starts {begins}, after the date of"
-                f" service {dos}",
-                fix="correct the date of service or the coverage, or bill the patient",
-            )
-        else:
-            reason = HoldReason(
-                code="COVERAGE-INACTIVE",
-                message=f"{payer} reports the coverage inactive on the date of service {dos}",
-                fix="enter the patient's current coverage, or bill the patient",
-            )
-        return Held([reason])
+        return _inactive(payer, response, dos)
     f = figures(response.benefits, service_types)
     reasons = [f"primary {primary.payer_id} active on {dos} (271)"]
     if reused:
@@ -317,6 +308,31 @@ def from_271(
         reasons=reasons,
         encounter=enc,
     )
+
+
+def _inactive(payer: str, response: Response, dos: dt.date) -> Held:
+    """The payer's 271 says the coverage is not active on the date of service: why."""
+    ends, begins = response.coverage_ends, response.coverage_begins
+    if ends is not None and ends < dos:
+        reason = HoldReason(
+            code="COVERAGE-ENDED",
+            message=f"{payer} reports the coverage ended {ends}, before the date of service {dos}",
+            fix="enter the patient's current coverage, or bill the patient",
+        )
+    elif begins is not None and begins > dos:
+        reason = HoldReason(
+            code="COVERAGE-NOT-YET-EFFECTIVE",
+            message=f"{payer} reports the coverage starts {begins}, after the date of"
+            f" service {dos}",
+            fix="correct the date of service or the coverage, or bill the patient",
+        )
+    else:
+        reason = HoldReason(
+            code="COVERAGE-INACTIVE",
+            message=f"{payer} reports the coverage inactive on the date of service {dos}",
+            fix="enter the patient's current coverage, or bill the patient",
+        )
+    return Held([reason])
 
 
 def unreadable(verify: Verify, problem: str) -> Held:

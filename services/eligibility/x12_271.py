@@ -34,67 +34,10 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from runtime.x12 import X12Error, begin, cents, d8_element, iter_segments
+from services.eligibility.x12_271_aaa import AAA_MESSAGES
 
 ACTIVE_CODES = frozenset({"1", "2", "3", "4", "5"})
 INACTIVE_CODES = frozenset({"6", "7", "8"})
-
-#: AAA03 reject reasons (X279 code list), the ones a 271 may carry, as plain words.
-AAA_MESSAGES: dict[str, str] = {
-    "04": "authorized quantity exceeded",
-    "15": "required application data missing",
-    "33": "input errors",
-    "35": "out of network",
-    "41": "authorization/access restrictions",
-    "42": "payer unable to respond at current time",
-    "43": "invalid/missing provider identification",
-    "44": "invalid/missing provider name",
-    "45": "invalid/missing provider specialty",
-    "46": "invalid/missing provider phone number",
-    "47": "invalid/missing provider state",
-    "48": "invalid/missing referring provider identification number",
-    "49": "provider is not primary care physician",
-    "50": "provider ineligible for inquiries",
-    "51": "provider not on file",
-    "52": "service dates not within provider plan enrollment",
-    "53": "inquired benefit inconsistent with provider type",
-    "54": "inappropriate product/service id qualifier",
-    "56": "inappropriate date",
-    "57": "invalid/missing date(s) of service",
-    "58": "invalid/missing date-of-birth",
-    "60": "date of birth follows date(s) of service",
-    "61": "date of death precedes date(s) of service",
-    "62": "date of service not within allowable inquiry period",
-    "63": "date of service in future",
-    "64": "invalid/missing patient id",
-    "65": "invalid/missing patient name",
-    "66": "invalid/missing patient gender code",
-    "67": "patient not found",
-    "68": "duplicate patient id number",
-    "69": "inconsistent with patient's age",
-    "70": "inconsistent with patient's gender",
-    "71": "patient birth date does not match that for the patient on the database",
-    "72": "invalid/missing subscriber/insured id",
-    "73": "invalid/missing subscriber/insured name",
-    "74": "invalid/missing subscriber/insured gender code",
-    "75": "subscriber/insured not found",
-    "76": "duplicate subscriber/insured id number",
-    "77": "subscriber found, patient not found",
-    "78": "subscriber/insured not in group/plan identified",
-    "79": "invalid participant identification",
-    "80": "no response received - transaction terminated",
-    "97": "invalid or missing provider address",
-    "98": "experimental service or procedure",
-    "AA": "authorization number not found",
-    "AE": "requires primary care physician authorization",
-    "AF": "invalid/missing diagnosis code(s)",
-    "AG": "invalid/missing procedure code(s)",
-    "AO": "additional patient condition information required",
-    "CI": "certification information does not match patient",
-    "E8": "requires medical review",
-    "IA": "invalid authorization number format",
-    "MA": "missing authorization number",
-    "T4": "payer name or identifier missing",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,179 +215,202 @@ def parse_271(text: str) -> Reply:
 
 
 def _walk(segs: list[list[str]], rep: str) -> Reply:
-    responses: list[Response] = []
-    controls: list[str] = []
-    in_txn = False
-    st_n = 0
-    control = ""
-    level = ""  # HL03 of the current level
-    in_2110 = False
-    in_2120 = False
-    payer_id: str | None = None
-    upper: list[Rejection] = []  # 2100A/2100B rejections waiting for a subscriber
-    upper_used = False
-    subscriber: Response | None = None
-    current: Response | None = None
-    groups_open = False
-    saw_iea = False
-
-    def flush_upper() -> None:
-        nonlocal upper, upper_used
-        if upper and not upper_used:
-            responses.append(Response(None, False, payer_id, rejections=list(upper)))
-        upper = []
-        upper_used = False
-
+    w = _Walk(rep)
     for n, seg in enumerate(segs, 1):
         sid = seg[0]
-        if saw_iea:
+        if w.saw_iea:
             if sid == "ISA":
-                saw_iea = False
+                w.saw_iea = False
                 continue
             raise X12Error(f"{sid[:10]} after the IEA trailer", segment=n, position=0)
-        if not in_txn:
-            if sid == "ISA":
-                continue
-            if sid == "GS":
-                if _el(seg, 1) != "HB":
-                    raise X12Error(
-                        f"GS01 is {_el(seg, 1)[:10]!r}, a 271 group is HB", segment=n, position=1
-                    )
-                groups_open = True
-                continue
-            if sid == "ST":
-                if _el(seg, 1) != "271":
-                    raise X12Error(
-                        f"expected a 271, found ST01 {_el(seg, 1)[:10]!r}", segment=n, position=1
-                    )
-                if not groups_open:
-                    raise X12Error("ST outside a functional group (no GS)", segment=n, position=0)
-                in_txn, st_n, control = True, n, _need(seg, 2, n)
-                level, payer_id, subscriber, current = "", None, None, None
-                upper, upper_used, in_2110, in_2120 = [], False, False, False
-                continue
-            if sid == "GE":
-                groups_open = False
-                continue
-            if sid == "IEA":
-                saw_iea = True
-                continue
-            raise X12Error(f"{sid[:10]} outside a transaction (no ST before it)", segment=n)
-        # inside ST ... SE
+        if w.in_txn:
+            w.in_transaction(sid, seg, n)
+        else:
+            w.in_envelope(sid, seg, n)
+    if w.in_txn:
+        raise X12Error(
+            f"transaction {w.control[:10]} has no SE trailer", segment=len(segs), position=0
+        )
+    if not w.saw_iea:
+        raise X12Error("truncated interchange: no IEA trailer", segment=len(segs), position=0)
+    if not w.controls:
+        raise X12Error("no 271 transaction in the interchange", segment=len(segs), position=0)
+    return Reply(tuple(_drop_silent_subscribers(w.responses)), tuple(w.controls))
+
+
+class _Walk:
+    """Where one pass over a 271 interchange stands: the envelope, the transaction and
+    the HL level it is in, and the responses read so far."""
+
+    def __init__(self, rep: str) -> None:
+        self.rep = rep
+        self.responses: list[Response] = []
+        self.controls: list[str] = []
+        self.in_txn = False
+        self.st_n = 0
+        self.control = ""
+        self.level = ""  # HL03 of the current level
+        self.in_2110 = False
+        self.in_2120 = False
+        self.payer_id: str | None = None
+        self.upper: list[Rejection] = []  # 2100A/2100B rejections waiting for a subscriber
+        self.upper_used = False
+        self.subscriber: Response | None = None
+        self.current: Response | None = None
+        self.groups_open = False
+        self.saw_iea = False
+
+    def flush_upper(self) -> None:
+        if self.upper and not self.upper_used:
+            self.responses.append(Response(None, False, self.payer_id, rejections=list(self.upper)))
+        self.upper = []
+        self.upper_used = False
+
+    def in_envelope(self, sid: str, seg: list[str], n: int) -> None:
+        """A segment outside ST ... SE."""
+        if sid == "ISA":
+            return
+        if sid == "GS":
+            if _el(seg, 1) != "HB":
+                raise X12Error(
+                    f"GS01 is {_el(seg, 1)[:10]!r}, a 271 group is HB", segment=n, position=1
+                )
+            self.groups_open = True
+            return
+        if sid == "ST":
+            if _el(seg, 1) != "271":
+                raise X12Error(
+                    f"expected a 271, found ST01 {_el(seg, 1)[:10]!r}", segment=n, position=1
+                )
+            if not self.groups_open:
+                raise X12Error("ST outside a functional group (no GS)", segment=n, position=0)
+            self.in_txn, self.st_n, self.control = True, n, _need(seg, 2, n)
+            self.level, self.payer_id, self.subscriber, self.current = "", None, None, None
+            self.upper, self.upper_used, self.in_2110, self.in_2120 = [], False, False, False
+            return
+        if sid == "GE":
+            self.groups_open = False
+            return
+        if sid == "IEA":
+            self.saw_iea = True
+            return
+        raise X12Error(f"{sid[:10]} outside a transaction (no ST before it)", segment=n)
+
+    def in_transaction(self, sid: str, seg: list[str], n: int) -> None:
+        """A segment inside ST ... SE."""
         if sid == "SE":
-            flush_upper()
-            count = _need(seg, 1, n)
-            if count != str(n - st_n + 1):
-                raise X12Error(
-                    f"SE01 says {count[:10]} segments, the transaction has {n - st_n + 1}",
-                    segment=n,
-                    position=1,
-                )
-            if _el(seg, 2) != control:
-                raise X12Error(
-                    f"SE02 {_el(seg, 2)[:10]!r} does not match ST02 {control[:10]!r}",
-                    segment=n,
-                    position=2,
-                )
-            controls.append(control)
-            in_txn = False
-            continue
+            self.trailer(seg, n)
+            return
         if sid == "BHT":
-            continue
+            return
         if sid == "HL":
-            code = _need(seg, 3, n)
-            if code not in _LOOP_OF_LEVEL:
-                raise X12Error(f"HL03 {code[:10]!r} is not 20, 21, 22 or 23", segment=n, position=3)
-            if code in ("20", "21"):
-                flush_upper()
-                subscriber = current = None
-            elif code == "22":
-                current = subscriber = Response(None, False, payer_id, segment=n)
-                subscriber.rejections.extend(upper)
-                responses.append(subscriber)
-                if upper:
-                    upper_used = True
-            else:
-                if subscriber is None:
-                    raise X12Error(
-                        "dependent level (HL03 23) without a subscriber level before it",
-                        segment=n,
-                        position=3,
-                    )
-                current = Response(subscriber.member_id, True, payer_id, segment=n)
-                current.rejections.extend(upper)
-                current.trace_numbers.extend(subscriber.trace_numbers)
-                responses.append(current)
-            level, in_2110, in_2120 = code, False, False
-            continue
-        if level == "":
+            self.hl(seg, n)
+            return
+        if self.level == "":
             raise X12Error(f"{sid[:10]} before the first HL", segment=n, position=0)
         if sid == "LS":
-            in_2120 = True
-            continue
+            self.in_2120 = True
+            return
         if sid == "LE":
-            in_2120 = False
-            continue
-        if in_2120:
-            continue  # 2120 benefit related entity (other payer, PCP): not needed here
+            self.in_2120 = False
+            return
+        if self.in_2120:
+            return  # 2120 benefit related entity (other payer, PCP): not needed here
+        current = self.current
         if sid == "NM1":
-            qual = _el(seg, 1)
-            if level == "20" and qual in ("PR", "2B", "36", "GP", "P5"):
-                payer_id = _el(seg, 9) or None
-            elif level == "22" and current is not None:
-                if qual != "IL":
-                    raise X12Error(
-                        f"NM101 {qual[:10]!r} in the subscriber loop, IL expected",
-                        segment=n,
-                        position=1,
-                    )
-                current.member_id = _el(seg, 9) or None
-            elif level == "23" and qual != "03":
+            self.nm1(seg, n)
+        elif sid == "TRN":
+            if current is not None and _el(seg, 1) == "2":
+                current.trace_numbers.append(_need(seg, 2, n))
+        elif sid == "AAA":
+            self.aaa(seg, n)
+        elif sid == "EB":
+            if current is None:
+                raise X12Error("EB outside a subscriber or dependent level", segment=n, position=0)
+            self.in_2110 = True
+            current.benefits.append(_eb(seg, n, self.rep))
+        elif sid == "DTP":
+            qual, span = _dtp(seg, n)
+            if current is not None and not self.in_2110:
+                current.dates[qual] = span
+        # REF, N3, N4, PRV, DMG, INS, HI, MPI, HSD, MSG, III, EB-level REF: not needed here
+
+    def trailer(self, seg: list[str], n: int) -> None:
+        self.flush_upper()
+        count = _need(seg, 1, n)
+        if count != str(n - self.st_n + 1):
+            raise X12Error(
+                f"SE01 says {count[:10]} segments, the transaction has {n - self.st_n + 1}",
+                segment=n,
+                position=1,
+            )
+        if _el(seg, 2) != self.control:
+            raise X12Error(
+                f"SE02 {_el(seg, 2)[:10]!r} does not match ST02 {self.control[:10]!r}",
+                segment=n,
+                position=2,
+            )
+        self.controls.append(self.control)
+        self.in_txn = False
+
+    def hl(self, seg: list[str], n: int) -> None:
+        code = _need(seg, 3, n)
+        if code not in _LOOP_OF_LEVEL:
+            raise X12Error(f"HL03 {code[:10]!r} is not 20, 21, 22 or 23", segment=n, position=3)
+        if code in ("20", "21"):
+            self.flush_upper()
+            self.subscriber = self.current = None
+        elif code == "22":
+            subscriber = Response(None, False, self.payer_id, segment=n)
+            self.current = self.subscriber = subscriber
+            subscriber.rejections.extend(self.upper)
+            self.responses.append(subscriber)
+            if self.upper:
+                self.upper_used = True
+        else:
+            if self.subscriber is None:
                 raise X12Error(
-                    f"NM101 {qual[:10]!r} in the dependent loop, 03 expected",
+                    "dependent level (HL03 23) without a subscriber level before it",
+                    segment=n,
+                    position=3,
+                )
+            current = Response(self.subscriber.member_id, True, self.payer_id, segment=n)
+            current.rejections.extend(self.upper)
+            current.trace_numbers.extend(self.subscriber.trace_numbers)
+            self.responses.append(current)
+            self.current = current
+        self.level, self.in_2110, self.in_2120 = code, False, False
+
+    def nm1(self, seg: list[str], n: int) -> None:
+        qual = _el(seg, 1)
+        if self.level == "20" and qual in ("PR", "2B", "36", "GP", "P5"):
+            self.payer_id = _el(seg, 9) or None
+        elif self.level == "22" and self.current is not None:
+            if qual != "IL":
+                raise X12Error(
+                    f"NM101 {qual[:10]!r} in the subscriber loop, IL expected",
                     segment=n,
                     position=1,
                 )
-            continue
-        if sid == "TRN":
-            if current is not None and _el(seg, 1) == "2":
-                current.trace_numbers.append(_need(seg, 2, n))
-            continue
-        if sid == "AAA":
-            if _el(seg, 1) not in ("Y", "N"):
-                raise X12Error(
-                    f"AAA01 is {_el(seg, 1)[:10]!r}, Y or N expected", segment=n, position=1
-                )
-            loop = _LOOP_OF_LEVEL.get(level, "2100A")
-            if in_2110:
-                loop = "2110" + loop[-1]
-            rej = Rejection(loop, _need(seg, 3, n), _el(seg, 4) or None, n)
-            if level in ("22", "23") and current is not None:
-                current.rejections.append(rej)
-            else:
-                upper.append(rej)
-            continue
-        if sid == "EB":
-            if current is None:
-                raise X12Error("EB outside a subscriber or dependent level", segment=n, position=0)
-            in_2110 = True
-            current.benefits.append(_eb(seg, n, rep))
-            continue
-        if sid == "DTP":
-            qual, span = _dtp(seg, n)
-            if current is not None and not in_2110:
-                current.dates[qual] = span
-            continue
-        # REF, N3, N4, PRV, DMG, INS, HI, MPI, HSD, MSG, III, EB-level REF: not needed here
-    if in_txn:
-        raise X12Error(
-            f"transaction {control[:10]} has no SE trailer", segment=len(segs), position=0
-        )
-    if not saw_iea:
-        raise X12Error("truncated interchange: no IEA trailer", segment=len(segs), position=0)
-    if not controls:
-        raise X12Error("no 271 transaction in the interchange", segment=len(segs), position=0)
-    return Reply(tuple(_drop_silent_subscribers(responses)), tuple(controls))
+            self.current.member_id = _el(seg, 9) or None
+        elif self.level == "23" and qual != "03":
+            raise X12Error(
+                f"NM101 {qual[:10]!r} in the dependent loop, 03 expected",
+                segment=n,
+                position=1,
+            )
+
+    def aaa(self, seg: list[str], n: int) -> None:
+        if _el(seg, 1) not in ("Y", "N"):
+            raise X12Error(f"AAA01 is {_el(seg, 1)[:10]!r}, Y or N expected", segment=n, position=1)
+        loop = _LOOP_OF_LEVEL.get(self.level, "2100A")
+        if self.in_2110:
+            loop = "2110" + loop[-1]
+        rej = Rejection(loop, _need(seg, 3, n), _el(seg, 4) or None, n)
+        if self.level in ("22", "23") and self.current is not None:
+            self.current.rejections.append(rej)
+        else:
+            self.upper.append(rej)
 
 
 def _drop_silent_subscribers(responses: list[Response]) -> list[Response]:

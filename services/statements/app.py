@@ -10,28 +10,32 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 from runtime.service import Service
+from runtime.settings import Settings
 from schemas.events import ClaimAdjudicated, ClaimCoded, EncounterCreated
 from schemas.events_payments import PatientPaymentReceived
-from services.statements import handlers
-from services.statements.config import settings
+from services.statements import handlers, timers
+from services.statements.config import StatementSettings
 
 PORT = 6105
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def build() -> Service:
-    svc = Service("statements", schema="statements", migrations=MIGRATIONS, http_port=PORT)
-    register(svc)
+def build(settings: Settings | None = None, config: StatementSettings | None = None) -> Service:
+    svc = Service(
+        "statements", schema="statements", migrations=MIGRATIONS, http_port=PORT, s=settings
+    )
+    register(svc, config or StatementSettings())
     return svc
 
 
-def register(svc: Service) -> None:
+def register(svc: Service, cfg: StatementSettings) -> None:
     """Wires the handlers and the cycle timer onto a service (tests use their own)."""
-    svc.on_many(EncounterCreated, handlers.on_encounters)
-    svc.on_many(ClaimAdjudicated, handlers.on_adjudicated)
-    svc.on(ClaimCoded, handlers.on_coded)
+    svc.on_many(EncounterCreated, partial(handlers.on_encounters, cfg=cfg))
+    svc.on_many(ClaimAdjudicated, partial(handlers.on_adjudicated, cfg=cfg))
+    svc.on(ClaimCoded, partial(handlers.on_coded, cfg=cfg))
     svc.on(PatientPaymentReceived, handlers.on_payment)
-    svc.every(settings().poll_seconds, handlers.run_cycle)
+    svc.every(cfg.poll_seconds, partial(timers.run_cycle, cfg=cfg))

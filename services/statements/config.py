@@ -1,13 +1,16 @@
-"""Statement settings, from RCM_STATEMENTS_* environment variables (or a .env file)."""
+"""Statement settings, from RCM_STATEMENTS_* environment variables (or a .env file).
+
+Built once in ``app.build`` and passed to the handlers and the cycle timer."""
 
 from __future__ import annotations
 
 from decimal import Decimal
-from functools import lru_cache
 from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.statements.domain import Practice
 
 
 class StatementSettings(BaseSettings):
@@ -52,7 +55,13 @@ class StatementSettings(BaseSettings):
         default=None, description="A licensed CPT file (CSV code,description); codes only without"
     )
 
-
-@lru_cache(maxsize=1)
-def settings() -> StatementSettings:
-    return StatementSettings()
+    def practice(self) -> Practice:
+        """The statement header and how to pay."""
+        return Practice(
+            name=self.practice_name,
+            street=self.practice_street,
+            city_line=self.practice_city_line,
+            phone=self.practice_phone,
+            hours=self.billing_hours,
+            pay_url=self.pay_url,
+        )

@@ -324,42 +324,11 @@ def build_statement(
     out_claims = []
     oldest_days = 0
     for c in sorted(claims, key=lambda c: (c.date_of_service, c.claim_id)):
-        t = totals(c.postings)
         billed_on = c.first_billed_on or today
-        bucket = aging_bucket(billed_on, today)
         oldest_days = max(oldest_days, (today - billed_on).days)
-        aging[bucket] += t.balance_cents
-        lines = []
-        for n, ln in enumerate(c.lines, start=1):
-            detail = c.line_detail.get(n, {})
-            lines.append(
-                {
-                    "date": str(c.date_of_service),
-                    "code": ln["code"],
-                    "modifiers": ln.get("modifiers") or [],
-                    "units": ln.get("units", 1),
-                    "description": describe(ln["code"], cpt_file),
-                    "charge_cents": ln["charge_cents"],
-                    "insurance_paid_cents": detail.get("paid_cents"),
-                    "adjustments_cents": detail.get("adjusted_cents"),
-                }
-            )
-        out_claims.append(
-            {
-                "claim_id": c.claim_id,
-                "patient_name": c.patient_name,
-                "date_of_service": str(c.date_of_service),
-                "self_pay": c.self_pay,
-                "first_billed_on": str(billed_on),
-                "aging_bucket": bucket,
-                "lines": lines,
-                "charges_cents": t.charges_cents,
-                "insurance_paid_cents": t.insurance_paid_cents,
-                "adjustments_cents": t.adjustments_cents,
-                "patient_paid_cents": t.patient_paid_cents,
-                "balance_cents": t.balance_cents,
-            }
-        )
+        doc = _claim_document(c, aging_bucket(billed_on, today), billed_on, cpt_file)
+        aging[doc["aging_bucket"]] += doc["balance_cents"]
+        out_claims.append(doc)
     claim_totals = totals(p for c in claims for p in c.postings)
     credit = totals(unapplied)
     balance = claim_totals.balance_cents + credit.balance_cents
@@ -399,6 +368,42 @@ def build_statement(
             f"By mail: check payable to {practice.name}, {practice.street}, "
             f"{practice.city_line}. Write statement {statement_id} on the check.",
         ],
+    }
+
+
+def _claim_document(
+    c: ClaimOnStatement, bucket: str, billed_on: dt.date, cpt_file: Path | None
+) -> dict[str, Any]:
+    """One visit on the statement: its lines as billed and its figures from the ledger."""
+    t = totals(c.postings)
+    lines = []
+    for n, ln in enumerate(c.lines, start=1):
+        detail = c.line_detail.get(n, {})
+        lines.append(
+            {
+                "date": str(c.date_of_service),
+                "code": ln["code"],
+                "modifiers": ln.get("modifiers") or [],
+                "units": ln.get("units", 1),
+                "description": describe(ln["code"], cpt_file),
+                "charge_cents": ln["charge_cents"],
+                "insurance_paid_cents": detail.get("paid_cents"),
+                "adjustments_cents": detail.get("adjusted_cents"),
+            }
+        )
+    return {
+        "claim_id": c.claim_id,
+        "patient_name": c.patient_name,
+        "date_of_service": str(c.date_of_service),
+        "self_pay": c.self_pay,
+        "first_billed_on": str(billed_on),
+        "aging_bucket": bucket,
+        "lines": lines,
+        "charges_cents": t.charges_cents,
+        "insurance_paid_cents": t.insurance_paid_cents,
+        "adjustments_cents": t.adjustments_cents,
+        "patient_paid_cents": t.patient_paid_cents,
+        "balance_cents": t.balance_cents,
     }
 
 

@@ -112,25 +112,34 @@ def to_pdf(doc: Mapping[str, Any]) -> bytes:
     pdf.alias_nb_pages()
     pdf.add_page()
     width = pdf.w - pdf.l_margin - pdf.r_margin
+    _pdf_header(pdf, doc, width)
+    _pdf_bill_to(pdf, doc)
+    for c in doc["claims"]:
+        _pdf_visit(pdf, c, width)
+    _pdf_account(pdf, doc, width)
+    _pdf_stub(pdf, doc, width)
+    return bytes(pdf.output())
+
+
+def _line(pdf: FPDF, text: str, size: float = 10, style: str = "", h: float = 5) -> None:
+    pdf.set_font("Helvetica", style, size)
+    pdf.cell(0, h, _latin1(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+
+
+def _pdf_header(pdf: FPDF, doc: Mapping[str, Any], width: float) -> None:
+    """The practice on the left, the statement facts on the right."""
     p = doc["practice"]
-    g = doc["guarantor"]
-
-    def line(text: str, size: float = 10, style: str = "", h: float = 5) -> None:
-        pdf.set_font("Helvetica", style, size)
-        pdf.cell(0, h, _latin1(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-
-    # Header: the practice on the left, the statement facts on the right.
     top = pdf.get_y()
-    line(p["name"], 16, "B", 8)
-    line(p["street"])
-    line(p["city_line"])
-    line(f"Billing questions: {p['phone']}")
+    _line(pdf, p["name"], 16, "B", 8)
+    _line(pdf, p["street"])
+    _line(pdf, p["city_line"])
+    _line(pdf, f"Billing questions: {p['phone']}")
     pdf.set_xy(pdf.l_margin + width * 0.58, top)
     facts = [
         ("PATIENT STATEMENT", ""),
         ("Statement", doc["statement_id"]),
         ("Statement date", doc["statement_date"]),
-        ("Account", g["account"]),
+        ("Account", doc["guarantor"]["account"]),
         ("Due date", doc["due_date"]),
         ("Amount due", money(doc["amount_due_cents"])),
     ]
@@ -145,60 +154,65 @@ def to_pdf(doc: Mapping[str, Any]) -> bytes:
         pdf.cell(width * 0.24, 5.5, _latin1(v), align=Align.R, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.ln(4)
 
-    # Who the bill is for.
-    line("BILL TO", 8, "B", 4)
-    line(g["name"], 11, "B")
-    for a in _address_lines(g.get("address") or {}):
-        line(a)
-    pdf.ln(3)
 
-    # The message, boxed.
+def _pdf_bill_to(pdf: FPDF, doc: Mapping[str, Any]) -> None:
+    """Who the bill is for, and the message, boxed."""
+    g = doc["guarantor"]
+    _line(pdf, "BILL TO", 8, "B", 4)
+    _line(pdf, g["name"], 11, "B")
+    for a in _address_lines(g.get("address") or {}):
+        _line(pdf, a)
+    pdf.ln(3)
     pdf.set_font("Helvetica", "B" if doc["collections"] else "", 10)
     pdf.set_fill_color(240, 240, 240)
     pdf.multi_cell(0, 5, _latin1(doc["message"]), border=1, fill=True, padding=2)
     pdf.ln(3)
 
-    # Each visit.
-    cols = (0.12, 0.14, 0.38, 0.12, 0.12, 0.12)
-    for c in doc["claims"]:
-        pdf.set_font("Helvetica", "B", 10)
-        pdf.cell(
-            0,
-            6,
-            _latin1(
-                f"Patient: {c['patient_name']}    Visit on {c['date_of_service']}"
-                f"    Claim {c['claim_id']}" + ("    (self-pay)" if c["self_pay"] else "")
-            ),
-            new_x=XPos.LMARGIN,
-            new_y=YPos.NEXT,
-        )
-        pdf.set_font("Helvetica", "", 8.5)
-        widths = [width * c for c in cols]
-        aligns = [Align.L, Align.L, Align.L, Align.R, Align.R, Align.R]
-        _row(pdf, widths, HEADINGS, aligns, heading=True)
-        for ln in c["lines"]:
-            _row(
-                pdf,
-                widths,
-                [
-                    ln["date"],
-                    _service(ln),
-                    ln["description"] or "",
-                    money(ln["charge_cents"]),
-                    money(ln["insurance_paid_cents"]),
-                    money(ln["adjustments_cents"]),
-                ],
-                aligns,
-            )
-        for label, amount in claim_summary_rows(c):
-            last = label.startswith("You owe")
-            pdf.set_font("Helvetica", "B" if last else "", 9)
-            pdf.set_x(pdf.l_margin + width * 0.52)
-            pdf.cell(width * 0.33, 5, label)
-            pdf.cell(width * 0.15, 5, amount, align=Align.R, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-        pdf.ln(3)
 
-    # The account.
+_VISIT_COLUMNS = (0.12, 0.14, 0.38, 0.12, 0.12, 0.12)
+
+
+def _pdf_visit(pdf: FPDF, c: Mapping[str, Any], width: float) -> None:
+    pdf.set_font("Helvetica", "B", 10)
+    pdf.cell(
+        0,
+        6,
+        _latin1(
+            f"Patient: {c['patient_name']}    Visit on {c['date_of_service']}"
+            f"    Claim {c['claim_id']}" + ("    (self-pay)" if c["self_pay"] else "")
+        ),
+        new_x=XPos.LMARGIN,
+        new_y=YPos.NEXT,
+    )
+    pdf.set_font("Helvetica", "", 8.5)
+    widths = [width * w for w in _VISIT_COLUMNS]
+    aligns = [Align.L, Align.L, Align.L, Align.R, Align.R, Align.R]
+    _row(pdf, widths, HEADINGS, aligns, heading=True)
+    for ln in c["lines"]:
+        _row(
+            pdf,
+            widths,
+            [
+                ln["date"],
+                _service(ln),
+                ln["description"] or "",
+                money(ln["charge_cents"]),
+                money(ln["insurance_paid_cents"]),
+                money(ln["adjustments_cents"]),
+            ],
+            aligns,
+        )
+    for label, amount in claim_summary_rows(c):
+        last = label.startswith("You owe")
+        pdf.set_font("Helvetica", "B" if last else "", 9)
+        pdf.set_x(pdf.l_margin + width * 0.52)
+        pdf.cell(width * 0.33, 5, label)
+        pdf.cell(width * 0.15, 5, amount, align=Align.R, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.ln(3)
+
+
+def _pdf_account(pdf: FPDF, doc: Mapping[str, Any], width: float) -> None:
+    """The account's summary, its aging and how to pay."""
     t = doc["totals"]
     pdf.set_font("Helvetica", "B", 11)
     pdf.cell(0, 7, "Account summary", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
@@ -230,7 +244,9 @@ def to_pdf(doc: Mapping[str, Any]) -> bytes:
         pdf.multi_cell(0, 5, _latin1(f"- {way}"), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.ln(4)
 
-    # The stub to return with a check.
+
+def _pdf_stub(pdf: FPDF, doc: Mapping[str, Any], width: float) -> None:
+    """The stub to return with a check."""
     if pdf.get_y() > pdf.h - 48:
         pdf.add_page()
     pdf.set_draw_color(120, 120, 120)
@@ -238,7 +254,7 @@ def to_pdf(doc: Mapping[str, Any]) -> bytes:
     pdf.line(pdf.l_margin, pdf.get_y(), pdf.w - pdf.r_margin, pdf.get_y())
     pdf.set_dash_pattern()
     pdf.ln(2)
-    line("Please detach and return this part with your payment.", 8, "I", 4)
+    _line(pdf, "Please detach and return this part with your payment.", 8, "I", 4)
     pdf.set_font("Helvetica", "", 9)
     stub = [width * 0.19] * 4 + [width * 0.24]
     _row(
@@ -252,11 +268,16 @@ def to_pdf(doc: Mapping[str, Any]) -> bytes:
     _row(
         pdf,
         stub,
-        [g["account"], doc["statement_id"], doc["due_date"], money(doc["amount_due_cents"]), "$"],
+        [
+            doc["guarantor"]["account"],
+            doc["statement_id"],
+            doc["due_date"],
+            money(doc["amount_due_cents"]),
+            "$",
+        ],
         [Align.C] * 5,
         h=6,
     )
-    return bytes(pdf.output())
 
 
 # --- HTML -----------------------------------------------------------------------------
@@ -300,31 +321,7 @@ def to_html(doc: Mapping[str, Any]) -> str:
     cls = "msg final" if doc["collections"] else "msg"
     out.append(f"<p class='{cls}'>{e(doc['message'])}</p>")
     for c in doc["claims"]:
-        self_pay = " (self-pay)" if c["self_pay"] else ""
-        out.append(
-            f"<h2>Patient: {e(c['patient_name'])} &middot; visit on {e(c['date_of_service'])}"
-            f" &middot; claim {e(c['claim_id'])}{self_pay}</h2>"
-        )
-        out.append(
-            "<table><tr><th>Date</th><th>Service</th><th>Description</th><th>Charge</th>"
-            "<th>Insurance paid</th><th>Adjustments</th></tr>"
-        )
-        for ln in c["lines"]:
-            out.append(
-                f"<tr><td>{e(ln['date'])}</td><td>{e(_service(ln))}</td>"
-                f"<td>{e(ln['description'] or '')}</td><td class='n'>{money(ln['charge_cents'])}</td>"
-                f"<td class='n'>{money(ln['insurance_paid_cents'])}</td>"
-                f"<td class='n'>{money(ln['adjustments_cents'])}</td></tr>"
-            )
-        out.append("</table><table class='sum'>")
-        for label, amount in claim_summary_rows(c):
-            b = label.startswith("You owe")
-            cell = f"<b>{e(label)}</b>" if b else e(label)
-            amt = f"<b>{amount}</b>" if b else amount
-            out.append(
-                f"<tr><td style='width:75%' class='n'>{cell}</td><td class='n'>{amt}</td></tr>"
-            )
-        out.append("</table>")
+        out.extend(_html_visit(c))
     out.append("<h2>Account summary</h2><table class='sum' style='width:auto'>")
     rows = [
         ("Charges", t["charges_cents"]),
@@ -354,6 +351,35 @@ def to_html(doc: Mapping[str, Any]) -> str:
     )
     out.append("</body></html>\n")
     return "\n".join(out)
+
+
+def _html_visit(c: Mapping[str, Any]) -> list[str]:
+    e = html.escape
+    out: list[str] = []
+    self_pay = " (self-pay)" if c["self_pay"] else ""
+    out.append(
+        f"<h2>Patient: {e(c['patient_name'])} &middot; visit on {e(c['date_of_service'])}"
+        f" &middot; claim {e(c['claim_id'])}{self_pay}</h2>"
+    )
+    out.append(
+        "<table><tr><th>Date</th><th>Service</th><th>Description</th><th>Charge</th>"
+        "<th>Insurance paid</th><th>Adjustments</th></tr>"
+    )
+    for ln in c["lines"]:
+        out.append(
+            f"<tr><td>{e(ln['date'])}</td><td>{e(_service(ln))}</td>"
+            f"<td>{e(ln['description'] or '')}</td><td class='n'>{money(ln['charge_cents'])}</td>"
+            f"<td class='n'>{money(ln['insurance_paid_cents'])}</td>"
+            f"<td class='n'>{money(ln['adjustments_cents'])}</td></tr>"
+        )
+    out.append("</table><table class='sum'>")
+    for label, amount in claim_summary_rows(c):
+        b = label.startswith("You owe")
+        cell = f"<b>{e(label)}</b>" if b else e(label)
+        amt = f"<b>{amount}</b>" if b else amount
+        out.append(f"<tr><td style='width:75%' class='n'>{cell}</td><td class='n'>{amt}</td></tr>")
+    out.append("</table>")
+    return out
 
 
 def to_json(doc: Mapping[str, Any]) -> str:

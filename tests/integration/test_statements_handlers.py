@@ -7,6 +7,8 @@ import datetime as dt
 import random
 import uuid
 from collections.abc import AsyncIterator
+from decimal import Decimal
+from functools import partial
 from typing import Any
 
 import orjson
@@ -25,8 +27,8 @@ from schemas.events import (
 )
 from schemas.events_payments import ClaimBalanceZero, PatientPaymentReceived, PaymentMethod
 from schemas.ids import claim_id_for
-from services.statements import app, domain, handlers
-from services.statements.config import settings as statement_settings
+from services.statements import app, billing, domain, timers
+from services.statements.config import StatementSettings
 from tests.builders import encounter
 from tests.throwaway import throwaway_service
 from tests.unit.factories import claim, coverage, person
@@ -37,8 +39,21 @@ TENANT = "it-clinic"
 
 
 @pytest.fixture
-async def svc(live_stack: Settings) -> AsyncIterator[Service]:
-    async with throwaway_service("statements", app.MIGRATIONS, app.register, live_stack) as svc:
+def cfg() -> StatementSettings:
+    return StatementSettings(
+        self_pay_discount_percent=Decimal("20"),
+        secondary_wait_days=45,
+        cycle_days=30,
+        min_balance_cents=0,
+        collections_after_days=120,
+        hold_for_secondary=False,
+    )
+
+
+@pytest.fixture
+async def svc(live_stack: Settings, cfg: StatementSettings) -> AsyncIterator[Service]:
+    wire = partial(app.register, cfg=cfg)
+    async with throwaway_service("statements", app.MIGRATIONS, wire, live_stack) as svc:
         yield svc
 
 
@@ -249,16 +264,16 @@ async def test_payments_go_to_the_oldest_balance_or_the_claim_named(svc: Service
     assert (await f.claim_balance(c_old), await f.claim_balance(c_new)) == (3000, 2000)
 
 
-async def test_a_self_pay_visit_is_billed_at_once_with_the_discount(svc: Service) -> None:
+async def test_a_self_pay_visit_is_billed_at_once_with_the_discount(
+    svc: Service, cfg: StatementSettings
+) -> None:
     f = Feed(svc)
     enc, cid = visit(8, guarantor="G-SELF", coverages=[])
     coded = claim(claim_id=cid, encounter_id=enc.encounter_id, self_pay=True, payer_id=None)
     insured = claim(claim_id="C-INSURED", self_pay=False)
     await f.send(insured, coded, enc)  # coded before the encounter reached statements
     total = coded.total_charge_cents
-    discount = int(
-        (total * statement_settings().self_pay_discount_percent / 100).to_integral_value()
-    )
+    discount = int((total * cfg.self_pay_discount_percent / 100).to_integral_value())
     assert await f.claim_balance(cid) == total - discount
     rows = await f.fetch("SELECT claim_ids, balance_cents, body FROM statements")
     assert len(rows) == 1
@@ -284,28 +299,32 @@ async def test_a_crossover_holds_the_bill_until_the_secondary_decides(svc: Servi
     assert [r["balance_cents"] for r in rows] == [1000]
 
 
-async def test_a_held_claim_is_billed_when_the_wait_is_over(svc: Service) -> None:
+async def test_a_held_claim_is_billed_when_the_wait_is_over(
+    svc: Service, cfg: StatementSettings
+) -> None:
     f = Feed(svc)
     covs = [coverage(payer_id="MCR01", priority=1), coverage(payer_id="MCD01", priority=2)]
     enc, cid = visit(10, guarantor="G-WAIT", coverages=covs)
     await f.send(enc, decision(cid, 12000, 5000, 3000, payer="MCR01", status_code="19"))
-    today = handlers.utc_today()
-    assert await handlers.run_cycle(svc, today + dt.timedelta(days=10)) == 0
+    today = billing.utc_today()
+    assert await timers.run_cycle(svc, today + dt.timedelta(days=10), cfg=cfg) == 0
     assert await f.val("SELECT count(*) FROM statements") == 0
-    wait = statement_settings().secondary_wait_days
-    assert await handlers.run_cycle(svc, today + dt.timedelta(days=wait)) >= 1
+    wait = cfg.secondary_wait_days
+    assert await timers.run_cycle(svc, today + dt.timedelta(days=wait), cfg=cfg) >= 1
     rows = await f.fetch("SELECT claim_ids, balance_cents FROM statements")
     assert [(r["claim_ids"], r["balance_cents"]) for r in rows] == [([cid], 3000)]
 
 
-async def test_the_cycle_rebills_with_firmer_words_and_flags_collections(svc: Service) -> None:
+async def test_the_cycle_rebills_with_firmer_words_and_flags_collections(
+    svc: Service, cfg: StatementSettings
+) -> None:
     f = Feed(svc)
     enc, cid = visit(11, guarantor="G-AGE")
     await f.send(enc, decision(cid, 12000, 5000, 3000))
-    today = handlers.utc_today()
-    assert await handlers.run_cycle(svc, today + dt.timedelta(days=29)) == 0
+    today = billing.utc_today()
+    assert await timers.run_cycle(svc, today + dt.timedelta(days=29), cfg=cfg) == 0
     for days in (30, 60, 90, 120, 150):
-        await handlers.run_cycle(svc, today + dt.timedelta(days=days))
+        await timers.run_cycle(svc, today + dt.timedelta(days=days), cfg=cfg)
     rows = await f.fetch("SELECT aging_bucket, body FROM statements ORDER BY statement_date")
     assert [r["aging_bucket"] for r in rows] == ["0-30", "0-30", "31-60", "61-90", "91-120", "120+"]
     bodies = [orjson.loads(r["body"]) for r in rows]
@@ -318,7 +337,7 @@ async def test_the_cycle_rebills_with_firmer_words_and_flags_collections(svc: Se
     assert flagged == today + dt.timedelta(days=150)
     # Paid in full: no more statements.
     await f.send(payment("G-AGE", 3000, "P-AGE"))
-    assert await handlers.run_cycle(svc, today + dt.timedelta(days=400)) == 0
+    assert await timers.run_cycle(svc, today + dt.timedelta(days=400), cfg=cfg) == 0
     assert await f.val("SELECT count(*) FROM statements") == 6
 
 

@@ -20,6 +20,7 @@ from services.eligibility.domain import (
     inquiry_for,
     precheck,
     response_for,
+    with_subscribers,
 )
 from services.eligibility.x12_270 import write_270
 from services.eligibility.x12_271 import parse_271
@@ -254,3 +255,18 @@ def test_a_generated_day_is_eligible_except_where_every_coverage_lapsed() -> Non
     assert lapsed, "the day should carry some lapsed coverage"
     assert held == lapsed
     assert any(c.relationship is not Relationship.self_ for e in day for c in e.coverages)
+
+
+def test_the_encounter_supplies_the_subscriber_the_registry_does_not_keep() -> None:
+    on_encounter = dependent_coverage(payer_id="PPO01", member_id="BMP000000077")
+    assert on_encounter.subscriber is not None
+    registry = [
+        coverage(payer_id="PPO01", member_id="BMP000000077", relationship=Relationship.child),
+        coverage(payer_id="HMO02", member_id="HM1", priority=2),
+    ]
+    enc = encounter(coverages=[on_encounter])
+    dependent, other = with_subscribers(enc, registry)
+    assert dependent.subscriber == on_encounter.subscriber
+    assert dependent.relationship == Relationship.child
+    assert other == registry[1]  # not on the encounter: as the registry has it
+    assert registry[0].subscriber is None  # the registry's own coverage is not changed

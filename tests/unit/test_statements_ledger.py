@@ -8,14 +8,18 @@ import re
 from decimal import Decimal
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pypdf import PdfReader
 
+from runtime.service import Reject
 from schemas.common import Adjustment
-from schemas.events import AdjudicationStatus, ClaimAdjudicated
-from services.statements import domain, render
+from schemas.events import AdjudicatedLine, AdjudicationStatus, ClaimAdjudicated
+from services.statements import billing, domain, posting, render
+from services.statements.config import StatementSettings
+from services.statements.repository.statements import AccountSnapshot
 from tests.unit.factories import coverage
 
 pytestmark = pytest.mark.unit
@@ -358,3 +362,107 @@ def test_the_html_statement_escapes_what_it_shows() -> None:
 )
 def test_money_is_printed_to_the_cent(cents: int | None, text: str) -> None:
     assert domain.money(cents) == text
+
+
+# --- a payer's decision planned from the claim's row, and the statement it leads -----
+
+CFG = StatementSettings(
+    secondary_wait_days=45, hold_for_secondary=False, due_days=30, collections_after_days=120
+)
+
+
+def _claim_row(payers: list[str], coverages: list[Any], ledger: list[tuple[str, int]]) -> Any:
+    """A claim_charges row as posting reads it (``repository.claims.posting_rows``)."""
+    return {
+        "claim_id": "C1",
+        "date_of_service": dt.date(2025, 3, 14),
+        "coverages": orjson.dumps([c.model_dump(mode="json") for c in coverages]).decode(),
+        "payers": payers,
+        "insurance_final": False,
+        "kinds": [k for k, _ in ledger],
+        "amounts": [a for _, a in ledger],
+        "unapplied": 0,
+    }
+
+
+def test_the_primary_payers_decision_leaves_the_patient_share_and_keeps_line_figures() -> None:
+    adj = adjudication(20000, 12000, 5000, 3000).model_copy(
+        update={
+            "lines": [
+                AdjudicatedLine(
+                    line_number=1,
+                    procedure_code="99213",
+                    charge_cents=20000,
+                    paid_cents=12000,
+                    adjustments=[
+                        Adjustment(group="CO", reason="45", amount_cents=5000),
+                        Adjustment(group="PR", reason="2", amount_cents=3000),
+                    ],
+                )
+            ]
+        }
+    )
+    p = posting.plan(adj, _claim_row([], [coverage(payer_id="PPO01")], []), TODAY, cfg=CFG)
+    assert sum(e.amount_cents for e in p.posted) == 3000
+    assert p.fin.final
+    assert p.before.balance_cents == 0
+    assert orjson.loads(p.detail or "null") == {
+        "1": {"code": "99213", "paid_cents": 12000, "adjusted_cents": 5000}
+    }
+
+
+def test_a_crossover_waits_for_the_next_payer_and_a_secondary_posts_cob() -> None:
+    both = [coverage(payer_id="MCR01", priority=1), coverage(payer_id="MCD01", priority=2)]
+    crossover = adjudication(20000, 12000, 5000, 3000, payer="MCR01", status_code="19")
+    held = posting.plan(crossover, _claim_row([], both, []), TODAY, cfg=CFG)
+    assert not held.fin.final
+    assert held.fin.hold_until == TODAY + dt.timedelta(days=45)
+    after_primary = [("charge", 20000), ("insurance_payment", -12000), ("contractual", -5000)]
+    secondary = adjudication(20000, 2000, 0, 1000, payer="MCD01", status_code="2")
+    p = posting.plan(secondary, _claim_row(["MCR01"], both, after_primary), TODAY, cfg=CFG)
+    assert p.fin.final
+    assert p.detail is None  # the primary's line figures stay
+    assert p.before.balance_cents + sum(e.amount_cents for e in p.posted) == 1000
+
+
+def test_a_later_payers_reversal_needs_a_person() -> None:
+    both = [coverage(payer_id="MCR01", priority=1), coverage(payer_id="MCD01", priority=2)]
+    reversal = adjudication(
+        -20000, -2000, 0, -1000, payer="MCD01", status_code="22",
+        status=AdjudicationStatus.reversed,
+    )  # fmt: skip
+    with pytest.raises(Reject) as err:
+        posting.plan(reversal, _claim_row(["MCR01"], both, [("charge", 20000)]), TODAY, cfg=CFG)
+    assert err.value.reason == "secondary-reversal"
+
+
+def test_a_statement_leads_with_the_claim_that_made_it_billable() -> None:
+    older = _claim("C-OLD", [("charge", 5000)], TODAY - dt.timedelta(days=40))
+    newer = _claim("C-NEW", [("charge", 3000)])
+    snap = AccountSnapshot(
+        open=[older, newer],
+        balances={"C-OLD": 5000, "C-NEW": 3000},
+        unapplied=[("patient_payment", -1000)],
+        number=3,
+        account={"first_name": "Pat", "last_name": "Doe", "address": {}},
+    )
+    next_on = TODAY + dt.timedelta(days=30)
+    row, event = billing.statement_of(
+        "T1", "G1", snap, TODAY, cfg=CFG, reason="adjudicated", lead="C-NEW", next_on=next_on
+    )
+    assert event.statement_id == row.statement_id == "S-C-NEW-3"
+    assert event.claim_ids == row.claim_ids == ["C-NEW", "C-OLD"]
+    assert event.balance_cents == row.balance_cents == 7000 == snap.owed_cents()
+    assert event.aging_bucket == row.aging_bucket == "31-60"
+    assert event.due_date == row.due_date == TODAY + dt.timedelta(days=30)
+    assert (row.next_statement_on, row.collections, row.reason) == (next_on, False, "adjudicated")
+    body = orjson.loads(row.body)
+    assert body["guarantor"]["name"] == "Pat Doe"
+    assert body["practice"]["name"] == CFG.practice_name
+
+
+def test_the_statement_header_comes_from_the_settings() -> None:
+    cfg = StatementSettings(practice_name="Lakeside Clinic", pay_url="https://pay.lakeside.test")
+    practice = cfg.practice()
+    assert (practice.name, practice.pay_url) == ("Lakeside Clinic", "https://pay.lakeside.test")
+    assert practice.phone == cfg.practice_phone
