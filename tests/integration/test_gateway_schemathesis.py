@@ -102,6 +102,13 @@ def test_no_generated_request_gets_a_server_error_or_an_undeclared_body(
     response = case.call(
         base_url=base_url, headers={"Authorization": f"Bearer {token}"}, timeout=30
     )
+    if case.path == "/v1/ops/kpis/live" and response.status_code == 503:
+        # No reporting service runs beside this gateway: 503 with Retry-After is the
+        # declared answer (test_reporting.py reads it through the gateway running).
+        headers = {k.lower(): v for k, v in response.headers.items()}
+        assert headers["retry-after"] in ("5", ["5"])
+        case.validate_response(response, checks=[response_schema_conformance])
+        return
     assert response.status_code < 500, (
         f"{case.method} {case.formatted_path} -> {response.status_code}: {response.text[:300]}"
     )
