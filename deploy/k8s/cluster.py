@@ -5,7 +5,7 @@ service needs (docs/scaling.md). Change them here, not in the YAML; then run
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 NAMESPACE = "rcm"
 IMAGE = "rcm-pipeline:0.1.0"  # override with kustomize `images:` (see kustomization.yaml)
@@ -43,6 +43,12 @@ SCALING: dict[str, Scaling] = {
     "simulator": Scaling(lag_threshold=2000),
 }
 
+# Reporting never scales (docs/scaling.md): only its resources apply. Its tables live in
+# memory, the claim memos (one a claim of the last one to two weeks) the largest part.
+REPORTING_RESOURCES = Scaling(cpu="250m", memory="512Mi", memory_limit="1Gi")
+# How long it may take to rebuild its tables from their changelogs before /healthz is 200.
+REPORTING_STARTUP_S = 600
+
 
 @dataclass(frozen=True)
 class ServiceInfo:
@@ -53,6 +59,33 @@ class ServiceInfo:
     @property
     def group(self) -> str:
         return f"rcm-{self.name}"
+
+
+@dataclass(frozen=True)
+class ReportingInfo:
+    """The faust worker (services/reporting): one instance, no PostgreSQL schema, its
+    tables in Kafka. ``app_id`` is its consumer group and the prefix of its changelog
+    topics, faust's leader topic and its transactional ids."""
+
+    port: int
+    app_id: str
+    sources: tuple[str, ...]
+
+    name: ClassVar[str] = "reporting"
+
+    @property
+    def deployment(self) -> str:
+        return f"rcm-{self.name}"
+
+    @property
+    def user(self) -> str:
+        """Its KafkaUser (and SASL user name): the app id, as the services' are their group."""
+        return self.app_id
+
+    @property
+    def url(self) -> str:
+        """Where the gateway reads it (the Service in front of its one pod)."""
+        return f"http://{self.deployment}:{self.port}"
 
 
 def k8s_name(topic: str) -> str:

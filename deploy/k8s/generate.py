@@ -5,7 +5,8 @@
 
 Topics and partition counts come from ``schemas.topics``; which topics each
 service consumes (its KEDA triggers and its Kafka ACLs) and its HTTP port come
-from the service's own ``build()``. Everything else — sizes, thresholds,
+from the service's own ``build()``; reporting, a faust worker, has its own path
+(``discover_reporting``, ``reporting_manifests.py``). Everything else — sizes, thresholds,
 names — is set in ``cluster.py``; change them there, not in the YAML.
 
 Operators assumed in the cluster: Strimzi 1.2 (kafka.strimzi.io/v1),
@@ -27,9 +28,10 @@ REPO = HERE.parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from deploy.k8s.cluster import IMAGE, NAMESPACE, SERVICES, ServiceInfo  # noqa: E402
+from deploy.k8s.cluster import IMAGE, NAMESPACE, SERVICES, ReportingInfo, ServiceInfo  # noqa: E402
 from deploy.k8s.kafka_manifests import kafka_docs, topic_docs  # noqa: E402
 from deploy.k8s.postgres_manifests import postgres_docs  # noqa: E402
+from deploy.k8s.reporting_manifests import reporting_docs, reporting_user  # noqa: E402
 from deploy.k8s.service_manifests import (  # noqa: E402
     config_doc,
     keda_docs,
@@ -49,6 +51,21 @@ def discover() -> list[ServiceInfo]:
     return found
 
 
+def discover_reporting() -> ReportingInfo:
+    """Reporting's build() makes a faust.App, not a runtime Service: its port comes from
+    its module, its app id and source topics from its settings' defaults (what the
+    Deployment runs; the Deployment pins the app id its ACLs are made for)."""
+    from services.reporting.app import PORT
+    from services.reporting.config import ReportingSettings
+
+    fields = ReportingSettings.model_fields
+    return ReportingInfo(
+        port=int(PORT),
+        app_id=str(fields["app_id"].default),
+        sources=tuple(fields["source_topics"].default),
+    )
+
+
 def _dump(docs: list[dict[str, Any]]) -> str:
     body = "---\n".join(yaml.safe_dump(d, sort_keys=False, width=100) for d in docs)
     return GENERATED + body
@@ -57,14 +74,19 @@ def _dump(docs: list[dict[str, Any]]) -> str:
 def render() -> dict[str, str]:
     """File name -> content, for every file this script owns."""
     services = discover()
+    reporting = discover_reporting()
     namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}}
     files: dict[str, Callable[[], list[dict[str, Any]]]] = {
         "00-namespace.yaml": lambda: [namespace],
         "10-secrets.example.yaml": secret_docs,
-        "20-kafka.yaml": lambda: kafka_docs(services),
+        "20-kafka.yaml": lambda: [*kafka_docs(services), reporting_user(reporting)],
         "21-topics.yaml": lambda: topic_docs(services),
         "30-postgres.yaml": postgres_docs,
-        "40-services.yaml": lambda: [config_doc()] + [d for s in services for d in service_docs(s)],
+        "40-services.yaml": lambda: [
+            config_doc(reporting),
+            *(d for s in services for d in service_docs(s)),
+            *reporting_docs(reporting),
+        ],
         "50-keda.yaml": lambda: keda_docs(services),
     }
     out = {name: _dump(make()) for name, make in files.items()}

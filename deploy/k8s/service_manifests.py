@@ -11,10 +11,12 @@ from deploy.k8s.cluster import (
     IMAGE,
     KAFKA_BOOTSTRAP,
     KAFKA_CA_SECRET,
+    KAFKA_REPLICAS,
     KEDA_USER,
     PG,
     PG_CA_SECRET,
     SCALING,
+    ReportingInfo,
     Scaling,
     ServiceInfo,
     app_labels,
@@ -23,7 +25,7 @@ from deploy.k8s.cluster import (
 )
 
 
-def config_doc() -> dict[str, Any]:
+def config_doc(reporting: ReportingInfo) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -35,10 +37,14 @@ def config_doc() -> dict[str, Any]:
             "RCM_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
             "RCM_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
             "RCM_KAFKA_SSL_CAFILE": "/etc/rcm/kafka-ca/ca.crt",
+            # For the topics a service makes itself (reporting's changelogs): as the others.
+            "RCM_KAFKA_REPLICATION_FACTOR": str(KAFKA_REPLICAS),
             "RCM_DB_POOL_MAX": str(DB_POOL_MAX),
             "RCM_LOG_LEVEL": "INFO",
             "RCM_OTEL_EXPORTER": "none",
             "RCM_CLEARINGHOUSE_URL": "http://rcm-simulator:6106",
+            # The gateway's live KPIs (services/gateway/live_kpis.py).
+            "RCM_GATEWAY_REPORTING_URL": reporting.url,
             "RCM_X12_USAGE": "T",
         },
     }
@@ -90,15 +96,6 @@ def service_docs(svc: ServiceInfo) -> list[dict[str, Any]]:
     name = f"rcm-{svc.name}"
     labels = app_labels(name)
     sc = SCALING.get(svc.name, Scaling())
-    service = {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": meta(name, **labels),
-        "spec": {
-            "selector": {"app.kubernetes.io/name": name},
-            "ports": [{"name": "ops", "port": svc.port, "targetPort": "ops"}],
-        },
-    }
     pdb = {
         "apiVersion": "policy/v1",
         "kind": "PodDisruptionBudget",
@@ -108,34 +105,62 @@ def service_docs(svc: ServiceInfo) -> list[dict[str, Any]]:
             "selector": {"matchLabels": {"app.kubernetes.io/name": name}},
         },
     }
-    return [_deployment(name, labels, sc, _container(svc, sc)), service, pdb]
+    clearinghouse = {
+        "name": "RCM_CLEARINGHOUSE_TOKEN",
+        "valueFrom": _secret("rcm-app", "RCM_CLEARINGHOUSE_TOKEN"),
+    }
+    c = container(svc.name, svc.port, svc.group, sc, postgres=True, env=[clearinghouse])
+    return [deployment(name, c, replicas=sc.min_replicas), ops_service(name, svc.port), pdb]
+
+
+def ops_service(name: str, port: int) -> dict[str, Any]:
+    """The ClusterIP Service in front of a Deployment's ops port."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": meta(name, **app_labels(name)),
+        "spec": {
+            "selector": {"app.kubernetes.io/name": name},
+            "ports": [{"name": "ops", "port": port, "targetPort": "ops"}],
+        },
+    }
 
 
 def _secret(secret_name: str, key: str) -> dict[str, Any]:
     return {"secretKeyRef": {"name": secret_name, "key": key}}
 
 
-def _container(svc: ServiceInfo, sc: Scaling) -> dict[str, Any]:
+def container(
+    name: str,
+    port: int,
+    kafka_user: str,
+    sc: Scaling,
+    *,
+    postgres: bool,
+    env: list[dict[str, Any]],
+    startup_s: int = 180,
+) -> dict[str, Any]:
+    """A container running ``python -m services.<name>`` as Kafka user ``kafka_user``
+    with the ops token; with ``postgres``, also the database URL and PostgreSQL's CA."""
     probe = {"httpGet": {"path": "/healthz", "port": "ops"}}
+    database = {"name": "RCM_DATABASE_URL", "valueFrom": _secret("rcm-db", "RCM_DATABASE_URL")}
+    pg_ca = {"name": "pg-ca", "mountPath": "/etc/rcm/pg-ca", "readOnly": True}
     return {
-        "name": svc.name,
+        "name": name,
         "image": IMAGE,
         "imagePullPolicy": "IfNotPresent",
-        "command": ["python", "-m", f"services.{svc.name}"],
+        "command": ["python", "-m", f"services.{name}"],
         "workingDir": "/var/lib/rcm",
-        "ports": [{"name": "ops", "containerPort": svc.port, "protocol": "TCP"}],
+        "ports": [{"name": "ops", "containerPort": port, "protocol": "TCP"}],
         "envFrom": [{"configMapRef": {"name": "rcm-config"}}],
         "env": [
-            {"name": "RCM_KAFKA_SASL_USERNAME", "value": svc.group},
-            {"name": "RCM_KAFKA_SASL_PASSWORD", "valueFrom": _secret(svc.group, "password")},
-            {"name": "RCM_DATABASE_URL", "valueFrom": _secret("rcm-db", "RCM_DATABASE_URL")},
+            {"name": "RCM_KAFKA_SASL_USERNAME", "value": kafka_user},
+            {"name": "RCM_KAFKA_SASL_PASSWORD", "valueFrom": _secret(kafka_user, "password")},
+            *([database] if postgres else []),
             {"name": "RCM_OPS_TOKEN", "valueFrom": _secret("rcm-app", "RCM_OPS_TOKEN")},
-            {
-                "name": "RCM_CLEARINGHOUSE_TOKEN",
-                "valueFrom": _secret("rcm-app", "RCM_CLEARINGHOUSE_TOKEN"),
-            },
+            *env,
         ],
-        "startupProbe": {**probe, "periodSeconds": 2, "failureThreshold": 90},
+        "startupProbe": {**probe, "periodSeconds": 2, "failureThreshold": startup_s // 2},
         "readinessProbe": {**probe, "periodSeconds": 5, "failureThreshold": 2},
         "livenessProbe": {**probe, "periodSeconds": 10, "failureThreshold": 6},
         "resources": {
@@ -149,28 +174,38 @@ def _container(svc: ServiceInfo, sc: Scaling) -> dict[str, Any]:
         },
         "volumeMounts": [
             {"name": "kafka-ca", "mountPath": "/etc/rcm/kafka-ca", "readOnly": True},
-            {"name": "pg-ca", "mountPath": "/etc/rcm/pg-ca", "readOnly": True},
+            *([pg_ca] if postgres else []),
             {"name": "work", "mountPath": "/var/lib/rcm"},
             {"name": "tmp", "mountPath": "/tmp"},
         ],
     }
 
 
-def _deployment(
-    name: str, labels: dict[str, str], sc: Scaling, container: dict[str, Any]
+VOLUMES: dict[str, dict[str, Any]] = {
+    "kafka-ca": {"secret": {"secretName": KAFKA_CA_SECRET}},
+    "pg-ca": {"secret": {"secretName": PG_CA_SECRET}},
+    "work": {"emptyDir": {}},
+    "tmp": {"emptyDir": {"medium": "Memory", "sizeLimit": "64Mi"}},
+}
+
+ROLLING = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
+
+
+def deployment(
+    name: str, container: dict[str, Any], *, replicas: int, strategy: dict[str, Any] = ROLLING
 ) -> dict[str, Any]:
+    """A Deployment of ``container``, with the volumes its mounts name."""
+    labels = app_labels(name)
+    volumes = [{"name": m["name"], **VOLUMES[m["name"]]} for m in container["volumeMounts"]]
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": meta(name, **labels),
         "spec": {
-            "replicas": sc.min_replicas,
+            "replicas": replicas,
             "revisionHistoryLimit": 5,
             "selector": {"matchLabels": {"app.kubernetes.io/name": name}},
-            "strategy": {
-                "type": "RollingUpdate",
-                "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
-            },
+            "strategy": strategy,
             "template": {
                 "metadata": {"labels": labels},
                 "spec": {
@@ -193,12 +228,7 @@ def _deployment(
                         }
                     ],
                     "containers": [container],
-                    "volumes": [
-                        {"name": "kafka-ca", "secret": {"secretName": KAFKA_CA_SECRET}},
-                        {"name": "pg-ca", "secret": {"secretName": PG_CA_SECRET}},
-                        {"name": "work", "emptyDir": {}},
-                        {"name": "tmp", "emptyDir": {"medium": "Memory", "sizeLimit": "64Mi"}},
-                    ],
+                    "volumes": volumes,
                 },
             },
         },

@@ -29,6 +29,7 @@ COMPOSE = COMPOSE_DIR / "compose.yaml"
 SPEC = REPO / "tests" / "fixtures" / "deploy" / "compose-spec.json"
 PROMETHEUS = REPO / "deploy" / "prometheus" / "prometheus.yml"
 GRAFANA = REPO / "deploy" / "grafana"
+# The runtime services: each serves /metrics, so Prometheus scrapes every instance.
 SERVICES = {
     "eligibility": 6101,
     "coding": 6102,
@@ -37,6 +38,8 @@ SERVICES = {
     "statements": 6105,
     "simulator": 6106,
 }
+# The faust worker (services/reporting): one instance, no PostgreSQL, no /metrics.
+REPORTING_PORT = 6107
 
 
 @functools.cache
@@ -119,6 +122,32 @@ def test_every_service_runs_from_the_one_image_with_its_own_command() -> None:
         assert "ports" not in svc
     assert services["kafka"]["image"].startswith("apache/kafka:")
     assert services["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
+
+
+def test_reporting_runs_once_from_the_one_image_without_postgres() -> None:
+    services = compose()["services"]
+    svc = services["reporting"]
+    assert svc["image"] == services["topics"]["image"]
+    assert svc["command"] == ["python", "-m", "services.reporting"]
+    healthz = f"http://127.0.0.1:{REPORTING_PORT}/healthz"
+    assert healthz in " ".join(svc["healthcheck"]["test"])
+    assert svc["depends_on"]["topics"]["condition"] == "service_completed_successfully"
+    assert "postgres" not in svc["depends_on"]
+    assert svc["environment"]["RCM_KAFKA_BOOTSTRAP"] == "kafka:9092"
+    assert "ports" not in svc
+    # One instance: a fixed container name makes `--scale reporting=2` fail.
+    assert svc["container_name"]
+
+
+def test_the_gateway_is_pointed_at_the_reporting_service() -> None:
+    services = compose()["services"]
+    # The gateway is not in the compose file yet: every service gets the shared
+    # environment, so a gateway added with it reads reporting at its name and port.
+    url = f"http://reporting:{REPORTING_PORT}"
+    for name in [*SERVICES, "reporting", "topics"]:
+        assert services[name]["environment"]["RCM_GATEWAY_REPORTING_URL"] == url
+    if "gateway" in services:
+        assert services["gateway"]["environment"]["RCM_GATEWAY_REPORTING_URL"] == url
 
 
 def test_prometheus_scrapes_every_instance_with_the_ops_token_and_the_lag_exporter() -> None:

@@ -291,3 +291,96 @@ def test_services_use_kafka_over_tls_with_scram_and_postgres_with_tls() -> None:
     assert hba[0].endswith("reject")
     auth = one("TriggerAuthentication", "rcm-kafka-lag")["spec"]["secretTargetRef"]
     assert {a["parameter"] for a in auth} == {"username", "password", "ca"}
+
+
+# --- reporting: a faust worker, one pod, least privilege -----------------------
+
+REPORTING_SOURCES = ("claim.submitted", "claim.acknowledged", "claim.adjudicated")
+
+
+def test_reporting_runs_as_exactly_one_pod_that_never_scales() -> None:
+    dep = one("Deployment", "rcm-reporting")
+    assert dep["spec"]["replicas"] == 1
+    # A rollout stops the old pod before the new one starts: never two in the group.
+    assert dep["spec"]["strategy"] == {"type": "Recreate"}
+    targets = {so["spec"]["scaleTargetRef"]["name"] for so in by_kind("ScaledObject")}
+    assert "rcm-reporting" not in targets
+    assert not by_kind("HorizontalPodAutoscaler")
+    c = _container(dep)
+    assert c["command"] == ["python", "-m", "services.reporting"]
+    assert c["ports"][0]["containerPort"] == 6107
+    [port] = one("Service", "rcm-reporting")["spec"]["ports"]
+    assert (port["port"], port["targetPort"]) == (6107, "ops")
+
+
+def test_reporting_gets_kafka_credentials_and_ca_but_no_database() -> None:
+    dep = one("Deployment", "rcm-reporting")
+    c = _container(dep)
+    env = {e["name"]: e for e in c["env"]}
+    assert env["RCM_KAFKA_SASL_USERNAME"]["value"] == "rcm-reporting"
+    assert env["RCM_KAFKA_SASL_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "rcm-reporting"
+    assert env["RCM_OPS_TOKEN"]["valueFrom"]["secretKeyRef"]["name"] == "rcm-app"
+    assert env["RCM_REPORTING_APP_ID"]["value"] == "rcm-reporting"  # what its ACLs are for
+    assert "RCM_DATABASE_URL" not in env
+    volumes = {v["name"]: v for v in dep["spec"]["template"]["spec"]["volumes"]}
+    secrets = {v["secret"]["secretName"] for v in volumes.values() if "secret" in v}
+    assert secrets == {"rcm-kafka-cluster-ca-cert"}
+    cfg = one("ConfigMap", "rcm-config")["data"]
+    # Its changelog topics get the replication the topics in 21-topics.yaml have.
+    assert cfg["RCM_KAFKA_REPLICATION_FACTOR"] == "3"
+    # The gateway reads it through its Service.
+    assert cfg["RCM_GATEWAY_REPORTING_URL"] == "http://rcm-reporting:6107"
+
+
+def _acls(user: str) -> dict[tuple[str, str, str], set[str]]:
+    acls = one("KafkaUser", user)["spec"]["authorization"]["acls"]
+    out: dict[tuple[str, str, str], set[str]] = {}
+    for a in acls:
+        r = a["resource"]
+        key = (r["type"], r.get("name", ""), r.get("patternType", "literal"))
+        assert key not in out, f"{key} listed twice"
+        out[key] = set(a["operations"])
+    return out
+
+
+def test_reporting_kafka_user_has_least_privilege_acls() -> None:
+    user = one("KafkaUser", "rcm-reporting")
+    assert user["spec"]["authentication"]["type"] == "scram-sha-512"
+    expected = {
+        ("group", "rcm-reporting", "literal"): {"Read", "Describe"},
+        ("topic", "rcm-reporting-", "prefix"): {"Read", "Write", "Create", "Describe"},
+        ("transactionalId", "rcm-reporting-", "prefix"): {"Write", "Describe"},
+    }
+    for t in REPORTING_SOURCES:
+        expected[("topic", t, "literal")] = {"Read", "Describe"}
+        expected[("topic", f"{t}.dlq", "literal")] = {"Write", "Describe"}
+    assert _acls("rcm-reporting") == expected
+    # The runtime services keep their own users; reporting borrows none of them.
+    assert "rcm-reporting" not in {s.group for s in services()}
+
+
+def test_every_name_faust_uses_falls_under_the_reporting_acls() -> None:
+    from faust.transport.consumer import TransactionManager
+
+    from runtime.settings import Settings
+    from services.reporting.app import build
+    from services.reporting.config import ReportingSettings
+
+    app = build(Settings(), ReportingSettings(app_id="rcm-reporting"))
+    acls = _acls("rcm-reporting")
+    topic_prefixes = [n for (k, n, p) in acls if k == "topic" and p == "prefix"]
+    made = [t.changelog_topic.get_topic_name() for t in app.tables.values()]
+    made.append(app._leader_assignor._leader_topic_name)  # type: ignore[attr-defined]
+    assert len(made) == 4
+    for name in made:
+        assert any(name.startswith(p) for p in topic_prefixes), name
+    [txn_prefix] = [n for (k, n, p) in acls if k == "transactionalId" and p == "prefix"]
+    tid = TransactionManager.transactional_id_format.format(
+        group_id=app.conf.id, tpg=type("TPG", (), {"group": 0, "partition": 5})
+    )
+    assert tid.startswith(txn_prefix), tid
+    assert ("group", app.conf.id, "literal") in acls
+    sources = {
+        n for (k, n, p) in acls if k == "topic" and p == "literal" and "Read" in acls[k, n, p]
+    }
+    assert sources == set(ReportingSettings().source_topics) == set(REPORTING_SOURCES)
