@@ -21,9 +21,10 @@ from runtime.db import columns
 from runtime.service import Context, Reject, Service
 from schemas.events import ClaimCoded, ClaimHeld, EligibilityChecked
 from schemas.events_workqueue import ClaimFixed, Reentry
-from services.coding import codesets, store
+from services.coding import codesets, repository
+from services.coding.edits.awv_frequency import HISTORY_CODES
 from services.coding.ncci import EMPTY, EditTables
-from services.coding.scrub import HISTORY_CODES, scrub
+from services.coding.scrub import scrub
 
 log = logging.getLogger("rcm.coding")
 
@@ -40,11 +41,11 @@ def edit_tables() -> EditTables:
 async def load_tables(conn: asyncpg.Connection, *, seed: bool = True) -> EditTables:
     """Load the edit tables and CPT codes from the schema (seeding the bundled subset
     into an empty schema when ``seed``) and make them current."""
-    if seed and await store.seed_bundled(conn):
+    if seed and await repository.seed_bundled(conn):
         log.warning("no NCCI/MUE tables were loaded; seeded the bundled demonstration subset")
-    _Tables.stamp = await store.tables_stamp(conn)
-    _Tables.current = await store.load_edit_tables(conn)
-    codesets.add_cpt_codes(await store.cpt_codes(conn))
+    _Tables.stamp = await repository.tables_stamp(conn)
+    _Tables.current = await repository.load_edit_tables(conn)
+    codesets.add_cpt_codes(await repository.cpt_codes(conn))
     log.info("edit tables loaded: %s (%d rows)", _Tables.current.version, len(_Tables.current))
     return _Tables.current
 
@@ -53,7 +54,7 @@ async def reload_tables(svc: Service) -> int:
     """Timer: reload when a loader changed the tables. Returns 0 (never busy)."""
     assert svc.pool is not None
     async with svc.pool.acquire() as conn:
-        if await store.tables_stamp(conn) != _Tables.stamp:
+        if await repository.tables_stamp(conn) != _Tables.stamp:
             await load_tables(conn, seed=False)
     return 0
 
@@ -67,7 +68,7 @@ async def _code(items: Sequence[tuple[Context, EligibilityChecked]], trigger: st
         for ctx, checked in items
         if any(ln.procedure_code in HISTORY_CODES for ln in checked.encounter.lines)
     ]
-    history = await store.History.load(conn, needs_history, HISTORY_CODES)
+    history = await repository.History.load(conn, needs_history, HISTORY_CODES)
     tables = _Tables.current
     results = []
     for ctx, checked in items:
@@ -113,7 +114,7 @@ async def on_eligible(items: Sequence[tuple[Context, EligibilityChecked]]) -> No
 async def on_fixed(ctx: Context, ev: ClaimFixed) -> None:
     if ev.reenter is not Reentry.coding:
         return  # eligibility re-checks it; its eligibility.checked comes back here
-    found = await store.last_input(ctx.conn, ev.claim_id)
+    found = await repository.last_input(ctx.conn, ev.claim_id)
     if found is None or found[0] != ctx.meta.tenant:
         raise Reject("unknown-claim", f"claim {ev.claim_id} was never coded for this tenant")
     _, last = found

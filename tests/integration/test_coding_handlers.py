@@ -18,7 +18,7 @@ from schemas.codec import decode, encode, new_meta
 from schemas.common import Documentation, ServiceLine, VisitType
 from schemas.events import ClaimCoded, ClaimHeld, EligibilityChecked, EncounterCreated, Event
 from schemas.events_workqueue import ClaimFixed, Reentry
-from services.coding import app, handlers, ncci, store
+from services.coding import app, handlers, ncci, repository
 from tests.builders import encounter
 from tests.unit.factories import person
 
@@ -218,9 +218,9 @@ async def test_a_new_release_is_loaded_and_picked_up_by_the_timer(svc: Service) 
         "96372\t99213\t\t20130101\t20260101\t1\tMisuse of column two code with column one code\n"
     )
     async with svc.pool.acquire() as conn, conn.transaction():
-        assert await store.replace_ptp(conn, ncci.parse_ptp(text), "q2.txt") == 1
+        assert await repository.replace_ptp(conn, ncci.parse_ptp(text), "q2.txt") == 1
         mue = ncci.parse_mue("36415,2,3 Date of Service Edit: Clinical,x\n", dt.date(2026, 4, 1))
-        assert await store.load_mue(conn, mue, dt.date(2026, 4, 1), "mue-q2.csv") == 1
+        assert await repository.load_mue(conn, mue, dt.date(2026, 4, 1), "mue-q2.csv") == 1
     await handlers.reload_tables(svc)
     tables = handlers.edit_tables()
     assert len(tables.ptp) == 1

@@ -11,8 +11,9 @@ import pytest
 from schemas.common import Finding, VisitType
 from schemas.events import ClaimCoded, ClaimHeld, EncounterCreated, Stage
 from services.coding import codesets, em, ncci
+from services.coding.edits.facts import PriorService
 from services.coding.ncci import EditTables, LayoutError, MueEdit, PtpEdit
-from services.coding.scrub import PriorService, scrub
+from services.coding.scrub import scrub
 from tests.unit.test_coding_scrub import DOS, _checked, _encounter, _has, _line
 
 pytestmark = pytest.mark.unit

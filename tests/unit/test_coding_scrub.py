@@ -21,7 +21,10 @@ from schemas.common import (
 )
 from schemas.events import ClaimCoded, ClaimHeld, EligibilityChecked, EncounterCreated, Stage
 from services.coding import codesets
-from services.coding.scrub import FIX_ADD_25, age_on, preventive_code_for, scrub
+from services.coding.edits.em_multiple import FIX_ADD_25
+from services.coding.edits.em_preventive import preventive_code_for
+from services.coding.edits.facts import age_on
+from services.coding.scrub import scrub
 
 pytestmark = pytest.mark.unit
 

@@ -15,6 +15,7 @@ import orjson
 
 from runtime.db import columns
 from schemas.events import ClaimCoded, EligibilityChecked
+from services.coding.edits.facts import PriorService
 from services.coding.ncci import (
     BUNDLED_SOURCE,
     EditTables,
@@ -23,7 +24,6 @@ from services.coding.ncci import (
     bundled_mue,
     bundled_ptp,
 )
-from services.coding.scrub import PriorService
 
 # --------------------------------------------------------------------------- NCCI / MUE
 

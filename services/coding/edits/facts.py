@@ -1,0 +1,143 @@
+"""The facts about a claim every edit reads, worked out once per claim.
+
+:func:`claim_facts` normalizes the diagnoses, resolves each line's diagnosis pointers,
+computes the patient's age on the date of service and collects the E/M lines. The
+edits in this package only judge these facts; none of them computes them again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from schemas.common import Coverage, Documentation, ServiceLine, Sex
+from schemas.events import EligibilityChecked
+from services.coding.codesets import EM_CODES, IcdIndex, icd_index, normalize_icd
+from services.coding.ncci import EditTables
+
+EmLine = tuple[int, str, list[str]]
+"""An E/M line: (line number, code, modifiers)."""
+
+
+class PriorService(NamedTuple):
+    """A procedure on another claim of the same patient (same tenant)."""
+
+    procedure_code: str
+    date_of_service: dt.date
+    claim_id: str
+
+
+def age_on(birth: dt.date, on: dt.date) -> tuple[int, int]:
+    """(whole years, days) of age on a date."""
+    years = on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
+    return years, (on - birth).days
+
+
+def primary_coverage(coverages: Sequence[Coverage]) -> Coverage | None:
+    """The coverage billed first: the lowest priority number."""
+    if not coverages:
+        return None
+    return min(coverages, key=lambda c: c.priority)
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimFacts:
+    checked: EligibilityChecked
+    ix: IcdIndex
+    tables: EditTables
+    history: Sequence[PriorService]
+    dos: dt.date
+    age_years: int
+    age_days: int
+    """Negative when the date of birth is after the date of service."""
+    sex: Sex
+    documentation: Documentation
+    diagnoses: list[str]
+    keys: list[str | None]
+    """Each diagnosis as a dotless ICD-10-CM code, None when it is not a valid one."""
+    first_dx: dict[str, int]
+    """Dotless code -> the number of the first diagnosis carrying it."""
+    lines: Sequence[ServiceLine]
+    pointers: list[list[int]]
+    """Per line, the diagnosis numbers (1-based) it points at."""
+    unknown_dx: list[list[str]]
+    """Per line, the diagnoses it names that are not on the claim."""
+    first_line: dict[tuple[str, tuple[str, ...]], int]
+    """(code, modifiers) -> the number of the first line carrying them."""
+    em_lines: list[EmLine]
+    coverage: Coverage | None
+    """The primary coverage; None for self-pay."""
+
+
+def claim_facts(
+    checked: EligibilityChecked, tables: EditTables, history: Sequence[PriorService]
+) -> ClaimFacts:
+    enc = checked.encounter
+    ix = icd_index()
+    dos = enc.date_of_service
+    age_years, age_days = age_on(enc.patient.birth_date, dos)
+    diagnoses = list(enc.diagnoses)
+    keys: list[str | None] = []
+    for dx in diagnoses:
+        key = normalize_icd(dx)
+        keys.append(key if key is not None and key in ix.valid else None)
+    exact = {dx: i for i, dx in reversed(list(enumerate(diagnoses, start=1)))}
+    first_dx = {k: i for i, k in reversed(list(enumerate(keys, start=1))) if k is not None}
+    lines = enc.lines
+    pointers: list[list[int]] = []
+    unknown_dx: list[list[str]] = []
+    for line in lines:
+        points, unknown = _pointers(line, exact, first_dx, bool(diagnoses))
+        pointers.append(points)
+        unknown_dx.append(unknown)
+    first_line = {
+        (ln.procedure_code, tuple(ln.modifiers)): n
+        for n, ln in reversed(list(enumerate(lines, start=1)))
+    }
+    return ClaimFacts(
+        checked=checked,
+        ix=ix,
+        tables=tables,
+        history=history,
+        dos=dos,
+        age_years=age_years,
+        age_days=age_days,
+        sex=enc.patient.sex,
+        documentation=enc.documentation,
+        diagnoses=diagnoses,
+        keys=keys,
+        first_dx=first_dx,
+        lines=lines,
+        pointers=pointers,
+        unknown_dx=unknown_dx,
+        first_line=first_line,
+        em_lines=[
+            (n, ln.procedure_code, ln.modifiers)
+            for n, ln in enumerate(lines, start=1)
+            if ln.procedure_code in EM_CODES
+        ],
+        coverage=None if checked.self_pay else primary_coverage(enc.coverages),
+    )
+
+
+def _pointers(
+    line: ServiceLine, exact: dict[str, int], by_key: dict[str, int], has_dx: bool
+) -> tuple[list[int], list[str]]:
+    """A line's pointers, in the order it names its diagnoses (each once), matched as
+    written or else dotless; a line naming none points at the first diagnosis."""
+    pointers: list[int] = []
+    unknown: list[str] = []
+    for dx in line.diagnosis_codes:
+        p = exact.get(dx)
+        if p is None:
+            k = normalize_icd(dx)
+            p = by_key.get(k) if k is not None else None
+        if p is None:
+            unknown.append(dx)
+        elif p not in pointers:
+            pointers.append(p)
+    if not line.diagnosis_codes:
+        pointers = [1] if has_dx else []
+    return pointers, unknown
