@@ -3,18 +3,11 @@ loaded; the claim is still checked against it."""
 
 from __future__ import annotations
 
-import datetime as dt
-
-from services.coding.codesets import icd_release_for
+from services.coding.codesets import icd_fiscal_year, icd_release_for
 from services.coding.edits.facts import ClaimFacts
 from services.coding.edits.flag import WARN, Flag
 
 FIX = "load the ICD-10-CM release in force on the date of service"
-
-
-def fiscal_year(dos: dt.date) -> int:
-    """The federal fiscal year (October to September) a date falls in."""
-    return dos.year + 1 if dos.month >= 10 else dos.year
 
 
 def release_in_force(f: ClaimFacts) -> list[Flag]:
@@ -26,7 +19,7 @@ def release_in_force(f: ClaimFacts) -> list[Flag]:
             "CODESET-VERSION",
             WARN,
             None,
-            f"date of service {f.dos.isoformat()} is in ICD-10-CM FY{fiscal_year(f.dos)}; the "
+            f"date of service {f.dos.isoformat()} is in ICD-10-CM FY{icd_fiscal_year(f.dos)}; the "
             f"diagnoses were checked against {release.name} "
             f"({release.valid_from.isoformat()} to {release.valid_to.isoformat()})",
             FIX,

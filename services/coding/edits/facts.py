@@ -14,7 +14,8 @@ from typing import NamedTuple
 
 from schemas.common import Coverage, Documentation, ServiceLine, Sex
 from schemas.events import EligibilityChecked
-from services.coding.codesets import EM_CODES, IcdIndex, icd_index, normalize_icd
+from services.coding.codesets import EM_CODES, icd_index, normalize_icd
+from services.coding.icd_cache import IcdIndex
 from services.coding.ncci import EditTables
 
 EmLine = tuple[int, str, list[str]]
