@@ -263,6 +263,21 @@ class History:
         self._inputs, self._services, self._cleared = {}, {}, set()
 
 
+ResultRow = tuple[str, str, str, str, str]
+"""A coding pass: (claim id, tenant, outcome, findings JSON, code sets JSON)."""
+
+
+async def record_results(conn: asyncpg.Connection, trigger: str, rows: Sequence[ResultRow]) -> None:
+    """Record coding passes, in order, with what triggered them."""
+    await conn.execute(
+        "INSERT INTO coding_results(claim_id, tenant, outcome, findings, code_sets, trigger)"
+        " SELECT c, t, o, f::jsonb, s::jsonb, $1 FROM unnest($2::text[], $3::text[],"
+        " $4::text[], $5::text[], $6::text[]) WITH ORDINALITY AS r(c, t, o, f, s, i) ORDER BY i",
+        trigger,
+        *columns(rows),
+    )
+
+
 async def last_input(
     conn: asyncpg.Connection, claim_id: str
 ) -> tuple[str, EligibilityChecked] | None:
