@@ -5,6 +5,7 @@ Synthetic data only."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 from schemas.common import (
@@ -18,6 +19,8 @@ from schemas.common import (
     VisitType,
 )
 from schemas.events import ClaimCoded, ClaimHeld, EligibilityChecked, EncounterCreated, Stage
+from services.coding.edits.facts import ClaimFacts, PriorService, claim_facts
+from services.coding.ncci import EMPTY, EditTables
 from services.coding.scrub import scrub
 
 DOS = dt.date(2026, 4, 6)
@@ -135,3 +138,18 @@ def has_finding(result: ClaimCoded | ClaimHeld, edit: str, severity: str, line: 
     if severity == "hold":
         assert isinstance(result, ClaimHeld)
         assert any(r.code == edit and r.fix for r in result.reasons)
+
+
+def facts_for(
+    enc: EncounterCreated,
+    *,
+    tables: EditTables = EMPTY,
+    history: Sequence[PriorService] = (),
+    **kw: Any,
+) -> ClaimFacts:
+    """The facts one edit family reads, for ``enc`` as eligibility passed it on. ``enc``
+    may break the contract (built with ``model_construct``), as a bad claim would."""
+    checked = EligibilityChecked.model_construct(
+        **{**dict(checked_claim(make_encounter(), **kw)), "encounter": enc}
+    )
+    return claim_facts(checked, tables, history)
