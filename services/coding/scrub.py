@@ -15,7 +15,6 @@ from collections.abc import Callable, Sequence
 
 from pydantic import ValidationError
 
-from schemas.common import ServiceLine
 from schemas.events import ClaimCoded, ClaimHeld, ClaimLine, EligibilityChecked, HoldReason, Stage
 from services.coding.edits import (
     awv_frequency,
@@ -43,7 +42,6 @@ from services.coding.ncci import EMPTY, EditTables
 ClaimEdit = Callable[[ClaimFacts], list[Flag]]
 DiagnosisEdit = Callable[[ClaimFacts, int, str, str], list[Flag]]
 """Takes diagnosis number, the code as written and dotless; sees billable codes only."""
-LineEdit = Callable[[ClaimFacts, int, ServiceLine], list[Flag]]
 
 # The order below is the order of the findings on the claim.
 BEFORE_DIAGNOSES: tuple[ClaimEdit, ...] = (
@@ -57,15 +55,16 @@ EACH_BILLABLE_DIAGNOSIS: tuple[DiagnosisEdit, ...] = (
     diagnosis_age.perinatal_after_newborn,
 )
 AFTER_DIAGNOSES: tuple[ClaimEdit, ...] = (diagnosis_sequence.first_listed,)
-EACH_LINE: tuple[LineEdit, ...] = (
+LINES: tuple[ClaimEdit, ...] = (
     procedure_codes.invalid_or_unknown,
     modifiers.unknown_or_repeated,
     pointers.line_pointers,
-    duplicate_lines.repeated_line,
+    duplicate_lines.repeated_lines,
     em_preventive.age_band,
     em_preventive.patient_status,
     em_patient_status.office_visit_status,
 )
+"""Each flags lines (never the claim); their findings are listed line by line."""
 AFTER_LINES: tuple[ClaimEdit, ...] = (
     em_multiple.more_than_one,
     em_level.billed_level,
@@ -128,12 +127,20 @@ def find(f: ClaimFacts) -> list[Flag]:
                 found += dx_edit(f, n, dx, key)
     for claim_edit in AFTER_DIAGNOSES:
         found += claim_edit(f)
-    for n, line in enumerate(f.lines, start=1):
-        for line_edit in EACH_LINE:
-            found += line_edit(f, n, line)
+    by_line: list[Flag] = []
+    for line_edit in LINES:
+        by_line += line_edit(f)
+    # A stable sort: on each line, the findings stay in the order of LINES.
+    by_line.sort(key=_line_number)
+    found += by_line
     for claim_edit in AFTER_LINES:
         found += claim_edit(f)
     return found
+
+
+def _line_number(flag: Flag) -> int:
+    assert flag.line is not None
+    return flag.line
 
 
 def _coded(f: ClaimFacts, found: list[Flag]) -> ClaimCoded:

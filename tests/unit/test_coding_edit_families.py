@@ -47,8 +47,8 @@ def _dx_edit(f: ClaimFacts, n: int) -> tuple[ClaimFacts, int, str, str]:
     return f, n, f.diagnoses[n - 1], key
 
 
-def _line_edit(f: ClaimFacts, n: int) -> tuple[ClaimFacts, int, ServiceLine]:
-    return f, n, f.lines[n - 1]
+def _on_line(found: list[Flag], n: int) -> list[Flag]:
+    return [flag for flag in found if flag.line == n]
 
 
 # --------------------------------------------------------------------------- claim data
@@ -169,10 +169,10 @@ def test_code_first_note_naming_a_later_diagnosis_warns() -> None:
 
 def test_malformed_and_unknown_procedure_codes() -> None:
     f = facts_for(make_encounter(lines=[make_line("9921A", ["I10"]), make_line("12345", ["I10"])]))
-    bad = _one(procedure_codes.invalid_or_unknown(*_line_edit(f, 1)))
+    bad = _one(_on_line(procedure_codes.invalid_or_unknown(f), 1))
     assert (bad.edit, bad.severity, bad.line) == ("PROC-INVALID", HOLD, 1)
     assert bad.message == "line 1: '9921A' is not a CPT or HCPCS Level II code"
-    unknown = _one(procedure_codes.invalid_or_unknown(*_line_edit(f, 2)))
+    unknown = _one(_on_line(procedure_codes.invalid_or_unknown(f), 2))
     assert (unknown.edit, unknown.severity, unknown.line) == ("PROC-UNKNOWN", WARN, 2)
 
 
@@ -182,10 +182,10 @@ def test_unknown_and_repeated_modifiers_hold() -> None:
             lines=[make_line("99214", ["I10"], ["ZZ"]), make_line("36415", ["I10"], ["91", "91"])]
         )
     )
-    unknown = _one(modifiers.unknown_or_repeated(*_line_edit(f, 1)))
+    unknown = _one(_on_line(modifiers.unknown_or_repeated(f), 1))
     assert (unknown.edit, unknown.severity, unknown.line) == ("MOD-INVALID", HOLD, 1)
     assert unknown.message == "line 1: unknown modifier 'ZZ'"
-    repeated = _one(modifiers.unknown_or_repeated(*_line_edit(f, 2)))
+    repeated = _one(_on_line(modifiers.unknown_or_repeated(f), 2))
     assert repeated.message == "line 2: a modifier is repeated"
 
 
@@ -211,7 +211,7 @@ def test_line_pointing_at_a_diagnosis_not_on_the_claim_holds() -> None:
     )
     f = facts_for(enc.model_construct(**{**dict(enc), "lines": [line]}))
     assert f.pointers[0] == [1]
-    flag = _one(pointers.line_pointers(*_line_edit(f, 1)))
+    flag = _one(pointers.line_pointers(f))
     assert (flag.edit, flag.severity, flag.line) == ("POINTERS", HOLD, 1)
     assert flag.message == "line 1 names diagnosis 'J02.9', which is not on the claim"
 
@@ -223,7 +223,7 @@ def test_line_pointing_at_five_diagnoses_holds() -> None:
         procedure_code="99214", modifiers=[], units=1, charge_cents=100, diagnosis_codes=dx
     )
     f = facts_for(enc.model_construct(**{**dict(enc), "diagnoses": dx, "lines": [line]}))
-    flag = _one(pointers.line_pointers(*_line_edit(f, 1)))
+    flag = _one(pointers.line_pointers(f))
     assert flag.message == "line 1 points at 5 diagnoses; at most 4"
 
 
@@ -234,8 +234,7 @@ def test_the_same_lab_billed_twice_holds() -> None:
         make_line("85025", ["E78.5"]),
     ]
     f = facts_for(make_encounter(lines=lines))
-    assert duplicate_lines.repeated_line(*_line_edit(f, 2)) == []
-    flag = _one(duplicate_lines.repeated_line(*_line_edit(f, 3)))
+    flag = _one(duplicate_lines.repeated_lines(f))
     assert (flag.edit, flag.severity, flag.line) == ("DUP-LINE", HOLD, 3)
     assert flag.message == "line 3 repeats line 2 ('85025', same modifiers, same date)"
 
@@ -255,16 +254,16 @@ def _physical(code: str, *, new_patient: bool = False) -> ClaimFacts:
 
 def test_preventive_visit_for_the_wrong_age_band_holds() -> None:
     f = _physical("99395")  # 18-39; the patient is 45
-    flag = _one(em_preventive.age_band(*_line_edit(f, 1)))
+    flag = _one(em_preventive.age_band(f))
     assert (flag.edit, flag.severity, flag.line) == ("EM-PREVENTIVE-AGE", HOLD, 1)
     assert "'99395' is for ages 18-39 years" in flag.message
     assert flag.fix == "use '99396'"
-    assert em_preventive.age_band(*_line_edit(_physical("99396"), 1)) == []
+    assert em_preventive.age_band(_physical("99396")) == []
 
 
 def test_established_preventive_code_for_a_new_patient_holds() -> None:
     f = _physical("99396", new_patient=True)
-    flag = _one(em_preventive.patient_status(*_line_edit(f, 1)))
+    flag = _one(em_preventive.patient_status(f))
     assert (flag.edit, flag.severity) == ("EM-PREVENTIVE-AGE", HOLD)
     assert "the documentation says new patient" in flag.message
     assert flag.fix == "use '99386' or correct the documentation"
@@ -272,7 +271,7 @@ def test_established_preventive_code_for_a_new_patient_holds() -> None:
 
 def test_established_office_visit_for_a_new_patient_holds() -> None:
     f = facts_for(make_encounter(new_patient=True, lines=[make_line("99214", ["I10"])]))
-    flag = _one(em_patient_status.office_visit_status(*_line_edit(f, 1)))
+    flag = _one(em_patient_status.office_visit_status(f))
     assert (flag.edit, flag.severity, flag.line) == ("EM-PATIENT-STATUS", HOLD, 1)
     assert "'99214' is a established-patient office visit" in flag.message
     assert "the documentation says new patient" in flag.message

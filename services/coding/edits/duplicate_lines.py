@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
-from schemas.common import ServiceLine
 from services.coding.edits.facts import ClaimFacts
 from services.coding.edits.flag import HOLD, Flag
 
 FIX = "combine the lines into one with units, or add the modifier that makes them distinct"
 
 
-def repeated_line(f: ClaimFacts, n: int, line: ServiceLine) -> list[Flag]:
-    first = f.first_line[(line.procedure_code, tuple(line.modifiers))]
-    if first == n:
-        return []
-    return [
-        Flag(
-            "DUP-LINE",
-            HOLD,
-            n,
-            f"line {n} repeats line {first} ('{line.procedure_code}', same modifiers, same date)",
-            FIX,
-        )
-    ]
+def repeated_lines(f: ClaimFacts) -> list[Flag]:
+    found: list[Flag] = []
+    first: dict[tuple[str, tuple[str, ...]], int] = {}
+    for n, line in enumerate(f.lines, start=1):
+        code = line.procedure_code
+        seen = first.setdefault((code, tuple(line.modifiers)), n)
+        if seen != n:
+            found.append(
+                Flag(
+                    "DUP-LINE",
+                    HOLD,
+                    n,
+                    f"line {n} repeats line {seen} ('{code}', same modifiers, same date)",
+                    FIX,
+                )
+            )
+    return found

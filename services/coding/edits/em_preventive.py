@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from schemas.common import ServiceLine
 from services.coding.codesets import EM_PREVENTIVE, EM_PREVENTIVE_NEW
 from services.coding.edits.facts import ClaimFacts
 from services.coding.edits.flag import HOLD, Flag
@@ -40,44 +39,52 @@ def _band_label(digit: str) -> str:
     return f"{low}-{high} years"
 
 
-def age_band(f: ClaimFacts, n: int, line: ServiceLine) -> list[Flag]:
-    code = line.procedure_code
-    if code not in EM_PREVENTIVE or f.age_days < 0:
+def age_band(f: ClaimFacts) -> list[Flag]:
+    if f.age_days < 0:
         return []
-    digit = code[4]
-    low, high = PREVENTIVE_BANDS.get(digit, (-1, -1))
-    if low <= f.age_years <= high:
-        return []
-    right = preventive_code_for(f.age_years, code in EM_PREVENTIVE_NEW)
-    return [
-        Flag(
-            "EM-PREVENTIVE-AGE",
-            HOLD,
-            n,
-            f"line {n}: '{code}' is for ages {_band_label(digit)}; the "
-            f"patient's age at the date of service calls for '{right}'",
-            f"use '{right}'",
+    found: list[Flag] = []
+    for n, code, _ in f.em_lines:
+        if code not in EM_PREVENTIVE:
+            continue
+        digit = code[4]
+        low, high = PREVENTIVE_BANDS.get(digit, (-1, -1))
+        if low <= f.age_years <= high:
+            continue
+        right = preventive_code_for(f.age_years, code in EM_PREVENTIVE_NEW)
+        found.append(
+            Flag(
+                "EM-PREVENTIVE-AGE",
+                HOLD,
+                n,
+                f"line {n}: '{code}' is for ages {_band_label(digit)}; the "
+                f"patient's age at the date of service calls for '{right}'",
+                f"use '{right}'",
+            )
         )
-    ]
+    return found
 
 
-def patient_status(f: ClaimFacts, n: int, line: ServiceLine) -> list[Flag]:
-    code = line.procedure_code
-    if code not in EM_PREVENTIVE or f.age_days < 0:
+def patient_status(f: ClaimFacts) -> list[Flag]:
+    if f.age_days < 0:
         return []
     new_patient = f.documentation.new_patient
-    is_new_code = code in EM_PREVENTIVE_NEW
-    if is_new_code == new_patient:
-        return []
     status = "new" if new_patient else "established"
-    right = code[:3] + ("8" if new_patient else "9") + code[4]
-    return [
-        Flag(
-            "EM-PREVENTIVE-AGE",
-            HOLD,
-            n,
-            f"line {n}: '{code}' is a {'new' if is_new_code else 'established'}"
-            f"-patient preventive code but the documentation says {status} patient",
-            f"use '{right}' or correct the documentation",
+    found: list[Flag] = []
+    for n, code, _ in f.em_lines:
+        if code not in EM_PREVENTIVE:
+            continue
+        is_new_code = code in EM_PREVENTIVE_NEW
+        if is_new_code == new_patient:
+            continue
+        right = code[:3] + ("8" if new_patient else "9") + code[4]
+        found.append(
+            Flag(
+                "EM-PREVENTIVE-AGE",
+                HOLD,
+                n,
+                f"line {n}: '{code}' is a {'new' if is_new_code else 'established'}"
+                f"-patient preventive code but the documentation says {status} patient",
+                f"use '{right}' or correct the documentation",
+            )
         )
-    ]
+    return found

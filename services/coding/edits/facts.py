@@ -65,8 +65,6 @@ class ClaimFacts:
     """Per line, the diagnosis numbers (1-based) it points at."""
     unknown_dx: list[list[str]]
     """Per line, the diagnoses it names that are not on the claim."""
-    first_line: dict[tuple[str, tuple[str, ...]], int]
-    """(code, modifiers) -> the number of the first line carrying them."""
     em_lines: list[EmLine]
     coverage: Coverage | None
     """The primary coverage; None for self-pay."""
@@ -81,22 +79,27 @@ def claim_facts(
     age_years, age_days = age_on(enc.patient.birth_date, dos)
     diagnoses = list(enc.diagnoses)
     keys: list[str | None] = []
-    for dx in diagnoses:
+    exact: dict[str, int] = {}
+    first_dx: dict[str, int] = {}
+    for n, dx in enumerate(diagnoses, start=1):
+        exact.setdefault(dx, n)
         key = normalize_icd(dx)
-        keys.append(key if key is not None and key in ix.valid else None)
-    exact = {dx: i for i, dx in reversed(list(enumerate(diagnoses, start=1)))}
-    first_dx = {k: i for i, k in reversed(list(enumerate(keys, start=1))) if k is not None}
+        if key is None or key not in ix.valid:
+            keys.append(None)
+        else:
+            keys.append(key)
+            first_dx.setdefault(key, n)
     lines = enc.lines
     pointers: list[list[int]] = []
     unknown_dx: list[list[str]] = []
-    for line in lines:
-        points, unknown = _pointers(line, exact, first_dx, bool(diagnoses))
+    em_lines: list[EmLine] = []
+    for n, ln in enumerate(lines, start=1):
+        points, unknown = _pointers(ln, exact, first_dx, bool(diagnoses))
         pointers.append(points)
         unknown_dx.append(unknown)
-    first_line = {
-        (ln.procedure_code, tuple(ln.modifiers)): n
-        for n, ln in reversed(list(enumerate(lines, start=1)))
-    }
+        code = ln.procedure_code
+        if code in EM_CODES:
+            em_lines.append((n, code, ln.modifiers))
     return ClaimFacts(
         checked=checked,
         ix=ix,
@@ -113,12 +116,7 @@ def claim_facts(
         lines=lines,
         pointers=pointers,
         unknown_dx=unknown_dx,
-        first_line=first_line,
-        em_lines=[
-            (n, ln.procedure_code, ln.modifiers)
-            for n, ln in enumerate(lines, start=1)
-            if ln.procedure_code in EM_CODES
-        ],
+        em_lines=em_lines,
         coverage=None if checked.self_pay else primary_coverage(enc.coverages),
     )
 

@@ -4,7 +4,6 @@ Which modifiers bypass an NCCI pair is :mod:`services.coding.edits.ncci_ptp`'s r
 
 from __future__ import annotations
 
-from schemas.common import ServiceLine
 from services.coding.codesets import KNOWN_MODIFIERS
 from services.coding.edits.facts import ClaimFacts
 from services.coding.edits.flag import HOLD, Flag
@@ -12,20 +11,21 @@ from services.coding.edits.flag import HOLD, Flag
 FIX = "correct or remove the modifier"
 
 
-def unknown_or_repeated(f: ClaimFacts, n: int, line: ServiceLine) -> list[Flag]:
-    mods = line.modifiers
+def unknown_or_repeated(f: ClaimFacts) -> list[Flag]:
     found: list[Flag] = []
-    bad = [m for m in mods if m not in KNOWN_MODIFIERS]
-    if bad:
-        found.append(
-            Flag(
-                "MOD-INVALID",
-                HOLD,
-                n,
-                f"line {n}: unknown modifier {', '.join(repr(m) for m in bad)}",
-                FIX,
+    for n, line in enumerate(f.lines, start=1):
+        mods = line.modifiers
+        bad = [m for m in mods if m not in KNOWN_MODIFIERS]
+        if bad:
+            found.append(
+                Flag(
+                    "MOD-INVALID",
+                    HOLD,
+                    n,
+                    f"line {n}: unknown modifier {', '.join(repr(m) for m in bad)}",
+                    FIX,
+                )
             )
-        )
-    if len(set(mods)) != len(mods):
-        found.append(Flag("MOD-INVALID", HOLD, n, f"line {n}: a modifier is repeated", FIX))
+        if len(set(mods)) != len(mods):
+            found.append(Flag("MOD-INVALID", HOLD, n, f"line {n}: a modifier is repeated", FIX))
     return found

@@ -7,7 +7,6 @@ at diagnoses on the claim. (Which diagnoses a line points at is worked out once,
 
 from __future__ import annotations
 
-from schemas.common import ServiceLine
 from services.coding.edits.facts import ClaimFacts
 from services.coding.edits.flag import HOLD, Flag
 
@@ -34,28 +33,33 @@ def diagnosis_count(f: ClaimFacts) -> list[Flag]:
     return []
 
 
-def line_pointers(f: ClaimFacts, n: int, line: ServiceLine) -> list[Flag]:
-    found = [
-        Flag(
-            "POINTERS", HOLD, n, f"line {n} names diagnosis '{dx}', which is not on the claim", FIX
-        )
-        for dx in f.unknown_dx[n - 1]
-    ]
-    pointers = f.pointers[n - 1]
-    if len(pointers) > MAX_POINTERS:
-        found.append(
-            Flag(
-                "POINTERS",
-                HOLD,
-                n,
-                f"line {n} points at {len(pointers)} diagnoses; at most {MAX_POINTERS}",
-                FIX,
+def line_pointers(f: ClaimFacts) -> list[Flag]:
+    found: list[Flag] = []
+    for n, (pointers, unknown) in enumerate(zip(f.pointers, f.unknown_dx, strict=True), start=1):
+        for dx in unknown:
+            found.append(
+                Flag(
+                    "POINTERS",
+                    HOLD,
+                    n,
+                    f"line {n} names diagnosis '{dx}', which is not on the claim",
+                    FIX,
+                )
             )
-        )
-    elif not pointers:
-        found.append(Flag("POINTERS", HOLD, n, f"line {n} points at no diagnosis", FIX))
-    elif any(p > MAX_DIAGNOSES for p in pointers):
-        found.append(
-            Flag("POINTERS", HOLD, n, f"line {n} points past diagnosis {MAX_DIAGNOSES}", FIX)
-        )
+        if len(pointers) > MAX_POINTERS:
+            found.append(
+                Flag(
+                    "POINTERS",
+                    HOLD,
+                    n,
+                    f"line {n} points at {len(pointers)} diagnoses; at most {MAX_POINTERS}",
+                    FIX,
+                )
+            )
+        elif not pointers:
+            found.append(Flag("POINTERS", HOLD, n, f"line {n} points at no diagnosis", FIX))
+        elif any(p > MAX_DIAGNOSES for p in pointers):
+            found.append(
+                Flag("POINTERS", HOLD, n, f"line {n} points past diagnosis {MAX_DIAGNOSES}", FIX)
+            )
     return found
