@@ -45,6 +45,10 @@ def primary_coverage(coverages: Sequence[Coverage]) -> Coverage | None:
 
 @dataclass(frozen=True, slots=True)
 class ClaimFacts:
+    """What the edits read about one claim: the claim as eligibility passed it on, the
+    ICD-10-CM index, the NCCI/MUE tables and the patient's history, and what
+    :func:`claim_facts` worked out from them."""
+
     checked: EligibilityChecked
     ix: IcdIndex
     tables: EditTables
