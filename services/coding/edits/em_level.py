@@ -35,6 +35,8 @@ def billed_level(f: ClaimFacts) -> list[Flag]:
                     )
                 )
             continue
+        if exp.code is not None and code[4] == exp.code[4]:
+            continue
         supports = f"line {n}: '{code}' billed but the documentation ({exp.basis}) supports"
         if exp.code is None:
             found.append(Flag("EM-LEVEL", HOLD, n, f"{supports} no office visit level", FIX))
@@ -48,7 +50,7 @@ def billed_level(f: ClaimFacts) -> list[Flag]:
                     f"bill '{exp.code}', or document the MDM or time that supports '{code}'",
                 )
             )
-        elif code[4] < exp.code[4]:
+        else:
             found.append(
                 Flag(
                     "EM-LEVEL",
