@@ -43,11 +43,14 @@ def primary_coverage(coverages: Sequence[Coverage]) -> Coverage | None:
     return min(coverages, key=lambda c: c.priority)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ClaimFacts:
     """What the edits read about one claim: the claim as eligibility passed it on, the
     ICD-10-CM index, the NCCI/MUE tables and the patient's history, and what
-    :func:`claim_facts` worked out from them."""
+    :func:`claim_facts` worked out from them.
+
+    Read-only: no edit changes it. (Not ``frozen``: a frozen dataclass pays a
+    ``setattr`` per field on every claim, on the hot path.)"""
 
     checked: EligibilityChecked
     ix: IcdIndex
