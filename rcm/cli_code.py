@@ -93,8 +93,10 @@ def check(
     coverage is taken as active, none means self-pay) or an eligibility.checked body.
     """
     from services.coding import codesets
+    from services.coding.edits.awv_frequency import HISTORY_CODES
+    from services.coding.edits.facts import PriorService
     from services.coding.ncci import bundled_tables
-    from services.coding.scrub import HISTORY_CODES, PriorService, scrub
+    from services.coding.scrub import scrub
 
     text = read_text(claim_file)
     try:
@@ -112,7 +114,7 @@ def check(
 
     history: list[PriorService] = []
     if db:
-        from services.coding import store
+        from services.coding import repository as store
 
         async def load(conn: Any) -> Any:
             codesets.add_cpt_codes(await store.cpt_codes(conn))
@@ -142,7 +144,8 @@ def check(
 def load_ncci(files: list[Path], schema: SchemaOpt = SCHEMA) -> None:
     """Replace the NCCI practitioner PTP edits with a quarterly release (pass every file
     of it, f1-f4; tab-delimited .txt or CSV)."""
-    from services.coding import ncci, store
+    from services.coding import ncci
+    from services.coding import repository as store
 
     edits: list[ncci.PtpEdit] = []
     for f in files:
@@ -168,7 +171,8 @@ def load_mue(
     schema: SchemaOpt = SCHEMA,
 ) -> None:
     """Load a practitioner MUE table in force from --effective (ends the previous one)."""
-    from services.coding import ncci, store
+    from services.coding import ncci
+    from services.coding import repository as store
 
     try:
         start = dt.date.fromisoformat(effective)
@@ -189,7 +193,8 @@ def load_mue(
 @app.command("load-cpt")
 def load_cpt(file: Path, schema: SchemaOpt = SCHEMA) -> None:
     """Load the practice's licensed CPT file (CSV code,description) into the coding schema."""
-    from services.coding import codesets, store
+    from services.coding import codesets
+    from services.coding import repository as store
 
     read_text(file)  # one-line errors for a missing or binary file
     try:

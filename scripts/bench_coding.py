@@ -24,7 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rcm.workload import assumed_eligible, generate_day
 from services.coding import codesets, ncci
-from services.coding.scrub import AWV_CODES, PriorService, scrub
+from services.coding.edits.awv_frequency import AWV_CODES
+from services.coding.edits.facts import PriorService
+from services.coding.scrub import scrub
 
 
 def rss_mb() -> float:

@@ -48,7 +48,9 @@ def main() -> None:
 
     t = time.perf_counter()
     from services.coding import app, codesets, ncci
-    from services.coding.scrub import AWV_CODES, PriorService, scrub
+    from services.coding.edits.awv_frequency import AWV_CODES
+    from services.coding.edits.facts import PriorService
+    from services.coding.scrub import scrub
 
     import_s = time.perf_counter() - t
     rss_imported = rss_mb()

@@ -3,30 +3,37 @@
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 from pathlib import Path
 
 from runtime.service import Service
 from runtime.settings import Settings
 from schemas.events import EligibilityChecked
 from schemas.events_workqueue import ClaimFixed
-from services.coding import handlers
+from services.coding import handlers, timers
 from services.coding.codesets import icd_index
+from services.coding.config import CodingSettings
+from services.coding.tables import LoadedTables, load_tables
 
 PORT = 6102
-RELOAD_SECONDS = 300.0
+MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def build(*, schema: str = "coding", http_port: int = PORT, s: Settings | None = None) -> Service:
-    """The coding service; ``schema``/``http_port`` let integration tests run it apart."""
-    svc = Service(
-        "coding",
-        schema=schema,
-        migrations=Path(__file__).parent / "migrations",
-        http_port=http_port,
-        s=s,
-    )
-    svc.on_many(EligibilityChecked, handlers.on_eligible)
-    svc.on(ClaimFixed, handlers.on_fixed)
+def build(
+    settings: Settings | None = None,
+    config: CodingSettings | None = None,
+    *,
+    schema: str = "coding",
+    http_port: int = PORT,
+    tables: LoadedTables | None = None,
+) -> Service:
+    """The coding service. ``schema``/``http_port`` let integration tests run it apart;
+    ``tables`` lets them see the edit tables it loads."""
+    cfg = config or CodingSettings()
+    loaded = tables or LoadedTables()
+    svc = Service("coding", schema=schema, migrations=MIGRATIONS, http_port=http_port, s=settings)
+    svc.on_many(EligibilityChecked, partial(handlers.on_eligible, tables=loaded))
+    svc.on(ClaimFixed, partial(handlers.on_fixed, tables=loaded))
 
     @svc.on_startup
     async def load_code_sets() -> None:
@@ -34,8 +41,8 @@ def build(*, schema: str = "coding", http_port: int = PORT, s: Settings | None =
         await asyncio.to_thread(icd_index)
         assert svc.pool is not None
         async with svc.pool.acquire() as conn, conn.transaction():
-            await handlers.load_tables(conn)
+            await load_tables(conn, loaded)
 
     # A loader run (`rcm code load-ncci` ...) is picked up without a restart.
-    svc.every(RELOAD_SECONDS, handlers.reload_tables)
+    svc.every(cfg.reload_s, partial(timers.reload_tables, loaded=loaded))
     return svc

@@ -2,63 +2,29 @@
 
 ``on_eligible`` codes a claim when eligibility has checked it; ``on_fixed`` codes it
 again when a person fixed it in the work queue with ``reenter == coding`` (the last
-eligibility.checked, stored per claim, with the corrected encounter).
-
-The NCCI/MUE tables are loaded from PostgreSQL at start (:func:`load_tables`) and
-held here as one immutable :class:`EditTables`; :func:`reload_tables` swaps in a new
-one when a load changed them.
+eligibility.checked, stored per claim, with the corrected encounter). Both scrub with
+the service's current NCCI/MUE tables (:class:`~services.coding.tables.LoadedTables`).
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 
-import asyncpg
 import orjson
 
-from runtime.db import columns
-from runtime.service import Context, Reject, Service
+from runtime.service import Context, Reject
 from schemas.events import ClaimCoded, ClaimHeld, EligibilityChecked
 from schemas.events_workqueue import ClaimFixed, Reentry
-from services.coding import codesets, store
-from services.coding.ncci import EMPTY, EditTables
-from services.coding.scrub import HISTORY_CODES, scrub
-
-log = logging.getLogger("rcm.coding")
-
-
-class _Tables:
-    current: EditTables = EMPTY
-    stamp: str = ""
+from services.coding import codesets, repository
+from services.coding.edits.awv_frequency import HISTORY_CODES
+from services.coding.ncci import EditTables
+from services.coding.scrub import scrub
+from services.coding.tables import LoadedTables
 
 
-def edit_tables() -> EditTables:
-    return _Tables.current
-
-
-async def load_tables(conn: asyncpg.Connection, *, seed: bool = True) -> EditTables:
-    """Load the edit tables and CPT codes from the schema (seeding the bundled subset
-    into an empty schema when ``seed``) and make them current."""
-    if seed and await store.seed_bundled(conn):
-        log.warning("no NCCI/MUE tables were loaded; seeded the bundled demonstration subset")
-    _Tables.stamp = await store.tables_stamp(conn)
-    _Tables.current = await store.load_edit_tables(conn)
-    codesets.add_cpt_codes(await store.cpt_codes(conn))
-    log.info("edit tables loaded: %s (%d rows)", _Tables.current.version, len(_Tables.current))
-    return _Tables.current
-
-
-async def reload_tables(svc: Service) -> int:
-    """Timer: reload when a loader changed the tables. Returns 0 (never busy)."""
-    assert svc.pool is not None
-    async with svc.pool.acquire() as conn:
-        if await store.tables_stamp(conn) != _Tables.stamp:
-            await load_tables(conn, seed=False)
-    return 0
-
-
-async def _code(items: Sequence[tuple[Context, EligibilityChecked]], trigger: str) -> None:
+async def _code(
+    items: Sequence[tuple[Context, EligibilityChecked]], trigger: str, tables: EditTables
+) -> None:
     """Scrubs each claim in order (each sees the history of those coded before it) and
     records the passes with a few statements for the whole run."""
     conn = items[0][0].conn
@@ -67,9 +33,8 @@ async def _code(items: Sequence[tuple[Context, EligibilityChecked]], trigger: st
         for ctx, checked in items
         if any(ln.procedure_code in HISTORY_CODES for ln in checked.encounter.lines)
     ]
-    history = await store.History.load(conn, needs_history, HISTORY_CODES)
-    tables = _Tables.current
-    results = []
+    history = await repository.History.load(conn, needs_history, HISTORY_CODES)
+    results: list[repository.ResultRow] = []
     for ctx, checked in items:
         tenant, enc = ctx.meta.tenant, checked.encounter
         prior = (
@@ -97,23 +62,19 @@ async def _code(items: Sequence[tuple[Context, EligibilityChecked]], trigger: st
         )
         await ctx.emit(result, correlation_id=checked.claim_id)
     await history.flush(conn)
-    await conn.execute(
-        "INSERT INTO coding_results(claim_id, tenant, outcome, findings, code_sets, trigger)"
-        " SELECT c, t, o, f::jsonb, s::jsonb, $1 FROM unnest($2::text[], $3::text[],"
-        " $4::text[], $5::text[], $6::text[]) WITH ORDINALITY AS r(c, t, o, f, s, i) ORDER BY i",
-        trigger,
-        *columns(results),
-    )
+    await repository.record_results(conn, trigger, results)
 
 
-async def on_eligible(items: Sequence[tuple[Context, EligibilityChecked]]) -> None:
-    await _code(items, "eligibility")
+async def on_eligible(
+    items: Sequence[tuple[Context, EligibilityChecked]], *, tables: LoadedTables
+) -> None:
+    await _code(items, "eligibility", tables.current)
 
 
-async def on_fixed(ctx: Context, ev: ClaimFixed) -> None:
+async def on_fixed(ctx: Context, ev: ClaimFixed, *, tables: LoadedTables) -> None:
     if ev.reenter is not Reentry.coding:
         return  # eligibility re-checks it; its eligibility.checked comes back here
-    found = await store.last_input(ctx.conn, ev.claim_id)
+    found = await repository.last_input(ctx.conn, ev.claim_id)
     if found is None or found[0] != ctx.meta.tenant:
         raise Reject("unknown-claim", f"claim {ev.claim_id} was never coded for this tenant")
     _, last = found
@@ -123,7 +84,7 @@ async def on_fixed(ctx: Context, ev: ClaimFixed) -> None:
             f"claim {ev.claim_id} is for encounter {last.encounter_id}, "
             f"the fix names {ev.encounter.encounter_id}",
         )
-    await _code([(ctx, last.model_copy(update={"encounter": ev.encounter}))], "fix")
+    await _code([(ctx, last.model_copy(update={"encounter": ev.encounter}))], "fix", tables.current)
 
 
-__all__ = ["edit_tables", "load_tables", "on_eligible", "on_fixed", "reload_tables"]
+__all__ = ["on_eligible", "on_fixed"]

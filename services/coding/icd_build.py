@@ -4,11 +4,11 @@
 
 Importing ``simple_icd_10_cm`` parses the whole CMS tabular XML (about 3 s and 190 MB
 RSS), and that memory stays with the process. So the coding service never imports it:
-:mod:`services.coding.codesets` runs this module as a child process when its cache is
+:mod:`services.coding.icd_cache` runs this module as a child process when its cache is
 missing or stale, and then reads the compact files written here:
 
 * ``icd10cm-index-<key>.json``: every set the scrubber asks about (see
-  :class:`services.coding.codesets.IcdIndex`), keyed by the dotless code;
+  :class:`services.coding.icd_cache.IcdIndex`), keyed by the dotless code;
 * ``icd10cm-descriptions-<key>.json``: dotless code -> tabular-list description, read
   only when a description is asked for.
 
@@ -27,6 +27,7 @@ import os
 import re
 import tempfile
 import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +113,104 @@ def _icd() -> Any:
     return simple_icd_10_cm
 
 
+@dataclass
+class _Blocks:
+    """Chapter/block level facts, read from the code set's own notes."""
+
+    maternal: set[str] = field(default_factory=set)
+    newborn: set[str] = field(default_factory=set)
+    supplementary: set[str] = field(default_factory=set)
+    male: set[str] = field(default_factory=set)
+    female: set[str] = field(default_factory=set)
+    external_chapter: str = ""
+    newborn_days: int = 28
+
+
+def _blocks(icd: Any, all_codes: list[str]) -> _Blocks:
+    found = _Blocks()
+    for code in all_codes:
+        if not icd.is_chapter_or_block(code) or icd.is_category(code):
+            continue
+        notes = icd.get_notes(code).lower()
+        desc = icd.get_description(code)
+        if "only on maternal record" in notes:
+            found.maternal.add(code)
+        if "newborn records only" in notes:
+            found.newborn.add(code)
+            for inc in icd.get_includes(code):
+                m = _DAYS_AFTER_BIRTH.search(inc)
+                if m:
+                    found.newborn_days = int(m.group(1))
+        if "supplementary or additional codes" in notes:
+            found.supplementary.add(code)
+        if icd.is_chapter(code) and "(V00-Y99)" in desc:
+            found.external_chapter = code
+        if _FEMALE_BLOCK.search(desc):
+            found.female.add(code)
+        elif _MALE_BLOCK.search(desc):
+            found.male.add(code)
+    return found
+
+
+@dataclass
+class _Codes:
+    """The sets the index is made of, filled code by code."""
+
+    valid: set[str] = field(default_factory=set)
+    billable: set[str] = field(default_factory=set)
+    external: set[str] = field(default_factory=set)
+    never_first: dict[str, str] = field(default_factory=dict)
+    code_first_refs: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    female: set[str] = field(default_factory=set)
+    male: set[str] = field(default_factory=set)
+    newborn: set[str] = field(default_factory=set)
+    descriptions: dict[str, str] = field(default_factory=dict)
+
+
+class _Lookups:
+    """Per-node lookups: ancestors repeat across ~75k leaves, so each is memoized."""
+
+    def __init__(self, icd: Any) -> None:
+        self.is_code = functools.cache(lambda c: bool(icd.is_category_or_subcategory(c)))
+        self.notes_of = functools.cache(lambda c: str(icd.get_notes(c)).lower())
+        self.desc_of = functools.cache(lambda c: str(icd.get_description(c)).lower())
+        self.code_first_of = functools.cache(lambda c: str(icd.get_code_first(c)))
+
+
+def _leaf(icd: Any, code: str, key: str, blocks: _Blocks, look: _Lookups, out: _Codes) -> None:
+    """Classify one billable (leaf) code into ``out``."""
+    out.billable.add(key)
+    ancestors: list[str] = icd.get_ancestors(code)
+    anc = set(ancestors)
+    if blocks.external_chapter in anc:
+        out.external.add(key)
+    # Notes on categories too ("Z3A: only on the maternal record").
+    if anc & blocks.maternal or any(
+        "only on the maternal record" in look.notes_of(a) for a in ancestors if look.is_code(a)
+    ):
+        out.female.add(key)
+    if anc & blocks.female or key.startswith(FEMALE_ONLY_EXTRA):
+        out.female.add(key)
+    if anc & blocks.male or key.startswith(MALE_ONLY_EXTRA):
+        out.male.add(key)
+    if anc & blocks.newborn:
+        out.newborn.add(key)
+    # Etiology/manifestation convention: an "in diseases classified elsewhere"
+    # title with a "code first" note, or the supplementary B95-B97 agents.
+    chain = [code] + [a for a in ancestors if look.is_code(a)]
+    titled = any("classified elsewhere" in look.desc_of(a) for a in chain)
+    has_code_first = any(look.code_first_of(a) for a in chain)
+    if anc & blocks.supplementary:
+        out.never_first[key] = SUPPLEMENTARY_REASON
+    elif titled and has_code_first:
+        out.never_first[key] = MANIFESTATION_REASON
+    else:
+        note = next((look.code_first_of(a) for a in chain if look.code_first_of(a)), "")
+        refs = parse_code_first(note)
+        if refs:
+            out.code_first_refs[key] = refs
+
+
 def build() -> tuple[dict[str, Any], dict[str, str]]:
     """(the index, the descriptions) as JSON-ready values, from the tabular list.
 
@@ -121,107 +220,31 @@ def build() -> tuple[dict[str, Any], dict[str, str]]:
     of [low, high]) and ``newborn_max_age_days``.
     """
     icd = _icd()
-    valid: set[str] = set()
-    billable: set[str] = set()
-    external: set[str] = set()
-    never_first: dict[str, str] = {}
-    code_first_refs: dict[str, list[tuple[str, str]]] = {}
-    female: set[str] = set()
-    male: set[str] = set()
-    newborn: set[str] = set()
-    descriptions: dict[str, str] = {}
-
-    # Chapter/block level facts, read from the code set's own notes.
-    maternal_nodes: set[str] = set()
-    newborn_nodes: set[str] = set()
-    supplementary_nodes: set[str] = set()
-    male_nodes: set[str] = set()
-    female_nodes: set[str] = set()
-    external_chapter = ""
-    newborn_days = 28
     all_codes: list[str] = icd.get_all_codes()
-    for code in all_codes:
-        if not icd.is_chapter_or_block(code) or icd.is_category(code):
-            continue
-        notes = icd.get_notes(code).lower()
-        desc = icd.get_description(code)
-        if "only on maternal record" in notes:
-            maternal_nodes.add(code)
-        if "newborn records only" in notes:
-            newborn_nodes.add(code)
-            for inc in icd.get_includes(code):
-                m = _DAYS_AFTER_BIRTH.search(inc)
-                if m:
-                    newborn_days = int(m.group(1))
-        if "supplementary or additional codes" in notes:
-            supplementary_nodes.add(code)
-        if icd.is_chapter(code) and "(V00-Y99)" in desc:
-            external_chapter = code
-        if _FEMALE_BLOCK.search(desc):
-            female_nodes.add(code)
-        elif _MALE_BLOCK.search(desc):
-            male_nodes.add(code)
-
-    # Ancestors repeat across ~75k leaves: memoize the per-node lookups.
-    is_code = functools.cache(lambda c: bool(icd.is_category_or_subcategory(c)))
-    notes_of = functools.cache(lambda c: str(icd.get_notes(c)).lower())
-    desc_of = functools.cache(lambda c: str(icd.get_description(c)).lower())
-    code_first_of = functools.cache(lambda c: str(icd.get_code_first(c)))
-
-    female_extra = tuple(FEMALE_ONLY_EXTRA)
-    male_extra = tuple(MALE_ONLY_EXTRA)
+    blocks = _blocks(icd, all_codes)
+    look = _Lookups(icd)
+    out = _Codes()
     for code in all_codes:
         if not icd.is_category_or_subcategory(code):
             continue
         key = _dotless(code)
-        valid.add(key)
-        descriptions[key] = str(icd.get_description(code))
-        if not icd.is_leaf(code):
-            continue
-        billable.add(key)
-        ancestors: list[str] = icd.get_ancestors(code)
-        anc = set(ancestors)
-        if external_chapter in anc:
-            external.add(key)
-        # Notes on categories too ("Z3A: only on the maternal record").
-        if anc & maternal_nodes or any(
-            "only on the maternal record" in notes_of(a) for a in ancestors if is_code(a)
-        ):
-            female.add(key)
-        if anc & female_nodes or key.startswith(female_extra):
-            female.add(key)
-        if anc & male_nodes or key.startswith(male_extra):
-            male.add(key)
-        if anc & newborn_nodes:
-            newborn.add(key)
-        # Etiology/manifestation convention: an "in diseases classified elsewhere"
-        # title with a "code first" note, or the supplementary B95-B97 agents.
-        chain = [code] + [a for a in ancestors if is_code(a)]
-        titled = any("classified elsewhere" in desc_of(a) for a in chain)
-        has_code_first = any(code_first_of(a) for a in chain)
-        if anc & supplementary_nodes:
-            never_first[key] = SUPPLEMENTARY_REASON
-        elif titled and has_code_first:
-            never_first[key] = MANIFESTATION_REASON
-        else:
-            note = next((code_first_of(a) for a in chain if code_first_of(a)), "")
-            refs = parse_code_first(note)
-            if refs:
-                code_first_refs[key] = refs
-
+        out.valid.add(key)
+        out.descriptions[key] = str(icd.get_description(code))
+        if icd.is_leaf(code):
+            _leaf(icd, code, key, blocks, look, out)
     index: dict[str, Any] = {
         "version": str(getattr(icd.simple_icd_10_cm, "_classification_data_package_file_name", "")),
-        "valid": sorted(valid),
-        "billable": sorted(billable),
-        "external_cause": sorted(external),
-        "never_first": never_first,
-        "code_first_refs": code_first_refs,
-        "female_only": sorted(female),
-        "male_only": sorted(male - female),
-        "newborn_only": sorted(newborn),
-        "newborn_max_age_days": newborn_days,
+        "valid": sorted(out.valid),
+        "billable": sorted(out.billable),
+        "external_cause": sorted(out.external),
+        "never_first": out.never_first,
+        "code_first_refs": out.code_first_refs,
+        "female_only": sorted(out.female),
+        "male_only": sorted(out.male - out.female),
+        "newborn_only": sorted(out.newborn),
+        "newborn_max_age_days": blocks.newborn_days,
     }
-    return index, descriptions
+    return index, out.descriptions
 
 
 def write_atomic(path: Path, doc: Any) -> None:
@@ -242,7 +265,7 @@ def write_atomic(path: Path, doc: Any) -> None:
 
 def write_cache(cache_dir: Path, key: str) -> None:
     """Build and write both cache files for ``key`` into ``cache_dir``."""
-    from services.coding.codesets import icd_cache_files
+    from services.coding.icd_cache import icd_cache_files
 
     index, descriptions = build()
     index_file, descriptions_file = icd_cache_files(cache_dir, key)
@@ -253,7 +276,7 @@ def write_cache(cache_dir: Path, key: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from services.coding.codesets import icd_cache_dir, icd_cache_key
+    from services.coding.icd_cache import icd_cache_dir, icd_cache_key
 
     ap = argparse.ArgumentParser(prog="python -m services.coding.icd_build", description=__doc__)
     ap.add_argument("--cache-dir", type=Path, default=None, help="default: icd_cache_dir()")

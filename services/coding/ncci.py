@@ -2,7 +2,7 @@
 
 Pure: parsers for CMS's published practitioner files and an immutable, indexed
 :class:`EditTables` the scrubber takes as an argument. Loading into and out of
-PostgreSQL lives in :mod:`services.coding.store`.
+PostgreSQL lives in :mod:`services.coding.repository`.
 
 Layouts read (CMS "Medicare NCCI Procedure to Procedure (PTP) Edits", practitioner
 files ``ccipra-v…-f1..f4``, and the "Practitioner Services MUE Table"), as the

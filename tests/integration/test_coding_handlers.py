@@ -18,7 +18,8 @@ from schemas.codec import decode, encode, new_meta
 from schemas.common import Documentation, ServiceLine, VisitType
 from schemas.events import ClaimCoded, ClaimHeld, EligibilityChecked, EncounterCreated, Event
 from schemas.events_workqueue import ClaimFixed, Reentry
-from services.coding import app, handlers, ncci, store
+from services.coding import app, ncci, repository, timers
+from services.coding.tables import LoadedTables
 from tests.builders import encounter
 from tests.unit.factories import person
 
@@ -29,8 +30,16 @@ DOS = dt.date(2026, 4, 6)
 
 
 @pytest.fixture
-async def svc(live_stack: Settings) -> AsyncIterator[Service]:
-    service = app.build(schema=f"it_{uuid.uuid4().hex[:8]}", http_port=6197, s=live_stack)
+def loaded() -> LoadedTables:
+    """The edit tables the service under test scrubs with."""
+    return LoadedTables()
+
+
+@pytest.fixture
+async def svc(live_stack: Settings, loaded: LoadedTables) -> AsyncIterator[Service]:
+    service = app.build(
+        live_stack, schema=f"it_{uuid.uuid4().hex[:8]}", http_port=6197, tables=loaded
+    )
     await service.start_resources()  # runs the startup hook: ICD-10-CM, tables from PG
     try:
         yield service
@@ -105,13 +114,15 @@ def _injection(e_m_mods: list[str]) -> list[ServiceLine]:
     ]
 
 
-async def test_tables_are_seeded_and_loaded_from_postgres(svc: Service) -> None:
+async def test_tables_are_seeded_and_loaded_from_postgres(
+    svc: Service, loaded: LoadedTables
+) -> None:
     feed = Feed(svc)
     (n_ptp,) = [r[0] for r in await feed.fetch("SELECT count(*) FROM ncci_ptp")]
     (n_mue,) = [r[0] for r in await feed.fetch("SELECT count(*) FROM ncci_mue")]
     assert n_ptp == len(ncci.bundled_ptp())
     assert n_mue == len(ncci.bundled_mue())
-    tables = handlers.edit_tables()
+    tables = loaded.current
     assert len(tables) == n_ptp + n_mue
     assert tables.ptp_on("96372", "99213", DOS) is not None
 
@@ -210,7 +221,9 @@ async def test_subsequent_wellness_visit_within_a_year_is_held(svc: Service) -> 
     assert isinstance((await feed.outbox())[-1], ClaimCoded)
 
 
-async def test_a_new_release_is_loaded_and_picked_up_by_the_timer(svc: Service) -> None:
+async def test_a_new_release_is_loaded_and_picked_up_by_the_timer(
+    svc: Service, loaded: LoadedTables
+) -> None:
     assert svc.pool is not None
     text = (
         "Column 1\tColumn 2\t*=in existence prior to 1996\tEffective Date\t"
@@ -218,11 +231,11 @@ async def test_a_new_release_is_loaded_and_picked_up_by_the_timer(svc: Service) 
         "96372\t99213\t\t20130101\t20260101\t1\tMisuse of column two code with column one code\n"
     )
     async with svc.pool.acquire() as conn, conn.transaction():
-        assert await store.replace_ptp(conn, ncci.parse_ptp(text), "q2.txt") == 1
+        assert await repository.replace_ptp(conn, ncci.parse_ptp(text), "q2.txt") == 1
         mue = ncci.parse_mue("36415,2,3 Date of Service Edit: Clinical,x\n", dt.date(2026, 4, 1))
-        assert await store.load_mue(conn, mue, dt.date(2026, 4, 1), "mue-q2.csv") == 1
-    await handlers.reload_tables(svc)
-    tables = handlers.edit_tables()
+        assert await repository.load_mue(conn, mue, dt.date(2026, 4, 1), "mue-q2.csv") == 1
+    await timers.reload_tables(svc, loaded=loaded)
+    tables = loaded.current
     assert len(tables.ptp) == 1
     assert tables.ptp_on("96372", "99213", DOS) is None  # deleted 2026-01-01
     assert tables.ptp_on("96372", "99213", dt.date(2025, 12, 31)) is not None

@@ -11,9 +11,18 @@ import pytest
 from schemas.common import Finding, VisitType
 from schemas.events import ClaimCoded, ClaimHeld, EncounterCreated, Stage
 from services.coding import codesets, em, ncci
+from services.coding.edits.facts import PriorService
 from services.coding.ncci import EditTables, LayoutError, MueEdit, PtpEdit
-from services.coding.scrub import PriorService, scrub
-from tests.unit.test_coding_scrub import DOS, _checked, _encounter, _has, _line
+from services.coding.scrub import scrub
+from tests.coding_claims import (
+    DOS,
+    checked_claim,
+    has_finding,
+    make_encounter,
+    make_line,
+    make_patient,
+    years_ago,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -23,7 +32,7 @@ T = ncci.bundled_tables()
 def _held(
     enc: EncounterCreated, *, tables: EditTables = T, history: Sequence[PriorService] = ()
 ) -> ClaimHeld:
-    result = scrub(_checked(enc), tables, history)
+    result = scrub(checked_claim(enc), tables, history)
     assert isinstance(result, ClaimHeld), result
     assert result.stage is Stage.coding
     return result
@@ -146,163 +155,165 @@ def test_edits_apply_by_date_of_service() -> None:
 
 
 def _injection_visit(em_mods: list[str]) -> EncounterCreated:
-    return _encounter(
+    return make_encounter(
         diagnoses=["L23.7"],
         mdm="low",
         minutes=None,
         lines=[
-            _line("99213", ["L23.7"], em_mods),
-            _line("96372", ["L23.7"]),
-            _line("J1030", ["L23.7"]),
+            make_line("99213", ["L23.7"], em_mods),
+            make_line("96372", ["L23.7"]),
+            make_line("J1030", ["L23.7"]),
         ],
     )
 
 
 def test_ptp_indicator_1_holds_without_modifier() -> None:
     held = _held(_injection_visit([]), tables=T)
-    _has(held, "NCCI-PTP", "hold", 1)  # 99213 is column 2 of 96372
+    has_finding(held, "NCCI-PTP", "hold", 1)  # 99213 is column 2 of 96372
     (f,) = _findings(held, "NCCI-PTP")
     assert "'99213' is bundled into '96372' (line 2)" in f.message
     assert "modifier 25" in f.message
 
 
 def test_ptp_indicator_1_bypassed_by_25_on_the_em() -> None:
-    result = scrub(_checked(_injection_visit(["25"])), T)
+    result = scrub(checked_claim(_injection_visit(["25"])), T)
     assert isinstance(result, ClaimCoded)
     assert result.findings == []
 
 
 def test_ptp_59_does_not_bypass_on_an_em_code() -> None:
-    _has(_held(_injection_visit(["59"]), tables=T), "NCCI-PTP", "hold", 1)
+    has_finding(_held(_injection_visit(["59"]), tables=T), "NCCI-PTP", "hold", 1)
 
 
 @pytest.mark.parametrize("mod", ["59", "XE", "XS", "XP", "XU"])
 def test_ptp_distinct_service_modifiers_bypass_indicator_1(mod: str) -> None:
-    enc = _encounter(
+    enc = make_encounter(
         diagnoses=["Z23", "L23.7"],
         visit_type=VisitType.nurse,
         lines=[
-            _line("90471", ["Z23"]),
-            _line("90686", ["Z23"]),
-            _line("96372", ["L23.7"], [mod]),
-            _line("J1030", ["L23.7"]),
+            make_line("90471", ["Z23"]),
+            make_line("90686", ["Z23"]),
+            make_line("96372", ["L23.7"], [mod]),
+            make_line("J1030", ["L23.7"]),
         ],
     )
-    result = scrub(_checked(enc), T)
+    result = scrub(checked_claim(enc), T)
     assert isinstance(result, ClaimCoded), result
     assert result.findings == []
-    bare = enc.model_copy(update={"lines": [*enc.lines[:2], _line("96372", ["L23.7"])]})
-    _has(_held(bare, tables=T), "NCCI-PTP", "hold", 3)
+    bare = enc.model_copy(update={"lines": [*enc.lines[:2], make_line("96372", ["L23.7"])]})
+    has_finding(_held(bare, tables=T), "NCCI-PTP", "hold", 3)
 
 
 def test_ptp_indicator_0_is_never_bypassed() -> None:
-    enc = _encounter(
+    enc = make_encounter(
         diagnoses=["R73.09"],
         lines=[
-            _line("99213", ["R73.09"]),
-            _line("36415", ["R73.09"]),
-            _line("36416", ["R73.09"], ["59"]),
+            make_line("99213", ["R73.09"]),
+            make_line("36415", ["R73.09"]),
+            make_line("36416", ["R73.09"], ["59"]),
         ],
         mdm="low",
         minutes=None,
     )
     held = _held(enc, tables=T)
-    _has(held, "NCCI-PTP", "hold", 3)
+    has_finding(held, "NCCI-PTP", "hold", 3)
     assert any("indicator 0" in f.message for f in held.findings)
 
 
 def test_ptp_awv_with_problem_visit_needs_25() -> None:
-    enc = _encounter(
+    enc = make_encounter(
         diagnoses=["Z00.00", "J02.9"],
         visit_type=VisitType.preventive,
         patient=None,
         mdm="low",
         minutes=None,
-        lines=[_line("G0439", ["Z00.00"]), _line("99213", ["J02.9"])],
+        lines=[make_line("G0439", ["Z00.00"]), make_line("99213", ["J02.9"])],
     )
-    _has(_held(enc, tables=T), "NCCI-PTP", "hold", 2)
-    with_25 = enc.model_copy(update={"lines": [enc.lines[0], _line("99213", ["J02.9"], ["25"])]})
-    assert scrub(_checked(with_25), T).findings == []
+    has_finding(_held(enc, tables=T), "NCCI-PTP", "hold", 2)
+    with_25 = enc.model_copy(
+        update={"lines": [enc.lines[0], make_line("99213", ["J02.9"], ["25"])]}
+    )
+    assert scrub(checked_claim(with_25), T).findings == []
 
 
 def test_ptp_indicator_9_and_deleted_edits_are_silent() -> None:
-    enc = _encounter(
+    enc = make_encounter(
         diagnoses=["J45.901"],
         visit_type=VisitType.procedure,
-        lines=[_line("94640", ["J45.901"]), _line("94760", ["J45.901"])],
+        lines=[make_line("94640", ["J45.901"]), make_line("94760", ["J45.901"])],
         dos=dt.date(2026, 4, 6),
     )
-    assert _findings(scrub(_checked(enc), T), "NCCI-PTP") == []
+    assert _findings(scrub(checked_claim(enc), T), "NCCI-PTP") == []
     old = enc.model_copy(update={"date_of_service": dt.date(2016, 6, 1)})
-    _has(scrub(_checked(old), T), "NCCI-PTP", "hold", 2)
+    has_finding(scrub(checked_claim(old), T), "NCCI-PTP", "hold", 2)
     ind9 = EditTables.build(
         [PtpEdit("94640", "94760", False, dt.date(2004, 1, 1), None, 9, "")], [], version="t"
     )
-    assert _findings(scrub(_checked(enc), ind9), "NCCI-PTP") == []
+    assert _findings(scrub(checked_claim(enc), ind9), "NCCI-PTP") == []
 
 
 def test_ptp_different_anatomic_modifiers_bypass() -> None:
     tables = EditTables.build(
         [PtpEdit("20610", "20605", False, dt.date(2010, 1, 1), None, 1, "")], [], version="t"
     )
-    enc = _encounter(
+    enc = make_encounter(
         diagnoses=["M17.11"],
         visit_type=VisitType.procedure,
-        lines=[_line("20610", ["M17.11"], ["RT"]), _line("20605", ["M17.11"], ["LT"])],
+        lines=[make_line("20610", ["M17.11"], ["RT"]), make_line("20605", ["M17.11"], ["LT"])],
     )
-    assert _findings(scrub(_checked(enc), tables), "NCCI-PTP") == []
-    same = enc.model_copy(update={"lines": [enc.lines[0], _line("20605", ["M17.11"], ["RT"])]})
-    _has(scrub(_checked(same), tables), "NCCI-PTP", "hold", 2)
+    assert _findings(scrub(checked_claim(enc), tables), "NCCI-PTP") == []
+    same = enc.model_copy(update={"lines": [enc.lines[0], make_line("20605", ["M17.11"], ["RT"])]})
+    has_finding(scrub(checked_claim(same), tables), "NCCI-PTP", "hold", 2)
 
 
 # --------------------------------------------------------------------------- MUE
 
 
 def test_mue_per_day_sums_the_lines() -> None:
-    enc = _encounter(
+    enc = make_encounter(
         lines=[
-            _line("99214", ["I10", "E78.5"]),
-            _line("36415", ["E78.5"], units=2),
-            _line("80061", ["E78.5"]),
+            make_line("99214", ["I10", "E78.5"]),
+            make_line("36415", ["E78.5"], units=2),
+            make_line("80061", ["E78.5"]),
         ]
     )
     held = _held(enc, tables=T)
-    _has(held, "MUE", "hold", 2)
+    has_finding(held, "MUE", "hold", 2)
     (f,) = _findings(held, "MUE")
     assert "2 units of '36415' on the date of service" in f.message
     assert "allows 1" in f.message
 
 
 def test_mue_per_day_over_two_lines() -> None:
-    enc = _encounter(
+    enc = make_encounter(
         diagnoses=["L23.7"],
         visit_type=VisitType.nurse,
         lines=[
-            _line("96372", ["L23.7"], units=3),
-            _line("96372", ["L23.7"], ["76"], units=2),
-            _line("J1030", ["L23.7"]),
+            make_line("96372", ["L23.7"], units=3),
+            make_line("96372", ["L23.7"], ["76"], units=2),
+            make_line("J1030", ["L23.7"]),
         ],
     )
-    _has(_held(enc, tables=T), "MUE", "hold", 2)  # 5 > 4 (MAI 3)
+    has_finding(_held(enc, tables=T), "MUE", "hold", 2)  # 5 > 4 (MAI 3)
 
 
 def test_mue_line_edit_counts_each_line() -> None:
-    enc = _encounter(
+    enc = make_encounter(
         diagnoses=["M17.0"],
         visit_type=VisitType.procedure,
         lines=[
-            _line("20610", ["M17.0"], ["RT"], units=2),
-            _line("20610", ["M17.0"], ["LT"], units=2),
+            make_line("20610", ["M17.0"], ["RT"], units=2),
+            make_line("20610", ["M17.0"], ["LT"], units=2),
         ],
     )
-    assert _findings(scrub(_checked(enc), T), "MUE") == []
-    over = enc.model_copy(update={"lines": [_line("20610", ["M17.0"], ["RT"], units=3)]})
-    _has(_held(over, tables=T), "MUE", "hold", 1)
+    assert _findings(scrub(checked_claim(enc), T), "MUE") == []
+    over = enc.model_copy(update={"lines": [make_line("20610", ["M17.0"], ["RT"], units=3)]})
+    has_finding(_held(over, tables=T), "MUE", "hold", 1)
 
 
 def test_no_tables_no_ncci_findings() -> None:
-    enc = _encounter(lines=[_line("99214", ["I10"]), _line("36415", ["I10"], units=3)])
-    assert isinstance(scrub(_checked(enc)), ClaimCoded)
+    enc = make_encounter(lines=[make_line("99214", ["I10"]), make_line("36415", ["I10"], units=3)])
+    assert isinstance(scrub(checked_claim(enc)), ClaimCoded)
 
 
 # --------------------------------------------------------------------------- E/M level
@@ -333,42 +344,40 @@ def test_level_rules_start_2021() -> None:
 
 
 def test_em_level_higher_than_documented_holds() -> None:
-    enc = _encounter(lines=[_line("99215", ["I10", "E78.5"])], mdm="low", minutes=22)
+    enc = make_encounter(lines=[make_line("99215", ["I10", "E78.5"])], mdm="low", minutes=22)
     held = _held(enc)
-    _has(held, "EM-LEVEL", "hold", 1)
+    has_finding(held, "EM-LEVEL", "hold", 1)
     assert any("'99213'" in r.fix for r in held.reasons)
 
 
 def test_em_level_lower_than_documented_warns() -> None:
-    enc = _encounter(lines=[_line("99213", ["I10", "E78.5"])], mdm="moderate", minutes=None)
-    result = scrub(_checked(enc))
-    _has(result, "EM-LEVEL", "warn", 1)
+    enc = make_encounter(lines=[make_line("99213", ["I10", "E78.5"])], mdm="moderate", minutes=None)
+    result = scrub(checked_claim(enc))
+    has_finding(result, "EM-LEVEL", "warn", 1)
     assert isinstance(result, ClaimCoded)
 
 
 def test_em_level_undocumented_warns() -> None:
-    enc = _encounter(lines=[_line("99213", ["I10"])], mdm=None, minutes=None)
-    _has(scrub(_checked(enc)), "EM-LEVEL", "warn", 1)
+    enc = make_encounter(lines=[make_line("99213", ["I10"])], mdm=None, minutes=None)
+    has_finding(scrub(checked_claim(enc)), "EM-LEVEL", "warn", 1)
 
 
 def test_em_level_not_applied_to_99211_or_preventive() -> None:
-    enc = _encounter(lines=[_line("99211", ["I10"])], mdm=None, minutes=None)
-    assert scrub(_checked(enc)).findings == []
+    enc = make_encounter(lines=[make_line("99211", ["I10"])], mdm=None, minutes=None)
+    assert scrub(checked_claim(enc)).findings == []
 
 
 # --------------------------------------------------------------------------- AWV frequency
 
 
 def _awv(code: str) -> EncounterCreated:
-    from tests.unit.test_coding_scrub import _patient, _years_ago
-
-    return _encounter(
-        patient=_patient(birth=_years_ago(70)),
+    return make_encounter(
+        patient=make_patient(birth=years_ago(70)),
         diagnoses=["Z00.00"],
         visit_type=VisitType.preventive,
         mdm=None,
         minutes=None,
-        lines=[_line(code, ["Z00.00"])],
+        lines=[make_line(code, ["Z00.00"])],
     )
 
 
@@ -376,26 +385,26 @@ def test_g0438_once_per_lifetime() -> None:
     enc = _awv("G0438")
     history = [PriorService("G0438", dt.date(2019, 5, 2), "C-OLD")]
     held = _held(enc, tables=T, history=history)
-    _has(held, "EM-AWV-FREQUENCY", "hold", 1)
+    has_finding(held, "EM-AWV-FREQUENCY", "hold", 1)
     assert "2019-05-02" in _findings(held, "EM-AWV-FREQUENCY")[0].message
-    assert isinstance(scrub(_checked(enc), T, []), ClaimCoded)
+    assert isinstance(scrub(checked_claim(enc), T, []), ClaimCoded)
 
 
 def test_g0439_once_a_year() -> None:
     enc = _awv("G0439")  # DOS 2026-04-06
     recent = [PriorService("G0439", dt.date(2025, 6, 20), "C-OLD")]
     held = _held(enc, tables=T, history=recent)
-    _has(held, "EM-AWV-FREQUENCY", "hold", 1)
+    has_finding(held, "EM-AWV-FREQUENCY", "hold", 1)
     assert any("2026-06-01" in r.fix for r in held.reasons)
     # 11 full months after the month of the last visit: April 2025 -> April 2026 is fine
     due = [PriorService("G0438", dt.date(2025, 4, 28), "C-OLD")]
-    assert isinstance(scrub(_checked(enc), T, due), ClaimCoded)
+    assert isinstance(scrub(checked_claim(enc), T, due), ClaimCoded)
 
 
 def test_the_claim_itself_is_not_its_own_history() -> None:
     enc = _awv("G0439")
     same = [PriorService("G0439", DOS, "C000000000000001")]  # this claim, coded before
-    assert isinstance(scrub(_checked(enc), T, same), ClaimCoded)
+    assert isinstance(scrub(checked_claim(enc), T, same), ClaimCoded)
 
 
 # --------------------------------------------------------------------------- code set version
@@ -414,8 +423,8 @@ def test_icd_release_selected_by_date_of_service() -> None:
 
 
 def test_date_of_service_outside_the_release_warns() -> None:
-    enc = _encounter(dos=dt.date(2026, 10, 1))
-    result = scrub(_checked(enc))
+    enc = make_encounter(dos=dt.date(2026, 10, 1))
+    result = scrub(checked_claim(enc))
     assert isinstance(result, ClaimCoded)
     (f,) = result.findings
     assert (f.edit, f.severity) == ("CODESET-VERSION", "warn")

@@ -13,8 +13,8 @@ from typing import Any
 import orjson
 import pytest
 
-from services.coding import codesets, icd_build
-from services.coding.codesets import IcdIndex
+from services.coding import icd_build, icd_cache
+from services.coding.icd_cache import IcdIndex
 
 pytestmark = pytest.mark.unit
 
@@ -27,19 +27,19 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, IcdIndex]:
     """A cache directory that held a corrupt file for the current key, a stale key's
     file and a leftover temporary file, after one load (which rebuilt it)."""
     cache = tmp_path_factory.mktemp("icd-cache")
-    index_file, _ = codesets.icd_cache_files(cache, codesets.icd_cache_key())
+    index_file, _ = icd_cache.icd_cache_files(cache, icd_cache.icd_cache_key())
     index_file.write_bytes(b'{"format": 1, "key": "')  # a build cut off mid-write
-    stale_index, stale_desc = codesets.icd_cache_files(cache, STALE_KEY)
+    stale_index, stale_desc = icd_cache.icd_cache_files(cache, STALE_KEY)
     stale_index.write_bytes(orjson.dumps({"format": 0, "key": STALE_KEY, "index": {}}))
     stale_desc.write_bytes(b"{}")
     (cache / ".icd10cm-index-x.json.123.tmp").write_bytes(b"partial")
-    return cache, codesets.load_icd_index(cache)
+    return cache, icd_cache.load_icd_index(cache)
 
 
 def test_a_corrupt_and_a_stale_cache_are_rebuilt(built: tuple[Path, IcdIndex]) -> None:
     cache, ix = built
-    key = codesets.icd_cache_key()
-    index_file, desc_file = codesets.icd_cache_files(cache, key)
+    key = icd_cache.icd_cache_key()
+    index_file, desc_file = icd_cache.icd_cache_files(cache, key)
     doc = orjson.loads(index_file.read_bytes())
     assert doc["key"] == key
     assert doc["format"] == icd_build.FORMAT
@@ -78,7 +78,7 @@ def test_the_cached_index_equals_a_fresh_build(built: tuple[Path, IcdIndex]) -> 
     assert dict(ix.code_first_refs) == {k: tuple(v) for k, v in refs.items()}
     assert ix.newborn_max_age_days == fresh["newborn_max_age_days"]
     assert ix.version == fresh["version"]
-    assert dict(codesets.load_icd_descriptions(cache)) == descriptions
+    assert dict(icd_cache.load_icd_descriptions(cache)) == descriptions
     assert descriptions["I10"] == "Essential (primary) hypertension"
 
 
@@ -90,9 +90,9 @@ def test_a_good_cache_is_read_not_rebuilt(
     def no_build(cache_dir: Path, key: str) -> None:
         raise AssertionError("rebuilt a good cache")
 
-    monkeypatch.setattr(codesets, "_run_builder", no_build)
-    assert codesets.load_icd_index(cache) == ix
-    desc = codesets.load_icd_descriptions(cache)
+    monkeypatch.setattr(icd_cache, "_run_builder", no_build)
+    assert icd_cache.load_icd_index(cache) == ix
+    desc = icd_cache.load_icd_descriptions(cache)
     assert desc["E119"] == "Type 2 diabetes mellitus without complications"
 
 
@@ -109,13 +109,13 @@ def test_a_file_for_another_key_or_format_or_malformed_is_not_used(
     built: tuple[Path, IcdIndex], tmp_path: Path, change: dict[str, Any]
 ) -> None:
     cache, _ = built
-    key = codesets.icd_cache_key()
-    good, _ = codesets.icd_cache_files(cache, key)
+    key = icd_cache.icd_cache_key()
+    good, _ = icd_cache.icd_cache_files(cache, key)
     doc = orjson.loads(good.read_bytes())
-    assert codesets._read(good, key, "index", codesets.index_from_json) is not None
+    assert icd_cache._read(good, key, "index", icd_cache.index_from_json) is not None
     bad = tmp_path / good.name
     bad.write_bytes(orjson.dumps({**doc, **change}))
-    assert codesets._read(bad, key, "index", codesets.index_from_json) is None
+    assert icd_cache._read(bad, key, "index", icd_cache.index_from_json) is None
 
 
 def test_an_unwritable_cache_dir_builds_in_a_temporary_one(
@@ -129,14 +129,14 @@ def test_an_unwritable_cache_dir_builds_in_a_temporary_one(
     def copy_build(cache_dir: Path, key: str) -> None:  # stands in for the child process
         used.append(cache_dir)
         for src, dst in zip(
-            codesets.icd_cache_files(cache, key),
-            codesets.icd_cache_files(cache_dir, key),
+            icd_cache.icd_cache_files(cache, key),
+            icd_cache.icd_cache_files(cache_dir, key),
             strict=True,
         ):
             dst.write_bytes(src.read_bytes())
 
-    monkeypatch.setattr(codesets, "_run_builder", copy_build)
-    assert codesets.load_icd_index(blocked / "cache") == ix
+    monkeypatch.setattr(icd_cache, "_run_builder", copy_build)
+    assert icd_cache.load_icd_index(blocked / "cache") == ix
     assert len(used) == 1
     assert not used[0].exists()
 
@@ -151,7 +151,7 @@ def test_the_service_never_imports_simple_icd_10_cm(built: tuple[Path, IcdIndex]
         "assert codesets.icd_release().fiscal_year >= 2025\n"
         "assert 'simple_icd_10_cm' not in sys.modules, 'imported simple_icd_10_cm'\n"
     )
-    env = {**os.environ, codesets.CACHE_DIR_ENV: str(cache), "PYTHONPATH": str(REPO)}
+    env = {**os.environ, icd_cache.CACHE_DIR_ENV: str(cache), "PYTHONPATH": str(REPO)}
     done = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False
     )

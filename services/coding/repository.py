@@ -15,6 +15,7 @@ import orjson
 
 from runtime.db import columns
 from schemas.events import ClaimCoded, EligibilityChecked
+from services.coding.edits.facts import PriorService
 from services.coding.ncci import (
     BUNDLED_SOURCE,
     EditTables,
@@ -23,7 +24,6 @@ from services.coding.ncci import (
     bundled_mue,
     bundled_ptp,
 )
-from services.coding.scrub import PriorService
 
 # --------------------------------------------------------------------------- NCCI / MUE
 
@@ -261,6 +261,21 @@ class History:
                 *columns(rows),
             )
         self._inputs, self._services, self._cleared = {}, {}, set()
+
+
+ResultRow = tuple[str, str, str, str, str]
+"""A coding pass: (claim id, tenant, outcome, findings JSON, code sets JSON)."""
+
+
+async def record_results(conn: asyncpg.Connection, trigger: str, rows: Sequence[ResultRow]) -> None:
+    """Record coding passes, in order, with what triggered them."""
+    await conn.execute(
+        "INSERT INTO coding_results(claim_id, tenant, outcome, findings, code_sets, trigger)"
+        " SELECT c, t, o, f::jsonb, s::jsonb, $1 FROM unnest($2::text[], $3::text[],"
+        " $4::text[], $5::text[], $6::text[]) WITH ORDINALITY AS r(c, t, o, f, s, i) ORDER BY i",
+        trigger,
+        *columns(rows),
+    )
 
 
 async def last_input(

@@ -1,0 +1,22 @@
+"""The coding service's knobs, from RCM_CODING_* environment variables (or a .env file).
+
+Built once in :func:`services.coding.app.build` and passed to what needs it. (The
+ICD-10-CM cache directory, ``RCM_CODING_CACHE_DIR``, is read where the cache is built:
+:func:`services.coding.icd_cache.icd_cache_dir`, since the CLI and the builder's child
+process need it too.)
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class CodingSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RCM_CODING_", env_file=".env", extra="ignore")
+
+    reload_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="How often to look for a new NCCI/MUE load (`rcm code load-ncci` ...)",
+    )

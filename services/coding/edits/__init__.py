@@ -1,0 +1,35 @@
+"""The coding edits, one module per family; :func:`services.coding.scrub.scrub` runs
+them in order. Where each edit id lives (severity):
+
+=====================  ==========  =========================================================
+edit id                severity    module
+=====================  ==========  =========================================================
+CODESET-VERSION        warn        codeset_version: date of service outside the ICD-10-CM release
+DX-INVALID             hold        diagnosis_codes: not an ICD-10-CM code
+DX-NOT-BILLABLE        hold        diagnosis_codes: a header, not a leaf code
+DX-DUPLICATE           warn        diagnosis_codes: the same diagnosis twice
+DX-SEX                 hold        diagnosis_sex: sex-specific code, patient of the other sex
+DX-AGE                 hold        diagnosis_age: perinatal code after the newborn period
+DX-FIRST-LISTED        hold/warn   diagnosis_sequence: a code that may not be listed first
+PROC-INVALID           hold        procedure_codes: not shaped like CPT or HCPCS Level II
+PROC-UNKNOWN           warn        procedure_codes: not in this practice's CPT/HCPCS sets
+MOD-INVALID            hold        modifiers: unknown or repeated modifier
+POINTERS               hold        pointers: >12 diagnoses, >4 pointers, unknown diagnosis
+DUP-LINE               hold        duplicate_lines: same code and modifiers twice
+EM-PREVENTIVE-AGE      hold        em_preventive: preventive code's age band or status
+EM-PATIENT-STATUS      hold        em_patient_status: office visit new/established
+EM-MULTIPLE            hold        em_multiple: two E/Ms (preventive + problem needs 25)
+EM-LEVEL               hold/warn   em_level: office E/M level against MDM or time
+NCCI-PTP               hold        ncci_ptp: bundled pair without a bypass modifier
+MUE                    hold        mue: units over the medically unlikely edit
+EM-AWV-FREQUENCY       hold        awv_frequency: G0438 once ever, G0439 once a year
+PATIENT-AGE            hold        claim_data: birth after the date of service
+CLAIM-ID               hold        claim_data: claim id does not fit the control number
+COVERAGE-MISSING       hold        claim_data: no coverage or payer, not self-pay
+CLAIM-INVALID          hold        claim_data: the built claim fails its contract
+=====================  ==========  =========================================================
+
+Every edit reads :class:`~services.coding.edits.facts.ClaimFacts` and returns
+:class:`~services.coding.edits.flag.Flag` s; none does I/O. Messages speak to a coder
+and never carry patient names or identifiers.
+"""
