@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Every check CI runs: lint, types, schema drift, then unit, integration and
+# Every check CI runs: lint, types, house rules (room sizes, no SQL on another service's
+# tables: docs/architecture.md), schema drift, then unit, integration and
 # end-to-end tests on a real local Kafka and PostgreSQL (started here if needed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -7,6 +8,7 @@ PY=.venv/bin/python
 
 echo "== lint"; .venv/bin/ruff check . && .venv/bin/ruff format --check .
 echo "== types"; .venv/bin/mypy schemas runtime services rcm
+echo "== house rules"; $PY scripts/check_house.py
 echo "== schema drift"; $PY -m schemas.generate --check
 
 started=0
