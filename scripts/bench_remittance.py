@@ -26,7 +26,8 @@ from runtime.x12 import Envelope, money, segment, transaction, wrap
 from schemas.codec import encode, new_meta
 from schemas.events import RemitReceived
 from services.remittance import handlers
-from services.remittance.x12_835 import balance_problems, parse_835
+from services.remittance.x12_835.balancing import balance_problems
+from services.remittance.x12_835.reader import parse_835
 
 TENANT = "bench"
 PAYER = "MCR01"

@@ -12,7 +12,7 @@ from typing import NamedTuple
 from runtime.x12 import X12Error, d8, segments
 from schemas.common import Adjustment
 from schemas.events import AdjudicatedLine, AdjudicationStatus, ClaimAdjudicated
-from services.remittance.x12_835 import Cas, RemitClaim, RemitLine
+from services.remittance.x12_835.model import Cas, RemitClaim, RemitLine
 
 DENIED = "4"
 REVERSAL = "22"

@@ -36,12 +36,9 @@ from services.remittance.domain import (
     status_of,
     underpayments,
 )
-from services.remittance.x12_835 import (
-    RemitClaim,
-    Remittance,
-    balance_discrepancies,
-    parse_835,
-)
+from services.remittance.x12_835.balancing import balance_discrepancies
+from services.remittance.x12_835.model import RemitClaim, Remittance
+from services.remittance.x12_835.reader import parse_835
 
 CONTRACTS_CSV = Path(__file__).parent / "contracts.csv"
 

@@ -23,7 +23,7 @@ from runtime.x12 import Envelope, segment, transaction, wrap
 from schemas.codec import decode, encode, new_meta
 from schemas.events import ClaimAdjudicated, ClaimSubmitted, Event, RemitReceived
 from services.remittance import app, handlers
-from services.remittance.x12_835 import parse_835
+from services.remittance.x12_835.reader import parse_835
 from tests.throwaway import throwaway_service
 
 pytestmark = pytest.mark.integration

@@ -22,7 +22,8 @@ from services.remittance.domain import (
     underpayments,
 )
 from services.remittance.handlers import read_contracts
-from services.remittance.x12_835 import RemitClaim, parse_835
+from services.remittance.x12_835.model import RemitClaim
+from services.remittance.x12_835.reader import parse_835
 
 pytestmark = pytest.mark.unit
 

@@ -23,13 +23,10 @@ from x12sdk.generate import (
 from x12sdk.io import X12ModelReader
 
 from runtime.x12 import Envelope, X12Error, segment, transaction, wrap
-from services.remittance.x12_835 import (
-    Cas,
-    Remittance,
-    balance_problems,
-    parse_835,
-    to_json,
-)
+from services.remittance.x12_835.as_json import to_json
+from services.remittance.x12_835.balancing import balance_problems
+from services.remittance.x12_835.model import Cas, Remittance
+from services.remittance.x12_835.reader import parse_835
 
 pytestmark = pytest.mark.unit
 
