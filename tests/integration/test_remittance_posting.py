@@ -12,6 +12,7 @@ import datetime as dt
 import itertools
 from collections import Counter
 from collections.abc import AsyncIterator
+from functools import partial
 from typing import Any
 
 import orjson
@@ -22,7 +23,8 @@ from runtime.settings import Settings
 from runtime.x12 import Envelope, segment, transaction, wrap
 from schemas.codec import decode, encode, new_meta
 from schemas.events import ClaimAdjudicated, ClaimSubmitted, Event, RemitReceived
-from services.remittance import app, handlers
+from services.remittance import app, handlers, timers
+from services.remittance.config import RemittanceSettings
 from services.remittance.x12_835.reader import parse_835
 from tests.throwaway import throwaway_service
 
@@ -158,7 +160,9 @@ TOPICS = Topics()
 async def svc(live_stack: Settings) -> AsyncIterator[Service]:
     global TOPICS
     TOPICS = Topics()
-    async with throwaway_service("remittance-it", app.MIGRATIONS, app.wire, live_stack) as service:
+    async with throwaway_service(
+        "remittance-it", app.MIGRATIONS, partial(app.wire, cfg=RemittanceSettings()), live_stack
+    ) as service:
         service.topic_ends = TOPICS.ends
         yield service
 
@@ -432,8 +436,8 @@ async def test_a_claim_indexed_by_a_concurrent_transaction_is_posted_by_the_rema
         TENANT,
         PAYER,
     )
-    assert await handlers.rematch(svc) == 1
-    assert await handlers.rematch(svc) == 0
+    assert await timers.rematch(svc) == 1
+    assert await timers.rematch(svc) == 0
     [ev] = await adjudications(svc)
     assert (ev.claim_id, ev.paid_cents) == ("CLAIM-8", 10000)
     [resolved] = await rows(svc, "SELECT resolved_claim_id FROM unmatched")
@@ -464,9 +468,9 @@ async def test_claims_match_by_payer_claim_number_then_patient_date_and_amount(
     assert "waiting for its claim" in waiting["reason"]
     assert svc.pool is not None
     await svc.pool.execute("UPDATE unmatched SET received_at = now() - interval '1 hour'")
-    assert await handlers.rematch(svc) == 0
+    assert await timers.rematch(svc) == 0
     await consume(svc, lagging)  # "??" names no claim: nothing posts yet
-    assert await handlers.rematch(svc) == 1
+    assert await timers.rematch(svc) == 1
 
     got = await rows(
         svc, "SELECT claim_id, patient_control_number, matched_by FROM claim_postings ORDER BY id"
@@ -499,7 +503,7 @@ async def test_a_payment_is_not_taken_by_a_look_alike_claim_while_its_own_is_on_
     )
     assert svc.pool is not None
     await svc.pool.execute("UPDATE unmatched SET received_at = now() - interval '1 hour'")
-    assert await handlers.rematch(svc) == 0
+    assert await timers.rematch(svc) == 0
     await consume(svc, lagging)
 
     got = await rows(
@@ -525,13 +529,13 @@ async def test_a_payment_two_claims_look_like_goes_to_a_person_once_both_are_kno
     lagging = TOPICS.publish(submitted("CLAIM-6", "C6", 10000))
     mangled = clp("??", "1", "100", "100", "", "P7", *line("99213", "100", "100"))
     await remit(svc, x835("100", "TR-7", mangled), "TR-7")
-    assert await handlers.rematch(svc) == 0  # CLAIM-6 may be it: wait
+    assert await timers.rematch(svc) == 0  # CLAIM-6 may be it: wait
     [item] = await rows(svc, "SELECT reason, looked_alike_at FROM unmatched")
     assert "waiting for its claim" in item["reason"]
     assert item["looked_alike_at"] is None
 
     await consume(svc, lagging)
-    assert await handlers.rematch(svc) == 0
+    assert await timers.rematch(svc) == 0
     [item] = await rows(svc, "SELECT reason, looked_alike_at, resolved_at FROM unmatched")
     assert item["reason"] == "2 claims match the patient, date and amount"
     assert item["looked_alike_at"] is not None
@@ -547,7 +551,7 @@ async def test_a_payment_two_claims_look_like_goes_to_a_person_once_both_are_kno
         return await real(*args)
 
     monkeypatch.setattr(handlers, "match_claims", counting)
-    assert await handlers.rematch(svc) == 0
+    assert await timers.rematch(svc) == 0
     assert tried == []
 
 
