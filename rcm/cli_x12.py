@@ -50,8 +50,8 @@ def render_837(claim_file: Path) -> None:
 def parse_835(file: Path) -> None:
     """Print an 835 as JSON: payments, claims, lines, CAS, PLB; amounts as stated."""
     from runtime.x12 import X12Error
-    from services.remittance.x12_835 import parse_835 as parse
-    from services.remittance.x12_835 import to_json
+    from services.remittance.x12_835.as_json import to_json
+    from services.remittance.x12_835.reader import parse_835 as parse
 
     text = read_text(file)
     try:

@@ -19,14 +19,15 @@ import datetime as dt
 import gc
 import time
 import uuid
-from pathlib import Path
 
 from runtime.service import Record, Service
 from runtime.x12 import Envelope, money, segment, transaction, wrap
 from schemas.codec import encode, new_meta
 from schemas.events import RemitReceived
-from services.remittance import handlers
-from services.remittance.x12_835 import balance_problems, parse_835
+from services.remittance import app, handlers
+from services.remittance.config import RemittanceSettings
+from services.remittance.x12_835.balancing import balance_problems
+from services.remittance.x12_835.reader import parse_835
 
 TENANT = "bench"
 PAYER = "MCR01"
@@ -128,14 +129,14 @@ async def bench_post(files: list[str], claims: int) -> float:
     svc = Service(
         "remittance-bench",
         schema=f"bench_{uuid.uuid4().hex[:8]}",
-        migrations=Path(handlers.__file__).parent / "migrations",
+        migrations=app.MIGRATIONS,
         http_port=6197,
     )
     svc.on(RemitReceived, handlers.on_remit)
     await svc.start_resources()
     assert svc.pool is not None
     try:
-        await handlers.load_contracts(svc.pool)
+        await app.load_contracts(svc, RemittanceSettings())
         async with svc.pool.acquire() as conn:
             await conn.copy_records_to_table(
                 "submitted_claims",

@@ -3,31 +3,41 @@ work queues -> claim.adjudicated."""
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 from runtime.service import Service
+from runtime.settings import Settings
 from schemas.events import ClaimSubmitted, RemitReceived
-from services.remittance import handlers
+from services.remittance import handlers, repository, timers
+from services.remittance.config import RemittanceSettings
+from services.remittance.contracts import read_contracts
 
 PORT = 6104
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def build() -> Service:
-    svc = Service("remittance", schema="remittance", migrations=MIGRATIONS, http_port=PORT)
-    wire(svc)
-    svc.every(2.0, handlers.rematch)
+def build(settings: Settings | None = None, config: RemittanceSettings | None = None) -> Service:
+    cfg = config or RemittanceSettings()
+    svc = Service(
+        "remittance", schema="remittance", migrations=MIGRATIONS, http_port=PORT, s=settings
+    )
+    wire(svc, cfg)
+    svc.every(cfg.rematch_seconds, timers.rematch)
     return svc
 
 
-def wire(svc: Service) -> None:
-    """Which event goes to which handler, and what start-up loads."""
+def wire(svc: Service, cfg: RemittanceSettings) -> None:
+    """Which event goes to which handler, and what start-up loads (tests wire their own
+    service in a schema of its own with this)."""
     svc.on_many(ClaimSubmitted, handlers.on_submitted)
     svc.on(RemitReceived, handlers.on_remit)
     # how far claim.submitted is applied: look-alike matching waits for it (rematch)
     svc.track_positions(ClaimSubmitted.TOPIC)
+    svc.on_startup(partial(load_contracts, svc, cfg))
 
-    @svc.on_startup
-    async def contracts() -> None:
-        assert svc.pool is not None
-        await handlers.load_contracts(svc.pool)
+
+async def load_contracts(svc: Service, cfg: RemittanceSettings) -> None:
+    """Upserts the contracted fees (idempotent; run at start-up)."""
+    assert svc.pool is not None
+    await repository.upsert_contracts(svc.pool, read_contracts(cfg.contracts_csv))

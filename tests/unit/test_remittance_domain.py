@@ -10,19 +10,18 @@ import pytest
 
 from runtime.x12 import Envelope, X12Error, segment, transaction, wrap
 from schemas.events import AdjudicationStatus
-from services.remittance.domain import (
+from services.remittance.config import SHIPPED_CONTRACTS
+from services.remittance.contracts import read_contracts
+from services.remittance.domain.adjudication import (
     adjudicated,
     denial_category,
     denials,
-    ledger_rows,
-    match,
-    patient_key,
-    read_837,
     status_of,
-    underpayments,
 )
-from services.remittance.handlers import read_contracts
-from services.remittance.x12_835 import RemitClaim, parse_835
+from services.remittance.domain.ledger import ledger_rows, underpayments
+from services.remittance.domain.matching import match, patient_key, read_837
+from services.remittance.x12_835.model import RemitClaim
+from services.remittance.x12_835.reader import parse_835
 
 pytestmark = pytest.mark.unit
 
@@ -236,5 +235,5 @@ def test_shipped_contracts_are_the_simulated_payers_fee_schedules() -> None:
         for pid, f in factors.items()
         for code, fee in MEDICARE_FEES.items()
     }
-    assert set(read_contracts()) == expected
+    assert set(read_contracts(SHIPPED_CONTRACTS)) == expected
     assert ("MCR01", "99213", 9200) in expected

@@ -23,13 +23,10 @@ from x12sdk.generate import (
 from x12sdk.io import X12ModelReader
 
 from runtime.x12 import Envelope, X12Error, segment, transaction, wrap
-from services.remittance.x12_835 import (
-    Cas,
-    Remittance,
-    balance_problems,
-    parse_835,
-    to_json,
-)
+from services.remittance.x12_835.as_json import to_json
+from services.remittance.x12_835.balancing import balance_problems
+from services.remittance.x12_835.model import Cas, Remittance
+from services.remittance.x12_835.reader import parse_835
 
 pytestmark = pytest.mark.unit
 
@@ -243,7 +240,9 @@ def test_reversal_and_correction_keep_stated_signs() -> None:
     assert rem.payments[0].amount.cents == 1000
 
 
-def test_line_details_cas_triplets_remarks_moa_and_original_procedure() -> None:
+def _detailed() -> Remittance:
+    """One claim with MOA remarks, statement dates, a line with an original procedure,
+    CAS of six triplets, REF*6R, AMT*B6 and LQ, and a PLB of three pairs."""
     body = [
         *header("40"),
         segment("LX", "1"),
@@ -283,13 +282,21 @@ def test_line_details_cas_triplets_remarks_moa_and_original_procedure() -> None:
         segment("LQ", "HE", "N130"),
         segment("PLB", "1234567893", "20251231", "FB:REF1", "-5", "WO:REF2", "5", "72", "0"),
     ]
-    rem = parse_835(x835(body))
+    return parse_835(x835(body))
+
+
+def test_claim_details_moa_remarks_and_statement_dates() -> None:
+    rem = _detailed()
     assert balance_problems(rem) == []
     (claim,) = rem.claims
     assert claim.remarks == ("MA01", "N20")
     assert (claim.statement_from, claim.statement_to) == (dt.date(2025, 3, 1), dt.date(2025, 3, 2))
     assert (claim.patient_last_name, claim.member_id) == ("DOE", "M7")
-    (line,) = claim.lines
+
+
+def test_line_details_cas_triplets_remarks_and_original_procedure() -> None:
+    rem = _detailed()
+    (line,) = rem.claims[0].lines
     assert (line.procedure, line.modifiers, line.units) == ("99215", ("25", "GT"), "2")
     assert (line.original_procedure, line.original_modifiers) == ("99214", ("25",))
     assert [(a.group, a.reason, a.amount.text, a.quantity) for a in line.adjustments] == [
@@ -308,6 +315,10 @@ def test_line_details_cas_triplets_remarks_moa_and_original_procedure() -> None:
     assert line.remarks == ("M15", "N130")
     assert line.control_number == "LINE-7-1"
     assert line.service_date == dt.date(2025, 3, 1)
+
+
+def test_provider_adjustments_and_payment_of_the_detailed_file() -> None:
+    rem = _detailed()
     assert [(p.reason, p.reference, p.amount.cents) for p in rem.provider_adjustments] == [
         ("FB", "REF1", -500),
         ("WO", "REF2", 500),
@@ -320,6 +331,11 @@ def test_line_details_cas_triplets_remarks_moa_and_original_procedure() -> None:
         "ACME1",
         "123456789",
     )
+
+
+def test_the_detailed_file_as_json_keeps_amounts_as_stated() -> None:
+    rem = _detailed()
+    (line,) = rem.claims[0].lines
     js = to_json(rem)
     assert js["payments"] == [
         {"amount": "40", "method": "ACH", "date": "2025-04-01", "trace": "TRACE1"}
