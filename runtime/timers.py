@@ -41,6 +41,10 @@ class Timers:
         for topic in woken_by:
             self._wakes.setdefault(topic, []).append(wake)
 
+    def schedule(self) -> list[tuple[float, TimerFn]]:
+        """What runs how often (seconds, timer), in the order registered."""
+        return [(seconds, fn) for seconds, fn, _wake in self._timers]
+
     def wake(self, fn: TimerFn, *, after: float = 0.0) -> None:
         wake = self._wake_of.get(fn)
         if wake is None:

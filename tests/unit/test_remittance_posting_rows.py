@@ -156,4 +156,4 @@ def test_the_service_is_built_from_injected_settings(tmp_path: Path) -> None:
     cfg = RemittanceSettings(contracts_csv=fees, rematch_seconds=0.5)
     svc = app.build(config=cfg)
     assert sorted(svc.handlers) == sorted({ClaimSubmitted.TOPIC, RemitReceived.TOPIC})
-    assert (0.5, timers.rematch) in [(seconds, fn) for seconds, fn, _wake in svc._timers]
+    assert (0.5, timers.rematch) in svc.scheduler.schedule()
