@@ -103,7 +103,7 @@ def run_stage(
 async def _run_stage(
     s: Settings, stage: str, claims: int, seed: int, out: Path, timeout: float, instances: int
 ) -> dict[str, Any]:
-    from rcm.processes import SERVICES
+    from rcm.processes import default_services
 
     inputs = stage_inputs(stage)
     tenant, day, claim_ids = tenant_day(claims, seed)
@@ -121,7 +121,7 @@ async def _run_stage(
             gated = gate.transaction()
             await gated.start()
             await gate.execute(f"LOCK TABLE {stage}.processed_messages IN ACCESS EXCLUSIVE MODE")
-            others = [n for n in SERVICES if n not in (stage, "gateway")]
+            others = [n for n in default_services(s) if n not in (stage, "gateway")]
             fleet.start(others)
             fleet.wait_healthy()
             before = await end_offsets(s, topics)

@@ -188,7 +188,7 @@ def run(
         fleet.wait_healthy()
         poison = asyncio.run(inject_poison(s, tenant, day[0]))
         chunks = [day[i::4] for i in range(4)]
-        names = list(SERVICES)
+        names = list(fleet.procs)
         plan = sorted(rng.sample(range(kills + 2), 2)) if restart_infra else []
         for step in range(kills + (2 if restart_infra else 0)):
             if chunks:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from runtime.settings import REPO_ROOT, Settings
+from runtime.settings import REPO_ROOT, Settings, settings
 
 # name -> ops port; the order is the order they start in.
 SERVICES: dict[str, int] = {
@@ -27,6 +27,15 @@ SERVICES: dict[str, int] = {
     "gateway": 6100,
     "reporting": 6107,
 }
+
+
+def default_services(s: Settings | None = None) -> list[str]:
+    """The services a fleet starts when not told which: reporting only with
+    RCM_FLEET_REPORTING=true (what it costs: docs/performance.md)."""
+    with_reporting = (s or settings()).fleet_reporting
+    return [name for name in SERVICES if name != "reporting" or with_reporting]
+
+
 # One process each, however many instances the others run: the gateway, and reporting,
 # whose web view serves the KPI tables of the partitions it holds.
 SINGLE_INSTANCE = frozenset({"gateway", "reporting"})
@@ -51,7 +60,7 @@ class Fleet:
         """Starts each service; with ``instances`` > 1, that many of each (but
         SINGLE_INSTANCE) in one consumer group, named ``claims#1``, ``claims#2``... with ops ports +100 each."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        for name in names or list(SERVICES):
+        for name in names or default_services():
             self.start_one(name)
             if name not in SINGLE_INSTANCE:
                 for i in range(1, instances):

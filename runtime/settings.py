@@ -60,6 +60,11 @@ class Settings(BaseSettings):
     kafka_controller_port: int = 19093
     kafka_heap: str = "768m"
     pg_port: int = 15432
+    fleet_reporting: bool = Field(
+        default=False,
+        description="The local fleet (demo, bench, chaos, e2e) also runs reporting; off"
+        " until its cost in a burst is cut (docs/performance.md)",
+    )
     external_stack: bool = Field(
         default=False, description="Use Kafka and PostgreSQL configured above; start nothing"
     )
