@@ -56,6 +56,8 @@ async def topics(live_stack: Settings) -> AsyncIterator[dict[str, str]]:
         ours = [t for t in existing if t in all_topics or t.startswith(f"it-rep-{run}")]
         await admin.delete_topics(ours)
         await admin.close()
+        # faust makes its data folder (empty with tables in memory) where it runs
+        shutil.rmtree(REPO_ROOT / f"it-rep-{run}-data", ignore_errors=True)
 
 
 class Reporting:
