@@ -7,9 +7,7 @@
    dead_letters, consumed_positions, schema_migrations) belong to the runtime.
 
 ``python scripts/check_house.py [PATH ...]`` prints every offender, one a line, and
-exits 1 if there is any; with paths it looks only there. Known offenders still being
-split are listed, with why, in ``scripts/house_exemptions.txt``; one that is gone from
-the tree or back under the limit must leave that list too, so it only shrinks.
+exits 1 if there is any; with paths it looks only there.
 """
 
 from __future__ import annotations
@@ -26,7 +24,6 @@ ROOT = Path(__file__).resolve().parent.parent
 SOURCE_DIRS = ("schemas", "runtime", "services", "rcm", "scripts", "tests", "deploy")
 MAX_FILE_LINES = 500
 MAX_FUNCTION_LINES = 80
-EXEMPTIONS = ROOT / "scripts" / "house_exemptions.txt"
 RUNTIME_TABLES = {
     "outbox",
     "processed_messages",
@@ -47,11 +44,6 @@ class Offence:
 
     def __str__(self) -> str:
         return f"{self.path}: {self.what}"
-
-    @property
-    def key(self) -> str:
-        """What an exemption names: ``path`` or ``path::function``."""
-        return f"{self.path}::{self.function}" if self.function else self.path
 
 
 def python_files(paths: Iterable[Path]) -> Iterator[Path]:
@@ -135,19 +127,7 @@ def foreign_sql_offences(
             )
 
 
-def load_exemptions() -> dict[str, str]:
-    out: dict[str, str] = {}
-    if EXEMPTIONS.exists():
-        for line in EXEMPTIONS.read_text().splitlines():
-            line = line.strip()
-            if line and not line.startswith("#"):
-                key, _, why = line.partition("  # ")
-                out[key.strip()] = why.strip()
-    return out
-
-
-def check(paths: Iterable[Path]) -> tuple[list[Offence], list[str]]:
-    """The offences not exempted, and the exemptions that no longer match anything."""
+def check(paths: Iterable[Path]) -> list[Offence]:
     tables = service_tables()
     offences: list[Offence] = []
     for f in python_files(paths):
@@ -156,25 +136,16 @@ def check(paths: Iterable[Path]) -> tuple[list[Offence], list[str]]:
         # Tests may set up and inspect any schema's tables: they stand in for the world.
         if f.relative_to(ROOT).parts[0] != "tests":
             offences.extend(foreign_sql_offences(f, source, tables))
-    exempt = load_exemptions()
-    found = {o.key for o in offences}
-    stale = sorted(k for k in exempt if k not in found and (ROOT / k.split("::")[0]).exists())
-    stale += sorted(k for k in exempt if not (ROOT / k.split("::")[0]).exists())
-    return sorted(o for o in offences if o.key not in exempt), stale
+    return sorted(offences)
 
 
 def main(argv: list[str]) -> int:
     paths = [Path(a).resolve() for a in argv] or [ROOT / d for d in SOURCE_DIRS]
-    offences, stale = check(paths)
+    offences = check(paths)
     for o in offences:
         print(o)
-    if not argv:
-        for key in stale:
-            print(f"{EXEMPTIONS.relative_to(ROOT)}: '{key}' no longer offends: remove it")
-    else:
-        stale = []
-    if offences or stale:
-        print(f"{len(offences)} offence(s), {len(stale)} stale exemption(s)", file=sys.stderr)
+    if offences:
+        print(f"{len(offences)} offence(s)", file=sys.stderr)
         return 1
     print("house rules: no offences")
     return 0

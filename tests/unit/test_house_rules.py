@@ -42,7 +42,7 @@ def test_a_long_function_and_a_big_file_are_named(tmp_path: Path) -> None:
     f = tmp_path / "big.py"
     body = "def long():\n" + "    x = 1\n" * 85 + "\n" * 420
     found = list(house.size_offences(f, body, tmp_path))
-    assert [o.key for o in found] == ["big.py", "big.py::long"]
+    assert [(o.path, o.function) for o in found] == [("big.py", ""), ("big.py", "long")]
     assert "86 lines" in str(found[1])
 
 
