@@ -27,14 +27,14 @@ async def live_kpis(
         async with httpx.AsyncClient(timeout=g.reporting_timeout_s) as client:
             r = await client.get(url, params=params, headers=headers)
     except httpx.HTTPError as exc:
-        raise _down(f"the reporting service did not answer ({type(exc).__name__})") from exc
+        raise _down(g, f"the reporting service did not answer ({type(exc).__name__})") from exc
     if r.status_code != 200:
-        raise _down(f"the reporting service answered {r.status_code}")
+        raise _down(g, f"the reporting service answered {r.status_code}")
     body: dict[str, Any] = r.json()
     return body
 
 
-def _down(why: str) -> HTTPException:
-    return HTTPException(
-        503, detail=f"{why}; live KPIs are unavailable, retry", headers={"Retry-After": "5"}
-    )
+def _down(g: GatewaySettings, why: str) -> HTTPException:
+    """503 with the gateway's own Retry-After (RCM_GATEWAY_RETRY_AFTER_S), as its other 503s."""
+    retry = {"Retry-After": str(g.retry_after_s)}
+    return HTTPException(503, detail=f"{why}; live KPIs are unavailable, retry", headers=retry)
