@@ -65,7 +65,7 @@ class ServiceInfo:
 class ReportingInfo:
     """The faust worker (services/reporting): one instance, no PostgreSQL schema, its
     tables in Kafka. ``app_id`` is its consumer group and the prefix of its changelog
-    topics, faust's leader topic and its transactional ids."""
+    topics and faust's leader topic."""
 
     port: int
     app_id: str

@@ -30,18 +30,16 @@ def _acl(kind: str, name: str, pattern: str, *operations: str) -> dict[str, Any]
 
 
 def reporting_acls(info: ReportingInfo) -> list[dict[str, Any]]:
-    """Least privilege for faust with processing_guarantee="exactly_once".
+    """Least privilege for the faust worker (no Kafka transactions: services/reporting/
+    commits.py commits offsets only after the changelogs hold their writes).
 
-    - its consumer group (the app id): join, fetch and commit offsets, also inside a
-      transaction (AddOffsetsToTxn and TxnOffsetCommit need Read on the group);
-    - its source topics: read (and TxnOffsetCommit needs Read on them);
+    - its consumer group (the app id): join, fetch and commit offsets;
+    - its source topics: read;
     - topics named ``<app id>-...``: its tables' changelogs (``<app id>-<table>-changelog``)
       and faust's ``<app id>-__assignor-__leader``, which it creates (services/reporting/
       topics.py, then faust's own declare), writes and reads back to restore the tables;
-    - the source topics' ``.dlq`` twins: dead letters;
-    - transactional ids ``<app id>-...``: faust's producer per partition is transactional,
-      with the id ``<group id>-<partition group>-<partition>``.
-    faust's plain producer is idempotent too: since Kafka 2.8 (KIP-679) Write on any topic
+    - the source topics' ``.dlq`` twins: dead letters.
+    faust's producer is idempotent too: since Kafka 2.8 (KIP-679) Write on any topic
     grants that, so IdempotentWrite on the cluster is not needed.
     """
     prefix = f"{info.app_id}-"
@@ -50,7 +48,6 @@ def reporting_acls(info: ReportingInfo) -> list[dict[str, Any]]:
         *(_acl("topic", t, "literal", "Read", "Describe") for t in info.sources),
         _acl("topic", prefix, "prefix", "Read", "Write", "Create", "Describe"),
         *(_acl("topic", f"{t}.dlq", "literal", "Write", "Describe") for t in info.sources),
-        _acl("transactionalId", prefix, "prefix", "Write", "Describe"),
     ]
 
 

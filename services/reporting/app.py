@@ -11,20 +11,24 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 from typing import Any
 
 import faust
 from faust.transport.producer import ProducerBuffer
+from faust.types import TP
 
-from runtime import logs, telemetry
+from runtime import lag, logs, telemetry
 from runtime.kafka import security_config
 from runtime.service import tune_process
 from runtime.settings import Settings, settings
 from schemas.topics import PARTITIONS
-from services.reporting import handlers, topics, web
+from services.reporting import commits, handlers, topics, web
 from services.reporting.config import ReportingSettings
+from services.reporting.watchdog import Watchdog
 
 PORT = 6107
+log = logging.getLogger("rcm.reporting")
 HOUR = 3600
 DAY = 86400
 
@@ -35,6 +39,7 @@ def build(s: Settings | None = None, config: ReportingSettings | None = None) ->
     # Every table write queues a changelog record; faust holds the agent back past this
     # many (and warns each time past its default of 100, which a burst always passes).
     ProducerBuffer.max_messages = cfg.changelog_buffer
+    gate = commits.Gate()
     app = faust.App(
         cfg.app_id,
         broker=[f"kafka://{b.strip()}" for b in s.kafka_bootstrap.split(",")],
@@ -42,7 +47,8 @@ def build(s: Settings | None = None, config: ReportingSettings | None = None) ->
         store="memory://",
         topic_partitions=PARTITIONS,
         topic_replication_factor=s.kafka_replication_factor,
-        processing_guarantee="exactly_once" if cfg.exactly_once else "at_least_once",
+        processing_guarantee="at_least_once",  # made exact by commits.py and the tables
+        Table=commits.table_class(gate),
         broker_commit_interval=cfg.commit_interval_s,
         consumer_auto_offset_reset="earliest",
         web_port=PORT + s.http_port_offset,
@@ -53,6 +59,7 @@ def build(s: Settings | None = None, config: ReportingSettings | None = None) ->
         web_graph_enabled=False,
         web_stats_enabled=False,
     )
+    commits.install(app, gate)
     tables = handlers.KpiTables(
         hour=app.Table("kpi-hour", default=dict, partitions=PARTITIONS)
         .tumbling(HOUR, expires=dt.timedelta(hours=cfg.hours_kept))
@@ -67,24 +74,52 @@ def build(s: Settings | None = None, config: ReportingSettings | None = None) ->
     source = app.topic(*cfg.source_topics, key_serializer="raw", value_serializer="raw")
 
     async def send(topic: str, key: bytes | None, value: bytes, headers: Any) -> Any:
-        return await app.topic(topic, key_serializer="raw", value_serializer="raw").send(
+        fut = await app.topic(topic, key_serializer="raw", value_serializer="raw").send(
             key=key, value=value, headers=headers
         )
+        gate.track(fut)  # a dead letter, too, is in Kafka before its offset is committed
+        return fut
 
     @app.agent(source)
     async def kpis(stream: Any) -> None:
         async for event in stream.events():
             m = event.message
-            await handlers.apply_record(
-                tables,
-                send,
-                topic=m.topic,
-                partition=m.partition,
-                offset=m.offset,
-                key=m.key,
-                value=m.value,
-                headers=_headers(m.headers),
-            )
+            async with gate.lock:  # a commit waits for this event's writes (commits.py)
+                await handlers.apply_record(
+                    tables,
+                    send,
+                    topic=m.topic,
+                    partition=m.partition,
+                    offset=m.offset,
+                    key=m.key,
+                    value=m.value,
+                    headers=_headers(m.headers),
+                )
+                event.ack()
+
+    watchdog = Watchdog()
+
+    @app.timer(interval=cfg.stall_check_s)  # type: ignore[untyped-decorator]
+    async def unstall() -> None:
+        """Seeks a source partition faust stopped reading back to its committed offset."""
+        if app.rebalancing or not app.tables.recovery.completed.is_set():  # type: ignore[attr-defined]
+            watchdog.forget()
+            return
+        rows = await lag.collect(s, groups=[cfg.app_id])
+        assigned = app.consumer.assignment()
+        for r in watchdog.stalled(rows, cfg.source_topics):
+            tp = TP(r.topic, r.partition)
+            if tp in assigned:
+                log.warning(
+                    "%s:%d has not moved from offset %d with %d records behind it:"
+                    " reading it again from there",
+                    r.topic,
+                    r.partition,
+                    r.committed,
+                    r.lag,
+                    extra={"topic": r.topic, "partition": r.partition},
+                )
+                await app.consumer.seek(tp, r.committed)
 
     web.install(app, tables, s, {"hour": HOUR, "day": DAY})
     return app

@@ -15,11 +15,6 @@ class ReportingSettings(BaseSettings):
     days_kept: int = Field(
         default=400, ge=1, le=3650, description="Daily windows kept (older ones expire)"
     )
-    exactly_once: bool = Field(
-        default=True,
-        description="Kafka transactions tie each table update to its input's offset, so a"
-        " crash never counts an event twice; off: at least once (cheaper, may over-count)",
-    )
     app_id: str = Field(
         default="rcm-reporting",
         pattern=r"^[a-z][a-z0-9-]{0,60}$",
@@ -33,6 +28,13 @@ class ReportingSettings(BaseSettings):
     )
     changelog_buffer: int = Field(
         default=5000, ge=100, le=1_000_000, description="Table writes queued before the agent waits"
+    )
+    stall_check_s: float = Field(
+        default=30.0,
+        ge=1,
+        le=3600,
+        description="How often the worker looks for a source partition that stopped moving"
+        " with records behind it, and reads it again (services/reporting/watchdog.py)",
     )
     commit_interval_s: float = Field(
         default=1.0, gt=0, le=60, description="How often consumed offsets are committed"

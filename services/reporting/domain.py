@@ -53,19 +53,26 @@ class Increment:
 @dataclass(frozen=True, slots=True)
 class ClaimMemo:
     """What the agents remember of one claim: its payer (acknowledgements do not name
-    it) and whether its first clearinghouse verdict was counted."""
+    it), whether its first clearinghouse verdict was counted, and which acknowledgement
+    (``topic:partition:offset``) that was, so that the same one read again after a crash
+    is still the first."""
 
     payer: str
     answered: bool = False
+    answered_by: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return {"payer": self.payer, "answered": self.answered}
+        return {"payer": self.payer, "answered": self.answered, "answered_by": self.answered_by}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any] | None) -> ClaimMemo | None:
         if not data:
             return None
-        return cls(payer=str(data.get("payer", "")), answered=bool(data.get("answered")))
+        return cls(
+            payer=str(data.get("payer", "")),
+            answered=bool(data.get("answered")),
+            answered_by=str(data.get("answered_by", "")),
+        )
 
 
 def on_submitted(ev: ClaimSubmitted, memo: ClaimMemo | None) -> tuple[list[Increment], ClaimMemo]:
@@ -76,7 +83,9 @@ def on_submitted(ev: ClaimSubmitted, memo: ClaimMemo | None) -> tuple[list[Incre
     if ev.frequency_code != "1":
         out.append(Increment(Metric.corrected, ev.payer_id))
     # A resend or a corrected claim keeps what was counted of the claim before.
-    return out, ClaimMemo(ev.payer_id, answered=memo.answered if memo else False)
+    if memo is None:
+        return out, ClaimMemo(ev.payer_id)
+    return out, ClaimMemo(ev.payer_id, memo.answered, memo.answered_by)
 
 
 def verdict(ack: ClaimAcknowledged) -> bool | None:
@@ -88,19 +97,21 @@ def verdict(ack: ClaimAcknowledged) -> bool | None:
 
 
 def on_acknowledged(
-    ev: ClaimAcknowledged, memo: ClaimMemo | None
+    ev: ClaimAcknowledged, memo: ClaimMemo | None, position: str = ""
 ) -> tuple[list[Increment], ClaimMemo | None]:
+    """``position``: where this acknowledgement was read; the memo names the one that
+    was the claim's first verdict, which stays the first when it is read again."""
     accepted = verdict(ev)
     if accepted is None:
         return [], memo
     payer = memo.payer if memo else ""
     out = [] if accepted else [Increment(Metric.rejected, payer)]
-    if memo is not None and memo.answered:
+    if memo is not None and memo.answered and not (position and memo.answered_by == position):
         return out, memo
     out.append(Increment(Metric.first_answered, payer))
     if accepted:
         out.append(Increment(Metric.first_accepted, payer))
-    return out, ClaimMemo(payer, answered=True)
+    return out, ClaimMemo(payer, answered=True, answered_by=position)
 
 
 def on_adjudicated(ev: ClaimAdjudicated) -> list[Increment]:

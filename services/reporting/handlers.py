@@ -7,6 +7,12 @@ key because faust writes a table's changelog to the partition of the event being
 processed: a key written from one partition only is restored whole after a restart, and
 a reader adds the partitions up. One write per window per event keeps the changelog
 small (docs/performance.md).
+
+Read twice, counted once: after a crash the events since the last commit are read again
+(services/reporting/commits.py). Each window value keeps, under ``@<topic>``, the offset
+of the last event of that topic it holds; an event at or below it is in the sum already.
+A claim's memo keeps which acknowledgement was its first verdict, so that verdict read
+again is still counted as the first in a window that had not got it.
 """
 
 from __future__ import annotations
@@ -46,8 +52,14 @@ def field_name(inc: Increment) -> str:
     return f"{inc.metric}:{inc.code}" if inc.code else str(inc.metric)
 
 
+#: A window value's field naming the offset of the last event it holds from a topic.
+MARK = "@"
+
+
 def sums_of(payer: str, fields: dict[str, int]) -> Iterable[Sum]:
     for name, value in fields.items():
+        if name.startswith(MARK):
+            continue
         metric, _, code = name.partition(":")
         yield Sum(Metric(metric), payer, code, int(value))
 
@@ -65,12 +77,18 @@ class KpiTables:
     day: Any
     memo: Any
 
-    def add(self, key: str, increments: list[Increment]) -> None:
+    def add(self, key: str, increments: list[Increment], topic: str, offset: int) -> None:
+        """Adds one event's increments to its hour and its day, unless a window holds
+        that event already (it is read again after a crash)."""
+        mark = MARK + topic
         for window in (self.hour, self.day):
             fields = dict(window[key].current())
+            if fields.get(mark, -1) >= offset:
+                continue
             for inc in increments:
                 name = field_name(inc)
                 fields[name] = fields.get(name, 0) + inc.amount
+            fields[mark] = offset
             window[key] = fields
 
     def remember(self, key: str, memo: ClaimMemo) -> None:
@@ -82,9 +100,9 @@ class KpiTables:
         return ClaimMemo.from_json(window.current() or window.delta(MEMO_WINDOW))
 
 
-def increments_for(msg: Message, tables: KpiTables) -> tuple[str, list[Increment]]:
+def increments_for(msg: Message, tables: KpiTables, position: str) -> tuple[str, list[Increment]]:
     """The payer the event's increments are for, and the increments; updates the
-    claim's memo."""
+    claim's memo. ``position``: the event's ``topic:partition:offset``."""
     ev = msg.event
     if isinstance(ev, ClaimSubmitted):
         key = f"{msg.meta.tenant}|{ev.claim_id}"
@@ -94,7 +112,7 @@ def increments_for(msg: Message, tables: KpiTables) -> tuple[str, list[Increment
     if isinstance(ev, ClaimAcknowledged):
         key = f"{msg.meta.tenant}|{ev.claim_id}"
         before = tables.recall(key)
-        incs, after = domain.on_acknowledged(ev, before)
+        incs, after = domain.on_acknowledged(ev, before, position)
         if after is not None and after != before:
             tables.remember(key, after)
         return (after or before or ClaimMemo("")).payer, incs
@@ -114,18 +132,18 @@ async def apply_record(
     value: bytes | None,
     headers: list[tuple[str, bytes]],
 ) -> None:
+    position = f"{topic}:{partition}:{offset}"
     try:
         msg = decode(value, headers)
-        payer, incs = increments_for(msg, tables)
+        payer, incs = increments_for(msg, tables, position)
     except DecodeError as exc:
         reason, detail = exc.reason, exc.detail
     except Exception as exc:  # a record the rules cannot take: its class, never its text
         reason, detail = "handler-failed", type(exc).__name__
     else:
         if incs:
-            tables.add(table_key(partition, msg.meta.tenant, payer), incs)
+            tables.add(table_key(partition, msg.meta.tenant, payer), incs, topic, offset)
         return
-    position = f"{topic}:{partition}:{offset}"
     await send(
         dlq_name(topic),
         key,

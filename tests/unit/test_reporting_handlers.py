@@ -9,7 +9,7 @@ import pytest
 
 from schemas.codec import encode, new_meta
 from schemas.events import AckKind, Event
-from services.reporting.handlers import KpiTables, apply_record
+from services.reporting.handlers import KpiTables, apply_record, split_key, sums_of
 from tests.reporting_data import ack, submitted
 
 pytestmark = pytest.mark.unit
@@ -54,7 +54,13 @@ class Sent(list[tuple[str, bytes | None, bytes, list[tuple[str, bytes]]]]):
 
 
 async def feed(
-    t: KpiTables, sent: Sent, ev: Event, *, tenant: str = "clinic-a", partition: int = 2
+    t: KpiTables,
+    sent: Sent,
+    ev: Event,
+    *,
+    tenant: str = "clinic-a",
+    partition: int = 2,
+    offset: int = 7,
 ) -> None:
     enc = encode(ev, new_meta(ev, source="t", tenant=tenant, correlation_id=ev.key()))
     await apply_record(
@@ -62,7 +68,7 @@ async def feed(
         sent,
         topic=ev.TOPIC,
         partition=partition,
-        offset=7,
+        offset=offset,
         key=enc.key,
         value=enc.value,
         headers=enc.headers,
@@ -72,7 +78,7 @@ async def feed(
 async def test_an_event_is_added_once_to_its_hour_and_its_day_under_its_partition() -> None:
     t, sent = tables(), Sent()
     await feed(t, sent, submitted("C1", "MCR01", 15000))
-    expected = {"submitted": 1, "submitted_charge_cents": 15000}
+    expected = {"submitted": 1, "submitted_charge_cents": 15000, "@claim.submitted": 7}
     assert t.hour.now == {"2|clinic-a|MCR01": expected}
     assert t.day.now == {"2|clinic-a|MCR01": expected}
     assert (t.hour.writes, t.day.writes) == (1, 1)
@@ -90,8 +96,57 @@ async def test_tenants_keep_their_own_claims_apart() -> None:
     t, sent = tables(), Sent()
     await feed(t, sent, submitted("C1", "MCR01", 100), tenant="clinic-a")
     await feed(t, sent, ack("C1", AckKind.ack_277ca, True), tenant="clinic-b")
-    assert t.hour.now["2|clinic-b|"] == {"first_answered": 1, "first_accepted": 1}
-    assert t.memo.now["clinic-a|C1"] == {"payer": "MCR01", "answered": False}
+    assert t.hour.now["2|clinic-b|"] == {
+        "first_answered": 1,
+        "first_accepted": 1,
+        "@claim.acknowledged": 7,
+    }
+    assert t.memo.now["clinic-a|C1"] == {"payer": "MCR01", "answered": False, "answered_by": ""}
+
+
+def totals(t: KpiTables) -> dict[str, int]:
+    """The hour's sums, as the web view adds them (offsets kept in a value are no sums)."""
+    out: dict[str, int] = {}
+    for key, fields in t.hour.now.items():
+        for s in sums_of(split_key(key)[2], fields):
+            out[s.metric] = out.get(s.metric, 0) + s.value
+    return out
+
+
+async def test_events_read_again_after_a_crash_are_counted_once() -> None:
+    t, sent = tables(), Sent()
+    day = [
+        (submitted("C1", "MCR01", 15000), 3),
+        (submitted("C2", "MCR01", 9000), 4),
+        (ack("C1", AckKind.ack_277ca, False), 10),
+    ]
+    for ev, offset in day:
+        await feed(t, sent, ev, offset=offset)
+    for ev, offset in day:  # the worker died before it committed: all read again
+        await feed(t, sent, ev, offset=offset)
+    assert totals(t) == {
+        "submitted": 2,
+        "submitted_charge_cents": 24000,
+        "first_answered": 1,
+        "rejected": 1,
+    }
+    await feed(t, sent, submitted("C1", "MCR01", 15000), offset=5)  # sent again: a new event
+    assert totals(t)["submitted"] == 3
+
+
+async def test_a_first_verdict_read_again_counts_where_its_window_had_lost_it() -> None:
+    """The claim's memo reached Kafka but the hour's sums did not: read again, the
+    acknowledgement is still the claim's first verdict, and only once."""
+    t, sent = tables(), Sent()
+    await feed(t, sent, submitted("C1", "MCR01", 100), offset=1)
+    await feed(t, sent, ack("C1", AckKind.ack_277ca, True), offset=2)
+    assert t.memo.now["clinic-a|C1"]["answered_by"] == "claim.acknowledged:2:2"
+    t.hour.now.pop("2|clinic-a|MCR01")  # its newest sums never reached Kafka
+    await feed(t, sent, ack("C1", AckKind.ack_277ca, True), offset=2)
+    assert totals(t) == {"first_answered": 1, "first_accepted": 1}
+    assert t.day.now["2|clinic-a|MCR01"]["first_answered"] == 1  # the day had it: kept
+    await feed(t, sent, ack("C1", AckKind.ack_277ca, True), offset=3)  # a later answer
+    assert totals(t) == {"first_answered": 1, "first_accepted": 1}
 
 
 async def test_a_record_that_is_no_event_goes_to_its_dlq_with_the_reason() -> None:
