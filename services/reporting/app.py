@@ -11,24 +11,20 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import logging
 from typing import Any
 
 import faust
 from faust.transport.producer import ProducerBuffer
-from faust.types import TP
 
-from runtime import lag, logs, telemetry
+from runtime import logs, telemetry
 from runtime.kafka import security_config
 from runtime.service import tune_process
 from runtime.settings import Settings, settings
 from schemas.topics import PARTITIONS
-from services.reporting import commits, handlers, topics, web
+from services.reporting import commits, handlers, topics, watchdog, web
 from services.reporting.config import ReportingSettings
-from services.reporting.watchdog import Watchdog
 
 PORT = 6107
-log = logging.getLogger("rcm.reporting")
 HOUR = 3600
 DAY = 86400
 
@@ -97,30 +93,7 @@ def build(s: Settings | None = None, config: ReportingSettings | None = None) ->
                 )
                 event.ack()
 
-    watchdog = Watchdog()
-
-    @app.timer(interval=cfg.stall_check_s)  # type: ignore[untyped-decorator]
-    async def unstall() -> None:
-        """Seeks a source partition faust stopped reading back to its committed offset."""
-        if app.rebalancing or not app.tables.recovery.completed.is_set():  # type: ignore[attr-defined]
-            watchdog.forget()
-            return
-        rows = await lag.collect(s, groups=[cfg.app_id])
-        assigned = app.consumer.assignment()
-        for r in watchdog.stalled(rows, cfg.source_topics):
-            tp = TP(r.topic, r.partition)
-            if tp in assigned:
-                log.warning(
-                    "%s:%d has not moved from offset %d with %d records behind it:"
-                    " reading it again from there",
-                    r.topic,
-                    r.partition,
-                    r.committed,
-                    r.lag,
-                    extra={"topic": r.topic, "partition": r.partition},
-                )
-                await app.consumer.seek(tp, r.committed)
-
+    watchdog.install(app, s, cfg.app_id, cfg.source_topics, cfg.stall_check_s)
     web.install(app, tables, s, {"hour": HOUR, "day": DAY})
     return app
 

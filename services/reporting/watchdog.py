@@ -11,9 +11,18 @@ committed offset. Records read again are counted once (handlers.KpiTables).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
+from typing import Any
 
+import faust
+from faust.types import TP
+
+from runtime import lag
 from runtime.lag import Lag
+from runtime.settings import Settings
+
+log = logging.getLogger("rcm.reporting")
 
 
 class Watchdog:
@@ -39,3 +48,38 @@ class Watchdog:
     def forget(self) -> None:
         """A rebalance or a recovery: start looking afresh."""
         self.seen = {}
+
+
+def install(
+    app: faust.App, s: Settings, group: str, sources: Iterable[str], every_s: float
+) -> None:
+    """A timer on ``app`` that seeks a stalled source partition back to its committed
+    offset (``group``: the app's consumer group)."""
+    watchdog = Watchdog()
+    sources = list(sources)
+
+    @app.timer(interval=every_s)  # type: ignore[untyped-decorator]
+    async def unstall() -> None:
+        if app.rebalancing or not recovered(app):
+            watchdog.forget()
+            return
+        rows = await lag.collect(s, groups=[group])
+        assigned = app.consumer.assignment()
+        for r in watchdog.stalled(rows, sources):
+            tp = TP(r.topic, r.partition)
+            if tp in assigned:
+                log.warning(
+                    "%s:%d has not moved from offset %d with %d records behind it:"
+                    " reading it again from there",
+                    r.topic,
+                    r.partition,
+                    r.committed,
+                    r.lag,
+                    extra={"topic": r.topic, "partition": r.partition},
+                )
+                await app.consumer.seek(tp, r.committed)
+
+
+def recovered(app: Any) -> bool:
+    """Has the worker restored its tables from their changelogs?"""
+    return bool(app.tables.recovery.completed.is_set())

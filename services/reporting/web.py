@@ -17,6 +17,7 @@ from runtime.service import authorized
 from runtime.settings import Settings
 from services.reporting import domain
 from services.reporting.handlers import KpiTables, split_key, sums_of
+from services.reporting.watchdog import recovered
 
 DEFAULT_LAST = {"hour": 24, "day": 30}
 MAX_LAST = {"hour": 24 * 31, "day": 3650}
@@ -72,7 +73,7 @@ def parse_query(query: Mapping[str, str]) -> tuple[str, str, int] | str:
 def install(app: faust.App, tables: KpiTables, s: Settings, sizes: Mapping[str, int]) -> None:
     @app.page("/healthz")
     async def healthz(web: Any, request: Any) -> Any:
-        ok = bool(app.tables.recovery.completed.is_set())  # type: ignore[attr-defined]
+        ok = recovered(app)
         return web.json({"service": "reporting", "ok": ok}, status=200 if ok else 503)
 
     @app.page("/v1/kpis/live")
