@@ -52,8 +52,14 @@ async def _timestamp_at(consumer: AIOKafkaConsumer, tp: TopicPartition, offset: 
 
 
 async def collect(
-    s: Settings, *, groups: list[str] | None = None, prefix: str = GROUP_PREFIX
+    s: Settings,
+    *,
+    groups: list[str] | None = None,
+    prefix: str = GROUP_PREFIX,
+    seconds: bool = True,
 ) -> list[Lag]:
+    """Lag per group, topic and partition; without ``seconds`` its lag_seconds stay 0 and
+    no record is read to date it (for a caller that only compares offsets)."""
     cfg = client_config(s)
     admin = AIOKafkaAdminClient(**cfg, request_timeout_ms=10000)
     consumer = AIOKafkaConsumer(**cfg, enable_auto_commit=False, group_id=None)
@@ -76,11 +82,11 @@ async def collect(
             for tp in sorted(parts, key=lambda t: (t.topic, t.partition)):
                 offset, end = parts[tp], ends.get(tp, parts[tp])
                 lag = max(0, end - offset)
-                seconds = 0.0
-                if lag:
+                age = 0.0
+                if lag and seconds:
                     ts = await _timestamp_at(consumer, tp, offset)
-                    seconds = max(0.0, (now_ms - ts) / 1000) if ts is not None else 0.0
-                rows.append(Lag(group, tp.topic, tp.partition, offset, end, lag, round(seconds, 3)))
+                    age = max(0.0, (now_ms - ts) / 1000) if ts is not None else 0.0
+                rows.append(Lag(group, tp.topic, tp.partition, offset, end, lag, round(age, 3)))
         return rows
     finally:
         await consumer.stop()

@@ -97,7 +97,7 @@ def verdict(ack: ClaimAcknowledged) -> bool | None:
 
 
 def on_acknowledged(
-    ev: ClaimAcknowledged, memo: ClaimMemo | None, position: str = ""
+    ev: ClaimAcknowledged, memo: ClaimMemo | None, position: str
 ) -> tuple[list[Increment], ClaimMemo | None]:
     """``position``: where this acknowledgement was read; the memo names the one that
     was the claim's first verdict, which stays the first when it is read again."""
@@ -106,7 +106,7 @@ def on_acknowledged(
         return [], memo
     payer = memo.payer if memo else ""
     out = [] if accepted else [Increment(Metric.rejected, payer)]
-    if memo is not None and memo.answered and not (position and memo.answered_by == position):
+    if memo is not None and memo.answered and memo.answered_by != position:
         return out, memo
     out.append(Increment(Metric.first_answered, payer))
     if accepted:

@@ -63,7 +63,7 @@ def install(
         if app.rebalancing or not recovered(app):
             watchdog.forget()
             return
-        rows = await lag.collect(s, groups=[group])
+        rows = await lag.collect(s, groups=[group], seconds=False)  # offsets are enough
         assigned = app.consumer.assignment()
         for r in watchdog.stalled(rows, sources):
             tp = TP(r.topic, r.partition)

@@ -31,19 +31,20 @@ def test_a_replacement_claim_counts_as_corrected_and_keeps_its_first_verdict() -
 
 def test_a_999_that_accepts_the_file_is_no_verdict_on_the_claim() -> None:
     memo = ClaimMemo("PPO01")
-    assert domain.on_acknowledged(ack("C1", AckKind.ack_999, True), memo) == ([], memo)
+    at = "claim.acknowledged:0:1"
+    assert domain.on_acknowledged(ack("C1", AckKind.ack_999, True), memo, at) == ([], memo)
 
 
 def test_only_the_first_verdict_counts_toward_first_pass_acceptance() -> None:
     memo = ClaimMemo("PPO01")
-    incs, memo2 = domain.on_acknowledged(ack("C1", AckKind.ack_999, False), memo)
+    incs, memo2 = domain.on_acknowledged(ack("C1", AckKind.ack_999, False), memo, "ack:0:1")
     assert incs == [
         Increment(Metric.rejected, "PPO01"),
         Increment(Metric.first_answered, "PPO01"),
     ]
-    assert memo2 == ClaimMemo("PPO01", answered=True)
+    assert memo2 == ClaimMemo("PPO01", answered=True, answered_by="ack:0:1")
     # fixed and sent again, then accepted: a rejection was its first pass
-    incs, _ = domain.on_acknowledged(ack("C1", AckKind.ack_277ca, True), memo2)
+    incs, _ = domain.on_acknowledged(ack("C1", AckKind.ack_277ca, True), memo2, "ack:0:2")
     assert incs == []
 
 
