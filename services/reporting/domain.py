@@ -8,7 +8,7 @@ before, so the agents remember a little of each claim between its events (ClaimM
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -55,14 +55,34 @@ class ClaimMemo:
     """What the agents remember of one claim: its payer (acknowledgements do not name
     it), whether its first clearinghouse verdict was counted, and which acknowledgement
     (``topic:partition:offset``) that was, so that the same one read again after a crash
-    is still the first."""
+    is still the first.
+
+    The agent reads its three topics each at its own pace, so a claim's acknowledgement
+    can be read before its submission, when its payer is not known yet. Its counts wait
+    in ``early`` (with where each came from, ``early_from``) and are added for the payer
+    with the submission that names it, ``flushed_by``; read again, that submission adds
+    them again and the window's offset mark tells whether they are in already."""
 
     payer: str
     answered: bool = False
     answered_by: str = ""
+    early: tuple[Metric, ...] = ()
+    early_from: tuple[str, ...] = ()
+    flushed_by: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return {"payer": self.payer, "answered": self.answered, "answered_by": self.answered_by}
+        out: dict[str, Any] = {
+            "payer": self.payer,
+            "answered": self.answered,
+            "answered_by": self.answered_by,
+        }
+        if self.early_from:
+            out |= {
+                "early": [str(m) for m in self.early],
+                "early_from": list(self.early_from),
+                "flushed_by": self.flushed_by,
+            }
+        return out
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any] | None) -> ClaimMemo | None:
@@ -72,20 +92,32 @@ class ClaimMemo:
             payer=str(data.get("payer", "")),
             answered=bool(data.get("answered")),
             answered_by=str(data.get("answered_by", "")),
+            early=tuple(Metric(m) for m in data.get("early", ())),
+            early_from=tuple(str(p) for p in data.get("early_from", ())),
+            flushed_by=str(data.get("flushed_by", "")),
         )
 
 
-def on_submitted(ev: ClaimSubmitted, memo: ClaimMemo | None) -> tuple[list[Increment], ClaimMemo]:
+def on_submitted(
+    ev: ClaimSubmitted, memo: ClaimMemo | None, position: str
+) -> tuple[list[Increment], ClaimMemo]:
+    """``position``: where this submission was read (it names the one that added the
+    counts of acknowledgements read before it)."""
+    payer = ev.payer_id
     out = [
-        Increment(Metric.submitted, ev.payer_id),
-        Increment(Metric.submitted_charge_cents, ev.payer_id, ev.total_charge_cents),
+        Increment(Metric.submitted, payer),
+        Increment(Metric.submitted_charge_cents, payer, ev.total_charge_cents),
     ]
     if ev.frequency_code != "1":
-        out.append(Increment(Metric.corrected, ev.payer_id))
-    # A resend or a corrected claim keeps what was counted of the claim before.
+        out.append(Increment(Metric.corrected, payer))
     if memo is None:
-        return out, ClaimMemo(ev.payer_id)
-    return out, ClaimMemo(ev.payer_id, memo.answered, memo.answered_by)
+        return out, ClaimMemo(payer)
+    # A resend or a corrected claim keeps what was counted of the claim before.
+    flushed_by = memo.flushed_by
+    if memo.early and flushed_by in ("", position):
+        out += [Increment(m, payer) for m in memo.early]
+        flushed_by = position
+    return out, replace(memo, payer=payer, flushed_by=flushed_by)
 
 
 def verdict(ack: ClaimAcknowledged) -> bool | None:
@@ -104,14 +136,21 @@ def on_acknowledged(
     accepted = verdict(ev)
     if accepted is None:
         return [], memo
-    payer = memo.payer if memo else ""
-    out = [] if accepted else [Increment(Metric.rejected, payer)]
-    if memo is not None and memo.answered and memo.answered_by != position:
-        return out, memo
-    out.append(Increment(Metric.first_answered, payer))
-    if accepted:
-        out.append(Increment(Metric.first_accepted, payer))
-    return out, ClaimMemo(payer, answered=True, answered_by=position)
+    if memo is not None and position in memo.early_from:
+        return [], memo  # read again: counted with the submission, or waiting for it
+    first = memo is None or not memo.answered or memo.answered_by == position
+    metrics = [] if accepted else [Metric.rejected]
+    if first:
+        metrics += [Metric.first_answered] + ([Metric.first_accepted] if accepted else [])
+    before = memo or ClaimMemo("")
+    after = before
+    if first:
+        after = replace(before, answered=True, answered_by=position)
+    if not before.payer:  # its submission is not read yet: the counts wait for its payer
+        return [], replace(
+            after, early=(*before.early, *metrics), early_from=(*before.early_from, position)
+        )
+    return [Increment(m, before.payer) for m in metrics], after
 
 
 def on_adjudicated(ev: ClaimAdjudicated) -> list[Increment]:

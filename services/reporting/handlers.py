@@ -12,7 +12,9 @@ Read twice, counted once: after a crash the events since the last commit are rea
 (services/reporting/commits.py). Each window value keeps, under ``@<topic>``, the offset
 of the last event of that topic it holds; an event at or below it is in the sum already.
 A claim's memo keeps which acknowledgement was its first verdict, so that verdict read
-again is still counted as the first in a window that had not got it.
+again is still counted as the first in a window that had not got it. An acknowledgement
+read before its claim's submission waits in the memo for the payer the submission names
+(domain.ClaimMemo), and is counted in the submission's windows.
 """
 
 from __future__ import annotations
@@ -106,7 +108,7 @@ def increments_for(msg: Message, tables: KpiTables, position: str) -> tuple[str,
     ev = msg.event
     if isinstance(ev, ClaimSubmitted):
         key = f"{msg.meta.tenant}|{ev.claim_id}"
-        incs, memo = domain.on_submitted(ev, tables.recall(key))
+        incs, memo = domain.on_submitted(ev, tables.recall(key), position)
         tables.remember(key, memo)
         return ev.payer_id, incs
     if isinstance(ev, ClaimAcknowledged):

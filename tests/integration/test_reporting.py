@@ -220,6 +220,22 @@ async def test_a_days_claim_events_become_the_tenants_live_kpis(
     assert (await reporting.kpis(tenant, headers=wrong)).status_code == 401
 
 
+async def test_acknowledgements_read_before_their_claims_count_for_the_claims_payers(
+    live_stack: Settings, topics: dict[str, str], reporting: Reporting
+) -> None:
+    """The worker reads its three topics each at its own pace: here every acknowledgement
+    is in Kafka before any submission, and the day's figures per payer are the same."""
+    tenant = f"t-{uuid.uuid4().hex[:6]}"
+    order = {"claim.acknowledged": 0, "claim.submitted": 1, "claim.adjudicated": 2}
+    await publish(live_stack, topics, tenant, sorted(the_day(), key=lambda e: order[e.TOPIC]))
+    body = await reporting.wait_total(tenant, decisions=3, first_verdicts=4, claims_submitted=5)
+    mcr = body["total"]["by_payer"]["MCR01"]
+    assert (mcr["first_verdicts"], mcr["first_pass_acceptance_rate"]) == (3, "0.6667")
+    assert mcr["rejections"] == 1
+    assert body["total"]["by_payer"]["PPO01"]["first_pass_acceptance_rate"] == "1.0000"
+    assert "" not in body["total"]["by_payer"]
+
+
 async def test_a_restart_rebuilds_the_tables_from_kafka_without_counting_twice(
     live_stack: Settings, topics: dict[str, str], reporting: Reporting
 ) -> None:

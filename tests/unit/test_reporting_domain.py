@@ -13,7 +13,7 @@ pytestmark = pytest.mark.unit
 
 
 def test_a_submitted_claim_counts_its_charge_under_its_payer() -> None:
-    incs, memo = domain.on_submitted(submitted("C1", "MCR01", 15000), None)
+    incs, memo = domain.on_submitted(submitted("C1", "MCR01", 15000), None, "sub:0:1")
     assert incs == [
         Increment(Metric.submitted, "MCR01"),
         Increment(Metric.submitted_charge_cents, "MCR01", 15000),
@@ -23,7 +23,9 @@ def test_a_submitted_claim_counts_its_charge_under_its_payer() -> None:
 
 def test_a_replacement_claim_counts_as_corrected_and_keeps_its_first_verdict() -> None:
     incs, memo = domain.on_submitted(
-        submitted("C1", "MCR01", 15000, frequency="7"), ClaimMemo("MCR01", answered=True)
+        submitted("C1", "MCR01", 15000, frequency="7"),
+        ClaimMemo("MCR01", answered=True),
+        "sub:0:2",
     )
     assert Increment(Metric.corrected, "MCR01") in incs
     assert memo.answered
@@ -46,6 +48,34 @@ def test_only_the_first_verdict_counts_toward_first_pass_acceptance() -> None:
     # fixed and sent again, then accepted: a rejection was its first pass
     incs, _ = domain.on_acknowledged(ack("C1", AckKind.ack_277ca, True), memo2, "ack:0:2")
     assert incs == []
+
+
+def test_a_rejection_read_before_its_submission_is_counted_for_the_payer_it_names() -> None:
+    """The agent reads its topics each at its own pace: a 999 rejection can come first."""
+    incs, memo = domain.on_acknowledged(ack("C2", AckKind.ack_999, False), None, "ack:0:5")
+    assert incs == []  # no payer yet: the counts wait in the memo
+    assert memo is not None
+    assert memo.answered
+    # the same rejection read again (after a crash) waits once, not twice
+    assert domain.on_acknowledged(ack("C2", AckKind.ack_999, False), memo, "ack:0:5") == (
+        [],
+        memo,
+    )
+    incs, memo = domain.on_submitted(submitted("C2", "MCR01", 9000), memo, "sub:0:3")
+    assert incs[2:] == [
+        Increment(Metric.rejected, "MCR01"),
+        Increment(Metric.first_answered, "MCR01"),
+    ]
+    # the claim, fixed and sent again, and accepted: no second first verdict
+    incs, memo = domain.on_submitted(submitted("C2", "MCR01", 9000), memo, "sub:0:4")
+    assert len(incs) == 2  # its own two counts, the waiting ones are in already
+    incs, after = domain.on_acknowledged(ack("C2", AckKind.ack_277ca, True), memo, "ack:0:9")
+    assert (incs, after) == ([], memo)
+    # the first submission read again adds the waiting counts again: its window's offset
+    # mark (handlers.KpiTables.add) says whether they are in already
+    incs, _ = domain.on_submitted(submitted("C2", "MCR01", 9000), memo, "sub:0:3")
+    assert Increment(Metric.first_answered, "MCR01") in incs
+    assert ClaimMemo.from_json(memo.to_json()) == memo
 
 
 def test_a_denial_counts_each_non_patient_carc_once() -> None:

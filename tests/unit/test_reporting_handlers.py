@@ -96,12 +96,23 @@ async def test_tenants_keep_their_own_claims_apart() -> None:
     t, sent = tables(), Sent()
     await feed(t, sent, submitted("C1", "MCR01", 100), tenant="clinic-a")
     await feed(t, sent, ack("C1", AckKind.ack_277ca, True), tenant="clinic-b")
-    assert t.hour.now["2|clinic-b|"] == {
-        "first_answered": 1,
-        "first_accepted": 1,
-        "@claim.acknowledged": 7,
-    }
+    # clinic-b's acknowledgement waits for clinic-b's own submission, never clinic-a's
+    assert list(t.hour.now) == ["2|clinic-a|MCR01"]
     assert t.memo.now["clinic-a|C1"] == {"payer": "MCR01", "answered": False, "answered_by": ""}
+    assert t.memo.now["clinic-b|C1"]["early"] == ["first_answered", "first_accepted"]
+
+
+async def test_a_rejection_read_before_its_submission_counts_for_the_claims_payer() -> None:
+    t, sent = tables(), Sent()
+    await feed(t, sent, ack("C2", AckKind.ack_999, False))
+    await feed(t, sent, submitted("C2", "MCR01", 9000))
+    assert totals(t) == {
+        "submitted": 1,
+        "submitted_charge_cents": 9000,
+        "rejected": 1,
+        "first_answered": 1,
+    }
+    assert [k.rsplit("|", 1)[1] for k in t.hour.now] == ["MCR01"]
 
 
 def totals(t: KpiTables) -> dict[str, int]:
