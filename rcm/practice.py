@@ -59,6 +59,13 @@ BILLING_PROVIDER = Provider(
     taxonomy=TAXONOMY_FAMILY_MEDICINE,
     address=PRACTICE_ADDRESS,
 )
+#: How the practice's patients reach its billing office and pay (its statements' header).
+PRACTICE_CONTACT = {
+    "phone": "(802) 555-0142",
+    "billing_contact": "Billing office",
+    "hours": "Monday to Friday, 8 am to 4:30 pm",
+    "pay_url": "https://pay.maple-family-medicine.example",
+}
 RENDERING_PROVIDERS: tuple[Provider, ...] = (
     Provider(
         npi=make_npi("137295048"),

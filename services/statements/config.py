@@ -10,19 +10,26 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from services.statements.domain import Practice
+from services.statements.practice import PracticeConfig
 
 
 class StatementSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RCM_STATEMENTS_", env_file=".env", extra="ignore")
 
-    # The statement header and how to pay.
-    practice_name: str = "Example Family Practice"
-    practice_street: str = "500 Clinic Way"
-    practice_city_line: str = "Springfield, IL 62701"
-    practice_phone: str = "(555) 555-0100"
-    billing_hours: str = "Monday to Friday, 8 am to 5 pm"
-    pay_url: str = "https://pay.example-family-practice.test"
+    # The statement header and how to pay (services/statements/practice.py): per tenant,
+    # else for the whole deployment, else from the billing provider on the claim.
+    practices: dict[str, PracticeConfig] = Field(
+        default_factory=dict,
+        description="Per tenant, JSON: {tenant: {name, street, city_line, phone, "
+        "billing_contact, hours, pay_url, logo}}; any field left out comes from below",
+    )
+    practice_name: str | None = None
+    practice_street: str | None = None
+    practice_city_line: str | None = None
+    practice_phone: str | None = None
+    billing_contact: str | None = None
+    billing_hours: str | None = None
+    pay_url: str | None = None
 
     # When statements go out.
     cycle_days: int = Field(default=30, ge=1, le=365, description="Days between statements")
@@ -55,13 +62,14 @@ class StatementSettings(BaseSettings):
         default=None, description="A licensed CPT file (CSV code,description); codes only without"
     )
 
-    def practice(self) -> Practice:
-        """The statement header and how to pay."""
-        return Practice(
+    def deployment_practice(self) -> PracticeConfig:
+        """The practice fields set for the whole deployment (a one-practice install)."""
+        return PracticeConfig(
             name=self.practice_name,
             street=self.practice_street,
             city_line=self.practice_city_line,
             phone=self.practice_phone,
+            billing_contact=self.billing_contact,
             hours=self.billing_hours,
             pay_url=self.pay_url,
         )

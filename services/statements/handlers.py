@@ -81,6 +81,7 @@ async def on_encounters(
                 lines_json(enc.lines),
                 sum(ln.charge_cents for ln in enc.lines),
                 orjson.dumps([c.model_dump(mode="json") for c in enc.coverages]).decode(),
+                enc.billing_provider.model_dump_json(),
             )
         )
     await lock_accounts(conn, accounts)

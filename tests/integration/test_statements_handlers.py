@@ -31,7 +31,7 @@ from services.statements import app, billing, domain, timers
 from services.statements.config import StatementSettings
 from tests.builders import encounter
 from tests.throwaway import throwaway_service
-from tests.unit.factories import claim, coverage, person
+from tests.unit.factories import billing_provider, claim, coverage, person
 
 pytestmark = pytest.mark.integration
 
@@ -156,7 +156,7 @@ async def test_a_patient_share_is_billed_once_and_the_statement_matches_the_ledg
     svc: Service,
 ) -> None:
     f = Feed(svc)
-    enc, cid = visit(1)
+    enc, cid = visit(1, billing_provider=billing_provider(name="LAKESIDE FAMILY CLINIC"))
     adj = decision(cid, 12000, 5000, 3000)
     rec = f.record(adj)
     await f.send(enc)
@@ -175,9 +175,13 @@ async def test_a_patient_share_is_billed_once_and_the_statement_matches_the_ledg
     assert body["totals"]["adjustments_cents"] == t.adjustments_cents == 5000
     assert body["amount_due_cents"] == 3000
     assert [ln["description"] for ln in body["claims"][0]["lines"]] == [
-        None,
+        "Office visit, established patient, low complexity",
         "Vitamin B12 injection",
     ]
+    # the practice the visit was billed under, with nothing made up for what it lacks
+    assert body["practice"]["name"] == "LAKESIDE FAMILY CLINIC"
+    assert body["practice"]["street"] == "500 CLINIC WAY"
+    assert body["practice"]["phone"] is None
     events = await f.emitted()
     assert len(events) == 1
     issued, correlation = events[0]

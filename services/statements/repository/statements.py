@@ -65,6 +65,7 @@ class AccountSnapshot:
                     ),
                     self_pay=c["self_pay"],
                     line_detail=_line_detail(c["lines"], c["line_detail"]),
+                    billing_provider=c.get("billing_provider"),
                 )
                 for c in open_claims
             ],
@@ -81,7 +82,7 @@ _SNAPSHOTS_SQL = (
     "WITH b AS (SELECT claim_id, sum(amount_cents)::bigint AS balance FROM ledger"
     "   WHERE tenant = q.t AND guarantor_id = q.g AND claim_id IS NOT NULL GROUP BY claim_id),"
     " oc AS (SELECT c.claim_id, c.date_of_service, c.first_billed_on, b.balance,"
-    "   c.patient_name, c.lines, c.self_pay, c.line_detail"
+    "   c.patient_name, c.lines, c.self_pay, c.line_detail, c.billing_provider"
     "   FROM claim_charges c JOIN b USING (claim_id)"
     "   WHERE c.tenant = q.t AND c.guarantor_id = q.g AND c.insurance_final AND b.balance > 0)"
     " SELECT (SELECT coalesce(json_agg(oc ORDER BY oc.first_billed_on NULLS LAST,"
