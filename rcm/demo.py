@@ -15,6 +15,7 @@ import asyncpg
 from aiokafka import AIOKafkaProducer
 
 from rcm import readmodel, stack
+from rcm.ackfiles import acknowledgement_files
 from rcm.practice import PRACTICE_CONTACT
 from rcm.processes import Fleet, fleet_env
 from rcm.workload import generate_day
@@ -167,6 +168,8 @@ async def collect(
             (x12_dir / f"{icn}.837").write_text(text)
         for name, text in await readmodel.remits(conn, claim_ids):
             (x12_dir / f"{name}.835").write_text(text)
+        for name, text in await acknowledgement_files(s, claim_ids):  # 999s and 277CAs
+            (x12_dir / name).write_text(text)
         st_dir = out / "statements"
         st_dir.mkdir(parents=True, exist_ok=True)
         for st in await readmodel.statements(conn, claim_ids):

@@ -83,7 +83,7 @@ def _claim_segments(adj: Adjudication, plan: PayerPlan, d: Delimiters) -> list[s
             money(adj.charge_cents),
             money(adj.paid_cents),
             money(adj.patient_responsibility_cents),
-            claim.filing_indicator or plan.filing_indicator,
+            plan.filing_indicator,  # CLP06: what the payer adjudicated it as (837 SBR09 may say CI, which CLP06 has no code for)
             adj.payer_claim_number,
             claim.place_of_service,
             claim.frequency_code,

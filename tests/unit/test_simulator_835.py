@@ -14,6 +14,7 @@ import pytest
 from x12sdk.io import X12ModelReader
 
 from runtime.x12 import cents, segments
+from services.claims.x12_837 import filing_indicator
 from services.simulator.adjudicate import adjudicate, reverse
 from services.simulator.model import Accumulators, Adjudication, Cas
 from services.simulator.payers import PAYERS, payer
@@ -269,6 +270,7 @@ def test_random_batches_balance_and_validate(tmp_path: Path) -> None:
                 lines,
                 payer_id=payer_id,
                 dx=rng.choice([("E119",), ("Z0000",), ("I10", "E119")]),
+                filing=filing_indicator(payer_id),  # SBR09 as the claims service sends it
             )
             claim = next(read_837(interchange(build_set([c]), icn=n + 1)).claims())
             r = adjudicate(claim, acc, TODAY, rng=rng, denial_rate=0.2)
