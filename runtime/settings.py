@@ -33,6 +33,14 @@ TLS_SSLMODES = frozenset({"require", "verify-ca", "verify-full"})
 TLS_KAFKA = frozenset({"SSL", "SASL_SSL"})
 
 
+class ProductionRefused(Exception):
+    """Not a ValueError, so pydantic does not wrap it with the input (secrets included)."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("RCM_ENV=production refuses to start:\n" + "\n".join(problems))
+        self.problems = problems
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RCM_", env_file=".env", extra="ignore")
 
@@ -142,7 +150,7 @@ class Settings(BaseSettings):
         if self.env == "production":
             problems = production_problems(self)
             if problems:
-                raise ValueError("RCM_ENV=production refuses to start:\n" + "\n".join(problems))
+                raise ProductionRefused(problems)
         return self
 
 
@@ -184,4 +192,7 @@ def production_problems(s: Settings) -> list[str]:
 
 @lru_cache(maxsize=1)
 def settings() -> Settings:
-    return Settings()
+    try:
+        return Settings()
+    except ProductionRefused as exc:
+        raise SystemExit(str(exc)) from None  # the problems, one a line; exit status 1

@@ -9,7 +9,7 @@ import pytest
 from pydantic import SecretStr, ValidationError
 
 from rcm.processes import fleet_env
-from runtime.settings import Settings, production_problems
+from runtime.settings import ProductionRefused, Settings, production_problems, settings
 
 pytestmark = pytest.mark.unit
 
@@ -29,11 +29,12 @@ SOUND: dict[str, Any] = {
 
 
 def refusal(**overrides: Any) -> list[str]:
-    with pytest.raises(ValidationError) as err:
+    with pytest.raises(ProductionRefused) as err:
         Settings(**{**SOUND, **overrides})
-    text = str(err.value)
-    assert "RCM_ENV=production refuses to start" in text
-    return [line for line in text.splitlines() if line.startswith("RCM_")]
+    first, *lines = str(err.value).splitlines()
+    assert first == "RCM_ENV=production refuses to start:"
+    assert lines == err.value.problems
+    return lines
 
 
 def test_production_starts_with_its_own_secrets_and_tls_everywhere() -> None:
@@ -89,10 +90,21 @@ def test_each_weakness_alone_is_refused_by_name(override: dict[str, Any], named:
     assert named in lines[0]
 
 
-def test_the_refusal_never_prints_a_secret() -> None:
-    with pytest.raises(ValidationError) as err:
-        Settings(**{**SOUND, "database_url": "postgresql://rcm:rcm@pg/rcm?sslmode=disable"})
-    assert "rcm:rcm@" not in str(err.value)
+def test_a_process_started_in_production_with_defaults_exits_naming_the_problems(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("RCM_ENV", "production")
+    monkeypatch.setenv("RCM_DATABASE_URL", "postgresql://rcm:hunter2-but-long@pg/rcm")
+    settings.cache_clear()
+    try:
+        with pytest.raises(SystemExit) as exit_:
+            settings()
+    finally:
+        settings.cache_clear()
+    text = str(exit_.value.code)
+    assert text.startswith("RCM_ENV=production refuses to start:\nRCM_OPS_TOKEN ")
+    assert "sslmode=prefer" in text
+    assert "hunter2" not in text  # names the variable, never its value
 
 
 def test_dev_runs_with_the_local_defaults_and_the_fleet_runs_as_dev() -> None:
