@@ -3,8 +3,9 @@ Code Editor age conflict groups (newborn age 0, pediatric 0-17, maternity 9-64, 
 15-124) and the official guidelines' BMI ages (pediatric 2-19, adult 20 and over).
 
 The groups are data (:data:`services.coding.reference.AGE_GROUPS`, from
-``data/dx_age_groups.csv``). A perinatal code (P00-P96) is valid through the first year
-(MCE's newborn age 0), not only the first 28 days. Not checked when the date of birth
+``data/dx_age_groups.csv``), and the perinatal codes come from the code set (the
+chapter the tabular list marks "for use on newborn records only"). A perinatal code
+is valid through the first year (MCE's newborn age 0), not only the first 28 days. Not checked when the date of birth
 is after the date of service (``PATIENT-AGE`` holds that).
 """
 
@@ -12,7 +13,9 @@ from __future__ import annotations
 
 from services.coding.edits.facts import ClaimFacts
 from services.coding.edits.flag import HOLD, Flag
-from services.coding.reference import age_group
+from services.coding.reference import AgeGroup, age_group
+
+PERINATAL = AgeGroup("newborn", 0, 0, "MCE newborn diagnoses (chapter 16 P00-P96; age 0)")
 
 FIX = {
     "newborn": (
@@ -35,7 +38,7 @@ def _ages(low: int, high: int) -> str:
 def outside_age_group(f: ClaimFacts, n: int, dx: str, key: str) -> list[Flag]:
     if f.age_days < 0:
         return []
-    group = age_group(key)
+    group = PERINATAL if key in f.ix.newborn_only else age_group(key)
     if group is None or group.min_years <= f.age_years <= group.max_years:
         return []
     fix = FIX_BMI if group.group.endswith("BMI") else FIX.get(group.group, FIX["adult"])
