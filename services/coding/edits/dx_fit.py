@@ -1,8 +1,9 @@
 """Whether a visit's diagnoses fit the kind of visit billed (all hold, per line):
 
 * ``DX-FIT-PROBLEM``: a problem-oriented office E/M (99202-99215) points only at
-  routine-exam, screening or immunization codes (Z00-Z02 except the pre-procedure
-  exams Z01.81-, Z11-Z13, Z23). It needs at least one problem it was for.
+  routine-exam, screening or immunization codes (Z00-Z02, Z11-Z13, Z23; not the
+  pre-procedure exams Z01.81- nor the blood pressure check Z01.3-, which an office
+  visit may be for). It needs at least one problem it was for.
 * ``DX-FIT-PREVENTIVE``: a preventive medicine visit (99381-99397) points at no
   routine-exam or screening code (Z00-Z02, Z11-Z13), or at the routine exam of another
   age band: Z00.11- newborn (under 29 days), Z00.12- child (29 days-17 years), Z00.0-
@@ -17,7 +18,8 @@ from services.coding.edits.flag import HOLD, Flag
 
 ROUTINE_OR_SCREENING: tuple[tuple[str, str], ...] = (("Z00", "Z02"), ("Z11", "Z13"))
 NOT_A_PROBLEM: tuple[tuple[str, str], ...] = (*ROUTINE_OR_SCREENING, ("Z23", "Z23"))
-PRE_PROCEDURE = (("Z0181", "Z0181"),)
+VISIT_REASONS = (("Z0181", "Z0181"), ("Z013", "Z013"))
+"""Exams that are the reason for an office visit: pre-procedure, blood pressure check."""
 NEWBORN_DAYS = 28
 
 
@@ -38,7 +40,7 @@ def problem_without_problem(f: ClaimFacts) -> list[Flag]:
             continue
         pointed = _pointed(f, n)
         if not pointed or any(
-            not in_ranges(k, NOT_A_PROBLEM) or in_ranges(k, PRE_PROCEDURE) for _, k in pointed
+            not in_ranges(k, NOT_A_PROBLEM) or in_ranges(k, VISIT_REASONS) for _, k in pointed
         ):
             continue
         names = ", ".join(f"'{f.diagnoses[p - 1]}'" for p, _ in pointed)
