@@ -118,7 +118,7 @@ def _encounter(i: int) -> EncounterCreated:
             )
         ],
         rendering_provider=Provider(
-            npi="1987654325", name="Chen", first_name="Dana", taxonomy="207Q00000X"
+            npi="1987654328", name="Chen", first_name="Dana", taxonomy="207Q00000X"
         ),
         billing_provider=Provider(
             npi="1234567893",
