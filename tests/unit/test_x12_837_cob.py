@@ -1,0 +1,133 @@
+"""Secondary 837P (coordination of benefits): what the secondary payer must be told of
+the primary's answer, valid to pyx12, balanced as the X222A1 guide states, and a claim
+that does not balance held with a reason rather than sent."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from schemas.common import Adjustment
+from schemas.events import AdjudicatedLine, AdjudicationStatus, ClaimAdjudicated
+from services.claims import cob
+from services.claims.x12_837 import Outgoing, Unbuildable
+from tests.unit import factories as f
+from tests.unit.test_x12_837 import assert_pyx12_ok, render, segs, x12valid
+
+pytestmark = pytest.mark.unit
+
+MEDICARE = f.coverage(payer_id="MCR01", payer_name="MEDICARE PART B SIM", member_id="1EG4TE5MK73")
+MEDIGAP = f.coverage(
+    payer_id="MGP01", payer_name="MEDIGAP PLAN F SIM", member_id="MG12345678", priority=2
+)
+PAID_ON = dt.date(2025, 3, 28)
+
+
+def two_line_claim() -> object:
+    return f.claim(
+        1,
+        coverage=MEDIGAP,
+        lines=[
+            f.line(1, procedure_code="99214", charge_cents=18000),
+            f.line(2, procedure_code="20610", charge_cents=16000),
+        ],
+    )
+
+
+def medicare_answer() -> ClaimAdjudicated:
+    """99214 allowed 130.00, paid 104.00, 26.00 coinsurance; 20610 denied CO-197."""
+    return ClaimAdjudicated(
+        claim_id="clm-0001",
+        patient_control_number="PCN000001",
+        payer_id="MCR01",
+        payer_claim_number="MCR25000000000042",
+        trace_number="T1",
+        payment_date=PAID_ON,
+        status=AdjudicationStatus.partially_paid,
+        claim_status_code="1",
+        charge_cents=34000,
+        paid_cents=10400,
+        patient_responsibility_cents=2600,
+        adjustments=[
+            Adjustment(group="CO", reason="45", amount_cents=5000),
+            Adjustment(group="PR", reason="2", amount_cents=2600),
+            Adjustment(group="CO", reason="197", amount_cents=16000),
+        ],
+        lines=[
+            AdjudicatedLine(
+                line_number=1, procedure_code="99214", charge_cents=18000, paid_cents=10400,
+                adjustments=[Adjustment(group="CO", reason="45", amount_cents=5000),
+                             Adjustment(group="PR", reason="2", amount_cents=2600)],
+            ),  # fmt: skip
+            AdjudicatedLine(
+                line_number=2, procedure_code="20610", charge_cents=16000, paid_cents=0,
+                adjustments=[Adjustment(group="CO", reason="197", amount_cents=16000)],
+            ),  # fmt: skip
+        ],
+    )
+
+
+def secondary(answer: ClaimAdjudicated | None = None) -> Outgoing:
+    prior = cob.prior_payer(answer or medicare_answer(), MEDICARE, 1)
+    return Outgoing(two_line_claim(), cob=cob.Cob(level=2, coverage=MEDIGAP, prior=[prior]))  # type: ignore[arg-type]
+
+
+def test_secondary_claim_carries_the_primary_answer_line_by_line_and_passes_pyx12(
+    tmp_path: Path,
+) -> None:
+    text = render(secondary())
+    assert_pyx12_ok(text, tmp_path)
+    s = segs(text)
+    ids = [x[0] for x in s]
+    # 2000B names the secondary payer as the one billed now
+    assert ["SBR", "S", "18", "GRP001", "", "", "", "", "", "CI"] in s
+    assert ["NM1", "PR", "2", "MEDIGAP PLAN F SIM", "", "", "", "", "PI", "MGP01"] in s
+    # 2320: Medicare, primary, paid 104.00, patient still owes 26.00
+    assert ["SBR", "P", "18", "GRP001", "", "", "", "", "", "MB"] in s
+    assert ["AMT", "D", "104"] in s
+    assert ["AMT", "EAF", "26"] in s
+    assert ["OI", "", "", "Y", "P", "", "Y"] in s
+    assert ["REF", "F8", "MCR25000000000042"] in s
+    # 2320/2330 come before the first service line
+    assert ids.index("OI") < ids.index("LX")
+    # 2430 for each line: what Medicare paid on it, its CAS, the date it decided
+    svd = [x for x in s if x[0] == "SVD"]
+    assert svd == [
+        ["SVD", "MCR01", "104", "HC:99214", "", "1"],
+        ["SVD", "MCR01", "0", "HC:20610", "", "1"],
+    ]
+    assert ["CAS", "CO", "45", "50", "", ""][:4] == s[ids.index("SVD") + 1][:4]
+    assert ["CAS", "CO", "197", "160"] in s
+    assert ids.count("DTP") >= 4 and ["DTP", "573", "D8", "20250328"] in s
+
+
+def test_the_primary_claim_is_unchanged_without_coordination(tmp_path: Path) -> None:
+    text = render(Outgoing(two_line_claim()))
+    assert "SVD*" not in text and "AMT*D*" not in text
+    assert_pyx12_ok(text, tmp_path)
+
+
+def test_a_bundled_answer_is_reported_at_the_claim_level(tmp_path: Path) -> None:
+    """The payer answered one line for our two: no 2430, every CAS in 2320, DTP*573."""
+    ans = medicare_answer()
+    bundled = ans.model_copy(update={"lines": ans.lines[:1]})
+    text = render(secondary(bundled))
+    assert "SVD*" not in text
+    s = segs(text)
+    assert ["DTP", "573", "D8", "20250328"] in s
+    assert_pyx12_ok(text, tmp_path)
+
+
+def test_an_answer_that_does_not_balance_is_not_sent() -> None:
+    ans = medicare_answer().model_copy(update={"paid_cents": 9999})
+    with pytest.raises(Unbuildable, match="MCR01 AMT\\*D.*9999"):
+        render(secondary(ans))
+
+
+def test_pyx12_fails_a_2430_without_its_date(tmp_path: Path) -> None:
+    """The validation can fail on the COB loops: DTP*573 is required in 2430."""
+    text = render(secondary()).replace("DTP*573*D8*20250328~", "", 1)
+    out, path = x12valid(text, tmp_path)
+    assert f"{path}: OK" not in out
