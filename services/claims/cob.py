@@ -36,7 +36,8 @@ class Next(StrEnum):
 class Onward:
     how: Next
     level: int  # the next payer's place: 2 secondary, 3 tertiary
-    coverage: Coverage
+    coverage: Coverage  # the next payer's
+    current: Coverage  # the coverage of the payer that answered
 
 
 class PriorLine(Contract):
@@ -95,7 +96,7 @@ def onward(ev: ClaimAdjudicated, coverages: Sequence[Coverage], on: dt.date) -> 
     if at is None or at + 1 >= len(order):
         return None
     how = Next.CROSSOVER if ev.crossed_over else Next.SEND
-    return Onward(how, at + 2, order[at + 1])
+    return Onward(how, at + 2, order[at + 1], order[at])
 
 
 def claim_level(ev: ClaimAdjudicated) -> list[Adjustment]:

@@ -57,12 +57,20 @@ def medicare_answer() -> ClaimAdjudicated:
         ],
         lines=[
             AdjudicatedLine(
-                line_number=1, procedure_code="99214", charge_cents=18000, paid_cents=10400,
-                adjustments=[Adjustment(group="CO", reason="45", amount_cents=5000),
-                             Adjustment(group="PR", reason="2", amount_cents=2600)],
+                line_number=1,
+                procedure_code="99214",
+                charge_cents=18000,
+                paid_cents=10400,
+                adjustments=[
+                    Adjustment(group="CO", reason="45", amount_cents=5000),
+                    Adjustment(group="PR", reason="2", amount_cents=2600),
+                ],
             ),  # fmt: skip
             AdjudicatedLine(
-                line_number=2, procedure_code="20610", charge_cents=16000, paid_cents=0,
+                line_number=2,
+                procedure_code="20610",
+                charge_cents=16000,
+                paid_cents=0,
                 adjustments=[Adjustment(group="CO", reason="197", amount_cents=16000)],
             ),  # fmt: skip
         ],
