@@ -99,7 +99,7 @@ def answer(
                 paid_cents=paid,
                 adjustments=cas,
             )
-        ],  # fmt: skip
+        ],
         crossed_over=crossover,
         crossover_payer="MEDIGAP PLAN F SIM" if crossover else None,
     )
@@ -121,9 +121,12 @@ async def test_after_medicare_pays_the_claim_goes_to_medigap_with_medicares_answ
     assert secondary.patient_control_number == claim.patient_control_number
     assert secondary.frequency_code == "1"
     text = secondary.x12
-    assert "SBR*S*18*" in text and "NM1*PR*2*MEDIGAP PLAN F SIM*****PI*MGP01~" in text
-    assert "AMT*D*104~" in text and "SVD*MCR01*104*HC:99214**1~" in text
-    assert "CAS*PR*2*26~" in text and "DTP*573*D8*20250328~" in text
+    assert "SBR*S*18*" in text
+    assert "NM1*PR*2*MEDIGAP PLAN F SIM*****PI*MGP01~" in text
+    assert "AMT*D*104~" in text
+    assert "SVD*MCR01*104*HC:99214**1~" in text
+    assert "CAS*PR*2*26~" in text
+    assert "DTP*573*D8*20250328~" in text
     assert_pyx12_ok(text, tmp_path)
     row = await claims.state(claim.claim_id)
     assert (row["state"], row["payer_id"], row["cob_level"]) == ("SUBMITTED", "MGP01", 2)
