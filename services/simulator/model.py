@@ -29,6 +29,10 @@ class ClaimLineIn:
     service_date: dt.date | None = None
     #: REF*6R line item control number, echoed on the 835.
     control_number: str | None = None
+    #: 2430 on a later payer's claim: what prior payers paid on the line (SVD02) and the
+    #: patient share the last of them left (its CAS PR); None when no 2430 came.
+    prior_paid_cents: int = 0
+    prior_patient_cents: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +56,8 @@ class ClaimIn:
     priority: int = 1
     #: AMT*D in 2320: what the prior payer paid, on a secondary claim.
     prior_payer_paid_cents: int = 0
+    #: AMT*EAF in 2320: what the patient still owed after the prior payer.
+    prior_patient_cents: int | None = None
     filing_indicator: str | None = None
     patient: Name = field(default_factory=lambda: Name("UNKNOWN"))
     subscriber: Name | None = None

@@ -107,6 +107,8 @@ class _Claim:
     original: str | None = None
     rendering: str | None = None
     prior_paid: int = 0
+    #: AMT*EAF of the last 2320 read: what the patient still owed after the prior payer
+    prior_patient: int | None = None
 
 
 @dataclass
@@ -119,6 +121,9 @@ class _Line:
     pointers: tuple[int, ...] = ()
     date: dt.date | None = None
     control: str | None = None
+    #: 2430: what the prior payers paid on the line, and the patient share the last one left
+    prior_paid: int = 0
+    prior_patient: int | None = None
 
 
 class _Walk:
@@ -325,9 +330,18 @@ class _Walk:
             current.claim_date = self.date(seg, 3)
         elif sid == "AMT" and in_2320 and line is None and _el(seg, 1) == "D":
             current.prior_paid += self.amount(seg, 2)
+        elif sid == "AMT" and in_2320 and line is None and _el(seg, 1) == "EAF":
+            current.prior_patient = self.amount(seg, 2)
         elif sid == "DTP" and line is not None and _el(seg, 1) == "472":
             line.date = self.date(seg, 3)
-        # 2430 line adjudication from a prior payer (SVD, CAS) is not used here
+        elif sid == "SVD" and line is not None:  # 2430: a prior payer's line
+            line.prior_paid += self.amount(seg, 2)
+            line.prior_patient = 0
+        elif (
+            sid == "CAS" and line is not None and line.prior_patient is not None
+            and _el(seg, 1) == "PR"
+        ):  # fmt: skip
+            line.prior_patient += sum(self.amount(seg, k) for k in range(3, len(seg), 3))
 
 
 def _check_trailer(w: _Walk, gs: list[str], has_se: bool) -> tuple[str, str]:
@@ -417,6 +431,8 @@ def _line(raw: _Line, claim: _Claim) -> ClaimLineIn:
         diagnosis_codes=dx,
         service_date=raw.date,
         control_number=raw.control,
+        prior_paid_cents=raw.prior_paid,
+        prior_patient_cents=raw.prior_patient,
     )
 
 
@@ -437,6 +453,7 @@ def _claim(c: _Claim, isa: list[str], gs: list[str], st02: str) -> ClaimIn:
         place_of_service=c.pos,
         priority=c.priority,
         prior_payer_paid_cents=c.prior_paid,
+        prior_patient_cents=c.prior_patient,
         filing_indicator=c.filing,
         patient=c.patient,
         subscriber=c.subscriber,
