@@ -22,14 +22,16 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 import asyncpg
+import orjson
 from pydantic import ValidationError
 
 from runtime.service import Context, Deferred, Service, run_deferred
 from schemas.codec import Encoded
+from schemas.common import Coverage
 from schemas.events import ClaimCoded, ClaimSubmitted
 from services.claims import repository as repo
 from services.claims import saga
-from services.claims.cob import Cob
+from services.claims.cob import Cob, later_payers
 from services.claims.config import ClaimsSettings
 from services.claims.handlers import Change, apply
 from services.claims.saga import State
@@ -134,6 +136,10 @@ class Batcher:
             claim = claim.model_copy(
                 update={"coverage": cov, "payer_id": cov.payer_id, "payer_name": cov.payer_name}
             )
+        elif claim.coverage is not None and row["coverages"] and row["date_of_service"]:
+            covs = [Coverage.model_validate(c) for c in orjson.loads(row["coverages"])]
+            later = later_payers(covs, row["date_of_service"], claim.coverage.payer_id)
+            cob = Cob(level=1, coverage=claim.coverage, later=later) if later else None
         return Waiting(
             row["claim_id"],
             row["tenant"],

@@ -66,11 +66,13 @@ class PriorPayer(Contract):
 
 
 class Cob(Contract):
-    """What a claim going to a later payer carries: that payer and those before it."""
+    """The claim's other payers as its 837P reports them (2320/2330): those that answered
+    before the payer billed now (``level``, ``coverage``), and those after it."""
 
     level: int
     coverage: Coverage
-    prior: list[PriorPayer]
+    prior: list[PriorPayer] = Field(default_factory=list)
+    later: list[Coverage] = Field(default_factory=list)
 
 
 def in_force(coverages: Sequence[Coverage], on: dt.date) -> list[Coverage]:
@@ -83,6 +85,13 @@ def in_force(coverages: Sequence[Coverage], on: dt.date) -> list[Coverage]:
         ),
         key=lambda c: c.priority,
     )
+
+
+def later_payers(coverages: Sequence[Coverage], on: dt.date, payer_id: str) -> list[Coverage]:
+    """The coverages after ``payer_id``'s in the claim's order (none if it is not there)."""
+    order = in_force(coverages, on)
+    at = next((n for n, c in enumerate(order) if c.payer_id == payer_id), None)
+    return [] if at is None else order[at + 1 :]
 
 
 def onward(ev: ClaimAdjudicated, coverages: Sequence[Coverage], on: dt.date) -> Onward | None:

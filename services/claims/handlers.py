@@ -302,7 +302,8 @@ async def next_payer(
         return
     earlier = cob.Cob.model_validate_json(row["cob"]).prior if row["cob"] else []
     prior = [*earlier, cob.prior_payer(ev, nxt.current, nxt.level - 1)]
-    carried = cob.Cob(level=nxt.level, coverage=nxt.coverage, prior=prior)
+    later = cob.later_payers(coverages, row["date_of_service"], nxt.coverage.payer_id)
+    carried = cob.Cob(level=nxt.level, coverage=nxt.coverage, prior=prior, later=later)
     fields: dict[str, Any] = {
         "payer_id": nxt.coverage.payer_id,
         "cob": carried.model_dump_json(),

@@ -347,7 +347,7 @@ RIPENS_IN = (
 
 _PICK = (
     "SELECT claim_id, tenant, coded, patient_control_number, outgoing_frequency,"
-    " payer_claim_number, traceparent, cob,"
+    " payer_claim_number, traceparent, cob, coverages, date_of_service,"
     " state_since <= now() - make_interval(secs => $2) AS ripe"
     " FROM claims WHERE claim_id = ANY($1::text[])"
     " AND state = 'CODED' AND outgoing_frequency IS NOT NULL"

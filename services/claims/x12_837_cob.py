@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from runtime.x12 import money
-from schemas.common import Adjustment
+from schemas.common import Adjustment, Coverage
 from schemas.events import ClaimCoded
 from services.claims.cob import Cob, PriorPayer, lines_match
 from services.claims.x12_837_text import (
@@ -124,8 +124,6 @@ def other_payers(claim: ClaimCoded, cob: Cob, segs: list[str]) -> dict[int, Sequ
     """Appends 2320/2330A/2330B of every earlier payer to ``segs`` (the claim's 2300)
     and returns the 2430 loops for each of our lines (by 1-based line position)."""
     by_line: dict[int, list[str]] = {}
-    if not cob.prior:
-        raise Unbuildable(claim.claim_id, "coordination of benefits", "names no earlier payer")
     for p in sorted(cob.prior, key=lambda x: x.level):
         lined = lines_match(p, claim.lines)
         _balanced(claim, p, lined)
@@ -133,4 +131,32 @@ def other_payers(claim: ClaimCoded, cob: Cob, segs: list[str]) -> dict[int, Sequ
         if lined:
             for n in range(1, len(claim.lines) + 1):
                 by_line.setdefault(n, []).extend(_line_adjudication(claim, p, n))
+    for k, cov in enumerate(cob.later, start=cob.level + 1):
+        segs.extend(_known_payer(claim, cov, k))
     return dict(by_line)
+
+
+def _known_payer(claim: ClaimCoded, cov: Coverage, level: int) -> list[str]:
+    """2320 (SBR, OI), 2330A and 2330B of a payer after the one billed now: it has not
+    answered, so no amounts (the guide asks for them only once a payer adjudicated);
+    a payer that crosses claims over finds the next payer here."""
+    cid = claim.claim_id
+    payer_id = _ident(cov.payer_id, cid, "later payer id")
+    group = _ident(cov.group_number, cid, "later payer group") if cov.group_number else ""
+    subscriber = cov.subscriber if cov.subscriber is not None else claim.patient
+    last, first = _person_name(subscriber, cid, "later payer subscriber")
+    member = _ident(cov.member_id, cid, "later payer member id")
+    name = _text(cov.payer_name, cid, "later payer name")
+    return [
+        _seg(
+            "SBR",
+            "PST"[min(level, 3) - 1],
+            cov.relationship.value,
+            group,
+            *[""] * 5,
+            filing_indicator(payer_id),
+        ),
+        _seg("OI", "", "", "Y", "P", "", "Y"),
+        _seg("NM1", "IL", "1", last, first, "", "", "", "MI", member),
+        _seg("NM1", "PR", "2", name, "", "", "", "", "PI", payer_id),
+    ]

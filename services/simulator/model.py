@@ -58,6 +58,8 @@ class ClaimIn:
     prior_payer_paid_cents: int = 0
     #: AMT*EAF in 2320: what the patient still owed after the prior payer.
     prior_patient_cents: int | None = None
+    #: The claim's other payers from 2320/2330 (SBR01 priority, payer id, member id).
+    other_payers: tuple[tuple[int, str, str], ...] = ()
     filing_indicator: str | None = None
     patient: Name = field(default_factory=lambda: Name("UNKNOWN"))
     subscriber: Name | None = None
@@ -137,6 +139,8 @@ class Adjudication:
     accumulators: Accumulators | None = None
     #: The CARC that denied the whole claim, if one did.
     denial_reason: str | None = None
+    #: (name, payer id) of the payer the claim was crossed over to (835 NM1*TT).
+    crossover_to: tuple[str, str] | None = None
 
     @property
     def denied(self) -> bool:

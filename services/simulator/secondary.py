@@ -20,6 +20,7 @@ Every line balances: charge = paid + OA-23 (the prior payers' impact: charge - l
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from decimal import ROUND_HALF_UP, Decimal
 
 from services.simulator.model import Accumulators, Adjudication, Cas, ClaimIn, ClaimLineIn
@@ -116,4 +117,52 @@ def adjudicate_later(
         patient_responsibility_cents=sum(r.patient_responsibility_cents for r in results),
         lines=tuple(results),
         accumulators=accumulators.for_year(claim.date_of_service.year),
+    )
+
+
+#: CLP02 of a claim processed as primary and forwarded to the next payer.
+FORWARDED = "19"
+
+
+def crossover(claim: ClaimIn, result: Adjudication, plan: PayerPlan) -> ClaimIn | None:
+    """The claim as the next payer receives it when ``plan`` (the primary) crosses it
+    over: a payment that left the patient a share, and a secondary (from the claim's
+    2320/2330) that ``plan`` forwards to. None when the claim stays with the provider."""
+    if claim.priority != 1 or result.denied or result.paid_cents <= 0:
+        return None
+    if result.patient_responsibility_cents <= 0:
+        return None
+    nxt = next((o for o in claim.other_payers if o[0] == 2), None)
+    if nxt is None or nxt[1] not in plan.crosses_over_to:
+        return None
+    answered = {ln.line_number: ln for ln in result.lines}
+    lines = tuple(
+        replace(
+            ln,
+            prior_paid_cents=answered[ln.line_number].paid_cents,
+            prior_patient_cents=answered[ln.line_number].patient_responsibility_cents,
+        )
+        for ln in claim.lines
+    )
+    return replace(
+        claim,
+        payer_id=nxt[1],
+        member_id=nxt[2],
+        priority=2,
+        lines=lines,
+        prior_payer_paid_cents=result.paid_cents,
+        prior_patient_cents=result.patient_responsibility_cents,
+        coverage_effective=None,
+        coverage_termination=None,
+    )
+
+
+def forwarded(result: Adjudication, to: PayerPlan) -> Adjudication:
+    """The primary's answer once it crossed the claim over: CLP02 19, NM1*TT naming the
+    next payer, claim remark MA18 (forwarded to the supplemental insurer)."""
+    return replace(
+        result,
+        status=FORWARDED,
+        crossover_to=(to.name, to.payer_id),
+        claim_remarks=(*result.claim_remarks, "MA18"),
     )

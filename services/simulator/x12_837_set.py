@@ -109,6 +109,8 @@ class _Claim:
     prior_paid: int = 0
     #: AMT*EAF of the last 2320 read: what the patient still owed after the prior payer
     prior_patient: int | None = None
+    #: 2320/2330: (SBR01 priority, payer id, member id) of every other payer
+    others: list[tuple[int, str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -236,6 +238,8 @@ class _Walk:
         if self.current is not None:  # 2320: another payer of the claim
             self.in_2320 = True
             self.close_line()
+            level = {"P": 1, "S": 2, "T": 3}.get(_el(seg, 1), 0)
+            self.current.others.append((level, "", ""))
             return
         self.priority = {"P": 1, "S": 2, "T": 3}.get(self.need(seg, 1), 0)
         if not self.priority:
@@ -398,6 +402,12 @@ def read_set(
             w.sbr(seg)
         elif sid == "NM1" and not w.in_2320 and w.line is None:
             w.nm1(seg)
+        elif sid == "NM1" and w.current is not None and w.current.others and w.line is None:
+            level, payer_id, member_id = w.current.others[-1]  # 2330A, 2330B of that 2320
+            if _el(seg, 1) == "IL":
+                w.current.others[-1] = (level, payer_id, _el(seg, 9))
+            elif _el(seg, 1) == "PR":
+                w.current.others[-1] = (level, _el(seg, 9), member_id)
         elif sid == "REF" and w.current is None and _el(seg, 1) == "EI":
             w.billing = (w.billing[0], w.billing[1], _el(seg, 2))
         elif sid == "CLM":
@@ -454,6 +464,7 @@ def _claim(c: _Claim, isa: list[str], gs: list[str], st02: str) -> ClaimIn:
         priority=c.priority,
         prior_payer_paid_cents=c.prior_paid,
         prior_patient_cents=c.prior_patient,
+        other_payers=tuple(c.others),
         filing_indicator=c.filing,
         patient=c.patient,
         subscriber=c.subscriber,

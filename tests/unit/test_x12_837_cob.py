@@ -5,6 +5,7 @@ that does not balance held with a reason rather than sent."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,8 +14,17 @@ from schemas.common import Adjustment
 from schemas.events import AdjudicatedLine, AdjudicationStatus, ClaimAdjudicated
 from services.claims import cob
 from services.claims.x12_837 import Outgoing, Unbuildable
+from services.remittance.domain.adjudication import adjudicated
+from services.remittance.x12_835.reader import parse_835
+from services.simulator import secondary as secondary_rules
+from services.simulator.adjudicate import adjudicate
+from services.simulator.model import Accumulators
+from services.simulator.payers import payer
+from services.simulator.x12_835 import write_835
+from services.simulator.x12_837 import read_837
 from tests.unit import factories as f
-from tests.unit.test_x12_837 import assert_pyx12_ok, render, segs, x12valid
+from tests.unit.test_simulator_x12 import assert_valid, env_back
+from tests.unit.test_x12_837 import AT, assert_pyx12_ok, render, segs, x12valid
 
 pytestmark = pytest.mark.unit
 
@@ -142,3 +152,66 @@ def test_pyx12_fails_a_2430_without_its_date(tmp_path: Path) -> None:
     text = render(secondary()).replace("DTP*573*D8*20250328~", "", 1)
     out, path = x12valid(text, tmp_path)
     assert f"{path}: OK" not in out
+
+
+def test_the_primary_claim_names_the_secondary_so_medicare_can_cross_it_over(
+    tmp_path: Path,
+) -> None:
+    """2320/2330 of a payer that has not answered: who it is, no amounts."""
+    primary = f.claim(1, coverage=MEDICARE)
+    text = render(Outgoing(primary, cob=cob.Cob(level=1, coverage=MEDICARE, later=[MEDIGAP])))
+    assert_pyx12_ok(text, tmp_path)
+    s = segs(text)
+    assert ["SBR", "S", "18", "GRP001", "", "", "", "", "", "CI"] in s
+    assert ["NM1", "PR", "2", "MEDIGAP PLAN F SIM", "", "", "", "", "PI", "MGP01"] in s
+    assert not [x for x in s if x[0] in ("AMT", "SVD")]
+    # the simulated Medicare reads it, pays, and crosses the claim over to Medigap
+    claim = next(read_837(text).claims())
+    assert claim.other_payers == ((2, "MGP01", "MG12345678"),)
+    result = adjudicate(claim, Accumulators(2025, deductible_met_cents=25700), AT.date())
+    onward = secondary_rules.crossover(claim, result, payer("MCR01"))
+    assert onward is not None
+    assert (onward.payer_id, onward.member_id, onward.priority) == ("MGP01", "MG12345678", 2)
+    later = adjudicate(onward, Accumulators(2025), AT.date())
+    assert later.paid_cents == result.patient_responsibility_cents > 0
+    assert later.patient_responsibility_cents == 0
+
+
+def test_the_simulated_medigap_reads_2430_and_pays_the_coinsurance() -> None:
+    claim = next(read_837(render(secondary())).claims())
+    assert claim.priority == 2
+    assert [ln.prior_patient_cents for ln in claim.lines] == [2600, 0]
+    result = adjudicate(claim, Accumulators(2025), AT.date())
+    assert (result.paid_cents, result.patient_responsibility_cents) == (2600, 0)
+
+
+def test_medicares_835_for_a_crossed_over_claim_tells_the_pipeline_to_wait(
+    tmp_path: Path,
+) -> None:
+    """The simulated Medicare's 835 (CLP02 19, NM1*TT, MA18) as remittance reads it."""
+    claim = next(read_837(render(Outgoing(f.claim(1, coverage=MEDICARE)))).claims())
+    claim = replace(claim, other_payers=((2, "MGP01", "MG12345678"),))
+    result = adjudicate(claim, Accumulators(2025, deductible_met_cents=25700), AT.date())
+    text = write_835(
+        [secondary_rules.forwarded(result, payer("MGP01"))],
+        plan=payer("MCR01"),
+        envelope=env_back(7),
+        payment_date=AT.date(),
+        trace_number="TRACE0001",
+    )
+    assert_valid(tmp_path, text, "crossover.835")
+    (clp,) = parse_835(text).claims
+    event = adjudicated(clp, "MCR01", "clm-0001")
+    assert event.crossed_over
+    assert event.crossover_payer == "MEDIGAP PLAN F SIM"
+    assert event.claim_status_code == "19"
+    assert event.status is AdjudicationStatus.paid
+    # the same answer without the crossover: the pipeline sends the secondary claim
+    plain = write_835(
+        [result],
+        plan=payer("MCR01"),
+        envelope=env_back(8),
+        payment_date=AT.date(),
+        trace_number="TRACE0002",
+    )
+    assert not adjudicated(parse_835(plain).claims[0], "MCR01").crossed_over
