@@ -126,9 +126,10 @@ FORWARDED = "19"
 
 def crossover(claim: ClaimIn, result: Adjudication, plan: PayerPlan) -> ClaimIn | None:
     """The claim as the next payer receives it when ``plan`` (the primary) crosses it
-    over: a payment that left the patient a share, and a secondary (from the claim's
-    2320/2330) that ``plan`` forwards to. None when the claim stays with the provider."""
-    if claim.priority != 1 or result.denied or result.paid_cents <= 0:
+    over: an answer that left the patient a share (a deductible counts), and a secondary
+    (from the claim's 2320/2330) that ``plan`` forwards to. None when the claim stays
+    with the provider."""
+    if claim.priority != 1 or result.denied:
         return None
     if result.patient_responsibility_cents <= 0:
         return None

@@ -92,6 +92,8 @@ async def pay(
         claim = books.with_roster(claim)
         result, acc_before = payer.adjudicate_one(books, cfg, claim, today, row["tenant"])
         onward = secondary.crossover(claim, result, plan_of(claim.payer_id))
+        if onward is not None and not payer.crosses_over(cfg, claim):
+            onward = None
         if onward is not None:  # the payer forwards it: the next payer answers it itself
             result = secondary.forwarded(result, plan_of(onward.payer_id))
             later, _ = payer.adjudicate_one(

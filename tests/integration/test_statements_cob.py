@@ -13,6 +13,7 @@ import pytest
 
 from runtime.service import Service
 from runtime.settings import Settings
+from schemas.events_payments import ClaimBalanceZero
 from services.statements import app, billing, timers
 from services.statements.config import StatementSettings
 from tests.integration.test_statements_handlers import Feed, decision, visit
@@ -73,6 +74,9 @@ async def test_a_qmb_patient_is_never_billed_medicare_cost_sharing(svc: Service)
     )
     assert [(r["kind"], r["amount_cents"]) for r in rows] == [("adjustment", -2000)]
     assert await statements_for(f, cid) == []
+    # the claim's balance reached zero: the claims service is told so it closes
+    closed = [e for e, _ in await f.emitted() if isinstance(e, ClaimBalanceZero)]
+    assert [e.claim_id for e in closed] == [cid]
 
 
 async def test_a_qmb_claim_medicaid_never_answers_is_written_off_not_billed(
