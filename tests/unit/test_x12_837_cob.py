@@ -215,3 +215,65 @@ def test_medicares_835_for_a_crossed_over_claim_tells_the_pipeline_to_wait(
         trace_number="TRACE0002",
     )
     assert not adjudicated(parse_835(plain).claims[0], "MCR01").crossed_over
+
+
+PPO = f.coverage(payer_id="PPO01", payer_name="BLUE MEADOW PPO", member_id="BMP1", priority=1)
+HDHP = f.coverage(payer_id="HDHP1", payer_name="SUMMIT HDHP", member_id="SHD1", priority=2)
+MCD = f.coverage(payer_id="MCD01", payer_name="STATE MEDICAID SIM", member_id="MC1", priority=3)
+
+
+def one_line_answer(
+    payer_id: str, paid: int, left: int, prior_left: int | None
+) -> ClaimAdjudicated:
+    """A payer's answer on one 180.00 line: a primary's CO-45, a later payer's OA-23."""
+    charge = 18000
+    cas = [
+        Adjustment(group="CO", reason="45", amount_cents=charge - paid - left)
+        if prior_left is None
+        else Adjustment(group="OA", reason="23", amount_cents=charge - prior_left),
+        Adjustment(group="PR", reason="2", amount_cents=left),
+    ]
+    return ClaimAdjudicated(
+        claim_id="clm-0001", patient_control_number="PCN000001", payer_id=payer_id,
+        payer_claim_number=f"{payer_id}-1", trace_number="T", payment_date=PAID_ON,
+        status=AdjudicationStatus.paid, claim_status_code="1" if prior_left is None else "2",
+        charge_cents=charge, paid_cents=paid, patient_responsibility_cents=left, adjustments=cas,
+        lines=[AdjudicatedLine(line_number=1, procedure_code="99214", charge_cents=charge,
+                               paid_cents=paid, adjustments=cas)],
+    )  # fmt: skip
+
+
+def test_a_tertiary_claim_carries_both_earlier_payers(tmp_path: Path) -> None:
+    covs = [PPO, HDHP, MCD]
+    first = one_line_answer("PPO01", 9000, 5000, None)
+    nxt = cob.onward(first, covs, f.DOS)
+    assert nxt is not None
+    assert (nxt.how, nxt.level, nxt.coverage.payer_id) == (cob.Next.SEND, 2, "HDHP1")
+    second = one_line_answer("HDHP1", 3000, 2000, 5000)
+    then = cob.onward(second, covs, f.DOS)
+    assert then is not None
+    assert (then.level, then.coverage.payer_id) == (3, "MCD01")
+    assert cob.onward(one_line_answer("MCD01", 2000, 0, 2000), covs, f.DOS) is None
+    prior = [cob.prior_payer(first, PPO, 1), cob.prior_payer(second, HDHP, 2)]
+    claim = f.claim(1, coverage=MCD, lines=[f.line(1, procedure_code="99214", charge_cents=18000)])
+    text = render(Outgoing(claim, cob=cob.Cob(level=3, coverage=MCD, prior=prior)))
+    assert_pyx12_ok(text, tmp_path)
+    s = segs(text)
+    assert ["SBR", "T", "18", "GRP001", "", "", "", "", "", "MC"] in s
+    assert [x[:3] for x in s if x[0] == "SVD"] == [["SVD", "PPO01", "90"], ["SVD", "HDHP1", "30"]]
+    # the simulated Medicaid reads what the last payer left: 20.00
+    read = next(read_837(text).claims())
+    assert (read.priority, read.lines[0].prior_patient_cents) == (3, 2000)
+    assert read.lines[0].prior_paid_cents == 12000
+
+
+def test_a_denied_or_fully_paid_claim_goes_to_no_later_payer() -> None:
+    covs = [MEDICARE, MEDIGAP]
+    paid_in_full = one_line_answer("MCR01", 13000, 0, None)
+    assert cob.onward(paid_in_full, covs, f.DOS) is None
+    denied = paid_in_full.model_copy(update={"status": AdjudicationStatus.denied})
+    assert cob.onward(denied, covs, f.DOS) is None
+    crossed = one_line_answer("MCR01", 10400, 2600, None).model_copy(update={"crossed_over": True})
+    nxt = cob.onward(crossed, covs, f.DOS)
+    assert nxt is not None
+    assert nxt.how is cob.Next.CROSSOVER
