@@ -12,7 +12,7 @@ import datetime as dt
 import random
 from dataclasses import dataclass
 
-from rcm.practice import HDHP, MEDICAID, MEDICARE, PPO, Payer
+from rcm.practice import HDHP, MEDICAID, MEDICAID_QMB, MEDICARE, MEDIGAP, PPO, Payer
 from schemas.common import Address, Coverage, Person, Relationship, Sex
 
 # Names
@@ -71,8 +71,10 @@ def _mbi(rng: random.Random) -> str:
 def _member_id(payer: Payer, rng: random.Random) -> str:
     if payer is MEDICARE:
         return _mbi(rng)
-    if payer is MEDICAID:
+    if payer in (MEDICAID, MEDICAID_QMB):
         return "MC" + _digits(rng, 9)
+    if payer is MEDIGAP:
+        return "MG" + _digits(rng, 9)
     if payer is PPO:
         return "BMP" + _digits(rng, 9)
     return "SHD" + _digits(rng, 8) + "01"
@@ -201,10 +203,15 @@ def _coverages(
         )
     ]
     secondary_roll = rng.random()
-    if (payer is MEDICARE and secondary_roll < 0.10) or (
+    if (payer is MEDICARE and secondary_roll < 0.40) or (
         payer in (PPO, HDHP) and relationship is Relationship.self_ and secondary_roll < 0.02
     ):
-        second = MEDICAID if payer is MEDICARE else (HDHP if payer is PPO else PPO)
+        # a Medicare patient: Medicaid as a QMB (10 %), else a Medigap plan (30 %)
+        second = (
+            (MEDICAID_QMB if secondary_roll < 0.10 else MEDIGAP)
+            if payer is MEDICARE
+            else (HDHP if payer is PPO else PPO)
+        )
         coverages.append(
             Coverage(
                 payer_id=second.payer_id,

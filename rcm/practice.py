@@ -117,3 +117,7 @@ PPO = Payer("PPO01", "BLUE MEADOW PPO", "BLUE MEADOW PPO GOLD")
 MEDICAID = Payer("MCD01", "STATE MEDICAID SIM", "STATE MEDICAID")
 HDHP = Payer("HDHP1", "SUMMIT HDHP", "SUMMIT HDHP BRONZE")
 PAYERS: tuple[Payer, ...] = (MEDICARE, PPO, MEDICAID, HDHP)
+#: Secondary coverages of Medicare patients: a Medicare supplement (Medigap), and
+#: Medicaid for a qualified Medicare beneficiary (QMB: never billed Medicare cost sharing).
+MEDIGAP = Payer("MGP01", "MEDIGAP PLAN F SIM", "MEDIGAP PLAN F")
+MEDICAID_QMB = Payer("MCD01", "STATE MEDICAID SIM", "STATE MEDICAID QMB")

@@ -46,9 +46,9 @@ class StatementSettings(BaseSettings):
 
     # Coordination of benefits.
     hold_for_secondary: bool = Field(
-        default=False,
-        description="Hold the patient's bill while a secondary coverage on the encounter has "
-        "not adjudicated (turn on once claims are sent to secondary payers)",
+        default=True,
+        description="Hold the patient's bill while a later coverage on the encounter has not "
+        "adjudicated a claim the claims service sent on to it (coordination of benefits)",
     )
     secondary_wait_days: int = Field(
         default=45, ge=0, le=365, description="How long a held claim waits for the next payer"

@@ -236,18 +236,45 @@ def finality(
     - The payer forwarded the claim to the next payer (CLP02 19/20/21, a crossover): no,
       until that payer's adjudication arrives or ``wait_days`` pass.
     - Another coverage in force ranks after this payer: no, likewise, but only when
-      ``hold_for_secondary`` is on (the pipeline sends claims to primary payers only;
-      until secondaries are billed nothing would ever release the hold).
+      ``hold_for_secondary`` is on and the claims service sends it on (a payment that
+      leaves the patient a share).
     - Otherwise: yes.
     """
     if adj.status.value == "reversed":
         return Finality(False, None, "reversed")
     later = len(in_force(coverages, on)) > rank
-    if adj.claim_status_code in FORWARDED:
+    if adj.claim_status_code in FORWARDED or (later and adj.crossed_over):
         return Finality(False, today + dt.timedelta(days=wait_days), "forwarded")
-    if later and hold_for_secondary:
+    # a later payer is billed only for a payment that leaves the patient a share
+    # (services/claims/cob.py): a denial or a claim paid in full is final now
+    goes_on = (
+        adj.status.value in ("paid", "partially_paid") and adj.patient_responsibility_cents > 0
+    )
+    if later and hold_for_secondary and goes_on:
         return Finality(False, today + dt.timedelta(days=wait_days), "secondary pending")
     return Finality(True)
+
+
+#: The ledger reason of a QMB patient's Medicare cost sharing written off.
+QMB = "QMB"
+
+
+def qmb(coverages: Sequence[Coverage], on: dt.date) -> bool:
+    """Is the patient a qualified Medicare beneficiary on this date: Medicare and a
+    Medicaid QMB plan in force? Federal law (SSA 1902(n)(3)(B)) forbids billing such a
+    patient Medicare's deductible, coinsurance or copays."""
+    covs = in_force(coverages, on)
+    medicare = any(c.payer_id.upper().startswith("MCR") for c in covs)
+    return medicare and any(
+        c.payer_id.upper().startswith("MCD") and "QMB" in c.plan.upper() for c in covs
+    )
+
+
+def qmb_write_off(patient_share_cents: int) -> list[Entry]:
+    """A QMB patient's share once insurance is final: written off, never billed."""
+    if patient_share_cents <= 0:
+        return []
+    return [Entry("adjustment", -patient_share_cents, QMB)]
 
 
 # --- the statement ----------------------------------------------------------------
