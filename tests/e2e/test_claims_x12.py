@@ -14,7 +14,9 @@ import pytest
 from x12sdk.io import X12ModelReader
 
 from runtime.settings import Settings
+from schemas.common import Coverage
 from schemas.events import ClaimCoded
+from services.claims.cob import in_force
 from tests.pyx12check import problems
 
 pytestmark = pytest.mark.e2e
@@ -59,7 +61,8 @@ def test_every_837p_reads_back_as_the_claims_sent(  # type: ignore[no-untyped-de
         _fetch(
             live_stack,
             "SELECT s.claim_id, s.patient_control_number, s.frequency_code,"
-            " s.interchange_control_number AS icn, c.coded, c.payer_id"
+            " s.interchange_control_number AS icn, c.coded, c.payer_id, c.coverages,"
+            " c.date_of_service, s.cob_level"
             " FROM claims.submissions s JOIN claims.claims c USING (claim_id)"
             " WHERE s.claim_id = ANY($1::text[])",
             claim_ids,
@@ -84,7 +87,12 @@ def test_every_837p_reads_back_as_the_claims_sent(  # type: ignore[no-untyped-de
             s = expected[pcn]
             claim = ClaimCoded.model_validate_json(s["coded"])
             assert claim.coverage is not None
-            assert claim.coverage.payer_id == r["payer_id"]
+            # the payer at the submission's place in the claim's order (1: primary)
+            order = in_force(
+                [Coverage.model_validate(c) for c in orjson.loads(s["coverages"] or "[]")],
+                s["date_of_service"],
+            ) or [claim.coverage]
+            assert order[s["cob_level"] - 1].payer_id == r["payer_id"]
             assert got.charge == Decimal(claim.total_charge_cents) / 100
             assert (
                 got.claim.clm_segment.health_care_service_location_information.split(":")[2]
