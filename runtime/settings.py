@@ -19,6 +19,7 @@ KNOWN_SECRETS = frozenset(
         "",
         "local-ops-token",
         "local-clearinghouse-token",
+        "local-statement-link-key",
         "change-me",
         "changeme",
         "rcm",
@@ -132,6 +133,11 @@ class Settings(BaseSettings):
         default=SecretStr("local-clearinghouse-token"), description="Bearer token for it"
     )
 
+    statement_link_key: SecretStr = Field(
+        default=SecretStr("local-statement-link-key"),
+        description="Signs the links in statement emails (statements signs, the gateway checks)",
+    )
+
     tenant: str = "demo-clinic"
 
     @model_validator(mode="after")
@@ -167,6 +173,10 @@ def production_problems(s: Settings) -> list[str]:
         out.append(
             "RCM_CLEARINGHOUSE_TOKEN is a default or example value,"
             f" or under {MIN_SECRET_LEN} chars"
+        )
+    if _weak(s.statement_link_key.get_secret_value()):
+        out.append(
+            f"RCM_STATEMENT_LINK_KEY is a default or example value, or under {MIN_SECRET_LEN} chars"
         )
     dsn = urllib.parse.urlsplit(s.database_url)
     if dsn.password is not None and urllib.parse.unquote(dsn.password).lower() in KNOWN_SECRETS:

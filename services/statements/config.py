@@ -7,7 +7,7 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.statements.practice import PracticeConfig
@@ -60,6 +60,33 @@ class StatementSettings(BaseSettings):
     # Descriptions.
     cpt_descriptions_file: Path | None = Field(
         default=None, description="A licensed CPT file (CSV code,description); codes only without"
+    )
+
+    # Delivery (services/statements/delivery.py): an email with a link for a guarantor who
+    # chose paperless statements, else a print-and-mail vendor's batch.
+    delivery_poll_s: float = Field(default=5.0, gt=0, description="How often delivery looks")
+    delivery_batch: int = Field(default=200, ge=1, le=5000, description="Statements a run takes")
+    smtp_host: str | None = Field(default=None, description="Outgoing mail; none: all on paper")
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_starttls: bool = Field(default=True, description="STARTTLS before any credentials")
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    mail_from: str = Field(
+        default="statements@localhost", max_length=254, description="The emails' From address"
+    )
+    portal_url: str = Field(
+        default="http://127.0.0.1:6100/statements/view/",
+        description="Where a statement email's link points: the gateway's statement page, "
+        "the link's token appended",
+    )
+    link_days: int = Field(default=60, ge=1, le=365, description="How long an email's link works")
+    email_attempts: int = Field(
+        default=5, ge=1, le=20, description="Tries before a statement goes on paper instead"
+    )
+    print_dir: Path = Field(
+        default=Path("statement-print"),
+        description="Where print batches are written: <tenant>/<batch>/ with each statement's "
+        "PDF and manifest.csv, for the print-and-mail vendor to collect",
     )
 
     def deployment_practice(self) -> PracticeConfig:

@@ -17,6 +17,7 @@ SOUND: dict[str, Any] = {
     "env": "production",
     "ops_token": SecretStr("x3N9q-ops-token-from-the-vault"),
     "clearinghouse_token": SecretStr("ch-7Yb2-token-from-the-vault"),
+    "statement_link_key": SecretStr("sl-4Kd8-link-key-from-the-vault"),
     "database_url": "postgresql://rcm_claims:Zq8-long-random@pg.internal:5432/rcm"
     "?sslmode=verify-full",
     "kafka_bootstrap": "kafka.internal:9093",
@@ -47,6 +48,7 @@ def test_production_with_every_default_names_each_problem_on_its_own_line() -> N
     lines = refusal(
         ops_token=SecretStr("local-ops-token"),
         clearinghouse_token=SecretStr("local-clearinghouse-token"),
+        statement_link_key=SecretStr("local-statement-link-key"),
         database_url="",  # the local stack's plaintext DSN
         kafka_bootstrap="",
         kafka_security_protocol="PLAINTEXT",
@@ -56,11 +58,12 @@ def test_production_with_every_default_names_each_problem_on_its_own_line() -> N
     assert [line.split()[0].rstrip(":") for line in lines] == [
         "RCM_OPS_TOKEN",
         "RCM_CLEARINGHOUSE_TOKEN",
+        "RCM_STATEMENT_LINK_KEY",
         "RCM_DATABASE_URL",
         "RCM_KAFKA_SECURITY_PROTOCOL=PLAINTEXT",
         "RCM_CLEARINGHOUSE_URL",
     ]
-    assert "sslmode=disable" in lines[2]
+    assert "sslmode=disable" in lines[3]
 
 
 @pytest.mark.parametrize(
@@ -111,7 +114,7 @@ def test_dev_runs_with_the_local_defaults_and_the_fleet_runs_as_dev() -> None:
     s = Settings(env="dev", database_url="", kafka_bootstrap="")
     assert s.ops_token.get_secret_value() == "local-ops-token"
     assert "sslmode=disable" in s.database_url
-    assert len(production_problems(s)) == 5  # what production would refuse
+    assert len(production_problems(s)) == 6  # what production would refuse
     assert fleet_env(s)["RCM_ENV"] == "dev"
     with pytest.raises(ValidationError, match="env"):
         Settings(env="prod")

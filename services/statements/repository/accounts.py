@@ -106,15 +106,17 @@ def lines_json(lines: Iterable[ServiceLine | ClaimLine]) -> str:
 
 
 async def upsert_accounts(
-    conn: asyncpg.Connection, accounts: Iterable[tuple[str, str, str, str, str]]
+    conn: asyncpg.Connection,
+    accounts: Iterable[tuple[str, str, str, str, str, str | None, bool]],
 ) -> None:
-    """(tenant, guarantor, first name, last name, address JSON) each."""
+    """(tenant, guarantor, first name, last name, address JSON, email, paperless) each."""
     await conn.execute(
-        "INSERT INTO accounts(tenant, guarantor_id, first_name, last_name, address)"
-        " SELECT t, g, f, l, a::jsonb FROM unnest($1::text[], $2::text[], $3::text[],"
-        " $4::text[], $5::text[]) AS e(t, g, f, l, a) ON CONFLICT (tenant, guarantor_id)"
-        " DO UPDATE SET first_name = EXCLUDED.first_name, last_name = EXCLUDED.last_name,"
-        " address = EXCLUDED.address",
+        "INSERT INTO accounts(tenant, guarantor_id, first_name, last_name, address, email,"
+        " paperless) SELECT t, g, f, l, a::jsonb, m, p FROM unnest($1::text[], $2::text[],"
+        " $3::text[], $4::text[], $5::text[], $6::text[], $7::bool[]) AS e(t, g, f, l, a, m, p)"
+        " ON CONFLICT (tenant, guarantor_id) DO UPDATE SET first_name = EXCLUDED.first_name,"
+        " last_name = EXCLUDED.last_name, address = EXCLUDED.address, email = EXCLUDED.email,"
+        " paperless = EXCLUDED.paperless",
         *columns(accounts),
     )
 

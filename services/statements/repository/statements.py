@@ -145,10 +145,12 @@ _ISSUE_SQL = (
     " a AS (UPDATE accounts SET next_statement_on = coalesce($11, next_statement_on),"
     "   collections_flagged_on = CASE WHEN $12 THEN coalesce(collections_flagged_on, $7)"
     "   ELSE collections_flagged_on END WHERE tenant = $2 AND guarantor_id = $3"
-    "   AND ($11::date IS NOT NULL OR $12))"
-    " INSERT INTO statements(statement_id, tenant, guarantor_id, claim_ids, balance_cents,"
-    " aging_bucket, statement_date, due_date, body, reason)"
-    " VALUES ($1,$2,$3,$4::text[],$5,$6,$7::date,$8,$9::json,$10)"
+    "   AND ($11::date IS NOT NULL OR $12)),"
+    " s AS (INSERT INTO statements(statement_id, tenant, guarantor_id, claim_ids,"
+    " balance_cents, aging_bucket, statement_date, due_date, body, reason)"
+    " VALUES ($1,$2,$3,$4::text[],$5,$6,$7::date,$8,$9::json,$10) RETURNING statement_id)"
+    # queued for delivery with it (services/statements/delivery.py)
+    " INSERT INTO deliveries(statement_id, tenant) SELECT statement_id, $2 FROM s"
 )
 
 
