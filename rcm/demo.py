@@ -16,6 +16,7 @@ from aiokafka import AIOKafkaProducer
 
 from rcm import readmodel, stack
 from rcm.ackfiles import acknowledgement_files
+from rcm.mailroom import mailroom, wait_delivered
 from rcm.practice import PRACTICE_CONTACT
 from rcm.processes import Fleet, fleet_env
 from rcm.workload import generate_day
@@ -194,7 +195,10 @@ def run(s: Settings, *, encounters: int, seed: int, out: Path, timeout: float) -
     dos = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
     day = run_tagged(generate_day(encounters, seed, tenant=tenant, date_of_service=dos), run_id)
     claim_ids = [claim_id_for(tenant, e.encounter_id) for e in day]
-    with Fleet(out / "logs", env=fleet_env(s) | practice_env(tenant)) as fleet:
+    with (
+        mailroom(s, out) as delivery_env,
+        Fleet(out / "logs", env=fleet_env(s) | practice_env(tenant) | delivery_env) as fleet,
+    ):
         fleet.start()
         fleet.wait_healthy()
         print(f"services up; publishing {len(day)} encounters", flush=True)
@@ -202,7 +206,8 @@ def run(s: Settings, *, encounters: int, seed: int, out: Path, timeout: float) -
         asyncio.run(publish(s, day, tenant))
         asyncio.run(wait_settled(s, claim_ids, timeout))
         settle_s = time.monotonic() - t_pub
-    result = asyncio.run(collect(s, claim_ids, day, out))
+        delivered = asyncio.run(wait_delivered(s, claim_ids, 60))
+    result = asyncio.run(collect(s, claim_ids, day, out)) | delivered
     result["run"] = run_id
     result["seed"] = seed
     result["seconds_to_settle"] = round(settle_s, 2)

@@ -9,6 +9,7 @@ in, in a fixed order, so a patient is deterministic for its seed.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import random
 from dataclasses import dataclass
 
@@ -101,9 +102,28 @@ def _person(
     rng: random.Random, pid: str, birth: dt.date, sex: Sex, last: str, address: Address
 ) -> Person:
     first = rng.choice(FEMALE_FIRST if sex is Sex.female else MALE_FIRST)
+    email, paperless = _contact(pid, first, last)
     return Person(
-        id=pid, first_name=first, last_name=last, birth_date=birth, sex=sex, address=address
+        id=pid,
+        first_name=first,
+        last_name=last,
+        birth_date=birth,
+        sex=sex,
+        address=address,
+        email=email,
+        paperless=paperless,
     )
+
+
+def _contact(pid: str, first: str, last: str) -> tuple[str | None, bool]:
+    """About half the practice's people gave an email, and about half of those chose
+    paperless statements. Drawn from the person's id, not the day's generator, so the
+    rest of the day is the same with or without it."""
+    h = int.from_bytes(hashlib.sha256(pid.encode()).digest()[:4], "big")
+    if h % 100 >= 50:
+        return None, False
+    local = f"{first}.{last}".lower().replace(" ", "").replace("'", "")
+    return f"{local}{h % 97}@example.com", h % 100 < 25
 
 
 def _birth_for_age(rng: random.Random, dos: dt.date, age: int, *, min_days: int = 0) -> dt.date:

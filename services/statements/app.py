@@ -40,4 +40,5 @@ def register(svc: Service, cfg: StatementSettings) -> None:
     svc.on(ClaimCoded, partial(handlers.on_coded, cfg=cfg))
     svc.on(PatientPaymentReceived, handlers.on_payment)
     svc.every(cfg.poll_seconds, partial(timers.run_cycle, cfg=cfg))
-    svc.every(cfg.delivery_poll_s, partial(delivery.deliver, cfg=cfg))
+    if cfg.print_dir is not None:  # delivery configured (services/statements/delivery.py)
+        svc.every(cfg.delivery_poll_s, partial(delivery.deliver, cfg=cfg))

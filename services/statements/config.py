@@ -83,10 +83,12 @@ class StatementSettings(BaseSettings):
     email_attempts: int = Field(
         default=5, ge=1, le=20, description="Tries before a statement goes on paper instead"
     )
-    print_dir: Path = Field(
-        default=Path("statement-print"),
+    print_dir: Path | None = Field(
+        default=None,
         description="Where print batches are written: <tenant>/<batch>/ with each statement's "
-        "PDF and manifest.csv, for the print-and-mail vendor to collect",
+        "PDF and manifest.csv, for the print-and-mail vendor to collect. Statements are "
+        "delivered only once this is set (paper is every statement's last resort); until "
+        "then they wait, queued",
     )
 
     def deployment_practice(self) -> PracticeConfig:

@@ -157,6 +157,8 @@ async def deliver(svc: Service, today: dt.date | None = None, *, cfg: StatementS
     """One run: emails for the due paperless statements, one print batch per tenant for
     the rest, and any batch named before a crash written now. Returns how many went out."""
     assert svc.pool is not None
+    assert cfg.print_dir is not None, "delivery runs once RCM_STATEMENTS_PRINT_DIR is set"
+    print_dir = cfg.print_dir
     today = today or dt.datetime.now(dt.UTC).date()
     key = svc.settings.statement_link_key.get_secret_value().encode()
     async with svc.pool.acquire() as conn, conn.transaction():
@@ -175,7 +177,7 @@ async def deliver(svc: Service, today: dt.date | None = None, *, cfg: StatementS
             await repo.batch(conn, ids, batch_name(tenant, ids, today), [None] * len(ids))
     async with svc.pool.acquire() as conn, conn.transaction():
         for (tenant, name), items in (await repo.batched(conn)).items():
-            write_batch(cfg.print_dir, tenant, name, [doc_of(i["body"]) for i in items])
+            write_batch(print_dir, tenant, name, [doc_of(i["body"]) for i in items])
             await repo.printed(conn, name)
             sent += len(items)
             log.info("print batch written", extra={"batch": name, "statements": len(items)})
