@@ -31,6 +31,7 @@ from services.gateway.routes import (
     ops,
     ops_login,
     payments,
+    providers,
     statement_view,
     workqueues,
 )
@@ -38,7 +39,7 @@ from services.gateway.routes import (
 DESCRIPTION = """
 The HTTP door of RCM Pipeline. Authenticate with `Authorization: Bearer <API key>`;
 a key belongs to one tenant and carries scopes: `intake` (encounters, FHIR, payments),
-`read` (claims, work queues, KPIs), `work` (fixes, payments), `ops` (lag, funnel,
+`read` (claims, work queues, KPIs, the provider directory), `work` (fixes, payments), `ops` (lag, funnel,
 denials, A/R aging and the dashboard under /v1/ops: counts and sums, no patient data),
 `admin` (all). The dashboard (GET /v1/ops/dashboard) also takes the HttpOnly session
 cookie that POST /v1/ops/login (the sign-in form) or a one-time link from
@@ -94,8 +95,8 @@ def create_app(s: Settings | None = None, g: GatewaySettings | None = None) -> F
     add_handlers(app, g.retry_after_s)
     app.add_exception_handler(NeedsLogin, on_needs_login)
 
-    areas = (meta, intake, coverage, payments, workqueues, claims, kpis, ops, ops_login)
-    for area in (*areas, statement_view):
+    areas = (meta, intake, coverage, payments, providers, workqueues, claims, kpis, ops)
+    for area in (*areas, ops_login, statement_view):
         app.include_router(area.router)
     app.include_router(ops.metrics_router)
     return app

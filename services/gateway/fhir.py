@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from schemas.common import HoldReason
 from schemas.events import EncounterCreated
+from services.gateway.fhir_providers import Directory, entry_of
 from services.gateway.fhir_resources import (
     CPT,
     HCPCS,
@@ -33,11 +34,10 @@ from services.gateway.fhir_resources import (
     identifier,
     person_of,
     pick,
-    provider_of,
 )
 
 # BundleError is raised here too (map_bundle); callers catch it as fhir.BundleError.
-__all__ = ["BundleError", "Mapped", "map_bundle", "map_encounter", "summary"]
+__all__ = ["BundleError", "Index", "Mapped", "map_bundle", "map_encounter", "summary"]
 
 
 @dataclass
@@ -139,6 +139,8 @@ def _claim_lines(
             for c in codings(m)
             if len(str(c["code"])) == 2
         ]
+        # No diagnosisSequence: no pointer. Coding holds such a line (POINTERS), naming it,
+        # rather than the line being billed for whatever diagnosis happens to come first.
         pointers = [by_sequence[s] for s in item.get("diagnosisSequence") or [] if s in by_sequence]
         lines.append(
             {
@@ -146,7 +148,7 @@ def _claim_lines(
                 "modifiers": modifiers[:4],
                 "units": units,
                 "charge_cents": charge,
-                "diagnosis_codes": (pointers or diagnoses[:1])[:4],
+                "diagnosis_codes": pointers[:4],
             }
         )
     return lines
@@ -187,21 +189,28 @@ def _procedure_lines(
     return lines
 
 
+def _provider(idx: Index, directory: Directory, ref: Any, rtype: str) -> dict[str, Any] | None:
+    """The provider a reference names: in the bundle, else in the tenant's directory."""
+    res = idx.get(ref, rtype)
+    entry = entry_of(res) if res is not None else directory.find(ref, rtype)
+    return entry.as_provider() if entry is not None else None
+
+
 def _providers(
-    idx: Index, enc: dict[str, Any], claim: dict[str, Any] | None
+    idx: Index, directory: Directory, enc: dict[str, Any], claim: dict[str, Any] | None
 ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
     """(rendering, billing): the primary performer, and the service provider organisation."""
     rendering = None
     for part in enc.get("participant") or []:
-        rendering = idx.get(part.get("individual"), "Practitioner")
+        rendering = _provider(idx, directory, part.get("individual"), "Practitioner")
         if rendering is not None:
             break
-    billing = idx.get(enc.get("serviceProvider"), "Organization")
+    billing = _provider(idx, directory, enc.get("serviceProvider"), "Organization")
     if billing is None and claim is not None:
-        billing = idx.get(claim.get("provider"), "Organization")
+        billing = _provider(idx, directory, claim.get("provider"), "Organization")
     if rendering is None and claim is not None:
-        rendering = idx.get(claim.get("provider"), "Practitioner")
-    return provider_of(rendering, person=True), provider_of(billing, person=False)
+        rendering = _provider(idx, directory, claim.get("provider"), "Practitioner")
+    return rendering, billing
 
 
 def _preventive(enc: dict[str, Any]) -> bool:
@@ -211,7 +220,7 @@ def _preventive(enc: dict[str, Any]) -> bool:
     )
 
 
-def map_encounter(idx: Index, enc: dict[str, Any]) -> Mapped:
+def map_encounter(idx: Index, enc: dict[str, Any], directory: Directory | None = None) -> Mapped:
     holds: list[HoldReason] = []
     encounter_id = identifier(enc) or str(enc.get("id") or "")
     patient = idx.get(enc.get("subject"), "Patient")
@@ -224,7 +233,7 @@ def map_encounter(idx: Index, enc: dict[str, Any]) -> Mapped:
         lines = _procedure_lines(idx, enc, diagnoses, holds)
     if not lines and not any(h.code == "PROC-CODESET" for h in holds):
         holds.append(_hold("PROC-MISSING", "the encounter has no service line", "add the services"))
-    rendering, billing = _providers(idx, enc, claim)
+    rendering, billing = _providers(idx, directory or Directory(), enc, claim)
     klass = enc.get("class") or {}
     period = enc.get("period") or {}
     draft: dict[str, Any] = {
@@ -256,14 +265,16 @@ def map_encounter(idx: Index, enc: dict[str, Any]) -> Mapped:
     return mapped
 
 
-def map_bundle(bundle: Any) -> list[Mapped]:
-    """Every Encounter in the bundle, mapped; raises BundleError for an unusable bundle."""
-    idx = Index(bundle)
+def map_bundle(bundle: Any, directory: Directory | None = None) -> list[Mapped]:
+    """Every Encounter in the bundle (a dict, or its Index), mapped, its providers found in
+    the bundle or else in ``directory``; raises BundleError for an unusable bundle. A
+    bundle of providers only maps to no encounter."""
+    idx = bundle if isinstance(bundle, Index) else Index(bundle)
     out = []
     seen: set[str] = set()
     errors = []
     for n, enc in enumerate(idx.of("Encounter")):
-        m = map_encounter(idx, enc)
+        m = map_encounter(idx, enc, directory)
         if not m.encounter_id or len(m.encounter_id) > 64:
             errors.append({"loc": f"Encounter[{n}].id", "msg": "missing or longer than 64"})
             continue

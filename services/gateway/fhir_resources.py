@@ -10,14 +10,17 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
+from urllib.parse import unquote
 
 from fhir.resources.R4B.claim import Claim
 from fhir.resources.R4B.condition import Condition
 from fhir.resources.R4B.coverage import Coverage
 from fhir.resources.R4B.encounter import Encounter
+from fhir.resources.R4B.location import Location
 from fhir.resources.R4B.organization import Organization
 from fhir.resources.R4B.patient import Patient
 from fhir.resources.R4B.practitioner import Practitioner
+from fhir.resources.R4B.practitionerrole import PractitionerRole
 from fhir.resources.R4B.procedure import Procedure
 from pydantic import BaseModel, ValidationError
 
@@ -30,7 +33,11 @@ MODELS: dict[str, type[BaseModel]] = {
     "Claim": Claim,
     "Practitioner": Practitioner,
     "Organization": Organization,
+    "PractitionerRole": PractitionerRole,
+    "Location": Location,
 }
+# What a provider bundle (Synthea's hospitalInformation*, practitionerInformation*) holds.
+PROVIDER_TYPES = ("Organization", "Practitioner", "PractitionerRole", "Location")
 
 ICD10CM = {"http://hl7.org/fhir/sid/icd-10-cm", "urn:oid:2.16.840.1.113883.6.90"}
 CPT = {"http://www.ama-assn.org/go/cpt", "urn:oid:2.16.840.1.113883.6.12"}
@@ -41,6 +48,7 @@ HCPCS = {
 }
 NPI = {"http://hl7.org/fhir/sid/us-npi", "urn:oid:2.16.840.1.113883.4.6"}
 TIN = {"urn:oid:2.16.840.1.113883.4.4"}
+NUCC = {"http://nucc.org/provider-taxonomy", "urn:oid:2.16.840.1.113883.6.101"}
 SNOMED = "http://snomed.info/sct"
 
 # Encounter.class (v3 ActCode) -> CMS place of service.
@@ -127,21 +135,23 @@ class Index:
                 self.by_ref[entry["fullUrl"]] = res
             if res.get("id"):
                 self.by_ref[f"{rtype}/{res['id']}"] = res
+            for key in identity_keys(res):
+                self.by_ref.setdefault(key, res)
         if errors:
             raise BundleError(errors[:50])
-        if not self.by_type.get("Encounter"):
-            raise BundleError([{"loc": "body.entry", "msg": "no Encounter resource"}])
+        if not any(self.by_type.get(t) for t in ("Encounter", *PROVIDER_TYPES)):
+            raise BundleError(
+                [{"loc": "body.entry", "msg": "no Encounter and no provider resource"}]
+            )
 
     def get(self, ref: Any, rtype: str) -> dict[str, Any] | None:
-        if not isinstance(ref, dict):
-            return None
-        target = ref.get("reference")
-        if not isinstance(target, str):
-            return None
-        res = self.by_ref.get(target)
-        if res is None and target.startswith(("http://", "https://")):
-            tail = "/".join(target.rstrip("/").split("/")[-2:])
-            res = self.by_ref.get(tail)
+        """The resource a reference points at in this bundle: by fullUrl, Type/id, the tail
+        of an absolute URL, or a conditional reference (Type?identifier=system|value)."""
+        res = None
+        for key in ref_keys(ref, rtype):
+            res = self.by_ref.get(key)
+            if res is not None:
+                break
         return res if res is not None and res.get("resourceType") == rtype else None
 
     def points_at(self, ref: Any, res: dict[str, Any]) -> bool:
@@ -231,22 +241,6 @@ def person_of(res: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def provider_of(res: dict[str, Any] | None, *, person: bool) -> dict[str, Any] | None:
-    if res is None:
-        return None
-    out: dict[str, Any] = {"npi": identifier(res, NPI)}
-    if person:
-        first, last = name_of(res)
-        out["name"] = last
-        out["first_name"] = first or None
-    else:
-        out["name"] = str(res.get("name") or "")
-        tin = "".join(ch for ch in identifier(res, TIN) if ch.isdigit())
-        out["tax_id"] = tin or None
-        out["address"] = address(res.get("address"))
-    return out
-
-
 def cents(money: Any) -> int | None:
     if not isinstance(money, dict) or money.get("value") is None:
         return None
@@ -306,3 +300,41 @@ def claim_of(idx: Index, enc: dict[str, Any]) -> dict[str, Any] | None:
             if any(idx.points_at(ref, enc) for ref in item.get("encounter") or []):
                 return claim
     return None
+
+
+def identity_keys(res: dict[str, Any]) -> list[str]:
+    """The conditional references that find this resource: Type?identifier=system|value
+    (and value alone) for each identifier."""
+    rtype = str(res.get("resourceType"))
+    keys = []
+    for ident in res.get("identifier") or []:
+        if isinstance(ident, dict) and ident.get("value"):
+            value = str(ident["value"])
+            if ident.get("system"):
+                keys.append(f"{rtype}?identifier={ident['system']}|{value}")
+            keys.append(f"{rtype}?identifier={value}")
+    return keys
+
+
+def ref_keys(ref: Any, rtype: str) -> list[str]:
+    """The keys a Reference may be found under: its literal target (a fullUrl, Type/id, the
+    tail of an absolute URL, a conditional reference) or its logical identifier."""
+    if not isinstance(ref, dict):
+        return []
+    keys: list[str] = []
+    target = ref.get("reference")
+    if isinstance(target, str) and target:
+        if "?" in target:
+            kind, _, query = target.partition("?")
+            params = dict(p.partition("=")[::2] for p in query.split("&"))
+            if params.get("identifier"):
+                keys.append(f"{kind.rsplit('/', 1)[-1]}?identifier={unquote(params['identifier'])}")
+        else:
+            keys.append(target)
+            if target.startswith(("http://", "https://")):
+                keys.append("/".join(target.rstrip("/").split("/")[-2:]))
+    ident = ref.get("identifier")
+    if isinstance(ident, dict) and ident.get("value"):
+        system = f"{ident['system']}|" if ident.get("system") else ""
+        keys.append(f"{rtype}?identifier={system}{ident['value']}")
+    return keys

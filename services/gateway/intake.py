@@ -24,7 +24,7 @@ from schemas.events_coverage import CoverageReported
 from schemas.events_payments import PatientPaymentReceived
 from schemas.events_workqueue import ClaimFixed, ClaimVoidRequested, Reentry
 from schemas.ids import claim_id_for
-from services.gateway import fhir
+from services.gateway import directory, fhir, fhir_providers
 from services.gateway.core import AuditEntry, Gateway, _Write, event_id, sha
 
 
@@ -173,11 +173,19 @@ async def held_encounter(gw: Gateway, actor: Actor, m: fhir.Mapped) -> dict[str,
 async def bundle(
     gw: Gateway, actor: Actor, body: Any, *, dry_run: bool, extra: Extra = nothing
 ) -> dict[str, Any]:
+    """Each Encounter sent or held; the bundle's providers upserted to the directory first
+    (a bundle of providers only is 0 encounters); providers an encounter names by
+    reference only are found in the tenant's directory."""
     try:
-        mapped = fhir.map_bundle(body)
+        idx = fhir.Index(body)
+        providers = fhir_providers.directory_entries(idx)
+        known = await directory.lookup(gw, actor.tenant, fhir_providers.wanted_keys(idx))
+        mapped = fhir.map_bundle(idx, known)
     except fhir.BundleError as exc:
         raise Invalid(exc.errors) from exc
-    out = fhir.summary(mapped)
+    if providers and not dry_run:
+        await gw.commit([directory.upsert(actor.tenant, e) for e in providers])
+    out = {**fhir.summary(mapped), "providers": len(providers)}
     results = []
     for m in mapped:
         claim_id = claim_id_for(actor.tenant, m.encounter_id)

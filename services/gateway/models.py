@@ -123,8 +123,37 @@ class FhirAccepted(Answer):
     accepted: int
     held: int
     holds: list[FhirHold]
+    providers: int = Field(
+        description="Organization, Practitioner and Location entries of the bundle, upserted"
+        " to the tenant's provider directory (not on a dry run)"
+    )
     results: list[EncounterResult]
     dry_run: bool
+
+
+class ProviderAddress(Answer):
+    line1: str
+    line2: str | None = None
+    city: str
+    state: str
+    postal_code: str
+
+
+class DirectoryProvider(Answer):
+    kind: Literal["organization", "practitioner", "location"]
+    npi: str | None
+    name: str = Field(description="Organization or location name; a practitioner's family name")
+    first_name: str | None
+    taxonomy: str | None = Field(description="NUCC provider taxonomy code")
+    tax_id: str | None
+    address: ProviderAddress | None
+    fhir_type: str
+    fhir_id: str
+    updated_at: str = Field(description="When an import last changed the entry (ISO 8601)")
+
+
+class ProviderDirectory(Answer):
+    providers: list[DirectoryProvider]
 
 
 class CoveragesAccepted(Answer):
