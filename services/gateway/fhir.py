@@ -1,7 +1,7 @@
 """FHIR R4 Bundle -> EncounterCreated, or a hold naming why it cannot be billed yet.
 
-Pure: no I/O. The mapping is documented in docs/fhir-mapping.md; reading and validating
-the bundle's resources is services/gateway/fhir_resources.py.
+Pure: no I/O. The mapping is documented in docs/fhir-mapping.md; it reads the resources'
+fhir.resources models, which services/gateway/fhir_resources.py validates and indexes.
 """
 
 from __future__ import annotations
@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from fhir.resources.R4B.claim import Claim
+from fhir.resources.R4B.encounter import Encounter
+from fhir.resources.R4B.reference import Reference
 from pydantic import ValidationError
 
 from schemas.common import HoldReason
@@ -60,21 +63,21 @@ def _hold(code: str, message: str, fix: str) -> HoldReason:
 
 
 def _diagnoses(
-    idx: Index, enc: dict[str, Any], claim: dict[str, Any] | None, holds: list[HoldReason]
+    idx: Index, enc: Encounter, claim: Claim | None, holds: list[HoldReason]
 ) -> tuple[list[str], dict[int, str]]:
     """The Claim's diagnoses in sequence order, else the encounter's Conditions; and the
     ICD-10-CM code of each Claim diagnosis sequence (what the lines point at)."""
     concepts: list[tuple[int, Any]] = []
     if claim is not None:
-        for d in sorted(claim.get("diagnosis") or [], key=lambda d: d.get("sequence") or 0):
-            concept = d.get("diagnosisCodeableConcept")
+        for d in sorted(claim.diagnosis or [], key=lambda d: d.sequence or 0):
+            concept = d.diagnosisCodeableConcept
             if concept is None:
-                cond = idx.get(d.get("diagnosisReference"), "Condition")
-                concept = cond.get("code") if cond else None
-            concepts.append((int(d.get("sequence") or 0), concept))
+                cond = idx.get(d.diagnosisReference, "Condition")
+                concept = cond.code if cond is not None else None
+            concepts.append((int(d.sequence or 0), concept))
     else:
         conditions = for_encounter(idx, enc, "Condition")
-        concepts = [(n, c.get("code")) for n, c in enumerate(conditions, start=1)]
+        concepts = [(n, c.code) for n, c in enumerate(conditions, start=1)]
     diagnoses: list[str] = []
     by_sequence: dict[int, str] = {}
     for seq, concept in concepts:
@@ -99,49 +102,49 @@ def _diagnoses(
 
 
 def _claim_lines(
-    claim: dict[str, Any],
+    claim: Claim,
     diagnoses: list[str],
     by_sequence: dict[int, str],
     holds: list[HoldReason],
 ) -> list[dict[str, Any]]:
     """Service lines from the Claim's items, with their charges."""
     lines: list[dict[str, Any]] = []
-    for item in sorted(claim.get("item") or [], key=lambda i: i.get("sequence") or 0):
-        concept = item.get("productOrService")
+    for item in sorted(claim.item or [], key=lambda i: i.sequence or 0):
+        concept = item.productOrService
         code = pick(concept, CPT | HCPCS)
         if code is None:
             holds.append(
                 _hold(
                     "PROC-CODESET",
-                    f"line {item.get('sequence')}: {described(concept)} is not CPT or HCPCS",
+                    f"line {item.sequence}: {described(concept)} is not CPT or HCPCS",
                     "code the service in CPT or HCPCS Level II",
                 )
             )
             continue
-        qty = (item.get("quantity") or {}).get("value")
+        qty = item.quantity.value if item.quantity is not None else None
         units = max(1, int(Decimal(str(qty)))) if qty is not None else 1
-        charge = cents(item.get("net"))
+        charge = cents(item.net)
         if charge is None:
-            unit = cents(item.get("unitPrice"))
+            unit = cents(item.unitPrice)
             charge = unit * units if unit is not None else None
         if charge is None:
             holds.append(
                 _hold(
                     "CHARGE-MISSING",
-                    f"line {item.get('sequence')} has no net or unit price",
+                    f"line {item.sequence} has no net or unit price",
                     "add the charge for the service line",
                 )
             )
             charge = 0
         modifiers = [
-            str(c["code"]).upper()
-            for m in item.get("modifier") or []
+            str(c.code).upper()
+            for m in item.modifier or []
             for c in codings(m)
-            if len(str(c["code"])) == 2
+            if len(str(c.code)) == 2
         ]
         # No diagnosisSequence: no pointer. Coding holds such a line (POINTERS), naming it,
         # rather than the line being billed for whatever diagnosis happens to come first.
-        pointers = [by_sequence[s] for s in item.get("diagnosisSequence") or [] if s in by_sequence]
+        pointers = [by_sequence[s] for s in item.diagnosisSequence or [] if s in by_sequence]
         lines.append(
             {
                 "procedure_code": code,
@@ -155,12 +158,12 @@ def _claim_lines(
 
 
 def _procedure_lines(
-    idx: Index, enc: dict[str, Any], diagnoses: list[str], holds: list[HoldReason]
+    idx: Index, enc: Encounter, diagnoses: list[str], holds: list[HoldReason]
 ) -> list[dict[str, Any]]:
     """Service lines from the encounter's Procedures: no FHIR Claim, so no charge known."""
     lines: list[dict[str, Any]] = []
     for proc in for_encounter(idx, enc, "Procedure"):
-        concept = proc.get("code")
+        concept = proc.code
         code = pick(concept, CPT | HCPCS)
         if code is None:
             holds.append(
@@ -189,7 +192,9 @@ def _procedure_lines(
     return lines
 
 
-def _provider(idx: Index, directory: Directory, ref: Any, rtype: str) -> dict[str, Any] | None:
+def _provider(
+    idx: Index, directory: Directory, ref: Reference | None, rtype: str
+) -> dict[str, Any] | None:
     """The provider a reference names: in the bundle, else in the tenant's directory."""
     res = idx.get(ref, rtype)
     entry = entry_of(res) if res is not None else directory.find(ref, rtype)
@@ -197,34 +202,34 @@ def _provider(idx: Index, directory: Directory, ref: Any, rtype: str) -> dict[st
 
 
 def _providers(
-    idx: Index, directory: Directory, enc: dict[str, Any], claim: dict[str, Any] | None
+    idx: Index, directory: Directory, enc: Encounter, claim: Claim | None
 ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
     """(rendering, billing): the primary performer, and the service provider organisation."""
     rendering = None
-    for part in enc.get("participant") or []:
-        rendering = _provider(idx, directory, part.get("individual"), "Practitioner")
+    for part in enc.participant or []:
+        rendering = _provider(idx, directory, part.individual, "Practitioner")
         if rendering is not None:
             break
-    billing = _provider(idx, directory, enc.get("serviceProvider"), "Organization")
+    billing = _provider(idx, directory, enc.serviceProvider, "Organization")
     if billing is None and claim is not None:
-        billing = _provider(idx, directory, claim.get("provider"), "Organization")
+        billing = _provider(idx, directory, claim.provider, "Organization")
     if rendering is None and claim is not None:
-        rendering = _provider(idx, directory, claim.get("provider"), "Practitioner")
+        rendering = _provider(idx, directory, claim.provider, "Practitioner")
     return rendering, billing
 
 
-def _preventive(enc: dict[str, Any]) -> bool:
-    types = {c.get("code") for t in enc.get("type") or [] for c in codings(t)}
+def _preventive(enc: Encounter) -> bool:
+    types = {str(c.code) for t in enc.type or [] for c in codings(t)}
     return bool(types & PREVENTIVE_SNOMED) or any(
         str(t).startswith(("9938", "9939")) for t in types
     )
 
 
-def map_encounter(idx: Index, enc: dict[str, Any], directory: Directory | None = None) -> Mapped:
+def map_encounter(idx: Index, enc: Encounter, directory: Directory | None = None) -> Mapped:
     holds: list[HoldReason] = []
-    encounter_id = identifier(enc) or str(enc.get("id") or "")
-    patient = idx.get(enc.get("subject"), "Patient")
-    person = person_of(patient) if patient else None
+    encounter_id = identifier(enc) or str(enc.id or "")
+    patient = idx.get(enc.subject, "Patient")
+    person = person_of(patient) if patient is not None else None
     claim = claim_of(idx, enc)
     diagnoses, by_sequence = _diagnoses(idx, enc, claim, holds)
     if claim is not None:
@@ -234,16 +239,14 @@ def map_encounter(idx: Index, enc: dict[str, Any], directory: Directory | None =
     if not lines and not any(h.code == "PROC-CODESET" for h in holds):
         holds.append(_hold("PROC-MISSING", "the encounter has no service line", "add the services"))
     rendering, billing = _providers(idx, directory or Directory(), enc, claim)
-    klass = enc.get("class") or {}
-    period = enc.get("period") or {}
     draft: dict[str, Any] = {
         "encounter_id": encounter_id,
         "patient": person,
         "coverages": coverages_of(idx, patient),
         "rendering_provider": rendering,
         "billing_provider": billing,
-        "place_of_service": PLACE_OF_SERVICE.get(str(klass.get("code")), "11"),
-        "date_of_service": date_of(period.get("start")),
+        "place_of_service": PLACE_OF_SERVICE.get(str(enc.class_fhir and enc.class_fhir.code), "11"),
+        "date_of_service": date_of(enc.period.start) if enc.period is not None else None,
         "diagnoses": diagnoses,
         "lines": lines,
         "documentation": {"visit_type": "preventive" if _preventive(enc) else "problem"},

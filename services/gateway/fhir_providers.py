@@ -16,12 +16,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from fhir.resources.R4B.codeableconcept import CodeableConcept
+from fhir.resources.R4B.reference import Reference
+
 from services.gateway.fhir_resources import (
     NPI,
     NUCC,
     TIN,
     Index,
+    Resource,
     address,
+    first_address,
     identifier,
     identity_keys,
     name_of,
@@ -64,7 +69,7 @@ class ProviderEntry:
         return out
 
 
-def _taxonomy(concepts: Iterable[Any]) -> str | None:
+def _taxonomy(concepts: Iterable[CodeableConcept | None]) -> str | None:
     for concept in concepts:
         code = pick(concept, NUCC)
         if code and TAXONOMY.match(code):
@@ -72,26 +77,28 @@ def _taxonomy(concepts: Iterable[Any]) -> str | None:
     return None
 
 
-def entry_of(res: dict[str, Any]) -> ProviderEntry | None:
-    """An Organization, Practitioner or Location as a directory entry."""
-    rtype = str(res.get("resourceType"))
+def entry_of(res: Resource) -> ProviderEntry | None:
+    """An Organization, Practitioner or Location (its fhir.resources model) as a directory
+    entry. Taxonomy: a NUCC code of Practitioner.qualification.code, Organization.type or
+    Location.type."""
+    rtype = res.get_resource_type()
     if rtype not in KIND:
         return None
     first: str | None = None
     if rtype == "Practitioner":
         given, name = name_of(res)
         first = given or None
-        taxonomy = _taxonomy(q.get("code") for q in res.get("qualification") or [])
-        addr = address(res.get("address"))
+        taxonomy = _taxonomy(q.code for q in res.qualification or [])
+        addr = first_address(res.address)
     elif rtype == "Organization":
-        name = str(res.get("name") or "")
-        taxonomy = _taxonomy(res.get("type") or [])
-        addr = address(res.get("address"))
-    else:
-        name = str(res.get("name") or "")
-        taxonomy = _taxonomy(res.get("type") or [])
-        addr = address([res["address"]] if isinstance(res.get("address"), dict) else None)
-    fhir_id = str(res.get("id") or "")
+        name = str(res.name or "")
+        taxonomy = _taxonomy(res.type or [])
+        addr = first_address(res.address)
+    else:  # a Location has one address
+        name = str(res.name or "")
+        taxonomy = _taxonomy(res.type or [])
+        addr = address(res.address)
+    fhir_id = str(res.id or "")
     keys = [f"{rtype}/{fhir_id}"] if fhir_id else []
     tin = "".join(ch for ch in identifier(res, TIN) if ch.isdigit())
     return ProviderEntry(
@@ -118,10 +125,10 @@ def directory_entries(idx: Index) -> list[ProviderEntry]:
             if e is not None and (e.npi or e.fhir_id):
                 entries[e.key] = e
     for role in idx.of("PractitionerRole"):
-        taxonomy = _taxonomy([*(role.get("specialty") or []), *(role.get("code") or [])])
-        ref = role.get("practitioner")
+        taxonomy = _taxonomy([*(role.specialty or []), *(role.code or [])])
+        ref = role.practitioner
         doc = idx.get(ref, "Practitioner")
-        npi = identifier(doc, NPI) if doc else _ref_npi(ref)
+        npi = identifier(doc, NPI) if doc is not None else _ref_npi(ref)
         if not npi or not taxonomy:
             continue
         known = entries.get(f"npi:{npi}")
@@ -130,10 +137,10 @@ def directory_entries(idx: Index) -> list[ProviderEntry]:
     return list(entries.values())
 
 
-def _ref_npi(ref: Any) -> str:
-    ident = ref.get("identifier") if isinstance(ref, dict) else None
-    if isinstance(ident, dict) and ident.get("system") in NPI and ident.get("value"):
-        return str(ident["value"])
+def _ref_npi(ref: Reference | None) -> str:
+    ident = ref.identifier if ref is not None else None
+    if ident is not None and ident.system in NPI and ident.value:
+        return str(ident.value)
     return ""
 
 
@@ -146,7 +153,7 @@ class Directory:
             for k in e.keys:
                 self.by_key.setdefault(k, e)
 
-    def find(self, ref: Any, rtype: str) -> ProviderEntry | None:
+    def find(self, ref: Reference | None, rtype: str) -> ProviderEntry | None:
         for k in ref_keys(ref, rtype):
             e = self.by_key.get(k)
             if e is not None and e.fhir_type == rtype:
@@ -157,12 +164,12 @@ class Directory:
 def wanted_keys(idx: Index) -> list[str]:
     """The keys of the provider references (Encounter.participant.individual,
     Encounter.serviceProvider, Claim.provider) the bundle itself cannot resolve."""
-    refs: list[tuple[Any, str]] = []
+    refs: list[tuple[Reference | None, str]] = []
     for enc in idx.of("Encounter"):
-        refs += [(p.get("individual"), "Practitioner") for p in enc.get("participant") or []]
-        refs.append((enc.get("serviceProvider"), "Organization"))
+        refs += [(p.individual, "Practitioner") for p in enc.participant or []]
+        refs.append((enc.serviceProvider, "Organization"))
     for claim in idx.of("Claim"):
-        refs += [(claim.get("provider"), "Organization"), (claim.get("provider"), "Practitioner")]
+        refs += [(claim.provider, "Organization"), (claim.provider, "Practitioner")]
     keys: set[str] = set()
     for ref, rtype in refs:
         if ref is not None and idx.get(ref, rtype) is None:

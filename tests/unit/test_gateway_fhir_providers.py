@@ -11,9 +11,11 @@ import typer
 from typer.testing import CliRunner
 
 from rcm import cli_fhir
+from services.coding.edits.pointers import line_pointers
 from services.gateway import fhir
 from services.gateway.fhir_providers import Directory, directory_entries
 from tests import fhir_synthea as syn
+from tests.coding_claims import facts_for
 from tests.fhir_data import fhir_bundle
 
 pytestmark = pytest.mark.unit
@@ -104,6 +106,8 @@ def test_a_claim_item_without_a_diagnosis_sequence_is_sent_with_no_pointer() -> 
     assert m.encounter is not None
     assert m.encounter.diagnoses == ["I10"]
     assert [ln.diagnosis_codes for ln in m.encounter.lines] == [[]]
+    [flag] = line_pointers(facts_for(m.encounter))  # what coding then does with it
+    assert (flag.edit, flag.severity, flag.line) == ("POINTERS", "hold", 1)
     [m] = fhir.map_bundle(syn.patient_bundle(1, pointer=True), _directory())
     assert m.encounter is not None
     assert [ln.diagnosis_codes for ln in m.encounter.lines] == [["I10"]]
