@@ -48,10 +48,12 @@ async def post_encounter(
     response_model=FhirAccepted,
     responses={**ERRORS},
     summary="Send a FHIR R4 Bundle (Encounter, Patient, Coverage, Condition, Procedure or"
-    " Claim, Practitioner, Organization)",
+    " Claim, Practitioner, PractitionerRole, Organization, Location)",
     description="Each Encounter becomes encounter.created, or claim.held(stage=coding) with the"
-    " reasons when its codes are not ICD-10-CM, CPT or HCPCS or data is missing."
-    " See docs/fhir-mapping.md.",
+    " reasons when its codes are not ICD-10-CM, CPT or HCPCS or data is missing. Its"
+    " Organization, Practitioner and Location resources go to the tenant's provider directory"
+    " (GET /v1/providers), which completes encounters that name their providers by reference"
+    " only; a bundle of providers only is 0 encounters. See docs/fhir-mapping.md.",
 )
 async def post_fhir(
     request: Request,
