@@ -121,7 +121,7 @@ def test_unrelated_resources_are_ignored_and_a_bad_one_is_named_by_path() -> Non
         {"resourceType": "Bundle", "entry": "x"},
     ],
 )
-def test_what_is_not_a_bundle_with_an_encounter_is_refused(body: Any) -> None:
+def test_what_is_not_a_bundle_with_an_encounter_or_a_provider_is_refused(body: Any) -> None:
     with pytest.raises(fhir.BundleError):
         fhir.map_bundle(body)
 

@@ -154,3 +154,20 @@ def test_a_folder_dry_run_reads_providers_first_and_reports_every_file(tmp_path:
         "held": 0,
         "providers": 4,
     }
+
+
+@pytest.mark.parametrize(
+    "reference",
+    [
+        f"Practitioner?identifier={syn.NPI_SYSTEM}%7C{syn.DOCTOR_NPI}",  # URL-encoded
+        f"Practitioner?identifier={syn.DOCTOR_NPI}",  # value alone
+        f"https://ehr.example.org/fhir/Practitioner/{syn.DOCTOR_ID}",  # absolute URL
+    ],
+)
+def test_other_ways_of_naming_a_practitioner_find_it_in_the_directory(reference: str) -> None:
+    b = syn.patient_bundle(1)
+    enc = next(e["resource"] for e in b["entry"] if e["resource"]["resourceType"] == "Encounter")
+    enc["participant"][0]["individual"]["reference"] = reference
+    [m] = fhir.map_bundle(b, _directory())
+    assert m.encounter is not None, m.holds
+    assert m.encounter.rendering_provider.npi == syn.DOCTOR_NPI
