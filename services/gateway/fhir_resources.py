@@ -9,6 +9,7 @@ typed models, never the raw JSON; other resource types in the bundle are ignored
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import unquote
@@ -255,7 +256,21 @@ def person_of(res: Patient) -> dict[str, Any]:
         "birth_date": date_of(res.birthDate),
         "sex": GENDER.get(str(res.gender), "U"),
         "address": first_address(res.address),
+        "email": email_of(res),
     }
+
+
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")  # as schemas.common.Person.email
+
+
+def email_of(res: Patient) -> str | None:
+    """The patient's current email (telecom system email, not an old one); statements go
+    to it only when the patient chose paperless ones, which FHIR does not say."""
+    for t in res.telecom or []:
+        if t.system == "email" and t.value and t.use != "old" and not (t.period and t.period.end):
+            value = str(t.value).strip()
+            return value if len(value) <= 254 and EMAIL.match(value) else None
+    return None
 
 
 def cents(money: Any) -> int | None:

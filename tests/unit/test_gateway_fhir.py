@@ -37,6 +37,23 @@ def test_a_billable_encounter_maps_to_the_native_schema() -> None:
     assert enc.patient.birth_date.isoformat() == "1975-02-03"
 
 
+def test_the_patients_current_email_is_kept_for_statements_and_a_bad_one_is_not() -> None:
+    b = billable()
+    resource(b, "Patient")["telecom"] = [
+        {"system": "phone", "value": "555-0100"},
+        {"system": "email", "value": "old@example.org", "use": "old"},
+        {"system": "email", "value": "jordan.okafor@example.org", "use": "home"},
+    ]
+    [m] = fhir.map_bundle(b)
+    assert m.encounter is not None
+    assert m.encounter.patient.email == "jordan.okafor@example.org"
+    assert m.encounter.patient.paperless is False  # FHIR does not say; paper until asked
+    resource(b, "Patient")["telecom"] = [{"system": "email", "value": "not an address"}]
+    [m] = fhir.map_bundle(b)
+    assert m.encounter is not None  # billed all the same, without an email
+    assert m.encounter.patient.email is None
+
+
 def test_money_in_dollars_becomes_exact_cents() -> None:
     b = billable()
     item = resource(b, "Claim")["item"][0]
