@@ -20,7 +20,7 @@ app = typer.Typer(no_args_is_help=True, help="FHIR R4 intake.")
 
 
 async def import_bundle(bundle: Any, tenant: str, dry_run: bool) -> dict[str, Any]:
-    from rcm.cli_keys import default_actor
+    from rcm.audit_trail import default_actor
     from services.gateway import fhir, intake
     from services.gateway.config import GatewaySettings
     from services.gateway.core import Gateway

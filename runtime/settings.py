@@ -73,6 +73,19 @@ class Settings(BaseSettings):
         default=SecretStr("local-ops-token"),
         description="Bearer token for every service's /metrics and ops routes",
     )
+    audit_key: SecretStr = Field(
+        default=SecretStr("dev-only-audit-key-never-in-production"),
+        description="HMAC key of the gateway's PHI audit chain and its checkpoints; held"
+        " outside the database. The default is for dev only",
+    )
+    audit_checkpoint_dir: Path | None = Field(
+        default=None,
+        description="Where the signed audit checkpoints are written (outside the database;"
+        " <stack_dir>/audit if empty)",
+    )
+    audit_checkpoint_s: float = Field(
+        default=60.0, gt=0, description="How often the gateway anchors the audit chain's head"
+    )
     http_host: str = "127.0.0.1"
     http_port_offset: int = Field(
         default=0, ge=0, le=50000, description="Added to every ops port (several instances)"
@@ -107,6 +120,12 @@ class Settings(BaseSettings):
             # off this machine sets RCM_DATABASE_URL with sslmode=verify-full.
             self.database_url = f"postgresql://rcm@127.0.0.1:{self.pg_port}/rcm?sslmode=disable"
         return self
+
+    def audit_checkpoints(self) -> Path:
+        return self.audit_checkpoint_dir or self.stack_dir / "audit"
+
+    def audit_secret(self) -> bytes:
+        return self.audit_key.get_secret_value().encode()
 
 
 @lru_cache(maxsize=1)
