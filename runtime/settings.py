@@ -53,6 +53,14 @@ class Settings(BaseSettings):
         " keep it longer than the topics' retention (14 days in deploy/k8s)",
     )
 
+    error_detail_retention_days: int = Field(
+        default=30,
+        ge=1,
+        le=3650,
+        description="How long a dead letter's full error text (it may hold PHI) is kept in"
+        " the restricted dead_letter_details table",
+    )
+
     stack_dir: Path = Field(default=REPO_ROOT / ".stack", description="Local stack cache and data")
     # Below the kernel's ephemeral range (32768-60999): a client socket can never hold the
     # port while the broker or database restarts.
