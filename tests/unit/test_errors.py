@@ -67,3 +67,24 @@ def test_a_logged_traceback_shows_where_and_what_kind_but_no_message() -> None:
     assert "1980-02-03" not in text
     assert "RuntimeError <- CheckViolationError [SQLSTATE 23514]" in text
     assert "test_errors.py" in text  # where it failed is still there
+
+
+def test_an_instrumentations_exception_record_leaves_the_process_without_its_message() -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from runtime.telemetry import PhiFreeExporter
+
+    spans = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(PhiFreeExporter(spans)))
+    tracer = provider.get_tracer("unit")
+    with pytest.raises(asyncpg.CheckViolationError), tracer.start_as_current_span("GET /x"):
+        raise check_violation()  # as FastAPI's instrumentation records it: str(exc), traceback
+    with tracer.start_as_current_span("handler") as span:
+        errors.mark_span(span, check_violation())
+    (plain, marked) = [s.to_json() for s in spans.get_finished_spans()]
+    assert "Zywiecka" not in plain + marked
+    assert '"exception.type": "asyncpg.exceptions.CheckViolationError"' in plain
+    assert "table=seen constraint=seen_recent" in marked
