@@ -103,8 +103,17 @@ async def test_a_search_records_every_claim_and_patient_it_returned(env: Env) ->
     row = await last_row(env, "claims.search")
     assert sorted(row["claim_ids"]) == sorted(ids)  # type: ignore[type-var]
     assert sorted(row["patient_ids"]) == sorted(f"PAT-S{n}" for n in range(25))  # type: ignore[type-var]
-    await env.client.get("/v1/workqueues/holds", headers=env.auth("a_read"))
-    assert (await last_row(env, "workqueue.read.holds"))["outcome"] == "ok"
+    held = claim_id_for("tenant-a", "E-AUD-HELD")
+    await add_claim(env, "tenant-a", held, "HELD")
+    await env.claims.execute(
+        'UPDATE claims SET coded = \'{"patient": {"id": "PAT-HELD"}}\' WHERE claim_id = $1',
+        held,
+    )
+    r = await env.client.get("/v1/workqueues/holds", headers=env.auth("a_read"))
+    assert held in [i["claim_id"] for i in r.json()["items"]]
+    row = await last_row(env, "workqueue.read.holds")
+    assert held in row["claim_ids"]  # type: ignore[operator]
+    assert "PAT-HELD" in row["patient_ids"]  # type: ignore[operator]
 
 
 async def test_the_chain_with_refusals_in_it_still_verifies(env: Env) -> None:
