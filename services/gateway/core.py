@@ -210,6 +210,8 @@ class Gateway:
 
     async def commit(self, writes: list[_Write]) -> None:
         """Applies the writes in a transaction shared with concurrent requests."""
+        if not self._tasks or self._tasks[0].done():
+            raise Unavailable("the gateway's writer is not running")
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         await self._queue.put(_Job(writes, fut))
         try:

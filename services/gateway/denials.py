@@ -25,7 +25,10 @@ async def denied(
     p: Principal | None = None,
     claim_ids: tuple[str, ...] = (),
 ) -> None:
-    """Writes the attempt's audit row (before the refusal is answered)."""
+    """Writes the attempt's audit row (before the refusal is answered). A gateway not
+    started (no database: it can read nothing either) has nowhere to write it."""
+    if gw.pool is None:
+        return
     client = request.client.host if request.client else "unknown"
     await gw.audit(
         AuditEntry(
