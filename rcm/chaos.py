@@ -109,8 +109,9 @@ async def checks(
             "SELECT count(*) FROM claims.claim_v1 WHERE claim_id = ANY($1::text[])", claim_ids
         )
         dup_sub = await conn.fetchval(
-            "SELECT count(*) FROM (SELECT patient_control_number FROM simulator.pending_adjudication_v1"
-            " WHERE patient_control_number = ANY($1::text[]) GROUP BY 1 HAVING count(*) > 1) d",
+            "SELECT count(*) FROM (SELECT payer_id, patient_control_number"
+            " FROM simulator.pending_adjudication_v1 WHERE patient_control_number = ANY($1::text[])"
+            " GROUP BY 1, 2 HAVING count(*) > 1) d",  # a secondary claim: same CLM01, next payer
             claim_ids,
         )
         dup_post = await conn.fetchval(
@@ -133,7 +134,8 @@ async def checks(
             " AND c.state IN ('PATIENT_BILLED', 'CLOSED', 'PAID', 'PARTIALLY_PAID')"
             " AND c.patient_responsibility_cents <> (SELECT coalesce(sum(amount_cents), 0)"
             "  FROM statements.ledger_v1 l WHERE l.claim_id = c.claim_id"
-            "  AND l.kind NOT IN ('patient_payment', 'refund'))",
+            "  AND l.kind NOT IN ('patient_payment', 'refund')"
+            "  AND l.reason IS DISTINCT FROM 'QMB')",  # a QMB patient's share: written off
             claim_ids,
         )
         dead: dict[str, int] = {}

@@ -92,11 +92,14 @@ def check(
     CLAIM_FILE is JSON: an encounter (rcm.encounter.created.v1 body; its primary
     coverage is taken as active, none means self-pay) or an eligibility.checked body.
     """
-    from services.coding import codesets
+    from services.coding import codesets, reference
+    from services.coding.config import CodingSettings, load_reference_files
     from services.coding.edits.awv_frequency import HISTORY_CODES
     from services.coding.edits.facts import PriorService
     from services.coding.ncci import bundled_tables
     from services.coding.scrub import scrub
+
+    load_reference_files(CodingSettings())  # RCM_CODING_NECESSITY_FILE, _PAYERS_FILE
 
     text = read_text(claim_file)
     try:
@@ -136,6 +139,8 @@ def check(
             "icd10cm": release.name,
             "icd10cm_in_force": in_force,
             "ncci": tables.version,
+            "necessity": reference.necessity_source(),
+            "payers": reference.payers_source(),
         },
     }
     typer.echo(json.dumps(out, indent=2))

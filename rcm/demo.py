@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import os
 import time
 import uuid
 from pathlib import Path
@@ -14,6 +15,9 @@ import asyncpg
 from aiokafka import AIOKafkaProducer
 
 from rcm import readmodel, stack
+from rcm.ackfiles import acknowledgement_files
+from rcm.mailroom import mailroom, wait_delivered
+from rcm.practice import PRACTICE_CONTACT
 from rcm.processes import Fleet, fleet_env
 from rcm.workload import generate_day
 from runtime.kafka import producer_config
@@ -31,18 +35,31 @@ class DemoError(RuntimeError):
 
 def run_tagged(encounters: list[EncounterCreated], run: str) -> list[EncounterCreated]:
     """Gives this run's encounters and patients ids of their own, so runs never collide in
-    one database (a second run's annual wellness visit is not the first run's patient's)."""
+    one database (a second run's annual wellness visit is not the first run's patient's).
+    A person's id gets a short tag of the run after it (``MRN12345678-7F3A9C``): it is the
+    account number a statement prints."""
+    people = uuid.uuid5(uuid.NAMESPACE_URL, run).hex[:6].upper()
 
     def tag(e: EncounterCreated) -> EncounterCreated:
         update: dict[str, object] = {
             "encounter_id": f"{run}-{e.encounter_id}",
-            "patient": e.patient.model_copy(update={"id": f"{run}-{e.patient.id}"}),
+            "patient": e.patient.model_copy(update={"id": f"{e.patient.id}-{people}"}),
         }
         if e.guarantor is not None:
-            update["guarantor"] = e.guarantor.model_copy(update={"id": f"{run}-{e.guarantor.id}"})
+            update["guarantor"] = e.guarantor.model_copy(
+                update={"id": f"{e.guarantor.id}-{people}"}
+            )
         return e.model_copy(update=update)
 
     return [tag(e) for e in encounters]
+
+
+def practice_env(tenant: str) -> dict[str, str]:
+    """The demo practice's statement contact for its tenant, unless the user set their
+    own; its name and address come from the billing provider on each claim."""
+    if "RCM_STATEMENTS_PRACTICES" in os.environ:
+        return {}
+    return {"RCM_STATEMENTS_PRACTICES": json.dumps({tenant: PRACTICE_CONTACT})}
 
 
 async def publish(s: Settings, encounters: list[EncounterCreated], tenant: str) -> None:
@@ -152,6 +169,8 @@ async def collect(
             (x12_dir / f"{icn}.837").write_text(text)
         for name, text in await readmodel.remits(conn, claim_ids):
             (x12_dir / f"{name}.835").write_text(text)
+        for name, text in await acknowledgement_files(s, claim_ids):  # 999s and 277CAs
+            (x12_dir / name).write_text(text)
         st_dir = out / "statements"
         st_dir.mkdir(parents=True, exist_ok=True)
         for st in await readmodel.statements(conn, claim_ids):
@@ -176,7 +195,10 @@ def run(s: Settings, *, encounters: int, seed: int, out: Path, timeout: float) -
     dos = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
     day = run_tagged(generate_day(encounters, seed, tenant=tenant, date_of_service=dos), run_id)
     claim_ids = [claim_id_for(tenant, e.encounter_id) for e in day]
-    with Fleet(out / "logs", env=fleet_env(s)) as fleet:
+    with (
+        mailroom(s, out) as delivery_env,
+        Fleet(out / "logs", env=fleet_env(s) | practice_env(tenant) | delivery_env) as fleet,
+    ):
         fleet.start()
         fleet.wait_healthy()
         print(f"services up; publishing {len(day)} encounters", flush=True)
@@ -184,7 +206,8 @@ def run(s: Settings, *, encounters: int, seed: int, out: Path, timeout: float) -
         asyncio.run(publish(s, day, tenant))
         asyncio.run(wait_settled(s, claim_ids, timeout))
         settle_s = time.monotonic() - t_pub
-    result = asyncio.run(collect(s, claim_ids, day, out))
+        delivered = asyncio.run(wait_delivered(s, claim_ids, 60))
+    result = asyncio.run(collect(s, claim_ids, day, out)) | delivered
     result["run"] = run_id
     result["seed"] = seed
     result["seconds_to_settle"] = round(settle_s, 2)

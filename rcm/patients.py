@@ -9,10 +9,11 @@ in, in a fixed order, so a patient is deterministic for its seed.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import random
 from dataclasses import dataclass
 
-from rcm.practice import HDHP, MEDICAID, MEDICARE, PPO, Payer
+from rcm.practice import HDHP, MEDICAID, MEDICAID_QMB, MEDICARE, MEDIGAP, PPO, Payer
 from schemas.common import Address, Coverage, Person, Relationship, Sex
 
 # Names
@@ -71,8 +72,10 @@ def _mbi(rng: random.Random) -> str:
 def _member_id(payer: Payer, rng: random.Random) -> str:
     if payer is MEDICARE:
         return _mbi(rng)
-    if payer is MEDICAID:
+    if payer in (MEDICAID, MEDICAID_QMB):
         return "MC" + _digits(rng, 9)
+    if payer is MEDIGAP:
+        return "MG" + _digits(rng, 9)
     if payer is PPO:
         return "BMP" + _digits(rng, 9)
     return "SHD" + _digits(rng, 8) + "01"
@@ -99,9 +102,28 @@ def _person(
     rng: random.Random, pid: str, birth: dt.date, sex: Sex, last: str, address: Address
 ) -> Person:
     first = rng.choice(FEMALE_FIRST if sex is Sex.female else MALE_FIRST)
+    email, paperless = _contact(pid, first, last)
     return Person(
-        id=pid, first_name=first, last_name=last, birth_date=birth, sex=sex, address=address
+        id=pid,
+        first_name=first,
+        last_name=last,
+        birth_date=birth,
+        sex=sex,
+        address=address,
+        email=email,
+        paperless=paperless,
     )
+
+
+def _contact(pid: str, first: str, last: str) -> tuple[str | None, bool]:
+    """About half the practice's people gave an email, and about half of those chose
+    paperless statements. Drawn from the person's id, not the day's generator, so the
+    rest of the day is the same with or without it."""
+    h = int.from_bytes(hashlib.sha256(pid.encode()).digest()[:4], "big")
+    if h % 100 >= 50:
+        return None, False
+    local = f"{first}.{last}".lower().replace(" ", "").replace("'", "")
+    return f"{local}{h % 97}@example.com", h % 100 < 25
 
 
 def _birth_for_age(rng: random.Random, dos: dt.date, age: int, *, min_days: int = 0) -> dt.date:
@@ -201,10 +223,15 @@ def _coverages(
         )
     ]
     secondary_roll = rng.random()
-    if (payer is MEDICARE and secondary_roll < 0.10) or (
+    if (payer is MEDICARE and secondary_roll < 0.40) or (
         payer in (PPO, HDHP) and relationship is Relationship.self_ and secondary_roll < 0.02
     ):
-        second = MEDICAID if payer is MEDICARE else (HDHP if payer is PPO else PPO)
+        # a Medicare patient: Medicaid as a QMB (10 %), else a Medigap plan (30 %)
+        second = (
+            (MEDICAID_QMB if secondary_roll < 0.10 else MEDIGAP)
+            if payer is MEDICARE
+            else (HDHP if payer is PPO else PPO)
+        )
         coverages.append(
             Coverage(
                 payer_id=second.payer_id,

@@ -59,6 +59,13 @@ BILLING_PROVIDER = Provider(
     taxonomy=TAXONOMY_FAMILY_MEDICINE,
     address=PRACTICE_ADDRESS,
 )
+#: How the practice's patients reach its billing office and pay (its statements' header).
+PRACTICE_CONTACT = {
+    "phone": "(802) 555-0142",
+    "billing_contact": "Billing office",
+    "hours": "Monday to Friday, 8 am to 4:30 pm",
+    "pay_url": "https://pay.maple-family-medicine.example",
+}
 RENDERING_PROVIDERS: tuple[Provider, ...] = (
     Provider(
         npi=make_npi("137295048"),
@@ -110,3 +117,7 @@ PPO = Payer("PPO01", "BLUE MEADOW PPO", "BLUE MEADOW PPO GOLD")
 MEDICAID = Payer("MCD01", "STATE MEDICAID SIM", "STATE MEDICAID")
 HDHP = Payer("HDHP1", "SUMMIT HDHP", "SUMMIT HDHP BRONZE")
 PAYERS: tuple[Payer, ...] = (MEDICARE, PPO, MEDICAID, HDHP)
+#: Secondary coverages of Medicare patients: a Medicare supplement (Medigap), and
+#: Medicaid for a qualified Medicare beneficiary (QMB: never billed Medicare cost sharing).
+MEDIGAP = Payer("MGP01", "MEDIGAP PLAN F SIM", "MEDIGAP PLAN F")
+MEDICAID_QMB = Payer("MCD01", "STATE MEDICAID SIM", "STATE MEDICAID QMB")

@@ -178,6 +178,8 @@ def fleet_env(s: Settings) -> dict[str, str]:
     env = {
         "RCM_KAFKA_BOOTSTRAP": s.kafka_bootstrap,
         "RCM_DATABASE_URL": s.database_url,
+        # The local fleet (demo, bench, tests) runs with the repository's local secrets.
+        "RCM_ENV": "dev",
         "PYTHONUNBUFFERED": "1",
     }
     if s.http_port_offset:

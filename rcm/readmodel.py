@@ -60,6 +60,59 @@ def charges(claim_ids: list[str], encounters: list[EncounterCreated]) -> dict[st
 WORK_QUEUE_STATES = frozenset({State.HELD, State.REJECTED})
 
 
+# Coordination of benefits: a later payer (CLP02 2/3, or 20/21) answers the patient share
+# the payer before it left, so per claim only the last payer's patient responsibility
+# counts, and a later payer's OA-23 (the prior payers' impact) is not money adjusted.
+_LEVEL = (
+    "CASE WHEN p.status_code IN ('3', '21') THEN 3"
+    " WHEN p.status_code IN ('2', '20') THEN 2 ELSE 1 END"
+)
+_MONEY = (
+    "SELECT coalesce(sum(paid_cents), 0)::bigint AS paid,"
+    " coalesce(sum(patient_responsibility_cents) FILTER (WHERE level = last), 0)::bigint AS pr"
+    f" FROM (SELECT p.*, {_LEVEL} AS level, max({_LEVEL}) OVER (PARTITION BY p.claim_id) AS last"
+    " FROM remittance.posting_v1 p WHERE p.claim_id = ANY($1::text[])) x"
+)
+_ADJUSTED = (
+    "SELECT -coalesce(sum(l.amount_cents), 0)::bigint FROM remittance.ledger_line_v1 l"
+    " JOIN remittance.posting_v1 p USING (posting_id)"
+    " WHERE l.claim_id = ANY($1::text[]) AND l.kind = 'adjustment' AND l.cas_group <> 'PR'"
+    f" AND NOT ({_LEVEL} > 1 AND l.cas_group = 'OA' AND l.reason = '23')"
+)
+
+
+async def coordination(conn: asyncpg.Connection, claim_ids: list[str]) -> dict[str, int]:
+    """Secondary (and tertiary) claims sent, what later payers paid, claims a payer
+    crossed over itself, and QMB patients' Medicare cost sharing written off."""
+    sent = await conn.fetchval(
+        "SELECT count(DISTINCT claim_id) FROM claims.claim_submission_v1"
+        " WHERE claim_id = ANY($1::text[]) AND cob_level > 1",
+        claim_ids,
+    )
+    later_paid = await conn.fetchval(
+        "SELECT coalesce(sum(paid_cents), 0)::bigint FROM remittance.posting_v1"
+        " WHERE claim_id = ANY($1::text[]) AND status_code IN ('2', '3', '20', '21')",
+        claim_ids,
+    )
+    crossed = await conn.fetchval(
+        "SELECT count(DISTINCT claim_id) FROM claims.claim_timeline_v1"
+        " WHERE claim_id = ANY($1::text[]) AND event_type = 'rcm.claims.crossover'"
+        " AND kind = 'transition'",
+        claim_ids,
+    )
+    qmb = await conn.fetchval(
+        "SELECT -coalesce(sum(amount_cents), 0)::bigint FROM statements.ledger_v1"
+        " WHERE claim_id = ANY($1::text[]) AND kind = 'adjustment' AND reason = 'QMB'",
+        claim_ids,
+    )
+    return {
+        "secondary_claims": int(sent),
+        "secondary_paid_cents": int(later_paid),
+        "crossover_claims": int(crossed),
+        "qmb_written_off_cents": int(qmb),
+    }
+
+
 async def summary(
     conn: asyncpg.Connection, charges: dict[str, int], encounters: int
 ) -> dict[str, Any]:
@@ -69,19 +122,9 @@ async def summary(
     explain (0 when every claim has settled)."""
     claim_ids = list(charges)
     states = await claim_states(conn, claim_ids)
-    money = await conn.fetchrow(
-        "SELECT coalesce(sum(paid_cents), 0)::bigint AS paid,"
-        " coalesce(sum(patient_responsibility_cents), 0)::bigint AS pr"
-        " FROM remittance.posting_v1 WHERE claim_id = ANY($1::text[])",
-        claim_ids,
-    )
-    adjusted = int(
-        await conn.fetchval(
-            "SELECT -coalesce(sum(amount_cents), 0)::bigint FROM remittance.ledger_line_v1"
-            " WHERE claim_id = ANY($1::text[]) AND kind = 'adjustment' AND cas_group <> 'PR'",
-            claim_ids,
-        )
-    )
+    money = await conn.fetchrow(_MONEY, claim_ids)
+    adjusted = int(await conn.fetchval(_ADJUSTED, claim_ids))
+    cob = await coordination(conn, claim_ids)
     statements = await conn.fetchval(
         "SELECT count(*) FROM statements.statement_v1 WHERE claim_ids && $1::text[]", claim_ids
     )
@@ -92,7 +135,7 @@ async def summary(
         if row["self_pay"] and row["state"] not in WORK_QUEUE_STATES
     )
     charged = sum(charges.values())
-    paid, pr = int(money["paid"]), int(money["pr"])
+    paid, pr = int(money["paid"]), int(money["pr"]) - cob["qmb_written_off_cents"]
     by_state = Counter(row["state"] for row in states.values())
     return {
         "encounters": encounters,
@@ -104,7 +147,14 @@ async def summary(
         "patient_responsibility_cents": pr,
         "self_pay_cents": self_pay,
         "waiting_for_a_person_cents": waiting,
-        "unreconciled_cents": charged - paid - adjusted - pr - self_pay - waiting,
+        **cob,
+        "unreconciled_cents": charged
+        - paid
+        - adjusted
+        - pr
+        - cob["qmb_written_off_cents"]
+        - self_pay
+        - waiting,
         "statements": int(statements),
         "by_state": dict(sorted(by_state.items())),
     }

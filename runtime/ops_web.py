@@ -1,5 +1,6 @@
 """The ops routes every service serves on its faust web server: /healthz (open) and
-/metrics (bearer token)."""
+/metrics (bearer token); and the headers every answer of that server carries (``harden``):
+no caching, no sniffing, no framing, no referrer, no server banner."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import hmac
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+import faust
 from prometheus_client import generate_latest
 
 from runtime.settings import Settings
@@ -24,8 +26,31 @@ def authorized(headers: Mapping[str, str], s: Settings) -> bool:
     )
 
 
+HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'; base-uri 'none'",
+}
+
+
+async def _hardened(request: Any, response: Any) -> None:
+    for name, value in HEADERS.items():
+        response.headers.setdefault(name, value)
+    # aiohttp fills in "Python/3.x aiohttp/3.x" only when no Server header is set.
+    response.headers["Server"] = ""
+
+
+def harden(fapp: faust.App) -> None:
+    """Every answer of the faust web server (aiohttp) gets HEADERS and no banner."""
+    web: Any = fapp.web  # faust's aiohttp driver
+    web.web_app.on_response_prepare.append(_hardened)
+
+
 def install(svc: Service) -> None:
-    """Adds /healthz and /metrics to the service's web server."""
+    """Adds /healthz and /metrics to the service's web server, hardened."""
+    harden(svc.app)
 
     @svc.app.page("/healthz")
     async def healthz(web: Any, request: Any) -> Any:

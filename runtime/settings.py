@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import urllib.parse
 from functools import lru_cache
 from pathlib import Path
 
@@ -11,8 +12,46 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
+# Secrets that ship in this repository (defaults, compose, deploy/k8s's example file) or
+# that any guesser tries first: never accepted with RCM_ENV=production.
+KNOWN_SECRETS = frozenset(
+    {
+        "",
+        "local-ops-token",
+        "local-clearinghouse-token",
+        "local-statement-link-key",
+        "dev-only-audit-key-never-in-production",
+        "change-me",
+        "changeme",
+        "rcm",
+        "admin",
+        "password",
+        "postgres",
+        "secret",
+    }
+)
+MIN_SECRET_LEN = 16
+TLS_SSLMODES = frozenset({"require", "verify-ca", "verify-full"})
+TLS_KAFKA = frozenset({"SSL", "SASL_SSL"})
+
+
+class ProductionRefused(Exception):
+    """Not a ValueError, so pydantic does not wrap it with the input (secrets included)."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("RCM_ENV=production refuses to start:\n" + "\n".join(problems))
+        self.problems = problems
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RCM_", env_file=".env", extra="ignore")
+
+    env: str = Field(
+        default="dev",
+        pattern=r"^(dev|production)$",
+        description="production refuses to start with a default or example secret, TLS off"
+        " to Kafka or PostgreSQL, or a plain-HTTP clearinghouse (docs/security.md)",
+    )
 
     kafka_bootstrap: str = Field(
         default="", description="host:port[,host:port]; local stack if empty"
@@ -116,6 +155,11 @@ class Settings(BaseSettings):
         default=SecretStr("local-clearinghouse-token"), description="Bearer token for it"
     )
 
+    statement_link_key: SecretStr = Field(
+        default=SecretStr("local-statement-link-key"),
+        description="Signs the links in statement emails (statements signs, the gateway checks)",
+    )
+
     tenant: str = "demo-clinic"
 
     @model_validator(mode="after")
@@ -135,7 +179,60 @@ class Settings(BaseSettings):
     def audit_secret(self) -> bytes:
         return self.audit_key.get_secret_value().encode()
 
+    @model_validator(mode="after")
+    def _production_refuses_weak_setups(self) -> Settings:
+        if self.env == "production":
+            problems = production_problems(self)
+            if problems:
+                raise ProductionRefused(problems)
+        return self
+
+
+def _weak(secret: str) -> bool:
+    return secret.strip().lower() in KNOWN_SECRETS or len(secret) < MIN_SECRET_LEN
+
+
+def production_problems(s: Settings) -> list[str]:
+    """One line per thing production must not run with (names the variable, never a value)."""
+    out = []
+    if _weak(s.ops_token.get_secret_value()):
+        out.append(f"RCM_OPS_TOKEN is a default or example value, or under {MIN_SECRET_LEN} chars")
+    if _weak(s.clearinghouse_token.get_secret_value()):
+        out.append(
+            "RCM_CLEARINGHOUSE_TOKEN is a default or example value,"
+            f" or under {MIN_SECRET_LEN} chars"
+        )
+    if _weak(s.statement_link_key.get_secret_value()):
+        out.append(
+            f"RCM_STATEMENT_LINK_KEY is a default or example value, or under {MIN_SECRET_LEN} chars"
+        )
+    if _weak(s.audit_key.get_secret_value()):
+        out.append(f"RCM_AUDIT_KEY is a default or example value, or under {MIN_SECRET_LEN} chars")
+    dsn = urllib.parse.urlsplit(s.database_url)
+    if dsn.password is not None and urllib.parse.unquote(dsn.password).lower() in KNOWN_SECRETS:
+        out.append("RCM_DATABASE_URL has a default or example password")
+    sslmode = urllib.parse.parse_qs(dsn.query).get("sslmode", ["prefer"])[-1]
+    if sslmode not in TLS_SSLMODES:
+        out.append(
+            f"RCM_DATABASE_URL: sslmode={sslmode} lets PostgreSQL traffic go unencrypted;"
+            " use sslmode=verify-full"
+        )
+    if s.kafka_security_protocol not in TLS_KAFKA:
+        out.append(
+            f"RCM_KAFKA_SECURITY_PROTOCOL={s.kafka_security_protocol} is not TLS;"
+            " use SSL or SASL_SSL"
+        )
+    sasl = s.kafka_sasl_password
+    if sasl is not None and sasl.get_secret_value().strip().lower() in KNOWN_SECRETS:
+        out.append("RCM_KAFKA_SASL_PASSWORD is a default or example value")
+    if not s.clearinghouse_url.lower().startswith("https://"):
+        out.append("RCM_CLEARINGHOUSE_URL (real-time 270/271, 276/277, CORE) is not https://")
+    return out
+
 
 @lru_cache(maxsize=1)
 def settings() -> Settings:
-    return Settings()
+    try:
+        return Settings()
+    except ProductionRefused as exc:
+        raise SystemExit(str(exc)) from None  # the problems, one a line; exit status 1

@@ -63,6 +63,17 @@ class Person(Contract):
     birth_date: dt.date
     sex: Sex
     address: Address
+    email: str | None = Field(
+        default=None,
+        max_length=254,
+        pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+        description="Where statements go when the person chose paperless ones",
+    )
+    paperless: bool = Field(
+        default=False,
+        description="The person agreed to get statements by email (a link, never the bill "
+        "itself) instead of on paper",
+    )
 
 
 class Coverage(Contract):

@@ -244,6 +244,14 @@ class ClaimAdjudicated(Event):
     denial_category: str | None = Field(
         default=None, pattern=r"^(correctable|appealable|write_off)$"
     )
+    crossed_over: bool = Field(
+        default=False,
+        description="The payer forwarded the claim to the next payer itself (835 NM1*TT,"
+        " RARC MA18 or N89): no claim is sent to that payer, its 835 is awaited",
+    )
+    crossover_payer: str | None = Field(
+        default=None, max_length=60, description="NM1*TT03: the payer it was crossed over to"
+    )
 
     @property
     def adjusted_cents(self) -> int:

@@ -38,8 +38,15 @@ from schemas.events import AdjudicationStatus, ClaimAdjudicated, EncounterCreate
 from schemas.ids import claim_id_for
 from services.statements import app, domain, render
 from services.statements.config import StatementSettings
+from services.statements.practice import practice_for
 
 TENANT = "bench"
+
+
+BILLING = {
+    "name": "BENCH FAMILY PRACTICE",
+    "address": {"line1": "1 MAIN ST", "city": "ANYTOWN", "state": "VT", "postal_code": "05601"},
+}
 
 
 def sample_document(claims: int = 3) -> dict[str, object]:
@@ -49,7 +56,7 @@ def sample_document(claims: int = 3) -> dict[str, object]:
         today=today,
         due_days=30,
         collections_after_days=120,
-        practice=StatementSettings().practice(),
+        practice=practice_for(None, StatementSettings().deployment_practice(), BILLING),
         guarantor={"account": "G1", "name": "Pat Doe", "address": {}},
         claims=[
             domain.ClaimOnStatement(
@@ -111,7 +118,7 @@ def _encounter(i: int) -> EncounterCreated:
             )
         ],
         rendering_provider=Provider(
-            npi="1987654325", name="Chen", first_name="Dana", taxonomy="207Q00000X"
+            npi="1987654328", name="Chen", first_name="Dana", taxonomy="207Q00000X"
         ),
         billing_provider=Provider(
             npi="1234567893",

@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+# Tests run with the repository's local secrets and a plaintext loopback stack.
+os.environ["RCM_ENV"] = "dev"
+
 from runtime.settings import REPO_ROOT, Settings, settings
 
 ARTIFACTS = REPO_ROOT / "test-artifacts"

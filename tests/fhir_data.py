@@ -75,7 +75,7 @@ def _practitioner(doc: str) -> dict[str, Any]:
     return entry(
         "Practitioner",
         doc,
-        identifier=[{"system": "http://hl7.org/fhir/sid/us-npi", "value": "1987654325"}],
+        identifier=[{"system": "http://hl7.org/fhir/sid/us-npi", "value": "1987654328"}],
         name=[{"family": "Chen", "given": ["Dana"]}],
     )
 

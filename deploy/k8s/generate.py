@@ -66,6 +66,13 @@ def discover_reporting() -> ReportingInfo:
     )
 
 
+EXAMPLE_SECRETS = "10-secrets.example.yaml"
+EXAMPLE_NOTE = (
+    "# Documentation only, never a kustomization resource: the Secrets the services read."
+    "\n# Create them with your secret manager (docs/security.md); do not apply this file.\n"
+)
+
+
 def _dump(docs: list[dict[str, Any]]) -> str:
     body = "---\n".join(yaml.safe_dump(d, sort_keys=False, width=100) for d in docs)
     return GENERATED + body
@@ -78,7 +85,7 @@ def render() -> dict[str, str]:
     namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}}
     files: dict[str, Callable[[], list[dict[str, Any]]]] = {
         "00-namespace.yaml": lambda: [namespace],
-        "10-secrets.example.yaml": secret_docs,
+        EXAMPLE_SECRETS: secret_docs,
         "20-kafka.yaml": lambda: [*kafka_docs(services), reporting_user(reporting)],
         "21-topics.yaml": lambda: topic_docs(services),
         "30-postgres.yaml": postgres_docs,
@@ -90,11 +97,14 @@ def render() -> dict[str, str]:
         "50-keda.yaml": lambda: keda_docs(services),
     }
     out = {name: _dump(make()) for name, make in files.items()}
+    # Example files are documentation: applied, they would set every password to CHANGE-ME
+    # and overwrite the real Secrets. Create those with your secret manager instead.
+    out[EXAMPLE_SECRETS] = EXAMPLE_NOTE + out[EXAMPLE_SECRETS]
     kustomization = {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",
         "namespace": NAMESPACE,
-        "resources": list(files),
+        "resources": [name for name in files if not name.endswith(".example.yaml")],
         "images": [{"name": IMAGE.split(":")[0], "newTag": IMAGE.split(":")[1]}],
     }
     out["kustomization.yaml"] = GENERATED + yaml.safe_dump(kustomization, sort_keys=False)

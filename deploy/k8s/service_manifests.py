@@ -79,6 +79,7 @@ def secret_docs() -> list[dict[str, Any]]:
             "stringData": {
                 "RCM_OPS_TOKEN": "CHANGE-ME",
                 "RCM_CLEARINGHOUSE_TOKEN": "CHANGE-ME",
+                "RCM_STATEMENT_LINK_KEY": "CHANGE-ME",
             },
         },
         {
@@ -109,7 +110,13 @@ def service_docs(svc: ServiceInfo) -> list[dict[str, Any]]:
         "name": "RCM_CLEARINGHOUSE_TOKEN",
         "valueFrom": _secret("rcm-app", "RCM_CLEARINGHOUSE_TOKEN"),
     }
-    c = container(svc.name, svc.port, svc.group, sc, postgres=True, env=[clearinghouse])
+    # statements signs the links in its emails (the gateway, which checks them, needs it too)
+    link_key = {
+        "name": "RCM_STATEMENT_LINK_KEY",
+        "valueFrom": _secret("rcm-app", "RCM_STATEMENT_LINK_KEY"),
+    }
+    env = [clearinghouse, *([link_key] if svc.name == "statements" else [])]
+    c = container(svc.name, svc.port, svc.group, sc, postgres=True, env=env)
     return [deployment(name, c, replicas=sc.min_replicas), ops_service(name, svc.port), pdb]
 
 

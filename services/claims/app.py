@@ -55,8 +55,9 @@ def wire(svc: Service, cfg: ClaimsSettings) -> None:
 def timers_on(svc: Service, cfg: ClaimsSettings) -> batch.Batcher:
     """The batcher and the timers (kept in PostgreSQL); returns the batcher."""
     batcher = batch.Batcher(cfg)
-    # the events that leave a claim waiting in CODED wake the batcher once applied
-    ready = [ClaimCoded.TOPIC, ClaimFixed.TOPIC, ClaimVoidRequested.TOPIC]
+    # the events that leave a claim waiting in CODED wake the batcher once applied (an
+    # adjudication may send the claim on to the next payer)
+    ready = [ClaimCoded.TOPIC, ClaimFixed.TOPIC, ClaimVoidRequested.TOPIC, ClaimAdjudicated.TOPIC]
     svc.every(cfg.batch_tick_s, batcher.send_batches, woken_by=ready)
     svc.every(cfg.timer_tick_s, partial(timers.ack_timeouts, cfg=cfg))
     svc.every(cfg.timer_tick_s, partial(timers.status_inquiries, cfg=cfg))

@@ -22,13 +22,16 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 import asyncpg
+import orjson
 from pydantic import ValidationError
 
 from runtime.service import Context, Deferred, Service, run_deferred
 from schemas.codec import Encoded
+from schemas.common import Coverage
 from schemas.events import ClaimCoded, ClaimSubmitted
 from services.claims import repository as repo
 from services.claims import saga
+from services.claims.cob import Cob, later_payers
 from services.claims.config import ClaimsSettings
 from services.claims.handlers import Change, apply
 from services.claims.saga import State
@@ -127,11 +130,21 @@ class Batcher:
             claim = claim.model_copy(
                 update={"patient_control_number": row["patient_control_number"]}
             )
+        cob = Cob.model_validate_json(row["cob"]) if row["cob"] else None
+        if cob is not None:  # to a later payer: billed under its coverage
+            cov = cob.coverage
+            claim = claim.model_copy(
+                update={"coverage": cov, "payer_id": cov.payer_id, "payer_name": cov.payer_name}
+            )
+        elif claim.coverage is not None and row["coverages"] and row["date_of_service"]:
+            covs = [Coverage.model_validate(c) for c in orjson.loads(row["coverages"])]
+            later = later_payers(covs, row["date_of_service"], claim.coverage.payer_id)
+            cob = Cob(level=1, coverage=claim.coverage, later=later) if later else None
         return Waiting(
             row["claim_id"],
             row["tenant"],
             bool(row["ripe"]),
-            Outgoing(claim, freq, row["payer_claim_number"] if freq != "1" else None),
+            Outgoing(claim, freq, row["payer_claim_number"] if freq != "1" else None, cob),
             row["traceparent"],
         )
 
@@ -157,7 +170,8 @@ class Batcher:
         if not todo:
             return 0
         sent = [
-            (w.claim_id, w.out.claim.patient_control_number, w.out.frequency_code) for w in todo
+            (w.claim_id, w.out.claim.patient_control_number, w.out.frequency_code, _level(w))
+            for w in todo
         ]
         await repo.save_interchange(conn, icn, gcn, tenant, payer_id, sent, text)
         outgoing: list[Encoded] = []  # every claim's claim.submitted, to the outbox at once
@@ -188,12 +202,15 @@ class Batcher:
         unique index would refuse them anyway; here they are held with the reason
         instead of failing the batch)."""
         originals = [
-            w.out.claim.patient_control_number for w in chunk if w.out.frequency_code == "1"
+            (w.out.claim.patient_control_number, _level(w))
+            for w in chunk
+            if w.out.frequency_code == "1"
         ]
         already = await repo.sent_as_originals(conn, originals)
         todo: list[Waiting] = []
         for w in chunk:
-            if w.out.frequency_code == "1" and w.out.claim.patient_control_number in already:
+            key = (w.out.claim.patient_control_number, _level(w))
+            if w.out.frequency_code == "1" and key in already:
                 await self._hold(
                     _ctx(svc, conn, tenant, w.claim_id),
                     w.claim_id,
@@ -269,6 +286,11 @@ class Batcher:
             emit=submitted,
         )
         await apply(ctx, self.cfg, saga.SUBMIT, w.claim_id, State.CODED, change)
+
+
+def _level(w: Waiting) -> int:
+    """The payer's place in the claim's order: 1 primary, 2 secondary, 3 tertiary."""
+    return w.out.cob.level if w.out.cob is not None else 1
 
 
 def _ctx(svc: Service, conn: asyncpg.Connection, tenant: str, claim_id: str) -> Context:

@@ -15,9 +15,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
+import orjson
 
 from runtime.service import Context
 from schemas.codec import Message, Meta
+from schemas.common import Coverage
 from schemas.events import (
     AdjudicationStatus,
     ClaimAcknowledged,
@@ -32,9 +34,9 @@ from schemas.events import (
 from schemas.events_payments import ClaimBalanceZero
 from schemas.events_workqueue import ClaimFixed, ClaimVoidRequested
 from schemas.ids import claim_id_for
+from services.claims import cob, saga
 from services.claims import metrics as saga_metrics
 from services.claims import repository as repo
-from services.claims import saga
 from services.claims.config import ClaimsSettings
 from services.claims.repository import Also, BatchLocks, Locked
 from services.claims.saga import Decision, Do, Outcome, State, Step, Timer
@@ -184,7 +186,11 @@ def _primary_payer(enc: EncounterCreated) -> str | None:
 async def on_encounter(ctx: Context, ev: EncounterCreated, *, cfg: ClaimsSettings) -> None:
     # the timely-filing clock starts with the date of service, when the encounter names
     # a payer (a claim held before its encounter arrived gets it too: Step.late)
-    fields = {"encounter_id": ev.encounter_id, "date_of_service": ev.date_of_service}
+    fields = {
+        "encounter_id": ev.encounter_id,
+        "date_of_service": ev.date_of_service,
+        "coverages": orjson.dumps([c.model_dump(mode="json") for c in ev.coverages]).decode(),
+    }
     change = Change(fields, payer_id=_primary_payer(ev), date_of_service=ev.date_of_service)
     await apply_event(ctx, cfg, claim_id_for(ctx.meta.tenant, ev.encounter_id), ev, change)
 
@@ -267,9 +273,11 @@ async def on_adjudicated(ctx: Context, ev: ClaimAdjudicated, *, cfg: ClaimsSetti
     }
     if ev.status is not AdjudicationStatus.reversed:
         facts = {"payer_claim_number": ev.payer_claim_number, **money}
-        await apply_event(
-            ctx, cfg, ev.claim_id, ev, Change(detail=detail, facts=facts), resolve=True
-        )
+        locked = await repo.lock(ctx, ev.claim_id, resolve=True)
+        d = await apply_event(ctx, cfg, ev.claim_id, ev, Change(detail=detail, facts=facts),
+                              locked=locked)  # fmt: skip
+        if d.kind is Outcome.TRANSITION and d.to in (State.PAID, State.PARTIALLY_PAID):
+            await next_payer(ctx, cfg, locked[0], d.to, ev)
         return
     # the payer's number stays unless the reversal names one; the 835 wait is the payer's
     locked = await repo.lock(ctx, ev.claim_id, resolve=True)
@@ -277,6 +285,38 @@ async def on_adjudicated(ctx: Context, ev: ClaimAdjudicated, *, cfg: ClaimsSetti
     named = {} if ev.payer_claim_number is None else {"payer_claim_number": ev.payer_claim_number}
     change = Change(named, detail, facts=money, payer_id=payer_id)
     await apply_event(ctx, cfg, ev.claim_id, ev, change, locked=locked)
+
+
+async def next_payer(
+    ctx: Context, cfg: ClaimsSettings, claim_id: str, current: State, ev: ClaimAdjudicated
+) -> None:
+    """Coordination of benefits after a payer's payment (services/claims/cob.py): the
+    claim goes on to the next payer with every earlier payer's answer (the batcher sends
+    it), or waits for the next payer's 835 when this payer crossed it over."""
+    row = await repo.cob_facts(ctx.conn, claim_id)
+    if row is None or not row["coverages"] or row["date_of_service"] is None:
+        return
+    coverages = [Coverage.model_validate(c) for c in orjson.loads(row["coverages"])]
+    nxt = cob.onward(ev, coverages, row["date_of_service"])
+    if nxt is None:
+        return
+    earlier = cob.Cob.model_validate_json(row["cob"]).prior if row["cob"] else []
+    prior = [*earlier, cob.prior_payer(ev, nxt.current, nxt.level - 1)]
+    later = cob.later_payers(coverages, row["date_of_service"], nxt.coverage.payer_id)
+    carried = cob.Cob(level=nxt.level, coverage=nxt.coverage, prior=prior, later=later)
+    fields: dict[str, Any] = {
+        "payer_id": nxt.coverage.payer_id,
+        "cob": carried.model_dump_json(),
+        "cob_level": nxt.level,
+    }
+    detail = {"from_payer": ev.payer_id, "to_payer": nxt.coverage.payer_id, "level": nxt.level}
+    if nxt.how is cob.Next.CROSSOVER:
+        detail["crossover_payer"] = ev.crossover_payer
+        change = Change(fields, detail, payer_id=nxt.coverage.payer_id)
+        await apply(ctx, cfg, saga.CROSSOVER, claim_id, current, change)
+        return
+    fields["outgoing_frequency"] = "1"
+    await apply(ctx, cfg, saga.NEXT_PAYER, claim_id, current, Change(fields, detail))
 
 
 async def on_statement(ctx: Context, ev: StatementIssued, *, cfg: ClaimsSettings) -> None:

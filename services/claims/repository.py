@@ -34,6 +34,9 @@ COLUMNS = {
     "coded",
     "outgoing_frequency",
     "traceparent",
+    "coverages",
+    "cob",
+    "cob_level",
 }
 MONEY = {"paid_cents", "adjusted_cents", "patient_responsibility_cents"}
 
@@ -344,7 +347,7 @@ RIPENS_IN = (
 
 _PICK = (
     "SELECT claim_id, tenant, coded, patient_control_number, outgoing_frequency,"
-    " payer_claim_number, traceparent,"
+    " payer_claim_number, traceparent, cob, coverages, date_of_service,"
     " state_since <= now() - make_interval(secs => $2) AS ripe"
     " FROM claims WHERE claim_id = ANY($1::text[])"
     " AND state = 'CODED' AND outgoing_frequency IS NOT NULL"
@@ -359,14 +362,25 @@ async def pick_waiting(
     return list(await conn.fetch(_PICK, claim_ids, window_s))
 
 
-async def sent_as_originals(conn: asyncpg.Connection, pcns: list[str]) -> set[str]:
-    """Which of these CLM01s went out as an original already."""
+async def sent_as_originals(
+    conn: asyncpg.Connection, pcns: list[tuple[str, int]]
+) -> set[tuple[str, int]]:
+    """Which of these (CLM01, payer's place in the order) went out as an original already."""
     rows = await conn.fetch(
-        "SELECT patient_control_number FROM submissions"
+        "SELECT patient_control_number, cob_level FROM submissions"
         " WHERE patient_control_number = ANY($1::text[]) AND frequency_code = '1'",
-        pcns,
+        [p for p, _ in pcns],
     )
-    return {r[0] for r in rows}
+    return {(r[0], int(r[1])) for r in rows}
+
+
+async def cob_facts(conn: asyncpg.Connection, claim_id: str) -> asyncpg.Record | None:
+    """What deciding the claim's next payer needs: its coverages, date of service and
+    the earlier payers' answers it carries."""
+    return await conn.fetchrow(
+        "SELECT coverages, date_of_service, cob, cob_level FROM claims WHERE claim_id = $1",
+        claim_id,
+    )
 
 
 async def next_control_numbers(conn: asyncpg.Connection) -> tuple[int, int]:
@@ -383,11 +397,11 @@ async def save_interchange(
     gcn: int,
     tenant: str,
     payer_id: str,
-    sent: Sequence[tuple[str, str, str]],
+    sent: Sequence[tuple[str, str, str, int]],
     x12: str,
 ) -> None:
     """The interchange and a submission per claim in it: ``sent`` holds (claim id,
-    CLM01, frequency code)."""
+    CLM01, frequency code, the payer's place in the order)."""
     await conn.execute(
         "INSERT INTO interchanges(interchange_control_number, group_control_number, tenant,"
         " payer_id, claim_ids, frequency_codes, x12) VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -395,18 +409,20 @@ async def save_interchange(
         gcn,
         tenant,
         payer_id,
-        [c for c, _, _ in sent],
-        [f for _, _, f in sent],
+        [c for c, _, _, _ in sent],
+        [f for _, _, f, _ in sent],
         x12,
     )
     await conn.execute(
         "INSERT INTO submissions(claim_id, patient_control_number, frequency_code,"
-        " interchange_control_number)"
-        " SELECT c, p, f, $4 FROM unnest($1::text[], $2::text[], $3::text[]) AS u(c, p, f)",
-        [c for c, _, _ in sent],
-        [p for _, p, _ in sent],
-        [f for _, _, f in sent],
+        " interchange_control_number, cob_level)"
+        " SELECT c, p, f, $4, l"
+        " FROM unnest($1::text[], $2::text[], $3::text[], $5::smallint[]) AS u(c, p, f, l)",
+        [c for c, _, _, _ in sent],
+        [p for _, p, _, _ in sent],
+        [f for _, _, f, _ in sent],
         icn,
+        [level for _, _, _, level in sent],
     )
 
 

@@ -77,6 +77,8 @@ class Kind(StrEnum):
     NO_REMIT = "no_remit"
     STATUS_277 = "status_277"
     TIMELY_FILING = "timely_filing"
+    NEXT_PAYER = "next_payer"
+    CROSSOVER = "crossover"
 
 
 class Timer(StrEnum):
@@ -200,6 +202,13 @@ STEPS: tuple[Step, ...] = (
     Step(Kind.PAID_IN_FULL, THEN, "rcm.claims.balance-zero", _s(PA, PP), CL,
          when=lambda e: e.patient_responsibility_cents == 0,
          says="insurance paid in full after contractual adjustments; balance zero"),
+    # coordination of benefits (cob.py): a payment that leaves the patient a share, with a
+    # next payer, sends the claim on (the batcher bills that payer), or, when the payer
+    # crossed it over itself, waits for the next payer's 835 (no claim is sent)
+    Step(Kind.NEXT_PAYER, THEN, "rcm.claims.next-payer", _s(PA, PP), CO,
+         says="sent on to the next payer (coordination of benefits)"),
+    Step(Kind.CROSSOVER, THEN, "rcm.claims.crossover", _s(PA, PP), AC, effects=(start(Timer.REMIT),),
+         says="crossed over by the payer to the next payer: waiting for its 835"),
     # a person voids an adjudicated claim: it goes out again with frequency 8 and the
     # payer answers with a reversal
     Step(Kind.VOID, CMD, "rcm.claims.void", FILED, CO, never_late=True,
@@ -231,10 +240,13 @@ STEPS: tuple[Step, ...] = (
 # fmt: on
 
 # Named steps for the code that applies them (not events: an event finds its step by type).
-(SUBMIT, UNBUILDABLE, VOID, PAID_IN_FULL) = (
+(SUBMIT, UNBUILDABLE, VOID, PAID_IN_FULL, NEXT_PAYER, CROSSOVER) = (
     next(s for s in STEPS if s.kind is k)
-    for k in (Kind.SUBMIT, Kind.UNBUILDABLE, Kind.VOID, Kind.PAID_IN_FULL)
-)
+    for k in (
+        Kind.SUBMIT, Kind.UNBUILDABLE, Kind.VOID, Kind.PAID_IN_FULL, Kind.NEXT_PAYER,
+        Kind.CROSSOVER,
+    )
+)  # fmt: skip
 ACK_RESEND, ACK_GAVE_UP = (s for s in STEPS if s.kind is Kind.ACK_TIMEOUT)
 STATUS_INQUIRY, NO_REMIT_GAVE_UP = (s for s in STEPS if s.kind is Kind.NO_REMIT)
 (STATUS_ANSWER,) = (s for s in STEPS if s.kind is Kind.STATUS_277)

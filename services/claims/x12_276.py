@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from runtime.x12 import Envelope, X12Error, cents, money, segments, transaction, wrap
 from schemas.common import Coverage, Person, Provider
 from schemas.events import ClaimCoded
-from services.claims.x12_837 import Party, Unbuildable, _clean, _ident
+from services.claims.x12_837 import Party
+from services.claims.x12_837_text import Unbuildable, _clean, _ident
 
 VERSION = "005010X212"
 

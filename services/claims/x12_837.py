@@ -19,29 +19,22 @@ can hold it with that reason.
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from runtime.x12 import Envelope, money, transaction, wrap
-from schemas.common import Address, Person, Provider
+from schemas.common import Person, Provider
 from schemas.events import ClaimCoded
+from services.claims import x12_837_cob as cob_loops
+from services.claims.cob import Cob
+from services.claims.x12_837_text import _DELIMS, _address, _code, _d8, _ident, _person_name
+from services.claims.x12_837_text import Unbuildable as Unbuildable
+from services.claims.x12_837_text import _seg as _seg
+from services.claims.x12_837_text import _text as _text
+from services.claims.x12_837_text import filing_indicator as filing_indicator
 
 VERSION = "005010X222A1"
-_DELIMS = "*~:^"
-_TEXT_CLEAN = str.maketrans(dict.fromkeys(_DELIMS + "\r\n\t", " "))
 _MAX_CONTROL = 999_999_999
-
-
-class Unbuildable(ValueError):
-    """A claim that cannot be rendered as an 837P. Names the claim and the field."""
-
-    def __init__(self, claim_id: str, field: str, problem: str = "is missing") -> None:
-        super().__init__(f"claim {claim_id}: {field} {problem}")
-        self.claim_id = claim_id
-        self.field = field
-        self.problem = problem
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,83 +62,7 @@ class Outgoing:
     claim: ClaimCoded
     frequency_code: str = "1"
     payer_claim_number: str | None = None
-
-
-def _seg(*elements: str) -> str:
-    """One segment with the default delimiters, trailing empty elements dropped.
-
-    A faster runtime.x12.segment for this writer's hot path: it is only ever given
-    text that _text/_ident/_code made delimiter-free, so trailing '*' can only come
-    from empty elements.
-    """
-    return "*".join(elements).rstrip("*") + "~"
-
-
-def _d8(day: dt.date) -> str:
-    return day.isoformat().replace("-", "")
-
-
-def filing_indicator(payer_id: str) -> str:
-    """SBR09 from our payer id convention: MCR* Medicare Part B, MCD* Medicaid, else CI."""
-    upper = payer_id.upper()
-    if upper.startswith("MCR"):
-        return "MB"
-    if upper.startswith("MCD"):
-        return "MC"
-    return "CI"
-
-
-@functools.lru_cache(maxsize=16384)
-def _clean(value: str) -> str:
-    if not value.isascii():
-        value = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode()
-    return " ".join(value.translate(_TEXT_CLEAN).split()).upper()
-
-
-def _text(value: str, claim_id: str, field: str) -> str:
-    """Free text (names, addresses): upper case ASCII, delimiters replaced by spaces."""
-    out = _clean(value)
-    if not out:
-        raise Unbuildable(claim_id, field, "is empty once made X12-safe")
-    return out
-
-
-def _ident(value: str, claim_id: str, field: str) -> str:
-    """An identifier must survive unchanged: refuse rather than alter it."""
-    if not value or not value.isprintable() or not value.isascii() or value != value.strip():
-        raise Unbuildable(claim_id, field, f"is not a usable X12 identifier: {value!r}")
-    for c in _DELIMS:
-        if c in value:
-            raise Unbuildable(claim_id, field, f"contains the X12 delimiter {c!r}: {value!r}")
-    return value
-
-
-def _code(value: str, claim_id: str, field: str) -> str:
-    if not value.isascii() or not value.isalnum():
-        raise Unbuildable(claim_id, field, f"is not an alphanumeric code: {value!r}")
-    return value.upper()
-
-
-def _address(addr: Address, claim_id: str, field: str) -> list[str]:
-    n3 = _seg(
-        "N3",
-        _text(addr.line1, claim_id, f"{field}.line1"),
-        _text(addr.line2, claim_id, f"{field}.line2") if addr.line2 else "",
-    )
-    n4 = _seg(
-        "N4",
-        _text(addr.city, claim_id, f"{field}.city"),
-        _code(addr.state, claim_id, f"{field}.state"),
-        _code(addr.postal_code, claim_id, f"{field}.postal_code"),
-    )
-    return [n3, n4]
-
-
-def _person_name(person: Person, claim_id: str, field: str) -> tuple[str, str]:
-    return (
-        _text(person.last_name, claim_id, f"{field}.last_name"),
-        _text(person.first_name, claim_id, f"{field}.first_name"),
-    )
+    cob: Cob | None = None  # to a later payer: the earlier payers' answers (2320, 2430)
 
 
 def _dmg(person: Person) -> str:
@@ -301,6 +218,7 @@ def _claim_loop(out: Outgoing) -> list[str]:
         segs.append(_provider_nm1("82", rp, cid, "rendering_provider"))
         if rp.taxonomy:
             segs.append(_seg("PRV", "PE", "PXC", rp.taxonomy))
+    by_line = cob_loops.other_payers(claim, out.cob, segs) if out.cob else {}
     n_dx = len(diagnoses)
     for n, line in enumerate(lines, start=1):
         proc = _code(line.procedure_code, cid, f"lines[{n}].procedure_code")
@@ -326,6 +244,7 @@ def _claim_loop(out: Outgoing) -> list[str]:
             )
         )
         segs.append(_seg("DTP", "472", "D8", _d8(line.service_date)))
+        segs.extend(by_line.get(n, ()))
     return segs
 
 

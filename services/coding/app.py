@@ -12,7 +12,7 @@ from schemas.events import EligibilityChecked
 from schemas.events_workqueue import ClaimFixed
 from services.coding import handlers, timers
 from services.coding.codesets import icd_index
-from services.coding.config import CodingSettings
+from services.coding.config import CodingSettings, load_reference_files
 from services.coding.tables import LoadedTables, load_tables
 
 PORT = 6102
@@ -31,6 +31,7 @@ def build(
     ``tables`` lets them see the edit tables it loads."""
     cfg = config or CodingSettings()
     loaded = tables or LoadedTables()
+    load_reference_files(cfg)  # fails fast on a malformed file
     svc = Service("coding", schema=schema, migrations=MIGRATIONS, http_port=http_port, s=settings)
     svc.on_many(EligibilityChecked, partial(handlers.on_eligible, tables=loaded))
     svc.on(ClaimFixed, partial(handlers.on_fixed, tables=loaded))

@@ -8,6 +8,8 @@ process need it too.)
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -20,3 +22,24 @@ class CodingSettings(BaseSettings):
         gt=0,
         description="How often to look for a new NCCI/MUE load (`rcm code load-ncci` ...)",
     )
+    necessity_file: Path | None = Field(
+        default=None,
+        description=(
+            "Medical-necessity table (CSV procedure_code,dx_low,dx_high,source) replacing "
+            "the small bundled default"
+        ),
+    )
+    payers_file: Path | None = Field(
+        default=None,
+        description="Payer list (CSV payer_id,name) replacing the bundled demo payers",
+    )
+
+
+def load_reference_files(cfg: CodingSettings) -> None:
+    """Load the configured necessity table and payer list into this process."""
+    from services.coding import reference
+
+    if cfg.necessity_file is not None:
+        reference.load_necessity_file(cfg.necessity_file)
+    if cfg.payers_file is not None:
+        reference.load_payer_file(cfg.payers_file)

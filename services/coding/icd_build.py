@@ -66,7 +66,7 @@ MALE_ONLY_EXTRA: tuple[str, ...] = (
     "Z125",  # screening for malignant neoplasm of prostate
 )
 
-FORMAT = 1
+FORMAT = 2
 """Layout of the cache files; bump it when what :func:`build` returns changes shape."""
 
 SUPPLEMENTARY_REASON = "is a supplementary code for the infectious agent; list the condition first"
@@ -79,7 +79,6 @@ _CODE_REF = re.compile(r"\b([A-Z][0-9][0-9A-Z](?:\.[0-9A-Z]{1,4})?)(?:\.-|-)?")
 _CODE_RANGE = re.compile(
     r"\b([A-Z][0-9][0-9A-Z](?:\.[0-9A-Z]{1,4})?)-?\s*-\s*([A-Z][0-9][0-9A-Z](?:\.[0-9A-Z]{1,4})?)\b"
 )
-_DAYS_AFTER_BIRTH = re.compile(r"first (\d+) days after birth")
 _MALE_BLOCK = re.compile(r"(?<!fe)male genital", re.IGNORECASE)
 _FEMALE_BLOCK = re.compile(r"female (genital|pelvic)", re.IGNORECASE)
 
@@ -123,7 +122,6 @@ class _Blocks:
     male: set[str] = field(default_factory=set)
     female: set[str] = field(default_factory=set)
     external_chapter: str = ""
-    newborn_days: int = 28
 
 
 def _blocks(icd: Any, all_codes: list[str]) -> _Blocks:
@@ -137,10 +135,6 @@ def _blocks(icd: Any, all_codes: list[str]) -> _Blocks:
             found.maternal.add(code)
         if "newborn records only" in notes:
             found.newborn.add(code)
-            for inc in icd.get_includes(code):
-                m = _DAYS_AFTER_BIRTH.search(inc)
-                if m:
-                    found.newborn_days = int(m.group(1))
         if "supplementary or additional codes" in notes:
             found.supplementary.add(code)
         if icd.is_chapter(code) and "(V00-Y99)" in desc:
@@ -217,7 +211,7 @@ def build() -> tuple[dict[str, Any], dict[str, str]]:
     The index: ``version`` (the CMS data file's name), ``valid``, ``billable``,
     ``external_cause``, ``female_only``, ``male_only``, ``newborn_only`` (sorted lists of
     dotless codes), ``never_first`` (code -> reason), ``code_first_refs`` (code -> list
-    of [low, high]) and ``newborn_max_age_days``.
+    of [low, high]).
     """
     icd = _icd()
     all_codes: list[str] = icd.get_all_codes()
@@ -242,7 +236,6 @@ def build() -> tuple[dict[str, Any], dict[str, str]]:
         "female_only": sorted(out.female),
         "male_only": sorted(out.male - out.female),
         "newborn_only": sorted(out.newborn),
-        "newborn_max_age_days": blocks.newborn_days,
     }
     return index, out.descriptions
 

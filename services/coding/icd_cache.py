@@ -49,7 +49,7 @@ class IcdIndex:
     female_only: frozenset[str]
     male_only: frozenset[str]
     newborn_only: frozenset[str]
-    newborn_max_age_days: int
+    """Codes for newborn records only (chapter 16): the MCE's newborn group, age 0."""
     version: str
 
 
@@ -136,9 +136,9 @@ def index_from_json(doc: Any) -> IcdIndex:
                 raise ValueError("expected a [low, high] range")
             ranges.append((rng[0], rng[1]))
         code_first_refs[canon.setdefault(code, code)] = tuple(ranges)
-    days, version = d["newborn_max_age_days"], d["version"]
-    if not isinstance(days, int) or not isinstance(version, str):
-        raise ValueError("expected newborn_max_age_days and version")
+    version = d["version"]
+    if not isinstance(version, str):
+        raise ValueError("expected version")
     return IcdIndex(
         valid=valid,
         billable=_codes(d["billable"], canon),
@@ -148,7 +148,6 @@ def index_from_json(doc: Any) -> IcdIndex:
         female_only=_codes(d["female_only"], canon),
         male_only=_codes(d["male_only"], canon),
         newborn_only=_codes(d["newborn_only"], canon),
-        newborn_max_age_days=days,
         version=version,
     )
 

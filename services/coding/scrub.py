@@ -25,15 +25,20 @@ from services.coding.edits import (
     diagnosis_sequence,
     diagnosis_sex,
     duplicate_lines,
+    dx_fit,
     em_level,
     em_multiple,
     em_patient_status,
     em_preventive,
+    identifiers,
     modifiers,
     mue,
     ncci_ptp,
+    necessity,
     pointers,
     procedure_codes,
+    procedure_sex,
+    vaccines,
 )
 from services.coding.edits.facts import ClaimFacts, PriorService, claim_facts
 from services.coding.edits.flag import HOLD, Flag
@@ -52,7 +57,7 @@ BEFORE_DIAGNOSES: tuple[ClaimEdit, ...] = (
 EACH_BILLABLE_DIAGNOSIS: tuple[DiagnosisEdit, ...] = (
     diagnosis_codes.duplicate,
     diagnosis_sex.other_sex,
-    diagnosis_age.perinatal_after_newborn,
+    diagnosis_age.outside_age_group,
 )
 AFTER_DIAGNOSES: tuple[ClaimEdit, ...] = (diagnosis_sequence.first_listed,)
 LINES: tuple[ClaimEdit, ...] = (
@@ -63,6 +68,12 @@ LINES: tuple[ClaimEdit, ...] = (
     em_preventive.age_band,
     em_preventive.patient_status,
     em_patient_status.office_visit_status,
+    procedure_sex.other_sex,
+    dx_fit.problem_without_problem,
+    dx_fit.preventive_without_exam,
+    vaccines.product_and_diagnosis,
+    vaccines.administration_code,
+    necessity.unsupported_tests,
 )
 """Each flags lines (never the claim); their findings are listed line by line."""
 AFTER_LINES: tuple[ClaimEdit, ...] = (
@@ -73,6 +84,8 @@ AFTER_LINES: tuple[ClaimEdit, ...] = (
     awv_frequency.too_soon,
     claim_data.claim_id_length,
     claim_data.coverage_missing,
+    identifiers.provider_ids,
+    identifiers.payer_ids,
 )
 
 

@@ -24,6 +24,10 @@ def main() -> None:
         loop="uvloop",
         http="httptools",
         access_log=False,
+        # No banner; forwarded headers are read by the app itself, from trusted proxies
+        # only (services/gateway/hardening.py), never by uvicorn from whoever sends them.
+        server_header=False,
+        proxy_headers=False,
         log_config=None,
         timeout_graceful_shutdown=10,
     )

@@ -15,9 +15,10 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 from runtime.settings import Settings, settings
-from services.gateway.config import GatewaySettings
+from services.gateway.config import GatewaySettings, parse_proxies
 from services.gateway.core import Gateway
 from services.gateway.errors import BodyLimit, Json, add_handlers
+from services.gateway.hardening import AuthGuard, Proxies, SecurityHeaders
 from services.gateway.ops_cache import LagCache, OpsTools, TtlCache
 from services.gateway.ops_sessions import NeedsLogin, on_needs_login
 from services.gateway.request_metrics import RequestMetrics
@@ -46,6 +47,8 @@ the event (acks=all); when Kafka or the database cannot take it, 503 with Retry-
 Send `Idempotency-Key` on writes: a retry with the same key and body gets the first
 answer and sends nothing new. Field errors answer 422 with paths and messages only.
 Every read and write of patient data is written to a hash-chained audit log.
+Every answer carries `Cache-Control: no-store`; failed authentications are limited per
+client and per key (429 with Retry-After once over the limit).
 """
 
 
@@ -78,10 +81,15 @@ def create_app(s: Settings | None = None, g: GatewaySettings | None = None) -> F
     app.state.settings = s
     app.state.config = g
     app.state.ops = OpsTools(registry, LagCache(s, g), TtlCache(g.ops_cache_s))
+    app.state.auth = AuthGuard(
+        g.auth_fail_burst, g.auth_fail_per_minute, Proxies(parse_proxies(g.trusted_proxies))
+    )
 
-    # Outermost last: request metrics see every answer, 413s included.
+    # Outermost last: request metrics see every answer, 413s included; every answer,
+    # 413s included, carries the security headers.
     app.add_middleware(BodyLimit, limit=g.max_body_bytes)
     app.add_middleware(RequestMetrics, registry=registry)
+    app.add_middleware(SecurityHeaders)
     add_handlers(app, g.retry_after_s)
     app.add_exception_handler(NeedsLogin, on_needs_login)
 

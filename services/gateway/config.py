@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -38,6 +40,21 @@ def parse_limits(text: str) -> dict[str, int]:
             raise ValueError(f"a limit is positive, got {part!r}")
         out[state] = int(value)
     return out
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_proxies(text: str) -> tuple[Network, ...]:
+    """'10.0.0.0/8, 127.0.0.1' -> networks; raises ValueError naming a bad entry."""
+    out = []
+    for part in (p.strip() for p in text.split(",")):
+        if part:
+            try:
+                out.append(ipaddress.ip_network(part, strict=False))
+            except ValueError:
+                raise ValueError(f"not an IP address or network: {part!r}") from None
+    return tuple(out)
 
 
 class GatewaySettings(BaseSettings):
@@ -84,6 +101,26 @@ class GatewaySettings(BaseSettings):
         default=8 * 3600, ge=60, le=7 * 86400, description="Dashboard session cookie lifetime"
     )
     ops_ticket_s: int = Field(default=60, ge=5, le=600, description="One-time login link lifetime")
+
+    # --- HTTP hardening (services/gateway/hardening.py) ---
+    trusted_proxies: str = Field(
+        default="",
+        max_length=2000,
+        description="IPs or networks (comma-separated) of the proxies in front of the gateway:"
+        " only their X-Forwarded-For and X-Forwarded-Proto are believed. Empty: none",
+    )
+    auth_fail_burst: int = Field(
+        default=20, ge=1, le=10_000, description="Failed authentications per client or key"
+    )
+    auth_fail_per_minute: int = Field(
+        default=10, ge=1, le=100_000, description="How fast that allowance refills"
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, value: str) -> str:
+        parse_proxies(value)
+        return value
 
     @field_validator("ops_stuck_limits")
     @classmethod

@@ -17,6 +17,7 @@ from services.gateway.config import GatewaySettings
 from services.gateway.core import Gateway, _Write, sha
 from services.gateway.denials import denied
 from services.gateway.errors import Json, RateLimited
+from services.gateway.hardening import AuthGuard
 from services.gateway.keys import Principal, bearer
 from services.gateway.keys import Scope as KeyScope
 
@@ -36,7 +37,13 @@ async def _settings(request: Request) -> Settings:
     return s
 
 
+async def _guard(request: Request) -> AuthGuard:
+    guard: AuthGuard = request.app.state.auth
+    return guard
+
+
 Gw = Annotated[Gateway, Depends(_gateway)]
+Guard = Annotated[AuthGuard, Depends(_guard)]
 Config = Annotated[GatewaySettings, Depends(_config)]
 RcmSettings = Annotated[Settings, Depends(_settings)]
 
@@ -47,12 +54,14 @@ Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_security)]
 def need(*scopes: KeyScope) -> Callable[..., Awaitable[Principal]]:
     """A dependency: the caller's key, with one of ``scopes`` (any key when none)."""
 
-    async def dependency(gw: Gw, creds: Credentials, request: Request) -> Principal:
+    async def dependency(request: Request, gw: Gw, guard: Guard, creds: Credentials) -> Principal:
         token = bearer(f"{creds.scheme} {creds.credentials}") if creds else None
         if token is None:
             await denied(gw, request, 401, "missing bearer token")
             raise HTTPException(401, "missing bearer token")
-        p: Principal | None = await gw.guarded(lambda: gw.principal(token))
+        p: Principal | None = await guard.check(
+            request, token, lambda: gw.guarded(lambda: gw.principal(token))
+        )
         if p is None:
             await denied(gw, request, 401, "unknown or revoked API key")
             raise HTTPException(401, "unknown or revoked API key")
@@ -95,13 +104,20 @@ async def idempotent(
     run: Callable[[intake.Extra], Awaitable[dict[str, Any]]],
     *,
     encounter_id: str | None = None,
+    tenant_wide: bool = False,
 ) -> JSONResponse:
     """202 with what ``run`` answers; with an Idempotency-Key, a retry of the same request
-    gets the first answer (Idempotent-Replay: true) and runs nothing again."""
+    with the same API key gets the first answer (Idempotent-Replay: true) and runs nothing
+    again."""
     status = 202
     if key is None:
         return Json(await run(intake.nothing), status_code=status)
     request_hash = sha(route.encode() + b"\x00" + await request.body())
+    # An Idempotency-Key is the API key's: another key of the tenant (another EHR, another
+    # integration) choosing the same one neither replays nor blocks this one. A natural id
+    # of the tenant's data (a payment_id) stays tenant-wide (``tenant_wide``).
+    if not tenant_wide:
+        key = f"{p.key_id}:{key}"
     first = await gw.idem_begin(p.tenant, key, route, request_hash, encounter_id)
     if first == "mismatch":
         raise HTTPException(422, "Idempotency-Key was used with a different request")

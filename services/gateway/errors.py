@@ -38,7 +38,10 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"model": Problem, "description": "The key lacks the scope"},
     413: {"model": Problem, "description": "Body too large"},
     422: {"model": Problem, "description": "Field-level errors, no input values"},
-    429: {"model": Problem, "description": "Rate limit of the key; see Retry-After"},
+    429: {
+        "model": Problem,
+        "description": "Rate limit of the key, or too many failed authentications; Retry-After",
+    },
     503: {"model": Problem, "description": "Kafka or the database unavailable; see Retry-After"},
 }
 
@@ -48,9 +51,10 @@ def problem(status: int, description: str) -> dict[int | str, dict[str, Any]]:
 
 
 class RateLimited(Exception):
-    def __init__(self, wait: float) -> None:
+    def __init__(self, wait: float, error: str = "rate limit of this API key exceeded") -> None:
         super().__init__("rate limited")
         self.wait = wait
+        self.error = error
 
 
 def add_handlers(app: FastAPI, retry_after_s: int) -> None:
@@ -96,7 +100,7 @@ def add_handlers(app: FastAPI, retry_after_s: int) -> None:
     @app.exception_handler(RateLimited)
     async def on_rate(request: Request, exc: RateLimited) -> JSONResponse:
         return Json(
-            {"error": "rate limit of this API key exceeded", "errors": []},
+            {"error": exc.error, "errors": []},
             status_code=429,
             headers={"Retry-After": str(max(1, int(exc.wait + 0.999)))},
         )

@@ -273,6 +273,9 @@ def map_bundle(bundle: Any) -> list[Mapped]:
         if not m.patient_id:
             errors.append({"loc": f"Encounter[{n}].subject", "msg": "no Patient in the bundle"})
             continue
+        if len(m.patient_id) > 64:  # a held draft keeps it, unchecked by the contract
+            errors.append({"loc": f"Encounter[{n}].subject", "msg": "Patient id longer than 64"})
+            continue
         seen.add(m.encounter_id)
         out.append(m)
     if errors:

@@ -26,7 +26,7 @@ class StateCount(Answer):
 
 
 class StuckClaim(Answer):
-    claim_id: str
+    claim_id: str | None  # None for a key with the ops scope alone
     state: str
     since: str
     age_s: float

@@ -6,21 +6,26 @@ SameSite=Lax cookie (Secure over HTTPS) valid for ``/v1/ops`` only, stored as it
 sha256, ending at its expiry, at logout or when the key is revoked. For scripts and
 tests, ``POST /v1/ops/tickets`` (bearer) gives a one-time login link valid for a minute;
 following it opens a session and the link is spent, so it is worthless in a browser
-history or a proxy log. No long-lived secret ever travels in a URL.
+history or a proxy log. No long-lived secret ever travels in a URL. The sign-in and
+sign-out forms carry a CSRF token (``csrf_ok``): another site can neither sign a browser
+in to its own key nor sign it out.
 """
 
 from __future__ import annotations
 
+import hmac
 import secrets
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
 from services.gateway.core import Gateway
+from services.gateway.hardening import AuthGuard
 from services.gateway.keys import Principal, token_hash
 
 COOKIE = "rcm_ops_session"
 COOKIE_PATH = "/v1/ops"
+CSRF_COOKIE = "rcm_ops_csrf"
 SECURITY_HEADERS = {
     "Cache-Control": "no-store",
     "X-Content-Type-Options": "nosniff",
@@ -73,17 +78,37 @@ async def spend_ticket(gw: Gateway, ticket: str) -> Principal | None:
     return Principal(row["key_id"], row["tenant"], frozenset(row["scopes"]), row["rate_per_s"])
 
 
-def secure(request: Request) -> bool:
-    proto = request.headers.get("x-forwarded-proto", request.url.scheme)
-    return proto.split(",")[0].strip() == "https"
+def https(request: Request) -> bool:
+    """Over https (the cookies' Secure flag): X-Forwarded-Proto counts from trusted proxies
+    only (services/gateway/hardening.py)."""
+    guard: AuthGuard = request.app.state.auth
+    return guard.proxies.https(request)
+
+
+def csrf_ok(request: Request, sent: str) -> bool:
+    """A cookie-authenticated form's double-submit token: the form field must equal the
+    SameSite=Strict cookie set with the form, which another site can neither read nor set;
+    and a browser saying the request is cross-site is refused outright."""
+    if request.headers.get("sec-fetch-site", "") == "cross-site":
+        return False
+    cookie = request.cookies.get(CSRF_COOKIE, "")
+    return bool(cookie) and len(cookie) <= 100 and hmac.compare_digest(cookie, sent)
+
+
+def with_csrf(response: Response, token: str, secure: bool) -> Response:
+    response.set_cookie(
+        CSRF_COOKIE, token, path=COOKIE_PATH, httponly=True, samesite="strict", secure=secure
+    )
+    return response
 
 
 def wants_html(request: Request) -> bool:
     return "text/html" in request.headers.get("accept", "")
 
 
-def login_page(message: str = "", status: int = 401) -> HTMLResponse:
+def login_page(message: str = "", status: int = 401, *, secure: bool = False) -> HTMLResponse:
     nonce = secrets.token_urlsafe(16)
+    csrf = secrets.token_urlsafe(32)
     note = f"<p class='err'>{escape(message)}</p>" if message else ""
     body = (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
@@ -103,12 +128,15 @@ def login_page(message: str = "", status: int = 401) -> HTMLResponse:
         " (<code>rcm keys create --scopes ops</code>).</p>"
         f"{note}<label for='k'>API key</label>"
         "<input id='k' name='api_key' type='password' autocomplete='off' required>"
+        f"<input type='hidden' name='csrf' value='{csrf}'>"
         "<button type='submit'>Open the dashboard</button></form></body></html>"
     )
     headers = {**SECURITY_HEADERS, "Content-Security-Policy": csp(nonce)}
     if status == 401:
         headers["WWW-Authenticate"] = "Bearer"
-    return HTMLResponse(body, status_code=status, headers=headers)
+    page = HTMLResponse(body, status_code=status, headers=headers)
+    with_csrf(page, csrf, secure)
+    return page
 
 
 def csp(nonce: str) -> str:
@@ -131,7 +159,7 @@ class NeedsLogin(Exception):
 
 
 async def on_needs_login(request: Request, exc: Exception) -> HTMLResponse:
-    return login_page()
+    return login_page(secure=https(request))
 
 
 async def end_session(gw: Gateway, token: str) -> None:

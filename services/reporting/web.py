@@ -13,6 +13,7 @@ from typing import Any
 
 import faust
 
+from runtime.ops_web import harden
 from runtime.service import authorized
 from runtime.settings import Settings
 from services.reporting import domain
@@ -71,6 +72,8 @@ def parse_query(query: Mapping[str, str]) -> tuple[str, str, int] | str:
 
 
 def install(app: faust.App, tables: KpiTables, s: Settings, sizes: Mapping[str, int]) -> None:
+    harden(app)
+
     @app.page("/healthz")
     async def healthz(web: Any, request: Any) -> Any:
         ok = recovered(app)

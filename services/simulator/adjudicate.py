@@ -43,6 +43,7 @@ from services.simulator.model import (
     LineResult,
 )
 from services.simulator.payers import OFFICE_EM, PayerPlan, payer
+from services.simulator.secondary import adjudicate_later
 
 PROCESSED_PRIMARY = "1"
 PROCESSED_SECONDARY = "2"
@@ -298,6 +299,8 @@ def adjudicate(
         denial = (group, carc, remarks, ("MA130",) if carc == "16" else ())
     if denial is not None:
         return _denied_claim(claim, plan, number, charge, today, denial, accumulators)
+    if claim.priority > 1:  # a later payer: it pays what the prior payers left
+        return adjudicate_later(claim, plan, number, today, accumulators)
 
     ded_met = acc.deductible_met_cents
     oop_met = acc.oop_met_cents
@@ -314,18 +317,11 @@ def adjudicate(
         )
         results.append(result)
 
-    line_paid = sum(r.paid_cents for r in results)
-    claim_cas: list[Cas] = []
     status = PROCESSED_PRIMARY
-    if claim.priority > 1:
-        status = PROCESSED_SECONDARY
-        other = min(max(0, claim.prior_payer_paid_cents), line_paid)
-        if other:
-            claim_cas.append(Cas("OA", "23", other))
     if results and all(r.denied for r in results):
         status = DENIED
     claim_remarks = ("MA130",) if any(r.denied and "M76" in r.remarks for r in results) else ()
-    paid = line_paid - sum(c.amount_cents for c in claim_cas)
+    paid = sum(r.paid_cents for r in results)
     return Adjudication(
         claim=claim,
         payer_id=plan.payer_id,
@@ -336,7 +332,6 @@ def adjudicate(
         paid_cents=paid,
         patient_responsibility_cents=sum(r.patient_responsibility_cents for r in results),
         lines=tuple(results),
-        claim_adjustments=tuple(claim_cas),
         claim_remarks=claim_remarks,
         accumulators=Accumulators(acc.year, ded_met, oop_met),
         denial_reason=_first_carc(results) if status == DENIED else None,

@@ -57,6 +57,13 @@ class SimulatorSettings(BaseSettings):
     out_of_order_s: float = Field(default=2.0, ge=0)
     ack_delay_s: float = Field(default=0.0, ge=0)
     reversal_rate: float = Field(default=0.0, ge=0, le=1)
+    crossover_rate: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="Share of a payer's paid claims it crosses over itself to a next payer it"
+        " forwards to (Medicare to Medigap): 835 CLP02 19, NM1*TT, MA18",
+    )
     reversal_after_s: float = Field(default=1.0, ge=0, description="Reversal's delay after payment")
     correction_factor: Decimal = Field(
         default=Decimal("1.05"), gt=0, description="Fee schedule multiplier of a corrected payment"

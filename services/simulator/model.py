@@ -29,6 +29,10 @@ class ClaimLineIn:
     service_date: dt.date | None = None
     #: REF*6R line item control number, echoed on the 835.
     control_number: str | None = None
+    #: 2430 on a later payer's claim: what prior payers paid on the line (SVD02) and the
+    #: patient share the last of them left (its CAS PR); None when no 2430 came.
+    prior_paid_cents: int = 0
+    prior_patient_cents: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +56,10 @@ class ClaimIn:
     priority: int = 1
     #: AMT*D in 2320: what the prior payer paid, on a secondary claim.
     prior_payer_paid_cents: int = 0
+    #: AMT*EAF in 2320: what the patient still owed after the prior payer.
+    prior_patient_cents: int | None = None
+    #: The claim's other payers from 2320/2330 (SBR01 priority, payer id, member id).
+    other_payers: tuple[tuple[int, str, str], ...] = ()
     filing_indicator: str | None = None
     patient: Name = field(default_factory=lambda: Name("UNKNOWN"))
     subscriber: Name | None = None
@@ -131,6 +139,8 @@ class Adjudication:
     accumulators: Accumulators | None = None
     #: The CARC that denied the whole claim, if one did.
     denial_reason: str | None = None
+    #: (name, payer id) of the payer the claim was crossed over to (835 NM1*TT).
+    crossover_to: tuple[str, str] | None = None
 
     @property
     def denied(self) -> bool:

@@ -155,6 +155,13 @@ def adjudicate_one(
     return result, acc
 
 
+def crosses_over(cfg: SimulatorSettings, claim: ClaimIn) -> bool:
+    """Whether the payer forwards this claim to the next payer itself (when it may)."""
+    return random.Random(f"{cfg.seed}:crossover:{claim.patient_control_number}").random() < (
+        cfg.crossover_rate
+    )
+
+
 def reversed_later(cfg: SimulatorSettings, claim: ClaimIn, result: Adjudication) -> bool:
     """Whether the payer will reverse this payment and pay it again, corrected."""
     rng = random.Random(f"{cfg.seed}:reverse:{claim.patient_control_number}")

@@ -148,12 +148,19 @@ class PayerPlan:
         default_factory=lambda: MappingProxyType({"83036": DIABETES_DIAGNOSES})
     )
     unknown_code_rate: Decimal = UNKNOWN_CODE_RATE
+    #: How it pays as a later payer (services/simulator/secondary.py): "medigap" pays the
+    #: prior payer's coinsurance and deductible, "medicaid" the cost sharing up to its own
+    #: fee, "commercial" coordinates by its own plan.
+    as_secondary: str = "commercial"
+    #: Payers this one forwards a paid claim to itself (a crossover: 835 NM1*TT, MA18).
+    crosses_over_to: frozenset[str] = frozenset()
 
     def fee(self, code: str) -> int | None:
         return self.fees.get(code)
 
 
 MEDICARE = PayerPlan(
+    crosses_over_to=frozenset({"MGP01"}),
     payer_id="MCR01",
     name="MEDICARE PART B SIM",
     plan="Medicare Part B",
@@ -204,6 +211,23 @@ MEDICAID = PayerPlan(
     address=Address("300 CAPITOL AVE", "SACRAMENTO", "CA", "95814"),
     contact_phone="8005550103",
     non_covered=frozenset({"17110"}),
+    as_secondary="medicaid",
+)
+
+MEDIGAP = PayerPlan(
+    payer_id="MGP01",
+    name="MEDIGAP PLAN F SIM",
+    plan="Medigap Plan F",
+    filing_indicator="15",  # CLP06 indemnity insurance (a supplement; 837 SBR09 says CI)
+    fees=MEDICARE_FEES,
+    benefits=Benefits(),
+    timely_filing_days=365,
+    days_to_pay=7,
+    payment_method="ACH",
+    tax_id="990000005",
+    address=Address("500 SUPPLEMENT ST", "OMAHA", "NE", "68102"),
+    contact_phone="8005550105",
+    as_secondary="medigap",
 )
 
 HDHP = PayerPlan(
@@ -227,7 +251,7 @@ HDHP = PayerPlan(
 )
 
 PAYERS: Mapping[str, PayerPlan] = MappingProxyType(
-    {p.payer_id: p for p in (MEDICARE, PPO, MEDICAID, HDHP)}
+    {p.payer_id: p for p in (MEDICARE, PPO, MEDICAID, HDHP, MEDIGAP)}
 )
 
 

@@ -16,7 +16,7 @@ import asyncpg
 from runtime.service import Service
 from runtime.x12 import X12Error
 from schemas.events import RemitReceived
-from services.simulator import delivery, payer, repository
+from services.simulator import delivery, payer, repository, secondary
 from services.simulator.config import SimulatorSettings
 from services.simulator.model import Accumulators, Adjudication, ClaimIn
 from services.simulator.payers import payer as plan_of
@@ -85,13 +85,25 @@ async def pay(
         key = (fix["tenant"], fix["payer_id"], fix["billing_npi"])
         batch = batches.setdefault(key, payer.Batch([], fix["event_id"], fix["traceparent"]))
         batch.results += payer.correct(books, cfg, claim, fix, today)
+    crossed: dict[tuple[str, str, str], payer.Batch] = {}  # the next payers' 835s, later
     for row, claim in due:
         key = (row["tenant"], row["payer_id"], row["billing_npi"])
         batch = batches.setdefault(key, payer.Batch([], row["event_id"], row["traceparent"]))
         claim = books.with_roster(claim)
         result, acc_before = payer.adjudicate_one(books, cfg, claim, today, row["tenant"])
+        onward = secondary.crossover(claim, result, plan_of(claim.payer_id))
+        if onward is not None and not payer.crosses_over(cfg, claim):
+            onward = None
+        if onward is not None:  # the payer forwards it: the next payer answers it itself
+            result = secondary.forwarded(result, plan_of(onward.payer_id))
+            later, _ = payer.adjudicate_one(
+                books, cfg, books.with_roster(onward), today, row["tenant"]
+            )
+            ckey = (row["tenant"], onward.payer_id, row["billing_npi"])
+            cbatch = crossed.setdefault(ckey, payer.Batch([], row["event_id"], row["traceparent"]))
+            cbatch.results.append(later)
         batch.results.append(result)
-        if payer.reversed_later(cfg, claim, result):
+        if onward is None and payer.reversed_later(cfg, claim, result):
             await _plan_correction(conn, cfg, row, claim, acc_before, today)
     accumulators, paid = books.changes()
     if accumulators:
@@ -100,6 +112,9 @@ async def pay(
         await repository.write_paid(conn, paid)
     for (tenant, payer_id, npi), batch in batches.items():
         await _send_835(svc, conn, cfg, tenant, payer_id, npi, batch, today)
+    for (tenant, payer_id, npi), batch in crossed.items():  # after the primary's, its delay
+        delay = payer.payer_delay(cfg, payer_id)
+        await _send_835(svc, conn, cfg, tenant, payer_id, npi, batch, today, delay_s=delay)
     await repository.mark_done(conn, [r["id"] for r in rows], [r["id"] for r in fixes])
 
 
@@ -162,6 +177,8 @@ async def _send_835(
     npi: str,
     batch: payer.Batch,
     today: dt.date,
+    *,
+    delay_s: float = 0.0,
 ) -> None:
     trace = payer.trace_number(payer_id, today, await repository.next_trace_sequence(conn))
     plb = await _provider_adjustments(conn, cfg, tenant, payer_id, npi, trace, batch.results)
@@ -200,5 +217,8 @@ async def _send_835(
     event = RemitReceived(trace_number=trace, payer_id=payer_id, source="simulator", x12=text)
     for _ in range(deliveries):
         await delivery.schedule(
-            ctx, event, correlation_id=trace, delay_s=cfg.out_of_order_s if late else 0.0
+            ctx,
+            event,
+            correlation_id=trace,
+            delay_s=delay_s + (cfg.out_of_order_s if late else 0.0),
         )

@@ -83,7 +83,7 @@ def _claim_segments(adj: Adjudication, plan: PayerPlan, d: Delimiters) -> list[s
             money(adj.charge_cents),
             money(adj.paid_cents),
             money(adj.patient_responsibility_cents),
-            claim.filing_indicator or plan.filing_indicator,
+            plan.filing_indicator,  # CLP06: what the payer adjudicated it as (837 SBR09 may say CI, which CLP06 has no code for)
             adj.payer_claim_number,
             claim.place_of_service,
             claim.frequency_code,
@@ -126,6 +126,9 @@ def _claim_segments(adj: Adjudication, plan: PayerPlan, d: Delimiters) -> list[s
         )
     if claim.rendering_npi and claim.rendering_npi != claim.billing_npi:
         segs.append(segment("NM1", "82", "1", "", "", "", "", "", "XX", claim.rendering_npi, d=d))
+    if adj.crossover_to is not None:  # the claim was forwarded to this payer (COB)
+        name, payer_id = adj.crossover_to
+        segs.append(segment("NM1", "TT", "2", name, "", "", "", "", "PI", payer_id, d=d))
     if adj.claim_remarks:
         segs.append(segment("MOA", "", "", *adj.claim_remarks[:5], d=d))
     if adj.received:

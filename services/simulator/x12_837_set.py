@@ -107,6 +107,10 @@ class _Claim:
     original: str | None = None
     rendering: str | None = None
     prior_paid: int = 0
+    #: AMT*EAF of the last 2320 read: what the patient still owed after the prior payer
+    prior_patient: int | None = None
+    #: 2320/2330: (SBR01 priority, payer id, member id) of every other payer
+    others: list[tuple[int, str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -119,6 +123,9 @@ class _Line:
     pointers: tuple[int, ...] = ()
     date: dt.date | None = None
     control: str | None = None
+    #: 2430: what the prior payers paid on the line, and the patient share the last one left
+    prior_paid: int = 0
+    prior_patient: int | None = None
 
 
 class _Walk:
@@ -231,6 +238,8 @@ class _Walk:
         if self.current is not None:  # 2320: another payer of the claim
             self.in_2320 = True
             self.close_line()
+            level = {"P": 1, "S": 2, "T": 3}.get(_el(seg, 1), 0)
+            self.current.others.append((level, "", ""))
             return
         self.priority = {"P": 1, "S": 2, "T": 3}.get(self.need(seg, 1), 0)
         if not self.priority:
@@ -325,9 +334,18 @@ class _Walk:
             current.claim_date = self.date(seg, 3)
         elif sid == "AMT" and in_2320 and line is None and _el(seg, 1) == "D":
             current.prior_paid += self.amount(seg, 2)
+        elif sid == "AMT" and in_2320 and line is None and _el(seg, 1) == "EAF":
+            current.prior_patient = self.amount(seg, 2)
         elif sid == "DTP" and line is not None and _el(seg, 1) == "472":
             line.date = self.date(seg, 3)
-        # 2430 line adjudication from a prior payer (SVD, CAS) is not used here
+        elif sid == "SVD" and line is not None:  # 2430: a prior payer's line
+            line.prior_paid += self.amount(seg, 2)
+            line.prior_patient = 0
+        elif (
+            sid == "CAS" and line is not None and line.prior_patient is not None
+            and _el(seg, 1) == "PR"
+        ):  # fmt: skip
+            line.prior_patient += sum(self.amount(seg, k) for k in range(3, len(seg), 3))
 
 
 def _check_trailer(w: _Walk, gs: list[str], has_se: bool) -> tuple[str, str]:
@@ -384,6 +402,12 @@ def read_set(
             w.sbr(seg)
         elif sid == "NM1" and not w.in_2320 and w.line is None:
             w.nm1(seg)
+        elif sid == "NM1" and w.current is not None and w.current.others and w.line is None:
+            level, payer_id, member_id = w.current.others[-1]  # 2330A, 2330B of that 2320
+            if _el(seg, 1) == "IL":
+                w.current.others[-1] = (level, payer_id, _el(seg, 9))
+            elif _el(seg, 1) == "PR":
+                w.current.others[-1] = (level, _el(seg, 9), member_id)
         elif sid == "REF" and w.current is None and _el(seg, 1) == "EI":
             w.billing = (w.billing[0], w.billing[1], _el(seg, 2))
         elif sid == "CLM":
@@ -417,6 +441,8 @@ def _line(raw: _Line, claim: _Claim) -> ClaimLineIn:
         diagnosis_codes=dx,
         service_date=raw.date,
         control_number=raw.control,
+        prior_paid_cents=raw.prior_paid,
+        prior_patient_cents=raw.prior_patient,
     )
 
 
@@ -437,6 +463,8 @@ def _claim(c: _Claim, isa: list[str], gs: list[str], st02: str) -> ClaimIn:
         place_of_service=c.pos,
         priority=c.priority,
         prior_payer_paid_cents=c.prior_paid,
+        prior_patient_cents=c.prior_patient,
+        other_payers=tuple(c.others),
         filing_indicator=c.filing,
         patient=c.patient,
         subscriber=c.subscriber,

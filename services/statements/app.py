@@ -5,7 +5,8 @@
   insurance is final;
 - claim.coded (self-pay only): the visit billed to the patient at once, with the discount;
 - patient.payment.received: the payment posted, oldest balance first;
-- a timer: the statement cycle and claims whose wait for a later payer is over.
+- a timer: the statement cycle and claims whose wait for a later payer is over;
+- a timer: each statement delivered, by email with a link or in a print batch.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from runtime.service import Service
 from runtime.settings import Settings
 from schemas.events import ClaimAdjudicated, ClaimCoded, EncounterCreated
 from schemas.events_payments import PatientPaymentReceived
-from services.statements import handlers, timers
+from services.statements import delivery, handlers, timers
 from services.statements.config import StatementSettings
 
 PORT = 6105
@@ -39,3 +40,5 @@ def register(svc: Service, cfg: StatementSettings) -> None:
     svc.on(ClaimCoded, partial(handlers.on_coded, cfg=cfg))
     svc.on(PatientPaymentReceived, handlers.on_payment)
     svc.every(cfg.poll_seconds, partial(timers.run_cycle, cfg=cfg))
+    if cfg.print_dir is not None:  # delivery configured (services/statements/delivery.py)
+        svc.every(cfg.delivery_poll_s, partial(delivery.deliver, cfg=cfg))

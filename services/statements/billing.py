@@ -29,6 +29,7 @@ from schemas.events_payments import ClaimBalanceZero
 from services.statements import domain
 from services.statements.config import StatementSettings
 from services.statements.domain import Entry
+from services.statements.practice import practice_for
 from services.statements.repository.claims import (
     ClaimLedger,
     close_claim,
@@ -249,7 +250,7 @@ def statement_of(
     if lead in claim_ids:
         claim_ids = [lead, *(c for c in claim_ids if c != lead)]
     statement_id = f"S-{claim_ids[0]}-{snap.number}"
-    doc = statement_document(snap, guarantor, statement_id, today, cfg=cfg)
+    doc = statement_document(snap, tenant, guarantor, statement_id, today, cfg=cfg)
     due = domain.due_date(today, cfg.due_days)
     row = StatementRow(
         statement_id,
@@ -279,6 +280,7 @@ def statement_of(
 
 def statement_document(
     snap: AccountSnapshot,
+    tenant: str,
     guarantor: str,
     statement_id: str,
     today: dt.date,
@@ -296,7 +298,11 @@ def statement_document(
         today=today,
         due_days=cfg.due_days,
         collections_after_days=cfg.collections_after_days,
-        practice=cfg.practice(),
+        practice=practice_for(
+            cfg.practices.get(tenant),
+            cfg.deployment_practice(),
+            next((c.billing_provider for c in snap.open if c.billing_provider), None),
+        ),
         guarantor=guarantor_doc,
         claims=snap.open,
         unapplied=snap.unapplied,

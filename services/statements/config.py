@@ -7,22 +7,29 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from services.statements.domain import Practice
+from services.statements.practice import PracticeConfig
 
 
 class StatementSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RCM_STATEMENTS_", env_file=".env", extra="ignore")
 
-    # The statement header and how to pay.
-    practice_name: str = "Example Family Practice"
-    practice_street: str = "500 Clinic Way"
-    practice_city_line: str = "Springfield, IL 62701"
-    practice_phone: str = "(555) 555-0100"
-    billing_hours: str = "Monday to Friday, 8 am to 5 pm"
-    pay_url: str = "https://pay.example-family-practice.test"
+    # The statement header and how to pay (services/statements/practice.py): per tenant,
+    # else for the whole deployment, else from the billing provider on the claim.
+    practices: dict[str, PracticeConfig] = Field(
+        default_factory=dict,
+        description="Per tenant, JSON: {tenant: {name, street, city_line, phone, "
+        "billing_contact, hours, pay_url, logo}}; any field left out comes from below",
+    )
+    practice_name: str | None = None
+    practice_street: str | None = None
+    practice_city_line: str | None = None
+    practice_phone: str | None = None
+    billing_contact: str | None = None
+    billing_hours: str | None = None
+    pay_url: str | None = None
 
     # When statements go out.
     cycle_days: int = Field(default=30, ge=1, le=365, description="Days between statements")
@@ -39,9 +46,9 @@ class StatementSettings(BaseSettings):
 
     # Coordination of benefits.
     hold_for_secondary: bool = Field(
-        default=False,
-        description="Hold the patient's bill while a secondary coverage on the encounter has "
-        "not adjudicated (turn on once claims are sent to secondary payers)",
+        default=True,
+        description="Hold the patient's bill while a later coverage on the encounter has not "
+        "adjudicated a claim the claims service sent on to it (coordination of benefits)",
     )
     secondary_wait_days: int = Field(
         default=45, ge=0, le=365, description="How long a held claim waits for the next payer"
@@ -55,13 +62,43 @@ class StatementSettings(BaseSettings):
         default=None, description="A licensed CPT file (CSV code,description); codes only without"
     )
 
-    def practice(self) -> Practice:
-        """The statement header and how to pay."""
-        return Practice(
+    # Delivery (services/statements/delivery.py): an email with a link for a guarantor who
+    # chose paperless statements, else a print-and-mail vendor's batch.
+    delivery_poll_s: float = Field(default=5.0, gt=0, description="How often delivery looks")
+    delivery_batch: int = Field(default=200, ge=1, le=5000, description="Statements a run takes")
+    smtp_host: str | None = Field(default=None, description="Outgoing mail; none: all on paper")
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_starttls: bool = Field(default=True, description="STARTTLS before any credentials")
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    mail_from: str = Field(
+        default="statements@localhost", max_length=254, description="The emails' From address"
+    )
+    portal_url: str = Field(
+        default="http://127.0.0.1:6100/statements/view/",
+        description="Where a statement email's link points: the gateway's statement page, "
+        "the link's token appended",
+    )
+    link_days: int = Field(default=60, ge=1, le=365, description="How long an email's link works")
+    email_attempts: int = Field(
+        default=5, ge=1, le=20, description="Tries before a statement goes on paper instead"
+    )
+    print_dir: Path | None = Field(
+        default=None,
+        description="Where print batches are written: <tenant>/<batch>/ with each statement's "
+        "PDF and manifest.csv, for the print-and-mail vendor to collect. Statements are "
+        "delivered only once this is set (paper is every statement's last resort); until "
+        "then they wait, queued",
+    )
+
+    def deployment_practice(self) -> PracticeConfig:
+        """The practice fields set for the whole deployment (a one-practice install)."""
+        return PracticeConfig(
             name=self.practice_name,
             street=self.practice_street,
             city_line=self.practice_city_line,
             phone=self.practice_phone,
+            billing_contact=self.billing_contact,
             hours=self.billing_hours,
             pay_url=self.pay_url,
         )

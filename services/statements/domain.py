@@ -11,17 +11,17 @@ where payments are insurance payments plus patient payments net of refunds.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from schemas.common import Coverage
 from schemas.events import ClaimAdjudicated
+from services.statements.descriptions import describe
+from services.statements.practice import Practice
 
 DUE_DAYS = 30
 BUCKETS = ((30, "0-30"), (60, "31-60"), (90, "61-90"), (120, "91-120"))
@@ -37,8 +37,6 @@ KINDS = CHARGES | INSURANCE | ADJUSTMENTS | PATIENT
 FORWARDED = frozenset({"19", "20", "21"})
 # CLP02: processed as secondary or tertiary.
 LATER_PAYER_STATUS = frozenset({"2", "3", "20", "21"})
-
-DATA_DIR = Path(__file__).parent / "data"
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,44 +236,45 @@ def finality(
     - The payer forwarded the claim to the next payer (CLP02 19/20/21, a crossover): no,
       until that payer's adjudication arrives or ``wait_days`` pass.
     - Another coverage in force ranks after this payer: no, likewise, but only when
-      ``hold_for_secondary`` is on (the pipeline sends claims to primary payers only;
-      until secondaries are billed nothing would ever release the hold).
+      ``hold_for_secondary`` is on and the claims service sends it on (a payment that
+      leaves the patient a share).
     - Otherwise: yes.
     """
     if adj.status.value == "reversed":
         return Finality(False, None, "reversed")
     later = len(in_force(coverages, on)) > rank
-    if adj.claim_status_code in FORWARDED:
+    if adj.claim_status_code in FORWARDED or (later and adj.crossed_over):
         return Finality(False, today + dt.timedelta(days=wait_days), "forwarded")
-    if later and hold_for_secondary:
+    # a later payer is billed only for a payment that leaves the patient a share
+    # (services/claims/cob.py): a denial or a claim paid in full is final now
+    goes_on = (
+        adj.status.value in ("paid", "partially_paid") and adj.patient_responsibility_cents > 0
+    )
+    if later and hold_for_secondary and goes_on:
         return Finality(False, today + dt.timedelta(days=wait_days), "secondary pending")
     return Finality(True)
 
 
-# --- descriptions --------------------------------------------------------------
+#: The ledger reason of a QMB patient's Medicare cost sharing written off.
+QMB = "QMB"
 
 
-@lru_cache(maxsize=4)
-def _read_descriptions(path: Path) -> Mapping[str, str]:
-    with path.open(newline="") as f:
-        return {
-            row["code"].strip().upper(): row["description"].strip() for row in csv.DictReader(f)
-        }
+def qmb(coverages: Sequence[Coverage], on: dt.date) -> bool:
+    """Is the patient a qualified Medicare beneficiary on this date: Medicare and a
+    Medicaid QMB plan in force? Federal law (SSA 1902(n)(3)(B)) forbids billing such a
+    patient Medicare's deductible, coinsurance or copays."""
+    covs = in_force(coverages, on)
+    medicare = any(c.payer_id.upper().startswith("MCR") for c in covs)
+    return medicare and any(
+        c.payer_id.upper().startswith("MCD") and "QMB" in c.plan.upper() for c in covs
+    )
 
 
-def hcpcs_descriptions() -> Mapping[str, str]:
-    return _read_descriptions(DATA_DIR / "hcpcs_level2_patient.csv")
-
-
-def describe(code: str, cpt_file: Path | None = None) -> str | None:
-    """A plain description where the code set allows one: HCPCS Level II (public) from
-    our own table; CPT only from a licensed file the practice loads, else None."""
-    code = code.strip().upper()
-    if code[:1].isalpha():
-        return hcpcs_descriptions().get(code)
-    if cpt_file is not None:
-        return _read_descriptions(cpt_file).get(code)
-    return None
+def qmb_write_off(patient_share_cents: int) -> list[Entry]:
+    """A QMB patient's share once insurance is final: written off, never billed."""
+    if patient_share_cents <= 0:
+        return []
+    return [Entry("adjustment", -patient_share_cents, QMB)]
 
 
 # --- the statement ----------------------------------------------------------------
@@ -291,16 +290,7 @@ class ClaimOnStatement:
     first_billed_on: dt.date | None
     self_pay: bool = False
     line_detail: dict[int, dict[str, int]] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class Practice:
-    name: str
-    street: str
-    city_line: str
-    phone: str
-    hours: str
-    pay_url: str
+    billing_provider: dict[str, Any] | None = None  # as the claim billed it
 
 
 def build_statement(
@@ -338,12 +328,7 @@ def build_statement(
         "statement_id": statement_id,
         "statement_date": str(today),
         "due_date": str(due_date(today, due_days)),
-        "practice": {
-            "name": practice.name,
-            "street": practice.street,
-            "city_line": practice.city_line,
-            "phone": practice.phone,
-        },
+        "practice": practice.header(),
         "guarantor": dict(guarantor),
         "claims": out_claims,
         "totals": {
@@ -360,15 +345,26 @@ def build_statement(
         "aging_bucket": bucket,
         "collections": collections,
         "message": message_for(
-            bucket, collections=collections, practice=practice.name, phone=practice.phone
+            bucket, collections=collections, practice=practice.name, phone=practice.contact
         ),
-        "how_to_pay": [
-            f"Online: {practice.pay_url} (card or bank account)",
-            f"By phone: {practice.phone}, {practice.hours}",
-            f"By mail: check payable to {practice.name}, {practice.street}, "
-            f"{practice.city_line}. Write statement {statement_id} on the check.",
-        ],
+        "how_to_pay": how_to_pay(practice, statement_id),
     }
+
+
+def how_to_pay(practice: Practice, statement_id: str) -> list[str]:
+    """The ways to pay this practice offers: a way nobody configured is left out."""
+    ways = []
+    if practice.pay_url:
+        ways.append(f"Online: {practice.pay_url} (card or bank account)")
+    if practice.phone:
+        hours = f", {practice.hours}" if practice.hours else ""
+        ways.append(f"By phone: {practice.phone}{hours}")
+    where = ", ".join(x for x in (practice.street, practice.city_line) if x)
+    ways.append(
+        f"By mail: check payable to {practice.name}{', ' + where if where else ''}. "
+        f"Write statement {statement_id} on the check."
+    )
+    return ways
 
 
 def _claim_document(

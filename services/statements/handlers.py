@@ -59,7 +59,7 @@ async def on_encounters(
     whole run of encounters. An adjudication or self-pay coding that arrived before its
     encounter is posted now."""
     conn = items[0][0].conn
-    accounts: dict[tuple[str, str], tuple[str, str, str]] = {}
+    accounts: dict[tuple[str, str], tuple[str, str, str, str | None, bool]] = {}
     charges = []
     for ctx, enc in items:
         tenant = ctx.meta.tenant
@@ -69,6 +69,8 @@ async def on_encounters(
             guarantor.first_name,
             guarantor.last_name,
             guarantor.address.model_dump_json(),
+            guarantor.email,
+            guarantor.paperless,
         )
         charges.append(
             Charge(
@@ -81,6 +83,7 @@ async def on_encounters(
                 lines_json(enc.lines),
                 sum(ln.charge_cents for ln in enc.lines),
                 orjson.dumps([c.model_dump(mode="json") for c in enc.coverages]).decode(),
+                enc.billing_provider.model_dump_json(),
             )
         )
     await lock_accounts(conn, accounts)

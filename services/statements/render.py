@@ -15,6 +15,7 @@ from typing import Any
 
 from fpdf import FPDF
 from fpdf.enums import Align, XPos, YPos
+from fpdf.fonts import FontFace
 
 from services.statements.domain import BUCKET_LABELS, money
 
@@ -79,32 +80,33 @@ class _Statement(FPDF):
             0,
             5,
             _latin1(
-                f"Statement {self.doc['statement_id']}  -  page {self.page_no()}/{{nb}}  -  "
-                f"questions: {self.doc['practice']['phone']}"
+                f"Statement {self.doc['statement_id']}  -  page {self.page_no()}/{{nb}}"
+                + (f"  -  questions: {phone}" if (phone := self.doc["practice"]["phone"]) else "")
             ),
             align=Align.C,
         )
 
 
-def _row(
+def _table(
     pdf: FPDF,
-    widths: Sequence[float],
-    texts: Sequence[str],
-    aligns: Sequence[Align],
+    fractions: Sequence[float],
+    heading: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    aligns: Sequence[str],
     *,
-    heading: bool = False,
-    h: float = 5.0,
+    line_height: float = 4.5,
 ) -> None:
-    """One table row of single-line cells (a cell too long for its column is cut)."""
-    pdf.set_font("Helvetica", "B" if heading else "", pdf.font_size_pt)
-    if heading:
-        pdf.set_fill_color(225, 225, 225)
-    for w, text, align in zip(widths, texts, aligns, strict=True):
-        text = _latin1(text)
-        while text and pdf.get_string_width(text) > w - 2:
-            text = text[:-1]
-        pdf.cell(w, h, text, border=1, align=align, fill=heading)
-    pdf.ln(h)
+    """A bordered table across the page: long text wraps inside its cell, never cut, and
+    a table that runs over a page repeats its heading."""
+    with pdf.table(
+        col_widths=tuple(fractions),
+        text_align=tuple(aligns),
+        line_height=line_height,
+        headings_style=FontFace(emphasis="BOLD", fill_color=(225, 225, 225)),
+        padding=0.8,
+    ) as table:
+        for cells in (heading, *rows):
+            table.row([_latin1(c) for c in cells])
 
 
 def to_pdf(doc: Mapping[str, Any]) -> bytes:
@@ -121,37 +123,59 @@ def to_pdf(doc: Mapping[str, Any]) -> bytes:
     return bytes(pdf.output())
 
 
-def _line(pdf: FPDF, text: str, size: float = 10, style: str = "", h: float = 5) -> None:
+def _line(
+    pdf: FPDF, text: str, size: float = 10, style: str = "", h: float = 5, w: float = 0
+) -> None:
+    """A paragraph that wraps within ``w`` (0: to the right margin)."""
     pdf.set_font("Helvetica", style, size)
-    pdf.cell(0, h, _latin1(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.multi_cell(w, h, _latin1(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+
+
+def practice_lines(p: Mapping[str, Any]) -> list[str]:
+    """The practice's address and who to call, as the header shows them."""
+    out = [x for x in (p.get("street"), p.get("city_line")) if x]
+    if p.get("phone"):
+        who = f"{p['billing_contact']}, " if p.get("billing_contact") else ""
+        out.append(f"Billing questions: {who}{p['phone']}")
+    return out
 
 
 def _pdf_header(pdf: FPDF, doc: Mapping[str, Any], width: float) -> None:
-    """The practice on the left, the statement facts on the right."""
+    """The practice on the left, the statement facts on the right; long names wrap."""
     p = doc["practice"]
     top = pdf.get_y()
-    _line(pdf, p["name"], 16, "B", 8)
-    _line(pdf, p["street"])
-    _line(pdf, p["city_line"])
-    _line(pdf, f"Billing questions: {p['phone']}")
+    logo = p.get("logo")
+    if logo and Path(logo).is_file():
+        pdf.image(logo, h=14)
+    _line(pdf, p["name"], 15, "B", 7, w=width * 0.55)
+    for text in practice_lines(p):
+        _line(pdf, text, w=width * 0.55)
+    left_bottom = pdf.get_y()
     pdf.set_xy(pdf.l_margin + width * 0.58, top)
+    pdf.set_font("Helvetica", "B", 12)
+    pdf.cell(
+        width * 0.42, 7, "PATIENT STATEMENT", align=Align.R, new_x=XPos.LMARGIN, new_y=YPos.NEXT
+    )
+    pdf.set_font("Helvetica", "", 9)
     facts = [
-        ("PATIENT STATEMENT", ""),
         ("Statement", doc["statement_id"]),
         ("Statement date", doc["statement_date"]),
         ("Account", doc["guarantor"]["account"]),
         ("Due date", doc["due_date"]),
         ("Amount due", money(doc["amount_due_cents"])),
     ]
-    for n, (k, v) in enumerate(facts):
-        pdf.set_x(pdf.l_margin + width * 0.58)
-        pdf.set_font("Helvetica", "B", 12 if n in (0, 5) else 9)
-        if n == 0:
-            pdf.cell(width * 0.42, 7, k, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-            continue
-        pdf.cell(width * 0.18, 5.5, _latin1(k))
-        pdf.set_font("Helvetica", "B" if n == 5 else "", 12 if n == 5 else 9)
-        pdf.cell(width * 0.24, 5.5, _latin1(v), align=Align.R, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    with pdf.table(
+        width=width * 0.42,
+        col_widths=(0.38, 0.62),
+        text_align=("LEFT", "RIGHT"),
+        align="RIGHT",
+        borders_layout="NONE",
+        first_row_as_headings=False,
+        line_height=5,
+    ) as table:
+        for k, v in facts:
+            table.row([_latin1(k), _latin1(v)])
+    pdf.set_y(max(left_bottom, pdf.get_y()))
     pdf.ln(4)
 
 
@@ -185,23 +209,19 @@ def _pdf_visit(pdf: FPDF, c: Mapping[str, Any], width: float) -> None:
         new_y=YPos.NEXT,
     )
     pdf.set_font("Helvetica", "", 8.5)
-    widths = [width * w for w in _VISIT_COLUMNS]
-    aligns = [Align.L, Align.L, Align.L, Align.R, Align.R, Align.R]
-    _row(pdf, widths, HEADINGS, aligns, heading=True)
-    for ln in c["lines"]:
-        _row(
-            pdf,
-            widths,
-            [
-                ln["date"],
-                _service(ln),
-                ln["description"] or "",
-                money(ln["charge_cents"]),
-                money(ln["insurance_paid_cents"]),
-                money(ln["adjustments_cents"]),
-            ],
-            aligns,
-        )
+    rows = [
+        [
+            ln["date"],
+            _service(ln),
+            ln["description"] or "",
+            money(ln["charge_cents"]),
+            money(ln["insurance_paid_cents"]),
+            money(ln["adjustments_cents"]),
+        ]
+        for ln in c["lines"]
+    ]
+    _table(pdf, _VISIT_COLUMNS, HEADINGS, rows, ("LEFT", "LEFT", "LEFT", "RIGHT", "RIGHT", "RIGHT"))
+    pdf.ln(1)
     for label, amount in claim_summary_rows(c):
         last = label.startswith("You owe")
         pdf.set_font("Helvetica", "B" if last else "", 9)
@@ -231,10 +251,8 @@ def _pdf_account(pdf: FPDF, doc: Mapping[str, Any], width: float) -> None:
         pdf.cell(width * 0.2, 5.5, amount, align=Align.R, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.ln(2)
     pdf.set_font("Helvetica", "", 8.5)
-    five = [width / 5] * 5
-    centre = [Align.C] * 5
-    _row(pdf, five, [AGING_HEADINGS[b] for b in BUCKET_LABELS], centre, heading=True)
-    _row(pdf, five, [money(doc["aging"][b]) for b in BUCKET_LABELS], centre)
+    aging = [money(doc["aging"][b]) for b in BUCKET_LABELS]
+    _table(pdf, [1] * 5, [AGING_HEADINGS[b] for b in BUCKET_LABELS], [aging], ["CENTER"] * 5)
     pdf.ln(3)
 
     pdf.set_font("Helvetica", "B", 11)
@@ -256,27 +274,21 @@ def _pdf_stub(pdf: FPDF, doc: Mapping[str, Any], width: float) -> None:
     pdf.ln(2)
     _line(pdf, "Please detach and return this part with your payment.", 8, "I", 4)
     pdf.set_font("Helvetica", "", 9)
-    stub = [width * 0.19] * 4 + [width * 0.24]
-    _row(
+    _table(
         pdf,
-        stub,
+        (0.2, 0.3, 0.15, 0.15, 0.2),
         ["Account", "Statement", "Due date", "Amount due", "Amount enclosed"],
-        [Align.C] * 5,
-        heading=True,
-        h=6,
-    )
-    _row(
-        pdf,
-        stub,
         [
-            doc["guarantor"]["account"],
-            doc["statement_id"],
-            doc["due_date"],
-            money(doc["amount_due_cents"]),
-            "$",
+            [
+                doc["guarantor"]["account"],
+                doc["statement_id"],
+                doc["due_date"],
+                money(doc["amount_due_cents"]),
+                "$",
+            ]
         ],
-        [Align.C] * 5,
-        h=6,
+        ["CENTER"] * 5,
+        line_height=6,
     )
 
 
@@ -300,8 +312,7 @@ def to_html(doc: Mapping[str, Any]) -> str:
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
         f"<title>Statement {e(doc['statement_id'])}</title><style>{_CSS}</style></head><body>",
         "<header><div>",
-        f"<h1>{e(p['name'])}</h1><div>{e(p['street'])}<br>{e(p['city_line'])}<br>"
-        f"Billing questions: {e(p['phone'])}</div></div>",
+        f"<h1>{e(p['name'])}</h1><div>{'<br>'.join(e(x) for x in practice_lines(p))}</div></div>",
         "<table class='sum' style='width:auto'>",
         "<tr><td colspan='2'><b>PATIENT STATEMENT</b></td></tr>",
     ]

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
+import orjson
+
 from runtime.service import Service
-from services.statements import billing
+from schemas.common import Coverage
+from services.statements import billing, domain
 from services.statements.billing import Bill
 from services.statements.config import StatementSettings
 from services.statements.repository.accounts import claim_accounts_due, try_lock_account
@@ -32,6 +35,13 @@ async def run_cycle(svc: Service, today: dt.date | None = None, *, cfg: Statemen
             ledger = await ClaimLedger.read(conn, h["claim_id"])
             before = ledger.totals()
             await release_hold(conn, h["claim_id"])
+            coverages = [Coverage.model_validate(c) for c in orjson.loads(h["coverages"])]
+            if domain.qmb(coverages, h["date_of_service"]):  # never billed, even unanswered
+                side = before.insurance_side_cents
+                write_off = domain.qmb_write_off(side)
+                await billing.insert_entries(
+                    ctx, h["tenant"], h["guarantor_id"], h["claim_id"], write_off, ledger=ledger
+                )
             await billing.settle(
                 ctx,
                 h["tenant"],

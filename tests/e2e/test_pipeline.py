@@ -74,7 +74,8 @@ def test_every_adjudicated_claim_balances_to_the_cent(settled_day, live_stack: S
     postings = asyncio.run(
         _fetch(
             live_stack,
-            "SELECT p.claim_id, p.charge_cents, p.paid_cents, p.patient_responsibility_cents,"
+            "SELECT p.claim_id, p.payer_id, p.status_code, p.charge_cents, p.paid_cents,"
+            " p.patient_responsibility_cents,"
             " (SELECT coalesce(sum(-amount_cents), 0) FROM remittance.ledger_lines l"
             "   WHERE l.posting_id = p.id AND kind = 'adjustment') AS adjusted,"
             " (SELECT coalesce(sum(-amount_cents), 0) FROM remittance.ledger_lines l"
@@ -88,8 +89,13 @@ def test_every_adjudicated_claim_balances_to_the_cent(settled_day, live_stack: S
         # charge = paid + every adjustment, where PR adjustments are the patient's share
         assert p["charge_cents"] == p["paid_cents"] + p["adjusted"], p["claim_id"]
         assert p["patient_responsibility_cents"] == p["pr_cas"], p["claim_id"]
-    # Each claim posted once, and the saga carries the same money as the posting.
-    assert len({p["claim_id"] for p in postings}) == len(postings)
+    # Each claim posted once by each payer (a secondary or crossover payer answers after
+    # the primary: CLP02 2), and the saga carries the money of the last payer's posting.
+    assert len({(p["claim_id"], p["payer_id"]) for p in postings}) == len(postings)
+    last = {}
+    for p in sorted(postings, key=lambda p: p["status_code"] in ("2", "3")):
+        last[p["claim_id"]] = p
+    postings = list(last.values())
     saga = {
         r["claim_id"]: r
         for r in asyncio.run(
@@ -142,30 +148,35 @@ def test_patients_are_billed_exactly_their_share(settled_day, live_stack: Settin
             "SELECT c.claim_id, c.state, c.patient_responsibility_cents AS pr,"
             " (SELECT coalesce(sum(amount_cents), 0) FROM statements.ledger l"
             "   WHERE l.claim_id = c.claim_id) AS balance,"
+            " (SELECT coalesce(sum(-amount_cents), 0) FROM statements.ledger l"
+            "   WHERE l.claim_id = c.claim_id AND l.reason = 'QMB') AS qmb,"
             " (SELECT count(*) FROM statements.statements s WHERE c.claim_id = ANY(s.claim_ids)) AS n"
             " FROM claims.claims c WHERE c.claim_id = ANY($1::text[]) AND c.state <> 'HELD'",
             claim_ids,
         )
     )
-    billed = [r for r in rows if r["pr"] > 0]
+    # a QMB patient's Medicare cost sharing is written off, never billed
+    billed = [r for r in rows if r["pr"] - r["qmb"] > 0]
     assert billed, "the day should leave some patients owing"
     for r in billed:
         assert r["state"] == "PATIENT_BILLED"
-        assert r["balance"] == r["pr"], r["claim_id"]
+        assert r["balance"] == r["pr"] - r["qmb"], r["claim_id"]
         assert r["n"] == 1
     for r in rows:
-        if r["pr"] == 0:
+        if r["pr"] - r["qmb"] == 0:
             assert r["n"] == 0
             assert r["state"] in ("CLOSED", "DENIED")
 
 
-def test_each_claim_is_sent_once_as_an_original(settled_day, live_stack: Settings) -> None:  # type: ignore[no-untyped-def]
+def test_each_claim_is_sent_once_as_an_original_to_each_payer(
+    settled_day, live_stack: Settings
+) -> None:  # type: ignore[no-untyped-def]
     _, claim_ids = settled_day
     rows = asyncio.run(
         _fetch(
             live_stack,
-            "SELECT patient_control_number, count(*) AS n FROM claims.submissions"
-            " WHERE claim_id = ANY($1::text[]) AND frequency_code = '1' GROUP BY 1",
+            "SELECT patient_control_number, cob_level, count(*) AS n FROM claims.submissions"
+            " WHERE claim_id = ANY($1::text[]) AND frequency_code = '1' GROUP BY 1, 2",
             claim_ids,
         )
     )

@@ -62,8 +62,8 @@ def gateway_settings(uid: str, **overrides: Any) -> GatewaySettings:
 
 
 @contextlib.asynccontextmanager
-async def gateway_env(s: Settings, uid: str) -> AsyncIterator[Env]:
-    g = gateway_settings(uid)
+async def gateway_env(s: Settings, uid: str, **overrides: Any) -> AsyncIterator[Env]:
+    g = gateway_settings(uid, **overrides)
     claims = await create_pool(s, g.claims_schema, max_size=2)
     await migrate(claims, g.claims_schema, CLAIMS_MIGRATIONS)
     app = create_app(s, g)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -129,6 +130,13 @@ async def ops_env(s: Settings, uid: str, **overrides: Any) -> AsyncIterator[OpsE
             await db.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
         await db.close()
         await drop_topic(s, lag_topic)
+
+
+def csrf_of(html: str) -> str:
+    """The CSRF token a sign-in or sign-out form carries (its cookie is in the client)."""
+    found = re.search(r"name=['\"]csrf['\"] value=['\"]([^'\"]+)['\"]", html)
+    assert found, html[:500]
+    return found.group(1)
 
 
 # --- seeded data and what it must show --------------------------------------------------

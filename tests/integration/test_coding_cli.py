@@ -56,7 +56,9 @@ def test_loaders_and_check_against_the_database(
         assert str(rows[0][1]) == "2026-01-01"
 
         enc = generate_day(1, seed=42)[0]
-        extra = ServiceLine(procedure_code="11111", charge_cents=100)
+        extra = ServiceLine(
+            procedure_code="11111", charge_cents=100, diagnosis_codes=enc.diagnoses[:1]
+        )
         f = tmp_path / "enc.json"
         f.write_text(enc.model_copy(update={"lines": [*enc.lines, extra]}).model_dump_json())
         r = runner.invoke(app, ["check", str(f), "--db", "--schema", schema])

@@ -304,7 +304,7 @@ async def test_a_fhir_bundle_round_trips_to_the_encounter_it_describes(env: Env)
         ("99213", 15000, ["J02.9"])
     ]
     assert got.billing_provider.npi == "1234567893"
-    assert got.rendering_provider.npi == "1987654325"
+    assert got.rendering_provider.npi == "1987654328"
     cov = got.coverages[0]
     assert (cov.payer_id, cov.member_id, cov.plan, cov.relationship.value) == (
         "PPO01",

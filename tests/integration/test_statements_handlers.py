@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import random
-import uuid
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from functools import partial
@@ -14,28 +12,21 @@ from typing import Any
 import orjson
 import pytest
 
-from runtime.service import Record, Service
+from runtime.service import Service
 from runtime.settings import Settings
-from schemas.codec import decode, encode, new_meta
-from schemas.common import Adjustment, ServiceLine
 from schemas.events import (
     AdjudicationStatus,
     ClaimAdjudicated,
-    EncounterCreated,
-    Event,
     StatementIssued,
 )
 from schemas.events_payments import ClaimBalanceZero, PatientPaymentReceived, PaymentMethod
-from schemas.ids import claim_id_for
 from services.statements import app, billing, domain, timers
 from services.statements.config import StatementSettings
-from tests.builders import encounter
+from tests.integration.statements_world import Feed, decision, visit
 from tests.throwaway import throwaway_service
-from tests.unit.factories import claim, coverage, person
+from tests.unit.factories import billing_provider, claim, coverage
 
 pytestmark = pytest.mark.integration
-
-TENANT = "it-clinic"
 
 
 @pytest.fixture
@@ -57,88 +48,6 @@ async def svc(live_stack: Settings, cfg: StatementSettings) -> AsyncIterator[Ser
         yield svc
 
 
-class Feed:
-    def __init__(self, svc: Service) -> None:
-        self.svc = svc
-        self.offset = 0
-
-    def record(self, event: Event, correlation_id: str = "x") -> Record:
-        x = encode(
-            event, new_meta(event, source="test", tenant=TENANT, correlation_id=correlation_id)
-        )
-        self.offset += 1
-        return Record(event.TOPIC, 0, self.offset, x.key, x.value, x.headers)
-
-    async def send(self, *events: Event) -> None:
-        for e in events:
-            await self.svc.process(e.TOPIC, [self.record(e)])
-
-    async def fetch(self, sql: str, *args: Any) -> list[Any]:
-        assert self.svc.pool is not None
-        return list(await self.svc.pool.fetch(sql, *args))
-
-    async def val(self, sql: str, *args: Any) -> Any:
-        assert self.svc.pool is not None
-        return await self.svc.pool.fetchval(sql, *args)
-
-    async def emitted(self) -> list[tuple[Event, str]]:
-        rows = await self.fetch("SELECT value, headers FROM outbox ORDER BY id")
-        out = []
-        for r in rows:
-            headers = [(k, base64.b64decode(v)) for k, v in orjson.loads(r["headers"])]
-            msg = decode(r["value"], headers)
-            out.append((msg.event, msg.meta.correlation_id))
-        return out
-
-    async def claim_balance(self, claim_id: str) -> int:
-        return int(
-            await self.val(
-                "SELECT coalesce(sum(amount_cents), 0)::bigint FROM ledger WHERE claim_id = $1",
-                claim_id,
-            )
-        )
-
-
-def visit(n: int, guarantor: str = "MRN0001", **kw: Any) -> tuple[EncounterCreated, str]:
-    enc = encounter(
-        encounter_id=f"E-{uuid.uuid4().hex[:8]}-{n}",
-        patient=person(id=guarantor),
-        lines=[
-            ServiceLine(procedure_code="99213", charge_cents=15000, diagnosis_codes=["J02.9"]),
-            ServiceLine(procedure_code="J3420", charge_cents=5000, diagnosis_codes=["J02.9"]),
-        ],
-        **kw,
-    )
-    return enc, claim_id_for(TENANT, enc.encounter_id)
-
-
-def decision(
-    claim_id: str,
-    paid: int,
-    co: int,
-    pr: int,
-    *,
-    payer: str = "PPO01",
-    status_code: str = "1",
-    charge: int = 20000,
-) -> ClaimAdjudicated:
-    adjustments = [Adjustment(group="CO", reason="45", amount_cents=co)] if co else []
-    if pr:
-        adjustments.append(Adjustment(group="PR", reason="2", amount_cents=pr))
-    return ClaimAdjudicated(
-        claim_id=claim_id,
-        patient_control_number=claim_id,
-        payer_id=payer,
-        trace_number=uuid.uuid4().hex[:10],
-        status=AdjudicationStatus.partially_paid if pr else AdjudicationStatus.paid,
-        claim_status_code=status_code,
-        charge_cents=charge,
-        paid_cents=paid,
-        patient_responsibility_cents=pr,
-        adjustments=adjustments,
-    )
-
-
 def payment(
     guarantor: str, cents: int, pid: str, claim_id: str | None = None
 ) -> PatientPaymentReceived:
@@ -156,7 +65,7 @@ async def test_a_patient_share_is_billed_once_and_the_statement_matches_the_ledg
     svc: Service,
 ) -> None:
     f = Feed(svc)
-    enc, cid = visit(1)
+    enc, cid = visit(1, billing_provider=billing_provider(name="LAKESIDE FAMILY CLINIC"))
     adj = decision(cid, 12000, 5000, 3000)
     rec = f.record(adj)
     await f.send(enc)
@@ -175,9 +84,13 @@ async def test_a_patient_share_is_billed_once_and_the_statement_matches_the_ledg
     assert body["totals"]["adjustments_cents"] == t.adjustments_cents == 5000
     assert body["amount_due_cents"] == 3000
     assert [ln["description"] for ln in body["claims"][0]["lines"]] == [
-        None,
+        "Office visit, established patient, low complexity",
         "Vitamin B12 injection",
     ]
+    # the practice the visit was billed under, with nothing made up for what it lacks
+    assert body["practice"]["name"] == "LAKESIDE FAMILY CLINIC"
+    assert body["practice"]["street"] == "500 CLINIC WAY"
+    assert body["practice"]["phone"] is None
     events = await f.emitted()
     assert len(events) == 1
     issued, correlation = events[0]

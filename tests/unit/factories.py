@@ -49,7 +49,7 @@ def billing_provider(**overrides: Any) -> Provider:
 
 def rendering_provider(**overrides: Any) -> Provider:
     fields: dict[str, Any] = {
-        "npi": "1987654325",
+        "npi": "1987654328",
         "name": "Chen",
         "first_name": "Dana",
         "taxonomy": "207Q00000X",

@@ -33,11 +33,40 @@ def test_clean_encounter_has_no_findings(tmp_path: Path) -> None:
     assert doc["findings"] == []
     assert doc["outcome"] == "coded"
     assert doc["code_sets"]["icd10cm"] == "ICD-10-CM FY2026, April 1 update"
+    assert doc["code_sets"]["necessity"] == "bundled default (data/necessity.csv)"
+
+
+def test_check_uses_the_configured_necessity_table(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from services.coding import reference
+
+    enc = generate_day(1, seed=42)[0]
+    line = ServiceLine(procedure_code="84443", charge_cents=4000, diagnosis_codes=enc.diagnoses[:1])
+    f = tmp_path / "enc.json"
+    f.write_text(enc.model_copy(update={"lines": [*enc.lines, line]}).model_dump_json())
+    table = tmp_path / "ncd.csv"
+    table.write_text("procedure_code,dx_low,dx_high,source\n84443,E03,,NCD 190.22 (test)\n")
+    monkeypatch.setenv("RCM_CODING_NECESSITY_FILE", str(table))
+    try:
+        code, out, _ = _check(f)
+    finally:
+        reference.restore_defaults()
+    assert code == 0
+    doc = json.loads(out)
+    assert doc["outcome"] == "held"
+    assert [(x["edit"], x["line"]) for x in doc["findings"]] == [
+        ("DX-NECESSITY", len(enc.lines) + 1)
+    ]
+    assert "(NCD 190.22 (test))" in doc["findings"][0]["message"]
+    assert doc["code_sets"]["necessity"] == str(table)
 
 
 def test_broken_claim_lists_its_findings(tmp_path: Path) -> None:
     enc = generate_day(1, seed=42)[0]
-    extra = ServiceLine(procedure_code="36415", units=3, charge_cents=7500)
+    extra = ServiceLine(
+        procedure_code="36415", units=3, charge_cents=7500, diagnosis_codes=enc.diagnoses[:1]
+    )
     broken = enc.model_copy(update={"lines": [*enc.lines, extra]})
     checked = EligibilityChecked(
         claim_id="C1", encounter_id=enc.encounter_id, active=True, self_pay=True, encounter=broken

@@ -132,7 +132,10 @@ def test_prostate_code_for_a_female_patient_holds() -> None:
     assert "'N40.0' is for male patients (male genital) but the patient is female" in (flag.message)
 
 
-def test_newborn_jaundice_code_on_an_older_infant_holds() -> None:
+def test_perinatal_code_holds_after_the_first_year_as_in_cms_mce() -> None:
+    """CMS's MCE puts perinatal codes in its newborn group, age 0 (the whole first
+    year): a 45-day-old's P59.9 is no age conflict; a 14-month-old's is."""
+
     def jaundice(age_days: int) -> ClaimFacts:
         patient = make_patient(birth=DOS - dt.timedelta(days=age_days))
         enc = make_encounter(
@@ -140,11 +143,12 @@ def test_newborn_jaundice_code_on_an_older_infant_holds() -> None:
         )
         return facts_for(enc)
 
-    flag = _one(diagnosis_age.perinatal_after_newborn(*_dx_edit(jaundice(45), 1)))
+    flag = _one(diagnosis_age.outside_age_group(*_dx_edit(jaundice(425), 1)))
     assert (flag.edit, flag.severity) == ("DX-AGE", HOLD)
-    assert "'P59.9' is a perinatal code" in flag.message
-    assert "older than 28 days" in flag.message
-    assert diagnosis_age.perinatal_after_newborn(*_dx_edit(jaundice(10), 1)) == []
+    assert "'P59.9' is a newborn code (age 0;" in flag.message
+    assert "the patient is 1" in flag.message
+    assert diagnosis_age.outside_age_group(*_dx_edit(jaundice(45), 1)) == []
+    assert diagnosis_age.outside_age_group(*_dx_edit(jaundice(10), 1)) == []
 
 
 def test_external_cause_listed_first_holds() -> None:

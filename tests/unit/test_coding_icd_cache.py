@@ -60,7 +60,6 @@ def test_a_corrupt_and_a_stale_cache_are_rebuilt(built: tuple[Path, IcdIndex]) -
     assert "supplementary" in ix.never_first["B950"]
     assert "V0001XA" in ix.external_cause
     assert "P0700" in ix.newborn_only
-    assert ix.newborn_max_age_days == 28
     assert ix.version.startswith("icd10c")
 
 
@@ -76,7 +75,6 @@ def test_the_cached_index_equals_a_fresh_build(built: tuple[Path, IcdIndex]) -> 
     assert dict(ix.never_first) == fresh["never_first"]
     refs: dict[str, Any] = fresh["code_first_refs"]
     assert dict(ix.code_first_refs) == {k: tuple(v) for k, v in refs.items()}
-    assert ix.newborn_max_age_days == fresh["newborn_max_age_days"]
     assert ix.version == fresh["version"]
     assert dict(icd_cache.load_icd_descriptions(cache)) == descriptions
     assert descriptions["I10"] == "Essential (primary) hypertension"

@@ -44,11 +44,16 @@ def test_clean_claim_passes_with_no_findings() -> None:
     assert result.total_charge_cents == 30000
 
 
-def test_line_without_diagnoses_points_at_first() -> None:
+def test_line_without_a_diagnosis_pointer_is_held_never_defaulted() -> None:
     enc = make_encounter(lines=[make_line("99213", ["I10"]), make_line("93000")])
-    result = scrub(checked_claim(enc))
-    assert isinstance(result, ClaimCoded)
-    assert result.lines[1].diagnosis_pointers == [1]
+    held = held_claim(enc)
+    assert [(r.code, r.message) for r in held.reasons] == [
+        (
+            "POINTERS",
+            "line 2 has no diagnosis pointer (it is never defaulted to diagnosis 1)",
+        )
+    ]
+    assert "point line 2 at the diagnosis" in held.reasons[0].fix
 
 
 def test_primary_coverage_is_lowest_priority_number() -> None:
@@ -179,9 +184,9 @@ def test_dx_sex_unknown_sex_is_not_checked() -> None:
     assert isinstance(scrub(checked_claim(enc)), ClaimCoded)
 
 
-def test_dx_age_perinatal_code_after_28_days() -> None:
+def test_dx_age_perinatal_code_after_the_first_year() -> None:
     enc = make_encounter(
-        patient=make_patient(birth=DOS - dt.timedelta(days=45)),
+        patient=make_patient(birth=DOS - dt.timedelta(days=425)),
         diagnoses=["P59.9"],
         lines=[make_line("99213", ["P59.9"])],
     )
@@ -261,7 +266,9 @@ def test_birth_after_service_holds() -> None:
 
 
 def test_hold_reasons_are_the_hold_findings() -> None:
-    enc = make_encounter(diagnoses=["E11"], lines=[make_line("99214", ["E11"]), make_line("12345")])
+    enc = make_encounter(
+        diagnoses=["E11"], lines=[make_line("99214", ["E11"]), make_line("12345", ["E11"])]
+    )
     held = held_claim(enc)
     assert [r.code for r in held.reasons] == ["DX-NOT-BILLABLE"]
     assert {f.edit for f in held.findings} == {"DX-NOT-BILLABLE", "PROC-UNKNOWN"}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import functools
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -63,13 +64,27 @@ def schema_errors(doc: Any) -> list[str]:
     ]
 
 
-def docker_config_errors(path: Path) -> str:
+# What deploy/compose/new-secrets.sh writes; compose.yaml has no fallback for any of them.
+SECRETS = (
+    "POSTGRES_PASSWORD",
+    "RCM_OPS_TOKEN",
+    "RCM_CLEARINGHOUSE_TOKEN",
+    "RCM_STATEMENT_LINK_KEY",
+    "GRAFANA_ADMIN_PASSWORD",
+)
+
+
+def docker_config_errors(path: Path, secrets: bool = True) -> str:
     assert shutil.which("docker")
+    env = {k: v for k, v in os.environ.items() if k not in SECRETS}
+    if secrets:
+        env.update({name: f"test-{name.lower()}-value" for name in SECRETS})
     result = subprocess.run(
         ["docker", "compose", "-f", str(path), "config", "--quiet"],
         capture_output=True,
         text=True,
         check=False,
+        env=env,
     )
     return result.stderr if result.returncode else ""
 
@@ -78,6 +93,33 @@ def test_compose_file_is_valid() -> None:
     assert schema_errors(compose()) == []
     if compose_plugin():
         assert docker_config_errors(COMPOSE) == ""
+
+
+def test_no_secret_has_a_fallback_value_so_compose_asks_for_each() -> None:
+    text = COMPOSE.read_text()
+    for name in SECRETS:
+        assert f"${{{name}:-" not in text, f"{name} falls back to a default"
+        assert f"${{{name}:?" in text, f"{name} is not required"
+    assert "local-ops-token" not in text
+    assert "admin}" not in text
+    if compose_plugin():
+        refused = docker_config_errors(COMPOSE, secrets=False)
+        assert "POSTGRES_PASSWORD" in refused or "RCM_OPS_TOKEN" in refused, refused
+
+
+def test_new_secrets_writes_random_values_readable_by_the_user_only(tmp_path: Path) -> None:
+    script = tmp_path / "new-secrets.sh"
+    script.write_bytes((COMPOSE_DIR / "new-secrets.sh").read_bytes())
+    subprocess.run(["sh", str(script)], check=True, capture_output=True)
+    env = tmp_path / ".env"
+    assert env.stat().st_mode & 0o777 == 0o600
+    values = dict(line.split("=", 1) for line in env.read_text().splitlines())
+    assert sorted(values) == sorted(SECRETS)
+    assert all(len(v) == 48 for v in values.values())
+    assert len(set(values.values())) == len(SECRETS)
+    first = env.read_text()
+    subprocess.run(["sh", str(script)], check=True, capture_output=True)
+    assert env.read_text() == first  # never overwrites what a stack already uses
 
 
 BROKEN = {

@@ -164,10 +164,21 @@ def test_committed_manifests_match_the_generator() -> None:
         )
 
 
-def test_kustomization_lists_every_manifest() -> None:
+def test_kustomization_lists_every_manifest_but_never_the_example_secrets() -> None:
     k = yaml.safe_load((K8S / "kustomization.yaml").read_text())
     files = {p.name for p in K8S.glob("*.yaml")} - {"kustomization.yaml"}
-    assert sorted(k["resources"]) == sorted(files)
+    examples = {name for name in files if name.endswith(".example.yaml")}
+    assert examples == {"10-secrets.example.yaml"}
+    # Applied, the example would set every password to CHANGE-ME over the real Secrets.
+    assert sorted(k["resources"]) == sorted(files - examples)
+    applied = [doc for name, doc in manifests() if name in k["resources"]]
+    assert not [d for d in applied if d["kind"] == "Secret"]
+    assert "CHANGE-ME" not in "".join((K8S / name).read_text() for name in k["resources"])
+    assert (
+        (K8S / "10-secrets.example.yaml")
+        .read_text()
+        .startswith("# Documentation only, never a kustomization resource")
+    )
 
 
 # --- negative cases: the validation above can fail -----------------------------

@@ -124,3 +124,17 @@ def test_unrelated_resources_are_ignored_and_a_bad_one_is_named_by_path() -> Non
 def test_what_is_not_a_bundle_with_an_encounter_is_refused(body: Any) -> None:
     with pytest.raises(fhir.BundleError):
         fhir.map_bundle(body)
+
+
+def test_an_overlong_patient_id_on_a_held_draft_is_refused_by_path() -> None:
+    # A SNOMED procedure holds the encounter as a draft: the contract never checks it.
+    b = fhir_bundle("enc-long", dx_system=ICD, dx_code="E11.9", proc_system=SCT, proc="1")
+    patient = resource(b, "Patient")
+    patient["identifier"][0]["value"] = "M" * 65
+    with pytest.raises(fhir.BundleError) as exc:
+        fhir.map_bundle(b)
+    assert exc.value.errors == [{"loc": "Encounter[0].subject", "msg": "Patient id longer than 64"}]
+    patient["identifier"][0]["value"] = "M" * 64
+    [m] = fhir.map_bundle(b)
+    assert m.holds
+    assert m.patient_id == "M" * 64

@@ -14,6 +14,7 @@ import pytest
 from x12sdk.io import X12ModelReader
 
 from runtime.x12 import cents, segments
+from services.claims.x12_837 import filing_indicator
 from services.simulator.adjudicate import adjudicate, reverse
 from services.simulator.model import Accumulators, Adjudication, Cas
 from services.simulator.payers import PAYERS, payer
@@ -43,6 +44,11 @@ def adjudicated(payer_id: str = "MCR01", pcn: str = "PCN-A", *lines: L, **kw: An
     )
     claim = next(read_837(interchange(build_set([c]))).claims())
     return adjudicate(claim, Accumulators(2025), TODAY)
+
+
+def secondary_of(adj: Adjudication) -> Adjudication:
+    """The claim adjudicated again as a secondary told the patient still owes 30.00."""
+    return adjudicate(replace(adj.claim, prior_patient_cents=3000), Accumulators(2025), TODAY)
 
 
 def remit_835(
@@ -131,7 +137,7 @@ def test_835_for_paid_denied_and_partially_denied_claims(tmp_path: Path) -> None
         adjudicated(
             "MCR01", "PCN-LINE", L("99213", "95"), L("96372", "30"), L("J1030", "8", units="2")
         ),
-        adjudicated("MCR01", "PCN-SEC", L("99396", "180"), sbr="S", prior_paid="20"),
+        secondary_of(adjudicated("MCR01", "PCN-SEC", L("99396", "180"), sbr="S", prior_paid="20")),
     ]
     assert [a.status for a in batch] == ["1", "4", "1", "2"]
     text = remit_835(batch)
@@ -140,7 +146,8 @@ def test_835_for_paid_denied_and_partially_denied_claims(tmp_path: Path) -> None
     _, segs = segments(text)
     assert ["MOA", "", "", "MA130"] in segs
     assert ["LQ", "HE", "M15"] in segs
-    assert ["CAS", "OA", "23", "20"] in segs
+    # the secondary pays the 30.00 the prior payer left; the rest was the prior payer's
+    assert ["CAS", "OA", "23", "150"] in segs
     assert segs[1][1] == "HP"
     assert segs[1][8] == "005010X221A1"
     assert segs[-3][0] == "SE"
@@ -269,6 +276,7 @@ def test_random_batches_balance_and_validate(tmp_path: Path) -> None:
                 lines,
                 payer_id=payer_id,
                 dx=rng.choice([("E119",), ("Z0000",), ("I10", "E119")]),
+                filing=filing_indicator(payer_id),  # SBR09 as the claims service sends it
             )
             claim = next(read_837(interchange(build_set([c]), icn=n + 1)).claims())
             r = adjudicate(claim, acc, TODAY, rng=rng, denial_rate=0.2)

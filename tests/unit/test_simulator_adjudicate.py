@@ -198,13 +198,56 @@ def test_preventive_codes_have_no_cost_share(code: str) -> None:
         assert r.paid_cents == payer(payer_id).fees[code]
 
 
-def test_secondary_claim_reports_prior_payment_at_claim_level() -> None:
-    c = claim("MCD01", line("99214", 20000), priority=2, prior_payer_paid_cents=5000)
+def later(
+    payer_id: str, *lines: ClaimLineIn, left: tuple[int, ...], prior: tuple[int, ...]
+) -> ClaimIn:
+    """A secondary claim whose 2430 says what the primary paid and left on each line."""
+    shared = tuple(
+        replace(ln, prior_paid_cents=p, prior_patient_cents=x)
+        for ln, p, x in zip(lines, prior, left, strict=True)
+    )
+    return claim(payer_id, *shared, priority=2, prior_payer_paid_cents=sum(prior))
+
+
+def test_medigap_pays_medicares_coinsurance_and_deductible() -> None:
+    c = later(
+        "MGP01", line("99214", 20000), line("36415", 1000, 2), left=(2600, 300), prior=(10400, 0)
+    )
     r = adjudicate(c, Accumulators(2025), TODAY)
     check_balance(r)
     assert r.status == PROCESSED_SECONDARY
-    assert r.claim_adjustments == (Cas("OA", "23", 5000),)
-    assert r.paid_cents == payer("MCD01").fees["99214"] - 5000
+    assert (r.paid_cents, r.patient_responsibility_cents) == (2900, 0)
+    assert r.lines[0].adjustments == (Cas("OA", "23", 20000 - 2600),)
+
+
+def test_medicaid_pays_cost_sharing_only_up_to_its_own_fee() -> None:
+    fee = payer("MCD01").fees["99214"]  # 91.00, below Medicare's 130.00
+    c = later("MCD01", line("99214", 20000), left=(2600,), prior=(10400,))
+    r = adjudicate(c, Accumulators(2025), TODAY)
+    check_balance(r)
+    # Medicare paid 104.00 already, more than Medicaid's fee: Medicaid pays nothing
+    assert fee < 10400
+    assert (r.paid_cents, r.patient_responsibility_cents) == (0, 2600)
+    low = later("MCD01", line("99214", 20000), left=(2600,), prior=(fee - 1000,))
+    r = adjudicate(low, Accumulators(2025), TODAY)
+    assert (r.paid_cents, r.patient_responsibility_cents) == (1000, 1600)
+
+
+def test_a_commercial_secondary_pays_at_most_what_it_would_as_primary() -> None:
+    c = later("PPO01", line("99214", 20000), left=(5000,), prior=(8000,))
+    r = adjudicate(c, Accumulators(2025), TODAY)
+    check_balance(r)
+    own = payer("PPO01").fees["99214"] - payer("PPO01").benefits.copay_cents
+    assert own > 5000
+    assert (r.paid_cents, r.patient_responsibility_cents) == (5000, 0)
+
+
+def test_a_secondary_without_2430_spreads_amt_eaf_over_the_lines_by_charge() -> None:
+    c = claim("MGP01", line("99214", 15000), line("36415", 5000, 2), priority=2,
+              prior_patient_cents=4000)  # fmt: skip
+    r = adjudicate(c, Accumulators(2025), TODAY)
+    check_balance(r)
+    assert [ln.paid_cents for ln in r.lines] == [3000, 1000]
 
 
 # --- denials ----------------------------------------------------------------------
@@ -397,7 +440,7 @@ def test_balancing_identities_over_1000_random_adjudications() -> None:
             assert ln.paid_cents >= 0
             assert 0 <= ln.allowed_cents <= ln.charge_cents
             co45 = sum(a.amount_cents for a in ln.adjustments if a.reason == "45")
-            assert ln.denied or co45 == ln.charge_cents - ln.allowed_cents
+            assert ln.denied or c.priority > 1 or co45 == ln.charge_cents - ln.allowed_cents
         assert r.charge_cents == r.paid_cents + sum(a.amount_cents for a in r.all_adjustments())
         assert r.patient_responsibility_cents == sum(
             a.amount_cents for a in r.all_adjustments() if a.group == "PR"

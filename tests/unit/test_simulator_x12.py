@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +21,7 @@ from services.simulator.x12_277ca import ClaimAck, write_277ca
 from services.simulator.x12_837 import read_837, triage_837
 from services.simulator.x12_837_set import SegmentError
 from services.simulator.x12_999 import write_999
+from tests.pyx12check import problems
 
 pytestmark = pytest.mark.unit
 
@@ -37,23 +37,8 @@ def env_back(icn: int = 9001) -> Envelope:
 
 
 def pyx12_check(tmp_path: Path, text: str, name: str = "doc.x12") -> list[str]:
-    """Runs x12valid; returns its error lines, failing unless it says "<file>: OK".
-
-    x12valid reports each file on stderr as "<path>: OK" or "<path>: Failure", logging
-    every problem at ERROR level; its exit status says nothing about validity. For an
-    835 it also tries to build its own 999 and logs "Failed to create 999 response"
-    because a 5010 835 carries no ST03; that is about pyx12's ack, not our file.
-    """
-    path = tmp_path / name
-    path.write_text(text, encoding="ascii")
-    proc = subprocess.run(
-        [str(X12VALID), str(path)], capture_output=True, text=True, timeout=120, check=False
-    )
-    lines = (proc.stdout + proc.stderr).splitlines()
-    errors = [ln for ln in lines if " ERROR " in ln and "Failed to create 999 response" not in ln]
-    assert f"{path}: OK" in lines, "\n".join(lines[-30:])
-    assert f"{path}: Failure" not in lines
-    return errors
+    """x12valid's problems with ``text`` (tests/pyx12check.py says how it is read)."""
+    return problems(tmp_path / name, text)
 
 
 def assert_valid(tmp_path: Path, text: str, name: str = "doc.x12") -> None:

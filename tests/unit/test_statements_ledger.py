@@ -14,10 +14,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pypdf import PdfReader
 
+from rcm.practice import CHARGE_MASTER
 from runtime.service import Reject
 from schemas.common import Adjustment
 from schemas.events import AdjudicatedLine, AdjudicationStatus, ClaimAdjudicated
-from services.statements import billing, domain, posting, render
+from services.statements import billing, descriptions, domain, posting, render
 from services.statements.config import StatementSettings
 from services.statements.repository.statements import AccountSnapshot
 from tests.unit.factories import coverage
@@ -228,16 +229,31 @@ def test_insurance_is_final_unless_a_later_payer_will_still_decide() -> None:
     assert not fin(reversed_, [primary], hold=False).final
 
 
-def test_descriptions_only_where_the_code_set_allows() -> None:
-    assert domain.describe("J3420") == "Vitamin B12 injection"
+def test_every_line_has_words_a_patient_reads_and_never_ama_text() -> None:
+    assert domain.describe("J3420") == "Vitamin B12 injection"  # HCPCS: public
     assert domain.describe("g0008") == "Giving a flu vaccine"
-    assert domain.describe("99213") is None  # CPT: the number only, unless licensed
+    # CPT: the project's own plain words for the codes a family practice bills
+    assert domain.describe("99214") == "Office visit, established patient, moderate complexity"
+    assert domain.describe("87880") == "Rapid strep test"
+    # a code no table has: its category, never a bare number
+    assert domain.describe("84439") == "Laboratory test"
+    assert domain.describe("99238") == "Visit or care management"
+    assert domain.describe("90384") == "Medicine from blood products"
+    assert domain.describe("0001F") == "Quality reporting (no charge)"
+    assert domain.describe("E0114") == "Medical equipment"
+    assert domain.describe("29125") == "Procedure"
 
 
-def test_a_licensed_cpt_file_supplies_cpt_descriptions(tmp_path: Any) -> None:
+def test_every_code_a_family_practice_bills_in_the_demo_has_its_own_words() -> None:
+    missing = [c for c in sorted(CHARGE_MASTER) if domain.describe(c) == descriptions.category(c)]
+    assert missing == []
+
+
+def test_the_practices_own_file_wins_over_ours(tmp_path: Any) -> None:
     f = tmp_path / "cpt.csv"
-    f.write_text("code,description\n99213,Licensed text for this code\n")
-    assert domain.describe("99213", f) == "Licensed text for this code"
+    f.write_text("code,description\n99213,Our own words for this visit\n")
+    assert domain.describe("99213", f) == "Our own words for this visit"
+    assert domain.describe("99214", f) == "Office visit, established patient, moderate complexity"
 
 
 def _claim(
@@ -334,7 +350,9 @@ def test_the_pdf_shows_what_the_patient_owes_and_why() -> None:
     assert re.search(r"Your payments and credits\s+-\$10\.00", text)
     assert re.search(r"AMOUNT DUE\s+\$60\.00", text)
     assert "Vitamin B12 injection" in text
-    assert re.search(r"99214-25\s+\$180\.00", text)  # CPT: code and charge, no description
+    assert re.search(
+        r"99214-25\s+Office visit, established patient, moderate complexity\s+\$180", text
+    )
     assert re.search(r"Due date\s+2025-05-01", text)
     for shown in ("Example Family Practice", "Pat Doe", "Sam Doe", "https://pay.example.test"):
         assert shown in text
@@ -439,6 +457,7 @@ def test_a_later_payers_reversal_needs_a_person() -> None:
 def test_a_statement_leads_with_the_claim_that_made_it_billable() -> None:
     older = _claim("C-OLD", [("charge", 5000)], TODAY - dt.timedelta(days=40))
     newer = _claim("C-NEW", [("charge", 3000)])
+    older.billing_provider = {"name": "LAKESIDE CLINIC", "address": LAKESIDE}
     snap = AccountSnapshot(
         open=[older, newer],
         balances={"C-OLD": 5000, "C-NEW": 3000},
@@ -458,11 +477,11 @@ def test_a_statement_leads_with_the_claim_that_made_it_billable() -> None:
     assert (row.next_statement_on, row.collections, row.reason) == (next_on, False, "adjudicated")
     body = orjson.loads(row.body)
     assert body["guarantor"]["name"] == "Pat Doe"
-    assert body["practice"]["name"] == CFG.practice_name
+    # the practice the visits were billed under, not a made-up default
+    assert body["practice"]["name"] == "LAKESIDE CLINIC"
+    assert body["practice"]["city_line"] == "BURLINGTON, VT 05401-1234"
+    assert body["practice"]["phone"] is None
+    assert not any("Online" in way for way in body["how_to_pay"])
 
 
-def test_the_statement_header_comes_from_the_settings() -> None:
-    cfg = StatementSettings(practice_name="Lakeside Clinic", pay_url="https://pay.lakeside.test")
-    practice = cfg.practice()
-    assert (practice.name, practice.pay_url) == ("Lakeside Clinic", "https://pay.lakeside.test")
-    assert practice.phone == cfg.practice_phone
+LAKESIDE = {"line1": "12 LAKE ST", "city": "BURLINGTON", "state": "VT", "postal_code": "054011234"}

@@ -160,7 +160,8 @@ def test_mix_proportions() -> None:
 def test_payers_and_coverage_mix() -> None:
     day = _day()
     names = {"MCR01": "MEDICARE PART B SIM", "PPO01": "BLUE MEADOW PPO",
-             "MCD01": "STATE MEDICAID SIM", "HDHP1": "SUMMIT HDHP"}  # fmt: skip
+             "MCD01": "STATE MEDICAID SIM", "HDHP1": "SUMMIT HDHP",
+             "MGP01": "MEDIGAP PLAN F SIM"}  # fmt: skip
     for e in day:
         for cov in e.coverages:
             assert names[cov.payer_id] == cov.payer_name
@@ -170,6 +171,12 @@ def test_payers_and_coverage_mix() -> None:
             assert age >= 64
         if age >= 66:
             assert primary.payer_id == "MCR01"
+    # Medicare patients with a second coverage: a Medigap plan, or Medicaid as a QMB
+    medicare = [e for e in day if e.coverages[0].payer_id == "MCR01"]
+    seconds = [e.coverages[1].plan for e in medicare if len(e.coverages) > 1]
+    assert 0.25 <= len(seconds) / len(medicare) <= 0.55
+    assert 0.05 <= seconds.count("STATE MEDICAID QMB") / len(medicare) <= 0.16
+    assert 0.18 <= seconds.count("MEDIGAP PLAN F") / len(medicare) <= 0.42
     terminated = sum(
         1 for e in day
         if any(c.termination_date and c.termination_date < e.date_of_service
@@ -184,7 +191,7 @@ def test_payers_and_coverage_mix() -> None:
         assert cov.subscriber is not None
         assert cov.subscriber.id != e.patient.id
     secondary = sum(1 for e in day if any(c.priority == 2 for c in e.coverages))
-    assert 0.01 <= secondary / N <= 0.08
+    assert 0.05 <= secondary / N <= 0.18  # Medicare patients most (see above)
 
 
 def test_providers() -> None:

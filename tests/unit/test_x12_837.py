@@ -248,7 +248,7 @@ def test_rendering_provider_only_when_it_differs() -> None:
     same = f.claim(1, rendering_provider=f.rendering_provider(npi="1234567893"))
     assert "NM1*82*" not in render(Outgoing(same))
     other = render(Outgoing(f.claim(1)))
-    assert "NM1*82*1*CHEN*DANA****XX*1987654325~PRV*PE*PXC*207Q00000X~" in other
+    assert "NM1*82*1*CHEN*DANA****XX*1987654328~PRV*PE*PXC*207Q00000X~" in other
 
 
 @pytest.mark.parametrize(

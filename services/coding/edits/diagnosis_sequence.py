@@ -1,7 +1,8 @@
 """DX-FIRST-LISTED: the order of the diagnoses.
 
 Holds when the first-listed diagnosis may never be first: an external cause code
-(V00-Y99) or a manifestation/supplementary code. Warns when the first diagnosis has a
+(V00-Y99), a manifestation/supplementary code, or a status Z code that is never the
+reason for a visit (:data:`services.coding.reference.SECONDARY_ONLY`). Warns when the first diagnosis has a
 "code first" note naming another diagnosis on the claim.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 from services.coding.codesets import in_ranges
 from services.coding.edits.facts import ClaimFacts
 from services.coding.edits.flag import HOLD, WARN, Flag
+from services.coding.reference import secondary_only
 
 FIX = "resequence the diagnoses so the condition treated is listed first"
 
@@ -37,6 +39,17 @@ def first_listed(f: ClaimFacts) -> list[Flag]:
                 HOLD,
                 None,
                 f"first-listed diagnosis '{diagnoses[0]}' {ix.never_first[first]}",
+                FIX,
+            )
+        ]
+    reason = secondary_only(first)
+    if reason is not None:
+        return [
+            Flag(
+                "DX-FIRST-LISTED",
+                HOLD,
+                None,
+                f"first-listed diagnosis '{diagnoses[0]}' {reason}",
                 FIX,
             )
         ]

@@ -101,7 +101,7 @@ def claim_facts(
     unknown_dx: list[list[str]] = []
     em_lines: list[EmLine] = []
     for n, ln in enumerate(lines, start=1):
-        points, unknown = _pointers(ln, exact, first_dx, bool(diagnoses))
+        points, unknown = _pointers(ln, exact, first_dx)
         pointers.append(points)
         unknown_dx.append(unknown)
         code = ln.procedure_code
@@ -129,10 +129,11 @@ def claim_facts(
 
 
 def _pointers(
-    line: ServiceLine, exact: dict[str, int], by_key: dict[str, int], has_dx: bool
+    line: ServiceLine, exact: dict[str, int], by_key: dict[str, int]
 ) -> tuple[list[int], list[str]]:
     """A line's pointers, in the order it names its diagnoses (each once), matched as
-    written or else dotless; a line naming none points at the first diagnosis."""
+    written or else dotless. A line naming none points at none: it is held
+    (:func:`services.coding.edits.pointers.line_pointers`), never defaulted to diagnosis 1."""
     pointers: list[int] = []
     unknown: list[str] = []
     for dx in line.diagnosis_codes:
@@ -144,6 +145,4 @@ def _pointers(
             unknown.append(dx)
         elif p not in pointers:
             pointers.append(p)
-    if not line.diagnosis_codes:
-        pointers = [1] if has_dx else []
     return pointers, unknown

@@ -56,8 +56,16 @@ def line_pointers(f: ClaimFacts) -> list[Flag]:
                     FIX,
                 )
             )
-        elif not pointers:
-            found.append(Flag("POINTERS", HOLD, n, f"line {n} points at no diagnosis", FIX))
+        elif not pointers and not unknown:
+            found.append(
+                Flag(
+                    "POINTERS",
+                    HOLD,
+                    n,
+                    f"line {n} has no diagnosis pointer (it is never defaulted to diagnosis 1)",
+                    f"point line {n} at the diagnosis (1-4 of them) it was done for",
+                )
+            )
         elif any(p > MAX_DIAGNOSES for p in pointers):
             found.append(
                 Flag("POINTERS", HOLD, n, f"line {n} points past diagnosis {MAX_DIAGNOSES}", FIX)

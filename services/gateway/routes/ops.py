@@ -29,7 +29,7 @@ from runtime.service import authorized
 from services.gateway import live_kpis, ops_queries
 from services.gateway.core import Gateway, Unavailable
 from services.gateway.denials import denied
-from services.gateway.deps import Config, Gw, RcmSettings
+from services.gateway.deps import Config, Guard, Gw, RcmSettings
 from services.gateway.errors import ERRORS, Json, RateLimited
 from services.gateway.keys import Principal, bearer
 from services.gateway.keys import Scope as KeyScope
@@ -40,8 +40,10 @@ from services.gateway.ops_sessions import (
     SECURITY_HEADERS,
     NeedsLogin,
     csp,
+    https,
     session_principal,
     wants_html,
+    with_csrf,
 )
 
 DASHBOARD = Path(__file__).parent.parent / "dashboard.html"
@@ -63,13 +65,14 @@ Tools = Annotated[OpsTools, Depends(_tools)]
 async def ops_key(
     request: Request,
     gw: Gw,
+    guard: Guard,
     creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_security)],
 ) -> Principal:
     """The caller's key, from the bearer token or the session cookie, with scope ops."""
     token = bearer(f"{creds.scheme} {creds.credentials}") if creds else None
     p: Principal | None
     if token is not None:
-        p = await gw.guarded(lambda: gw.principal(token))
+        p = await guard.check(request, token, lambda: gw.guarded(lambda: gw.principal(token)))
     else:
         cookie = request.cookies.get(COOKIE)
         if not cookie or len(cookie) > 100:
@@ -77,7 +80,12 @@ async def ops_key(
             if wants_html(request):
                 raise NeedsLogin()
             raise HTTPException(401, "missing bearer token or session")
-        p = await gw.guarded(lambda: session_principal(gw, cookie))
+        p = await guard.check(
+            request,
+            cookie,
+            lambda: gw.guarded(lambda: session_principal(gw, cookie)),
+            kind="session",
+        )
     if p is None:
         await denied(gw, request, 401, "unknown or revoked API key, or the session ended")
         if wants_html(request):
@@ -137,7 +145,8 @@ async def get_lag(p: OpsKey, tools: Tools) -> JSONResponse:
     "/v1/ops/funnel",
     response_model=Funnel,
     summary="Claims per saga state, claims stuck over their state's limit, throughput",
-    description="Stuck: in a state longer than its limit (RCM_GATEWAY_OPS_STUCK_LIMITS,"
+    description="Stuck claims carry their claim_id only for a key that also has the read"
+    " (or admin) scope; null for ops alone. Stuck: in a state longer than its limit (RCM_GATEWAY_OPS_STUCK_LIMITS,"
     " STATE:SECONDS; the defaults suit the demo's compressed time). Throughput:"
     " transitions into each state per minute over the last"
     " RCM_GATEWAY_OPS_THROUGHPUT_MINUTES minutes.",
@@ -148,6 +157,10 @@ async def get_funnel(p: OpsKey, gw: Gw, g: Config, tools: Tools) -> JSONResponse
         ("funnel", p.tenant),
         lambda: _read(gw, lambda c: ops_queries.funnel(c, g, p.tenant, minutes=minutes)),
     )
+    if not p.allows(KeyScope.read):
+        # Ops sees how many claims are stuck and for how long, not which: a claim id opens
+        # a patient's record to whoever holds a read key.
+        body = {**body, "stuck": [{**c, "claim_id": None} for c in body["stuck"]]}
     return Json(body)
 
 
@@ -218,8 +231,9 @@ async def get_live_kpis(
     response_class=HTMLResponse,
     summary="The ops dashboard (HTML)",
 )
-async def get_dashboard(p: OpsKey, g: Config) -> HTMLResponse:
+async def get_dashboard(request: Request, p: OpsKey, g: Config) -> Response:
     nonce = secrets.token_urlsafe(16)
+    csrf = secrets.token_urlsafe(32)  # the sign-out form's (ops_sessions.csrf_ok)
     settings_js = orjson.dumps(
         {
             "tenant": p.tenant,
@@ -231,10 +245,11 @@ async def get_dashboard(p: OpsKey, g: Config) -> HTMLResponse:
     html = (
         DASHBOARD.read_text()
         .replace("{{NONCE}}", nonce)
+        .replace("{{CSRF}}", csrf)
         .replace("{{SETTINGS}}", settings_js.replace("<", "\\u003c"))
     )
     headers = {**SECURITY_HEADERS, "Content-Security-Policy": csp(nonce)}
-    return HTMLResponse(html, headers=headers)
+    return with_csrf(HTMLResponse(html, headers=headers), csrf, https(request))
 
 
 @metrics_router.get("/metrics", include_in_schema=False)

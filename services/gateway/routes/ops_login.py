@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 
 from services.gateway.config import GatewaySettings
 from services.gateway.core import AuditEntry, Gateway
-from services.gateway.deps import Config, Gw
+from services.gateway.deps import Config, Guard, Gw
 from services.gateway.errors import ERRORS, Json
 from services.gateway.keys import Principal, bearer
 from services.gateway.keys import Scope as KeyScope
@@ -21,10 +21,11 @@ from services.gateway.ops_sessions import (
     COOKIE,
     COOKIE_PATH,
     SECURITY_HEADERS,
+    csrf_ok,
     end_session,
+    https,
     login_page,
     new_token,
-    secure,
     spend_ticket,
 )
 from services.gateway.routes.ops import OpsKey
@@ -36,6 +37,8 @@ PROBLEM = {"application/json": {"schema": {"$ref": "#/components/schemas/Problem
 SIGN_IN: dict[int | str, dict[str, Any]] = {
     303: {"description": "Session opened: to the dashboard, with the session cookie"},
     401: {"description": "The sign-in form, saying why", "content": HTML},
+    403: {"description": "The form's CSRF token is missing or stale", "content": HTML},
+    429: {"description": "Too many failed sign-ins; see Retry-After", "content": PROBLEM},
     422: {"description": "Field-level errors, no input values", "content": PROBLEM},
     503: {"description": "The database unavailable; see Retry-After", "content": PROBLEM},
 }
@@ -54,22 +57,28 @@ async def _open_session(
         path=COOKIE_PATH,
         httponly=True,
         samesite="lax",
-        secure=secure(request),
+        secure=https(request),
     )
     return out
 
 
-def _api_key(raw: bytes, content_type: str) -> str:
-    """The api_key field of a JSON body or of the sign-in form."""
+def _api_key(raw: bytes, content_type: str) -> tuple[str, str | None]:
+    """The api_key field of a JSON body or of the sign-in form, and the form's CSRF token
+    (None for JSON: a cross-site page cannot send it without a CORS preflight, which the
+    gateway never grants)."""
     if content_type.startswith("application/json"):
         try:
             parsed = orjson.loads(raw)
         except orjson.JSONDecodeError:
             parsed = {}
         key = parsed.get("api_key", "") if isinstance(parsed, dict) else ""
-        return key if isinstance(key, str) else ""
-    form = urllib.parse.parse_qs(raw.decode(errors="replace"), max_num_fields=5)
-    return (form.get("api_key") or [""])[0]
+        return (key if isinstance(key, str) else ""), None
+    form = _form(raw)
+    return (form.get("api_key") or [""])[0], (form.get("csrf") or [""])[0]
+
+
+def _form(raw: bytes) -> dict[str, list[str]]:
+    return urllib.parse.parse_qs(raw.decode(errors="replace"), max_num_fields=5)
 
 
 @router.post(
@@ -79,13 +88,27 @@ def _api_key(raw: bytes, content_type: str) -> str:
     response_class=HTMLResponse,
     responses=SIGN_IN,
 )
-async def post_login(request: Request, gw: Gw, g: Config) -> Response:
-    key = _api_key(await request.body(), request.headers.get("content-type", ""))
+async def post_login(request: Request, gw: Gw, g: Config, guard: Guard) -> Response:
+    key, csrf = _api_key(await request.body(), request.headers.get("content-type", ""))
+    refused = _cross_site(request) if csrf is None else not csrf_ok(request, csrf)
+    if refused:
+        return login_page(STALE_FORM, status=403, secure=https(request))
     token = bearer(f"Bearer {key}")
-    p = await gw.guarded(lambda: gw.principal(token)) if token else None
+    p = None
+    if token:
+        p = await guard.check(request, token, lambda: gw.guarded(lambda: gw.principal(token)))
     if p is None or not p.allows(KeyScope.ops):
-        return login_page("That key is unknown, revoked, or lacks the ops scope.")
+        return login_page(
+            "That key is unknown, revoked, or lacks the ops scope.", secure=https(request)
+        )
     return await _open_session(gw, g, request, p)
+
+
+STALE_FORM = "That form has expired or came from another site; sign in again."
+
+
+def _cross_site(request: Request) -> bool:
+    return request.headers.get("sec-fetch-site", "") == "cross-site"
 
 
 @router.get(
@@ -99,13 +122,16 @@ async def get_login(
     request: Request,
     gw: Gw,
     g: Config,
+    guard: Guard,
     ticket: Annotated[str | None, Query(max_length=100)] = None,
 ) -> Response:
     if not ticket:
-        return login_page()
-    p = await gw.guarded(lambda: spend_ticket(gw, ticket))
+        return login_page(secure=https(request))
+    p = await guard.check(
+        request, ticket, lambda: gw.guarded(lambda: spend_ticket(gw, ticket)), kind="session"
+    )
     if p is None or not p.allows(KeyScope.ops):
-        return login_page("That login link is spent or has expired.")
+        return login_page("That login link is spent or has expired.", secure=https(request))
     return await _open_session(gw, g, request, p)
 
 
@@ -127,12 +153,18 @@ async def post_ticket(p: OpsKey, gw: Gw, g: Config) -> JSONResponse:
     "/v1/ops/logout",
     summary="End the dashboard session",
     response_class=HTMLResponse,
-    responses={200: {"description": "The sign-in form, signed out", "content": HTML}},
+    responses={
+        200: {"description": "The sign-in form, signed out", "content": HTML},
+        403: {"description": "The form's CSRF token is missing or stale", "content": HTML},
+    },
 )
 async def post_logout(request: Request, gw: Gw) -> Response:
+    csrf = (_form(await request.body()).get("csrf") or [""])[0]
+    if not csrf_ok(request, csrf):
+        return login_page(STALE_FORM, status=403, secure=https(request))
     cookie = request.cookies.get(COOKIE)
     if cookie and len(cookie) <= 100:
         await gw.guarded(lambda: end_session(gw, cookie))
-    out = login_page("Signed out.", status=200)
+    out = login_page("Signed out.", status=200, secure=https(request))
     out.delete_cookie(COOKIE, path=COOKIE_PATH)
     return out

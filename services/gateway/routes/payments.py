@@ -15,6 +15,10 @@ from services.gateway.models import PaymentAccepted
 
 router = APIRouter()
 
+# The event contract leaves these open; the gateway's door does not (every identifier it
+# takes is bounded, as encounter, patient and payment ids are in the contract).
+ID_MAX = 64
+
 
 @router.post(
     "/v1/payments",
@@ -31,6 +35,13 @@ async def post_payment(
     p: PaymentKey,
     idempotency_key: IdemKey = None,
 ) -> JSONResponse:
+    too_long = [
+        {"loc": f"body.{name}", "msg": f"at most {ID_MAX} characters", "type": "string_too_long"}
+        for name in ("guarantor_id", "claim_id")
+        if len(getattr(ev, name) or "") > ID_MAX
+    ]
+    if too_long:
+        raise intake.Invalid(too_long)
     actor = intake.Actor(p.tenant, p.key_id)
     claim_id = ev.claim_id
     if claim_id is not None:
@@ -49,4 +60,5 @@ async def post_payment(
         idempotency_key or f"payment:{ev.payment_id}",
         "payments",
         lambda extra: intake.payment(gw, actor, ev, extra),
+        tenant_wide=idempotency_key is None,  # a payment_id is the tenant's, whoever posts it
     )

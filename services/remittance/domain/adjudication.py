@@ -206,7 +206,23 @@ def adjudicated(clp: RemitClaim, payer_id: str, claim_id: str | None = None) -> 
         adjustments=[_adjustment(c) for c in clp.all_adjustments],
         lines=lines,
         denial_category=denial_category(clp, status),
+        crossed_over=crossed_over(clp),
+        crossover_payer=(clp.crossover_carrier or "")[:60] or None,
     )
+
+
+#: RARCs saying the claim went on to the next payer: MA18 (forwarded to the
+#: supplemental insurer), N89 (forwarded to the patient's Medicaid/other payer).
+CROSSOVER_REMARKS = frozenset({"MA18", "N89"})
+
+
+def crossed_over(clp: RemitClaim) -> bool:
+    """Did the payer forward the claim to the next payer itself (a crossover)?"""
+    if clp.is_reversal:
+        return False
+    if clp.crossover_carrier or CROSSOVER_REMARKS.intersection(clp.remarks):
+        return True
+    return any(CROSSOVER_REMARKS.intersection(line.remarks) for line in clp.lines)
 
 
 def imbalance(clp: RemitClaim) -> int:

@@ -108,13 +108,18 @@ def line_allowed(line: RemitLine) -> int:
     return line.paid.cents + pr
 
 
+#: CLP02 of a claim processed as secondary or tertiary (coordination of benefits).
+LATER_PAYER = ("2", "3", "20", "21")
+
+
 def underpayments(clp: RemitClaim, fees: Mapping[str, int]) -> list[Underpayment]:
     """Paid lines allowed below the contract: min(fee x units, charge), fees per unit.
 
-    Denied lines are denials, not underpayments; reversals and codes without a
-    contracted fee are not checked.
+    Denied lines are denials, not underpayments; reversals, a later payer's answers
+    (CLP02 2, 3, 20, 21: it pays what the prior payer left, not its fee) and codes
+    without a contracted fee are not checked.
     """
-    if clp.status_code in (REVERSAL, DENIED):
+    if clp.status_code in (REVERSAL, DENIED, *LATER_PAYER):
         return []
     out: list[Underpayment] = []
     for n, line in enumerate(clp.lines, start=1):

@@ -99,6 +99,8 @@ class RemitClaim(NamedTuple):
     payment_date: dt.date | None
     transaction: int
     segment: int
+    #: NM1*TT03: the payer this one crossed the claim over to (coordination of benefits)
+    crossover_carrier: str | None = None
 
     @property
     def is_reversal(self) -> bool:

@@ -106,11 +106,15 @@ def clp(r: Reader, seg: list[str], n: int) -> None:
 
 
 def nm1(r: Reader, seg: list[str], n: int) -> None:
-    """NM1*QC: the patient's last and first name and member id."""
+    """NM1*QC: the patient's last and first name and member id; NM1*TT: the crossover
+    carrier (the payer this one forwarded the claim to)."""
     claim = r.claim
     assert claim is not None
-    if el(seg, 1) == "QC":
+    entity = el(seg, 1)
+    if entity == "QC":
         claim.names = (el(seg, 3) or None, el(seg, 4) or None, el(seg, 9) or None)
+    elif entity == "TT":
+        claim.crossover = el(seg, 3) or el(seg, 9) or "UNNAMED"
 
 
 def moa(r: Reader, seg: list[str], n: int) -> None:

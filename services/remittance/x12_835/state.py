@@ -43,7 +43,7 @@ class Line:
 class Claim:
     """The 2100 claim being read."""
 
-    __slots__ = ("adjustments", "clp", "dates", "lines", "n", "names", "remarks")
+    __slots__ = ("adjustments", "clp", "crossover", "dates", "lines", "n", "names", "remarks")
 
     def __init__(self, clp: list[str], n: int) -> None:
         self.clp = clp
@@ -53,6 +53,7 @@ class Claim:
         self.lines: list[RemitLine] = []
         self.names: tuple[str | None, str | None, str | None] = (None, None, None)
         self.dates: list[dt.date | None] = [None, None]
+        self.crossover: str | None = None  # NM1*TT: the payer the claim was crossed over to
 
 
 class Txn:
@@ -246,5 +247,6 @@ def close_claim(r: Reader) -> None:
             payment.date,
             txn.index,
             n,
+            c.crossover,
         )
     )

@@ -106,15 +106,17 @@ def lines_json(lines: Iterable[ServiceLine | ClaimLine]) -> str:
 
 
 async def upsert_accounts(
-    conn: asyncpg.Connection, accounts: Iterable[tuple[str, str, str, str, str]]
+    conn: asyncpg.Connection,
+    accounts: Iterable[tuple[str, str, str, str, str, str | None, bool]],
 ) -> None:
-    """(tenant, guarantor, first name, last name, address JSON) each."""
+    """(tenant, guarantor, first name, last name, address JSON, email, paperless) each."""
     await conn.execute(
-        "INSERT INTO accounts(tenant, guarantor_id, first_name, last_name, address)"
-        " SELECT t, g, f, l, a::jsonb FROM unnest($1::text[], $2::text[], $3::text[],"
-        " $4::text[], $5::text[]) AS e(t, g, f, l, a) ON CONFLICT (tenant, guarantor_id)"
-        " DO UPDATE SET first_name = EXCLUDED.first_name, last_name = EXCLUDED.last_name,"
-        " address = EXCLUDED.address",
+        "INSERT INTO accounts(tenant, guarantor_id, first_name, last_name, address, email,"
+        " paperless) SELECT t, g, f, l, a::jsonb, m, p FROM unnest($1::text[], $2::text[],"
+        " $3::text[], $4::text[], $5::text[], $6::text[], $7::bool[]) AS e(t, g, f, l, a, m, p)"
+        " ON CONFLICT (tenant, guarantor_id) DO UPDATE SET first_name = EXCLUDED.first_name,"
+        " last_name = EXCLUDED.last_name, address = EXCLUDED.address, email = EXCLUDED.email,"
+        " paperless = EXCLUDED.paperless",
         *columns(accounts),
     )
 
@@ -131,16 +133,18 @@ class Charge(NamedTuple):
     lines: str
     charge_cents: int
     coverages: str
+    billing_provider: str
 
 
 async def insert_charges(conn: asyncpg.Connection, charges: Sequence[Charge]) -> None:
     """New visits, in order; a visit known already is left as it is."""
     await conn.execute(
         "INSERT INTO claim_charges(claim_id, tenant, guarantor_id, patient_id, patient_name,"
-        " date_of_service, lines, charge_cents, coverages)"
-        " SELECT c, t, g, p, n, d, l::jsonb, a, v::jsonb FROM unnest($1::text[], $2::text[],"
-        " $3::text[], $4::text[], $5::text[], $6::date[], $7::text[], $8::bigint[], $9::text[])"
-        " WITH ORDINALITY AS e(c, t, g, p, n, d, l, a, v, i) ORDER BY i"
+        " date_of_service, lines, charge_cents, coverages, billing_provider)"
+        " SELECT c, t, g, p, n, d, l::jsonb, a, v::jsonb, b::jsonb FROM unnest($1::text[],"
+        " $2::text[], $3::text[], $4::text[], $5::text[], $6::date[], $7::text[], $8::bigint[],"
+        " $9::text[], $10::text[]) WITH ORDINALITY AS e(c, t, g, p, n, d, l, a, v, b, i)"
+        " ORDER BY i"
         " ON CONFLICT (claim_id) DO NOTHING",
         *columns(charges),
     )

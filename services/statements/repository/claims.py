@@ -188,11 +188,11 @@ async def credit_used(conn: asyncpg.Connection, tenant: str, guarantor: str) -> 
 async def claim_expired_holds(
     conn: asyncpg.Connection, today: dt.date, limit: int
 ) -> list[asyncpg.Record]:
-    """Claims whose wait for a later payer is over (claim_id, tenant, guarantor_id),
-    claimed with FOR UPDATE SKIP LOCKED."""
+    """Claims whose wait for a later payer is over (claim_id, tenant, guarantor_id, their
+    coverages and date of service), claimed with FOR UPDATE SKIP LOCKED."""
     return list(
         await conn.fetch(
-            "SELECT claim_id, tenant, guarantor_id FROM claim_charges"
+            "SELECT claim_id, tenant, guarantor_id, coverages, date_of_service FROM claim_charges"
             " WHERE NOT insurance_final AND hold_until <= $1 ORDER BY hold_until LIMIT $2"
             " FOR UPDATE SKIP LOCKED",
             today,

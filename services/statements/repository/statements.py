@@ -65,6 +65,7 @@ class AccountSnapshot:
                     ),
                     self_pay=c["self_pay"],
                     line_detail=_line_detail(c["lines"], c["line_detail"]),
+                    billing_provider=c.get("billing_provider"),
                 )
                 for c in open_claims
             ],
@@ -81,7 +82,7 @@ _SNAPSHOTS_SQL = (
     "WITH b AS (SELECT claim_id, sum(amount_cents)::bigint AS balance FROM ledger"
     "   WHERE tenant = q.t AND guarantor_id = q.g AND claim_id IS NOT NULL GROUP BY claim_id),"
     " oc AS (SELECT c.claim_id, c.date_of_service, c.first_billed_on, b.balance,"
-    "   c.patient_name, c.lines, c.self_pay, c.line_detail"
+    "   c.patient_name, c.lines, c.self_pay, c.line_detail, c.billing_provider"
     "   FROM claim_charges c JOIN b USING (claim_id)"
     "   WHERE c.tenant = q.t AND c.guarantor_id = q.g AND c.insurance_final AND b.balance > 0)"
     " SELECT (SELECT coalesce(json_agg(oc ORDER BY oc.first_billed_on NULLS LAST,"
@@ -144,10 +145,12 @@ _ISSUE_SQL = (
     " a AS (UPDATE accounts SET next_statement_on = coalesce($11, next_statement_on),"
     "   collections_flagged_on = CASE WHEN $12 THEN coalesce(collections_flagged_on, $7)"
     "   ELSE collections_flagged_on END WHERE tenant = $2 AND guarantor_id = $3"
-    "   AND ($11::date IS NOT NULL OR $12))"
-    " INSERT INTO statements(statement_id, tenant, guarantor_id, claim_ids, balance_cents,"
-    " aging_bucket, statement_date, due_date, body, reason)"
-    " VALUES ($1,$2,$3,$4::text[],$5,$6,$7::date,$8,$9::json,$10)"
+    "   AND ($11::date IS NOT NULL OR $12)),"
+    " s AS (INSERT INTO statements(statement_id, tenant, guarantor_id, claim_ids,"
+    " balance_cents, aging_bucket, statement_date, due_date, body, reason)"
+    " VALUES ($1,$2,$3,$4::text[],$5,$6,$7::date,$8,$9::json,$10) RETURNING statement_id)"
+    # queued for delivery with it (services/statements/delivery.py)
+    " INSERT INTO deliveries(statement_id, tenant) SELECT statement_id, $2 FROM s"
 )
 
 
