@@ -247,7 +247,10 @@ class BatchApplier:
                     await handler(Context(conn, self.owner, msg.meta, pending=pending), msg.event)
                     await self.outbox.put_many(conn, pending)
             except Reject as exc:
-                await self.dead_letter(conn, record, exc.reason, exc.detail, dedupe_id=msg.meta.id)
+                # the detail is the service's own words; what caused it, restricted
+                await self.dead_letter(
+                    conn, record, exc.reason, exc.detail, dedupe_id=msg.meta.id, exc=exc.__cause__
+                )
             except Exception as exc:
                 errors.mark_span(span, exc)
                 if is_transient(exc):

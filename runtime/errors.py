@@ -20,6 +20,8 @@ from typing import Any
 import asyncpg
 from pydantic import ValidationError
 
+from runtime.x12 import X12Error
+
 _PG_NAMES = ("schema_name", "table_name", "column_name", "constraint_name", "data_type_name")
 MAX_FIELDS = 10
 
@@ -52,6 +54,9 @@ def _own(exc: BaseException) -> str:
         )
         more = f"; ... and {len(errs) - MAX_FIELDS} more" if len(errs) > MAX_FIELDS else ""
         return f"{name} ({exc.error_count()} errors): {fields}{more}"
+    if isinstance(exc, X12Error):  # where in the file, never the element it quoted
+        where = [f"{k} {v}" for k, v in (("segment", exc.segment), ("position", exc.position))]
+        return f"{name} at {', '.join(w for w in where if not w.endswith('None'))}"
     return name
 
 

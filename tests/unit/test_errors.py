@@ -88,3 +88,11 @@ def test_an_instrumentations_exception_record_leaves_the_process_without_its_mes
     assert "Zywiecka" not in plain + marked
     assert '"exception.type": "asyncpg.exceptions.CheckViolationError"' in plain
     assert "table=seen constraint=seen_recent" in marked
+
+
+def test_an_unreadable_x12_element_is_said_by_where_it_stands_never_by_what_it_held() -> None:
+    from runtime.x12 import X12Error
+
+    exc = X12Error("DMG02 is not a CCYYMMDD date: '1980020X'", segment=7, position=2)
+    assert "1980020X" in str(exc)
+    assert errors.reason(exc) == "X12Error at segment 7, position 2"
