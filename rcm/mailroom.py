@@ -19,7 +19,7 @@ from rcm.processes import SERVICES
 from runtime.settings import Settings
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -30,7 +30,7 @@ def mailroom(s: Settings, out: Path) -> Iterator[dict[str, str]]:
     """The statements service's delivery settings for the demo, with the mail server
     running for the block: emails land in ``out/mail`` (a Maildir), print batches in
     ``out/print``, and each email's link points at the local gateway."""
-    port = _free_port()
+    port = free_port()
     controller = Controller(Mailbox(out / "mail"), hostname="127.0.0.1", port=port)
     controller.start()
     gateway = SERVICES["gateway"] + s.http_port_offset

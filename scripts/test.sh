@@ -25,6 +25,10 @@ if ! command -v chromium >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get 
   export DEBIAN_FRONTEND=noninteractive
   apt-get install -y -q chromium >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }
 fi
+# The accessibility tests run axe-core (npm) in that Chromium; the lock file pins it.
+if [ ! -f tests/a11y/node_modules/axe-core/axe.min.js ]; then
+  (cd tests/a11y && npm ci --no-audit --no-fund --loglevel=error)
+fi
 # A short chaos run: services killed at random, Kafka and PostgreSQL restarted, poison
 # injected; it fails the build if anything was lost, sent twice, posted twice or unbalanced.
 echo "== chaos (short)"

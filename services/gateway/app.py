@@ -31,6 +31,7 @@ from services.gateway.routes import (
     ops,
     ops_login,
     payments,
+    statement_view,
     workqueues,
 )
 
@@ -93,7 +94,8 @@ def create_app(s: Settings | None = None, g: GatewaySettings | None = None) -> F
     add_handlers(app, g.retry_after_s)
     app.add_exception_handler(NeedsLogin, on_needs_login)
 
-    for area in (meta, intake, coverage, payments, workqueues, claims, kpis, ops, ops_login):
+    areas = (meta, intake, coverage, payments, workqueues, claims, kpis, ops, ops_login)
+    for area in (*areas, statement_view):
         app.include_router(area.router)
     app.include_router(ops.metrics_router)
     return app

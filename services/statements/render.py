@@ -328,6 +328,7 @@ def to_html(doc: Mapping[str, Any]) -> str:
         f"{e(money(doc['amount_due_cents']))}</td></tr></table></header>"
     )
     addr = "<br>".join(e(a) for a in _address_lines(g.get("address") or {}))
+    out.append("<main>")
     out.append(f"<p><small>BILL TO</small><br><b>{e(g['name'])}</b><br>{addr}</p>")
     cls = "msg final" if doc["collections"] else "msg"
     out.append(f"<p class='{cls}'>{e(doc['message'])}</p>")
@@ -360,7 +361,7 @@ def to_html(doc: Mapping[str, Any]) -> str:
         f"{e(doc['statement_id'])} &middot; due {e(doc['due_date'])} &middot; amount due "
         f"<b>{money(doc['amount_due_cents'])}</b> &middot; amount enclosed $________</div>"
     )
-    out.append("</body></html>\n")
+    out.append("</main></body></html>\n")
     return "\n".join(out)
 
 

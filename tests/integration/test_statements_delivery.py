@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
 from functools import partial
@@ -18,6 +19,7 @@ from runtime.service import Service
 from runtime.settings import Settings
 from services.statements import app, delivery
 from services.statements.config import StatementSettings
+from tests.integration.gateway_env import gateway_env
 from tests.integration.statements_world import Feed, decision, visit
 from tests.mailcatcher import Catcher, mail_catcher
 from tests.throwaway import throwaway_service
@@ -148,3 +150,67 @@ async def test_a_batch_named_before_a_crash_is_written_once(
     assert await delivery.deliver(svc, cfg=cfg) == 1
     assert [p.name for p in (cfg.print_dir / "it-clinic").iterdir()] == [name]
     assert await status(f, sid) == ("print", "sent", None)
+
+
+# --- the page the email links to (the gateway) ------------------------------------------
+
+
+async def test_the_emailed_link_shows_the_statement_to_who_knows_the_name_and_zip(
+    live_stack: Settings, svc: Service, cfg: StatementSettings, catcher: tuple[Catcher, int]
+) -> None:
+    f = Feed(svc)
+    sid = await bill(f, 6, "G-LINK", email="pat@example.org", paperless=True)
+    await delivery.deliver(svc, cfg=cfg)
+    body = catcher[0].messages[0].get_content()
+    path = next(w for w in body.split() if w.startswith(cfg.portal_url)).removeprefix(
+        "https://portal.maple.example"
+    )
+    uid = uuid.uuid4().hex[:8]
+    async with gateway_env(live_stack, uid, statements_schema=svc.schema) as env:
+        form = await env.client.get(path)
+        assert form.status_code == 200
+        assert "ZIP code" in form.text
+        assert "$30.00" not in form.text  # nothing before the person says who they are
+        wrong = await env.client.post(path, data={"last_name": "Smith", "postal_code": "62701"})
+        assert wrong.status_code == 403
+        assert "$30.00" not in wrong.text
+        right = await env.client.post(
+            path, data={"last_name": "rivera ", "postal_code": "62701-0001"}
+        )
+        assert right.status_code == 200
+        assert sid in right.text
+        assert "$30.00" in right.text
+        assert right.headers["cache-control"] == "no-store"
+        forged = await env.client.get(path[:-3] + "AAA")
+        assert forged.status_code == 404
+        audit = await env.gateway.fetch(
+            "SELECT actor, action, resource, outcome FROM audit_log ORDER BY seq"
+        )
+        assert [(a["resource"], a["outcome"]) for a in audit if a["actor"] == "statement-link"] == [
+            (sid, "denied"),
+            (sid, "ok"),
+        ]
+
+
+async def test_guessing_the_name_and_zip_is_stopped(
+    live_stack: Settings, svc: Service, cfg: StatementSettings, catcher: tuple[Catcher, int]
+) -> None:
+    f = Feed(svc)
+    await bill(f, 7, "G-GUESS", email="pat@example.org", paperless=True)
+    await delivery.deliver(svc, cfg=cfg)
+    body = catcher[0].messages[0].get_content()
+    path = next(w for w in body.split() if w.startswith(cfg.portal_url)).removeprefix(
+        "https://portal.maple.example"
+    )
+    uid = uuid.uuid4().hex[:8]
+    async with gateway_env(live_stack, uid, statements_schema=svc.schema, auth_fail_burst=3) as env:
+        codes = [
+            (
+                await env.client.post(path, data={"last_name": f"X{n}", "postal_code": "1"})
+            ).status_code
+            for n in range(5)
+        ]
+        assert codes == [403, 403, 403, 429, 429]
+        # the right answer is refused too while the limit lasts
+        right = await env.client.post(path, data={"last_name": "Rivera", "postal_code": "62701"})
+        assert right.status_code == 429
