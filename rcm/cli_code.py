@@ -126,6 +126,7 @@ def check(
             return await store.load_edit_tables(conn), known.prior(ten, patient)
 
         tables, history = _with_db(load, migrate=False, schema=schema)
+        _audit_history_read(ten, checked.claim_id, checked.encounter.patient.id)
     else:
         tables = bundled_tables()
     result = scrub(checked, tables, history)
@@ -214,3 +215,19 @@ def load_cpt(file: Path, schema: SchemaOpt = SCHEMA) -> None:
 
     n = _with_db(go, migrate=True, schema=schema)
     typer.echo(f"loaded {n} CPT codes from {file.name}")
+
+
+def _audit_history_read(tenant: str, claim_id: str, patient_id: str) -> None:
+    """`--db` read the patient's service history: the gateway's audit log gets a row."""
+    from rcm import audit_trail
+    from services.gateway.audit_store import AuditEntry
+
+    entry = AuditEntry(
+        tenant,
+        audit_trail.default_actor(),
+        "patient.history.read",
+        claim_id,
+        patient_id,
+        claim_ids=(claim_id,),
+    )
+    asyncio.run(audit_trail.record(settings(), [entry]))

@@ -48,7 +48,7 @@ def dry_run_bundle(bundle: Any, known: list[ProviderEntry]) -> dict[str, Any]:
 
 
 async def import_bundle(gw: Gateway, bundle: Any, tenant: str) -> dict[str, Any]:
-    from rcm.cli_keys import default_actor
+    from rcm.audit_trail import default_actor
     from services.gateway import intake
 
     out = await intake.bundle(gw, intake.Actor(tenant, default_actor()), bundle, dry_run=False)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import getpass
 import json
 from typing import Annotated, Any
 
 import typer
 
+from rcm import audit_trail
+from rcm.audit_trail import default_actor
 from rcm.cliutil import fail
 from runtime.settings import settings
 
@@ -30,7 +31,8 @@ async def _pool(schema: str | None = None) -> Any:
 async def create_key(
     tenant: str, scopes: list[str], name: str, rate: int, schema: str | None = None
 ) -> dict[str, Any]:
-    from services.gateway.core import AUDIT_SQL
+    from services.gateway import audit_store
+    from services.gateway.config import GatewaySettings
     from services.gateway.keys import new_token, token_hash
 
     key_id, token = new_token()
@@ -47,8 +49,14 @@ async def create_key(
                 token_hash(token),
                 rate,
             )
-            await conn.execute(
-                AUDIT_SQL, tenant, default_actor(), "key.create", key_id, "", "ok", ",".join(scopes)
+            entry = audit_store.AuditEntry(
+                tenant, default_actor(), "key.create", key_id, detail=",".join(scopes)
+            )
+            await audit_store.append(conn, settings().audit_secret(), [entry])
+        async with pool.acquire() as conn:
+            name = schema or GatewaySettings().schema_name
+            await audit_store.write_checkpoint(
+                conn, settings().audit_secret(), name, settings().audit_checkpoints()
             )
     finally:
         await pool.close()
@@ -106,29 +114,13 @@ def keys_revoke(key_id: str) -> None:
 
 
 async def verify_chain(schema: str | None = None) -> dict[str, Any]:
-    from runtime.db import create_pool
-    from services.gateway import audit
-    from services.gateway.config import GatewaySettings
-
-    name = schema or GatewaySettings().schema_name
-    pool = await create_pool(settings(), name, max_size=1)
-    try:
-        async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
-            head = await conn.fetchrow("SELECT seq, hash FROM audit_head")
-            cursor = conn.cursor(
-                "SELECT seq, at, tenant, actor, action, resource, patient_id, outcome, detail,"
-                " prev_hash, hash FROM audit_log ORDER BY seq",
-                prefetch=5000,
-            )
-            rows = [dict(r) async for r in cursor]
-    finally:
-        await pool.close()
-    return audit.verify(rows, head).as_dict()
+    return await audit_trail.verify(settings(), schema)
 
 
 @audit_app.command("verify")
 def audit_verify() -> None:
-    """Check every link of the audit chain; exit 1 if a row was altered or removed."""
+    """Check every link of the audit chain (keyed hashes) and the signed checkpoint; exit 1
+    if a row was altered, inserted or removed, or the checkpoint is missing or forged."""
     try:
         out = asyncio.run(verify_chain())
     except OSError as exc:
@@ -136,7 +128,3 @@ def audit_verify() -> None:
     typer.echo(json.dumps(out))
     if not out["ok"]:
         raise typer.Exit(1)
-
-
-def default_actor() -> str:
-    return f"cli:{getpass.getuser()}"

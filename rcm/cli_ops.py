@@ -6,10 +6,13 @@ import json
 from pathlib import Path
 from typing import Annotated, Any
 
+import asyncpg
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from rcm import audit_trail
+from rcm.audit_trail import default_actor
 from rcm.cliutil import fail
 from runtime.settings import settings
 
@@ -124,6 +127,16 @@ def bench(
     typer.echo(text)
 
 
+def _audit(entries: list[Any], unless: str = "nothing shown") -> None:
+    """The gateway's audit log gets what a command showed or replayed; no row, no output."""
+    import asyncio
+
+    try:
+        asyncio.run(audit_trail.record(settings(), entries))
+    except (OSError, asyncpg.PostgresError) as exc:
+        fail(f"cannot write the audit log ({unless}): {type(exc).__name__}")
+
+
 dlq_app = typer.Typer(no_args_is_help=True, help="Dead letters: list and replay.")
 
 
@@ -138,6 +151,7 @@ def dlq_list(
     from rcm import dlq
 
     letters = asyncio.run(dlq.read(settings(), topic or None))
+    _audit(dlq.audit_entries(letters, default_actor(), "dlq.list"))
     if as_json:
         typer.echo(json.dumps([d.summary() for d in letters], indent=2))
         return
@@ -173,6 +187,7 @@ def dlq_replay(
         d = asyncio.run(dlq.replay(settings(), dlq_topic, offset, partition))
     except dlq.ReplayError as exc:
         fail(str(exc))
+    _audit(dlq.audit_entries([d], default_actor(), "dlq.replay"), "the letter was replayed")
     typer.echo(f"replayed {dlq_topic}:{partition}:{offset} ({d.reason}) for {d.service}")
 
 

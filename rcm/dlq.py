@@ -9,11 +9,13 @@ it again by removing that mark in its own schema, in the same step.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from runtime.kafka import client_config, partitions, producer_config
@@ -140,3 +142,45 @@ async def replay(s: Settings, dlq_topic: str, offset: int, partition: int = 0) -
     finally:
         await producer.stop()
     return d
+
+
+def _patients(doc: Any, out: list[str]) -> None:
+    if isinstance(doc, dict):
+        for k, v in doc.items():
+            if k == "patient_id" and isinstance(v, str) and v:
+                out.append(v)
+            elif k == "patient" and isinstance(v, dict) and isinstance(v.get("id"), str):
+                out.append(v["id"])
+            _patients(v, out)
+    elif isinstance(doc, list):
+        for v in doc:
+            _patients(v, out)
+
+
+def audit_entries(letters: list[DeadLetter], actor: str, action: str) -> list[Any]:
+    """One audit row per tenant for what a command showed or replayed: the letters' claims
+    (correlation ids) and the patients their bodies name."""
+    from services.gateway.audit_store import AuditEntry
+
+    by_tenant: dict[str, tuple[list[str], list[str], list[str]]] = {}
+    for d in letters:
+        h = dict(d.headers)
+        tenant = h.get("ce_tenantid", b"").decode(errors="replace")
+        claims, patients, where = by_tenant.setdefault(tenant, ([], [], []))
+        if h.get("ce_correlationid"):
+            claims.append(h["ce_correlationid"].decode(errors="replace"))
+        with contextlib.suppress(orjson.JSONDecodeError):
+            _patients(orjson.loads(d.value), patients)
+        where.append(f"{d.dlq_topic}:{d.partition}:{d.offset}")
+    return [
+        AuditEntry(
+            tenant,
+            actor,
+            action,
+            where[0] if len(where) == 1 else f"{len(where)} dead letters",
+            detail=",".join(where)[:500],
+            patient_ids=tuple(patients),
+            claim_ids=tuple(claims),
+        )
+        for tenant, (claims, patients, where) in by_tenant.items()
+    ]

@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 import asyncpg
 from opentelemetry import trace
+from pydantic import ValidationError
 
-from runtime import positions, telemetry
+from runtime import errors, positions, telemetry
 from runtime.context import Context, Deferred, Reject, run_deferred
 from runtime.db import is_transient
 from runtime.metrics import Metrics
@@ -134,8 +135,12 @@ class BatchApplier:
                     await self._apply_run(many, topic, list(run), context)
                     continue
                 for record, msg in run:
-                    with self.span(topic, record, msg):
-                        await handler(context(msg.meta), msg.event)
+                    with self.span(topic, record, msg) as span:
+                        try:
+                            await handler(context(msg.meta), msg.event)
+                        except Exception as exc:
+                            errors.mark_span(span, exc)
+                            raise
             await run_deferred(conn, deferred)
         except Exception as exc:
             if is_transient(exc):
@@ -194,8 +199,11 @@ class BatchApplier:
         if not telemetry.exporting():  # Context falls back to the event's traceparent
             return trace.INVALID_SPAN
         start = self.tracer.start_as_current_span if current else self.tracer.start_span
+        # OpenTelemetry's own exception record would keep str(exc): errors.mark_span instead
         return start(
             f"{topic} process",
+            record_exception=False,
+            set_status_on_exception=False,
             context=telemetry.context_from(msg.meta.traceparent),
             kind=trace.SpanKind.CONSUMER,
             attributes={
@@ -212,7 +220,12 @@ class BatchApplier:
         try:
             msg = decode(record.value, record.headers)
         except DecodeError as exc:
-            await self.dead_letter(conn, record, exc.reason, exc.detail, dedupe_id=record.position)
+            # a schema-invalid body: the fields and error types, never the values
+            cause = exc.__cause__
+            said = errors.reason(cause) if isinstance(cause, ValidationError) else exc.detail
+            await self.dead_letter(
+                conn, record, exc.reason, said, dedupe_id=record.position, exc=exc
+            )
             return
         handler = self.handlers[topic].get(type(msg.event))
         if handler is None:
@@ -224,7 +237,7 @@ class BatchApplier:
                 dedupe_id=msg.meta.id,
             )
             return
-        with self.span(topic, record, msg):
+        with self.span(topic, record, msg) as span:
             try:
                 async with conn.transaction():
                     if not await conn.fetchval(_RECORD_ID, msg.meta.id, topic):
@@ -234,42 +247,70 @@ class BatchApplier:
                     await handler(Context(conn, self.owner, msg.meta, pending=pending), msg.event)
                     await self.outbox.put_many(conn, pending)
             except Reject as exc:
-                await self.dead_letter(conn, record, exc.reason, exc.detail, dedupe_id=msg.meta.id)
+                # the detail is the service's own words; what caused it, restricted
+                await self.dead_letter(
+                    conn, record, exc.reason, exc.detail, dedupe_id=msg.meta.id, exc=exc.__cause__
+                )
             except Exception as exc:
+                errors.mark_span(span, exc)
                 if is_transient(exc):
                     raise
-                log.exception(
-                    "handler failed; dead-lettering",
-                    extra={"topic": topic, "claim": msg.meta.correlation_id},
+                log.error(
+                    "handler failed; dead-lettering: %s",
+                    errors.reason(exc),
+                    extra={
+                        "topic": topic,
+                        "claim": msg.meta.correlation_id,
+                        "exc": errors.traceback_text(exc),
+                    },
                 )
                 await self.dead_letter(
                     conn,
                     record,
                     "handler-error",
-                    f"{type(exc).__name__}: {exc}",
+                    errors.reason(exc),
                     dedupe_id=msg.meta.id,
+                    exc=exc,
                 )
 
     async def dead_letter(
-        self, conn: asyncpg.Connection, record: Record, reason: str, detail: str, *, dedupe_id: str
+        self,
+        conn: asyncpg.Connection,
+        record: Record,
+        reason: str,
+        detail: str,
+        *,
+        dedupe_id: str,
+        exc: BaseException | None = None,
     ) -> None:
         """Sends ``record`` as it came to ``TOPIC.dlq`` through the outbox, with the reason
-        in its headers, and notes it in ``dead_letters``; once per ``dedupe_id``."""
+        in its headers, and notes it in ``dead_letters``; once per ``dedupe_id``. ``detail``
+        must be PHI-free (runtime/errors.py); ``exc``'s full text goes only to the
+        restricted ``dead_letter_details``."""
         async with conn.transaction():
             if not await conn.fetchval(_RECORD_ID, dedupe_id, record.topic):
                 return
             headers = dead_letter_headers(
                 record.headers, record.position, reason, detail, service=self.name
             )
-            await conn.execute(
+            letter = await conn.fetchval(
                 'INSERT INTO dead_letters(source_topic, partition, "offset", reason, error)'
-                " VALUES ($1, $2, $3, $4, $5)",
+                " VALUES ($1, $2, $3, $4, $5) RETURNING id",
                 record.topic,
                 record.partition,
                 record.offset,
                 reason,
                 detail[:2000],
             )
+            if exc is not None:
+                await conn.execute(
+                    "INSERT INTO dead_letter_details(dead_letter_id, error_type, sqlstate, detail)"
+                    " VALUES ($1, $2, $3, $4)",
+                    letter,
+                    type(exc).__name__,
+                    errors.sqlstate(exc),
+                    errors.full_text(exc)[:20000],
+                )
             await self.outbox.insert(
                 conn, dlq_name(record.topic), record.key, record.value or b"", headers
             )

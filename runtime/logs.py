@@ -1,4 +1,5 @@
-"""Structured JSON logs with trace ids. Never log event bodies: they carry PHI."""
+"""Structured JSON logs with trace ids. Never log event bodies or exception messages:
+they carry PHI (a logged exception is written by runtime.errors.traceback_text)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import sys
 
 import orjson
 from opentelemetry import trace
+
+from runtime import errors
 
 _RESERVED = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
 
@@ -32,8 +35,9 @@ class JsonFormatter(logging.Formatter):
         for key, value in record.__dict__.items():
             if key not in _RESERVED and not key.startswith("_"):
                 out[key] = value
-        if record.exc_info:
-            out["exc"] = self.formatException(record.exc_info)
+        if record.exc_info and record.exc_info[1] is not None:
+            # Where it failed and what kind of error, never str(exc): it can carry PHI.
+            out["exc"] = errors.traceback_text(record.exc_info[1])
         return orjson.dumps(out, default=str).decode()
 
 

@@ -203,8 +203,13 @@ class Service:
         thousand at a time (the timer runs again at once while it finds some). A record
         can only be redelivered while its topic still holds it, so ids older than the
         topics' retention guard nothing, and an unbounded table slows every batch's
-        dedupe insert as its index outgrows memory."""
+        dedupe insert as its index outgrows memory. Dead letters' full error texts (which
+        may hold PHI) older than ``error_detail_retention_days`` go at the same time."""
         assert self.pool is not None
+        await self.pool.execute(
+            "DELETE FROM dead_letter_details WHERE at < now() - make_interval(days => $1)",
+            self.settings.error_detail_retention_days,
+        )
         done = await self.pool.execute(
             "DELETE FROM processed_messages WHERE message_id = ANY(ARRAY("
             "SELECT message_id FROM processed_messages"

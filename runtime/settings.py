@@ -20,6 +20,7 @@ KNOWN_SECRETS = frozenset(
         "local-ops-token",
         "local-clearinghouse-token",
         "local-statement-link-key",
+        "dev-only-audit-key-never-in-production",
         "change-me",
         "changeme",
         "rcm",
@@ -91,6 +92,14 @@ class Settings(BaseSettings):
         " keep it longer than the topics' retention (14 days in deploy/k8s)",
     )
 
+    error_detail_retention_days: int = Field(
+        default=30,
+        ge=1,
+        le=3650,
+        description="How long a dead letter's full error text (it may hold PHI) is kept in"
+        " the restricted dead_letter_details table",
+    )
+
     stack_dir: Path = Field(default=REPO_ROOT / ".stack", description="Local stack cache and data")
     # Below the kernel's ephemeral range (32768-60999): a client socket can never hold the
     # port while the broker or database restarts.
@@ -110,6 +119,19 @@ class Settings(BaseSettings):
     ops_token: SecretStr = Field(
         default=SecretStr("local-ops-token"),
         description="Bearer token for every service's /metrics and ops routes",
+    )
+    audit_key: SecretStr = Field(
+        default=SecretStr("dev-only-audit-key-never-in-production"),
+        description="HMAC key of the gateway's PHI audit chain and its checkpoints; held"
+        " outside the database. The default is for dev only",
+    )
+    audit_checkpoint_dir: Path | None = Field(
+        default=None,
+        description="Where the signed audit checkpoints are written (outside the database;"
+        " <stack_dir>/audit if empty)",
+    )
+    audit_checkpoint_s: float = Field(
+        default=60.0, gt=0, description="How often the gateway anchors the audit chain's head"
     )
     http_host: str = "127.0.0.1"
     http_port_offset: int = Field(
@@ -151,6 +173,12 @@ class Settings(BaseSettings):
             self.database_url = f"postgresql://rcm@127.0.0.1:{self.pg_port}/rcm?sslmode=disable"
         return self
 
+    def audit_checkpoints(self) -> Path:
+        return self.audit_checkpoint_dir or self.stack_dir / "audit"
+
+    def audit_secret(self) -> bytes:
+        return self.audit_key.get_secret_value().encode()
+
     @model_validator(mode="after")
     def _production_refuses_weak_setups(self) -> Settings:
         if self.env == "production":
@@ -178,6 +206,8 @@ def production_problems(s: Settings) -> list[str]:
         out.append(
             f"RCM_STATEMENT_LINK_KEY is a default or example value, or under {MIN_SECRET_LEN} chars"
         )
+    if _weak(s.audit_key.get_secret_value()):
+        out.append(f"RCM_AUDIT_KEY is a default or example value, or under {MIN_SECRET_LEN} chars")
     dsn = urllib.parse.urlsplit(s.database_url)
     if dsn.password is not None and urllib.parse.unquote(dsn.password).lower() in KNOWN_SECRETS:
         out.append("RCM_DATABASE_URL has a default or example password")

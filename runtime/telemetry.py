@@ -17,7 +17,7 @@ import orjson
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace import Event, ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import (
     BatchSpanProcessor,
     ConsoleSpanExporter,
@@ -32,7 +32,7 @@ from opentelemetry.sdk.trace.sampling import (
     Sampler,
     SamplingResult,
 )
-from opentelemetry.trace import Link, Span, SpanKind
+from opentelemetry.trace import Link, Span, SpanKind, Status
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from opentelemetry.trace.span import TraceState
 from opentelemetry.util.types import Attributes
@@ -123,6 +123,62 @@ class JsonLinesExporter(SpanExporter):
         self._file.close()
 
 
+class PhiFreeExporter(SpanExporter):
+    """Hands spans on without exception text: an instrumentation's ``record_exception``
+    (FastAPI, aiokafka, a span left by an exception) stores ``str(exc)`` and the whole
+    traceback, which can carry PHI. Exception events keep their type (and the PHI-free
+    ``rcm.reason`` runtime.errors.mark_span gives); an error status keeps the type only,
+    unless mark_span set it."""
+
+    def __init__(self, inner: SpanExporter) -> None:
+        self.inner = inner
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        return self.inner.export([scrub(s) for s in spans])
+
+    def shutdown(self) -> None:
+        self.inner.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self.inner.force_flush(timeout_millis)
+
+
+_KEPT = ("exception.type", "rcm.reason")
+
+
+def scrub(span: ReadableSpan) -> ReadableSpan:
+    if not any(e.name == "exception" for e in span.events) and not span.status.description:
+        return span
+    marked = any(
+        e.name == "exception" and "rcm.reason" in (e.attributes or {}) for e in span.events
+    )
+    events = [
+        e
+        if e.name != "exception"
+        else Event(
+            e.name, {k: v for k, v in (e.attributes or {}).items() if k in _KEPT}, e.timestamp
+        )
+        for e in span.events
+    ]
+    status = span.status
+    if status.description and not marked:
+        status = Status(status.status_code, status.description.split(":", 1)[0])
+    return ReadableSpan(
+        name=span.name,
+        context=span.context,
+        parent=span.parent,
+        resource=span.resource,
+        attributes=span.attributes,
+        events=events,
+        links=span.links,
+        kind=span.kind,
+        status=status,
+        start_time=span.start_time,
+        end_time=span.end_time,
+        instrumentation_scope=span.instrumentation_scope,
+    )
+
+
 def setup(service: str, exporter: str, directory: Path | None = None) -> None:
     """Installs the SDK tracer with the chosen exporter. With none, OpenTelemetry's no-op
     tracer stays: spans that no one exports cost nothing, and a span started from an
@@ -136,13 +192,13 @@ def setup(service: str, exporter: str, directory: Path | None = None) -> None:
     )
     if exporter == "jsonl":
         target = (directory or Path("traces")) / f"{service}.jsonl"
-        provider.add_span_processor(SimpleSpanProcessor(JsonLinesExporter(target)))
+        provider.add_span_processor(SimpleSpanProcessor(PhiFreeExporter(JsonLinesExporter(target))))
     elif exporter == "console":
-        provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
+        provider.add_span_processor(BatchSpanProcessor(PhiFreeExporter(ConsoleSpanExporter())))
     elif exporter == "otlp":
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+        provider.add_span_processor(BatchSpanProcessor(PhiFreeExporter(OTLPSpanExporter())))
     trace.set_tracer_provider(provider)
     _instrument_clients()
 

@@ -4,7 +4,8 @@
 2. No SQL outside a service names that service's tables: other code reads the
    versioned views a service publishes (``<schema>.<name>_v1``) or its events.
    The runtime's own tables in every schema (outbox, processed_messages,
-   dead_letters, consumed_positions, schema_migrations) belong to the runtime.
+   dead_letters, dead_letter_details, consumed_positions, schema_migrations) belong to
+   the runtime.
 
 ``python scripts/check_house.py [PATH ...]`` prints every offender, one a line, and
 exits 1 if there is any; with paths it looks only there.
@@ -28,6 +29,7 @@ RUNTIME_TABLES = {
     "outbox",
     "processed_messages",
     "dead_letters",
+    "dead_letter_details",
     "consumed_positions",
     "schema_migrations",
 }

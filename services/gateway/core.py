@@ -30,6 +30,8 @@ from runtime.kafka import producer_config
 from runtime.settings import Settings
 from schemas.codec import Meta, encode
 from schemas.events import Event
+from services.gateway import audit_store
+from services.gateway.audit_store import AuditEntry as AuditEntry
 from services.gateway.config import GatewaySettings
 from services.gateway.keys import Principal, token_hash
 
@@ -50,17 +52,6 @@ _KNOWN: contextvars.ContextVar[tuple[str, str, bytes | None] | None] = contextva
 
 class Unavailable(Exception):
     """Kafka or PostgreSQL cannot take the write now: answer 503 with Retry-After."""
-
-
-@dataclass(frozen=True, slots=True)
-class AuditEntry:
-    tenant: str
-    actor: str
-    action: str
-    resource: str
-    patient_id: str = ""
-    outcome: str = "ok"
-    detail: str = ""
 
 
 @dataclass
@@ -138,6 +129,7 @@ class Gateway:
             command_timeout=60,
         )
         self._tasks.append(asyncio.create_task(self._writer()))
+        self._tasks.append(asyncio.create_task(self._anchor()))
         with contextlib.suppress(Unavailable):
             await self._start_producer()  # else at the first write; until then 503
 
@@ -147,6 +139,9 @@ class Gateway:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self.pool is not None:
+            with contextlib.suppress(Exception):
+                await self.anchor()
         if self.producer is not None:
             await self.producer.stop()
         if self.fast is not None:
@@ -215,6 +210,8 @@ class Gateway:
 
     async def commit(self, writes: list[_Write]) -> None:
         """Applies the writes in a transaction shared with concurrent requests."""
+        if not self._tasks or self._tasks[0].done():
+            raise Unavailable("the gateway's writer is not running")
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         await self._queue.put(_Job(writes, fut))
         try:
@@ -265,27 +262,38 @@ class Gateway:
             audits = grouped.get(AUDIT_SQL)
             if audits:
                 # Last, so the head row is locked for the shortest time.
-                await conn.executemany(AUDIT_SQL, audits)
+                key = self.settings.audit_secret()
+                await audit_store.append(conn, key, [a[0] for a in audits])
 
     # --- audit ----------------------------------------------------------------
 
     @staticmethod
     def audit_write(e: AuditEntry) -> _Write:
-        return _Write(
-            AUDIT_SQL,
-            (
-                e.tenant,
-                e.actor,
-                e.action,
-                e.resource[:200],
-                e.patient_id,
-                e.outcome,
-                e.detail[:500],
-            ),
-        )
+        return _Write(AUDIT_SQL, (e,))
 
     async def audit(self, *entries: AuditEntry) -> None:
         await self.commit([self.audit_write(e) for e in entries])
+
+    async def anchor(self) -> dict[str, Any] | None:
+        """Writes the audit chain's head to the signed checkpoint file (outside PostgreSQL)."""
+        assert self.pool is not None
+        async with self.pool.acquire() as conn:
+            return await audit_store.write_checkpoint(
+                conn,
+                self.settings.audit_secret(),
+                self.g.schema_name,
+                self.settings.audit_checkpoints(),
+            )
+
+    async def _anchor(self) -> None:
+        while True:
+            try:
+                await self.anchor()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("audit checkpoint not written: %s", type(exc).__name__)
+            await asyncio.sleep(self.settings.audit_checkpoint_s)
 
     # --- keys ------------------------------------------------------------------
 
@@ -446,7 +454,5 @@ class Gateway:
             raise Unavailable("the database is unavailable") from exc
 
 
-AUDIT_SQL = (
-    "INSERT INTO audit_log(tenant, actor, action, resource, patient_id, outcome, detail)"
-    " VALUES ($1, $2, $3, $4, $5, $6, $7)"
-)
+# The group-commit writer hands these to audit_store.append (keyed rows, in seq order).
+AUDIT_SQL = audit_store.INSERT_SQL

@@ -15,6 +15,7 @@ from runtime.settings import Settings
 from services.gateway import intake
 from services.gateway.config import GatewaySettings
 from services.gateway.core import Gateway, _Write, sha
+from services.gateway.denials import denied
 from services.gateway.errors import Json, RateLimited
 from services.gateway.hardening import AuthGuard
 from services.gateway.keys import Principal, bearer
@@ -56,13 +57,16 @@ def need(*scopes: KeyScope) -> Callable[..., Awaitable[Principal]]:
     async def dependency(request: Request, gw: Gw, guard: Guard, creds: Credentials) -> Principal:
         token = bearer(f"{creds.scheme} {creds.credentials}") if creds else None
         if token is None:
+            await denied(gw, request, 401, "missing bearer token")
             raise HTTPException(401, "missing bearer token")
         p: Principal | None = await guard.check(
             request, token, lambda: gw.guarded(lambda: gw.principal(token))
         )
         if p is None:
+            await denied(gw, request, 401, "unknown or revoked API key")
             raise HTTPException(401, "unknown or revoked API key")
         if scopes and not p.allows(*scopes):
+            await denied(gw, request, 403, f"needs scope {' or '.join(scopes)}", p)
             raise HTTPException(403, f"the key needs scope {' or '.join(scopes)}")
         wait = gw.rate.allow(p.key_id, p.rate_per_s)
         if wait:

@@ -116,7 +116,15 @@ async def encounter(
 
 def _audit(actor: Actor, action: str, enc: EncounterCreated, outcome: str) -> _Write:
     return Gateway.audit_write(
-        AuditEntry(actor.tenant, actor.who, action, enc.encounter_id, enc.patient.id, outcome)
+        AuditEntry(
+            actor.tenant,
+            actor.who,
+            action,
+            enc.encounter_id,
+            enc.patient.id,
+            outcome,
+            claim_ids=(claim_id_for(actor.tenant, enc.encounter_id),),
+        )
     )
 
 
@@ -133,7 +141,13 @@ async def held_encounter(gw: Gateway, actor: Actor, m: fhir.Mapped) -> dict[str,
     }
     audit = Gateway.audit_write(
         AuditEntry(
-            actor.tenant, actor.who, "encounter.create", m.encounter_id, m.patient_id, "held"
+            actor.tenant,
+            actor.who,
+            "encounter.create",
+            m.encounter_id,
+            m.patient_id,
+            "held",
+            claim_ids=(claim_id,),
         )
     )
     known = await gw.known_encounter(actor.tenant, m.encounter_id)
@@ -239,7 +253,12 @@ async def payment(
         [
             Gateway.audit_write(
                 AuditEntry(
-                    actor.tenant, actor.who, "payment.create", ev.payment_id, ev.guarantor_id
+                    actor.tenant,
+                    actor.who,
+                    "payment.create",
+                    ev.payment_id,
+                    ev.guarantor_id,
+                    claim_ids=(ev.claim_id,) if ev.claim_id else (),
                 )
             ),
             *extra(answer),
@@ -356,6 +375,7 @@ async def fix(
                     claim_id,
                     corrected.patient.id,
                     detail=",".join(changed),
+                    claim_ids=(claim_id,),
                 )
             ),
             *extra(answer),
@@ -440,7 +460,14 @@ async def void(
     await gw.commit(
         [
             Gateway.audit_write(
-                AuditEntry(actor.tenant, actor.who, "claim.void", claim_id, detail=reason[:200])
+                AuditEntry(
+                    actor.tenant,
+                    actor.who,
+                    "claim.void",
+                    claim_id,
+                    detail=reason[:200],
+                    claim_ids=(claim_id,),
+                )
             ),
             *extra(answer),
         ]

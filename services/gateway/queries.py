@@ -30,12 +30,16 @@ def _json(value: Any) -> Any:
     return orjson.loads(value) if isinstance(value, str) else value
 
 
-def _claim(row: asyncpg.Record) -> dict[str, Any]:
+def _claim(row: asyncpg.Record, patients: list[str] | None = None) -> dict[str, Any]:
+    """The claim as answered; its patient id (never answered) goes to ``patients``, for
+    the audit row of the read."""
     out = dict(row)
     for k in ("date_of_service", "created_at", "state_since"):
         if out.get(k) is not None:
             out[k] = out[k].isoformat()
-    out.pop("patient_id", None)
+    patient = out.pop("patient_id", None)
+    if patients is not None and patient:
+        patients.append(patient)
     return out
 
 
@@ -87,9 +91,10 @@ async def search(
     patient_control_number: str | None,
     after: str | None,
     limit: int,
+    patients: list[str] | None = None,
 ) -> list[dict[str, Any]]:
     rows = await conn.fetch(
-        f"SELECT {CLAIM_COLUMNS} FROM {g.claims_schema}.claim_v1 cl"
+        f"SELECT {CLAIM_COLUMNS}, cl.patient_id FROM {g.claims_schema}.claim_v1 cl"
         " WHERE tenant = $1"
         " AND ($2::text IS NULL OR state = $2)"
         " AND ($3::text IS NULL OR payer_id = $3)"
@@ -107,11 +112,16 @@ async def search(
         after,
         limit,
     )
-    return [_claim(r) for r in rows]
+    return [_claim(r, patients) for r in rows]
 
 
 async def work_queue(
-    conn: asyncpg.Connection, g: GatewaySettings, tenant: str, queue: str, limit: int
+    conn: asyncpg.Connection,
+    g: GatewaySettings,
+    tenant: str,
+    queue: str,
+    limit: int,
+    patients: list[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Held, rejected or denied claims with the reasons from the event that put them there."""
     if queue == "unmatched":
@@ -121,7 +131,8 @@ async def work_queue(
     rows = await conn.fetch(
         f"SELECT {CLAIM_COLUMNS},"
         " ev.detail AS why, ev.event_type AS why_event,"
-        " (e.encounter_id IS NOT NULL) AS fixable_here"
+        " (e.encounter_id IS NOT NULL) AS fixable_here,"
+        " coalesce(e.patient_id, cl.patient_id) AS patient_id"
         f" FROM {c}.claim_v1 cl"
         " LEFT JOIN LATERAL (SELECT detail, event_type FROM"
         f"   {c}.claim_timeline_v1 ce WHERE ce.claim_id = cl.claim_id AND ce.to_state = $2"
@@ -136,7 +147,7 @@ async def work_queue(
     )
     out = []
     for r in rows:
-        item = _claim(r)
+        item = _claim(r, patients)
         why = _json(item.pop("why")) or {}
         item["reason_event"] = item.pop("why_event")
         item["reasons"] = why.get("reasons") or why.get("errors") or []

@@ -17,6 +17,7 @@ import hashlib
 import logging
 from collections.abc import Sequence
 
+from runtime import errors
 from runtime.service import Context, Reject
 from runtime.x12 import X12Error
 from schemas.events import ClaimSubmitted
@@ -44,7 +45,7 @@ async def on_submitted(
         try:
             sender, icn = clearinghouse.interchange_id(ev.x12)
         except X12Error as exc:
-            raise Reject("bad-x12", f"837 envelope unreadable: {exc}") from exc
+            raise Reject("bad-x12", f"837 envelope unreadable: {errors.reason(exc)}") from exc
         digest = hashlib.sha256(ev.x12.encode()).hexdigest()
         keyed.append((ctx, ev, (ctx.meta.tenant, sender, icn), digest))
     stored = await repository.stored_digests(conn, {key for _, _, key, _ in keyed})
@@ -80,7 +81,7 @@ async def _receive(
     try:
         inter = triage_837(ev.x12)
     except X12Error as exc:  # rolls back the received row with the batch
-        raise Reject("bad-x12", f"837 envelope unreadable: {exc}") from exc
+        raise Reject("bad-x12", f"837 envelope unreadable: {errors.reason(exc)}") from exc
     await repository.set_claim_count(ctx.conn, received_id, sum(1 for _ in inter.claims()))
     await _acknowledge(ctx, ev, inter, received_id, cfg)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import asyncpg
 import httpx
@@ -379,30 +378,6 @@ async def test_the_audit_chain_verifies_and_refuses_changes(env: Env) -> None:
         await env.gateway.execute("UPDATE audit_log SET actor = 'someone' WHERE seq = 1")
     with pytest.raises(asyncpg.RaiseError, match="append-only"):
         await env.gateway.execute("DELETE FROM audit_log WHERE seq = 2")
-
-
-async def test_audit_verify_finds_a_row_altered_behind_the_triggers_back(env: Env) -> None:
-    schema = f"{env.g.schema_name}_t"
-    pool = await create_pool(env.s, schema, max_size=1)
-    try:
-        await migrate(pool, schema, Path(REPO_ROOT / "services" / "gateway" / "migrations"))
-        for n in range(3):
-            await pool.execute(
-                "INSERT INTO audit_log(tenant, actor, action, resource, outcome)"
-                " VALUES ('t', 'k', 'claim.read', $1, 'ok')",
-                f"C{n}",
-            )
-        assert (await verify_chain(schema))["ok"]
-        async with pool.acquire() as conn, conn.transaction():
-            await conn.execute("ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_change")
-            await conn.execute("UPDATE audit_log SET resource = 'C9' WHERE seq = 2")
-            await conn.execute("ALTER TABLE audit_log ENABLE TRIGGER audit_log_no_change")
-        verdict = await verify_chain(schema)
-        assert not verdict["ok"]
-        assert verdict["problems"] == ["row 2: content does not match its hash (altered)"]
-    finally:
-        await pool.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-        await pool.close()
 
 
 # --- Kafka down --------------------------------------------------------------------------------

@@ -17,6 +17,8 @@ class Tables:
     #: (topic, key, value, headers JSON, the outermost transaction that wrote it)
     outbox: list[tuple[str, bytes | None, bytes, str, int]] = field(default_factory=list)
     dead_letters: list[tuple[str, int, int, str, str]] = field(default_factory=list)
+    #: dead_letter_details: (dead letter id, error type, sqlstate, full text)
+    details: list[tuple[int, str, str | None, str]] = field(default_factory=list)
 
 
 class FakeConnection:
@@ -63,6 +65,10 @@ class FakeConnection:
 
     async def fetchval(self, sql: str, *args: Any) -> Any:
         self.statements.append(sql)
+        if sql.startswith("INSERT INTO dead_letters") and sql.endswith("RETURNING id"):
+            assert self.depth > 0, "every write of the core runs in a transaction"
+            self.tables.dead_letters.append(args)
+            return len(self.tables.dead_letters)
         assert sql.startswith("INSERT INTO processed_messages"), sql
         return True if self._first(*args) else None
 
@@ -74,8 +80,8 @@ class FakeConnection:
                 self.tables.outbox.append((*row, self.transactions))
         elif sql.startswith("INSERT INTO outbox"):
             self.tables.outbox.append((*args, self.transactions))
-        elif sql.startswith("INSERT INTO dead_letters"):
-            self.tables.dead_letters.append(args)
+        elif sql.startswith("INSERT INTO dead_letter_details"):
+            self.tables.details.append(args)
         else:
             raise AssertionError(f"unexpected statement {sql}")
         return "INSERT 0 1"

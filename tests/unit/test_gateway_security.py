@@ -89,3 +89,41 @@ def test_the_rate_limit_allows_a_second_worth_then_refuses() -> None:
     assert allowed == [True, True, True, False, False]
     assert 0 < limiter.allow("k", 3) <= 1 / 3 + 0.01
     assert limiter.allow("other", 3) == 0
+
+
+def keyed(n: int, key: bytes = b"k" * 32) -> list[dict[str, Any]]:
+    rows = []
+    prev = audit.GENESIS
+    for row in chain(n):
+        row = {**row, "chain": 2, "prev_hash": prev, "patient_ids": [], "claim_ids": []}
+        row["hash"] = audit.mac(key, prev, row)
+        prev = row["hash"]
+        rows.append(row)
+    return rows
+
+
+def test_a_value_shifted_between_fields_kept_the_unkeyed_hash_and_breaks_the_keyed_one() -> None:
+    old = chain(1)[0] | {"resource": "C1", "patient_id": "P1\x1fP2"}
+    shifted = old | {"resource": "C1\x1fP1", "patient_id": "P2"}
+    assert audit.digest(audit.GENESIS, old) == audit.digest(audit.GENESIS, shifted)  # 0001's flaw
+    rows = keyed(1)
+    rows[0] |= {"patient_id": "P1\x1fP2"}
+    rows[0]["hash"] = audit.mac(b"k" * 32, audit.GENESIS, rows[0])
+    assert audit.verify(rows, key=b"k" * 32).ok
+    rows[0] |= {"resource": "C1\x1fP1", "patient_id": "P2"}
+    assert audit.verify(rows, key=b"k" * 32).problems == [
+        "row 1: content does not match its keyed hash (altered, or rewritten without the audit key)"
+    ]
+
+
+def test_keyed_rows_need_the_key_and_a_checkpoint_must_be_signed_with_it() -> None:
+    rows = keyed(3)
+    assert audit.verify(rows, key=b"k" * 32).ok
+    assert not audit.verify(rows, key=b"another key").ok
+    at = dt.datetime(2026, 12, 7, tzinfo=dt.UTC)
+    cp = audit.sign_checkpoint(b"k" * 32, "gateway", 3, rows[-1]["hash"], at)
+    assert audit.checkpoint_valid(b"k" * 32, cp)
+    assert not audit.checkpoint_valid(b"another key", cp)
+    assert not audit.checkpoint_valid(b"k" * 32, cp | {"seq": 2})
+    assert audit.verify(rows, key=b"k" * 32, checkpoint=cp).ok
+    assert "truncated" in audit.verify(rows[:2], key=b"k" * 32, checkpoint=cp).problems[0]

@@ -18,6 +18,7 @@ SOUND: dict[str, Any] = {
     "ops_token": SecretStr("x3N9q-ops-token-from-the-vault"),
     "clearinghouse_token": SecretStr("ch-7Yb2-token-from-the-vault"),
     "statement_link_key": SecretStr("sl-4Kd8-link-key-from-the-vault"),
+    "audit_key": SecretStr("au-9Pz3-audit-key-from-the-vault"),
     "database_url": "postgresql://rcm_claims:Zq8-long-random@pg.internal:5432/rcm"
     "?sslmode=verify-full",
     "kafka_bootstrap": "kafka.internal:9093",
@@ -49,6 +50,7 @@ def test_production_with_every_default_names_each_problem_on_its_own_line() -> N
         ops_token=SecretStr("local-ops-token"),
         clearinghouse_token=SecretStr("local-clearinghouse-token"),
         statement_link_key=SecretStr("local-statement-link-key"),
+        audit_key=SecretStr("dev-only-audit-key-never-in-production"),
         database_url="",  # the local stack's plaintext DSN
         kafka_bootstrap="",
         kafka_security_protocol="PLAINTEXT",
@@ -59,11 +61,12 @@ def test_production_with_every_default_names_each_problem_on_its_own_line() -> N
         "RCM_OPS_TOKEN",
         "RCM_CLEARINGHOUSE_TOKEN",
         "RCM_STATEMENT_LINK_KEY",
+        "RCM_AUDIT_KEY",
         "RCM_DATABASE_URL",
         "RCM_KAFKA_SECURITY_PROTOCOL=PLAINTEXT",
         "RCM_CLEARINGHOUSE_URL",
     ]
-    assert "sslmode=disable" in lines[3]
+    assert "sslmode=disable" in lines[4]
 
 
 @pytest.mark.parametrize(
@@ -72,6 +75,7 @@ def test_production_with_every_default_names_each_problem_on_its_own_line() -> N
         ({"ops_token": SecretStr("CHANGE-ME")}, "RCM_OPS_TOKEN"),
         ({"ops_token": SecretStr("short-token")}, "RCM_OPS_TOKEN"),
         ({"clearinghouse_token": SecretStr("change-me")}, "RCM_CLEARINGHOUSE_TOKEN"),
+        ({"audit_key": SecretStr("short-audit-key")}, "RCM_AUDIT_KEY"),
         (
             {"database_url": "postgresql://rcm:CHANGE-ME@pg:5432/rcm?sslmode=verify-full"},
             "RCM_DATABASE_URL has a default or example password",
@@ -114,7 +118,7 @@ def test_dev_runs_with_the_local_defaults_and_the_fleet_runs_as_dev() -> None:
     s = Settings(env="dev", database_url="", kafka_bootstrap="")
     assert s.ops_token.get_secret_value() == "local-ops-token"
     assert "sslmode=disable" in s.database_url
-    assert len(production_problems(s)) == 6  # what production would refuse
+    assert len(production_problems(s)) == 7  # what production would refuse (RCM_AUDIT_KEY too)
     assert fleet_env(s)["RCM_ENV"] == "dev"
     with pytest.raises(ValidationError, match="env"):
         Settings(env="prod")

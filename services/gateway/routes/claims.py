@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException
 from schemas.states import ClaimState
 from services.gateway import intake, queries
 from services.gateway.core import AuditEntry, Gateway
+from services.gateway.denials import denied
 from services.gateway.deps import Config, Gw, IdemKey, ReadKey, WorkKey, idempotent
 from services.gateway.errors import ERRORS, Json, problem
 from services.gateway.keys import Principal
@@ -37,6 +38,7 @@ async def _on_claim(
     p: Principal,
     idempotency_key: str | None,
     action: str,
+    claim_id: str,
     call: Callable[[intake.Actor, intake.Extra], Awaitable[dict[str, Any] | None]],
 ) -> JSONResponse:
     """A work-queue action on one claim: idempotent, 404 when not this tenant's."""
@@ -45,10 +47,11 @@ async def _on_claim(
     async def run(extra: intake.Extra) -> dict[str, Any]:
         out: dict[str, Any] | None = await gw.guarded(lambda: call(actor, extra))
         if out is None:
+            await denied(gw, request, 404, "no such claim for this tenant", p, (claim_id,))
             raise HTTPException(404, "no such claim")
         return out
 
-    return await idempotent(gw, request, p, idempotency_key, action, run)
+    return await idempotent(gw, request, p, idempotency_key, f"{action}:{claim_id}", run)
 
 
 @router.post(
@@ -75,7 +78,8 @@ async def post_fix(
         request,
         p,
         idempotency_key,
-        f"fix:{claim_id}",
+        "fix",
+        claim_id,
         lambda actor, extra: intake.fix(gw, actor, claim_id, body.changes(), body.note, extra),
     )
 
@@ -104,7 +108,8 @@ async def post_void(
         request,
         p,
         idempotency_key,
-        f"void:{claim_id}",
+        "void",
+        claim_id,
         lambda actor, extra: intake.void(gw, actor, claim_id, body.reason, extra),
     )
 
@@ -115,7 +120,9 @@ async def post_void(
     responses={**ERRORS, **problem(404, "No such claim")},
     summary="A claim's state and timeline",
 )
-async def get_claim(claim_id: ClaimId, gw: Gw, g: Config, p: ReadKey) -> JSONResponse:
+async def get_claim(
+    request: Request, claim_id: ClaimId, gw: Gw, g: Config, p: ReadKey
+) -> JSONResponse:
     async def run() -> tuple[dict[str, Any], str] | None:
         assert gw.pool is not None
         async with gw.pool.acquire() as conn:
@@ -123,9 +130,12 @@ async def get_claim(claim_id: ClaimId, gw: Gw, g: Config, p: ReadKey) -> JSONRes
 
     found = await gw.guarded(run)
     if found is None:
+        await denied(gw, request, 404, "no such claim for this tenant", p, (claim_id,))
         raise HTTPException(404, "no such claim")
     body, patient_id = found
-    await gw.audit(AuditEntry(p.tenant, p.key_id, "claim.read", claim_id, patient_id))
+    await gw.audit(
+        AuditEntry(p.tenant, p.key_id, "claim.read", claim_id, patient_id, claim_ids=(claim_id,))
+    )
     return Json(body)
 
 
@@ -156,16 +166,20 @@ async def search_claims(
                 patient_control_number=patient_control_number,
                 after=after,
                 limit=limit,
+                patients=patients,
             )
 
+    patients: list[str] = []
     items = await gw.guarded(run)
     await gw.audit(
         AuditEntry(
             p.tenant,
             p.key_id,
             "claims.search",
-            ",".join(i["claim_id"] for i in items[:10]) or "none",
+            "claims",
             detail=f"{len(items)} claims",
+            patient_ids=tuple(patients),
+            claim_ids=tuple(i["claim_id"] for i in items),
         )
     )
     nxt = items[-1]["claim_id"] if len(items) == limit else None

@@ -28,6 +28,7 @@ from runtime import lag as kafka_lag
 from runtime.service import authorized
 from services.gateway import live_kpis, ops_queries
 from services.gateway.core import Gateway, Unavailable
+from services.gateway.denials import denied
 from services.gateway.deps import Config, Guard, Gw, RcmSettings
 from services.gateway.errors import ERRORS, Json, RateLimited
 from services.gateway.keys import Principal, bearer
@@ -75,6 +76,7 @@ async def ops_key(
     else:
         cookie = request.cookies.get(COOKIE)
         if not cookie or len(cookie) > 100:
+            await denied(gw, request, 401, "missing bearer token or session")
             if wants_html(request):
                 raise NeedsLogin()
             raise HTTPException(401, "missing bearer token or session")
@@ -85,10 +87,12 @@ async def ops_key(
             kind="session",
         )
     if p is None:
+        await denied(gw, request, 401, "unknown or revoked API key, or the session ended")
         if wants_html(request):
             raise NeedsLogin()
         raise HTTPException(401, "unknown or revoked API key, or the session ended")
     if not p.allows(KeyScope.ops):
+        await denied(gw, request, 403, "needs scope ops", p)
         raise HTTPException(403, "the key needs scope ops")
     wait = gw.rate.allow(p.key_id, p.rate_per_s)
     if wait:

@@ -8,6 +8,7 @@ from starlette.exceptions import HTTPException
 
 from schemas.events_payments import PatientPaymentReceived
 from services.gateway import intake, lookups
+from services.gateway.denials import denied
 from services.gateway.deps import Config, Gw, IdemKey, PaymentKey, idempotent
 from services.gateway.errors import ERRORS, problem
 from services.gateway.models import PaymentAccepted
@@ -50,6 +51,7 @@ async def post_payment(
             lambda: lookups.claim_exists(pool, g.claims_schema, p.tenant, claim_id)
         )
         if not found:
+            await denied(gw, request, 404, "no such claim for this tenant", p, (claim_id,))
             raise HTTPException(404, "no such claim")
     return await idempotent(
         gw,

@@ -40,10 +40,19 @@ async def get_queue(
     async def run() -> list[dict[str, Any]]:
         assert gw.pool is not None
         async with gw.pool.acquire() as conn:
-            return await queries.work_queue(conn, g, p.tenant, queue.value, limit)
+            return await queries.work_queue(conn, g, p.tenant, queue.value, limit, patients)
 
+    patients: list[str] = []
     items = await gw.guarded(run)
     await gw.audit(
-        AuditEntry(p.tenant, p.key_id, f"workqueue.read.{queue.value}", f"{len(items)} items")
+        AuditEntry(
+            p.tenant,
+            p.key_id,
+            f"workqueue.read.{queue.value}",
+            f"workqueue:{queue.value}",
+            detail=f"{len(items)} items",
+            patient_ids=tuple(patients),
+            claim_ids=tuple(str(i["claim_id"]) for i in items if i.get("claim_id")),
+        )
     )
     return Json({"queue": queue.value, "items": items})
