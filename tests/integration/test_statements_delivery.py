@@ -184,12 +184,12 @@ async def test_the_emailed_link_shows_the_statement_to_who_knows_the_name_and_zi
         forged = await env.client.get(path[:-3] + "AAA")
         assert forged.status_code == 404
         audit = await env.gateway.fetch(
-            "SELECT actor, action, resource, outcome FROM audit_log ORDER BY seq"
+            "SELECT actor, resource, outcome, patient_ids, claim_ids FROM audit_log ORDER BY seq"
         )
-        assert [(a["resource"], a["outcome"]) for a in audit if a["actor"] == "statement-link"] == [
-            (sid, "denied"),
-            (sid, "ok"),
-        ]
+        mine = [a for a in audit if a["actor"] == "statement-link"]
+        assert [(a["resource"], a["outcome"]) for a in mine] == [(sid, "denied"), (sid, "ok")]
+        assert mine[1]["patient_ids"] == ["G-LINK"]  # whose statement was shown
+        assert len(mine[1]["claim_ids"]) == 1
 
 
 async def test_guessing_the_name_and_zip_is_stopped(

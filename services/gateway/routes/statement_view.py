@@ -28,9 +28,10 @@ PURPOSE = "statement"
 ACTOR = "statement-link"
 
 _VIEW = (
-    "SELECT statement_id, tenant, html, last_name, postal_code"
-    " FROM {schema}.statement_delivery_v1 WHERE statement_id = $1 AND status = 'sent'"
-    " AND channel = 'email'"
+    "SELECT d.statement_id, d.tenant, d.html, d.last_name, d.postal_code, s.guarantor_id,"
+    " s.claim_ids FROM {schema}.statement_delivery_v1 d JOIN {schema}.statement_v1 s"
+    " USING (statement_id) WHERE d.statement_id = $1 AND d.status = 'sent'"
+    " AND d.channel = 'email'"
 )
 _PAGE = (
     "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
@@ -117,9 +118,19 @@ async def view_statement(
     if row is None:
         return _gone()
     given = (last_name.strip().casefold(), postal_code.strip()[:5])
-    if given != (str(row["last_name"]).casefold(), row["postal_code"]):
+    matched = given == (str(row["last_name"]).casefold(), row["postal_code"])
+    await gw.audit(
+        AuditEntry(
+            row["tenant"],
+            ACTOR,
+            "statement.view",
+            sid,
+            patient_id=row["guarantor_id"],
+            outcome="ok" if matched else "denied",
+            claim_ids=tuple(row["claim_ids"]),
+        )
+    )
+    if not matched:
         guard.failed(names)
-        await gw.audit(AuditEntry(row["tenant"], ACTOR, "statement.view", sid, outcome="denied"))
         return _page("Your statement", _form("Those details do not match our records."), 403)
-    await gw.audit(AuditEntry(row["tenant"], ACTOR, "statement.view", sid))
     return _html(str(row["html"]))
