@@ -11,6 +11,11 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 ISA_LENGTH = 106
+#: The longest segment a reader takes: the longest 835 or 271 segment the TR3s allow is
+#: under 1,000 characters, so a longer one is a hostile or broken file, refused by name.
+MAX_SEGMENT = 4096
+#: Distinct warnings kept per file; past it they are counted, not kept.
+MAX_WARNINGS = 100
 
 
 class X12Error(ValueError):
@@ -27,6 +32,63 @@ class X12Error(ValueError):
         super().__init__(f"{message} ({', '.join(where)})" if where else message)
         self.segment = segment
         self.position = position
+
+
+@dataclass(frozen=True, slots=True)
+class X12Warning:
+    """A fault a reader read through: where it is (segment number, segment id, element
+    position), what was wrong and how it was read. ``count``: how many segments had the
+    same fault (the first one's place is kept)."""
+
+    segment: int
+    segment_id: str
+    position: int
+    message: str
+    count: int = 1
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "segment": self.segment,
+            "segment_id": self.segment_id,
+            "position": self.position,
+            "message": self.message,
+            "count": self.count,
+        }
+
+
+class Warnings:
+    """The warnings of one file, in the order found; a fault given a ``kind`` is kept
+    once and counted; at most :data:`MAX_WARNINGS` are kept."""
+
+    __slots__ = ("_kinds", "dropped", "items")
+
+    def __init__(self) -> None:
+        self.items: list[X12Warning] = []
+        self._kinds: dict[str, int] = {}
+        self.dropped = 0
+
+    def add(
+        self, segment: int, segment_id: str, position: int, message: str, kind: str | None = None
+    ) -> None:
+        if kind is not None and kind in self._kinds:
+            k = self._kinds[kind]
+            w = self.items[k]
+            self.items[k] = X12Warning(w.segment, w.segment_id, w.position, w.message, w.count + 1)
+            return
+        if len(self.items) >= MAX_WARNINGS:
+            self.dropped += 1
+            return
+        if not message.isprintable():
+            message = "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
+        if kind is not None:
+            self._kinds[kind] = len(self.items)
+        self.items.append(X12Warning(segment, segment_id[:10], position, message))
+
+    def result(self) -> tuple[X12Warning, ...]:
+        if self.dropped:
+            more = X12Warning(0, "", 0, f"{self.dropped} more warnings not kept", self.dropped)
+            return (*self.items, more)
+        return tuple(self.items)
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,11 +244,30 @@ def transaction(
     return segs
 
 
-def delimiters_of(text: str) -> Delimiters:
-    """Reads the delimiters an interchange declares in its fixed-width ISA."""
+def delimiters_of(text: str, warnings: Warnings | None = None) -> Delimiters:
+    """Reads the delimiters an interchange declares in its fixed-width ISA. With
+    ``warnings``, an ISA that is not 106 characters wide (elements not padded) is read by
+    its element separator instead, with a warning."""
     start = text.find("ISA")
     if start < 0:
         raise X12Error("not X12: no ISA segment", segment=1, position=0)
+    try:
+        return _fixed_width(text, start)
+    except X12Error:
+        loose = _by_separator(text, start) if warnings is not None else None
+        if loose is None or warnings is None:
+            raise
+    warnings.add(
+        1,
+        "ISA",
+        16,
+        "ISA is not 106 characters wide (elements not padded): its separators were read "
+        "from ISA11 and ISA16",
+    )
+    return loose
+
+
+def _fixed_width(text: str, start: int) -> Delimiters:
     isa = text[start : start + ISA_LENGTH]
     if len(isa) < ISA_LENGTH:
         raise X12Error("truncated ISA segment", segment=1, position=start + len(isa))
@@ -200,12 +281,31 @@ def delimiters_of(text: str) -> Delimiters:
         component=isa[104],
         segment=isa[105],
     )
-    separators = (d.element, d.component, d.segment)
-    if len(set(separators)) != 3 or any(c.isalnum() or c == " " for c in separators):
+    if not _usable(d):
         raise X12Error(
-            f"ISA declares unusable delimiters {separators!r}", segment=1, position=start
+            f"ISA declares unusable delimiters {(d.element, d.component, d.segment)!r}",
+            segment=1,
+            position=start,
         )
     return d
+
+
+def _usable(d: Delimiters) -> bool:
+    separators = (d.element, d.component, d.segment)
+    return len(set(separators)) == 3 and not any(c.isalnum() or c == " " for c in separators)
+
+
+def _by_separator(text: str, start: int) -> Delimiters | None:
+    """An ISA read element by element: 16 element separators, then ISA16 (one character)
+    and the segment terminator. None when that reading is not unambiguous either."""
+    if len(text) < start + 4:
+        return None
+    element = text[start + 3]
+    parts = text[start : start + 4 * ISA_LENGTH].split(element, 16)
+    if len(parts) != 17 or len(parts[16]) < 2 or len(parts[11]) != 1:
+        return None
+    d = Delimiters(element, parts[11], parts[16][0], parts[16][1])
+    return d if _usable(d) and d.segment not in "".join(parts[:16]) else None
 
 
 def iter_segments(text: str, d: Delimiters | None = None) -> Iterator[list[str]]:
@@ -223,6 +323,55 @@ def iter_segments(text: str, d: Delimiters | None = None) -> Iterator[list[str]]
             yield raw.split(element)
 
 
+def _segment_id_ok(sid: str) -> bool:
+    return 2 <= len(sid) <= 3 and sid.isascii() and sid.isalnum() and sid.isupper()
+
+
+def read_segments(
+    text: str, d: Delimiters, warnings: Warnings, max_segment: int = MAX_SEGMENT
+) -> Iterator[list[str]]:
+    """Segments one at a time, as element lists, from the first ISA on, reading through
+    what a careful person would (each with a warning): spaces or tabs between segments,
+    a segment id in lower case. A segment longer than ``max_segment`` is refused.
+
+    Finds one terminator after the other rather than splitting the whole text, so a
+    large file never holds a second copy of itself as a list of segments."""
+    element, term = d.element, d.segment
+    pos = text.find("ISA")
+    end_of_text = len(text)
+    n = 0
+    while pos < end_of_text:
+        end = text.find(term, pos)
+        if end < 0:
+            end = end_of_text
+        raw = text[pos:end].strip("\r\n")
+        pos = end + 1
+        if not raw or raw.isspace():
+            continue
+        n += 1
+        if len(raw) > max_segment:
+            seg = raw.split(element)
+            longest = max(range(len(seg)), key=lambda k: len(seg[k]))
+            raise X12Error(
+                f"{seg[0][:3].strip()} segment is {len(raw)} characters long (at most "
+                f"{max_segment}); its element {longest} alone is {len(seg[longest])}",
+                segment=n,
+                position=longest,
+            )
+        if raw[0] in " \t\r\n\f\v":
+            raw = raw.lstrip()
+            warnings.add(n, raw[:3], 0, "spaces or tabs between segments, read through", kind="ws")
+        seg = raw.split(element)
+        sid = seg[0]
+        if not _segment_id_ok(sid) and _segment_id_ok(sid.upper()):
+            seg[0] = sid.upper()
+            warnings.add(
+                n, seg[0], 0, f"segment id {sid!r} in lower case, read as {seg[0]}",
+                kind=f"case-{seg[0]}",
+            )  # fmt: skip
+        yield seg
+
+
 def segments(text: str) -> tuple[Delimiters, list[list[str]]]:
     """Splits an interchange into segments of elements, whatever delimiters the ISA declares."""
     d = delimiters_of(text)
@@ -234,21 +383,39 @@ def segments(text: str) -> tuple[Delimiters, list[list[str]]]:
     return d, out
 
 
-def begin(text: object) -> tuple[str, Delimiters]:
+def begin(text: object, warnings: Warnings | None = None) -> tuple[str, Delimiters]:
     """The interchange text from its ISA on, and its delimiters; X12Error when the text is
-    not X12 or its last segment is cut off (no terminator after it)."""
+    not X12 or its last segment is cut off (no terminator after it). With ``warnings``,
+    a file whose last segment is a whole IEA (IEA*count*control) without its terminator
+    is read with a warning: nothing is missing from it."""
     if not isinstance(text, str):
         raise X12Error("not X12: expected text", segment=1, position=0)
     head = text.lstrip(" \t\r\n\ufeff")
     if not head.startswith("ISA"):
         raise X12Error(f"not X12: expected ISA, found {head[:3]!r}", segment=1, position=0)
-    d = delimiters_of(head)
+    d = delimiters_of(head, warnings)
     tail = head.rstrip("".join(c for c in " \t\r\n" if c != d.segment))
     if not tail.endswith(d.segment):
         last = tail[tail.rfind(d.segment) + 1 :].strip().split(d.element)
+        n = tail.count(d.segment) + 1
+        if warnings is not None and _whole_iea(last):
+            warnings.add(n, "IEA", 2, "no segment terminator after IEA, the file's last segment")
+            return tail + d.segment, d
         raise X12Error(
             f"truncated: {last[0][:10]} is cut off (no segment terminator {d.segment!r} after it)",
-            segment=tail.count(d.segment) + 1,
+            segment=n,
             position=len(last) - 1,
         )
     return head, d
+
+
+def _whole_iea(seg: list[str]) -> bool:
+    return (
+        len(seg) == 3
+        and seg[0].upper() == "IEA"
+        and seg[1].isascii()
+        and seg[1].isdigit()
+        and len(seg[2]) == 9
+        and seg[2].isascii()
+        and seg[2].isdigit()
+    )

@@ -29,103 +29,38 @@ them from the answer, and it keeps identifiers out of errors and events.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from runtime.x12 import X12Error, begin, cents, d8_element, iter_segments
-from services.eligibility.x12_271_aaa import AAA_MESSAGES
+from runtime.x12 import (
+    Warnings,
+    X12Error,
+    begin,
+    cents,
+    d8_element,
+    read_segments,
+)
+from services.eligibility.x12_271_model import (
+    ACTIVE_CODES,
+    INACTIVE_CODES,
+    Benefit,
+    Rejection,
+    Reply,
+    Response,
+)
 
-ACTIVE_CODES = frozenset({"1", "2", "3", "4", "5"})
-INACTIVE_CODES = frozenset({"6", "7", "8"})
-
-
-@dataclass(frozen=True, slots=True)
-class Benefit:
-    """One EB segment."""
-
-    code: str
-    coverage_level: str | None
-    service_types: tuple[str, ...]
-    insurance_type: str | None
-    plan: str | None
-    time_period: str | None
-    amount_cents: int | None
-    amount_text: str | None
-    percent: Decimal | None
-    in_network: bool | None
-    segment: int
-
-
-@dataclass(frozen=True, slots=True)
-class Rejection:
-    """One AAA segment."""
-
-    loop: str
-    code: str
-    follow_up: str | None
-    segment: int
-
-    @property
-    def message(self) -> str:
-        return AAA_MESSAGES.get(self.code, f"reject reason {self.code}")
-
-    @property
-    def retryable(self) -> bool:
-        """The payer asked to be asked again later (42 unable to respond now, 80 timeout)."""
-        return self.code in ("42", "80") and self.follow_up in (None, "R", "P", "Y")
-
-
-@dataclass(slots=True)
-class Response:
-    """What the 271 says about one person."""
-
-    member_id: str | None
-    dependent: bool
-    payer_id: str | None
-    trace_numbers: list[str] = field(default_factory=list)
-    benefits: list[Benefit] = field(default_factory=list)
-    rejections: list[Rejection] = field(default_factory=list)
-    #: DTP qualifier -> (start, end); a single date has end == start.
-    dates: dict[str, tuple[dt.date, dt.date]] = field(default_factory=dict)
-    segment: int = 0
-
-    @property
-    def active(self) -> bool | None:
-        codes = {b.code for b in self.benefits}
-        if codes & ACTIVE_CODES:
-            return True
-        if codes & INACTIVE_CODES:
-            return False
-        return None
-
-    def date(self, *qualifiers: str) -> tuple[dt.date, dt.date] | None:
-        for q in qualifiers:
-            if q in self.dates:
-                return self.dates[q]
-        return None
-
-    @property
-    def coverage_begins(self) -> dt.date | None:
-        found = self.date("346", "356")
-        return found[0] if found else None
-
-    @property
-    def coverage_ends(self) -> dt.date | None:
-        found = self.date("347", "357")
-        if found:
-            return found[1]
-        plan = self.date("291", "307")
-        return plan[1] if plan and plan[1] != plan[0] else None
-
-
-@dataclass(frozen=True, slots=True)
-class Reply:
-    """Every response in a 271 interchange, in file order."""
-
-    responses: tuple[Response, ...]
-    control_numbers: tuple[str, ...]
-
+__all__ = [
+    "ACTIVE_CODES",
+    "INACTIVE_CODES",
+    "Benefit",
+    "Rejection",
+    "Reply",
+    "Response",
+    "benefit_json",
+    "parse_271",
+    "to_json",
+]
 
 # --- parsing -----------------------------------------------------------------
 
@@ -200,27 +135,46 @@ def _eb(seg: list[str], n: int, rep: str) -> Benefit:
 _LOOP_OF_LEVEL = {"20": "2100A", "21": "2100B", "22": "2100C", "23": "2100D"}
 
 
-def parse_271(text: str) -> Reply:
+#: The largest 271 read (characters): a file past it is refused before it is read.
+MAX_FILE = 128 * 1024 * 1024
+
+
+def parse_271(text: str, *, max_file: int = MAX_FILE) -> Reply:
     """Reads every 271 transaction in the interchange.
 
+    Reads through what a careful person would (a wrong SE, GE or IEA count or control
+    number, a DTP that is not a date, spaces between segments, a lower-case segment id,
+    an unpadded ISA, no terminator after the last IEA), each a warning on the reply.
     Raises X12Error (and nothing else) on text that is not a well-formed 271.
     """
-    head, d = begin(text)
+    if isinstance(text, str) and len(text) > max_file:
+        raise X12Error(
+            f"the file is {len(text):,} characters, more than the {max_file:,} a 271 may have"
+        )
+    w = Warnings()
+    head, d = begin(text, w)
+    rep = d.repetition
+    if rep.isalnum() or rep.isspace() or rep in (d.element, d.component, d.segment):
+        raise X12Error(
+            f"ISA11 {rep!r} is not a usable repetition separator", segment=1, position=11
+        )
     try:
-        return _walk(list(iter_segments(head, d)), d.repetition)
+        return _walk(read_segments(head, d, w), rep, w)
     except X12Error:
         raise
     except (IndexError, ValueError, TypeError, KeyError) as exc:  # pragma: no cover - net
         raise X12Error(f"unreadable 271: {exc}") from exc
 
 
-def _walk(segs: list[list[str]], rep: str) -> Reply:
-    w = _Walk(rep)
+def _walk(segs: Iterable[list[str]], rep: str, warnings: Warnings) -> Reply:
+    w = _Walk(rep, warnings)
+    n = 0
     for n, seg in enumerate(segs, 1):
         sid = seg[0]
         if w.saw_iea:
             if sid == "ISA":
                 w.saw_iea = False
+                w.isa(seg, n)
                 continue
             raise X12Error(f"{sid[:10]} after the IEA trailer", segment=n, position=0)
         if w.in_txn:
@@ -228,22 +182,26 @@ def _walk(segs: list[list[str]], rep: str) -> Reply:
         else:
             w.in_envelope(sid, seg, n)
     if w.in_txn:
-        raise X12Error(
-            f"transaction {w.control[:10]} has no SE trailer", segment=len(segs), position=0
-        )
+        raise X12Error(f"transaction {w.control[:10]} has no SE trailer", segment=n, position=0)
     if not w.saw_iea:
-        raise X12Error("truncated interchange: no IEA trailer", segment=len(segs), position=0)
+        raise X12Error("truncated interchange: no IEA trailer", segment=n, position=0)
     if not w.controls:
-        raise X12Error("no 271 transaction in the interchange", segment=len(segs), position=0)
-    return Reply(tuple(_drop_silent_subscribers(w.responses)), tuple(w.controls))
+        raise X12Error("no 271 transaction in the interchange", segment=n, position=0)
+    return Reply(tuple(_drop_silent_subscribers(w.responses)), tuple(w.controls), warnings.result())
 
 
 class _Walk:
     """Where one pass over a 271 interchange stands: the envelope, the transaction and
     the HL level it is in, and the responses read so far."""
 
-    def __init__(self, rep: str) -> None:
+    def __init__(self, rep: str, warnings: Warnings) -> None:
         self.rep = rep
+        self.warnings = warnings
+        self.isa_seg: list[str] | None = None
+        self.interchanges: dict[tuple[str, str], int] = {}
+        self.gs_control = ""
+        self.groups = 0
+        self.txns = 0
         self.responses: list[Response] = []
         self.controls: list[str] = []
         self.in_txn = False
@@ -269,13 +227,17 @@ class _Walk:
     def in_envelope(self, sid: str, seg: list[str], n: int) -> None:
         """A segment outside ST ... SE."""
         if sid == "ISA":
+            self.isa(seg, n)
             return
         if sid == "GS":
             if _el(seg, 1) != "HB":
                 raise X12Error(
                     f"GS01 is {_el(seg, 1)[:10]!r}, a 271 group is HB", segment=n, position=1
                 )
-            self.groups_open = True
+            if self.groups_open:
+                raise X12Error("GS before the previous GE", segment=n, position=0)
+            self.groups_open, self.gs_control, self.txns = True, _el(seg, 6), 0
+            self.groups += 1
             return
         if sid == "ST":
             if _el(seg, 1) != "271":
@@ -285,14 +247,15 @@ class _Walk:
             if not self.groups_open:
                 raise X12Error("ST outside a functional group (no GS)", segment=n, position=0)
             self.in_txn, self.st_n, self.control = True, n, _need(seg, 2, n)
+            self.txns += 1
             self.level, self.payer_id, self.subscriber, self.current = "", None, None, None
             self.upper, self.upper_used, self.in_2110, self.in_2120 = [], False, False, False
             return
         if sid == "GE":
-            self.groups_open = False
+            self.ge(seg, n)
             return
         if sid == "IEA":
-            self.saw_iea = True
+            self.iea(seg, n)
             return
         raise X12Error(f"{sid[:10]} outside a transaction (no ST before it)", segment=n)
 
@@ -330,28 +293,84 @@ class _Walk:
             self.in_2110 = True
             current.benefits.append(_eb(seg, n, self.rep))
         elif sid == "DTP":
-            qual, span = _dtp(seg, n)
+            try:
+                qual, span = _dtp(seg, n)
+            except X12Error as exc:  # a date never decides whether a person is covered
+                self.warnings.add(n, "DTP", exc.position or 0, f"{exc}: the date is not kept")
+                return
             if current is not None and not self.in_2110:
                 current.dates[qual] = span
         # REF, N3, N4, PRV, DMG, INS, HI, MPI, HSD, MSG, III, EB-level REF: not needed here
 
     def trailer(self, seg: list[str], n: int) -> None:
         self.flush_upper()
-        count = _need(seg, 1, n)
+        count, w = _el(seg, 1), self.warnings
         if count != str(n - self.st_n + 1):
-            raise X12Error(
-                f"SE01 says {count[:10]} segments, the transaction has {n - self.st_n + 1}",
-                segment=n,
-                position=1,
-            )
+            w.add(
+                n, "SE", 1,
+                f"SE01 says {count[:10]!r} segments, the transaction has {n - self.st_n + 1}",
+            )  # fmt: skip
         if _el(seg, 2) != self.control:
-            raise X12Error(
+            w.add(
+                n, "SE", 2,
                 f"SE02 {_el(seg, 2)[:10]!r} does not match ST02 {self.control[:10]!r}",
-                segment=n,
-                position=2,
-            )
+            )  # fmt: skip
         self.controls.append(self.control)
         self.in_txn = False
+
+    def isa(self, seg: list[str], n: int) -> None:
+        """An interchange opens: once per IEA, and each (sender, ISA13) once per file."""
+        if self.isa_seg is not None:
+            raise X12Error("ISA before the previous IEA", segment=n, position=0)
+        if len(seg) != 17:
+            raise X12Error(f"ISA has {len(seg)} elements, 17 expected", segment=n, position=0)
+        key = (seg[6].strip(), seg[13])
+        if key in self.interchanges:
+            raise X12Error(
+                f"interchange {seg[13][:9]} repeats the one at segment {self.interchanges[key]}",
+                segment=n,
+                position=13,
+            )
+        self.interchanges[key] = n
+        self.isa_seg, self.groups = seg, 0
+
+    def ge(self, seg: list[str], n: int) -> None:
+        if not self.groups_open:
+            raise X12Error("GE without GS", segment=n, position=0)
+        self.groups_open = False
+        if _el(seg, 1) != str(self.txns):
+            self.warnings.add(
+                n,
+                "GE",
+                1,
+                f"GE01 says {_el(seg, 1)[:10]!r} transactions, the group has {self.txns}",
+            )
+        if _el(seg, 2) != self.gs_control:
+            self.warnings.add(
+                n,
+                "GE",
+                2,
+                f"GE02 {_el(seg, 2)[:10]!r} does not match GS06 {self.gs_control[:10]!r}",
+            )
+
+    def iea(self, seg: list[str], n: int) -> None:
+        if self.groups_open:
+            raise X12Error("IEA before GE (the group is not closed)", segment=n, position=0)
+        isa = self.isa_seg
+        if isa is None:
+            raise X12Error("IEA without ISA", segment=n, position=0)
+        if _el(seg, 1) != str(self.groups):
+            self.warnings.add(
+                n,
+                "IEA",
+                1,
+                f"IEA01 says {_el(seg, 1)[:10]!r} groups, the interchange has {self.groups}",
+            )
+        if _el(seg, 2) != isa[13]:
+            self.warnings.add(
+                n, "IEA", 2, f"IEA02 {_el(seg, 2)[:10]!r} does not match ISA13 {isa[13][:10]!r}"
+            )
+        self.isa_seg, self.saw_iea = None, True
 
     def hl(self, seg: list[str], n: int) -> None:
         code = _need(seg, 3, n)
@@ -452,5 +471,6 @@ def to_json(reply: Reply) -> dict[str, Any]:
                 "rejections": [{"code": x.code, "message": x.message} for x in r.rejections],
             }
             for r in reply.responses
-        ]
+        ],
+        "warnings": [x.as_json() for x in reply.warnings],
     }

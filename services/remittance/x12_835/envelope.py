@@ -1,5 +1,11 @@
 """The envelope around 835 transactions: ISA/IEA interchanges, GS/GE functional groups,
-ST/SE transactions, each closing segment checked against its count and control number."""
+ST/SE transactions, each closing segment checked against its count and control number.
+
+A closing segment whose count or control number is wrong is read through with a
+warning: the segments between the opening and closing segment are what the file holds,
+whatever the count says. A missing one (ST before SE, IEA before GE) is refused: then
+where a transaction ends is not known. An interchange repeated in one file (the same
+sender and ISA13) is refused: read twice, its money would post twice."""
 
 from __future__ import annotations
 
@@ -30,6 +36,15 @@ def isa(r: Reader, seg: list[str], n: int) -> None:
             segment=n,
             position=16,
         )
+    key = (seg[6].strip(), seg[13])
+    if key in r.interchanges:
+        raise X12Error(
+            f"interchange {seg[13][:9]} from sender {key[0][:15]!r} repeats the one at "
+            f"segment {r.interchanges[key]}: the same interchange twice in one file",
+            segment=n,
+            position=13,
+        )
+    r.interchanges[key] = n
     r.isa, r.groups = seg, 0
 
 
@@ -63,17 +78,17 @@ def se(r: Reader, seg: list[str], n: int) -> None:
     close_claim(r)
     txn = r.txn
     assert txn is not None
-    count = need(seg, 1, n)
+    count, w = el(seg, 1), r.warnings
     if not count.isdigit() or int(count) != n - txn.n + 1:
-        raise X12Error(
-            f"SE01 says {count!r} segments, transaction {txn.control} has {n - txn.n + 1}",
-            segment=n,
-            position=1,
+        w.add(
+            n,
+            "SE",
+            1,
+            f"SE01 says {count[:10]!r} segments, transaction {txn.control[:10]} has "
+            f"{n - txn.n + 1}",
         )
     if el(seg, 2) != txn.control:
-        raise X12Error(
-            f"SE02 {el(seg, 2)!r} does not match ST02 {txn.control!r}", segment=n, position=2
-        )
+        w.add(n, "SE", 2, f"SE02 {el(seg, 2)[:10]!r} does not match ST02 {txn.control[:10]!r}")
     r.txn = None
     r.payment = None
     r.enter(ENVELOPE)
@@ -82,16 +97,11 @@ def se(r: Reader, seg: list[str], n: int) -> None:
 def ge(r: Reader, seg: list[str], n: int) -> None:
     if r.gs is None:
         raise X12Error("GE without GS", segment=n, position=0)
+    w = r.warnings
     if el(seg, 1) != str(r.txns):
-        raise X12Error(
-            f"GE01 says {el(seg, 1)!r} transactions, the group has {r.txns}",
-            segment=n,
-            position=1,
-        )
+        w.add(n, "GE", 1, f"GE01 says {el(seg, 1)[:10]!r} transactions, the group has {r.txns}")
     if el(seg, 2) != el(r.gs, 6):
-        raise X12Error(
-            f"GE02 {el(seg, 2)!r} does not match GS06 {el(r.gs, 6)!r}", segment=n, position=2
-        )
+        w.add(n, "GE", 2, f"GE02 {el(seg, 2)[:10]!r} does not match GS06 {el(r.gs, 6)[:10]!r}")
     r.gs = None
 
 
@@ -100,16 +110,11 @@ def iea(r: Reader, seg: list[str], n: int) -> None:
         raise X12Error(
             "IEA without ISA" if r.isa is None else "IEA before GE", segment=n, position=0
         )
+    w = r.warnings
     if el(seg, 1) != str(r.groups):
-        raise X12Error(
-            f"IEA01 says {el(seg, 1)!r} groups, the interchange has {r.groups}",
-            segment=n,
-            position=1,
-        )
+        w.add(n, "IEA", 1, f"IEA01 says {el(seg, 1)[:10]!r} groups, the interchange has {r.groups}")
     if el(seg, 2) != r.isa[13]:
-        raise X12Error(
-            f"IEA02 {el(seg, 2)!r} does not match ISA13 {r.isa[13]!r}", segment=n, position=2
-        )
+        w.add(n, "IEA", 2, f"IEA02 {el(seg, 2)[:10]!r} does not match ISA13 {r.isa[13][:10]!r}")
     r.isa = None
 
 

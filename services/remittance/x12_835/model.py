@@ -12,6 +12,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from runtime.x12 import X12Warning
+
 _REVERSAL = "22"
 
 
@@ -140,3 +142,5 @@ class Remittance:
     payments: tuple[Payment, ...]
     claims: tuple[RemitClaim, ...]
     provider_adjustments: tuple[Plb, ...]
+    #: faults read through (runtime.x12.X12Warning), in file order
+    warnings: tuple[X12Warning, ...] = ()

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from runtime.x12 import X12Error, begin, iter_segments
+from runtime.x12 import Warnings, X12Error, begin, read_segments
 from services.remittance.x12_835 import envelope as env
 from services.remittance.x12_835 import segments as s
 from services.remittance.x12_835.model import Remittance
@@ -89,22 +89,35 @@ TABLES: Tables = (
 )
 
 
-def parse_835(text: str) -> Remittance:
+#: The largest 835 read (characters): a file past it is refused before it is read.
+MAX_FILE = 128 * 1024 * 1024
+
+
+def parse_835(text: str, *, max_file: int = MAX_FILE) -> Remittance:
     """Reads every 835 transaction in every interchange of ``text``.
 
-    Raises X12Error (and nothing else) on text that is not a well-formed 835.
+    Reads through the faults a careful person would (a wrong SE, GE or IEA count or
+    control number, a date that is not one, a composite with another separator than
+    ISA16 where its meaning is plain, spaces between segments, a lower-case segment id,
+    an unpadded ISA, no terminator after the last IEA): each is a warning on the result.
+    Raises X12Error (and nothing else) on text that cannot be read unambiguously.
     """
-    head, d = begin(text)
+    if isinstance(text, str) and len(text) > max_file:
+        raise X12Error(
+            f"the file is {len(text):,} characters, more than the {max_file:,} an 835 may have"
+        )
+    w = Warnings()
+    head, d = begin(text, w)
     try:
-        return _read(iter_segments(head, d), d.component)
+        return _read(read_segments(head, d, w), d.component, w)
     except X12Error:
         raise
     except (IndexError, ValueError, TypeError, KeyError) as exc:  # pragma: no cover - net
         raise X12Error(f"unreadable 835: {exc}", segment=None) from exc
 
 
-def _read(segs: Iterable[list[str]], comp: str) -> Remittance:
-    r = Reader(comp, TABLES)
+def _read(segs: Iterable[list[str]], comp: str, w: Warnings) -> Remittance:
+    r = Reader(comp, TABLES, w)
     n = 0
     seg = [""]
     for n, seg in enumerate(segs, 1):
@@ -117,4 +130,4 @@ def _read(segs: Iterable[list[str]], comp: str) -> Remittance:
             segment=n,
             position=0,
         )
-    return Remittance(tuple(r.payments), tuple(r.claims), tuple(r.plbs))
+    return Remittance(tuple(r.payments), tuple(r.claims), tuple(r.plbs), w.result())

@@ -6,7 +6,14 @@ provider adjustments (PLB). reader.py says which handler reads which segment whe
 from __future__ import annotations
 
 from runtime.x12 import X12Error
-from services.remittance.x12_835.elements import amount, el, need, opt_date
+from services.remittance.x12_835.elements import (
+    PLB_REASONS,
+    amount,
+    components,
+    el,
+    need,
+    opt_date,
+)
 from services.remittance.x12_835.model import Cas, Plb
 from services.remittance.x12_835.state import (
     CLAIM,
@@ -137,9 +144,9 @@ def dtm_claim(r: Reader, seg: list[str], n: int) -> None:
     assert claim is not None
     qual = el(seg, 1)
     if qual == "232":
-        claim.dates[0] = opt_date(seg, 2, n)
+        claim.dates[0] = opt_date(seg, 2, n, r.warnings)
     elif qual == "233":
-        claim.dates[1] = opt_date(seg, 2, n)
+        claim.dates[1] = opt_date(seg, 2, n, r.warnings)
 
 
 def cas(r: Reader, seg: list[str], n: int) -> None:
@@ -159,7 +166,7 @@ def cas(r: Reader, seg: list[str], n: int) -> None:
                 )
             continue
         qty = seg[base + 2] if base + 2 < size and seg[base + 2] else None
-        into.append(Cas(group, seg[base], amount(seg, base + 1, n), qty))
+        into.append(Cas(group, seg[base], amount(seg, base + 1, n, r.warnings), qty))
 
 
 # --- service lines ---------------------------------------------------------------------
@@ -178,9 +185,9 @@ def dtm_line(r: Reader, seg: list[str], n: int) -> None:
     assert line is not None
     qual = el(seg, 1)
     if qual in ("472", "150"):
-        line.dates[0] = opt_date(seg, 2, n)
+        line.dates[0] = opt_date(seg, 2, n, r.warnings)
     elif qual == "151":
-        line.dates[1] = opt_date(seg, 2, n)
+        line.dates[1] = opt_date(seg, 2, n, r.warnings)
 
 
 def ref_line(r: Reader, seg: list[str], n: int) -> None:
@@ -196,7 +203,7 @@ def amt_line(r: Reader, seg: list[str], n: int) -> None:
     line = r.line
     assert line is not None
     if el(seg, 1) == "B6":
-        line.allowed = amount(seg, 2, n)
+        line.allowed = amount(seg, 2, n, r.warnings)
 
 
 def lq_line(r: Reader, seg: list[str], n: int) -> None:
@@ -218,7 +225,7 @@ def plb(r: Reader, seg: list[str], n: int) -> None:
     txn = r.txn
     assert txn is not None
     provider = need(seg, 1, n)
-    fiscal = opt_date(seg, 2, n)
+    fiscal = opt_date(seg, 2, n, r.warnings)
     size = len(seg)
     for j in range(_PLB_PAIRS):
         pos = 3 + 2 * j
@@ -226,9 +233,18 @@ def plb(r: Reader, seg: list[str], n: int) -> None:
             if j == 0:
                 raise X12Error("PLB03 is missing", segment=n, position=3)
             continue
-        reason, _, ref = seg[pos].partition(r.comp)
+        parts = components(seg, pos, n, r.comp, r.warnings, PLB_REASONS)
+        reason, ref = parts[0], r.comp.join(parts[1:])
         if not reason:
             raise X12Error(f"PLB{pos:02d} has no reason code", segment=n, position=pos)
         r.plbs.append(
-            Plb(provider, fiscal, reason, ref or None, amount(seg, pos + 1, n), txn.index, n)
+            Plb(
+                provider,
+                fiscal,
+                reason,
+                ref or None,
+                amount(seg, pos + 1, n, r.warnings),
+                txn.index,
+                n,
+            )
         )

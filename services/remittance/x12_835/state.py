@@ -12,8 +12,17 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 
-from runtime.x12 import X12Error
-from services.remittance.x12_835.elements import amount, el, need, opt_amount, opt_date, to_cents
+from runtime.x12 import Warnings, X12Error
+from services.remittance.x12_835.elements import (
+    SVC_QUALIFIERS,
+    amount,
+    components,
+    el,
+    need,
+    opt_amount,
+    opt_date,
+    to_cents,
+)
 from services.remittance.x12_835.model import Amount, Cas, Payment, Plb, RemitClaim, RemitLine
 
 #: The loops a segment is read in: between transactions, a transaction's header (or
@@ -101,6 +110,7 @@ class Reader:
         "comp",
         "groups",
         "gs",
+        "interchanges",
         "isa",
         "line",
         "otherwise",
@@ -109,13 +119,19 @@ class Reader:
         "plbs",
         "table",
         "tables",
+        "traces",
         "txn",
         "txns",
+        "warnings",
     )
 
-    def __init__(self, comp: str, tables: Tables) -> None:
+    def __init__(self, comp: str, tables: Tables, warnings: Warnings | None = None) -> None:
         self.comp = comp
         self.tables = tables
+        self.warnings = Warnings() if warnings is None else warnings
+        #: (ISA06 sender, ISA13) and (TRN02, TRN03) seen in this file: each once
+        self.interchanges: dict[tuple[str, str], int] = {}
+        self.traces: dict[tuple[str, str], int] = {}
         self.payments: list[Payment] = []
         self.claims: list[RemitClaim] = []
         self.plbs: list[Plb] = []
@@ -145,12 +161,22 @@ def open_payment(r: Reader, n: int, sid: str) -> None:
     if t.trn is None:
         raise X12Error(f"{sid} before TRN in transaction {t.control}", segment=n, position=0)
     bpr, bn = t.bpr, t.bpr_n
+    trace = need(t.trn, 2, t.trn_n)
+    key = (trace, el(t.trn, 3))
+    if key in r.traces:
+        raise X12Error(
+            f"TRN02 {trace[:50]!r} repeats the payment trace of segment {r.traces[key]}: "
+            "one payment in one file twice would post twice",
+            segment=t.trn_n,
+            position=2,
+        )
+    r.traces[key] = t.trn_n
     p = Payment(
-        amount=amount(bpr, 2, bn),
+        amount=amount(bpr, 2, bn, r.warnings),
         credit_debit=need(bpr, 3, bn),
         method=need(bpr, 4, bn),
-        date=opt_date(bpr, 16, bn),
-        trace_number=need(t.trn, 2, t.trn_n),
+        date=opt_date(bpr, 16, bn, r.warnings),
+        trace_number=trace,
         payer_id=t.payer_id or (el(t.trn, 3) or None),
         payer_name=t.payer_name,
         payee_name=t.payee_name,
@@ -171,10 +197,11 @@ def close_line(r: Reader) -> None:
     r.line = None
     claim = r.claim
     assert claim is not None
-    comp = r.comp
+    comp, w = r.comp, r.warnings
     svc, n = ln.svc, ln.n
     size = len(svc)
-    proc = need(svc, 1, n).split(comp)
+    need(svc, 1, n)
+    proc = components(svc, 1, n, comp, w, SVC_QUALIFIERS)
     if len(proc) < 2 or not proc[0] or not proc[1]:
         raise X12Error(
             f"SVC01 is not a qualifier{comp}procedure composite: {svc[1][:40]!r}",
@@ -184,15 +211,15 @@ def close_line(r: Reader) -> None:
     units = svc[5] if size > 5 and svc[5] else "1"
     if units != "1" and to_cents(units) is None:
         raise X12Error(f"SVC05 is not a quantity: {units[:40]!r}", segment=n, position=5)
-    orig = svc[6].split(comp) if size > 6 and svc[6] else None
+    orig = components(svc, 6, n, comp, w, SVC_QUALIFIERS) if size > 6 and svc[6] else None
     # positional: keyword construction of a 16-field NamedTuple costs 4x more
     claim.lines.append(
         RemitLine(
             proc[1],
             proc[0],
             tuple([m for m in proc[2:6] if m]) if len(proc) > 2 else (),
-            amount(svc, 2, n),
-            amount(svc, 3, n),
+            amount(svc, 2, n, w),
+            amount(svc, 3, n, w),
             ln.allowed,
             units,
             tuple(ln.adjustments),
@@ -224,13 +251,14 @@ def close_claim(r: Reader) -> None:
     assert payment is not None
     assert txn is not None
     names = c.names
+    w = r.warnings
     r.claims.append(
         RemitClaim(
             need(clp, 1, n),
             need(clp, 2, n),
-            amount(clp, 3, n),
-            amount(clp, 4, n),
-            opt_amount(clp, 5, n),
+            amount(clp, 3, n, w),
+            amount(clp, 4, n, w),
+            opt_amount(clp, 5, n, w),
             (clp[6] or None) if size > 6 else None,
             (clp[7] or None) if size > 7 else None,
             (clp[9] or None) if size > 9 else None,
