@@ -46,29 +46,59 @@ def render_837(claim_file: Path) -> None:
     sys.stdout.write(out.replace("~", "~\n"))
 
 
+#: `parse-835`'s exit status for a file that reads but does not balance (1: unreadable).
+UNBALANCED = 3
+
+
+def _read_x12(file: Path, limit: int) -> str:
+    """The file's text; refused by its size before it is read when it is too large."""
+    try:
+        size = file.stat().st_size
+    except OSError:
+        size = 0  # read_text names the problem
+    if size > limit:
+        fail(f"{file}: the file is {size:,} bytes, more than the {limit:,} an X12 file may have")
+    return read_text(file)
+
+
 @app.command("parse-835")
 def parse_835(file: Path) -> None:
-    """Print an 835 as JSON: payments, claims, lines, CAS, PLB; amounts as stated."""
+    """Print an 835 as JSON: payments, claims, lines, CAS, PLB; amounts as stated; the
+    faults read through under ``warnings``. A file that does not balance (the check
+    posting makes) is printed with its ``problems`` and exits 3."""
     from runtime.x12 import X12Error
     from services.remittance.x12_835.as_json import to_json
+    from services.remittance.x12_835.balancing import balance_discrepancies
+    from services.remittance.x12_835.reader import MAX_FILE
     from services.remittance.x12_835.reader import parse_835 as parse
 
-    text = read_text(file)
+    text = _read_x12(file, MAX_FILE)
     try:
         rem = parse(text)
     except X12Error as exc:
         fail(f"{file}: {exc}")
-    typer.echo(json.dumps(to_json(rem), indent=2))
+    out = to_json(rem)
+    problems = balance_discrepancies(rem)
+    if problems:
+        out["problems"] = [d.as_json() for d in problems]
+    typer.echo(json.dumps(out, indent=2))
+    if problems:
+        typer.echo(
+            f"error: {file}: does not balance ({len(problems)} problems): {problems[0].message}",
+            err=True,
+        )
+        raise typer.Exit(UNBALANCED)
 
 
 @app.command("parse-271")
 def parse_271(file: Path) -> None:
-    """Print a 271 as JSON: per member, active or not, benefits and AAA rejections."""
+    """Print a 271 as JSON: per member, active or not, benefits and AAA rejections; the
+    faults read through under ``warnings``."""
     from runtime.x12 import X12Error
+    from services.eligibility.x12_271 import MAX_FILE, to_json
     from services.eligibility.x12_271 import parse_271 as parse
-    from services.eligibility.x12_271 import to_json
 
-    text = read_text(file)
+    text = _read_x12(file, MAX_FILE)
     try:
         reply = parse(text)
     except X12Error as exc:

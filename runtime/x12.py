@@ -358,10 +358,8 @@ def read_segments(
                 segment=n,
                 position=longest,
             )
-        if raw[0] in " \t\r\n\f\v":
-            raw = raw.lstrip()
-            warnings.add(n, raw[:3], 0, "spaces or tabs between segments, read through", kind="ws")
-        seg = raw.split(element)
+        spaced = raw[0] in " \t\r\n\f\v"
+        seg = (raw.lstrip() if spaced else raw).split(element)
         sid = seg[0]
         if not _segment_id_ok(sid) and _segment_id_ok(sid.upper()):
             seg[0] = sid.upper()
@@ -369,6 +367,8 @@ def read_segments(
                 n, seg[0], 0, f"segment id {sid!r} in lower case, read as {seg[0]}",
                 kind=f"case-{seg[0]}",
             )  # fmt: skip
+        if spaced:
+            warnings.add(n, seg[0], 0, "spaces or tabs between segments, read through", kind="ws")
         yield seg
 
 

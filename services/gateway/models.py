@@ -241,7 +241,10 @@ class UnmatchedPayment(Answer):
 
 
 class UnpostedRemit(Answer):
-    kind: Literal["unbalanced_remit", "unreadable_remit"]
+    """An 835 not posted (unbalanced, unreadable), or posted with warnings to review
+    (``warned_remit``: the faults its reader read through)."""
+
+    kind: Literal["unbalanced_remit", "unreadable_remit", "warned_remit"]
     id: int
     payer_id: str | None
     trace_number: str | None
@@ -249,6 +252,7 @@ class UnpostedRemit(Answer):
     status: str
     problems: Any
     received_at: str | None
+    warnings: Any = None
 
 
 class WorkQueue(Answer):

@@ -190,7 +190,29 @@ async def unmatched(
         limit,
     )
     out += [{"kind": f"{x['status']}_remit", **_plain(dict(x))} for x in rows]
+    if await _has_column(conn, r, "remit_v1", "warnings"):
+        rows = await conn.fetch(
+            "SELECT remit_id AS id, payer_id, trace_number, source, status, problems, warnings,"
+            f" received_at FROM {r}.remit_v1 WHERE tenant = $1 AND status = 'posted'"
+            " AND warnings <> '[]'::jsonb AND resolved_at IS NULL ORDER BY remit_id LIMIT $2",
+            tenant,
+            limit,
+        )
+        out += [{"kind": "warned_remit", **_plain(dict(x))} for x in rows]
     return out[:limit]
+
+
+async def _has_column(conn: asyncpg.Connection, schema: str, view: str, column: str) -> bool:
+    """Whether a view has a column yet (a gateway may run beside an older publisher)."""
+    return bool(
+        await conn.fetchval(
+            "SELECT 1 FROM information_schema.columns"
+            " WHERE table_schema = $1 AND table_name = $2 AND column_name = $3",
+            schema,
+            view,
+            column,
+        )
+    )
 
 
 def _plain(row: dict[str, Any]) -> dict[str, Any]:
@@ -204,7 +226,7 @@ def _plain(row: dict[str, Any]) -> dict[str, Any]:
             v = str(v)
         elif isinstance(v, bytes | memoryview):
             continue
-        elif isinstance(v, str) and k in ("problems", "detail"):
+        elif isinstance(v, str) and k in ("problems", "detail", "warnings"):
             v = _json(v)
         out[k] = v
     return out

@@ -133,7 +133,8 @@ async def retry_unmatched(
 
 async def on_remit(ctx: Context, ev: RemitReceived) -> None:
     """Reads, balances and posts one 835; a file that does not read or balance waits in
-    the remittance work queue, a CLP that matches no claim in the unmatched queue."""
+    the remittance work queue, a CLP that matches no claim in the unmatched queue. A file
+    read through recoverable faults is posted, and its warnings wait in the work queue."""
     conn = ctx.conn
     tenant = ctx.meta.tenant
     sha = hashlib.sha256(ev.x12.encode()).hexdigest()
@@ -159,9 +160,10 @@ async def on_remit(ctx: Context, ev: RemitReceived) -> None:
             "duplicate" if seen else "unbalanced",
             [d.as_json() for d in discrepancies],
             len(rem.claims),
+            rem,
         )
         return
-    remit_id = await _insert_remit(ctx, ev, sha, "posted", [], len(rem.claims))
+    remit_id = await _insert_remit(ctx, ev, sha, "posted", [], len(rem.claims), rem)
     if rem.provider_adjustments:
         traces, occ = plb_keys(rem)
         await repo.insert_plbs(
@@ -216,6 +218,7 @@ async def _insert_remit(
     status: str,
     problems: list[dict[str, Any]],
     claims: int,
+    rem: Remittance | None = None,
 ) -> int:
     return await repo.insert_remit(
         ctx.conn,
@@ -228,6 +231,7 @@ async def _insert_remit(
         status,
         problems,
         claims,
+        [w.as_json() for w in rem.warnings] if rem is not None else [],
     )
 
 

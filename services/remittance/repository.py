@@ -149,10 +149,12 @@ async def insert_remit(
     status: str,
     problems: list[dict[str, Any]],
     claims: int,
+    warnings: list[dict[str, Any]] | None = None,
 ) -> int:
     remit_id: int = await conn.fetchval(
         "INSERT INTO remits(tenant, payer_id, trace_number, source, status, problems, x12,"
-        " x12_sha256, claims) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9) RETURNING id",
+        " x12_sha256, claims, warnings)"
+        " VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10::jsonb) RETURNING id",
         tenant,
         payer_id,
         trace_number,
@@ -162,6 +164,7 @@ async def insert_remit(
         x12,
         sha,
         claims,
+        orjson.dumps(warnings or []).decode(),
     )
     return remit_id
 

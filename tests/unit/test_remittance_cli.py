@@ -21,7 +21,8 @@ def test_parse_835_prints_payments_claims_lines_and_plb_as_stated() -> None:
     )
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
-    assert list(out) == ["payments", "claims", "provider_adjustments"]
+    assert list(out) == ["payments", "claims", "provider_adjustments", "warnings"]
+    assert out["warnings"] == []
     assert out["payments"] == [
         {"amount": "150000", "method": "ACH", "date": out["payments"][0]["date"], "trace": "12345"}
     ]

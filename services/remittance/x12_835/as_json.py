@@ -59,4 +59,5 @@ def to_json(rem: Remittance) -> dict[str, Any]:
             }
             for p in rem.provider_adjustments
         ],
+        "warnings": [w.as_json() for w in rem.warnings],
     }

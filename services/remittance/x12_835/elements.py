@@ -117,7 +117,49 @@ _SEPARATORS = ":>^<|\\!}{"
 SVC_QUALIFIERS = frozenset({"AD", "ER", "HC", "HP", "IV", "N4", "NU", "WK"})
 #: PLB03 and later adjustment reason codes (X221A1).
 PLB_REASONS = frozenset(
-    ["50", "51", "72", "90", "AH", "AM", "AP", "B2", "B3", "BD", "BN", "C5", "CR", "CS", "CT", "CV", "CW", "DM", "E3", "FB", "FC", "GO", "HM", "IP", "IR", "IS", "J1", "L3", "L6", "LE", "LS", "OA", "OB", "PI", "PL", "RA", "RE", "SL", "TL", "WO", "WU"]
+    [
+        "50",
+        "51",
+        "72",
+        "90",
+        "AH",
+        "AM",
+        "AP",
+        "B2",
+        "B3",
+        "BD",
+        "BN",
+        "C5",
+        "CR",
+        "CS",
+        "CT",
+        "CV",
+        "CW",
+        "DM",
+        "E3",
+        "FB",
+        "FC",
+        "GO",
+        "HM",
+        "IP",
+        "IR",
+        "IS",
+        "J1",
+        "L3",
+        "L6",
+        "LE",
+        "LS",
+        "OA",
+        "OB",
+        "PI",
+        "PL",
+        "RA",
+        "RE",
+        "SL",
+        "TL",
+        "WO",
+        "WU",
+    ]
 )
 
 
