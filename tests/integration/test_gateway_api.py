@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 import httpx
+import orjson
 import pytest
 
 from rcm.cli_keys import verify_chain
@@ -431,13 +432,25 @@ async def test_the_unmatched_queue_shows_this_tenants_unposted_remittance(env: E
                 f"TRN-{tenant}",
                 remit,
             )
+        warning = {"segment": 47, "segment_id": "SE", "position": 1, "message": "SE01", "count": 1}
+        for tenant in ("tenant-a", "tenant-b"):  # posted, with a fault read through
+            await pool.execute(
+                "INSERT INTO remits(tenant, payer_id, trace_number, source, status, problems, x12,"
+                " warnings) VALUES ($1, 'PPO01', $2, 'test', 'posted', '[]', 'ISA*...', $3::jsonb)",
+                tenant,
+                f"TRN-W-{tenant}",
+                orjson.dumps([warning]).decode(),
+            )
         r = await env.client.get("/v1/workqueues/unmatched", headers=env.auth("a_read"))
         assert r.status_code == 200
         items = r.json()["items"]
         assert sorted((i["kind"], i["trace_number"]) for i in items) == [
             ("unbalanced_remit", "TRN-tenant-a"),
             ("unmatched_payment", "TRN-tenant-a"),
+            ("warned_remit", "TRN-W-tenant-a"),
         ]
+        warned = next(i for i in items if i["kind"] == "warned_remit")
+        assert (warned["status"], warned["warnings"]) == ("posted", [warning])
         payment = next(i for i in items if i["kind"] == "unmatched_payment")
         assert (payment["amount_cents"], payment["reason"]) == (8000, "no such claim")
     finally:

@@ -5,6 +5,7 @@ files, underpayments and denials). Matching a CLP to its claim: test_remittance_
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 
 import orjson
@@ -173,6 +174,27 @@ async def test_an_unreadable_file_waits_in_the_work_queue_naming_segment_and_pos
     [problem] = orjson.loads(item["problems"])
     assert item["status"] == "unreadable"
     assert (problem["position"], problem["message"][:5]) == (4, "CLP04")
+
+
+async def test_a_file_with_recoverable_faults_posts_and_its_warnings_wait_for_review(
+    svc: Service,
+) -> None:
+    await submit(svc, "CLAIM-1", "C1", 15000)
+    text = x835("61.60", "TR-W", PAID_835_CLAIM)
+    text = re.sub(r"SE\*(\d+)\*", "SE*99*", text).replace("~CAS*", "~cas*")
+    await remit(svc, text, "TR-W")
+
+    [posting] = await rows(svc, "SELECT claim_id, paid_cents FROM claim_postings")
+    assert (posting["claim_id"], posting["paid_cents"]) == ("CLAIM-1", 6160)
+    assert [(e.claim_id, e.paid_cents) for e in await adjudications(svc)] == [("CLAIM-1", 6160)]
+    [item] = await rows(svc, "SELECT status, warnings FROM remit_v1 WHERE trace_number = 'TR-W'")
+    assert item["status"] == "posted"
+    assert [
+        (w["segment_id"], w["position"], w["count"]) for w in orjson.loads(item["warnings"])
+    ] == [
+        ("CAS", 0, 2),
+        ("SE", 1, 1),
+    ]
 
 
 async def test_underpaid_lines_are_flagged_against_the_contract(svc: Service) -> None:
