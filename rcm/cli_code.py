@@ -13,7 +13,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from pydantic import ValidationError
 
-from rcm.cliutil import fail, read_text
+from rcm.cliutil import JsonLimit, bounded_json, fail, read_text
 from runtime.settings import settings
 
 app = typer.Typer(no_args_is_help=True, help="Coding: scrub a claim, load edit tables.")
@@ -103,9 +103,11 @@ def check(
 
     text = read_text(claim_file)
     try:
-        doc = json.loads(text)
+        doc = bounded_json(text)
     except json.JSONDecodeError as exc:
         fail(f"{claim_file}: not JSON: {exc.msg} at line {exc.lineno}")
+    except JsonLimit as exc:
+        fail(f"{claim_file}: JSON past a limit: {exc}")
     if not isinstance(doc, dict):
         fail(f"{claim_file}: expected a JSON object (an encounter or eligibility.checked)")
     ten = tenant or settings().tenant

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from rcm.cliutil import fail, read_text
+from rcm.cliutil import JsonLimit, bounded_json, fail, read_text
 from runtime.settings import settings
 
 if TYPE_CHECKING:
@@ -85,6 +85,8 @@ def _problem(path: Path, exc: Exception) -> str:
         return f"{path.name}: not JSON (line {exc.lineno})"
     if isinstance(exc, UnicodeDecodeError):
         return f"{path.name}: not a text file"
+    if isinstance(exc, JsonLimit):
+        return f"{path.name}: JSON past a limit: {exc}"
     if isinstance(exc, Invalid):
         first = exc.errors[0]
         return (
@@ -121,7 +123,7 @@ async def import_folder(
     async def one(path: Path, body: Any) -> None:
         try:
             if body is None:
-                body = json.loads(path.read_text(encoding="utf-8"))
+                body = bounded_json(path.read_text(encoding="utf-8"))
             if gw is None:
                 got = dry_run_bundle(body, known)
             else:
@@ -134,8 +136,8 @@ async def import_folder(
 
     for path in [*named, *rest]:
         try:
-            body = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
+            body = bounded_json(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:  # JsonLimit is a ValueError
             report[path] = {"file": path.name, "error": _problem(path, exc)}
             continue
         if path in named or not _has_encounter(body):
@@ -177,9 +179,11 @@ def import_(
             raise typer.Exit(1)
         return
     try:
-        body = json.loads(read_text(path))
+        body = bounded_json(read_text(path))
     except json.JSONDecodeError as exc:
         fail(f"{path}: not JSON (line {exc.lineno})")
+    except JsonLimit as exc:
+        fail(f"{path}: JSON past a limit: {exc}")
 
     async def single(gw: Gateway | None) -> dict[str, Any]:
         return dry_run_bundle(body, []) if gw is None else await import_bundle(gw, body, who)
