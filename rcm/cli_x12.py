@@ -65,23 +65,27 @@ def _read_x12(file: Path, limit: int) -> str:
 def parse_835(file: Path) -> None:
     """Print an 835 as JSON: payments, claims, lines, CAS, PLB; amounts as stated; the
     faults read through under ``warnings``. A file that does not balance (the check
-    posting makes) is printed with its ``problems`` and exits 3."""
+    posting makes) is printed with its ``problems`` and exits 3. Claims are read, checked
+    and written one at a time, so a large file is never held as records all at once."""
     from runtime.x12 import X12Error
-    from services.remittance.x12_835.as_json import to_json
-    from services.remittance.x12_835.balancing import balance_discrepancies
+    from services.remittance.x12_835.as_json import ClaimsJson, stream
+    from services.remittance.x12_835.balancing import Balance
     from services.remittance.x12_835.reader import MAX_FILE
     from services.remittance.x12_835.reader import parse_835 as parse
 
     text = _read_x12(file, MAX_FILE)
+    claims, check = ClaimsJson(), Balance()
     try:
-        rem = parse(text)
-    except X12Error as exc:
-        fail(f"{file}: {exc}")
-    out = to_json(rem)
-    problems = balance_discrepancies(rem)
-    if problems:
-        out["problems"] = [d.as_json() for d in problems]
-    typer.echo(json.dumps(out, indent=2))
+        try:
+            rem = parse(text, on_claim=stream(check.claim, claims))
+        except X12Error as exc:
+            fail(f"{file}: {exc}")
+        del text
+        problems = check.finish(rem)
+        extra = {"problems": [d.as_json() for d in problems]} if problems else {}
+        claims.write(rem, sys.stdout, extra)
+    finally:
+        claims.close()
     if problems:
         typer.echo(
             f"error: {file}: does not balance ({len(problems)} problems): {problems[0].message}",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from services.remittance.x12_835.model import Remittance
+from services.remittance.x12_835.model import RemitClaim, Remittance
 
 
 def _fmt(cents: int) -> str:
@@ -51,11 +51,23 @@ def balance_discrepancies(rem: Remittance) -> list[Discrepancy]:
     the adjustments and ``off_by_cents`` expected - actual; for a payment, expected is
     claims paid - PLB, actual is BPR02 and off_by is actual - expected.
     """
-    out: list[Discrepancy] = []
-    paid = [0] * len(rem.payments)
-    plb = [0] * len(rem.payments)
+    check = Balance()
     for c in rem.claims:
-        paid[c.transaction] += c.paid.cents
+        check.claim(c)
+    return check.finish(rem)
+
+
+class Balance:
+    """The balancing check claim by claim, as a reader hands them over (the claims of a
+    large file are never all held), then the payments at the end."""
+
+    def __init__(self) -> None:
+        self.found: list[Discrepancy] = []
+        self.paid: dict[int, int] = {}  # claims paid per transaction
+
+    def claim(self, c: RemitClaim) -> None:
+        out = self.found
+        self.paid[c.transaction] = self.paid.get(c.transaction, 0) + c.paid.cents
         line_cas = 0
         for k, ln in enumerate(c.lines, start=1):
             cas = sum(a.amount.cents for a in ln.adjustments)
@@ -97,29 +109,34 @@ def balance_discrepancies(rem: Remittance) -> list[Discrepancy]:
                     f"{_fmt(cas)}, off by {gap} cents",
                 )
             )
-    for p in rem.provider_adjustments:
-        plb[p.transaction] += p.amount.cents
-    for k, pay in enumerate(rem.payments):
-        expected = paid[k] - plb[k]
-        gap = pay.signed_cents - expected
-        if gap:
-            out.append(
-                Discrepancy(
-                    "payment",
-                    pay.trace_number,
-                    None,
-                    None,
-                    pay.segment,
-                    expected,
-                    pay.signed_cents,
-                    gap,
-                    f"payment {pay.trace_number} (transaction {pay.control_number}, segment "
-                    f"{pay.segment}): BPR02 {_fmt(pay.signed_cents)} but claims paid "
-                    f"{_fmt(paid[k])} - provider adjustments {_fmt(plb[k])} = "
-                    f"{_fmt(expected)}, off by {gap} cents",
+
+    def finish(self, rem: Remittance) -> list[Discrepancy]:
+        """The payments' rule, once every claim was checked; every discrepancy found."""
+        out, paid = self.found, self.paid
+        plb = [0] * len(rem.payments)
+        for p in rem.provider_adjustments:
+            plb[p.transaction] += p.amount.cents
+        for k, pay in enumerate(rem.payments):
+            expected = paid.get(k, 0) - plb[k]
+            gap = pay.signed_cents - expected
+            if gap:
+                out.append(
+                    Discrepancy(
+                        "payment",
+                        pay.trace_number,
+                        None,
+                        None,
+                        pay.segment,
+                        expected,
+                        pay.signed_cents,
+                        gap,
+                        f"payment {pay.trace_number} (transaction {pay.control_number}, segment "
+                        f"{pay.segment}): BPR02 {_fmt(pay.signed_cents)} but claims paid "
+                        f"{_fmt(paid.get(k, 0))} - provider adjustments {_fmt(plb[k])} = "
+                        f"{_fmt(expected)}, off by {gap} cents",
+                    )
                 )
-            )
-    return out
+        return out
 
 
 def balance_problems(rem: Remittance) -> list[str]:

@@ -13,12 +13,12 @@ transactions and passed over inside one.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from runtime.x12 import Warnings, X12Error, begin, read_segments
 from services.remittance.x12_835 import envelope as env
 from services.remittance.x12_835 import segments as s
-from services.remittance.x12_835.model import Remittance
+from services.remittance.x12_835.model import RemitClaim, Remittance
 from services.remittance.x12_835.state import Handler, Reader, Tables
 
 _IN_ANY_LOOP: dict[str, Handler] = {
@@ -93,7 +93,12 @@ TABLES: Tables = (
 MAX_FILE = 128 * 1024 * 1024
 
 
-def parse_835(text: str, *, max_file: int = MAX_FILE) -> Remittance:
+def parse_835(
+    text: str,
+    *,
+    max_file: int = MAX_FILE,
+    on_claim: Callable[[RemitClaim], None] | None = None,
+) -> Remittance:
     """Reads every 835 transaction in every interchange of ``text``.
 
     Reads through the faults a careful person would (a wrong SE, GE or IEA count or
@@ -101,6 +106,9 @@ def parse_835(text: str, *, max_file: int = MAX_FILE) -> Remittance:
     ISA16 where its meaning is plain, spaces between segments, a lower-case segment id,
     an unpadded ISA, no terminator after the last IEA): each is a warning on the result.
     Raises X12Error (and nothing else) on text that cannot be read unambiguously.
+
+    ``on_claim``: each claim is handed to it as it ends instead of being kept (the
+    result's ``claims`` is then empty), so the claims of a large file are never all held.
     """
     if isinstance(text, str) and len(text) > max_file:
         raise X12Error(
@@ -109,15 +117,22 @@ def parse_835(text: str, *, max_file: int = MAX_FILE) -> Remittance:
     w = Warnings()
     head, d = begin(text, w)
     try:
-        return _read(read_segments(head, d, w), d.component, w)
+        return _read(read_segments(head, d, w), d.component, w, on_claim)
     except X12Error:
         raise
     except (IndexError, ValueError, TypeError, KeyError) as exc:  # pragma: no cover - net
         raise X12Error(f"unreadable 835: {exc}", segment=None) from exc
 
 
-def _read(segs: Iterable[list[str]], comp: str, w: Warnings) -> Remittance:
+def _read(
+    segs: Iterable[list[str]],
+    comp: str,
+    w: Warnings,
+    on_claim: Callable[[RemitClaim], None] | None = None,
+) -> Remittance:
     r = Reader(comp, TABLES, w)
+    if on_claim is not None:
+        r.sink = on_claim
     n = 0
     seg = [""]
     for n, seg in enumerate(segs, 1):

@@ -117,6 +117,7 @@ class Reader:
         "payment",
         "payments",
         "plbs",
+        "sink",
         "table",
         "tables",
         "traces",
@@ -134,6 +135,8 @@ class Reader:
         self.traces: dict[tuple[str, str], int] = {}
         self.payments: list[Payment] = []
         self.claims: list[RemitClaim] = []
+        #: where each claim goes when it ends: kept, or handed on (a large file's claims)
+        self.sink: Callable[[RemitClaim], None] = self.claims.append
         self.plbs: list[Plb] = []
         self.isa: list[str] | None = None
         self.gs: list[str] | None = None
@@ -252,7 +255,7 @@ def close_claim(r: Reader) -> None:
     assert txn is not None
     names = c.names
     w = r.warnings
-    r.claims.append(
+    r.sink(
         RemitClaim(
             need(clp, 1, n),
             need(clp, 2, n),
