@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -67,25 +66,32 @@ def parse_835(file: Path) -> None:
     faults read through under ``warnings``. A file that does not balance (the check
     posting makes) is printed with its ``problems`` and exits 3. Claims are read, checked
     and written one at a time, so a large file is never held as records all at once."""
+    from rcm.jsonspool import ListSpool
     from runtime.x12 import X12Error
-    from services.remittance.x12_835.as_json import ClaimsJson, stream
+    from services.remittance.x12_835.as_json import claim_json, rest_json
     from services.remittance.x12_835.balancing import Balance
+    from services.remittance.x12_835.model import RemitClaim
     from services.remittance.x12_835.reader import MAX_FILE
     from services.remittance.x12_835.reader import parse_835 as parse
 
     text = _read_x12(file, MAX_FILE)
-    claims, check = ClaimsJson(), Balance()
-    try:
+    check = Balance()
+    with ListSpool(claim_json) as claims:
+
+        def each(c: RemitClaim) -> None:
+            check.claim(c)
+            claims(c)
+
         try:
-            rem = parse(text, on_claim=stream(check.claim, claims))
+            rem = parse(text, on_claim=each)
         except X12Error as exc:
             fail(f"{file}: {exc}")
         del text
         problems = check.finish(rem)
-        extra = {"problems": [d.as_json() for d in problems]} if problems else {}
-        claims.write(rem, sys.stdout, extra)
-    finally:
-        claims.close()
+        rest = rest_json(rem)
+        if problems:
+            rest["problems"] = [d.as_json() for d in problems]
+        claims.write(sys.stdout, {"payments": rest.pop("payments")}, "claims", rest)
     if problems:
         typer.echo(
             f"error: {file}: does not balance ({len(problems)} problems): {problems[0].message}",
@@ -97,14 +103,18 @@ def parse_835(file: Path) -> None:
 @app.command("parse-271")
 def parse_271(file: Path) -> None:
     """Print a 271 as JSON: per member, active or not, benefits and AAA rejections; the
-    faults read through under ``warnings``."""
+    faults read through under ``warnings``. Written one member at a time."""
+    from rcm.jsonspool import ListSpool
     from runtime.x12 import X12Error
-    from services.eligibility.x12_271 import MAX_FILE, to_json
+    from services.eligibility.x12_271 import MAX_FILE, response_json
     from services.eligibility.x12_271 import parse_271 as parse
 
     text = _read_x12(file, MAX_FILE)
-    try:
-        reply = parse(text)
-    except X12Error as exc:
-        fail(f"{file}: {exc}")
-    typer.echo(json.dumps(to_json(reply), indent=2))
+    with ListSpool(response_json) as responses:
+        try:
+            reply = parse(text, on_response=responses)
+        except X12Error as exc:
+            fail(f"{file}: {exc}")
+        del text
+        warnings = [x.as_json() for x in reply.warnings]
+        responses.write(sys.stdout, {}, "responses", {"warnings": warnings})

@@ -29,7 +29,7 @@ them from the answer, and it keeps identifiers out of errors and events.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -59,6 +59,7 @@ __all__ = [
     "Response",
     "benefit_json",
     "parse_271",
+    "response_json",
     "to_json",
 ]
 
@@ -139,13 +140,21 @@ _LOOP_OF_LEVEL = {"20": "2100A", "21": "2100B", "22": "2100C", "23": "2100D"}
 MAX_FILE = 128 * 1024 * 1024
 
 
-def parse_271(text: str, *, max_file: int = MAX_FILE) -> Reply:
+def parse_271(
+    text: str,
+    *,
+    max_file: int = MAX_FILE,
+    on_response: Callable[[Response], None] | None = None,
+) -> Reply:
     """Reads every 271 transaction in the interchange.
 
     Reads through what a careful person would (a wrong SE, GE or IEA count or control
     number, a DTP that is not a date, spaces between segments, a lower-case segment id,
     an unpadded ISA, no terminator after the last IEA), each a warning on the reply.
     Raises X12Error (and nothing else) on text that is not a well-formed 271.
+
+    ``on_response``: each response is handed to it once read instead of being kept (the
+    reply's ``responses`` is then empty), so a large file's are never all held.
     """
     if isinstance(text, str) and len(text) > max_file:
         raise X12Error(
@@ -159,15 +168,21 @@ def parse_271(text: str, *, max_file: int = MAX_FILE) -> Reply:
             f"ISA11 {rep!r} is not a usable repetition separator", segment=1, position=11
         )
     try:
-        return _walk(read_segments(head, d, w), rep, w)
+        return _walk(read_segments(head, d, w), rep, w, on_response)
     except X12Error:
         raise
     except (IndexError, ValueError, TypeError, KeyError) as exc:  # pragma: no cover - net
         raise X12Error(f"unreadable 271: {exc}") from exc
 
 
-def _walk(segs: Iterable[list[str]], rep: str, warnings: Warnings) -> Reply:
-    w = _Walk(rep, warnings)
+def _walk(
+    segs: Iterable[list[str]],
+    rep: str,
+    warnings: Warnings,
+    on_response: Callable[[Response], None] | None,
+) -> Reply:
+    kept: list[Response] = []
+    w = _Walk(rep, warnings, kept.append if on_response is None else on_response)
     n = 0
     for n, seg in enumerate(segs, 1):
         sid = seg[0]
@@ -187,22 +202,24 @@ def _walk(segs: Iterable[list[str]], rep: str, warnings: Warnings) -> Reply:
         raise X12Error("truncated interchange: no IEA trailer", segment=n, position=0)
     if not w.controls:
         raise X12Error("no 271 transaction in the interchange", segment=n, position=0)
-    return Reply(tuple(_drop_silent_subscribers(w.responses)), tuple(w.controls), warnings.result())
+    w.flush()
+    return Reply(tuple(kept), tuple(w.controls), warnings.result())
 
 
 class _Walk:
     """Where one pass over a 271 interchange stands: the envelope, the transaction and
     the HL level it is in, and the responses read so far."""
 
-    def __init__(self, rep: str, warnings: Warnings) -> None:
+    def __init__(self, rep: str, warnings: Warnings, sink: Callable[[Response], None]) -> None:
         self.rep = rep
         self.warnings = warnings
+        self.sink = sink
+        self.held: Response | None = None  # the last response, complete once the next comes
         self.isa_seg: list[str] | None = None
         self.interchanges: dict[tuple[str, str], int] = {}
         self.gs_control = ""
         self.groups = 0
         self.txns = 0
-        self.responses: list[Response] = []
         self.controls: list[str] = []
         self.in_txn = False
         self.st_n = 0
@@ -218,9 +235,24 @@ class _Walk:
         self.groups_open = False
         self.saw_iea = False
 
+    def emit(self, r: Response) -> None:
+        """Hands the response before ``r`` on, complete now, unless it is a subscriber
+        level that only frames its dependents: it says nothing about the subscriber."""
+        prev, self.held = self.held, r
+        if prev is None:
+            return
+        silent = not prev.benefits and not prev.rejections and not prev.dates
+        if prev.dependent or not silent or not r.dependent:
+            self.sink(prev)
+
+    def flush(self) -> None:
+        if self.held is not None:
+            self.sink(self.held)
+            self.held = None
+
     def flush_upper(self) -> None:
         if self.upper and not self.upper_used:
-            self.responses.append(Response(None, False, self.payer_id, rejections=list(self.upper)))
+            self.emit(Response(None, False, self.payer_id, rejections=list(self.upper)))
         self.upper = []
         self.upper_used = False
 
@@ -383,7 +415,7 @@ class _Walk:
             subscriber = Response(None, False, self.payer_id, segment=n)
             self.current = self.subscriber = subscriber
             subscriber.rejections.extend(self.upper)
-            self.responses.append(subscriber)
+            self.emit(subscriber)
             if self.upper:
                 self.upper_used = True
         else:
@@ -396,7 +428,7 @@ class _Walk:
             current = Response(self.subscriber.member_id, True, self.payer_id, segment=n)
             current.rejections.extend(self.upper)
             current.trace_numbers.extend(self.subscriber.trace_numbers)
-            self.responses.append(current)
+            self.emit(current)
             self.current = current
         self.level, self.in_2110, self.in_2120 = code, False, False
 
@@ -432,18 +464,6 @@ class _Walk:
             self.upper.append(rej)
 
 
-def _drop_silent_subscribers(responses: list[Response]) -> list[Response]:
-    """A subscriber level that only frames its dependents says nothing about the subscriber."""
-    out: list[Response] = []
-    for i, r in enumerate(responses):
-        nxt = responses[i + 1] if i + 1 < len(responses) else None
-        silent = not r.benefits and not r.rejections and not r.dates
-        if not r.dependent and silent and nxt is not None and nxt.dependent:
-            continue
-        out.append(r)
-    return out
-
-
 # --- JSON --------------------------------------------------------------------
 
 
@@ -463,14 +483,15 @@ def to_json(reply: Reply) -> dict[str, Any]:
     """The `rcm x12 parse-271` shape; amounts are the decimal text as the payer wrote it,
     percents are percentages (EB08 .2 -> "20")."""
     return {
-        "responses": [
-            {
-                "member_id": r.member_id,
-                "active": r.active,
-                "benefits": [benefit_json(b) for b in r.benefits],
-                "rejections": [{"code": x.code, "message": x.message} for x in r.rejections],
-            }
-            for r in reply.responses
-        ],
+        "responses": [response_json(r) for r in reply.responses],
         "warnings": [x.as_json() for x in reply.warnings],
+    }
+
+
+def response_json(r: Response) -> dict[str, Any]:
+    return {
+        "member_id": r.member_id,
+        "active": r.active,
+        "benefits": [benefit_json(b) for b in r.benefits],
+        "rejections": [{"code": x.code, "message": x.message} for x in r.rejections],
     }
