@@ -57,7 +57,7 @@ from services.eligibility.repository import (
     reusable_271s,
 )
 from services.eligibility.x12_270 import write_270
-from services.eligibility.x12_271 import benefit_json, parse_271
+from services.eligibility.x12_271 import benefit_json, parse_271, read_through
 
 log = logging.getLogger("rcm.eligibility")
 
@@ -285,7 +285,8 @@ class Verifier:
             return
         assert job.response is not None
         try:
-            response = response_for(parse_271(job.response), job.trace)
+            reply = parse_271(job.response)
+            response = response_for(reply, job.trace)
         except X12Error as exc:
             await finish(
                 ctx, claim_id, enc, unreadable(verify, str(exc)),
@@ -301,7 +302,10 @@ class Verifier:
             ctx, claim_id, enc, decision,
             benefits=[benefit_json(b) for b in response.benefits],
             secondary=secondary,
-            exchange=self._exchange(job, "answered", reusable=reusable), done=True,
+            exchange=self._exchange(
+                job, "answered", reusable=reusable, problem=read_through(reply.warnings)
+            ),
+            done=True,
         )  # fmt: skip
 
     async def _retry_or_hold(self, ctx: Context, job: _Job, why: str) -> None:

@@ -31,7 +31,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable
 from decimal import Decimal, InvalidOperation
-from typing import Any
 
 from runtime.x12 import (
     Warnings,
@@ -41,6 +40,7 @@ from runtime.x12 import (
     d8_element,
     read_segments,
 )
+from services.eligibility.x12_271_json import benefit_json, read_through, response_json, to_json
 from services.eligibility.x12_271_model import (
     ACTIVE_CODES,
     INACTIVE_CODES,
@@ -59,6 +59,7 @@ __all__ = [
     "Response",
     "benefit_json",
     "parse_271",
+    "read_through",
     "response_json",
     "to_json",
 ]
@@ -462,36 +463,3 @@ class _Walk:
             self.current.rejections.append(rej)
         else:
             self.upper.append(rej)
-
-
-# --- JSON --------------------------------------------------------------------
-
-
-def benefit_json(b: Benefit) -> dict[str, Any]:
-    return {
-        "code": b.code,
-        "service_types": list(b.service_types),
-        "coverage_level": b.coverage_level,
-        "amount": b.amount_text,
-        "percent": str(b.percent) if b.percent is not None else None,
-        "time_period": b.time_period,
-        "in_network": b.in_network,
-    }
-
-
-def to_json(reply: Reply) -> dict[str, Any]:
-    """The `rcm x12 parse-271` shape; amounts are the decimal text as the payer wrote it,
-    percents are percentages (EB08 .2 -> "20")."""
-    return {
-        "responses": [response_json(r) for r in reply.responses],
-        "warnings": [x.as_json() for x in reply.warnings],
-    }
-
-
-def response_json(r: Response) -> dict[str, Any]:
-    return {
-        "member_id": r.member_id,
-        "active": r.active,
-        "benefits": [benefit_json(b) for b in r.benefits],
-        "rejections": [{"code": x.code, "message": x.message} for x in r.rejections],
-    }

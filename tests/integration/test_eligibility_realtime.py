@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import re
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -269,3 +271,26 @@ async def test_a_270_a_moment_ahead_of_its_roster_waits_for_the_roster_feed(
     answer = await payer.respond(pool, inquiry(stranger), grace_s=3600, roster_feed=feed)
     assert "AAA*Y**42*R" in answer
     assert asyncio.get_running_loop().time() - start >= 0.25  # waited out roster_wait_s
+
+
+async def test_a_271_with_recoverable_faults_is_acted_on_and_its_faults_logged(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write = payer.write_271
+
+    def sloppy(*args: Any, **kw: Any) -> str:  # a payer whose SE01 and plan date are off
+        text = write(*args, **kw)
+        return re.sub(r"SE\*\d+\*", "SE*2*", text).replace("DTP*346*D8*2025", "DTP*346*D8*2O25")
+
+    monkeypatch.setattr(payer, "write_271", sloppy)
+    enc = enc_for(41, [ppo("BMP000000041")])
+    await world.roster(enc)
+    await world.visit(enc)
+    await world.settle()
+    ev = (await world.events())[cid(enc)]
+    assert isinstance(ev, EligibilityChecked)
+    assert (ev.active, ev.copay_cents) == (True, 2500)
+    [x] = await world.fetch("SELECT outcome, problem FROM exchanges")
+    assert x["outcome"] == "answered"
+    assert x["problem"].startswith("read through 2 faults: DTP03 is not a CCYYMMDD date")
+    assert "SE01 says '2' segments" in x["problem"]
