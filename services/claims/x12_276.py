@@ -10,9 +10,21 @@ service. The 277 answer is read down to its STC statuses.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 
-from runtime.x12 import Envelope, X12Error, cents, money, segments, transaction, wrap
+from runtime.x12 import (
+    Envelope,
+    Warnings,
+    X12Error,
+    X12Warning,
+    begin,
+    cents,
+    money,
+    read_segments,
+    transaction,
+    wrap,
+)
 from schemas.common import Coverage, Person, Provider
 from schemas.events import ClaimCoded
 from services.claims.x12_837 import Party
@@ -190,6 +202,8 @@ class StatusAnswer:
     statuses: list[ClaimStatus]
     payer_claim_number: str | None
     patient_control_number: str | None
+    #: faults read through (runtime.x12.X12Warning), in file order
+    warnings: tuple[X12Warning, ...] = ()
 
 
 def _cents(text: str) -> int | None:
@@ -201,9 +215,35 @@ def _cents(text: str) -> int | None:
         return None
 
 
+_CATEGORY = re.compile(r"[A-Z][0-9]{1,2}")
+_SEPARATORS = ":>^<|\\!}{"
+
+
+def _stc01(seg: list[str], n: int, comp: str, w: Warnings) -> list[str]:
+    """STC01 split at the component separator; one written with another separator than
+    ISA16 declares is split there, with a warning, when its first part is a category."""
+    text = seg[1]
+    if comp not in text:
+        others = [c for c in _SEPARATORS if c != comp and c in text]
+        if len(others) == 1 and _CATEGORY.fullmatch(text.split(others[0])[0]):
+            w.add(
+                n, "STC", 1,
+                f"STC01 {text[:40]!r} separates its components with {others[0]!r}, "
+                f"ISA16 declares {comp!r}",
+            )  # fmt: skip
+            return text.split(others[0])
+    return text.split(comp)
+
+
 def read_277(text: str) -> StatusAnswer:
-    """Reads a 277 claim status response; raises X12Error when it is not one."""
-    d, segs = segments(text)
+    """Reads a 277 claim status response; raises X12Error when it is not one. Reads
+    through spaces between segments, lower-case ids, an unpadded ISA, no terminator after
+    the last IEA and an STC01 with another component separator, each a warning."""
+    w = Warnings()
+    head, d = begin(text, w)
+    segs = list(read_segments(head, d, w))
+    if not segs or segs[-1][0] != "IEA":
+        raise X12Error("truncated interchange: no IEA trailer", segment=len(segs), position=0)
     st = next((s for s in segs if s[0] == "ST"), None)
     if st is None or len(st) < 2 or st[1] != "277":
         raise X12Error("not a 277 claim status response")
@@ -211,12 +251,12 @@ def read_277(text: str) -> StatusAnswer:
     statuses: list[ClaimStatus] = []
     pcn: str | None = None
     payer_claim: str | None = None
-    for s in segs:
+    for n, s in enumerate(segs, 1):
         tag = s[0]
         if tag == "TRN" and len(s) > 2 and s[1] == "2":
             traces.append(s[2])
         elif tag == "STC" and len(s) > 1:
-            parts = s[1].split(d.component)
+            parts = _stc01(s, n, d.component, w)
             statuses.append(
                 ClaimStatus(
                     category=parts[0],
@@ -233,4 +273,4 @@ def read_277(text: str) -> StatusAnswer:
             pcn = s[2]
     if not statuses:
         raise X12Error("277 carries no claim status (STC)")
-    return StatusAnswer(traces, statuses, payer_claim, pcn)
+    return StatusAnswer(traces, statuses, payer_claim, pcn, w.result())

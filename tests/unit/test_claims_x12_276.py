@@ -103,7 +103,7 @@ def test_a_277_answer_reads_as_statuses_in_cents() -> None:
     [
         (ANSWER.replace("ST*277", "ST*835"), "not a 277"),
         (ANSWER.replace("STC*F1:65:PR*20250418**125*98.5~", ""), "no claim status"),
-        ("<html>gateway timeout</html>", "no ISA"),
+        ("<html>gateway timeout</html>", "not X12: expected ISA, found '<ht'"),
     ],
 )
 def test_what_is_not_a_277_is_refused(text: str, error: str) -> None:

@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 from rcm.cli_x12 import UNBALANCED
 from rcm.cli_x12 import app as x12_cli
 from runtime.x12 import X12Error, X12Warning
+from services.claims.x12_276 import read_277
 from services.eligibility.domain import inquiry_for, precheck
 from services.eligibility.x12_270 import write_270
 from services.eligibility.x12_271 import Reply, parse_271
@@ -29,6 +30,7 @@ from services.simulator.eligibility import Met, judge, read_270, write_271
 from services.simulator.samples import Line837 as L
 from services.simulator.x12_835 import interest
 from tests.builders import encounter
+from tests.unit.test_claims_x12_276 import ANSWER as ANSWER_277
 from tests.unit.test_eligibility_decide import ENV, enrolled, ppo
 from tests.unit.test_simulator_835 import adjudicated, remit_835
 
@@ -402,3 +404,29 @@ def test_parse_271_prints_the_warnings_and_exits_0_on_a_tolerated_file(tmp_path:
             "count": 1,
         }
     ]
+
+
+# --- 277 (claim status) ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("mutate", "where"),
+    [
+        pytest.param(lambda t: t.replace("STC*F1:65:PR", "STC*F1>65>PR"), ("STC", 1), id="STC01"),
+        pytest.param(lambda t: t.replace("~TRN*2", "~trn*2"), ("TRN", 0), id="lower-case id"),
+        pytest.param(lambda t: t.replace("~REF*1K", "~\n  REF*1K"), ("REF", 0), id="spaces"),
+        pytest.param(lambda t: t.rstrip("~"), ("IEA", 2), id="no terminator after IEA"),
+    ],
+)
+def test_a_tolerated_277_fault_reads_to_the_same_status(
+    mutate: Callable[[str], str], where: tuple[str, int]
+) -> None:
+    clean = read_277(ANSWER_277)
+    assert clean.warnings == ()
+    answer = read_277(mutate(ANSWER_277))
+    assert (answer.statuses, answer.traces, answer.payer_claim_number) == (
+        clean.statuses,
+        clean.traces,
+        clean.payer_claim_number,
+    )
+    assert [(w.segment_id, w.position) for w in answer.warnings] == [where]
