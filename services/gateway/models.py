@@ -241,10 +241,11 @@ class UnmatchedPayment(Answer):
 
 
 class UnpostedRemit(Answer):
-    """An 835 not posted (unbalanced, unreadable), or posted with warnings to review
+    """An 835 not posted (unbalanced, unreadable, or quarantined: a payment trace posted
+    before from a file that stated it otherwise), or posted with warnings to review
     (``warned_remit``: the faults its reader read through)."""
 
-    kind: Literal["unbalanced_remit", "unreadable_remit", "warned_remit"]
+    kind: Literal["unbalanced_remit", "unreadable_remit", "quarantined_remit", "warned_remit"]
     id: int
     payer_id: str | None
     trace_number: str | None

@@ -184,7 +184,8 @@ async def unmatched(
     out = [{"kind": "unmatched_payment", **_plain(dict(x))} for x in rows]
     rows = await conn.fetch(
         "SELECT remit_id AS id, payer_id, trace_number, source, status, problems, received_at"
-        f" FROM {r}.remit_v1 WHERE tenant = $1 AND status IN ('unbalanced', 'unreadable')"
+        f" FROM {r}.remit_v1 WHERE tenant = $1"
+        " AND status IN ('unbalanced', 'unreadable', 'quarantined')"
         " AND resolved_at IS NULL ORDER BY remit_id LIMIT $2",
         tenant,
         limit,

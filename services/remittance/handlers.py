@@ -31,6 +31,7 @@ from services.remittance.domain.posting import (
     occurrences,
     plb_keys,
     reversed_postings,
+    trace_digests,
 )
 from services.remittance.x12_835.balancing import balance_discrepancies
 from services.remittance.x12_835.model import RemitClaim, Remittance
@@ -134,7 +135,8 @@ async def retry_unmatched(
 async def on_remit(ctx: Context, ev: RemitReceived) -> None:
     """Reads, balances and posts one 835; a file that does not read or balance waits in
     the remittance work queue, a CLP that matches no claim in the unmatched queue. A file
-    read through recoverable faults is posted, and its warnings wait in the work queue."""
+    read through recoverable faults is posted, and its warnings wait in the work queue.
+    A payment trace posted before from a file that stated it otherwise is quarantined."""
     conn = ctx.conn
     tenant = ctx.meta.tenant
     sha = hashlib.sha256(ev.x12.encode()).hexdigest()
@@ -163,13 +165,42 @@ async def on_remit(ctx: Context, ev: RemitReceived) -> None:
             rem,
         )
         return
+    digests = trace_digests(rem)
+    before = await repo.traces_posted(conn, tenant, ev.payer_id, list(digests))
+    changed = [(t, before[t][1]) for t, d in digests.items() if t in before and before[t][0] != d]
+    if changed:
+        await _quarantine(ctx, ev, sha, rem, changed)
+        return
     remit_id = await _insert_remit(ctx, ev, sha, "posted", [], len(rem.claims), rem)
+    fresh = {t: d for t, d in digests.items() if t not in before}
+    await repo.record_traces(conn, tenant, ev.payer_id, remit_id, fresh)
     if rem.provider_adjustments:
         traces, occ = plb_keys(rem)
         await repo.insert_plbs(
             conn, tenant, ev.payer_id, remit_id, rem.provider_adjustments, traces, occ
         )
     await _post_remit(ctx, ev.payer_id, remit_id, rem)
+
+
+async def _quarantine(
+    ctx: Context, ev: RemitReceived, sha: str, rem: Remittance, changed: list[tuple[str, int]]
+) -> None:
+    """A payment posted before from a file that stated it otherwise: held for a person,
+    once however often it is delivered, never posted."""
+    seen = await repo.unbalanced_before(
+        ctx.conn, ctx.meta.tenant, ev.payer_id, ev.trace_number, sha, "quarantined"
+    )
+    problems = [
+        {
+            "scope": "payment",
+            "trace_number": trace,
+            "message": f"payment {trace} was posted from remit {remit} with other claims or "
+            "amounts: this file is held for a person, not posted",
+        }
+        for trace, remit in changed
+    ]
+    status = "duplicate" if seen else "quarantined"
+    await _insert_remit(ctx, ev, sha, status, problems, len(rem.claims), rem)
 
 
 async def _post_remit(ctx: Context, payer_id: str, remit_id: int, rem: Remittance) -> None:

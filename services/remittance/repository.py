@@ -170,18 +170,57 @@ async def insert_remit(
 
 
 async def unbalanced_before(
-    conn: asyncpg.Connection, tenant: str, payer_id: str, trace_number: str, sha: str
+    conn: asyncpg.Connection,
+    tenant: str,
+    payer_id: str,
+    trace_number: str,
+    sha: str,
+    status: str = "unbalanced",
 ) -> bool:
-    """Whether this very file waits in the work queue as unbalanced already."""
+    """Whether this very file waits in the work queue already (as unbalanced, or as
+    ``status``)."""
     seen = await conn.fetchval(
         "SELECT 1 FROM remits WHERE tenant = $1 AND payer_id = $2 AND trace_number = $3"
-        " AND x12_sha256 = $4 AND status = 'unbalanced' LIMIT 1",
+        " AND x12_sha256 = $4 AND status = $5 LIMIT 1",
         tenant,
         payer_id,
         trace_number,
         sha,
+        status,
     )
     return bool(seen)
+
+
+async def traces_posted(
+    conn: asyncpg.Connection, tenant: str, payer_id: str, traces: list[str]
+) -> dict[str, tuple[str, int]]:
+    """For each of ``traces`` posted before: the digest of what its file stated, and
+    that file's remit id."""
+    rows = await conn.fetch(
+        "SELECT trace_number, digest, remit_id FROM remit_traces"
+        " WHERE tenant = $1 AND payer_id = $2 AND trace_number = ANY($3::text[])",
+        tenant,
+        payer_id,
+        traces,
+    )
+    return {r["trace_number"]: (r["digest"], r["remit_id"]) for r in rows}
+
+
+async def record_traces(
+    conn: asyncpg.Connection, tenant: str, payer_id: str, remit_id: int, digests: dict[str, str]
+) -> None:
+    """The traces a file posts, each with the digest of what the file stated of it."""
+    if digests:
+        await conn.execute(
+            "INSERT INTO remit_traces(tenant, payer_id, trace_number, digest, remit_id)"
+            " SELECT $1, $2, t, d, $3 FROM unnest($4::text[], $5::text[]) AS u(t, d)"
+            " ON CONFLICT DO NOTHING",
+            tenant,
+            payer_id,
+            remit_id,
+            list(digests),
+            list(digests.values()),
+        )
 
 
 async def finish_remit(

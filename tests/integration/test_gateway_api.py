@@ -432,6 +432,10 @@ async def test_the_unmatched_queue_shows_this_tenants_unposted_remittance(env: E
                 f"TRN-{tenant}",
                 remit,
             )
+        await pool.execute(  # a payment trace posted before, sent again with other claims
+            "INSERT INTO remits(tenant, payer_id, trace_number, source, status, problems, x12)"
+            " VALUES ('tenant-a', 'PPO01', 'TRN-Q-tenant-a', 'test', 'quarantined', '[]', 'ISA')"
+        )
         warning = {"segment": 47, "segment_id": "SE", "position": 1, "message": "SE01", "count": 1}
         for tenant in ("tenant-a", "tenant-b"):  # posted, with a fault read through
             await pool.execute(
@@ -445,6 +449,7 @@ async def test_the_unmatched_queue_shows_this_tenants_unposted_remittance(env: E
         assert r.status_code == 200
         items = r.json()["items"]
         assert sorted((i["kind"], i["trace_number"]) for i in items) == [
+            ("quarantined_remit", "TRN-Q-tenant-a"),
             ("unbalanced_remit", "TRN-tenant-a"),
             ("unmatched_payment", "TRN-tenant-a"),
             ("warned_remit", "TRN-W-tenant-a"),

@@ -95,6 +95,28 @@ async def test_the_same_835_delivered_twice_posts_once(svc: Service) -> None:
     ]
 
 
+async def test_a_payment_trace_sent_again_with_other_claims_is_held_not_posted(
+    svc: Service,
+) -> None:
+    await submit(svc, "CLAIM-1", "C1", 15000)
+    await remit(svc, x835("61.60", "TR1", PAID_835_CLAIM), "TR1")
+    # the same payment (TRN02) again, the claim now under another payer claim number
+    other = [s.replace("*PCN-A*", "*PCN-B*") for s in PAID_835_CLAIM]
+    again = x835("61.60", "TR1", other)
+    await remit(svc, again, "TR1")
+    await remit(svc, again, "TR1")  # delivered again: still one item of work
+
+    assert await rows(svc, "SELECT count(*) AS n FROM claim_postings") == [{"n": 1}]
+    assert len(await adjudications(svc)) == 1
+    [held] = await rows(svc, "SELECT status, problems FROM remit_v1 WHERE status = 'quarantined'")
+    [problem] = orjson.loads(held["problems"])
+    assert (problem["scope"], problem["trace_number"]) == ("payment", "TR1")
+    assert problem["message"].startswith("payment TR1 was posted from remit ")
+    assert problem["message"].endswith(
+        "with other claims or amounts: this file is held for a person, not posted"
+    )
+
+
 async def test_a_reversal_undoes_the_posting_and_the_correction_posts_fresh(svc: Service) -> None:
     await submit(svc, "CLAIM-2", "C2", 10000)
     original = clp(

@@ -4,6 +4,7 @@ matching order, what the 837 tells us, and contracts that agree with the payers.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
@@ -20,8 +21,10 @@ from services.remittance.domain.adjudication import (
 )
 from services.remittance.domain.ledger import ledger_rows, underpayments
 from services.remittance.domain.matching import match, patient_key, read_837
+from services.remittance.domain.posting import trace_digests
 from services.remittance.x12_835.model import RemitClaim
 from services.remittance.x12_835.reader import parse_835
+from tests.unit.test_x12_tolerant import CLEAN_835
 
 pytestmark = pytest.mark.unit
 
@@ -238,3 +241,15 @@ def test_shipped_contracts_are_the_simulated_payers_fee_schedules() -> None:
     }
     assert set(read_contracts(SHIPPED_CONTRACTS)) == expected
     assert ("MCR01", "99213", 9200) in expected
+
+
+def test_a_payment_delivered_again_has_its_digest_and_a_changed_one_another() -> None:
+    digest = trace_digests(parse_835(CLEAN_835))
+    assert list(digest) == ["TRACE0001"]
+    envelope = CLEAN_835.replace("*000009001*", "*000009002*").replace("250311*0930", "250312*1015")
+    assert trace_digests(parse_835(envelope)) == digest  # a new envelope: the same payment
+    clp07 = re.sub(r"(CLP\*PCN-A\*(?:[^*~]*\*){5})[^*~]*", r"\g<1>OTHER-CLAIM-NO", CLEAN_835)
+    assert clp07 != CLEAN_835
+    assert trace_digests(parse_835(clp07)) != digest  # a claim under another CLP07
+    plb = CLEAN_835.replace("L6:PCN-A*-1.25", "L6:PCN-B*-1.25")
+    assert trace_digests(parse_835(plb)) != digest

@@ -4,6 +4,7 @@ Pure: the repository writes these rows as they are (their fields are its columns
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -163,3 +164,28 @@ class PostingRows:
             self.undone.append((reverses, posting_id))
         if clp.payer_claim_number and not clp.is_reversal:
             self.learned.append((clp.payer_claim_number, claim_id or ""))
+
+
+def trace_digests(rem: Remittance) -> dict[str, str]:
+    """Per payment trace (TRN02) of the file, a digest of the money it states: the
+    payment, each claim's key, amounts and adjustments, each provider adjustment. The
+    same payment delivered again (in any envelope, claims in any order) has the same
+    digest; one with a claim changed, added or dropped has another."""
+    parts: dict[int, list[str]] = {}
+    for c in rem.claims:
+        cas = sorted((a.group, a.reason, a.amount.cents) for a in c.all_adjustments)
+        lines = [(ln.procedure, ln.modifiers, ln.charge.cents, ln.paid.cents) for ln in c.lines]
+        key = (c.patient_control_number, c.status_code, c.payer_claim_number or "")
+        clp = (key, c.charge.cents, c.paid.cents, c.patient_responsibility_cents, cas, lines)
+        parts.setdefault(c.transaction, []).append(repr(clp))
+    for p in rem.provider_adjustments:
+        plb = (p.provider_id, p.reason, p.reference or "", p.amount.cents)
+        parts.setdefault(p.transaction, []).append(repr(plb))
+    by_trace: dict[str, list[str]] = {}
+    for k, pay in enumerate(rem.payments):
+        stated = repr((pay.signed_cents, pay.method, sorted(parts.get(k, []))))
+        by_trace.setdefault(pay.trace_number, []).append(stated)
+    return {
+        trace: hashlib.sha256("\n".join(sorted(items)).encode()).hexdigest()
+        for trace, items in by_trace.items()
+    }
