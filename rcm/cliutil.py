@@ -56,7 +56,7 @@ def bounded_json(text: str) -> Any:
             items = value.items() if isinstance(value, dict) else enumerate(value)
             for key, child in items:
                 if isinstance(child, dict | list | int):
-                    step = f".{key}" if isinstance(value, dict) else f"[{key}]"
+                    step = f".{_key(key)}" if isinstance(value, dict) else f"[{key}]"
                     stack.append((child, depth + 1, path + step))
         elif isinstance(value, int) and not isinstance(value, bool):
             digits = len(str(abs(value)))
@@ -65,3 +65,8 @@ def bounded_json(text: str) -> Any:
                     f"the integer at {path[:200]} has {digits} digits, at most {MAX_INT_DIGITS}"
                 )
     return doc
+
+
+def _key(key: object) -> str:
+    """A JSON key as a path names it: one line, escaped, at most 40 characters."""
+    return json.dumps(str(key)[:40])[1:-1]

@@ -95,3 +95,47 @@ def test_parse_835_never_exits_0_on_money_that_does_not_balance(
     except X12Error:
         unbalanced = True  # refused: also not 0
     assert (r.exit_code != 0) == unbalanced, (r.exit_code, r.output)
+
+
+_LEAVES = (
+    st.none()
+    | st.booleans()
+    | st.integers()  # unbounded: past an int64 and past Python's own digit limit
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=12)
+)
+_JSON = st.recursive(
+    _LEAVES,
+    lambda kids: (
+        st.lists(kids, max_size=3) | st.dictionaries(st.text(max_size=8), kids, max_size=3)
+    ),
+    max_leaves=12,
+)
+
+
+@st.composite
+def hostile_json(draw: st.DrawFn) -> str:
+    """Any JSON value, sometimes wrapped many levels deep or holding a very long integer."""
+    text = json.dumps(draw(_JSON))
+    depth = draw(st.sampled_from([0, 0, 63, 65, 5000]))
+    text = "[" * depth + text + "]" * depth
+    if draw(st.booleans()):
+        text = text.replace("null", "9" * draw(st.integers(15, 6000)), 1)
+    return text
+
+
+@settings(max_examples=80, deadline=2000, suppress_health_check=[HealthCheck.too_slow])
+@given(hostile_json(), st.sampled_from(["code check", "fhir import"]))
+def test_any_json_into_the_json_commands_is_an_answer_or_one_line(
+    tmp_path_factory: pytest.TempPathFactory, text: str, command: str
+) -> None:
+    path = tmp_path_factory.mktemp("json") / "in.json"
+    path.write_text(text)
+    if command == "code check":
+        r = runner.invoke(code_app, ["check", str(path)])
+    else:
+        r = runner.invoke(fhir_app, [str(path), "--dry-run"])
+    assert r.exception is None or isinstance(r.exception, SystemExit), r.exception
+    if r.exit_code != 0:
+        assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+        assert r.stderr.startswith("error: ")
