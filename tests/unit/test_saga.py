@@ -172,6 +172,14 @@ def test_balance_zero_before_its_statement_closes_and_the_statement_is_then_late
     assert decide(State.CLOSED, st).kind == "late"
 
 
+def test_balance_zero_while_waiting_for_the_next_payer_closes_and_its_835_is_late() -> None:
+    """Statements posted the later payer's 835 (and the balance reached zero) before this
+    service read it: the claim closes, and the 835 then arriving is recorded as late."""
+    assert decide(State.ACCEPTED, zero()).to is State.CLOSED
+    late = decide(State.CLOSED, adjudicated(AdjudicationStatus.paid))
+    assert late.kind == "late"
+
+
 def test_balance_zero_for_a_claim_not_yet_adjudicated_is_an_anomaly() -> None:
     assert decide(State.SUBMITTED, zero()).kind == "anomaly"
     assert decide(None, zero()).kind == "anomaly"
