@@ -16,6 +16,7 @@ from aiokafka import AIOKafkaProducer
 
 from rcm import readmodel, stack
 from rcm.ackfiles import acknowledgement_files
+from rcm.cli_payers import load_demo_payers
 from rcm.mailroom import mailroom, wait_delivered
 from rcm.practice import PRACTICE_CONTACT
 from rcm.processes import Fleet, fleet_env
@@ -63,6 +64,10 @@ def practice_env(tenant: str) -> dict[str, str]:
 
 
 async def publish(s: Settings, encounters: list[EncounterCreated], tenant: str) -> None:
+    """The encounters, as the practice's EHR posts them, once the tenant's payer directory
+    holds the demo practice's payers (rcm/demo_payers.csv; an unchanged re-import is a
+    no-op): a claim to a payer the directory lacks is held."""
+    await load_demo_payers(s, tenant)
     producer = AIOKafkaProducer(**producer_config(s))
     await producer.start()
     try:

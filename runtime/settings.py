@@ -31,6 +31,10 @@ KNOWN_SECRETS = frozenset(
     }
 )
 MIN_SECRET_LEN = 16
+#: The local simulator's real-time endpoint: the dev default, never production's.
+SIMULATOR_URL = "http://127.0.0.1:6106"
+#: Hosts that are the simulator (the local stack, compose and the k8s sandbox overlay).
+SIMULATOR_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "simulator", "rcm-simulator"})
 TLS_SSLMODES = frozenset({"require", "verify-ca", "verify-full"})
 TLS_KAFKA = frozenset({"SSL", "SASL_SSL"})
 
@@ -146,10 +150,17 @@ class Settings(BaseSettings):
     x12_submitter_phone: str = Field(default="5555550100", pattern=r"^\d{10}$")
     x12_receiver_id: str = Field(default="SIMCLEARHOUSE", max_length=15)
     x12_receiver_name: str = "SIM CLEARINGHOUSE"
-    x12_usage: str = Field(default="T", pattern=r"^[TP]$", description="ISA15 test or production")
+    x12_usage: str = Field(
+        default="",
+        pattern=r"^[TP]?$",
+        description="ISA15 test or production; P with RCM_ENV=production (T is refused"
+        " there), else T",
+    )
 
     clearinghouse_url: str = Field(
-        default="http://127.0.0.1:6106", description="Real-time X12 endpoint (270/271, 276/277)"
+        default=SIMULATOR_URL,
+        description="Real-time X12 endpoint (270/271, 276/277); the default is the local"
+        " simulator, which production refuses",
     )
     clearinghouse_token: SecretStr = Field(
         default=SecretStr("local-clearinghouse-token"), description="Bearer token for it"
@@ -166,6 +177,8 @@ class Settings(BaseSettings):
     def _local_stack_defaults(self) -> Settings:
         if not self.kafka_bootstrap:
             self.kafka_bootstrap = f"127.0.0.1:{self.kafka_port}"
+        if not self.x12_usage:
+            self.x12_usage = "P" if self.env == "production" else "T"
         if not self.database_url:
             # The local stack is loopback only: plaintext. asyncpg's default (sslmode=prefer)
             # would negotiate TLS and spend CPU on both ends of every round trip. Anything
@@ -227,6 +240,14 @@ def production_problems(s: Settings) -> list[str]:
         out.append("RCM_KAFKA_SASL_PASSWORD is a default or example value")
     if not s.clearinghouse_url.lower().startswith("https://"):
         out.append("RCM_CLEARINGHOUSE_URL (real-time 270/271, 276/277, CORE) is not https://")
+    host = (urllib.parse.urlsplit(s.clearinghouse_url).hostname or "").lower()
+    if host in SIMULATOR_HOSTS or host.startswith(("simulator.", "rcm-simulator.")):
+        out.append(
+            "RCM_CLEARINGHOUSE_URL points at the simulator (or this machine);"
+            " production needs the clearinghouse's endpoint"
+        )
+    if s.x12_usage != "P":
+        out.append("RCM_X12_USAGE=T sends test interchanges (ISA15 T); production sends P")
     return out
 
 

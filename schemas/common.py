@@ -89,6 +89,13 @@ class Coverage(Contract):
     subscriber: Person | None = Field(
         default=None, description="The subscriber, when not the patient"
     )
+    filing_indicator: str | None = Field(
+        default=None,
+        pattern=r"^[0-9A-Z]{2}$",
+        description="The claim filing indicator (837 SBR09, X12 1032: MB Medicare Part B, MC"
+        " Medicaid, CI commercial, ...) from the tenant's payer directory; claims sets it on"
+        " the coverages of the claims it sends",
+    )
 
 
 class Provider(Contract):

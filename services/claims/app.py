@@ -10,7 +10,7 @@ from functools import partial
 from pathlib import Path
 
 from runtime.service import Service
-from runtime.settings import Settings
+from runtime.settings import ProductionRefused, Settings
 from schemas.events import (
     ClaimAcknowledged,
     ClaimAdjudicated,
@@ -30,7 +30,10 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def build(settings: Settings | None = None, config: ClaimsSettings | None = None) -> Service:
-    cfg = config or ClaimsSettings()
+    try:
+        cfg = config or ClaimsSettings()
+    except ProductionRefused as exc:
+        raise SystemExit(str(exc)) from None  # the problem, one a line; exit status 1
     svc = Service("claims", schema="claims", migrations=MIGRATIONS, http_port=PORT, s=settings)
     wire(svc, cfg)
     timers_on(svc, cfg)

@@ -29,13 +29,22 @@ from runtime.service import Context, Deferred, Service, run_deferred
 from schemas.codec import Encoded
 from schemas.common import Coverage
 from schemas.events import ClaimCoded, ClaimSubmitted
+from services.claims import directory, saga
 from services.claims import repository as repo
-from services.claims import saga
 from services.claims.cob import Cob, later_payers
 from services.claims.config import ClaimsSettings
 from services.claims.handlers import Change, apply
+from services.claims.payers import Payer, refusal
 from services.claims.saga import State
-from services.claims.x12_837 import ControlNumbers, Outgoing, Party, Unbuildable, render_837p
+from services.claims.x12_837 import (
+    ControlNumbers,
+    Outgoing,
+    Party,
+    Unbuildable,
+    payers_named,
+    render_837p,
+    with_filing_indicators,
+)
 
 log = logging.getLogger("rcm.claims.batch")
 
@@ -102,10 +111,13 @@ class Batcher:
         """Locks the ready claims that are still waiting (another instance may have sent
         some), and sends the chunks that are full or ripe."""
         rows = await repo.pick_waiting(conn, claim_ids, self.cfg.batch_window_s)
+        waiting = [w for row in rows if (w := await self._waiting(svc, conn, row)) is not None]
+        known = await directory.lookup(
+            conn, {(w.tenant, pid) for w in waiting for pid in payers_named(w.out)}
+        )
         groups: dict[tuple[str, str], list[Waiting]] = defaultdict(list)
-        for row in rows:
-            w = await self._waiting(svc, conn, row)
-            if w is None:
+        for w in waiting:
+            if not await self._in_directory(svc, conn, w, known):
                 continue
             cov = w.out.claim.coverage
             groups[(w.tenant, cov.payer_id if cov else "")].append(w)
@@ -148,11 +160,42 @@ class Batcher:
             row["traceparent"],
         )
 
-    async def _hold(self, ctx: Context, claim_id: str, code: str, message: str) -> None:
-        reason = {"code": code, "message": message, "fix": "complete the missing data and resubmit"}
+    async def _in_directory(
+        self,
+        svc: Service,
+        conn: asyncpg.Connection,
+        w: Waiting,
+        known: dict[tuple[str, str], Payer],
+    ) -> bool:
+        """Every payer the claim's 837P names is in its tenant's directory (the billed
+        one active and enrolled for claims): then its coverages carry the directory's
+        filing indicators (SBR09). Otherwise the claim is held naming the payer."""
+        named = payers_named(w.out)
+        for n, pid in enumerate(named):
+            payer = known.get((w.tenant, pid))
+            why = refusal(pid, w.tenant, payer) if n == 0 else None
+            if payer is None and why is None:
+                why = refusal(pid, w.tenant, None)
+            if why is not None:
+                fix = "add or reactivate the payer in the directory (rcm payers import), then resubmit"
+                await self._hold(_ctx(svc, conn, w.tenant, w.claim_id), w.claim_id, *why, fix=fix)
+                return False
+        w.out = with_filing_indicators(w.out, {pid: known[(w.tenant, pid)] for pid in named})
+        return True
+
+    async def _hold(
+        self,
+        ctx: Context,
+        claim_id: str,
+        code: str,
+        message: str,
+        *,
+        fix: str = "complete the missing data and resubmit",
+    ) -> None:
+        reason = {"code": code, "message": message, "fix": fix}
         change = Change({"hold_stage": "claims", "outgoing_frequency": None}, {"reasons": [reason]})
         await apply(ctx, self.cfg, saga.UNBUILDABLE, claim_id, State.CODED, change)
-        log.warning("claim held: 837P cannot be built", extra={"claim": claim_id, "reason": code})
+        log.warning("claim held: 837P not sent", extra={"claim": claim_id, "reason": code})
 
     async def send_interchange(
         self,

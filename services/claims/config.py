@@ -1,51 +1,25 @@
 """The claims service's knobs, from RCM_CLAIMS_* environment variables (or a .env file).
 
-Built once in app.build() and passed to what needs it. Payer days are compressed to seconds for the demo (``seconds_per_payer_day``); the
-timely-filing deadline stays in real days from the date of service.
+Built once in app.build() and passed to what needs it. What differs per payer (the
+claim filing indicator, timely-filing days, days to pay) comes from the tenant's payer
+directory (services/claims/payers.py), never from the payer id; the two ``*_default``
+settings only serve a claim whose payer the directory lacks (it is held before it is
+sent, but its filing clock still runs).
 
-Per-payer values are written ``PREFIX:VALUE`` pairs, comma separated; the longest
-prefix of the payer id wins and ``*`` is the default (``MCR:365,MCD:365,*:180``).
+A payer day is a real day (86400 s). Outside production the demo, the tests and the
+local stack compress it (``seconds_per_payer_day``, 4 s by default); with
+``RCM_ENV=production`` setting it is refused.
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
-
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from runtime.settings import ProductionRefused
 
-def parse_per_payer(text: str) -> dict[str, int]:
-    """``"MCR:365,*:180"`` -> ``{"MCR": 365, "*": 180}``; raises ValueError when malformed."""
-    out: dict[str, int] = {}
-    for part in text.split(","):
-        part = part.strip()
-        if not part:
-            continue
-        prefix, sep, value = part.partition(":")
-        if not sep or not prefix.strip() or not value.strip().isdigit():
-            raise ValueError(f"expected PREFIX:DAYS, got {part!r}")
-        out[prefix.strip().upper()] = int(value)
-    if "*" not in out:
-        raise ValueError(f"needs a '*' default: {text!r}")
-    return out
-
-
-def per_payer(table: dict[str, int], payer_id: str | None) -> int:
-    """The value for a payer: the longest matching prefix, else the '*' default."""
-    pid = (payer_id or "").upper()
-    best = ""
-    for prefix in table:
-        if prefix != "*" and pid.startswith(prefix) and len(prefix) > len(best):
-            best = prefix
-    return table[best or "*"]
-
-
-@lru_cache(maxsize=1024)
-def payer_value(text: str, payer_id: str | None) -> int:
-    """``per_payer`` of the table written ``text``: asked for every claim's timers, so
-    each table and payer is worked out once."""
-    return per_payer(parse_per_payer(text), payer_id)
+REAL_DAY_S = 86400.0
+DEV_PAYER_DAY_S = 4.0
 
 
 class ClaimsSettings(BaseSettings):
@@ -64,28 +38,42 @@ class ClaimsSettings(BaseSettings):
     ack_timeout_s: float = Field(default=60.0, gt=0, description="No 999/277CA by then: resend")
     ack_max_resends: int = Field(default=3, ge=0)
 
+    env: str = Field(default="dev", validation_alias="RCM_ENV")
     seconds_per_payer_day: float = Field(
-        default=4.0, gt=0, description="A payer day, compressed, for the 835 wait"
+        default=DEV_PAYER_DAY_S,
+        gt=0,
+        description="Dev only: a payer day compressed for the 835 wait (refused in"
+        " production, where a payer day is 86400 s)",
     )
-    days_to_pay: str = Field(
-        default="MCR:14,MCD:30,HDHP:10,*:21", description="The payer's usual days to an 835"
+    days_to_pay_default: int = Field(
+        default=21, ge=1, le=365, description="Days to an 835 of a payer not in the directory"
     )
     max_status_inquiries: int = Field(default=3, ge=0, description="276s sent per adjudication")
     inquiry_timeout_s: float = Field(default=10.0, gt=0)
 
-    timely_filing_days: str = Field(
-        default="MCR:365,MCD:365,*:180", description="Days from service to file, per payer"
+    timely_filing_days_default: int = Field(
+        default=90,
+        ge=1,
+        le=3650,
+        description="Days from service to file, for a payer not in the directory",
     )
     filing_warn_days: str = Field(
         default="30,7", description="Warn this many days before the timely-filing deadline"
     )
     timer_tick_s: float = Field(default=1.0, gt=0)
 
-    @field_validator("days_to_pay", "timely_filing_days")
-    @classmethod
-    def _per_payer(cls, value: str) -> str:
-        parse_per_payer(value)
-        return value
+    @model_validator(mode="after")
+    def _real_days_in_production(self) -> ClaimsSettings:
+        if self.env == "production":
+            if "seconds_per_payer_day" in self.model_fields_set:
+                raise ProductionRefused(
+                    [
+                        "RCM_CLAIMS_SECONDS_PER_PAYER_DAY is a dev-only compression of time;"
+                        " in production a payer day is a real day"
+                    ]
+                )
+            self.seconds_per_payer_day = REAL_DAY_S
+        return self
 
     @field_validator("filing_warn_days")
     @classmethod
@@ -95,11 +83,12 @@ class ClaimsSettings(BaseSettings):
             raise ValueError(f"expected comma-separated day counts, got {value!r}")
         return value
 
-    def remit_wait_s(self, payer_id: str | None) -> float:
-        return payer_value(self.days_to_pay, payer_id) * self.seconds_per_payer_day
+    def remit_wait_s(self, days_to_pay: int | None) -> float:
+        """The wait for an 835: the directory's days to pay (else the default), in payer days."""
+        return (days_to_pay or self.days_to_pay_default) * self.seconds_per_payer_day
 
-    def filing_days(self, payer_id: str | None) -> int:
-        return payer_value(self.timely_filing_days, payer_id)
+    def filing_days(self, timely_filing_days: int | None) -> int:
+        return timely_filing_days or self.timely_filing_days_default
 
     def warn_days(self) -> list[int]:
         """Warning points, furthest first."""

@@ -34,10 +34,11 @@ from schemas.events import (
 from schemas.events_payments import ClaimBalanceZero
 from schemas.events_workqueue import ClaimFixed, ClaimVoidRequested
 from schemas.ids import claim_id_for
-from services.claims import cob, saga
+from services.claims import cob, directory, saga
 from services.claims import metrics as saga_metrics
 from services.claims import repository as repo
 from services.claims.config import ClaimsSettings
+from services.claims.payers import Payer
 from services.claims.repository import Also, BatchLocks, Locked
 from services.claims.saga import Decision, Do, Outcome, State, Step, Timer
 
@@ -50,6 +51,7 @@ class Change:
     detail: dict[str, Any] | None = None  # the timeline row's detail
     facts: dict[str, Any] | None = None  # the event's money: Do.RECORD sets it, Do.ADD adds it
     payer_id: str | None = None  # the remit wait and the filing deadline are per payer
+    payer: Payer | None = None  # its directory entry (apply looks it up when a timer needs it)
     date_of_service: dt.date | None = None  # the filing deadline counts from it
     timer_detail: dict[str, Any] | None = None  # what a started timer keeps
     retry_in_s: float = 0.0  # when a retried timer is due again (ack, remit)
@@ -67,10 +69,10 @@ def timer_sql(
             out.append(repo.clear_timers(e.timers))
         elif e.do is Do.START:
             for t in e.timers:
-                wait = cfg.ack_timeout_s if t is Timer.ACK else cfg.remit_wait_s(c.payer_id)
+                wait = cfg.ack_timeout_s if t is Timer.ACK else cfg.remit_wait_s(_days_to_pay(c))
                 out.append(repo.start_timer(t, tenant, wait, c.timer_detail))
         elif e.do is Do.START_ONCE and c.payer_id is not None and c.date_of_service:
-            out.append(_filing_clock(cfg, tenant, c.date_of_service, c.payer_id))
+            out.append(_filing_clock(cfg, tenant, c.date_of_service, c))
         elif e.do is Do.RETRY:
             for t in e.timers:
                 retry = repo.retry_timer_on(t, c.retry_on) if c.retry_on else None
@@ -78,9 +80,26 @@ def timer_sql(
     return out
 
 
-def _filing_clock(cfg: ClaimsSettings, tenant: str, dos: dt.date, payer_id: str) -> Also:
+def _days_to_pay(c: Change) -> int | None:
+    return c.payer.days_to_pay if c.payer is not None else None
+
+
+async def _with_payer(ctx: Context, effects: Sequence[saga.Effect], c: Change) -> Change:
+    """The change with its payer's directory entry, when one of its timers is per payer."""
+    if c.payer is not None or not c.payer_id:
+        return c
+    if any(
+        e.do is Do.START_ONCE or (e.do is Do.START and Timer.REMIT in e.timers) for e in effects
+    ):
+        c.payer = await directory.one(ctx.conn, ctx.meta.tenant, c.payer_id)
+    return c
+
+
+def _filing_clock(cfg: ClaimsSettings, tenant: str, dos: dt.date, c: Change) -> Also:
     """The timely-filing timer starts with the date of service, due at the first warning."""
-    deadline = saga.filing_deadline(dos, cfg.filing_days(payer_id))
+    payer_id = c.payer_id
+    days = c.payer.timely_filing_days if c.payer is not None else None
+    deadline = saga.filing_deadline(dos, cfg.filing_days(days))
     first_warning = deadline - dt.timedelta(days=max(cfg.warn_days(), default=0))
     detail = {"deadline": deadline.isoformat(), "payer_id": payer_id}
     return repo.start_filing_clock(tenant, first_warning, detail)
@@ -104,6 +123,8 @@ async def apply(
     state changes. Every effect the table gives the decision fires here, once."""
     d = saga.decide_step(step, current, note)
     effects = saga.effects_of(step, d)
+    if effects:
+        change = await _with_payer(ctx, effects, change)
     also = timer_sql(effects, cfg, ctx.meta.tenant, change) if effects else []
     dos = {e.do for e in effects} if effects else _NOTHING
     if d.kind is Outcome.TRANSITION:

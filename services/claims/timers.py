@@ -29,8 +29,8 @@ from pydantic import ValidationError
 from runtime.service import Context, Service
 from runtime.x12 import X12Error
 from schemas.events import ClaimCoded, ClaimSubmitted
+from services.claims import directory, saga
 from services.claims import repository as repo
-from services.claims import saga
 from services.claims.config import ClaimsSettings
 from services.claims.handlers import Change, apply
 from services.claims.saga import State, Timer, filing_deadline, next_filing_check
@@ -233,7 +233,9 @@ async def _inquiry(
         "inquiry_trace": trace,
         "interchange_control_number": f"{icn:09d}",
     }
-    change = Change(detail=detail, retry_in_s=cfg.remit_wait_s(row["payer_id"]))
+    payer = await directory.one(conn, row["tenant"], row["payer_id"])
+    wait = cfg.remit_wait_s(payer.days_to_pay if payer is not None else None)
+    change = Change(detail=detail, retry_in_s=wait)
     note = "no 835 by the payer's usual day; status inquiry (276) sent"
     await apply(ctx, cfg, saga.STATUS_INQUIRY, claim_id, state, change, note=note)
     _alert(svc, "no-remit", claim_id, inquiry=trace)
@@ -258,7 +260,9 @@ async def filing_deadlines(svc: Service, *, cfg: ClaimsSettings) -> int:
             ctx = _ctx(svc, conn, row, "filing")
             # the payer coding billed, else the encounter's primary coverage
             payer_id = row["payer_id"] or orjson.loads(row["detail"]).get("payer_id")
-            deadline = filing_deadline(row["date_of_service"], cfg.filing_days(payer_id))
+            payer = await directory.one(conn, row["tenant"], payer_id)
+            days = cfg.filing_days(payer.timely_filing_days if payer is not None else None)
+            deadline = filing_deadline(row["date_of_service"], days)
             left = (deadline - today).days
             if left < 0:
                 note = "timely-filing deadline passed before the payer accepted the claim"

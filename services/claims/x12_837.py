@@ -18,15 +18,17 @@ can hold it with that reason.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from runtime.x12 import Envelope, money, transaction, wrap
-from schemas.common import Person, Provider
+from schemas.common import Coverage, Person, Provider
 from schemas.events import ClaimCoded
 from services.claims import x12_837_cob as cob_loops
 from services.claims.cob import Cob
+from services.claims.payers import Payer
 from services.claims.x12_837_text import _DELIMS, _address, _code, _d8, _ident, _person_name
 from services.claims.x12_837_text import Unbuildable as Unbuildable
 from services.claims.x12_837_text import _seg as _seg
@@ -63,6 +65,37 @@ class Outgoing:
     frequency_code: str = "1"
     payer_claim_number: str | None = None
     cob: Cob | None = None  # to a later payer: the earlier payers' answers (2320, 2430)
+
+
+def payers_named(out: Outgoing) -> list[str]:
+    """The payer ids the claim's 837P names, the billed payer first."""
+    cov = out.claim.coverage
+    ids = [cov.payer_id] if cov is not None else []
+    if out.cob is not None:
+        ids += [p.coverage.payer_id for p in out.cob.prior]
+        ids += [c.payer_id for c in out.cob.later]
+    return list(dict.fromkeys(ids))
+
+
+def with_filing_indicators(out: Outgoing, payers: Mapping[str, Payer]) -> Outgoing:
+    """The claim with each coverage's SBR09 taken from the payer directory."""
+
+    def filed(cov: Coverage) -> Coverage:
+        return cov.model_copy(update={"filing_indicator": payers[cov.payer_id].filing_indicator})
+
+    claim = out.claim
+    if claim.coverage is not None:
+        claim = claim.model_copy(update={"coverage": filed(claim.coverage)})
+    cob = out.cob
+    if cob is not None:
+        cob = cob.model_copy(
+            update={
+                "coverage": filed(cob.coverage),
+                "prior": [p.model_copy(update={"coverage": filed(p.coverage)}) for p in cob.prior],
+                "later": [filed(c) for c in cob.later],
+            }
+        )
+    return dataclasses.replace(out, claim=claim, cob=cob)
 
 
 def _dmg(person: Person) -> str:
@@ -121,7 +154,7 @@ def _subscriber_loop(claim: ClaimCoded, dependent: bool) -> list[str]:
             "",
             "",
             "",
-            filing_indicator(payer_id),
+            filing_indicator(cov, cid),
         ),
         _seg(
             "NM1",

@@ -62,7 +62,7 @@ def _other_subscriber(claim: ClaimCoded, p: PriorPayer, by_line: bool) -> list[s
     payer_id = _ident(cov.payer_id, cid, "prior payer id")
     group = _ident(cov.group_number, cid, "prior payer group") if cov.group_number else ""
     claim_cas = p.claim_adjustments if by_line else _all_adjustments(p)
-    sbr09 = filing_indicator(payer_id)
+    sbr09 = filing_indicator(cov, cid)
     segs = [
         _seg("SBR", "PST"[p.level - 1], cov.relationship.value, group, *[""] * 5, sbr09),
         *cas_segments(claim_cas),
@@ -154,7 +154,7 @@ def _known_payer(claim: ClaimCoded, cov: Coverage, level: int) -> list[str]:
             cov.relationship.value,
             group,
             *[""] * 5,
-            filing_indicator(payer_id),
+            filing_indicator(cov, cid),
         ),
         _seg("OI", "", "", "Y", "P", "", "Y"),
         _seg("NM1", "IL", "1", last, first, "", "", "", "MI", member),

@@ -8,7 +8,7 @@ import datetime as dt
 import functools
 import unicodedata
 
-from schemas.common import Address, Person
+from schemas.common import Address, Coverage, Person
 
 _DELIMS = "*~:^"
 _TEXT_CLEAN = str.maketrans(dict.fromkeys(_DELIMS + "\r\n\t", " "))
@@ -38,14 +38,16 @@ def _d8(day: dt.date) -> str:
     return day.isoformat().replace("-", "")
 
 
-def filing_indicator(payer_id: str) -> str:
-    """SBR09 from our payer id convention: MCR* Medicare Part B, MCD* Medicaid, else CI."""
-    upper = payer_id.upper()
-    if upper.startswith("MCR"):
-        return "MB"
-    if upper.startswith("MCD"):
-        return "MC"
-    return "CI"
+def filing_indicator(cov: Coverage, claim_id: str) -> str:
+    """SBR09: the coverage's claim filing indicator, which the batcher takes from the
+    tenant's payer directory (services/claims/payers.py). Never guessed from the id."""
+    if not cov.filing_indicator:
+        raise Unbuildable(
+            claim_id,
+            "coverage.filing_indicator",
+            f"is unknown for payer {cov.payer_id} (not in the payer directory)",
+        )
+    return cov.filing_indicator
 
 
 @functools.lru_cache(maxsize=16384)

@@ -156,6 +156,28 @@ class ProviderDirectory(Answer):
     providers: list[DirectoryProvider]
 
 
+class DirectoryPayer(Answer):
+    payer_id: str
+    name: str
+    filing_indicator: str = Field(description="837 SBR09 (X12 1032): MB, MC, CI, 12, ...")
+    clp06_kind: str | None = Field(description="The payer's 835 CLP06, when it differs")
+    route_account: str | None = Field(description="The clearinghouse account")
+    route_transport: str | None = Field(description="The transport (text until built)")
+    realtime_270: bool
+    realtime_276: bool
+    timely_filing_days: int
+    days_to_pay: int
+    enroll_claims: Literal["enrolled", "pending", "not_enrolled", "not_required"]
+    enroll_era: Literal["enrolled", "pending", "not_enrolled", "not_required"]
+    enroll_eft: Literal["enrolled", "pending", "not_enrolled", "not_required"]
+    active: bool = Field(description="False once an import no longer lists the payer")
+    updated_at: str = Field(description="When an import last changed the entry (ISO 8601)")
+
+
+class PayerDirectory(Answer):
+    payers: list[DirectoryPayer]
+
+
 class CoveragesAccepted(Answer):
     accepted: int
     status: Literal["accepted"]
