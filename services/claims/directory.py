@@ -64,8 +64,7 @@ async def import_payers(conn: asyncpg.Connection, tenant: str, payers: list[Paye
     ones the file lacks kept but inactive. One transaction; the same file again changes
     nothing."""
     args = [[getattr(p, c) for p in payers] for c in _COLUMNS]
-    async with conn.transaction():
-        await conn.execute("SET LOCAL search_path TO claims")
+    async with conn.transaction():  # conn: the claims schema's (its search_path)
         row = await conn.fetchrow(_UPSERT, tenant, *args)
         gone = await conn.execute(_DEACTIVATE, tenant, [p.payer_id for p in payers])
     assert row is not None

@@ -31,11 +31,21 @@ from schemas.events import (
 from schemas.events_workqueue import ClaimFixed, Reentry
 from services.claims import app, batch
 from services.claims.config import ClaimsSettings
+from services.claims.directory import import_payers
+from services.claims.payers import parse
 from tests.builders import encounter
 from tests.throwaway import throwaway_service
 from tests.unit import factories as f
 
 TENANT = "t1"
+#: The payer directory of TENANT: the payers these tests bill (none is named for its kind).
+DIRECTORY = """payer_id,name,filing_indicator,timely_filing_days,days_to_pay
+ACME1,ACME HEALTH,CI,180,21
+BETA2,BETA HEALTH,12,180,21
+MCR01,MEDICARE PART B SIM,MB,365,14
+MCD01,STATE MEDICAID SIM,MC,365,30
+MGP01,MEDIGAP PLAN F SIM,CI,180,21
+"""
 
 
 def knobs(**overrides: Any) -> pytest.MarkDecorator:
@@ -115,6 +125,9 @@ async def claims_service(
     """The claims service's handlers, built with ``cfg``, in a throw-away schema."""
     wire = partial(app.wire, cfg=cfg)
     async with throwaway_service("claims", app.MIGRATIONS, wire, s, http_port=http_port) as svc:
+        assert svc.pool is not None
+        async with svc.pool.acquire() as conn:
+            await import_payers(conn, TENANT, parse(DIRECTORY))
         yield Claims(svc, cfg)
 
 

@@ -66,6 +66,7 @@ def coverage(**overrides: Any) -> Coverage:
         "group_number": "GRP001",
         "plan": "PPO",
         "effective_date": dt.date(2025, 1, 1),
+        "filing_indicator": "CI",  # as the claims batcher sets it from the payer directory
     }
     fields.update(overrides)
     return Coverage(**fields)

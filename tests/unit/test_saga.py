@@ -19,7 +19,7 @@ from schemas.events import (
 from schemas.events_payments import ClaimBalanceZero
 from schemas.events_workqueue import ClaimFixed, Reentry
 from schemas.ids import claim_id_for
-from services.claims.config import ClaimsSettings, parse_per_payer, per_payer
+from services.claims.config import ClaimsSettings
 from services.claims.saga import (
     State,
     automatic_step_left,
@@ -260,11 +260,11 @@ def test_new_clm01s_really_differ_per_attempt() -> None:
 # --- timely filing -----------------------------------------------------------------------
 
 
-def test_medicare_files_within_365_days_of_service() -> None:
+def test_filing_days_come_from_the_directory_and_else_the_default() -> None:
     cfg = ClaimsSettings()
-    assert cfg.filing_days("MCR01") == 365
-    assert filing_deadline(dt.date(2025, 3, 14), cfg.filing_days("MCR01")) == dt.date(2026, 3, 14)
-    assert cfg.filing_days("PPO01") == 180
+    assert cfg.filing_days(365) == 365  # the directory's timely_filing_days for the payer
+    assert filing_deadline(dt.date(2025, 3, 14), cfg.filing_days(365)) == dt.date(2026, 3, 14)
+    assert cfg.filing_days(None) == 90  # a payer the directory lacks
 
 
 @pytest.mark.parametrize(
@@ -280,15 +280,3 @@ def test_filing_checks_come_at_each_warning_then_after_the_deadline(
     today: dt.date, next_day: dt.date
 ) -> None:
     assert next_filing_check(dt.date(2025, 6, 1), today, [7, 30]) == next_day
-
-
-def test_per_payer_settings_take_the_longest_prefix_and_need_a_default() -> None:
-    table = parse_per_payer("MCR:365, MCR9:90, *:180")
-    assert per_payer(table, "MCR01") == 365
-    assert per_payer(table, "mcr900") == 90
-    assert per_payer(table, "PPO01") == 180
-    assert per_payer(table, None) == 180
-    with pytest.raises(ValueError, match="default"):
-        parse_per_payer("MCR:365")
-    with pytest.raises(ValueError, match="PREFIX:DAYS"):
-        parse_per_payer("MCR=365,*:1")

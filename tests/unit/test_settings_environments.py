@@ -42,6 +42,7 @@ def refusal(**overrides: Any) -> list[str]:
 def test_production_starts_with_its_own_secrets_and_tls_everywhere() -> None:
     s = Settings(**SOUND)
     assert s.env == "production"
+    assert s.x12_usage == "P"  # ISA15 P unless said otherwise (and T is refused)
     assert production_problems(s) == []
 
 
@@ -65,8 +66,10 @@ def test_production_with_every_default_names_each_problem_on_its_own_line() -> N
         "RCM_DATABASE_URL",
         "RCM_KAFKA_SECURITY_PROTOCOL=PLAINTEXT",
         "RCM_CLEARINGHOUSE_URL",
+        "RCM_CLEARINGHOUSE_URL",
     ]
     assert "sslmode=disable" in lines[4]
+    assert "points at the simulator" in lines[7]
 
 
 @pytest.mark.parametrize(
@@ -89,6 +92,9 @@ def test_production_with_every_default_names_each_problem_on_its_own_line() -> N
         ({"kafka_security_protocol": "SASL_PLAINTEXT"}, "RCM_KAFKA_SECURITY_PROTOCOL"),
         ({"kafka_sasl_password": SecretStr("CHANGE-ME")}, "RCM_KAFKA_SASL_PASSWORD"),
         ({"clearinghouse_url": "http://clearinghouse.example"}, "RCM_CLEARINGHOUSE_URL"),
+        ({"clearinghouse_url": "https://rcm-simulator:6106"}, "points at the simulator"),
+        ({"clearinghouse_url": "https://localhost/x12"}, "points at the simulator"),
+        ({"x12_usage": "T"}, "RCM_X12_USAGE=T"),
     ],
 )
 def test_each_weakness_alone_is_refused_by_name(override: dict[str, Any], named: str) -> None:
@@ -118,7 +124,9 @@ def test_dev_runs_with_the_local_defaults_and_the_fleet_runs_as_dev() -> None:
     s = Settings(env="dev", database_url="", kafka_bootstrap="")
     assert s.ops_token.get_secret_value() == "local-ops-token"
     assert "sslmode=disable" in s.database_url
-    assert len(production_problems(s)) == 7  # what production would refuse (RCM_AUDIT_KEY too)
+    assert s.x12_usage == "T"  # dev sends test interchanges
+    # what production would refuse: RCM_AUDIT_KEY too, the simulator URL and ISA15 T
+    assert len(production_problems(s)) == 9
     assert fleet_env(s)["RCM_ENV"] == "dev"
     with pytest.raises(ValidationError, match="env"):
         Settings(env="prod")

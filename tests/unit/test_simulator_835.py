@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 from x12sdk.io import X12ModelReader
 
+from rcm.cli_payers import DEMO_PAYERS
 from runtime.x12 import cents, segments
-from services.claims.x12_837 import filing_indicator
+from services.claims.payers import parse as parse_directory
 from services.simulator.adjudicate import adjudicate, reverse
 from services.simulator.model import Accumulators, Adjudication, Cas
 from services.simulator.payers import PAYERS, payer
@@ -33,6 +34,9 @@ from services.simulator.x12_837 import read_837
 from tests.unit.test_simulator_x12 import TODAY, X12VALID, assert_valid, env_back
 
 pytestmark = pytest.mark.unit
+
+#: The demo payers' SBR09, from the payer directory the demo loads.
+SBR09 = {p.payer_id: p.filing_indicator for p in parse_directory(DEMO_PAYERS.read_text())}
 
 
 def adjudicated(payer_id: str = "MCR01", pcn: str = "PCN-A", *lines: L, **kw: Any) -> Adjudication:
@@ -276,7 +280,7 @@ def test_random_batches_balance_and_validate(tmp_path: Path) -> None:
                 lines,
                 payer_id=payer_id,
                 dx=rng.choice([("E119",), ("Z0000",), ("I10", "E119")]),
-                filing=filing_indicator(payer_id),  # SBR09 as the claims service sends it
+                filing=SBR09[payer_id],  # as the claims service sends it: from the directory
             )
             claim = next(read_837(interchange(build_set([c]), icn=n + 1)).claims())
             r = adjudicate(claim, acc, TODAY, rng=rng, denial_rate=0.2)

@@ -22,7 +22,6 @@ from services.claims.x12_837 import (
     Outgoing,
     Party,
     Unbuildable,
-    filing_indicator,
     render_837p,
 )
 from tests.unit import factories as f
@@ -310,14 +309,33 @@ def test_bad_arguments() -> None:
 
 
 @pytest.mark.parametrize(
-    ("payer_id", "code"), [("MCR-IL", "MB"), ("mcd123", "MC"), ("ACME1", "CI"), ("XMCR", "CI")]
+    ("payer_id", "directory_code"),
+    [("04412", "MB"), ("MCR-IL", "CI"), ("00431", "12"), ("ACME1", "CI"), ("SKCO0", "MC")],
 )
-def test_filing_indicator(payer_id: str, code: str) -> None:
-    assert filing_indicator(payer_id) == code
+def test_sbr09_is_the_directory_filing_indicator_never_the_id(
+    payer_id: str, directory_code: str
+) -> None:
+    """A real Medicare id (04412) files as MB because the directory says so; an id that
+    merely starts with MCR is whatever the directory says (here commercial)."""
+    cov = f.coverage(payer_id=payer_id, filing_indicator=directory_code)
+    text = render(Outgoing(f.claim(1, payer_id=payer_id, coverage=cov)))
+    assert ["SBR", "P", "18", "GRP001", "", "", "", "", "", directory_code] in segs(text)
+
+
+def test_a_coverage_without_a_filing_indicator_is_unbuildable_naming_the_payer() -> None:
+    cov = f.coverage(payer_id="04412", filing_indicator=None)
+    with pytest.raises(Unbuildable, match=r"clm-0001: coverage.filing_indicator.*payer 04412"):
+        render(Outgoing(f.claim(1, payer_id="04412", coverage=cov)))
 
 
 def test_secondary_and_medicare(tmp_path: Path) -> None:
-    cov = f.coverage(payer_id="MCR01", payer_name="Medicare Part B", priority=2, group_number=None)
+    cov = f.coverage(
+        payer_id="MCR01",
+        payer_name="Medicare Part B",
+        priority=2,
+        group_number=None,
+        filing_indicator="MB",
+    )
     text = render(Outgoing(f.claim(1, coverage=cov)))
     assert "SBR*S*18*******MB~" in text
     assert_pyx12_ok(text, tmp_path)

@@ -28,7 +28,12 @@ from tests.unit.test_x12_837 import AT, assert_pyx12_ok, render, segs, x12valid
 
 pytestmark = pytest.mark.unit
 
-MEDICARE = f.coverage(payer_id="MCR01", payer_name="MEDICARE PART B SIM", member_id="1EG4TE5MK73")
+MEDICARE = f.coverage(
+    payer_id="MCR01",
+    payer_name="MEDICARE PART B SIM",
+    member_id="1EG4TE5MK73",
+    filing_indicator="MB",
+)
 MEDIGAP = f.coverage(
     payer_id="MGP01", payer_name="MEDIGAP PLAN F SIM", member_id="MG12345678", priority=2
 )
@@ -219,7 +224,13 @@ def test_medicares_835_for_a_crossed_over_claim_tells_the_pipeline_to_wait(
 
 PPO = f.coverage(payer_id="PPO01", payer_name="BLUE MEADOW PPO", member_id="BMP1", priority=1)
 HDHP = f.coverage(payer_id="HDHP1", payer_name="SUMMIT HDHP", member_id="SHD1", priority=2)
-MCD = f.coverage(payer_id="MCD01", payer_name="STATE MEDICAID SIM", member_id="MC1", priority=3)
+MCD = f.coverage(
+    payer_id="MCD01",
+    payer_name="STATE MEDICAID SIM",
+    member_id="MC1",
+    priority=3,
+    filing_indicator="MC",
+)
 
 
 def one_line_answer(
