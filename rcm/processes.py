@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 
+from rcm.cli_payers import DEMO_PAYERS
 from runtime.settings import REPO_ROOT, Settings, settings
 
 # name -> ops port; the order is the order they start in.
@@ -182,6 +183,11 @@ def fleet_env(s: Settings) -> dict[str, str]:
         "RCM_ENV": "dev",
         "PYTHONUNBUFFERED": "1",
     }
+    # One payer list for the fleet: the demo directory the tenants import (claims) is
+    # also coding's list of known payers and statements' Medicare/Medicaid (QMB) file.
+    for name in ("RCM_CODING_PAYERS_FILE", "RCM_STATEMENTS_PAYERS_FILE"):
+        if name not in os.environ:
+            env[name] = str(DEMO_PAYERS)
     if s.http_port_offset:
         env["RCM_HTTP_PORT_OFFSET"] = str(s.http_port_offset)
         env["RCM_GATEWAY_PORT"] = str(SERVICES["gateway"] + s.http_port_offset)

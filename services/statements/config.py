@@ -7,9 +7,10 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, PrivateAttr, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.statements.payer_kinds import read_filing_indicators
 from services.statements.practice import PracticeConfig
 
 
@@ -30,6 +31,24 @@ class StatementSettings(BaseSettings):
     billing_contact: str | None = None
     billing_hours: str | None = None
     pay_url: str | None = None
+
+    payers_file: Path | None = Field(
+        default=None,
+        description="A payer directory CSV (what `rcm payers import` takes): its payer_id and"
+        " filing_indicator say which coverages are Medicare (MA, MB) and Medicaid (MC) for the"
+        " QMB rule, when the encounter's coverage does not carry its filing indicator",
+    )
+    _filing: dict[str, str] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _read_payers(self) -> StatementSettings:
+        if self.payers_file is not None:
+            self._filing = read_filing_indicators(self.payers_file)
+        return self
+
+    def filing_indicators(self) -> dict[str, str]:
+        """payer id -> claim filing indicator, from ``payers_file`` (empty without it)."""
+        return self._filing
 
     # When statements go out.
     cycle_days: int = Field(default=30, ge=1, le=365, description="Days between statements")

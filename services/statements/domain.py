@@ -21,6 +21,7 @@ from typing import Any
 from schemas.common import Coverage
 from schemas.events import ClaimAdjudicated
 from services.statements.descriptions import describe
+from services.statements.payer_kinds import MEDICAID, MEDICARE
 from services.statements.practice import Practice
 
 DUE_DAYS = 30
@@ -259,15 +260,22 @@ def finality(
 QMB = "QMB"
 
 
-def qmb(coverages: Sequence[Coverage], on: dt.date) -> bool:
+def qmb(
+    coverages: Sequence[Coverage], on: dt.date, filing: Mapping[str, str] | None = None
+) -> bool:
     """Is the patient a qualified Medicare beneficiary on this date: Medicare and a
     Medicaid QMB plan in force? Federal law (SSA 1902(n)(3)(B)) forbids billing such a
-    patient Medicare's deductible, coinsurance or copays."""
+    patient Medicare's deductible, coinsurance or copays. Which coverage is Medicare or
+    Medicaid is its claim filing indicator (the coverage's, else ``filing``: payer id ->
+    indicator from the payer directory file), never the payer id."""
+    known = filing or {}
+
+    def kind(c: Coverage) -> str:
+        return c.filing_indicator or known.get(c.payer_id, "")
+
     covs = in_force(coverages, on)
-    medicare = any(c.payer_id.upper().startswith("MCR") for c in covs)
-    return medicare and any(
-        c.payer_id.upper().startswith("MCD") and "QMB" in c.plan.upper() for c in covs
-    )
+    medicare = any(kind(c) in MEDICARE for c in covs)
+    return medicare and any(kind(c) in MEDICAID and "QMB" in c.plan.upper() for c in covs)
 
 
 def qmb_write_off(patient_share_cents: int) -> list[Entry]:

@@ -68,7 +68,9 @@ def plan(
         hold_for_secondary=cfg.hold_for_secondary,
         wait_days=cfg.secondary_wait_days,
     )
-    if fin.final and domain.qmb(coverages, dos):  # Medicare cost sharing: never billed
+    if fin.final and domain.qmb(
+        coverages, dos, cfg.filing_indicators()
+    ):  # Medicare cost sharing: never billed
         after = domain.totals([*ledger.rows, *((e.kind, e.amount_cents) for e in entries)])
         entries += domain.qmb_write_off(after.insurance_side_cents)
     detail = (

@@ -36,7 +36,9 @@ async def run_cycle(svc: Service, today: dt.date | None = None, *, cfg: Statemen
             before = ledger.totals()
             await release_hold(conn, h["claim_id"])
             coverages = [Coverage.model_validate(c) for c in orjson.loads(h["coverages"])]
-            if domain.qmb(coverages, h["date_of_service"]):  # never billed, even unanswered
+            if domain.qmb(
+                coverages, h["date_of_service"], cfg.filing_indicators()
+            ):  # never billed, even unanswered
                 side = before.insurance_side_cents
                 write_off = domain.qmb_write_off(side)
                 await billing.insert_entries(

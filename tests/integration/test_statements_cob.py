@@ -11,6 +11,7 @@ from functools import partial
 
 import pytest
 
+from rcm.cli_payers import DEMO_PAYERS
 from runtime.service import Service
 from runtime.settings import Settings
 from schemas.events_payments import ClaimBalanceZero
@@ -22,15 +23,27 @@ from tests.unit.factories import coverage
 
 pytestmark = pytest.mark.integration
 
-MEDICARE = coverage(payer_id="MCR01", priority=1, plan="MEDICARE PART B")
-MEDIGAP = coverage(payer_id="MGP01", priority=2, plan="MEDIGAP PLAN F", member_id="MG0001")
-QMB = coverage(payer_id="MCD01", priority=2, plan="STATE MEDICAID QMB", member_id="MCD0001")
-MEDICAID = coverage(payer_id="MCD01", priority=2, plan="STATE MEDICAID", member_id="MCD0002")
+# As an EHR sends them: no filing indicator; statements knows Medicare (MB) and Medicaid
+# (MC) from its payer directory file, the demo's (never from the ids' spelling).
+MEDICARE = coverage(payer_id="MCR01", priority=1, plan="MEDICARE PART B", filing_indicator=None)
+MEDIGAP = coverage(
+    payer_id="MGP01", priority=2, plan="MEDIGAP PLAN F", member_id="MG0001", filing_indicator=None
+)
+QMB = coverage(
+    payer_id="MCD01",
+    priority=2,
+    plan="STATE MEDICAID QMB",
+    member_id="MCD0001",
+    filing_indicator=None,
+)
+MEDICAID = coverage(
+    payer_id="MCD01", priority=2, plan="STATE MEDICAID", member_id="MCD0002", filing_indicator=None
+)
 
 
 @pytest.fixture
 def cfg() -> StatementSettings:
-    return StatementSettings(secondary_wait_days=45, min_balance_cents=0)
+    return StatementSettings(secondary_wait_days=45, min_balance_cents=0, payers_file=DEMO_PAYERS)
 
 
 @pytest.fixture

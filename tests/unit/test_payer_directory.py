@@ -3,12 +3,19 @@ claims settings that differ in production."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from rcm.cli_payers import DEMO_PAYERS
-from runtime.settings import ProductionRefused
+from rcm.processes import fleet_env
+from runtime.settings import ProductionRefused, Settings
 from services.claims.config import REAL_DAY_S, ClaimsSettings
 from services.claims.payers import PayerFileError, parse, refusal
+from services.coding.reference import PAYERS_FILE, read_payer_file
+from services.statements.config import StatementSettings
+from services.statements.domain import qmb
+from tests.unit import factories as f
 
 pytestmark = pytest.mark.unit
 
@@ -90,3 +97,41 @@ def test_a_payer_day_is_a_real_day_in_production_and_compression_is_refused(
     monkeypatch.setenv("RCM_CLAIMS_SECONDS_PER_PAYER_DAY", "4")
     with pytest.raises(ProductionRefused, match="RCM_CLAIMS_SECONDS_PER_PAYER_DAY"):
         ClaimsSettings()
+
+
+def test_qmb_knows_medicare_by_filing_indicator_not_by_id(tmp_path: Path) -> None:
+    """A real Medicare id (04412) and a Medicaid QMB plan (SKCO0): QMB, from the directory
+    file or from the coverage itself; an id spelled MCR* that the directory calls
+    commercial is not Medicare."""
+    medicare = f.coverage(payer_id="04412", plan="MEDICARE PART B", filing_indicator=None)
+    medicaid = f.coverage(payer_id="SKCO0", plan="MEDICAID QMB", priority=2, filing_indicator=None)
+    directory = tmp_path / "payers.csv"
+    directory.write_text(
+        "payer_id,name,filing_indicator,timely_filing_days,days_to_pay\n"
+        "04412,NORIDIAN JE PART B,MB,365,14\nSKCO0,STATE MEDICAID,MC,365,30\n"
+        "MCR99,A COMMERCIAL PLAN,CI,180,21\n"
+    )
+    filing = StatementSettings(payers_file=directory).filing_indicators()
+    assert qmb([medicare, medicaid], f.DOS, filing)
+    assert not qmb([medicare, medicaid], f.DOS)  # nothing says which is Medicare
+    said = [
+        c.model_copy(update={"filing_indicator": k})
+        for c, k in ((medicare, "MB"), (medicaid, "MC"))
+    ]
+    assert qmb(said, f.DOS)
+    lookalike = f.coverage(payer_id="MCR99", plan="MEDICARE-ISH PPO", filing_indicator=None)
+    assert not qmb([lookalike, medicaid], f.DOS, filing)
+
+
+def test_coding_and_the_fleet_read_the_same_payer_list_as_the_directory(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One source of truth: coding's bundled list of known payers is the demo directory's
+    ids, and the fleet points coding and statements at the directory file itself."""
+    monkeypatch.delenv("RCM_CODING_PAYERS_FILE", raising=False)
+    monkeypatch.delenv("RCM_STATEMENTS_PAYERS_FILE", raising=False)
+    directory = {p.payer_id: p.name for p in parse(DEMO_PAYERS.read_text())}
+    assert read_payer_file(PAYERS_FILE) == directory
+    assert read_payer_file(DEMO_PAYERS) == directory
+    env = fleet_env(Settings(env="dev"))
+    assert env["RCM_CODING_PAYERS_FILE"] == env["RCM_STATEMENTS_PAYERS_FILE"] == str(DEMO_PAYERS)
