@@ -246,6 +246,10 @@ def production_problems(s: Settings) -> list[str]:
             "RCM_CLEARINGHOUSE_URL points at the simulator (or this machine);"
             " production needs the clearinghouse's endpoint"
         )
+    if host.endswith(".invalid"):
+        out.append(
+            "RCM_CLEARINGHOUSE_URL is the shipped placeholder; set your clearinghouse's endpoint"
+        )
     if s.x12_usage != "P":
         out.append("RCM_X12_USAGE=T sends test interchanges (ISA15 T); production sends P")
     return out

@@ -24,6 +24,11 @@ TOPIC_RETENTION_MS = 14 * 24 * 3600 * 1000
 DLQ_RETENTION_MS = 90 * 24 * 3600 * 1000
 
 SERVICES = ("eligibility", "coding", "claims", "remittance", "statements", "simulator")
+#: Never in the production profile: only in the sandbox overlay (deploy/k8s/sandbox/).
+SANDBOX_ONLY = ("simulator",)
+#: The base ConfigMap's clearinghouse endpoint: a placeholder production refuses to start
+#: with (runtime/settings.py); set yours with a kustomize patch (README).
+CLEARINGHOUSE_PLACEHOLDER = "https://core.clearinghouse.invalid/"
 
 
 @dataclass(frozen=True)

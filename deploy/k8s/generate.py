@@ -28,13 +28,22 @@ REPO = HERE.parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from deploy.k8s.cluster import IMAGE, NAMESPACE, SERVICES, ReportingInfo, ServiceInfo  # noqa: E402
-from deploy.k8s.kafka_manifests import kafka_docs, topic_docs  # noqa: E402
+from deploy.k8s.cluster import (  # noqa: E402
+    IMAGE,
+    NAMESPACE,
+    SANDBOX_ONLY,
+    SERVICES,
+    ReportingInfo,
+    ServiceInfo,
+)
+from deploy.k8s.kafka_manifests import kafka_docs, service_user, topic_docs  # noqa: E402
 from deploy.k8s.postgres_manifests import postgres_docs  # noqa: E402
 from deploy.k8s.reporting_manifests import reporting_docs, reporting_user  # noqa: E402
 from deploy.k8s.service_manifests import (  # noqa: E402
     config_doc,
     keda_docs,
+    sandbox_config_patch,
+    sandbox_kustomization,
     secret_docs,
     service_docs,
 )
@@ -79,8 +88,11 @@ def _dump(docs: list[dict[str, Any]]) -> str:
 
 
 def render() -> dict[str, str]:
-    """File name -> content, for every file this script owns."""
-    services = discover()
+    """File name (under deploy/k8s) -> content, for every file this script owns: the
+    production profile, and the sandbox overlay (sandbox/) that adds the simulator."""
+    found = discover()
+    services = [s for s in found if s.name not in SANDBOX_ONLY]
+    sandbox = [s for s in found if s.name in SANDBOX_ONLY]
     reporting = discover_reporting()
     namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}}
     files: dict[str, Callable[[], list[dict[str, Any]]]] = {
@@ -108,6 +120,17 @@ def render() -> dict[str, str]:
         "images": [{"name": IMAGE.split(":")[0], "newTag": IMAGE.split(":")[1]}],
     }
     out["kustomization.yaml"] = GENERATED + yaml.safe_dump(kustomization, sort_keys=False)
+    out["sandbox/simulator.yaml"] = _dump(
+        [
+            *(service_user(s) for s in sandbox),
+            *(d for s in sandbox for d in service_docs(s)),
+            *keda_docs(sandbox)[1:],  # the TriggerAuthentication is the base's
+        ]
+    )
+    out["sandbox/config-patch.yaml"] = _dump([sandbox_config_patch()])
+    out["sandbox/kustomization.yaml"] = GENERATED + yaml.safe_dump(
+        sandbox_kustomization(), sort_keys=False
+    )
     return out
 
 
@@ -119,6 +142,7 @@ def main(argv: list[str]) -> int:
             print(f"deploy/k8s/{n} is out of date: run .venv/bin/python deploy/k8s/generate.py")
         return 1 if stale else 0
     for name, text in rendered.items():
+        (HERE / name).parent.mkdir(exist_ok=True)
         (HERE / name).write_text(text)
         print(f"wrote deploy/k8s/{name}")
     return 0

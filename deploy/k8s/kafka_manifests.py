@@ -20,7 +20,7 @@ from deploy.k8s.cluster import (
 
 
 def kafka_docs(services: list[ServiceInfo]) -> list[dict[str, Any]]:
-    return [*_node_pools(), _cluster(), *(_service_user(svc) for svc in services), _keda_user()]
+    return [*_node_pools(), _cluster(), *(service_user(svc) for svc in services), _keda_user()]
 
 
 def _node_pools() -> list[dict[str, Any]]:
@@ -89,7 +89,7 @@ def _cluster() -> dict[str, Any]:
     }
 
 
-def _service_user(svc: ServiceInfo) -> dict[str, Any]:
+def service_user(svc: ServiceInfo) -> dict[str, Any]:
     """A service reads its own group and the topics it consumes, and writes any topic."""
     acls: list[dict[str, Any]] = [
         {

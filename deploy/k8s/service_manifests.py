@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from deploy.k8s.cluster import (
+    CLEARINGHOUSE_PLACEHOLDER,
     DB_POOL_MAX,
     IMAGE,
     KAFKA_BOOTSTRAP,
@@ -42,11 +43,42 @@ def config_doc(reporting: ReportingInfo) -> dict[str, Any]:
             "RCM_DB_POOL_MAX": str(DB_POOL_MAX),
             "RCM_LOG_LEVEL": "INFO",
             "RCM_OTEL_EXPORTER": "none",
-            "RCM_CLEARINGHOUSE_URL": "http://rcm-simulator:6106",
+            # The production profile (runtime/settings.py refuses weak setups): ISA15 P,
+            # a payer day a real day, the clearinghouse yours (the placeholder refuses to
+            # start). The simulator only runs in the sandbox overlay (sandbox/).
+            "RCM_ENV": "production",
+            "RCM_CLEARINGHOUSE_URL": CLEARINGHOUSE_PLACEHOLDER,
             # The gateway's live KPIs (services/gateway/live_kpis.py).
             "RCM_GATEWAY_REPORTING_URL": reporting.url,
-            "RCM_X12_USAGE": "T",
+            "RCM_X12_USAGE": "P",
         },
+    }
+
+
+#: What the sandbox overlay changes in the ConfigMap: the simulator is the clearinghouse,
+#: interchanges are test ones, time is compressed (a payer day is 4 s): not production.
+SANDBOX_CONFIG = {
+    "RCM_ENV": "dev",
+    "RCM_CLEARINGHOUSE_URL": "http://rcm-simulator:6106",
+    "RCM_X12_USAGE": "T",
+}
+
+
+def sandbox_config_patch() -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "rcm-config"},
+        "data": SANDBOX_CONFIG,
+    }
+
+
+def sandbox_kustomization() -> dict[str, Any]:
+    return {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "resources": ["..", "simulator.yaml"],
+        "patches": [{"path": "config-patch.yaml"}],
     }
 
 

@@ -241,3 +241,13 @@ def test_dashboard_datasources_are_provisioned() -> None:
     used = {t["datasource"]["uid"] for p in _dashboard()["panels"] for t in p["targets"]}
     assert used <= uids
     assert {"rcm-prometheus", "rcm-postgres"} <= used
+
+
+def test_the_default_is_the_production_profile_and_the_simulator_is_sandbox_only() -> None:
+    services = compose()["services"]
+    assert services["simulator"]["profiles"] == ["sandbox"]
+    assert not [n for n, svc in services.items() if n != "simulator" and "profiles" in svc]
+    env = services["claims"]["environment"]
+    assert env["RCM_X12_USAGE"] == "${RCM_X12_USAGE:-P}"
+    assert env["RCM_CLAIMS_SECONDS_PER_PAYER_DAY"] == "${RCM_CLAIMS_SECONDS_PER_PAYER_DAY:-86400}"
+    assert "simulator" not in env["RCM_CLEARINGHOUSE_URL"]

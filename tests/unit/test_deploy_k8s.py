@@ -36,6 +36,7 @@ pytestmark = pytest.mark.unit
 
 REPO = Path(__file__).resolve().parents[2]
 K8S = REPO / "deploy" / "k8s"
+SANDBOX = K8S / "sandbox"
 CRDS = REPO / "tests" / "fixtures" / "deploy" / "crds"
 K8S_VERSION = "1.33"
 
@@ -69,7 +70,7 @@ def services() -> tuple[Any, ...]:
 def manifests() -> tuple[tuple[str, dict[str, Any]], ...]:
     """Parsed once; tests that change a manifest work on a deep copy."""
     found: list[tuple[str, dict[str, Any]]] = []
-    for path in sorted(K8S.glob("*.yaml")):
+    for path in sorted([*K8S.glob("*.yaml"), SANDBOX / "simulator.yaml"]):
         if path.name == "kustomization.yaml":
             continue
         text = path.read_text()
@@ -156,7 +157,7 @@ def test_every_manifest_passes_its_schema(doc: dict[str, Any]) -> None:
 
 def test_committed_manifests_match_the_generator() -> None:
     rendered = generator().render()
-    committed = {p.name: p.read_text() for p in K8S.glob("*.yaml")}
+    committed = {p.relative_to(K8S).as_posix(): p.read_text() for p in K8S.rglob("*.yaml")}
     assert set(committed) == set(rendered), "run: .venv/bin/python deploy/k8s/generate.py"
     for name, text in rendered.items():
         assert committed[name] == text, (
@@ -388,3 +389,44 @@ def test_every_name_faust_uses_falls_under_the_reporting_acls() -> None:
         n for (k, n, p) in acls if k == "topic" and p == "literal" and "Read" in acls[k, n, p]
     }
     assert sources == set(ReportingSettings().source_topics) == set(REPORTING_SOURCES)
+
+
+def test_the_base_is_the_production_profile_without_the_simulator() -> None:
+    from runtime.settings import Settings, production_problems
+
+    base = yaml.safe_load((K8S / "kustomization.yaml").read_text())["resources"]
+    in_base = [d for name, d in manifests() if name in base]
+    assert not [d for d in in_base if d["metadata"]["name"] == "rcm-simulator"]
+    assert not [d for d in in_base if "simulator" in d["metadata"]["name"]]
+    config = one("ConfigMap", "rcm-config")["data"]
+    assert (config["RCM_ENV"], config["RCM_X12_USAGE"]) == ("production", "P")
+    assert "RCM_CLAIMS_SECONDS_PER_PAYER_DAY" not in config  # a payer day is a real day
+    # With the operator's own secrets and TLS, the one thing refused is the placeholder
+    # clearinghouse endpoint, until they set theirs.
+    sound = {k.removeprefix("RCM_").lower(): v for k, v in config.items()}
+    secret = "a-long-random-secret-value"
+    s = Settings(
+        **{k: v for k, v in sound.items() if k != "env"},
+        ops_token=secret,
+        clearinghouse_token=secret,
+        statement_link_key=secret,
+        database_url="postgresql://rcm:Zq8-long-random@rcm-pg-rw/rcm?sslmode=verify-full",
+    )
+    assert [p.split()[0] for p in production_problems(s)] == ["RCM_CLEARINGHOUSE_URL"]
+    assert "placeholder" in production_problems(s)[0]
+
+
+def test_the_sandbox_overlay_adds_the_simulator_and_leaves_production() -> None:
+    k = yaml.safe_load((SANDBOX / "kustomization.yaml").read_text())
+    assert k["resources"] == ["..", "simulator.yaml"]
+    sim = [d for name, d in manifests() if name == "simulator.yaml"]
+    assert {d["kind"] for d in sim} == {
+        "KafkaUser", "Deployment", "Service", "PodDisruptionBudget", "ScaledObject"
+    }  # fmt: skip
+    patch = yaml.safe_load((SANDBOX / "config-patch.yaml").read_text())
+    assert [p["path"] for p in k["patches"]] == ["config-patch.yaml"]
+    assert patch["data"] == {
+        "RCM_ENV": "dev",
+        "RCM_CLEARINGHOUSE_URL": "http://rcm-simulator:6106",
+        "RCM_X12_USAGE": "T",
+    }
