@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.states import ClaimState
@@ -23,6 +23,13 @@ PORT = 6100
 DEMO_STUCK_LIMITS = (
     "RECEIVED:60,ELIGIBLE:60,CODED:120,SUBMITTED:300,ACCEPTED:600,PAID:600,"
     "PARTIALLY_PAID:600,HELD:3600,REJECTED:3600,DENIED:3600"
+)
+# Real time (RCM_ENV=production, where a payer day is a day): the clearinghouse
+# acknowledges within two days, the slowest payer pays within 45 days, a person looks at
+# held, rejected and denied claims within two working days.
+PRODUCTION_STUCK_LIMITS = (
+    "RECEIVED:3600,ELIGIBLE:3600,CODED:7200,SUBMITTED:172800,ACCEPTED:3888000,"
+    "PAID:259200,PARTIALLY_PAID:259200,HELD:172800,REJECTED:172800,DENIED:172800"
 )
 
 
@@ -91,9 +98,10 @@ class GatewaySettings(BaseSettings):
     ops_stuck_limits: str = Field(
         default=DEMO_STUCK_LIMITS,
         description="STATE:SECONDS pairs: a claim in STATE longer than this is stuck."
-        " The defaults are for the demo's compressed time (a payer day is 4 s);"
-        " in production use days, e.g. SUBMITTED:172800,ACCEPTED:3888000",
+        " The default is for the demo's compressed time (a payer day is 4 s), and with"
+        " RCM_ENV=production for real days (PRODUCTION_STUCK_LIMITS)",
     )
+    env: str = Field(default="dev", validation_alias="RCM_ENV")
     ops_throughput_minutes: int = Field(
         default=15, ge=1, le=240, description="Throughput per stage over this many minutes"
     )
@@ -127,6 +135,12 @@ class GatewaySettings(BaseSettings):
     def _limits(cls, value: str) -> str:
         parse_limits(value)
         return value
+
+    @model_validator(mode="after")
+    def _real_days_in_production(self) -> GatewaySettings:
+        if self.env == "production" and "ops_stuck_limits" not in self.model_fields_set:
+            self.ops_stuck_limits = PRODUCTION_STUCK_LIMITS
+        return self
 
     def stuck_limits(self) -> dict[str, int]:
         return parse_limits(self.ops_stuck_limits)

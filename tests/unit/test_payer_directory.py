@@ -13,6 +13,7 @@ from runtime.settings import ProductionRefused, Settings
 from services.claims.config import REAL_DAY_S, ClaimsSettings
 from services.claims.payers import PayerFileError, parse, refusal
 from services.coding.reference import PAYERS_FILE, read_payer_file
+from services.gateway.config import GatewaySettings
 from services.statements.config import StatementSettings
 from services.statements.domain import qmb
 from tests.unit import factories as f
@@ -135,3 +136,13 @@ def test_coding_and_the_fleet_read_the_same_payer_list_as_the_directory(
     assert read_payer_file(DEMO_PAYERS) == directory
     env = fleet_env(Settings(env="dev"))
     assert env["RCM_CODING_PAYERS_FILE"] == env["RCM_STATEMENTS_PAYERS_FILE"] == str(DEMO_PAYERS)
+
+
+def test_the_ops_dashboard_counts_real_days_in_production(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A claim waiting 10 minutes for its 835 is stuck in the demo's time, not in a real
+    payer's: production's limits are days, unless set."""
+    assert GatewaySettings().stuck_limits()["ACCEPTED"] == 600
+    monkeypatch.setenv("RCM_ENV", "production")
+    assert GatewaySettings().stuck_limits()["ACCEPTED"] == 45 * 86400
+    monkeypatch.setenv("RCM_GATEWAY_OPS_STUCK_LIMITS", "ACCEPTED:99")
+    assert GatewaySettings().stuck_limits() == {"ACCEPTED": 99}
