@@ -21,6 +21,7 @@ import orjson
 from aiokafka import AIOKafkaProducer
 
 from rcm import stack
+from rcm.cli_payers import load_demo_payers
 from rcm.demo import DemoError, publish, run_tagged, wait_settled
 from rcm.processes import SERVICES, Fleet, fleet_env
 from rcm.stack_base import Paths, StackError, stop_pid
@@ -188,13 +189,15 @@ def run(
     with Fleet(out / "logs", env=fleet_env(s)) as fleet:
         fleet.start()
         fleet.wait_healthy()
+        # the tenant's payer directory, once, before anything is killed or restarted
+        asyncio.run(load_demo_payers(s, tenant))
         poison = asyncio.run(inject_poison(s, tenant, day[0]))
         chunks = [day[i::4] for i in range(4)]
         names = list(fleet.procs)
         plan = sorted(rng.sample(range(kills + 2), 2)) if restart_infra else []
         for step in range(kills + (2 if restart_infra else 0)):
             if chunks:
-                asyncio.run(publish(s, chunks.pop(), tenant))
+                asyncio.run(publish(s, chunks.pop(), tenant, payers=False))
             time.sleep(rng.uniform(0.3, 2.0))
             if restart_infra and step == plan[0]:
                 restart_kafka(s)
@@ -215,7 +218,7 @@ def run(
                 {"service": victim, "down_s": round(time.monotonic() - k0, 2), "drain_s": drain}
             )
         for chunk in chunks:
-            asyncio.run(publish(s, chunk, tenant))
+            asyncio.run(publish(s, chunk, tenant, payers=False))
         settled = True
         try:
             asyncio.run(wait_settled(s, claim_ids, timeout, progress=False))

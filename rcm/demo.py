@@ -63,11 +63,15 @@ def practice_env(tenant: str) -> dict[str, str]:
     return {"RCM_STATEMENTS_PRACTICES": json.dumps({tenant: PRACTICE_CONTACT})}
 
 
-async def publish(s: Settings, encounters: list[EncounterCreated], tenant: str) -> None:
+async def publish(
+    s: Settings, encounters: list[EncounterCreated], tenant: str, *, payers: bool = True
+) -> None:
     """The encounters, as the practice's EHR posts them, once the tenant's payer directory
     holds the demo practice's payers (rcm/demo_payers.csv; an unchanged re-import is a
-    no-op): a claim to a payer the directory lacks is held."""
-    await load_demo_payers(s, tenant)
+    no-op; ``payers=False`` when the caller loaded them): a claim to a payer the
+    directory lacks is held."""
+    if payers:
+        await load_demo_payers(s, tenant)
     producer = AIOKafkaProducer(**producer_config(s))
     await producer.start()
     try:
