@@ -64,6 +64,7 @@ class Waiting:
     ripe: bool
     out: Outgoing
     traceparent: str | None = None
+    payer: Payer | None = None  # the billed payer's directory entry, once checked
 
 
 def chunks_to_send(waiting: list[Waiting], cap: int) -> list[list[Waiting]]:
@@ -173,14 +174,15 @@ class Batcher:
         named = payers_named(w.out)
         for n, pid in enumerate(named):
             payer = known.get((w.tenant, pid))
-            why = refusal(pid, w.tenant, payer) if n == 0 else None
-            if payer is None and why is None:
-                why = refusal(pid, w.tenant, None)
+            if n > 0 and payer is not None:
+                continue  # an earlier or later payer (2320/2330): known is enough (SBR09)
+            why = refusal(pid, w.tenant, payer)
             if why is not None:
-                fix = "add or reactivate the payer in the directory (rcm payers import), then resubmit"
+                fix = "add, reactivate or enroll the payer in the directory (rcm payers import)"
                 await self._hold(_ctx(svc, conn, w.tenant, w.claim_id), w.claim_id, *why, fix=fix)
                 return False
         w.out = with_filing_indicators(w.out, {pid: known[(w.tenant, pid)] for pid in named})
+        w.payer = known[(w.tenant, named[0])] if named else None
         return True
 
     async def _hold(
@@ -325,6 +327,7 @@ class Batcher:
             {"frequency_code": w.out.frequency_code, "outgoing_frequency": None},
             detail,
             payer_id=payer_id,
+            payer=w.payer,
             timer_detail={"interchange": icn},
             emit=submitted,
         )
