@@ -410,6 +410,7 @@ def test_the_base_is_the_production_profile_without_the_simulator() -> None:
         ops_token=secret,
         clearinghouse_token=secret,
         statement_link_key=secret,
+        audit_key=secret,
         database_url="postgresql://rcm:Zq8-long-random@rcm-pg-rw/rcm?sslmode=verify-full",
     )
     assert [p.split()[0] for p in production_problems(s)] == ["RCM_CLEARINGHOUSE_URL"]
