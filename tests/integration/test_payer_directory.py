@@ -23,7 +23,16 @@ from runtime.settings import REPO_ROOT, Settings
 from services.claims.config import ClaimsSettings
 from services.claims.directory import import_payers
 from services.claims.payers import parse
-from tests.integration.claims_world import Claims, claims_service, clm, coded, settings_for, submit
+from tests.integration.claims_world import (
+    DIRECTORY,
+    TENANT,
+    Claims,
+    claims_service,
+    clm,
+    coded,
+    settings_for,
+    submit,
+)
 from tests.integration.gateway_env import gateway_env
 
 pytestmark = pytest.mark.integration
@@ -132,6 +141,26 @@ async def test_a_claim_to_a_payer_not_in_the_directory_is_held_naming_it(claims:
     sbr = next(s.split("*") for s in sent.x12.split("~") if s.startswith("SBR*P"))
     assert sbr[9] == "MB"
     assert clm(sent.x12, known.patient_control_number)
+
+
+async def test_a_payer_dropped_from_the_directory_is_kept_and_its_claims_held(
+    claims: Claims,
+) -> None:
+    without_medicare = "\n".join(
+        line for line in DIRECTORY.splitlines() if not line.startswith("MCR01")
+    )
+    async with claims.pool.acquire() as conn:
+        done = await import_payers(conn, TENANT, parse(without_medicare))
+    assert done.deactivated == 1
+    claim = coded(3, payer="MCR01")
+    await submit(claims, claim)
+    reason = orjson.loads((await claims.timeline(claim.claim_id))[-1]["detail"])["reasons"][0]
+    assert (reason["code"], reason["message"]) == (
+        "PAYER-INACTIVE",
+        "payer MCR01 is inactive in tenant t1's payer directory"
+        " (it was missing from the last import)",
+    )
+    assert await claims.submitted() == []
 
 
 def _start_claims(extra: dict[str, str]) -> subprocess.CompletedProcess[str]:
