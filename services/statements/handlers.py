@@ -45,6 +45,7 @@ from services.statements.repository.claims import (
     ClaimLedger,
     mark_self_pay,
     open_claims,
+    park_later_payer,
     posting_rows,
 )
 from services.statements.repository.statements import AccountSnapshot
@@ -138,10 +139,19 @@ async def on_adjudicated(
             ctx, heads[adj.claim_id], row, plan, today, cfg=cfg, bills=bills
         )
     await billing.maybe_issue_many(bills, today, cfg=cfg, reason="adjudicated")
+    await posting.park_or_release(
+        [(ctx, adj, plan) for ctx, adj, _, plan in planned], today, cfg=cfg
+    )
     for ctx, adj in items:
         if adj.claim_id in rows:
             continue
         head = heads.get(adj.claim_id)
+        if head is None and adj.claim_status_code in domain.LATER_PAYER_STATUS:
+            # a later payer's: it waits for the earlier payer's, which waits for the
+            # encounter (one parked adjudication a claim would lose one of the two)
+            rank = 3 if adj.claim_status_code in ("3", "21") else 2
+            await park_later_payer(ctx.conn, adj.claim_id, rank, adj.model_dump_json(), ctx.meta.id)
+            continue
         if head is None:
             await park_adjudication(ctx.conn, adj.claim_id, adj.model_dump_json(), ctx.meta.id)
             continue

@@ -24,7 +24,9 @@ from services.statements.repository.claims import (
     ClaimLedger,
     ClaimPosted,
     insert_ledger_rows,
+    park_later_payer,
     posting_row,
+    take_later_payers,
     update_posted_claims,
 )
 
@@ -39,6 +41,9 @@ class Posting:
     fin: domain.Finality
     detail: str | None
     before: domain.Totals
+    #: a later payer's decision before any earlier payer's was posted: it waits for it
+    #: (posted now it would be taken for the primary's, its charge posted twice)
+    waits_for: int = 0
 
 
 def plan(
@@ -50,7 +55,10 @@ def plan(
     dos = row["date_of_service"]
     rank = domain.payer_rank(adj, coverages, dos)
     before = ledger.totals()
-    if rank > 1 and any(p != adj.payer_id for p in row["payers"]):
+    earlier_posted = any(p != adj.payer_id for p in row["payers"])
+    if rank > 1 and not earlier_posted:
+        return Posting(ledger, [], domain.Finality(False), None, before, waits_for=rank)
+    if rank > 1:
         if adj.status.value == "reversed":
             raise Reject(
                 "secondary-reversal",
@@ -107,6 +115,9 @@ async def write(
             for e in p.posted
         ],
     )
+    postings = [x for x in postings if not x[3].waits_for]
+    if not postings:
+        return
     await update_posted_claims(
         conn,
         (
@@ -138,6 +149,8 @@ async def settle_posting(
     insurance is final the claim is settled (credit, close or bill: into ``bills`` when
     given)."""
     tenant, guarantor = head
+    if p.waits_for:
+        return
     ledger = p.ledger
     ledger.rows += [(e.kind, e.amount_cents) for e in p.posted]
     unapplied = int(row["unapplied"])
@@ -175,3 +188,30 @@ async def post(
     p = plan(adj, row, today, cfg=cfg)
     await write(ctx.conn, [(ctx, (tenant, guarantor), adj, p)])
     await settle_posting(ctx, (tenant, guarantor), row, p, today, cfg=cfg)
+    await park_or_release([(ctx, adj, p)], today, cfg=cfg)
+
+
+async def park_or_release(
+    done: Sequence[tuple[Context, ClaimAdjudicated, Posting]],
+    today: dt.date,
+    *,
+    cfg: StatementSettings,
+) -> None:
+    """After a run's postings: a later payer's decision that must wait is parked; the
+    ones that waited for a claim an earlier payer has now posted are posted, in payer
+    order, under the context of the posting that released them (as an adjudication
+    parked for its encounter is)."""
+    released: dict[str, Context] = {}
+    for ctx, adj, p in done:
+        if p.waits_for:
+            await park_later_payer(
+                ctx.conn, adj.claim_id, p.waits_for, adj.model_dump_json(), ctx.meta.id
+            )
+        else:
+            released[adj.claim_id] = ctx
+    if not released:
+        return
+    conn = next(iter(released.values())).conn
+    for _, event in await take_later_payers(conn, list(released)):
+        adj = ClaimAdjudicated.model_validate_json(event)
+        await post(released[adj.claim_id], adj, today, cfg=cfg)

@@ -17,7 +17,7 @@ from runtime.settings import Settings
 from schemas.events_payments import ClaimBalanceZero
 from services.statements import app, billing, timers
 from services.statements.config import StatementSettings
-from tests.integration.test_statements_handlers import Feed, decision, visit
+from tests.integration.statements_world import Feed, decision, visit
 from tests.throwaway import throwaway_service
 from tests.unit.factories import coverage
 
@@ -110,3 +110,47 @@ async def test_a_medicaid_patient_who_is_not_qmb_is_billed_what_is_left(svc: Ser
     await f.send(enc, decision(cid, 12000, 5000, 3000, payer="MCR01"))
     await f.send(decision(cid, 1000, 0, 2000, payer="MCD01", status_code="2"))
     assert await statements_for(f, cid) == [2000]
+
+
+async def one_charge_and_medigap_paid_the_rest(f: Feed, cid: str) -> None:
+    charges = await f.val(
+        "SELECT count(*) FROM ledger WHERE claim_id = $1 AND kind = 'charge'", cid
+    )
+    assert charges == 1  # the visit charged once, whatever order the 835s came in
+    assert await f.claim_balance(cid) == 0
+    paid = await f.val(
+        "SELECT -sum(amount_cents) FROM ledger WHERE claim_id = $1 AND kind = 'insurance_payment'",
+        cid,
+    )
+    assert paid == 15000
+    assert await statements_for(f, cid) == []
+
+
+async def test_medigaps_835_before_medicares_waits_for_it(svc: Service) -> None:
+    f = Feed(svc)
+    enc, cid = visit(5, guarantor="G-EARLY", coverages=[MEDICARE, MEDIGAP])
+    await f.send(enc, decision(cid, 3000, 0, 0, payer="MGP01", status_code="2"))
+    assert await f.claim_balance(cid) == 0  # nothing posted: it waits for Medicare's
+    await f.send(decision(cid, 12000, 5000, 3000, payer="MCR01"))
+    await one_charge_and_medigap_paid_the_rest(f, cid)
+
+
+async def test_both_835s_before_the_encounter_post_in_payer_order(svc: Service) -> None:
+    f = Feed(svc)
+    enc, cid = visit(6, guarantor="G-BEFORE", coverages=[MEDICARE, MEDIGAP])
+    await f.send(
+        decision(cid, 12000, 5000, 3000, payer="MCR01"),
+        decision(cid, 3000, 0, 0, payer="MGP01", status_code="2"),
+    )
+    await f.send(enc)
+    await one_charge_and_medigap_paid_the_rest(f, cid)
+
+
+async def test_both_835s_in_one_run_later_payer_first(svc: Service) -> None:
+    f = Feed(svc)
+    enc, cid = visit(7, guarantor="G-RUN", coverages=[MEDICARE, MEDIGAP])
+    await f.send(enc)
+    medigap = decision(cid, 3000, 0, 0, payer="MGP01", status_code="2")
+    medicare = decision(cid, 12000, 5000, 3000, payer="MCR01")
+    await svc.process(medigap.TOPIC, [f.record(medigap), f.record(medicare)])
+    await one_charge_and_medigap_paid_the_rest(f, cid)

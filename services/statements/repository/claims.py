@@ -207,3 +207,31 @@ async def release_hold(conn: asyncpg.Connection, claim_id: str) -> None:
         " hold_reason = 'no later payer within the wait' WHERE claim_id = $1",
         claim_id,
     )
+
+
+async def park_later_payer(
+    conn: asyncpg.Connection, claim_id: str, rank: int, event_json: str, event_id: str
+) -> None:
+    """A later payer's decision that came before an earlier payer's was posted."""
+    await conn.execute(
+        "INSERT INTO pending_later_payers(claim_id, rank, event, event_id)"
+        " VALUES ($1, $2, $3::jsonb, $4) ON CONFLICT DO NOTHING",
+        claim_id,
+        rank,
+        event_json,
+        event_id,
+    )
+
+
+async def take_later_payers(
+    conn: asyncpg.Connection, claim_ids: Sequence[str]
+) -> list[tuple[str, str]]:
+    """(event id, event JSON) of the decisions that waited for an earlier payer of these
+    claims, taken off the table, in payer order per claim (one statement a run)."""
+    rows = await conn.fetch(
+        "DELETE FROM pending_later_payers WHERE claim_id = ANY($1::text[])"
+        " RETURNING claim_id, rank, at, event_id, event::text",
+        list(claim_ids),
+    )
+    order = sorted(rows, key=lambda r: (r["claim_id"], r["rank"], r["at"]))
+    return [(r["event_id"], r["event"]) for r in order]
