@@ -295,6 +295,12 @@ async def on_adjudicated(ctx: Context, ev: ClaimAdjudicated, *, cfg: ClaimsSetti
     if ev.status is not AdjudicationStatus.reversed:
         facts = {"payer_claim_number": ev.payer_claim_number, **money}
         locked = await repo.lock(ctx, ev.claim_id, resolve=True)
+        if _early(ev, locked[1]):
+            assert locked[1] is not None
+            await repo.park_early_answer(ctx.conn, locked[0], ctx.meta.id, ev.model_dump_json())
+            current = State(locked[1]["state"])
+            await apply(ctx, cfg, saga.EARLY_ANSWER, locked[0], current, Change(detail=detail))
+            return
         d = await apply_event(ctx, cfg, ev.claim_id, ev, Change(detail=detail, facts=facts),
                               locked=locked)  # fmt: skip
         if d.kind is Outcome.TRANSITION and d.to in (State.PAID, State.PARTIALLY_PAID):
@@ -306,6 +312,21 @@ async def on_adjudicated(ctx: Context, ev: ClaimAdjudicated, *, cfg: ClaimsSetti
     named = {} if ev.payer_claim_number is None else {"payer_claim_number": ev.payer_claim_number}
     change = Change(named, detail, facts=money, payer_id=payer_id)
     await apply_event(ctx, cfg, ev.claim_id, ev, change, locked=locked)
+
+
+#: CLP02: the payer processed the claim as secondary or tertiary (a crossover's 835).
+LATER_PAYER = frozenset({"2", "3", "20", "21"})
+
+
+def _early(ev: ClaimAdjudicated, row: Any) -> bool:
+    """A later payer's 835 for a claim still waiting on another payer's: it must wait,
+    or the earlier payer's 835, read after it, would be taken as the last word."""
+    return (
+        row is not None
+        and ev.claim_status_code in LATER_PAYER
+        and row["payer_id"] != ev.payer_id
+        and row["state"] in (State.SUBMITTED, State.ACCEPTED)
+    )
 
 
 async def next_payer(
@@ -335,6 +356,8 @@ async def next_payer(
         detail["crossover_payer"] = ev.crossover_payer
         change = Change(fields, detail, payer_id=nxt.coverage.payer_id)
         await apply(ctx, cfg, saga.CROSSOVER, claim_id, current, change)
+        for early in await repo.take_early_answers(ctx.conn, claim_id):
+            await on_adjudicated(ctx, ClaimAdjudicated.model_validate_json(early), cfg=cfg)
         return
     fields["outgoing_frequency"] = "1"
     await apply(ctx, cfg, saga.NEXT_PAYER, claim_id, current, Change(fields, detail))

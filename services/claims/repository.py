@@ -383,6 +383,21 @@ async def cob_facts(conn: asyncpg.Connection, claim_id: str) -> asyncpg.Record |
     )
 
 
+async def park_early_answer(
+    conn: asyncpg.Connection, claim_id: str, event_id: str, event_json: str
+) -> None:
+    sql = "INSERT INTO early_answers VALUES ($1, $2, $3::jsonb) ON CONFLICT DO NOTHING"
+    await conn.execute(sql, claim_id, event_id, event_json)
+
+
+async def take_early_answers(conn: asyncpg.Connection, claim_id: str) -> list[str]:
+    """The 835s that waited for this claim to cross over to their payer, oldest first."""
+    rows = await conn.fetch(
+        "DELETE FROM early_answers WHERE claim_id = $1 RETURNING at, event::text", claim_id
+    )
+    return [r["event"] for r in sorted(rows, key=lambda r: r["at"])]
+
+
 async def next_control_numbers(conn: asyncpg.Connection) -> tuple[int, int]:
     """A new interchange (ISA13) and group (GS06) control number."""
     icn, gcn = await conn.fetchrow(

@@ -79,6 +79,7 @@ class Kind(StrEnum):
     TIMELY_FILING = "timely_filing"
     NEXT_PAYER = "next_payer"
     CROSSOVER = "crossover"
+    EARLY_ANSWER = "early_answer"
 
 
 class Timer(StrEnum):
@@ -209,6 +210,10 @@ STEPS: tuple[Step, ...] = (
          says="sent on to the next payer (coordination of benefits)"),
     Step(Kind.CROSSOVER, THEN, "rcm.claims.crossover", _s(PA, PP), AC, effects=(start(Timer.REMIT),),
          says="crossed over by the payer to the next payer: waiting for its 835"),
+    # the crossover payer's 835 before the earlier payer's: it waits (handlers.py) and is
+    # applied once the claim has crossed over to it
+    Step(Kind.EARLY_ANSWER, THEN, "rcm.claims.early-answer", _s(SU, AC), None,
+         says="a later payer's 835 came before the earlier payer's: it waits for it"),
     # a person voids an adjudicated claim: it goes out again with frequency 8 and the
     # payer answers with a reversal
     Step(Kind.VOID, CMD, "rcm.claims.void", FILED, CO, never_late=True,
@@ -242,11 +247,11 @@ STEPS: tuple[Step, ...] = (
 # fmt: on
 
 # Named steps for the code that applies them (not events: an event finds its step by type).
-(SUBMIT, UNBUILDABLE, VOID, PAID_IN_FULL, NEXT_PAYER, CROSSOVER) = (
+(SUBMIT, UNBUILDABLE, VOID, PAID_IN_FULL, NEXT_PAYER, CROSSOVER, EARLY_ANSWER) = (
     next(s for s in STEPS if s.kind is k)
     for k in (
         Kind.SUBMIT, Kind.UNBUILDABLE, Kind.VOID, Kind.PAID_IN_FULL, Kind.NEXT_PAYER,
-        Kind.CROSSOVER,
+        Kind.CROSSOVER, Kind.EARLY_ANSWER,
     )
 )  # fmt: skip
 ACK_RESEND, ACK_GAVE_UP = (s for s in STEPS if s.kind is Kind.ACK_TIMEOUT)

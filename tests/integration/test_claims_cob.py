@@ -160,6 +160,27 @@ async def test_a_claim_medicare_crossed_over_is_not_sent_to_medigap(claims: Clai
     assert (await claims.state(claim.claim_id))["state"] == "CLOSED"
 
 
+async def test_medigaps_835_before_medicares_waits_and_the_claims_money_is_medigaps(
+    claims: Claims,
+) -> None:
+    """After a restart the crossover payer's 835 can come first: taken as the answer then,
+    Medicare's read later would leave the claim saying the patient owes its coinsurance."""
+    claim = await medicare_claim(claims, 4)
+    await claims.send(answer(claim, "MGP01", paid=2600, pr=0))
+    row = await claims.state(claim.claim_id)
+    assert (row["state"], row["payer_id"]) == ("ACCEPTED", "MCR01")  # waiting for Medicare
+    await claims.send(answer(claim, "MCR01", paid=10400, pr=2600, crossover=True))
+    row = await claims.state(claim.claim_id)
+    assert (row["state"], row["paid_cents"], row["patient_responsibility_cents"]) == (
+        "CLOSED",
+        2600,
+        0,
+    )
+    steps = [(t["from_state"], t["to_state"]) for t in await claims.timeline(claim.claim_id)]
+    assert ("PAID", "ACCEPTED") in steps  # crossed over, then Medigap's answer applied
+    assert [s.payer_id for s in await claims.submitted()] == ["MCR01"]
+
+
 async def test_a_patient_with_one_coverage_is_billed_not_sent_on(claims: Claims) -> None:
     enc_id = "E-COB-3"
     claim_id = claim_id_for(TENANT, enc_id)
