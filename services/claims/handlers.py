@@ -272,7 +272,19 @@ async def on_acknowledged(ctx: Context, ev: ClaimAcknowledged, *, cfg: ClaimsSet
         "patient_control_number": ev.patient_control_number,
         "errors": [e.model_dump() for e in ev.errors],
     }
-    await apply_event(ctx, cfg, ev.claim_id, ev, Change(fields, detail), resolve=True)
+    claim_id, row = locked = await repo.lock(ctx, ev.claim_id, resolve=True)
+    if row is not None and row["state"] == State.CODED and await _onward(ctx, claim_id):
+        # coded again for the next payer: nothing of that payer's has gone out yet, so
+        # this answers the earlier payer's claim, read after its 835
+        await apply(ctx, cfg, saga.EARLIER_ACK, claim_id, State.CODED, Change(detail=detail))
+        return
+    await apply_event(ctx, cfg, ev.claim_id, ev, Change(fields, detail), locked=locked)
+
+
+async def _onward(ctx: Context, claim_id: str) -> bool:
+    """Is the claim coded again for a later payer (COB), not coded for the first time?"""
+    facts = await repo.cob_facts(ctx.conn, claim_id)
+    return facts is not None and facts["cob_level"] > 1
 
 
 async def on_adjudicated(ctx: Context, ev: ClaimAdjudicated, *, cfg: ClaimsSettings) -> None:

@@ -80,6 +80,7 @@ class Kind(StrEnum):
     NEXT_PAYER = "next_payer"
     CROSSOVER = "crossover"
     EARLY_ANSWER = "early_answer"
+    EARLIER_ACK = "earlier_ack"
 
 
 class Timer(StrEnum):
@@ -214,6 +215,9 @@ STEPS: tuple[Step, ...] = (
     # applied once the claim has crossed over to it
     Step(Kind.EARLY_ANSWER, THEN, "rcm.claims.early-answer", _s(SU, AC), None,
          says="a later payer's 835 came before the earlier payer's: it waits for it"),
+    # the earlier payer's 999/277CA read after its 835 sent the claim on: late, not news
+    Step(Kind.EARLIER_ACK, THEN, "rcm.claims.earlier-payer-ack", _s(CO), None,
+         outcome=Outcome.LATE, says="the earlier payer's acknowledgement, read after its 835"),
     # a person voids an adjudicated claim: it goes out again with frequency 8 and the
     # payer answers with a reversal
     Step(Kind.VOID, CMD, "rcm.claims.void", FILED, CO, never_late=True,
@@ -247,11 +251,11 @@ STEPS: tuple[Step, ...] = (
 # fmt: on
 
 # Named steps for the code that applies them (not events: an event finds its step by type).
-(SUBMIT, UNBUILDABLE, VOID, PAID_IN_FULL, NEXT_PAYER, CROSSOVER, EARLY_ANSWER) = (
+(SUBMIT, UNBUILDABLE, VOID, PAID_IN_FULL, NEXT_PAYER, CROSSOVER, EARLY_ANSWER, EARLIER_ACK) = (
     next(s for s in STEPS if s.kind is k)
     for k in (
         Kind.SUBMIT, Kind.UNBUILDABLE, Kind.VOID, Kind.PAID_IN_FULL, Kind.NEXT_PAYER,
-        Kind.CROSSOVER, Kind.EARLY_ANSWER,
+        Kind.CROSSOVER, Kind.EARLY_ANSWER, Kind.EARLIER_ACK,
     )
 )  # fmt: skip
 ACK_RESEND, ACK_GAVE_UP = (s for s in STEPS if s.kind is Kind.ACK_TIMEOUT)

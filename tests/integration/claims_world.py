@@ -120,14 +120,15 @@ class Claims:
 
 @asynccontextmanager
 async def claims_service(
-    s: Settings, cfg: ClaimsSettings, *, http_port: int = 6198
+    s: Settings, cfg: ClaimsSettings, *, http_port: int = 6198, tenant: str = TENANT
 ) -> AsyncIterator[Claims]:
-    """The claims service's handlers, built with ``cfg``, in a throw-away schema."""
+    """The claims service's handlers, built with ``cfg``, in a throw-away schema, with
+    DIRECTORY as ``tenant``'s payer directory."""
     wire = partial(app.wire, cfg=cfg)
     async with throwaway_service("claims", app.MIGRATIONS, wire, s, http_port=http_port) as svc:
         assert svc.pool is not None
         async with svc.pool.acquire() as conn:
-            await import_payers(conn, TENANT, parse(DIRECTORY))
+            await import_payers(conn, tenant, parse(DIRECTORY))
         yield Claims(svc, cfg)
 
 

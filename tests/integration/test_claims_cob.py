@@ -47,7 +47,7 @@ async def claims(live_stack: Settings, cfg: ClaimsSettings) -> AsyncIterator[Cla
         yield service
 
 
-async def medicare_claim(claims: Claims, n: int) -> ClaimCoded:
+async def medicare_claim(claims: Claims, n: int, *, acknowledged: bool = True) -> ClaimCoded:
     """A Medicare + Medigap patient's visit, coded and sent to Medicare."""
     enc_id = f"E-COB-{n}"
     claim_id = claim_id_for(TENANT, enc_id)
@@ -66,7 +66,8 @@ async def medicare_claim(claims: Claims, n: int) -> ClaimCoded:
     )
     await claims.send(claim)
     await claims.send_batches()
-    await claims.send(ack(claim, AckKind.ack_277ca, True))
+    if acknowledged:
+        await claims.send(ack(claim, AckKind.ack_277ca, True))
     return claim
 
 
@@ -179,6 +180,21 @@ async def test_medigaps_835_before_medicares_waits_and_the_claims_money_is_medig
     steps = [(t["from_state"], t["to_state"]) for t in await claims.timeline(claim.claim_id)]
     assert ("PAID", "ACCEPTED") in steps  # crossed over, then Medigap's answer applied
     assert [s.payer_id for s in await claims.submitted()] == ["MCR01"]
+
+
+async def test_medicares_277ca_read_after_its_835_sent_the_claim_on_is_late(
+    claims: Claims,
+) -> None:
+    claim = await medicare_claim(claims, 5, acknowledged=False)
+    await claims.send(answer(claim, "MCR01", paid=10400, pr=2600))
+    assert (await claims.state(claim.claim_id))["state"] == "CODED"  # for Medigap
+    await claims.send(ack(claim, AckKind.ack_277ca, True))
+    timeline = await claims.timeline(claim.claim_id)
+    assert [t["kind"] for t in timeline][-1] == "late"
+    assert "anomaly" not in [t["kind"] for t in timeline]
+    assert (await claims.state(claim.claim_id))["state"] == "CODED"
+    await claims.send_batches()
+    assert [s.payer_id for s in await claims.submitted()] == ["MCR01", "MGP01"]
 
 
 async def test_a_patient_with_one_coverage_is_billed_not_sent_on(claims: Claims) -> None:

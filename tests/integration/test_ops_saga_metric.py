@@ -27,7 +27,7 @@ CFG = ClaimsSettings(batch_window_s=0)
 
 @pytest.fixture
 async def claims(live_stack: Settings) -> AsyncIterator[Claims]:
-    async with claims_service(live_stack, CFG, http_port=6197) as service:
+    async with claims_service(live_stack, CFG, http_port=6197, tenant=TENANT) as service:
         yield service
 
 
