@@ -224,10 +224,11 @@ STEPS: tuple[Step, ...] = (
          refused="nothing adjudicated at the payer to void"),
     # the patient's side: a statement (may come before the 835, on another topic), then
     # the balance reaching zero (may come before the statement; a write-off from DE; from
-    # AC when statements posted an 835 this service has not read yet, as a later payer's
-    # often is: the 835s then arrive late and their money is recorded)
+    # SU or AC when statements posted an 835 this service has not read yet, as a later
+    # payer's often is: statements says zero only once insurance is final for it, so an
+    # 835 came; it then arrives late and its money is recorded)
     Step(Kind.BILLED, E, StatementIssued.TYPE, _s(PA, PP, DE, CO, SU, AC), PB),
-    Step(Kind.BALANCE_ZERO, E, ClaimBalanceZero.TYPE, _s(PB, PA, PP, DE, AC), CL),
+    Step(Kind.BALANCE_ZERO, E, ClaimBalanceZero.TYPE, _s(PB, PA, PP, DE, SU, AC), CL),
     # a person fixed a held, rejected or denied claim: it flows again
     Step(Kind.FIXED, E, ClaimFixed.TYPE, _s(HE, RJ, DE), R, effects=(clear(Timer.ACK, Timer.REMIT),),
          never_late=True, when=lambda e: e.reenter is Reentry.eligibility),

@@ -180,9 +180,16 @@ def test_balance_zero_while_waiting_for_the_next_payer_closes_and_its_835_is_lat
     assert late.kind == "late"
 
 
-def test_balance_zero_for_a_claim_not_yet_adjudicated_is_an_anomaly() -> None:
-    assert decide(State.SUBMITTED, zero()).kind == "anomaly"
+def test_balance_zero_before_this_service_read_the_835_closes_the_claim() -> None:
+    """Statements says zero only once insurance is final for the claim: an 835 came, on
+    another topic (a secondary's 835 often before its 277CA under load)."""
+    assert decide(State.SUBMITTED, zero()).to is State.CLOSED
+    assert decide(State.CLOSED, adjudicated(AdjudicationStatus.paid, pr=4701)).kind == "late"
+
+
+def test_balance_zero_for_a_claim_never_seen_or_not_yet_sent_is_an_anomaly() -> None:
     assert decide(None, zero()).kind == "anomaly"
+    assert decide(State.CODED, zero()).kind == "anomaly"
 
 
 def test_a_repeat_of_the_step_that_got_the_claim_here_is_late() -> None:
