@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 import uuid
 
+import asyncpg
 import pytest
 
 from rcm.demo import publish, run_tagged, wait_settled
@@ -15,6 +16,16 @@ from schemas.events import EncounterCreated
 from schemas.ids import claim_id_for
 
 TENANT = "e2e-clinic"
+
+
+async def fetch(s: Settings, sql: str, *args: object) -> list[asyncpg.Record]:
+    """The rows of one query, on a connection of its own (the tests read every room's
+    views as the demo's summary does)."""
+    conn = await asyncpg.connect(s.database_url)
+    try:
+        return list(await conn.fetch(sql, *args))
+    finally:
+        await conn.close()
 
 
 def fresh_day(n: int, seed: int) -> list[EncounterCreated]:

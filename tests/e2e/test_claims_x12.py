@@ -17,22 +17,15 @@ from runtime.settings import Settings
 from schemas.common import Coverage
 from schemas.events import ClaimCoded
 from services.claims.cob import in_force
+from tests.e2e.conftest import fetch
 from tests.pyx12check import problems
 
 pytestmark = pytest.mark.e2e
 
 
-async def _fetch(s: Settings, sql: str, *args: object) -> list[asyncpg.Record]:
-    conn = await asyncpg.connect(s.database_url)
-    try:
-        return list(await conn.fetch(sql, *args))
-    finally:
-        await conn.close()
-
-
 def _interchanges(s: Settings, claim_ids: list[str]) -> list[asyncpg.Record]:
     return asyncio.run(
-        _fetch(
+        fetch(
             s,
             "SELECT interchange_control_number AS icn, payer_id, claim_ids, x12"
             " FROM claims.interchanges WHERE claim_ids && $1::text[] ORDER BY 1",
@@ -58,7 +51,7 @@ def test_every_837p_reads_back_as_the_claims_sent(  # type: ignore[no-untyped-de
     _, claim_ids = settled_day
     rows = _interchanges(live_stack, claim_ids)
     subs = asyncio.run(
-        _fetch(
+        fetch(
             live_stack,
             "SELECT s.claim_id, s.patient_control_number, s.frequency_code,"
             " s.interchange_control_number AS icn, c.coded, c.payer_id, c.coverages,"
@@ -121,7 +114,7 @@ def test_every_sent_claim_has_its_interchange_on_its_timeline(  # type: ignore[n
 ) -> None:
     _, claim_ids = settled_day
     rows = asyncio.run(
-        _fetch(
+        fetch(
             live_stack,
             "SELECT s.claim_id, s.interchange_control_number AS icn,"
             " (SELECT array_agg(e.detail ORDER BY e.id) FROM claims.claim_events e"

@@ -18,17 +18,9 @@ from schemas.codec import encode, new_meta
 from schemas.events import EncounterCreated
 from schemas.ids import claim_id_for
 from services.claims.saga import State
-from tests.e2e.conftest import TENANT, fresh_day
+from tests.e2e.conftest import TENANT, fetch, fresh_day
 
 pytestmark = pytest.mark.e2e
-
-
-async def _fetch(s: Settings, sql: str, *args: object) -> list[asyncpg.Record]:
-    conn = await asyncpg.connect(s.database_url)
-    try:
-        return list(await conn.fetch(sql, *args))
-    finally:
-        await conn.close()
 
 
 def _lapsed(day: list[EncounterCreated]) -> set[str]:
@@ -44,7 +36,7 @@ def _lapsed(day: list[EncounterCreated]) -> set[str]:
 def test_every_encounter_settles(settled_day, live_stack: Settings) -> None:  # type: ignore[no-untyped-def]
     day, claim_ids = settled_day
     rows = asyncio.run(
-        _fetch(
+        fetch(
             live_stack,
             "SELECT claim_id, state FROM claims.claims WHERE claim_id = ANY($1::text[])",
             claim_ids,
@@ -72,7 +64,7 @@ def test_every_encounter_settles(settled_day, live_stack: Settings) -> None:  # 
 def test_every_adjudicated_claim_balances_to_the_cent(settled_day, live_stack: Settings) -> None:  # type: ignore[no-untyped-def]
     _, claim_ids = settled_day
     postings = asyncio.run(
-        _fetch(
+        fetch(
             live_stack,
             "SELECT p.claim_id, p.payer_id, p.status_code, p.charge_cents, p.paid_cents,"
             " p.patient_responsibility_cents,"
@@ -99,7 +91,7 @@ def test_every_adjudicated_claim_balances_to_the_cent(settled_day, live_stack: S
     saga = {
         r["claim_id"]: r
         for r in asyncio.run(
-            _fetch(
+            fetch(
                 live_stack,
                 "SELECT claim_id, paid_cents, patient_responsibility_cents, total_charge_cents"
                 " FROM claims.claims WHERE claim_id = ANY($1::text[])",
@@ -143,7 +135,7 @@ def test_the_days_charges_reconcile_to_the_cent(settled_day, live_stack: Setting
 def test_patients_are_billed_exactly_their_share(settled_day, live_stack: Settings) -> None:  # type: ignore[no-untyped-def]
     _, claim_ids = settled_day
     rows = asyncio.run(
-        _fetch(
+        fetch(
             live_stack,
             "SELECT c.claim_id, c.state, c.patient_responsibility_cents AS pr,"
             " (SELECT coalesce(sum(amount_cents), 0) FROM statements.ledger l"
@@ -173,7 +165,7 @@ def test_each_claim_is_sent_once_as_an_original_to_each_payer(
 ) -> None:  # type: ignore[no-untyped-def]
     _, claim_ids = settled_day
     rows = asyncio.run(
-        _fetch(
+        fetch(
             live_stack,
             "SELECT patient_control_number, cob_level, count(*) AS n FROM claims.submissions"
             " WHERE claim_id = ANY($1::text[]) AND frequency_code = '1' GROUP BY 1, 2",
@@ -281,6 +273,6 @@ def test_a_schema_invalid_message_is_dead_lettered_and_its_neighbours_flow(
         assert "twelve dollars" in value  # the original bytes are kept for replay
         assert h["dlq_time"]
     rows = asyncio.run(
-        _fetch(live_stack, "SELECT 1 FROM claims.claim_events WHERE claim_id = $1", bad_claim)
+        fetch(live_stack, "SELECT 1 FROM claims.claim_events WHERE claim_id = $1", bad_claim)
     )
     assert rows == []
