@@ -37,6 +37,7 @@ from runtime.service import Service
 from services.statements import render
 from services.statements.config import StatementSettings
 from services.statements.domain import money
+from services.statements.practice import zip_code
 from services.statements.repository import deliveries as repo
 
 log = logging.getLogger("rcm.statements.delivery")
@@ -111,7 +112,6 @@ def batch_name(tenant: str, statement_ids: Sequence[str], today: dt.date) -> str
 def manifest_row(doc: Mapping[str, Any], pdf: str) -> dict[str, str]:
     g, p = doc["guarantor"], doc["practice"]
     a = g.get("address") or {}
-    postal = str(a.get("postal_code", ""))
     return {
         "statement_id": str(doc["statement_id"]),
         "account": str(g["account"]),
@@ -120,7 +120,7 @@ def manifest_row(doc: Mapping[str, Any], pdf: str) -> dict[str, str]:
         "address_line2": str(a.get("line2") or ""),
         "city": str(a.get("city", "")),
         "state": str(a.get("state", "")),
-        "postal_code": f"{postal[:5]}-{postal[5:]}" if len(postal) == 9 else postal,
+        "postal_code": zip_code(a.get("postal_code")),
         "pdf": pdf,
         "amount_due": money(doc["amount_due_cents"]).lstrip("$").replace(",", ""),
         "due_date": str(doc["due_date"]),
@@ -174,7 +174,7 @@ async def deliver(svc: Service, today: dt.date | None = None, *, cfg: StatementS
             paper.setdefault(r["tenant"], []).append(r)
         for tenant, items in paper.items():
             ids = [r["statement_id"] for r in items]
-            await repo.batch(conn, ids, batch_name(tenant, ids, today), [None] * len(ids))
+            await repo.batch(conn, ids, batch_name(tenant, ids, today))
     async with svc.pool.acquire() as conn, conn.transaction():
         for (tenant, name), items in (await repo.batched(conn)).items():
             write_batch(print_dir, tenant, name, [doc_of(i["body"]) for i in items])

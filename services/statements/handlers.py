@@ -149,7 +149,7 @@ async def on_adjudicated(
         if head is None and adj.claim_status_code in domain.LATER_PAYER_STATUS:
             # a later payer's: it waits for the earlier payer's, which waits for the
             # encounter (one parked adjudication a claim would lose one of the two)
-            rank = 3 if adj.claim_status_code in ("3", "21") else 2
+            rank = domain.payer_rank(adj, (), today)  # from CLP02: no coverages known yet
             await park_later_payer(ctx.conn, adj.claim_id, rank, adj.model_dump_json(), ctx.meta.id)
             continue
         if head is None:

@@ -61,14 +61,22 @@ class Practice:
         }
 
 
+def zip_code(postal: object) -> str:
+    """A ZIP code as printed: ZIP+4 with its hyphen (the contract stores digits only)."""
+    text = str(postal or "")
+    return f"{text[:5]}-{text[5:]}" if len(text) == 9 else text
+
+
+def city_line(address: Mapping[str, Any]) -> str:
+    """ "City, ST 12345-6789", the last line of an address on paper."""
+    return f"{address.get('city', '')}, {address.get('state', '')} {zip_code(address.get('postal_code'))}"
+
+
 def _provider_address(address: Mapping[str, Any] | None) -> tuple[str, str]:
     if not address:
         return "", ""
     street = ", ".join(str(a) for a in (address.get("line1"), address.get("line2")) if a)
-    postal = str(address.get("postal_code") or "")
-    if len(postal) == 9:
-        postal = f"{postal[:5]}-{postal[5:]}"
-    return street, f"{address.get('city', '')}, {address.get('state', '')} {postal}".strip()
+    return street, city_line(address).strip()
 
 
 def practice_for(

@@ -18,6 +18,7 @@ from fpdf.enums import Align, XPos, YPos
 from fpdf.fonts import FontFace
 
 from services.statements.domain import BUCKET_LABELS, money
+from services.statements.practice import city_line
 
 MODIFIER_SEP = "-"
 HEADINGS = ["Date", "Service", "Description", "Charge", "Ins. paid", "Adjustments"]
@@ -42,10 +43,7 @@ def _address_lines(address: Mapping[str, Any]) -> list[str]:
     out = [str(address.get("line1", ""))]
     if address.get("line2"):
         out.append(str(address["line2"]))
-    postal = str(address.get("postal_code", ""))
-    if len(postal) == 9:
-        postal = f"{postal[:5]}-{postal[5:]}"
-    out.append(f"{address.get('city', '')}, {address.get('state', '')} {postal}")
+    out.append(city_line(address))
     return out
 
 

@@ -51,17 +51,13 @@ async def email_failed(
     )
 
 
-async def batch(
-    conn: asyncpg.Connection, statement_ids: Sequence[str], name: str, why: Sequence[str | None]
-) -> None:
+async def batch(conn: asyncpg.Connection, statement_ids: Sequence[str], name: str) -> None:
     """Names the print batch these statements go in (written after the commit)."""
     await conn.execute(
-        "UPDATE deliveries d SET channel = 'print', status = 'batched', batch = $2,"
-        " detail = coalesce(d.detail, w) FROM unnest($1::text[], $3::text[]) AS u(s, w)"
-        " WHERE d.statement_id = u.s",
+        "UPDATE deliveries SET channel = 'print', status = 'batched', batch = $2"
+        " WHERE statement_id = ANY($1::text[])",
         list(statement_ids),
         name,
-        list(why),
     )
 
 
