@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-import urllib.parse
 from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from services.gateway import forms
 from services.gateway.config import GatewaySettings
 from services.gateway.core import AuditEntry, Gateway
 from services.gateway.deps import Config, Guard, Gw
@@ -73,12 +73,8 @@ def _api_key(raw: bytes, content_type: str) -> tuple[str, str | None]:
             parsed = {}
         key = parsed.get("api_key", "") if isinstance(parsed, dict) else ""
         return (key if isinstance(key, str) else ""), None
-    form = _form(raw)
-    return (form.get("api_key") or [""])[0], (form.get("csrf") or [""])[0]
-
-
-def _form(raw: bytes) -> dict[str, list[str]]:
-    return urllib.parse.parse_qs(raw.decode(errors="replace"), max_num_fields=5)
+    form = forms.parse(raw)
+    return forms.first(form, "api_key"), forms.first(form, "csrf")
 
 
 @router.post(
@@ -159,7 +155,7 @@ async def post_ticket(p: OpsKey, gw: Gw, g: Config) -> JSONResponse:
     },
 )
 async def post_logout(request: Request, gw: Gw) -> Response:
-    csrf = (_form(await request.body()).get("csrf") or [""])[0]
+    csrf = forms.first(forms.parse(await request.body()), "csrf")
     if not csrf_ok(request, csrf):
         return login_page(STALE_FORM, status=403, secure=https(request))
     cookie = request.cookies.get(COOKIE)

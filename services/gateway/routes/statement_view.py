@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-import urllib.parse
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from runtime import signed_links
+from services.gateway import forms
 from services.gateway.core import AuditEntry
 from services.gateway.deps import Config, Guard, Gw, RcmSettings
 from services.gateway.errors import RateLimited
@@ -98,8 +98,8 @@ async def view_form(token: str, s: RcmSettings) -> HTMLResponse:
 
 
 def _fields(raw: bytes) -> tuple[str, str]:
-    form = urllib.parse.parse_qs(raw[:2000].decode(errors="replace"), max_num_fields=5)
-    return (form.get("last_name") or [""])[0][:60], (form.get("postal_code") or [""])[0][:10]
+    form = forms.parse(raw[:2000])
+    return forms.first(form, "last_name")[:60], forms.first(form, "postal_code")[:10]
 
 
 @router.post("/statements/view/{token}", response_class=HTMLResponse)
