@@ -42,7 +42,9 @@ def default_services(s: Settings | None = None) -> list[str]:
 SINGLE_INSTANCE = frozenset({"gateway", "reporting"})
 
 
-DEFAULT_CLEARINGHOUSE_URL = f"http://127.0.0.1:{SERVICES['simulator']}"
+#: The simulator's CAQH CORE endpoint (HTTPS, its own port: services/simulator/config.py).
+SIMULATOR_CORE_PORT = 6156
+DEFAULT_CLEARINGHOUSE_URL = f"https://127.0.0.1:{SIMULATOR_CORE_PORT}"
 
 
 class ProcessError(RuntimeError):
@@ -192,8 +194,8 @@ def fleet_env(s: Settings) -> dict[str, str]:
         env["RCM_HTTP_PORT_OFFSET"] = str(s.http_port_offset)
         env["RCM_GATEWAY_PORT"] = str(SERVICES["gateway"] + s.http_port_offset)
         if s.clearinghouse_url == DEFAULT_CLEARINGHOUSE_URL:
-            simulator = SERVICES["simulator"] + s.http_port_offset
-            env["RCM_CLEARINGHOUSE_URL"] = f"http://127.0.0.1:{simulator}"
+            simulator = SIMULATOR_CORE_PORT + s.http_port_offset
+            env["RCM_CLEARINGHOUSE_URL"] = f"https://127.0.0.1:{simulator}"
         reporting = SERVICES["reporting"] + s.http_port_offset
         env.setdefault("RCM_GATEWAY_REPORTING_URL", f"http://127.0.0.1:{reporting}")
     return env

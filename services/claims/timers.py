@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
-import httpx
 import orjson
 from prometheus_client import CollectorRegistry, Counter
 from pydantic import ValidationError
 
+from runtime.core_client import CoreClient, CoreRejected, CoreUnavailable
 from runtime.service import Context, Service
 from runtime.x12 import X12Error
 from schemas.events import ClaimCoded, ClaimSubmitted
@@ -126,21 +126,16 @@ class Inquiry:
     trace: str
     icn: int
     x12: str
+    payer: str
 
 
-async def status_inquiries(svc: Service, *, cfg: ClaimsSettings) -> int:
-    """Claims with no 835 by the payer's usual day: ask the clearinghouse (276/277)."""
+async def status_inquiries(svc: Service, *, cfg: ClaimsSettings, core: CoreClient) -> int:
+    """Claims with no 835 by the payer's usual day: ask the clearinghouse (276/277) over
+    CAQH CORE, through the process's one pooled client (``core``)."""
     inquiries = await _due_inquiries(svc, cfg)
     if not inquiries:
         return 0
-    s = svc.settings
-    headers = {
-        "Authorization": f"Bearer {s.clearinghouse_token.get_secret_value()}",
-        "Content-Type": "application/edi-x12",
-    }
-    url = f"{s.clearinghouse_url.rstrip('/')}/x12/276"
-    async with httpx.AsyncClient(timeout=cfg.inquiry_timeout_s) as client:
-        answers = await asyncio.gather(*(_ask(client, url, headers, q) for q in inquiries))
+    answers = await asyncio.gather(*(_ask(core, cfg, q) for q in inquiries))
     assert svc.pool is not None
     async with svc.pool.acquire() as conn, conn.transaction():
         for q, (detail, ok) in zip(inquiries, answers, strict=True):
@@ -153,18 +148,25 @@ async def status_inquiries(svc: Service, *, cfg: ClaimsSettings) -> int:
     return len(inquiries)
 
 
-async def _ask(
-    client: httpx.AsyncClient, url: str, headers: dict[str, str], q: Inquiry
-) -> tuple[dict[str, Any], bool]:
+STATUS_PAYLOAD = "X12_276_Request_005010X212"
+
+
+async def _ask(core: CoreClient, cfg: ClaimsSettings, q: Inquiry) -> tuple[dict[str, Any], bool]:
+    """One 276 over CORE; the outcome in words for the claim's timeline (a failure is
+    recorded there and the remit timer asks again later: no inquiry is lost)."""
     base: dict[str, Any] = {"inquiry_trace": q.trace, "interchange_control_number": f"{q.icn:09d}"}
     try:
-        resp = await client.post(url, content=q.x12.encode(), headers=headers)
-    except httpx.HTTPError as exc:
-        return {**base, "error": f"clearinghouse unreachable: {type(exc).__name__}"}, False
-    if resp.status_code != 200:
-        return {**base, "error": f"clearinghouse answered HTTP {resp.status_code}"}, False
+        reply = await asyncio.wait_for(
+            core.exchange(STATUS_PAYLOAD, q.x12, payer=q.payer), timeout=cfg.inquiry_timeout_s
+        )
+    except TimeoutError:
+        return {**base, "error": f"no 277 within {cfg.inquiry_timeout_s:g} s"}, False
+    except CoreUnavailable as exc:
+        return {**base, "error": f"clearinghouse unavailable: {exc}"}, False
+    except CoreRejected as exc:
+        return {**base, "error": f"clearinghouse refused the 276: {exc}", "core": exc.kind}, False
     try:
-        answer = read_277(resp.text)
+        answer = read_277(reply.payload)
     except X12Error as exc:
         return {**base, "error": f"277 unreadable: {exc}"}, False
     if answer.traces and q.trace not in answer.traces:
@@ -239,7 +241,7 @@ async def _inquiry(
     note = "no 835 by the payer's usual day; status inquiry (276) sent"
     await apply(ctx, cfg, saga.STATUS_INQUIRY, claim_id, state, change, note=note)
     _alert(svc, "no-remit", claim_id, inquiry=trace)
-    return Inquiry(claim_id, row["tenant"], trace, icn, text)
+    return Inquiry(claim_id, row["tenant"], trace, icn, text, row["payer_id"] or "")
 
 
 # --- timely filing ----------------------------------------------------------------

@@ -173,7 +173,8 @@ class Verifier:
             start = time.perf_counter()
             try:
                 job.response = await asyncio.wait_for(
-                    self.transport(job.request), timeout=self.cfg.timeout_s
+                    self.transport(job.request, payer=job.verify.primary.payer_id),
+                    timeout=self.cfg.timeout_s,
                 )
             except TimeoutError:
                 job.unavailable = f"no 271 within {self.cfg.timeout_s} s"

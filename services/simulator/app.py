@@ -12,8 +12,13 @@ from pathlib import Path
 from runtime.service import Service
 from runtime.settings import Settings
 from schemas.events import ClaimSubmitted, EncounterCreated
-from services.simulator import eligibility, handlers, status, web
-from services.simulator.config import RosterSettings, SimulatorSettings
+from services.simulator import core_web, eligibility, handlers, status, web
+from services.simulator.config import (
+    CORE_PORT,
+    CoreEndpointSettings,
+    RosterSettings,
+    SimulatorSettings,
+)
 from services.simulator.timers import PayerCycle
 
 PORT = 6106
@@ -50,3 +55,32 @@ def wire(
     svc.on(EncounterCreated, eligibility.on_encounter)
     svc.app.page(eligibility.PATH)(web.eligibility_view(svc, roster))
     svc.app.page(status.PATH)(web.claim_status_view(svc))
+    serve_core(svc, CoreEndpointSettings(), roster)
+
+
+def serve_core(svc: Service, cfg: CoreEndpointSettings, roster: RosterSettings) -> None:
+    """The CAQH CORE endpoint on its own HTTPS port, once the service is up; without a
+    certificate (no local stack CA, none configured) it is not served, and says so."""
+    s = svc.settings
+    cert = cfg.cert or s.stack_dir / "core" / "server.crt"
+    key = cfg.key or s.stack_dir / "core" / "server.key"
+
+    async def start() -> None:
+        if not cert.exists():
+            core_web.log.warning("no CORE endpoint: %s missing (rcm stack up makes it)", cert)
+            return
+        assert svc.pool is not None
+        answer = core_web.payer_answerer(
+            lambda: svc.pool,
+            s,
+            grace_s=roster.unknown_grace_s,
+            roster_feed=lambda: svc.next_commit(EncounterCreated.TOPIC),
+            roster_wait_s=roster.roster_wait_s,
+        )
+        app = core_web.core_app(core_web.core_server(s, cfg.senders), answer)
+        port = cfg.port or CORE_PORT + s.http_port_offset
+        tls = core_web.server_tls(cert, key, cfg.client_ca)
+        await core_web.serve_tls(app, tls, s.http_host, port)
+        core_web.log.info("CORE endpoint on https://%s:%d%s", s.http_host, port, core_web.PATH)
+
+    svc.on_startup(start)

@@ -24,7 +24,7 @@ def test_an_offset_moves_every_port_the_gateway_and_the_clearinghouse() -> None:
     env = fleet_env(Settings(http_port_offset=1000))
     assert env["RCM_HTTP_PORT_OFFSET"] == "1000"
     assert env["RCM_GATEWAY_PORT"] == "7100"
-    assert env["RCM_CLEARINGHOUSE_URL"] == "http://127.0.0.1:7106"
+    assert env["RCM_CLEARINGHOUSE_URL"] == "https://127.0.0.1:7156"  # its CORE endpoint
     fleet = Fleet(Path("logs"), env=env)
     assert fleet.port("gateway") == 7100
     assert fleet.port("simulator") == 7106
