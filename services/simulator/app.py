@@ -1,7 +1,8 @@
 """Clearinghouse and payer simulator: the outside world for local runs and tests.
 
 The clearinghouse acknowledges each 837P interchange (999, 277CA); the payers
-adjudicate after their delay and send 835s; both answer real-time 270s and 276s.
+adjudicate after their delay and send 835s; both answer real-time 270s and 276s
+through the clearinghouse's CAQH CORE endpoint (HTTPS, services/simulator/core_web.py).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 from runtime.service import Service
 from runtime.settings import Settings
 from schemas.events import ClaimSubmitted, EncounterCreated
-from services.simulator import core_web, eligibility, handlers, status, web
+from services.simulator import core_web, eligibility, handlers
 from services.simulator.config import (
     CORE_PORT,
     CoreEndpointSettings,
@@ -31,7 +32,9 @@ def build(settings: Settings | None = None, config: SimulatorSettings | None = N
     svc = Service(
         "simulator", schema="simulator", migrations=MIGRATIONS, http_port=PORT, s=settings
     )
-    wire(svc, config or SimulatorSettings(), RosterSettings())
+    roster = RosterSettings()
+    wire(svc, config or SimulatorSettings(), roster)
+    serve_core(svc, CoreEndpointSettings(), roster)
     return svc
 
 
@@ -53,9 +56,6 @@ def wire(
     svc.every(cycle_poll_s, cycle or PayerCycle(cfg), woken_by=[ClaimSubmitted.TOPIC])
     # The payers' roster, fed by encounter.created, answers the real-time 270s.
     svc.on(EncounterCreated, eligibility.on_encounter)
-    svc.app.page(eligibility.PATH)(web.eligibility_view(svc, roster))
-    svc.app.page(status.PATH)(web.claim_status_view(svc))
-    serve_core(svc, CoreEndpointSettings(), roster)
 
 
 def serve_core(svc: Service, cfg: CoreEndpointSettings, roster: RosterSettings) -> None:
