@@ -206,7 +206,8 @@ async def _inquiry(
     svc: Service, conn: asyncpg.Connection, cfg: ClaimsSettings, ctx: Context, row: asyncpg.Record
 ) -> Inquiry | None:
     """The claim's 276, its timeline note and its timer moved on; None when no 276 can be
-    built (the timer is then dropped)."""
+    built (the timer is then dropped) or the payer directory says the payer answers no
+    real-time 276 (the note says to ask on its portal; the timer moves on)."""
     s = svc.settings
     claim_id, state = row["claim_id"], State(row["state"])
     icn, gcn = await repo.next_control_numbers(conn)
@@ -237,6 +238,12 @@ async def _inquiry(
     }
     payer = await directory.one(conn, row["tenant"], row["payer_id"])
     wait = cfg.remit_wait_s(payer.days_to_pay if payer is not None else None)
+    if payer is not None and not payer.realtime_276:  # the directory: no CORE 276 there
+        change = Change(detail={"alert": "no-remit", "realtime_276": False}, retry_in_s=wait)
+        note = "no 835 by the payer's usual day; it answers no real-time 276: ask on its portal"
+        await apply(ctx, cfg, saga.STATUS_INQUIRY, claim_id, state, change, note=note)
+        _alert(svc, "no-remit", claim_id)
+        return None
     change = Change(detail=detail, retry_in_s=wait)
     note = "no 835 by the payer's usual day; status inquiry (276) sent"
     await apply(ctx, cfg, saga.STATUS_INQUIRY, claim_id, state, change, note=note)

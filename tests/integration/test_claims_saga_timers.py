@@ -158,6 +158,28 @@ async def test_a_276_the_clearinghouse_refuses_is_recorded_and_asked_again_later
     assert timer["later"]  # asked again on the next payer day
 
 
+async def test_a_payer_without_real_time_276_is_not_asked_and_the_note_says_so(
+    live_stack: Settings, cfg: ClaimsSettings
+) -> None:
+    seen: list[tuple[str, str]] = []
+    async with (
+        core_endpoint(live_stack, _answer_277(seen)) as ep,
+        claims_service(ep.settings, cfg) as claims,
+    ):
+        core = ep.client("claims")
+        claim = coded(3, payer="BETA2")  # the directory: realtime_276 false
+        await submit(claims, claim)
+        await claims.send(ack(claim, AckKind.ack_277ca, True))
+        await claims.due_now("remit")
+        assert await timers.status_inquiries(claims.svc, cfg=cfg, core=core) == 0
+        await core.close()
+        rows = await claims.timeline(claim.claim_id)
+    assert seen == []
+    note = orjson.loads(rows[-1]["detail"])
+    assert note["realtime_276"] is False
+    assert "answers no real-time 276" in note["note"]
+
+
 async def _the_277_is_recorded(
     claims: Claims, claim: ClaimCoded, seen: list[tuple[str, str]], core: CoreClient
 ) -> None:
