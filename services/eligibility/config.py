@@ -28,6 +28,11 @@ class EligibilitySettings(BaseSettings):
         gt=0,
         description="How often due retries are looked for; new checks are asked at once",
     )
+    claims_schema: str = Field(
+        default="claims",
+        pattern=r"^[a-z_][a-z0-9_]{0,40}$",
+        description="Where the payer directory's view payer_v1 is read (realtime_270)",
+    )
     batch: int = Field(default=200, ge=1, description="Checks claimed per timer run")
     concurrency: int = Field(default=32, ge=1, description="Calls in flight per timer run")
 

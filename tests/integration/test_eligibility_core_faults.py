@@ -6,6 +6,7 @@ is answered (tests/integration/eligibility_world.py sets the world up)."""
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import AsyncIterator
 
 import pytest
@@ -19,7 +20,7 @@ from services.eligibility.config import EligibilitySettings
 from services.eligibility.timers import Verifier
 from services.simulator import core_web
 from tests.integration.core_world import core_endpoint
-from tests.integration.eligibility_world import World, cid, enc_for, open_world, ppo
+from tests.integration.eligibility_world import TENANT, World, cid, enc_for, open_world, ppo
 
 pytestmark = pytest.mark.integration
 
@@ -105,3 +106,41 @@ async def test_a_busy_endpoint_is_asked_again_until_the_check_is_answered(
     tries = await world.fetch("SELECT outcome, problem FROM exchanges ORDER BY id")
     assert [t["outcome"] for t in tries] == ["retry", "answered"]
     assert "busy (Busy: try again shortly)" in tries[0]["problem"]
+
+
+async def test_a_payer_without_real_time_270_is_decided_from_the_registry_unasked(
+    world: World, live_stack: Settings
+) -> None:
+    """The payer directory (claims' payer_v1) says PPO01 answers no real-time 270: the
+    check is settled from the coverage on file, and the endpoint never hears of it."""
+    asked: list[str] = []
+
+    async def payer(payload_type: str, x12: str) -> str:
+        asked.append(x12)
+        return ""
+
+    directory = f"it_dir_{uuid.uuid4().hex[:8]}"
+    assert world.elig.pool is not None
+    await world.elig.pool.execute(
+        f"CREATE SCHEMA {directory}; CREATE TABLE {directory}.payer_v1"
+        " (tenant text, payer_id text, realtime_270 boolean);"
+        f" INSERT INTO {directory}.payer_v1 VALUES ('{TENANT}', 'PPO01', false),"
+        f" ('{TENANT}', 'MCR01', true)"
+    )
+    enc = enc_for(63, [ppo("BMP000000063")])
+    try:
+        await world.visit(enc)
+        async with core_endpoint(live_stack, payer) as ep:
+            client = ep.client("eligibility")
+            cfg = EligibilitySettings(claims_schema=directory)
+            world.verifier = Verifier(cfg, live_stack, CoreTransport(client))
+            await world.settle()
+            await client.close()
+    finally:
+        await world.elig.pool.execute(f"DROP SCHEMA {directory} CASCADE")
+    checked = (await world.events())[cid(enc)]
+    assert isinstance(checked, EligibilityChecked)
+    assert checked.active is True
+    assert checked.payer_id == "PPO01"
+    assert asked == []
+    assert await world.fetch("SELECT * FROM exchanges") == []
