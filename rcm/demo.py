@@ -14,7 +14,7 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaProducer
 
-from rcm import readmodel, stack
+from rcm import readmodel, stack, transport_core
 from rcm.ackfiles import acknowledgement_files
 from rcm.cli_payers import load_demo_payers
 from rcm.mailroom import mailroom, wait_delivered
@@ -180,6 +180,8 @@ async def collect(
             (x12_dir / f"{name}.835").write_text(text)
         for name, text in await acknowledgement_files(s, claim_ids):  # 999s and 277CAs
             (x12_dir / name).write_text(text)
+        await transport_core.write_exchanges(conn, claim_ids, x12_dir)  # 270s and 271s
+        transport_core.with_core(result, await transport_core.core_requests(conn, claim_ids))
         st_dir = out / "statements"
         st_dir.mkdir(parents=True, exist_ok=True)
         for st in await readmodel.statements(conn, claim_ids):

@@ -34,3 +34,15 @@ def test_an_offset_moves_every_port_the_gateway_and_the_clearinghouse() -> None:
 def test_a_clearinghouse_set_by_hand_is_left_alone() -> None:
     s = Settings(http_port_offset=1000, clearinghouse_url="https://ch.example/x12")
     assert "RCM_CLEARINGHOUSE_URL" not in fleet_env(s)
+
+
+def test_core_requests_join_the_transport_block_or_make_it() -> None:
+    from rcm.transport_core import with_core
+
+    sftp_first = {"transport": {"sftp_uploaded": 3, "imported": 0}, "claims": 5}
+    assert with_core(sftp_first, 7)["transport"] == {
+        "sftp_uploaded": 3,
+        "imported": 0,
+        "core_requests": 7,
+    }
+    assert with_core({"claims": 5}, 2) == {"claims": 5, "transport": {"core_requests": 2}}
