@@ -16,6 +16,7 @@ from aiokafka import AIOKafkaProducer
 
 from rcm import readmodel, stack, transport_core
 from rcm.ackfiles import acknowledgement_files
+from rcm.cli_partners import load_demo_partner
 from rcm.cli_payers import load_demo_payers
 from rcm.mailroom import mailroom, wait_delivered
 from rcm.practice import PRACTICE_CONTACT
@@ -72,6 +73,7 @@ async def publish(
     directory lacks is held."""
     if payers:
         await load_demo_payers(s, tenant)
+        await load_demo_partner(s, tenant)  # its ISA/GS ids, submitter and receiver
     producer = AIOKafkaProducer(**producer_config(s))
     await producer.start()
     try:
