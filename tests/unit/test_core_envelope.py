@@ -133,3 +133,12 @@ def test_xml_entities_are_not_expanded() -> None:
 def test_what_is_no_envelope_says_so(body: bytes, problem: str) -> None:
     with pytest.raises(ce.EnvelopeError, match=problem):
         ce.decode_soap(body)
+
+
+def test_a_payload_with_line_breaks_survives_the_multipart_form() -> None:
+    wrapped = X12.replace("~", "~\r\n") + "\r\n\r\n"
+    env = req(payload=wrapped, checksum=ce.checksum(wrapped))
+    body, content_type = ce.encode_multipart(ce.multipart_parts(env, username=None, password=None))
+    fields = ce.decode_multipart(body, content_type)
+    assert fields["Payload"] == wrapped
+    assert ce.check(ce.Envelope.from_fields(fields), payload_types=TYPES) is None
