@@ -72,10 +72,10 @@ class CoreSettings(BaseSettings):
     )
     max_attempts: int = Field(default=2, ge=1, le=5, description="Attempts within one call")
     backoff_s: float = Field(default=0.2, ge=0, description="Retry wait cap, doubling, jittered")
-    per_payer: int = Field(default=16, ge=1, description="Calls in flight to one payer")
+    per_payer: int = Field(default=32, ge=1, description="Calls in flight to one payer")
     pool: int = Field(default=64, ge=1, description="Connections kept for the process")
     breaker_failures: int = Field(default=5, ge=1, description="Failures in a row: open")
-    breaker_open_s: float = Field(default=30.0, ge=0, description="Then one call tries again")
+    breaker_open_s: float = Field(default=10.0, ge=0, description="Then one call tries again")
 
 
 class CoreUnavailable(Exception):
@@ -296,6 +296,9 @@ class CoreClient:
             if status == 429 or status >= 500:
                 self._count(payload_type, f"http_{status}")
                 raise CoreUnavailable(f"CORE endpoint answered HTTP {status}")
+            if status in (401, 403):
+                self._count(payload_type, "unauthorized")
+                raise CoreRejected("unauthorized", f"CORE endpoint refused us: HTTP {status}")
             self._count(payload_type, "unreadable")
             why = problem if answer is None else "no ErrorCode in the answer"
             raise CoreRejected("rejected", f"HTTP {status}, not a CORE answer: {why}")

@@ -257,4 +257,26 @@ def _password(s: Settings) -> str:
     return s.clearinghouse_token.get_secret_value()
 
 
-__all__ = ["Endpoint"]
+async def test_an_http_401_is_unauthorized_and_a_closed_port_is_unavailable(
+    live_stack: Settings,
+) -> None:
+    async def plain_401(request: web.Request) -> web.Response:
+        return web.Response(status=401, text="who are you")
+
+    app = web.Application()
+    app.router.add_post("/core/realtime", plain_401)
+    async with core_endpoint(live_stack, echo, app=app) as ep:
+        client = ep.client()
+        try:
+            with pytest.raises(CoreRejected, match="HTTP 401") as refused:
+                await client.exchange(ELIG, "ISA~", payer="PPO01")
+        finally:
+            await client.close()
+    assert refused.value.kind == "unauthorized"
+    closed = Endpoint(ep.url, ep.settings).client(max_attempts=2)  # the server is gone now
+    try:
+        with pytest.raises(CoreUnavailable, match="unreachable"):
+            await closed.exchange(ELIG, "ISA~", payer="PPO01")
+    finally:
+        await closed.close()
+    assert counted(closed, "unreachable") == 2
