@@ -59,28 +59,30 @@ def wire(
 
 
 def serve_core(svc: Service, cfg: CoreEndpointSettings, roster: RosterSettings) -> None:
-    """The CAQH CORE endpoint on its own HTTPS port, once the service is up; without a
-    certificate (no local stack CA, none configured) it is not served, and says so."""
+    """The CAQH CORE endpoint on its own HTTPS port, once the service is up. Without a
+    certificate (the sandbox overlays: no local stack CA, none configured) the same
+    endpoint answers on the ops port over plain HTTP, and says so; production never
+    calls the simulator, and refuses a plain-HTTP clearinghouse anyway."""
     s = svc.settings
     cert = cfg.cert or s.stack_dir / "core" / "server.crt"
     key = cfg.key or s.stack_dir / "core" / "server.key"
+    answer = core_web.payer_answerer(
+        lambda: svc.pool,
+        s,
+        grace_s=roster.unknown_grace_s,
+        roster_feed=lambda: svc.next_commit(EncounterCreated.TOPIC),
+        roster_wait_s=roster.roster_wait_s,
+    )
+    server = core_web.core_server(s, cfg.senders)
+    if not cert.exists():
+        core_web.log.warning("CORE endpoint over plain HTTP on the ops port: %s missing", cert)
+        svc.app.page(core_web.PATH)(core_web.faust_view(server, answer))
+        return
 
     async def start() -> None:
-        if not cert.exists():
-            core_web.log.warning("no CORE endpoint: %s missing (rcm stack up makes it)", cert)
-            return
-        assert svc.pool is not None
-        answer = core_web.payer_answerer(
-            lambda: svc.pool,
-            s,
-            grace_s=roster.unknown_grace_s,
-            roster_feed=lambda: svc.next_commit(EncounterCreated.TOPIC),
-            roster_wait_s=roster.roster_wait_s,
-        )
-        app = core_web.core_app(core_web.core_server(s, cfg.senders), answer)
         port = cfg.port or CORE_PORT + s.http_port_offset
         tls = core_web.server_tls(cert, key, cfg.client_ca)
-        await core_web.serve_tls(app, tls, s.http_host, port)
+        await core_web.serve_tls(core_web.core_app(server, answer), tls, s.http_host, port)
         core_web.log.info("CORE endpoint on https://%s:%d%s", s.http_host, port, core_web.PATH)
 
     svc.on_startup(start)

@@ -25,9 +25,11 @@ import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 from aiohttp import web
+from faust.web import View
 
 from runtime import core_envelope as ce
 from runtime.errors import reason
@@ -144,6 +146,20 @@ def core_app(server: CoreServer, answer: Answerer) -> web.Application:
     app = web.Application(client_max_size=2 * ce.MAX_PAYLOAD)
     app.router.add_post(PATH, post)
     return app
+
+
+def faust_view(server: CoreServer, answer: Answerer) -> type[View]:
+    """The same endpoint as a view of the service's own web server (plain HTTP: the
+    sandbox overlays, which have no certificate)."""
+
+    class CoreRealTime(View):
+        async def post(self, request: Any, **kwargs: Any) -> Any:
+            code, body, content_type = await handle(
+                server, answer, request.headers.get("Content-Type", ""), await request.read()
+            )
+            return self.bytes(body, status=code, headers={"Content-Type": content_type})
+
+    return CoreRealTime
 
 
 def server_tls(cert: Path, key: Path, client_ca: Path | None = None) -> ssl.SSLContext:
