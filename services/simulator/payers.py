@@ -161,6 +161,10 @@ class PayerPlan:
     def fee(self, code: str) -> int | None:
         return self.fees.get(code)
 
+    def price(self, code: str) -> int | None:
+        """What it allows a unit of the code: a stale fee where it still has one."""
+        return self.stale_fees.get(code) or self.fees.get(code)
+
 
 MEDICARE = PayerPlan(
     crosses_over_to=frozenset({"MGP01"}),
