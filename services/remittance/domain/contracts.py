@@ -67,6 +67,9 @@ class Book:
 
     rates: Mapping[str, Sequence[Rate]] = field(default_factory=dict)
     schedules: Mapping[str, Schedule] = field(default_factory=dict)
+    #: per code, its own rates and the every-code ones, most specific first (filled as
+    #: codes are asked for: a line's look-up is then a walk down a short list)
+    _tried: dict[str, list[Rate]] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def of(cls, rates: Sequence[Rate], schedules: Mapping[str, Schedule]) -> Book:
@@ -85,8 +88,12 @@ class Book:
     ) -> Expected | None:
         """The allowed amount per unit the contract in force on ``day`` expects, or None
         when no rate prices this code then."""
-        candidates = [*self.rates.get(procedure, ()), *self.rates.get("", ())]
-        for rate in sorted(candidates, key=lambda r: r.rank, reverse=True):
+        tried = self._tried.get(procedure)
+        if tried is None:
+            tried = [*self.rates.get(procedure, ()), *self.rates.get("", ())]
+            tried.sort(key=lambda r: r.rank, reverse=True)
+            self._tried[procedure] = tried
+        for rate in tried:
             if not (rate.in_force(day) and rate.fits(modifiers, pos)):
                 continue
             if rate.allowed_cents is not None:
