@@ -100,9 +100,9 @@ def fees_csv(
 ) -> None:
     """Import a fee schedule (procedure_code,modifier,allowed_cents) contracts can pay a
     percentage of, e.g. the Medicare physician fee schedule."""
-    from services.remittance.contract_file import _SCHEDULE
+    from services.remittance.contract_file import SCHEDULE_NAME
 
-    if not _SCHEDULE.match(schedule):
+    if not SCHEDULE_NAME.match(schedule):
         fail(f"--schedule {schedule!r}: must be 1-40 letters, digits, '.', '_' or '-'")
     text = read_text(file)
     _run(load_fees(settings(), tenant, schedule, text), file)

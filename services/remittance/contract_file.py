@@ -38,7 +38,7 @@ _PAYER_ID = re.compile(r"^[A-Za-z0-9._-]{2,80}$")
 _CODE = re.compile(r"^[A-Z0-9]{5}$")
 _MODIFIER = re.compile(r"^[A-Z0-9]{2}$")
 _POS = re.compile(r"^[0-9]{2}$")
-_SCHEDULE = re.compile(r"^[A-Za-z0-9._-]{1,40}$")
+SCHEDULE_NAME = re.compile(r"^[A-Za-z0-9._-]{1,40}$")
 MAX_CENTS = 10_000_000_00  # ten million dollars a unit: anything above is a typo
 
 
@@ -130,7 +130,7 @@ def _contract(d: dict[str, str]) -> ContractRow:
             raise _Bad("column allowed_cents: give an allowed amount or a fee schedule, not both")
         rate = Rate(code, modifier, pos, start, end, _cents(d, "allowed_cents"), None, None)
     elif schedule:
-        if not _SCHEDULE.match(schedule):
+        if not SCHEDULE_NAME.match(schedule):
             raise _Bad(
                 f"column fee_schedule: must be 1-40 letters, digits, '.', '_' or '-' (got {schedule!r})"
             )
