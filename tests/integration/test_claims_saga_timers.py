@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 import pytest
 
-from runtime.core_client import CoreClient
+from runtime.core_client import CoreClient, CoreSettings
 from runtime.settings import Settings
 from schemas.events import AckKind, ClaimCoded
 from schemas.ids import claim_id_for
@@ -178,6 +178,44 @@ async def test_a_payer_without_real_time_276_is_not_asked_and_the_note_says_so(
     note = orjson.loads(rows[-1]["detail"])
     assert note["realtime_276"] is False
     assert "answers no real-time 276" in note["note"]
+
+
+async def test_the_835_wait_counts_from_the_payers_acceptance(claims: Claims) -> None:
+    """A claim whose 277CA came late is not asked about at the day counted from sending:
+    the payer's days to pay run from its receipt, so pipeline or clearinghouse delay
+    before the acceptance never turns into 276s."""
+    claim = coded(1, payer="MCR01")
+    await submit(claims, claim)
+    await claims.due_now("remit")  # the payer's days, counted from sending, have passed
+    await claims.send(ack(claim, AckKind.ack_277ca, True))
+    unused = CoreClient(CoreSettings(), claims.svc.settings, "claims")  # nothing is due
+    assert await timers.status_inquiries(claims.svc, cfg=claims.cfg, core=unused) == 0
+    due = await claims.pool.fetchval(
+        "SELECT extract(epoch FROM due_at - now()) FROM claim_timers"
+        " WHERE claim_id = $1 AND kind = 'remit'",
+        claim.claim_id,
+    )
+    # MCR01's 14 days in the directory, in this test's payer days
+    assert float(due) == pytest.approx(claims.cfg.remit_wait_s(14), abs=5)
+
+
+async def test_due_276s_go_out_at_the_configured_pace(live_stack: Settings) -> None:
+    cfg = ClaimsSettings(batch_window_s=0, status_inquiries_per_tick=2)
+    seen: list[tuple[str, str]] = []
+    async with (
+        core_endpoint(live_stack, _answer_277(seen)) as ep,
+        claims_service(ep.settings, cfg) as claims,
+    ):
+        core = ep.client("claims")
+        for n in (1, 2, 3):
+            await submit(claims, coded(n))
+        await claims.due_now("remit")
+        # three are due; a tick sends two and leaves the third for the next
+        assert await timers.status_inquiries(claims.svc, cfg=cfg, core=core) == 2
+        assert len(seen) == 2
+        assert await timers.status_inquiries(claims.svc, cfg=cfg, core=core) == 1
+        assert len(seen) == 3
+        await core.close()
 
 
 async def _the_277_is_recorded(
