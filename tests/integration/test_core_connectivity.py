@@ -19,6 +19,7 @@ from aiohttp import web
 from runtime import core_envelope as ce
 from runtime.core_client import CoreClient, CoreRejected, CoreUnavailable
 from runtime.settings import Settings
+from services.simulator import core_web
 from tests.integration.core_world import Endpoint, certs, core_endpoint, secret
 
 pytestmark = pytest.mark.integration
@@ -280,3 +281,27 @@ async def test_an_http_401_is_unauthorized_and_a_closed_port_is_unavailable(
     finally:
         await closed.close()
     assert counted(closed, "unreachable") == 2
+
+
+async def test_calls_reuse_one_tls_connection(live_stack: Settings) -> None:
+    """The pooled client keeps its connection: ten calls, one TLS handshake."""
+    server = core_web.core_server(live_stack)
+    peers: set[tuple[str, int]] = set()
+
+    async def counting(request: web.Request) -> web.Response:
+        peers.add(request.transport.get_extra_info("peername"))  # type: ignore[union-attr]
+        code, body, kind = await core_web.handle(
+            server, echo, request.headers["Content-Type"], await request.read()
+        )
+        return web.Response(status=code, body=body, headers={"Content-Type": kind})
+
+    app = web.Application()
+    app.router.add_post(core_web.PATH, counting)
+    async with core_endpoint(live_stack, echo, app=app) as ep:
+        client = ep.client()
+        try:
+            for i in range(10):
+                await client.exchange(ELIG, f"ISA*{i}~", payer="PPO01")
+        finally:
+            await client.close()
+    assert len(peers) == 1
