@@ -12,8 +12,9 @@ with a header and one row (``rcm partners import FILE.csv --tenant T``):
   ``contact_email`` (optional) for its PER*IC;
 - ``receiver_name``, ``receiver_id``: loop 1000B NM1*40.
 
-The batcher writes every 837P of the tenant with it (a tenant without a row: the
-install's ``RCM_X12_*`` settings). Control numbers (ISA13, GS06) come from the claims
+The batcher writes every 837P of the tenant with it, and the status timer every 276 (a
+tenant without a row: the install's ``RCM_X12_*`` settings). The CORE envelope's
+SenderID stays the install's (``RCM_CORE_SENDER_ID``): one clearinghouse account. Control numbers (ISA13, GS06) come from the claims
 room's sequences: one series for every trading partner, so unique for each, and a
 number PostgreSQL handed out is never handed out again, a crash or a rollback
 included.

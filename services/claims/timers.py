@@ -30,13 +30,13 @@ from runtime.core_client import CoreClient, CoreRejected, CoreUnavailable
 from runtime.service import Context, Service
 from runtime.x12 import X12Error
 from schemas.events import ClaimCoded, ClaimSubmitted
-from services.claims import directory, saga
+from services.claims import directory, partners, saga
 from services.claims import repository as repo
 from services.claims.config import ClaimsSettings
 from services.claims.handlers import Change, apply
 from services.claims.saga import State, Timer, filing_deadline, next_filing_check
 from services.claims.x12_276 import read_277, render_276
-from services.claims.x12_837 import Party, Unbuildable
+from services.claims.x12_837 import Unbuildable
 
 log = logging.getLogger("rcm.claims.timers")
 
@@ -213,6 +213,7 @@ async def _inquiry(
     claim_id, state = row["claim_id"], State(row["state"])
     icn, gcn = await repo.next_control_numbers(conn)
     trace = f"{claim_id}-{row['attempts'] + 1}"
+    me = partners.identity(await partners.for_tenant(conn, row["tenant"]), s)  # ISA, 1000A
     try:
         text = render_276(
             ClaimCoded.model_validate_json(row["coded"]),
@@ -221,8 +222,8 @@ async def _inquiry(
             trace=trace,
             interchange=icn,
             group=gcn,
-            submitter=Party(s.x12_submitter_name, s.x12_submitter_id),
-            receiver=Party(s.x12_receiver_name, s.x12_receiver_id),
+            submitter=me.submitter,
+            receiver=me.receiver,
             at=dt.datetime.now(dt.UTC),
             usage=s.x12_usage,
         )

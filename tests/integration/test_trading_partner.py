@@ -7,10 +7,19 @@ from __future__ import annotations
 import pytest
 
 from runtime.settings import Settings
-from services.claims import partners
+from schemas.events import AckKind
+from services.claims import partners, timers
 from services.claims import repository as repo
 from services.claims.config import ClaimsSettings
-from tests.integration.claims_world import TENANT, claims_service, coded, settings_for, submit
+from tests.integration.claims_world import (
+    TENANT,
+    ack,
+    claims_service,
+    coded,
+    settings_for,
+    submit,
+)
+from tests.integration.core_world import core_endpoint
 
 pytestmark = pytest.mark.integration
 
@@ -65,3 +74,36 @@ async def test_a_tenant_without_an_identity_is_sent_under_the_install_settings(
         live_stack.x12_submitter_id,
         live_stack.x12_receiver_id,
     )
+
+
+async def test_a_tenants_276_carries_its_identity_too(
+    live_stack: Settings, cfg: ClaimsSettings
+) -> None:
+    asked: list[str] = []
+
+    async def clearinghouse(payload_type: str, x12: str) -> str:
+        asked.append(x12)
+        return "not a 277"  # what comes back does not matter here
+
+    async with (
+        core_endpoint(live_stack, clearinghouse) as ep,
+        claims_service(ep.settings, cfg) as claims,
+    ):
+        async with claims.pool.acquire() as conn:
+            await partners.save(conn, TENANT, partners.parse(PARTNER))
+        claim = coded(3)
+        await submit(claims, claim)
+        await claims.send(ack(claim, AckKind.ack_277ca, True))
+        await claims.due_now("remit")
+        core = ep.client("claims")
+        assert await timers.status_inquiries(claims.svc, cfg=cfg, core=core) == 1
+        await core.close()
+    [text] = asked
+    segs = [s.split("*") for s in text.split("~") if s]
+    assert (segs[0][5], segs[0][6].strip(), segs[0][8].strip()) == (
+        "30",
+        "123456789",
+        "CLEARINGHSE01",
+    )
+    assert (segs[1][2], segs[1][3]) == ("PRACTICEGS", "CHGS")
+    assert ["NM1", "41", "2", "MAPLE FAMILY MEDICINE", "", "", "", "", "46", "SUBM-778899"] in segs
