@@ -31,6 +31,13 @@ class AccountSnapshot:
     def owed_cents(self) -> int:
         return sum(self.balances.values()) + sum(cents for _, cents in self.unapplied)
 
+    def placed(self) -> bool:
+        """Placed with a collection agency: no more statements."""
+        return bool(self.account and self.account.get("placed_on"))
+
+    def credit_cents(self) -> int:
+        return -sum(cents for _, cents in self.unapplied)
+
     @classmethod
     async def read(cls, conn: asyncpg.Connection, tenant: str, guarantor: str) -> AccountSnapshot:
         [snap] = await cls.read_many(conn, [(tenant, guarantor)])
@@ -95,7 +102,8 @@ _SNAPSHOTS_SQL = (
     "   AS unapplied,"
     " (SELECT count(*)::int + 1 FROM statements WHERE tenant = q.t AND guarantor_id = q.g)"
     "   AS number,"
-    " (SELECT row_to_json(a) FROM (SELECT first_name, last_name, address FROM accounts"
+    " (SELECT row_to_json(a) FROM (SELECT first_name, last_name, address, placed_on"
+    "   FROM accounts"
     "   WHERE tenant = q.t AND guarantor_id = q.g) a) AS account"
     ") s ORDER BY q.n"
 )
