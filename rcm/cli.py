@@ -138,12 +138,22 @@ def print_summary(result: dict[str, object], out: Path) -> None:
 
 def _register_subcommands() -> None:
     """Each area keeps its commands in rcm/cli_<area>.py; one line each here."""
-    from rcm import cli_code, cli_coverage, cli_fhir, cli_keys, cli_ops, cli_payers, cli_x12
+    from rcm import (
+        cli_code,
+        cli_collections,
+        cli_coverage,
+        cli_fhir,
+        cli_keys,
+        cli_ops,
+        cli_payers,
+        cli_x12,
+    )
 
     app.add_typer(cli_x12.app, name="x12")
     app.add_typer(cli_code.app, name="code")
     app.add_typer(cli_coverage.app, name="coverage")
     app.add_typer(cli_payers.app, name="payers")
+    app.add_typer(cli_collections.app, name="collections")
     app.add_typer(cli_fhir.app, name="fhir")
     app.add_typer(cli_keys.keys_app, name="keys")
     app.add_typer(cli_keys.audit_app, name="audit")
