@@ -105,6 +105,11 @@ def demo(
             f"the run's money does not reconcile: {result['unreconciled_cents']} cents of the"
             " charges are neither paid, adjusted, the patients' share nor held for a person"
         )
+    if result["patient_money_unreconciled_cents"]:
+        fail(
+            f"the patients' money does not reconcile: {result['patient_money_unreconciled_cents']}"
+            " cents paid are neither on a claim, held as a credit nor refunded"
+        )
 
 
 def print_summary(result: dict[str, object], out: Path) -> None:
@@ -124,6 +129,10 @@ def print_summary(result: dict[str, object], out: Path) -> None:
     table.add_row("paid by secondary payers", usd("secondary_paid_cents"))
     table.add_row("crossed over by the payer", str(result["crossover_claims"]))
     table.add_row("QMB cost sharing written off", usd("qmb_written_off_cents"))
+    table.add_row("written off (small balances, reasons)", usd("written_off_cents"))
+    table.add_row("paid by patients", usd("patient_paid_cents"))
+    table.add_row("refunded to patients", usd("refunded_cents"))
+    table.add_row("patient credit held", usd("credit_held_cents"))
     if result["self_pay_cents"]:
         table.add_row("self-pay visits (billed to the patient)", usd("self_pay_cents"))
     table.add_row("held for a person (work queues)", usd("waiting_for_a_person_cents"))
