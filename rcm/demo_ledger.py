@@ -1,7 +1,7 @@
 """The demo day's patient money (issue 29 parts 4 and 6): some patients pay a copay at
 check-in, before their insurance has answered; what the payers leave them less than that
 is a credit, refunded once the day has settled; the practice writes off balances under
-$5.00 instead of mailing a statement for them."""
+$10.00 instead of mailing a statement for them."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from schemas.events_payments import PatientPaymentReceived, PaymentMethod
 COPAY_EVERY = 6
 COPAY_CENTS = 2500
 #: The demo practice's small-balance threshold: a balance under it is written off.
-SMALL_BALANCE_CENTS = 500
+SMALL_BALANCE_CENTS = 1000
 
 
 def ledger_env(tenant: str) -> dict[str, str]:
