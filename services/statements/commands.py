@@ -214,10 +214,13 @@ async def _postings(
     """The request's postings and the balance before them of each claim they touch."""
     conn = ctx.conn
     if req.action in ("write_off", "transfer"):
-        if req.claim_id is None or not await claim_of_account(
-            conn, tenant, guarantor, req.claim_id
-        ):
+        if req.claim_id is None:
+            raise Refused("a write-off or transfer names its claim")
+        final = await claim_of_account(conn, tenant, guarantor, req.claim_id)
+        if final is None:
             raise Refused("the claim is not on this account")
+        if not final:
+            raise Refused("insurance is not done with the claim yet")
         t = (await ClaimLedger.read(conn, req.claim_id)).totals()
         before = {req.claim_id: t.balance_cents}
         if req.action == "write_off":

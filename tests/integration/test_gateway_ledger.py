@@ -94,6 +94,27 @@ async def test_the_credit_balance_report_shows_the_tenants_own_accounts(env: Env
             "SELECT patient_ids FROM audit_log WHERE action = 'ledger.credit_balances'"
         )
         assert sorted(audit) == ["G-A1", "G-A2"]
+        for tenant, rid, status in [
+            ("tenant-a", "R-1", "pending"),
+            ("tenant-a", "R-2", "posted"),
+            ("tenant-b", "R-3", "pending"),
+        ]:
+            await pool.execute(
+                "INSERT INTO ledger_requests(tenant, request_id, guarantor_id, action,"
+                " amount_cents, reason, requested_by, role, requested_at, status, event_id)"
+                " VALUES ($1, $2, 'G-A1', 'write_off', 90000, 'BAD-DEBT', 'k_x', 'work',"
+                " now(), $3, 'e')",
+                tenant,
+                rid,
+                status,
+            )
+        r = await env.client.get(
+            "/v1/ledger/requests", params={"status": "pending"}, headers=env.auth("a_read")
+        )
+        assert r.status_code == 200, r.text
+        assert [(q["request_id"], q["amount_cents"]) for q in r.json()["requests"]] == [
+            ("R-1", 90000)
+        ]
     finally:
         await pool.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
         await pool.close()

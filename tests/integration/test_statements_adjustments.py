@@ -101,7 +101,12 @@ async def test_a_write_off_past_the_balance_or_on_another_account_is_refused(
     await f.send(enc, decision(cid, 13500, 5000, 1500))
     too_much = command("write_off", "G-R", claim_id=cid, amount=1600, reason="ADMIN")
     elsewhere = command("write_off", "G-OTHER", claim_id=cid, amount=100, reason="ADMIN")
-    await f.send(too_much, elsewhere)
+    waiting, c_waiting = visit(7, guarantor="G-R")  # no payer has answered yet
+    early = command("write_off", "G-R", claim_id=c_waiting, amount=100, reason="ADMIN")
+    await f.send(waiting, too_much, elsewhere, early)
+    assert (await request(f, early.command_id))["detail"] == (
+        "insurance is not done with the claim yet"
+    )
     assert (await request(f, too_much.command_id))["detail"] == (
         "write-off 1600 is more than the balance 1500"
     )

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
+from pathlib import Path
 
+import pytest
+from typer.testing import CliRunner
+
+from rcm.cli_collections import app as collections_app
 from services.statements import collections, ledger_rules
 from services.statements.domain import Entry, totals
 
@@ -70,3 +74,20 @@ def test_an_agency_file_with_a_fault_names_its_row_and_column(text: str, error: 
     with pytest.raises(collections.AgencyFileError) as exc:
         collections.parse_payments(text)
     assert str(exc.value) == error
+
+
+def test_rcm_collections_import_names_the_bad_row_and_sends_nothing(tmp_path: Path) -> None:
+    bad = tmp_path / "acme.csv"
+    bad.write_text(
+        "account,payment_ref,collected,fee,received_on\n"
+        "G-1,R-1,25.00,5.00,2026-11-02\n"
+        "G-2,R-2,ten dollars,0,2026-11-02\n",
+        encoding="utf-8",
+    )
+    r = CliRunner().invoke(
+        collections_app, ["import", str(bad), "--tenant", "t1", "--agency", "ACME"]
+    )
+    assert r.exit_code == 1
+    assert r.stderr.strip() == (
+        f"error: {bad}: row 3, column collected: 'ten dollars' is not an amount in dollars"
+    )

@@ -142,11 +142,16 @@ async def post_command(
     )
 
 
-async def _rows(gw: Gateway, sql: str, *args: Any) -> list[dict[str, Any]]:
+async def _rows(gw: Gateway, view: str, sql: str, *args: Any) -> list[dict[str, Any]]:
+    """The view's rows; none when the statements service has not made it yet (a gateway
+    deployed before statements ever migrated)."""
+
     async def run() -> list[dict[str, Any]]:
         assert gw.pool is not None
         async with gw.pool.acquire() as conn:
-            return [dict(r) for r in await conn.fetch(sql, *args)]
+            if not await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", view):
+                return []
+            return [dict(r) for r in await conn.fetch(sql.format(view=view), *args)]
 
     rows: list[dict[str, Any]] = await gw.guarded(run)
     return rows
@@ -163,7 +168,8 @@ async def credit_balances(
 ) -> JSONResponse:
     rows = await _rows(
         gw,
-        f"SELECT guarantor_id, credit_cents, since FROM {g.statements_schema}.credit_balance_v1"
+        f"{g.statements_schema}.credit_balance_v1",
+        "SELECT guarantor_id, credit_cents, since FROM {view}"
         " WHERE tenant = $1 ORDER BY credit_cents DESC, guarantor_id LIMIT $2",
         p.tenant,
         limit,
@@ -197,9 +203,10 @@ async def requests(
 ) -> JSONResponse:
     rows = await _rows(
         gw,
+        f"{g.statements_schema}.ledger_request_v1",
         "SELECT request_id, guarantor_id, claim_id, action, direction, amount_cents, reason,"
         " requested_by, role, requested_at, status, decided_by, decided_at, detail"
-        f" FROM {g.statements_schema}.ledger_request_v1 WHERE tenant = $1"
+        " FROM {view} WHERE tenant = $1"
         " AND ($2::text IS NULL OR status = $2) ORDER BY requested_at DESC LIMIT $3",
         p.tenant,
         status,

@@ -82,16 +82,17 @@ async def decide_request(
 
 async def claim_of_account(
     conn: asyncpg.Connection, tenant: str, guarantor: str, claim_id: str
-) -> bool:
-    """Is the claim this tenant's and on this guarantor's account?"""
-    return bool(
-        await conn.fetchval(
-            "SELECT 1 FROM claim_charges WHERE claim_id = $1 AND tenant = $2 AND guarantor_id = $3",
-            claim_id,
-            tenant,
-            guarantor,
-        )
+) -> bool | None:
+    """Is insurance done with the claim (None: the claim is not this tenant's, or not on
+    this guarantor's account)?"""
+    final: bool | None = await conn.fetchval(
+        "SELECT insurance_final FROM claim_charges WHERE claim_id = $1 AND tenant = $2"
+        " AND guarantor_id = $3",
+        claim_id,
+        tenant,
+        guarantor,
     )
+    return final
 
 
 async def refunded(conn: asyncpg.Connection, tenant: str, guarantor: str) -> None:
