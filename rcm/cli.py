@@ -133,6 +133,7 @@ def print_summary(result: dict[str, object], out: Path) -> None:
     table.add_row("paid by patients", usd("patient_paid_cents"))
     table.add_row("refunded to patients", usd("refunded_cents"))
     table.add_row("patient credit held", usd("credit_held_cents"))
+    table.add_row("lines underpaid against contract", str(result.get("underpaid_lines", 0)))
     if result["self_pay_cents"]:
         table.add_row("self-pay visits (billed to the patient)", usd("self_pay_cents"))
     table.add_row("held for a person (work queues)", usd("waiting_for_a_person_cents"))
@@ -150,6 +151,7 @@ def _register_subcommands() -> None:
     from rcm import (
         cli_code,
         cli_collections,
+        cli_contracts,
         cli_coverage,
         cli_fhir,
         cli_keys,
@@ -163,6 +165,7 @@ def _register_subcommands() -> None:
     app.add_typer(cli_coverage.app, name="coverage")
     app.add_typer(cli_payers.app, name="payers")
     app.add_typer(cli_collections.app, name="collections")
+    app.add_typer(cli_contracts.app, name="contracts")
     app.add_typer(cli_fhir.app, name="fhir")
     app.add_typer(cli_keys.keys_app, name="keys")
     app.add_typer(cli_keys.audit_app, name="audit")

@@ -35,6 +35,7 @@ from services.gateway.routes import (
     payments,
     providers,
     statement_view,
+    underpayments,
     workqueues,
 )
 
@@ -98,7 +99,7 @@ def create_app(s: Settings | None = None, g: GatewaySettings | None = None) -> F
     app.add_exception_handler(NeedsLogin, on_needs_login)
 
     areas = (meta, intake, coverage, payments, ledger, payers, providers, workqueues, claims)
-    for area in (*areas, kpis, ops, ops_login, statement_view):
+    for area in (*areas, kpis, ops, underpayments, ops_login, statement_view):
         app.include_router(area.router)
     app.include_router(ops.metrics_router)
     return app
