@@ -104,7 +104,7 @@ def export(
 ) -> None:
     """Place every account past the tenant's collections threshold (flagged by its final
     notice, past the grace days, owing at least the minimum) with the agency: their CSV,
-    and no more statements for them."""
+    and their open claims on no statement again."""
     today = dt.datetime.now(dt.UTC).date()
     path = out or Path(f"collections-{tenant}-{today:%Y%m%d}.csv")
     typer.echo(asyncio.run(export_accounts(settings(), tenant, agency, path, today)))

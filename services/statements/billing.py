@@ -206,7 +206,7 @@ async def maybe_issue_many(
     for (ctx, tenant, guarantor, lead), snap in zip(bills, snaps, strict=True):
         owed = snap.owed_cents()
         next_on = today + dt.timedelta(days=cfg.cycle_days)
-        if not snap.open or owed <= 0 or snap.placed():  # placed: the agency's now
+        if not snap.open or owed <= 0:
             dates.append((tenant, guarantor, None))
             issued.append(None)
         elif owed < cfg.small_balance_for(tenant) and snap.credit_cents() == 0:

@@ -1,5 +1,6 @@
 """Collections (issue 29 part 7): accounts past the tenant's threshold after the statement
-cycle go to a collection agency in a CSV file and are marked placed (no more statements);
+cycle go to a collection agency in a CSV file and are marked placed (their open claims on no
+statement again; a visit after the placement is billed as any other);
 the payments the agency reports come back as ``agency_payment`` commands
 (``commands.py``), each posted with the agency's fee.
 

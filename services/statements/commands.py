@@ -234,9 +234,10 @@ async def _postings(
     credit = -await unapplied_cents(conn, tenant, guarantor)
     if req.action == "refund":
         return ledger_rules.refund(credit, req.amount_cents, req.reason), {}
-    balances = [
-        (r["claim_id"], int(r["balance"])) for r in await open_claims(conn, tenant, guarantor)
-    ]
+    rows = await open_claims(conn, tenant, guarantor)
+    if req.action == "agency_payment":  # the agency collects what it was placed with
+        rows = [r for r in rows if r["placed_on"] is not None]
+    balances = [(r["claim_id"], int(r["balance"])) for r in rows]
     before = dict(balances)
     if req.action == "apply_credit":
         return ledger_rules.apply_credit(credit, balances, req.amount_cents, req.claim_id), before

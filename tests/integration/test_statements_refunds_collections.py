@@ -127,13 +127,21 @@ async def test_an_account_past_the_threshold_is_placed_and_the_agencys_payment_p
     # placed: no more statements
     await timers.run_cycle(svc, late + dt.timedelta(days=60), cfg=cfg)
     assert await f.val("SELECT count(*) FROM statements WHERE guarantor_id = 'G-COL'") == 2
+    # a visit after the placement is billed as any other, the placed visit left out
+    new, c_new = visit(6, guarantor="G-COL")
+    await f.send(new, decision(c_new, 12000, 5000, 3000))
+    [last] = await f.fetch(
+        "SELECT claim_ids, balance_cents FROM statements WHERE guarantor_id = 'G-COL'"
+        " ORDER BY created_at DESC LIMIT 1"
+    )
+    assert (last["claim_ids"], last["balance_cents"]) == ([c_new], 3000)
     await svc.pool.execute("DELETE FROM outbox")
     paid = command(
         "agency_payment", "G-COL", amount=3000, agency="ACME", fee_cents=900, role="agency"
     )
     stray = command("agency_payment", "G-LOW", amount=500, agency="ACME", role="agency")
     await f.send(paid, paid, stray)
-    assert await f.claim_balance(cid) == 0
+    assert (await f.claim_balance(cid), await f.claim_balance(c_new)) == (0, 3000)
     events = [
         (e.claim_id, e.closed_by) for e, _ in await f.emitted() if isinstance(e, ClaimBalanceZero)
     ]

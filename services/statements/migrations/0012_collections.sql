@@ -2,6 +2,9 @@
 ALTER TABLE accounts ADD COLUMN birth_date date;
 ALTER TABLE accounts ADD COLUMN placed_on date;
 ALTER TABLE accounts ADD COLUMN agency text;
+-- The claims an account was placed with: the agency's to collect, on no statement again;
+-- a visit after the placement is billed as any other.
+ALTER TABLE claim_charges ADD COLUMN placed_on date;
 
 -- One row an account placed: the balance the agency was given, in which export file.
 CREATE TABLE placements (

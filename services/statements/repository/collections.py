@@ -46,13 +46,16 @@ async def mark_placed(
     export_id: str,
     placed: Sequence[tuple[str, int]],
 ) -> None:
-    """(guarantor, balance) each: placed with the agency; no more statements."""
+    """(guarantor, balance) each: placed with the agency, with the claims open now (on no
+    statement again)."""
     await conn.execute(
         "WITH p AS (INSERT INTO placements(tenant, guarantor_id, agency, placed_on,"
         "   balance_cents, export_id) SELECT $1, g, $2, $3, b, $4"
         "   FROM unnest($5::text[], $6::bigint[]) AS e(g, b) RETURNING guarantor_id)"
-        " UPDATE accounts SET placed_on = $3, agency = $2, next_statement_on = NULL"
-        " WHERE tenant = $1 AND guarantor_id IN (SELECT guarantor_id FROM p)",
+        " , a AS (UPDATE accounts SET placed_on = $3, agency = $2, next_statement_on = NULL"
+        "   WHERE tenant = $1 AND guarantor_id IN (SELECT guarantor_id FROM p))"
+        " UPDATE claim_charges SET placed_on = $3 WHERE tenant = $1 AND closed_at IS NULL"
+        "   AND placed_on IS NULL AND guarantor_id IN (SELECT guarantor_id FROM p)",
         tenant,
         agency,
         today,
