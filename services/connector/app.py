@@ -1,0 +1,37 @@
+"""The connector: the clearinghouse transports. It moves files and records receipts;
+the rooms that own a file's meaning read it (docs/architecture.md).
+
+Every configured SFTP account is polled (``RCM_CONNECTOR_POLL_S``); each new inbound
+999, 277CA, 277 or 835 is checked, kept and announced once (x12.file-received, or
+remit.received for an 835), then archived or deleted remotely. ``rcm x12 import`` and
+``rcm x12 send`` use the same code from the command line.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from runtime.service import Service
+from runtime.settings import Settings
+from services.connector.config import ConnectorSettings, load_accounts
+from services.connector.metrics import ConnectorMetrics
+from services.connector.poller import Poller
+
+PORT = 6109
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def service(settings: Settings | None = None) -> tuple[Service, ConnectorMetrics]:
+    """The connector's service (pool, migrations, outbox) and its counters, unwired."""
+    svc = Service(
+        "connector", schema="connector", migrations=MIGRATIONS, http_port=PORT, s=settings
+    )
+    return svc, ConnectorMetrics(svc.metrics.registry)
+
+
+def build(settings: Settings | None = None, config: ConnectorSettings | None = None) -> Service:
+    cfg = config or ConnectorSettings()
+    svc, metrics = service(settings)
+    for account in load_accounts(cfg.accounts_file):
+        svc.every(cfg.poll_s, Poller(cfg, account, metrics))
+    return svc

@@ -1,0 +1,147 @@
+"""Every SQL statement of the connector (schema ``connector``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+
+from services.connector.envelope import Envelope
+
+
+async def receipt(
+    conn: asyncpg.Connection, account: str, name: str, digest: str
+) -> asyncpg.Record | None:
+    row: asyncpg.Record | None = await conn.fetchrow(
+        "SELECT r.outcome, r.reason, f.kind, r.remote_done FROM receipts r"
+        " LEFT JOIN inbound_files f ON f.id = r.file_id"
+        " WHERE r.account = $1 AND r.name = $2 AND r.sha256 = $3",
+        account,
+        name,
+        digest,
+    )
+    return row
+
+
+async def rejected_unchanged(
+    conn: asyncpg.Connection, account: str, name: str, size: int, mtime: int
+) -> bool:
+    """Was this remote file (same name, size and time) refused already? Then it is not
+    fetched again each poll; a file rewritten whole comes in under a new size or time."""
+    found = await conn.fetchval(
+        "SELECT 1 FROM receipts WHERE account = $1 AND name = $2 AND size_bytes = $3"
+        " AND mtime = $4 AND outcome = 'rejected'",
+        account,
+        name,
+        size,
+        mtime,
+    )
+    return found is not None
+
+
+async def add_file(
+    conn: asyncpg.Connection,
+    tenant: str,
+    digest: str,
+    env: Envelope,
+    source: str,
+    name: str,
+    data: bytes,
+) -> int | None:
+    """The file's id; None when the tenant already has this content."""
+    file_id: int | None = await conn.fetchval(
+        "INSERT INTO inbound_files (tenant, sha256, kind, source, name, control_number,"
+        " transactions, size_bytes, raw) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+        " ON CONFLICT (tenant, sha256) DO NOTHING RETURNING id",
+        tenant,
+        digest,
+        env.kind,
+        source,
+        name,
+        env.control_number,
+        env.transactions,
+        len(data),
+        data,
+    )
+    return file_id
+
+
+async def first_name(conn: asyncpg.Connection, tenant: str, digest: str) -> str:
+    name: str = await conn.fetchval(
+        "SELECT source FROM inbound_files WHERE tenant = $1 AND sha256 = $2", tenant, digest
+    )
+    return name
+
+
+async def add_receipt(conn: asyncpg.Connection, **row: Any) -> None:
+    await conn.execute(
+        "INSERT INTO receipts (tenant, account, name, sha256, size_bytes, mtime, outcome,"
+        " reason, file_id, remote_done) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+        " ON CONFLICT (account, name, sha256) DO NOTHING",
+        row["tenant"],
+        row["account"],
+        row["name"],
+        row["sha256"],
+        row["size_bytes"],
+        row.get("mtime", 0),
+        row["outcome"],
+        row.get("reason", ""),
+        row.get("file_id"),
+        row.get("remote_done"),
+    )
+
+
+async def remote_done(
+    conn: asyncpg.Connection, account: str, name: str, digest: str, where: str
+) -> None:
+    await conn.execute(
+        "UPDATE receipts SET remote_done = $4 WHERE account = $1 AND name = $2 AND sha256 = $3",
+        account,
+        name,
+        digest,
+        where,
+    )
+
+
+async def outbound(conn: asyncpg.Connection, account: str, digest: str) -> asyncpg.Record | None:
+    row: asyncpg.Record | None = await conn.fetchrow(
+        "SELECT name, state FROM outbound_files WHERE account = $1 AND sha256 = $2",
+        account,
+        digest,
+    )
+    return row
+
+
+async def add_outbound(
+    conn: asyncpg.Connection, tenant: str, account: str, name: str, digest: str, icn: str, data: bytes
+) -> None:
+    await conn.execute(
+        "INSERT INTO outbound_files (tenant, account, name, sha256, control_number, raw)"
+        " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (account, sha256) DO NOTHING",
+        tenant,
+        account,
+        name,
+        digest,
+        icn,
+        data,
+    )
+
+
+async def outbound_result(
+    conn: asyncpg.Connection, account: str, digest: str, error: str | None
+) -> None:
+    if error is None:
+        await conn.execute(
+            "UPDATE outbound_files SET state = 'uploaded', uploaded_at = now(),"
+            " attempts = attempts + 1, last_error = '' WHERE account = $1 AND sha256 = $2",
+            account,
+            digest,
+        )
+    else:
+        await conn.execute(
+            "UPDATE outbound_files SET attempts = attempts + 1, last_error = $3"
+            " WHERE account = $1 AND sha256 = $2",
+            account,
+            digest,
+            error,
+        )
