@@ -56,9 +56,7 @@ class Account(BaseModel):
 
 
 class ConnectorSettings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="RCM_CONNECTOR_", env_file=".env", extra="ignore"
-    )
+    model_config = SettingsConfigDict(env_prefix="RCM_CONNECTOR_", env_file=".env", extra="ignore")
 
     accounts_file: Path | None = Field(
         default=None, description="JSON list of SFTP accounts; none: the connector idles"

@@ -65,7 +65,7 @@ class _Open:
     sets: int = 0
 
 
-def _walk(segs: list[list[str]]) -> Envelope:  # noqa: C901 - one state machine, read top down
+def _walk(segs: list[list[str]]) -> Envelope:
     o = _Open()
     kinds: set[str] = set()
     trace = payer = ""

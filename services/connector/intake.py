@@ -38,14 +38,15 @@ async def take(
     source: str,
     mtime: int = 0,
 ) -> Taken:
-    """Takes one file in. Run again for the same account, name and bytes (a crash after
-    the commit, before the remote file was archived) it returns the first outcome."""
+    """Takes one file in. From a mailbox (``account`` set), the same name and bytes again
+    (a crash after the commit, before the remote file was archived) returns the first
+    outcome; an import of bytes taken before is a duplicate."""
     digest = sha256(data)
-    prior = await repository.receipt(conn, account, name, digest)
+    prior = await repository.receipt(conn, account, name, digest) if account else None
     if prior is not None:
         return Taken(prior["outcome"], prior["reason"], prior["kind"] or "", digest)
-    row = {"tenant": tenant, "account": account, "name": name, "sha256": digest}
-    row |= {"size_bytes": len(data), "mtime": mtime}
+    row: dict[str, object] = {"tenant": tenant, "account": account, "name": name}
+    row |= {"sha256": digest, "size_bytes": len(data), "mtime": mtime}
     try:
         env = envelope.check(data)
         if env.kind not in envelope.INBOUND_KINDS:

@@ -90,7 +90,9 @@ class Mailbox:
         except asyncssh.PermissionDenied:
             raise MailboxError(AUTH, f"{where}: authentication refused for {a.username}") from None
         except (OSError, TimeoutError, asyncssh.Error) as exc:
-            raise MailboxError(UNREACHABLE, f"{where}: unreachable ({type(exc).__name__})") from None
+            raise MailboxError(
+                UNREACHABLE, f"{where}: unreachable ({type(exc).__name__})"
+            ) from None
 
     def close(self) -> None:
         if self._sftp is not None:
@@ -108,7 +110,9 @@ class Mailbox:
         try:
             return await coro  # type: ignore[misc]
         except asyncssh.SFTPError as exc:
-            raise MailboxError(REMOTE, f"account {self.account.name}: {what}: {exc.reason}") from None
+            raise MailboxError(
+                REMOTE, f"account {self.account.name}: {what}: {exc.reason}"
+            ) from None
         except (OSError, asyncssh.Error) as exc:
             raise MailboxError(
                 UNREACHABLE, f"account {self.account.name}: {what}: {type(exc).__name__}"
@@ -181,4 +185,3 @@ class Mailbox:
             return data if isinstance(data, bytes) else data.encode()
 
         return await self._call(f"reading {path}", read())  # type: ignore[return-value]
-

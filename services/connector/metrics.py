@@ -16,7 +16,10 @@ class ConnectorMetrics:
             registry=registry,
         )
         self.uploads = Counter(
-            "rcm_connector_uploads", "837 files uploaded and renamed", ["account"], registry=registry
+            "rcm_connector_uploads",
+            "837 files uploaded and renamed",
+            ["account"],
+            registry=registry,
         )
         self.failures = Counter(
             "rcm_connector_failures",

@@ -50,7 +50,9 @@ async def send(
         if prior is not None and prior["state"] == "uploaded":
             return prior["name"], False
         name = (
-            prior["name"] if prior else file_name(account, tenant, env, now or dt.datetime.now())
+            prior["name"]
+            if prior
+            else file_name(account, tenant, env, now or dt.datetime.now(dt.UTC))
         )
         await repository.add_outbound(
             conn, tenant, account.name, name, digest, env.control_number, data

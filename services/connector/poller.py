@@ -52,7 +52,8 @@ class Poller:
 
     async def poll(self, svc: Service) -> int:
         """Takes in every new inbound file; returns how many were taken (not refused)."""
-        assert self.box is not None and svc.pool is not None
+        assert self.box is not None
+        assert svc.pool is not None
         a, done = self.account, 0
         for remote in await self.box.inbound():
             async with svc.pool.acquire() as conn:

@@ -113,7 +113,13 @@ async def outbound(conn: asyncpg.Connection, account: str, digest: str) -> async
 
 
 async def add_outbound(
-    conn: asyncpg.Connection, tenant: str, account: str, name: str, digest: str, icn: str, data: bytes
+    conn: asyncpg.Connection,
+    tenant: str,
+    account: str,
+    name: str,
+    digest: str,
+    icn: str,
+    data: bytes,
 ) -> None:
     await conn.execute(
         "INSERT INTO outbound_files (tenant, account, name, sha256, control_number, raw)"
