@@ -6,6 +6,7 @@ told apart, counted, and retried or stops the account."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import os
 import subprocess
@@ -14,7 +15,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from rcm import cli
 from rcm.stack_sftp import accounts_file, mailbox
 from runtime.service import Service
 from runtime.settings import Settings
@@ -36,6 +39,9 @@ from services.connector.poller import Poller
 from tests.connector_files import ack_277ca, ack_999, claim_837, remit_835
 
 pytestmark = pytest.mark.integration
+
+runner = CliRunner()
+cli._register_subcommands()  # as `rcm` does: `rcm x12 import`
 
 if os.geteuid() != 0:
     pytest.skip("the stack's sshd runs only as root", allow_module_level=True)
@@ -321,3 +327,35 @@ def _free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
     return port
+
+
+async def test_rcm_x12_import_takes_files_the_same_way_and_knows_the_mailboxs_files(
+    live_stack: Settings,
+    connector: tuple[Service, ConnectorMetrics],
+    account: Account,
+    tmp_path: Path,
+) -> None:
+    svc, metrics = connector
+    trace, icn = uuid.uuid4().hex[:12], _icn()
+    (tmp_path / "portal-era.835").write_bytes(remit(trace))
+    (tmp_path / "ack.999").write_bytes(ack_999(icn))
+    (tmp_path / "statement.pdf").write_bytes(b"%PDF-1.7\n")
+    args = ["x12", "import", str(tmp_path), "--tenant", account.tenant]
+    first = await asyncio.to_thread(runner.invoke, cli.app, args)
+    assert first.exit_code == 2, first.output  # a file was refused
+    lines = sorted(first.output.splitlines())
+    assert lines[0].endswith("ack.999: accepted 999")
+    assert lines[1].endswith("portal-era.835: accepted 835")
+    assert "statement.pdf: rejected: not X12" in lines[2]
+    assert await announced(svc, [trace, sha256(ack_999(icn))]) == {}  # relayed to Kafka
+    again = await asyncio.to_thread(
+        runner.invoke, cli.app, [*args[:2], str(tmp_path / "ack.999"), *args[3:]]
+    )
+    assert again.exit_code == 0
+    assert "duplicate 999: the same content came before as import:ack.999" in again.output
+    # the same ERA arriving later in the tenant's mailbox is a duplicate too
+    deliver(live_stack, account, "era-from-mailbox.835", remit(trace))
+    assert await poller(account, metrics)(svc) == 1
+    assert [(n, o) for n, o, _, _ in await receipts(svc, account)] == [
+        ("era-from-mailbox.835", "duplicate")
+    ]
