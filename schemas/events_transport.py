@@ -24,3 +24,17 @@ class X12FileReceived(Event):
     transactions: int = Field(ge=1)
     source: str = Field(description="sftp:ACCOUNT/NAME, import:NAME or upload:NAME")
     x12: str = Field(min_length=50)
+
+
+class X12FileUploaded(Event):
+    """A file a person uploaded through the gateway; the connector takes it in as it
+    takes a mailbox's (its outcome: the connector's receipts, ``GET /v1/x12/files``)."""
+
+    TYPE = "rcm.x12.file-uploaded.v1"
+    TOPIC = "x12.file-uploaded"
+    KEY_FIELD = "sha256"
+
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="Of the file's bytes")
+    name: str = Field(min_length=1, max_length=128, description="The file's name as uploaded")
+    uploaded_by: str = Field(max_length=100, description="API key id")
+    x12: str = Field(max_length=2_000_000, description="The file's text (ASCII)")

@@ -58,7 +58,7 @@ async def take(
     async with conn.transaction():
         file_id = await repository.add_file(conn, tenant, digest, env, source, name, data)
         if file_id is None:
-            first = await repository.first_name(conn, tenant, digest)
+            file_id, first = await repository.first(conn, tenant, digest)
             taken = Taken("duplicate", f"the same content came before as {first}", env.kind, digest)
         else:
             await _announce(svc, conn, tenant, env, digest, source, data)

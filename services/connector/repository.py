@@ -66,18 +66,19 @@ async def add_file(
     return file_id
 
 
-async def first_name(conn: asyncpg.Connection, tenant: str, digest: str) -> str:
-    name: str = await conn.fetchval(
-        "SELECT source FROM inbound_files WHERE tenant = $1 AND sha256 = $2", tenant, digest
+async def first(conn: asyncpg.Connection, tenant: str, digest: str) -> tuple[int, str]:
+    """The id and source of the tenant's file of this content."""
+    row = await conn.fetchrow(
+        "SELECT id, source FROM inbound_files WHERE tenant = $1 AND sha256 = $2", tenant, digest
     )
-    return name
+    return row["id"], row["source"]
 
 
 async def add_receipt(conn: asyncpg.Connection, **row: Any) -> None:
     await conn.execute(
         "INSERT INTO receipts (tenant, account, name, sha256, size_bytes, mtime, outcome,"
         " reason, file_id, remote_done) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-        " ON CONFLICT (account, name, sha256) DO NOTHING",
+        " ON CONFLICT (tenant, account, name, sha256) DO NOTHING",
         row["tenant"],
         row["account"],
         row["name"],

@@ -33,9 +33,10 @@ CREATE TABLE receipts (
     file_id bigint REFERENCES inbound_files (id),
     remote_done text,
     at timestamptz NOT NULL DEFAULT now(),
-    UNIQUE (account, name, sha256)
+    UNIQUE (tenant, account, name, sha256)
 );
-CREATE INDEX receipts_open ON receipts (account) WHERE remote_done IS NULL;
+CREATE INDEX receipts_by_account ON receipts (account, name);
+CREATE INDEX receipts_by_content ON receipts (tenant, sha256);
 
 -- 837 interchanges sent to an account's outbound folder (temporary name, then renamed).
 CREATE TABLE outbound_files (
