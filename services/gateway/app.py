@@ -97,9 +97,19 @@ def create_app(s: Settings | None = None, g: GatewaySettings | None = None) -> F
     add_handlers(app, g.retry_after_s)
     app.add_exception_handler(NeedsLogin, on_needs_login)
 
-    areas = (meta, intake, coverage, payments, payers, providers, workqueues, claims, kpis)
-    areas = (*areas, x12files, ops)
-    for area in (*areas, ops_login, statement_view):
+    areas = (
+        meta,
+        intake,
+        coverage,
+        payments,
+        payers,
+        providers,
+        workqueues,
+        claims,
+        kpis,
+        x12files,
+    )
+    for area in (*areas, ops, ops_login, statement_view):
         app.include_router(area.router)
     app.include_router(ops.metrics_router)
     return app
