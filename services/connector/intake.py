@@ -63,9 +63,8 @@ async def take(
         else:
             await _announce(svc, conn, tenant, env, digest, source, data)
             taken = Taken("accepted", "", env.kind, digest)
-        await repository.add_receipt(
-            conn, **row, outcome=taken.outcome, reason=taken.reason, file_id=file_id
-        )
+        row |= {"file_id": file_id, "kind": env.kind, "control_number": env.control_number}
+        await repository.add_receipt(conn, **row, outcome=taken.outcome, reason=taken.reason)
     svc.outbox.wake.set()
     metrics.files.labels(account, env.kind, taken.outcome).inc()
     return taken

@@ -13,9 +13,8 @@ async def receipt(
     conn: asyncpg.Connection, account: str, name: str, digest: str
 ) -> asyncpg.Record | None:
     row: asyncpg.Record | None = await conn.fetchrow(
-        "SELECT r.outcome, r.reason, f.kind, r.remote_done FROM receipts r"
-        " LEFT JOIN inbound_files f ON f.id = r.file_id"
-        " WHERE r.account = $1 AND r.name = $2 AND r.sha256 = $3",
+        "SELECT outcome, reason, kind FROM receipts"
+        " WHERE account = $1 AND name = $2 AND sha256 = $3",
         account,
         name,
         digest,
@@ -77,7 +76,8 @@ async def first(conn: asyncpg.Connection, tenant: str, digest: str) -> tuple[int
 async def add_receipt(conn: asyncpg.Connection, **row: Any) -> None:
     await conn.execute(
         "INSERT INTO receipts (tenant, account, name, sha256, size_bytes, mtime, outcome,"
-        " reason, file_id, remote_done) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+        " reason, file_id, kind, control_number)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
         " ON CONFLICT (tenant, account, name, sha256) DO NOTHING",
         row["tenant"],
         row["account"],
@@ -88,7 +88,8 @@ async def add_receipt(conn: asyncpg.Connection, **row: Any) -> None:
         row["outcome"],
         row.get("reason", ""),
         row.get("file_id"),
-        row.get("remote_done"),
+        row.get("kind"),
+        row.get("control_number"),
     )
 
 

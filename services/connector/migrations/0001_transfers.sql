@@ -30,6 +30,8 @@ CREATE TABLE receipts (
     mtime bigint NOT NULL DEFAULT 0,
     outcome text NOT NULL CHECK (outcome IN ('accepted', 'duplicate', 'rejected')),
     reason text NOT NULL DEFAULT '',
+    kind text,  -- 999, 277CA, 277, 835; NULL when refused
+    control_number text,
     file_id bigint REFERENCES inbound_files (id),
     remote_done text,
     at timestamptz NOT NULL DEFAULT now(),

@@ -33,7 +33,12 @@ SHA = r"^[0-9a-f]{64}$"
     " content: the same bytes again, under any name or from the mailbox, are a duplicate."
     " The outcome is read at `receipt`.",
     openapi_extra={
-        "requestBody": {"required": True, "content": {"application/edi-x12": {"schema": {}}}}
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            },
+        }
     },
 )
 async def post_file(
