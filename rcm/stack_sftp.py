@@ -18,6 +18,7 @@ import os
 import pwd
 import secrets
 import shutil
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -176,7 +177,27 @@ def sftp_up(s: Settings) -> None:
 
 
 def sftp_down(s: Settings) -> None:
+    """Stops the listener and the sessions it forked (OpenSSH leaves them running)."""
+    pid = pid_alive(sftp_dir(s) / "sshd.pid")
+    sessions = _children(pid) if pid else []
     stop_pid(sftp_dir(s) / "sshd.pid", "the SFTP server")
+    for child in sessions:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child, signal.SIGTERM)
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            ppid = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == pid:
+            found.append(int(d.name))
+    return found
 
 
 def sftp_status(s: Settings) -> dict[str, object]:

@@ -109,14 +109,17 @@ class Mailbox:
     async def _call(self, what: str, coro: object) -> object:
         try:
             return await coro  # type: ignore[misc]
+        except (asyncssh.SFTPConnectionLost, asyncssh.SFTPNoConnection) as exc:
+            raise MailboxError(UNREACHABLE, self._lost(what, exc)) from None
         except asyncssh.SFTPError as exc:
             raise MailboxError(
                 REMOTE, f"account {self.account.name}: {what}: {exc.reason}"
             ) from None
         except (OSError, asyncssh.Error) as exc:
-            raise MailboxError(
-                UNREACHABLE, f"account {self.account.name}: {what}: {type(exc).__name__}"
-            ) from None
+            raise MailboxError(UNREACHABLE, self._lost(what, exc)) from None
+
+    def _lost(self, what: str, exc: BaseException) -> str:
+        return f"account {self.account.name}: {what}: unreachable ({type(exc).__name__})"
 
     # --- inbound ---------------------------------------------------------------
 

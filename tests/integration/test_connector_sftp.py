@@ -18,7 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 from rcm import cli
-from rcm.stack_sftp import accounts_file, mailbox
+from rcm.stack_sftp import accounts_file, mailbox, sftp_down, sftp_up
 from runtime.service import Service
 from runtime.settings import Settings
 from services.connector import intake
@@ -359,3 +359,26 @@ async def test_rcm_x12_import_takes_files_the_same_way_and_knows_the_mailboxs_fi
     assert [(n, o) for n, o, _, _ in await receipts(svc, account)] == [
         ("era-from-mailbox.835", "duplicate")
     ]
+
+
+async def test_files_keep_coming_in_across_an_sftp_server_restart(
+    live_stack: Settings, connector: tuple[Service, ConnectorMetrics], account: Account
+) -> None:
+    svc, metrics = connector
+    p = poller(account, metrics)
+    deliver(live_stack, account, "before.999", ack_999(_icn()))
+    assert await p(svc) == 1
+    await asyncio.to_thread(sftp_down, live_stack)
+    deliver(live_stack, account, "while-down.999", ack_999(_icn()))
+    try:
+        assert await p(svc) == 0  # the server is gone: counted, retried after a backoff
+        assert "unreachable" in p.error
+    finally:
+        await asyncio.to_thread(sftp_up, live_stack)
+    for _ in range(50):  # the backoff is 0.05 s doubling
+        if await p(svc):
+            break
+        await asyncio.sleep(0.1)
+    outcomes = {n: o for n, o, _, _ in await receipts(svc, account)}
+    assert outcomes == {"before.999": "accepted", "while-down.999": "accepted"}
+    assert metrics.account_state.labels(account.name)._value.get() == 1
