@@ -93,12 +93,9 @@ def send_command(
     from services.connector.mailbox import MailboxError
     from services.connector.outbound import send
 
+    cfg = ConnectorSettings()
     try:
-        found = [
-            a
-            for a in load_accounts(accounts or ConnectorSettings().accounts_file)
-            if a.name == account
-        ]
+        found = [a for a in load_accounts(accounts or cfg.accounts_file) if a.name == account]
     except AccountError as exc:
         fail(str(exc))
     if not found:
@@ -110,12 +107,15 @@ def send_command(
         await svc.start_resources()
         try:
             assert svc.pool is not None
-            return await send(svc.pool, metrics, found[0], found[0].tenant, data)
+            retry = (cfg.retry_min_s, cfg.retry_max_s)
+            return await send(svc.pool, metrics, found[0], found[0].tenant, data, retry=retry)
         finally:
             await svc.stop_resources()
 
     try:
         name, fresh = asyncio.run(run())
-    except (EnvelopeError, MailboxError) as exc:
+    except EnvelopeError as exc:
         fail(f"{file}: {exc}")
+    except MailboxError as exc:
+        fail(f"{file}: {exc} (kept pending: the connector tries it again)")
     typer.echo(f"{file}: {'uploaded as' if fresh else 'sent before as'} {name}")

@@ -19,6 +19,7 @@ from schemas.events_transport import X12FileUploaded
 from services.connector import handlers
 from services.connector.config import ConnectorSettings, load_accounts
 from services.connector.metrics import ConnectorMetrics
+from services.connector.outbound import Sender
 from services.connector.poller import Poller
 
 PORT = 6109
@@ -39,4 +40,5 @@ def build(settings: Settings | None = None, config: ConnectorSettings | None = N
     svc.on(X12FileUploaded, partial(handlers.on_uploaded, metrics=metrics))
     for account in load_accounts(cfg.accounts_file):
         svc.every(cfg.poll_s, Poller(cfg, account, metrics))
+        svc.every(cfg.retry_min_s, Sender(cfg, account, metrics))
     return svc

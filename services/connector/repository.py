@@ -136,8 +136,14 @@ async def add_outbound(
 
 
 async def outbound_result(
-    conn: asyncpg.Connection, account: str, digest: str, error: str | None
+    conn: asyncpg.Connection,
+    account: str,
+    digest: str,
+    error: str | None,
+    retry: tuple[float, float] = (1.0, 60.0),
 ) -> None:
+    """Records an upload's end: uploaded, or the reason and the next try (the first
+    ``retry`` seconds doubling per attempt up to the second)."""
     if error is None:
         await conn.execute(
             "UPDATE outbound_files SET state = 'uploaded', uploaded_at = now(),"
@@ -145,11 +151,27 @@ async def outbound_result(
             account,
             digest,
         )
-    else:
-        await conn.execute(
-            "UPDATE outbound_files SET attempts = attempts + 1, last_error = $3"
-            " WHERE account = $1 AND sha256 = $2",
+        return
+    await conn.execute(
+        "UPDATE outbound_files SET attempts = attempts + 1, last_error = $3,"
+        " next_try_at = now() + make_interval(secs => least($5::float8,"
+        " $4::float8 * power(2, least(attempts, 30)))) WHERE account = $1 AND sha256 = $2",
+        account,
+        digest,
+        error,
+        retry[0],
+        retry[1],
+    )
+
+
+async def due_outbound(conn: asyncpg.Connection, account: str, limit: int) -> list[asyncpg.Record]:
+    """Pending uploads whose next try has come, locked for this transaction."""
+    return list(
+        await conn.fetch(
+            "SELECT name, sha256, raw FROM outbound_files WHERE account = $1"
+            " AND state = 'pending' AND next_try_at <= now() ORDER BY id LIMIT $2"
+            " FOR UPDATE SKIP LOCKED",
             account,
-            digest,
-            error,
+            limit,
         )
+    )

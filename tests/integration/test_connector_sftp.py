@@ -9,9 +9,10 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import os
+import shutil
 import subprocess
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -34,7 +35,7 @@ from services.connector.mailbox import (
     sha256,
 )
 from services.connector.metrics import ConnectorMetrics
-from services.connector.outbound import file_name, send
+from services.connector.outbound import Sender, file_name, send
 from services.connector.poller import Poller
 from tests.connector_files import ack_277ca, ack_999, claim_837, remit_835
 
@@ -56,16 +57,16 @@ async def connector(live_stack: Settings) -> AsyncIterator[tuple[Service, Connec
 
 
 @pytest.fixture
-def account(live_stack: Settings) -> Account:
+def account(live_stack: Settings) -> Iterator[Account]:
     """The stack's account with its own tenant and folders, so tests do not meet."""
     base = load_accounts(accounts_file(live_stack))[0]
     tag = uuid.uuid4().hex[:10]
     owner = _owner(live_stack)
-    for folder in (f"inbound/{tag}", f"archive/{tag}", f"outbound/{tag}"):
-        d = mailbox(live_stack) / folder
+    folders = [mailbox(live_stack) / f / tag for f in ("inbound", "archive", "outbound")]
+    for d in folders:
         d.mkdir()
         os.chown(d, *owner)
-    return base.model_copy(
+    yield base.model_copy(
         update={
             "name": f"t-{tag}",
             "tenant": f"tenant-{tag}",
@@ -74,6 +75,8 @@ def account(live_stack: Settings) -> Account:
             "outbound_dir": f"outbound/{tag}",
         }
     )
+    for d in folders:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 def _owner(s: Settings) -> tuple[int, int]:
@@ -382,3 +385,29 @@ async def test_files_keep_coming_in_across_an_sftp_server_restart(
     outcomes = {n: o for n, o, _, _ in await receipts(svc, account)}
     assert outcomes == {"before.999": "accepted", "while-down.999": "accepted"}
     assert metrics.account_state.labels(account.name)._value.get() == 1
+
+
+async def test_the_connector_sends_a_pending_upload_once_the_mailbox_is_back(
+    live_stack: Settings, connector: tuple[Service, ConnectorMetrics], account: Account
+) -> None:
+    svc, metrics = connector
+    assert svc.pool is not None
+    down = account.model_copy(update={"port": _free_port(), "connect_timeout_s": 2})
+    data = claim_837(_icn())
+    with pytest.raises(MailboxError):
+        await send(svc.pool, metrics, down, down.tenant, data, now=_now(), retry=(0.05, 1))
+    sender = Sender(ConnectorSettings(retry_min_s=0.05), down, metrics)
+    await asyncio.sleep(0.1)
+    assert await sender(svc) == 0  # still down: waits again, with the reason
+    row = await svc.pool.fetchrow(
+        "SELECT state, attempts, last_error FROM outbound_files_v1 WHERE account = $1", down.name
+    )
+    assert (row["state"], row["attempts"]) == ("pending", 2)
+    assert "unreachable" in row["last_error"]
+    # the mailbox answers again (same account name, the real port)
+    up = Sender(ConnectorSettings(), down.model_copy(update={"port": account.port}), metrics)
+    await asyncio.sleep(0.3)
+    assert await up(svc) == 1
+    name = file_name(account, account.tenant, check(data), _now())
+    assert (mailbox(live_stack) / account.outbound_dir / name).read_bytes() == data
+    assert await up(svc) == 0  # sent once

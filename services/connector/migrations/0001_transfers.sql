@@ -52,7 +52,9 @@ CREATE TABLE outbound_files (
     state text NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'uploaded')),
     attempts int NOT NULL DEFAULT 0,
     last_error text NOT NULL DEFAULT '',
+    next_try_at timestamptz NOT NULL DEFAULT now(),
     uploaded_at timestamptz,
     UNIQUE (account, sha256),
     UNIQUE (account, name)
 );
+CREATE INDEX outbound_due ON outbound_files (account, next_try_at) WHERE state = 'pending';

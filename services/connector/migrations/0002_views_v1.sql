@@ -6,5 +6,5 @@ FROM receipts;
 
 CREATE VIEW outbound_files_v1 AS
 SELECT id AS outbound_id, tenant, account, name, sha256, control_number, state, attempts,
-       last_error, uploaded_at
+       last_error, next_try_at, uploaded_at
 FROM outbound_files;
