@@ -38,9 +38,35 @@ def user(s: Settings) -> str:
     return f"rcm{s.sftp_port}"
 
 
+def server_dir(s: Settings) -> Path:
+    """The server's side (host key, authorized key, the chroot). sshd refuses a chroot or
+    an authorized_keys file any of whose parents is writable by others than root (a
+    checkout under /tmp): then it lives under /var/lib/rcm-sftp, one folder per stack."""
+    if chroot_safe(s.stack_dir):
+        return sftp_dir(s)
+    import hashlib
+
+    digest = hashlib.sha256(str(s.stack_dir.resolve()).encode()).hexdigest()[:12]
+    return Path("/var/lib/rcm-sftp") / digest
+
+
 def mailbox(s: Settings) -> Path:
     """The chroot: root-owned; the account writes only in its folders inside."""
-    return sftp_dir(s) / "chroot"
+    return server_dir(s) / "chroot"
+
+
+def chroot_safe(path: Path) -> bool:
+    """Is every existing folder from / down to ``path`` root's and not group- or
+    world-writable (what sshd's ChrootDirectory demands)?"""
+    path = path.resolve()
+    for d in [*reversed(path.parents), path]:
+        try:
+            st = d.stat()
+        except FileNotFoundError:
+            break
+        if st.st_uid != 0 or st.st_mode & 0o022:
+            return False
+    return True
 
 
 def accounts_file(s: Settings) -> Path:
@@ -48,7 +74,7 @@ def accounts_file(s: Settings) -> Path:
 
 
 def host_key(s: Settings) -> Path:
-    return sftp_dir(s) / "etc" / "ssh_host_ed25519_key"
+    return server_dir(s) / "etc" / "ssh_host_ed25519_key"
 
 
 def _run(*cmd: str) -> None:
@@ -85,9 +111,11 @@ def _ensure_user(name: str) -> pwd.struct_passwd:
 
 def _keys_and_files(s: Settings) -> None:
     """Once: the host key, the account's key and password, the chroot and its folders."""
-    base = sftp_dir(s)
-    etc, client = base / "etc", base / "client"
-    for d in (base, etc, client, mailbox(s)):
+    base, server = sftp_dir(s), server_dir(s)
+    etc, client = server / "etc", base / "client"
+    # outside the stack folder, /var/lib/rcm-sftp too
+    ours = [base] if server == base else [base, server.parent, server]
+    for d in (*ours, etc, client, mailbox(s)):
         d.mkdir(parents=True, exist_ok=True)
         d.chmod(0o755 if d != client else 0o700)
     if not host_key(s).exists():
@@ -136,7 +164,7 @@ def sshd_config(s: Settings) -> str:
         "ListenAddress 127.0.0.1\n"
         f"HostKey {host_key(s)}\n"
         f"PidFile {base / 'sshd.pid'}\n"
-        f"AuthorizedKeysFile {base / 'etc' / 'authorized_keys'}\n"
+        f"AuthorizedKeysFile {server_dir(s) / 'etc' / 'authorized_keys'}\n"
         "UsePAM no\n"
         "PasswordAuthentication yes\n"
         "KbdInteractiveAuthentication no\n"
@@ -163,7 +191,7 @@ def sftp_up(s: Settings) -> None:
         raise StackError(f"port {s.sftp_port} is taken by another process; set RCM_SFTP_PORT")
     _install()
     _keys_and_files(s)
-    conf = sftp_dir(s) / "etc" / "sshd_config"
+    conf = server_dir(s) / "etc" / "sshd_config"
     conf.write_text(sshd_config(s))
     Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege separation
     _run(str(SSHD), "-t", "-f", str(conf))
