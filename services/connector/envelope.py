@@ -30,7 +30,7 @@ class Envelope:
     kind: str  # 837, 999, 277CA, 277, 835
     transactions: int
     trace_number: str  # the first 835's TRN02 (empty for other kinds)
-    payer_id: str  # the first 835's TRN03, else ISA06
+    payer_id: str  # the first 835's REF*2U, else N1*PR N104, else TRN03, else ISA06
 
 
 def kind_of(st01: str, version: str) -> str:
@@ -89,9 +89,8 @@ def _walk(segs: list[list[str]]) -> Envelope:
             assert o.gs is not None
             o.st, o.st_segments = seg, 1
             kinds.add(kind_of(seg[1] if len(seg) > 1 else "", o.gs[8] if len(o.gs) > 8 else ""))
-        elif sid == "TRN" and o.st is not None and not trace and o.st[1:2] == ["835"]:
-            trace = seg[2] if len(seg) > 2 else ""
-            payer = seg[3] if len(seg) > 3 else ""
+        elif o.st is not None and o.st[1:2] == ["835"] and o.sets == 0 and sid in PAYER_IDS:
+            trace, payer = _payer_id(seg, trace, payer)
         elif sid == "SE":
             _expect(o.st is not None, n, "SE without ST")
             assert o.st is not None
@@ -112,6 +111,26 @@ def _walk(segs: list[list[str]]) -> Envelope:
                 raise EnvelopeError(f"segment {n}: {len(segs) - n} segments after IEA")
             return _envelope(o, kinds, trace, payer)
     raise EnvelopeError(f"truncated: no IEA after {len(segs)} segments")
+
+
+#: Where the first 835 names its payer: TRN (TRN02 the trace, TRN03 the payer's
+#: identifier), N1*PR (N104), REF*2U (the payer id claims were sent to; wins).
+PAYER_IDS = ("TRN", "N1", "REF")
+
+
+def _payer_id(seg: list[str], trace: str, payer: str) -> tuple[str, str]:
+    sid = seg[0].upper()
+
+    def get(i: int) -> str:
+        return seg[i] if len(seg) > i else ""
+
+    if sid == "TRN" and not trace:
+        return get(2), payer or get(3)
+    if sid == "N1" and get(1) == "PR" and get(4):
+        return trace, get(4)
+    if sid == "REF" and get(1) == "2U" and get(2):
+        return trace, get(2)
+    return trace, payer
 
 
 def _envelope(o: _Open, kinds: set[str], trace: str, payer: str) -> Envelope:

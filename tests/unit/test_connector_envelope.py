@@ -19,6 +19,11 @@ def test_whole_files_are_read_for_their_kind_and_control_number() -> None:
     remit = check(remit_835())
     assert (remit.kind, remit.control_number, remit.trace_number) == ("835", "000000195", "12345")
     assert remit.payer_id == "1512345678"
+    named = remit_835().replace(
+        b"N4*CENTERVILLE*PA*17111~", b"N4*CENTERVILLE*PA*17111~REF*2U*MCR01~"
+    )
+    named = named.replace(b"SE*190*", b"SE*191*")
+    assert check(named).payer_id == "MCR01"  # the payer id claims sent to (1000A REF*2U)
     assert check(ack_999(42)).kind == "999"
     assert check(ack_277ca(43)).kind == "277CA"
     assert check(claim_837(44)).control_number == "000000044"
