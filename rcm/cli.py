@@ -124,6 +124,7 @@ def print_summary(result: dict[str, object], out: Path) -> None:
     table.add_row("paid by secondary payers", usd("secondary_paid_cents"))
     table.add_row("crossed over by the payer", str(result["crossover_claims"]))
     table.add_row("QMB cost sharing written off", usd("qmb_written_off_cents"))
+    table.add_row("lines underpaid against contract", str(result.get("underpaid_lines", 0)))
     if result["self_pay_cents"]:
         table.add_row("self-pay visits (billed to the patient)", usd("self_pay_cents"))
     table.add_row("held for a person (work queues)", usd("waiting_for_a_person_cents"))
@@ -138,12 +139,22 @@ def print_summary(result: dict[str, object], out: Path) -> None:
 
 def _register_subcommands() -> None:
     """Each area keeps its commands in rcm/cli_<area>.py; one line each here."""
-    from rcm import cli_code, cli_coverage, cli_fhir, cli_keys, cli_ops, cli_payers, cli_x12
+    from rcm import (
+        cli_code,
+        cli_contracts,
+        cli_coverage,
+        cli_fhir,
+        cli_keys,
+        cli_ops,
+        cli_payers,
+        cli_x12,
+    )
 
     app.add_typer(cli_x12.app, name="x12")
     app.add_typer(cli_code.app, name="code")
     app.add_typer(cli_coverage.app, name="coverage")
     app.add_typer(cli_payers.app, name="payers")
+    app.add_typer(cli_contracts.app, name="contracts")
     app.add_typer(cli_fhir.app, name="fhir")
     app.add_typer(cli_keys.keys_app, name="keys")
     app.add_typer(cli_keys.audit_app, name="audit")

@@ -16,6 +16,7 @@ from aiokafka import AIOKafkaProducer
 
 from rcm import readmodel, stack
 from rcm.ackfiles import acknowledgement_files
+from rcm.cli_contracts import load_demo_contracts
 from rcm.cli_payers import load_demo_payers
 from rcm.mailroom import mailroom, wait_delivered
 from rcm.practice import PRACTICE_CONTACT
@@ -67,11 +68,12 @@ async def publish(
     s: Settings, encounters: list[EncounterCreated], tenant: str, *, payers: bool = True
 ) -> None:
     """The encounters, as the practice's EHR posts them, once the tenant's payer directory
-    holds the demo practice's payers (rcm/demo_payers.csv; an unchanged re-import is a
-    no-op; ``payers=False`` when the caller loaded them): a claim to a payer the
-    directory lacks is held."""
+    holds the demo practice's payers (rcm/demo_payers.csv) and its contracts
+    (rcm/demo_contracts.csv; an unchanged re-import is a no-op; ``payers=False`` when the
+    caller loaded them): a claim to a payer the directory lacks is held."""
     if payers:
         await load_demo_payers(s, tenant)
+        await load_demo_contracts(s, tenant)
     producer = AIOKafkaProducer(**producer_config(s))
     await producer.start()
     try:

@@ -156,8 +156,22 @@ async def summary(
         - self_pay
         - waiting,
         "statements": int(statements),
+        "underpaid_lines": await underpaid_lines(conn, claim_ids),
         "by_state": dict(sorted(by_state.items())),
     }
+
+
+async def underpaid_lines(conn: asyncpg.Connection, claim_ids: list[str]) -> int:
+    """Lines a payer allowed below the tenant's contract by more than its threshold
+    (work items in the gateway's underpayments queue), reversed postings left out."""
+    return int(
+        await conn.fetchval(
+            "SELECT count(*) FROM remittance.underpayment_v1 u"
+            " JOIN remittance.posting_v1 p USING (posting_id)"
+            " WHERE u.claim_id = ANY($1::text[]) AND p.reversed_by_posting_id IS NULL",
+            claim_ids,
+        )
+    )
 
 
 async def interchanges(conn: asyncpg.Connection, claim_ids: list[str]) -> list[tuple[str, str]]:

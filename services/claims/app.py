@@ -63,6 +63,7 @@ def timers_on(svc: Service, cfg: ClaimsSettings) -> batch.Batcher:
     ready = [ClaimCoded.TOPIC, ClaimFixed.TOPIC, ClaimVoidRequested.TOPIC, ClaimAdjudicated.TOPIC]
     svc.every(cfg.batch_tick_s, batcher.send_batches, woken_by=ready)
     svc.every(cfg.timer_tick_s, partial(timers.ack_timeouts, cfg=cfg))
-    svc.every(cfg.timer_tick_s, partial(timers.status_inquiries, cfg=cfg))
+    # 276s go at a payer's pace: at most status_inquiries_per_tick a tick, however many are due
+    svc.every(cfg.timer_tick_s, partial(timers.status_inquiries, cfg=cfg), paced=True)
     svc.every(cfg.timer_tick_s * 10, partial(timers.filing_deadlines, cfg=cfg))
     return batcher

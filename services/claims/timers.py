@@ -3,8 +3,9 @@
 - ack: no 999/277CA within ``ack_timeout_s`` of sending -> an alert (timeline row,
   metric, log line without PHI) and the same interchange sent again (same ISA13, the
   clearinghouse dedupes it), up to ``ack_max_resends`` times with doubling waits;
-- remit: no 835 by the payer's usual day -> a 276 claim status inquiry POSTed to the
-  clearinghouse, whose 277 answer is recorded on the timeline;
+- remit: no 835 by the payer's usual day, counted from the claim's latest acknowledgement
+  (the payer's receipt) -> a 276 claim status inquiry POSTed to the clearinghouse, whose
+  277 answer is recorded on the timeline; at most ``status_inquiries_per_tick`` a tick;
 - filing: warnings before the payer's timely-filing deadline, then its passing.
 
 Each runs under ``svc.every``; rows are taken FOR UPDATE SKIP LOCKED so several
@@ -182,7 +183,7 @@ async def _due_inquiries(svc: Service, cfg: ClaimsSettings) -> list[Inquiry]:
     assert svc.pool is not None
     out: list[Inquiry] = []
     async with svc.pool.acquire() as conn, conn.transaction():
-        for row in await repo.due_remit_timers(conn):
+        for row in await repo.due_remit_timers(conn, cfg.status_inquiries_per_tick):
             claim_id, state = row["claim_id"], State(row["state"])
             if state not in saga.STATUS_INQUIRY.start:
                 await repo.drop_timer(conn, claim_id, Timer.REMIT)

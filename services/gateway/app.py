@@ -34,6 +34,7 @@ from services.gateway.routes import (
     payments,
     providers,
     statement_view,
+    underpayments,
     workqueues,
     x12files,
 )
@@ -109,7 +110,7 @@ def create_app(s: Settings | None = None, g: GatewaySettings | None = None) -> F
         kpis,
         x12files,
     )
-    for area in (*areas, ops, ops_login, statement_view):
+    for area in (*areas, ops, underpayments, ops_login, statement_view):
         app.include_router(area.router)
     app.include_router(ops.metrics_router)
     return app

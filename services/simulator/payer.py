@@ -13,6 +13,7 @@ import datetime as dt
 import random
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from types import MappingProxyType
 from typing import Any
 
 from services.simulator import x12_277
@@ -189,7 +190,10 @@ def correct(
         denial_rate=cfg.denial_rate,
         denials=cfg.denials(),
     )
-    corrected_plan = replace(plan, fees=scaled(plan.fees, cfg.correction_factor))
+    # the corrected schedule replaces any stale fees too (the reprocessing fixes them)
+    corrected_plan = replace(
+        plan, fees=scaled(plan.fees, cfg.correction_factor), stale_fees=MappingProxyType({})
+    )
     corrected = adjudicate(claim, acc_before, fix["adjudicated_on"], plan=corrected_plan)
     corrected = replace(
         corrected,

@@ -132,6 +132,35 @@ async def test_no_835_by_the_payers_day_sends_a_276_and_records_the_277(
         await runner.cleanup()
 
 
+async def test_the_835_wait_counts_from_the_payers_acceptance(claims: Claims) -> None:
+    """A claim whose 277CA came late is not asked about at the day counted from sending:
+    the payer's days to pay run from its receipt, so pipeline or clearinghouse delay
+    before the acceptance never turns into 276s."""
+    claim = coded(1, payer="MCR01")
+    await submit(claims, claim)
+    await claims.due_now("remit")  # the payer's days, counted from sending, have passed
+    await claims.send(ack(claim, AckKind.ack_277ca, True))
+    assert await timers.status_inquiries(claims.svc, cfg=claims.cfg) == 0
+    due = await claims.pool.fetchval(
+        "SELECT extract(epoch FROM due_at - now()) FROM claim_timers"
+        " WHERE claim_id = $1 AND kind = 'remit'",
+        claim.claim_id,
+    )
+    # MCR01's 14 days in the directory, in this test's payer days
+    assert float(due) == pytest.approx(claims.cfg.remit_wait_s(14), abs=5)
+
+
+async def test_due_276s_go_out_at_the_configured_pace(live_stack: Settings) -> None:
+    cfg = ClaimsSettings(batch_window_s=0, status_inquiries_per_tick=2)
+    async with claims_service(live_stack, cfg) as claims:
+        for n in (1, 2, 3):
+            await submit(claims, coded(n))
+        await claims.due_now("remit")
+        # three are due; a tick sends two and leaves the third for the next
+        assert await timers.status_inquiries(claims.svc, cfg=cfg) == 2
+        assert await timers.status_inquiries(claims.svc, cfg=cfg) == 1
+
+
 async def _the_277_is_recorded(
     claims: Claims, claim: ClaimCoded, seen: list[tuple[str, str]]
 ) -> None:

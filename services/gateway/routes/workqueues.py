@@ -22,13 +22,15 @@ class Queue(StrEnum):
     rejections = "rejections"
     denials = "denials"
     unmatched = "unmatched"
+    underpayments = "underpayments"
 
 
 @router.get(
     "/v1/workqueues/{queue}",
     response_model=WorkQueue,
     responses={**ERRORS},
-    summary="Claims waiting for a person: held, rejected, denied; unposted remittance",
+    summary="Claims waiting for a person: held, rejected, denied; unposted remittance;"
+    " lines paid below contract",
 )
 async def get_queue(
     queue: Queue,
