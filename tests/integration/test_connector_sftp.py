@@ -411,3 +411,26 @@ async def test_the_connector_sends_a_pending_upload_once_the_mailbox_is_back(
     name = file_name(account, account.tenant, check(data), _now())
     assert (mailbox(live_stack) / account.outbound_dir / name).read_bytes() == data
     assert await up(svc) == 0  # sent once
+
+
+async def test_a_write_the_server_refuses_leaves_the_upload_pending_with_its_words(
+    live_stack: Settings, connector: tuple[Service, ConnectorMetrics], account: Account
+) -> None:
+    """As a full disk on the clearinghouse's side does: the write fails, nothing is left
+    under the final name, and the reason is kept for the next try."""
+    svc, metrics = connector
+    assert svc.pool is not None
+    outbound = mailbox(live_stack) / account.outbound_dir
+    outbound.chmod(0o550)  # the account may list, not write
+    try:
+        with pytest.raises(MailboxError) as err:
+            await send(svc.pool, metrics, account, account.tenant, claim_837(_icn()), now=_now())
+    finally:
+        outbound.chmod(0o750)
+    assert "Permission denied" in str(err.value)
+    assert list(outbound.iterdir()) == []
+    row = await svc.pool.fetchrow(
+        "SELECT state, last_error FROM outbound_files_v1 WHERE account = $1", account.name
+    )
+    assert row["state"] == "pending"
+    assert "writing" in row["last_error"]
