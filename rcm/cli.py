@@ -53,7 +53,7 @@ def stack_status(as_json: Annotated[bool, typer.Option("--json")] = False) -> No
         return
     table = Table("part", "running", "pid", "address", "data")
     for name, part in info.items():
-        address = str(part.get("bootstrap") or part.get("dsn"))
+        address = str(part.get("bootstrap") or part.get("dsn") or part.get("address"))
         table.add_row(name, str(part["running"]), str(part["pid"]), address, str(part["data"]))
     console.print(table)
 
