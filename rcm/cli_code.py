@@ -92,7 +92,7 @@ def check(
     CLAIM_FILE is JSON: an encounter (rcm.encounter.created.v1 body; its primary
     coverage is taken as active, none means self-pay) or an eligibility.checked body.
     """
-    from services.coding import codesets, reference
+    from services.coding import code_dates, codesets, reference
     from services.coding.config import CodingSettings, load_reference_files
     from services.coding.edits.awv_frequency import HISTORY_CODES
     from services.coding.edits.facts import PriorService
@@ -140,6 +140,9 @@ def check(
         "code_sets": {
             "icd10cm": release.name,
             "icd10cm_in_force": in_force,
+            "icd10cm_dates": code_dates.active().icd10cm.source,
+            "hcpcs": code_dates.active().hcpcs.source,
+            "cpt_dates": code_dates.active().cpt.source,
             "ncci": tables.version,
             "necessity": reference.necessity_source(),
             "payers": reference.payers_source(),
