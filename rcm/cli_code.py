@@ -122,7 +122,10 @@ def check(
         from services.coding import repository as store
 
         async def load(conn: Any) -> Any:
+            from services.coding import code_dates_store
+
             codesets.add_cpt_codes(await store.cpt_codes(conn))
+            await code_dates_store.use_loaded(conn)
             patient = checked.encounter.patient.id
             known = await store.History.load(conn, [(ten, patient)], HISTORY_CODES)
             return await store.load_edit_tables(conn), known.prior(ten, patient)
@@ -203,19 +206,27 @@ def load_mue(
 
 @app.command("load-cpt")
 def load_cpt(file: Path, schema: SchemaOpt = SCHEMA) -> None:
-    """Load the practice's licensed CPT file (CSV code,description) into the coding schema."""
-    from services.coding import codesets
+    """Load the practice's licensed CPT file (CSV code,description[,effective[,termination]],
+    dates YYYY-MM-DD or YYYYMMDD) into the coding schema; dated rows make CPT codes checked
+    against the date of service."""
+    from services.coding import code_dates, code_dates_store, codesets
     from services.coding import repository as store
+    from services.coding.ncci import LayoutError
 
-    read_text(file)  # one-line errors for a missing or binary file
+    text = read_text(file)  # one-line errors for a missing or binary file
     try:
         codes = codesets.read_cpt_file(file)
+        dated = code_dates.read_cpt_dates(text)
     except (csv.Error, UnicodeDecodeError) as exc:
         fail(f"{file}: not a CSV file: {exc}")
+    except LayoutError as exc:
+        fail(f"{file}: {exc}")
     if not codes:
-        fail(f"{file}: no CPT codes (expected CSV rows code,description)")
+        fail(f"{file}: no CPT codes (expected CSV rows code,description[,effective,termination])")
 
     async def go(conn: Any) -> int:
+        if dated:
+            await code_dates_store.replace_cpt(conn, dated, file.name)
         return await store.load_cpt(conn, codes, file.name)
 
     n = _with_db(go, migrate=True, schema=schema)
@@ -236,3 +247,7 @@ def _audit_history_read(tenant: str, claim_id: str, patient_id: str) -> None:
         claim_ids=(claim_id,),
     )
     asyncio.run(audit_trail.record(settings(), [entry]))
+
+
+# Registers `load-icd` and `load-hcpcs` on `app` (a module of their own; it imports `app`).
+from rcm import cli_code_dates as _cli_code_dates  # noqa: E402, F401

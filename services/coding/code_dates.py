@@ -51,6 +51,7 @@ Range = tuple[dt.date | None, dt.date | None]
 _ICD = re.compile(r"[A-Z][0-9A-Z]{2}[0-9A-Z]{0,4}")
 _CHAPTER_OR_BLOCK = re.compile(r"\d{1,2}|[A-Z]\d[0-9A-Z]-[A-Z]\d[0-9A-Z]")
 _HCPCS = re.compile(r"[A-V]\d{4}")
+_CPT = re.compile(r"\d{4}[0-9FTU]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,12 +174,34 @@ def icd_ranges(releases: Sequence[tuple[dt.date, frozenset[str]]]) -> dict[str, 
     return out
 
 
+def read_cpt_dates(text: str) -> list[tuple[str, dt.date | None, dt.date | None]]:
+    """(code, effective, termination) of a licensed CPT file's rows that carry dates
+    (CSV ``code,description,effective[,termination]``); the descriptions are not kept."""
+    rows: list[tuple[str, dt.date | None, dt.date | None]] = []
+    for n, row in enumerate(csv.reader(io.StringIO(text)), start=1):
+        code = row[0].strip().upper() if row else ""
+        if len(row) < 3 or not _CPT.fullmatch(code):
+            continue
+        start = _date(row[2], n, "effective date")
+        end = _date(row[3], n, "termination date") if len(row) > 3 else None
+        if start and end and end < start:
+            raise LayoutError(f"line {n}: {code} terminates before it takes effect")
+        if start or end:
+            rows.append((code, start, end))
+    return rows
+
+
 @dataclass(frozen=True, slots=True)
 class HcpcsRow:
     code: str
     effective: dt.date | None
     termination: dt.date | None
     short_description: str
+
+
+def read_cms_text(path: Path) -> str:
+    """CMS's text files are Windows-1252 (curly quotes in the notices)."""
+    return path.read_bytes().decode("cp1252", errors="replace")
 
 
 def read_hcpcs_file(text: str) -> list[HcpcsRow]:

@@ -141,7 +141,7 @@ def test_icd_reader_names_the_bad_line(text: str, error: str) -> None:
 
 def _hcpcs_record(code: str, add: str, term: str) -> str:
     rec = code + "00100" + "3" + "Long".ljust(80) + "Short".ljust(28)
-    return rec.ljust(268) + add + add + term + "N".ljust(28)
+    return rec.ljust(268) + add + add + term.ljust(8) + "N".ljust(28)
 
 
 def test_hcpcs_reader_reads_dates_and_names_a_bad_line() -> None:
