@@ -154,6 +154,18 @@ def check(
     typer.echo(json.dumps(out, indent=2))
 
 
+def _cms_text(path: Path) -> str:
+    """A CMS file as published: Windows-1252 (its notices carry the registered sign)."""
+    from services.coding.code_dates import read_cms_text
+
+    try:
+        return read_cms_text(path)
+    except FileNotFoundError:
+        fail(f"{path}: no such file")
+    except OSError as exc:
+        fail(f"{path}: {exc.strerror}")
+
+
 @app.command("load-ncci")
 def load_ncci(files: list[Path], schema: SchemaOpt = SCHEMA) -> None:
     """Replace the NCCI practitioner PTP edits with a quarterly release (pass every file
@@ -164,7 +176,7 @@ def load_ncci(files: list[Path], schema: SchemaOpt = SCHEMA) -> None:
     edits: list[ncci.PtpEdit] = []
     for f in files:
         try:
-            edits += ncci.parse_ptp(read_text(f))
+            edits += ncci.parse_ptp(_cms_text(f))
         except ncci.LayoutError as exc:
             fail(f"{f}: {exc}")
     source = ",".join(f.name for f in files)
@@ -193,7 +205,7 @@ def load_mue(
     except ValueError:
         fail(f"--effective {effective!r} is not a YYYY-MM-DD date")
     try:
-        edits = ncci.parse_mue(read_text(file), start)
+        edits = ncci.parse_mue(_cms_text(file), start)
     except ncci.LayoutError as exc:
         fail(f"{file}: {exc}")
 
