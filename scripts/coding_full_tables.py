@@ -172,7 +172,7 @@ def main() -> None:
     print(
         json.dumps(
             {
-                "ptp_rows": sum(len(v) for v in full.ptp.values()),
+                "ptp_rows": full.ptp.rows,
                 "mue_rows": sum(len(v) for v in full.mue.values()),
                 "load_ncci_seconds": round(load_ptp_s, 1),
                 "load_mue_seconds": round(load_mue_s, 1),

@@ -118,7 +118,7 @@ async def load_edit_tables(conn: asyncpg.Connection) -> EditTables:
     def d(x: dt.date | None) -> dt.date | None:  # share equal dates and texts: 1M rows
         return None if x is None else dates.setdefault(x, x)
 
-    ptp = [
+    ptp = (  # a generator: the index packs each row as it comes
         PtpEdit(
             column1=r[0],
             column2=r[1],
@@ -132,7 +132,7 @@ async def load_edit_tables(conn: asyncpg.Connection) -> EditTables:
             "SELECT column1, column2, effective_date, deletion_date, prior_1996,"
             " modifier_indicator, rationale FROM ncci_ptp ORDER BY effective_date DESC"
         )
-    ]
+    )
     mue = [
         MueEdit(
             code=r[0],
