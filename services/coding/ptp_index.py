@@ -34,7 +34,7 @@ class PtpIndex:
     """``column1 -> column2 -> packed edits``, in the order given (the first edit in
     force on a date of service wins, as the loader orders them newest first)."""
 
-    __slots__ = ("_by_c1", "_rationales", "pairs", "rows")
+    __slots__ = ("_by_c1", "_hits", "_rationales", "pairs", "rows")
 
     def __init__(self, edits: Iterable[ncci.PtpEdit] = ()) -> None:
         by: dict[str, dict[str, Packed]] = {}
@@ -63,6 +63,8 @@ class PtpIndex:
             else:
                 inner[c2] = (*((prev,) if isinstance(prev, int) else prev), packed)
         self._by_c1 = by
+        self._hits: dict[tuple[str, str, int], ncci.PtpEdit] = {}
+        """Edits already unpacked: a day's claims hit the same few pairs again and again."""
         self._rationales = tuple(rationales)
         self.pairs = pairs
         self.rows = rows
@@ -80,7 +82,13 @@ class PtpIndex:
         for p in (found,) if isinstance(found, int) else found:
             deletion = (p >> 17) & _DAYS
             if (p & _DAYS) <= day and (deletion == 0 or day < deletion):
-                return self._edit(column1, column2, p)
+                key = (column1, column2, p)
+                hit = self._hits.get(key)
+                if hit is None:
+                    if len(self._hits) >= 65536:
+                        self._hits.clear()  # bounded
+                    hit = self._hits[key] = self._edit(column1, column2, p)
+                return hit
         return None
 
     def _edit(self, column1: str, column2: str, p: int) -> ncci.PtpEdit:
