@@ -93,14 +93,6 @@ class CodeDates:
         return len(self.ranges)
 
 
-def describe(span: Range) -> str:
-    """``effective 2025-10-01, terminated 2026-09-30`` for a message."""
-    start, end = span
-    first = f"effective {start.isoformat()}" if start else "effective before the releases held"
-    last = f"terminated {end.isoformat()}" if end else "not terminated"
-    return f"{first}, {last}"
-
-
 # --------------------------------------------------------------------------- readers
 
 
