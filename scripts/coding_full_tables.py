@@ -105,6 +105,14 @@ def write_files(out: Path, rows: int) -> tuple[list[Path], Path]:
     return files, mue
 
 
+def peak_mb() -> float:
+    """The process's peak RSS so far (VmHWM)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def cli(*args: str) -> float:
     t0 = time.perf_counter()
     subprocess.run([sys.executable, "-m", "rcm.cli", "code", *args], check=True)
@@ -152,6 +160,7 @@ def main() -> None:
     load_mue_s = cli("load-mue", str(mue), "--effective", "2026-01-01", "--schema", args.schema)
     base = rss_mb()
     full, read_s = asyncio.run(read_back(args.schema))
+    peak = peak_mb()
     gc.collect()
     with_tables = rss_mb()
 
@@ -177,7 +186,9 @@ def main() -> None:
                 "load_ncci_seconds": round(load_ptp_s, 1),
                 "load_mue_seconds": round(load_mue_s, 1),
                 "read_back_seconds": round(read_s, 1),
+                "rss_mb_before_read_back": round(base, 1),
                 "rss_mb_tables": round(with_tables - base, 1),
+                "rss_mb_peak_during_read_back": round(peak, 1),
                 "claims_per_run": args.claims,
                 "claims_per_second_subset": runs["subset"],
                 "claims_per_second_full": runs["full"],

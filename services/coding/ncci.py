@@ -184,8 +184,10 @@ class EditTables:
     """Every code that is column 1 of some pair: most lines are not, and skip the pairs."""
 
     @classmethod
-    def build(cls, ptp: Iterable[PtpEdit], mue: Iterable[MueEdit], *, version: str) -> EditTables:
-        p = PtpIndex(ptp)
+    def build(
+        cls, ptp: Iterable[PtpEdit] | PtpIndex, mue: Iterable[MueEdit], *, version: str
+    ) -> EditTables:
+        p = ptp if isinstance(ptp, PtpIndex) else PtpIndex(ptp)
         m: dict[str, list[MueEdit]] = {}
         for e2 in mue:
             m.setdefault(e2.code, []).append(e2)

@@ -34,40 +34,44 @@ class PtpIndex:
     """``column1 -> column2 -> packed edits``, in the order given (the first edit in
     force on a date of service wins, as the loader orders them newest first)."""
 
-    __slots__ = ("_by_c1", "_hits", "_rationales", "pairs", "rows")
+    __slots__ = ("_by_c1", "_canon", "_hits", "_rationales", "_why", "pairs", "rows")
 
     def __init__(self, edits: Iterable[ncci.PtpEdit] = ()) -> None:
-        by: dict[str, dict[str, Packed]] = {}
-        canon: dict[str, str] = {}
-        rationales: dict[str, int] = {}
-        pairs = rows = 0
-        for e in edits:
-            rows += 1
-            why = rationales.setdefault(e.rationale, len(rationales))
-            packed = (
-                _days(e.effective)
-                | ((_days(e.deletion) if e.deletion else 0) << 17)
-                | (_MODIFIER[e.modifier_indicator] << 34)
-                | (int(e.prior_1996) << 36)
-                | (why << 37)
-            )
-            c1 = canon.setdefault(e.column1, e.column1)
-            c2 = canon.setdefault(e.column2, e.column2)
-            inner = by.get(c1)
-            if inner is None:
-                inner = by[c1] = {}
-            prev = inner.get(c2)
-            if prev is None:
-                pairs += 1
-                inner[c2] = packed
-            else:
-                inner[c2] = (*((prev,) if isinstance(prev, int) else prev), packed)
-        self._by_c1 = by
+        self._by_c1: dict[str, dict[str, Packed]] = {}
+        self._canon: dict[str, str] = {}
+        self._why: dict[str, int] = {}
         self._hits: dict[tuple[str, str, int], ncci.PtpEdit] = {}
         """Edits already unpacked: a day's claims hit the same few pairs again and again."""
-        self._rationales = tuple(rationales)
-        self.pairs = pairs
-        self.rows = rows
+        self._rationales: list[str] = []
+        self.pairs = self.rows = 0
+        for e in edits:
+            self.add(e)
+
+    def add(self, e: ncci.PtpEdit) -> None:
+        """Pack one more edit (while the index is built; it is not shared before)."""
+        self.rows += 1
+        why = self._why.get(e.rationale)
+        if why is None:
+            why = self._why[e.rationale] = len(self._why)
+            self._rationales.append(e.rationale)
+        packed = (
+            _days(e.effective)
+            | ((_days(e.deletion) if e.deletion else 0) << 17)
+            | (_MODIFIER[e.modifier_indicator] << 34)
+            | (int(e.prior_1996) << 36)
+            | (why << 37)
+        )
+        c1 = self._canon.setdefault(e.column1, e.column1)
+        c2 = self._canon.setdefault(e.column2, e.column2)
+        inner = self._by_c1.get(c1)
+        if inner is None:
+            inner = self._by_c1[c1] = {}
+        prev = inner.get(c2)
+        if prev is None:
+            self.pairs += 1
+            inner[c2] = packed
+        else:
+            inner[c2] = (*((prev,) if isinstance(prev, int) else prev), packed)
 
     def column1(self) -> frozenset[str]:
         return frozenset(self._by_c1)
