@@ -281,7 +281,10 @@ def bundled_hcpcs() -> CodeDates:
 
 
 def from_rows(
-    system: str, rows: Iterable[tuple[str, dt.date | None, dt.date | None]], source: str
+    system: str,
+    rows: Iterable[tuple[str, dt.date | None, dt.date | None]],
+    source: str,
+    releases: Sequence[Release] = (),
 ) -> CodeDates:
     """A set from database rows (code, effective, termination)."""
     ranges: dict[str, list[Range]] = {}
@@ -290,7 +293,7 @@ def from_rows(
     return CodeDates(
         system,
         MappingProxyType({k: tuple(v) for k, v in ranges.items()}),
-        (),
+        tuple(releases),
         source,
         MappingProxyType({}),
     )

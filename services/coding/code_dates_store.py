@@ -105,8 +105,28 @@ async def load_active(conn: asyncpg.Connection) -> dict[str, cd.CodeDates]:
     ):
         found.setdefault(r[0], []).append((r[1], r[2], r[3]))
         sources.setdefault(r[0], set()).add(r[4])
+    starts = [
+        (r[0], r[1])
+        for r in await conn.fetch(
+            "SELECT release_start, source FROM code_set_releases WHERE system = 'icd10cm'"
+            " ORDER BY release_start"
+        )
+    ]
+    icd_releases = [
+        cd.Release(
+            f"ICD-10-CM FY{start.year + (start.month >= 10)} ({source})",
+            start,
+            starts[i + 1][0] - dt.timedelta(days=1) if i + 1 < len(starts) else None,
+        )
+        for i, (start, source) in enumerate(starts)
+    ]
     return {
-        system: cd.from_rows(system, rows, "database: " + ",".join(sorted(sources[system])))
+        system: cd.from_rows(
+            system,
+            rows,
+            "database: " + ",".join(sorted(sources[system])),
+            icd_releases if system == "icd10cm" else (),
+        )
         for system, rows in found.items()
     }
 

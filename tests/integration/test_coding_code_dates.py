@@ -112,6 +112,11 @@ def test_loaded_releases_date_every_code(live_stack: Settings, tmp_path: Path, s
     _load("load-cpt", str(cpt), "--schema", schema)
 
     assert _holds(tmp_path, schema, "G35", "G9990", dt.date(2025, 6, 2)) == []
+    # `check --db` made the schema's releases this process's, each with its dates.
+    assert [(r.name, r.start, r.end) for r in code_dates.active().icd10cm.releases] == [
+        ("ICD-10-CM FY2025 (fy2025.txt@2024-10-01)", dt.date(2024, 10, 1), dt.date(2025, 9, 30)),
+        ("ICD-10-CM FY2026 (fy2026.txt@2025-10-01)", dt.date(2025, 10, 1), None),
+    ]
     (dx, proc) = _holds(tmp_path, schema, "G35", "G9999", dt.date(2026, 1, 15))
     assert "diagnosis 1 'G35'" in dx
     assert "terminated 2025-09-30" in dx
