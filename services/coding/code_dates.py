@@ -258,11 +258,18 @@ def read_dates(path: Path, system: str) -> CodeDates:
             descriptions[row[0]] = row[3]
     return CodeDates(
         system,
-        MappingProxyType({k: tuple(v) for k, v in ranges.items()}),
+        _shared(ranges),
         tuple(releases),
         source,
         MappingProxyType(descriptions),
     )
+
+
+def _shared(ranges: Mapping[str, list[Range]]) -> Mapping[str, tuple[Range, ...]]:
+    """Code -> its ranges, with one tuple object per distinct set of ranges (most codes
+    share "in force throughout"): about 3 MB less for ICD-10-CM."""
+    canon: dict[tuple[Range, ...], tuple[Range, ...]] = {}
+    return MappingProxyType({k: canon.setdefault(tuple(v), tuple(v)) for k, v in ranges.items()})
 
 
 @functools.cache
@@ -292,7 +299,7 @@ def from_rows(
         ranges.setdefault(code, []).append((start, end))
     return CodeDates(
         system,
-        MappingProxyType({k: tuple(v) for k, v in ranges.items()}),
+        _shared(ranges),
         tuple(releases),
         source,
         MappingProxyType({}),
