@@ -138,7 +138,16 @@ def print_summary(result: dict[str, object], out: Path) -> None:
 
 def _register_subcommands() -> None:
     """Each area keeps its commands in rcm/cli_<area>.py; one line each here."""
-    from rcm import cli_code, cli_coverage, cli_fhir, cli_keys, cli_ops, cli_payers, cli_x12
+    from rcm import (
+        cli_code,
+        cli_coverage,
+        cli_fhir,
+        cli_keys,
+        cli_ops,
+        cli_payers,
+        cli_users,
+        cli_x12,
+    )
 
     app.add_typer(cli_x12.app, name="x12")
     app.add_typer(cli_code.app, name="code")
@@ -147,6 +156,7 @@ def _register_subcommands() -> None:
     app.add_typer(cli_fhir.app, name="fhir")
     app.add_typer(cli_keys.keys_app, name="keys")
     app.add_typer(cli_keys.audit_app, name="audit")
+    app.add_typer(cli_users.users_app, name="users")
     app.add_typer(cli_ops.dlq_app, name="dlq")
     app.command("lag")(cli_ops.lag)
     app.command("bench")(cli_ops.bench)

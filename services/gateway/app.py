@@ -23,6 +23,9 @@ from services.gateway.ops_cache import LagCache, OpsTools, TtlCache
 from services.gateway.ops_sessions import NeedsLogin, on_needs_login
 from services.gateway.request_metrics import RequestMetrics
 from services.gateway.routes import (
+    app_actions,
+    app_login,
+    app_pages,
     claims,
     coverage,
     intake,
@@ -36,6 +39,7 @@ from services.gateway.routes import (
     statement_view,
     workqueues,
 )
+from services.gateway.web import PageError, SignInFirst, on_page_error, on_sign_in_first
 
 DESCRIPTION = """
 The HTTP door of RCM Pipeline. Authenticate with `Authorization: Bearer <API key>`;
@@ -95,9 +99,11 @@ def create_app(s: Settings | None = None, g: GatewaySettings | None = None) -> F
     app.add_middleware(SecurityHeaders)
     add_handlers(app, g.retry_after_s)
     app.add_exception_handler(NeedsLogin, on_needs_login)
+    app.add_exception_handler(SignInFirst, on_sign_in_first)
+    app.add_exception_handler(PageError, on_page_error)
 
     areas = (meta, intake, coverage, payments, payers, providers, workqueues, claims, kpis, ops)
-    for area in (*areas, ops_login, statement_view):
+    for area in (*areas, ops_login, statement_view, app_login, app_pages, app_actions):
         app.include_router(area.router)
     app.include_router(ops.metrics_router)
     return app

@@ -1,0 +1,170 @@
+"""What the billing office's pages read: work-queue counts and pages, a claim's story.
+
+Reads only the views claims and remittance publish (docs/views.md) and the gateway's own
+encounters; every query is filtered by the person's tenant.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import orjson
+
+from services.gateway.config import GatewaySettings
+from services.gateway.queries import QUEUE_STATES, _exists
+
+QUEUES = {
+    "holds": "Held before submission (eligibility, coding, payer directory)",
+    "rejections": "Rejected by the clearinghouse (999 / 277CA)",
+    "denials": "Denied by the payer (835)",
+    "unmatched": "Remittance not posted (unmatched, unbalanced, warned)",
+}
+SORTS = ("age", "amount")
+
+
+@dataclass(frozen=True, slots=True)
+class QueueFilter:
+    payer: str = ""
+    min_age_days: int = 0
+    min_amount_cents: int = 0
+    sort: str = "age"
+    after: str = ""  # keyset: "<sort value>|<claim id>" of the last row shown
+
+
+async def queue_counts(
+    conn: asyncpg.Connection, g: GatewaySettings, tenant: str
+) -> list[dict[str, Any]]:
+    """Each queue's count and its oldest item's time."""
+    rows = await conn.fetch(
+        f"SELECT state, count(*) AS n, min(state_since) AS oldest FROM {g.claims_schema}.claim_v1"
+        " WHERE tenant = $1 AND state = ANY($2::text[]) GROUP BY state",
+        tenant,
+        list(QUEUE_STATES.values()),
+    )
+    by_state = {r["state"]: r for r in rows}
+    out = []
+    for name, state in QUEUE_STATES.items():
+        r = by_state.get(state)
+        out.append({"name": name, "n": r["n"] if r else 0, "oldest": r["oldest"] if r else None})
+    n, oldest = 0, None
+    r_schema = g.remittance_schema
+    if await _exists(conn, f"{r_schema}.unmatched_v1"):
+        row = await conn.fetchrow(
+            "SELECT count(*) AS n, min(received_at) AS oldest"
+            f" FROM {r_schema}.unmatched_v1 WHERE tenant = $1 AND resolved_at IS NULL",
+            tenant,
+        )
+        n, oldest = row["n"], row["oldest"]
+    out.append({"name": "unmatched", "n": n, "oldest": oldest})
+    return out
+
+
+def _keyset(f: QueueFilter) -> tuple[dt.datetime | None, int | None, str | None]:
+    value, _, claim_id = f.after.partition("|")
+    if not claim_id:
+        return None, None, None
+    try:
+        if f.sort == "amount":
+            return None, int(value), claim_id
+        return dt.datetime.fromisoformat(value), None, claim_id
+    except ValueError:
+        return None, None, None
+
+
+async def queue_page(
+    conn: asyncpg.Connection,
+    g: GatewaySettings,
+    tenant: str,
+    queue: str,
+    f: QueueFilter,
+    limit: int,
+) -> tuple[list[dict[str, Any]], str]:
+    """One page of a claim queue, oldest first or largest first; and the next page's key."""
+    c = g.claims_schema
+    after_at, after_amount, after_id = _keyset(f)
+    order = (
+        "coalesce(cl.total_charge_cents, 0) DESC, cl.claim_id DESC"
+        if f.sort == "amount"
+        else "cl.state_since, cl.claim_id"
+    )
+    rows = await conn.fetch(
+        "SELECT p.*, ev.detail AS why FROM ("
+        " SELECT cl.claim_id, cl.payer_id, cl.total_charge_cents, cl.created_at, cl.state_since,"
+        "  cl.date_of_service, cl.state, cl.patient_id"
+        f" FROM {c}.claim_v1 cl WHERE cl.tenant = $1 AND cl.state = $2"
+        "  AND ($3 = '' OR cl.payer_id = $3)"
+        "  AND cl.state_since <= now() - $4 * interval '1 day'"
+        "  AND coalesce(cl.total_charge_cents, 0) >= $5"
+        "  AND ($6::text IS NULL OR ("
+        "   CASE WHEN $7::timestamptz IS NOT NULL"
+        "    THEN (cl.state_since, cl.claim_id) > ($7, $6)"
+        "    ELSE (coalesce(cl.total_charge_cents, 0), cl.claim_id) < ($8::bigint, $6) END))"
+        f" ORDER BY {order} LIMIT $9) p"
+        " LEFT JOIN LATERAL (SELECT detail FROM"
+        f"   {c}.claim_timeline_v1 ce WHERE ce.claim_id = p.claim_id AND ce.to_state = p.state"
+        "   ORDER BY ce.seq DESC LIMIT 1) ev ON true"
+        f" ORDER BY {order.replace('cl.', 'p.')}",
+        tenant,
+        QUEUE_STATES[queue],
+        f.payer,
+        f.min_age_days,
+        f.min_amount_cents,
+        after_id,
+        after_at,
+        after_amount,
+        limit,
+    )
+    items = [_item(dict(r)) for r in rows]
+    nxt = ""
+    if len(rows) == limit:
+        last = rows[-1]
+        value = (
+            str(last["total_charge_cents"] or 0)
+            if f.sort == "amount"
+            else last["state_since"].isoformat()
+        )
+        nxt = f"{value}|{last['claim_id']}"
+    return items, nxt
+
+
+def _item(row: dict[str, Any]) -> dict[str, Any]:
+    why = row.pop("why")
+    why = orjson.loads(why) if isinstance(why, str) else (why or {})
+    row["reasons"] = why.get("reasons") or why.get("errors") or []
+    row["adjustments"] = why.get("adjustments") or []
+    return row
+
+
+async def unmatched_page(
+    conn: asyncpg.Connection, g: GatewaySettings, tenant: str, limit: int
+) -> list[dict[str, Any]]:
+    r = g.remittance_schema
+    if not await _exists(conn, f"{r}.unmatched_v1"):
+        return []
+    rows = await conn.fetch(
+        "SELECT unmatched_id, payer_id, trace_number, patient_control_number, amount_cents,"
+        f" reason, received_at FROM {r}.unmatched_v1 WHERE tenant = $1 AND resolved_at IS NULL"
+        " ORDER BY received_at, unmatched_id LIMIT $2",
+        tenant,
+        limit,
+    )
+    return [dict(x) for x in rows]
+
+
+async def encounter_body(
+    conn: asyncpg.Connection, g: GatewaySettings, tenant: str, claim_id: str
+) -> dict[str, Any] | None:
+    """The encounter as the gateway took it (the latest fix included), for the claim page."""
+    body = await conn.fetchval(
+        f"SELECT body FROM {g.schema_name}.encounters WHERE tenant = $1 AND claim_id = $2"
+        " ORDER BY updated_at DESC LIMIT 1",
+        tenant,
+        claim_id,
+    )
+    if body is None:
+        return None
+    out: dict[str, Any] = orjson.loads(body) if isinstance(body, str) else body
+    return out

@@ -1,0 +1,365 @@
+"""The billing office in a browser, over HTTP, on the real PostgreSQL and Kafka (issue 28):
+people made by `rcm users create` sign in at /login and work the queues under /app/."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pyotp
+import pytest
+
+from runtime.settings import REPO_ROOT, Settings
+from schemas.events_workqueue import ClaimFixed
+from schemas.ids import claim_id_for
+from tests.builders import encounter
+from tests.integration.gateway_env import Env, add_claim, add_event, body, gateway_env, read_topic
+
+pytestmark = pytest.mark.integration
+
+PASSWORD = "correct horse battery"
+LOCK_AFTER = 3
+IDLE_S = 30
+REASON = {"code": "DX-INVALID", "message": "J02.9 is not a billable code", "fix": "code J03.90"}
+
+
+async def rcm_users_create(env: Env, *args: str, password: str | None = PASSWORD) -> dict[str, Any]:
+    """Runs the real command line, as an administrator would."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "rcm.cli",
+        "users",
+        "create",
+        *args,
+        cwd=REPO_ROOT,
+        env={**os.environ, "RCM_GATEWAY_SCHEMA_NAME": env.g.schema_name},
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await proc.communicate((password + "\n").encode() if password else b"")
+    assert proc.returncode == 0, err.decode()
+
+    result: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
+    return result
+
+
+@pytest.fixture(scope="module")
+async def env(live_stack: Settings) -> AsyncIterator[Env]:
+    async with gateway_env(
+        live_stack, uuid.uuid4().hex[:10], lock_after=LOCK_AFTER, idle_s=IDLE_S, queue_page=5
+    ) as e:
+        for tenant, email, role in [
+            ("tenant-a", "biller@a.example", "biller"),
+            ("tenant-a", "desk@a.example", "front_desk"),
+            ("tenant-b", "biller@b.example", "biller"),
+        ]:
+            made = await rcm_users_create(e, "--tenant", tenant, "--email", email, "--role", role)
+            e.tokens[email] = made["user_id"]
+        yield e
+
+
+def browser(env: Env) -> httpx.AsyncClient:
+    """A person's browser on the gateway's loopback address (plain http: dev)."""
+    transport = httpx.ASGITransport(app=env.app, client=("127.0.0.1", 50000))
+    return httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1")
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert found, html[:500]
+    return found.group(1)
+
+
+async def sign_in(
+    b: httpx.AsyncClient, email: str, password: str = PASSWORD, next: str = "/app/", code: str = ""
+) -> httpx.Response:
+    form = await b.get("/login", params={"next": next})
+    assert form.status_code == 200
+    data = {"email": email, "password": password, "csrf": csrf_of(form.text), "next": next}
+    if code:
+        data["code"] = code
+    return await b.post("/login", data=data)
+
+
+async def audit_rows(env: Env, actor: str) -> list[Any]:
+    return await env.gateway.fetch(
+        "SELECT action, resource, outcome, claim_ids FROM audit_log WHERE actor = $1 ORDER BY seq",
+        actor,
+    )
+
+
+async def held_claim(env: Env, encounter_id: str, **cols: Any) -> str:
+    """A claim of tenant-a held at coding, its encounter taken by the gateway's API."""
+    enc = encounter(encounter_id=encounter_id, diagnoses=["J02.9"])
+    r = await env.client.post("/v1/encounters", json=body(enc), headers=env.auth("a_all"))
+    assert r.status_code == 202, r.text
+    claim_id = str(r.json()["claim_id"])
+    await add_claim(env, "tenant-a", claim_id, "HELD", encounter_id=encounter_id, **cols)
+    await add_event(env, claim_id, "rcm.eligibility.checked.v1", "ELIGIBLE")
+    await add_event(env, claim_id, "rcm.claim.held.v1", "HELD", {"reasons": [REASON]})
+    return claim_id
+
+
+async def test_a_person_made_by_rcm_users_create_signs_in_and_reads_home_and_queues(
+    env: Env,
+) -> None:
+    claim_id = await held_claim(env, "E-APP-1")
+    async with browser(env) as b:
+        first = await b.get("/app/queues/holds")
+        assert first.status_code == 303
+        assert first.headers["location"] == "/login?next=%2Fapp%2Fqueues%2Fholds"
+        r = await sign_in(b, "biller@a.example", next="/app/queues/holds")
+        assert r.status_code == 303, r.text
+        assert r.headers["location"] == "/app/queues/holds"
+        cookie = r.headers["set-cookie"].lower()
+        assert cookie.startswith("rcm_session=")
+        assert "httponly" in cookie
+        assert "samesite=strict" in cookie
+        assert "secure" not in cookie  # plain http on loopback, outside production
+        home = await b.get("/app/")
+        assert home.status_code == 200
+        assert re.search(r'id="n-holds">(\d+)<', home.text).group(1) == "1"  # type: ignore[union-attr]
+        queue = await b.get("/app/queues/holds")
+        assert queue.status_code == 200
+        assert claim_id in queue.text
+        assert "J02.9 is not a billable code" in queue.text
+        assert "code J03.90" in queue.text
+        assert (await b.get("/app/queues/")).status_code == 200
+    actor = "user:" + env.tokens["biller@a.example"]
+    rows = await audit_rows(env, actor)
+    assert ("user.login", "app", "ok") in [(r[0], r[1], r[2]) for r in rows]
+    read = [r for r in rows if r["action"] == "app.workqueue.holds"]
+    assert read
+    assert claim_id in read[0]["claim_ids"]
+
+
+async def test_off_the_loopback_the_session_cookie_is_secure(env: Env) -> None:
+    transport = httpx.ASGITransport(app=env.app, client=("192.0.2.9", 50000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as b:
+        form = await b.get("/login")
+        assert "; secure" in form.headers["set-cookie"].lower()
+        # Over https the browser would send the Secure sign-in form's cookie back.
+        data = {"email": "biller@a.example", "password": PASSWORD, "csrf": csrf_of(form.text)}
+        cookie = {"Cookie": f"rcm_login_csrf={form.cookies['rcm_login_csrf']}"}
+        r = await b.post("/login", data=data, headers=cookie)
+        assert r.status_code == 303
+        assert "; secure" in r.headers["set-cookie"].lower()
+
+
+async def test_an_invite_link_sets_a_password_once_and_signs_in(env: Env) -> None:
+    made = await rcm_users_create(
+        env,
+        "--tenant",
+        "tenant-a",
+        "--email",
+        "coder@a.example",
+        "--role",
+        "coder",
+        "--invite",
+        password=None,
+    )
+    assert made["invite"].startswith("/login/invite?token=")
+    async with browser(env) as b:
+        page = await b.get(made["invite"])
+        assert "coder@a.example" in page.text
+        token = made["invite"].split("token=")[1]
+        short = await b.post(
+            "/login/invite", data={"token": token, "password": "short", "csrf": csrf_of(page.text)}
+        )
+        assert short.status_code == 422
+        assert "at least 12 characters" in short.text
+        r = await b.post(
+            "/login/invite",
+            data={"token": token, "password": PASSWORD, "csrf": csrf_of(short.text)},
+        )
+        assert r.status_code == 303
+        assert r.headers["location"] == "/app/"
+        assert (await b.get("/app/")).status_code == 200
+        again = await b.get(made["invite"])
+        assert "That link is spent or has expired." in again.text
+    async with browser(env) as b:
+        assert (await sign_in(b, "coder@a.example")).status_code == 303
+
+
+async def test_another_tenants_claim_is_404_and_audited(env: Env) -> None:
+    claim_id = await held_claim(env, "E-APP-TEN")
+    async with browser(env) as b:
+        await sign_in(b, "biller@b.example")
+        r = await b.get(f"/app/claims/{claim_id}")
+        assert r.status_code == 404
+        assert "There is no such claim." in r.text
+        queue = await b.get("/app/queues/holds")
+        assert claim_id not in queue.text
+        page = await b.get("/app/")
+        fix = await b.post(
+            f"/app/claims/{claim_id}/fix",
+            data={"csrf": csrf_of(page.text), "version": "x", "diagnoses": "J03.90"},
+        )
+        assert fix.status_code == 404
+    rows = await audit_rows(env, "user:" + env.tokens["biller@b.example"])
+    assert [r["outcome"] for r in rows if r["resource"] == claim_id] == ["denied:404", "denied:404"]
+
+
+async def test_a_role_without_the_right_gets_403_and_an_audit_row(env: Env) -> None:
+    claim_id = await held_claim(env, "E-APP-ROLE")
+    async with browser(env) as b:
+        await sign_in(b, "desk@a.example")
+        page = await b.get(f"/app/claims/{claim_id}")
+        assert page.status_code == 200
+        assert 'id="fix"' not in page.text  # no fix form for the front desk
+        r = await b.post(
+            f"/app/claims/{claim_id}/fix",
+            data={"csrf": csrf_of(page.text), "version": "x", "diagnoses": "J03.90"},
+        )
+        assert r.status_code == 403
+        assert "front_desk" in r.text
+        assert "needs fix" in r.text
+    rows = await audit_rows(env, "user:" + env.tokens["desk@a.example"])
+    assert ("app.fix", claim_id, "denied:403") in [(r[0], r[1], r[2]) for r in rows]
+
+
+async def test_repeated_failures_lock_the_account_with_a_clear_message(env: Env) -> None:
+    await rcm_users_create(
+        env, "--tenant", "tenant-a", "--email", "lock@a.example", "--role", "coder"
+    )
+    async with browser(env) as b:
+        for _ in range(LOCK_AFTER - 1):
+            r = await sign_in(b, "lock@a.example", "wrong password!!")
+            assert r.status_code == 401
+            assert "That email and password do not match." in r.text
+        r = await sign_in(b, "lock@a.example", "wrong password!!")
+        assert "Too many failed sign-ins: this account is locked" in r.text
+        r = await sign_in(b, "lock@a.example")  # the right password, still locked
+        assert r.status_code == 401
+        assert "locked" in r.text
+        assert "rcm_session" not in b.cookies
+
+
+async def test_a_totp_user_needs_the_code(env: Env) -> None:
+    made = await rcm_users_create(
+        env, "--tenant", "tenant-a", "--email", "totp@a.example", "--role", "manager", "--totp"
+    )
+    secret = made["totp_uri"].split("secret=")[1].split("&")[0]
+    async with browser(env) as b:
+        r = await sign_in(b, "totp@a.example")
+        assert r.status_code == 401
+        assert "authentication code is wrong" in r.text
+        r = await sign_in(b, "totp@a.example", code=pyotp.TOTP(secret).now())
+        assert r.status_code == 303
+
+
+async def test_forms_without_their_csrf_token_are_refused(env: Env) -> None:
+    claim_id = await held_claim(env, "E-APP-CSRF")
+    async with browser(env) as b:
+        bare = await b.post("/login", data={"email": "biller@a.example", "password": PASSWORD})
+        assert bare.status_code == 403
+        assert "rcm_session" not in b.cookies
+        await sign_in(b, "biller@a.example")
+        r = await b.post(f"/app/claims/{claim_id}/fix", data={"diagnoses": "J03.90"})
+        assert r.status_code == 403
+        page = await b.get(f"/app/claims/{claim_id}")
+        cross = await b.post(
+            "/logout", data={"csrf": csrf_of(page.text)}, headers={"Sec-Fetch-Site": "cross-site"}
+        )
+        assert cross.status_code == 403
+        assert (await b.get("/app/")).status_code == 200  # still signed in
+
+
+async def test_an_idle_session_ends_and_sign_in_returns_to_the_page(env: Env) -> None:
+    async with browser(env) as b:
+        await sign_in(b, "biller@a.example")
+        assert (await b.get("/app/")).status_code == 200
+        await env.gateway.execute(
+            "UPDATE user_sessions SET last_seen = now() - $1 * interval '1 second'", IDLE_S + 1
+        )
+        r = await b.get("/app/queues/denials?sort=amount")
+        assert r.status_code == 303
+        assert r.headers["location"] == (
+            "/login?next=%2Fapp%2Fqueues%2Fdenials%3Fsort%3Damount&why=idle"
+        )
+        form = await b.get(r.headers["location"])
+        assert "signed out after a while without activity" in form.text
+        back = await sign_in(b, "biller@a.example", next="/app/queues/denials?sort=amount")
+        assert back.headers["location"] == "/app/queues/denials?sort=amount"
+        assert (await b.get(back.headers["location"])).status_code == 200
+
+
+async def test_fixing_codes_on_the_claim_page_sends_claim_fixed_under_the_person(
+    env: Env,
+) -> None:
+    claim_id = await held_claim(env, "E-APP-FIX")
+    async with browser(env) as b:
+        await sign_in(b, "biller@a.example")
+        page = await b.get(f"/app/claims/{claim_id}")
+        assert page.status_code == 200
+        assert 'id="fix"' in page.text
+        assert "J02.9" in page.text
+        version = re.search(r'name="version" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+        form = {
+            "csrf": csrf_of(page.text),
+            "version": version,
+            "diagnoses": "J03.90",
+            "code_1": "99213",
+            "units_1": "1",
+            "charge_1": "150.00",
+            "dx_1": "J03.90",
+            "note": "strep ruled out",
+        }
+        bad = await b.post(f"/app/claims/{claim_id}/fix", data={**form, "charge_1": "abc"})
+        assert bad.status_code == 422
+        assert "A charge is an amount such as 125.00." in bad.text
+        r = await b.post(f"/app/claims/{claim_id}/fix", data=form)
+        assert r.status_code == 303, r.text
+        assert r.headers["location"] == f"/app/claims/{claim_id}?sent=fix"
+        # The claim moved on (the saga's state changed): the old page's action is refused.
+        await env.claims.execute(
+            "UPDATE claims SET state = 'REJECTED', state_since = now() WHERE claim_id = $1",
+            claim_id,
+        )
+        stale = await b.post(f"/app/claims/{claim_id}/fix", data=form)
+        assert stale.status_code == 409
+        assert "This claim changed since you opened it: it was HELD since" in stale.text
+        assert "it is now REJECTED since" in stale.text
+    msgs = [m for m in await read_topic(env, "claim.fixed", 1) if m.event.key() == claim_id]
+    assert len(msgs) == 1
+    fixed = msgs[0].event
+    assert isinstance(fixed, ClaimFixed)
+    assert fixed.encounter.diagnoses == ["J03.90"]
+    assert fixed.encounter.lines[0].charge_cents == 15000
+    assert fixed.fixed_by == "user:" + env.tokens["biller@a.example"]
+    rows = await audit_rows(env, fixed.fixed_by)
+    assert ("claim.fix", claim_id) in [(r[0], r[1]) for r in rows]
+
+
+async def test_a_queue_filters_sorts_and_pages_by_keyset(env: Env) -> None:
+    ids = []
+    for n in range(7):
+        cid = claim_id_for("tenant-a", f"E-PAGE-{n}")
+        await add_claim(
+            env, "tenant-a", cid, "DENIED", payer_id="PAGEPAY", total_charge_cents=1000 * (n + 1)
+        )
+        ids.append(cid)
+    async with browser(env) as b:
+        await sign_in(b, "biller@a.example")
+        shown: list[str] = []
+        url = "/app/queues/denials?payer=PAGEPAY&sort=amount"
+        while url:
+            page = await b.get(url)
+            assert page.status_code == 200
+            shown += re.findall(r'href="/app/claims/([^"]+)"', page.text)
+            nxt = re.search(r'id="next" href="([^"]+)"', page.text)
+            url = "/app/queues/denials" + nxt.group(1).replace("&amp;", "&") if nxt else ""
+        assert shown == list(reversed(ids))  # largest charge first, each once
+        page = await b.get("/app/queues/denials?payer=PAGEPAY&min_amount=60")
+        assert re.findall(r'href="/app/claims/([^"]+)"', page.text) == ids[5:]
+        none = await b.get("/app/queues/denials?payer=NOSUCH")
+        assert "Nothing waits here." in none.text
