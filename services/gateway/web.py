@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import hmac
 import secrets
@@ -58,7 +59,19 @@ def money(cents: int | None) -> str:
     return f"{sign}${whole:,}.{part:02d}"
 
 
+def when(value: object) -> str:
+    """An ISO time as a person reads it: '2026-12-07 20:24 UTC'."""
+    if value is None or value == "":
+        return ""
+    try:
+        at = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    return at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
 env.filters["money"] = money
+env.filters["when"] = when
 
 
 def render(

@@ -19,7 +19,10 @@ import pytest
 from runtime.settings import REPO_ROOT, Settings
 from schemas.events_workqueue import ClaimFixed
 from schemas.ids import claim_id_for
+from tests.a11y import violations
 from tests.builders import encounter
+from tests.conftest import ARTIFACTS
+from tests.integration.browser import CHROMIUM, FLAGS
 from tests.integration.gateway_env import Env, add_claim, add_event, body, gateway_env, read_topic
 
 pytestmark = pytest.mark.integration
@@ -363,3 +366,30 @@ async def test_a_queue_filters_sorts_and_pages_by_keyset(env: Env) -> None:
         assert re.findall(r'href="/app/claims/([^"]+)"', page.text) == ids[5:]
         none = await b.get("/app/queues/denials?payer=NOSUCH")
         assert "Nothing waits here." in none.text
+
+
+async def test_every_page_passes_axe_and_is_kept_as_a_screenshot(env: Env) -> None:
+    claim_id = await held_claim(env, "E-APP-AXE")
+    async with browser(env) as b:
+        pages = {"login": (await b.get("/login")).text}
+        await sign_in(b, "biller@a.example")
+        pages["home"] = (await b.get("/app/")).text
+        pages["queue-holds"] = (await b.get("/app/queues/holds")).text
+        pages["claim"] = (await b.get(f"/app/claims/{claim_id}")).text
+    out = ARTIFACTS / "app"
+    out.mkdir(parents=True, exist_ok=True)
+    for name, html in pages.items():
+        assert violations(html, out) == {}, name
+        (out / f"{name}.html").write_text(html)
+        shot = out / f"{name}.png"
+        shot.unlink(missing_ok=True)
+        proc = await asyncio.create_subprocess_exec(
+            CHROMIUM,
+            *FLAGS,
+            f"--screenshot={shot}",
+            (out / f"{name}.html").as_uri(),
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        assert await asyncio.wait_for(proc.wait(), 120) == 0, name
+        assert shot.stat().st_size > 5000, name
