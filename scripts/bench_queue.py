@@ -27,7 +27,7 @@ import orjson
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-PASSWORD = "bench password 1"
+PASSWORD = "bench password 1"  # noqa: S105 - a throw-away user in a dropped schema
 REASON = {"code": "DX-INVALID", "message": "J02.9 is not billable", "fix": "code J03.90"}
 
 
