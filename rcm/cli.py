@@ -85,6 +85,14 @@ def demo(
     seed: Annotated[int, typer.Option()] = 7,
     out: Annotated[Path, typer.Option()] = Path("demo-out"),
     timeout: Annotated[float, typer.Option(help="seconds to wait for every claim")] = 900,
+    serve: Annotated[
+        bool,
+        typer.Option(
+            "--serve",
+            help="send the day through the gateway, then keep everything up and print a"
+            " sign-in link for a demo biller (Ctrl-C stops)",
+        ),
+    ] = False,
 ) -> None:
     """Run a synthetic family-medicine day through every service and print the summary."""
     from rcm import demo as demo_mod
@@ -93,11 +101,12 @@ def demo(
 
     try:
         result = demo_mod.run(
-            settings(), encounters=encounters, seed=seed, out=out, timeout=timeout
+            settings(), encounters=encounters, seed=seed, out=out, timeout=timeout, serve=serve
         )
     except (StackError, ProcessError, demo_mod.DemoError) as exc:
         fail(str(exc))
-    print_summary(result, out)
+    if not serve:  # --serve printed it before it held the services up
+        print_summary(result, out)
     if result["pending"]:
         fail(f"{result['pending']} claims did not settle")
     if result["unreconciled_cents"]:
