@@ -23,6 +23,7 @@ from services.gateway.ops_cache import LagCache, OpsTools, TtlCache
 from services.gateway.ops_sessions import NeedsLogin, on_needs_login
 from services.gateway.request_metrics import RequestMetrics
 from services.gateway.routes import (
+    app_accounts,
     app_actions,
     app_login,
     app_pages,
@@ -103,7 +104,15 @@ def create_app(s: Settings | None = None, g: GatewaySettings | None = None) -> F
     app.add_exception_handler(PageError, on_page_error)
 
     areas = (meta, intake, coverage, payments, payers, providers, workqueues, claims, kpis, ops)
-    for area in (*areas, ops_login, statement_view, app_login, app_pages, app_actions):
+    for area in (
+        *areas,
+        ops_login,
+        statement_view,
+        app_login,
+        app_pages,
+        app_actions,
+        app_accounts,
+    ):
         app.include_router(area.router)
     app.include_router(ops.metrics_router)
     return app

@@ -168,3 +168,41 @@ async def encounter_body(
         return None
     out: dict[str, Any] = orjson.loads(body) if isinstance(body, str) else body
     return out
+
+
+async def account(
+    conn: asyncpg.Connection, g: GatewaySettings, tenant: str, guarantor_id: str
+) -> dict[str, Any] | None:
+    """A guarantor's ledger (newest first), balance and statements; None when the tenant
+    has no such account (or statements does not run beside this gateway)."""
+    s = g.statements_schema
+    if not await _exists(conn, f"{s}.ledger_v1"):
+        return None
+    entries = await conn.fetch(
+        "SELECT entry_id, claim_id, kind, reason, amount_cents, payment_id, payer_id, at"
+        f" FROM {s}.ledger_v1 WHERE tenant = $1 AND guarantor_id = $2"
+        " ORDER BY at DESC, entry_id DESC LIMIT 500",
+        tenant,
+        guarantor_id,
+    )
+    if not entries:
+        return None
+    balance = await conn.fetchval(
+        f"SELECT coalesce(sum(amount_cents), 0)::bigint FROM {s}.ledger_v1"
+        " WHERE tenant = $1 AND guarantor_id = $2",
+        tenant,
+        guarantor_id,
+    )
+    statements = await conn.fetch(
+        "SELECT statement_id, statement_date, due_date, balance_cents, aging_bucket"
+        f" FROM {s}.statement_v1 WHERE tenant = $1 AND guarantor_id = $2"
+        " ORDER BY statement_date DESC, statement_id DESC LIMIT 50",
+        tenant,
+        guarantor_id,
+    )
+    return {
+        "guarantor_id": guarantor_id,
+        "balance_cents": int(balance),
+        "entries": [dict(e) for e in entries],
+        "statements": [dict(x) for x in statements],
+    }
