@@ -25,6 +25,7 @@ from services.gateway.request_metrics import RequestMetrics
 from services.gateway.routes import (
     app_accounts,
     app_actions,
+    app_kpis,
     app_login,
     app_pages,
     claims,
@@ -104,15 +105,8 @@ def create_app(s: Settings | None = None, g: GatewaySettings | None = None) -> F
     app.add_exception_handler(PageError, on_page_error)
 
     areas = (meta, intake, coverage, payments, payers, providers, workqueues, claims, kpis, ops)
-    for area in (
-        *areas,
-        ops_login,
-        statement_view,
-        app_login,
-        app_pages,
-        app_actions,
-        app_accounts,
-    ):
+    office = (app_login, app_pages, app_actions, app_accounts, app_kpis)  # /login, /app/
+    for area in (*areas, ops_login, statement_view, *office):
         app.include_router(area.router)
     app.include_router(ops.metrics_router)
     return app

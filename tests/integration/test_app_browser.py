@@ -94,6 +94,8 @@ async def test_a_biller_signs_in_works_a_coding_hold_and_is_signed_out_when_idle
         await page.goto(base + "/app/")
         assert await page.inner_text("#n-holds") == "1"
         await look(page, "home")
+        await page.goto(base + "/app/kpis")
+        await look(page, "kpis")
 
         # To the claim and its fix, from the keyboard.
         await page.goto(base + "/app/queues/holds")

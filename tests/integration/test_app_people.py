@@ -3,6 +3,7 @@ people made by `rcm users create` sign in at /login and work the queues under /a
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import AsyncIterator
 
@@ -25,7 +26,7 @@ from tests.integration.app_world import (
     rcm_users_create,
     sign_in,
 )
-from tests.integration.gateway_env import Env, add_claim, read_topic
+from tests.integration.gateway_env import Env, add_claim, add_event, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -290,3 +291,26 @@ async def test_a_queue_filters_sorts_and_pages_by_keyset(env: Env) -> None:
         assert re.findall(r'href="/app/claims/([^"]+)"', page.text) == ids[5:]
         none = await b.get("/app/queues/denials?payer=NOSUCH")
         assert "Nothing waits here." in none.text
+
+
+async def test_the_figures_page_draws_the_tenants_kpis_and_needs_the_right(env: Env) -> None:
+    cid = claim_id_for("tenant-a", "E-KPI-1")
+    day = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=2)
+    await add_claim(env, "tenant-a", cid, "DENIED", date_of_service=day)
+    await add_event(env, cid, "rcm.claim.submitted.v1", "SUBMITTED")
+    denial = {"adjustments": [{"group": "CO", "reason": "197", "amount_cents": 15000}]}
+    await add_event(env, cid, "rcm.claim.adjudicated.v1", "DENIED", denial)
+    async with browser(env) as b:
+        await sign_in(b, "biller@a.example")
+        page = await b.get("/app/kpis?days=30")
+        assert page.status_code == 200
+        assert "<svg" in page.text
+        assert "CARC 197" in page.text
+        assert 'href="/app/kpis"' in page.text  # in the biller's menu
+    async with browser(env) as b:
+        await sign_in(b, "desk@a.example")
+        home = await b.get("/app/")
+        assert 'href="/app/kpis"' not in home.text
+        refused = await b.get("/app/kpis")
+        assert refused.status_code == 403
+        assert "needs kpis" in refused.text
