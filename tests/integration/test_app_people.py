@@ -12,7 +12,7 @@ import pyotp
 import pytest
 
 from runtime.settings import Settings
-from schemas.events_workqueue import ClaimFixed
+from schemas.events_workqueue import ClaimFixed, ClaimVoidRequested
 from schemas.ids import claim_id_for
 from tests.integration.app_world import (
     IDLE_S,
@@ -314,3 +314,43 @@ async def test_the_figures_page_draws_the_tenants_kpis_and_needs_the_right(env: 
         refused = await b.get("/app/kpis")
         assert refused.status_code == 403
         assert "needs kpis" in refused.text
+
+
+async def test_a_biller_voids_a_paid_claim_with_a_reason_and_the_desk_may_not(env: Env) -> None:
+    cid = claim_id_for("tenant-a", "E-VOID-1")
+    await add_claim(env, "tenant-a", cid, "PAID")
+    await env.claims.execute(
+        "UPDATE claims SET payer_claim_number = 'PCN-VOID-1' WHERE claim_id = $1", cid
+    )
+    async with browser(env) as b:
+        await sign_in(b, "desk@a.example")
+        page = await b.get(f"/app/claims/{cid}")
+        assert 'id="void"' not in page.text
+        version = re.search(r'name="version" value="([^"]+)"', page.text)
+        assert version is None  # no action form at all for the desk on a paid claim
+        refused = await b.post(
+            f"/app/claims/{cid}/void", data={"csrf": csrf_of(page.text), "reason": "duplicate"}
+        )
+        assert refused.status_code == 403
+    async with browser(env) as b:
+        await sign_in(b, "biller@a.example")
+        page = await b.get(f"/app/claims/{cid}")
+        assert 'id="void"' in page.text
+        form = {
+            "csrf": csrf_of(page.text),
+            "version": re.search(r'name="version" value="([^"]+)"', page.text).group(1),  # type: ignore[union-attr]
+        }
+        empty = await b.post(f"/app/claims/{cid}/void", data={**form, "reason": " "})
+        assert empty.status_code == 422
+        assert "Say why the claim is voided" in empty.text
+        r = await b.post(f"/app/claims/{cid}/void", data={**form, "reason": "billed twice"})
+        assert r.status_code == 303
+        assert r.headers["location"] == f"/app/claims/{cid}?sent=void"
+    sent = [
+        m.event for m in await read_topic(env, "claim.void_requested", 1) if m.event.key() == cid
+    ]
+    assert len(sent) == 1
+    void = sent[0]
+    assert isinstance(void, ClaimVoidRequested)
+    assert void.reason == "billed twice"
+    assert void.requested_by == "user:" + env.tokens["biller@a.example"]

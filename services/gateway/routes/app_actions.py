@@ -8,6 +8,7 @@ claim that moved since is refused with what changed, never fixed blindly.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -18,7 +19,7 @@ from services.gateway import forms, intake
 from services.gateway.deps import Config, Gw
 from services.gateway.ops_sessions import SECURITY_HEADERS
 from services.gateway.routes.app_pages import ClaimId, load_claim, version
-from services.gateway.users import Right
+from services.gateway.users import Right, User
 from services.gateway.web import PageError, Person, csrf_ok, need, render
 
 router = APIRouter(include_in_schema=False)
@@ -83,10 +84,21 @@ def _field(loc: str) -> str:
     return "diagnoses"
 
 
-@router.post("/app/claims/{claim_id}/fix")
-async def post_fix(
-    request: Request, gw: Gw, g: Config, user: Person, claim_id: ClaimId
-) -> Response:
+def changed_since(sent: str, claim: dict[str, Any]) -> str:
+    """'' when the claim is as the page showed it, else what changed, in words."""
+    if sent == version(claim):
+        return ""
+    was, now = sent.replace("@", " since "), version(claim).replace("@", " since ")
+    return (
+        f"This claim changed since you opened it: it was {was}, it is now {now}."
+        " Nothing was sent; look at it again below."
+    )
+
+
+async def _action(
+    request: Request, gw: Gw, g: Config, user: User, claim_id: str, right: Right
+) -> tuple[dict[str, list[str]], Callable[..., Response], str]:
+    """The form (CSRF checked), a re-render of the claim page with errors, and what changed."""
     try:
         form = forms.parse(await request.body(), FIX_FIELDS)
     except ValueError:
@@ -94,31 +106,30 @@ async def post_fix(
     if not csrf_ok(request, forms.first(form, "csrf")):
         raise PageError(403, "That form has expired or came from another site; reload it.", user)
     claim, _, enc = await load_claim(gw, g, user, claim_id)
-    await need(gw, user, Right.fix, claim_id)
+    await need(gw, user, right, claim_id)
 
     def again(status: int, errors: dict[str, str], changed: str = "") -> Response:
         return render(
-            request,
-            "claim.html",
-            status,
-            user=user,
-            claim=claim,
-            enc=enc,
-            version=version(claim),
-            errors=errors,
-            changed=changed,
-            sent="",
-        )
+            request, "claim.html", status, user=user, claim=claim, enc=enc,
+            version=version(claim), errors=errors, changed=changed, sent="",
+        )  # fmt: skip
 
-    if forms.first(form, "version") != version(claim):
-        was = forms.first(form, "version").replace("@", " since ")
-        now = version(claim).replace("@", " since ")
-        return again(
-            409,
-            {},
-            f"This claim changed since you opened it: it was {was}, it is"
-            f" now {now}. Nothing was sent; look at it again below.",
-        )
+    return form, again, changed_since(forms.first(form, "version"), claim)
+
+
+def _sent(claim_id: str, what: str) -> Response:
+    return RedirectResponse(
+        f"/app/claims/{claim_id}?sent={what}", status_code=303, headers=SECURITY_HEADERS
+    )
+
+
+@router.post("/app/claims/{claim_id}/fix")
+async def post_fix(
+    request: Request, gw: Gw, g: Config, user: Person, claim_id: ClaimId
+) -> Response:
+    form, again, changed = await _action(request, gw, g, user, claim_id, Right.fix)
+    if changed:
+        return again(409, {}, changed)
     changes, errors = read_codes(form)
     if errors:
         return again(422, errors)
@@ -130,6 +141,22 @@ async def post_fix(
         return again(422, {_field(e["loc"]): e["msg"] for e in exc.errors})
     except intake.Conflict as exc:
         return again(409, {}, str(exc))
-    return RedirectResponse(
-        f"/app/claims/{claim_id}?sent=fix", status_code=303, headers=SECURITY_HEADERS
-    )
+    return _sent(claim_id, "fix")
+
+
+@router.post("/app/claims/{claim_id}/void")
+async def post_void(
+    request: Request, gw: Gw, g: Config, user: Person, claim_id: ClaimId
+) -> Response:
+    form, again, changed = await _action(request, gw, g, user, claim_id, Right.void)
+    if changed:
+        return again(409, {}, changed)
+    reason = forms.first(form, "reason").strip()[:500]
+    if not reason:
+        return again(422, {"reason": "Say why the claim is voided (kept on its timeline)."})
+    actor = intake.Actor(user.tenant, user.actor)
+    try:
+        await gw.guarded(lambda: intake.void(gw, actor, claim_id, reason))
+    except intake.Conflict as exc:
+        return again(409, {}, str(exc))
+    return _sent(claim_id, "void")
