@@ -3,8 +3,17 @@ a person back to, and the claim page's code-fix form read into the fix the API t
 
 from __future__ import annotations
 
-import pytest
+import re
 
+import httpx
+import pytest
+from fastapi.routing import APIRoute
+from pydantic import SecretStr
+
+from runtime.settings import Settings
+from services.gateway.app import create_app
+from services.gateway.config import GatewaySettings
+from services.gateway.routes import app_accounts, app_actions, app_kpis, app_pages
 from services.gateway.routes.app_actions import read_codes
 from services.gateway.users import RIGHTS, Right, Role, check_email, hash_password, password_ok
 from services.gateway.web import money, safe_next, session_csrf, when
@@ -99,3 +108,23 @@ def test_a_bad_fix_form_says_which_field_is_wrong() -> None:
     }
     _, errors = read_codes({"diagnoses": ["J03.90"]})
     assert errors == {"code_1": "Give at least one service line."}
+
+
+async def test_every_page_and_action_under_app_sends_a_stranger_to_sign_in_first() -> None:
+    app = create_app(Settings(ops_token=SecretStr("the-ops-token")), GatewaySettings())
+    routes = [
+        (method, r.path)
+        for module in (app_pages, app_actions, app_accounts, app_kpis)
+        for r in module.router.routes
+        if isinstance(r, APIRoute)
+        for method in r.methods
+    ]
+    assert len(routes) >= 9
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+        for method, path in routes:
+            url = re.sub(r"\{[a-z_]+\}", "X1", path)
+            r = await client.request(method, url)
+            assert r.status_code == 303, (method, path, r.status_code)
+            assert r.headers["location"].startswith("/login?next=%2Fapp%2F"), (method, path)
+            assert r.headers["cache-control"] == "no-store"
