@@ -23,6 +23,12 @@ QUEUES = {
     "unmatched": "Remittance not posted (unmatched, unbalanced, warned)",
 }
 SORTS = ("age", "amount")
+#: What to do with a denial, by remittance's denial category (docs/views.md, denial_v1).
+NEXT_STEP = {
+    "correctable": "correct the claim and send it again",
+    "appealable": "appeal with the records the payer asks for",
+    "write_off": "write it off (contractual: the patient owes nothing)",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +141,7 @@ def _item(row: dict[str, Any]) -> dict[str, Any]:
     why = orjson.loads(why) if isinstance(why, str) else (why or {})
     row["reasons"] = why.get("reasons") or why.get("errors") or []
     row["adjustments"] = why.get("adjustments") or []
+    row["next_step"] = NEXT_STEP.get(why.get("denial_category") or "", "")
     return row
 
 

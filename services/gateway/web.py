@@ -18,6 +18,7 @@ import base64
 import datetime as dt
 import hashlib
 import hmac
+import re
 import secrets
 import urllib.parse
 from pathlib import Path
@@ -110,10 +111,14 @@ def csrf_ok(request: Request, sent: str) -> bool:
     return bool(token) and hmac.compare_digest(session_csrf(token), sent[:100])
 
 
+NEXT = re.compile(r"^/app/[\x21-\x7e]{0,495}$")
+
+
 def safe_next(target: str) -> str:
-    """Only a path of this gateway's pages; anything else goes home."""
-    if target.startswith("/app/") and not target.startswith("//") and "\\" not in target:
-        return target[:500]
+    """Only a path of this gateway's pages (printable, no spaces, no backslash); anything
+    else goes home."""
+    if NEXT.match(target) and "\\" not in target:
+        return target
     return "/app/"
 
 

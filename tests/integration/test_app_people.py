@@ -298,7 +298,10 @@ async def test_the_figures_page_draws_the_tenants_kpis_and_needs_the_right(env: 
     day = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=2)
     await add_claim(env, "tenant-a", cid, "DENIED", date_of_service=day)
     await add_event(env, cid, "rcm.claim.submitted.v1", "SUBMITTED")
-    denial = {"adjustments": [{"group": "CO", "reason": "197", "amount_cents": 15000}]}
+    denial = {
+        "adjustments": [{"group": "CO", "reason": "197", "amount_cents": 15000}],
+        "denial_category": "appealable",
+    }
     await add_event(env, cid, "rcm.claim.adjudicated.v1", "DENIED", denial)
     async with browser(env) as b:
         await sign_in(b, "biller@a.example")
@@ -307,6 +310,10 @@ async def test_the_figures_page_draws_the_tenants_kpis_and_needs_the_right(env: 
         assert "<svg" in page.text
         assert "CARC 197" in page.text
         assert 'href="/app/kpis"' in page.text  # in the biller's menu
+        queue = await b.get("/app/queues/denials?sort=amount")
+        row = next(r for r in queue.text.split('<tr class="item">') if cid in r)
+        assert "CO-197" in row
+        assert "Next:</strong> appeal with the records the payer asks for" in row
     async with browser(env) as b:
         await sign_in(b, "desk@a.example")
         home = await b.get("/app/")

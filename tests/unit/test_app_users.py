@@ -49,7 +49,8 @@ def test_roles_hold_the_rights_their_work_needs_and_no_more() -> None:
 
 def test_sign_in_sends_back_only_to_the_gateways_own_pages() -> None:
     assert safe_next("/app/queues/holds?payer=P1") == "/app/queues/holds?payer=P1"
-    for hostile in ("https://evil.example/app/", "//evil.example/app/", "/v1/claims", "/app\\x"):
+    elsewhere = ("https://evil.example/app/", "//evil.example/app/", "/v1/claims", "/app\\x")
+    for hostile in (*elsewhere, "/app/\r\nSet-Cookie: x=1", "/app/\\evil", "/app/" + "x" * 600):
         assert safe_next(hostile) == "/app/"
 
 
