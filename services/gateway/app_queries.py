@@ -16,11 +16,36 @@ import orjson
 from services.gateway.config import GatewaySettings
 from services.gateway.queries import QUEUE_STATES, _exists
 
+#: A claim not yet with a payer is at risk this many days before its filing limit; a payer
+#: without a directory row gets the claims service's defaults (README: RCM_CLAIMS_*_DEFAULT).
+AT_RISK_DAYS = 30
+DEFAULT_FILING_DAYS = 90
+DEFAULT_DAYS_TO_PAY = 21
+NOT_FILED = ["RECEIVED", "ELIGIBLE", "CODED", "HELD", "REJECTED"]
+WITH_PAYER = ["SUBMITTED", "ACCEPTED"]
+WATCH: dict[str, tuple[list[str], str, str, tuple[int, ...]]] = {
+    # queue: (its states, the day that matters, the condition on it, its $3...)
+    "timely": (
+        NOT_FILED,
+        "cl.date_of_service + coalesce(p.timely_filing_days, $3::int)",
+        "<= current_date + $4::int",
+        (DEFAULT_FILING_DAYS, AT_RISK_DAYS),
+    ),
+    "no_response": (
+        WITH_PAYER,
+        "cl.state_since + coalesce(p.days_to_pay, $3::int) * interval '1 day'",
+        "< now()",
+        (DEFAULT_DAYS_TO_PAY,),
+    ),
+}
+
 QUEUES = {
     "holds": "Held before submission (eligibility, coding, payer directory)",
     "rejections": "Rejected by the clearinghouse (999 / 277CA)",
     "denials": "Denied by the payer (835)",
     "unmatched": "Remittance not posted (unmatched, unbalanced, warned)",
+    "timely": f"Not yet with a payer, the filing limit {AT_RISK_DAYS} days away or less",
+    "no_response": "With the payer past its days to pay, no answer yet",
 }
 SORTS = ("age", "amount")
 #: What to do with a denial, by remittance's denial category (docs/views.md, denial_v1).
@@ -65,6 +90,10 @@ async def queue_counts(
         )
         n, oldest = row["n"], row["oldest"]
     out.append({"name": "unmatched", "n": n, "oldest": oldest})
+    for name in WATCH:
+        n, first = await watch_count(conn, g, tenant, name)
+        day = first.date() if isinstance(first, dt.datetime) else first
+        out.append({"name": name, "n": n, "oldest": None, "due": day})
     return out
 
 
@@ -213,3 +242,58 @@ async def account(
         "entries": [dict(e) for e in entries],
         "statements": [dict(x) for x in statements],
     }
+
+
+def _watch_sql(g: GatewaySettings, queue: str, select: str, tail: str) -> str:
+    _, due, cond, _ = WATCH[queue]
+    return (
+        f"SELECT {select} FROM {g.claims_schema}.claim_v1 cl"
+        f" LEFT JOIN {g.claims_schema}.payer_v1 p ON p.tenant = cl.tenant"
+        "  AND p.payer_id = cl.payer_id"
+        f" WHERE cl.tenant = $1 AND cl.state = ANY($2::text[]) AND NOT cl.self_pay"
+        f"  AND ({due}) {cond} {tail}"
+    )
+
+
+def _watch_args(tenant: str, queue: str) -> list[Any]:
+    return [tenant, WATCH[queue][0], *WATCH[queue][3]]
+
+
+async def watch_count(
+    conn: asyncpg.Connection, g: GatewaySettings, tenant: str, queue: str
+) -> tuple[int, Any]:
+    """How many claims a watch queue holds, and when its first is due."""
+    due = WATCH[queue][1]
+    row = await conn.fetchrow(
+        _watch_sql(g, queue, f"count(*) AS n, min({due}) AS first", ""),
+        *_watch_args(tenant, queue),
+    )
+    return int(row["n"]), row["first"]
+
+
+async def watch_page(
+    conn: asyncpg.Connection, g: GatewaySettings, tenant: str, queue: str, limit: int
+) -> list[dict[str, Any]]:
+    """The claims of a watch queue, the one due first first, each with its due day."""
+    due = WATCH[queue][1]
+    rows = await conn.fetch(
+        _watch_sql(
+            g,
+            queue,
+            "cl.claim_id, cl.payer_id, cl.total_charge_cents, cl.created_at, cl.state_since,"
+            f" cl.date_of_service, cl.state, cl.patient_id, {due} AS due",
+            f"ORDER BY {due}, cl.claim_id LIMIT ${len(_watch_args(tenant, queue)) + 1}",
+        ),
+        *_watch_args(tenant, queue),
+        limit,
+    )
+    out = []
+    for r in rows:
+        item = dict(r)
+        due_on = item.pop("due")
+        day = due_on.date() if isinstance(due_on, dt.datetime) else due_on
+        word = "file by" if queue == "timely" else "the payer owed an answer by"
+        item["reasons"] = [{"message": f"{item['state']}: {word} {day}"}]
+        item["adjustments"] = []
+        out.append(item)
+    return out

@@ -361,3 +361,33 @@ async def test_a_biller_voids_a_paid_claim_with_a_reason_and_the_desk_may_not(en
     assert isinstance(void, ClaimVoidRequested)
     assert void.reason == "billed twice"
     assert void.requested_by == "user:" + env.tokens["biller@a.example"]
+
+
+async def test_watch_queues_name_claims_near_their_filing_limit_and_payers_past_due(
+    env: Env,
+) -> None:
+    today = dt.datetime.now(dt.UTC).date()
+    late = claim_id_for("tenant-a", "E-WATCH-LATE")  # 80 days old, not filed: 10 days left
+    await add_claim(env, "tenant-a", late, "HELD", date_of_service=today - dt.timedelta(days=80))
+    fresh = claim_id_for("tenant-a", "E-WATCH-FRESH")  # 5 days old: far from the limit
+    await add_claim(env, "tenant-a", fresh, "HELD", date_of_service=today - dt.timedelta(days=5))
+    silent = claim_id_for("tenant-a", "E-WATCH-SILENT")  # with the payer 40 days
+    await add_claim(env, "tenant-a", silent, "ACCEPTED")
+    await env.claims.execute(
+        "UPDATE claims SET state_since = now() - interval '40 days' WHERE claim_id = $1", silent
+    )
+    async with browser(env) as b:
+        await sign_in(b, "biller@a.example")
+        timely = await b.get("/app/queues/timely")
+        assert late in timely.text
+        assert f"HELD: file by {today + dt.timedelta(days=10)}" in timely.text
+        assert fresh not in timely.text
+        assert silent not in timely.text
+        waiting = await b.get("/app/queues/no_response")
+        assert silent in waiting.text
+        assert late not in waiting.text
+        home = await b.get("/app/")
+        assert re.search(r'id="n-no_response">(\d+)<', home.text).group(1) == "1"  # type: ignore[union-attr]
+    async with browser(env) as b:
+        await sign_in(b, "biller@b.example")
+        assert late not in (await b.get("/app/queues/timely")).text
