@@ -367,17 +367,17 @@ async def test_watch_queues_name_claims_near_their_filing_limit_and_payers_past_
     env: Env,
 ) -> None:
     today = dt.datetime.now(dt.UTC).date()
-    late = claim_id_for("tenant-a", "E-WATCH-LATE")  # 80 days old, not filed: 10 days left
-    await add_claim(env, "tenant-a", late, "HELD", date_of_service=today - dt.timedelta(days=80))
-    fresh = claim_id_for("tenant-a", "E-WATCH-FRESH")  # 5 days old: far from the limit
-    await add_claim(env, "tenant-a", fresh, "HELD", date_of_service=today - dt.timedelta(days=5))
-    silent = claim_id_for("tenant-a", "E-WATCH-SILENT")  # with the payer 40 days
-    await add_claim(env, "tenant-a", silent, "ACCEPTED")
+    late = claim_id_for("tenant-b", "E-WATCH-LATE")  # 80 days old, not filed: 10 days left
+    await add_claim(env, "tenant-b", late, "HELD", date_of_service=today - dt.timedelta(days=80))
+    fresh = claim_id_for("tenant-b", "E-WATCH-FRESH")  # 5 days old: far from the limit
+    await add_claim(env, "tenant-b", fresh, "HELD", date_of_service=today - dt.timedelta(days=5))
+    silent = claim_id_for("tenant-b", "E-WATCH-SILENT")  # with the payer 40 days
+    await add_claim(env, "tenant-b", silent, "ACCEPTED")
     await env.claims.execute(
         "UPDATE claims SET state_since = now() - interval '40 days' WHERE claim_id = $1", silent
     )
     async with browser(env) as b:
-        await sign_in(b, "biller@a.example")
+        await sign_in(b, "biller@b.example")  # tenant-b: no other test's claims
         timely = await b.get("/app/queues/timely")
         assert late in timely.text
         assert f"HELD: file by {today + dt.timedelta(days=10)}" in timely.text
@@ -389,5 +389,5 @@ async def test_watch_queues_name_claims_near_their_filing_limit_and_payers_past_
         home = await b.get("/app/")
         assert re.search(r'id="n-no_response">(\d+)<', home.text).group(1) == "1"  # type: ignore[union-attr]
     async with browser(env) as b:
-        await sign_in(b, "biller@b.example")
+        await sign_in(b, "biller@a.example")
         assert late not in (await b.get("/app/queues/timely")).text
