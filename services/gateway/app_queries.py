@@ -271,20 +271,45 @@ async def watch_count(
     return int(row["n"]), row["first"]
 
 
+def _watch_after(queue: str, after: str) -> tuple[Any, str] | None:
+    """The keyset a next-page link carries: the last row's due moment and claim id."""
+    value, _, claim_id = after.partition("|")
+    if not claim_id:
+        return None
+    try:
+        at = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return (at.date() if queue == "timely" else at), claim_id
+
+
 async def watch_page(
-    conn: asyncpg.Connection, g: GatewaySettings, tenant: str, queue: str, limit: int
-) -> list[dict[str, Any]]:
-    """The claims of a watch queue, the one due first first, each with its due day."""
+    conn: asyncpg.Connection,
+    g: GatewaySettings,
+    tenant: str,
+    queue: str,
+    limit: int,
+    after: str = "",
+) -> tuple[list[dict[str, Any]], str]:
+    """A page of a watch queue, the claim due first first, each with its due day; and the
+    next page's keyset."""
     due = WATCH[queue][1]
+    args = _watch_args(tenant, queue)
+    keyset = _watch_after(queue, after)
+    cast = "date" if queue == "timely" else "timestamptz"
+    page = ""
+    if keyset is not None:
+        page = f"AND ({due}, cl.claim_id) > (${len(args) + 1}::{cast}, ${len(args) + 2}::text)"
+        args += list(keyset)
     rows = await conn.fetch(
         _watch_sql(
             g,
             queue,
             "cl.claim_id, cl.payer_id, cl.total_charge_cents, cl.created_at, cl.state_since,"
             f" cl.date_of_service, cl.state, cl.patient_id, {due} AS due",
-            f"ORDER BY {due}, cl.claim_id LIMIT ${len(_watch_args(tenant, queue)) + 1}",
+            f"{page} ORDER BY {due}, cl.claim_id LIMIT ${len(args) + 1}",
         ),
-        *_watch_args(tenant, queue),
+        *args,
         limit,
     )
     out = []
@@ -296,4 +321,7 @@ async def watch_page(
         item["reasons"] = [{"message": f"{item['state']}: {word} {day}"}]
         item["adjustments"] = []
         out.append(item)
-    return out
+    nxt = ""
+    if len(rows) == limit:
+        nxt = f"{rows[-1]['due'].isoformat()}|{rows[-1]['claim_id']}"
+    return out, nxt

@@ -371,6 +371,12 @@ async def test_watch_queues_name_claims_near_their_filing_limit_and_payers_past_
     await add_claim(env, "tenant-b", late, "HELD", date_of_service=today - dt.timedelta(days=80))
     fresh = claim_id_for("tenant-b", "E-WATCH-FRESH")  # 5 days old: far from the limit
     await add_claim(env, "tenant-b", fresh, "HELD", date_of_service=today - dt.timedelta(days=5))
+    overdue = []  # past the limit already: first, a page of them (5 a page here)
+    for n in range(5):
+        cid = claim_id_for("tenant-b", f"E-WATCH-OVERDUE-{n}")
+        await add_claim(env, "tenant-b", cid, "REJECTED", date_of_service=dt.date(2025, 1, 1))
+        overdue.append(cid)
+    overdue.sort()
     silent = claim_id_for("tenant-b", "E-WATCH-SILENT")  # with the payer 40 days
     await add_claim(env, "tenant-b", silent, "ACCEPTED")
     await env.claims.execute(
@@ -379,10 +385,12 @@ async def test_watch_queues_name_claims_near_their_filing_limit_and_payers_past_
     async with browser(env) as b:
         await sign_in(b, "biller@b.example")  # tenant-b: no other test's claims
         timely = await b.get("/app/queues/timely")
-        assert late in timely.text
+        assert re.findall(r'href="/app/claims/([^"]+)"', timely.text) == overdue
+        nxt = re.search(r'id="next" href="([^"]+)"', timely.text)
+        assert nxt is not None  # a full page: the rest on the next one
+        timely = await b.get("/app/queues/timely" + nxt.group(1).replace("&amp;", "&"))
+        assert re.findall(r'href="/app/claims/([^"]+)"', timely.text) == [late]
         assert f"HELD: file by {today + dt.timedelta(days=10)}" in timely.text
-        assert fresh not in timely.text
-        assert silent not in timely.text
         waiting = await b.get("/app/queues/no_response")
         assert silent in waiting.text
         assert late not in waiting.text

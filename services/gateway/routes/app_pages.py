@@ -88,7 +88,7 @@ async def queue(
             if name == "unmatched":
                 return await app_queries.unmatched_page(conn, g, user.tenant, g.queue_page), ""
             if name in app_queries.WATCH:
-                return await app_queries.watch_page(conn, g, user.tenant, name, g.queue_page), ""
+                return await app_queries.watch_page(conn, g, user.tenant, name, g.queue_page, after)
             return await app_queries.queue_page(conn, g, user.tenant, name, f, g.queue_page)
 
     items, nxt = await gw.guarded(run)
