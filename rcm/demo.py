@@ -14,7 +14,7 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaProducer
 
-from rcm import demo_ledger, readmodel, stack, transport_core
+from rcm import demo_ledger, demo_serve, readmodel, stack, transport_core
 from rcm.ackfiles import acknowledgement_files
 from rcm.cli_contracts import load_demo_contracts
 from rcm.cli_partners import load_demo_partner
@@ -200,7 +200,17 @@ async def collect(
         await conn.close()
 
 
-def run(s: Settings, *, encounters: int, seed: int, out: Path, timeout: float) -> dict[str, Any]:
+def run(
+    s: Settings,
+    *,
+    encounters: int,
+    seed: int,
+    out: Path,
+    timeout: float,
+    serve: bool = False,
+) -> dict[str, Any]:
+    """The day, settled, and its summary. With ``serve`` the encounters go through the
+    gateway's API and the services stay up after (``rcm demo --serve``) until Ctrl-C."""
     t0 = time.monotonic()
     stack.up(s)
     out.mkdir(parents=True, exist_ok=True)
@@ -221,17 +231,22 @@ def run(s: Settings, *, encounters: int, seed: int, out: Path, timeout: float) -
         fleet.wait_healthy()
         print(f"services up; publishing {len(day)} encounters", flush=True)
         t_pub = time.monotonic()
-        asyncio.run(publish(s, day, tenant))
+        if serve:
+            asyncio.run(demo_serve.publish_through_gateway(s, day, tenant))
+        else:
+            asyncio.run(publish(s, day, tenant))
         copays = demo_ledger.copays(day)  # paid at check-in, before insurance answers
         asyncio.run(demo_ledger.send(s, tenant, list(copays), "rcm/demo-front-desk"))
         asyncio.run(wait_settled(s, claim_ids, timeout))
         asyncio.run(demo_ledger.refund_credits(s, tenant, claim_ids, run_id))
         settle_s = time.monotonic() - t_pub
         delivered = asyncio.run(wait_delivered(s, claim_ids, 60))
-    result = asyncio.run(collect(s, claim_ids, day, out)) | delivered
-    result["run"] = run_id
-    result["seed"] = seed
-    result["seconds_to_settle"] = round(settle_s, 2)
-    result["wall_seconds"] = round(time.monotonic() - t0, 2)
-    (out / "summary.json").write_text(json.dumps(result, indent=2) + "\n")
+        result = asyncio.run(collect(s, claim_ids, day, out)) | delivered
+        result["run"] = run_id
+        result["seed"] = seed
+        result["seconds_to_settle"] = round(settle_s, 2)
+        result["wall_seconds"] = round(time.monotonic() - t0, 2)
+        (out / "summary.json").write_text(json.dumps(result, indent=2) + "\n")
+        if serve:
+            demo_serve.hold_open(s, tenant, result, out)
     return result
