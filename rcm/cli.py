@@ -146,12 +146,14 @@ def _register_subcommands() -> None:
         cli_fhir,
         cli_keys,
         cli_ops,
+        cli_payer_rules,
         cli_payers,
         cli_x12,
     )
 
     app.add_typer(cli_x12.app, name="x12")
     app.add_typer(cli_code.app, name="code")
+    cli_code.app.command("load-payer-rules")(cli_payer_rules.load_payer_rules)
     app.add_typer(cli_coverage.app, name="coverage")
     app.add_typer(cli_payers.app, name="payers")
     app.add_typer(cli_contracts.app, name="contracts")

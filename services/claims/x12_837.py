@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from runtime.x12 import Envelope, money, transaction, wrap
 from schemas.common import Coverage, Person, Provider
-from schemas.events import ClaimCoded
+from schemas.events import ClaimCoded, ClaimLine
 from services.claims import x12_837_cob as cob_loops
 from services.claims.cob import Cob
 from services.claims.payers import Payer
@@ -200,7 +200,8 @@ def _patient_loop(claim: ClaimCoded) -> list[str]:
 
 
 def _claim_loop(out: Outgoing) -> list[str]:
-    """2300 (CLM, REF*F8, HI), 2310B when needed, and the 2400 lines."""
+    """2300 (CLM, REF*9F, REF*G1, REF*F8, HI), 2310B when needed, and the 2400 lines
+    (with REF*G1 and REF*9F where a line has its own)."""
     claim = out.claim
     cid = claim.claim_id
     freq = out.frequency_code
@@ -230,6 +231,12 @@ def _claim_loop(out: Outgoing) -> list[str]:
             "Y",
         )
     ]
+    # X222A1 2300 order: REF*9F (referral), REF*G1 (prior authorization), REF*F8.
+    if claim.referral_number:
+        segs.append(_seg("REF", "9F", _ident(claim.referral_number, cid, "referral_number")))
+    if claim.prior_authorization:
+        auth = _ident(claim.prior_authorization, cid, "prior_authorization")
+        segs.append(_seg("REF", "G1", auth))
     if freq != "1":
         if not out.payer_claim_number:
             raise Unbuildable(
@@ -277,7 +284,21 @@ def _claim_loop(out: Outgoing) -> list[str]:
             )
         )
         segs.append(_seg("DTP", "472", "D8", _d8(line.service_date)))
+        segs.extend(_line_refs(line, cid, n))
         segs.extend(by_line.get(n, ()))
+    return segs
+
+
+def _line_refs(line: ClaimLine, cid: str, n: int) -> list[str]:
+    """2400 REF*G1 then REF*9F (X222A1's order), each only where the line's number is
+    not the claim's (the coding service leaves those out)."""
+    segs = []
+    if line.prior_authorization:
+        auth = _ident(line.prior_authorization, cid, f"lines[{n}].prior_authorization")
+        segs.append(_seg("REF", "G1", auth))
+    if line.referral_number:
+        ref = _ident(line.referral_number, cid, f"lines[{n}].referral_number")
+        segs.append(_seg("REF", "9F", ref))
     return segs
 
 

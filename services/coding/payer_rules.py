@@ -341,32 +341,44 @@ def parse_row(n: int, row: Mapping[str, str]) -> tuple[Rule | None, list[str]]:
     )
 
 
-def parse(text: str) -> list[Rule]:
-    """Every rule of a rules CSV; raises :class:`RuleFileError` with every row's
-    problems (nothing is loaded from a file with any)."""
+Row = tuple[int, dict[str, str]]
+"""A file row: its number (the header is row 1) and its cells by column."""
+
+
+def parse_file(text: str) -> tuple[list[Row], list[Rule]]:
+    """The rows of a rules CSV and their rules; raises :class:`RuleFileError` with every
+    row's problems (nothing is loaded from a file with any)."""
     reader = csv.DictReader(io.StringIO(text))
     header = [h.strip() for h in reader.fieldnames or []]
     missing = [c for c in COLUMNS if c not in header]
     if missing:
         raise RuleFileError([f"row 1: the header lacks {', '.join(missing)}"])
     reader.fieldnames = header
+    rows: list[Row] = []
     rules: list[Rule] = []
     problems: list[str] = []
     for n, row in enumerate(reader, start=2):
-        if not any((v or "").strip() for v in row.values() if isinstance(v, str)):
-            continue
         if None in row:
             problems.append(f"row {n}: more cells than the header has columns")
             continue
-        rule, errs = parse_row(n, row)
+        cells = {k: (row.get(k) or "").strip() for k in COLUMNS}
+        if not any(cells.values()):
+            continue
+        rule, errs = parse_row(n, cells)
         problems += errs
         if rule is not None:
+            rows.append((n, cells))
             rules.append(rule)
     if problems:
         raise RuleFileError(problems)
     if not rules:
         raise RuleFileError(["the file holds no rules"])
-    return rules
+    return rows, rules
+
+
+def parse(text: str) -> list[Rule]:
+    """Every rule of a rules CSV (:func:`parse_file`)."""
+    return parse_file(text)[1]
 
 
 __all__ = [
@@ -381,4 +393,5 @@ __all__ = [
     "RuleFileError",
     "expand_codes",
     "parse",
+    "parse_file",
 ]
