@@ -231,20 +231,7 @@ def _claim_loop(out: Outgoing) -> list[str]:
             "Y",
         )
     ]
-    # X222A1 2300 order: REF*9F (referral), REF*G1 (prior authorization), REF*F8.
-    if claim.referral_number:
-        segs.append(_seg("REF", "9F", _ident(claim.referral_number, cid, "referral_number")))
-    if claim.prior_authorization:
-        auth = _ident(claim.prior_authorization, cid, "prior_authorization")
-        segs.append(_seg("REF", "G1", auth))
-    if freq != "1":
-        if not out.payer_claim_number:
-            raise Unbuildable(
-                cid,
-                "payer_claim_number",
-                f"is required for frequency code {freq} (REF*F8, the payer's claim number)",
-            )
-        segs.append(_seg("REF", "F8", _ident(out.payer_claim_number, cid, "payer_claim_number")))
+    segs.extend(_claim_refs(out))
     diagnoses = claim.diagnoses
     if not diagnoses or len(diagnoses) > 12:
         raise Unbuildable(cid, "diagnoses", f"must hold 1 to 12 codes, got {len(diagnoses)}")
@@ -286,6 +273,28 @@ def _claim_loop(out: Outgoing) -> list[str]:
         segs.append(_seg("DTP", "472", "D8", _d8(line.service_date)))
         segs.extend(_line_refs(line, cid, n))
         segs.extend(by_line.get(n, ()))
+    return segs
+
+
+def _claim_refs(out: Outgoing) -> list[str]:
+    """2300's REF*9F (referral), REF*G1 (prior authorization) and REF*F8 (the payer's
+    claim number, required on a replacement or void), in X222A1's order."""
+    claim, freq = out.claim, out.frequency_code
+    cid = claim.claim_id
+    segs = []
+    if claim.referral_number:
+        segs.append(_seg("REF", "9F", _ident(claim.referral_number, cid, "referral_number")))
+    if claim.prior_authorization:
+        auth = _ident(claim.prior_authorization, cid, "prior_authorization")
+        segs.append(_seg("REF", "G1", auth))
+    if freq != "1":
+        if not out.payer_claim_number:
+            raise Unbuildable(
+                cid,
+                "payer_claim_number",
+                f"is required for frequency code {freq} (REF*F8, the payer's claim number)",
+            )
+        segs.append(_seg("REF", "F8", _ident(out.payer_claim_number, cid, "payer_claim_number")))
     return segs
 
 
