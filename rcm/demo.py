@@ -17,6 +17,7 @@ from aiokafka import AIOKafkaProducer
 from rcm import readmodel, stack
 from rcm.ackfiles import acknowledgement_files
 from rcm.cli_contracts import load_demo_contracts
+from rcm.cli_payer_rules import load_demo_rules
 from rcm.cli_payers import load_demo_payers
 from rcm.mailroom import mailroom, wait_delivered
 from rcm.practice import PRACTICE_CONTACT
@@ -206,6 +207,8 @@ def run(s: Settings, *, encounters: int, seed: int, out: Path, timeout: float) -
     dos = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
     day = run_tagged(generate_day(encounters, seed, tenant=tenant, date_of_service=dos), run_id)
     claim_ids = [claim_id_for(tenant, e.encounter_id) for e in day]
+    # The demo payers' rules (rcm/payer_rules/), before coding starts: it reads them then.
+    asyncio.run(load_demo_rules(s, tenant))
     with (
         mailroom(s, out) as delivery_env,
         Fleet(out / "logs", env=fleet_env(s) | practice_env(tenant) | delivery_env) as fleet,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import json
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,7 +15,9 @@ from typing import Any
 
 import orjson
 import pytest
+from typer.testing import CliRunner
 
+from rcm import cli
 from rcm.cli_payer_rules import DEMO_RULES, load_rules, version_of
 from runtime.service import Record, Service
 from runtime.settings import Settings
@@ -218,3 +221,42 @@ async def test_a_bad_file_loads_nothing_and_a_new_file_replaces_the_payers_rules
     await feed.send(checked("C-MRI-9", mri("E-MRI-9")), "C-MRI-9")
     (coded,) = await feed.outbox()
     assert isinstance(coded, ClaimCoded), coded
+
+
+cli._register_subcommands()  # as `rcm` does: `rcm code load-payer-rules`
+runner = CliRunner()
+
+
+def test_the_commands_load_the_demo_rules_name_bad_rows_and_check_with_them(
+    live_stack: Settings, svc: Service, tmp_path: Path
+) -> None:
+    for f in sorted(DEMO_RULES.glob("*.csv")):
+        args = ["code", "load-payer-rules", str(f), "--tenant", TENANT, "--schema", svc.schema]
+        r = runner.invoke(cli.app, args)
+        assert r.exit_code == 0, r.stderr
+        assert f"for {TENANT} ({f.stem} " in r.stdout
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "payer_id,rule,codes,modifiers,place_of_service,limit,related_codes,effective_date,"
+        "end_date\nPPO01,frequency,99396,,,twice a year,,2026-01-01,\n"
+        "PPO01,telehealth,99213,95,,,,2026-01-01,2025-12-31\n"
+    )
+    args = ["code", "load-payer-rules", str(bad), "--tenant", TENANT, "--schema", svc.schema]
+    r = runner.invoke(cli.app, args)
+    assert r.exit_code == 1
+    assert "nothing loaded, 3 problems" in r.stderr
+    assert "row 2, column limit: 'twice a year' is not 'N per M months'" in r.stderr
+    assert "row 3, column place_of_service: is required for rule telehealth" in r.stderr
+    assert "row 3, column end_date: 2025-12-31 is before effective_date 2026-01-01" in r.stderr
+
+    enc = tmp_path / "mri.json"
+    enc.write_text(mri("E-MRI-CLI").model_dump_json())
+    args = ["code", "check", str(enc), "--db", "--tenant", TENANT, "--schema", svc.schema]
+    r = runner.invoke(cli.app, args)
+    assert r.exit_code == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["outcome"] == "held"
+    assert [(x["edit"], x["line"]) for x in doc["findings"] if x["severity"] == "hold"] == [
+        ("PRIOR-AUTH", 1)
+    ]
+    assert "PPO01:PPO01.csv@" in doc["code_sets"]["payer_rules"]
