@@ -342,7 +342,7 @@ def parse_row(n: int, row: Mapping[str, str]) -> tuple[Rule | None, list[str]]:
 
 
 Row = tuple[int, dict[str, str]]
-"""A file row: its number (the header is row 1) and its cells by column."""
+"""A file row: its line number (the header is row 1) and its cells by column."""
 
 
 def parse_file(text: str) -> tuple[list[Row], list[Rule]]:
@@ -357,7 +357,8 @@ def parse_file(text: str) -> tuple[list[Row], list[Rule]]:
     rows: list[Row] = []
     rules: list[Rule] = []
     problems: list[str] = []
-    for n, row in enumerate(reader, start=2):
+    for row in reader:
+        n = reader.line_num  # the file's line: blank lines are counted, never yielded
         if None in row:
             problems.append(f"row {n}: more cells than the header has columns")
             continue
