@@ -80,9 +80,8 @@ def check(
         bool,
         typer.Option(
             "--db",
-            help="Use the NCCI/MUE tables, CPT codes, the tenant's payer rules and patient "
-            "history in PostgreSQL instead of the bundled demonstration subset (no payer "
-            "rules, no history).",
+            help="Use the NCCI/MUE tables, CPT codes, payer rules and patient history in "
+            "PostgreSQL instead of the bundled subset (no payer rules, no history).",
         ),
     ] = False,
     tenant: Annotated[str | None, typer.Option(help="Tenant for claim id and history")] = None,
