@@ -67,6 +67,13 @@ class Outgoing:
     cob: Cob | None = None  # to a later payer: the earlier payers' answers (2320, 2430)
 
 
+def to_later_payer(out: Outgoing) -> bool:
+    """Is the claim billed to a payer after one that answered (a secondary or tertiary)?
+    Its authorization and referral numbers are then the first payer's (the payer whose
+    rules asked for them): 2330B, not 2300/2400, carries them."""
+    return out.cob is not None and bool(out.cob.prior)
+
+
 def payers_named(out: Outgoing) -> list[str]:
     """The payer ids the claim's 837P names, the billed payer first."""
     cov = out.claim.coverage
@@ -271,7 +278,8 @@ def _claim_loop(out: Outgoing) -> list[str]:
             )
         )
         segs.append(_seg("DTP", "472", "D8", _d8(line.service_date)))
-        segs.extend(_line_refs(line, cid, n))
+        if not to_later_payer(out):
+            segs.extend(_line_refs(line, cid, n))
         segs.extend(by_line.get(n, ()))
     return segs
 
@@ -282,9 +290,11 @@ def _claim_refs(out: Outgoing) -> list[str]:
     claim, freq = out.claim, out.frequency_code
     cid = claim.claim_id
     segs = []
-    if claim.referral_number:
+    if to_later_payer(out):
+        pass  # the numbers are the first payer's: its 2330B carries them (x12_837_cob)
+    elif claim.referral_number:
         segs.append(_seg("REF", "9F", _ident(claim.referral_number, cid, "referral_number")))
-    if claim.prior_authorization:
+    if claim.prior_authorization and not to_later_payer(out):
         auth = _ident(claim.prior_authorization, cid, "prior_authorization")
         segs.append(_seg("REF", "G1", auth))
     if freq != "1":

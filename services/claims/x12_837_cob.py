@@ -78,6 +78,12 @@ def _other_subscriber(claim: ClaimCoded, p: PriorPayer, by_line: bool) -> list[s
     segs.append(_seg("NM1", "PR", "2", name, "", "", "", "", "PI", payer_id))
     if not by_line:
         segs.append(_seg("DTP", "573", "D8", _d8(p.adjudicated_on)))
+    if p.level == 1:  # the first payer's numbers (its rules asked): REF*G1, REF*9F
+        if claim.prior_authorization:
+            auth = _ident(claim.prior_authorization, cid, "prior_authorization")
+            segs.append(_seg("REF", "G1", auth))
+        if claim.referral_number:
+            segs.append(_seg("REF", "9F", _ident(claim.referral_number, cid, "referral_number")))
     if p.payer_claim_number:
         segs.append(_seg("REF", "F8", _ident(p.payer_claim_number, cid, "prior claim number")))
     return segs

@@ -10,9 +10,11 @@ from pathlib import Path
 import pytest
 
 from schemas.events import ClaimCoded
+from services.claims import cob
 from services.claims.x12_837 import ControlNumbers, Outgoing, Party, Unbuildable, render_837p
 from tests.pyx12check import problems
 from tests.unit import factories as f
+from tests.unit.test_x12_837_cob import MEDICARE, MEDIGAP, medicare_answer
 
 pytestmark = pytest.mark.unit
 
@@ -93,3 +95,31 @@ def test_a_number_holding_a_delimiter_is_unbuildable_naming_the_field() -> None:
     with pytest.raises(Unbuildable, match="prior_authorization") as exc:
         render(Outgoing(claim))
     assert exc.value.field == "prior_authorization"
+
+
+def test_a_secondary_claim_reports_them_as_the_first_payers_in_2330b(tmp_path: Path) -> None:
+    """The numbers are the primary payer's (its rules asked for them): on the claim to
+    the next payer they are 2330B's Other Payer Prior Authorization and Referral Number,
+    never the destination payer's 2300/2400 ones."""
+    claim = f.claim(
+        1,
+        coverage=MEDIGAP,
+        lines=[
+            f.line(1, procedure_code="99214", charge_cents=18000),
+            f.line(2, procedure_code="20610", charge_cents=16000, prior_authorization="L-2"),
+        ],
+        prior_authorization="PA-MCR-1",
+        referral_number="REF-9",
+    )
+    prior = cob.prior_payer(medicare_answer(), MEDICARE, 1)
+    text = render(Outgoing(claim, cob=cob.Cob(level=2, coverage=MEDIGAP, prior=[prior])))
+    s = segs(text)
+    pr = next(k for k, x in enumerate(s) if x[:2] == ["NM1", "PR"] and x[-1] == "MCR01")
+    assert s[pr + 1 : pr + 4] == [
+        ["REF", "G1", "PA-MCR-1"],
+        ["REF", "9F", "REF-9"],
+        ["REF", "F8", "MCR25000000000042"],
+    ]
+    refs = [x for x in s if x[:2] in (["REF", "G1"], ["REF", "9F"])]
+    assert len(refs) == 2  # none in 2300 or 2400
+    assert problems(tmp_path / "secondary.837", text) == []
