@@ -14,7 +14,7 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaProducer
 
-from rcm import readmodel, stack
+from rcm import demo_ledger, readmodel, stack
 from rcm.ackfiles import acknowledgement_files
 from rcm.cli_contracts import load_demo_contracts
 from rcm.cli_payer_rules import load_demo_rules
@@ -211,14 +211,20 @@ def run(s: Settings, *, encounters: int, seed: int, out: Path, timeout: float) -
     asyncio.run(load_demo_rules(s, tenant))
     with (
         mailroom(s, out) as delivery_env,
-        Fleet(out / "logs", env=fleet_env(s) | practice_env(tenant) | delivery_env) as fleet,
+        Fleet(
+            out / "logs",
+            env=fleet_env(s) | practice_env(tenant) | demo_ledger.ledger_env(tenant) | delivery_env,
+        ) as fleet,
     ):
         fleet.start()
         fleet.wait_healthy()
         print(f"services up; publishing {len(day)} encounters", flush=True)
         t_pub = time.monotonic()
         asyncio.run(publish(s, day, tenant))
+        copays = demo_ledger.copays(day)  # paid at check-in, before insurance answers
+        asyncio.run(demo_ledger.send(s, tenant, list(copays), "rcm/demo-front-desk"))
         asyncio.run(wait_settled(s, claim_ids, timeout))
+        asyncio.run(demo_ledger.refund_credits(s, tenant, claim_ids, run_id))
         settle_s = time.monotonic() - t_pub
         delivered = asyncio.run(wait_delivered(s, claim_ids, 60))
     result = asyncio.run(collect(s, claim_ids, day, out)) | delivered

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from rcm.stack_base import Paths, StackError, log, pid_alive, port_open, stop_pid
 from rcm.stack_kafka import ensure_topics, kafka_up
+from rcm.stack_sftp import sftp_down, sftp_status, sftp_up
 from runtime.settings import Settings
 
 PG_USER = "postgres"
@@ -276,6 +277,7 @@ def up(s: Settings) -> float:
         pg_up(s)
         kafka_up(s, p)
         asyncio.run(ensure_database(s))
+        sftp_up(s)
     asyncio.run(ensure_topics(s))
     return time.monotonic() - t0
 
@@ -286,6 +288,7 @@ def down(s: Settings) -> None:
         return
     stop_pid(Paths(s.stack_dir).kafka_pid, "Kafka")
     pg_down(s)
+    sftp_down(s)
 
 
 def status(s: Settings) -> dict[str, dict[str, object]]:
@@ -308,4 +311,5 @@ def status(s: Settings) -> dict[str, dict[str, object]]:
             "dsn": s.database_url,
             "data": str(pgp.pg_data),
         },
+        "sftp": sftp_status(s),
     }

@@ -111,6 +111,12 @@ class Settings(BaseSettings):
     kafka_controller_port: int = 19093
     kafka_heap: str = "768m"
     pg_port: int = 15432
+    sftp_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="The local stack's SFTP server (sshd); 0: the Kafka port less 70 (19022)",
+    )
     fleet_reporting: bool = Field(
         default=False,
         description="The local fleet (demo, bench, chaos, e2e) also runs reporting; off"
@@ -177,6 +183,9 @@ class Settings(BaseSettings):
     def _local_stack_defaults(self) -> Settings:
         if not self.kafka_bootstrap:
             self.kafka_bootstrap = f"127.0.0.1:{self.kafka_port}"
+        if not self.sftp_port:
+            # follows the .env port scheme: every worktree that moves Kafka moves sshd too
+            self.sftp_port = self.kafka_port - 70
         if not self.x12_usage:
             self.x12_usage = "P" if self.env == "production" else "T"
         if not self.database_url:

@@ -15,7 +15,7 @@ import orjson
 from runtime.service import Context, Reject
 from schemas.events import ClaimCoded, ClaimHeld, EligibilityChecked
 from schemas.events_workqueue import ClaimFixed, Reentry
-from services.coding import codesets, repository
+from services.coding import code_dates, codesets, repository
 from services.coding.edits.awv_frequency import HISTORY_CODES
 from services.coding.edits.facts import billed_payer
 from services.coding.ncci import EditTables
@@ -50,6 +50,7 @@ async def _code(
     every_code = frozenset().union(*wanted)
     history = await repository.History.load(conn, needs_history, every_code | HISTORY_CODES)
     results: list[repository.ResultRow] = []
+    dated = code_dates.active()
     for (ctx, checked), codes in zip(items, wanted, strict=True):
         tenant, enc = ctx.meta.tenant, checked.encounter
         prior = history.prior(tenant, enc.patient.id) if codes else []
@@ -61,6 +62,9 @@ async def _code(
             "icd10cm": release.name,
             "icd10cm_source": release.source,
             "icd10cm_in_force": in_force,
+            "icd10cm_dates": dated.icd10cm.source,
+            "hcpcs": dated.hcpcs.source,
+            "cpt_dates": dated.cpt.source,
             "ncci": tables.version,
             "payer_rules": rules.book(tenant).version or None,
         }

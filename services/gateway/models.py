@@ -178,6 +178,27 @@ class PayerDirectory(Answer):
     payers: list[DirectoryPayer]
 
 
+class FileReceived(Answer):
+    sha256: str
+    name: str
+    status: Literal["received"]
+    receipt: str = Field(description="Where the connector's outcome for it is read")
+
+
+class FileReceipt(Answer):
+    name: str
+    account: str = Field(description="The SFTP account it came from; '' for an import/upload")
+    outcome: Literal["accepted", "duplicate", "rejected"]
+    reason: str
+    kind: str | None
+    at: str
+
+
+class FileReceipts(Answer):
+    sha256: str
+    receipts: list[FileReceipt]
+
+
 class CoveragesAccepted(Answer):
     accepted: int
     status: Literal["accepted"]
