@@ -25,9 +25,15 @@ def version_of(name: str, text: str) -> str:
 
 
 async def load_rules(
-    s: Settings, tenant: str, text: str, version: str, schema: str = "coding"
+    s: Settings,
+    tenant: str,
+    text: str,
+    version: str,
+    schema: str = "coding",
+    claims_schema: str = "claims",
 ) -> str:
-    """Parses and loads a rules file for the tenant; returns the one-line summary.
+    """Parses and loads a rules file for the tenant; returns the summary, with a note for
+    each payer the tenant's directory (``claims_schema``.payer_v1) lacks or has inactive.
     Raises RuleFileError naming every bad row and column (nothing written)."""
     from runtime.db import create_pool, migrate
     from services.coding import repository_rules
@@ -39,10 +45,18 @@ async def load_rules(
         await migrate(pool, schema, MIGRATIONS)
         async with pool.acquire() as conn, conn.transaction():
             done = await repository_rules.replace_rules(conn, tenant, rows, rules, version)
+            known = await repository_rules.directory_payers(conn, claims_schema, tenant)
     finally:
         await pool.close()
     payers = ", ".join(f"{p} {n}" for p, n in done.payers.items())
-    return f"loaded {len(rules)} payer rules for {tenant} ({payers}), version {done.version}"
+    said = [f"loaded {len(rules)} payer rules for {tenant} ({payers}), version {done.version}"]
+    said += [
+        f"note: {p} is not an active payer in {tenant}'s directory (rcm payers import):"
+        " a claim to it is held as PAYER-UNKNOWN before these rules matter"
+        for p in done.payers
+        if known is not None and p not in known
+    ]
+    return "\n".join(said)
 
 
 async def load_demo_rules(s: Settings, tenant: str, schema: str = "coding") -> list[str]:

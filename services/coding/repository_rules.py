@@ -88,6 +88,18 @@ async def replace_rules(
     return Loaded(version, counts)
 
 
+async def directory_payers(
+    conn: asyncpg.Connection, claims_schema: str, tenant: str
+) -> set[str] | None:
+    """The tenant's active payer ids in the claims room's directory (view ``payer_v1``,
+    docs/views.md); None when the view is not there yet."""
+    view = f"{claims_schema}.payer_v1"
+    if not await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", view):
+        return None
+    rows = await conn.fetch(f"SELECT payer_id FROM {view} WHERE tenant = $1 AND active", tenant)
+    return {r[0] for r in rows}
+
+
 async def rules_stamp(conn: asyncpg.Connection) -> str:
     """Changes whenever a load ran; cheap enough for a timer."""
     row = await conn.fetchrow("SELECT count(*), max(id) FROM payer_rule_loads")
@@ -121,4 +133,4 @@ async def rule_books(conn: asyncpg.Connection) -> dict[str, RuleBook]:
     return {t: RuleBook(rules, ",".join(sorted(versions[t]))) for t, rules in by_tenant.items()}
 
 
-__all__ = ["Loaded", "replace_rules", "rule_books", "rules_stamp"]
+__all__ = ["Loaded", "directory_payers", "replace_rules", "rule_books", "rules_stamp"]

@@ -143,9 +143,23 @@ async def test_a_claim_needing_prior_auth_is_held_without_it_and_goes_out_with_r
 
     cfg = ClaimsSettings(batch_window_s=0)
     async with claims_service(live_stack, cfg, http_port=6194) as claims:
+        text = (DEMO_RULES / "PPO01.csv").read_text(encoding="utf-8")
+
+        async def reload() -> list[str]:
+            said = await load_rules(
+                live_stack, TENANT, text, "v2", schema=svc.schema, claims_schema=claims.svc.schema
+            )
+            return said.splitlines()
+
+        # the loader reads the claims room's directory through its view, payer_v1
+        assert (await reload())[1:] == [
+            f"note: PPO01 is not an active payer in {TENANT}'s directory (rcm payers import):"
+            " a claim to it is held as PAYER-UNKNOWN before these rules matter"
+        ]
         async with claims.pool.acquire() as conn:  # the tenant bills PPO01 too
             ppo = "PPO01,BLUE MEADOW PPO,CI,180,21\n"
             await import_payers(conn, TENANT, parse(DIRECTORY + ppo))
+        assert len(await reload()) == 1
         await claims.send(coded)
         await claims.send_batches()
         (sent,) = await claims.submitted()
