@@ -160,11 +160,16 @@ class RuleBook:
     """Every payer's rules for one tenant (all dates); :meth:`for_claim` picks a payer's
     rules in force on a date of service."""
 
+    CACHED = 4096
+    """(payer, date of service) pairs whose rules in force are kept: a day's claims share
+    a few dates, so each payer's rules for a date are picked once."""
+
     def __init__(self, rules: Iterable[Rule] = (), version: str = "") -> None:
         self.version = version
         self._by_payer: dict[str, list[Rule]] = {}
         for r in rules:
             self._by_payer.setdefault(r.payer_id, []).append(r)
+        self._in_force: dict[tuple[str, dt.date], PayerRules] = {}
 
     def for_claim(self, payer_id: str | None, dos: dt.date) -> PayerRules:
         if payer_id is None:
@@ -172,7 +177,13 @@ class RuleBook:
         rules = self._by_payer.get(payer_id)
         if not rules:
             return NONE
-        return PayerRules.of(payer_id, (r for r in rules if r.in_force(dos)))
+        found = self._in_force.get((payer_id, dos))
+        if found is None:
+            if len(self._in_force) >= self.CACHED:
+                self._in_force.clear()
+            found = PayerRules.of(payer_id, (r for r in rules if r.in_force(dos)))
+            self._in_force[(payer_id, dos)] = found
+        return found
 
     def history_codes(self, payer_id: str | None) -> frozenset[str]:
         """Codes whose history a frequency rule of the payer counts."""
