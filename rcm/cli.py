@@ -156,6 +156,7 @@ def _register_subcommands() -> None:
         cli_fhir,
         cli_keys,
         cli_ops,
+        cli_partners,
         cli_payer_rules,
         cli_payers,
         cli_x12,
@@ -168,6 +169,7 @@ def _register_subcommands() -> None:
     app.add_typer(cli_payers.app, name="payers")
     app.add_typer(cli_collections.app, name="collections")
     app.add_typer(cli_contracts.app, name="contracts")
+    app.add_typer(cli_partners.app, name="partners")
     app.add_typer(cli_fhir.app, name="fhir")
     app.add_typer(cli_keys.keys_app, name="keys")
     app.add_typer(cli_keys.audit_app, name="audit")

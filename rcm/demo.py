@@ -14,9 +14,10 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaProducer
 
-from rcm import demo_ledger, readmodel, stack
+from rcm import demo_ledger, readmodel, stack, transport_core
 from rcm.ackfiles import acknowledgement_files
 from rcm.cli_contracts import load_demo_contracts
+from rcm.cli_partners import load_demo_partner
 from rcm.cli_payer_rules import load_demo_rules
 from rcm.cli_payers import load_demo_payers
 from rcm.mailroom import mailroom, wait_delivered
@@ -75,6 +76,7 @@ async def publish(
     if payers:
         await load_demo_payers(s, tenant)
         await load_demo_contracts(s, tenant)
+        await load_demo_partner(s, tenant)  # its ISA/GS ids, submitter and receiver
     producer = AIOKafkaProducer(**producer_config(s))
     await producer.start()
     try:
@@ -183,6 +185,8 @@ async def collect(
             (x12_dir / f"{name}.835").write_text(text)
         for name, text in await acknowledgement_files(s, claim_ids):  # 999s and 277CAs
             (x12_dir / name).write_text(text)
+        await transport_core.write_exchanges(conn, claim_ids, x12_dir)  # 270s and 271s
+        transport_core.with_core(result, await transport_core.core_requests(conn, claim_ids))
         st_dir = out / "statements"
         st_dir.mkdir(parents=True, exist_ok=True)
         for st in await readmodel.statements(conn, claim_ids):

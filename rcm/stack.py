@@ -21,6 +21,7 @@ from pathlib import Path
 from rcm.stack_base import Paths, StackError, log, pid_alive, port_open, stop_pid
 from rcm.stack_kafka import ensure_topics, kafka_up
 from rcm.stack_sftp import sftp_down, sftp_status, sftp_up
+from rcm.stack_tls import core_certificates
 from runtime.settings import Settings
 
 PG_USER = "postgres"
@@ -275,6 +276,7 @@ def up(s: Settings) -> float:
         p = Paths(s.stack_dir)
         p.kafka.mkdir(parents=True, exist_ok=True)
         pg_up(s)
+        core_certificates(s.stack_dir, pg_tls_dir(pg_paths(s)))
         kafka_up(s, p)
         asyncio.run(ensure_database(s))
         sftp_up(s)

@@ -32,7 +32,7 @@ KNOWN_SECRETS = frozenset(
 )
 MIN_SECRET_LEN = 16
 #: The local simulator's real-time endpoint: the dev default, never production's.
-SIMULATOR_URL = "http://127.0.0.1:6106"
+SIMULATOR_URL = "https://127.0.0.1:6156"  # the simulator's CAQH CORE endpoint (TLS)
 #: Hosts that are the simulator (the local stack, compose and the k8s sandbox overlay).
 SIMULATOR_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "simulator", "rcm-simulator"})
 TLS_SSLMODES = frozenset({"require", "verify-ca", "verify-full"})
@@ -165,11 +165,13 @@ class Settings(BaseSettings):
 
     clearinghouse_url: str = Field(
         default=SIMULATOR_URL,
-        description="Real-time X12 endpoint (270/271, 276/277); the default is the local"
-        " simulator, which production refuses",
+        description="The clearinghouse's CAQH CORE real-time endpoint base (270/271,"
+        " 276/277; RCM_CORE_PATH is appended); the default is the local simulator's,"
+        " which production refuses",
     )
     clearinghouse_token: SecretStr = Field(
-        default=SecretStr("local-clearinghouse-token"), description="Bearer token for it"
+        default=SecretStr("local-clearinghouse-token"),
+        description="The CORE password (UsernameToken / Password field) unless RCM_CORE_PASSWORD",
     )
 
     statement_link_key: SecretStr = Field(

@@ -56,7 +56,9 @@ class ClaimsSettings(BaseSettings):
         description="276s an instance sends a timer tick at most: a backlog of due inquiries"
         " goes out at this pace, never as a flood",
     )
-    inquiry_timeout_s: float = Field(default=10.0, gt=0)
+    inquiry_timeout_s: float = Field(
+        default=10.0, gt=0, le=20, description="One 276->277 round trip (CORE allows 20 s)"
+    )
 
     timely_filing_days_default: int = Field(
         default=90,

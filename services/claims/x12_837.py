@@ -25,8 +25,9 @@ from dataclasses import dataclass
 
 from runtime.x12 import Envelope, money, transaction, wrap
 from schemas.common import Coverage, Person, Provider
-from schemas.events import ClaimCoded, ClaimLine
+from schemas.events import ClaimCoded
 from services.claims import x12_837_cob as cob_loops
+from services.claims import x12_837_refs as refs
 from services.claims.cob import Cob
 from services.claims.payers import Payer
 from services.claims.x12_837_text import _DELIMS, _address, _code, _d8, _ident, _person_name
@@ -41,11 +42,19 @@ _MAX_CONTROL = 999_999_999
 
 @dataclass(frozen=True, slots=True)
 class Party:
-    """Submitter or receiver: ISA06/08 and GS02/03 (id), NM1*41 / NM1*40 (name, id)."""
+    """Submitter or receiver: NM1*41 / NM1*40 (name, id); ISA05-08 (qualifier, and
+    ``isa_id``, else id) and GS02/03 (``gs_code``, else the ISA id): a trading partner's
+    identity (services/claims/partners.py) can tell them apart."""
 
     name: str
     id: str
     qualifier: str = "ZZ"
+    isa_id: str = ""
+    gs_code: str = ""
+
+    @property
+    def interchange_id(self) -> str:
+        return self.isa_id or self.id
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,7 +247,8 @@ def _claim_loop(out: Outgoing) -> list[str]:
             "Y",
         )
     ]
-    segs.extend(_claim_refs(out))
+    later = to_later_payer(out)
+    segs.extend(refs.claim_refs(claim, freq, out.payer_claim_number, later=later))
     diagnoses = claim.diagnoses
     if not diagnoses or len(diagnoses) > 12:
         raise Unbuildable(cid, "diagnoses", f"must hold 1 to 12 codes, got {len(diagnoses)}")
@@ -278,46 +288,9 @@ def _claim_loop(out: Outgoing) -> list[str]:
             )
         )
         segs.append(_seg("DTP", "472", "D8", _d8(line.service_date)))
-        if not to_later_payer(out):
-            segs.extend(_line_refs(line, cid, n))
+        if not later:
+            segs.extend(refs.line_refs(line, cid, n))
         segs.extend(by_line.get(n, ()))
-    return segs
-
-
-def _claim_refs(out: Outgoing) -> list[str]:
-    """2300's REF*9F (referral), REF*G1 (prior authorization) and REF*F8 (the payer's
-    claim number, required on a replacement or void), in X222A1's order."""
-    claim, freq = out.claim, out.frequency_code
-    cid = claim.claim_id
-    segs = []
-    if to_later_payer(out):
-        pass  # the numbers are the first payer's: its 2330B carries them (x12_837_cob)
-    elif claim.referral_number:
-        segs.append(_seg("REF", "9F", _ident(claim.referral_number, cid, "referral_number")))
-    if claim.prior_authorization and not to_later_payer(out):
-        auth = _ident(claim.prior_authorization, cid, "prior_authorization")
-        segs.append(_seg("REF", "G1", auth))
-    if freq != "1":
-        if not out.payer_claim_number:
-            raise Unbuildable(
-                cid,
-                "payer_claim_number",
-                f"is required for frequency code {freq} (REF*F8, the payer's claim number)",
-            )
-        segs.append(_seg("REF", "F8", _ident(out.payer_claim_number, cid, "payer_claim_number")))
-    return segs
-
-
-def _line_refs(line: ClaimLine, cid: str, n: int) -> list[str]:
-    """2400 REF*G1 then REF*9F (X222A1's order), each only where the line's number is
-    not the claim's (the coding service leaves those out)."""
-    segs = []
-    if line.prior_authorization:
-        auth = _ident(line.prior_authorization, cid, f"lines[{n}].prior_authorization")
-        segs.append(_seg("REF", "G1", auth))
-    if line.referral_number:
-        ref = _ident(line.referral_number, cid, f"lines[{n}].referral_number")
-        segs.append(_seg("REF", "9F", ref))
     return segs
 
 
@@ -331,8 +304,11 @@ class _Subscriber:
 
 
 def _check_party(party: Party, role: str) -> None:
-    if not party.id or len(party.id) > 15 or any(c in party.id for c in _DELIMS):
-        raise ValueError(f"{role} id must be 1-15 characters without delimiters: {party.id!r}")
+    isa = party.interchange_id
+    if not isa or len(isa) > 15 or any(c in isa for c in _DELIMS):
+        raise ValueError(f"{role} id must be 1-15 characters without delimiters: {isa!r}")
+    if not party.id or len(party.id) > 80 or any(c in party.id for c in _DELIMS):
+        raise ValueError(f"{role} NM109 must be 1-80 characters without delimiters")
     if len(party.qualifier) != 2:
         raise ValueError(f"{role} qualifier must be 2 characters: {party.qualifier!r}")
 
@@ -452,8 +428,12 @@ def render_837p(
     contact_phone: str,
     at: dt.datetime,
     usage: str = "T",
+    contact_name: str = "",
+    contact_email: str | None = None,
 ) -> str:
     """One 837P interchange (ISA..IEA) with one ST/SE holding every claim, for one payer.
+    The submitter's PER*IC names ``contact_name`` (else the submitter) and, when given,
+    ``contact_email`` (PER05/06 EM).
 
     Raises Unbuildable (a ValueError) naming the first claim that cannot be written,
     and ValueError for bad arguments (no claims, several payers, bad control numbers).
@@ -466,20 +446,29 @@ def render_837p(
     segs = [
         _seg("BHT", "0019", "00", st, at.strftime("%Y%m%d"), at.strftime("%H%M"), "CH"),
         _seg("NM1", "41", "2", submitter_name, "", "", "", "", "46", submitter.id),
-        _seg("PER", "IC", submitter_name, "TE", phone),
+        _seg(
+            "PER",
+            "IC",
+            _text(contact_name, "-", "contact_name") if contact_name else submitter_name,
+            "TE",
+            phone,
+            *(("EM", contact_email) if contact_email else ()),
+        ),
         _seg("NM1", "40", "2", receiver_name, "", "", "", "", "46", receiver.id),
         *_hierarchy(tree),
     ]
     envelope = Envelope(
         sender_qualifier=submitter.qualifier,
-        sender_id=submitter.id,
+        sender_id=submitter.interchange_id,
         receiver_qualifier=receiver.qualifier,
-        receiver_id=receiver.id,
+        receiver_id=receiver.interchange_id,
         functional_id="HC",
         version=VERSION,
         interchange_control_number=control.interchange,
         group_control_number=control.group,
         usage=usage,
         at=at,
+        gs_sender=submitter.gs_code,
+        gs_receiver=receiver.gs_code,
     )
     return wrap(envelope, [transaction("837", st, segs, VERSION)])
