@@ -284,7 +284,7 @@ def _needs(rule: str, row: Mapping[str, str]) -> list[tuple[str, str]]:
     wants = {
         "frequency": ("codes", "limit"),
         "requires-modifier": ("codes", "modifiers"),
-        "bypass-modifiers": ("modifiers",),
+        "bypass-modifiers": ("codes", "modifiers"),
         "telehealth": ("codes", "modifiers", "place_of_service"),
     }.get(rule, ("codes",))
     out = [(c, f"is required for rule {rule}") for c in wants if not row.get(c)]

@@ -66,6 +66,7 @@ def test_a_bad_file_names_every_row_and_column() -> None:
         "MCR01,telehealth,99213,95,2,,,2026-02-30,\n"
         "MCR01,prior-auth,72148,,,,,2026-01-01,2025-01-01\n"
         "MCR01,prior-auth,72148,,,,,2026-01-01,,extra\n"
+        "MCR01,bypass-modifiers,,59,,,,2026-01-01,\n"
     )
     with pytest.raises(RuleFileError) as exc:
         parse(text)
@@ -78,6 +79,7 @@ def test_a_bad_file_names_every_row_and_column() -> None:
         "row 6, column effective_date: '2026-02-30' is not a YYYY-MM-DD date",
         "row 7, column end_date: 2025-01-01 is before effective_date 2026-01-01",
         "row 8: more cells than the header has columns",
+        "row 9, column codes: is required for rule bypass-modifiers",
     ]
 
 
