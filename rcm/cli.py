@@ -166,6 +166,7 @@ def _register_subcommands() -> None:
         cli_keys,
         cli_ops,
         cli_partners,
+        cli_payer_rules,
         cli_payers,
         cli_users,
         cli_x12,
@@ -173,6 +174,7 @@ def _register_subcommands() -> None:
 
     app.add_typer(cli_x12.app, name="x12")
     app.add_typer(cli_code.app, name="code")
+    cli_code.app.command("load-payer-rules")(cli_payer_rules.load_payer_rules)
     app.add_typer(cli_coverage.app, name="coverage")
     app.add_typer(cli_payers.app, name="payers")
     app.add_typer(cli_collections.app, name="collections")

@@ -18,6 +18,7 @@ from rcm import demo_ledger, demo_serve, readmodel, stack, transport_core
 from rcm.ackfiles import acknowledgement_files
 from rcm.cli_contracts import load_demo_contracts
 from rcm.cli_partners import load_demo_partner
+from rcm.cli_payer_rules import load_demo_rules
 from rcm.cli_payers import load_demo_payers
 from rcm.mailroom import mailroom, wait_delivered
 from rcm.practice import PRACTICE_CONTACT
@@ -220,6 +221,8 @@ def run(
     dos = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
     day = run_tagged(generate_day(encounters, seed, tenant=tenant, date_of_service=dos), run_id)
     claim_ids = [claim_id_for(tenant, e.encounter_id) for e in day]
+    # The demo payers' rules (rcm/payer_rules/), before coding starts: it reads them then.
+    asyncio.run(load_demo_rules(s, tenant))
     with (
         mailroom(s, out) as delivery_env,
         Fleet(
