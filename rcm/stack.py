@@ -20,6 +20,7 @@ from pathlib import Path
 
 from rcm.stack_base import Paths, StackError, log, pid_alive, port_open, stop_pid
 from rcm.stack_kafka import ensure_topics, kafka_up
+from rcm.stack_roles import ensure_local_roles
 from runtime.settings import Settings
 
 PG_USER = "postgres"
@@ -276,6 +277,7 @@ def up(s: Settings) -> float:
         pg_up(s)
         kafka_up(s, p)
         asyncio.run(ensure_database(s))
+        asyncio.run(ensure_local_roles(s, pg_paths(s)))
     asyncio.run(ensure_topics(s))
     return time.monotonic() - t0
 

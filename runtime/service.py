@@ -34,7 +34,13 @@ from runtime import ops_web, positions, process, telemetry
 from runtime.applier import BatchApplier, BatchHook, Handler, ManyHandler, Record
 from runtime.consumer import BatchConsumer
 from runtime.context import Context, Deferred, Reject, run_deferred, timer_meta
-from runtime.db import MigrationChanged, create_pool, is_transient, migrate
+from runtime.db import (
+    MigrationChanged,
+    create_pool,
+    is_transient,
+    migrate_schema,
+    refuse_privileged_runtime,
+)
 from runtime.kafka import producer_config
 from runtime.metrics import Metrics
 from runtime.ops_web import authorized
@@ -306,8 +312,9 @@ class Service:
 
     async def start_resources(self) -> None:
         self.pool = await self._connect_with_retry()
+        await refuse_privileged_runtime(self.settings, self.pool, self.schema)
         try:
-            applied = await migrate(self.pool, self.schema, self.migrations)
+            applied = await migrate_schema(self.settings, self.schema, self.migrations, self.pool)
         except MigrationChanged as exc:
             log.critical("%s", exc)  # the one line an operator needs, before the traceback
             raise

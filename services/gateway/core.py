@@ -25,7 +25,7 @@ import orjson
 from aiokafka import AIOKafkaProducer
 
 from runtime import telemetry
-from runtime.db import create_pool, migrate
+from runtime.db import create_pool, migrate_schema, refuse_privileged_runtime
 from runtime.kafka import producer_config
 from runtime.settings import Settings
 from schemas.codec import Meta, encode
@@ -116,7 +116,8 @@ class Gateway:
         self.pool = await create_pool(
             self.settings, self.g.schema_name, max_size=self.g.db_pool_max
         )
-        await migrate(self.pool, self.g.schema_name, MIGRATIONS)
+        await refuse_privileged_runtime(self.settings, self.pool, self.g.schema_name)
+        await migrate_schema(self.settings, self.g.schema_name, MIGRATIONS, self.pool)
         self.fast = await asyncpg.create_pool(
             self.settings.database_url,
             min_size=1,
