@@ -30,6 +30,7 @@ from runtime.kafka import producer_config
 from runtime.settings import Settings
 from schemas.codec import Meta, encode
 from schemas.events import Event
+from schemas.topics import produced_by
 from services.gateway import audit_store
 from services.gateway.audit_store import AuditEntry as AuditEntry
 from services.gateway.config import GatewaySettings
@@ -90,6 +91,9 @@ def event_id(tenant: str, kind: str, natural_key: str, body: bytes) -> str:
 
 def sha(data: bytes) -> bytes:
     return hashlib.sha256(data).digest()
+
+
+GATEWAY_WRITES = produced_by("gateway")
 
 
 class Gateway:
@@ -182,6 +186,8 @@ class Gateway:
         self, event: Event, *, tenant: str, correlation_id: str, ce_id: str, actor: str
     ) -> None:
         """Returns once Kafka acknowledged the event (acks=all), or raises Unavailable."""
+        if event.TOPIC not in GATEWAY_WRITES:  # its Kafka ACLs: schemas/acls.py
+            raise PermissionError(f"the gateway does not produce {event.TOPIC}")
         producer = await self._start_producer()
         meta = Meta(
             id=ce_id,
