@@ -22,13 +22,23 @@ console = Console()
 
 
 @stack_app.command("up")
-def stack_up() -> None:
+def stack_up(
+    kafka_auth: Annotated[
+        bool,
+        typer.Option(
+            "--kafka-auth",
+            help="Kafka with SASL/SCRAM and each service's ACLs (RCM_KAFKA_AUTH); needs a"
+            " freshly formatted broker",
+        ),
+    ] = False,
+) -> None:
     """Start Kafka and PostgreSQL if they are not running; wait until healthy."""
     from rcm import stack
     from rcm.stack_base import StackError
 
     try:
-        seconds = stack.up(settings())
+        s = settings()
+        seconds = stack.up(s.model_copy(update={"kafka_auth": True}) if kafka_auth else s)
     except StackError as exc:
         fail(str(exc))
     typer.echo(f"stack up in {seconds:.1f} s")

@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 
 from rcm.cli_payers import DEMO_PAYERS
+from rcm.stack_kafka_auth import service_kafka_env
 from rcm.stack_roles import service_db_env
 from runtime.settings import REPO_ROOT, Settings, settings
 
@@ -82,6 +83,7 @@ class Fleet:
         env = {**os.environ, **self.env}
         # the service's own roles on the local stack (rcm/stack_roles.py), not the owner's
         env.update(service_db_env(settings(), env.get("RCM_DATABASE_URL", ""), service))
+        env.update(service_kafka_env(settings(), service))  # RCM_KAFKA_AUTH=true
         if instance:
             env["RCM_HTTP_PORT_OFFSET"] = str(self.offset + 100 * int(instance))
         self.procs[name] = subprocess.Popen(

@@ -18,6 +18,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from rcm import stack_kafka_auth as kafka_auth
 from rcm.stack_base import Paths, StackError, log, pid_alive, port_open, stop_pid
 from rcm.stack_kafka import ensure_topics, kafka_up
 from rcm.stack_roles import ensure_local_roles
@@ -278,7 +279,12 @@ def up(s: Settings) -> float:
         kafka_up(s, p)
         asyncio.run(ensure_database(s))
         asyncio.run(ensure_local_roles(s, pg_paths(s)))
-    asyncio.run(ensure_topics(s))
+    if s.kafka_auth:
+        asyncio.run(ensure_topics(kafka_auth.admin(s)))
+        granted = asyncio.run(kafka_auth.grant_all(s))
+        log(f"Kafka: SASL/SCRAM on, {granted} ACLs from schemas/acls.py")
+    else:
+        asyncio.run(ensure_topics(s))
     return time.monotonic() - t0
 
 

@@ -34,9 +34,13 @@ def roles_file(s: Settings) -> Path:
 
 def passwords(s: Settings) -> dict[str, str]:
     """Every role's password: the ones kept, a new random one for any role without."""
-    path = roles_file(s)
+    return kept_secrets(roles_file(s), pgroles.all_roles())
+
+
+def kept_secrets(path: Path, names: list[str]) -> dict[str, str]:
+    """A password for each name, kept in ``path`` (mode 0600); new ones are random."""
     kept: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
-    wanted = {r: kept.get(r) or secrets.token_urlsafe(24) for r in pgroles.all_roles()}
+    wanted = {r: kept.get(r) or secrets.token_urlsafe(24) for r in names}
     if wanted != kept:
         tmp = path.with_suffix(".partial")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -67,6 +67,11 @@ class Settings(BaseSettings):
     kafka_sasl_username: str | None = None
     kafka_sasl_password: SecretStr | None = None
     kafka_ssl_cafile: Path | None = None
+    kafka_auth: bool = Field(
+        default=False,
+        description="The local stack's Kafka takes SASL/SCRAM only and enforces each"
+        " service's ACLs (`rcm stack up --kafka-auth`); needs a freshly formatted broker",
+    )
     kafka_replication_factor: int = Field(
         default=1, ge=1, le=5, description="For topics `rcm stack up` creates; 3 in production"
     )
