@@ -89,6 +89,40 @@ def db_json_payloads() -> None:
     console.print(table)
 
 
+@db_app.command("roles")
+def db_roles(
+    passwords: Annotated[
+        Path,
+        typer.Option(
+            help="JSON file of role -> password; a role missing from it gets a random one,"
+            " written back (mode 0600)"
+        ),
+    ],
+) -> None:
+    """Create (or set the passwords of) every service's owner and runtime role and
+    Grafana's, give each schema to its owner and apply the grants (docs/security.md).
+    Run once per database as its owner/superuser (RCM_DATABASE_URL), and again to rotate."""
+    import asyncio
+
+    import asyncpg
+
+    from rcm.stack_roles import kept_secrets
+    from runtime import pgroles
+
+    async def run() -> None:
+        conn = await asyncpg.connect(settings().database_url)
+        try:
+            await pgroles.ensure_roles(conn, kept_secrets(passwords, pgroles.all_roles()))
+        finally:
+            await conn.close()
+
+    try:
+        asyncio.run(run())
+    except (OSError, asyncpg.PostgresError) as exc:
+        fail(f"cannot set up the roles: {type(exc).__name__}")
+    typer.echo(f"{len(pgroles.all_roles())} roles ready; passwords in {passwords}")
+
+
 @app.command()
 def demo(
     encounters: Annotated[int, typer.Option(min=1, max=100_000)] = 200,
