@@ -16,6 +16,7 @@ user: the broker reaches the controller there. Nothing else should connect to it
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any, ClassVar
 
 from pydantic import SecretStr
@@ -31,7 +32,7 @@ MECHANISM = "SCRAM-SHA-512"
 LISTENER = "SASL_PLAINTEXT"
 
 
-def users_file(s: Settings) -> Any:
+def users_file(s: Settings) -> Path:
     return s.stack_dir / "kafka-users.json"
 
 

@@ -160,6 +160,38 @@ async def test_grafana_sees_no_phi_column_and_no_table(
         await conn.close()
 
 
+def dashboard_queries() -> list[str]:
+    """Every SQL statement the shipped Grafana dashboard runs, its tenant variable filled."""
+    text = (REPO_ROOT / "deploy" / "grafana" / "dashboards" / "rcm-pipeline.json").read_text()
+    found: list[str] = []
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in ("rawSql", "query") and isinstance(value, str) and "SELECT" in value:
+                    found.append(value.replace("${tenant:sqlstring}", "'t-roles'"))
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(json.loads(text))
+    return found
+
+
+async def test_the_grafana_dashboard_runs_as_the_grafana_role(
+    live_stack: Settings, roles: dict[str, str]
+) -> None:
+    queries = dashboard_queries()
+    assert len(queries) >= 3
+    conn = await connect(live_stack, roles, pgroles.GRAFANA)
+    try:
+        for sql in queries:
+            await conn.fetch(sql)  # raises if it needs a column or table not granted
+    finally:
+        await conn.close()
+
+
 async def test_production_refuses_the_superuser_and_the_owner_as_runtime_role(
     live_stack: Settings, roles: dict[str, str]
 ) -> None:
