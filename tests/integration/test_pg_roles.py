@@ -9,11 +9,13 @@ import json
 
 import asyncpg
 import pytest
+from pydantic import SecretStr
 
+from rcm import stack
 from rcm.stack_roles import role_dsn, roles_file
 from runtime import pgroles
-from runtime.db import migrate_schema
-from runtime.settings import REPO_ROOT, Settings
+from runtime.db import create_pool, migrate_schema, refuse_privileged_runtime
+from runtime.settings import REPO_ROOT, ProductionRefused, Settings
 from services.gateway.audit_store import AuditEntry, append
 
 pytestmark = pytest.mark.integration
@@ -212,6 +214,42 @@ async def test_production_refuses_the_superuser_and_the_owner_as_runtime_role(
     assert len(said["rcm_claims_owner"]) == 1
     assert "owns schema claims" in said["rcm_claims_owner"][0]
     assert said["rcm_claims"] == []
+
+
+async def test_a_production_service_whose_runtime_role_owns_its_schema_does_not_start(
+    live_stack: Settings, roles: dict[str, str]
+) -> None:
+    ca = stack.pg_tls_dir(stack.pg_paths(live_stack)) / "ca.crt"
+    tls = f"?sslmode=verify-full&sslrootcert={ca}"
+
+    def dsn(role: str) -> str:
+        return role_dsn(live_stack.database_url, role, roles[role]).split("?")[0] + tls
+
+    secret = SecretStr("a-long-random-secret-from-the-vault")
+    s = Settings(
+        env="production",
+        database_url=dsn("rcm_claims_owner"),  # the owner, posing as the runtime role
+        database_migrate_url=dsn("rcm_remittance_owner"),
+        ops_token=secret,
+        clearinghouse_token=secret,
+        statement_link_key=secret,
+        audit_key=secret,
+        kafka_bootstrap="kafka.internal:9093",
+        kafka_security_protocol="SASL_SSL",
+        clearinghouse_url="https://clearinghouse.example",
+    )
+    pool = await create_pool(s, "claims", max_size=1)
+    try:
+        with pytest.raises(ProductionRefused, match="owns schema claims"):
+            await refuse_privileged_runtime(s, pool, "claims")
+        right = s.model_copy(update={"database_url": dsn("rcm_claims")})
+        runtime_pool = await create_pool(right, "claims", max_size=1)
+        try:
+            await refuse_privileged_runtime(right, runtime_pool, "claims")  # starts
+        finally:
+            await runtime_pool.close()
+    finally:
+        await pool.close()
 
 
 async def test_service_roles_must_give_their_password(
