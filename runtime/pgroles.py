@@ -150,8 +150,9 @@ async def grant(conn: asyncpg.Connection, schema: str) -> int:
         )
     }
     statements = grant_sql(schema, tables, existing)
-    for sql in statements:
-        await conn.execute(sql)
+    async with conn.transaction():  # no moment with a grant taken back later in the list
+        for sql in statements:
+            await conn.execute(sql)
     return len(statements)
 
 
