@@ -15,6 +15,8 @@ user: the broker reaches the controller there. Nothing else should connect to it
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -102,71 +104,118 @@ def service_kafka_env(s: Settings, service: str) -> dict[str, str]:
     }
 
 
-# --- CreateAcls (v3: Kafka 4 accepts no older version; aiokafka ships v0 and v1) -----
+# --- CreateAcls and DescribeAcls, v3 (Kafka 4 takes no older; aiokafka ships v0-v1) -----
 
 _RESOURCE = {"topic": 2, "group": 3, "cluster": 4, "transactional_id": 5}
 _PATTERN = {"literal": 3, "prefix": 4}
 _OPERATION = {"Read": 3, "Write": 4, "Create": 5, "Describe": 8, "IdempotentWrite": 12}
+_ANY = 1
 _ALLOW = 3
 
 
-def _create_acls_request(creations: list[tuple[Any, ...]]) -> Any:
+def _flexible_request(api_key: int, request: tuple[Any, ...], response: tuple[Any, ...]) -> Any:
+    """A one-version (v3) request of ``api_key`` whose body is ``request`` (schema fields,
+    without the trailing tags) and whose answer reads as ``response``."""
     from aiokafka.protocol.api import Request, RequestStruct, Response
-    from aiokafka.protocol.types import (
-        CompactArray,
-        CompactString,
-        Int8,
-        Int16,
-        Int32,
-        Schema,
-        TaggedFields,
+    from aiokafka.protocol.types import Schema, TaggedFields
+
+    tags = ("tags", TaggedFields)
+
+    class Answer(Response):  # type: ignore[misc]
+        API_KEY = api_key
+        API_VERSION = 3
+        SCHEMA = Schema(*response, tags)
+
+    class Struct(RequestStruct):  # type: ignore[misc]
+        FLEXIBLE_VERSION = True
+        API_KEY = api_key
+        API_VERSION = 3
+        RESPONSE_TYPE = Answer
+        SCHEMA = Schema(*request, tags)
+
+    class Ask(Request[Struct]):  # type: ignore[misc]
+        API_KEY: ClassVar[int] = api_key
+
+        def __init__(self, *values: Any) -> None:
+            self.values = values
+
+        def build(self, request_struct_class: type[Struct]) -> Struct:
+            return request_struct_class(*self.values, {})
+
+    return Ask
+
+
+def _binding_fields() -> tuple[Any, ...]:
+    from aiokafka.protocol.types import CompactString, Int8
+
+    return (
+        ("principal", CompactString("utf-8")),
+        ("host", CompactString("utf-8")),
+        ("operation", Int8),
+        ("permission_type", Int8),
     )
 
-    class CreateAclsResponseV3(Response):  # type: ignore[misc]
-        API_KEY = 30
-        API_VERSION = 3
-        SCHEMA = Schema(
+
+def _create_acls_request(creations: list[tuple[Any, ...]]) -> Any:
+    from aiokafka.protocol.types import CompactArray, CompactString, Int8, Int16, Int32
+    from aiokafka.protocol.types import TaggedFields as Tags
+
+    resource = (
+        ("resource_type", Int8),
+        ("resource_name", CompactString("utf-8")),
+        ("resource_pattern_type", Int8),
+    )
+    ask = _flexible_request(
+        30,
+        (("creations", CompactArray(*resource, *_binding_fields(), ("tags", Tags))),),
+        (
             ("throttle_time_ms", Int32),
             (
                 "results",
                 CompactArray(
                     ("error_code", Int16),
                     ("error_message", CompactString("utf-8")),
-                    ("tags", TaggedFields),
+                    ("tags", Tags),
                 ),
             ),
-            ("tags", TaggedFields),
-        )
+        ),
+    )
+    return ask(creations)
 
-    class CreateAclsRequestV3(RequestStruct):  # type: ignore[misc]
-        FLEXIBLE_VERSION = True
-        API_KEY = 30
-        API_VERSION = 3
-        RESPONSE_TYPE = CreateAclsResponseV3
-        SCHEMA = Schema(
+
+def _describe_all_acls_request() -> Any:
+    from aiokafka.protocol.types import CompactArray, CompactString, Int8, Int16, Int32
+    from aiokafka.protocol.types import TaggedFields as Tags
+
+    text = CompactString("utf-8")
+    ask = _flexible_request(
+        29,
+        (
+            ("resource_type_filter", Int8),
+            ("resource_name_filter", text),
+            ("pattern_type_filter", Int8),
+            ("principal_filter", text),
+            ("host_filter", text),
+            ("operation", Int8),
+            ("permission_type", Int8),
+        ),
+        (
+            ("throttle_time_ms", Int32),
+            ("error_code", Int16),
+            ("error_message", text),
             (
-                "creations",
+                "resources",
                 CompactArray(
                     ("resource_type", Int8),
-                    ("resource_name", CompactString("utf-8")),
-                    ("resource_pattern_type", Int8),
-                    ("principal", CompactString("utf-8")),
-                    ("host", CompactString("utf-8")),
-                    ("operation", Int8),
-                    ("permission_type", Int8),
-                    ("tags", TaggedFields),
+                    ("resource_name", text),
+                    ("pattern_type", Int8),
+                    ("acls", CompactArray(*_binding_fields(), ("tags", Tags))),
+                    ("tags", Tags),
                 ),
             ),
-            ("tags", TaggedFields),
-        )
-
-    class CreateAcls(Request[CreateAclsRequestV3]):  # type: ignore[misc]
-        API_KEY: ClassVar[int] = 30
-
-        def build(self, request_struct_class: type[CreateAclsRequestV3]) -> CreateAclsRequestV3:
-            return request_struct_class(creations, {})
-
-    return CreateAcls()
+        ),
+    )
+    return ask(_ANY, None, _ANY, None, None, _ANY, _ANY)
 
 
 def acl_creations(user: str, acls: Iterable[Acl]) -> list[tuple[Any, ...]]:
@@ -198,12 +247,31 @@ async def create_acls(s: Settings, grants: Mapping[str, Iterable[Acl]]) -> int:
     await client.start()
     try:
         response = await client._send_request(_create_acls_request(creations))
+        failed = [r for r in response.results if r[0] != 0]
+        if failed:
+            raise StackError(f"Kafka refused {len(failed)} ACLs: {failed[0][1]}")
+        # The controller has them; the broker applies them a moment later: wait for it.
+        wanted = {c[:7] for c in creations}
+        deadline = time.monotonic() + 30
+        while not wanted <= await _held(client):
+            if time.monotonic() > deadline:
+                raise StackError("Kafka's broker did not apply the new ACLs in 30 s")
+            await asyncio.sleep(0.1)
     finally:
         await client.close()
-    failed = [r for r in response.results if r[0] != 0]
-    if failed:
-        raise StackError(f"Kafka refused {len(failed)} ACLs: {failed[0][1]}")
-    return len(creations)
+    return len(wanted)
+
+
+async def _held(client: Any) -> set[tuple[Any, ...]]:
+    """Every ACL binding the broker enforces now, as CreateAcls tuples (without tags)."""
+    answer = await client._send_request(_describe_all_acls_request())
+    if answer.error_code:
+        raise StackError(f"Kafka did not list its ACLs (error {answer.error_code})")
+    return {
+        (kind, name, pattern, *acl[:4])
+        for kind, name, pattern, acls, _ in answer.resources
+        for acl in acls
+    }
 
 
 def service_consumes() -> dict[str, tuple[str, ...]]:
