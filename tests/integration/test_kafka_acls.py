@@ -54,8 +54,8 @@ async def secured(
     p = Paths(root)
     p.kafka.mkdir(parents=True)
     p.kafka_libs.symlink_to(Paths(live_stack.stack_dir).kafka_libs)
-    kafka_up(s, p)
     try:
+        kafka_up(s, p)
         await ensure_topics(admin(s))
         await grant_all(s)
         yield s
