@@ -22,13 +22,23 @@ console = Console()
 
 
 @stack_app.command("up")
-def stack_up() -> None:
+def stack_up(
+    kafka_auth: Annotated[
+        bool,
+        typer.Option(
+            "--kafka-auth",
+            help="Kafka with SASL/SCRAM and each service's ACLs (RCM_KAFKA_AUTH); needs a"
+            " freshly formatted broker",
+        ),
+    ] = False,
+) -> None:
     """Start Kafka and PostgreSQL if they are not running; wait until healthy."""
     from rcm import stack
     from rcm.stack_base import StackError
 
     try:
-        seconds = stack.up(settings())
+        s = settings()
+        seconds = stack.up(s.model_copy(update={"kafka_auth": True}) if kafka_auth else s)
     except StackError as exc:
         fail(str(exc))
     typer.echo(f"stack up in {seconds:.1f} s")
@@ -77,6 +87,40 @@ def db_json_payloads() -> None:
     for c in done:
         table.add_row(c.column, c.was, str(c.rows), f"{c.seconds:.1f}")
     console.print(table)
+
+
+@db_app.command("roles")
+def db_roles(
+    passwords: Annotated[
+        Path,
+        typer.Option(
+            help="JSON file of role -> password; a role missing from it gets a random one,"
+            " written back (mode 0600)"
+        ),
+    ],
+) -> None:
+    """Create (or set the passwords of) every service's owner and runtime role and
+    Grafana's, give each schema to its owner and apply the grants (docs/security.md).
+    Run once per database as its owner/superuser (RCM_DATABASE_URL), and again to rotate."""
+    import asyncio
+
+    import asyncpg
+
+    from rcm.stack_roles import kept_secrets
+    from runtime import pgroles
+
+    async def run() -> None:
+        conn = await asyncpg.connect(settings().database_url)
+        try:
+            await pgroles.ensure_roles(conn, kept_secrets(passwords, pgroles.all_roles()))
+        finally:
+            await conn.close()
+
+    try:
+        asyncio.run(run())
+    except (OSError, asyncpg.PostgresError) as exc:
+        fail(f"cannot set up the roles: {type(exc).__name__}")
+    typer.echo(f"{len(pgroles.all_roles())} roles ready; passwords in {passwords}")
 
 
 @app.command()

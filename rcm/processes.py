@@ -15,6 +15,8 @@ from pathlib import Path
 import httpx
 
 from rcm.cli_payers import DEMO_PAYERS
+from rcm.stack_kafka_auth import service_kafka_env
+from rcm.stack_roles import service_db_env
 from runtime.settings import REPO_ROOT, Settings, settings
 
 # name -> ops port; the order is the order they start in.
@@ -81,6 +83,9 @@ class Fleet:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = (self.log_dir / f"{name.replace('#', '-')}.log").open("ab")
         env = {**os.environ, **self.env}
+        # the service's own roles on the local stack (rcm/stack_roles.py), not the owner's
+        env.update(service_db_env(settings(), env.get("RCM_DATABASE_URL", ""), service))
+        env.update(service_kafka_env(settings(), service))  # RCM_KAFKA_AUTH=true
         if instance:
             env["RCM_HTTP_PORT_OFFSET"] = str(self.offset + 100 * int(instance))
         self.procs[name] = subprocess.Popen(
