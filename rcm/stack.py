@@ -21,9 +21,9 @@ from pathlib import Path
 from rcm import stack_kafka_auth as kafka_auth
 from rcm.stack_base import Paths, StackError, log, pid_alive, port_open, stop_pid
 from rcm.stack_kafka import ensure_topics, kafka_up
+from rcm.stack_roles import ensure_local_roles
 from rcm.stack_sftp import sftp_down, sftp_status, sftp_up
 from rcm.stack_tls import core_certificates
-from rcm.stack_roles import ensure_local_roles
 from runtime.settings import Settings
 
 PG_USER = "postgres"

@@ -51,7 +51,10 @@ PRODUCERS: dict[str, tuple[str, ...]] = {
     "claim.coded": ("coding",),
     "claim.submitted": ("claims",),
     "claim.acknowledged": ("simulator",),
-    "remit.received": ("simulator",),
+    "remit.received": ("simulator", "connector"),  # the connector's from a mailbox or import
+    "x12.file-received": ("connector",),
+    "x12.file-uploaded": ("gateway",),
+    "ledger.command": ("gateway",),
     "claim.adjudicated": ("remittance",),
     "statement.issued": ("statements",),
     "claim.balance_zero": ("statements",),
