@@ -38,8 +38,16 @@ GRAFANA = f"{PREFIX}grafana"
 #: The views each room lets the gateway's role read (docs/views.md, "read by gateway").
 GATEWAY_VIEWS: Mapping[str, tuple[str, ...]] = {
     "claims": ("claim_v1", "claim_timeline_v1", "claim_submission_v1", "payer_v1"),
-    "remittance": ("remit_v1", "posting_v1", "denial_v1", "unmatched_v1"),
-    "statements": ("ledger_v1", "claim_charge_v1", "statement_v1", "statement_delivery_v1"),
+    "remittance": ("remit_v1", "posting_v1", "denial_v1", "unmatched_v1", "underpayment_v1"),
+    "statements": (
+        "ledger_v1",
+        "claim_charge_v1",
+        "statement_v1",
+        "statement_delivery_v1",
+        "ledger_request_v1",
+        "credit_balance_v1",
+    ),
+    "connector": ("receipts_v1",),
 }
 
 #: What Grafana may read: view columns without PHI (no patient, guarantor, claim or

@@ -455,7 +455,8 @@ def test_the_gateway_is_deployed_behind_tls_with_probes_resources_and_its_secret
     for name, secret in [
         ("RCM_AUDIT_KEY", "rcm-app"),
         ("RCM_STATEMENT_LINK_KEY", "rcm-app"),
-        ("RCM_DATABASE_URL", "rcm-db"),
+        ("RCM_DATABASE_URL", "rcm-db-gateway"),
+        ("RCM_DATABASE_MIGRATE_URL", "rcm-db-gateway"),
         ("RCM_KAFKA_SASL_PASSWORD", "rcm-gateway"),
     ]:
         assert env[name]["valueFrom"]["secretKeyRef"]["name"] == secret, name

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import yaml  # type: ignore[import-untyped]
 
+from deploy.k8s.cluster import SERVICES as DEPLOYED
 from runtime.service import Service
 from runtime.settings import REPO_ROOT
 from schemas.acls import principal, service_acls
@@ -19,7 +20,16 @@ from schemas.topics import PRODUCERS, TOPICS, produced_by
 pytestmark = pytest.mark.unit
 
 K8S = REPO_ROOT / "deploy" / "k8s"
-RUNTIME_SERVICES = ("eligibility", "coding", "claims", "remittance", "statements", "simulator")
+
+RUNTIME_SERVICES = (
+    "eligibility",
+    "coding",
+    "claims",
+    "remittance",
+    "statements",
+    "simulator",
+    "connector",
+)
 
 
 def consumes(name: str) -> tuple[str, ...]:
@@ -54,7 +64,7 @@ def test_the_k8s_kafka_users_grant_exactly_the_derived_acls() -> None:
     docs = [d for d in yaml.safe_load_all((K8S / "20-kafka.yaml").read_text()) if d]
     docs += [d for d in yaml.safe_load_all((K8S / "sandbox" / "simulator.yaml").read_text()) if d]
     users = {d["metadata"]["name"]: d for d in docs if d["kind"] == "KafkaUser"}
-    for name in RUNTIME_SERVICES:
+    for name in DEPLOYED:  # the connector is not in deploy/k8s yet (docs/security.md)
         acls = users[principal(name)]["spec"]["authorization"]["acls"]
         got = {
             (a["resource"]["type"], a["resource"]["name"], op)
@@ -72,7 +82,7 @@ def test_the_k8s_kafka_users_grant_exactly_the_derived_acls() -> None:
 
 
 async def test_a_service_cannot_emit_a_topic_the_table_does_not_give_it() -> None:
-    svc = Service("claims", schema="claims", migrations=REPO_ROOT, http_port=0)
+    svc = Service("claims", schema="claims", migrations=REPO_ROOT, http_port=6199)
     event = ClaimAdjudicated.model_construct()
     with pytest.raises(PermissionError, match=r"claims emits claim\.adjudicated"):
         svc.may_emit(event)
