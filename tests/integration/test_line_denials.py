@@ -1,0 +1,115 @@
+"""Issue 29 part 2 on the real database: every denied or reduced line of an 835 becomes a
+work item with its codes in words, its category and what to do, read through
+remittance's line_denial_v1 view; applied once however often the file comes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from runtime.service import Service
+from runtime.settings import Settings
+from runtime.x12 import segment
+from tests.integration.remittance_world import (
+    adjudications,
+    clp,
+    line,
+    remit,
+    remittance_service,
+    rows,
+    submit,
+    x835,
+)
+
+pytestmark = pytest.mark.integration
+
+WORK = (
+    "SELECT claim_id, payer_claim_number, adjudication_status, line_number, procedure,"
+    " cas_group, reason, reason_text, remark_texts, amount_cents, category, action, open"
+    " FROM line_denial_v1 ORDER BY denial_id"
+)
+
+
+@pytest.fixture
+async def svc(live_stack: Settings) -> AsyncIterator[Service]:
+    async with remittance_service(live_stack) as service:
+        yield service
+
+
+def _partly_paid_197() -> list[str]:
+    """99213 paid 92.00; 20610 ($160) denied CO-197 (no prior authorization, M62)."""
+    return clp(
+        "C29", "1", "310", "92", "0", "PAYER-29",
+        *line("99213", "150", "92", segment("CAS", "CO", "45", "58"), allowed="92"),
+        *line("20610", "160", "0", segment("CAS", "CO", "197", "160"), segment("LQ", "HE", "M62")),
+    )  # fmt: skip
+
+
+async def test_a_co197_line_on_a_partly_paid_claim_is_a_work_item_in_words(svc: Service) -> None:
+    await submit(svc, "CLAIM-29", "C29", 31000)
+    text = x835("92", "TR-29", _partly_paid_197())
+    await remit(svc, text, "TR-29")
+    await remit(svc, text, "TR-29")  # delivered again: nothing more
+
+    assert await rows(svc, WORK) == [
+        {
+            "claim_id": "CLAIM-29",
+            "payer_claim_number": "PAYER-29",
+            "adjudication_status": "partially_paid",
+            "line_number": 2,
+            "procedure": "20610",
+            "cas_group": "CO",
+            "reason": "197",
+            "reason_text": "the service needed prior authorization and none was on file",
+            "remark_texts": ["M62: the treatment authorization code is missing or not valid"],
+            "amount_cents": 16000,
+            "category": "appealable",
+            "action": "if an authorization was obtained, add it (REF*G1) and send a replacement;"
+            " otherwise appeal with the records showing the service was urgent",
+            "open": True,
+        }
+    ]
+    [ev] = await adjudications(svc)
+    assert (ev.status.value, ev.paid_cents) == ("partially_paid", 9200)
+
+
+async def test_a_non_covered_amount_moved_to_the_patient_is_patient_responsibility(
+    svc: Service,
+) -> None:
+    await submit(svc, "CLAIM-30", "C30", 25000)
+    paid = clp(
+        "C30", "1", "250", "92", "100", "PAYER-30",
+        *line("99213", "150", "92", segment("CAS", "CO", "45", "58"), allowed="92"),
+        *line("97110", "100", "0", segment("CAS", "PR", "204", "100")),
+    )  # fmt: skip
+    await remit(svc, x835("92", "TR-30", paid), "TR-30")
+
+    work = await rows(svc, WORK)
+    assert [(w["line_number"], w["reason"], w["category"], w["reason_text"]) for w in work] == [
+        (2, "204", "patient_responsibility", "the patient's plan does not cover this service")
+    ]
+    assert work[0]["action"].startswith("bill the patient")
+    # what the payer denied stays what denial_v1 says: nothing here
+    assert await rows(svc, "SELECT * FROM denial_v1") == []
+
+
+async def test_a_reversed_posting_closes_its_work_items(svc: Service) -> None:
+    await submit(svc, "CLAIM-29", "C29", 31000)
+    await remit(svc, x835("92", "TR-A", _partly_paid_197()), "TR-A")
+    reversal = clp(
+        "C29", "22", "-310", "-92", "0", "PAYER-29",
+        *line("99213", "-150", "-92", segment("CAS", "CO", "45", "-58")),
+        *line("20610", "-160", "0", segment("CAS", "CO", "197", "-160")),
+    )  # fmt: skip
+    overturned = clp(
+        "C29", "1", "310", "202", "0", "PAYER-29",
+        *line("99213", "150", "92", segment("CAS", "CO", "45", "58"), allowed="92"),
+        *line("20610", "160", "110", segment("CAS", "CO", "45", "50"), allowed="110"),
+    )  # fmt: skip
+    await remit(svc, x835("110", "TR-B", reversal, overturned), "TR-B")
+
+    work = await rows(svc, WORK)
+    assert [(w["reason"], w["open"]) for w in work] == [("197", False)]
+    postings = await rows(svc, "SELECT paid_cents FROM claim_postings ORDER BY id")
+    assert [p["paid_cents"] for p in postings] == [9200, -9200, 20200]
