@@ -4,14 +4,18 @@ remittance's line_denial_v1 view; applied once however often the file comes."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 
 import pytest
 
+from rcm.cli_keys import create_key
 from runtime.service import Service
 from runtime.settings import Settings
 from runtime.x12 import segment
+from tests.integration.gateway_env import add_claim, gateway_env
 from tests.integration.remittance_world import (
+    TENANT,
     adjudications,
     clp,
     line,
@@ -113,3 +117,35 @@ async def test_a_reversed_posting_closes_its_work_items(svc: Service) -> None:
     assert [(w["reason"], w["open"]) for w in work] == [("197", False)]
     postings = await rows(svc, "SELECT paid_cents FROM claim_postings ORDER BY id")
     assert [p["paid_cents"] for p in postings] == [9200, -9200, 20200]
+
+
+async def test_the_gateway_work_queue_shows_the_line_to_its_tenant_only(
+    svc: Service, live_stack: Settings
+) -> None:
+    await submit(svc, "CLAIM-29", "C29", 31000)
+    await remit(svc, x835("92", "TR-29", _partly_paid_197()), "TR-29")
+
+    uid = uuid.uuid4().hex[:10]
+    async with gateway_env(live_stack, uid, remittance_schema=svc.schema) as env:
+        await add_claim(env, TENANT, "CLAIM-29", "PARTIALLY_PAID")
+        key = await create_key(TENANT, ["read"], "remit_read", 1000, schema=env.g.schema_name)
+        r = await env.client.get(
+            "/v1/workqueues/line_denials", headers={"Authorization": f"Bearer {key['token']}"}
+        )
+        assert r.status_code == 200
+        [item] = r.json()["items"]
+        assert {k: item[k] for k in ("kind", "claim_id", "claim_state", "payer_claim_number")} == {
+            "kind": "line_denial",
+            "claim_id": "CLAIM-29",
+            "claim_state": "PARTIALLY_PAID",
+            "payer_claim_number": "PAYER-29",
+        }
+        assert (item["procedure"], item["reason"], item["category"], item["amount_cents"]) == (
+            "20610",
+            "197",
+            "appealable",
+            16000,
+        )
+        assert item["reason_text"] == "the service needed prior authorization and none was on file"
+        other = await env.client.get("/v1/workqueues/line_denials", headers=env.auth("a_read"))
+        assert (other.status_code, other.json()["items"]) == (200, [])

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
-from services.gateway import queries
+from services.gateway import denial_queries, queries
 from services.gateway.core import AuditEntry
 from services.gateway.deps import Config, Gw, ReadOrWorkKey
 from services.gateway.errors import ERRORS, Json
@@ -22,13 +22,15 @@ class Queue(StrEnum):
     rejections = "rejections"
     denials = "denials"
     unmatched = "unmatched"
+    line_denials = "line_denials"
 
 
 @router.get(
     "/v1/workqueues/{queue}",
     response_model=WorkQueue,
     responses={**ERRORS},
-    summary="Claims waiting for a person: held, rejected, denied; unposted remittance",
+    summary="Claims waiting for a person: held, rejected, denied; unposted remittance;"
+    " every denied or reduced line (line_denials) with its codes in words and what to do",
 )
 async def get_queue(
     queue: Queue,
@@ -40,6 +42,8 @@ async def get_queue(
     async def run() -> list[dict[str, Any]]:
         assert gw.pool is not None
         async with gw.pool.acquire() as conn:
+            if queue is Queue.line_denials:
+                return await denial_queries.line_denials(conn, g, p.tenant, limit, patients)
             return await queries.work_queue(conn, g, p.tenant, queue.value, limit, patients)
 
     patients: list[str] = []
