@@ -382,9 +382,10 @@ async def on_statement(ctx: Context, ev: StatementIssued, *, cfg: ClaimsSettings
 
 
 async def on_fixed(ctx: Context, ev: ClaimFixed, *, cfg: ClaimsSettings) -> None:
-    """A person fixed a held, rejected or denied claim: it flows again from eligibility
-    (RECEIVED) or coding (ELIGIBLE). When it is coded again, on_coded decides whether it
-    goes out as a replacement or a new original."""
+    """A person fixed a held, rejected or denied claim, or corrected a paid or partly paid
+    one: it flows again from eligibility (RECEIVED) or coding (ELIGIBLE). When it is coded
+    again, on_coded decides whether it goes out as a replacement or a new original; a
+    paid claim always has the payer's claim number, so it goes out as a replacement."""
     detail = {
         "reenter": ev.reenter.value,
         "fixed_by": ev.fixed_by,
@@ -393,7 +394,19 @@ async def on_fixed(ctx: Context, ev: ClaimFixed, *, cfg: ClaimsSettings) -> None
         "note": ev.note,
     }
     fields = {"hold_stage": None, "outgoing_frequency": None}
-    await apply_event(ctx, cfg, ev.claim_id, ev, Change(fields, detail))
+    locked = await repo.lock(ctx, ev.claim_id)
+    claim_id, row = locked
+    mine = row is not None and row["tenant"] == ctx.meta.tenant
+    if mine and row is not None and State(row["state"]) in saga.ADJUDICATED_PAID:
+        if not row["payer_claim_number"]:  # never at a payer (self-pay): nothing to replace
+            d = Decision(Outcome.ANOMALY, None, "no payer claim number to correct")
+            await repo.record(ctx, claim_id, ev.TYPE, d, State(row["state"]), detail)
+            return
+        detail["corrects"] = {
+            "state": row["state"],
+            "payer_claim_number": row["payer_claim_number"],
+        }
+    await apply_event(ctx, cfg, ev.claim_id, ev, Change(fields, detail), locked=locked)
 
 
 async def on_balance_zero(ctx: Context, ev: ClaimBalanceZero, *, cfg: ClaimsSettings) -> None:

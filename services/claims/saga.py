@@ -167,6 +167,13 @@ PB, CL = State.PATIENT_BILLED, State.CLOSED
 CLAIM_ADJUDICATED = ClaimAdjudicated.TYPE
 ACK_TIMEOUT, NO_REMIT, FILING = "rcm.claims.ack-timeout", "rcm.claims.no-remit", "rcm.claims.timely-filing"  # fmt: skip
 
+#: Where a person's fix may start: held, rejected, denied, or adjudicated with money
+#: (a correction of a paid or partly paid claim, also once the patient was billed or the
+#: claim closed).
+ADJUDICATED_PAID = _s(PA, PP, PB, CL)
+FIXABLE = _s(HE, RJ, DE) | ADJUDICATED_PAID
+NOT_FIXABLE = "only a held, rejected, denied or adjudicated claim can be fixed"
+
 # fmt: off
 STEPS: tuple[Step, ...] = (
     # the claim takes shape: encounter, eligibility (271), coding; a hold stops it
@@ -229,11 +236,14 @@ STEPS: tuple[Step, ...] = (
     # 835 came; it then arrives late and its money is recorded)
     Step(Kind.BILLED, E, StatementIssued.TYPE, _s(PA, PP, DE, CO, SU, AC), PB),
     Step(Kind.BALANCE_ZERO, E, ClaimBalanceZero.TYPE, _s(PB, PA, PP, DE, SU, AC), CL),
-    # a person fixed a held, rejected or denied claim: it flows again
-    Step(Kind.FIXED, E, ClaimFixed.TYPE, _s(HE, RJ, DE), R, effects=(clear(Timer.ACK, Timer.REMIT),),
-         never_late=True, when=lambda e: e.reenter is Reentry.eligibility),
-    Step(Kind.FIXED, E, ClaimFixed.TYPE, _s(HE, RJ, DE), EL, effects=(clear(Timer.ACK, Timer.REMIT),),
-         never_late=True),
+    # a person fixed a held, rejected or denied claim, or corrected one the payer paid
+    # in part or in full (a denied or reduced line: handlers.on_fixed refuses one without
+    # the payer's claim number): it flows again, and what the payer adjudicated goes out
+    # as a replacement (frequency 7, REF*F8: next_submission)
+    Step(Kind.FIXED, E, ClaimFixed.TYPE, FIXABLE, R, effects=(clear(Timer.ACK, Timer.REMIT),),
+         never_late=True, when=lambda e: e.reenter is Reentry.eligibility, refused=NOT_FIXABLE),
+    Step(Kind.FIXED, E, ClaimFixed.TYPE, FIXABLE, EL, effects=(clear(Timer.ACK, Timer.REMIT),),
+         never_late=True, refused=NOT_FIXABLE),
     # timers: they never move a claim; a timer whose claim left its states is dropped
     Step(Kind.ACK_TIMEOUT, TIMER, ACK_TIMEOUT, _s(SU), None,
          effects=(EMIT_SUBMITTED, retry(Timer.ACK))),  # the same ISA13 again

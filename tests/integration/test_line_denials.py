@@ -13,7 +13,14 @@ from rcm.cli_keys import create_key
 from runtime.service import Service
 from runtime.settings import Settings
 from runtime.x12 import segment
-from tests.integration.gateway_env import add_claim, gateway_env
+from tests.builders import encounter
+from tests.integration.gateway_env import (
+    add_claim,
+    add_event,
+    body,
+    gateway_env,
+    read_topic,
+)
 from tests.integration.remittance_world import (
     TENANT,
     adjudications,
@@ -149,3 +156,26 @@ async def test_the_gateway_work_queue_shows_the_line_to_its_tenant_only(
         assert item["reason_text"] == "the service needed prior authorization and none was on file"
         other = await env.client.get("/v1/workqueues/line_denials", headers=env.auth("a_read"))
         assert (other.status_code, other.json()["items"]) == (200, [])
+
+
+async def test_a_partly_paid_claim_is_corrected_through_the_gateway(live_stack: Settings) -> None:
+    async with gateway_env(live_stack, uuid.uuid4().hex[:10]) as env:
+        enc = encounter(encounter_id="E-PP-1")
+        r = await env.client.post("/v1/encounters", json=body(enc), headers=env.auth("a_all"))
+        claim_id = r.json()["claim_id"]
+        await add_claim(env, "tenant-a", claim_id, "PARTIALLY_PAID", encounter_id="E-PP-1")
+        await add_event(env, claim_id, "rcm.eligibility.checked.v1", "ELIGIBLE")
+        fix = {"codes": {"diagnoses": ["M17.11"],
+                         "lines": [{"procedure_code": "20610", "charge_cents": 16000,
+                                    "diagnosis_codes": ["M17.11"]}]},
+               "note": "authorization found: REF*G1 added"}  # fmt: skip
+        r = await env.client.post(f"/v1/claims/{claim_id}/fix", json=fix, headers=env.auth("a_all"))
+        assert r.status_code == 409  # no payer claim number: nothing to replace
+        assert "claims a payer paid" in r.text
+        await env.claims.execute(
+            "UPDATE claims SET payer_claim_number = 'PAYER-29' WHERE claim_id = $1", claim_id
+        )
+        r = await env.client.post(f"/v1/claims/{claim_id}/fix", json=fix, headers=env.auth("a_all"))
+        assert (r.status_code, r.json()["reenter"]) == (202, "coding"), r.text
+        msgs = [m for m in await read_topic(env, "claim.fixed", 1) if m.event.key() == claim_id]
+        assert [m.event.changed for m in msgs] == [["diagnoses", "lines"]]
