@@ -386,7 +386,7 @@ async def on_fixed(ctx: Context, ev: ClaimFixed, *, cfg: ClaimsSettings) -> None
     one: it flows again from eligibility (RECEIVED) or coding (ELIGIBLE). When it is coded
     again, on_coded decides whether it goes out as a replacement or a new original; a
     paid claim always has the payer's claim number, so it goes out as a replacement."""
-    detail = {
+    detail: dict[str, Any] = {
         "reenter": ev.reenter.value,
         "fixed_by": ev.fixed_by,
         "fixed_at": ev.fixed_at.isoformat(),
