@@ -113,6 +113,17 @@ async def coordination(conn: asyncpg.Connection, claim_ids: list[str]) -> dict[s
     }
 
 
+async def line_denials(conn: asyncpg.Connection, claim_ids: list[str]) -> int:
+    """Denied or reduced lines (claim level included) that became work items: counted,
+    not money (their amounts are in adjusted_cents and patient_responsibility_cents)."""
+    return int(
+        await conn.fetchval(
+            "SELECT count(*) FROM remittance.line_denial_v1 WHERE claim_id = ANY($1::text[])",
+            claim_ids,
+        )
+    )
+
+
 async def summary(
     conn: asyncpg.Connection, charges: dict[str, int], encounters: int
 ) -> dict[str, Any]:
@@ -148,6 +159,7 @@ async def summary(
         "self_pay_cents": self_pay,
         "waiting_for_a_person_cents": waiting,
         **cob,
+        "line_denials": await line_denials(conn, claim_ids),
         "unreconciled_cents": charged
         - paid
         - adjusted
