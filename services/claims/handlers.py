@@ -32,9 +32,9 @@ from schemas.events import (
     StatementIssued,
 )
 from schemas.events_payments import ClaimBalanceZero
-from schemas.events_workqueue import ClaimFixed, ClaimVoidRequested
+from schemas.events_workqueue import AppealRequested, ClaimFixed, ClaimVoidRequested
 from schemas.ids import claim_id_for
-from services.claims import cob, directory, saga
+from services.claims import appeal_handlers, cob, directory, saga
 from services.claims import metrics as saga_metrics
 from services.claims import repository as repo
 from services.claims.config import ClaimsSettings
@@ -183,7 +183,7 @@ def lock_names(ev: Event, meta: Meta) -> list[tuple[str, bool]]:
             return [(name, True) for name in ev.claim_ids]
         case EligibilityChecked() | ClaimHeld() | ClaimCoded() | ClaimFixed():
             return [(ev.claim_id, False)]
-        case ClaimVoidRequested():
+        case ClaimVoidRequested() | AppealRequested():
             return [(ev.claim_id, False)]
     return []
 
@@ -317,6 +317,8 @@ async def on_adjudicated(ctx: Context, ev: ClaimAdjudicated, *, cfg: ClaimsSetti
                               locked=locked)  # fmt: skip
         if d.kind is Outcome.TRANSITION and d.to in (State.PAID, State.PARTIALLY_PAID):
             await next_payer(ctx, cfg, locked[0], d.to, ev)
+        if ev.claim_status_code not in LATER_PAYER:
+            await appeal_handlers.answered(ctx, locked[0], ev)
         return
     # the payer's number stays unless the reversal names one; the 835 wait is the payer's
     locked = await repo.lock(ctx, ev.claim_id, resolve=True)

@@ -81,6 +81,7 @@ class Kind(StrEnum):
     CROSSOVER = "crossover"
     EARLY_ANSWER = "early_answer"
     EARLIER_ACK = "earlier_ack"
+    APPEAL = "appeal"
 
 
 class Timer(StrEnum):
@@ -173,6 +174,8 @@ ACK_TIMEOUT, NO_REMIT, FILING = "rcm.claims.ack-timeout", "rcm.claims.no-remit",
 ADJUDICATED_PAID = _s(PA, PP, PB, CL)
 FIXABLE = _s(HE, RJ, DE) | ADJUDICATED_PAID
 NOT_FIXABLE = "only a held, rejected, denied or adjudicated claim can be fixed"
+#: Where an appeal may be drafted or sent: the payer has answered.
+APPEALABLE = ADJUDICATED_PAID | _s(DE)
 
 # fmt: off
 STEPS: tuple[Step, ...] = (
@@ -244,6 +247,14 @@ STEPS: tuple[Step, ...] = (
          never_late=True, when=lambda e: e.reenter is Reentry.eligibility, refused=NOT_FIXABLE),
     Step(Kind.FIXED, E, ClaimFixed.TYPE, FIXABLE, EL, effects=(clear(Timer.ACK, Timer.REMIT),),
          never_late=True, refused=NOT_FIXABLE),
+    # appeals (appeal_handlers.py): a case per appeal of a denied or reduced claim, drafted
+    # and sent by a person, decided by the payer's next 835 (which moves the claim as any
+    # 835 does); they never move the claim themselves
+    Step(Kind.APPEAL, CMD, "rcm.claims.appeal-drafted", APPEALABLE, None,
+         refused="only a claim the payer adjudicated, with its claim number, is appealed"),
+    Step(Kind.APPEAL, CMD, "rcm.claims.appeal-sent", APPEALABLE, None,
+         refused="no drafted appeal to send"),
+    Step(Kind.APPEAL, THEN, "rcm.claims.appeal-decided", ANY - {None}, None),
     # timers: they never move a claim; a timer whose claim left its states is dropped
     Step(Kind.ACK_TIMEOUT, TIMER, ACK_TIMEOUT, _s(SU), None,
          effects=(EMIT_SUBMITTED, retry(Timer.ACK))),  # the same ISA13 again
@@ -273,6 +284,7 @@ ACK_RESEND, ACK_GAVE_UP = (s for s in STEPS if s.kind is Kind.ACK_TIMEOUT)
 STATUS_INQUIRY, NO_REMIT_GAVE_UP = (s for s in STEPS if s.kind is Kind.NO_REMIT)
 (STATUS_ANSWER,) = (s for s in STEPS if s.kind is Kind.STATUS_277)
 FILING_WARNING, FILING_PASSED = (s for s in STEPS if s.kind is Kind.TIMELY_FILING)
+APPEAL_DRAFTED, APPEAL_SENT, APPEAL_DECIDED = (s for s in STEPS if s.kind is Kind.APPEAL)
 
 
 # How far along the happy path a state is; an event that would move a claim
