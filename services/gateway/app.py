@@ -23,6 +23,7 @@ from services.gateway.ops_cache import LagCache, OpsTools, TtlCache
 from services.gateway.ops_sessions import NeedsLogin, on_needs_login
 from services.gateway.request_metrics import RequestMetrics
 from services.gateway.routes import (
+    appeals,
     claims,
     coverage,
     intake,
@@ -97,7 +98,7 @@ def create_app(s: Settings | None = None, g: GatewaySettings | None = None) -> F
     app.add_exception_handler(NeedsLogin, on_needs_login)
 
     areas = (meta, intake, coverage, payments, payers, providers, workqueues, claims, kpis, ops)
-    for area in (*areas, ops_login, statement_view):
+    for area in (*areas, appeals, ops_login, statement_view):
         app.include_router(area.router)
     app.include_router(ops.metrics_router)
     return app
