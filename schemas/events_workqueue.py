@@ -82,3 +82,19 @@ class AppealRequested(Event):
         default_factory=list, max_length=20, description="Documents sent with the letter"
     )
     note: str = Field(default="", max_length=500)
+
+
+class AppealSent(Event):
+    """The claims service sent an appeal's letter to the payer (the sandbox's simulated
+    payer reads it and may reprocess the claim: a reversal and a new payment)."""
+
+    TYPE = "rcm.claim.appeal_sent.v1"
+    TOPIC = "claim.appeal_sent"
+    KEY_FIELD = "claim_id"
+
+    claim_id: str
+    appeal_id: str
+    payer_id: str
+    patient_control_number: str
+    payer_claim_number: str
+    lines: list[AppealedLine] = Field(default_factory=list, max_length=50)

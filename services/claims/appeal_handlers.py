@@ -9,10 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 import asyncpg
+import orjson
 
 from runtime.service import Context
 from schemas.events import ClaimAdjudicated
-from schemas.events_workqueue import AppealAction, AppealRequested
+from schemas.events_workqueue import AppealAction, AppealedLine, AppealRequested, AppealSent
 from services.claims import appeal_repository as store
 from services.claims import appeals, directory, saga
 from services.claims import repository as repo
@@ -131,6 +132,15 @@ async def _send(
     await store.mark_sent(conn, case["appeal_id"], ev.requested_at, due)
     detail |= {"appeal_id": case["appeal_id"], "answer_due": due.isoformat() if due else None}
     await _note(ctx, step, claim_id, current, detail)
+    sent = AppealSent(
+        claim_id=claim_id,
+        appeal_id=case["appeal_id"],
+        payer_id=case["payer_id"],
+        patient_control_number=case["patient_control_number"],
+        payer_claim_number=case["payer_claim_number"],
+        lines=[AppealedLine.model_validate(x) for x in orjson.loads(case["lines"])],
+    )
+    await ctx.emit(sent, correlation_id=claim_id)
 
 
 async def answered(ctx: Context, claim_id: str, ev: ClaimAdjudicated) -> None:

@@ -26,8 +26,10 @@ async def claim_facts(conn: asyncpg.Connection, claim_id: str) -> asyncpg.Record
 
 async def open_appeal(conn: asyncpg.Connection, claim_id: str) -> asyncpg.Record | None:
     return await conn.fetchrow(
-        "SELECT appeal_id, state, payer_id, paid_before_cents FROM appeals"
-        " WHERE claim_id = $1 AND state <> 'decided'",
+        "SELECT a.appeal_id, a.state, a.payer_id, a.paid_before_cents, a.payer_claim_number,"
+        " a.lines, coalesce(c.patient_control_number, a.claim_id) AS patient_control_number"
+        " FROM appeals a LEFT JOIN claims c ON c.claim_id = a.claim_id"
+        " WHERE a.claim_id = $1 AND a.state <> 'decided'",
         claim_id,
     )
 

@@ -118,6 +118,16 @@ async def test_an_appeal_is_drafted_sent_and_overturned_by_the_reprocessing_835(
     case = await claims.pool.fetchrow("SELECT * FROM appeal_v1 WHERE claim_id = $1", claim_id)
     assert case["state"] == "sent"
     assert case["answer_due"] - case["sent_at"].date() == dt.timedelta(days=60)
+    [letter] = await claims.outbox("claim.appeal_sent")  # to the payer
+    assert (letter.appeal_id, letter.payer_id, letter.payer_claim_number) == (
+        f"{claim_id}-A1",
+        "MCR01",
+        "ICN-40",
+    )
+    assert (letter.patient_control_number, letter.lines) == (
+        claim.patient_control_number,
+        [DENIED_LINE],
+    )
 
     # the payer reprocesses: takes its first answer back and pays the line
     reversal = adjudicated(
