@@ -145,11 +145,26 @@ async def _send(
 
 async def answered(ctx: Context, claim_id: str, ev: ClaimAdjudicated) -> None:
     """The payer's answer (not a reversal, not a later payer's) to a claim with a sent
-    appeal decides it: overturned when it paid more than the claim had, else upheld."""
+    appeal decides it: overturned when it no longer denies the appealed lines for the
+    reasons appealed, else upheld (appeals.outcome)."""
     case = await store.open_appeal(ctx.conn, claim_id)
     if case is None or case["state"] != appeals.SENT or case["payer_id"] != ev.payer_id:
         return
-    outcome = appeals.outcome(case["paid_before_cents"], ev.paid_cents)
+    appealed = [
+        (x["line_number"], x["cas_group"], x["reason"]) for x in orjson.loads(case["lines"])
+    ]
+    answer = [
+        (ln.line_number, a.group, a.reason, a.amount_cents)
+        for ln in ev.lines
+        for a in ln.adjustments
+    ]
+    line_cas = {(a.group, a.reason, a.amount_cents) for ln in ev.lines for a in ln.adjustments}
+    answer += [
+        (0, a.group, a.reason, a.amount_cents)
+        for a in ev.adjustments
+        if (a.group, a.reason, a.amount_cents) not in line_cas
+    ]
+    outcome = appeals.outcome(appealed, answer)
     await store.mark_decided(ctx.conn, case["appeal_id"], outcome, ev.paid_cents)
     await ctx.flush()  # the 835's own step first: the note follows it on the timeline
     state = await store.claim_state(ctx.conn, claim_id)

@@ -3,11 +3,12 @@ due, its letter (PDF, from a template per denial category, with the claim's fact
 what the payer's reprocessing 835 decided. No I/O, no clock.
 
 States: drafted -> sent -> decided (outcome ``overturned`` when the payer's next answer
-paid more than it had, else ``upheld``)."""
+no longer denies the appealed lines for the reasons appealed, else ``upheld``)."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from fpdf import FPDF
@@ -87,8 +88,16 @@ def category_of(categories: list[str]) -> str:
     return "write_off"
 
 
-def outcome(paid_before_cents: int, paid_after_cents: int) -> str:
-    return OVERTURNED if paid_after_cents > paid_before_cents else UPHELD
+#: A denial: (line number, 0 for the claim level; CAS group; CARC).
+Denied = tuple[int, str, str]
+
+
+def outcome(appealed: Iterable[Denied], answer: Iterable[tuple[int, str, str, int]]) -> str:
+    """Overturned when the payer's new answer no longer adjusts any appealed line for
+    the reason appealed (the line may still go to a deductible: the denial is gone),
+    else upheld. ``answer``: (line number, group, CARC, amount) of each of its CAS."""
+    still = {(n, g, r) for n, g, r, amount in answer if amount > 0}
+    return UPHELD if any(d in still for d in appealed) else OVERTURNED
 
 
 def usd(cents: int) -> str:

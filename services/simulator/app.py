@@ -12,7 +12,8 @@ from pathlib import Path
 from runtime.service import Service
 from runtime.settings import Settings
 from schemas.events import ClaimSubmitted, EncounterCreated
-from services.simulator import eligibility, handlers, status, web
+from schemas.events_workqueue import AppealSent
+from services.simulator import appeals, eligibility, handlers, status, web
 from services.simulator.config import RosterSettings, SimulatorSettings
 from services.simulator.timers import PayerCycle
 
@@ -48,5 +49,7 @@ def wire(
     svc.every(cycle_poll_s, cycle or PayerCycle(cfg), woken_by=[ClaimSubmitted.TOPIC])
     # The payers' roster, fed by encounter.created, answers the real-time 270s.
     svc.on(EncounterCreated, eligibility.on_encounter)
+    # An appeal's letter: the payer reprocesses the claim it kept (appeals.py).
+    svc.on(AppealSent, partial(appeals.on_appeal_sent, cfg=cfg))
     svc.app.page(eligibility.PATH)(web.eligibility_view(svc, roster))
     svc.app.page(status.PATH)(web.claim_status_view(svc))

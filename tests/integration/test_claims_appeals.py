@@ -15,7 +15,8 @@ import pytest
 from pypdf import PdfReader
 
 from runtime.settings import Settings
-from schemas.events import AckKind, AdjudicationStatus
+from schemas.common import Adjustment
+from schemas.events import AckKind, AdjudicatedLine, AdjudicationStatus
 from schemas.events_workqueue import AppealAction, AppealedLine, AppealRequested
 from services.claims.config import ClaimsSettings
 from services.claims.directory import import_payers
@@ -171,11 +172,21 @@ async def test_an_appeal_the_payer_answers_without_paying_more_is_upheld(claims:
     claim_id = await _partly_paid(claims, 41)
     claim = coded(41, payer="MCR01")
     await claims.send(appeal(claim_id, AppealAction.draft), appeal(claim_id, AppealAction.send))
+    again = adjudicated(
+        claim, AdjudicationStatus.partially_paid, paid=9200, payer_claim_number="ICN-41"
+    )
+    still_denied = AdjudicatedLine(
+        line_number=2,
+        procedure_code="20610",
+        units=1,
+        charge_cents=16000,
+        paid_cents=0,
+        adjustments=[Adjustment(group="CO", reason="197", amount_cents=16000)],
+    )
     await claims.send(
         adjudicated(claim, AdjudicationStatus.reversed, paid=-9200, payer_claim_number="ICN-41"),
-        adjudicated(claim, AdjudicationStatus.partially_paid, paid=9200,
-                    payer_claim_number="ICN-41"),
-    )  # fmt: skip
+        again.model_copy(update={"lines": [still_denied]}),
+    )
     case = await claims.pool.fetchrow("SELECT * FROM appeal_v1 WHERE claim_id = $1", claim_id)
     assert (case["state"], case["outcome"]) == ("decided", "upheld")
 

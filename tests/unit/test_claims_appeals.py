@@ -54,7 +54,12 @@ def test_the_letter_names_the_claims_facts() -> None:
     assert appeals.letter_pdf(facts()).startswith(b"%PDF")
 
 
-def test_paying_more_overturns_the_denial_and_paying_the_same_upholds_it() -> None:
-    assert appeals.outcome(9200, 25200) == "overturned"
-    assert appeals.outcome(9200, 9200) == "upheld"
-    assert appeals.outcome(9200, 0) == "upheld"
+def test_the_denial_gone_overturns_and_the_denial_again_upholds() -> None:
+    appealed = [(2, "CO", "197")]
+    # paid, or allowed to the deductible: either way no CO-197 on line 2
+    assert appeals.outcome(appealed, [(2, "CO", "45", 5000), (2, "PR", "1", 11000)]) == (
+        "overturned"
+    )
+    assert appeals.outcome(appealed, [(1, "CO", "45", 5800), (2, "CO", "197", 16000)]) == ("upheld")
+    # the same reason on another line is not the appealed line's
+    assert appeals.outcome(appealed, [(3, "CO", "197", 9000)]) == "overturned"
