@@ -125,6 +125,7 @@ def print_summary(result: dict[str, object], out: Path) -> None:
     table.add_row("crossed over by the payer", str(result["crossover_claims"]))
     table.add_row("QMB cost sharing written off", usd("qmb_written_off_cents"))
     table.add_row("denied or reduced lines (work items)", str(result["line_denials"]))
+    table.add_row("appeals (overturned)", f"{result['appeals']} ({result['appeals_overturned']})")
     if result["self_pay_cents"]:
         table.add_row("self-pay visits (billed to the patient)", usd("self_pay_cents"))
     table.add_row("held for a person (work queues)", usd("waiting_for_a_person_cents"))

@@ -17,6 +17,7 @@ from aiokafka import AIOKafkaProducer
 from rcm import readmodel, stack
 from rcm.ackfiles import acknowledgement_files
 from rcm.cli_payers import load_demo_payers
+from rcm.demo_appeals import file_appeals
 from rcm.mailroom import mailroom, wait_delivered
 from rcm.practice import PRACTICE_CONTACT
 from rcm.processes import Fleet, fleet_env
@@ -215,6 +216,10 @@ def run(s: Settings, *, encounters: int, seed: int, out: Path, timeout: float) -
         asyncio.run(publish(s, day, tenant))
         asyncio.run(wait_settled(s, claim_ids, timeout))
         settle_s = time.monotonic() - t_pub
+        appealed = asyncio.run(file_appeals(s, tenant, claim_ids, 60))
+        if appealed:  # the payers' reprocessing 835s give some claims work again
+            print(f"{appealed} claims appealed; waiting for the payers", flush=True)
+            asyncio.run(wait_settled(s, claim_ids, timeout))
         delivered = asyncio.run(wait_delivered(s, claim_ids, 60))
     result = asyncio.run(collect(s, claim_ids, day, out)) | delivered
     result["run"] = run_id

@@ -124,6 +124,16 @@ async def line_denials(conn: asyncpg.Connection, claim_ids: list[str]) -> int:
     )
 
 
+async def appeals(conn: asyncpg.Connection, claim_ids: list[str]) -> dict[str, int]:
+    """Appeals filed for the day's claims, and how many the payers overturned."""
+    row = await conn.fetchrow(
+        "SELECT count(*) AS filed, count(*) FILTER (WHERE outcome = 'overturned') AS overturned"
+        " FROM claims.appeal_v1 WHERE claim_id = ANY($1::text[])",
+        claim_ids,
+    )
+    return {"appeals": int(row["filed"]), "appeals_overturned": int(row["overturned"])}
+
+
 async def summary(
     conn: asyncpg.Connection, charges: dict[str, int], encounters: int
 ) -> dict[str, Any]:
@@ -160,6 +170,7 @@ async def summary(
         "waiting_for_a_person_cents": waiting,
         **cob,
         "line_denials": await line_denials(conn, claim_ids),
+        **await appeals(conn, claim_ids),
         "unreconciled_cents": charged
         - paid
         - adjusted
