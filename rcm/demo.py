@@ -216,7 +216,7 @@ def run(s: Settings, *, encounters: int, seed: int, out: Path, timeout: float) -
         asyncio.run(publish(s, day, tenant))
         asyncio.run(wait_settled(s, claim_ids, timeout))
         settle_s = time.monotonic() - t_pub
-        appealed = asyncio.run(file_appeals(s, tenant, claim_ids, 60))
+        appealed = asyncio.run(file_appeals(s, tenant, claim_ids, 30))
         if appealed:  # the payers' reprocessing 835s give some claims work again
             print(f"{appealed} claims appealed; waiting for the payers", flush=True)
             asyncio.run(wait_settled(s, claim_ids, timeout))

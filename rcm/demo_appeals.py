@@ -80,14 +80,16 @@ async def file_appeals(s: Settings, tenant: str, claim_ids: list[str], wait_s: f
                     await producer.send_and_wait(x.topic, x.value, key=x.key, headers=x.headers)
         finally:
             await producer.stop()
+        # every appeal decided (an appeal the claims service refused, or a payer does not
+        # answer, waits out wait_s: the summary counts what was filed)
         deadline = time.monotonic() + wait_s
         while time.monotonic() < deadline:
-            open_ = await conn.fetchval(
+            decided = await conn.fetchval(
                 "SELECT count(*) FROM claims.appeal_v1 WHERE claim_id = ANY($1::text[])"
-                " AND state <> 'decided'",
+                " AND state = 'decided'",
                 list(todo),
             )
-            if open_ == 0:
+            if decided >= len(todo):
                 break
             await asyncio.sleep(0.5)
         return len(todo)
