@@ -221,7 +221,7 @@ def correct(
         denial_rate=cfg.denial_rate,
         denials=cfg.denials(),
     )
-    cause = str(fix["event_id"])
+    cause = str(fix.get("event_id") or "")
     if cause.startswith(APPEAL_OVERTURNED):
         corrected_plan = replace(
             plan, prior_auth_required=frozenset(), non_covered=frozenset(), necessity={}

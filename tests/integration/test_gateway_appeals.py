@@ -81,3 +81,30 @@ async def test_an_appeal_is_drafted_from_the_claims_open_line_denials(
         assert r.status_code == 404
         r = await env.client.get("/v1/claims/CLAIM-29/appeals/CLAIM-29-A1/letter", headers=auth)
         assert r.status_code == 404  # the claims service has not drafted it here
+
+        # as the claims service drafts it (test_claims_appeals.py)
+        await env.claims.execute(
+            "INSERT INTO appeals(appeal_id, tenant, claim_id, payer_id, payer_claim_number,"
+            " category, lines, state, determination_date, deadline, paid_before_cents, letter,"
+            " drafted_by) VALUES ('CLAIM-29-A1', $1, 'CLAIM-29', 'MCR01', 'PAYER-29',"
+            " 'appealable', '[]', 'drafted', '2026-04-01', '2026-07-30', 9200, $2, 'biller')",
+            TENANT,
+            b"%PDF-1.3 letter",
+        )
+        r = await env.client.get("/v1/claims/CLAIM-29/appeals", headers=auth)
+        [case] = r.json()["items"]
+        assert (case["appeal_id"], case["state"], case["deadline"]) == (
+            "CLAIM-29-A1",
+            "drafted",
+            "2026-07-30",
+        )
+        r = await env.client.get("/v1/claims/CLAIM-29/appeals/CLAIM-29-A1/letter", headers=auth)
+        assert (r.status_code, r.headers["content-type"], r.content) == (
+            200,
+            "application/pdf",
+            b"%PDF-1.3 letter",
+        )
+        other = await env.client.get(
+            "/v1/claims/CLAIM-29/appeals/CLAIM-29-A1/letter", headers=env.auth("b_all")
+        )
+        assert other.status_code == 404  # another tenant's

@@ -122,12 +122,17 @@ async def get_cases(claim_id: ClaimId, gw: Gw, p: ReadKey) -> JSONResponse:
     return Json({"items": items})
 
 
+class PdfResponse(Response):
+    media_type = "application/pdf"
+
+
 @router.get(
     "/v1/claims/{claim_id}/appeals/{appeal_id}/letter",
+    response_class=PdfResponse,
     responses={
         **ERRORS,
         **problem(404, "No such appeal"),
-        200: {"content": {"application/pdf": {}}},
+        200: {"content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}},
     },
     summary="The appeal's letter as sent to the payer (PDF)",
 )
@@ -141,4 +146,4 @@ async def get_letter(
     await gw.audit(
         AuditEntry(p.tenant, p.key_id, "claim.appeal.letter", appeal_id, claim_ids=(claim_id,))
     )
-    return Response(pdf, media_type="application/pdf")
+    return PdfResponse(pdf)
