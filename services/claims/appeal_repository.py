@@ -1,5 +1,6 @@
 """The appeals' SQL (table ``appeals``, migration 0018; services/claims/appeals.py holds
-the rules, appeal_handlers.py applies them)."""
+the rules, appeal_handlers.py applies them), and whether a denied claim was resubmitted
+automatically before (handlers.auto_resubmit)."""
 
 from __future__ import annotations
 
@@ -86,3 +87,14 @@ async def mark_decided(
 async def claim_state(conn: asyncpg.Connection, claim_id: str) -> str | None:
     state = await conn.fetchval("SELECT state FROM claims WHERE claim_id = $1", claim_id)
     return str(state) if state is not None else None
+
+
+async def auto_resubmitted(conn: asyncpg.Connection, claim_id: str, step: str) -> bool:
+    return bool(
+        await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM claim_events WHERE claim_id = $1 AND event_type = $2"
+            " AND kind = 'transition')",
+            claim_id,
+            step,
+        )
+    )

@@ -35,6 +35,7 @@ from schemas.events_payments import ClaimBalanceZero
 from schemas.events_workqueue import AppealRequested, ClaimFixed, ClaimVoidRequested
 from schemas.ids import claim_id_for
 from services.claims import appeal_handlers, cob, directory, saga
+from services.claims import appeal_repository as appeal_store
 from services.claims import metrics as saga_metrics
 from services.claims import repository as repo
 from services.claims.config import ClaimsSettings
@@ -319,6 +320,8 @@ async def on_adjudicated(ctx: Context, ev: ClaimAdjudicated, *, cfg: ClaimsSetti
             await next_payer(ctx, cfg, locked[0], d.to, ev)
         if ev.claim_status_code not in LATER_PAYER:
             await appeal_handlers.answered(ctx, locked[0], ev)
+        if d.kind is Outcome.TRANSITION and d.to is State.DENIED:
+            await auto_resubmit(ctx, cfg, locked[0], ev)
         return
     # the payer's number stays unless the reversal names one; the 835 wait is the payer's
     locked = await repo.lock(ctx, ev.claim_id, resolve=True)
@@ -326,6 +329,22 @@ async def on_adjudicated(ctx: Context, ev: ClaimAdjudicated, *, cfg: ClaimsSetti
     named = {} if ev.payer_claim_number is None else {"payer_claim_number": ev.payer_claim_number}
     change = Change(named, detail, facts=money, payer_id=payer_id)
     await apply_event(ctx, cfg, ev.claim_id, ev, change, locked=locked)
+
+
+async def auto_resubmit(
+    ctx: Context, cfg: ClaimsSettings, claim_id: str, ev: ClaimAdjudicated
+) -> None:
+    """A denial whose category the payer's directory row takes resubmitted: the claim goes
+    out again as a replacement (frequency 7, REF*F8), once (a second denial stays)."""
+    payer = await directory.one(ctx.conn, ctx.meta.tenant, ev.payer_id)
+    if payer is None or not payer.resubmits(ev.denial_category):
+        return
+    await ctx.flush()
+    if await appeal_store.auto_resubmitted(ctx.conn, claim_id, saga.AUTO_RESUBMIT.on):
+        return
+    detail = {"denial_category": ev.denial_category, "payer_claim_number": ev.payer_claim_number}
+    change = Change({"outgoing_frequency": "7"}, detail)
+    await apply(ctx, cfg, saga.AUTO_RESUBMIT, claim_id, State.DENIED, change)
 
 
 #: CLP02: the payer processed the claim as secondary or tertiary (a crossover's 835).

@@ -82,6 +82,7 @@ class Kind(StrEnum):
     EARLY_ANSWER = "early_answer"
     EARLIER_ACK = "earlier_ack"
     APPEAL = "appeal"
+    AUTO_RESUBMIT = "auto_resubmit"
 
 
 class Timer(StrEnum):
@@ -228,6 +229,10 @@ STEPS: tuple[Step, ...] = (
     # the earlier payer's 999/277CA read after its 835 sent the claim on: late, not news
     Step(Kind.EARLIER_ACK, THEN, "rcm.claims.earlier-payer-ack", _s(CO), None,
          outcome=Outcome.LATE, says="the earlier payer's acknowledgement, read after its 835"),
+    # a denial the payer takes sent again automatically (its directory's auto_resubmit
+    # names the category): once, as a replacement (frequency 7, REF*F8)
+    Step(Kind.AUTO_RESUBMIT, THEN, "rcm.claims.auto-resubmit", _s(DE), CO,
+         says="sent again automatically: the payer takes this denial's category resubmitted"),
     # a person voids an adjudicated claim: it goes out again with frequency 8 and the
     # payer answers with a reversal
     Step(Kind.VOID, CMD, "rcm.claims.void", FILED, CO, never_late=True,
@@ -285,6 +290,7 @@ STATUS_INQUIRY, NO_REMIT_GAVE_UP = (s for s in STEPS if s.kind is Kind.NO_REMIT)
 (STATUS_ANSWER,) = (s for s in STEPS if s.kind is Kind.STATUS_277)
 FILING_WARNING, FILING_PASSED = (s for s in STEPS if s.kind is Kind.TIMELY_FILING)
 APPEAL_DRAFTED, APPEAL_SENT, APPEAL_DECIDED = (s for s in STEPS if s.kind is Kind.APPEAL)
+(AUTO_RESUBMIT,) = (s for s in STEPS if s.kind is Kind.AUTO_RESUBMIT)
 
 
 # How far along the happy path a state is; an event that would move a claim

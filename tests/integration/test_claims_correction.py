@@ -1,7 +1,8 @@
 """Issue 29 part 2 on the real PostgreSQL: a claim the payer paid in part (a line denied,
 CO-197) can be corrected; the correction goes out as a replacement (frequency 7) naming
 the payer's claim number (REF*F8), through the saga table, once however often the fix is
-delivered."""
+delivered. A denial whose category the payer's directory row takes resubmitted goes out
+again by itself, once."""
 
 from __future__ import annotations
 
@@ -14,7 +15,10 @@ from runtime.settings import Settings
 from schemas.events import AckKind, AdjudicationStatus
 from schemas.events_workqueue import Reentry
 from services.claims.config import ClaimsSettings
+from services.claims.directory import import_payers
+from services.claims.payers import parse
 from tests.integration.claims_world import (
+    TENANT,
     Claims,
     ack,
     adjudicated,
@@ -26,6 +30,11 @@ from tests.integration.claims_world import (
 )
 
 pytestmark = pytest.mark.integration
+
+RESUBMITTING = """payer_id,name,filing_indicator,timely_filing_days,days_to_pay,auto_resubmit
+ACME1,ACME HEALTH,CI,180,21,correctable
+BETA2,BETA HEALTH,12,180,21,
+"""
 
 
 @pytest.fixture
@@ -101,3 +110,33 @@ async def test_a_closed_claim_never_sent_to_a_payer_is_not_corrected(claims: Cla
     assert (await claims.state(claim.claim_id))["state"] == "CLOSED"
     [last] = (await claims.timeline(claim.claim_id))[-1:]
     assert (last["event_type"], last["kind"]) == ("rcm.claim.fixed.v1", "anomaly")
+
+
+async def test_a_denial_the_payer_takes_resubmitted_goes_out_again_once(claims: Claims) -> None:
+    async with claims.pool.acquire() as conn:  # ACME1 takes correctable denials resubmitted
+        await import_payers(conn, TENANT, parse(RESUBMITTING))
+    claim, other = coded(31), coded(32, payer="BETA2")
+    await submit(claims, claim, other)
+    for c in (claim, other):
+        await claims.send(
+            ack(c, AckKind.ack_277ca, True),
+            adjudicated(
+                c, AdjudicationStatus.denied, paid=0, payer_claim_number=f"ICN-{c.claim_id}"
+            ),
+        )
+    assert (await claims.state(other.claim_id))["state"] == "DENIED"  # BETA2 does not
+    assert (await claims.state(claim.claim_id))["state"] == "CODED"
+    await claims.send_batches()
+    row = await claims.state(claim.claim_id)
+    assert (row["state"], row["frequency_code"]) == ("SUBMITTED", "7")
+    replacement = (await claims.submitted())[-1]
+    _, ref = _clm_and_next(replacement.x12, claim.patient_control_number)
+    assert ref == ["REF", "F8", f"ICN-{claim.claim_id}"]
+
+    # denied again: it stays denied for a person (one automatic resubmission)
+    await claims.send(
+        adjudicated(claim, AdjudicationStatus.denied, paid=0, payer_claim_number="ICN-2")
+    )
+    assert (await claims.state(claim.claim_id))["state"] == "DENIED"
+    steps = [t["event_type"] for t in await claims.timeline(claim.claim_id)]
+    assert steps.count("rcm.claims.auto-resubmit") == 1
