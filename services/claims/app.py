@@ -66,4 +66,5 @@ def timers_on(svc: Service, cfg: ClaimsSettings) -> batch.Batcher:
     svc.every(cfg.timer_tick_s, partial(timers.ack_timeouts, cfg=cfg))
     svc.every(cfg.timer_tick_s, partial(timers.status_inquiries, cfg=cfg))
     svc.every(cfg.timer_tick_s * 10, partial(timers.filing_deadlines, cfg=cfg))
+    svc.every(cfg.timer_tick_s * 10, partial(appeal_handlers.appeal_timers, cfg=cfg))
     return batcher

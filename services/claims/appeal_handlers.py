@@ -6,18 +6,23 @@ the claim's timeline, and none moves the claim: the reprocessing 835 does, as an
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
 from typing import Any
 
 import asyncpg
 import orjson
 
-from runtime.service import Context
+from runtime.service import Context, Service
 from schemas.events import ClaimAdjudicated
 from schemas.events_workqueue import AppealAction, AppealedLine, AppealRequested, AppealSent
 from services.claims import appeal_repository as store
 from services.claims import appeals, directory, saga
 from services.claims import repository as repo
+from services.claims.config import ClaimsSettings
 from services.claims.saga import Decision, Outcome, State, Step
+
+log = logging.getLogger(__name__)
 
 
 async def _note(
@@ -176,3 +181,33 @@ async def answered(ctx: Context, claim_id: str, ev: ClaimAdjudicated) -> None:
         "paid_after_cents": ev.paid_cents,
     }
     await _note(ctx, saga.APPEAL_DECIDED, claim_id, current, detail)
+
+
+async def appeal_timers(svc: Service, *, cfg: ClaimsSettings) -> int:
+    """The appeals' timers: a drafted appeal within ``appeal_warn_days`` of the payer's
+    deadline, and a sent appeal whose answer is overdue, are noted on the claim's
+    timeline (and logged), once each."""
+    assert svc.pool is not None
+    today = dt.datetime.now(dt.UTC).date()
+    async with svc.pool.acquire() as conn, conn.transaction():
+        near, overdue = await store.appeal_alerts(conn, today, cfg.appeal_warn_days)
+        for rows, step, what in ((near, saga.APPEAL_DEADLINE, "deadline"),
+                                 (overdue, saga.APPEAL_OVERDUE, "answer_due")):  # fmt: skip
+            for row in rows:
+                claim_id, due = row["claim_id"], row[what]
+                ctx = svc.context(
+                    conn, tenant=row["tenant"], correlation_id=claim_id, cause="timer:appeal"
+                )
+                state = await store.claim_state(conn, claim_id)
+                current = State(state) if state is not None else None
+                left = (due - today).days
+                note = (
+                    f"appeal not sent; the payer's deadline is in {left} days"
+                    if step is saga.APPEAL_DEADLINE
+                    else f"the payer's answer to the appeal is {-left} days overdue"
+                )
+                detail = {"appeal_id": row["appeal_id"], what: due.isoformat()}
+                d = saga.decide_step(step, current, note)
+                await repo.record(ctx, claim_id, step.on, d, current, detail)
+                log.warning("appeal alert: %s", step.on, extra={"claim": claim_id})
+        return len(near) + len(overdue)

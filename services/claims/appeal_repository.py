@@ -98,3 +98,23 @@ async def auto_resubmitted(conn: asyncpg.Connection, claim_id: str, step: str) -
             step,
         )
     )
+
+
+async def appeal_alerts(
+    conn: asyncpg.Connection, today: dt.date, warn_days: int
+) -> tuple[list[asyncpg.Record], list[asyncpg.Record]]:
+    """Marks and returns, once each, the drafted appeals whose deadline is within
+    ``warn_days`` (or passed) and the sent appeals whose answer is overdue."""
+    near = await conn.fetch(
+        "UPDATE appeals SET deadline_warned_at = now() WHERE state = 'drafted'"
+        " AND deadline_warned_at IS NULL AND deadline <= $1::date + $2::int"
+        " RETURNING appeal_id, claim_id, tenant, deadline",
+        today,
+        warn_days,
+    )
+    overdue = await conn.fetch(
+        "UPDATE appeals SET overdue_at = now() WHERE state = 'sent' AND overdue_at IS NULL"
+        " AND answer_due < $1 RETURNING appeal_id, claim_id, tenant, answer_due",
+        today,
+    )
+    return list(near), list(overdue)

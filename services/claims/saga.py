@@ -260,6 +260,10 @@ STEPS: tuple[Step, ...] = (
     Step(Kind.APPEAL, CMD, "rcm.claims.appeal-sent", APPEALABLE, None,
          refused="no drafted appeal to send"),
     Step(Kind.APPEAL, THEN, "rcm.claims.appeal-decided", ANY - {None}, None),
+    # the appeal's timers (appeal_handlers.appeal_timers): a drafted appeal near the
+    # payer's deadline, a sent one whose answer is overdue; alerts, once each
+    Step(Kind.APPEAL, TIMER, "rcm.claims.appeal-deadline", ANY - {None}, None),
+    Step(Kind.APPEAL, TIMER, "rcm.claims.appeal-overdue", ANY - {None}, None),
     # timers: they never move a claim; a timer whose claim left its states is dropped
     Step(Kind.ACK_TIMEOUT, TIMER, ACK_TIMEOUT, _s(SU), None,
          effects=(EMIT_SUBMITTED, retry(Timer.ACK))),  # the same ISA13 again
@@ -289,7 +293,9 @@ ACK_RESEND, ACK_GAVE_UP = (s for s in STEPS if s.kind is Kind.ACK_TIMEOUT)
 STATUS_INQUIRY, NO_REMIT_GAVE_UP = (s for s in STEPS if s.kind is Kind.NO_REMIT)
 (STATUS_ANSWER,) = (s for s in STEPS if s.kind is Kind.STATUS_277)
 FILING_WARNING, FILING_PASSED = (s for s in STEPS if s.kind is Kind.TIMELY_FILING)
-APPEAL_DRAFTED, APPEAL_SENT, APPEAL_DECIDED = (s for s in STEPS if s.kind is Kind.APPEAL)
+APPEAL_DRAFTED, APPEAL_SENT, APPEAL_DECIDED, APPEAL_DEADLINE, APPEAL_OVERDUE = (
+    s for s in STEPS if s.kind is Kind.APPEAL
+)
 (AUTO_RESUBMIT,) = (s for s in STEPS if s.kind is Kind.AUTO_RESUBMIT)
 
 

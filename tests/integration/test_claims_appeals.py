@@ -11,6 +11,7 @@ import io
 from collections.abc import AsyncIterator
 from dataclasses import replace
 
+import orjson
 import pytest
 from pypdf import PdfReader
 
@@ -18,6 +19,7 @@ from runtime.settings import Settings
 from schemas.common import Adjustment
 from schemas.events import AckKind, AdjudicatedLine, AdjudicationStatus
 from schemas.events_workqueue import AppealAction, AppealedLine, AppealRequested
+from services.claims.appeal_handlers import appeal_timers
 from services.claims.config import ClaimsSettings
 from services.claims.directory import import_payers
 from services.claims.payers import parse
@@ -213,3 +215,26 @@ async def test_an_appeal_is_refused_with_the_reason_when_it_cannot_be_filed(
         assert last["kind"] == "anomaly"
         assert why in last["detail"], claim_id
     assert await claims.pool.fetchval("SELECT count(*) FROM appeals") == 0
+
+
+async def test_the_timers_flag_a_deadline_near_and_an_overdue_answer_once(
+    claims: Claims, cfg: ClaimsSettings
+) -> None:
+    claim_id = await _partly_paid(claims, 45)
+    await claims.send(appeal(claim_id, AppealAction.draft))
+    await claims.pool.execute("UPDATE appeals SET deadline = current_date + 3")
+    assert await appeal_timers(claims.svc, cfg=cfg) == 1
+    assert await appeal_timers(claims.svc, cfg=cfg) == 0  # once
+    await claims.send(appeal(claim_id, AppealAction.send))
+    await claims.pool.execute("UPDATE appeals SET answer_due = current_date - 2")
+    assert await appeal_timers(claims.svc, cfg=cfg) == 1
+    assert await appeal_timers(claims.svc, cfg=cfg) == 0
+    notes = [
+        (t["event_type"], orjson.loads(t["detail"])["note"])
+        for t in await claims.timeline(claim_id)
+        if t["event_type"] in ("rcm.claims.appeal-deadline", "rcm.claims.appeal-overdue")
+    ]
+    assert notes == [
+        ("rcm.claims.appeal-deadline", "appeal not sent; the payer's deadline is in 3 days"),
+        ("rcm.claims.appeal-overdue", "the payer's answer to the appeal is 2 days overdue"),
+    ]

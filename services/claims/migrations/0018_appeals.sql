@@ -21,11 +21,17 @@ CREATE TABLE appeals (
     drafted_by          text NOT NULL,
     drafted_at          timestamptz NOT NULL DEFAULT now(),
     sent_at             timestamptz,
-    decided_at          timestamptz
+    decided_at          timestamptz,
+    -- the timers' alerts, once each: a drafted appeal near its deadline, a sent one
+    -- whose answer is overdue
+    deadline_warned_at  timestamptz,
+    overdue_at          timestamptz
 );
 -- one open appeal a claim
 CREATE UNIQUE INDEX appeals_open ON appeals (claim_id) WHERE state <> 'decided';
 CREATE INDEX appeals_tenant ON appeals (tenant, state, deadline);
+CREATE INDEX appeals_drafted ON appeals (deadline) WHERE state = 'drafted' AND deadline_warned_at IS NULL;
+CREATE INDEX appeals_sent ON appeals (answer_due) WHERE state = 'sent' AND overdue_at IS NULL;
 
 -- The appeals as others read them (docs/views.md): the gateway's appeal routes, the
 -- demo's summary. letter: the PDF sent to the payer.
@@ -33,5 +39,5 @@ CREATE VIEW appeal_v1 AS
 SELECT appeal_id, tenant, claim_id, payer_id, payer_claim_number, category, lines,
        attachments, state, outcome, determination_date, deadline, answer_due,
        paid_before_cents, paid_after_cents, drafted_by, drafted_at, sent_at, decided_at,
-       letter
+       letter, deadline_warned_at, overdue_at
 FROM appeals;
