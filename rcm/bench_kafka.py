@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from rcm.cli_contracts import load_demo_contracts
 from rcm.cli_payers import load_demo_payers
 from runtime.kafka import client_config, partitions, producer_config
 from runtime.lag import collect as collect_lag
@@ -86,6 +87,7 @@ async def publish(
     s: Settings, day: list[EncounterCreated], tenant: str, rate: float | None
 ) -> dict[str, float]:
     await load_demo_payers(s, tenant)  # the tenant's payer directory (one small upsert)
+    await load_demo_contracts(s, tenant)  # and its contracts: every posted line is compared
     producer = AIOKafkaProducer(**producer_config(s))
     await producer.start()
     sent: dict[str, float] = {}

@@ -21,6 +21,7 @@ import orjson
 from aiokafka import AIOKafkaProducer
 
 from rcm import stack
+from rcm.cli_contracts import load_demo_contracts
 from rcm.cli_payers import load_demo_payers
 from rcm.demo import DemoError, publish, run_tagged, wait_settled
 from rcm.processes import SERVICES, Fleet, fleet_env
@@ -191,6 +192,7 @@ def run(
         fleet.wait_healthy()
         # the tenant's payer directory, once, before anything is killed or restarted
         asyncio.run(load_demo_payers(s, tenant))
+        asyncio.run(load_demo_contracts(s, tenant))
         poison = asyncio.run(inject_poison(s, tenant, day[0]))
         chunks = [day[i::4] for i in range(4)]
         names = list(fleet.procs)

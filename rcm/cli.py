@@ -53,7 +53,7 @@ def stack_status(as_json: Annotated[bool, typer.Option("--json")] = False) -> No
         return
     table = Table("part", "running", "pid", "address", "data")
     for name, part in info.items():
-        address = str(part.get("bootstrap") or part.get("dsn"))
+        address = str(part.get("bootstrap") or part.get("dsn") or part.get("address"))
         table.add_row(name, str(part["running"]), str(part["pid"]), address, str(part["data"]))
     console.print(table)
 
@@ -105,6 +105,11 @@ def demo(
             f"the run's money does not reconcile: {result['unreconciled_cents']} cents of the"
             " charges are neither paid, adjusted, the patients' share nor held for a person"
         )
+    if result["patient_money_unreconciled_cents"]:
+        fail(
+            f"the patients' money does not reconcile: {result['patient_money_unreconciled_cents']}"
+            " cents paid are neither on a claim, held as a credit nor refunded"
+        )
 
 
 def print_summary(result: dict[str, object], out: Path) -> None:
@@ -124,6 +129,11 @@ def print_summary(result: dict[str, object], out: Path) -> None:
     table.add_row("paid by secondary payers", usd("secondary_paid_cents"))
     table.add_row("crossed over by the payer", str(result["crossover_claims"]))
     table.add_row("QMB cost sharing written off", usd("qmb_written_off_cents"))
+    table.add_row("written off (small balances, reasons)", usd("written_off_cents"))
+    table.add_row("paid by patients", usd("patient_paid_cents"))
+    table.add_row("refunded to patients", usd("refunded_cents"))
+    table.add_row("patient credit held", usd("credit_held_cents"))
+    table.add_row("lines underpaid against contract", str(result.get("underpaid_lines", 0)))
     table.add_row("denied or reduced lines (work items)", str(result["line_denials"]))
     table.add_row("appeals (overturned)", f"{result['appeals']} ({result['appeals_overturned']})")
     if result["self_pay_cents"]:
@@ -140,12 +150,26 @@ def print_summary(result: dict[str, object], out: Path) -> None:
 
 def _register_subcommands() -> None:
     """Each area keeps its commands in rcm/cli_<area>.py; one line each here."""
-    from rcm import cli_code, cli_coverage, cli_fhir, cli_keys, cli_ops, cli_payers, cli_x12
+    from rcm import (
+        cli_code,
+        cli_collections,
+        cli_contracts,
+        cli_coverage,
+        cli_fhir,
+        cli_keys,
+        cli_ops,
+        cli_partners,
+        cli_payers,
+        cli_x12,
+    )
 
     app.add_typer(cli_x12.app, name="x12")
     app.add_typer(cli_code.app, name="code")
     app.add_typer(cli_coverage.app, name="coverage")
     app.add_typer(cli_payers.app, name="payers")
+    app.add_typer(cli_collections.app, name="collections")
+    app.add_typer(cli_contracts.app, name="contracts")
+    app.add_typer(cli_partners.app, name="partners")
     app.add_typer(cli_fhir.app, name="fhir")
     app.add_typer(cli_keys.keys_app, name="keys")
     app.add_typer(cli_keys.audit_app, name="audit")

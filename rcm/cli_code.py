@@ -92,7 +92,7 @@ def check(
     CLAIM_FILE is JSON: an encounter (rcm.encounter.created.v1 body; its primary
     coverage is taken as active, none means self-pay) or an eligibility.checked body.
     """
-    from services.coding import codesets, reference
+    from services.coding import code_dates, codesets, reference
     from services.coding.config import CodingSettings, load_reference_files
     from services.coding.edits.awv_frequency import HISTORY_CODES
     from services.coding.edits.facts import PriorService
@@ -122,7 +122,10 @@ def check(
         from services.coding import repository as store
 
         async def load(conn: Any) -> Any:
+            from services.coding import code_dates_store
+
             codesets.add_cpt_codes(await store.cpt_codes(conn))
+            await code_dates_store.use_loaded(conn)
             patient = checked.encounter.patient.id
             known = await store.History.load(conn, [(ten, patient)], HISTORY_CODES)
             return await store.load_edit_tables(conn), known.prior(ten, patient)
@@ -140,12 +143,27 @@ def check(
         "code_sets": {
             "icd10cm": release.name,
             "icd10cm_in_force": in_force,
+            "icd10cm_dates": code_dates.active().icd10cm.source,
+            "hcpcs": code_dates.active().hcpcs.source,
+            "cpt_dates": code_dates.active().cpt.source,
             "ncci": tables.version,
             "necessity": reference.necessity_source(),
             "payers": reference.payers_source(),
         },
     }
     typer.echo(json.dumps(out, indent=2))
+
+
+def _cms_text(path: Path) -> str:
+    """A CMS file as published: Windows-1252 (its notices carry the registered sign)."""
+    from services.coding.code_dates import read_cms_text
+
+    try:
+        return read_cms_text(path)
+    except FileNotFoundError:
+        fail(f"{path}: no such file")
+    except OSError as exc:
+        fail(f"{path}: {exc.strerror}")
 
 
 @app.command("load-ncci")
@@ -158,7 +176,7 @@ def load_ncci(files: list[Path], schema: SchemaOpt = SCHEMA) -> None:
     edits: list[ncci.PtpEdit] = []
     for f in files:
         try:
-            edits += ncci.parse_ptp(read_text(f))
+            edits += ncci.parse_ptp(_cms_text(f))
         except ncci.LayoutError as exc:
             fail(f"{f}: {exc}")
     source = ",".join(f.name for f in files)
@@ -187,7 +205,7 @@ def load_mue(
     except ValueError:
         fail(f"--effective {effective!r} is not a YYYY-MM-DD date")
     try:
-        edits = ncci.parse_mue(read_text(file), start)
+        edits = ncci.parse_mue(_cms_text(file), start)
     except ncci.LayoutError as exc:
         fail(f"{file}: {exc}")
 
@@ -200,19 +218,27 @@ def load_mue(
 
 @app.command("load-cpt")
 def load_cpt(file: Path, schema: SchemaOpt = SCHEMA) -> None:
-    """Load the practice's licensed CPT file (CSV code,description) into the coding schema."""
-    from services.coding import codesets
+    """Load the practice's licensed CPT file (CSV code,description[,effective[,termination]],
+    dates YYYY-MM-DD or YYYYMMDD) into the coding schema; dated rows make CPT codes checked
+    against the date of service."""
+    from services.coding import code_dates, code_dates_store, codesets
     from services.coding import repository as store
+    from services.coding.ncci import LayoutError
 
-    read_text(file)  # one-line errors for a missing or binary file
+    text = read_text(file)  # one-line errors for a missing or binary file
     try:
         codes = codesets.read_cpt_file(file)
+        dated = code_dates.read_cpt_dates(text)
     except (csv.Error, UnicodeDecodeError) as exc:
         fail(f"{file}: not a CSV file: {exc}")
+    except LayoutError as exc:
+        fail(f"{file}: {exc}")
     if not codes:
-        fail(f"{file}: no CPT codes (expected CSV rows code,description)")
+        fail(f"{file}: no CPT codes (expected CSV rows code,description[,effective,termination])")
 
     async def go(conn: Any) -> int:
+        if dated:
+            await code_dates_store.replace_cpt(conn, dated, file.name)
         return await store.load_cpt(conn, codes, file.name)
 
     n = _with_db(go, migrate=True, schema=schema)
@@ -233,3 +259,7 @@ def _audit_history_read(tenant: str, claim_id: str, patient_id: str) -> None:
         claim_ids=(claim_id,),
     )
     asyncio.run(audit_trail.record(settings(), [entry]))
+
+
+# Registers `load-icd` and `load-hcpcs` on `app` (a module of their own; it imports `app`).
+from rcm import cli_code_dates as _cli_code_dates  # noqa: E402, F401

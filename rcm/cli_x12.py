@@ -8,10 +8,13 @@ from pathlib import Path
 import typer
 from pydantic import ValidationError
 
+from rcm import x12_transfer
 from rcm.cliutil import fail, read_text
 from runtime.settings import settings
 
 app = typer.Typer(no_args_is_help=True, help="X12 tools.")
+app.command("import")(x12_transfer.import_command)
+app.command("send")(x12_transfer.send_command)
 
 
 @app.command("render-837")

@@ -14,8 +14,10 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaProducer
 
-from rcm import readmodel, stack
+from rcm import demo_ledger, readmodel, stack, transport_core
 from rcm.ackfiles import acknowledgement_files
+from rcm.cli_contracts import load_demo_contracts
+from rcm.cli_partners import load_demo_partner
 from rcm.cli_payers import load_demo_payers
 from rcm.demo_appeals import file_appeals
 from rcm.mailroom import mailroom, wait_delivered
@@ -68,11 +70,13 @@ async def publish(
     s: Settings, encounters: list[EncounterCreated], tenant: str, *, payers: bool = True
 ) -> None:
     """The encounters, as the practice's EHR posts them, once the tenant's payer directory
-    holds the demo practice's payers (rcm/demo_payers.csv; an unchanged re-import is a
-    no-op; ``payers=False`` when the caller loaded them): a claim to a payer the
-    directory lacks is held."""
+    holds the demo practice's payers (rcm/demo_payers.csv) and its contracts
+    (rcm/demo_contracts.csv; an unchanged re-import is a no-op; ``payers=False`` when the
+    caller loaded them): a claim to a payer the directory lacks is held."""
     if payers:
         await load_demo_payers(s, tenant)
+        await load_demo_contracts(s, tenant)
+        await load_demo_partner(s, tenant)  # its ISA/GS ids, submitter and receiver
     producer = AIOKafkaProducer(**producer_config(s))
     await producer.start()
     try:
@@ -181,6 +185,8 @@ async def collect(
             (x12_dir / f"{name}.835").write_text(text)
         for name, text in await acknowledgement_files(s, claim_ids):  # 999s and 277CAs
             (x12_dir / name).write_text(text)
+        await transport_core.write_exchanges(conn, claim_ids, x12_dir)  # 270s and 271s
+        transport_core.with_core(result, await transport_core.core_requests(conn, claim_ids))
         st_dir = out / "statements"
         st_dir.mkdir(parents=True, exist_ok=True)
         for st in await readmodel.statements(conn, claim_ids):
@@ -207,14 +213,20 @@ def run(s: Settings, *, encounters: int, seed: int, out: Path, timeout: float) -
     claim_ids = [claim_id_for(tenant, e.encounter_id) for e in day]
     with (
         mailroom(s, out) as delivery_env,
-        Fleet(out / "logs", env=fleet_env(s) | practice_env(tenant) | delivery_env) as fleet,
+        Fleet(
+            out / "logs",
+            env=fleet_env(s) | practice_env(tenant) | demo_ledger.ledger_env(tenant) | delivery_env,
+        ) as fleet,
     ):
         fleet.start()
         fleet.wait_healthy()
         print(f"services up; publishing {len(day)} encounters", flush=True)
         t_pub = time.monotonic()
         asyncio.run(publish(s, day, tenant))
+        copays = demo_ledger.copays(day)  # paid at check-in, before insurance answers
+        asyncio.run(demo_ledger.send(s, tenant, list(copays), "rcm/demo-front-desk"))
         asyncio.run(wait_settled(s, claim_ids, timeout))
+        asyncio.run(demo_ledger.refund_credits(s, tenant, claim_ids, run_id))
         settle_s = time.monotonic() - t_pub
         appealed = asyncio.run(file_appeals(s, tenant, claim_ids, 30))
         if appealed:  # the payers' reprocessing 835s give some claims work again

@@ -42,7 +42,9 @@ def default_services(s: Settings | None = None) -> list[str]:
 SINGLE_INSTANCE = frozenset({"gateway", "reporting"})
 
 
-DEFAULT_CLEARINGHOUSE_URL = f"http://127.0.0.1:{SERVICES['simulator']}"
+#: The simulator's CAQH CORE endpoint (HTTPS, its own port: services/simulator/config.py).
+SIMULATOR_CORE_PORT = 6156
+DEFAULT_CLEARINGHOUSE_URL = f"https://127.0.0.1:{SIMULATOR_CORE_PORT}"
 
 
 class ProcessError(RuntimeError):
@@ -188,12 +190,23 @@ def fleet_env(s: Settings) -> dict[str, str]:
     for name in ("RCM_CODING_PAYERS_FILE", "RCM_STATEMENTS_PAYERS_FILE"):
         if name not in os.environ:
             env[name] = str(DEMO_PAYERS)
+    if s.clearinghouse_url == DEFAULT_CLEARINGHOUSE_URL:
+        env.update(_simulator_core(s))
     if s.http_port_offset:
         env["RCM_HTTP_PORT_OFFSET"] = str(s.http_port_offset)
         env["RCM_GATEWAY_PORT"] = str(SERVICES["gateway"] + s.http_port_offset)
-        if s.clearinghouse_url == DEFAULT_CLEARINGHOUSE_URL:
-            simulator = SERVICES["simulator"] + s.http_port_offset
-            env["RCM_CLEARINGHOUSE_URL"] = f"http://127.0.0.1:{simulator}"
         reporting = SERVICES["reporting"] + s.http_port_offset
         env.setdefault("RCM_GATEWAY_REPORTING_URL", f"http://127.0.0.1:{reporting}")
     return env
+
+
+def _simulator_core(s: Settings) -> dict[str, str]:
+    """The simulator's CORE endpoint for this stack: HTTPS on its own port once
+    ``rcm stack up`` made the certificates (<stack_dir>/core), else (an external stack,
+    no local CA) the plain-HTTP fallback on its ops port (services/simulator/app.py)."""
+    offset = s.http_port_offset
+    if (s.stack_dir / "core" / "server.crt").exists():
+        if not offset:
+            return {}
+        return {"RCM_CLEARINGHOUSE_URL": f"https://127.0.0.1:{SIMULATOR_CORE_PORT + offset}"}
+    return {"RCM_CLEARINGHOUSE_URL": f"http://127.0.0.1:{SERVICES['simulator'] + offset}"}

@@ -134,6 +134,52 @@ async def appeals(conn: asyncpg.Connection, claim_ids: list[str]) -> dict[str, i
     return {"appeals": int(row["filed"]), "appeals_overturned": int(row["overturned"])}
 
 
+#: People's and the cycle's changes to what patients owe, by claim kind (issue 29 parts 4
+#: and 6): written off (a reason code: small balances, charity...), moved to the payers'
+#: side by a transfer; and the guarantors' money: paid, refunded, held as a credit.
+_PATIENT_SIDE = (
+    "SELECT -coalesce(sum(l.amount_cents) FILTER (WHERE l.kind = 'write_off'"
+    "   AND NOT c.self_pay), 0)::bigint AS written_off_insured,"
+    " -coalesce(sum(l.amount_cents) FILTER (WHERE l.kind = 'write_off' AND c.self_pay), 0)"
+    "   ::bigint AS written_off_self_pay,"
+    " -coalesce(sum(l.amount_cents) FILTER (WHERE l.kind = 'transfer'), 0)::bigint AS to_payer"
+    " FROM statements.ledger_v1 l JOIN statements.claim_charge_v1 c USING (claim_id)"
+    " WHERE l.claim_id = ANY($1::text[])"
+)
+_PATIENT_MONEY = (
+    "WITH g AS (SELECT DISTINCT tenant, guarantor_id FROM statements.claim_charge_v1"
+    "   WHERE claim_id = ANY($1::text[]))"
+    " SELECT -coalesce(sum(l.amount_cents) FILTER (WHERE l.kind = 'patient_payment'), 0)"
+    "   ::bigint AS paid,"
+    " coalesce(sum(l.amount_cents) FILTER (WHERE l.kind = 'refund'), 0)::bigint AS refunded,"
+    " -coalesce(sum(l.amount_cents) FILTER (WHERE l.claim_id IS NULL), 0)::bigint AS credit,"
+    " -coalesce(sum(l.amount_cents) FILTER (WHERE l.claim_id IS NOT NULL"
+    "   AND l.kind IN ('patient_payment', 'credit_applied')), 0)::bigint AS on_claims"
+    " FROM statements.ledger_v1 l JOIN g USING (tenant, guarantor_id)"
+)
+
+
+async def patient_side(conn: asyncpg.Connection, claim_ids: list[str]) -> dict[str, int]:
+    """What people and the statement cycle changed of what patients owe, and the
+    guarantors' money: ``patient_money_unreconciled_cents`` is what the guarantors paid
+    that is neither on a claim, held as a credit, nor refunded (0 when the ledgers
+    balance)."""
+    side = await conn.fetchrow(_PATIENT_SIDE, claim_ids)
+    money = await conn.fetchrow(_PATIENT_MONEY, claim_ids)
+    return {
+        "written_off_insured": int(side["written_off_insured"]),
+        "written_off_self_pay": int(side["written_off_self_pay"]),
+        "transferred_to_payer_cents": int(side["to_payer"]),
+        "patient_paid_cents": int(money["paid"]),
+        "refunded_cents": int(money["refunded"]),
+        "credit_held_cents": int(money["credit"]),
+        "patient_money_unreconciled_cents": int(money["paid"])
+        - int(money["on_claims"])
+        - int(money["credit"])
+        - int(money["refunded"]),
+    }
+
+
 async def summary(
     conn: asyncpg.Connection, charges: dict[str, int], encounters: int
 ) -> dict[str, Any]:
@@ -156,7 +202,14 @@ async def summary(
         if row["self_pay"] and row["state"] not in WORK_QUEUE_STATES
     )
     charged = sum(charges.values())
-    paid, pr = int(money["paid"]), int(money["pr"]) - cob["qmb_written_off_cents"]
+    side = await patient_side(conn, claim_ids)
+    insured_wo, self_pay_wo = side.pop("written_off_insured"), side.pop("written_off_self_pay")
+    # what patients still owe or paid: the payers' patient share less what was written
+    # off (QMB, small balances, people's write-offs) or moved back to the payers' side
+    paid = int(money["paid"])
+    pr = int(money["pr"]) - cob["qmb_written_off_cents"] - insured_wo
+    pr -= side["transferred_to_payer_cents"]
+    self_pay -= self_pay_wo
     by_state = Counter(row["state"] for row in states.values())
     return {
         "encounters": encounters,
@@ -169,6 +222,8 @@ async def summary(
         "self_pay_cents": self_pay,
         "waiting_for_a_person_cents": waiting,
         **cob,
+        "written_off_cents": insured_wo + self_pay_wo,
+        **side,
         "line_denials": await line_denials(conn, claim_ids),
         **await appeals(conn, claim_ids),
         "unreconciled_cents": charged
@@ -176,11 +231,28 @@ async def summary(
         - adjusted
         - pr
         - cob["qmb_written_off_cents"]
+        - insured_wo
+        - self_pay_wo
+        - side["transferred_to_payer_cents"]
         - self_pay
         - waiting,
         "statements": int(statements),
+        "underpaid_lines": await underpaid_lines(conn, claim_ids),
         "by_state": dict(sorted(by_state.items())),
     }
+
+
+async def underpaid_lines(conn: asyncpg.Connection, claim_ids: list[str]) -> int:
+    """Lines a payer allowed below the tenant's contract by more than its threshold
+    (work items in the gateway's underpayments queue), reversed postings left out."""
+    return int(
+        await conn.fetchval(
+            "SELECT count(*) FROM remittance.underpayment_v1 u"
+            " JOIN remittance.posting_v1 p USING (posting_id)"
+            " WHERE u.claim_id = ANY($1::text[]) AND p.reversed_by_posting_id IS NULL",
+            claim_ids,
+        )
+    )
 
 
 async def interchanges(conn: asyncpg.Connection, claim_ids: list[str]) -> list[tuple[str, str]]:

@@ -20,6 +20,8 @@ from pathlib import Path
 
 from rcm.stack_base import Paths, StackError, log, pid_alive, port_open, stop_pid
 from rcm.stack_kafka import ensure_topics, kafka_up
+from rcm.stack_sftp import sftp_down, sftp_status, sftp_up
+from rcm.stack_tls import core_certificates
 from runtime.settings import Settings
 
 PG_USER = "postgres"
@@ -274,8 +276,10 @@ def up(s: Settings) -> float:
         p = Paths(s.stack_dir)
         p.kafka.mkdir(parents=True, exist_ok=True)
         pg_up(s)
+        core_certificates(s.stack_dir, pg_tls_dir(pg_paths(s)))
         kafka_up(s, p)
         asyncio.run(ensure_database(s))
+        sftp_up(s)
     asyncio.run(ensure_topics(s))
     return time.monotonic() - t0
 
@@ -286,6 +290,7 @@ def down(s: Settings) -> None:
         return
     stop_pid(Paths(s.stack_dir).kafka_pid, "Kafka")
     pg_down(s)
+    sftp_down(s)
 
 
 def status(s: Settings) -> dict[str, dict[str, object]]:
@@ -308,4 +313,5 @@ def status(s: Settings) -> dict[str, dict[str, object]]:
             "dsn": s.database_url,
             "data": str(pgp.pg_data),
         },
+        "sftp": sftp_status(s),
     }

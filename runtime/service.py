@@ -143,16 +143,20 @@ class Service:
 
     # --- timers ------------------------------------------------------------
 
-    def every(self, seconds: float, fn: TimerFn, *, woken_by: Sequence[str] = ()) -> None:
+    def every(
+        self, seconds: float, fn: TimerFn, *, woken_by: Sequence[str] = (), paced: bool = False
+    ) -> None:
         """Runs ``fn`` periodically once the service is ready (timers, scheduled work).
 
-        ``fn`` returns how much work it did; it runs again at once while it finds work.
+        ``fn`` returns how much work it did; it runs again at once while it finds work,
+        unless ``paced``: then once a period at most (work sent to an outside party at a
+        rate it accepts, however much is due).
         Every instance runs it, so it must claim rows with FOR UPDATE SKIP LOCKED.
         ``woken_by``: topics whose batches write the rows ``fn`` looks for; once such a
         batch has committed, ``fn`` runs at once, so ``seconds`` only bounds how late it
         finds work no batch of this instance woke it for (a retry coming due).
         """
-        self.scheduler.every(seconds, fn, woken_by=woken_by)
+        self.scheduler.every(seconds, fn, woken_by=woken_by, paced=paced)
 
     def wake(self, fn: TimerFn, *, after: float = 0.0) -> None:
         """Runs the timer ``fn`` (see :meth:`every`) in ``after`` seconds, before its

@@ -32,7 +32,7 @@ KNOWN_SECRETS = frozenset(
 )
 MIN_SECRET_LEN = 16
 #: The local simulator's real-time endpoint: the dev default, never production's.
-SIMULATOR_URL = "http://127.0.0.1:6106"
+SIMULATOR_URL = "https://127.0.0.1:6156"  # the simulator's CAQH CORE endpoint (TLS)
 #: Hosts that are the simulator (the local stack, compose and the k8s sandbox overlay).
 SIMULATOR_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "simulator", "rcm-simulator"})
 TLS_SSLMODES = frozenset({"require", "verify-ca", "verify-full"})
@@ -111,6 +111,12 @@ class Settings(BaseSettings):
     kafka_controller_port: int = 19093
     kafka_heap: str = "768m"
     pg_port: int = 15432
+    sftp_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="The local stack's SFTP server (sshd); 0: the Kafka port less 70 (19022)",
+    )
     fleet_reporting: bool = Field(
         default=False,
         description="The local fleet (demo, bench, chaos, e2e) also runs reporting; off"
@@ -159,11 +165,13 @@ class Settings(BaseSettings):
 
     clearinghouse_url: str = Field(
         default=SIMULATOR_URL,
-        description="Real-time X12 endpoint (270/271, 276/277); the default is the local"
-        " simulator, which production refuses",
+        description="The clearinghouse's CAQH CORE real-time endpoint base (270/271,"
+        " 276/277; RCM_CORE_PATH is appended); the default is the local simulator's,"
+        " which production refuses",
     )
     clearinghouse_token: SecretStr = Field(
-        default=SecretStr("local-clearinghouse-token"), description="Bearer token for it"
+        default=SecretStr("local-clearinghouse-token"),
+        description="The CORE password (UsernameToken / Password field) unless RCM_CORE_PASSWORD",
     )
 
     statement_link_key: SecretStr = Field(
@@ -177,6 +185,9 @@ class Settings(BaseSettings):
     def _local_stack_defaults(self) -> Settings:
         if not self.kafka_bootstrap:
             self.kafka_bootstrap = f"127.0.0.1:{self.kafka_port}"
+        if not self.sftp_port:
+            # follows the .env port scheme: every worktree that moves Kafka moves sshd too
+            self.sftp_port = self.kafka_port - 70
         if not self.x12_usage:
             self.x12_usage = "P" if self.env == "production" else "T"
         if not self.database_url:

@@ -25,7 +25,7 @@ class Timers:
     """A service's timers and wakes (see Service.every, Service.wake)."""
 
     def __init__(self) -> None:
-        self._timers: list[tuple[float, TimerFn, asyncio.Event]] = []
+        self._timers: list[tuple[float, TimerFn, asyncio.Event, bool]] = []
         # topic -> the timers an applied batch of it wakes (Service.every, woken_by)
         self._wakes: dict[str, list[asyncio.Event]] = {}
         self._wake_of: dict[TimerFn, asyncio.Event] = {}
@@ -34,16 +34,18 @@ class Timers:
         # the wake each timer has coming (Service.wake), until it rings
         self._wake_due: dict[TimerFn, asyncio.TimerHandle] = {}
 
-    def every(self, seconds: float, fn: TimerFn, *, woken_by: Sequence[str] = ()) -> None:
+    def every(
+        self, seconds: float, fn: TimerFn, *, woken_by: Sequence[str] = (), paced: bool = False
+    ) -> None:
         wake = asyncio.Event()
-        self._timers.append((seconds, fn, wake))
+        self._timers.append((seconds, fn, wake, paced))
         self._wake_of[fn] = wake
         for topic in woken_by:
             self._wakes.setdefault(topic, []).append(wake)
 
     def schedule(self) -> list[tuple[float, TimerFn]]:
         """What runs how often (seconds, timer), in the order registered."""
-        return [(seconds, fn) for seconds, fn, _wake in self._timers]
+        return [(seconds, fn) for seconds, fn, _wake, _paced in self._timers]
 
     def wake(self, fn: TimerFn, *, after: float = 0.0) -> None:
         wake = self._wake_of.get(fn)
@@ -89,10 +91,12 @@ class Timers:
 
     def loops(self, owner: Service) -> list[Coroutine[Any, Any, None]]:
         """The loops of the timers, to run as tasks."""
-        return [_run(owner, seconds, fn, wake) for seconds, fn, wake in self._timers]
+        return [_run(owner, seconds, fn, wake, paced) for seconds, fn, wake, paced in self._timers]
 
 
-async def _run(owner: Service, seconds: float, fn: TimerFn, wake: asyncio.Event) -> None:
+async def _run(
+    owner: Service, seconds: float, fn: TimerFn, wake: asyncio.Event, paced: bool
+) -> None:
     await owner.ready.wait()
     while True:
         wake.clear()  # a batch committed from here on wakes the next run
@@ -109,6 +113,8 @@ async def _run(owner: Service, seconds: float, fn: TimerFn, wake: asyncio.Event)
             await asyncio.sleep(1.0)
         if did:
             owner.outbox.wake.set()
+            if paced:  # one run a period however much waits: a rate, not a backlog race
+                await asyncio.sleep(seconds)
         else:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), seconds)

@@ -183,6 +183,9 @@ class Envelope:
     group_control_number: int
     usage: str = "T"
     at: dt.datetime | None = None
+    #: GS02 and GS03 when a trading partner's differ from its ISA ids
+    gs_sender: str = ""
+    gs_receiver: str = ""
 
 
 def wrap(envelope: Envelope, transactions: Sequence[Sequence[str]], d: Delimiters = DEFAULT) -> str:
@@ -216,8 +219,8 @@ def wrap(envelope: Envelope, transactions: Sequence[Sequence[str]], d: Delimiter
     gs = segment(
         "GS",
         envelope.functional_id,
-        envelope.sender_id.strip(),
-        envelope.receiver_id.strip(),
+        envelope.gs_sender or envelope.sender_id.strip(),
+        envelope.gs_receiver or envelope.receiver_id.strip(),
         at.strftime("%Y%m%d"),
         at.strftime("%H%M"),
         str(envelope.group_control_number),

@@ -92,7 +92,7 @@ def main() -> None:
                 "held": held,
                 "icd10cm": codesets.icd_release().name,
                 "code_set_load_seconds": round(load_s, 2),
-                "ptp_rows": sum(len(v) for v in tables.ptp.values()),
+                "ptp_rows": tables.ptp.rows,
                 "mue_rows": sum(len(v) for v in tables.mue.values()),
                 "rss_mb_start": round(base, 1),
                 "rss_mb_code_sets_loaded": round(loaded, 1),

@@ -1,15 +1,15 @@
-"""Eligibility throughput and 270->271 round trip, with the payer simulator over loopback HTTP.
+"""Eligibility throughput and 270->271 round trip, with the payer simulator behind its CAQH CORE endpoint (TLS on loopback).
 
     .venv/bin/python scripts/bench_eligibility.py [--encounters 2000] [--calls 1000]
 
 Uses the local stack's PostgreSQL in throwaway schemas (dropped at the end) and no
-Kafka consumer: the simulator's responder is served in-process by aiohttp on
-127.0.0.1, its roster fed through its real encounter.created handler; the eligibility
+Kafka consumer: the simulator's CORE endpoint is served in-process by aiohttp on
+127.0.0.1 over TLS (the local stack's certificates), its roster fed through its real encounter.created handler; the eligibility
 handler gets the day in batches of 500 (as the Kafka agent hands them over) while the
 verification timer runs, exactly as in the service. Prints:
 
 - encounters/s through eligibility: first encounter in -> last decision in the outbox;
-- the 270->271 round trip (client side, HTTP + simulator + its PostgreSQL reads) seen
+- the 270->271 round trip (client side, CORE over HTTPS + simulator + its PostgreSQL reads) seen
   by those checks under load, and one call at a time (p50, p99, max).
 """
 
@@ -24,19 +24,19 @@ import uuid
 from functools import partial
 from pathlib import Path
 
-from aiohttp.test_utils import TestServer
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rcm.workload import generate_day
+from runtime.core_client import CoreClient, CoreSettings
 from runtime.service import Record, Service
 from runtime.settings import Settings, settings
 from schemas.codec import encode, new_meta
 from schemas.events import EncounterCreated
 from services.eligibility import handlers
-from services.eligibility.client import HttpTransport
+from services.eligibility.client import CoreTransport
 from services.eligibility.config import EligibilitySettings
 from services.eligibility.timers import Verifier
+from services.simulator import core_web
 from services.simulator import eligibility as payer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -101,7 +101,7 @@ async def _through(elig: Service, verifier: Verifier, recs: list[Record], poll_s
     return elapsed
 
 
-async def _one_at_a_time(elig: Service, transport: HttpTransport, calls: int) -> None:
+async def _one_at_a_time(elig: Service, transport: CoreTransport, calls: int) -> None:
     assert elig.pool is not None
     requests = [
         r[0] for r in await elig.pool.fetch("SELECT request_x12 FROM exchanges LIMIT $1", calls)
@@ -110,7 +110,7 @@ async def _one_at_a_time(elig: Service, transport: HttpTransport, calls: int) ->
     for k in range(calls):
         text = requests[k % len(requests)]
         t0 = time.perf_counter()
-        await transport(text)
+        await transport(text, payer="BENCH")
         single.append((time.perf_counter() - t0) * 1000)
     print(
         f"270->271 one at a time ({calls} calls): p50 {statistics.median(single):.2f} ms"
@@ -125,10 +125,15 @@ async def main(n: int, calls: int) -> None:
     await elig.start_resources()
     assert sim.pool is not None
     assert elig.pool is not None
-    server = TestServer(payer.aiohttp_app(lambda: sim.pool), host="127.0.0.1")  # type: ignore[arg-type,return-value]
-    await server.start_server()
+    certs = s.stack_dir / "core"  # rcm stack up makes them
+    answer = core_web.payer_answerer(lambda: sim.pool, s)
+    app = core_web.core_app(core_web.core_server(s), answer)
+    tls = core_web.server_tls(certs / "server.crt", certs / "server.key")
+    runner = await core_web.serve_tls(app, tls, "127.0.0.1", 0)
+    port = runner.addresses[0][1]
+    local = s.model_copy(update={"clearinghouse_url": f"https://127.0.0.1:{port}"})
     cfg = EligibilitySettings(reuse_s=0)
-    transport = HttpTransport(s, timeout_s=cfg.timeout_s, url=str(server.make_url("")))
+    transport = CoreTransport(CoreClient(CoreSettings(), local, "bench"))
     elig.on_many(EncounterCreated, partial(handlers.on_encounters, cfg=cfg))
     try:
         recs = _records(generate_day(n, seed=29))
@@ -151,7 +156,7 @@ async def main(n: int, calls: int) -> None:
         await _one_at_a_time(elig, transport, calls)
     finally:
         await transport.close()
-        await server.close()
+        await runner.cleanup()
         for svc in (sim, elig):
             if svc.pool is not None:
                 await svc.pool.execute(f"DROP SCHEMA {svc.schema} CASCADE")

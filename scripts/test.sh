@@ -15,6 +15,12 @@ started=0
 if ! $PY -m rcm.cli stack status --json | $PY -c 'import json,sys; d=json.load(sys.stdin); sys.exit(0 if all(p["running"] for p in d.values()) else 1)'; then
   started=1
 fi
+# The stack's SFTP server is Debian's OpenSSH sshd (rcm/stack_sftp.py; root only).
+if [ ! -x /usr/sbin/sshd ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -q --no-install-recommends openssh-server >/dev/null \
+    || { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends openssh-server >/dev/null; }
+fi
 $PY -m rcm.cli stack up
 cleanup() { if [ "$started" = 1 ]; then $PY -m rcm.cli stack down || true; fi; }
 trap cleanup EXIT

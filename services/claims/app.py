@@ -9,6 +9,7 @@ from __future__ import annotations
 from functools import partial
 from pathlib import Path
 
+from runtime.core_client import CoreClient, CoreSettings
 from runtime.service import Service
 from runtime.settings import ProductionRefused, Settings
 from schemas.events import (
@@ -64,7 +65,10 @@ def timers_on(svc: Service, cfg: ClaimsSettings) -> batch.Batcher:
     ready = [ClaimCoded.TOPIC, ClaimFixed.TOPIC, ClaimVoidRequested.TOPIC, ClaimAdjudicated.TOPIC]
     svc.every(cfg.batch_tick_s, batcher.send_batches, woken_by=ready)
     svc.every(cfg.timer_tick_s, partial(timers.ack_timeouts, cfg=cfg))
-    svc.every(cfg.timer_tick_s, partial(timers.status_inquiries, cfg=cfg))
+    # one pooled CAQH CORE client for the process's 276s (keep-alive: no TLS handshake a call);
+    # 276s go at a payer's pace: at most status_inquiries_per_tick a tick, however many are due
+    core = CoreClient(CoreSettings(), svc.settings, "claims", svc.metrics.registry)
+    svc.every(cfg.timer_tick_s, partial(timers.status_inquiries, cfg=cfg, core=core), paced=True)
     svc.every(cfg.timer_tick_s * 10, partial(timers.filing_deadlines, cfg=cfg))
     svc.every(cfg.timer_tick_s * 10, partial(appeal_handlers.appeal_timers, cfg=cfg))
     return batcher

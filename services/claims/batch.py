@@ -29,7 +29,7 @@ from runtime.service import Context, Deferred, Service, run_deferred
 from schemas.codec import Encoded
 from schemas.common import Coverage
 from schemas.events import ClaimCoded, ClaimSubmitted
-from services.claims import directory, saga
+from services.claims import directory, partners, saga
 from services.claims import repository as repo
 from services.claims.cob import Cob, later_payers
 from services.claims.config import ClaimsSettings
@@ -39,7 +39,6 @@ from services.claims.saga import State
 from services.claims.x12_837 import (
     ControlNumbers,
     Outgoing,
-    Party,
     Unbuildable,
     payers_named,
     render_837p,
@@ -277,15 +276,18 @@ class Batcher:
     ) -> tuple[str, list[Waiting]]:
         """The 837P of the claims that can be built; the others are held."""
         s = svc.settings
+        me = partners.identity(await partners.for_tenant(conn, tenant), s)
         todo = list(todo)
         while todo:
             try:
                 text = render_837p(
                     [w.out for w in todo],
                     control=ControlNumbers(interchange=icn, group=gcn, transaction_start=1),
-                    submitter=Party(s.x12_submitter_name, s.x12_submitter_id),
-                    receiver=Party(s.x12_receiver_name, s.x12_receiver_id),
-                    contact_phone=s.x12_submitter_phone,
+                    submitter=me.submitter,
+                    receiver=me.receiver,
+                    contact_phone=me.contact_phone,
+                    contact_name=me.contact_name,
+                    contact_email=me.contact_email,
                     at=dt.datetime.now(dt.UTC),
                     usage=s.x12_usage,
                 )

@@ -49,7 +49,16 @@ class ClaimsSettings(BaseSettings):
         default=21, ge=1, le=365, description="Days to an 835 of a payer not in the directory"
     )
     max_status_inquiries: int = Field(default=3, ge=0, description="276s sent per adjudication")
-    inquiry_timeout_s: float = Field(default=10.0, gt=0)
+    status_inquiries_per_tick: int = Field(
+        default=20,
+        ge=1,
+        le=1000,
+        description="276s an instance sends a timer tick at most: a backlog of due inquiries"
+        " goes out at this pace, never as a flood",
+    )
+    inquiry_timeout_s: float = Field(
+        default=10.0, gt=0, le=20, description="One 276->277 round trip (CORE allows 20 s)"
+    )
 
     timely_filing_days_default: int = Field(
         default=90,

@@ -279,7 +279,10 @@ async def on_acknowledged(ctx: Context, ev: ClaimAcknowledged, *, cfg: ClaimsSet
         # this answers the earlier payer's claim, read after its 835
         await apply(ctx, cfg, saga.EARLIER_ACK, claim_id, State.CODED, Change(detail=detail))
         return
-    await apply_event(ctx, cfg, ev.claim_id, ev, Change(fields, detail), locked=locked)
+    # the payer's days to pay set the 835 wait that an acceptance restarts
+    payer_id = row["payer_id"] if row is not None else None
+    change = Change(fields, detail, payer_id=payer_id)
+    await apply_event(ctx, cfg, ev.claim_id, ev, change, locked=locked)
 
 
 async def _onward(ctx: Context, claim_id: str) -> bool:

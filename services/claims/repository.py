@@ -472,14 +472,15 @@ async def interchange_resent(conn: asyncpg.Connection, icn: int, resends: int) -
     )
 
 
-async def due_remit_timers(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+async def due_remit_timers(conn: asyncpg.Connection, limit: int) -> list[asyncpg.Record]:
     return list(
         await conn.fetch(
             "SELECT t.claim_id, t.tenant, t.attempts, c.state, c.coded, c.payer_id,"
             " c.patient_control_number, c.payer_claim_number"
             " FROM claim_timers t JOIN claims c USING (claim_id)"
-            " WHERE t.kind = 'remit' AND t.due_at <= now() ORDER BY t.due_at LIMIT 20"
-            " FOR UPDATE OF t SKIP LOCKED"
+            " WHERE t.kind = 'remit' AND t.due_at <= now() ORDER BY t.due_at LIMIT $1"
+            " FOR UPDATE OF t SKIP LOCKED",
+            limit,
         )
     )
 

@@ -191,12 +191,15 @@ STEPS: tuple[Step, ...] = (
          effects=(start(Timer.ACK, Timer.REMIT), EMIT_SUBMITTED)),
     Step(Kind.UNBUILDABLE, BATCH, "rcm.claims.unbuildable", _s(CO), HE),
     # the clearinghouse answers: 999 (a note), 277CA accepted or rejected
-    Step(Kind.ACK, E, ClaimAcknowledged.TYPE, _s(SU), None, effects=(clear(Timer.ACK),),
+    # the 835 wait counts from the latest acknowledgement: the payer's days to pay run
+    # from its receipt (the 277CA), not from when our batcher sent the file
+    Step(Kind.ACK, E, ClaimAcknowledged.TYPE, _s(SU), None,
+         effects=(clear(Timer.ACK), start(Timer.REMIT)),
          when=lambda e: e.kind is AckKind.ack_999 and e.accepted),
     Step(Kind.ACK, E, ClaimAcknowledged.TYPE, _s(SU), RJ, effects=(clear(Timer.ACK, Timer.REMIT),),
          when=lambda e: not e.accepted),
     Step(Kind.ACK, E, ClaimAcknowledged.TYPE, _s(SU), AC,  # the payer has it: filing is met
-         effects=(clear(Timer.ACK, Timer.FILING),)),
+         effects=(clear(Timer.ACK, Timer.FILING), start(Timer.REMIT))),
     # the payer's 835; paid with nothing left to collect closes at once
     Step(Kind.REVERSED, E, CLAIM_ADJUDICATED, _s(SU, AC, PA, PP, DE, PB, CL), SU,
          effects=(ADD, start(Timer.REMIT)),  # from SU/AC it answers a void on its way

@@ -3,8 +3,9 @@
 - ack: no 999/277CA within ``ack_timeout_s`` of sending -> an alert (timeline row,
   metric, log line without PHI) and the same interchange sent again (same ISA13, the
   clearinghouse dedupes it), up to ``ack_max_resends`` times with doubling waits;
-- remit: no 835 by the payer's usual day -> a 276 claim status inquiry POSTed to the
-  clearinghouse, whose 277 answer is recorded on the timeline;
+- remit: no 835 by the payer's usual day, counted from the claim's latest acknowledgement
+  (the payer's receipt) -> a 276 claim status inquiry POSTed to the clearinghouse, whose
+  277 answer is recorded on the timeline; at most ``status_inquiries_per_tick`` a tick;
 - filing: warnings before the payer's timely-filing deadline, then its passing.
 
 Each runs under ``svc.every``; rows are taken FOR UPDATE SKIP LOCKED so several
@@ -21,21 +22,21 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
-import httpx
 import orjson
 from prometheus_client import CollectorRegistry, Counter
 from pydantic import ValidationError
 
+from runtime.core_client import CoreClient, CoreRejected, CoreUnavailable
 from runtime.service import Context, Service
 from runtime.x12 import X12Error
 from schemas.events import ClaimCoded, ClaimSubmitted
-from services.claims import directory, saga
+from services.claims import directory, partners, saga
 from services.claims import repository as repo
 from services.claims.config import ClaimsSettings
 from services.claims.handlers import Change, apply
 from services.claims.saga import State, Timer, filing_deadline, next_filing_check
 from services.claims.x12_276 import read_277, render_276
-from services.claims.x12_837 import Party, Unbuildable
+from services.claims.x12_837 import Unbuildable
 
 log = logging.getLogger("rcm.claims.timers")
 
@@ -126,21 +127,16 @@ class Inquiry:
     trace: str
     icn: int
     x12: str
+    payer: str
 
 
-async def status_inquiries(svc: Service, *, cfg: ClaimsSettings) -> int:
-    """Claims with no 835 by the payer's usual day: ask the clearinghouse (276/277)."""
+async def status_inquiries(svc: Service, *, cfg: ClaimsSettings, core: CoreClient) -> int:
+    """Claims with no 835 by the payer's usual day: ask the clearinghouse (276/277) over
+    CAQH CORE, through the process's one pooled client (``core``)."""
     inquiries = await _due_inquiries(svc, cfg)
     if not inquiries:
         return 0
-    s = svc.settings
-    headers = {
-        "Authorization": f"Bearer {s.clearinghouse_token.get_secret_value()}",
-        "Content-Type": "application/edi-x12",
-    }
-    url = f"{s.clearinghouse_url.rstrip('/')}/x12/276"
-    async with httpx.AsyncClient(timeout=cfg.inquiry_timeout_s) as client:
-        answers = await asyncio.gather(*(_ask(client, url, headers, q) for q in inquiries))
+    answers = await asyncio.gather(*(_ask(core, cfg, q) for q in inquiries))
     assert svc.pool is not None
     async with svc.pool.acquire() as conn, conn.transaction():
         for q, (detail, ok) in zip(inquiries, answers, strict=True):
@@ -153,18 +149,25 @@ async def status_inquiries(svc: Service, *, cfg: ClaimsSettings) -> int:
     return len(inquiries)
 
 
-async def _ask(
-    client: httpx.AsyncClient, url: str, headers: dict[str, str], q: Inquiry
-) -> tuple[dict[str, Any], bool]:
+STATUS_PAYLOAD = "X12_276_Request_005010X212"
+
+
+async def _ask(core: CoreClient, cfg: ClaimsSettings, q: Inquiry) -> tuple[dict[str, Any], bool]:
+    """One 276 over CORE; the outcome in words for the claim's timeline (a failure is
+    recorded there and the remit timer asks again later: no inquiry is lost)."""
     base: dict[str, Any] = {"inquiry_trace": q.trace, "interchange_control_number": f"{q.icn:09d}"}
     try:
-        resp = await client.post(url, content=q.x12.encode(), headers=headers)
-    except httpx.HTTPError as exc:
-        return {**base, "error": f"clearinghouse unreachable: {type(exc).__name__}"}, False
-    if resp.status_code != 200:
-        return {**base, "error": f"clearinghouse answered HTTP {resp.status_code}"}, False
+        reply = await asyncio.wait_for(
+            core.exchange(STATUS_PAYLOAD, q.x12, payer=q.payer), timeout=cfg.inquiry_timeout_s
+        )
+    except TimeoutError:
+        return {**base, "error": f"no 277 within {cfg.inquiry_timeout_s:g} s"}, False
+    except CoreUnavailable as exc:
+        return {**base, "error": f"clearinghouse unavailable: {exc}"}, False
+    except CoreRejected as exc:
+        return {**base, "error": f"clearinghouse refused the 276: {exc}", "core": exc.kind}, False
     try:
-        answer = read_277(resp.text)
+        answer = read_277(reply.payload)
     except X12Error as exc:
         return {**base, "error": f"277 unreadable: {exc}"}, False
     if answer.traces and q.trace not in answer.traces:
@@ -182,7 +185,7 @@ async def _due_inquiries(svc: Service, cfg: ClaimsSettings) -> list[Inquiry]:
     assert svc.pool is not None
     out: list[Inquiry] = []
     async with svc.pool.acquire() as conn, conn.transaction():
-        for row in await repo.due_remit_timers(conn):
+        for row in await repo.due_remit_timers(conn, cfg.status_inquiries_per_tick):
             claim_id, state = row["claim_id"], State(row["state"])
             if state not in saga.STATUS_INQUIRY.start:
                 await repo.drop_timer(conn, claim_id, Timer.REMIT)
@@ -204,11 +207,13 @@ async def _inquiry(
     svc: Service, conn: asyncpg.Connection, cfg: ClaimsSettings, ctx: Context, row: asyncpg.Record
 ) -> Inquiry | None:
     """The claim's 276, its timeline note and its timer moved on; None when no 276 can be
-    built (the timer is then dropped)."""
+    built (the timer is then dropped) or the payer directory says the payer answers no
+    real-time 276 (the note says to ask on its portal; the timer moves on)."""
     s = svc.settings
     claim_id, state = row["claim_id"], State(row["state"])
     icn, gcn = await repo.next_control_numbers(conn)
     trace = f"{claim_id}-{row['attempts'] + 1}"
+    me = partners.identity(await partners.for_tenant(conn, row["tenant"]), s)  # ISA, 1000A
     try:
         text = render_276(
             ClaimCoded.model_validate_json(row["coded"]),
@@ -217,8 +222,8 @@ async def _inquiry(
             trace=trace,
             interchange=icn,
             group=gcn,
-            submitter=Party(s.x12_submitter_name, s.x12_submitter_id),
-            receiver=Party(s.x12_receiver_name, s.x12_receiver_id),
+            submitter=me.submitter,
+            receiver=me.receiver,
             at=dt.datetime.now(dt.UTC),
             usage=s.x12_usage,
         )
@@ -235,11 +240,17 @@ async def _inquiry(
     }
     payer = await directory.one(conn, row["tenant"], row["payer_id"])
     wait = cfg.remit_wait_s(payer.days_to_pay if payer is not None else None)
+    if payer is not None and not payer.realtime_276:  # the directory: no CORE 276 there
+        change = Change(detail={"alert": "no-remit", "realtime_276": False}, retry_in_s=wait)
+        note = "no 835 by the payer's usual day; it answers no real-time 276: ask on its portal"
+        await apply(ctx, cfg, saga.STATUS_INQUIRY, claim_id, state, change, note=note)
+        _alert(svc, "no-remit", claim_id)
+        return None
     change = Change(detail=detail, retry_in_s=wait)
     note = "no 835 by the payer's usual day; status inquiry (276) sent"
     await apply(ctx, cfg, saga.STATUS_INQUIRY, claim_id, state, change, note=note)
     _alert(svc, "no-remit", claim_id, inquiry=trace)
-    return Inquiry(claim_id, row["tenant"], trace, icn, text)
+    return Inquiry(claim_id, row["tenant"], trace, icn, text, row["payer_id"] or "")
 
 
 # --- timely filing ----------------------------------------------------------------

@@ -154,15 +154,17 @@ def render_276(
     ]
     envelope = Envelope(
         sender_qualifier=submitter.qualifier,
-        sender_id=submitter.id,
+        sender_id=submitter.interchange_id,
         receiver_qualifier=receiver.qualifier,
-        receiver_id=receiver.id,
+        receiver_id=receiver.interchange_id,
         functional_id="HR",
         version=VERSION,
         interchange_control_number=interchange,
         group_control_number=group,
         usage=usage,
         at=at,
+        gs_sender=submitter.gs_code,
+        gs_receiver=receiver.gs_code,
     )
     return wrap(envelope, [transaction("276", st, segs, VERSION)])
 

@@ -41,11 +41,19 @@ _MAX_CONTROL = 999_999_999
 
 @dataclass(frozen=True, slots=True)
 class Party:
-    """Submitter or receiver: ISA06/08 and GS02/03 (id), NM1*41 / NM1*40 (name, id)."""
+    """Submitter or receiver: NM1*41 / NM1*40 (name, id); ISA05-08 (qualifier, and
+    ``isa_id``, else id) and GS02/03 (``gs_code``, else the ISA id): a trading partner's
+    identity (services/claims/partners.py) can tell them apart."""
 
     name: str
     id: str
     qualifier: str = "ZZ"
+    isa_id: str = ""
+    gs_code: str = ""
+
+    @property
+    def interchange_id(self) -> str:
+        return self.isa_id or self.id
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,8 +299,11 @@ class _Subscriber:
 
 
 def _check_party(party: Party, role: str) -> None:
-    if not party.id or len(party.id) > 15 or any(c in party.id for c in _DELIMS):
-        raise ValueError(f"{role} id must be 1-15 characters without delimiters: {party.id!r}")
+    isa = party.interchange_id
+    if not isa or len(isa) > 15 or any(c in isa for c in _DELIMS):
+        raise ValueError(f"{role} id must be 1-15 characters without delimiters: {isa!r}")
+    if not party.id or len(party.id) > 80 or any(c in party.id for c in _DELIMS):
+        raise ValueError(f"{role} NM109 must be 1-80 characters without delimiters")
     if len(party.qualifier) != 2:
         raise ValueError(f"{role} qualifier must be 2 characters: {party.qualifier!r}")
 
@@ -412,8 +423,12 @@ def render_837p(
     contact_phone: str,
     at: dt.datetime,
     usage: str = "T",
+    contact_name: str = "",
+    contact_email: str | None = None,
 ) -> str:
     """One 837P interchange (ISA..IEA) with one ST/SE holding every claim, for one payer.
+    The submitter's PER*IC names ``contact_name`` (else the submitter) and, when given,
+    ``contact_email`` (PER05/06 EM).
 
     Raises Unbuildable (a ValueError) naming the first claim that cannot be written,
     and ValueError for bad arguments (no claims, several payers, bad control numbers).
@@ -426,20 +441,29 @@ def render_837p(
     segs = [
         _seg("BHT", "0019", "00", st, at.strftime("%Y%m%d"), at.strftime("%H%M"), "CH"),
         _seg("NM1", "41", "2", submitter_name, "", "", "", "", "46", submitter.id),
-        _seg("PER", "IC", submitter_name, "TE", phone),
+        _seg(
+            "PER",
+            "IC",
+            _text(contact_name, "-", "contact_name") if contact_name else submitter_name,
+            "TE",
+            phone,
+            *(("EM", contact_email) if contact_email else ()),
+        ),
         _seg("NM1", "40", "2", receiver_name, "", "", "", "", "46", receiver.id),
         *_hierarchy(tree),
     ]
     envelope = Envelope(
         sender_qualifier=submitter.qualifier,
-        sender_id=submitter.id,
+        sender_id=submitter.interchange_id,
         receiver_qualifier=receiver.qualifier,
-        receiver_id=receiver.id,
+        receiver_id=receiver.interchange_id,
         functional_id="HC",
         version=VERSION,
         interchange_control_number=control.interchange,
         group_control_number=control.group,
         usage=usage,
         at=at,
+        gs_sender=submitter.gs_code,
+        gs_receiver=receiver.gs_code,
     )
     return wrap(envelope, [transaction("837", st, segs, VERSION)])

@@ -4,8 +4,9 @@ ICD-10-CM comes from ``simple_icd_10_cm`` (the CMS tabular list) through a cache
 (:mod:`services.coding.icd_cache`); :func:`icd_index` loads it once per process and
 descriptions are read only when asked for.
 
-HCPCS Level II is public: a small table of the codes a family practice bills, with
-their CMS short descriptors, lives in ``data/hcpcs_level2.csv``.
+HCPCS Level II is public: CMS's alpha-numeric file, with each code's dates, is bundled
+(:mod:`services.coding.code_dates`); ``data/hcpcs_level2.csv`` adds the codes a family
+practice bills that are newer than that file, with their CMS short descriptors.
 
 CPT descriptors belong to the AMA. We ship the code *numbers* our practice bills and
 nothing else; :func:`load_cpt_file` reads a user's licensed CPT file (CSV
@@ -25,6 +26,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Literal
 
+from services.coding.code_dates import bundled_hcpcs
 from services.coding.icd_cache import IcdIndex, load_icd_descriptions, load_icd_index
 
 DATA_DIR = Path(__file__).parent / "data"
@@ -372,11 +374,14 @@ KNOWN_MODIFIERS: frozenset[str] = frozenset(
 
 
 def _read_hcpcs() -> dict[str, str]:
+    """CMS's HCPCS Level II short descriptors: the bundled dated set
+    (:func:`services.coding.code_dates.bundled_hcpcs`), then the practice's list for
+    codes newer than it."""
+    known = dict(bundled_hcpcs().descriptions)
     with HCPCS_FILE.open(newline="", encoding="utf-8") as f:
-        return {
-            row["code"].strip().upper(): row["short_description"].strip()
-            for row in csv.DictReader(f)
-        }
+        for row in csv.DictReader(f):
+            known.setdefault(row["code"].strip().upper(), row["short_description"].strip())
+    return known
 
 
 HCPCS_LEVEL2: Mapping[str, str] = MappingProxyType(_read_hcpcs())

@@ -15,7 +15,7 @@ import orjson
 from runtime.service import Context, Reject
 from schemas.events import ClaimCoded, ClaimHeld, EligibilityChecked
 from schemas.events_workqueue import ClaimFixed, Reentry
-from services.coding import codesets, repository
+from services.coding import code_dates, codesets, repository
 from services.coding.edits.awv_frequency import HISTORY_CODES
 from services.coding.ncci import EditTables
 from services.coding.scrub import scrub
@@ -35,6 +35,7 @@ async def _code(
     ]
     history = await repository.History.load(conn, needs_history, HISTORY_CODES)
     results: list[repository.ResultRow] = []
+    dated = code_dates.active()
     for ctx, checked in items:
         tenant, enc = ctx.meta.tenant, checked.encounter
         prior = (
@@ -49,6 +50,9 @@ async def _code(
             "icd10cm": release.name,
             "icd10cm_source": release.source,
             "icd10cm_in_force": in_force,
+            "icd10cm_dates": dated.icd10cm.source,
+            "hcpcs": dated.hcpcs.source,
+            "cpt_dates": dated.cpt.source,
             "ncci": tables.version,
         }
         results.append(

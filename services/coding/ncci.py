@@ -168,13 +168,15 @@ def parse_mue(text: str, effective: dt.date) -> list[MueEdit]:
     return out
 
 
+from services.coding.ptp_index import PtpIndex  # noqa: E402  (it reads PtpEdit above)
+
+
 @dataclass(frozen=True)
 class EditTables:
     """Every PTP and MUE row, indexed for the scrubber. Immutable; share it freely."""
 
-    ptp: Mapping[tuple[str, str], tuple[PtpEdit, ...]] = field(
-        default_factory=lambda: MappingProxyType({})
-    )
+    ptp: PtpIndex = field(default_factory=lambda: PtpIndex(()))
+    """Compact: :mod:`services.coding.ptp_index` (millions of rows in CMS's files)."""
     mue: Mapping[str, tuple[MueEdit, ...]] = field(default_factory=lambda: MappingProxyType({}))
     version: str = "none"
     """What was loaded (sources and counts), for the coding record."""
@@ -182,26 +184,23 @@ class EditTables:
     """Every code that is column 1 of some pair: most lines are not, and skip the pairs."""
 
     @classmethod
-    def build(cls, ptp: Iterable[PtpEdit], mue: Iterable[MueEdit], *, version: str) -> EditTables:
-        p: dict[tuple[str, str], list[PtpEdit]] = {}
-        for e in ptp:
-            p.setdefault((e.column1, e.column2), []).append(e)
+    def build(
+        cls, ptp: Iterable[PtpEdit] | PtpIndex, mue: Iterable[MueEdit], *, version: str
+    ) -> EditTables:
+        p = ptp if isinstance(ptp, PtpIndex) else PtpIndex(ptp)
         m: dict[str, list[MueEdit]] = {}
         for e2 in mue:
             m.setdefault(e2.code, []).append(e2)
         return cls(
-            ptp=MappingProxyType({k: tuple(v) for k, v in p.items()}),
+            ptp=p,
             mue=MappingProxyType({k: tuple(v) for k, v in m.items()}),
             version=version,
-            column1=frozenset(c1 for c1, _ in p),
+            column1=p.column1(),
         )
 
     def ptp_on(self, column1: str, column2: str, dos: dt.date) -> PtpEdit | None:
         """The pair's edit in force on the date of service, if any."""
-        for e in self.ptp.get((column1, column2), ()):
-            if e.applies_on(dos):
-                return e
-        return None
+        return self.ptp.on(column1, column2, dos)
 
     def mue_on(self, code: str, dos: dt.date) -> MueEdit | None:
         for e in self.mue.get(code, ()):
@@ -210,7 +209,7 @@ class EditTables:
         return None
 
     def __len__(self) -> int:
-        return sum(len(v) for v in self.ptp.values()) + sum(len(v) for v in self.mue.values())
+        return self.ptp.rows + sum(len(v) for v in self.mue.values())
 
 
 EMPTY = EditTables()

@@ -24,6 +24,7 @@ from services.coding.ncci import (
     bundled_mue,
     bundled_ptp,
 )
+from services.coding.ptp_index import PtpIndex
 
 # --------------------------------------------------------------------------- NCCI / MUE
 
@@ -118,21 +119,25 @@ async def load_edit_tables(conn: asyncpg.Connection) -> EditTables:
     def d(x: dt.date | None) -> dt.date | None:  # share equal dates and texts: 1M rows
         return None if x is None else dates.setdefault(x, x)
 
-    ptp = [
-        PtpEdit(
-            column1=r[0],
-            column2=r[1],
-            prior_1996=r[4],
-            effective=d(r[2]) or r[2],
-            deletion=d(r[3]),
-            modifier_indicator=r[5],
-            rationale=texts.setdefault(r[6], r[6]),
-        )
-        for r in await conn.fetch(
+    # A cursor, packed row by row: CMS's full tables never sit in memory as records.
+    ptp = PtpIndex()
+    async with conn.transaction():
+        async for r in conn.cursor(
             "SELECT column1, column2, effective_date, deletion_date, prior_1996,"
-            " modifier_indicator, rationale FROM ncci_ptp ORDER BY effective_date DESC"
-        )
-    ]
+            " modifier_indicator, rationale FROM ncci_ptp ORDER BY effective_date DESC",
+            prefetch=20_000,
+        ):
+            ptp.add(
+                PtpEdit(
+                    column1=r[0],
+                    column2=r[1],
+                    prior_1996=r[4],
+                    effective=d(r[2]) or r[2],
+                    deletion=d(r[3]),
+                    modifier_indicator=r[5],
+                    rationale=texts.setdefault(r[6], r[6]),
+                )
+            )
     mue = [
         MueEdit(
             code=r[0],

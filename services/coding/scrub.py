@@ -19,6 +19,7 @@ from schemas.events import ClaimCoded, ClaimHeld, ClaimLine, EligibilityChecked,
 from services.coding.edits import (
     awv_frequency,
     claim_data,
+    code_dates,
     codeset_version,
     diagnosis_age,
     diagnosis_codes,
@@ -51,6 +52,7 @@ DiagnosisEdit = Callable[[ClaimFacts, int, str, str], list[Flag]]
 # The order below is the order of the findings on the claim.
 BEFORE_DIAGNOSES: tuple[ClaimEdit, ...] = (
     codeset_version.release_in_force,
+    code_dates.future_date,
     claim_data.birth_after_service,
     pointers.diagnosis_count,
 )
@@ -132,10 +134,10 @@ def find(f: ClaimFacts) -> list[Flag]:
     found: list[Flag] = []
     for claim_edit in BEFORE_DIAGNOSES:
         found += claim_edit(f)
-    billable = f.ix.billable
     for n, (dx, key) in enumerate(zip(f.diagnoses, f.keys, strict=True), start=1):
-        found += diagnosis_codes.invalid_or_header(f, n, dx, key)
-        if key is not None and key in billable:
+        problems = diagnosis_codes.invalid_or_header(f, n, dx, key)
+        found += problems
+        if key is not None and not problems:  # billable on the date of service
             for dx_edit in EACH_BILLABLE_DIAGNOSIS:
                 found += dx_edit(f, n, dx, key)
     for claim_edit in AFTER_DIAGNOSES:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from runtime.service import Service
-from services.coding import repository
-from services.coding.tables import LoadedTables, load_tables
+from services.coding.tables import LoadedTables, load_tables, schema_stamp
 
 
 async def reload_tables(svc: Service, *, loaded: LoadedTables) -> int:
     """Reload the edit tables when a loader changed them. Returns 0 (never busy)."""
     assert svc.pool is not None
     async with svc.pool.acquire() as conn:
-        if await repository.tables_stamp(conn) != loaded.stamp:
+        if await schema_stamp(conn) != loaded.stamp:
             await load_tables(conn, loaded, seed=False)
     return 0

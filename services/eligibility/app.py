@@ -1,7 +1,7 @@
 """Eligibility service: encounter.created -> eligibility.checked | claim.held.
 
 Coverage in force on the registry is verified in real time with the payer (270/271
-over HTTP to the clearinghouse, see services/eligibility/client.py) from a timer, so
+over CAQH CORE to the clearinghouse, see services/eligibility/client.py) from a timer, so
 consumption never waits on a payer.
 """
 
@@ -10,13 +10,14 @@ from __future__ import annotations
 from functools import partial
 from pathlib import Path
 
+from runtime.core_client import CoreClient, CoreSettings
 from runtime.service import Service
 from runtime.settings import Settings
 from runtime.settings import settings as runtime_settings
 from schemas.events import EncounterCreated
 from schemas.events_coverage import CoverageReported
 from services.eligibility import handlers
-from services.eligibility.client import HttpTransport
+from services.eligibility.client import CoreTransport
 from services.eligibility.config import EligibilitySettings
 from services.eligibility.timers import Verifier
 
@@ -31,7 +32,9 @@ def build(settings: Settings | None = None, config: EligibilitySettings | None =
     svc.on_many(EncounterCreated, partial(handlers.on_encounters, cfg=cfg))
     svc.on(CoverageReported, handlers.on_coverage_reported)
     if cfg.realtime:
-        verifier = Verifier(cfg, s, HttpTransport(s, timeout_s=cfg.timeout_s))
+        # one pooled CORE client for the process: keep-alive, no TLS handshake a call
+        core = CoreClient(CoreSettings(), s, "eligibility", svc.metrics.registry)
+        verifier = Verifier(cfg, s, CoreTransport(core))
         # the checks a batch queues are asked at once; the period finds retries coming due
         svc.every(
             cfg.poll_s,

@@ -17,7 +17,9 @@ class EligibilitySettings(BaseSettings):
     reuse_s: float = Field(
         default=3600.0, ge=0, description="Reuse a 271 for the same member, payer and date"
     )
-    timeout_s: float = Field(default=5.0, gt=0, description="One 270->271 round trip")
+    timeout_s: float = Field(
+        default=5.0, gt=0, le=20, description="One 270->271 round trip (CORE allows 20 s)"
+    )
     max_attempts: int = Field(default=10, ge=1, description="Then hold the claim")
     backoff_s: float = Field(default=0.25, ge=0, description="First retry delay; doubles")
     backoff_max_s: float = Field(default=30.0, ge=0)
@@ -25,6 +27,11 @@ class EligibilitySettings(BaseSettings):
         default=0.25,
         gt=0,
         description="How often due retries are looked for; new checks are asked at once",
+    )
+    claims_schema: str = Field(
+        default="claims",
+        pattern=r"^[a-z_][a-z0-9_]{0,40}$",
+        description="Where the payer directory's view payer_v1 is read (realtime_270)",
     )
     batch: int = Field(default=200, ge=1, description="Checks claimed per timer run")
     concurrency: int = Field(default=32, ge=1, description="Calls in flight per timer run")

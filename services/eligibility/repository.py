@@ -353,3 +353,22 @@ async def defer_retry(
         *tried,
         key=claim_id,
     )
+
+
+async def without_realtime_270(
+    conn: asyncpg.Connection, schema: str, pairs: Iterable[tuple[str, str]]
+) -> set[tuple[str, str]]:
+    """The (tenant, payer id) pairs the tenant's payer directory (the claims room's view
+    ``<schema>.payer_v1``, docs/views.md) says answer no real-time 270. Where the view
+    is not there (claims not migrated here), or a payer not in it: none."""
+    wanted = sorted(set(pairs))
+    if not wanted or not await conn.fetchval("SELECT to_regclass($1)", f"{schema}.payer_v1"):
+        return set()
+    rows = await conn.fetch(
+        f"SELECT tenant, payer_id FROM {schema}.payer_v1"
+        " WHERE (tenant, payer_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))"
+        " AND NOT realtime_270",
+        [t for t, _ in wanted],
+        [p for _, p in wanted],
+    )
+    return {(r["tenant"], r["payer_id"]) for r in rows}

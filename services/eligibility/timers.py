@@ -37,6 +37,7 @@ from services.eligibility.domain import (
     Held,
     Retry,
     Verify,
+    decide,
     from_271,
     inquiry_for,
     no_answer,
@@ -55,6 +56,7 @@ from services.eligibility.repository import (
     defer_retry,
     inquiry_control_numbers,
     reusable_271s,
+    without_realtime_270,
 )
 from services.eligibility.x12_270 import write_270
 from services.eligibility.x12_271 import benefit_json, parse_271, read_through
@@ -122,11 +124,22 @@ class Verifier:
         on_file = await coverages_on_file(
             conn, [(r["tenant"], e.patient.id) for r, e in zip(rows, encs, strict=True)]
         )
+        no_270 = await without_realtime_270(
+            conn,
+            self.cfg.claims_schema,
+            (
+                (r["tenant"], c.payer_id)
+                for r, e in zip(rows, encs, strict=True)
+                for c in e.coverages
+            ),
+        )
         jobs: list[_Job] = []
         for row, enc in zip(rows, encs, strict=True):
             claim_id = row["claim_id"]
-            mine = on_file.get((row["tenant"], enc.patient.id), [])
-            outcome = precheck(claim_id, enc, with_subscribers(enc, mine))
+            mine = with_subscribers(enc, on_file.get((row["tenant"], enc.patient.id), []))
+            outcome = precheck(claim_id, enc, mine)
+            if isinstance(outcome, Verify) and (row["tenant"], outcome.primary.payer_id) in no_270:
+                outcome = decide(claim_id, enc, mine)  # no real-time 270 there: the registry
             if not isinstance(outcome, Verify):  # the registry changed since: it decides
                 await finish(self._ctx(svc, conn, row), claim_id, enc, outcome, done=True)
                 continue
@@ -173,7 +186,8 @@ class Verifier:
             start = time.perf_counter()
             try:
                 job.response = await asyncio.wait_for(
-                    self.transport(job.request), timeout=self.cfg.timeout_s
+                    self.transport(job.request, payer=job.verify.primary.payer_id),
+                    timeout=self.cfg.timeout_s,
                 )
             except TimeoutError:
                 job.unavailable = f"no 271 within {self.cfg.timeout_s} s"

@@ -28,6 +28,7 @@ from services.gateway.routes import (
     coverage,
     intake,
     kpis,
+    ledger,
     meta,
     ops,
     ops_login,
@@ -35,7 +36,9 @@ from services.gateway.routes import (
     payments,
     providers,
     statement_view,
+    underpayments,
     workqueues,
+    x12files,
 )
 
 DESCRIPTION = """
@@ -97,8 +100,20 @@ def create_app(s: Settings | None = None, g: GatewaySettings | None = None) -> F
     add_handlers(app, g.retry_after_s)
     app.add_exception_handler(NeedsLogin, on_needs_login)
 
-    areas = (meta, intake, coverage, payments, payers, providers, workqueues, claims, kpis, ops)
-    for area in (*areas, appeals, ops_login, statement_view):
+    areas = (
+        meta,
+        intake,
+        coverage,
+        payments,
+        ledger,
+        payers,
+        providers,
+        workqueues,
+        claims,
+        kpis,
+        x12files,
+    )
+    for area in (*areas, ops, underpayments, appeals, ops_login, statement_view):
         app.include_router(area.router)
     app.include_router(ops.metrics_router)
     return app

@@ -70,6 +70,7 @@ class GatewaySettings(BaseSettings):
     port: int = PORT
     schema_name: str = Field(default="gateway", pattern=r"^[a-z_][a-z0-9_]{0,40}$")
     claims_schema: str = Field(default="claims", pattern=r"^[a-z_][a-z0-9_]{0,40}$")
+    connector_schema: str = Field(default="connector", pattern=r"^[a-z_][a-z0-9_]{0,40}$")
     remittance_schema: str = Field(default="remittance", pattern=r"^[a-z_][a-z0-9_]{0,40}$")
     statements_schema: str = Field(default="statements", pattern=r"^[a-z_][a-z0-9_]{0,40}$")
     max_body_bytes: int = Field(default=2_000_000, ge=1024, description="Largest request body")

@@ -178,6 +178,27 @@ class PayerDirectory(Answer):
     payers: list[DirectoryPayer]
 
 
+class FileReceived(Answer):
+    sha256: str
+    name: str
+    status: Literal["received"]
+    receipt: str = Field(description="Where the connector's outcome for it is read")
+
+
+class FileReceipt(Answer):
+    name: str
+    account: str = Field(description="The SFTP account it came from; '' for an import/upload")
+    outcome: Literal["accepted", "duplicate", "rejected"]
+    reason: str
+    kind: str | None
+    at: str
+
+
+class FileReceipts(Answer):
+    sha256: str
+    receipts: list[FileReceipt]
+
+
 class CoveragesAccepted(Answer):
     accepted: int
     status: Literal["accepted"]
@@ -302,9 +323,46 @@ class LineDenial(Answer):
     created_at: str
 
 
+class UnderpaidLine(Answer):
+    """A line the payer allowed below the tenant's contract in force on its date of
+    service by more than the tenant's threshold: expected (the contract's allowed amount,
+    min(rate x units, charge)), what the payer allowed and paid, and the contract rate."""
+
+    kind: Literal["underpaid_line"]
+    id: int
+    claim_id: str
+    payer_id: str
+    line_number: int
+    procedure: str
+    modifiers: str
+    place_of_service: str | None
+    units: str
+    service_date: str | None
+    expected_cents: int
+    allowed_cents: int
+    paid_cents: int | None
+    shortfall_cents: int
+    basis: str | None
+    flagged_at: str
+
+
 class WorkQueue(Answer):
     queue: str
-    items: list[QueuedClaim | UnmatchedPayment | UnpostedRemit | LineDenial]
+    items: list[QueuedClaim | UnmatchedPayment | UnpostedRemit | UnderpaidLine | LineDenial]
+
+
+class UnderpaymentMonth(Answer):
+    payer_id: str
+    month: str | None
+    lines: int
+    expected_cents: int
+    allowed_cents: int
+    paid_cents: int
+    shortfall_cents: int
+
+
+class UnderpaymentReport(Answer):
+    underpayments: list[UnderpaymentMonth]
 
 
 class CarcRate(Answer):

@@ -14,6 +14,7 @@ from typing import Any
 import asyncpg
 import orjson
 
+from services.gateway import underpayments
 from services.gateway.config import GatewaySettings
 
 CLAIM_FIELDS = (
@@ -126,6 +127,8 @@ async def work_queue(
     """Held, rejected or denied claims with the reasons from the event that put them there."""
     if queue == "unmatched":
         return await unmatched(conn, g, tenant, limit)
+    if queue == "underpayments":
+        return await underpayments.queue(conn, g, tenant, limit)
     state = QUEUE_STATES[queue]
     c = g.claims_schema
     rows = await conn.fetch(

@@ -3,15 +3,14 @@ work queues -> claim.adjudicated."""
 
 from __future__ import annotations
 
-from functools import partial
 from pathlib import Path
 
 from runtime.service import Service
 from runtime.settings import Settings
 from schemas.events import ClaimSubmitted, RemitReceived
-from services.remittance import handlers, repository, timers
+from services.remittance import handlers, timers
 from services.remittance.config import RemittanceSettings
-from services.remittance.contracts import read_contracts
+from services.remittance.contract_cache import CONTRACTS
 
 PORT = 6104
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -34,10 +33,5 @@ def wire(svc: Service, cfg: RemittanceSettings) -> None:
     svc.on(RemitReceived, handlers.on_remit)
     # how far claim.submitted is applied: look-alike matching waits for it (rematch)
     svc.track_positions(ClaimSubmitted.TOPIC)
-    svc.on_startup(partial(load_contracts, svc, cfg))
-
-
-async def load_contracts(svc: Service, cfg: RemittanceSettings) -> None:
-    """Upserts the contracted fees (idempotent; run at start-up)."""
-    assert svc.pool is not None
-    await repository.upsert_contracts(svc.pool, read_contracts(cfg.contracts_csv))
+    # contracts are per tenant (rcm contracts import), read through this cache
+    CONTRACTS.default_threshold_cents = cfg.underpayment_threshold_cents

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-SHIPPED_CONTRACTS = Path(__file__).parent / "contracts.csv"
 
 
 class RemittanceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RCM_REMITTANCE_", env_file=".env", extra="ignore")
 
-    contracts_csv: Path = Field(
-        default=SHIPPED_CONTRACTS,
-        description="Contracted fees per payer and procedure (CSV payer_id,procedure_code,"
-        "allowed_cents), loaded at start-up: underpaid lines are flagged against them",
+    underpayment_threshold_cents: int = Field(
+        default=100,
+        ge=0,
+        description="A line allowed below its contract by more than this is an underpayment"
+        " work item, for a tenant that set no threshold of its own (rcm contracts threshold)",
     )
     rematch_seconds: float = Field(
         default=2.0, gt=0, description="How often CLPs waiting for their claim are tried again"

@@ -15,6 +15,7 @@ from runtime.service import Context
 from runtime.x12 import X12Error
 from schemas.events import ClaimSubmitted, RemitReceived
 from services.remittance import repository as repo
+from services.remittance.contract_cache import CONTRACTS
 from services.remittance.domain.adjudication import adjudicated, status_of
 from services.remittance.domain.matching import (
     Match,
@@ -330,7 +331,8 @@ async def post_claims(
     )  # fmt: skip
     if not ids:
         return 0, len(items)
-    rows = PostingRows(tenant, payer_id, await repo.contracted_fees(conn, payer_id))
+    book, threshold = await CONTRACTS.book(conn, tenant, payer_id)
+    rows = PostingRows(tenant, payer_id, book, threshold)
     emit = []
     for it, ev in zip(items, events, strict=True):
         posting_id = ids.get(it.key)

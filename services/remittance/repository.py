@@ -25,32 +25,6 @@ from services.remittance.domain.posting import (
 )
 from services.remittance.x12_835.model import Plb, RemitClaim
 
-# --- contracts -----------------------------------------------------------------------
-
-
-async def upsert_contracts(pool: asyncpg.Pool, rows: Sequence[tuple[str, str, int]]) -> None:
-    async with pool.acquire() as conn, conn.transaction():
-        await conn.execute(
-            "INSERT INTO contracts(payer_id, procedure_code, allowed_cents)"
-            " SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])"
-            " ON CONFLICT (payer_id, procedure_code) DO UPDATE"
-            " SET allowed_cents = EXCLUDED.allowed_cents",
-            [r[0] for r in rows],
-            [r[1] for r in rows],
-            [r[2] for r in rows],
-        )
-
-
-async def contracted_fees(conn: asyncpg.Connection, payer_id: str) -> dict[str, int]:
-    """Allowed cents per unit by procedure code."""
-    return {
-        r[0]: r[1]
-        for r in await conn.fetch(
-            "SELECT procedure_code, allowed_cents FROM contracts WHERE payer_id = $1", payer_id
-        )
-    }
-
-
 # --- submitted claims ------------------------------------------------------------------
 
 

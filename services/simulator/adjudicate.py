@@ -174,7 +174,7 @@ def _first_carc(lines: Sequence[LineResult]) -> str | None:
 
 
 def _allowed(line: ClaimLineIn, plan: PayerPlan) -> int:
-    fee = plan.fee(line.procedure_code)
+    fee = plan.price(line.procedure_code)
     if fee is None:
         return _pct(line.charge_cents, plan.unknown_code_rate)
     return min(fee * line.units, line.charge_cents)

@@ -1,7 +1,8 @@
 """Clearinghouse and payer simulator: the outside world for local runs and tests.
 
 The clearinghouse acknowledges each 837P interchange (999, 277CA); the payers
-adjudicate after their delay and send 835s; both answer real-time 270s and 276s.
+adjudicate after their delay and send 835s; both answer real-time 270s and 276s
+through the clearinghouse's CAQH CORE endpoint (HTTPS, services/simulator/core_web.py).
 """
 
 from __future__ import annotations
@@ -13,8 +14,13 @@ from runtime.service import Service
 from runtime.settings import Settings
 from schemas.events import ClaimSubmitted, EncounterCreated
 from schemas.events_workqueue import AppealSent
-from services.simulator import appeals, eligibility, handlers, status, web
-from services.simulator.config import RosterSettings, SimulatorSettings
+from services.simulator import appeals, core_web, eligibility, handlers
+from services.simulator.config import (
+    CORE_PORT,
+    CoreEndpointSettings,
+    RosterSettings,
+    SimulatorSettings,
+)
 from services.simulator.timers import PayerCycle
 
 PORT = 6106
@@ -27,7 +33,9 @@ def build(settings: Settings | None = None, config: SimulatorSettings | None = N
     svc = Service(
         "simulator", schema="simulator", migrations=MIGRATIONS, http_port=PORT, s=settings
     )
-    wire(svc, config or SimulatorSettings(), RosterSettings())
+    roster = RosterSettings()
+    wire(svc, config or SimulatorSettings(), roster)
+    serve_core(svc, CoreEndpointSettings(), roster)
     return svc
 
 
@@ -51,5 +59,33 @@ def wire(
     svc.on(EncounterCreated, eligibility.on_encounter)
     # An appeal's letter: the payer reprocesses the claim it kept (appeals.py).
     svc.on(AppealSent, partial(appeals.on_appeal_sent, cfg=cfg))
-    svc.app.page(eligibility.PATH)(web.eligibility_view(svc, roster))
-    svc.app.page(status.PATH)(web.claim_status_view(svc))
+
+
+def serve_core(svc: Service, cfg: CoreEndpointSettings, roster: RosterSettings) -> None:
+    """The CAQH CORE endpoint on its own HTTPS port, once the service is up. Without a
+    certificate (the sandbox overlays: no local stack CA, none configured) the same
+    endpoint answers on the ops port over plain HTTP, and says so; production never
+    calls the simulator, and refuses a plain-HTTP clearinghouse anyway."""
+    s = svc.settings
+    cert = cfg.cert or s.stack_dir / "core" / "server.crt"
+    key = cfg.key or s.stack_dir / "core" / "server.key"
+    answer = core_web.payer_answerer(
+        lambda: svc.pool,
+        s,
+        grace_s=roster.unknown_grace_s,
+        roster_feed=lambda: svc.next_commit(EncounterCreated.TOPIC),
+        roster_wait_s=roster.roster_wait_s,
+    )
+    server = core_web.core_server(s, cfg.senders)
+    if not cert.exists():
+        core_web.log.warning("CORE endpoint over plain HTTP on the ops port: %s missing", cert)
+        svc.app.page(core_web.PATH)(core_web.faust_view(server, answer))
+        return
+
+    async def start() -> None:
+        port = cfg.port or CORE_PORT + s.http_port_offset
+        tls = core_web.server_tls(cert, key, cfg.client_ca)
+        await core_web.serve_tls(core_web.core_app(server, answer), tls, s.http_host, port)
+        core_web.log.info("CORE endpoint on https://%s:%d%s", s.http_host, port, core_web.PATH)
+
+    svc.on_startup(start)

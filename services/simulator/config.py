@@ -20,6 +20,7 @@ Fault knobs (all off by default) exist for reliability tests of the pipeline:
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -133,4 +134,30 @@ class RosterSettings(BaseSettings):
         le=10,
         description="Longest a 270 about a member not on the roster waits for the roster"
         " feed's next batches before the answer is AAA 42",
+    )
+
+
+#: The simulator's CORE endpoint port (HTTPS), before RCM_HTTP_PORT_OFFSET.
+CORE_PORT = 6156
+
+
+class CoreEndpointSettings(BaseSettings):
+    """The clearinghouse's CAQH CORE real-time endpoint (services/simulator/core_web.py)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="RCM_SIMULATOR_CORE_", env_file=".env", extra="ignore"
+    )
+
+    port: int = Field(
+        default=0, ge=0, le=65535, description="HTTPS port; 6156 + RCM_HTTP_PORT_OFFSET if 0"
+    )
+    cert: Path | None = Field(
+        default=None, description="Server certificate; <stack_dir>/core/server.crt if unset"
+    )
+    key: Path | None = Field(default=None, description="Its key; <stack_dir>/core/server.key")
+    client_ca: Path | None = Field(
+        default=None, description="Require client certificates chaining to this CA"
+    )
+    senders: str = Field(
+        default="", description="SenderIDs with an agreement (comma-separated); ours if empty"
     )

@@ -1,12 +1,13 @@
-"""The payers' real-time eligibility: a 270 in, a 271 out, synchronously over HTTP.
+"""The payers' real-time eligibility: a 270 in, a 271 out, synchronously over HTTPS.
 
-``POST /x12/270`` (bearer: ``RCM_CLEARINGHOUSE_TOKEN``) with the 270 text as the body
-answers 200 with a 271 (005010X279A1). HTTP rather than a Kafka request/reply
+The 270 comes in a CAQH CORE envelope to the clearinghouse's endpoint
+(:mod:`services.simulator.core_web`), whose :func:`respond` answers with a 271
+(005010X279A1). HTTP rather than a Kafka request/reply
 because that is what real-time eligibility is: CAQH CORE's real-time rule is a
 synchronous HTTP exchange (20 s allowed), and a synchronous call keeps the round
 trip to one loopback hop, where a request/reply over topics would add two produce
-and two consume latencies (and a reply topic per caller) to every check. A body
-that is not a 270 answers 400 with one line naming the segment and position.
+and two consume latencies (and a reply topic per caller) to every check. A payload
+that is not a 270 is refused (CORE ``PayloadIllegal``) naming the segment and position.
 
 Who a payer covers (the roster): the synthetic world's truth is the coverage on
 each encounter, so the simulator keeps an ``enrollment`` table fed from
@@ -39,17 +40,14 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import hmac
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import asyncpg
-from aiohttp import web
 
 from runtime.service import Context
 from runtime.settings import Settings, settings
-from runtime.x12 import Envelope, X12Error
+from runtime.x12 import Envelope
 from schemas.common import Relationship
 from schemas.events import EncounterCreated
 from services.simulator import repository
@@ -58,8 +56,6 @@ from services.simulator.config import ROSTER_WAIT_S, UNKNOWN_GRACE_S
 from services.simulator.coverage import Enrollment, Met, Verdict, judge
 from services.simulator.payers import PAYERS
 from services.simulator.x12_271 import V271, Inquiry270, read_270, write_271
-
-PATH = "/x12/270"
 
 
 async def on_encounter(ctx: Context, enc: EncounterCreated) -> None:
@@ -227,59 +223,3 @@ async def respond(
         usage=s.x12_usage,
     )
     return write_271(inq, verdict, enr, met, envelope=env, patient_unknown_final=final)
-
-
-def authorized(headers: Any, s: Settings | None = None) -> bool:
-    value = headers.get("Authorization") or ""
-    scheme, _, token = value.partition(" ")
-    expected = (s or settings()).clearinghouse_token.get_secret_value()
-    return scheme.lower() == "bearer" and hmac.compare_digest(token.encode(), expected.encode())
-
-
-Answer = tuple[int, str]
-
-
-async def answer_request(
-    pool: asyncpg.Pool,
-    headers: Any,
-    body: bytes,
-    *,
-    grace_s: float = UNKNOWN_GRACE_S,
-    roster_feed: RosterFeed | None = None,
-    roster_wait_s: float = ROSTER_WAIT_S,
-    s: Settings | None = None,
-) -> Answer:
-    """HTTP status and body for one POST: the transport-neutral core of the route."""
-    if not authorized(headers, s):
-        return 401, "missing or bad bearer token"
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError:
-        return 400, "bad 270: not UTF-8 text"
-    try:
-        answer = await respond(
-            pool, text, grace_s=grace_s, roster_feed=roster_feed, roster_wait_s=roster_wait_s, s=s
-        )
-    except X12Error as exc:
-        return 400, f"bad 270: {exc}"
-    return 200, answer
-
-
-def aiohttp_app(
-    pool_of: Callable[[], asyncpg.Pool],
-    *,
-    grace_s: float = UNKNOWN_GRACE_S,
-    roster_feed: RosterFeed | None = None,
-) -> web.Application:
-    """The same route as a plain aiohttp application (tests, benchmarks)."""
-
-    async def post(request: web.Request) -> web.Response:
-        status, text = await answer_request(
-            pool_of(), request.headers, await request.read(), grace_s=grace_s,
-            roster_feed=roster_feed,
-        )  # fmt: skip
-        return web.Response(text=text, status=status, content_type="application/edi-x12")
-
-    app = web.Application()
-    app.router.add_post(PATH, post)
-    return app

@@ -13,6 +13,7 @@ import datetime as dt
 import random
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from types import MappingProxyType
 from typing import Any
 
 from services.simulator import x12_277
@@ -227,7 +228,10 @@ def correct(
             plan, prior_auth_required=frozenset(), non_covered=frozenset(), necessity={}
         )
     else:
-        corrected_plan = replace(plan, fees=scaled(plan.fees, cfg.correction_factor))
+        # the corrected schedule replaces any stale fees too (the reprocessing fixes them)
+        corrected_plan = replace(
+            plan, fees=scaled(plan.fees, cfg.correction_factor), stale_fees=MappingProxyType({})
+        )
     if cause.startswith(APPEAL_UPHELD):
         corrected = original  # the same answer again
     else:

@@ -154,9 +154,16 @@ class PayerPlan:
     as_secondary: str = "commercial"
     #: Payers this one forwards a paid claim to itself (a crossover: 835 NM1*TT, MA18).
     crosses_over_to: frozenset[str] = frozenset()
+    #: Codes it still prices from its previous fee schedule (this year's update not
+    #: loaded for them): it allows less than the practice's contract, an underpayment.
+    stale_fees: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
 
     def fee(self, code: str) -> int | None:
         return self.fees.get(code)
+
+    def price(self, code: str) -> int | None:
+        """What it allows a unit of the code: a stale fee where it still has one."""
+        return self.stale_fees.get(code) or self.fees.get(code)
 
 
 MEDICARE = PayerPlan(
@@ -195,6 +202,12 @@ PPO = PayerPlan(
     address=Address("200 MEADOW PKWY", "CHICAGO", "IL", "60601"),
     contact_phone="8005550102",
     prior_auth_required=frozenset({"20610"}),
+    # last year's 125 % of the Medicare-like schedule for the established office visits,
+    # against this year's contracted 130 % (rcm/demo_contracts.csv)
+    stale_fees=scaled(
+        {c: f for c, f in MEDICARE_FEES.items() if c in {"99213", "99214", "99215"}},
+        Decimal("1.25"),
+    ),
 )
 
 MEDICAID = PayerPlan(

@@ -1,4 +1,5 @@
-"""Real-time claim status: POST /x12/276 answers a 276 with a 277 (005010X212).
+"""Real-time claim status: a 276 answered with a 277 (005010X212), over the
+clearinghouse's CAQH CORE endpoint (:mod:`services.simulator.core_web`).
 
 What the payer knows of each claim is in ``claim_status``, kept by the handlers:
 received (its 277CA not out yet) A1:19, rejected by the front end A3 with the 277CA's
@@ -7,37 +8,21 @@ status code, accepted and waiting for adjudication A2:20, finalized F1:65 (paid)
 the charge, what was paid, the adjudication date and the 835's trace number as the
 check or EFT number. A claim the payer never accepted, or asked about under another
 member, is A4:35 (not found).
-
-The route needs the bearer token ``RCM_CLEARINGHOUSE_TOKEN``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hmac
-from collections.abc import Callable, Mapping
 from typing import Any
 
 import asyncpg
-from aiohttp import web
 
 from runtime.settings import Settings, settings
-from runtime.x12 import Envelope, X12Error
+from runtime.x12 import Envelope
 from services.simulator import repository, x12_277
 from services.simulator.clearinghouse import CLEARINGHOUSE_ID
 from services.simulator.x12_276 import V276_277, StatusInquiry, read_276
 from services.simulator.x12_277 import ClaimStatus, write_277
-
-PATH = "/x12/276"
-
-Answer = tuple[int, str]
-
-
-def authorized(headers: Mapping[str, str], s: Settings | None = None) -> bool:
-    value = headers.get("Authorization") or headers.get("authorization") or ""
-    scheme, _, token = value.partition(" ")
-    expected = (s or settings()).clearinghouse_token.get_secret_value()
-    return scheme.lower() == "bearer" and hmac.compare_digest(token.encode(), expected.encode())
 
 
 async def _lookup(conn: asyncpg.Connection, q: StatusInquiry, today: dt.date) -> ClaimStatus:
@@ -99,31 +84,3 @@ async def respond(pool: asyncpg.Pool, text: str, s: Settings | None = None) -> s
         usage=s.x12_usage,
     )
     return write_277(request, answers, envelope=env, at=now)
-
-
-async def answer_request(
-    pool: asyncpg.Pool, headers: Mapping[str, str], body: bytes, s: Settings | None = None
-) -> Answer:
-    """HTTP status and body for one POST: the transport-neutral core of the route."""
-    if not authorized(headers, s):
-        return 401, "missing or bad bearer token"
-    try:
-        text = body.decode("ascii")
-    except UnicodeDecodeError:
-        return 400, "bad 276: not ASCII text"
-    try:
-        return 200, await respond(pool, text, s)
-    except X12Error as exc:
-        return 400, f"bad 276: {exc}"
-
-
-def aiohttp_app(pool_of: Callable[[], asyncpg.Pool]) -> web.Application:
-    """The same route as a plain aiohttp application (tests, benchmarks)."""
-
-    async def post(request: web.Request) -> web.Response:
-        status, text = await answer_request(pool_of(), request.headers, await request.read())
-        return web.Response(text=text, status=status, content_type="application/edi-x12")
-
-    app = web.Application()
-    app.router.add_post(PATH, post)
-    return app

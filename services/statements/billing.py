@@ -29,6 +29,7 @@ from schemas.events_payments import ClaimBalanceZero
 from services.statements import domain
 from services.statements.config import StatementSettings
 from services.statements.domain import Entry
+from services.statements.ledger_rules import SMALL_BALANCE
 from services.statements.practice import practice_for
 from services.statements.repository.claims import (
     ClaimLedger,
@@ -201,10 +202,15 @@ async def maybe_issue_many(
     issued: list[str | None] = []
     dates: list[tuple[str, str, dt.date | None]] = []  # no statement now: the next cycle
     statements: list[tuple[Context, StatementRow, StatementIssued]] = []
+    small: list[tuple[Context, str, str, AccountSnapshot]] = []  # written off, not billed
     for (ctx, tenant, guarantor, lead), snap in zip(bills, snaps, strict=True):
         owed = snap.owed_cents()
         next_on = today + dt.timedelta(days=cfg.cycle_days)
         if not snap.open or owed <= 0:
+            dates.append((tenant, guarantor, None))
+            issued.append(None)
+        elif owed < cfg.small_balance_for(tenant) and snap.credit_cents() == 0:
+            small.append((ctx, tenant, guarantor, snap))
             dates.append((tenant, guarantor, None))
             issued.append(None)
         elif owed < max(1, cfg.min_balance_cents):
@@ -216,6 +222,7 @@ async def maybe_issue_many(
             )
             statements.append((ctx, row, event))
             issued.append(event.statement_id)
+    await write_off_small(small)
     if dates:
         await set_next_statement_dates(conn, dates)
     if statements:
@@ -231,6 +238,25 @@ async def maybe_issue_many(
             },
         )
     return issued
+
+
+async def write_off_small(accounts: Sequence[tuple[Context, str, str, AccountSnapshot]]) -> None:
+    """Accounts owing less than their tenant's small-balance threshold: each open claim's
+    balance written off (reason SMALL-BALANCE) and the claim closed, instead of a statement."""
+    if not accounts:
+        return
+    rows = [
+        (tenant, guarantor, claim_id, Entry("write_off", -cents, SMALL_BALANCE), ctx.meta.id)
+        for ctx, tenant, guarantor, snap in accounts
+        for claim_id, cents in snap.balances.items()
+    ]
+    await insert_ledger_rows(
+        accounts[0][0].conn, [(t, g, c, e, src, None, None) for t, g, c, e, src in rows]
+    )
+    now = dt.datetime.now(dt.UTC)
+    for ctx, _, guarantor, snap in accounts:
+        for claim_id in snap.balances:
+            await close(ctx, guarantor, claim_id, "write_off", now)
 
 
 def statement_of(

@@ -73,6 +73,35 @@ class StatementSettings(BaseSettings):
         default=45, ge=0, le=365, description="How long a held claim waits for the next payer"
     )
 
+    # Adjustments, write-offs, refunds (services/statements/commands.py) and collections.
+    approval_limits_cents: dict[str, int] = Field(
+        default_factory=lambda: {"work": 50_000, "admin": 10**11},
+        description="Per role (the gateway's key scope), JSON: the largest write-off, "
+        "transfer or refund it posts alone; above it a request waits for someone else's "
+        "approval whose role's limit covers it. A role not named: every request waits",
+    )
+    small_balance_cents: dict[str, int] = Field(
+        default_factory=dict,
+        description="Per tenant, JSON: a balance below this, when the account is billed, "
+        "is written off (reason SMALL-BALANCE) instead; a tenant not named: the default",
+    )
+    small_balance_default_cents: int = Field(default=0, ge=0, description="0: never")
+    collections_min_cents: dict[str, int] = Field(
+        default_factory=dict,
+        description="Per tenant, JSON: the least an account flagged for collections must "
+        "owe to be placed with the agency; a tenant not named: the default",
+    )
+    collections_min_default_cents: int = Field(default=2_500, ge=1)
+    collections_grace_days: int = Field(
+        default=14, ge=0, le=120, description="Days after the final notice before placing"
+    )
+
+    def small_balance_for(self, tenant: str) -> int:
+        return self.small_balance_cents.get(tenant, self.small_balance_default_cents)
+
+    def collections_min_for(self, tenant: str) -> int:
+        return self.collections_min_cents.get(tenant, self.collections_min_default_cents)
+
     # Self-pay.
     self_pay_discount_percent: Decimal = Field(default=Decimal("20"), ge=0, le=100)
 

@@ -30,7 +30,7 @@ BUCKET_LABELS = ("0-30", "31-60", "61-90", "91-120", "120+")
 
 CHARGES = frozenset({"charge"})
 INSURANCE = frozenset({"insurance_payment"})
-ADJUSTMENTS = frozenset({"contractual", "adjustment", "self_pay_discount"})
+ADJUSTMENTS = frozenset({"contractual", "adjustment", "self_pay_discount", "write_off", "transfer"})
 PATIENT = frozenset({"patient_payment", "credit_applied", "refund"})
 KINDS = CHARGES | INSURANCE | ADJUSTMENTS | PATIENT
 

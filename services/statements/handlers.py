@@ -8,6 +8,7 @@ member ids are logged.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter
 from collections.abc import Sequence
 
@@ -60,7 +61,7 @@ async def on_encounters(
     whole run of encounters. An adjudication or self-pay coding that arrived before its
     encounter is posted now."""
     conn = items[0][0].conn
-    accounts: dict[tuple[str, str], tuple[str, str, str, str | None, bool]] = {}
+    accounts: dict[tuple[str, str], tuple[str, str, str, str | None, bool, dt.date]] = {}
     charges = []
     for ctx, enc in items:
         tenant = ctx.meta.tenant
@@ -72,6 +73,7 @@ async def on_encounters(
             guarantor.address.model_dump_json(),
             guarantor.email,
             guarantor.paperless,
+            guarantor.birth_date,  # a collection agency's file carries it
         )
         charges.append(
             Charge(

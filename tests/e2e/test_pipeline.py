@@ -127,6 +127,7 @@ def test_the_days_charges_reconcile_to_the_cent(settled_day, live_stack: Setting
     assert result["waiting_for_a_person_cents"] == lapsed
     assert result["self_pay_cents"] == 0
     assert result["unreconciled_cents"] == 0
+    assert result["patient_money_unreconciled_cents"] == 0
     assert result["paid_cents"] > 0
     assert result["adjusted_cents"] > 0
     assert result["patient_responsibility_cents"] > 0

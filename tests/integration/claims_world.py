@@ -39,12 +39,13 @@ from tests.unit import factories as f
 
 TENANT = "t1"
 #: The payer directory of TENANT: the payers these tests bill (none is named for its kind).
-DIRECTORY = """payer_id,name,filing_indicator,timely_filing_days,days_to_pay
-ACME1,ACME HEALTH,CI,180,21
-BETA2,BETA HEALTH,12,180,21
-MCR01,MEDICARE PART B SIM,MB,365,14
-MCD01,STATE MEDICAID SIM,MC,365,30
-MGP01,MEDIGAP PLAN F SIM,CI,180,21
+#: BETA2 answers no real-time 276 (CAQH CORE); the others do.
+DIRECTORY = """payer_id,name,filing_indicator,timely_filing_days,days_to_pay,realtime_276
+ACME1,ACME HEALTH,CI,180,21,true
+BETA2,BETA HEALTH,12,180,21,false
+MCR01,MEDICARE PART B SIM,MB,365,14,true
+MCD01,STATE MEDICAID SIM,MC,365,30,true
+MGP01,MEDIGAP PLAN F SIM,CI,180,21,true
 """
 
 

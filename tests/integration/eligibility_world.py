@@ -1,5 +1,5 @@
 """The world the eligibility integration tests run in: the payer simulator's responder
-served in-process (aiohttp on loopback) over its own schema, its roster fed through its
+behind its CAQH CORE endpoint (TLS on loopback, in-process) over its own schema, its roster fed through its
 real encounter.created handler; the eligibility handlers on a schema of their own, and
 the verification timer driven by hand."""
 
@@ -16,8 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from aiohttp import web
-from aiohttp.test_utils import TestServer
 
 import services.eligibility.app as eligibility_app
 import services.simulator.app as simulator_app
@@ -28,11 +26,13 @@ from schemas.common import Coverage
 from schemas.events import EncounterCreated, Event
 from schemas.ids import claim_id_for
 from services.eligibility import handlers as eligibility_handlers
-from services.eligibility.client import HttpTransport
+from services.eligibility.client import CoreTransport
 from services.eligibility.config import EligibilitySettings
 from services.eligibility.timers import Verifier
+from services.simulator import core_web
 from services.simulator import eligibility as payer
 from tests.builders import encounter
+from tests.integration.core_world import core_endpoint
 from tests.unit.factories import coverage, person
 
 TENANT = "it-elig"
@@ -90,16 +90,24 @@ def cid(enc: EncounterCreated) -> str:
     return claim_id_for(TENANT, enc.encounter_id)
 
 
-async def serve(app: web.Application) -> TestServer:
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    return server
+@asynccontextmanager
+async def core_transport(
+    live_stack: Settings, answer: core_web.Answerer
+) -> AsyncIterator[CoreTransport]:
+    """A CORE endpoint over TLS in front of ``answer``, and eligibility's transport to it."""
+    async with core_endpoint(live_stack, answer) as ep:
+        transport = CoreTransport(ep.client("eligibility"))
+        try:
+            yield transport
+        finally:
+            await transport.close()
 
 
 @asynccontextmanager
 async def open_world(live_stack: Settings) -> AsyncIterator[World]:
-    """The payer simulator serving 270s over loopback HTTP, and eligibility with a
-    verifier driven by hand, each in a schema of its own (dropped after)."""
+    """The payer simulator answering 270s behind its CAQH CORE endpoint over loopback
+    TLS, and eligibility with a verifier driven by hand, each in a schema of its own
+    (dropped after)."""
     tag = uuid.uuid4().hex[:8]
     sim = Service(
         "it-sim",
@@ -118,15 +126,13 @@ async def open_world(live_stack: Settings) -> AsyncIterator[World]:
     )
     await sim.start_resources()
     await elig_svc.start_resources()
-    server = await serve(payer.aiohttp_app(lambda: sim.pool, grace_s=3600))  # type: ignore[arg-type,return-value]
+    answer = core_web.payer_answerer(lambda: sim.pool, live_stack, grace_s=3600)
     cfg = EligibilitySettings(timeout_s=2.0, max_attempts=3, backoff_s=0, reuse_s=600)
-    transport = HttpTransport(live_stack, timeout_s=cfg.timeout_s, url=str(server.make_url("")))
     elig_svc.on_many(EncounterCreated, partial(eligibility_handlers.on_encounters, cfg=cfg))
     try:
-        yield World(sim, elig_svc, Verifier(cfg, live_stack, transport))
+        async with core_transport(live_stack, answer) as transport:
+            yield World(sim, elig_svc, Verifier(cfg, live_stack, transport))
     finally:
-        await transport.close()
-        await server.close()
         for svc in (sim, elig_svc):
             assert svc.pool is not None
             await svc.pool.execute(f"DROP SCHEMA {svc.schema} CASCADE")

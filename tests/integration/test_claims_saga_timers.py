@@ -9,13 +9,14 @@ from typing import Any
 
 import orjson
 import pytest
-from aiohttp import web
 
+from runtime.core_client import CoreClient, CoreSettings
 from runtime.settings import Settings
 from schemas.events import AckKind, ClaimCoded
 from schemas.ids import claim_id_for
 from services.claims import timers
 from services.claims.config import ClaimsSettings
+from services.simulator import core_web
 from tests.builders import encounter
 from tests.integration.claims_world import (
     TENANT,
@@ -27,6 +28,7 @@ from tests.integration.claims_world import (
     settings_for,
     submit,
 )
+from tests.integration.core_world import core_endpoint
 from tests.unit import factories as f
 
 pytestmark = pytest.mark.integration
@@ -86,56 +88,141 @@ async def test_after_the_last_resend_a_person_is_asked(claims: Claims) -> None:
 # --- 276/277 and timely filing ----------------------------------------------------------
 
 
-async def test_no_835_by_the_payers_day_sends_a_276_and_records_the_277(
-    live_stack: Settings, cfg: ClaimsSettings
-) -> None:
-    seen: list[tuple[str, str]] = []
-
-    async def clearinghouse(request: web.Request) -> web.Response:
-        body = await request.text()
-        seen.append((request.headers.get("Authorization", ""), body))
-        if request.headers.get("Authorization") != "Bearer sekret":
-            return web.Response(status=401)
+def _answer_277(seen: list[tuple[str, str]]) -> core_web.Answerer:
+    async def clearinghouse(payload_type: str, body: str) -> str:
+        seen.append((payload_type, body))
         trace = next(s.split("*")[2] for s in body.split("~") if s.startswith("TRN*1*"))
-        answer = (
+        return (
             "ISA*00*          *00*          *ZZ*SIMCLEARHOUSE  *ZZ*RCMPIPELINE    *250101*1200*^*00501*000000001*0*T*:~"
             "GS*HN*SIMCLEARHOUSE*RCMPIPELINE*20250101*1200*1*X*005010X212~ST*277*0001*005010X212~"
             f"TRN*2*{trace}~STC*P1:20:PR*20250101**125~REF*EJ*CLM00001~SE*5*0001~GE*1*1~IEA*1*000000001~"
         )
-        return web.Response(text=answer)
 
-    server = web.Application()
-    server.router.add_post("/x12/276", clearinghouse)
-    runner = web.AppRunner(server)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    s = live_stack.model_copy(
-        update={
-            "clearinghouse_url": f"http://127.0.0.1:{port}",
-            "clearinghouse_token": _secret("sekret"),
-        }
+    return clearinghouse
+
+
+async def test_no_835_by_the_payers_day_sends_a_276_and_records_the_277(
+    live_stack: Settings, cfg: ClaimsSettings
+) -> None:
+    seen: list[tuple[str, str]] = []
+    s = live_stack.model_copy(update={"clearinghouse_token": _secret("sekret")})
+    # the clearinghouse's CORE endpoint (TLS) takes the password these settings name
+    async with (
+        core_endpoint(s, _answer_277(seen)) as ep,
+        claims_service(ep.settings, cfg) as claims,
+    ):
+        core = ep.client("claims")
+        claim = coded(1)
+        await submit(claims, claim)
+        await claims.send(ack(claim, AckKind.ack_277ca, True))
+        # the payer's day has not come
+        assert await timers.status_inquiries(claims.svc, cfg=cfg, core=core) == 0
+        await claims.due_now("remit")
+        assert await timers.status_inquiries(claims.svc, cfg=cfg, core=core) == 1
+        await _the_277_is_recorded(claims, claim, seen, core)
+        await core.close()
+
+
+async def test_a_276_the_clearinghouse_refuses_is_recorded_and_asked_again_later(
+    live_stack: Settings, cfg: ClaimsSettings
+) -> None:
+    seen: list[tuple[str, str]] = []
+    strangers = core_web.CoreServer(
+        receiver_id=live_stack.x12_receiver_id,
+        password=live_stack.clearinghouse_token.get_secret_value(),
+        senders=frozenset({"ANOTHERPRACTICE"}),
     )
-    try:
-        # the service asks the clearinghouse these settings name
-        async with claims_service(s, cfg) as claims:
-            claim = coded(1)
-            await submit(claims, claim)
-            await claims.send(ack(claim, AckKind.ack_277ca, True))
-            # the payer's day has not come
-            assert await timers.status_inquiries(claims.svc, cfg=cfg) == 0
-            await claims.due_now("remit")
-            assert await timers.status_inquiries(claims.svc, cfg=cfg) == 1
-            await _the_277_is_recorded(claims, claim, seen)
-    finally:
-        await runner.cleanup()
+    async with (
+        core_endpoint(live_stack, _answer_277(seen), server=strangers) as ep,
+        claims_service(ep.settings, cfg) as claims,
+    ):
+        core = ep.client("claims")
+        claim = coded(2)
+        await submit(claims, claim)
+        await claims.send(ack(claim, AckKind.ack_277ca, True))
+        await claims.due_now("remit")
+        assert await timers.status_inquiries(claims.svc, cfg=cfg, core=core) == 1
+        await core.close()
+        rows = await claims.timeline(claim.claim_id)
+        failed = orjson.loads(rows[-1]["detail"])
+        timer = await claims.pool.fetchrow(
+            "SELECT attempts, due_at > now() AS later FROM claim_timers"
+            " WHERE claim_id = $1 AND kind = 'remit'",
+            claim.claim_id,
+        )
+    assert seen == []  # the payer never saw it
+    assert failed["note"] == "claim status inquiry failed"
+    assert "UnAuthorized: Sender not authorized" in failed["error"]
+    assert failed["core"] == "unauthorized"
+    assert timer is not None
+    assert timer["later"]  # asked again on the next payer day
+
+
+async def test_a_payer_without_real_time_276_is_not_asked_and_the_note_says_so(
+    live_stack: Settings, cfg: ClaimsSettings
+) -> None:
+    seen: list[tuple[str, str]] = []
+    async with (
+        core_endpoint(live_stack, _answer_277(seen)) as ep,
+        claims_service(ep.settings, cfg) as claims,
+    ):
+        core = ep.client("claims")
+        claim = coded(3, payer="BETA2")  # the directory: realtime_276 false
+        await submit(claims, claim)
+        await claims.send(ack(claim, AckKind.ack_277ca, True))
+        await claims.due_now("remit")
+        assert await timers.status_inquiries(claims.svc, cfg=cfg, core=core) == 0
+        await core.close()
+        rows = await claims.timeline(claim.claim_id)
+    assert seen == []
+    note = orjson.loads(rows[-1]["detail"])
+    assert note["realtime_276"] is False
+    assert "answers no real-time 276" in note["note"]
+
+
+async def test_the_835_wait_counts_from_the_payers_acceptance(claims: Claims) -> None:
+    """A claim whose 277CA came late is not asked about at the day counted from sending:
+    the payer's days to pay run from its receipt, so pipeline or clearinghouse delay
+    before the acceptance never turns into 276s."""
+    claim = coded(1, payer="MCR01")
+    await submit(claims, claim)
+    await claims.due_now("remit")  # the payer's days, counted from sending, have passed
+    await claims.send(ack(claim, AckKind.ack_277ca, True))
+    unused = CoreClient(CoreSettings(), claims.svc.settings, "claims")  # nothing is due
+    assert await timers.status_inquiries(claims.svc, cfg=claims.cfg, core=unused) == 0
+    due = await claims.pool.fetchval(
+        "SELECT extract(epoch FROM due_at - now()) FROM claim_timers"
+        " WHERE claim_id = $1 AND kind = 'remit'",
+        claim.claim_id,
+    )
+    # MCR01's 14 days in the directory, in this test's payer days
+    assert float(due) == pytest.approx(claims.cfg.remit_wait_s(14), abs=5)
+
+
+async def test_due_276s_go_out_at_the_configured_pace(live_stack: Settings) -> None:
+    cfg = ClaimsSettings(batch_window_s=0, status_inquiries_per_tick=2)
+    seen: list[tuple[str, str]] = []
+    async with (
+        core_endpoint(live_stack, _answer_277(seen)) as ep,
+        claims_service(ep.settings, cfg) as claims,
+    ):
+        core = ep.client("claims")
+        for n in (1, 2, 3):
+            await submit(claims, coded(n))
+        await claims.due_now("remit")
+        # three are due; a tick sends two and leaves the third for the next
+        assert await timers.status_inquiries(claims.svc, cfg=cfg, core=core) == 2
+        assert len(seen) == 2
+        assert await timers.status_inquiries(claims.svc, cfg=cfg, core=core) == 1
+        assert len(seen) == 3
+        await core.close()
 
 
 async def _the_277_is_recorded(
-    claims: Claims, claim: ClaimCoded, seen: list[tuple[str, str]]
+    claims: Claims, claim: ClaimCoded, seen: list[tuple[str, str]], core: CoreClient
 ) -> None:
     assert len(seen) == 1
+    assert seen[0][0] == "X12_276_Request_005010X212"
     assert "ST*276*0001*005010X212~" in seen[0][1]
     assert "REF*EJ*CLM00001~" in seen[0][1]
     rows = await claims.timeline(claim.claim_id)
@@ -146,7 +233,7 @@ async def _the_277_is_recorded(
     assert answer["statuses"][0]["family"] == "pending"
     assert answer["statuses"][0]["charge_cents"] == 12500
     # the timer moved on to the next inquiry, it does not fire again at once
-    assert await timers.status_inquiries(claims.svc, cfg=claims.cfg) == 0
+    assert await timers.status_inquiries(claims.svc, cfg=claims.cfg, core=core) == 0
 
 
 def _secret(value: str) -> Any:

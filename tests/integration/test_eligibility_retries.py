@@ -10,14 +10,12 @@ from functools import partial
 from typing import Any
 
 import pytest
-from aiohttp import web
 
 import services.eligibility.timers as timers_module
 from runtime.service import Service
 from runtime.settings import Settings
 from schemas.events import ClaimHeld, EligibilityChecked, EncounterCreated
 from services.eligibility import handlers as eligibility_handlers
-from services.eligibility.client import HttpTransport
 from services.eligibility.config import EligibilitySettings
 from services.eligibility.timers import Verifier
 from services.simulator import eligibility as payer
@@ -25,10 +23,10 @@ from tests.integration.eligibility_world import (
     TENANT,
     World,
     cid,
+    core_transport,
     enc_for,
     open_world,
     ppo,
-    serve,
 )
 from tests.throwaway import running_timers
 
@@ -44,17 +42,13 @@ async def world(live_stack: Settings) -> AsyncIterator[World]:
 async def test_a_payer_that_does_not_answer_is_retried_then_held(
     world: World, live_stack: Settings
 ) -> None:
-    async def slow(request: web.Request) -> web.Response:
+    async def slow(payload_type: str, x12: str) -> str:
         await asyncio.sleep(1.0)
-        return web.Response(text="too late")
+        return "too late"
 
-    app = web.Application()
-    app.router.add_post(payer.PATH, slow)
-    server = await serve(app)
     cfg = EligibilitySettings(timeout_s=0.2, max_attempts=3, backoff_s=0)
-    transport = HttpTransport(live_stack, timeout_s=cfg.timeout_s, url=str(server.make_url("")))
-    verifier = Verifier(cfg, live_stack, transport)
-    try:
+    async with core_transport(live_stack, slow) as transport:
+        verifier = Verifier(cfg, live_stack, transport)
         world.verifier = verifier
         world.elig.handlers.clear()
         world.elig.on_many(EncounterCreated, partial(eligibility_handlers.on_encounters, cfg=cfg))
@@ -64,49 +58,38 @@ async def test_a_payer_that_does_not_answer_is_retried_then_held(
             await verifier.verify_due(world.elig)
             assert cid(enc) not in await world.events(), f"held after attempt {attempt}"
         await verifier.verify_due(world.elig)
-        held = (await world.events())[cid(enc)]
-        assert isinstance(held, ClaimHeld)
-        [reason] = held.reasons
-        assert reason.code == "PAYER-NO-RESPONSE"
-        assert "after 3 attempts" in reason.message
-        tries = await world.fetch("SELECT outcome, problem FROM exchanges ORDER BY id")
-        assert [t["outcome"] for t in tries] == ["retry"] * 3
-        assert "no 271 within 0.2 s" in tries[0]["problem"]
-    finally:
-        await transport.close()
-        await server.close()
+    held = (await world.events())[cid(enc)]
+    assert isinstance(held, ClaimHeld)
+    [reason] = held.reasons
+    assert reason.code == "PAYER-NO-RESPONSE"
+    assert "after 3 attempts" in reason.message
+    tries = await world.fetch("SELECT outcome, problem FROM exchanges ORDER BY id")
+    assert [t["outcome"] for t in tries] == ["retry"] * 3
+    assert "no 271 within 0.2 s" in tries[0]["problem"]
 
 
 async def test_an_unreadable_271_holds_the_claim_with_the_segment_and_keeps_the_text(
     world: World, live_stack: Settings
 ) -> None:
-    async def broken(request: web.Request) -> web.Response:
-        good = await payer.respond(world.sim.pool, await request.text(), grace_s=0)  # type: ignore[arg-type]
-        return web.Response(text=good.replace("EB*1*IND*30", "EB**IND*30"))
+    async def broken(payload_type: str, x12: str) -> str:
+        good = await payer.respond(world.sim.pool, x12, grace_s=0)  # type: ignore[arg-type]
+        return good.replace("EB*1*IND*30", "EB**IND*30")
 
-    app = web.Application()
-    app.router.add_post(payer.PATH, broken)
-    server = await serve(app)
     cfg = EligibilitySettings(reuse_s=0)
-    transport = HttpTransport(live_stack, timeout_s=cfg.timeout_s, url=str(server.make_url("")))
-    verifier = Verifier(cfg, live_stack, transport)
-    try:
+    async with core_transport(live_stack, broken) as transport:
         enc = enc_for(41, [ppo("BMP000000041")])
         await world.roster(enc)
         await world.visit(enc)
-        world.verifier = verifier
+        world.verifier = Verifier(cfg, live_stack, transport)
         await world.settle()
-        held = (await world.events())[cid(enc)]
-        assert isinstance(held, ClaimHeld)
-        [reason] = held.reasons
-        assert reason.code == "ELIGIBILITY-271-UNREADABLE"
-        assert "EB01 is missing (segment 14, position 1)" in reason.message
-        [kept] = await world.fetch("SELECT outcome, response_x12 FROM exchanges")
-        assert kept["outcome"] == "unreadable"
-        assert "EB**IND*30" in kept["response_x12"]
-    finally:
-        await transport.close()
-        await server.close()
+    held = (await world.events())[cid(enc)]
+    assert isinstance(held, ClaimHeld)
+    [reason] = held.reasons
+    assert reason.code == "ELIGIBILITY-271-UNREADABLE"
+    assert "EB01 is missing (segment 14, position 1)" in reason.message
+    [kept] = await world.fetch("SELECT outcome, response_x12 FROM exchanges")
+    assert kept["outcome"] == "unreadable"
+    assert "EB**IND*30" in kept["response_x12"]
 
 
 async def test_an_answer_that_cannot_be_applied_holds_its_claim_alone(

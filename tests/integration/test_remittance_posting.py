@@ -14,8 +14,11 @@ import pytest
 from runtime.service import Service
 from runtime.settings import Settings
 from runtime.x12 import segment
+from services.remittance.contract_file import parse_contracts
+from services.remittance.contract_store import import_contracts
 from tests.integration.remittance_world import (
     PAID_835_CLAIM,
+    TENANT,
     adjudications,
     clp,
     line,
@@ -220,6 +223,11 @@ async def test_a_file_with_recoverable_faults_posts_and_its_warnings_wait_for_re
 
 
 async def test_underpaid_lines_are_flagged_against_the_contract(svc: Service) -> None:
+    assert svc.pool is not None
+    async with svc.pool.acquire() as conn:  # as `rcm contracts import` writes it
+        await import_contracts(conn, TENANT, parse_contracts(
+            "payer_id,procedure_code,effective_from,allowed_cents\n"
+            "MCR01,99213,2025-01-01,9200\nMCR01,36415,2025-01-01,300\n"))  # fmt: skip
     await submit(svc, "CLAIM-5", "C5", 25000)
     low = clp(
         "C5", "1", "250", "117", "0", "PCN-5",
@@ -230,7 +238,7 @@ async def test_underpaid_lines_are_flagged_against_the_contract(svc: Service) ->
     flagged = await rows(
         svc,
         "SELECT claim_id, line_number, procedure, allowed_cents, contracted_cents,"
-        " shortfall_cents FROM underpayments",
+        " shortfall_cents, paid_cents FROM underpayments",
     )
     # Medicare's 99213 fee is 92.00 and was allowed 90.00; 36415 (3.00) was allowed 27.00
     assert flagged == [
@@ -241,6 +249,7 @@ async def test_underpaid_lines_are_flagged_against_the_contract(svc: Service) ->
             "allowed_cents": 9000,
             "contracted_cents": 9200,
             "shortfall_cents": 200,
+            "paid_cents": 9000,
         }
     ]
 

@@ -399,6 +399,37 @@ async def test_a_timer_keeps_only_the_soonest_wake_it_asked_for(live_stack: Sett
         await _done(svc)
 
 
+async def test_a_paced_timer_runs_once_a_period_however_much_it_finds(
+    live_stack: Settings,
+) -> None:
+    """A paced timer (276s to a payer) that always finds work runs once a period, where an
+    unpaced one would loop at once: a backlog goes out at a rate, never as a flood."""
+    svc = Service(
+        "it", schema=f"it_{uuid.uuid4().hex[:8]}", migrations=MIGRATIONS, http_port=6199,
+        s=live_stack,
+    )  # fmt: skip
+    runs: dict[str, int] = {"paced": 0, "eager": 0}
+
+    async def send(s: Service) -> int:
+        runs["paced"] += 1
+        return 20  # always more due
+
+    async def drain(s: Service) -> int:
+        runs["eager"] += 1
+        return int(runs["eager"] < 50)
+
+    svc.every(0.25, send, paced=True)
+    svc.every(3600, drain)
+    await svc.start_resources()
+    try:
+        async with running_timers(svc):
+            await asyncio.sleep(0.6)
+        # runs at 0, 0.25 and 0.5 at most; the unpaced timer ran to its end at once
+        assert (runs["paced"] in (1, 2, 3), runs["eager"]) == (True, 50)
+    finally:
+        await _done(svc)
+
+
 async def test_a_wait_for_a_commit_resolves_after_it_and_one_given_up_is_not_kept(
     live_stack: Settings,
 ) -> None:

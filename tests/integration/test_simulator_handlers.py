@@ -15,15 +15,16 @@ from typing import Any
 
 import orjson
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from pydantic import SecretStr
 
+from runtime.core_client import CoreRejected
 from runtime.db import create_pool, migrate
 from runtime.service import Record, Service
 from runtime.settings import Settings
 from runtime.x12 import Envelope, cents, segments
 from schemas.codec import decode, encode, new_meta
 from schemas.events import ClaimAcknowledged, ClaimSubmitted, Event, RemitReceived
-from services.simulator import app, status
+from services.simulator import app, core_web
 from services.simulator.config import RosterSettings, SimulatorSettings
 from services.simulator.model import Name
 from services.simulator.samples import NPI, build_set, interchange
@@ -32,13 +33,14 @@ from services.simulator.samples import Line837 as L
 from services.simulator.timers import PayerCycle
 from services.simulator.x12_276 import Party, StatusInquiry, write_276
 from services.simulator.x12_277 import read_277
+from tests.integration.core_world import core_endpoint
 from tests.throwaway import running_timers, throwaway_service
 from tests.unit.test_simulator_x12 import assert_valid
 
 pytestmark = pytest.mark.integration
 
 TENANT = "t-sim"
-TOKEN = {"Authorization": "Bearer local-clearinghouse-token"}
+STATUS_TYPE = "X12_276_Request_005010X212"
 
 #: Starts the simulator in a throwaway schema with these knobs (SimulatorSettings
 #: fields; no delay and no random denials unless given); returns it and its payer cycle
@@ -342,10 +344,17 @@ async def test_276_endpoint_answers_for_a_known_claim(simulator: Simulator) -> N
         env = Envelope("ZZ", "SUB01", "ZZ", "SIMCLEARHOUSE", "", "", 9, 9)
         return write_276([q], envelope=env, reference="Q", at=dt.datetime.now(dt.UTC))
 
-    async with TestClient(TestServer(svc.app.web.web_app)) as http:
-        pending = await http.post(status.PATH, data=ask(claims[2].pcn), headers=TOKEN)
-        assert pending.status == 200
-        [before] = read_277(await pending.text())
+    # through the clearinghouse's CORE endpoint (TLS), in the MIME multipart form
+    answer = core_web.payer_answerer(lambda: svc.pool, svc.settings)
+    password = svc.settings.clearinghouse_token.get_secret_value()
+    me_only = core_web.CoreServer("SIMCLEARHOUSE", password, frozenset({"SUB01"}))
+    async with core_endpoint(svc.settings, answer, server=me_only) as ep:
+        http = ep.client(form="mime", sender_id="SUB01", receiver_id="SIMCLEARHOUSE")
+
+        async def post(text: str) -> str:
+            return (await http.exchange(STATUS_TYPE, text, payer="MCR01")).payload
+
+        [before] = read_277(await post(ask(claims[2].pcn)))
         assert (before.status.category, before.status.code) == ("A2", "20")
 
         await pay(svc)
@@ -353,8 +362,7 @@ async def test_276_endpoint_answers_for_a_known_claim(simulator: Simulator) -> N
         clp = clps(remit.x12)[claims[2].pcn][0]  # preventive care: Medicare pays it in full
         assert cents(clp[4]) > 0
 
-        done = await http.post(status.PATH, data=ask(claims[2].pcn), headers=TOKEN)
-        [after] = read_277(await done.text())
+        [after] = read_277(await post(ask(claims[2].pcn)))
         assert after.trace == f"T-{claims[2].pcn}"
         assert (after.status.category, after.status.code) == ("F1", "65")
         assert after.status.paid_cents == cents(clp[4])
@@ -362,20 +370,18 @@ async def test_276_endpoint_answers_for_a_known_claim(simulator: Simulator) -> N
         assert after.status.payer_claim_number == clp[7]
         assert after.status.check_number == remit.trace_number
 
-        unknown = await http.post(status.PATH, data=ask("CNOSUCH"), headers=TOKEN)
-        [nothing] = read_277(await unknown.text())
+        [nothing] = read_277(await post(ask("CNOSUCH")))
         assert (nothing.status.category, nothing.status.code) == ("A4", "35")
-        other_member = await http.post(
-            status.PATH, data=ask(claims[2].pcn, "MBR999"), headers=TOKEN
-        )
-        [hidden] = read_277(await other_member.text())
+        [hidden] = read_277(await post(ask(claims[2].pcn, "MBR999")))
         assert hidden.status.category == "A4"
 
-        no_token = await http.post(status.PATH, data=ask(claims[2].pcn))
-        assert no_token.status == 401
-        garbage = await http.post(status.PATH, data="ISA*nonsense", headers=TOKEN)
-        assert garbage.status == 400
-        assert "bad 276" in await garbage.text()
+        with pytest.raises(CoreRejected, match="PayloadIllegal: the X12 payload cannot be read"):
+            await post("ISA*nonsense")
+        await http.close()
+        stranger = ep.client(form="mime", sender_id="SUB01", password=SecretStr("wrong"))
+        with pytest.raises(CoreRejected, match="UnAuthorized"):
+            await stranger.exchange(STATUS_TYPE, ask(claims[2].pcn), payer="MCR01")
+        await stranger.close()
 
 
 async def test_a_paid_claim_sent_again_as_an_original_is_denied_co_18(simulator: Simulator) -> None:

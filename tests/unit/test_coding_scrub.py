@@ -227,8 +227,10 @@ def test_proc_unknown_warns_but_flows() -> None:
 
 def test_hcpcs_known_and_unknown() -> None:
     assert codesets.is_known_procedure("J1030")
+    assert codesets.is_known_procedure("J9999")  # CMS's file, not only the practice's list
     assert codesets.procedure_description("G0439") == "Ppps, subseq visit"
-    enc = make_encounter(lines=[make_line("99214", ["I10"]), make_line("J9999", ["I10"])])
+    # J0000 is shaped like HCPCS Level II but in no release of it.
+    enc = make_encounter(lines=[make_line("99214", ["I10"]), make_line("J0000", ["I10"])])
     has_finding(scrub(checked_claim(enc)), "PROC-UNKNOWN", "warn", 2)
 
 

@@ -5,20 +5,18 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 
 from runtime.x12 import Envelope, X12Error, segment, transaction, wrap
 from schemas.events import AdjudicationStatus
-from services.remittance.config import SHIPPED_CONTRACTS
-from services.remittance.contracts import read_contracts
 from services.remittance.domain.adjudication import (
     adjudicated,
     denial_category,
     denials,
     status_of,
 )
+from services.remittance.domain.contracts import Book, Rate
 from services.remittance.domain.ledger import ledger_rows, underpayments
 from services.remittance.domain.matching import match, patient_key, read_837
 from services.remittance.domain.posting import trace_digests
@@ -129,9 +127,10 @@ def test_ledger_rows_post_per_line_by_category_and_sum_to_the_claim() -> None:
     assert sum(r.amount_cents for r in rows) == 0  # the claim balances
 
 
-def test_underpayment_is_allowed_below_fee_times_units_capped_at_charge() -> None:
+def test_underpayment_is_allowed_below_rate_times_units_capped_at_charge() -> None:
     c = one_claim(
-        segment("CLP", "C1", "1", "160", "120", "", "MB", "N1"),
+        segment("CLP", "C1", "1", "160", "120", "", "MB", "N1", "11"),
+        segment("DTM", "232", "20250314"),
         segment("SVC", "HC:96372", "40", "28", "", "2"),  # 2 units x 14.50 = 29.00
         segment("CAS", "CO", "45", "12"),
         segment("AMT", "B6", "28"),
@@ -139,10 +138,20 @@ def test_underpayment_is_allowed_below_fee_times_units_capped_at_charge() -> Non
         segment("SVC", "HC:99213", "118", "90"),  # no AMT*B6: allowed = paid + PR
         segment("CAS", "CO", "45", "28"),
     )
-    fees = {"96372": 1450, "36415": 300, "99213": 9200}
-    got = [(u.line_number, u.allowed_cents, u.contracted_cents, u.shortfall_cents)
-           for u in underpayments(c, fees)]  # fmt: skip
-    assert got == [(1, 2800, 2900, 100), (3, 9000, 9200, 200)]
+    day = dt.date(2025, 1, 1)
+    book = Book.of(
+        [Rate(code, "", "", day, None, fee, None, None)
+         for code, fee in {"96372": 1450, "36415": 300, "99213": 9200}.items()], {}
+    )  # fmt: skip
+    got = [(u.line_number, u.allowed_cents, u.paid_cents, u.contracted_cents, u.shortfall_cents,
+            u.service_date) for u in underpayments(c, book)]  # fmt: skip
+    assert got == [
+        (1, 2800, 2800, 2900, 100, dt.date(2025, 3, 14)),
+        (3, 9000, 9000, 9200, 200, dt.date(2025, 3, 14)),
+    ]
+    # a shortfall must be above the threshold: 1.00 is not above 1.00, 2.00 is
+    assert [u.line_number for u in underpayments(c, book, threshold_cents=100)] == [3]
+    assert underpayments(c, Book()) == []  # no contract: nothing is checked
 
 
 def test_matching_prefers_clp01_then_payer_claim_number_then_patient() -> None:
@@ -225,22 +234,6 @@ def test_read_837_tells_the_claims_of_one_interchange_apart() -> None:
         patient_key("FIRST", "A"),
         dt.date(2025, 3, 11),
     )
-
-
-def test_shipped_contracts_are_the_simulated_payers_fee_schedules() -> None:
-    from services.simulator.payers import MEDICARE_FEES, PAYERS
-
-    factors = {"MCR01": Decimal(1), "PPO01": Decimal("1.30"), "MCD01": Decimal("0.70"),
-               "HDHP1": Decimal("1.20")}  # fmt: skip
-    # the Medigap plan pays only what Medicare left: it has no fee schedule of its own
-    assert set(factors) == set(PAYERS) - {"MGP01"}
-    expected = {
-        (pid, code, int((Decimal(fee) * f).quantize(Decimal(1), rounding=ROUND_HALF_UP)))
-        for pid, f in factors.items()
-        for code, fee in MEDICARE_FEES.items()
-    }
-    assert set(read_contracts(SHIPPED_CONTRACTS)) == expected
-    assert ("MCR01", "99213", 9200) in expected
 
 
 def test_a_payment_delivered_again_has_its_digest_and_a_changed_one_another() -> None:

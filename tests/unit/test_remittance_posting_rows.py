@@ -5,7 +5,6 @@ injected settings."""
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import pytest
 
@@ -13,6 +12,8 @@ from runtime.x12 import Envelope, segment, transaction, wrap
 from schemas.events import ClaimSubmitted, RemitReceived
 from services.remittance import app, timers
 from services.remittance.config import RemittanceSettings
+from services.remittance.contract_cache import CONTRACTS
+from services.remittance.domain.contracts import Book, Rate
 from services.remittance.domain.posting import (
     Matched,
     Original,
@@ -101,8 +102,9 @@ def test_a_posted_claim_writes_its_ledger_denials_underpayments_and_what_was_lea
     rem = remittance(
         [
             *header("40", "T1"),
-            segment("CLP", "C1", "1", "200", "40", "10", "MB", "PCLM"),
+            segment("CLP", "C1", "1", "200", "40", "10", "MB", "PCLM", "11"),
             segment("SVC", "HC:99213", "100", "40", "", "1"),
+            segment("DTM", "472", "20250314"),
             segment("CAS", "CO", "45", "50"),
             segment("CAS", "PR", "2", "10"),
             segment("SVC", "HC:36415", "100", "0", "", "1"),
@@ -111,7 +113,8 @@ def test_a_posted_claim_writes_its_ledger_denials_underpayments_and_what_was_lea
         ],
     )
     [clp] = rem.claims
-    rows = PostingRows("t1", "MCR01", {"99213": 9000})
+    book = Book.of([Rate("99213", "", "", dt.date(2025, 1, 1), None, 9000, None, None)], {})
+    rows = PostingRows("t1", "MCR01", book, threshold_cents=100)
     rows.add(7, Matched(0, clp, "CLAIM-1", "patient_control_number", 0), reverses=3)
     assert [(r.posting_id, r.claim_id, r.line_number, r.kind, r.cas_group, r.amount_cents,
              r.category) for r in rows.ledger] == [
@@ -129,8 +132,10 @@ def test_a_posted_claim_writes_its_ledger_denials_underpayments_and_what_was_lea
             denial.reason, denial.amount_cents, denial.category, denial.remarks) == (
         "t1", "MCR01", 2, "36415", "50", 10000, "appealable", ["N115"])  # fmt: skip
     [short] = rows.underpaid
-    assert (short.line_number, short.allowed_cents, short.contracted_cents,
-            short.shortfall_cents) == (1, 5000, 9000, 4000)  # fmt: skip
+    assert (short.line_number, short.allowed_cents, short.paid_cents, short.contracted_cents,
+            short.shortfall_cents, short.service_date, short.place_of_service, short.basis) == (
+        1, 5000, 4000, 9000, 4000, dt.date(2025, 3, 14), "11", "allowed 90.00 from 2025-01-01",
+    )  # fmt: skip
     assert rows.undone == [(3, 7)]
     assert rows.learned == [("PCLM", "CLAIM-1")]
 
@@ -144,16 +149,15 @@ def test_a_payer_without_contracted_fees_has_no_underpayments() -> None:
             segment("CAS", "CO", "45", "60"),
         ],
     )
-    rows = PostingRows("t1", "MCR01", {})
+    rows = PostingRows("t1", "MCR01")
     rows.add(1, Matched(0, rem.claims[0], "CLAIM-1", "x", 0), reverses=None)
     assert rows.underpaid == []
     assert rows.undone == []
 
 
-def test_the_service_is_built_from_injected_settings(tmp_path: Path) -> None:
-    fees = tmp_path / "fees.csv"
-    fees.write_text("payer_id,procedure_code,allowed_cents\nP1,99213,100\n")
-    cfg = RemittanceSettings(contracts_csv=fees, rematch_seconds=0.5)
+def test_the_service_is_built_from_injected_settings() -> None:
+    cfg = RemittanceSettings(underpayment_threshold_cents=250, rematch_seconds=0.5)
     svc = app.build(config=cfg)
     assert sorted(svc.handlers) == sorted({ClaimSubmitted.TOPIC, RemitReceived.TOPIC})
     assert (0.5, timers.rematch) in svc.scheduler.schedule()
+    assert CONTRACTS.default_threshold_cents == 250

@@ -5,7 +5,10 @@ them in order. Where each edit id lives (severity):
 edit id                severity    module
 =====================  ==========  =========================================================
 CODESET-VERSION        warn        codeset_version: date of service outside the ICD-10-CM release
+FUTURE-DOS             hold        code_dates: the date of service is after today
 DX-INVALID             hold        diagnosis_codes: not an ICD-10-CM code
+DX-NOT-IN-FORCE        hold        code_dates (via diagnosis_codes): a code before its effective
+                                   date or after its termination (both dates named)
 DX-NOT-BILLABLE        hold        diagnosis_codes: a header, not a leaf code
 DX-DUPLICATE           warn        diagnosis_codes: the same diagnosis twice
 DX-SEX                 hold        diagnosis_sex: sex-specific code, patient of the other sex
@@ -14,7 +17,9 @@ DX-AGE                 hold        diagnosis_age: MCE age groups (newborn 0, ped
 DX-FIRST-LISTED        hold/warn   diagnosis_sequence: a code that may not be listed first
                                    (external cause, manifestation, status Z codes)
 PROC-INVALID           hold        procedure_codes: not shaped like CPT or HCPCS Level II
-PROC-UNKNOWN           warn        procedure_codes: not in this practice's CPT/HCPCS sets
+PROC-NOT-IN-FORCE      hold        code_dates (via procedure_codes): HCPCS, or CPT with the licensed
+                                   file's dates, outside its dates (both named)
+PROC-UNKNOWN           warn        procedure_codes: in none of the CPT/HCPCS sets held
 MOD-INVALID            hold        modifiers: unknown or repeated modifier
 PROC-SEX               hold        procedure_sex: a one-sex procedure, patient of the other sex
 POINTERS               hold        pointers: >12 diagnoses, >4 pointers, unknown diagnosis,

@@ -14,6 +14,7 @@ from typing import NamedTuple
 
 from schemas.common import Coverage, Documentation, ServiceLine, Sex
 from schemas.events import EligibilityChecked
+from services.coding import code_dates
 from services.coding.codesets import EM_CODES, icd_index, normalize_icd
 from services.coding.icd_cache import IcdIndex
 from services.coding.ncci import EditTables
@@ -88,10 +89,11 @@ def claim_facts(
     keys: list[str | None] = []
     exact: dict[str, int] = {}
     first_dx: dict[str, int] = {}
+    dated = code_dates.active().icd10cm.ranges
     for n, dx in enumerate(diagnoses, start=1):
         exact.setdefault(dx, n)
         key = normalize_icd(dx)
-        if key is None or key not in ix.valid:
+        if key is None or (key not in ix.valid and key not in dated):
             keys.append(None)
         else:
             keys.append(key)

@@ -22,6 +22,7 @@ class Queue(StrEnum):
     rejections = "rejections"
     denials = "denials"
     unmatched = "unmatched"
+    underpayments = "underpayments"
     line_denials = "line_denials"
 
 
@@ -30,7 +31,8 @@ class Queue(StrEnum):
     response_model=WorkQueue,
     responses={**ERRORS},
     summary="Claims waiting for a person: held, rejected, denied; unposted remittance;"
-    " every denied or reduced line (line_denials) with its codes in words and what to do",
+    " lines paid below contract; every denied or reduced line (line_denials) with its codes in"
+    " words and what to do",
 )
 async def get_queue(
     queue: Queue,

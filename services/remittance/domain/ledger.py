@@ -1,13 +1,14 @@
 """How a CLP posts: the claim's ledger rows by category, and the lines allowed below the
-contracted fee. Pure."""
+contract in force on their date of service. Pure."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+import datetime as dt
+from decimal import Decimal, InvalidOperation
 from typing import NamedTuple
 
 from services.remittance.domain.adjudication import DENIED, REVERSAL, line_denied
+from services.remittance.domain.contracts import Book, cents
 from services.remittance.x12_835.model import RemitClaim, RemitLine
 
 _PATIENT_SHARE = {"1": "deductible", "2": "coinsurance", "3": "copay"}
@@ -91,9 +92,13 @@ def ledger_rows(clp: RemitClaim) -> list[LedgerRow]:
 class Underpayment(NamedTuple):
     line_number: int
     procedure: str
+    modifiers: str  # colon-joined, as SVC01 states them
     units: str
+    service_date: dt.date
     allowed_cents: int
-    contracted_cents: int
+    paid_cents: int
+    contracted_cents: int  # expected: min(rate x units, charge)
+    basis: str  # the contract rate, in words
 
     @property
     def shortfall_cents(self) -> int:
@@ -112,27 +117,34 @@ def line_allowed(line: RemitLine) -> int:
 LATER_PAYER = ("2", "3", "20", "21")
 
 
-def underpayments(clp: RemitClaim, fees: Mapping[str, int]) -> list[Underpayment]:
-    """Paid lines allowed below the contract: min(fee x units, charge), fees per unit.
+def underpayments(clp: RemitClaim, book: Book, threshold_cents: int = 0) -> list[Underpayment]:
+    """Paid lines allowed below the contract in force on their date of service by more
+    than ``threshold_cents``: expected min(rate x units, charge).
 
     Denied lines are denials, not underpayments; reversals, a later payer's answers
-    (CLP02 2, 3, 20, 21: it pays what the prior payer left, not its fee) and codes
-    without a contracted fee are not checked.
+    (CLP02 2, 3, 20, 21: it pays what the prior payer left, not its fee), lines without a
+    date of service (SVC DTM, else the claim's statement dates) and codes no rate in force
+    prices are not checked. The place of service is CLP08 (a professional claim's).
     """
-    if clp.status_code in (REVERSAL, DENIED, *LATER_PAYER):
+    if not book or clp.status_code in (REVERSAL, DENIED, *LATER_PAYER):
         return []
     out: list[Underpayment] = []
     for n, line in enumerate(clp.lines, start=1):
-        fee = fees.get(line.procedure)
-        if fee is None or line_denied(line) or line.charge.cents <= 0:
+        day = line.service_date or clp.statement_from or clp.statement_to
+        if day is None or line_denied(line) or line.charge.cents <= 0:
             continue
         try:
             units = Decimal(line.units or "1")
         except InvalidOperation:
             continue
-        contracted = int((Decimal(fee) * units).quantize(Decimal(1), rounding=ROUND_HALF_UP))
-        expected = min(contracted, line.charge.cents)
+        found = book.expected(line.procedure, line.modifiers, clp.facility_code, day)
+        if found is None:
+            continue
+        expected = min(cents(found.per_unit_cents, units), line.charge.cents)
         allowed = line_allowed(line)
-        if allowed < expected:
-            out.append(Underpayment(n, line.procedure, line.units, allowed, expected))
+        if expected - allowed > threshold_cents:
+            out.append(
+                Underpayment(n, line.procedure, ":".join(line.modifiers), line.units, day,
+                             allowed, line.paid.cents, expected, found.rate.basis)
+            )  # fmt: skip
     return out

@@ -4,13 +4,15 @@ Pure: the repository writes these rows as they are (their fields are its columns
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from services.remittance.domain.adjudication import work_items
+from services.remittance.domain.contracts import Book
 from services.remittance.domain.ledger import ledger_rows, underpayments
 from services.remittance.domain.reasons import carc_words, rarc_words, suggested_action
 from services.remittance.x12_835.model import RemitClaim, Remittance
@@ -126,10 +128,15 @@ class UnderpaidRow(NamedTuple):
     payer_id: str
     line_number: int
     procedure: str
+    modifiers: str
+    place_of_service: str | None
     units: str
+    service_date: dt.date
     allowed_cents: int
+    paid_cents: int
     contracted_cents: int
     shortfall_cents: int
+    basis: str
 
 
 @dataclass(slots=True)
@@ -138,7 +145,8 @@ class PostingRows:
 
     tenant: str
     payer_id: str
-    fees: Mapping[str, int]
+    book: Book = field(default_factory=Book)  # the tenant's contract with the payer
+    threshold_cents: int = 0  # a shortfall above this is an underpayment
     ledger: list[LedgerLine] = field(default_factory=list)
     denied: list[DenialRow] = field(default_factory=list)
     underpaid: list[UnderpaidRow] = field(default_factory=list)
@@ -160,12 +168,13 @@ class PostingRows:
                       suggested_action(d.category, d.reason))
             for d in work_items(clp)
         )  # fmt: skip
-        if self.fees:
-            self.underpaid.extend(
-                UnderpaidRow(posting_id, tenant, claim_id, payer_id, u.line_number, u.procedure,
-                             u.units, u.allowed_cents, u.contracted_cents, u.shortfall_cents)
-                for u in underpayments(clp, self.fees)
-            )  # fmt: skip
+        self.underpaid.extend(
+            UnderpaidRow(posting_id, tenant, claim_id, payer_id, u.line_number, u.procedure,
+                         u.modifiers, clp.facility_code, u.units, u.service_date,
+                         u.allowed_cents, u.paid_cents, u.contracted_cents, u.shortfall_cents,
+                         u.basis)
+            for u in underpayments(clp, self.book, self.threshold_cents)
+        )  # fmt: skip
         if reverses is not None:
             self.undone.append((reverses, posting_id))
         if clp.payer_claim_number and not clp.is_reversal:

@@ -103,6 +103,8 @@ class RemitClaim(NamedTuple):
     segment: int
     #: NM1*TT03: the payer this one crossed the claim over to (coordination of benefits)
     crossover_carrier: str | None = None
+    #: CLP08: the facility type, on a professional claim its place of service (11 office)
+    facility_code: str | None = None
 
     @property
     def is_reversal(self) -> bool:

@@ -279,5 +279,6 @@ def close_claim(r: Reader) -> None:
             txn.index,
             n,
             c.crossover,
+            (clp[8] or None) if size > 8 else None,
         )
     )

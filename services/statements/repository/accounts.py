@@ -107,16 +107,18 @@ def lines_json(lines: Iterable[ServiceLine | ClaimLine]) -> str:
 
 async def upsert_accounts(
     conn: asyncpg.Connection,
-    accounts: Iterable[tuple[str, str, str, str, str, str | None, bool]],
+    accounts: Iterable[tuple[str, str, str, str, str, str | None, bool, dt.date]],
 ) -> None:
-    """(tenant, guarantor, first name, last name, address JSON, email, paperless) each."""
+    """(tenant, guarantor, first name, last name, address JSON, email, paperless, birth
+    date) each."""
     await conn.execute(
         "INSERT INTO accounts(tenant, guarantor_id, first_name, last_name, address, email,"
-        " paperless) SELECT t, g, f, l, a::jsonb, m, p FROM unnest($1::text[], $2::text[],"
-        " $3::text[], $4::text[], $5::text[], $6::text[], $7::bool[]) AS e(t, g, f, l, a, m, p)"
+        " paperless, birth_date) SELECT t, g, f, l, a::jsonb, m, p, b FROM unnest($1::text[],"
+        " $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bool[], $8::date[])"
+        " AS e(t, g, f, l, a, m, p, b)"
         " ON CONFLICT (tenant, guarantor_id) DO UPDATE SET first_name = EXCLUDED.first_name,"
         " last_name = EXCLUDED.last_name, address = EXCLUDED.address, email = EXCLUDED.email,"
-        " paperless = EXCLUDED.paperless",
+        " paperless = EXCLUDED.paperless, birth_date = EXCLUDED.birth_date",
         *columns(accounts),
     )
 

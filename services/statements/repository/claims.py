@@ -160,7 +160,7 @@ async def open_claims(
     """Claims insurance is done with and the patient still owes on, oldest first."""
     return list(
         await conn.fetch(
-            "SELECT c.claim_id, c.date_of_service, c.first_billed_on, b.balance"
+            "SELECT c.claim_id, c.date_of_service, c.first_billed_on, b.balance, c.placed_on"
             " FROM claim_charges c JOIN (SELECT claim_id, sum(amount_cents)::bigint AS balance"
             "   FROM ledger WHERE tenant = $1 AND guarantor_id = $2 AND claim_id IS NOT NULL"
             "   GROUP BY claim_id) b USING (claim_id)"

@@ -31,6 +31,9 @@ class AccountSnapshot:
     def owed_cents(self) -> int:
         return sum(self.balances.values()) + sum(cents for _, cents in self.unapplied)
 
+    def credit_cents(self) -> int:
+        return -sum(cents for _, cents in self.unapplied)
+
     @classmethod
     async def read(cls, conn: asyncpg.Connection, tenant: str, guarantor: str) -> AccountSnapshot:
         [snap] = await cls.read_many(conn, [(tenant, guarantor)])
@@ -84,7 +87,8 @@ _SNAPSHOTS_SQL = (
     " oc AS (SELECT c.claim_id, c.date_of_service, c.first_billed_on, b.balance,"
     "   c.patient_name, c.lines, c.self_pay, c.line_detail, c.billing_provider"
     "   FROM claim_charges c JOIN b USING (claim_id)"
-    "   WHERE c.tenant = q.t AND c.guarantor_id = q.g AND c.insurance_final AND b.balance > 0)"
+    "   WHERE c.tenant = q.t AND c.guarantor_id = q.g AND c.insurance_final AND b.balance > 0"
+    "   AND c.placed_on IS NULL)"
     " SELECT (SELECT coalesce(json_agg(oc ORDER BY oc.first_billed_on NULLS LAST,"
     "   oc.date_of_service, oc.claim_id), '[]') FROM oc) AS open,"
     " (SELECT coalesce(json_agg(json_build_array(l.claim_id, l.kind, l.amount_cents)"

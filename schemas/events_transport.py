@@ -1,0 +1,40 @@
+"""Files that arrive from outside parties (a clearinghouse's SFTP mailbox, an import):
+the connector checks the envelope, keeps the raw file and announces it; the room that
+owns the meaning reads it (an 835 goes on as remit.received, which remittance posts)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from schemas.events import Event
+
+
+class X12FileReceived(Event):
+    """A whole 999, 277CA or 277 interchange the connector accepted, once per content."""
+
+    TYPE = "rcm.x12.file-received.v1"
+    TOPIC = "x12.file-received"
+    KEY_FIELD = "sha256"
+
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="Of the file's bytes")
+    kind: str = Field(pattern=r"^(999|277CA|277|835)$")
+    interchange_control_number: str = Field(min_length=1, max_length=9, description="ISA13")
+    sender_id: str = Field(max_length=15, description="ISA06")
+    receiver_id: str = Field(max_length=15, description="ISA08")
+    transactions: int = Field(ge=1)
+    source: str = Field(description="sftp:ACCOUNT/NAME, import:NAME or upload:NAME")
+    x12: str = Field(min_length=50)
+
+
+class X12FileUploaded(Event):
+    """A file a person uploaded through the gateway; the connector takes it in as it
+    takes a mailbox's (its outcome: the connector's receipts, ``GET /v1/x12/files``)."""
+
+    TYPE = "rcm.x12.file-uploaded.v1"
+    TOPIC = "x12.file-uploaded"
+    KEY_FIELD = "sha256"
+
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="Of the file's bytes")
+    name: str = Field(min_length=1, max_length=128, description="The file's name as uploaded")
+    uploaded_by: str = Field(max_length=100, description="API key id")
+    x12: str = Field(max_length=2_000_000, description="The file's text (ASCII)")

@@ -1,0 +1,3 @@
+from services.connector.app import build
+
+build().run()

@@ -1,0 +1,44 @@
+"""The connector: the clearinghouse transports. It moves files and records receipts;
+the rooms that own a file's meaning read it (docs/architecture.md).
+
+Every configured SFTP account is polled (``RCM_CONNECTOR_POLL_S``); each new inbound
+999, 277CA, 277 or 835 is checked, kept and announced once (x12.file-received, or
+remit.received for an 835), then archived or deleted remotely. A file uploaded through
+the gateway (x12.file-uploaded) is taken in the same way. ``rcm x12 import`` and
+``rcm x12 send`` use the same code from the command line.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+
+from runtime.service import Service
+from runtime.settings import Settings
+from schemas.events_transport import X12FileUploaded
+from services.connector import handlers
+from services.connector.config import ConnectorSettings, load_accounts
+from services.connector.metrics import ConnectorMetrics
+from services.connector.outbound import Sender
+from services.connector.poller import Poller
+
+PORT = 6109
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def service(settings: Settings | None = None) -> tuple[Service, ConnectorMetrics]:
+    """The connector's service (pool, migrations, outbox) and its counters, unwired."""
+    svc = Service(
+        "connector", schema="connector", migrations=MIGRATIONS, http_port=PORT, s=settings
+    )
+    return svc, ConnectorMetrics(svc.metrics.registry)
+
+
+def build(settings: Settings | None = None, config: ConnectorSettings | None = None) -> Service:
+    cfg = config or ConnectorSettings()
+    svc, metrics = service(settings)
+    svc.on(X12FileUploaded, partial(handlers.on_uploaded, metrics=metrics))
+    for account in load_accounts(cfg.accounts_file):
+        svc.every(cfg.poll_s, Poller(cfg, account, metrics))
+        svc.every(cfg.retry_min_s, Sender(cfg, account, metrics))
+    return svc

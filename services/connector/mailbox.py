@@ -1,0 +1,190 @@
+"""One SFTP mailbox (asyncssh): connect with the account's pinned host key and secrets,
+list and fetch inbound files, archive or delete them, upload under a temporary name
+and rename. Every failure becomes a MailboxError with a kind and words an operator
+can act on (never a secret, never file content)."""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+import warnings
+from dataclasses import dataclass
+from types import TracebackType
+
+with warnings.catch_warnings():  # asyncssh still names DSA, which cryptography deprecates
+    warnings.simplefilter("ignore")
+    import asyncssh
+
+from services.connector.config import Account
+
+#: A MailboxError's kind; ``host-key`` stops the account until its known_hosts changes.
+UNREACHABLE = "unreachable"
+AUTH = "auth-refused"
+HOST_KEY = "host-key"
+REMOTE = "remote"
+
+
+class MailboxError(RuntimeError):
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+@dataclass(frozen=True)
+class Remote:
+    name: str
+    size: int
+    mtime: int
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class Mailbox:
+    """``async with Mailbox(account) as box:`` one SSH connection and its SFTP channel."""
+
+    def __init__(self, account: Account) -> None:
+        self.account = account
+        self._conn: asyncssh.SSHClientConnection | None = None
+        self._sftp: asyncssh.SFTPClient | None = None
+
+    async def __aenter__(self) -> Mailbox:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    async def open(self) -> None:
+        a = self.account
+        where = f"account {a.name} ({a.host}:{a.port})"
+        if not a.known_hosts.is_file():
+            raise MailboxError(HOST_KEY, f"{where}: no known_hosts file at {a.known_hosts}")
+        password = None
+        if a.password_file is not None:
+            password = a.password_file.read_text(encoding="utf-8").strip()
+        keys = [str(a.key_file)] if a.key_file is not None else []
+        try:
+            self._conn = await asyncssh.connect(
+                a.host,
+                a.port,
+                username=a.username,
+                known_hosts=str(a.known_hosts),
+                client_keys=keys,
+                password=password,
+                agent_path=None,
+                config=[],
+                connect_timeout=a.connect_timeout_s,
+                login_timeout=a.connect_timeout_s,
+            )
+            self._sftp = await self._conn.start_sftp_client()
+        except asyncssh.HostKeyNotVerifiable:
+            raise MailboxError(
+                HOST_KEY,
+                f"{where}: the server's host key is not the one pinned in {a.known_hosts};"
+                " the account is stopped until an operator checks the key and updates the file",
+            ) from None
+        except asyncssh.PermissionDenied:
+            raise MailboxError(AUTH, f"{where}: authentication refused for {a.username}") from None
+        except (OSError, TimeoutError, asyncssh.Error) as exc:
+            raise MailboxError(
+                UNREACHABLE, f"{where}: unreachable ({type(exc).__name__})"
+            ) from None
+
+    def close(self) -> None:
+        if self._sftp is not None:
+            self._sftp.exit()
+        if self._conn is not None:
+            self._conn.close()
+        self._sftp = self._conn = None
+
+    @property
+    def sftp(self) -> asyncssh.SFTPClient:
+        assert self._sftp is not None, "mailbox not open"
+        return self._sftp
+
+    async def _call(self, what: str, coro: object) -> object:
+        try:
+            return await coro  # type: ignore[misc]
+        except (asyncssh.SFTPConnectionLost, asyncssh.SFTPNoConnection) as exc:
+            raise MailboxError(UNREACHABLE, self._lost(what, exc)) from None
+        except asyncssh.SFTPError as exc:
+            raise MailboxError(
+                REMOTE, f"account {self.account.name}: {what}: {exc.reason}"
+            ) from None
+        except (OSError, asyncssh.Error) as exc:
+            raise MailboxError(UNREACHABLE, self._lost(what, exc)) from None
+
+    def _lost(self, what: str, exc: BaseException) -> str:
+        return f"account {self.account.name}: {what}: unreachable ({type(exc).__name__})"
+
+    # --- inbound ---------------------------------------------------------------
+
+    async def inbound(self) -> list[Remote]:
+        """The inbound folder's regular files, oldest first; names still being written
+        (the temporary suffix) and dot files are left alone."""
+        a = self.account
+        names = await self._call(f"listing {a.inbound_dir}", self.sftp.readdir(a.inbound_dir))
+        out = []
+        for n in names:  # type: ignore[attr-defined]
+            name = n.filename if isinstance(n.filename, str) else n.filename.decode()
+            if name.startswith(".") or name.endswith(a.temp_suffix):
+                continue
+            if n.attrs.type != asyncssh.FILEXFER_TYPE_REGULAR:
+                continue
+            out.append(Remote(name, int(n.attrs.size or 0), int(n.attrs.mtime or 0)))
+        return sorted(out, key=lambda r: (r.mtime, r.name))
+
+    async def fetch(self, name: str) -> bytes:
+        return await self._read(posixpath.join(self.account.inbound_dir, name))
+
+    async def done_with(self, name: str, digest: str) -> str:
+        """Archives (or deletes) an inbound file once its receipt is committed; returns
+        where it went. Already gone (a crash after this step): nothing to do."""
+        a = self.account
+        path = posixpath.join(a.inbound_dir, name)
+        if not await self._call(f"checking {path}", self.sftp.exists(path)):
+            return "gone"
+        if a.after_download == "delete":
+            await self._call(f"deleting {path}", self.sftp.remove(path))
+            return "deleted"
+        target = posixpath.join(a.archive_dir, name)
+        if await self._call(f"checking {target}", self.sftp.exists(target)):
+            target = f"{target}.{digest[:12]}"  # the same name delivered twice
+        await self._call(f"archiving {path}", self.sftp.posix_rename(path, target))
+        return target
+
+    # --- outbound --------------------------------------------------------------
+
+    async def upload(self, name: str, data: bytes) -> str:
+        """Writes ``data`` as outbound ``name + temp_suffix``, then renames it to ``name``:
+        the clearinghouse never picks up half a file. Run again after a crash at any
+        step it finishes the job: a whole file of the same content under the final name
+        is done, a leftover temporary file is written anew."""
+        a = self.account
+        final = posixpath.join(a.outbound_dir, name)
+        temp = final + a.temp_suffix
+        if await self._call(f"checking {final}", self.sftp.exists(final)):
+            theirs = await self._read(final)
+            if sha256(theirs) == sha256(data):
+                return final
+            raise MailboxError(REMOTE, f"account {a.name}: {final} exists with other content")
+
+        async def write() -> None:
+            async with self.sftp.open(temp, "wb") as f:
+                await f.write(data)
+
+        await self._call(f"writing {temp}", write())
+        await self._call(f"renaming {temp}", self.sftp.posix_rename(temp, final))
+        return final
+
+    async def _read(self, path: str) -> bytes:
+        async def read() -> bytes:
+            async with self.sftp.open(path, "rb") as f:
+                data = await f.read()
+            return data if isinstance(data, bytes) else data.encode()
+
+        return await self._call(f"reading {path}", read())  # type: ignore[return-value]
