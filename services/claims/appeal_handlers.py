@@ -20,6 +20,7 @@ from services.claims import appeal_repository as store
 from services.claims import appeals, directory, saga
 from services.claims import repository as repo
 from services.claims.config import ClaimsSettings
+from services.claims.payers import Payer
 from services.claims.saga import Decision, Outcome, State, Step
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,11 @@ async def _refuse(
 ) -> None:
     d = Decision(Outcome.ANOMALY, None, why)
     await repo.record(ctx, claim_id, step.on, d, current, detail)
+
+
+async def _payer(conn: asyncpg.Connection, tenant: str, payer_id: str) -> Payer | None:
+    """The directory's row, read fresh (a person's command is rare; no cached answer)."""
+    return (await directory.lookup(conn, [(tenant, payer_id)])).get((tenant, payer_id))
 
 
 async def on_appeal_requested(ctx: Context, ev: AppealRequested) -> None:
@@ -64,7 +70,7 @@ async def _draft(
         return await _refuse(ctx, step, claim_id, current, detail, "no line to appeal named")
     if await store.open_appeal(conn, claim_id) is not None:
         return await _refuse(ctx, step, claim_id, current, detail, "the claim has an open appeal")
-    payer = await directory.one(conn, ctx.meta.tenant, row["payer_id"])
+    payer = await _payer(conn, ctx.meta.tenant, row["payer_id"])
     if payer is None or payer.appeal_days is None:
         why = f"payer {row['payer_id']}'s directory entry gives no appeal period"
         return await _refuse(ctx, step, claim_id, current, detail, why)
@@ -131,7 +137,7 @@ async def _send(
     case = await store.open_appeal(conn, claim_id) if row is not None else None
     if row is None or case is None or case["state"] != appeals.DRAFTED:
         return await _refuse(ctx, step, claim_id, current, detail, step.refused)
-    payer = await directory.one(conn, ctx.meta.tenant, case["payer_id"])
+    payer = await _payer(conn, ctx.meta.tenant, case["payer_id"])
     days = payer.appeal_answer_days if payer is not None else None
     due = appeals.answer_due(ev.requested_at.date(), days) if days else None
     await store.mark_sent(conn, case["appeal_id"], ev.requested_at, due)

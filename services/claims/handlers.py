@@ -339,7 +339,8 @@ async def auto_resubmit(
 ) -> None:
     """A denial whose category the payer's directory row takes resubmitted: the claim goes
     out again as a replacement (frequency 7, REF*F8), once (a second denial stays)."""
-    payer = await directory.one(ctx.conn, ctx.meta.tenant, ev.payer_id)
+    key = (ctx.meta.tenant, ev.payer_id)  # read fresh, as the batcher does: it sends a claim
+    payer = (await directory.lookup(ctx.conn, [key])).get(key)
     if payer is None or not payer.resubmits(ev.denial_category):
         return
     await ctx.flush()
