@@ -8,7 +8,7 @@ SEED ?= 7
 
 CHAOS_CLAIMS ?= 10000
 
-.PHONY: chaos bench setup demo test test-unit test-integration lint typecheck schemas stack-up stack-down stack-status clean
+.PHONY: chaos bench setup demo ui test test-unit test-integration lint typecheck schemas stack-up stack-down stack-status clean
 
 setup: .venv/.synced
 
@@ -19,6 +19,11 @@ setup: .venv/.synced
 
 demo: setup
 	$(PY) -m rcm.cli demo --encounters $(ENCOUNTERS) --seed $(SEED) --out demo-out
+
+# The demo day, then the stack, the services and the gateway kept up with a one-time
+# sign-in link for a demo biller of tenant demo-clinic (Ctrl-C stops).
+ui: setup
+	$(PY) -m rcm.cli demo --encounters $(ENCOUNTERS) --seed $(SEED) --out demo-out --serve
 
 test: setup
 	bash scripts/test.sh

@@ -85,6 +85,14 @@ def demo(
     seed: Annotated[int, typer.Option()] = 7,
     out: Annotated[Path, typer.Option()] = Path("demo-out"),
     timeout: Annotated[float, typer.Option(help="seconds to wait for every claim")] = 900,
+    serve: Annotated[
+        bool,
+        typer.Option(
+            "--serve",
+            help="send the day through the gateway, then keep everything up and print a"
+            " sign-in link for a demo biller (Ctrl-C stops)",
+        ),
+    ] = False,
 ) -> None:
     """Run a synthetic family-medicine day through every service and print the summary."""
     from rcm import demo as demo_mod
@@ -93,11 +101,12 @@ def demo(
 
     try:
         result = demo_mod.run(
-            settings(), encounters=encounters, seed=seed, out=out, timeout=timeout
+            settings(), encounters=encounters, seed=seed, out=out, timeout=timeout, serve=serve
         )
     except (StackError, ProcessError, demo_mod.DemoError) as exc:
         fail(str(exc))
-    print_summary(result, out)
+    if not serve:  # --serve printed it before it held the services up
+        print_summary(result, out)
     if result["pending"]:
         fail(f"{result['pending']} claims did not settle")
     if result["unreconciled_cents"]:
@@ -159,12 +168,15 @@ def _register_subcommands() -> None:
         cli_keys,
         cli_ops,
         cli_partners,
+        cli_payer_rules,
         cli_payers,
+        cli_users,
         cli_x12,
     )
 
     app.add_typer(cli_x12.app, name="x12")
     app.add_typer(cli_code.app, name="code")
+    cli_code.app.command("load-payer-rules")(cli_payer_rules.load_payer_rules)
     app.add_typer(cli_coverage.app, name="coverage")
     app.add_typer(cli_payers.app, name="payers")
     app.add_typer(cli_collections.app, name="collections")
@@ -173,6 +185,7 @@ def _register_subcommands() -> None:
     app.add_typer(cli_fhir.app, name="fhir")
     app.add_typer(cli_keys.keys_app, name="keys")
     app.add_typer(cli_keys.audit_app, name="audit")
+    app.add_typer(cli_users.users_app, name="users")
     app.add_typer(cli_ops.dlq_app, name="dlq")
     app.command("lag")(cli_ops.lag)
     app.command("bench")(cli_ops.bench)

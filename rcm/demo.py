@@ -14,10 +14,11 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaProducer
 
-from rcm import demo_ledger, readmodel, stack, transport_core
+from rcm import demo_ledger, demo_serve, readmodel, stack, transport_core
 from rcm.ackfiles import acknowledgement_files
 from rcm.cli_contracts import load_demo_contracts
 from rcm.cli_partners import load_demo_partner
+from rcm.cli_payer_rules import load_demo_rules
 from rcm.cli_payers import load_demo_payers
 from rcm.demo_appeals import file_appeals
 from rcm.mailroom import mailroom, wait_delivered
@@ -201,7 +202,17 @@ async def collect(
         await conn.close()
 
 
-def run(s: Settings, *, encounters: int, seed: int, out: Path, timeout: float) -> dict[str, Any]:
+def run(
+    s: Settings,
+    *,
+    encounters: int,
+    seed: int,
+    out: Path,
+    timeout: float,
+    serve: bool = False,
+) -> dict[str, Any]:
+    """The day, settled, and its summary. With ``serve`` the encounters go through the
+    gateway's API and the services stay up after (``rcm demo --serve``) until Ctrl-C."""
     t0 = time.monotonic()
     stack.up(s)
     out.mkdir(parents=True, exist_ok=True)
@@ -211,6 +222,8 @@ def run(s: Settings, *, encounters: int, seed: int, out: Path, timeout: float) -
     dos = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
     day = run_tagged(generate_day(encounters, seed, tenant=tenant, date_of_service=dos), run_id)
     claim_ids = [claim_id_for(tenant, e.encounter_id) for e in day]
+    # The demo payers' rules (rcm/payer_rules/), before coding starts: it reads them then.
+    asyncio.run(load_demo_rules(s, tenant))
     with (
         mailroom(s, out) as delivery_env,
         Fleet(
@@ -222,7 +235,10 @@ def run(s: Settings, *, encounters: int, seed: int, out: Path, timeout: float) -
         fleet.wait_healthy()
         print(f"services up; publishing {len(day)} encounters", flush=True)
         t_pub = time.monotonic()
-        asyncio.run(publish(s, day, tenant))
+        if serve:
+            asyncio.run(demo_serve.publish_through_gateway(s, day, tenant))
+        else:
+            asyncio.run(publish(s, day, tenant))
         copays = demo_ledger.copays(day)  # paid at check-in, before insurance answers
         asyncio.run(demo_ledger.send(s, tenant, list(copays), "rcm/demo-front-desk"))
         asyncio.run(wait_settled(s, claim_ids, timeout))
@@ -233,10 +249,12 @@ def run(s: Settings, *, encounters: int, seed: int, out: Path, timeout: float) -
             print(f"{appealed} claims appealed; waiting for the payers", flush=True)
             asyncio.run(wait_settled(s, claim_ids, timeout))
         delivered = asyncio.run(wait_delivered(s, claim_ids, 60))
-    result = asyncio.run(collect(s, claim_ids, day, out)) | delivered
-    result["run"] = run_id
-    result["seed"] = seed
-    result["seconds_to_settle"] = round(settle_s, 2)
-    result["wall_seconds"] = round(time.monotonic() - t0, 2)
-    (out / "summary.json").write_text(json.dumps(result, indent=2) + "\n")
+        result = asyncio.run(collect(s, claim_ids, day, out)) | delivered
+        result["run"] = run_id
+        result["seed"] = seed
+        result["seconds_to_settle"] = round(settle_s, 2)
+        result["wall_seconds"] = round(time.monotonic() - t0, 2)
+        (out / "summary.json").write_text(json.dumps(result, indent=2) + "\n")
+        if serve:
+            demo_serve.hold_open(s, tenant, result, out)
     return result

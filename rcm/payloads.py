@@ -30,6 +30,7 @@ PAYLOAD_COLUMNS: tuple[tuple[str, str, str], ...] = (
         for schema in (
             "claims",
             "coding",
+            "connector",
             "eligibility",
             "gateway",
             "remittance",

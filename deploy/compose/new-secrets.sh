@@ -14,6 +14,7 @@ rand() { od -An -N24 -tx1 /dev/urandom | tr -d ' \n'; }
     echo "RCM_OPS_TOKEN=$(rand)"
     echo "RCM_CLEARINGHOUSE_TOKEN=$(rand)"
     echo "RCM_STATEMENT_LINK_KEY=$(rand)"
+    echo "RCM_AUDIT_KEY=$(rand)"
     echo "GRAFANA_ADMIN_PASSWORD=$(rand)"
 } > "$out"
 echo "wrote $out (mode 0600)"

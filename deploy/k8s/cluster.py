@@ -30,6 +30,16 @@ SANDBOX_ONLY = ("simulator",)
 #: with (runtime/settings.py); set yours with a kustomize patch (README).
 CLEARINGHOUSE_PLACEHOLDER = "https://core.clearinghouse.invalid/"
 
+# The gateway (deploy/k8s/gateway_manifests.py): its public name (set yours with a
+# kustomize patch), the TLS certificate's Secret (cert-manager or your own), the ingress
+# controller's pod network (only its forwarded headers are believed), and the volume of
+# its signed audit checkpoints (ReadWriteMany: every pod anchors the one chain).
+GATEWAY_HOST = "rcm.example.invalid"
+GATEWAY_TLS_SECRET = "rcm-gateway-tls"  # noqa: S105 - a Secret's name, not a secret
+GATEWAY_PROXIES = "10.0.0.0/8"
+GATEWAY_REPLICAS = 2
+GATEWAY_AUDIT_VOLUME = "rcm-gateway-audit"
+
 
 @dataclass(frozen=True)
 class Scaling:
@@ -47,6 +57,8 @@ SCALING: dict[str, Scaling] = {
     "coding": Scaling(lag_threshold=500, memory="512Mi", memory_limit="1Gi"),
     "simulator": Scaling(lag_threshold=2000),
 }
+
+GATEWAY_RESOURCES = Scaling(cpu="500m", memory="512Mi", memory_limit="1Gi")
 
 # Reporting never scales (docs/scaling.md): only its resources apply. Its tables live in
 # memory, the claim memos (one a claim of the last one to two weeks) the largest part.

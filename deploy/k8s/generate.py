@@ -36,6 +36,7 @@ from deploy.k8s.cluster import (  # noqa: E402
     ReportingInfo,
     ServiceInfo,
 )
+from deploy.k8s.gateway_manifests import gateway_docs, gateway_info  # noqa: E402
 from deploy.k8s.kafka_manifests import kafka_docs, service_user, topic_docs  # noqa: E402
 from deploy.k8s.postgres_manifests import postgres_docs  # noqa: E402
 from deploy.k8s.reporting_manifests import reporting_docs, reporting_user  # noqa: E402
@@ -106,6 +107,7 @@ def render() -> dict[str, str]:
             *(d for s in services for d in service_docs(s)),
             *reporting_docs(reporting),
         ],
+        "45-gateway.yaml": lambda: gateway_docs(gateway_info()),
         "50-keda.yaml": lambda: keda_docs(services),
     }
     out = {name: _dump(make()) for name, make in files.items()}

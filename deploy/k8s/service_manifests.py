@@ -112,6 +112,7 @@ def secret_docs() -> list[dict[str, Any]]:
                 "RCM_OPS_TOKEN": "CHANGE-ME",
                 "RCM_CLEARINGHOUSE_TOKEN": "CHANGE-ME",
                 "RCM_STATEMENT_LINK_KEY": "CHANGE-ME",
+                "RCM_AUDIT_KEY": "CHANGE-ME",
             },
         },
         {

@@ -23,6 +23,11 @@ from services.gateway.ops_cache import LagCache, OpsTools, TtlCache
 from services.gateway.ops_sessions import NeedsLogin, on_needs_login
 from services.gateway.request_metrics import RequestMetrics
 from services.gateway.routes import (
+    app_accounts,
+    app_actions,
+    app_kpis,
+    app_login,
+    app_pages,
     appeals,
     claims,
     coverage,
@@ -40,6 +45,7 @@ from services.gateway.routes import (
     workqueues,
     x12files,
 )
+from services.gateway.web import PageError, SignInFirst, on_page_error, on_sign_in_first
 
 DESCRIPTION = """
 The HTTP door of RCM Pipeline. Authenticate with `Authorization: Bearer <API key>`;
@@ -99,6 +105,8 @@ def create_app(s: Settings | None = None, g: GatewaySettings | None = None) -> F
     app.add_middleware(SecurityHeaders)
     add_handlers(app, g.retry_after_s)
     app.add_exception_handler(NeedsLogin, on_needs_login)
+    app.add_exception_handler(SignInFirst, on_sign_in_first)
+    app.add_exception_handler(PageError, on_page_error)
 
     areas = (
         meta,
@@ -113,7 +121,8 @@ def create_app(s: Settings | None = None, g: GatewaySettings | None = None) -> F
         kpis,
         x12files,
     )
-    for area in (*areas, ops, underpayments, appeals, ops_login, statement_view):
+    office = (app_login, app_pages, app_actions, app_accounts, app_kpis)  # /login, /app/
+    for area in (*areas, ops, underpayments, appeals, ops_login, statement_view, *office):
         app.include_router(area.router)
     app.include_router(ops.metrics_router)
     return app

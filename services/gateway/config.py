@@ -111,6 +111,25 @@ class GatewaySettings(BaseSettings):
     )
     ops_ticket_s: int = Field(default=60, ge=5, le=600, description="One-time login link lifetime")
 
+    # --- people: the billing office's sign-in and pages under /app/ (users.py, web.py) ---
+    idle_s: int = Field(
+        default=900,
+        ge=30,
+        le=86_400,
+        description="A signed-in person is signed out after this idle",
+    )
+    user_session_s: int = Field(
+        default=12 * 3600, ge=60, le=7 * 86400, description="A sign-in lasts at most this long"
+    )
+    lock_after: int = Field(
+        default=5, ge=1, le=100, description="Failed sign-ins in a row that lock an account"
+    )
+    lock_s: int = Field(default=900, ge=10, le=86_400, description="How long a lock-out lasts")
+    invite_s: int = Field(
+        default=72 * 3600, ge=60, le=30 * 86400, description="How long an invite link works"
+    )
+    queue_page: int = Field(default=50, ge=5, le=500, description="Work-queue rows a page")
+
     # --- HTTP hardening (services/gateway/hardening.py) ---
     trusted_proxies: str = Field(
         default="",

@@ -9,8 +9,9 @@ import urllib.parse
 MAX_FIELDS = 5
 
 
-def parse(raw: bytes) -> dict[str, list[str]]:
-    return urllib.parse.parse_qs(raw.decode(errors="replace"), max_num_fields=MAX_FIELDS)
+def parse(raw: bytes, max_fields: int = MAX_FIELDS) -> dict[str, list[str]]:
+    """Raises ValueError when the body has more than ``max_fields`` fields."""
+    return urllib.parse.parse_qs(raw.decode(errors="replace"), max_num_fields=max_fields)
 
 
 def first(form: dict[str, list[str]], name: str) -> str:

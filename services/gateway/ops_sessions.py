@@ -85,19 +85,25 @@ def https(request: Request) -> bool:
     return guard.proxies.https(request)
 
 
-def csrf_ok(request: Request, sent: str) -> bool:
+def csrf_ok(request: Request, sent: str, cookie_name: str = CSRF_COOKIE) -> bool:
     """A cookie-authenticated form's double-submit token: the form field must equal the
     SameSite=Strict cookie set with the form, which another site can neither read nor set;
     and a browser saying the request is cross-site is refused outright."""
     if request.headers.get("sec-fetch-site", "") == "cross-site":
         return False
-    cookie = request.cookies.get(CSRF_COOKIE, "")
+    cookie = request.cookies.get(cookie_name, "")
     return bool(cookie) and len(cookie) <= 100 and hmac.compare_digest(cookie, sent)
 
 
-def with_csrf(response: Response, token: str, secure: bool) -> Response:
+def with_csrf(
+    response: Response,
+    token: str,
+    secure: bool,
+    cookie_name: str = CSRF_COOKIE,
+    path: str = COOKIE_PATH,
+) -> Response:
     response.set_cookie(
-        CSRF_COOKIE, token, path=COOKIE_PATH, httponly=True, samesite="strict", secure=secure
+        cookie_name, token, path=path, httponly=True, samesite="strict", secure=secure
     )
     return response
 

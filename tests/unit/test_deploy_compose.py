@@ -70,6 +70,7 @@ SECRETS = (
     "RCM_OPS_TOKEN",
     "RCM_CLEARINGHOUSE_TOKEN",
     "RCM_STATEMENT_LINK_KEY",
+    "RCM_AUDIT_KEY",
     "GRAFANA_ADMIN_PASSWORD",
 )
 
@@ -183,13 +184,21 @@ def test_reporting_runs_once_from_the_one_image_without_postgres() -> None:
 
 def test_the_gateway_is_pointed_at_the_reporting_service() -> None:
     services = compose()["services"]
-    # The gateway is not in the compose file yet: every service gets the shared
-    # environment, so a gateway added with it reads reporting at its name and port.
     url = f"http://reporting:{REPORTING_PORT}"
-    for name in [*SERVICES, "reporting", "topics"]:
+    for name in [*SERVICES, "reporting", "topics", "gateway"]:
         assert services[name]["environment"]["RCM_GATEWAY_REPORTING_URL"] == url
-    if "gateway" in services:
-        assert services["gateway"]["environment"]["RCM_GATEWAY_REPORTING_URL"] == url
+
+
+def test_the_gateway_serves_on_loopback_with_its_audit_key_and_checkpoint_volume() -> None:
+    gw = compose()["services"]["gateway"]
+    assert gw["command"] == ["python", "-m", "services.gateway"]
+    assert gw["image"] == compose()["services"]["topics"]["image"]
+    assert gw["ports"] == ["127.0.0.1:6100:6100"]  # no one else reaches plain http
+    assert "http://127.0.0.1:6100/healthz" in " ".join(gw["healthcheck"]["test"])
+    env = gw["environment"]
+    assert env["RCM_AUDIT_KEY"].startswith("${RCM_AUDIT_KEY:?")
+    assert env["RCM_DATABASE_URL"].endswith("@postgres:5432/rcm")
+    assert gw["volumes"] == [f"audit-checkpoints:{env['RCM_AUDIT_CHECKPOINT_DIR']}"]
 
 
 def test_prometheus_scrapes_every_instance_with_the_ops_token_and_the_lag_exporter() -> None:

@@ -431,3 +431,46 @@ def test_the_sandbox_overlay_adds_the_simulator_and_leaves_production() -> None:
         "RCM_CLEARINGHOUSE_URL": "http://rcm-simulator:6106",
         "RCM_X12_USAGE": "T",
     }
+
+
+def test_the_gateway_is_deployed_behind_tls_with_probes_resources_and_its_secrets() -> None:
+    dep = one("Deployment", "rcm-gateway")
+    assert dep["spec"]["replicas"] >= 2
+    c = _container(dep)
+    assert c["command"] == ["python", "-m", "services.gateway"]
+    port = c["ports"][0]["containerPort"]
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        assert c[probe]["httpGet"] == {"path": "/healthz", "port": "ops"}
+    assert c["resources"]["requests"]["cpu"]
+    assert c["resources"]["limits"]["memory"]
+    env = {e["name"]: e for e in c["env"]}
+    for name, secret in [
+        ("RCM_AUDIT_KEY", "rcm-app"),
+        ("RCM_STATEMENT_LINK_KEY", "rcm-app"),
+        ("RCM_DATABASE_URL", "rcm-db"),
+        ("RCM_KAFKA_SASL_PASSWORD", "rcm-gateway"),
+    ]:
+        assert env[name]["valueFrom"]["secretKeyRef"]["name"] == secret, name
+    assert "RCM_AUDIT_KEY" in one("Secret", "rcm-app")["stringData"]
+    # The signed audit checkpoints outlive the pods: a claimed volume, not an emptyDir.
+    mount = next(
+        m for m in c["volumeMounts"] if m["mountPath"] == env["RCM_AUDIT_CHECKPOINT_DIR"]["value"]
+    )
+    volume = next(
+        v for v in dep["spec"]["template"]["spec"]["volumes"] if v["name"] == mount["name"]
+    )
+    claim = volume["persistentVolumeClaim"]["claimName"]
+    assert one("PersistentVolumeClaim", claim)["spec"]["accessModes"] == ["ReadWriteMany"]
+    svc = one("Service", "rcm-gateway")
+    assert svc["spec"]["ports"][0]["port"] == port
+    ing = one("Ingress", "rcm-gateway")["spec"]
+    [tls] = ing["tls"]
+    [rule] = ing["rules"]
+    assert tls["secretName"]
+    assert rule["host"] in tls["hosts"]
+    backend = rule["http"]["paths"][0]["backend"]["service"]
+    assert backend["name"] == "rcm-gateway"
+    assert backend["port"]["name"] == svc["spec"]["ports"][0]["name"]
+    assert (
+        "45-gateway.yaml" in yaml.safe_load((K8S / "kustomization.yaml").read_text())["resources"]
+    )

@@ -1,0 +1,109 @@
+"""The billing office's test world (issue 28): a gateway of its own with people of two
+tenants made by the real `rcm users create`, a loopback browser client, and held claims
+whose encounters came through the gateway (test_app_people.py, test_app_browser.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import re
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+
+from runtime.settings import REPO_ROOT, Settings
+from tests.builders import encounter
+from tests.integration.gateway_env import Env, add_claim, add_event, body, gateway_env
+
+PASSWORD = "correct horse battery"
+LOCK_AFTER = 3
+IDLE_S = 30
+REASON = {"code": "DX-INVALID", "message": "J02.9 is not a billable code", "fix": "code J03.90"}
+
+
+async def rcm_users_create(env: Env, *args: str, password: str | None = PASSWORD) -> dict[str, Any]:
+    """Runs the real command line, as an administrator would."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "rcm.cli",
+        "users",
+        "create",
+        *args,
+        cwd=REPO_ROOT,
+        env={**os.environ, "RCM_GATEWAY_SCHEMA_NAME": env.g.schema_name},
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await proc.communicate((password + "\n").encode() if password else b"")
+    assert proc.returncode == 0, err.decode()
+
+    result: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
+    return result
+
+
+PEOPLE = [
+    ("tenant-a", "biller@a.example", "biller"),
+    ("tenant-a", "desk@a.example", "front_desk"),
+    ("tenant-b", "biller@b.example", "biller"),
+]
+
+
+@contextlib.asynccontextmanager
+async def app_env(live_stack: Settings) -> AsyncIterator[Env]:
+    """The gateway with PEOPLE (``env.tokens[email]`` is each one's user id)."""
+    async with gateway_env(
+        live_stack, uuid.uuid4().hex[:10], lock_after=LOCK_AFTER, idle_s=IDLE_S, queue_page=5
+    ) as e:
+        for tenant, email, role in PEOPLE:
+            made = await rcm_users_create(e, "--tenant", tenant, "--email", email, "--role", role)
+            e.tokens[email] = made["user_id"]
+        yield e
+
+
+def browser(env: Env) -> httpx.AsyncClient:
+    """A person's browser on the gateway's loopback address (plain http: dev)."""
+    transport = httpx.ASGITransport(app=env.app, client=("127.0.0.1", 50000))
+    return httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1")
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert found, html[:500]
+    return found.group(1)
+
+
+async def sign_in(
+    b: httpx.AsyncClient, email: str, password: str = PASSWORD, next: str = "/app/", code: str = ""
+) -> httpx.Response:
+    form = await b.get("/login", params={"next": next})
+    assert form.status_code == 200
+    data = {"email": email, "password": password, "csrf": csrf_of(form.text), "next": next}
+    if code:
+        data["code"] = code
+    return await b.post("/login", data=data)
+
+
+async def audit_rows(env: Env, actor: str) -> list[Any]:
+    return await env.gateway.fetch(
+        "SELECT action, resource, outcome, claim_ids FROM audit_log WHERE actor = $1 ORDER BY seq",
+        actor,
+    )
+
+
+async def held_claim(env: Env, encounter_id: str, **cols: Any) -> str:
+    """A claim of tenant-a held at coding, its encounter taken by the gateway's API."""
+    enc = encounter(encounter_id=encounter_id, diagnoses=["J02.9"])
+    r = await env.client.post("/v1/encounters", json=body(enc), headers=env.auth("a_all"))
+    assert r.status_code == 202, r.text
+    claim_id = str(r.json()["claim_id"])
+    await add_claim(env, "tenant-a", claim_id, "HELD", encounter_id=encounter_id, **cols)
+    await add_event(env, claim_id, "rcm.eligibility.checked.v1", "ELIGIBLE")
+    await add_event(env, claim_id, "rcm.claim.held.v1", "HELD", {"reasons": [REASON]})
+    return claim_id
