@@ -187,6 +187,8 @@ def print_summary(result: dict[str, object], out: Path) -> None:
     table.add_row("refunded to patients", usd("refunded_cents"))
     table.add_row("patient credit held", usd("credit_held_cents"))
     table.add_row("lines underpaid against contract", str(result.get("underpaid_lines", 0)))
+    table.add_row("denied or reduced lines (work items)", str(result["line_denials"]))
+    table.add_row("appeals (overturned)", f"{result['appeals']} ({result['appeals_overturned']})")
     if result["self_pay_cents"]:
         table.add_row("self-pay visits (billed to the patient)", usd("self_pay_cents"))
     table.add_row("held for a person (work queues)", usd("waiting_for_a_person_cents"))

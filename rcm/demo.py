@@ -20,6 +20,7 @@ from rcm.cli_contracts import load_demo_contracts
 from rcm.cli_partners import load_demo_partner
 from rcm.cli_payer_rules import load_demo_rules
 from rcm.cli_payers import load_demo_payers
+from rcm.demo_appeals import file_appeals
 from rcm.mailroom import mailroom, wait_delivered
 from rcm.practice import PRACTICE_CONTACT
 from rcm.processes import Fleet, fleet_env
@@ -243,6 +244,10 @@ def run(
         asyncio.run(wait_settled(s, claim_ids, timeout))
         asyncio.run(demo_ledger.refund_credits(s, tenant, claim_ids, run_id))
         settle_s = time.monotonic() - t_pub
+        appealed = asyncio.run(file_appeals(s, tenant, claim_ids, 30))
+        if appealed:  # the payers' reprocessing 835s give some claims work again
+            print(f"{appealed} claims appealed; waiting for the payers", flush=True)
+            asyncio.run(wait_settled(s, claim_ids, timeout))
         delivered = asyncio.run(wait_delivered(s, claim_ids, 60))
         result = asyncio.run(collect(s, claim_ids, day, out)) | delivered
         result["run"] = run_id

@@ -113,6 +113,27 @@ async def coordination(conn: asyncpg.Connection, claim_ids: list[str]) -> dict[s
     }
 
 
+async def line_denials(conn: asyncpg.Connection, claim_ids: list[str]) -> int:
+    """Denied or reduced lines (claim level included) that became work items: counted,
+    not money (their amounts are in adjusted_cents and patient_responsibility_cents)."""
+    return int(
+        await conn.fetchval(
+            "SELECT count(*) FROM remittance.line_denial_v1 WHERE claim_id = ANY($1::text[])",
+            claim_ids,
+        )
+    )
+
+
+async def appeals(conn: asyncpg.Connection, claim_ids: list[str]) -> dict[str, int]:
+    """Appeals filed for the day's claims, and how many the payers overturned."""
+    row = await conn.fetchrow(
+        "SELECT count(*) AS filed, count(*) FILTER (WHERE outcome = 'overturned') AS overturned"
+        " FROM claims.appeal_v1 WHERE claim_id = ANY($1::text[])",
+        claim_ids,
+    )
+    return {"appeals": int(row["filed"]), "appeals_overturned": int(row["overturned"])}
+
+
 #: People's and the cycle's changes to what patients owe, by claim kind (issue 29 parts 4
 #: and 6): written off (a reason code: small balances, charity...), moved to the payers'
 #: side by a transfer; and the guarantors' money: paid, refunded, held as a credit.
@@ -203,6 +224,8 @@ async def summary(
         **cob,
         "written_off_cents": insured_wo + self_pay_wo,
         **side,
+        "line_denials": await line_denials(conn, claim_ids),
+        **await appeals(conn, claim_ids),
         "unreconciled_cents": charged
         - paid
         - adjusted

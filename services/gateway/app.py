@@ -28,6 +28,7 @@ from services.gateway.routes import (
     app_kpis,
     app_login,
     app_pages,
+    appeals,
     claims,
     coverage,
     intake,
@@ -121,7 +122,7 @@ def create_app(s: Settings | None = None, g: GatewaySettings | None = None) -> F
         x12files,
     )
     office = (app_login, app_pages, app_actions, app_accounts, app_kpis)  # /login, /app/
-    for area in (*areas, ops, underpayments, ops_login, statement_view, *office):
+    for area in (*areas, ops, underpayments, appeals, ops_login, statement_view, *office):
         app.include_router(area.router)
     app.include_router(ops.metrics_router)
     return app
