@@ -31,14 +31,22 @@ SCHEMAS: tuple[str, ...] = (
     "remittance",
     "statements",
     "gateway",
+    "connector",
 )
 GATEWAY = "gateway"
 GRAFANA = f"{PREFIX}grafana"
 
 #: The views each room lets the gateway's role read (docs/views.md, "read by gateway").
 GATEWAY_VIEWS: Mapping[str, tuple[str, ...]] = {
-    "claims": ("claim_v1", "claim_timeline_v1", "claim_submission_v1", "payer_v1"),
-    "remittance": ("remit_v1", "posting_v1", "denial_v1", "unmatched_v1", "underpayment_v1"),
+    "claims": ("claim_v1", "claim_timeline_v1", "claim_submission_v1", "payer_v1", "appeal_v1"),
+    "remittance": (
+        "remit_v1",
+        "posting_v1",
+        "denial_v1",
+        "unmatched_v1",
+        "underpayment_v1",
+        "line_denial_v1",
+    ),
     "statements": (
         "ledger_v1",
         "claim_charge_v1",
@@ -48,6 +56,13 @@ GATEWAY_VIEWS: Mapping[str, tuple[str, ...]] = {
         "credit_balance_v1",
     ),
     "connector": ("receipts_v1",),
+}
+
+#: Every room's runtime role that reads another room's views, and which (docs/views.md).
+VIEW_READERS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
+    GATEWAY: GATEWAY_VIEWS,
+    # a payer that answers no real-time 270 is decided from the registry
+    "eligibility": {"claims": ("payer_v1",)},
 }
 
 #: What Grafana may read: view columns without PHI (no patient, guarantor, claim or
@@ -127,11 +142,12 @@ def grant_sql(schema: str, tables: Iterable[str], existing: set[str]) -> list[st
                     f"REVOKE SELECT, UPDATE ON {s}.{_ok(table)} FROM {rt}",
                     f"GRANT SELECT ({cols}) ON {s}.{_ok(table)} TO {rt}",
                 ]
-    gateway = runtime_role(GATEWAY)
-    views = [v for v in GATEWAY_VIEWS.get(schema, ()) if v in present]
-    if gateway in existing and views:
-        out.append(f"GRANT USAGE ON SCHEMA {s} TO {gateway}")
-        out += [f"GRANT SELECT ON {s}.{_ok(v)} TO {gateway}" for v in views]
+    for reader, granted in VIEW_READERS.items():
+        role = runtime_role(reader)
+        views = [v for v in granted.get(schema, ()) if v in present]
+        if role in existing and views:
+            out.append(f"GRANT USAGE ON SCHEMA {s} TO {role}")
+            out += [f"GRANT SELECT ON {s}.{_ok(v)} TO {role}" for v in views]
     graf = [(v, cols) for (sch, v), cols in GRAFANA_COLUMNS.items() if sch == s and v in present]
     if GRAFANA in existing and graf:
         out.append(f"GRANT USAGE ON SCHEMA {s} TO {GRAFANA}")

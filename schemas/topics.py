@@ -55,6 +55,8 @@ PRODUCERS: dict[str, tuple[str, ...]] = {
     "x12.file-received": ("connector",),
     "x12.file-uploaded": ("gateway",),
     "ledger.command": ("gateway",),
+    "claim.appeal_requested": ("gateway",),
+    "claim.appeal_sent": ("claims",),
     "claim.adjudicated": ("remittance",),
     "statement.issued": ("statements",),
     "claim.balance_zero": ("statements",),
