@@ -268,7 +268,7 @@ async def adopt(conn: asyncpg.Connection, schema: str, owner: str) -> None:
     s = _ok(schema)
     await conn.execute(f"ALTER SCHEMA {s} OWNER TO {_ok(owner)}")
     rels = await conn.fetch(
-        "SELECT c.relname, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid ="
+        "SELECT c.relname, c.relkind::text AS relkind FROM pg_class c JOIN pg_namespace n ON n.oid ="
         " c.relnamespace WHERE n.nspname = $1 AND c.relkind IN ('r','p','v','m','S')"
         " AND c.relowner <> $2::regrole AND NOT EXISTS (SELECT 1 FROM pg_depend d"
         " WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype IN"
