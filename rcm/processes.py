@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 
 from rcm.cli_payers import DEMO_PAYERS
+from rcm.stack_sftp import accounts_file as sftp_accounts_file
 from runtime.settings import REPO_ROOT, Settings, settings
 
 # name -> ops port; the order is the order they start in.
@@ -27,6 +28,7 @@ SERVICES: dict[str, int] = {
     "statements": 6105,
     "gateway": 6100,
     "reporting": 6107,
+    "connector": 6109,
 }
 
 
@@ -188,6 +190,11 @@ def fleet_env(s: Settings) -> dict[str, str]:
     for name in ("RCM_CODING_PAYERS_FILE", "RCM_STATEMENTS_PAYERS_FILE"):
         if name not in os.environ:
             env[name] = str(DEMO_PAYERS)
+    # The connector works the stack's SFTP mailbox (rcm/stack_sftp.py): it uploads every
+    # tenant's 837s there and polls the inbound folder often (a short local round trip).
+    if "RCM_CONNECTOR_ACCOUNTS_FILE" not in os.environ:
+        env["RCM_CONNECTOR_ACCOUNTS_FILE"] = str(sftp_accounts_file(s))
+    env.setdefault("RCM_CONNECTOR_POLL_S", os.environ.get("RCM_CONNECTOR_POLL_S", "0.2"))
     if s.http_port_offset:
         env["RCM_HTTP_PORT_OFFSET"] = str(s.http_port_offset)
         env["RCM_GATEWAY_PORT"] = str(SERVICES["gateway"] + s.http_port_offset)

@@ -21,8 +21,9 @@ from schemas.events import (
     StatementIssued,
 )
 from schemas.events_payments import ClaimBalanceZero
+from schemas.events_transport import X12FileSent
 from schemas.events_workqueue import ClaimFixed, ClaimVoidRequested
-from services.claims import batch, handlers, timers
+from services.claims import batch, handlers, sent, timers
 from services.claims.config import ClaimsSettings
 
 PORT = 6103
@@ -52,6 +53,7 @@ def wire(svc: Service, cfg: ClaimsSettings) -> None:
     svc.on(ClaimFixed, partial(handlers.on_fixed, cfg=cfg))
     svc.on(ClaimBalanceZero, partial(handlers.on_balance_zero, cfg=cfg))
     svc.on(ClaimVoidRequested, partial(handlers.on_void_requested, cfg=cfg))
+    svc.on(X12FileSent, partial(sent.on_file_sent, cfg=cfg))
     svc.before_batch(handlers.prelock)
 
 

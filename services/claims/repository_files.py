@@ -1,0 +1,40 @@
+"""The SQL of the interchange hand-off to the connector (services/claims/batch.py and
+sent.py); beside repository.py, which holds the rest of the room's statements."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import asyncpg
+
+
+async def hand_off(conn: asyncpg.Connection, claim_ids: Sequence[str]) -> None:
+    """The claims of an interchange handed to the connector: no longer waiting to be
+    batched, still CODED until the connector reports the upload (services/claims/sent.py)."""
+    await conn.execute(
+        "UPDATE claims SET outgoing_frequency = NULL WHERE claim_id = ANY($1::text[])",
+        list(claim_ids),
+    )
+
+
+async def interchange_of(conn: asyncpg.Connection, tenant: str, icn: int) -> asyncpg.Record | None:
+    row: asyncpg.Record | None = await conn.fetchrow(
+        "SELECT group_control_number, payer_id, x12 FROM interchanges"
+        " WHERE interchange_control_number = $1 AND tenant = $2",
+        icn,
+        tenant,
+    )
+    return row
+
+
+async def submissions_of(conn: asyncpg.Connection, icn: int) -> list[asyncpg.Record]:
+    """The claims an interchange carried: claim id, CLM01, frequency code, and the
+    claim's trace and total charge."""
+    return list(
+        await conn.fetch(
+            "SELECT s.claim_id, s.patient_control_number, s.frequency_code, c.traceparent,"
+            " c.total_charge_cents FROM submissions s JOIN claims c USING (claim_id)"
+            " WHERE s.interchange_control_number = $1 ORDER BY s.claim_id",
+            icn,
+        )
+    )
