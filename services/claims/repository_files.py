@@ -19,7 +19,7 @@ async def hand_off(conn: asyncpg.Connection, claim_ids: Sequence[str]) -> None:
 
 async def interchange_of(conn: asyncpg.Connection, tenant: str, icn: int) -> asyncpg.Record | None:
     row: asyncpg.Record | None = await conn.fetchrow(
-        "SELECT group_control_number, payer_id, x12 FROM interchanges"
+        "SELECT interchange_control_number, group_control_number, payer_id, x12 FROM interchanges"
         " WHERE interchange_control_number = $1 AND tenant = $2",
         icn,
         tenant,
@@ -36,5 +36,29 @@ async def submissions_of(conn: asyncpg.Connection, icn: int) -> list[asyncpg.Rec
             " c.total_charge_cents FROM submissions s JOIN claims c USING (claim_id)"
             " WHERE s.interchange_control_number = $1 ORDER BY s.claim_id",
             icn,
+        )
+    )
+
+
+async def interchange_by_group(
+    conn: asyncpg.Connection, tenant: str, gcn: int
+) -> asyncpg.Record | None:
+    """The tenant's interchange whose functional group (GS06) a 999 answers."""
+    row: asyncpg.Record | None = await conn.fetchrow(
+        "SELECT interchange_control_number, x12 FROM interchanges"
+        " WHERE tenant = $1 AND group_control_number = $2"
+        " ORDER BY interchange_control_number DESC LIMIT 1",
+        tenant,
+        gcn,
+    )
+    return row
+
+
+async def traces(conn: asyncpg.Connection, claim_ids: Sequence[str]) -> list[asyncpg.Record]:
+    """Each claim's trace context (the acknowledgements join the claim's trace)."""
+    return list(
+        await conn.fetch(
+            "SELECT claim_id, traceparent FROM claims WHERE claim_id = ANY($1::text[])",
+            list(claim_ids),
         )
     )
