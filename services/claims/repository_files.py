@@ -3,9 +3,13 @@ sent.py); beside repository.py, which holds the rest of the room's statements.""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import asyncpg
+
+from runtime.context import Context
+from services.claims.repository import BatchLocks
 
 
 async def hand_off(conn: asyncpg.Connection, claim_ids: Sequence[str]) -> None:
@@ -62,3 +66,29 @@ async def traces(conn: asyncpg.Connection, claim_ids: Sequence[str]) -> list[asy
             list(claim_ids),
         )
     )
+
+
+async def lock_all(ctx: Context, claim_ids: Sequence[str]) -> dict[str, Mapping[str, Any] | None]:
+    """Locks the claims of an interchange in one round trip (those the batch did not
+    lock up front), in claim id order, and returns each one's row (None: no claim)."""
+    locks = ctx.batch if isinstance(ctx.batch, BatchLocks) else None
+    out: dict[str, Mapping[str, Any] | None] = {}
+    todo = []
+    for cid in sorted(claim_ids):
+        hit = locks.take(cid, False) if locks is not None else None
+        if hit is not None:
+            out[cid] = hit[1]
+        else:
+            todo.append(cid)
+    if todo:
+        await ctx.flush()
+        rows = await ctx.conn.fetch(
+            "SELECT * FROM claims_for_update($1::text[], $2::boolean[])",
+            todo,
+            [False] * len(todo),
+        )
+        for r in rows:
+            if locks is not None:
+                locks.add(r)
+            out[r["claim_id"]] = dict(r) if r["state"] is not None else None
+    return out

@@ -17,7 +17,6 @@ import logging
 from runtime.context import Context
 from schemas.events import ClaimSubmitted
 from schemas.events_transport import X12FileSent
-from services.claims import repository as repo
 from services.claims import repository_files, saga
 from services.claims.config import ClaimsSettings
 from services.claims.handlers import Change, apply
@@ -35,8 +34,9 @@ async def on_file_sent(ctx: Context, ev: X12FileSent, *, cfg: ClaimsSettings) ->
         return
     subs = await repository_files.submissions_of(ctx.conn, icn)
     n = len(subs)
-    for sub in subs:  # in claim id order: locks taken in one order never deadlock
-        claim_id, row = await repo.lock(ctx, sub["claim_id"])
+    rows = await repository_files.lock_all(ctx, [s["claim_id"] for s in subs])
+    for sub in subs:
+        claim_id, row = sub["claim_id"], rows.get(sub["claim_id"])
         current = State(row["state"]) if row is not None else None
         c = ctx.service.context(
             ctx.conn,
