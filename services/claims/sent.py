@@ -46,6 +46,7 @@ async def on_file_sent(ctx: Context, ev: X12FileSent, *, cfg: ClaimsSettings) ->
             traceparent=sub["traceparent"],
         )
         c.pending, c.deferred, c.batch = ctx.pending, ctx.deferred, ctx.batch
+        c.traceparent = sub["traceparent"]  # its claim.submitted continues the claim's trace
         pcn, freq = sub["patient_control_number"], sub["frequency_code"]
         detail = {
             "interchange_control_number": f"{icn:09d}",
