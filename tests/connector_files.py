@@ -4,7 +4,11 @@ the clearinghouse's; the connector checks only the envelope), and a shipped 835.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+
+import asyncpg
 
 from runtime.x12 import Envelope, segment, transaction, wrap
 
@@ -32,3 +36,16 @@ def claim_837(icn: int) -> bytes:
 
 def remit_835() -> bytes:
     return (FIXTURES / "X221-multiple-claims-single-check.edi").read_bytes()
+
+
+@asynccontextmanager
+async def outbox_left_clean(pool: asyncpg.Pool) -> AsyncIterator[None]:
+    """What a test announces through the connector's real outbox goes nowhere: the rows
+    it added are dropped at its end, so no fleet started later relays a test tenant's
+    files to the rooms that read them (claims dead-letters a 999 for an interchange it
+    never sent)."""
+    mark = await pool.fetchval("SELECT coalesce(max(id), 0) FROM outbox")
+    try:
+        yield
+    finally:
+        await pool.execute("DELETE FROM outbox WHERE id > $1", mark)

@@ -26,7 +26,7 @@ from services.connector.app import service
 from services.connector.config import Account, ConnectorSettings, load_accounts
 from services.connector.metrics import ConnectorMetrics
 from services.connector.outbound import Sender
-from tests.connector_files import claim_837
+from tests.connector_files import claim_837, outbox_left_clean
 
 pytestmark = pytest.mark.integration
 
@@ -38,7 +38,9 @@ if os.geteuid() != 0:
 async def connector(live_stack: Settings) -> AsyncIterator[tuple[Service, ConnectorMetrics]]:
     svc, metrics = service(live_stack)
     await svc.start_resources()
-    yield svc, metrics
+    assert svc.pool is not None
+    async with outbox_left_clean(svc.pool):
+        yield svc, metrics
     await svc.stop_resources()
 
 

@@ -37,7 +37,7 @@ from services.connector.mailbox import (
 from services.connector.metrics import ConnectorMetrics
 from services.connector.outbound import Sender, file_name, send
 from services.connector.poller import Poller
-from tests.connector_files import ack_277ca, ack_999, claim_837, remit_835
+from tests.connector_files import ack_277ca, ack_999, claim_837, outbox_left_clean, remit_835
 
 pytestmark = pytest.mark.integration
 
@@ -52,7 +52,9 @@ if os.geteuid() != 0:
 async def connector(live_stack: Settings) -> AsyncIterator[tuple[Service, ConnectorMetrics]]:
     svc, metrics = service(live_stack)
     await svc.start_resources()
-    yield svc, metrics
+    assert svc.pool is not None
+    async with outbox_left_clean(svc.pool):
+        yield svc, metrics
     await svc.stop_resources()
 
 
