@@ -28,6 +28,13 @@ def ack_277ca(icn: int) -> bytes:
     return wrap(env, [transaction("277", "0001", body, "005010X214")]).encode()
 
 
+def status_277(icn: int) -> bytes:
+    """A payer's claim status (277, X212): a file claims does not read from the mailbox."""
+    env = Envelope("ZZ", "CLEARHOUSE", "ZZ", "RCMPIPELINE", "HN", "005010X212", icn, icn, at=AT)
+    body = [segment("BHT", "0010", "08", f"S{icn}", "20261207", "0930", "DG")]
+    return wrap(env, [transaction("277", "0001", body, "005010X212")]).encode()
+
+
 def claim_837(icn: int) -> bytes:
     env = Envelope("ZZ", "RCMPIPELINE", "ZZ", "CLEARHOUSE", "HC", "005010X222A1", icn, icn, at=AT)
     body = [segment("BHT", "0019", "00", f"B{icn}", "20261207", "0930", "CH")]
