@@ -172,7 +172,11 @@ async def wait_settled(
 
 
 async def collect(
-    s: Settings, claim_ids: list[str], encounters: list[EncounterCreated], out: Path
+    s: Settings,
+    claim_ids: list[str],
+    encounters: list[EncounterCreated],
+    out: Path,
+    since: dt.datetime | None = None,
 ) -> dict[str, Any]:
     conn = await asyncpg.connect(s.database_url)
     try:
@@ -180,8 +184,12 @@ async def collect(
         result = await readmodel.summary(conn, charges, len(encounters))
         x12_dir = out / "x12"
         x12_dir.mkdir(parents=True, exist_ok=True)
+        icns = []
         for icn, text in await readmodel.interchanges(conn, claim_ids):
             (x12_dir / f"{icn}.837").write_text(text)
+            icns.append(icn)
+        since = since or dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
+        result["transport"] = await readmodel.transport(conn, s.tenant, icns, since)
         for name, text in await readmodel.remits(conn, claim_ids):
             (x12_dir / f"{name}.835").write_text(text)
         for name, text in await acknowledgement_files(s, claim_ids):  # 999s and 277CAs
@@ -214,6 +222,7 @@ def run(
     """The day, settled, and its summary. With ``serve`` the encounters go through the
     gateway's API and the services stay up after (``rcm demo --serve``) until Ctrl-C."""
     t0 = time.monotonic()
+    started = dt.datetime.now(dt.UTC)
     stack.up(s)
     out.mkdir(parents=True, exist_ok=True)
     tenant = s.tenant
@@ -249,7 +258,7 @@ def run(
             print(f"{appealed} claims appealed; waiting for the payers", flush=True)
             asyncio.run(wait_settled(s, claim_ids, timeout))
         delivered = asyncio.run(wait_delivered(s, claim_ids, 60))
-        result = asyncio.run(collect(s, claim_ids, day, out)) | delivered
+        result = asyncio.run(collect(s, claim_ids, day, out, started)) | delivered
         result["run"] = run_id
         result["seed"] = seed
         result["seconds_to_settle"] = round(settle_s, 2)

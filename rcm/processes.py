@@ -17,6 +17,7 @@ import httpx
 from rcm.cli_payers import DEMO_PAYERS
 from rcm.stack_kafka_auth import service_kafka_env
 from rcm.stack_roles import service_db_env
+from rcm.stack_sftp import accounts_file as sftp_accounts_file
 from runtime.settings import REPO_ROOT, Settings, settings
 
 # name -> ops port; the order is the order they start in.
@@ -29,6 +30,7 @@ SERVICES: dict[str, int] = {
     "statements": 6105,
     "gateway": 6100,
     "reporting": 6107,
+    "connector": 6109,
 }
 
 
@@ -197,6 +199,11 @@ def fleet_env(s: Settings) -> dict[str, str]:
             env[name] = str(DEMO_PAYERS)
     if s.clearinghouse_url == DEFAULT_CLEARINGHOUSE_URL:
         env.update(_simulator_core(s))
+    # The connector works the stack's SFTP mailbox (rcm/stack_sftp.py): it uploads every
+    # tenant's 837s there and polls the inbound folder often (a short local round trip).
+    if "RCM_CONNECTOR_ACCOUNTS_FILE" not in os.environ:
+        env["RCM_CONNECTOR_ACCOUNTS_FILE"] = str(sftp_accounts_file(s))
+    env.setdefault("RCM_CONNECTOR_POLL_S", os.environ.get("RCM_CONNECTOR_POLL_S", "0.2"))
     if s.http_port_offset:
         env["RCM_HTTP_PORT_OFFSET"] = str(s.http_port_offset)
         env["RCM_GATEWAY_PORT"] = str(SERVICES["gateway"] + s.http_port_offset)

@@ -3,6 +3,7 @@ summary and the tests."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter
 from typing import Any
 
@@ -283,3 +284,30 @@ async def statements(conn: asyncpg.Connection, claim_ids: list[str]) -> list[dic
         claim_ids,
     )
     return [dict(r) for r in rows]
+
+
+async def transport(
+    conn: asyncpg.Connection, tenant: str, icns: list[str], since: dt.datetime
+) -> dict[str, int]:
+    """How the run's files moved (the connector's views): its 837s uploaded to the
+    SFTP mailbox, the files taken in from a mailbox and by import since ``since``;
+    CORE real-time requests are not counted here yet (0)."""
+    uploaded = await conn.fetchval(
+        "SELECT count(*) FROM connector.outbound_files_v1 WHERE tenant = $1"
+        " AND state = 'uploaded' AND control_number = ANY($2::text[])",
+        tenant,
+        icns,
+    )
+    rows = await conn.fetch(
+        "SELECT account = '' AS imported, count(*) AS n FROM connector.receipts_v1"
+        " WHERE tenant = $1 AND at >= $2 AND outcome = 'accepted' GROUP BY 1",
+        tenant,
+        since,
+    )
+    taken = {r["imported"]: int(r["n"]) for r in rows}
+    return {
+        "sftp_uploaded": int(uploaded or 0),
+        "sftp_downloaded": taken.get(False, 0),
+        "core_requests": 0,
+        "imported": taken.get(True, 0),
+    }

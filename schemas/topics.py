@@ -53,6 +53,8 @@ PRODUCERS: dict[str, tuple[str, ...]] = {
     "claim.acknowledged": ("simulator",),
     "remit.received": ("simulator", "connector"),  # the connector's from a mailbox or import
     "x12.file-received": ("connector",),
+    "x12.interchange-ready": ("claims",),
+    "x12.file-sent": ("connector",),
     "x12.file-uploaded": ("gateway",),
     "ledger.command": ("gateway",),
     "claim.appeal_requested": ("gateway",),
