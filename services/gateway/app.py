@@ -25,6 +25,7 @@ from services.gateway.request_metrics import RequestMetrics
 from services.gateway.routes import (
     app_accounts,
     app_actions,
+    app_frontdesk,
     app_kpis,
     app_login,
     app_pages,
@@ -120,7 +121,14 @@ def create_app(s: Settings | None = None, g: GatewaySettings | None = None) -> F
         kpis,
         x12files,
     )
-    office = (app_login, app_pages, app_actions, app_accounts, app_kpis)  # /login, /app/
+    office = (
+        app_login,
+        app_pages,
+        app_actions,
+        app_accounts,
+        app_frontdesk,
+        app_kpis,
+    )  # /login, /app/
     for area in (*areas, ops, underpayments, ops_login, statement_view, *office):
         app.include_router(area.router)
     app.include_router(ops.metrics_router)
