@@ -27,6 +27,7 @@ from services.gateway.routes import (
     app_actions,
     app_frontdesk,
     app_kpis,
+    app_ledger,
     app_login,
     app_pages,
     claims,
@@ -126,6 +127,7 @@ def create_app(s: Settings | None = None, g: GatewaySettings | None = None) -> F
         app_pages,
         app_actions,
         app_accounts,
+        app_ledger,
         app_frontdesk,
         app_kpis,
     )  # /login, /app/
