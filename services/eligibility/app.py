@@ -44,5 +44,6 @@ def build(settings: Settings | None = None, config: EligibilitySettings | None =
             woken_by=[EncounterCreated.TOPIC, CoverageReported.TOPIC],
         )
         desk = frontdesk.DeskChecks(cfg, s, verifier.transport)
-        svc.every(cfg.poll_s, desk.ask_due, woken_by=[BenefitCheckRequested.TOPIC])
+        # woken by each new question; the period only finds retries coming due
+        svc.every(max(cfg.poll_s, 1.0), desk.ask_due, woken_by=[BenefitCheckRequested.TOPIC])
     return svc
