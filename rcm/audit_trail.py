@@ -16,13 +16,13 @@ def default_actor() -> str:
 
 
 async def _pool(s: Settings, schema: str | None) -> tuple[Any, str]:
-    from runtime.db import create_pool, migrate
+    from runtime.db import create_pool, migrate_schema
     from services.gateway.config import GatewaySettings
     from services.gateway.core import MIGRATIONS
 
     name = schema or GatewaySettings().schema_name
     pool = await create_pool(s, name, max_size=2)
-    await migrate(pool, name, MIGRATIONS)
+    await migrate_schema(s, name, MIGRATIONS, pool)
     return pool, name
 
 

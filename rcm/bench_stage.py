@@ -20,8 +20,9 @@ from runtime.lag import collect as collect_lag
 from runtime.settings import Settings
 from schemas.topics import TOPICS
 
-# Services a stage cannot work without while it runs alone (the payer answers 270s).
-COMPANIONS: dict[str, tuple[str, ...]] = {"eligibility": ("simulator",)}
+# Services a stage cannot work without while it runs alone (the payer answers 270s; the
+# connector uploads claims' 837s and reports them, and only then are claims SUBMITTED).
+COMPANIONS: dict[str, tuple[str, ...]] = {"eligibility": ("simulator",), "claims": ("connector",)}
 STAGES = ("eligibility", "coding", "claims", "remittance", "statements")
 
 

@@ -1,7 +1,8 @@
 """`rcm chaos`: kill anything at any time, then prove nothing was lost or posted twice.
 
 Runs a workload through the local stack while it kill -9s services at random moments
-and restarts them, restarts the Kafka broker once and PostgreSQL once, injects poison
+and restarts them (the connector at least once), restarts the Kafka broker, PostgreSQL
+and the SFTP server once each, injects poison
 messages, waits until every claim settles, and checks the books.
 """
 
@@ -27,6 +28,7 @@ from rcm.demo import DemoError, publish, run_tagged, wait_settled
 from rcm.processes import SERVICES, Fleet, fleet_env
 from rcm.stack_base import Paths, StackError, stop_pid
 from rcm.stack_kafka import kafka_up
+from rcm.stack_sftp import sftp_down, sftp_up
 from rcm.workload import generate_day
 from runtime.kafka import producer_config
 from runtime.lag import collect as collect_lag
@@ -95,6 +97,25 @@ def restart_kafka(s: Settings) -> None:
             if attempt == 2:
                 raise
             time.sleep(2.0)
+
+
+def restart_one(s: Settings, which: int) -> str:
+    """Restarts the ``which``-th piece of infrastructure; returns its name."""
+    name, restart = (
+        ("kafka", restart_kafka),
+        ("postgresql", restart_postgres),
+        ("sftp", restart_sftp),
+    )[which]
+    restart(s)
+    return name
+
+
+def restart_sftp(s: Settings) -> None:
+    """Stops the mailbox's sshd and its sessions, then starts it again: the connector
+    loses its connection mid-poll or mid-upload and must reconnect."""
+    sftp_down(s)
+    time.sleep(0.5)
+    sftp_up(s)
 
 
 def restart_postgres(s: Settings) -> None:
@@ -196,20 +217,17 @@ def run(
         poison = asyncio.run(inject_poison(s, tenant, day[0]))
         chunks = [day[i::4] for i in range(4)]
         names = list(fleet.procs)
-        plan = sorted(rng.sample(range(kills + 2), 2)) if restart_infra else []
-        for step in range(kills + (2 if restart_infra else 0)):
+        plan = sorted(rng.sample(range(kills + 3), 3)) if restart_infra else []
+        # the connector (uploads in flight, inbound files half taken) dies at least once
+        victims = ["connector"] if "connector" in names else []
+        for step in range(kills + (3 if restart_infra else 0)):
             if chunks:
                 asyncio.run(publish(s, chunks.pop(), tenant, payers=False))
             time.sleep(rng.uniform(0.3, 2.0))
-            if restart_infra and step == plan[0]:
-                restart_kafka(s)
-                infra.append("kafka")
+            if step in plan:
+                infra.append(restart_one(s, plan.index(step)))
                 continue
-            if restart_infra and step == plan[1]:
-                restart_postgres(s)
-                infra.append("postgresql")
-                continue
-            victim = rng.choice(names)
+            victim = victims.pop() if victims else rng.choice(names)
             k0 = time.monotonic()
             fleet.kill(victim, signal.SIGKILL)
             time.sleep(rng.uniform(0.1, 1.5))

@@ -22,13 +22,23 @@ console = Console()
 
 
 @stack_app.command("up")
-def stack_up() -> None:
+def stack_up(
+    kafka_auth: Annotated[
+        bool,
+        typer.Option(
+            "--kafka-auth",
+            help="Kafka with SASL/SCRAM and each service's ACLs (RCM_KAFKA_AUTH); needs a"
+            " freshly formatted broker",
+        ),
+    ] = False,
+) -> None:
     """Start Kafka and PostgreSQL if they are not running; wait until healthy."""
     from rcm import stack
     from rcm.stack_base import StackError
 
     try:
-        seconds = stack.up(settings())
+        s = settings()
+        seconds = stack.up(s.model_copy(update={"kafka_auth": True}) if kafka_auth else s)
     except StackError as exc:
         fail(str(exc))
     typer.echo(f"stack up in {seconds:.1f} s")
@@ -77,6 +87,40 @@ def db_json_payloads() -> None:
     for c in done:
         table.add_row(c.column, c.was, str(c.rows), f"{c.seconds:.1f}")
     console.print(table)
+
+
+@db_app.command("roles")
+def db_roles(
+    passwords: Annotated[
+        Path,
+        typer.Option(
+            help="JSON file of role -> password; a role missing from it gets a random one,"
+            " written back (mode 0600)"
+        ),
+    ],
+) -> None:
+    """Create (or set the passwords of) every service's owner and runtime role and
+    Grafana's, give each schema to its owner and apply the grants (docs/security.md).
+    Run once per database as its owner/superuser (RCM_DATABASE_URL), and again to rotate."""
+    import asyncio
+
+    import asyncpg
+
+    from rcm.stack_roles import kept_secrets
+    from runtime import pgroles
+
+    async def run() -> None:
+        conn = await asyncpg.connect(settings().database_url)
+        try:
+            await pgroles.ensure_roles(conn, kept_secrets(passwords, pgroles.all_roles()))
+        finally:
+            await conn.close()
+
+    try:
+        asyncio.run(run())
+    except (OSError, asyncpg.PostgresError) as exc:
+        fail(f"cannot set up the roles: {type(exc).__name__}")
+    typer.echo(f"{len(pgroles.all_roles())} roles ready; passwords in {passwords}")
 
 
 @app.command()
@@ -143,6 +187,8 @@ def print_summary(result: dict[str, object], out: Path) -> None:
     table.add_row("refunded to patients", usd("refunded_cents"))
     table.add_row("patient credit held", usd("credit_held_cents"))
     table.add_row("lines underpaid against contract", str(result.get("underpaid_lines", 0)))
+    table.add_row("denied or reduced lines (work items)", str(result["line_denials"]))
+    table.add_row("appeals (overturned)", f"{result['appeals']} ({result['appeals_overturned']})")
     if result["self_pay_cents"]:
         table.add_row("self-pay visits (billed to the patient)", usd("self_pay_cents"))
     table.add_row("held for a person (work queues)", usd("waiting_for_a_person_cents"))
@@ -166,6 +212,7 @@ def _register_subcommands() -> None:
         cli_keys,
         cli_ops,
         cli_partners,
+        cli_payer_rules,
         cli_payers,
         cli_users,
         cli_x12,
@@ -173,6 +220,7 @@ def _register_subcommands() -> None:
 
     app.add_typer(cli_x12.app, name="x12")
     app.add_typer(cli_code.app, name="code")
+    cli_code.app.command("load-payer-rules")(cli_payer_rules.load_payer_rules)
     app.add_typer(cli_coverage.app, name="coverage")
     app.add_typer(cli_payers.app, name="payers")
     app.add_typer(cli_collections.app, name="collections")

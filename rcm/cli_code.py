@@ -80,8 +80,8 @@ def check(
         bool,
         typer.Option(
             "--db",
-            help="Use the NCCI/MUE tables, CPT codes and patient history in PostgreSQL "
-            "instead of the bundled demonstration subset (no history).",
+            help="Use the NCCI/MUE tables, CPT codes, payer rules and patient history in "
+            "PostgreSQL instead of the bundled subset (no payer rules, no history).",
         ),
     ] = False,
     tenant: Annotated[str | None, typer.Option(help="Tenant for claim id and history")] = None,
@@ -94,9 +94,9 @@ def check(
     """
     from services.coding import code_dates, codesets, reference
     from services.coding.config import CodingSettings, load_reference_files
-    from services.coding.edits.awv_frequency import HISTORY_CODES
-    from services.coding.edits.facts import PriorService
+    from services.coding.edits.facts import PriorService, billed_payer
     from services.coding.ncci import bundled_tables
+    from services.coding.payer_rules import EMPTY_BOOK
     from services.coding.scrub import scrub
 
     load_reference_files(CodingSettings())  # RCM_CODING_NECESSITY_FILE, _PAYERS_FILE
@@ -118,23 +118,14 @@ def check(
         fail(f"{claim_file}: not a valid {kind}: {_one_line(exc)}")
 
     history: list[PriorService] = []
+    book = EMPTY_BOOK
     if db:
-        from services.coding import repository as store
-
-        async def load(conn: Any) -> Any:
-            from services.coding import code_dates_store
-
-            codesets.add_cpt_codes(await store.cpt_codes(conn))
-            await code_dates_store.use_loaded(conn)
-            patient = checked.encounter.patient.id
-            known = await store.History.load(conn, [(ten, patient)], HISTORY_CODES)
-            return await store.load_edit_tables(conn), known.prior(ten, patient)
-
-        tables, history = _with_db(load, migrate=False, schema=schema)
+        tables, history, book = _from_db(checked, ten, schema)
         _audit_history_read(ten, checked.claim_id, checked.encounter.patient.id)
     else:
         tables = bundled_tables()
-    result = scrub(checked, tables, history)
+    rules = book.for_claim(billed_payer(checked), checked.encounter.date_of_service)
+    result = scrub(checked, tables, history, rules)
     release, in_force = codesets.icd_release_for(checked.encounter.date_of_service)
     out = {
         "claim_id": checked.claim_id,
@@ -149,9 +140,31 @@ def check(
             "ncci": tables.version,
             "necessity": reference.necessity_source(),
             "payers": reference.payers_source(),
+            "payer_rules": book.version or None,
         },
     }
     typer.echo(json.dumps(out, indent=2))
+
+
+def _from_db(checked: Any, tenant: str, schema: str) -> Any:
+    """(edit tables, the patient's history, the tenant's payer rules) from the coding
+    schema, with its CPT codes and dated code sets made current."""
+    from services.coding import code_dates_store, codesets, repository_rules
+    from services.coding import repository as store
+    from services.coding.edits.awv_frequency import HISTORY_CODES
+    from services.coding.edits.facts import billed_payer
+    from services.coding.payer_rules import EMPTY_BOOK
+
+    async def load(conn: Any) -> Any:
+        codesets.add_cpt_codes(await store.cpt_codes(conn))
+        await code_dates_store.use_loaded(conn)
+        patient = checked.encounter.patient.id
+        book = (await repository_rules.rule_books(conn)).get(tenant, EMPTY_BOOK)
+        codes = HISTORY_CODES | book.history_codes(billed_payer(checked))
+        known = await store.History.load(conn, [(tenant, patient)], codes)
+        return await store.load_edit_tables(conn), known.prior(tenant, patient), book
+
+    return _with_db(load, migrate=False, schema=schema)
 
 
 def _cms_text(path: Path) -> str:

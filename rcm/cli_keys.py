@@ -18,13 +18,13 @@ audit_app = typer.Typer(no_args_is_help=True, help="The gateway's PHI audit log.
 
 
 async def _pool(schema: str | None = None) -> Any:
-    from runtime.db import create_pool, migrate
+    from runtime.db import create_pool, migrate_schema
     from services.gateway.config import GatewaySettings
     from services.gateway.core import MIGRATIONS
 
     name = schema or GatewaySettings().schema_name
     pool = await create_pool(settings(), name, max_size=2)
-    await migrate(pool, name, MIGRATIONS)
+    await migrate_schema(settings(), name, MIGRATIONS, pool)
     return pool
 
 

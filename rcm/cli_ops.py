@@ -198,7 +198,9 @@ def chaos(
     as_json: Annotated[bool, typer.Option("--json")] = True,
     out: Annotated[Path, typer.Option()] = Path("chaos-out"),
     timeout: Annotated[float, typer.Option()] = 1800,
-    infra: Annotated[bool, typer.Option(help="restart Kafka and PostgreSQL once each")] = True,
+    infra: Annotated[
+        bool, typer.Option(help="restart Kafka, PostgreSQL and the SFTP server once each")
+    ] = True,
 ) -> None:
     """Kill services at random under load, restart Kafka and PostgreSQL, check the books."""
     from rcm import chaos as chaos_mod

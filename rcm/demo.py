@@ -18,7 +18,9 @@ from rcm import demo_ledger, demo_serve, readmodel, stack, transport_core
 from rcm.ackfiles import acknowledgement_files
 from rcm.cli_contracts import load_demo_contracts
 from rcm.cli_partners import load_demo_partner
+from rcm.cli_payer_rules import load_demo_rules
 from rcm.cli_payers import load_demo_payers
+from rcm.demo_appeals import file_appeals
 from rcm.mailroom import mailroom, wait_delivered
 from rcm.practice import PRACTICE_CONTACT
 from rcm.processes import Fleet, fleet_env
@@ -170,7 +172,11 @@ async def wait_settled(
 
 
 async def collect(
-    s: Settings, claim_ids: list[str], encounters: list[EncounterCreated], out: Path
+    s: Settings,
+    claim_ids: list[str],
+    encounters: list[EncounterCreated],
+    out: Path,
+    since: dt.datetime | None = None,
 ) -> dict[str, Any]:
     conn = await asyncpg.connect(s.database_url)
     try:
@@ -178,8 +184,12 @@ async def collect(
         result = await readmodel.summary(conn, charges, len(encounters))
         x12_dir = out / "x12"
         x12_dir.mkdir(parents=True, exist_ok=True)
+        icns = []
         for icn, text in await readmodel.interchanges(conn, claim_ids):
             (x12_dir / f"{icn}.837").write_text(text)
+            icns.append(icn)
+        since = since or dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
+        result["transport"] = await readmodel.transport(conn, s.tenant, icns, since)
         for name, text in await readmodel.remits(conn, claim_ids):
             (x12_dir / f"{name}.835").write_text(text)
         for name, text in await acknowledgement_files(s, claim_ids):  # 999s and 277CAs
@@ -212,6 +222,7 @@ def run(
     """The day, settled, and its summary. With ``serve`` the encounters go through the
     gateway's API and the services stay up after (``rcm demo --serve``) until Ctrl-C."""
     t0 = time.monotonic()
+    started = dt.datetime.now(dt.UTC)
     stack.up(s)
     out.mkdir(parents=True, exist_ok=True)
     tenant = s.tenant
@@ -220,6 +231,8 @@ def run(
     dos = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
     day = run_tagged(generate_day(encounters, seed, tenant=tenant, date_of_service=dos), run_id)
     claim_ids = [claim_id_for(tenant, e.encounter_id) for e in day]
+    # The demo payers' rules (rcm/payer_rules/), before coding starts: it reads them then.
+    asyncio.run(load_demo_rules(s, tenant))
     with (
         mailroom(s, out) as delivery_env,
         Fleet(
@@ -240,8 +253,12 @@ def run(
         asyncio.run(wait_settled(s, claim_ids, timeout))
         asyncio.run(demo_ledger.refund_credits(s, tenant, claim_ids, run_id))
         settle_s = time.monotonic() - t_pub
+        appealed = asyncio.run(file_appeals(s, tenant, claim_ids, 30))
+        if appealed:  # the payers' reprocessing 835s give some claims work again
+            print(f"{appealed} claims appealed; waiting for the payers", flush=True)
+            asyncio.run(wait_settled(s, claim_ids, timeout))
         delivered = asyncio.run(wait_delivered(s, claim_ids, 60))
-        result = asyncio.run(collect(s, claim_ids, day, out)) | delivered
+        result = asyncio.run(collect(s, claim_ids, day, out, started)) | delivered
         result["run"] = run_id
         result["seed"] = seed
         result["seconds_to_settle"] = round(settle_s, 2)

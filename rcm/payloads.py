@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from runtime import pgroles
+
 #: Every column a migration hands to json_payload(): (schema, table, column). A test
 #: checks this against the migrations.
 PAYLOAD_COLUMNS: tuple[tuple[str, str, str], ...] = (
@@ -30,6 +32,7 @@ PAYLOAD_COLUMNS: tuple[tuple[str, str, str], ...] = (
         for schema in (
             "claims",
             "coding",
+            "connector",
             "eligibility",
             "gateway",
             "remittance",
@@ -79,6 +82,11 @@ async def convert(
                 )
                 for view, definition in reversed(views):
                     await conn.execute(f"CREATE VIEW {view} AS {definition}")
+                # the views made again belong to the schema's owner role, with their grants
+                owner = await pgroles.migration_role(conn, schema)
+                for view, _ in views if owner else ():
+                    await conn.execute(f"ALTER VIEW {view} OWNER TO {owner}")
+                await pgroles.grant(conn, schema)
             out.append(Converted(name, was, rows, time.monotonic() - t0))
     finally:
         await conn.close()

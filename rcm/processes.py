@@ -15,6 +15,9 @@ from pathlib import Path
 import httpx
 
 from rcm.cli_payers import DEMO_PAYERS
+from rcm.stack_kafka_auth import service_kafka_env
+from rcm.stack_roles import service_db_env
+from rcm.stack_sftp import accounts_file as sftp_accounts_file
 from runtime.settings import REPO_ROOT, Settings, settings
 
 # name -> ops port; the order is the order they start in.
@@ -27,6 +30,7 @@ SERVICES: dict[str, int] = {
     "statements": 6105,
     "gateway": 6100,
     "reporting": 6107,
+    "connector": 6109,
 }
 
 
@@ -81,6 +85,9 @@ class Fleet:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = (self.log_dir / f"{name.replace('#', '-')}.log").open("ab")
         env = {**os.environ, **self.env}
+        # the service's own roles on the local stack (rcm/stack_roles.py), not the owner's
+        env.update(service_db_env(settings(), env.get("RCM_DATABASE_URL", ""), service))
+        env.update(service_kafka_env(settings(), service))  # RCM_KAFKA_AUTH=true
         if instance:
             env["RCM_HTTP_PORT_OFFSET"] = str(self.offset + 100 * int(instance))
         self.procs[name] = subprocess.Popen(
@@ -192,6 +199,11 @@ def fleet_env(s: Settings) -> dict[str, str]:
             env[name] = str(DEMO_PAYERS)
     if s.clearinghouse_url == DEFAULT_CLEARINGHOUSE_URL:
         env.update(_simulator_core(s))
+    # The connector works the stack's SFTP mailbox (rcm/stack_sftp.py): it uploads every
+    # tenant's 837s there and polls the inbound folder often (a short local round trip).
+    if "RCM_CONNECTOR_ACCOUNTS_FILE" not in os.environ:
+        env["RCM_CONNECTOR_ACCOUNTS_FILE"] = str(sftp_accounts_file(s))
+    env.setdefault("RCM_CONNECTOR_POLL_S", os.environ.get("RCM_CONNECTOR_POLL_S", "0.2"))
     if s.http_port_offset:
         env["RCM_HTTP_PORT_OFFSET"] = str(s.http_port_offset)
         env["RCM_GATEWAY_PORT"] = str(SERVICES["gateway"] + s.http_port_offset)

@@ -3,6 +3,7 @@ summary and the tests."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter
 from typing import Any
 
@@ -113,6 +114,27 @@ async def coordination(conn: asyncpg.Connection, claim_ids: list[str]) -> dict[s
     }
 
 
+async def line_denials(conn: asyncpg.Connection, claim_ids: list[str]) -> int:
+    """Denied or reduced lines (claim level included) that became work items: counted,
+    not money (their amounts are in adjusted_cents and patient_responsibility_cents)."""
+    return int(
+        await conn.fetchval(
+            "SELECT count(*) FROM remittance.line_denial_v1 WHERE claim_id = ANY($1::text[])",
+            claim_ids,
+        )
+    )
+
+
+async def appeals(conn: asyncpg.Connection, claim_ids: list[str]) -> dict[str, int]:
+    """Appeals filed for the day's claims, and how many the payers overturned."""
+    row = await conn.fetchrow(
+        "SELECT count(*) AS filed, count(*) FILTER (WHERE outcome = 'overturned') AS overturned"
+        " FROM claims.appeal_v1 WHERE claim_id = ANY($1::text[])",
+        claim_ids,
+    )
+    return {"appeals": int(row["filed"]), "appeals_overturned": int(row["overturned"])}
+
+
 #: People's and the cycle's changes to what patients owe, by claim kind (issue 29 parts 4
 #: and 6): written off (a reason code: small balances, charity...), moved to the payers'
 #: side by a transfer; and the guarantors' money: paid, refunded, held as a credit.
@@ -203,6 +225,8 @@ async def summary(
         **cob,
         "written_off_cents": insured_wo + self_pay_wo,
         **side,
+        "line_denials": await line_denials(conn, claim_ids),
+        **await appeals(conn, claim_ids),
         "unreconciled_cents": charged
         - paid
         - adjusted
@@ -260,3 +284,30 @@ async def statements(conn: asyncpg.Connection, claim_ids: list[str]) -> list[dic
         claim_ids,
     )
     return [dict(r) for r in rows]
+
+
+async def transport(
+    conn: asyncpg.Connection, tenant: str, icns: list[str], since: dt.datetime
+) -> dict[str, int]:
+    """How the run's files moved (the connector's views): its 837s uploaded to the
+    SFTP mailbox, the files taken in from a mailbox and by import since ``since``;
+    CORE real-time requests are not counted here yet (0)."""
+    uploaded = await conn.fetchval(
+        "SELECT count(*) FROM connector.outbound_files_v1 WHERE tenant = $1"
+        " AND state = 'uploaded' AND control_number = ANY($2::text[])",
+        tenant,
+        icns,
+    )
+    rows = await conn.fetch(
+        "SELECT account = '' AS imported, count(*) AS n FROM connector.receipts_v1"
+        " WHERE tenant = $1 AND at >= $2 AND outcome = 'accepted' GROUP BY 1",
+        tenant,
+        since,
+    )
+    taken = {r["imported"]: int(r["n"]) for r in rows}
+    return {
+        "sftp_uploaded": int(uploaded or 0),
+        "sftp_downloaded": taken.get(False, 0),
+        "core_requests": 0,
+        "imported": taken.get(True, 0),
+    }

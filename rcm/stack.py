@@ -18,8 +18,10 @@ import subprocess
 import time
 from pathlib import Path
 
+from rcm import stack_kafka_auth as kafka_auth
 from rcm.stack_base import Paths, StackError, log, pid_alive, port_open, stop_pid
 from rcm.stack_kafka import ensure_topics, kafka_up
+from rcm.stack_roles import ensure_local_roles
 from rcm.stack_sftp import sftp_down, sftp_status, sftp_up
 from rcm.stack_tls import core_certificates
 from runtime.settings import Settings
@@ -280,7 +282,13 @@ def up(s: Settings) -> float:
         kafka_up(s, p)
         asyncio.run(ensure_database(s))
         sftp_up(s)
-    asyncio.run(ensure_topics(s))
+        asyncio.run(ensure_local_roles(s, pg_paths(s)))
+    if s.kafka_auth:
+        asyncio.run(ensure_topics(kafka_auth.admin(s)))
+        granted = asyncio.run(kafka_auth.grant_all(s))
+        log(f"Kafka: SASL/SCRAM on, {granted} ACLs from schemas/acls.py")
+    else:
+        asyncio.run(ensure_topics(s))
     return time.monotonic() - t0
 
 

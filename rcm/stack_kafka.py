@@ -11,6 +11,7 @@ import subprocess
 import time
 import uuid
 
+from rcm import stack_kafka_auth as kafka_auth
 from rcm.stack_base import Paths, StackError, log, pid_alive, port_open
 from runtime.settings import REPO_ROOT, Settings
 
@@ -78,25 +79,43 @@ def _cluster_id() -> str:
 
 
 def kafka_up(s: Settings, p: Paths) -> None:
+    formatted = (p.kafka_data / "meta.properties").exists()
+    if s.kafka_auth and formatted and not (p.kafka / "scram-users").exists():
+        raise StackError(
+            f"Kafka auth needs a broker formatted with its users: `rcm stack down`, remove"
+            f" {p.kafka_data} and `rcm stack up --kafka-auth` again"
+        )
     if pid_alive(p.kafka_pid) and port_open(s.kafka_port):
         return
     if port_open(s.kafka_port):
         raise StackError(f"port {s.kafka_port} is taken by another process; set RCM_KAFKA_PORT")
     fetch_kafka(p)
     props = p.kafka / "server.properties"
-    props.write_text(
+    text = (
         (KAFKA_DEPLOY / "server.properties.template")
         .read_text()
         .format(port=s.kafka_port, controller_port=s.kafka_controller_port, data_dir=p.kafka_data)
     )
-    if not (p.kafka_data / "meta.properties").exists():
+    users = kafka_auth.passwords(s) if s.kafka_auth else {}
+    if s.kafka_auth:
+        text += kafka_auth.server_properties(s, users[kafka_auth.ADMIN])
+    props.write_text(text)
+    marker = p.kafka / "scram-users"
+    if not formatted:
         cid = _cluster_id()
         p.kafka_data.mkdir(parents=True, exist_ok=True)
         subprocess.run(
-            kafka_cmd(p, "kafka.tools.StorageTool", "format", "-t", cid, "-c", str(props)),
+            kafka_cmd(
+                p,
+                "kafka.tools.StorageTool",
+                *("format", "-t", cid, "-c", str(props)),
+                *kafka_auth.format_args(users),
+            ),
             check=True,
             capture_output=True,
         )
+        if users:
+            marker.write_text("\n".join(sorted(users)))
     log(f"starting Kafka on 127.0.0.1:{s.kafka_port}")
     out = (p.kafka / "stdout.log").open("ab")
     proc = subprocess.Popen(

@@ -154,6 +154,8 @@ def dev_account(s: Settings) -> dict[str, object]:
         "key_file": str(client / "id_ed25519"),
         "known_hosts": str(client / "known_hosts"),
         "connect_timeout_s": 5,
+        # one local mailbox for every tenant's 837s (the demo's, chaos's, the tests')
+        "send_for": ["*"],
     }
 
 
@@ -186,6 +188,8 @@ def sftp_up(s: Settings) -> None:
         log("SFTP server skipped: sshd needs root (chroot and the mailbox's own user)")
         return
     if pid_alive(sftp_dir(s) / "sshd.pid") and port_open(s.sftp_port):
+        # running already: its accounts file as this checkout writes it
+        accounts_file(s).write_text(json.dumps([dev_account(s)], indent=2) + "\n")
         return
     if port_open(s.sftp_port):
         raise StackError(f"port {s.sftp_port} is taken by another process; set RCM_SFTP_PORT")

@@ -96,6 +96,7 @@ class Context:
         ``traceparent`` keeps a claim's own trace when one message fans out to many
         claims (an 835 batch): pass the claim's trace context.
         """
+        self.service.may_emit(event)
         enc = encode(event, self._meta(event, correlation_id, traceparent))
         if topic is not None:
             enc = replace(enc, topic=topic)
@@ -108,6 +109,8 @@ class Context:
     async def emit_many(self, events: Sequence[tuple[Event, str | None, str | None]]) -> None:
         """Like ``emit`` for many events at once: (event, correlation_id, traceparent) each,
         written to the outbox in one statement, in order."""
+        for e, _, _ in events:
+            self.service.may_emit(e)
         encoded = [encode(e, self._meta(e, cid, tp)) for e, cid, tp in events]
         if self.pending is not None:
             self.pending.extend(encoded)

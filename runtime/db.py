@@ -11,7 +11,8 @@ from typing import Any
 
 import asyncpg
 
-from runtime.settings import Settings
+from runtime import pgroles
+from runtime.settings import ProductionRefused, Settings
 
 RUNTIME_MIGRATIONS = Path(__file__).parent / "migrations"
 log = logging.getLogger("rcm.db")
@@ -36,11 +37,14 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, TRANSIENT_ERRORS)
 
 
-async def create_pool(s: Settings, schema: str, *, max_size: int | None = None) -> asyncpg.Pool:
+async def create_pool(
+    s: Settings, schema: str, *, max_size: int | None = None, dsn: str | None = None
+) -> asyncpg.Pool:
+    """The service's pool, as its runtime role (``RCM_DATABASE_URL``) unless ``dsn``."""
     if not _SCHEMA.match(schema):
         raise ValueError(f"bad schema name {schema!r}")
     return await asyncpg.create_pool(
-        s.database_url,
+        dsn or s.database_url,
         min_size=1,
         max_size=max_size or s.db_pool_max,
         server_settings={"search_path": schema, "application_name": f"rcm-{schema}"},
@@ -91,8 +95,11 @@ async def migrate(pool: asyncpg.Pool, schema: str, directory: Path) -> list[str]
     async with pool.acquire() as conn:
         await conn.execute("SELECT pg_advisory_lock($1)", lock)
         conn.add_log_listener(said)
+        # what the migrations make belongs to the schema's owner role, when there is one
+        owner = await pgroles.prepare_schema(conn, schema)
         try:
-            await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+            if owner:
+                await conn.execute(f"SET ROLE {owner}")
             await conn.execute(
                 f"CREATE TABLE IF NOT EXISTS {schema}.schema_migrations ("
                 " version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
@@ -101,12 +108,41 @@ async def migrate(pool: asyncpg.Pool, schema: str, directory: Path) -> list[str]
                 f"ALTER TABLE {schema}.schema_migrations ADD COLUMN IF NOT EXISTS checksum text"
             )
             done = await _verify(conn, schema, files)
-            return await _apply(
+            applied = await _apply(
                 conn, schema, [(o, f) for o, f in files if _version(o, f) not in done]
             )
+            await pgroles.grant(conn, schema)
+            return applied
         finally:
+            if owner:
+                await conn.execute("RESET ROLE")
             conn.remove_log_listener(said)
             await conn.execute("SELECT pg_advisory_unlock($1)", lock)
+
+
+async def migrate_schema(
+    s: Settings, schema: str, directory: Path, pool: asyncpg.Pool | None = None
+) -> list[str]:
+    """Migrates ``schema`` as the migration role (``RCM_DATABASE_MIGRATE_URL``, the schema's
+    owner) on a connection of its own; with no separate migration role, on ``pool``."""
+    if pool is not None and s.migrate_dsn() == s.database_url:
+        return await migrate(pool, schema, directory)
+    owner = await create_pool(s, schema, max_size=1, dsn=s.migrate_dsn())
+    try:
+        return await migrate(owner, schema, directory)
+    finally:
+        await owner.close()
+
+
+async def refuse_privileged_runtime(s: Settings, pool: asyncpg.Pool, schema: str) -> None:
+    """In production, a service whose runtime role is a superuser or owns its schema does
+    not start (docs/security.md); in dev, anything goes."""
+    if s.env != "production":
+        return
+    async with pool.acquire() as conn:
+        problems = await pgroles.runtime_problems(conn, schema)
+    if problems:
+        raise ProductionRefused(problems)
 
 
 def _version(origin: str, path: Path) -> str:

@@ -34,7 +34,13 @@ from runtime import ops_web, positions, process, telemetry
 from runtime.applier import BatchApplier, BatchHook, Handler, ManyHandler, Record
 from runtime.consumer import BatchConsumer
 from runtime.context import Context, Deferred, Reject, run_deferred, timer_meta
-from runtime.db import MigrationChanged, create_pool, is_transient, migrate
+from runtime.db import (
+    MigrationChanged,
+    create_pool,
+    is_transient,
+    migrate_schema,
+    refuse_privileged_runtime,
+)
 from runtime.kafka import producer_config
 from runtime.metrics import Metrics
 from runtime.ops_web import authorized
@@ -45,6 +51,7 @@ from runtime.settings import Settings, settings
 from runtime.timers import TimerFn, Timers
 from schemas.codec import Encoded, Message, header_map
 from schemas.events import Event
+from schemas.topics import PRODUCING_SERVICES, produced_by
 
 log = logging.getLogger("rcm.runtime")
 
@@ -61,6 +68,8 @@ class Service:
         self, name: str, *, schema: str, migrations: Path, http_port: int, s: Settings | None = None
     ) -> None:
         self.name = name
+        # the topics its Kafka ACLs let it write (schemas/acls.py), checked at every emit
+        self.produces = produced_by(name) if name in PRODUCING_SERVICES else None
         self.schema = schema
         self.migrations = migrations
         self.settings = s or settings()
@@ -310,8 +319,9 @@ class Service:
 
     async def start_resources(self) -> None:
         self.pool = await self._connect_with_retry()
+        await refuse_privileged_runtime(self.settings, self.pool, self.schema)
         try:
-            applied = await migrate(self.pool, self.schema, self.migrations)
+            applied = await migrate_schema(self.settings, self.schema, self.migrations, self.pool)
         except MigrationChanged as exc:
             log.critical("%s", exc)  # the one line an operator needs, before the traceback
             raise
@@ -350,6 +360,15 @@ class Service:
             await self.topic_ends.close()
         if self.pool is not None:
             await self.pool.close()
+
+    def may_emit(self, event: Event) -> None:
+        """Raises for an event of a topic schemas.topics.PRODUCERS does not give this
+        service: with Kafka ACLs on, the broker would refuse it after the commit."""
+        if self.produces is not None and event.TOPIC not in self.produces:
+            raise PermissionError(
+                f"{self.name} emits {event.TOPIC}, which schemas.topics.PRODUCERS does not"
+                " give it (its Kafka ACLs are derived from that table)"
+            )
 
     def run(self) -> None:
         """The process entry point: ``python -m services.NAME``."""

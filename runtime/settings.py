@@ -67,6 +67,11 @@ class Settings(BaseSettings):
     kafka_sasl_username: str | None = None
     kafka_sasl_password: SecretStr | None = None
     kafka_ssl_cafile: Path | None = None
+    kafka_auth: bool = Field(
+        default=False,
+        description="The local stack's Kafka takes SASL/SCRAM only and enforces each"
+        " service's ACLs (`rcm stack up --kafka-auth`); needs a freshly formatted broker",
+    )
     kafka_replication_factor: int = Field(
         default=1, ge=1, le=5, description="For topics `rcm stack up` creates; 3 in production"
     )
@@ -78,6 +83,12 @@ class Settings(BaseSettings):
 
     database_url: str = Field(
         default="", description="asyncpg DSN (?sslmode=require for TLS); local stack if empty"
+    )
+    database_migrate_url: str = Field(
+        default="",
+        description="DSN of the role that owns the service's schema and runs its migrations"
+        " (rcm_<schema>_owner); RCM_DATABASE_URL is the runtime role (rcm_<schema>). Same as"
+        " RCM_DATABASE_URL if empty, which production refuses (docs/security.md)",
     )
     db_pool_max: int = Field(default=8, ge=1, le=100)
     batch_within_s: float = Field(
@@ -197,6 +208,9 @@ class Settings(BaseSettings):
             self.database_url = f"postgresql://rcm@127.0.0.1:{self.pg_port}/rcm?sslmode=disable"
         return self
 
+    def migrate_dsn(self) -> str:
+        return self.database_migrate_url or self.database_url
+
     def audit_checkpoints(self) -> Path:
         return self.audit_checkpoint_dir or self.stack_dir / "audit"
 
@@ -235,6 +249,7 @@ def production_problems(s: Settings) -> list[str]:
     dsn = urllib.parse.urlsplit(s.database_url)
     if dsn.password is not None and urllib.parse.unquote(dsn.password).lower() in KNOWN_SECRETS:
         out.append("RCM_DATABASE_URL has a default or example password")
+    out += _role_problems(s, dsn)
     sslmode = urllib.parse.parse_qs(dsn.query).get("sslmode", ["prefer"])[-1]
     if sslmode not in TLS_SSLMODES:
         out.append(
@@ -263,6 +278,29 @@ def production_problems(s: Settings) -> list[str]:
         )
     if s.x12_usage != "P":
         out.append("RCM_X12_USAGE=T sends test interchanges (ISA15 T); production sends P")
+    return out
+
+
+#: Roles that own everything in the images and charts this repository ships.
+SUPERUSER_NAMES = frozenset({"postgres", "rcm"})
+
+
+def _role_problems(s: Settings, dsn: urllib.parse.SplitResult) -> list[str]:
+    """The runtime role is not the superuser or the migration role (checked again against
+    the database at start: runtime.db.refuse_privileged_runtime)."""
+    out = []
+    user = urllib.parse.unquote(dsn.username or "")
+    if user.lower() in SUPERUSER_NAMES or not user:
+        out.append(
+            "RCM_DATABASE_URL names no role or the database owner; use the service's runtime"
+            " role (rcm_<schema>)"
+        )
+    migrate_user = urllib.parse.urlsplit(s.database_migrate_url).username
+    if not s.database_migrate_url or migrate_user == dsn.username:
+        out.append(
+            "RCM_DATABASE_MIGRATE_URL must name the schema's owner role (rcm_<schema>_owner),"
+            " a role other than RCM_DATABASE_URL's"
+        )
     return out
 
 

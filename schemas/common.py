@@ -25,6 +25,14 @@ ProcCode = Annotated[
 Modifier = Annotated[
     str, StringConstraints(pattern=r"^[A-Z0-9]{2}$", strip_whitespace=True, to_upper=True)
 ]
+PayerReference = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9 ./-]{0,49}$", strip_whitespace=True),
+    Field(
+        description="A number the payer gave (prior authorization, 837 REF*G1; referral,"
+        " REF*9F): 1-50 letters, digits, spaces, '.', '/' or '-'"
+    ),
+]
 
 
 class Contract(BaseModel):
@@ -129,6 +137,16 @@ class ServiceLine(Contract):
     charge_cents: Cents
     diagnosis_codes: list[IcdCode] = Field(
         default_factory=list, max_length=4, description="Diagnoses this line is for, in order"
+    )
+    prior_authorization: PayerReference | None = Field(
+        default=None,
+        description="The payer's authorization number for this service when it differs from"
+        " the encounter's (837 2400 REF*G1); since contract 1.1",
+    )
+    referral_number: PayerReference | None = Field(
+        default=None,
+        description="The referral number for this service when it differs from the"
+        " encounter's (837 2400 REF*9F); since contract 1.1",
     )
 
 

@@ -26,6 +26,7 @@ from schemas.common import (
     HoldReason,
     IcdCode,
     Modifier,
+    PayerReference,
     Person,
     ProcCode,
     Provider,
@@ -64,6 +65,16 @@ class EncounterCreated(Event):
     diagnoses: list[IcdCode] = Field(min_length=1, max_length=12)
     lines: list[ServiceLine] = Field(min_length=1, max_length=50)
     documentation: Documentation
+    prior_authorization: PayerReference | None = Field(
+        default=None,
+        description="The payer's prior-authorization number for the visit (837 2300"
+        " REF*G1); since contract 1.1",
+    )
+    referral_number: PayerReference | None = Field(
+        default=None,
+        description="The referring provider's referral number (837 2300 REF*9F); since"
+        " contract 1.1",
+    )
 
     @model_validator(mode="after")
     def _lines_point_at_known_diagnoses(self) -> EncounterCreated:
@@ -104,6 +115,12 @@ class ClaimLine(Contract):
     charge_cents: Cents
     diagnosis_pointers: list[int] = Field(min_length=1, max_length=4)
     service_date: dt.date
+    prior_authorization: PayerReference | None = Field(
+        default=None, description="2400 REF*G1 when it differs from the claim's; since 1.1"
+    )
+    referral_number: PayerReference | None = Field(
+        default=None, description="2400 REF*9F when it differs from the claim's; since 1.1"
+    )
 
 
 class ClaimCoded(Event):
@@ -127,6 +144,12 @@ class ClaimCoded(Event):
     lines: list[ClaimLine] = Field(min_length=1, max_length=50)
     total_charge_cents: Cents
     findings: list[Finding] = Field(default_factory=list)
+    prior_authorization: PayerReference | None = Field(
+        default=None, description="2300 REF*G1, the payer's authorization number; since 1.1"
+    )
+    referral_number: PayerReference | None = Field(
+        default=None, description="2300 REF*9F, the referral number; since 1.1"
+    )
 
     @model_validator(mode="after")
     def _total_is_sum_of_lines(self) -> ClaimCoded:

@@ -38,3 +38,32 @@ class X12FileUploaded(Event):
     name: str = Field(min_length=1, max_length=128, description="The file's name as uploaded")
     uploaded_by: str = Field(max_length=100, description="API key id")
     x12: str = Field(max_length=2_000_000, description="The file's text (ASCII)")
+
+
+class X12InterchangeReady(Event):
+    """An 837 interchange the claims batcher built, for the connector to upload to the
+    tenant's clearinghouse account; its claims wait (CODED) until x12.file-sent."""
+
+    TYPE = "rcm.x12.interchange-ready.v1"
+    TOPIC = "x12.interchange-ready"
+    KEY_FIELD = "interchange_control_number"
+
+    interchange_control_number: str = Field(pattern=r"^[0-9]{9}$", description="ISA13")
+    payer_id: str = Field(max_length=80)
+    claims: int = Field(ge=1, description="How many claims the interchange carries")
+    x12: str = Field(min_length=50)
+
+
+class X12FileSent(Event):
+    """An 837 interchange is in the clearinghouse's mailbox: uploaded under its temporary
+    name and renamed to its final one. Its claims are SUBMITTED from here on."""
+
+    TYPE = "rcm.x12.file-sent.v1"
+    TOPIC = "x12.file-sent"
+    KEY_FIELD = "interchange_control_number"
+
+    interchange_control_number: str = Field(pattern=r"^[0-9]{1,9}$", description="ISA13")
+    account: str = Field(max_length=64)
+    name: str = Field(max_length=255, description="The file's final name remotely")
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    attempts: int = Field(ge=1, description="Uploads tried, this one included")

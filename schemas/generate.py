@@ -14,6 +14,10 @@ from schemas.registry import ALL_EVENTS
 from schemas.topics import TOPICS
 
 HERE = Path(__file__).parent
+CONTRACT_VERSION = "1.1.0"
+"""The contracts' version: the major is every event type's ``.vN``; a minor adds optional
+fields only (1.1.0: prior-authorization and referral numbers on the encounter, its lines and
+the coded claim), which every reader of the same major accepts."""
 JSON_DIR = HERE / "jsonschema"
 ASYNCAPI = HERE / "asyncapi.json"
 
@@ -57,7 +61,7 @@ def rendered() -> dict[Path, str]:
         "asyncapi": "3.0.0",
         "info": {
             "title": "RCM Pipeline events",
-            "version": "1.0.0",
+            "version": CONTRACT_VERSION,
             "description": "Topics between the revenue-cycle services. Bodies are JSON; "
             "attributes travel as CloudEvents binary-mode Kafka headers. "
             "Every topic has a TOPIC.dlq twin with the original bytes and the error.",

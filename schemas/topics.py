@@ -35,3 +35,38 @@ TOPICS: tuple[Topic, ...] = tuple(
 )
 
 ALL_TOPIC_NAMES: tuple[str, ...] = tuple(name for t in TOPICS for name in (t.name, t.dlq))
+
+#: Which service writes each topic: the source of its Kafka ACLs (schemas/acls.py) and
+#: checked at every emit (runtime.context), so the two cannot drift. A service also writes
+#: the dead-letter twin of every topic it consumes; what it consumes comes from its
+#: handlers (``Service.handlers``).
+PRODUCERS: dict[str, tuple[str, ...]] = {
+    "encounter.created": ("gateway",),
+    "coverage.reported": ("gateway",),
+    "patient.payment.received": ("gateway",),
+    "claim.fixed": ("gateway",),
+    "claim.void_requested": ("gateway",),
+    "claim.held": ("eligibility", "coding", "gateway"),
+    "eligibility.checked": ("eligibility",),
+    "claim.coded": ("coding",),
+    "claim.submitted": ("claims",),
+    "claim.acknowledged": ("simulator",),
+    "remit.received": ("simulator", "connector"),  # the connector's from a mailbox or import
+    "x12.file-received": ("connector",),
+    "x12.interchange-ready": ("claims",),
+    "x12.file-sent": ("connector",),
+    "x12.file-uploaded": ("gateway",),
+    "ledger.command": ("gateway",),
+    "claim.appeal_requested": ("gateway",),
+    "claim.appeal_sent": ("claims",),
+    "claim.adjudicated": ("remittance",),
+    "statement.issued": ("statements",),
+    "claim.balance_zero": ("statements",),
+}
+
+PRODUCING_SERVICES = frozenset(s for who in PRODUCERS.values() for s in who)
+
+
+def produced_by(service: str) -> frozenset[str]:
+    """The topics ``service`` may write (not counting dead-letter twins)."""
+    return frozenset(t for t, who in PRODUCERS.items() if service in who)

@@ -23,7 +23,15 @@ KEDA_USER = "rcm-keda"
 TOPIC_RETENTION_MS = 14 * 24 * 3600 * 1000
 DLQ_RETENTION_MS = 90 * 24 * 3600 * 1000
 
-SERVICES = ("eligibility", "coding", "claims", "remittance", "statements", "simulator")
+SERVICES = (
+    "eligibility",
+    "coding",
+    "claims",
+    "remittance",
+    "statements",
+    "connector",
+    "simulator",
+)
 #: Never in the production profile: only in the sandbox overlay (deploy/k8s/sandbox/).
 SANDBOX_ONLY = ("simulator",)
 #: The base ConfigMap's clearinghouse endpoint: a placeholder production refuses to start

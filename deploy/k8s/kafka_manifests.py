@@ -1,5 +1,5 @@
 """Kafka on Strimzi: the node pools, the cluster, one KafkaUser a service with ACLs
-for what it consumes (and KEDA's, which only describes), and every topic with its
+for what it consumes and produces (and KEDA's, which only describes), and every topic with its
 dead-letter twin."""
 
 from __future__ import annotations
@@ -90,28 +90,18 @@ def _cluster() -> dict[str, Any]:
 
 
 def service_user(svc: ServiceInfo) -> dict[str, Any]:
-    """A service reads its own group and the topics it consumes, and writes any topic."""
-    acls: list[dict[str, Any]] = [
+    """A service reads its own group and the topics it consumes, writes the topics
+    schemas.topics.PRODUCERS gives it and the dead-letter twins of what it consumes
+    (schemas/acls.py)."""
+    from schemas.acls import service_acls
+
+    acls = [
         {
-            "resource": {"type": "group", "name": svc.group, "patternType": "literal"},
-            "operations": ["Read", "Describe"],
-        },
-    ]
-    acls += [
-        {
-            "resource": {"type": "topic", "name": topic, "patternType": "literal"},
-            "operations": ["Read", "Describe"],
+            "resource": {"type": a.resource_type, "name": a.name, "patternType": a.pattern},
+            "operations": list(a.operations),
         }
-        for topic in svc.consumes
+        for a in service_acls(svc.name, svc.consumes)
     ]
-    # Any service may emit any event or dead-letter any record it consumed: write
-    # to every topic ("*" is Kafka's wildcard); Strimzi creates the topics, not us.
-    acls.append(
-        {
-            "resource": {"type": "topic", "name": "*", "patternType": "literal"},
-            "operations": ["Write", "Describe"],
-        }
-    )
     return {
         "apiVersion": "kafka.strimzi.io/v1",
         "kind": "KafkaUser",

@@ -41,7 +41,7 @@ def postgres_docs() -> list[dict[str, Any]]:
                     "pg_hba": [
                         "hostnossl all all 0.0.0.0/0 reject",
                         "hostnossl all all ::/0 reject",
-                        "hostssl rcm rcm all scram-sha-256",
+                        "hostssl rcm all all scram-sha-256",
                     ],
                 },
                 "resources": {

@@ -84,10 +84,29 @@ def sandbox_kustomization() -> dict[str, Any]:
 
 def secret_docs() -> list[dict[str, Any]]:
     """Example Secrets: replace every CHANGE-ME (or create them with your secret manager)."""
-    dsn = (
-        f"postgresql://rcm:CHANGE-ME@{PG}-rw:5432/rcm"
-        f"?sslmode=verify-full&sslrootcert=/etc/rcm/pg-ca/ca.crt"
-    )
+    from runtime.pgroles import SCHEMAS, owner_role, runtime_role
+
+    def dsn(role: str) -> str:
+        return (
+            f"postgresql://{role}:CHANGE-ME@{PG}-rw:5432/rcm"
+            f"?sslmode=verify-full&sslrootcert=/etc/rcm/pg-ca/ca.crt"
+        )
+
+    # One per service: its runtime role, and the owner role its migrations run as
+    # (docs/security.md); `rcm db roles` creates the roles with these passwords.
+    per_service = [
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": meta(f"rcm-db-{schema}"),
+            "type": "Opaque",
+            "stringData": {
+                "RCM_DATABASE_URL": dsn(runtime_role(schema)),
+                "RCM_DATABASE_MIGRATE_URL": dsn(owner_role(schema)),
+            },
+        }
+        for schema in SCHEMAS
+    ]
     return [
         {
             "apiVersion": "v1",
@@ -96,13 +115,7 @@ def secret_docs() -> list[dict[str, Any]]:
             "type": "kubernetes.io/basic-auth",
             "stringData": {"username": "rcm", "password": "CHANGE-ME"},
         },
-        {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": meta("rcm-db"),
-            "type": "Opaque",
-            "stringData": {"RCM_DATABASE_URL": dsn},
-        },
+        *per_service,
         {
             "apiVersion": "v1",
             "kind": "Secret",
@@ -183,7 +196,10 @@ def container(
     """A container running ``python -m services.<name>`` as Kafka user ``kafka_user``
     with the ops token; with ``postgres``, also the database URL and PostgreSQL's CA."""
     probe = {"httpGet": {"path": "/healthz", "port": "ops"}}
-    database = {"name": "RCM_DATABASE_URL", "valueFrom": _secret("rcm-db", "RCM_DATABASE_URL")}
+    database = [
+        {"name": var, "valueFrom": _secret(f"rcm-db-{name}", var)}
+        for var in ("RCM_DATABASE_URL", "RCM_DATABASE_MIGRATE_URL")
+    ]
     pg_ca = {"name": "pg-ca", "mountPath": "/etc/rcm/pg-ca", "readOnly": True}
     return {
         "name": name,
@@ -196,7 +212,7 @@ def container(
         "env": [
             {"name": "RCM_KAFKA_SASL_USERNAME", "value": kafka_user},
             {"name": "RCM_KAFKA_SASL_PASSWORD", "valueFrom": _secret(kafka_user, "password")},
-            *([database] if postgres else []),
+            *(database if postgres else []),
             {"name": "RCM_OPS_TOKEN", "valueFrom": _secret("rcm-app", "RCM_OPS_TOKEN")},
             *env,
         ],

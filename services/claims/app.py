@@ -22,8 +22,9 @@ from schemas.events import (
     StatementIssued,
 )
 from schemas.events_payments import ClaimBalanceZero
-from schemas.events_workqueue import ClaimFixed, ClaimVoidRequested
-from services.claims import batch, handlers, timers
+from schemas.events_transport import X12FileReceived, X12FileSent
+from schemas.events_workqueue import AppealRequested, ClaimFixed, ClaimVoidRequested
+from services.claims import acks, appeal_handlers, batch, handlers, sent, timers
 from services.claims.config import ClaimsSettings
 
 PORT = 6103
@@ -53,6 +54,11 @@ def wire(svc: Service, cfg: ClaimsSettings) -> None:
     svc.on(ClaimFixed, partial(handlers.on_fixed, cfg=cfg))
     svc.on(ClaimBalanceZero, partial(handlers.on_balance_zero, cfg=cfg))
     svc.on(ClaimVoidRequested, partial(handlers.on_void_requested, cfg=cfg))
+    svc.on(AppealRequested, appeal_handlers.on_appeal_requested)
+    svc.on(X12FileSent, partial(sent.on_file_sent, cfg=cfg))
+    # the clearinghouse's 999s and 277CAs, as files: claim.acknowledged per claim
+    ack_metrics = acks.AckMetrics(svc.metrics.registry)
+    svc.on(X12FileReceived, partial(acks.on_file_received, metrics=ack_metrics))
     svc.before_batch(handlers.prelock)
 
 
@@ -69,4 +75,5 @@ def timers_on(svc: Service, cfg: ClaimsSettings) -> batch.Batcher:
     core = CoreClient(CoreSettings(), svc.settings, "claims", svc.metrics.registry)
     svc.every(cfg.timer_tick_s, partial(timers.status_inquiries, cfg=cfg, core=core), paced=True)
     svc.every(cfg.timer_tick_s * 10, partial(timers.filing_deadlines, cfg=cfg))
+    svc.every(cfg.timer_tick_s * 10, partial(appeal_handlers.appeal_timers, cfg=cfg))
     return batcher

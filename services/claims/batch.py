@@ -9,9 +9,10 @@ committed (a claim may have become ready) and when the oldest waiting group ripe
 Claim rows are taken FOR UPDATE SKIP LOCKED: several instances never send one claim
 twice, and a claim whose event is being applied right now is looked at again shortly.
 
-Each claim still gets its own claim.submitted (key: the claim id) carrying the
-interchange's control numbers and the whole interchange text; the clearinghouse
-acknowledges the interchange once (by ISA13) and answers claim.acknowledged per claim.
+Each interchange goes to the connector (x12.interchange-ready), which uploads it to the
+tenant's clearinghouse mailbox; its claims stay CODED (no longer waiting) until the
+connector reports the upload (x12.file-sent): then each is SUBMITTED and gets its own
+claim.submitted (key: the claim id) carrying the interchange (services/claims/sent.py).
 """
 
 from __future__ import annotations
@@ -25,11 +26,11 @@ import asyncpg
 import orjson
 from pydantic import ValidationError
 
-from runtime.service import Context, Deferred, Service, run_deferred
-from schemas.codec import Encoded
+from runtime.service import Context, Service
 from schemas.common import Coverage
-from schemas.events import ClaimCoded, ClaimSubmitted
-from services.claims import directory, partners, saga
+from schemas.events import ClaimCoded
+from schemas.events_transport import X12InterchangeReady
+from services.claims import directory, partners, repository_files, saga
 from services.claims import repository as repo
 from services.claims.cob import Cob, later_payers
 from services.claims.config import ClaimsSettings
@@ -218,23 +219,17 @@ class Batcher:
             for w in todo
         ]
         await repo.save_interchange(conn, icn, gcn, tenant, payer_id, sent, text)
-        outgoing: list[Encoded] = []  # every claim's claim.submitted, to the outbox at once
-        deferred: Deferred = []  # and every step's write, as one executemany
-        for w in todo:
-            ctx = svc.context(
-                conn,
-                tenant=tenant,
-                correlation_id=w.claim_id,
-                cause=f"batch:{icn}",
-                traceparent=w.traceparent,
-            )
-            ctx.pending = outgoing
-            ctx.deferred = deferred
-            await self._submit(ctx, w, payer_id, icn, gcn, text, len(todo))
-        await run_deferred(conn, deferred)
-        await svc.outbox_put_many(conn, outgoing)
+        await repository_files.hand_off(conn, [w.claim_id for w in todo])
+        # the connector uploads it; its claims are SUBMITTED once it is there (sent.py)
+        ctx = svc.context(
+            conn, tenant=tenant, correlation_id=f"icn:{icn:09d}", cause=f"batch:{icn}"
+        )
+        ready = X12InterchangeReady(
+            interchange_control_number=f"{icn:09d}", payer_id=payer_id, claims=len(todo), x12=text
+        )
+        await ctx.emit(ready)
         log.info(
-            "837P interchange sent",
+            "837P interchange handed to the connector",
             extra={"interchange": f"{icn:09d}", "claims": len(todo), "payer": payer_id},
         )
         return len(todo)
@@ -300,40 +295,6 @@ class Batcher:
                 await self._hold(ctx, bad.claim_id, "837-UNBUILDABLE", str(exc))
                 todo.remove(bad)
         return "", todo
-
-    async def _submit(
-        self, ctx: Context, w: Waiting, payer_id: str, icn: int, gcn: int, text: str, n: int
-    ) -> None:
-        """One claim of the interchange: SUBMITTED, its timers, its claim.submitted."""
-        claim = w.out.claim
-        detail = {
-            "interchange_control_number": f"{icn:09d}",
-            "frequency_code": w.out.frequency_code,
-            "patient_control_number": claim.patient_control_number,
-            "claims_in_interchange": n,
-        }
-        if w.out.payer_claim_number:
-            detail["payer_claim_number"] = w.out.payer_claim_number
-        submitted = ClaimSubmitted(
-            claim_id=w.claim_id,
-            patient_control_number=claim.patient_control_number,
-            payer_id=payer_id,
-            interchange_control_number=f"{icn:09d}",
-            group_control_number=str(gcn),
-            transaction_control_number="0001",
-            frequency_code=w.out.frequency_code,
-            total_charge_cents=claim.total_charge_cents,
-            x12=text,
-        )
-        change = Change(
-            {"frequency_code": w.out.frequency_code, "outgoing_frequency": None},
-            detail,
-            payer_id=payer_id,
-            payer=w.payer,
-            timer_detail={"interchange": icn},
-            emit=submitted,
-        )
-        await apply(ctx, self.cfg, saga.SUBMIT, w.claim_id, State.CODED, change)
 
 
 def _level(w: Waiting) -> int:

@@ -66,6 +66,12 @@ class ClaimsSettings(BaseSettings):
         le=3650,
         description="Days from service to file, for a payer not in the directory",
     )
+    appeal_warn_days: int = Field(
+        default=14,
+        ge=0,
+        le=365,
+        description="Days before an appeal's deadline a drafted, unsent appeal is flagged",
+    )
     filing_warn_days: str = Field(
         default="30,7", description="Warn this many days before the timely-filing deadline"
     )

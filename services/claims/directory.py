@@ -18,6 +18,8 @@ _TYPES = {
     "realtime_276": "boolean",
     "timely_filing_days": "integer",
     "days_to_pay": "integer",
+    "appeal_days": "integer",
+    "appeal_answer_days": "integer",
     "active": "boolean",
 }
 _IMPORTED = [c for c in _COLUMNS if c not in ("payer_id", "active")]

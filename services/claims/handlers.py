@@ -32,9 +32,10 @@ from schemas.events import (
     StatementIssued,
 )
 from schemas.events_payments import ClaimBalanceZero
-from schemas.events_workqueue import ClaimFixed, ClaimVoidRequested
+from schemas.events_workqueue import AppealRequested, ClaimFixed, ClaimVoidRequested
 from schemas.ids import claim_id_for
-from services.claims import cob, directory, saga
+from services.claims import appeal_handlers, cob, directory, saga
+from services.claims import appeal_repository as appeal_store
 from services.claims import metrics as saga_metrics
 from services.claims import repository as repo
 from services.claims.config import ClaimsSettings
@@ -183,7 +184,7 @@ def lock_names(ev: Event, meta: Meta) -> list[tuple[str, bool]]:
             return [(name, True) for name in ev.claim_ids]
         case EligibilityChecked() | ClaimHeld() | ClaimCoded() | ClaimFixed():
             return [(ev.claim_id, False)]
-        case ClaimVoidRequested():
+        case ClaimVoidRequested() | AppealRequested():
             return [(ev.claim_id, False)]
     return []
 
@@ -320,6 +321,10 @@ async def on_adjudicated(ctx: Context, ev: ClaimAdjudicated, *, cfg: ClaimsSetti
                               locked=locked)  # fmt: skip
         if d.kind is Outcome.TRANSITION and d.to in (State.PAID, State.PARTIALLY_PAID):
             await next_payer(ctx, cfg, locked[0], d.to, ev)
+        if ev.claim_status_code not in LATER_PAYER:
+            await appeal_handlers.answered(ctx, locked[0], ev)
+        if d.kind is Outcome.TRANSITION and d.to is State.DENIED:
+            await auto_resubmit(ctx, cfg, locked[0], ev)
         return
     # the payer's number stays unless the reversal names one; the 835 wait is the payer's
     locked = await repo.lock(ctx, ev.claim_id, resolve=True)
@@ -327,6 +332,23 @@ async def on_adjudicated(ctx: Context, ev: ClaimAdjudicated, *, cfg: ClaimsSetti
     named = {} if ev.payer_claim_number is None else {"payer_claim_number": ev.payer_claim_number}
     change = Change(named, detail, facts=money, payer_id=payer_id)
     await apply_event(ctx, cfg, ev.claim_id, ev, change, locked=locked)
+
+
+async def auto_resubmit(
+    ctx: Context, cfg: ClaimsSettings, claim_id: str, ev: ClaimAdjudicated
+) -> None:
+    """A denial whose category the payer's directory row takes resubmitted: the claim goes
+    out again as a replacement (frequency 7, REF*F8), once (a second denial stays)."""
+    key = (ctx.meta.tenant, ev.payer_id)  # read fresh, as the batcher does: it sends a claim
+    payer = (await directory.lookup(ctx.conn, [key])).get(key)
+    if payer is None or not payer.resubmits(ev.denial_category):
+        return
+    await ctx.flush()
+    if await appeal_store.auto_resubmitted(ctx.conn, claim_id, saga.AUTO_RESUBMIT.on):
+        return
+    detail = {"denial_category": ev.denial_category, "payer_claim_number": ev.payer_claim_number}
+    change = Change({"outgoing_frequency": "7"}, detail)
+    await apply(ctx, cfg, saga.AUTO_RESUBMIT, claim_id, State.DENIED, change)
 
 
 #: CLP02: the payer processed the claim as secondary or tertiary (a crossover's 835).
@@ -385,10 +407,11 @@ async def on_statement(ctx: Context, ev: StatementIssued, *, cfg: ClaimsSettings
 
 
 async def on_fixed(ctx: Context, ev: ClaimFixed, *, cfg: ClaimsSettings) -> None:
-    """A person fixed a held, rejected or denied claim: it flows again from eligibility
-    (RECEIVED) or coding (ELIGIBLE). When it is coded again, on_coded decides whether it
-    goes out as a replacement or a new original."""
-    detail = {
+    """A person fixed a held, rejected or denied claim, or corrected a paid or partly paid
+    one: it flows again from eligibility (RECEIVED) or coding (ELIGIBLE). When it is coded
+    again, on_coded decides whether it goes out as a replacement or a new original; a
+    paid claim always has the payer's claim number, so it goes out as a replacement."""
+    detail: dict[str, Any] = {
         "reenter": ev.reenter.value,
         "fixed_by": ev.fixed_by,
         "fixed_at": ev.fixed_at.isoformat(),
@@ -396,7 +419,19 @@ async def on_fixed(ctx: Context, ev: ClaimFixed, *, cfg: ClaimsSettings) -> None
         "note": ev.note,
     }
     fields = {"hold_stage": None, "outgoing_frequency": None}
-    await apply_event(ctx, cfg, ev.claim_id, ev, Change(fields, detail))
+    locked = await repo.lock(ctx, ev.claim_id)
+    claim_id, row = locked
+    mine = row is not None and row["tenant"] == ctx.meta.tenant
+    if mine and row is not None and State(row["state"]) in saga.ADJUDICATED_PAID:
+        if not row["payer_claim_number"]:  # never at a payer (self-pay): nothing to replace
+            d = Decision(Outcome.ANOMALY, None, "no payer claim number to correct")
+            await repo.record(ctx, claim_id, ev.TYPE, d, State(row["state"]), detail)
+            return
+        detail["corrects"] = {
+            "state": row["state"],
+            "payer_claim_number": row["payer_claim_number"],
+        }
+    await apply_event(ctx, cfg, ev.claim_id, ev, Change(fields, detail), locked=locked)
 
 
 async def on_balance_zero(ctx: Context, ev: ClaimBalanceZero, *, cfg: ClaimsSettings) -> None:

@@ -13,7 +13,13 @@ Columns (header row required, any order):
   clearinghouse account and transport, text until the transports exist),
   ``realtime_270`` and ``realtime_276`` (true/false: does it answer real-time),
   ``enroll_claims``, ``enroll_era``, ``enroll_eft`` (``enrolled``, ``pending``,
-  ``not_enrolled`` or ``not_required``; empty is ``not_required``).
+  ``not_enrolled`` or ``not_required``; empty is ``not_required``), ``appeal_days``
+  (days from the initial determination to file an appeal: Medicare's redetermination
+  120) and ``appeal_answer_days`` (days the payer takes to decide one: Medicare 60);
+  empty: the payer takes no appeals on file here; ``auto_resubmit`` (the denial
+  categories, ``;``-separated, for which the payer takes a denied claim sent again
+  automatically, once, as a replacement: ``correctable``, ``appealable``, ``write_off``;
+  empty: never).
 
 Every row is checked before anything is written; an error names the row (the file's
 line number, the header being row 1) and the column. No payer behaviour keys on the
@@ -37,7 +43,12 @@ OPTIONAL = (
     "enroll_claims",
     "enroll_era",
     "enroll_eft",
+    "appeal_days",
+    "appeal_answer_days",
+    "auto_resubmit",
 )
+#: The denial categories a payer may take an automatic resubmission for.
+RESUBMIT_CATEGORIES = frozenset({"correctable", "appealable", "write_off"})
 
 #: X12 code list 1032 (claim filing indicator), as 005010X222A1 SBR09 allows it.
 FILING_INDICATORS = frozenset(
@@ -98,7 +109,14 @@ class Payer:
     enroll_claims: str = "not_required"
     enroll_era: str = "not_required"
     enroll_eft: str = "not_required"
+    appeal_days: int | None = None
+    appeal_answer_days: int | None = None
+    auto_resubmit: str = ""
     active: bool = True
+
+    def resubmits(self, category: str | None) -> bool:
+        """Does the payer take a claim denied for ``category`` sent again automatically?"""
+        return category is not None and category in self.auto_resubmit.split(";")
 
 
 def parse(text: str) -> list[Payer]:
@@ -163,6 +181,17 @@ def _row(n: int, d: dict[str, str]) -> Payer:
         if not d[column].isdigit() or not 1 <= int(d[column]) <= top:
             raise bad(column, f"must be a whole number of days from 1 to {top}")
         days[column] = int(d[column])
+    appeal: dict[str, int | None] = {}
+    for column in ("appeal_days", "appeal_answer_days"):
+        value = d.get(column, "")
+        if value and (not value.isdigit() or not 1 <= int(value) <= 3650):
+            raise bad(column, "must be empty or a whole number of days from 1 to 3650")
+        appeal[column] = int(value) if value else None
+    cats = [c.strip().lower() for c in d.get("auto_resubmit", "").split(";") if c.strip()]
+    if any(c not in RESUBMIT_CATEGORIES for c in cats):
+        raise bad(
+            "auto_resubmit", "must be empty or categories among correctable;appealable;write_off"
+        )
     return Payer(
         payer_id=pid,
         name=d["name"],
@@ -177,6 +206,9 @@ def _row(n: int, d: dict[str, str]) -> Payer:
         enroll_claims=enroll["enroll_claims"],
         enroll_era=enroll["enroll_era"],
         enroll_eft=enroll["enroll_eft"],
+        appeal_days=appeal["appeal_days"],
+        appeal_answer_days=appeal["appeal_answer_days"],
+        auto_resubmit=";".join(sorted(set(cats))),
     )
 
 

@@ -81,6 +81,8 @@ class Kind(StrEnum):
     CROSSOVER = "crossover"
     EARLY_ANSWER = "early_answer"
     EARLIER_ACK = "earlier_ack"
+    APPEAL = "appeal"
+    AUTO_RESUBMIT = "auto_resubmit"
 
 
 class Timer(StrEnum):
@@ -167,6 +169,15 @@ PB, CL = State.PATIENT_BILLED, State.CLOSED
 CLAIM_ADJUDICATED = ClaimAdjudicated.TYPE
 ACK_TIMEOUT, NO_REMIT, FILING = "rcm.claims.ack-timeout", "rcm.claims.no-remit", "rcm.claims.timely-filing"  # fmt: skip
 
+#: Where a person's fix may start: held, rejected, denied, or adjudicated with money
+#: (a correction of a paid or partly paid claim, also once the patient was billed or the
+#: claim closed).
+ADJUDICATED_PAID = _s(PA, PP, PB, CL)
+FIXABLE = _s(HE, RJ, DE) | ADJUDICATED_PAID
+NOT_FIXABLE = "only a held, rejected, denied or adjudicated claim can be fixed"
+#: Where an appeal may be drafted or sent: the payer has answered.
+APPEALABLE = ADJUDICATED_PAID | _s(DE)
+
 # fmt: off
 STEPS: tuple[Step, ...] = (
     # the claim takes shape: encounter, eligibility (271), coding; a hold stops it
@@ -221,6 +232,10 @@ STEPS: tuple[Step, ...] = (
     # the earlier payer's 999/277CA read after its 835 sent the claim on: late, not news
     Step(Kind.EARLIER_ACK, THEN, "rcm.claims.earlier-payer-ack", _s(CO), None,
          outcome=Outcome.LATE, says="the earlier payer's acknowledgement, read after its 835"),
+    # a denial the payer takes sent again automatically (its directory's auto_resubmit
+    # names the category): once, as a replacement (frequency 7, REF*F8)
+    Step(Kind.AUTO_RESUBMIT, THEN, "rcm.claims.auto-resubmit", _s(DE), CO,
+         says="sent again automatically: the payer takes this denial's category resubmitted"),
     # a person voids an adjudicated claim: it goes out again with frequency 8 and the
     # payer answers with a reversal
     Step(Kind.VOID, CMD, "rcm.claims.void", FILED, CO, never_late=True,
@@ -232,11 +247,26 @@ STEPS: tuple[Step, ...] = (
     # 835 came; it then arrives late and its money is recorded)
     Step(Kind.BILLED, E, StatementIssued.TYPE, _s(PA, PP, DE, CO, SU, AC), PB),
     Step(Kind.BALANCE_ZERO, E, ClaimBalanceZero.TYPE, _s(PB, PA, PP, DE, SU, AC), CL),
-    # a person fixed a held, rejected or denied claim: it flows again
-    Step(Kind.FIXED, E, ClaimFixed.TYPE, _s(HE, RJ, DE), R, effects=(clear(Timer.ACK, Timer.REMIT),),
-         never_late=True, when=lambda e: e.reenter is Reentry.eligibility),
-    Step(Kind.FIXED, E, ClaimFixed.TYPE, _s(HE, RJ, DE), EL, effects=(clear(Timer.ACK, Timer.REMIT),),
-         never_late=True),
+    # a person fixed a held, rejected or denied claim, or corrected one the payer paid
+    # in part or in full (a denied or reduced line: handlers.on_fixed refuses one without
+    # the payer's claim number): it flows again, and what the payer adjudicated goes out
+    # as a replacement (frequency 7, REF*F8: next_submission)
+    Step(Kind.FIXED, E, ClaimFixed.TYPE, FIXABLE, R, effects=(clear(Timer.ACK, Timer.REMIT),),
+         never_late=True, when=lambda e: e.reenter is Reentry.eligibility, refused=NOT_FIXABLE),
+    Step(Kind.FIXED, E, ClaimFixed.TYPE, FIXABLE, EL, effects=(clear(Timer.ACK, Timer.REMIT),),
+         never_late=True, refused=NOT_FIXABLE),
+    # appeals (appeal_handlers.py): a case per appeal of a denied or reduced claim, drafted
+    # and sent by a person, decided by the payer's next 835 (which moves the claim as any
+    # 835 does); they never move the claim themselves
+    Step(Kind.APPEAL, CMD, "rcm.claims.appeal-drafted", APPEALABLE, None,
+         refused="only a claim the payer adjudicated, with its claim number, is appealed"),
+    Step(Kind.APPEAL, CMD, "rcm.claims.appeal-sent", APPEALABLE, None,
+         refused="no drafted appeal to send"),
+    Step(Kind.APPEAL, THEN, "rcm.claims.appeal-decided", ANY - {None}, None),
+    # the appeal's timers (appeal_handlers.appeal_timers): a drafted appeal near the
+    # payer's deadline, a sent one whose answer is overdue; alerts, once each
+    Step(Kind.APPEAL, TIMER, "rcm.claims.appeal-deadline", ANY - {None}, None),
+    Step(Kind.APPEAL, TIMER, "rcm.claims.appeal-overdue", ANY - {None}, None),
     # timers: they never move a claim; a timer whose claim left its states is dropped
     Step(Kind.ACK_TIMEOUT, TIMER, ACK_TIMEOUT, _s(SU), None,
          effects=(EMIT_SUBMITTED, retry(Timer.ACK))),  # the same ISA13 again
@@ -266,6 +296,10 @@ ACK_RESEND, ACK_GAVE_UP = (s for s in STEPS if s.kind is Kind.ACK_TIMEOUT)
 STATUS_INQUIRY, NO_REMIT_GAVE_UP = (s for s in STEPS if s.kind is Kind.NO_REMIT)
 (STATUS_ANSWER,) = (s for s in STEPS if s.kind is Kind.STATUS_277)
 FILING_WARNING, FILING_PASSED = (s for s in STEPS if s.kind is Kind.TIMELY_FILING)
+APPEAL_DRAFTED, APPEAL_SENT, APPEAL_DECIDED, APPEAL_DEADLINE, APPEAL_OVERDUE = (
+    s for s in STEPS if s.kind is Kind.APPEAL
+)
+(AUTO_RESUBMIT,) = (s for s in STEPS if s.kind is Kind.AUTO_RESUBMIT)
 
 
 # How far along the happy path a state is; an event that would move a claim

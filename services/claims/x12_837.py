@@ -27,6 +27,7 @@ from runtime.x12 import Envelope, money, transaction, wrap
 from schemas.common import Coverage, Person, Provider
 from schemas.events import ClaimCoded
 from services.claims import x12_837_cob as cob_loops
+from services.claims import x12_837_refs as refs
 from services.claims.cob import Cob
 from services.claims.payers import Payer
 from services.claims.x12_837_text import _DELIMS, _address, _code, _d8, _ident, _person_name
@@ -73,6 +74,13 @@ class Outgoing:
     frequency_code: str = "1"
     payer_claim_number: str | None = None
     cob: Cob | None = None  # to a later payer: the earlier payers' answers (2320, 2430)
+
+
+def to_later_payer(out: Outgoing) -> bool:
+    """Is the claim billed to a payer after one that answered (a secondary or tertiary)?
+    Its authorization and referral numbers are then the first payer's (the payer whose
+    rules asked for them): 2330B, not 2300/2400, carries them."""
+    return out.cob is not None and bool(out.cob.prior)
 
 
 def payers_named(out: Outgoing) -> list[str]:
@@ -208,7 +216,8 @@ def _patient_loop(claim: ClaimCoded) -> list[str]:
 
 
 def _claim_loop(out: Outgoing) -> list[str]:
-    """2300 (CLM, REF*F8, HI), 2310B when needed, and the 2400 lines."""
+    """2300 (CLM, REF*9F, REF*G1, REF*F8, HI), 2310B when needed, and the 2400 lines
+    (with REF*G1 and REF*9F where a line has its own)."""
     claim = out.claim
     cid = claim.claim_id
     freq = out.frequency_code
@@ -238,14 +247,8 @@ def _claim_loop(out: Outgoing) -> list[str]:
             "Y",
         )
     ]
-    if freq != "1":
-        if not out.payer_claim_number:
-            raise Unbuildable(
-                cid,
-                "payer_claim_number",
-                f"is required for frequency code {freq} (REF*F8, the payer's claim number)",
-            )
-        segs.append(_seg("REF", "F8", _ident(out.payer_claim_number, cid, "payer_claim_number")))
+    later = to_later_payer(out)
+    segs.extend(refs.claim_refs(claim, freq, out.payer_claim_number, later=later))
     diagnoses = claim.diagnoses
     if not diagnoses or len(diagnoses) > 12:
         raise Unbuildable(cid, "diagnoses", f"must hold 1 to 12 codes, got {len(diagnoses)}")
@@ -285,6 +288,8 @@ def _claim_loop(out: Outgoing) -> list[str]:
             )
         )
         segs.append(_seg("DTP", "472", "D8", _d8(line.service_date)))
+        if not later:
+            segs.extend(refs.line_refs(line, cid, n))
         segs.extend(by_line.get(n, ()))
     return segs
 

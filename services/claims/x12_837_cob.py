@@ -24,6 +24,7 @@ from runtime.x12 import money
 from schemas.common import Adjustment, Coverage
 from schemas.events import ClaimCoded
 from services.claims.cob import Cob, PriorPayer, lines_match
+from services.claims.x12_837_refs import first_payer_refs
 from services.claims.x12_837_text import (
     Unbuildable,
     _code,
@@ -78,6 +79,8 @@ def _other_subscriber(claim: ClaimCoded, p: PriorPayer, by_line: bool) -> list[s
     segs.append(_seg("NM1", "PR", "2", name, "", "", "", "", "PI", payer_id))
     if not by_line:
         segs.append(_seg("DTP", "573", "D8", _d8(p.adjudicated_on)))
+    if p.level == 1:  # the first payer's numbers (its rules asked): REF*G1, REF*9F
+        segs.extend(first_payer_refs(claim))
     if p.payer_claim_number:
         segs.append(_seg("REF", "F8", _ident(p.payer_claim_number, cid, "prior claim number")))
     return segs

@@ -13,6 +13,7 @@ from schemas.events_workqueue import ClaimFixed
 from services.coding import handlers, timers
 from services.coding.codesets import icd_index
 from services.coding.config import CodingSettings, load_reference_files
+from services.coding.rulebook import LoadedRules, load_rules
 from services.coding.tables import LoadedTables, load_tables
 
 PORT = 6102
@@ -26,15 +27,17 @@ def build(
     schema: str = "coding",
     http_port: int = PORT,
     tables: LoadedTables | None = None,
+    rules: LoadedRules | None = None,
 ) -> Service:
     """The coding service. ``schema``/``http_port`` let integration tests run it apart;
-    ``tables`` lets them see the edit tables it loads."""
+    ``tables`` and ``rules`` let them see the edit tables and payer rules it loads."""
     cfg = config or CodingSettings()
     loaded = tables or LoadedTables()
+    payer_rules = rules or LoadedRules()
     load_reference_files(cfg)  # fails fast on a malformed file
     svc = Service("coding", schema=schema, migrations=MIGRATIONS, http_port=http_port, s=settings)
-    svc.on_many(EligibilityChecked, partial(handlers.on_eligible, tables=loaded))
-    svc.on(ClaimFixed, partial(handlers.on_fixed, tables=loaded))
+    svc.on_many(EligibilityChecked, partial(handlers.on_eligible, tables=loaded, rules=payer_rules))
+    svc.on(ClaimFixed, partial(handlers.on_fixed, tables=loaded, rules=payer_rules))
 
     @svc.on_startup
     async def load_code_sets() -> None:
@@ -43,7 +46,10 @@ def build(
         assert svc.pool is not None
         async with svc.pool.acquire() as conn, conn.transaction():
             await load_tables(conn, loaded)
+            await load_rules(conn, payer_rules)
 
     # A loader run (`rcm code load-ncci` ...) is picked up without a restart.
     svc.every(cfg.reload_s, partial(timers.reload_tables, loaded=loaded))
+    # ... and a `rcm code load-payer-rules` the same way.
+    svc.every(cfg.reload_s, partial(timers.reload_rules, loaded=payer_rules))
     return svc

@@ -20,7 +20,7 @@ class CodingSettings(BaseSettings):
     reload_s: float = Field(
         default=300.0,
         gt=0,
-        description="How often to look for a new NCCI/MUE load (`rcm code load-ncci` ...)",
+        description="How often to look for a new NCCI/MUE, code-set or payer-rules load",
     )
     necessity_file: Path | None = Field(
         default=None,

@@ -17,33 +17,45 @@ from schemas.events import ClaimCoded, ClaimHeld, EligibilityChecked
 from schemas.events_workqueue import ClaimFixed, Reentry
 from services.coding import code_dates, codesets, repository
 from services.coding.edits.awv_frequency import HISTORY_CODES
+from services.coding.edits.facts import billed_payer
 from services.coding.ncci import EditTables
+from services.coding.rulebook import LoadedRules
 from services.coding.scrub import scrub
 from services.coding.tables import LoadedTables
 
 
+def _history_codes(rules: LoadedRules, tenant: str, checked: EligibilityChecked) -> frozenset[str]:
+    """The codes whose history this claim's frequency edits count (none when no line
+    has a frequency-limited code)."""
+    codes = HISTORY_CODES | rules.book(tenant).history_codes(billed_payer(checked))
+    lines = checked.encounter.lines
+    return codes if any(ln.procedure_code in codes for ln in lines) else frozenset()
+
+
 async def _code(
-    items: Sequence[tuple[Context, EligibilityChecked]], trigger: str, tables: EditTables
+    items: Sequence[tuple[Context, EligibilityChecked]],
+    trigger: str,
+    tables: EditTables,
+    rules: LoadedRules,
 ) -> None:
     """Scrubs each claim in order (each sees the history of those coded before it) and
     records the passes with a few statements for the whole run."""
     conn = items[0][0].conn
+    wanted = [_history_codes(rules, ctx.meta.tenant, checked) for ctx, checked in items]
     needs_history = [
         (ctx.meta.tenant, checked.encounter.patient.id)
-        for ctx, checked in items
-        if any(ln.procedure_code in HISTORY_CODES for ln in checked.encounter.lines)
+        for (ctx, checked), codes in zip(items, wanted, strict=True)
+        if codes
     ]
-    history = await repository.History.load(conn, needs_history, HISTORY_CODES)
+    every_code = frozenset().union(*wanted)
+    history = await repository.History.load(conn, needs_history, every_code | HISTORY_CODES)
     results: list[repository.ResultRow] = []
     dated = code_dates.active()
-    for ctx, checked in items:
+    for (ctx, checked), codes in zip(items, wanted, strict=True):
         tenant, enc = ctx.meta.tenant, checked.encounter
-        prior = (
-            history.prior(tenant, enc.patient.id)
-            if any(ln.procedure_code in HISTORY_CODES for ln in enc.lines)
-            else []
-        )
-        result = scrub(checked, tables, prior)
+        prior = history.prior(tenant, enc.patient.id) if codes else []
+        payer_rules = rules.book(tenant).for_claim(billed_payer(checked), enc.date_of_service)
+        result = scrub(checked, tables, prior, payer_rules)
         history.record(tenant, checked, result if isinstance(result, ClaimCoded) else None)
         release, in_force = codesets.icd_release_for(enc.date_of_service)
         code_sets = {
@@ -54,6 +66,7 @@ async def _code(
             "hcpcs": dated.hcpcs.source,
             "cpt_dates": dated.cpt.source,
             "ncci": tables.version,
+            "payer_rules": rules.book(tenant).version or None,
         }
         results.append(
             (
@@ -70,12 +83,17 @@ async def _code(
 
 
 async def on_eligible(
-    items: Sequence[tuple[Context, EligibilityChecked]], *, tables: LoadedTables
+    items: Sequence[tuple[Context, EligibilityChecked]],
+    *,
+    tables: LoadedTables,
+    rules: LoadedRules,
 ) -> None:
-    await _code(items, "eligibility", tables.current)
+    await _code(items, "eligibility", tables.current, rules)
 
 
-async def on_fixed(ctx: Context, ev: ClaimFixed, *, tables: LoadedTables) -> None:
+async def on_fixed(
+    ctx: Context, ev: ClaimFixed, *, tables: LoadedTables, rules: LoadedRules
+) -> None:
     if ev.reenter is not Reentry.coding:
         return  # eligibility re-checks it; its eligibility.checked comes back here
     found = await repository.last_input(ctx.conn, ev.claim_id)
@@ -88,7 +106,8 @@ async def on_fixed(ctx: Context, ev: ClaimFixed, *, tables: LoadedTables) -> Non
             f"claim {ev.claim_id} is for encounter {last.encounter_id}, "
             f"the fix names {ev.encounter.encounter_id}",
         )
-    await _code([(ctx, last.model_copy(update={"encounter": ev.encounter}))], "fix", tables.current)
+    fixed = last.model_copy(update={"encounter": ev.encounter})
+    await _code([(ctx, fixed)], "fix", tables.current, rules)
 
 
 __all__ = ["on_eligible", "on_fixed"]

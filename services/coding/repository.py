@@ -15,7 +15,7 @@ import orjson
 
 from runtime.db import columns
 from schemas.events import ClaimCoded, EligibilityChecked
-from services.coding.edits.facts import PriorService
+from services.coding.edits.facts import PriorService, billed_payer
 from services.coding.ncci import (
     BUNDLED_SOURCE,
     EditTables,
@@ -194,10 +194,12 @@ class History:
         self._prior: dict[tuple[str, str], list[PriorService]] = {}
         for r in rows:
             self._prior.setdefault((r["tenant"], r["patient_id"]), []).append(
-                PriorService(r["procedure_code"], r["date_of_service"], r["claim_id"])
+                PriorService(
+                    r["procedure_code"], r["date_of_service"], r["claim_id"], r["payer_id"]
+                )
             )
         self._inputs: dict[str, tuple[str, str, str]] = {}
-        self._services: dict[str, tuple[str, str, list[str], dt.date]] = {}
+        self._services: dict[str, tuple[str, str, list[str], dt.date, str | None]] = {}
         self._cleared: set[tuple[str, str]] = set()
 
     @classmethod
@@ -207,8 +209,8 @@ class History:
         keys = sorted(set(patients))
         rows = (
             await conn.fetch(
-                "SELECT tenant, patient_id, procedure_code, date_of_service, claim_id"
-                " FROM patient_services WHERE (tenant, patient_id) IN"
+                "SELECT tenant, patient_id, procedure_code, date_of_service, claim_id,"
+                " payer_id FROM patient_services WHERE (tenant, patient_id) IN"
                 " (SELECT * FROM unnest($1::text[], $2::text[]))"
                 " AND procedure_code = ANY($3::text[])",
                 *columns(keys),
@@ -231,10 +233,9 @@ class History:
         mine = [p for p in self._prior.get((tenant, patient_id), []) if p.claim_id != claim_id]
         if coded is not None:
             codes = sorted({ln.procedure_code for ln in coded.lines})
-            self._services[claim_id] = (tenant, coded.patient.id, codes, coded.date_of_service)
-            mine += [
-                PriorService(c, coded.date_of_service, claim_id) for c in codes if c in self.codes
-            ]
+            dos, payer = coded.date_of_service, billed_payer(checked)
+            self._services[claim_id] = (tenant, coded.patient.id, codes, dos, payer)
+            mine += [PriorService(c, dos, claim_id, payer) for c in codes if c in self.codes]
         self._prior[(tenant, patient_id)] = mine
 
     async def flush(self, conn: asyncpg.Connection) -> None:
@@ -254,15 +255,15 @@ class History:
                 *columns(sorted(self._cleared)),
             )
         rows = [
-            (tenant, patient, claim_id, code, dos)
-            for claim_id, (tenant, patient, codes, dos) in self._services.items()
+            (tenant, patient, claim_id, code, dos, payer)
+            for claim_id, (tenant, patient, codes, dos, payer) in self._services.items()
             for code in codes
         ]
         if rows:
             await conn.execute(
                 "INSERT INTO patient_services(tenant, patient_id, claim_id, procedure_code,"
-                " date_of_service) SELECT * FROM unnest($1::text[], $2::text[], $3::text[],"
-                " $4::text[], $5::date[])",
+                " date_of_service, payer_id) SELECT * FROM unnest($1::text[], $2::text[],"
+                " $3::text[], $4::text[], $5::date[], $6::text[])",
                 *columns(rows),
             )
         self._inputs, self._services, self._cleared = {}, {}, set()

@@ -36,6 +36,9 @@ from services.coding.edits import (
     mue,
     ncci_ptp,
     necessity,
+    payer_auth,
+    payer_coverage,
+    payer_modifiers,
     pointers,
     procedure_codes,
     procedure_sex,
@@ -44,6 +47,7 @@ from services.coding.edits import (
 from services.coding.edits.facts import ClaimFacts, PriorService, claim_facts
 from services.coding.edits.flag import HOLD, Flag
 from services.coding.ncci import EMPTY, EditTables
+from services.coding.payer_rules import NONE, PayerRules
 
 ClaimEdit = Callable[[ClaimFacts], list[Flag]]
 DiagnosisEdit = Callable[[ClaimFacts, int, str, str], list[Flag]]
@@ -76,6 +80,11 @@ LINES: tuple[ClaimEdit, ...] = (
     vaccines.product_and_diagnosis,
     vaccines.administration_code,
     necessity.unsupported_tests,
+    payer_coverage.not_covered,
+    payer_coverage.over_limit,
+    payer_modifiers.required,
+    payer_modifiers.telehealth,
+    payer_auth.missing_numbers,
 )
 """Each flags lines (never the claim); their findings are listed line by line."""
 AFTER_LINES: tuple[ClaimEdit, ...] = (
@@ -95,16 +104,19 @@ def scrub(
     checked: EligibilityChecked,
     tables: EditTables = EMPTY,
     history: Sequence[PriorService] = (),
+    rules: PayerRules = NONE,
 ) -> ClaimCoded | ClaimHeld:
     """Build the claim for an eligibility-checked encounter and run the coding edits.
 
     ``tables`` are the NCCI PTP/MUE edits (applied as in force on the date of
     service); ``history`` the patient's procedures on other claims (for frequency
-    edits; only :data:`~services.coding.edits.awv_frequency.HISTORY_CODES` matter).
+    edits: :data:`~services.coding.edits.awv_frequency.HISTORY_CODES` and the codes the
+    payer's frequency rules count); ``rules`` the billed payer's rules in force on the
+    date of service (:meth:`~services.coding.payer_rules.RuleBook.for_claim`).
     Returns :class:`ClaimHeld` (stage ``coding``) when any edit holds, else
     :class:`ClaimCoded` carrying the warnings.
     """
-    f = claim_facts(checked, tables, history)
+    f = claim_facts(checked, tables, history, rules)
     found = find(f)
     if not any(x.severity == HOLD for x in found):
         try:
@@ -184,12 +196,22 @@ def _coded(f: ClaimFacts, found: list[Flag]) -> ClaimCoded:
                 charge_cents=line.charge_cents,
                 diagnosis_pointers=f.pointers[n - 1],
                 service_date=dos,
+                prior_authorization=_differs(line.prior_authorization, enc.prior_authorization),
+                referral_number=_differs(line.referral_number, enc.referral_number),
             )
             for n, line in enumerate(lines, start=1)
         ],
         total_charge_cents=sum(line.charge_cents for line in lines),
         findings=[x.finding() for x in found],
+        prior_authorization=enc.prior_authorization,
+        referral_number=enc.referral_number,
     )
+
+
+def _differs(line: str | None, claim: str | None) -> str | None:
+    """A line's number, kept only where it is not the claim's (X222A1: 2400 REF*G1 and
+    REF*9F only when they differ from 2300's)."""
+    return line if line != claim else None
 
 
 __all__ = ["scrub"]

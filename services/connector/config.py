@@ -9,7 +9,8 @@ the account), the mailbox folders, what happens to a fetched file remotely
 the clearinghouse's naming rule for uploaded 837s (``name_rule``: a str.format pattern
 with ``{tenant}``, ``{sender}``, ``{receiver}``, ``{icn}``, ``{date}`` (CCYYMMDD),
 ``{time}`` (HHMMSS)). An upload is written as ``name + temp_suffix`` and renamed once
-whole. ``rcm stack up`` writes the local mailbox's account file
+whole. ``send_for`` lists other tenants whose 837s the account uploads (``*``: any).
+``rcm stack up`` writes the local mailbox's account file
 (``.stack/sftp/accounts.json``).
 """
 
@@ -46,6 +47,11 @@ class Account(BaseModel):
     name_rule: str = "{sender}_{icn}_{date}{time}.837"
     temp_suffix: str = Field(default=".part", min_length=1)
     connect_timeout_s: float = Field(default=10.0, gt=0)
+    send_for: list[str] = Field(
+        default_factory=list,
+        description="Other tenants whose 837s this account uploads ('*': any tenant"
+        " without an account of its own; the local stack's shared mailbox)",
+    )
 
     @field_validator("name")
     @classmethod
@@ -64,6 +70,20 @@ class ConnectorSettings(BaseSettings):
     poll_s: float = Field(default=0.5, gt=0, description="How often each inbound folder is read")
     retry_min_s: float = Field(default=1.0, gt=0, description="First wait after a failed poll")
     retry_max_s: float = Field(default=60.0, gt=0, description="Longest wait between retries")
+
+
+def sending_account(accounts: list[Account], tenant: str) -> Account | None:
+    """The account that uploads the tenant's 837s: its own, else one sending for it by
+    name, else one sending for any tenant ('*')."""
+    for match in (
+        lambda a: a.tenant == tenant,
+        lambda a: tenant in a.send_for,
+        lambda a: "*" in a.send_for,
+    ):
+        found = next((a for a in accounts if match(a)), None)
+        if found is not None:
+            return found
+    return None
 
 
 def load_accounts(path: Path | None) -> list[Account]:

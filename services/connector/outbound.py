@@ -11,6 +11,7 @@ import logging
 import asyncpg
 
 from runtime.service import Service
+from schemas.events_transport import X12FileSent
 from services.connector import envelope, repository
 from services.connector.config import Account, ConnectorSettings
 from services.connector.envelope import Envelope, EnvelopeError
@@ -78,7 +79,9 @@ async def send(
 class Sender:
     """A timer per account: uploads that failed are tried again when their backoff is up
     (``RCM_CONNECTOR_RETRY_MIN_S`` doubling to ``_MAX_S``), a few at a time, each row
-    locked while it is tried so two connectors never send one file together."""
+    locked while it is tried so two connectors never send one file together. New ones
+    (x12.interchange-ready) are due at once; each upload done is announced
+    (x12.file-sent) in the transaction that records it."""
 
     def __init__(self, cfg: ConnectorSettings, account: Account, metrics: ConnectorMetrics):
         self.cfg = cfg
@@ -98,6 +101,7 @@ class Sender:
                     for row in due:
                         await box.upload(row["name"], row["raw"])
                         await repository.outbound_result(conn, a.name, row["sha256"], None)
+                        await _announce(svc, conn, a, row)
                         self.metrics.uploads.labels(a.name).inc()
                         sent += 1
             except MailboxError as exc:
@@ -105,4 +109,28 @@ class Sender:
                 for row in due[sent:]:
                     await repository.outbound_result(conn, a.name, row["sha256"], str(exc), retry)
                 log.warning("%s; %d uploads wait for their next try", exc, len(due) - sent)
+        if sent:
+            svc.outbox.wake.set()
         return sent
+
+
+async def _announce(
+    svc: Service, conn: asyncpg.Connection, a: Account, row: asyncpg.Record
+) -> None:
+    """x12.file-sent, in the transaction that records the upload: announced once, and
+    only once the file is there under its final name (a crash before the commit uploads
+    it again, finds the same content there, and announces it then)."""
+    ctx = svc.context(
+        conn,
+        tenant=row["tenant"],
+        correlation_id=f"icn:{row['control_number']}",
+        cause=f"upload:{a.name}/{row['name']}",
+    )
+    sent = X12FileSent(
+        interchange_control_number=row["control_number"],
+        account=a.name,
+        name=row["name"],
+        sha256=row["sha256"],
+        attempts=row["attempts"] + 1,
+    )
+    await ctx.emit(sent)

@@ -31,6 +31,7 @@ from services.gateway.routes import (
     app_ledger,
     app_login,
     app_pages,
+    appeals,
     claims,
     coverage,
     intake,
@@ -133,7 +134,7 @@ def create_app(s: Settings | None = None, g: GatewaySettings | None = None) -> F
         app_frontdesk,
         app_kpis,
     )  # /login, /app/
-    for area in (*areas, ops, underpayments, ops_login, statement_view, *office):
+    for area in (*areas, ops, underpayments, appeals, ops_login, statement_view, *office):
         app.include_router(area.router)
     app.include_router(ops.metrics_router)
     return app

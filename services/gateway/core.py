@@ -25,11 +25,12 @@ import orjson
 from aiokafka import AIOKafkaProducer
 
 from runtime import telemetry
-from runtime.db import create_pool, migrate
+from runtime.db import create_pool, migrate_schema, refuse_privileged_runtime
 from runtime.kafka import producer_config
 from runtime.settings import Settings
 from schemas.codec import Meta, encode
 from schemas.events import Event
+from schemas.topics import produced_by
 from services.gateway import audit_store
 from services.gateway.audit_store import AuditEntry as AuditEntry
 from services.gateway.config import GatewaySettings
@@ -92,6 +93,9 @@ def sha(data: bytes) -> bytes:
     return hashlib.sha256(data).digest()
 
 
+GATEWAY_WRITES = produced_by("gateway")
+
+
 class Gateway:
     """Everything the routes touch, started and stopped with the app."""
 
@@ -116,7 +120,8 @@ class Gateway:
         self.pool = await create_pool(
             self.settings, self.g.schema_name, max_size=self.g.db_pool_max
         )
-        await migrate(self.pool, self.g.schema_name, MIGRATIONS)
+        await refuse_privileged_runtime(self.settings, self.pool, self.g.schema_name)
+        await migrate_schema(self.settings, self.g.schema_name, MIGRATIONS, self.pool)
         self.fast = await asyncpg.create_pool(
             self.settings.database_url,
             min_size=1,
@@ -181,6 +186,8 @@ class Gateway:
         self, event: Event, *, tenant: str, correlation_id: str, ce_id: str, actor: str
     ) -> None:
         """Returns once Kafka acknowledged the event (acks=all), or raises Unavailable."""
+        if event.TOPIC not in GATEWAY_WRITES:  # its Kafka ACLs: schemas/acls.py
+            raise PermissionError(f"the gateway does not produce {event.TOPIC}")
         producer = await self._start_producer()
         meta = Meta(
             id=ce_id,

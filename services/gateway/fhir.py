@@ -225,6 +225,22 @@ def _preventive(enc: Encounter) -> bool:
     )
 
 
+def _payer_numbers(claim: Claim) -> dict[str, str]:
+    """The claim's prior authorization (the focal insurance's first ``preAuthRef``) and
+    referral number (``Claim.referral``'s logical identifier; a ServiceRequest the
+    reference points at is not read)."""
+    out: dict[str, str] = {}
+    insurance = sorted(claim.insurance or [], key=lambda i: (not i.focal, i.sequence or 0))
+    refs = [r for i in insurance[:1] for r in i.preAuthRef or [] if r and r.strip()]
+    if refs:
+        out["prior_authorization"] = refs[0].strip()
+    ref = claim.referral
+    number = ref.identifier.value if ref is not None and ref.identifier is not None else None
+    if number and number.strip():
+        out["referral_number"] = number.strip()
+    return out
+
+
 def map_encounter(idx: Index, enc: Encounter, directory: Directory | None = None) -> Mapped:
     holds: list[HoldReason] = []
     encounter_id = identifier(enc) or str(enc.id or "")
@@ -250,6 +266,7 @@ def map_encounter(idx: Index, enc: Encounter, directory: Directory | None = None
         "diagnoses": diagnoses,
         "lines": lines,
         "documentation": {"visit_type": "preventive" if _preventive(enc) else "problem"},
+        **(_payer_numbers(claim) if claim is not None else {}),
     }
     mapped = Mapped(encounter_id, (person or {}).get("id") or "", draft, holds=holds)
     if holds:

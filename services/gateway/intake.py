@@ -268,6 +268,9 @@ async def payment(
 
 
 FIXABLE = {"HELD", "REJECTED", "DENIED"}
+#: A claim the payer paid in part or in full (a denied or reduced line): corrected as a
+#: replacement (frequency 7, REF*F8), so only with the payer's claim number.
+CORRECTABLE = {"PAID", "PARTIALLY_PAID", "PATIENT_BILLED", "CLOSED"}
 
 
 async def _fixable(
@@ -280,7 +283,7 @@ async def _fixable(
     c = gw.g.claims_schema
     async with gw.pool.acquire() as conn:
         claim = await conn.fetchrow(
-            f"SELECT state, state_since, encounter_id FROM {c}.claim_v1"
+            f"SELECT state, state_since, encounter_id, payer_claim_number FROM {c}.claim_v1"
             " WHERE claim_id = $1 AND tenant = $2",
             claim_id,
             actor.tenant,
@@ -296,9 +299,11 @@ async def _fixable(
             f"SELECT bool_or(to_state = 'ELIGIBLE') FROM {c}.claim_timeline_v1 WHERE claim_id = $1",
             claim_id,
         )
-    if claim["state"] not in FIXABLE:
+    correctable = claim["state"] in CORRECTABLE and bool(claim["payer_claim_number"])
+    if claim["state"] not in FIXABLE and not correctable:
         raise Conflict(
-            f"claim {claim_id} is {claim['state']}; only held, rejected or denied claims are fixed"
+            f"claim {claim_id} is {claim['state']}; only held, rejected or denied claims, or"
+            " claims a payer paid (with its claim number), are fixed"
         )
     if row is None:
         raise Conflict(

@@ -299,6 +299,30 @@ class UnpostedRemit(Answer):
     warnings: Any = None
 
 
+class LineDenial(Answer):
+    """A denied or reduced line (or claim-level adjustment, line 0) to work: its codes in
+    words, its category and what to do (remittance's ``line_denial_v1``)."""
+
+    kind: Literal["line_denial"]
+    id: int
+    claim_id: str
+    claim_state: str | None
+    payer_id: str
+    payer_claim_number: str | None = Field(description="what a replacement's REF*F8 carries")
+    adjudication_status: str | None
+    line_number: int = Field(description="0: the claim level")
+    procedure: str | None
+    cas_group: str
+    reason: str = Field(description="the CARC")
+    reason_text: str
+    remarks: list[str] = Field(description="the RARCs")
+    remark_texts: list[str]
+    amount_cents: int
+    category: Literal["correctable", "appealable", "write_off", "patient_responsibility"]
+    action: str
+    created_at: str
+
+
 class UnderpaidLine(Answer):
     """A line the payer allowed below the tenant's contract in force on its date of
     service by more than the tenant's threshold: expected (the contract's allowed amount,
@@ -324,7 +348,7 @@ class UnderpaidLine(Answer):
 
 class WorkQueue(Answer):
     queue: str
-    items: list[QueuedClaim | UnmatchedPayment | UnpostedRemit | UnderpaidLine]
+    items: list[QueuedClaim | UnmatchedPayment | UnpostedRemit | UnderpaidLine | LineDenial]
 
 
 class UnderpaymentMonth(Answer):

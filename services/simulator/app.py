@@ -13,7 +13,8 @@ from pathlib import Path
 from runtime.service import Service
 from runtime.settings import Settings
 from schemas.events import ClaimSubmitted, EncounterCreated
-from services.simulator import core_web, eligibility, handlers
+from schemas.events_workqueue import AppealSent
+from services.simulator import appeals, core_web, eligibility, handlers
 from services.simulator.config import (
     CORE_PORT,
     CoreEndpointSettings,
@@ -56,6 +57,8 @@ def wire(
     svc.every(cycle_poll_s, cycle or PayerCycle(cfg), woken_by=[ClaimSubmitted.TOPIC])
     # The payers' roster, fed by encounter.created, answers the real-time 270s.
     svc.on(EncounterCreated, eligibility.on_encounter)
+    # An appeal's letter: the payer reprocesses the claim it kept (appeals.py).
+    svc.on(AppealSent, partial(appeals.on_appeal_sent, cfg=cfg))
 
 
 def serve_core(svc: Service, cfg: CoreEndpointSettings, roster: RosterSettings) -> None:

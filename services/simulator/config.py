@@ -66,6 +66,17 @@ class SimulatorSettings(BaseSettings):
         " forwards to (Medicare to Medigap): 835 CLP02 19, NM1*TT, MA18",
     )
     reversal_after_s: float = Field(default=1.0, ge=0, description="Reversal's delay after payment")
+    appeal_overturn_rate: float = Field(
+        default=0.7,
+        ge=0,
+        le=1,
+        description="Share of appeals (claim.appeal_sent) of a line denied for necessity, "
+        "coverage or authorization the payer overturns: it reprocesses the claim, a reversal "
+        "and a new payment; the others it upholds (reprocessed as it was)",
+    )
+    appeal_answer_s: float = Field(
+        default=2.0, ge=0, description="Seconds from an appeal's arrival to the payer's 835"
+    )
     correction_factor: Decimal = Field(
         default=Decimal("1.05"), gt=0, description="Fee schedule multiplier of a corrected payment"
     )

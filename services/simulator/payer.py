@@ -169,6 +169,36 @@ def reversed_later(cfg: SimulatorSettings, claim: ClaimIn, result: Adjudication)
     return result.paid_cents > 0 and rng.random() < cfg.reversal_rate
 
 
+#: Line denials an appeal may overturn: necessity, non-covered, authorization.
+OVERTURNABLE = frozenset({"50", "96", "151", "197", "198"})
+#: A ``corrections`` row kept for an appeal (what the original adjudication saw, so it
+#: can be reversed exactly): waiting until an appeal arrives, then due, overturned or
+#: upheld (services/simulator/appeals.py).
+APPEAL_WAIT, APPEAL_OVERTURNED, APPEAL_UPHELD = (
+    "appeal-wait:",
+    "appeal-overturned:",
+    "appeal-upheld:",
+)
+#: How long a kept row waits for an appeal (Medicare's redetermination period, and more).
+APPEAL_WAIT_S = 3 * 365 * 86400.0
+
+
+def cause_of(event_id: str) -> str:
+    """The event that caused a correction (its row's event id without an appeal mark)."""
+    for mark in (APPEAL_WAIT, APPEAL_OVERTURNED, APPEAL_UPHELD):
+        if event_id.startswith(mark):
+            return event_id[len(mark) :]
+    return event_id
+
+
+def appealable(result: Adjudication) -> bool:
+    """Does the claim have a line an appeal may overturn?"""
+    return any(
+        ln.denied and any(a.group == "CO" and a.reason in OVERTURNABLE for a in ln.adjustments)
+        for ln in result.lines
+    )
+
+
 def correct(
     books: Books,
     cfg: SimulatorSettings,
@@ -176,7 +206,9 @@ def correct(
     fix: Mapping[str, Any],
     today: dt.date,
 ) -> list[Adjudication]:
-    """The reversal of a paid claim and its corrected payment (a retroactive fee change).
+    """The reversal of a paid claim and its corrected payment (a retroactive fee change),
+    or an appeal's reprocessing: overturned (the plan's authorization, coverage and
+    necessity rules waived for the claim) or upheld (adjudicated as it was).
 
     ``fix`` is what the original adjudication saw (a ``corrections`` row)."""
     acc_before = Accumulators(fix["acc_year"], fix["acc_deductible_cents"], fix["acc_oop_cents"])
@@ -190,11 +222,20 @@ def correct(
         denial_rate=cfg.denial_rate,
         denials=cfg.denials(),
     )
-    # the corrected schedule replaces any stale fees too (the reprocessing fixes them)
-    corrected_plan = replace(
-        plan, fees=scaled(plan.fees, cfg.correction_factor), stale_fees=MappingProxyType({})
-    )
-    corrected = adjudicate(claim, acc_before, fix["adjudicated_on"], plan=corrected_plan)
+    cause = str(fix.get("event_id") or "")
+    if cause.startswith(APPEAL_OVERTURNED):
+        corrected_plan = replace(
+            plan, prior_auth_required=frozenset(), non_covered=frozenset(), necessity={}
+        )
+    else:
+        # the corrected schedule replaces any stale fees too (the reprocessing fixes them)
+        corrected_plan = replace(
+            plan, fees=scaled(plan.fees, cfg.correction_factor), stale_fees=MappingProxyType({})
+        )
+    if cause.startswith(APPEAL_UPHELD):
+        corrected = original  # the same answer again
+    else:
+        corrected = adjudicate(claim, acc_before, fix["adjudicated_on"], plan=corrected_plan)
     corrected = replace(
         corrected,
         payer_claim_number=payer_claim_number(replace(claim, frequency_code="7")),

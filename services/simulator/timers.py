@@ -83,7 +83,8 @@ async def pay(
     batches: dict[tuple[str, str, str], payer.Batch] = {}
     for fix, claim in fixed:
         key = (fix["tenant"], fix["payer_id"], fix["billing_npi"])
-        batch = batches.setdefault(key, payer.Batch([], fix["event_id"], fix["traceparent"]))
+        cause = payer.cause_of(fix["event_id"])
+        batch = batches.setdefault(key, payer.Batch([], cause, fix["traceparent"]))
         batch.results += payer.correct(books, cfg, claim, fix, today)
     crossed: dict[tuple[str, str, str], payer.Batch] = {}  # the next payers' 835s, later
     for row, claim in due:
@@ -105,6 +106,8 @@ async def pay(
         batch.results.append(result)
         if onward is None and payer.reversed_later(cfg, claim, result):
             await _plan_correction(conn, cfg, row, claim, acc_before, today)
+        elif onward is None and payer.appealable(result):  # kept for an appeal
+            await _plan_correction(conn, cfg, row, claim, acc_before, today, appeal=True)
     accumulators, paid = books.changes()
     if accumulators:
         await repository.write_accumulators(conn, accumulators)
@@ -125,8 +128,11 @@ async def _plan_correction(
     claim: ClaimIn,
     acc_before: Accumulators,
     today: dt.date,
+    *,
+    appeal: bool = False,
 ) -> None:
-    """Remembers what the original adjudication saw, so it can be replayed and reversed."""
+    """Remembers what the original adjudication saw, so it can be replayed and reversed:
+    after ``reversal_after_s``, or (``appeal``) once an appeal of the claim arrives."""
     if await repository.correction_planned(conn, claim.payer_id, claim.patient_control_number):
         return  # one reversal per claim is enough for any test
     await repository.plan_correction(
@@ -136,13 +142,13 @@ async def _plan_correction(
         claim.billing_npi,
         row["received_id"],
         claim.patient_control_number,
-        row["event_id"],
+        payer.APPEAL_WAIT + row["event_id"] if appeal else row["event_id"],
         row["traceparent"],
         today,
         acc_before.year,
         acc_before.deductible_met_cents,
         acc_before.oop_met_cents,
-        cfg.reversal_after_s,
+        payer.APPEAL_WAIT_S if appeal else cfg.reversal_after_s,
     )
 
 

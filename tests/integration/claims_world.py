@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import hashlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
@@ -28,6 +29,7 @@ from schemas.events import (
     ClaimSubmitted,
     Event,
 )
+from schemas.events_transport import X12FileSent, X12InterchangeReady
 from schemas.events_workqueue import ClaimFixed, Reentry
 from services.claims import app, batch
 from services.claims.config import ClaimsSettings
@@ -63,15 +65,40 @@ def settings_for(request: pytest.FixtureRequest) -> ClaimsSettings:
 class Claims:
     """The claims service in its own schema, fed records as the consumer would."""
 
-    def __init__(self, svc: Service, cfg: ClaimsSettings) -> None:
+    def __init__(self, svc: Service, cfg: ClaimsSettings, tenant: str = TENANT) -> None:
         self.svc = svc
+        self.tenant = tenant
         self.cfg = cfg
         self.batcher = batch.Batcher(cfg)
         self.offset = 0
+        self.reported: set[str] = set()
 
-    async def send_batches(self) -> int:
-        """One tick of the service's batcher."""
-        return await self.batcher.send_batches(self.svc)
+    async def send_batches(self, *, uploaded: bool = True) -> int:
+        """One tick of the service's batcher; ``uploaded``: then the connector reports
+        every interchange handed to it as uploaded (x12.file-sent), as it does once the
+        file is in the clearinghouse's mailbox."""
+        n = await self.batcher.send_batches(self.svc)
+        if uploaded:
+            await self.uploaded()
+        return n
+
+    async def uploaded(self) -> list[str]:
+        """x12.file-sent for each interchange handed to the connector and not reported
+        yet; returns their control numbers."""
+        done = []
+        for ev in await self.outbox(X12InterchangeReady.TOPIC):
+            icn = ev.interchange_control_number
+            if icn in self.reported:
+                continue
+            self.reported.add(icn)
+            digest = hashlib.sha256(ev.x12.encode()).hexdigest()
+            sent = X12FileSent(
+                interchange_control_number=icn, account="test", name=f"{icn}.837",
+                sha256=digest, attempts=1,
+            )  # fmt: skip
+            await self.send(sent)
+            done.append(icn)
+        return done
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -79,7 +106,7 @@ class Claims:
         return self.svc.pool
 
     def record(self, event: Event) -> Record:
-        meta = new_meta(event, source="test", tenant=TENANT, correlation_id=event.key())
+        meta = new_meta(event, source="test", tenant=self.tenant, correlation_id=event.key())
         enc = encode(event, meta)
         self.offset += 1
         return Record(event.TOPIC, 0, self.offset, enc.key, enc.value, enc.headers)
@@ -112,7 +139,11 @@ class Claims:
             out.append(decode(r["value"], headers).event)
         return out
 
-    async def submitted(self) -> list[ClaimSubmitted]:
+    async def submitted(self, *, uploaded: bool = True) -> list[ClaimSubmitted]:
+        """The claim.submitted sent, once the connector reported every interchange handed
+        to it uploaded (``uploaded``; False: as things stand)."""
+        if uploaded:
+            await self.uploaded()
         return [e for e in await self.outbox("claim.submitted") if isinstance(e, ClaimSubmitted)]
 
     async def due_now(self, kind: str) -> None:
@@ -130,7 +161,7 @@ async def claims_service(
         assert svc.pool is not None
         async with svc.pool.acquire() as conn:
             await import_payers(conn, tenant, parse(DIRECTORY))
-        yield Claims(svc, cfg)
+        yield Claims(svc, cfg, tenant)
 
 
 def coded(n: int, payer: str = "ACME1", **overrides: Any) -> ClaimCoded:

@@ -37,7 +37,14 @@ from services.connector.mailbox import (
 from services.connector.metrics import ConnectorMetrics
 from services.connector.outbound import Sender, file_name, send
 from services.connector.poller import Poller
-from tests.connector_files import ack_277ca, ack_999, claim_837, remit_835
+from tests.connector_files import (
+    ack_277ca,
+    ack_999,
+    claim_837,
+    outbox_left_clean,
+    remit_835,
+    status_277,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -52,7 +59,9 @@ if os.geteuid() != 0:
 async def connector(live_stack: Settings) -> AsyncIterator[tuple[Service, ConnectorMetrics]]:
     svc, metrics = service(live_stack)
     await svc.start_resources()
-    yield svc, metrics
+    assert svc.pool is not None
+    async with outbox_left_clean(svc.pool):
+        yield svc, metrics
     await svc.stop_resources()
 
 
@@ -341,21 +350,21 @@ async def test_rcm_x12_import_takes_files_the_same_way_and_knows_the_mailboxs_fi
     svc, metrics = connector
     trace, icn = uuid.uuid4().hex[:12], _icn()
     (tmp_path / "portal-era.835").write_bytes(remit(trace))
-    (tmp_path / "ack.999").write_bytes(ack_999(icn))
+    (tmp_path / "status.277").write_bytes(status_277(icn))
     (tmp_path / "statement.pdf").write_bytes(b"%PDF-1.7\n")
     args = ["x12", "import", str(tmp_path), "--tenant", account.tenant]
     first = await asyncio.to_thread(runner.invoke, cli.app, args)
     assert first.exit_code == 2, first.output  # a file was refused
     lines = sorted(first.output.splitlines())
-    assert lines[0].endswith("ack.999: accepted 999")
-    assert lines[1].endswith("portal-era.835: accepted 835")
-    assert "statement.pdf: rejected: not X12" in lines[2]
-    assert await announced(svc, [trace, sha256(ack_999(icn))]) == {}  # relayed to Kafka
+    assert lines[0].endswith("portal-era.835: accepted 835")
+    assert "statement.pdf: rejected: not X12" in lines[1]
+    assert lines[2].endswith("status.277: accepted 277")
+    assert await announced(svc, [trace, sha256(status_277(icn))]) == {}  # relayed to Kafka
     again = await asyncio.to_thread(
-        runner.invoke, cli.app, [*args[:2], str(tmp_path / "ack.999"), *args[3:]]
+        runner.invoke, cli.app, [*args[:2], str(tmp_path / "status.277"), *args[3:]]
     )
     assert again.exit_code == 0
-    assert "duplicate 999: the same content came before as import:ack.999" in again.output
+    assert "duplicate 277: the same content came before as import:status.277" in again.output
     # the same ERA arriving later in the tenant's mailbox is a duplicate too
     deliver(live_stack, account, "era-from-mailbox.835", remit(trace))
     assert await poller(account, metrics)(svc) == 1

@@ -12,7 +12,7 @@ from runtime.context import Context
 from runtime.settings import Settings
 from services.connector import handlers
 from services.connector.app import service
-from tests.connector_files import ack_999
+from tests.connector_files import ack_999, outbox_left_clean
 from tests.integration.gateway_env import gateway_env, read_topic
 
 pytestmark = pytest.mark.integration
@@ -24,8 +24,12 @@ async def test_an_uploaded_file_is_taken_in_once_and_its_outcome_read_by_its_ten
     svc, metrics = service(live_stack)
     await svc.start_resources()
     data = ack_999(int(uuid.uuid4().int % 10**8))
+    assert svc.pool is not None
     try:
-        async with gateway_env(live_stack, uuid.uuid4().hex[:10]) as env:
+        async with (
+            outbox_left_clean(svc.pool),
+            gateway_env(live_stack, uuid.uuid4().hex[:10]) as env,
+        ):
             post = "/v1/x12/files?name=payer-portal.999"
             r = await env.client.post(post, content=data, headers=env.auth("a_all"))
             assert r.status_code == 202, r.text

@@ -32,15 +32,25 @@ from schemas.events import ClaimCoded, EligibilityChecked, EncounterCreated
 from services.coding.codesets import EM_OFFICE_NEW, EM_PREVENTIVE, EM_PREVENTIVE_NEW
 from services.coding.edits.facts import PriorService
 from services.coding.ncci import bundled_tables
+from services.coding.payer_rules import NONE, PayerRules, RuleBook, parse
 from services.coding.scrub import scrub
 
 pytestmark = pytest.mark.unit
 
 CASES_DIR = Path(__file__).resolve().parents[1] / "cases" / "coding"
+RULES_DIR = Path(__file__).resolve().parents[2] / "rcm" / "payer_rules"
+BOOK = RuleBook(
+    [r for f in sorted(RULES_DIR.glob("*.csv")) for r in parse(f.read_text(encoding="utf-8"))]
+)
+"""The demo payers' rules (what `make demo` loads): every case is scrubbed with them."""
 DOS = dt.date(2026, 4, 6)
 ADDR = Address(line1="12 TEST LN", city="TESTVILLE", state="VT", postal_code="05601")
 VALID_NPI = "1234567893"  # CMS's example NPI: Luhn-valid with the 80840 prefix
-PAYER_NAMES = {"MCR01": "MEDICARE PART B SIM", "MCD01": "STATE MEDICAID SIM"}
+PAYER_NAMES = {
+    "MCR01": "MEDICARE PART B SIM",
+    "MCD01": "STATE MEDICAID SIM",
+    "HDHP1": "SUMMIT HDHP",
+}
 MDM_FOR_LEVEL = {"2": "straightforward", "3": "low", "4": "moderate", "5": "high"}
 _LINE = re.compile(
     r"^\s*(?P<code>[0-9A-Z]{5})(?P<mods>(?:-[0-9A-Z]{2})*)(?:\s*x(?P<units>\d+))?\s*"
@@ -78,7 +88,7 @@ def _patient(spec: str, dos: dt.date) -> Person:
     )
 
 
-def _line(spec: str) -> ServiceLine:
+def _line(spec: str, auth: str | None = None, referral: str | None = None) -> ServiceLine:
     m = _LINE.match(spec)
     assert m, f"bad line spec {spec!r}"
     dx = [d.strip() for d in (m["dx"] or "").split(",") if d.strip()]
@@ -88,6 +98,8 @@ def _line(spec: str) -> ServiceLine:
         units=int(m["units"] or 1),
         charge_cents=10000,
         diagnosis_codes=dx,
+        prior_authorization=auth,
+        referral_number=referral,
     )
 
 
@@ -117,9 +129,13 @@ def _documentation(case: dict[str, Any], lines: list[ServiceLine]) -> Documentat
     )
 
 
-def build(case: dict[str, Any]) -> tuple[EligibilityChecked, list[PriorService]]:
+def build(case: dict[str, Any]) -> tuple[EligibilityChecked, list[PriorService], PayerRules]:
     dos = dt.date.fromisoformat(case.get("dos", DOS.isoformat()))
-    lines = [_line(s) for s in case["lines"]]
+    auths, referrals = case.get("line_auth", {}), case.get("line_referral", {})
+    lines = [
+        _line(s, auths.get(str(n)), referrals.get(str(n)))
+        for n, s in enumerate(case["lines"], start=1)
+    ]
     payers = [] if case.get("payer") == "self" else [case.get("payer", "PPO01")]
     payers += [case["payer2"]] if "payer2" in case else []
     coverages = [_coverage(p, i) for i, p in enumerate(payers, start=1)]
@@ -141,6 +157,8 @@ def build(case: dict[str, Any]) -> tuple[EligibilityChecked, list[PriorService]]
         diagnoses=case["dx"],
         lines=lines,
         documentation=_documentation(case, lines),
+        prior_authorization=case.get("auth"),
+        referral_number=case.get("referral"),
     )
     primary = coverages[0] if coverages else None
     checked = EligibilityChecked(
@@ -156,9 +174,13 @@ def build(case: dict[str, Any]) -> tuple[EligibilityChecked, list[PriorService]]
     )
     history = []
     for h in case.get("history", []):
-        code, day = h.split()
-        history.append(PriorService(code, dt.date.fromisoformat(day), "C-PRIOR"))
-    return checked, history
+        code, day, *payer = h.split()
+        billed = payer[0] if payer else (primary.payer_id if primary else None)
+        history.append(PriorService(code, dt.date.fromisoformat(day), "C-PRIOR", billed))
+    rules = NONE
+    if case.get("rules") != "none" and primary is not None:
+        rules = BOOK.for_claim(primary.payer_id, dos)
+    return checked, history, rules
 
 
 def _expected(case: dict[str, Any]) -> set[tuple[str, int | None]]:
@@ -180,8 +202,8 @@ def test_the_suite_is_the_size_the_issue_asks_for() -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
 def test_case(case: dict[str, Any]) -> None:
-    checked, history = build(case)
-    result = scrub(checked, bundled_tables(), history)
+    checked, history, rules = build(case)
+    result = scrub(checked, bundled_tables(), history, rules)
     holds = {(f.edit, f.line) for f in result.findings if f.severity == "hold"}
     expected = _expected(case)
     shown = [(f.edit, f.line, f.message) for f in result.findings]

@@ -261,7 +261,13 @@ def test_each_service_has_probes_resources_and_secrets() -> None:
         assert c["resources"]["requests"]["cpu"]
         assert c["resources"]["limits"]["memory"]
         env = {e["name"]: e for e in c["env"]}
-        assert env["RCM_DATABASE_URL"]["valueFrom"]["secretKeyRef"]["name"] == "rcm-db"
+        # its own database roles: the runtime role, and the owner its migrations run as
+        for var in ("RCM_DATABASE_URL", "RCM_DATABASE_MIGRATE_URL"):
+            ref = env[var]["valueFrom"]["secretKeyRef"]
+            assert (ref["name"], ref["key"]) == (f"rcm-db-{svc.name}", var)
+        roles = one("Secret", f"rcm-db-{svc.name}")["stringData"]
+        assert urlsplit(roles["RCM_DATABASE_URL"]).username == f"rcm_{svc.name}"
+        assert urlsplit(roles["RCM_DATABASE_MIGRATE_URL"]).username == f"rcm_{svc.name}_owner"
         assert env["RCM_OPS_TOKEN"]["valueFrom"]["secretKeyRef"]["name"] == "rcm-app"
         assert env["RCM_KAFKA_SASL_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == svc.group
         assert not any("value" in e for n, e in env.items() if "PASSWORD" in n or "TOKEN" in n)
@@ -295,7 +301,7 @@ def test_services_use_kafka_over_tls_with_scram_and_postgres_with_tls() -> None:
         volumes = {v["name"]: v for v in dep["spec"]["template"]["spec"]["volumes"]}
         ca_dir = str(Path(cfg["RCM_KAFKA_SSL_CAFILE"]).parent)
         assert volumes[mounts[ca_dir]]["secret"]["secretName"] == "rcm-kafka-cluster-ca-cert"
-    dsn = one("Secret", "rcm-db")["stringData"]["RCM_DATABASE_URL"]
+    dsn = one("Secret", "rcm-db-claims")["stringData"]["RCM_DATABASE_URL"]
     query = parse_qs(urlsplit(dsn).query)
     assert query["sslmode"] in (["require"], ["verify-ca"], ["verify-full"])
     hba = one("Cluster", "rcm-pg")["spec"]["postgresql"]["pg_hba"]
@@ -411,7 +417,9 @@ def test_the_base_is_the_production_profile_without_the_simulator() -> None:
         clearinghouse_token=secret,
         statement_link_key=secret,
         audit_key=secret,
-        database_url="postgresql://rcm:Zq8-long-random@rcm-pg-rw/rcm?sslmode=verify-full",
+        database_url="postgresql://rcm_claims:Zq8-long-random@rcm-pg-rw/rcm?sslmode=verify-full",
+        database_migrate_url="postgresql://rcm_claims_owner:Zq8-long@rcm-pg-rw/rcm"
+        "?sslmode=verify-full",
     )
     assert [p.split()[0] for p in production_problems(s)] == ["RCM_CLEARINGHOUSE_URL"]
     assert "placeholder" in production_problems(s)[0]
@@ -447,7 +455,8 @@ def test_the_gateway_is_deployed_behind_tls_with_probes_resources_and_its_secret
     for name, secret in [
         ("RCM_AUDIT_KEY", "rcm-app"),
         ("RCM_STATEMENT_LINK_KEY", "rcm-app"),
-        ("RCM_DATABASE_URL", "rcm-db"),
+        ("RCM_DATABASE_URL", "rcm-db-gateway"),
+        ("RCM_DATABASE_MIGRATE_URL", "rcm-db-gateway"),
         ("RCM_KAFKA_SASL_PASSWORD", "rcm-gateway"),
     ]:
         assert env[name]["valueFrom"]["secretKeyRef"]["name"] == secret, name

@@ -147,11 +147,19 @@ def test_a_fixed_claim_flows_again_from_where_the_fix_says(state: State) -> None
 
 
 @pytest.mark.parametrize(
-    "state", [None, State.SUBMITTED, State.ACCEPTED, State.PAID, State.CLOSED, State.CODED]
+    "state", [State.PAID, State.PARTIALLY_PAID, State.PATIENT_BILLED, State.CLOSED]
 )
+def test_a_claim_the_payer_paid_in_part_or_in_full_can_be_corrected(state: State) -> None:
+    # a denied or reduced line: the claim flows again and goes out as a replacement
+    assert decide(state, fix(Reentry.coding)).to is State.ELIGIBLE
+    assert decide(state, fix(Reentry.eligibility)).to is State.RECEIVED
+
+
+@pytest.mark.parametrize("state", [None, State.SUBMITTED, State.ACCEPTED, State.CODED])
 def test_a_fix_to_a_claim_not_waiting_for_one_is_an_anomaly(state: State | None) -> None:
     d = decide(state, fix())
     assert (d.kind, d.to) == ("anomaly", None)
+    assert d.note == "only a held, rejected, denied or adjudicated claim can be fixed"
 
 
 def test_the_patient_balance_reaching_zero_closes_a_billed_claim() -> None:

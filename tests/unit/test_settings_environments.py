@@ -21,6 +21,8 @@ SOUND: dict[str, Any] = {
     "audit_key": SecretStr("au-9Pz3-audit-key-from-the-vault"),
     "database_url": "postgresql://rcm_claims:Zq8-long-random@pg.internal:5432/rcm"
     "?sslmode=verify-full",
+    "database_migrate_url": "postgresql://rcm_claims_owner:Yk2-long-random@pg.internal:5432/rcm"
+    "?sslmode=verify-full",
     "kafka_bootstrap": "kafka.internal:9093",
     "kafka_security_protocol": "SASL_SSL",
     "kafka_sasl_mechanism": "SCRAM-SHA-512",
@@ -63,13 +65,15 @@ def test_production_with_every_default_names_each_problem_on_its_own_line() -> N
         "RCM_CLEARINGHOUSE_TOKEN",
         "RCM_STATEMENT_LINK_KEY",
         "RCM_AUDIT_KEY",
-        "RCM_DATABASE_URL",
+        "RCM_DATABASE_URL",  # the local stack's superuser
+        "RCM_DATABASE_URL",  # and plaintext
         "RCM_KAFKA_SECURITY_PROTOCOL=PLAINTEXT",
         "RCM_CLEARINGHOUSE_URL",
         "RCM_CLEARINGHOUSE_URL",
     ]
-    assert "sslmode=disable" in lines[4]
-    assert "points at the simulator" in lines[7]
+    assert "the database owner" in lines[4]
+    assert "sslmode=disable" in lines[5]
+    assert "points at the simulator" in lines[8]
 
 
 @pytest.mark.parametrize(
@@ -80,12 +84,21 @@ def test_production_with_every_default_names_each_problem_on_its_own_line() -> N
         ({"clearinghouse_token": SecretStr("change-me")}, "RCM_CLEARINGHOUSE_TOKEN"),
         ({"audit_key": SecretStr("short-audit-key")}, "RCM_AUDIT_KEY"),
         (
-            {"database_url": "postgresql://rcm:CHANGE-ME@pg:5432/rcm?sslmode=verify-full"},
+            {"database_url": "postgresql://rcm_claims:CHANGE-ME@pg:5432/rcm?sslmode=verify-full"},
             "RCM_DATABASE_URL has a default or example password",
         ),
         (
-            {"database_url": "postgresql://rcm:rcm@pg:5432/rcm?sslmode=verify-full"},
+            {"database_url": "postgresql://rcm_claims:rcm@pg:5432/rcm?sslmode=verify-full"},
             "RCM_DATABASE_URL has a default or example password",
+        ),
+        (
+            {"database_url": "postgresql://postgres:Zq8-long-random@pg/rcm?sslmode=verify-full"},
+            "RCM_DATABASE_URL names no role or the database owner",
+        ),
+        ({"database_migrate_url": ""}, "RCM_DATABASE_MIGRATE_URL must name the schema's owner"),
+        (
+            {"database_migrate_url": "postgresql://rcm_claims:Zq8-long@pg/rcm?sslmode=require"},
+            "RCM_DATABASE_MIGRATE_URL must name the schema's owner",
         ),
         ({"database_url": "postgresql://u:Zq8-long-random@pg/rcm"}, "sslmode=prefer"),
         ({"database_url": "postgresql://u:Zq8-long-random@pg/rcm?sslmode=allow"}, "sslmode=allow"),
@@ -126,8 +139,9 @@ def test_dev_runs_with_the_local_defaults_and_the_fleet_runs_as_dev() -> None:
     assert "sslmode=disable" in s.database_url
     assert s.x12_usage == "T"  # dev sends test interchanges
     # what production would refuse: RCM_AUDIT_KEY too, the simulator URL (its CORE
-    # endpoint is https, but on this machine) and ISA15 T
-    assert len(production_problems(s)) == 8
+    # endpoint is https, but on this machine), ISA15 T, and the superuser as runtime role
+    # with no separate migration role
+    assert len(production_problems(s)) == 10
     assert any("points at the simulator" in p for p in production_problems(s))
     assert fleet_env(s)["RCM_ENV"] == "dev"
     with pytest.raises(ValidationError, match="env"):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -279,7 +280,10 @@ def test_parse_835_prints_the_warnings_and_exits_0_on_a_tolerated_file(tmp_path:
             "count": 1,
         }
     ]
-    assert [c["paid"] for c in out["claims"]] == ["125", "94.6"]
+    assert [c["paid"] for c in out["claims"]] == [
+        "125",
+        "90",
+    ]  # the PPO pays 99213 at last year's fees
     assert "problems" not in out
 
 
@@ -287,7 +291,9 @@ def test_parse_835_on_an_unbalanced_file_reports_problems_and_exits_non_zero(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "era.835"
-    path.write_text(CLEAN_835.replace("BPR*I*220.85*", "BPR*I*220.86*"))
+    paid = CLEAN_835.split("BPR*I*", 1)[1].split("*", 1)[0]
+    one_cent_more = f"{Decimal(paid) + Decimal('0.01')}"
+    path.write_text(CLEAN_835.replace(f"BPR*I*{paid}*", f"BPR*I*{one_cent_more}*"))
     result = CliRunner().invoke(x12_cli, ["parse-835", str(path)])
     assert result.exit_code == UNBALANCED
     out = json.loads(result.stdout)

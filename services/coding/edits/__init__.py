@@ -38,6 +38,14 @@ DX-NECESSITY           hold/warn   necessity: test without a supporting diagnosi
 NCCI-PTP               hold        ncci_ptp: bundled pair without a bypass modifier
 MUE                    hold        mue: units over the medically unlikely edit
 EM-AWV-FREQUENCY       hold        awv_frequency: G0438 once ever, G0439 once a year
+PAYER-NOT-COVERED      hold/warn   payer_coverage: a wellness code the payer does not cover
+                                   (GY: warn)
+PAYER-FREQUENCY        hold        payer_coverage: past the payer's frequency limit (history)
+PAYER-MODIFIER         hold        payer_modifiers: a modifier the payer requires is missing,
+                                   or an NCCI bypass modifier it does not accept
+PAYER-TELEHEALTH       hold        payer_modifiers: telehealth modifier and place of service
+PRIOR-AUTH             hold        payer_auth: a service needing prior authorization, no number
+REFERRAL               hold        payer_auth: a service needing a referral, no number
 PATIENT-AGE            hold        claim_data: birth after the date of service
 CLAIM-ID               hold        claim_data: claim id does not fit the control number
 COVERAGE-MISSING       hold        claim_data: no coverage or payer, not self-pay
@@ -46,6 +54,10 @@ NPI-INVALID            hold        identifiers: a provider NPI fails its check d
 TAXONOMY-INVALID       hold        identifiers: a taxonomy not shaped like NUCC's codes
 PAYER-UNKNOWN          hold        identifiers: a payer id not in the payer list
 =====================  ==========  =========================================================
+
+The PAYER-* edits, PRIOR-AUTH and REFERRAL read the billed payer's rules
+(:mod:`services.coding.payer_rules`, loaded per tenant by ``rcm code load-payer-rules``);
+a payer without rules gets none of them.
 
 Every edit reads :class:`~services.coding.edits.facts.ClaimFacts` and returns
 :class:`~services.coding.edits.flag.Flag` s; none does I/O. Messages speak to a coder

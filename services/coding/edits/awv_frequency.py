@@ -1,6 +1,7 @@
 """EM-AWV-FREQUENCY (hold): the Medicare annual wellness visit, from the patient's claim
 history: G0438 (initial) once per lifetime, G0439 (subsequent) once per 12 months (11
-full months after the month of the last wellness visit)."""
+full months after the month of the last wellness visit). Where the billed payer's own
+rules limit the code (:mod:`services.coding.edits.payer_coverage`), they decide instead."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import datetime as dt
 
 from services.coding.edits.facts import ClaimFacts
 from services.coding.edits.flag import HOLD, Flag
+from services.coding.edits.payer_coverage import limited_codes
 
 AWV_INITIAL = "G0438"
 AWV_SUBSEQUENT = "G0439"
@@ -31,8 +33,11 @@ def too_soon(f: ClaimFacts) -> list[Flag]:
     if not prior:
         return []
     found: list[Flag] = []
+    payer_limits = limited_codes(f)
     for n, ln in enumerate(f.lines, start=1):
         code = ln.procedure_code
+        if code in payer_limits:
+            continue
         if code == AWV_INITIAL:
             first = prior[0]
             found.append(

@@ -18,6 +18,7 @@ from services.coding import code_dates
 from services.coding.codesets import EM_CODES, icd_index, normalize_icd
 from services.coding.icd_cache import IcdIndex
 from services.coding.ncci import EditTables
+from services.coding.payer_rules import NONE, PayerRules
 
 EmLine = tuple[int, str, list[str]]
 """An E/M line: (line number, code, modifiers)."""
@@ -29,6 +30,8 @@ class PriorService(NamedTuple):
     procedure_code: str
     date_of_service: dt.date
     claim_id: str
+    payer_id: str | None = None
+    """The payer the claim was coded for (None: recorded before payers were kept)."""
 
 
 def age_on(birth: dt.date, on: dt.date) -> tuple[int, int]:
@@ -76,10 +79,15 @@ class ClaimFacts:
     em_lines: list[EmLine]
     coverage: Coverage | None
     """The primary coverage; None for self-pay."""
+    rules: PayerRules = NONE
+    """The primary payer's rules in force on the date of service (:mod:`payer_rules`)."""
 
 
 def claim_facts(
-    checked: EligibilityChecked, tables: EditTables, history: Sequence[PriorService]
+    checked: EligibilityChecked,
+    tables: EditTables,
+    history: Sequence[PriorService],
+    rules: PayerRules = NONE,
 ) -> ClaimFacts:
     enc = checked.encounter
     ix = icd_index()
@@ -127,6 +135,7 @@ def claim_facts(
         unknown_dx=unknown_dx,
         em_lines=em_lines,
         coverage=None if checked.self_pay else primary_coverage(enc.coverages),
+        rules=rules,
     )
 
 
@@ -148,3 +157,11 @@ def _pointers(
         elif p not in pointers:
             pointers.append(p)
     return pointers, unknown
+
+
+def billed_payer(checked: EligibilityChecked) -> str | None:
+    """The payer the claim is billed to first (its rules apply); None for self-pay."""
+    if checked.self_pay:
+        return None
+    cov = primary_coverage(checked.encounter.coverages)
+    return cov.payer_id if cov is not None else checked.payer_id

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
-from services.gateway import queries
+from services.gateway import denial_queries, queries
 from services.gateway.core import AuditEntry
 from services.gateway.deps import Config, Gw, ReadOrWorkKey
 from services.gateway.errors import ERRORS, Json
@@ -23,6 +23,7 @@ class Queue(StrEnum):
     denials = "denials"
     unmatched = "unmatched"
     underpayments = "underpayments"
+    line_denials = "line_denials"
 
 
 @router.get(
@@ -30,7 +31,8 @@ class Queue(StrEnum):
     response_model=WorkQueue,
     responses={**ERRORS},
     summary="Claims waiting for a person: held, rejected, denied; unposted remittance;"
-    " lines paid below contract",
+    " lines paid below contract; every denied or reduced line (line_denials) with its codes in"
+    " words and what to do",
 )
 async def get_queue(
     queue: Queue,
@@ -42,6 +44,8 @@ async def get_queue(
     async def run() -> list[dict[str, Any]]:
         assert gw.pool is not None
         async with gw.pool.acquire() as conn:
+            if queue is Queue.line_denials:
+                return await denial_queries.line_denials(conn, g, p.tenant, limit, patients)
             return await queries.work_queue(conn, g, p.tenant, queue.value, limit, patients)
 
     patients: list[str] = []

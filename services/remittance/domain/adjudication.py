@@ -157,6 +157,32 @@ def denials(clp: RemitClaim) -> list[Denial]:
     return out
 
 
+#: PR amounts that are the plan's ordinary cost sharing (deductible, coinsurance, copay,
+#: blood deductible), not a denial.
+COST_SHARING = frozenset({"1", "2", "3", "66"})
+
+
+def work_items(clp: RemitClaim) -> list[Denial]:
+    """Every denied or reduced line a person works, claim level (line 0) first: the
+    denials, and the amounts the payer assigned to the patient for a reason other than
+    cost sharing (PR-96, PR-204, ...: category patient_responsibility)."""
+    out = denials(clp)
+    if clp.status_code == REVERSAL:
+        return out
+    levels = [(0, None, clp.adjustments, clp.remarks)] + [
+        (n, line.procedure, line.adjustments, line.remarks)
+        for n, line in enumerate(clp.lines, start=1)
+    ]
+    for n, proc, items, remarks in levels:
+        out.extend(
+            Denial(n, proc, c.group, c.reason, c.amount.cents, "patient_responsibility", remarks)
+            for c in items
+            if c.group == "PR" and c.amount.cents > 0
+            and c.reason not in COST_SHARING and c.reason not in NOT_A_DENIAL
+        )  # fmt: skip
+    return sorted(out, key=lambda d: d.line_number)
+
+
 def denial_category(clp: RemitClaim, status: AdjudicationStatus) -> str | None:
     """The claim's denial work: correctable before appealable before write_off."""
     if status not in (AdjudicationStatus.denied, AdjudicationStatus.partially_paid):

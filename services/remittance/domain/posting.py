@@ -11,9 +11,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from services.remittance.domain.adjudication import denials
+from services.remittance.domain.adjudication import work_items
 from services.remittance.domain.contracts import Book
 from services.remittance.domain.ledger import ledger_rows, underpayments
+from services.remittance.domain.reasons import carc_words, rarc_words, suggested_action
 from services.remittance.x12_835.model import RemitClaim, Remittance
 
 #: A posting's key within a tenant and payer: trace, CLP01, CLP07 ("" when absent),
@@ -115,6 +116,9 @@ class DenialRow(NamedTuple):
     amount_cents: int
     category: str
     remarks: list[str]
+    reason_text: str  # the CARC in words
+    remark_texts: list[str]  # each RARC in words
+    action: str  # what a person does about it
 
 
 class UnderpaidRow(NamedTuple):
@@ -159,8 +163,10 @@ class PostingRows:
         )  # fmt: skip
         self.denied.extend(
             DenialRow(posting_id, tenant, claim_id, payer_id, d.line_number, d.procedure,
-                      d.group, d.reason, d.amount_cents, d.category, list(d.remarks))
-            for d in denials(clp)
+                      d.group, d.reason, d.amount_cents, d.category, list(d.remarks),
+                      carc_words(d.reason), rarc_words(d.remarks),
+                      suggested_action(d.category, d.reason))
+            for d in work_items(clp)
         )  # fmt: skip
         self.underpaid.extend(
             UnderpaidRow(posting_id, tenant, claim_id, payer_id, u.line_number, u.procedure,

@@ -1,0 +1,94 @@
+"""The SQL of the interchange hand-off to the connector (services/claims/batch.py and
+sent.py); beside repository.py, which holds the rest of the room's statements."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import asyncpg
+
+from runtime.context import Context
+from services.claims.repository import BatchLocks
+
+
+async def hand_off(conn: asyncpg.Connection, claim_ids: Sequence[str]) -> None:
+    """The claims of an interchange handed to the connector: no longer waiting to be
+    batched, still CODED until the connector reports the upload (services/claims/sent.py)."""
+    await conn.execute(
+        "UPDATE claims SET outgoing_frequency = NULL WHERE claim_id = ANY($1::text[])",
+        list(claim_ids),
+    )
+
+
+async def interchange_of(conn: asyncpg.Connection, tenant: str, icn: int) -> asyncpg.Record | None:
+    row: asyncpg.Record | None = await conn.fetchrow(
+        "SELECT interchange_control_number, group_control_number, payer_id, x12 FROM interchanges"
+        " WHERE interchange_control_number = $1 AND tenant = $2",
+        icn,
+        tenant,
+    )
+    return row
+
+
+async def submissions_of(conn: asyncpg.Connection, icn: int) -> list[asyncpg.Record]:
+    """The claims an interchange carried: claim id, CLM01, frequency code, and the
+    claim's trace and total charge."""
+    return list(
+        await conn.fetch(
+            "SELECT s.claim_id, s.patient_control_number, s.frequency_code, c.traceparent,"
+            " c.total_charge_cents FROM submissions s JOIN claims c USING (claim_id)"
+            " WHERE s.interchange_control_number = $1 ORDER BY s.claim_id",
+            icn,
+        )
+    )
+
+
+async def interchange_by_group(
+    conn: asyncpg.Connection, tenant: str, gcn: int
+) -> asyncpg.Record | None:
+    """The tenant's interchange whose functional group (GS06) a 999 answers."""
+    row: asyncpg.Record | None = await conn.fetchrow(
+        "SELECT interchange_control_number, x12 FROM interchanges"
+        " WHERE tenant = $1 AND group_control_number = $2"
+        " ORDER BY interchange_control_number DESC LIMIT 1",
+        tenant,
+        gcn,
+    )
+    return row
+
+
+async def traces(conn: asyncpg.Connection, claim_ids: Sequence[str]) -> list[asyncpg.Record]:
+    """Each claim's trace context (the acknowledgements join the claim's trace)."""
+    return list(
+        await conn.fetch(
+            "SELECT claim_id, traceparent FROM claims WHERE claim_id = ANY($1::text[])",
+            list(claim_ids),
+        )
+    )
+
+
+async def lock_all(ctx: Context, claim_ids: Sequence[str]) -> dict[str, Mapping[str, Any] | None]:
+    """Locks the claims of an interchange in one round trip (those the batch did not
+    lock up front), in claim id order, and returns each one's row (None: no claim)."""
+    locks = ctx.batch if isinstance(ctx.batch, BatchLocks) else None
+    out: dict[str, Mapping[str, Any] | None] = {}
+    todo = []
+    for cid in sorted(claim_ids):
+        hit = locks.take(cid, False) if locks is not None else None
+        if hit is not None:
+            out[cid] = hit[1]
+        else:
+            todo.append(cid)
+    if todo:
+        await ctx.flush()
+        rows = await ctx.conn.fetch(
+            "SELECT * FROM claims_for_update($1::text[], $2::boolean[])",
+            todo,
+            [False] * len(todo),
+        )
+        for r in rows:
+            if locks is not None:
+                locks.add(r)
+            out[r["claim_id"]] = dict(r) if r["state"] is not None else None
+    return out

@@ -1,0 +1,77 @@
+"""An 837 interchange reached the clearinghouse (x12.file-sent, from the connector):
+its claims are SUBMITTED now, not when the batcher built the file.
+
+The batcher hands each interchange to the connector (x12.interchange-ready) and leaves
+its claims in CODED, no longer waiting to be batched (``outgoing_frequency`` NULL);
+while an upload fails they stay there, the reason on the connector's
+``outbound_files_v1.last_error`` (the interchange's control number ties them:
+``submissions_v1``). When the upload and its rename are done, each claim takes the
+SUBMIT step here: its timers start and its claim.submitted goes out, as the batcher
+did before. An interchange this room never built is logged and counted, not applied.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from runtime.context import Context
+from schemas.events import ClaimSubmitted
+from schemas.events_transport import X12FileSent
+from services.claims import repository_files, saga
+from services.claims.config import ClaimsSettings
+from services.claims.handlers import Change, apply
+from services.claims.saga import State
+
+log = logging.getLogger("rcm.claims.sent")
+
+
+async def on_file_sent(ctx: Context, ev: X12FileSent, *, cfg: ClaimsSettings) -> None:
+    icn = int(ev.interchange_control_number)
+    inter = await repository_files.interchange_of(ctx.conn, ctx.meta.tenant, icn)
+    if inter is None:
+        log.warning("an uploaded 837 names an interchange this room never built",
+                    extra={"interchange": ev.interchange_control_number})  # fmt: skip
+        return
+    subs = await repository_files.submissions_of(ctx.conn, icn)
+    n = len(subs)
+    rows = await repository_files.lock_all(ctx, [s["claim_id"] for s in subs])
+    for sub in subs:
+        claim_id, row = sub["claim_id"], rows.get(sub["claim_id"])
+        current = State(row["state"]) if row is not None else None
+        c = ctx.service.context(
+            ctx.conn,
+            tenant=ctx.meta.tenant,
+            correlation_id=claim_id,
+            cause=ctx.meta.id,
+            traceparent=sub["traceparent"],
+        )
+        c.pending, c.deferred, c.batch = ctx.pending, ctx.deferred, ctx.batch
+        c.traceparent = sub["traceparent"]  # its claim.submitted continues the claim's trace
+        pcn, freq = sub["patient_control_number"], sub["frequency_code"]
+        detail = {
+            "interchange_control_number": f"{icn:09d}",
+            "frequency_code": freq,
+            "patient_control_number": pcn,
+            "claims_in_interchange": n,
+            "file": ev.name,
+            "upload_attempts": ev.attempts,
+        }
+        submitted = ClaimSubmitted(
+            claim_id=claim_id,
+            patient_control_number=pcn,
+            payer_id=inter["payer_id"],
+            interchange_control_number=f"{icn:09d}",
+            group_control_number=str(inter["group_control_number"]),
+            transaction_control_number="0001",
+            frequency_code=freq,
+            total_charge_cents=sub["total_charge_cents"] or 0,
+            x12=inter["x12"],
+        )
+        change = Change(
+            {"frequency_code": freq, "outgoing_frequency": None},
+            detail,
+            payer_id=inter["payer_id"],
+            timer_detail={"interchange": icn},
+            emit=submitted,
+        )
+        await apply(c, cfg, saga.SUBMIT, claim_id, current, change)

@@ -1,0 +1,79 @@
+"""Claim states follow the files: a claim the batcher put in an interchange stays CODED
+(no longer waiting to be batched) until the connector reports the file in the
+clearinghouse's mailbox (x12.file-sent); only then is it SUBMITTED, its claim.submitted
+sent and its timers started. A report that comes twice or names an interchange this
+room never built moves nothing."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from runtime.settings import Settings
+from schemas.events_transport import X12FileSent, X12InterchangeReady
+from services.claims.config import ClaimsSettings
+from tests.integration.claims_world import Claims, claims_service, clm, coded
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def claims(live_stack: Settings) -> AsyncIterator[Claims]:
+    async with claims_service(live_stack, ClaimsSettings(batch_window_s=0), http_port=6196) as c:
+        yield c
+
+
+async def test_a_claim_is_submitted_only_once_its_interchange_is_uploaded(claims: Claims) -> None:
+    one, two = coded(1), coded(2)
+    await claims.send(one, two)
+    assert await claims.send_batches(uploaded=False) == 2
+    [ready] = await claims.outbox(X12InterchangeReady.TOPIC)
+    assert ready.claims == 2
+    for c in (one, two):
+        assert clm(ready.x12, c.patient_control_number)  # the 837 carries both claims
+        row = await claims.state(c.claim_id)
+        assert (row["state"], row["outgoing_frequency"]) == ("CODED", None)
+    assert await claims.submitted(uploaded=False) == []
+    assert await claims.send_batches(uploaded=False) == 0  # handed over once, not again
+    timers = await claims.pool.fetchval("SELECT count(*) FROM claim_timers WHERE kind = 'ack'")
+    assert timers == 0  # nothing to wait for while the file is not there
+
+    assert await claims.uploaded() == [ready.interchange_control_number]
+    sent = await claims.submitted(uploaded=False)
+    assert sorted(s.claim_id for s in sent) == sorted([one.claim_id, two.claim_id])
+    assert {s.interchange_control_number for s in sent} == {ready.interchange_control_number}
+    for c in (one, two):
+        assert (await claims.state(c.claim_id))["state"] == "SUBMITTED"
+        last = (await claims.timeline(c.claim_id))[-1]
+        assert (last["from_state"], last["to_state"]) == ("CODED", "SUBMITTED")
+        assert f'"file": "{ready.interchange_control_number}.837"' in last["detail"]
+    timers = await claims.pool.fetchval("SELECT count(*) FROM claim_timers WHERE kind = 'ack'")
+    assert timers == 2
+
+    # the connector's report again (another message id): no second claim.submitted
+    again = X12FileSent(
+        interchange_control_number=ready.interchange_control_number,
+        account="test",
+        name="again.837",
+        sha256="0" * 64,
+        attempts=2,
+    )
+    await claims.send(again)
+    assert len(await claims.submitted(uploaded=False)) == 2
+
+
+async def test_a_report_naming_an_interchange_never_built_moves_nothing(claims: Claims) -> None:
+    waiting = coded(3)
+    await claims.send(waiting)
+    await claims.send_batches(uploaded=False)
+    stranger = X12FileSent(
+        interchange_control_number="987654321",
+        account="test",
+        name="stranger.837",
+        sha256="1" * 64,
+        attempts=1,
+    )
+    await claims.send(stranger)
+    assert await claims.submitted(uploaded=False) == []
+    assert (await claims.state(waiting.claim_id))["state"] == "CODED"
