@@ -38,7 +38,14 @@ GRAFANA = f"{PREFIX}grafana"
 
 #: The views each room lets the gateway's role read (docs/views.md, "read by gateway").
 GATEWAY_VIEWS: Mapping[str, tuple[str, ...]] = {
-    "claims": ("claim_v1", "claim_timeline_v1", "claim_submission_v1", "payer_v1", "appeal_v1"),
+    "claims": (
+        "claim_v1",
+        "claim_timeline_v1",
+        "claim_submission_v1",
+        "payer_v1",
+        "appeal_v1",
+        "interchange_v1",
+    ),
     "remittance": (
         "remit_v1",
         "posting_v1",
@@ -46,6 +53,7 @@ GATEWAY_VIEWS: Mapping[str, tuple[str, ...]] = {
         "unmatched_v1",
         "underpayment_v1",
         "line_denial_v1",
+        "ledger_line_v1",
     ),
     "statements": (
         "ledger_v1",
@@ -54,8 +62,11 @@ GATEWAY_VIEWS: Mapping[str, tuple[str, ...]] = {
         "statement_delivery_v1",
         "ledger_request_v1",
         "credit_balance_v1",
+        "statement_pdf_v1",
+        "refund_flag_v1",
     ),
     "connector": ("receipts_v1",),
+    "eligibility": ("benefit_check_v1",),
 }
 
 #: Every room's runtime role that reads another room's views, and which (docs/views.md).

@@ -57,6 +57,7 @@ PRODUCERS: dict[str, tuple[str, ...]] = {
     "x12.file-sent": ("connector",),
     "x12.file-uploaded": ("gateway",),
     "ledger.command": ("gateway",),
+    "eligibility.benefit-check": ("gateway",),  # the front desk's questions
     "claim.appeal_requested": ("gateway",),
     "claim.appeal_sent": ("claims",),
     "claim.adjudicated": ("remittance",),

@@ -16,7 +16,8 @@ from runtime.settings import Settings
 from runtime.settings import settings as runtime_settings
 from schemas.events import EncounterCreated
 from schemas.events_coverage import CoverageReported
-from services.eligibility import handlers
+from schemas.events_frontdesk import BenefitCheckRequested
+from services.eligibility import frontdesk, handlers
 from services.eligibility.client import CoreTransport
 from services.eligibility.config import EligibilitySettings
 from services.eligibility.timers import Verifier
@@ -31,6 +32,7 @@ def build(settings: Settings | None = None, config: EligibilitySettings | None =
     svc = Service("eligibility", schema="eligibility", migrations=MIGRATIONS, http_port=PORT, s=s)
     svc.on_many(EncounterCreated, partial(handlers.on_encounters, cfg=cfg))
     svc.on(CoverageReported, handlers.on_coverage_reported)
+    svc.on(BenefitCheckRequested, partial(frontdesk.on_benefit_check, cfg=cfg))
     if cfg.realtime:
         # one pooled CORE client for the process: keep-alive, no TLS handshake a call
         core = CoreClient(CoreSettings(), s, "eligibility", svc.metrics.registry)
@@ -41,4 +43,7 @@ def build(settings: Settings | None = None, config: EligibilitySettings | None =
             verifier.verify_due,
             woken_by=[EncounterCreated.TOPIC, CoverageReported.TOPIC],
         )
+        desk = frontdesk.DeskChecks(cfg, s, verifier.transport)
+        # woken by each new question; the period only finds retries coming due
+        svc.every(max(cfg.poll_s, 1.0), desk.ask_due, woken_by=[BenefitCheckRequested.TOPIC])
     return svc

@@ -372,3 +372,68 @@ async def without_realtime_270(
         [p for _, p in wanted],
     )
     return {(r["tenant"], r["payer_id"]) for r in rows}
+
+
+# --- the front desk's benefit checks (frontdesk.py) ----------------------------------
+
+
+async def queue_benefit_check(
+    conn: asyncpg.Connection, tenant: str, check_id: str, request: str, row: dict[str, Any]
+) -> None:
+    """The question, once per (tenant, check id): a redelivered request is no new check."""
+    await conn.execute(
+        "INSERT INTO benefit_checks(check_id, tenant, request, patient_id, payer_id,"
+        " date_of_service, requested_by, state, problem, answered_at)"
+        " VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7, $8, $9,"
+        "  CASE WHEN $8 = 'pending' THEN NULL ELSE now() END)"
+        " ON CONFLICT (tenant, check_id) DO NOTHING",
+        check_id,
+        tenant,
+        request,
+        row["patient_id"],
+        row["payer_id"],
+        row["date_of_service"],
+        row["requested_by"],
+        row["state"],
+        row["problem"],
+    )
+
+
+async def due_benefit_checks(conn: asyncpg.Connection, limit: int) -> list[asyncpg.Record]:
+    """Checks to ask the payer about now, claimed (FOR UPDATE SKIP LOCKED)."""
+    return list(
+        await conn.fetch(
+            "SELECT tenant, check_id, request, attempts FROM benefit_checks"
+            " WHERE state = 'pending' AND next_at <= now() ORDER BY next_at LIMIT $1"
+            " FOR UPDATE SKIP LOCKED",
+            limit,
+        )
+    )
+
+
+async def record_benefit_answer(
+    conn: asyncpg.Connection, tenant: str, check_id: str, answer: dict[str, Any]
+) -> None:
+    """What became of one attempt: answered or failed (with the figures, the 270 and the
+    271), or asked again after ``retry_s``."""
+    await conn.execute(
+        "UPDATE benefit_checks SET state = $3, active = $4, copay_cents = $5,"
+        " deductible_remaining_cents = $6, coinsurance_percent = $7,"
+        " out_of_pocket_remaining_cents = $8, problem = $9, request_x12 = $10,"
+        " response_x12 = $11, attempts = attempts + 1,"
+        " next_at = now() + make_interval(secs => $12),"
+        " answered_at = CASE WHEN $3 = 'pending' THEN NULL ELSE now() END"
+        " WHERE tenant = $1 AND check_id = $2",
+        tenant,
+        check_id,
+        answer["state"],
+        answer.get("active"),
+        answer.get("copay_cents"),
+        answer.get("deductible_remaining_cents"),
+        answer.get("coinsurance_percent"),
+        answer.get("out_of_pocket_remaining_cents"),
+        answer.get("problem"),
+        answer.get("request_x12"),
+        answer.get("response_x12"),
+        float(answer.get("retry_s", 0.0)),
+    )

@@ -25,7 +25,10 @@ from services.gateway.request_metrics import RequestMetrics
 from services.gateway.routes import (
     app_accounts,
     app_actions,
+    app_files,
+    app_frontdesk,
     app_kpis,
+    app_ledger,
     app_login,
     app_pages,
     appeals,
@@ -121,7 +124,16 @@ def create_app(s: Settings | None = None, g: GatewaySettings | None = None) -> F
         kpis,
         x12files,
     )
-    office = (app_login, app_pages, app_actions, app_accounts, app_kpis)  # /login, /app/
+    office = (
+        app_login,
+        app_pages,
+        app_actions,
+        app_files,
+        app_accounts,
+        app_ledger,
+        app_frontdesk,
+        app_kpis,
+    )  # /login, /app/
     for area in (*areas, ops, underpayments, appeals, ops_login, statement_view, *office):
         app.include_router(area.router)
     app.include_router(ops.metrics_router)

@@ -73,6 +73,11 @@ class GatewaySettings(BaseSettings):
     connector_schema: str = Field(default="connector", pattern=r"^[a-z_][a-z0-9_]{0,40}$")
     remittance_schema: str = Field(default="remittance", pattern=r"^[a-z_][a-z0-9_]{0,40}$")
     statements_schema: str = Field(default="statements", pattern=r"^[a-z_][a-z0-9_]{0,40}$")
+    eligibility_schema: str = Field(
+        default="eligibility",
+        pattern=r"^[a-z_][a-z0-9_]{0,40}$",
+        description="Where the front desk's checks are read (benefit_check_v1)",
+    )
     max_body_bytes: int = Field(default=2_000_000, ge=1024, description="Largest request body")
     kafka_timeout_s: float = Field(default=10.0, gt=0, description="Wait this long for an ack")
     retry_after_s: int = Field(default=5, ge=1, description="Retry-After on 503")

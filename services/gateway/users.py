@@ -44,12 +44,16 @@ class Right(StrEnum):
     payment = "payment"  # post a patient payment at the desk
     eligibility = "eligibility"  # run a front-desk eligibility check
     kpis = "kpis"  # the practice's figures
+    adjust = "adjust"  # write off a balance, refund an account's credit
+    approve = "approve"  # approve or reject a request above its requester's limit
 
 
 RIGHTS: dict[Role, frozenset[Right]] = {
     Role.front_desk: frozenset({Right.read, Right.payment, Right.eligibility}),
     Role.coder: frozenset({Right.read, Right.fix}),
-    Role.biller: frozenset({Right.read, Right.fix, Right.void, Right.payment, Right.kpis}),
+    Role.biller: frozenset(
+        {Right.read, Right.fix, Right.void, Right.payment, Right.kpis, Right.adjust}
+    ),
     Role.manager: frozenset(Right),
     Role.admin: frozenset(Right),
 }

@@ -21,7 +21,7 @@ from runtime.settings import Settings
 from schemas.events import ClaimAdjudicated, ClaimCoded, EncounterCreated
 from schemas.events_ledger import LedgerCommand
 from schemas.events_payments import PatientPaymentReceived
-from services.statements import commands, delivery, handlers, timers
+from services.statements import commands, delivery, handlers, pdfs, timers
 from services.statements.config import StatementSettings
 
 PORT = 6105
@@ -44,5 +44,7 @@ def register(svc: Service, cfg: StatementSettings) -> None:
     svc.on(PatientPaymentReceived, handlers.on_payment)
     svc.on(LedgerCommand, partial(commands.on_command, cfg=cfg))
     svc.every(cfg.poll_seconds, partial(timers.run_cycle, cfg=cfg))
+    if cfg.pdf_batch > 0:
+        svc.every(cfg.pdf_poll_s, partial(pdfs.render_missing, cfg=cfg))
     if cfg.print_dir is not None:  # delivery configured (services/statements/delivery.py)
         svc.every(cfg.delivery_poll_s, partial(delivery.deliver, cfg=cfg))

@@ -73,6 +73,13 @@ class StatementSettings(BaseSettings):
         default=45, ge=0, le=365, description="How long a held claim waits for the next payer"
     )
 
+    pdf_batch: int = Field(
+        default=20, ge=0, le=1000, description="Statement PDFs rendered a run (pdfs.py); 0: off"
+    )
+    pdf_poll_s: float = Field(
+        default=5.0, gt=0, description="How often new statements' PDFs are rendered"
+    )
+
     # Adjustments, write-offs, refunds (services/statements/commands.py) and collections.
     approval_limits_cents: dict[str, int] = Field(
         default_factory=lambda: {"work": 50_000, "admin": 10**11},

@@ -12,7 +12,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import RedirectResponse, Response
 
 from schemas.events_payments import PatientPaymentReceived, PaymentMethod
-from services.gateway import app_queries, forms, intake
+from services.gateway import account_queries, app_queries, forms, intake
 from services.gateway.core import AuditEntry
 from services.gateway.deps import Config, Gw
 from services.gateway.ops_sessions import SECURITY_HEADERS
@@ -29,7 +29,10 @@ async def _account(gw: Gw, g: Config, user: User, guarantor_id: str) -> dict[str
     async def run() -> dict[str, Any] | None:
         assert gw.pool is not None
         async with gw.pool.acquire() as conn:
-            return await app_queries.account(conn, g, user.tenant, guarantor_id)
+            acct = await app_queries.account(conn, g, user.tenant, guarantor_id)
+            if acct is not None:
+                acct |= await account_queries.extras(conn, g, user.tenant, guarantor_id)
+            return acct
 
     found: dict[str, Any] | None = await gw.guarded(run)
     if found is None:
@@ -43,7 +46,13 @@ async def _account(gw: Gw, g: Config, user: User, guarantor_id: str) -> dict[str
 def _page(
     request: Request, user: User, acct: dict[str, Any], status: int = 200, **ctx: Any
 ) -> Response:
-    fields = {"sent": "", "errors": {}, "payment_id": "desk-" + secrets.token_hex(8)}
+    fields = {
+        "sent": "",
+        "errors": {},
+        "payment_id": "desk-" + secrets.token_hex(8),
+        "command_id": "app-" + secrets.token_hex(8),
+        "values": {},
+    }
     return render(
         request, "account.html", status, user=user, acct=acct, methods=DESK_METHODS,
         **(fields | ctx),

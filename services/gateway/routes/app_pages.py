@@ -14,7 +14,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, Response
 
-from services.gateway import app_queries, queries
+from services.gateway import app_queries, claim_files, queries
 from services.gateway.app_queries import QUEUES, QueueFilter
 from services.gateway.core import AuditEntry
 from services.gateway.deps import Config, Gw
@@ -170,8 +170,24 @@ async def claim_page(
         user=user,
         claim=claim,
         enc=enc,
+        files=await claim_x12(gw, g, user.tenant, claim_id),
         version=version(claim),
         errors={},
         changed="",
         sent=request.query_params.get("sent", ""),
     )
+
+
+async def claim_x12(gw: Gw, g: Config, tenant: str, claim_id: str) -> dict[str, Any]:
+    """The 837s the claim went out in and the 835s that paid it, as a person reads them."""
+
+    async def run() -> dict[str, Any]:
+        assert gw.pool is not None
+        async with gw.pool.acquire() as conn:
+            return {
+                "sent": await claim_files.sent_837s(conn, g, tenant, claim_id),
+                "paid": await claim_files.posted_835s(conn, g, tenant, claim_id),
+            }
+
+    found: dict[str, Any] = await gw.guarded(run)
+    return found

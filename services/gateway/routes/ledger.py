@@ -22,8 +22,8 @@ from starlette.exceptions import HTTPException
 
 from schemas.common import Cents
 from schemas.events_ledger import REASON, LedgerAction, LedgerCommand, TransferDirection
-from services.gateway import lookups
-from services.gateway.core import AuditEntry, Gateway, event_id
+from services.gateway import ledger_send, lookups
+from services.gateway.core import AuditEntry, Gateway
 from services.gateway.denials import denied
 from services.gateway.deps import Config, Gw, ReadKey, WorkKey, idempotent
 from services.gateway.errors import ERRORS, Json, problem
@@ -118,23 +118,7 @@ async def post_command(
 
     async def run(extra: Any) -> dict[str, Any]:
         answer = {"command_id": cmd.command_id, "status": "accepted"}
-        await gw.send(
-            cmd,
-            tenant=p.tenant,
-            correlation_id=cmd.claim_id or cmd.guarantor_id,
-            ce_id=event_id(p.tenant, "ledger", cmd.command_id, b""),
-            actor=p.key_id,
-        )
-        entry = AuditEntry(
-            p.tenant,
-            p.key_id,
-            f"ledger.{cmd.action.value}",
-            cmd.command_id,
-            cmd.guarantor_id,
-            detail=f"{cmd.amount_cents} cents, reason {cmd.reason}",
-            claim_ids=(cmd.claim_id,) if cmd.claim_id else (),
-        )
-        await gw.commit([Gateway.audit_write(entry), *extra(answer)])
+        await ledger_send.send(gw, p.tenant, p.key_id, cmd, extra(answer))
         return answer
 
     return await idempotent(
