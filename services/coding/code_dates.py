@@ -23,7 +23,7 @@ Readers for the files as published (each raises :class:`LayoutError` naming the 
   in the bundled data, never the AMA's descriptions.
 
 The bundled defaults (``data/icd10cm_dates.csv.gz``, ``data/hcpcs_dates.csv.gz``) are
-built by :mod:`services.coding.code_dates_build`; ``data/README.md`` says where they
+built by ``scripts/build_code_sets.py``; ``data/README.md`` says where they
 came from and what they cover.
 """
 

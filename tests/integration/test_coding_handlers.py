@@ -110,7 +110,7 @@ def _injection(e_m_mods: list[str]) -> list[ServiceLine]:
             diagnosis_codes=["L23.7"],
         ),
         ServiceLine(procedure_code="96372", charge_cents=4500, diagnosis_codes=["L23.7"]),
-        ServiceLine(procedure_code="J1010", units=40, charge_cents=1520, diagnosis_codes=["L23.7"]),
+        ServiceLine(procedure_code="J1010", units=40, charge_cents=1500, diagnosis_codes=["L23.7"]),
     ]
 
 
