@@ -5,8 +5,10 @@ HCPCS Level II from CMS's January 2026 alpha-numeric file."""
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
 import json
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from typer.testing import CliRunner
@@ -161,3 +163,52 @@ def test_order_addenda_change_the_release_they_were_written_for() -> None:
         code_dates.apply_order_addenda(base | {"X9999"}, ADDENDA)
     with pytest.raises(LayoutError, match="no ICD-10-CM order addenda records"):
         code_dates.apply_order_addenda(base, "X1234 some other file\n")
+
+
+def _builder() -> ModuleType:
+    path = Path(__file__).resolve().parents[2] / "scripts" / "build_code_sets.py"
+    spec = importlib.util.spec_from_file_location("build_code_sets", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_build_writes_a_hcpcs_transcription_with_its_dates(tmp_path: Path) -> None:
+    build = _builder()
+    src = tmp_path / "hcpcs.json"
+    src.write_text(
+        json.dumps(
+            {
+                "version": "2026-Q1-JAN",
+                "source": "CMS HCPCS Quarterly Update (January 2026)",
+                "codes": [
+                    {
+                        "code": "J1010",
+                        "shortDesc": "Inj, methylpred acetate 1 mg",
+                        "addDate": "20240401",
+                    },
+                    {
+                        "code": "J1030",
+                        "shortDesc": "Methylprednisolone 40 mg inj",
+                        "addDate": "19820101",
+                        "termDate": "20240331",
+                    },
+                ],
+            }
+        )
+    )
+    rows, version = build.read_hcpcs_json(src)
+    out = tmp_path / "hcpcs_dates.csv.gz"
+    assert build.build_hcpcs(rows, src.name, f"CMS alpha-numeric HCPCS file: {version}", out) == 2
+    dates = code_dates.read_dates(out, "hcpcs")
+    assert dates.on("J1030", dt.date(2024, 5, 1)) == (
+        False,
+        (dt.date(1982, 1, 1), dt.date(2024, 3, 31)),
+    )
+    assert dates.on("J1010", dt.date(2024, 5, 1)) == (True, (dt.date(2024, 4, 1), None))
+    assert dates.descriptions["J1010"] == "Inj, methylpred acetate 1 mg"
+    src.write_text(json.dumps({"codes": [{"code": "99213", "addDate": "20200101"}]}))
+    with pytest.raises(SystemExit, match="entry 0: '99213' is not a HCPCS Level II code"):
+        build.read_hcpcs_json(src)
