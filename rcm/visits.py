@@ -117,10 +117,10 @@ def _add_problem(v: Visit, rng: random.Random, *, age: int, with_25: bool) -> No
         pick = rng.random()
         if pick < 0.4:
             dx = ("L23.7",)
-            injection = ("J1030", 1, dx)
+            injection = ("J1010", 40, dx)  # 40 mg (J1030 ended 2024-03-31)
         elif pick < 0.7:
             dx = ("J45.901",)
-            injection = ("J1030", 1, dx)
+            injection = ("J1010", 40, dx)  # 40 mg (J1030 ended 2024-03-31)
         else:
             dx = ("J30.2",)
             injection = ("J3301", 4, dx)  # 40 mg = 4 x 10 mg

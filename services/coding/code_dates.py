@@ -23,7 +23,7 @@ Readers for the files as published (each raises :class:`LayoutError` naming the 
   in the bundled data, never the AMA's descriptions.
 
 The bundled defaults (``data/icd10cm_dates.csv.gz``, ``data/hcpcs_dates.csv.gz``) are
-built by :mod:`services.coding.code_dates_build`; ``data/README.md`` says where they
+built by ``scripts/build_code_sets.py``; ``data/README.md`` says where they
 came from and what they cover.
 """
 
@@ -148,6 +148,46 @@ def _read_code_list(lines: Sequence[str]) -> frozenset[str]:
     if not billable:
         raise LayoutError("no ICD-10-CM codes in the file")
     return billable
+
+
+_ADDENDA = re.compile(r"(Add|Delete|Revise from|Revise to):\s+([01]) ([0-9A-Z]{3,7})\b")
+_ADDENDA_COUNT = re.compile(r"\s*(\d+) codes in icd10cm_order_(\d{4})\.txt")
+
+
+def apply_order_addenda(base: frozenset[str], text: str) -> frozenset[str]:
+    """The billable codes of the next release: ``base`` (the release the addenda start
+    from) changed by CMS's order addenda (``icd10cm_order_addenda_YYYY.txt``: ``Add:``,
+    ``Delete:`` and ``Revise`` lines, each with the 0/1 billable flag and the dotless
+    code). A billable code added that ``base`` already holds, or deleted that it lacks,
+    means the addenda are for another release: :class:`LayoutError` names the line. When
+    the file ends with CMS's counts ("74719 codes in icd10cm_order_2026.txt"), both
+    counts are checked too."""
+    codes = set(base)
+    seen = 0
+    for n, line in enumerate(text.splitlines(), start=1):
+        m = _ADDENDA.match(line)
+        if m is None:
+            if line.startswith(("Add:", "Delete:", "Revise")):
+                raise LayoutError(f"line {n}: not an ICD-10-CM order addenda record")
+            continue
+        seen += 1
+        action, flag, code = m.groups()
+        if flag != "1" or action.startswith("Revise"):
+            continue
+        if action == "Add" and code in codes:
+            raise LayoutError(f"line {n}: adds {code}, already billable in the base release")
+        if action == "Delete" and code not in codes:
+            raise LayoutError(f"line {n}: deletes {code}, not billable in the base release")
+        (codes.add if action == "Add" else codes.remove)(code)
+    if not seen:
+        raise LayoutError("no ICD-10-CM order addenda records (Add:/Delete:/Revise lines)")
+    counts = [int(m.group(1)) for m in map(_ADDENDA_COUNT.match, text.splitlines()) if m]
+    if len(counts) == 2 and counts != [len(base), len(codes)]:
+        raise LayoutError(
+            f"the addenda count {counts[0]} codes before and {counts[1]} after; "
+            f"the base release has {len(base)} and applying them gives {len(codes)}"
+        )
+    return frozenset(codes)
 
 
 def icd_ranges(releases: Sequence[tuple[dt.date, frozenset[str]]]) -> dict[str, list[Range]]:

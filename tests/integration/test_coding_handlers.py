@@ -110,7 +110,7 @@ def _injection(e_m_mods: list[str]) -> list[ServiceLine]:
             diagnosis_codes=["L23.7"],
         ),
         ServiceLine(procedure_code="96372", charge_cents=4500, diagnosis_codes=["L23.7"]),
-        ServiceLine(procedure_code="J1030", charge_cents=1500, diagnosis_codes=["L23.7"]),
+        ServiceLine(procedure_code="J1010", units=40, charge_cents=1500, diagnosis_codes=["L23.7"]),
     ]
 
 
@@ -168,7 +168,7 @@ async def test_a_held_claim_is_coded_again_after_a_fix(svc: Service) -> None:
     history = await feed.fetch(
         "SELECT procedure_code FROM patient_services WHERE claim_id = $1 ORDER BY 1", "C-INJ-1"
     )
-    assert [r[0] for r in history] == ["96372", "99213", "J1030"]
+    assert [r[0] for r in history] == ["96372", "99213", "J1010"]
 
 
 async def test_a_fix_for_eligibility_is_not_coded_and_an_unknown_claim_is_dead_lettered(

@@ -100,8 +100,10 @@ def test_the_bundled_sets_are_complete_and_dated() -> None:
     icd, hcpcs = code_dates.bundled_icd(), code_dates.bundled_hcpcs()
     current = [c for c, spans in icd.ranges.items() if spans[-1][1] is None]
     assert len(current) > 74_000  # every billable FY2026 code, not a sample
-    assert [r.start.isoformat() for r in icd.releases] == ["2024-10-01", "2025-10-01"]
-    assert len(hcpcs) > 6_500
+    assert [r.start.isoformat() for r in icd.releases] == ["2024-10-01", "2025-10-01", "2026-10-01"]
+    assert len(current) == 74_879  # FY2027's billable count, as CMS's addenda give it
+    assert len(hcpcs) > 8_500  # every procedure code of CMS's January 2026 file
+    assert hcpcs.on("G2211", dt.date(2026, 1, 2)) == (True, (dt.date(2021, 1, 1), None))
     assert hcpcs.descriptions["J1030"]
     assert hcpcs.on("G0438", dt.date(2026, 1, 2)) == (True, (dt.date(2011, 1, 1), None))
     for path in (code_dates.ICD_FILE, code_dates.HCPCS_FILE):

@@ -162,7 +162,7 @@ def _injection_visit(em_mods: list[str]) -> EncounterCreated:
         lines=[
             make_line("99213", ["L23.7"], em_mods),
             make_line("96372", ["L23.7"]),
-            make_line("J1030", ["L23.7"]),
+            make_line("J1010", ["L23.7"], units=40),
         ],
     )
 
@@ -194,7 +194,7 @@ def test_ptp_distinct_service_modifiers_bypass_indicator_1(mod: str) -> None:
             make_line("90471", ["Z23"]),
             make_line("90686", ["Z23"]),
             make_line("96372", ["L23.7"], [mod]),
-            make_line("J1030", ["L23.7"]),
+            make_line("J1010", ["L23.7"], units=40),
         ],
     )
     result = scrub(checked_claim(enc), T)
@@ -291,7 +291,7 @@ def test_mue_per_day_over_two_lines() -> None:
         lines=[
             make_line("96372", ["L23.7"], units=3),
             make_line("96372", ["L23.7"], ["76"], units=2),
-            make_line("J1030", ["L23.7"]),
+            make_line("J1010", ["L23.7"], units=40),
         ],
     )
     has_finding(_held(enc, tables=T), "MUE", "hold", 2)  # 5 > 4 (MAI 3)

@@ -85,6 +85,7 @@ def test_every_payer_prices_every_family_medicine_code() -> None:
         "93000",
         "94640",
         "96372",
+        "J1010",
         "J1030",
         "J3301",
         "20610",
