@@ -204,6 +204,7 @@ def print_summary(result: dict[str, object], out: Path) -> None:
 def _register_subcommands() -> None:
     """Each area keeps its commands in rcm/cli_<area>.py; one line each here."""
     from rcm import (
+        cli_appeals,
         cli_code,
         cli_collections,
         cli_contracts,
@@ -224,6 +225,7 @@ def _register_subcommands() -> None:
     app.add_typer(cli_coverage.app, name="coverage")
     app.add_typer(cli_payers.app, name="payers")
     app.add_typer(cli_collections.app, name="collections")
+    app.add_typer(cli_appeals.app, name="appeals")
     app.add_typer(cli_contracts.app, name="contracts")
     app.add_typer(cli_partners.app, name="partners")
     app.add_typer(cli_fhir.app, name="fhir")

@@ -379,6 +379,10 @@ async def next_payer(
     nxt = cob.onward(ev, coverages, row["date_of_service"])
     if nxt is None:
         return
+    if (row["cob_level"] or 1) >= nxt.level:
+        # an earlier payer reprocessed the claim after the next one had it: that payer's
+        # answer stands (statements recomputes the patient's share); not sent again
+        return
     earlier = cob.Cob.model_validate_json(row["cob"]).prior if row["cob"] else []
     prior = [*earlier, cob.prior_payer(ev, nxt.current, nxt.level - 1)]
     later = cob.later_payers(coverages, row["date_of_service"], nxt.coverage.payer_id)

@@ -17,6 +17,7 @@ from schemas.events import ClaimSubmitted, RemitReceived
 from services.remittance import repository as repo
 from services.remittance.contract_cache import CONTRACTS
 from services.remittance.domain.adjudication import adjudicated, status_of
+from services.remittance.domain.ledger import LATER_PAYER
 from services.remittance.domain.matching import (
     Match,
     PatientDateCharge,
@@ -333,6 +334,9 @@ async def post_claims(
         return 0, len(items)
     book, threshold = await CONTRACTS.book(conn, tenant, payer_id)
     rows = PostingRows(tenant, payer_id, book, threshold)
+    later = list({it.claim_id for it in items if it.claim_id and it.clp.status_code in LATER_PAYER})
+    if book and later:  # a later payer's answer is checked against what the others paid
+        rows.prior_paid = await repo.prior_paid(conn, tenant, payer_id, later)
     emit = []
     for it, ev in zip(items, events, strict=True):
         posting_id = ids.get(it.key)

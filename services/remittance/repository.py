@@ -387,6 +387,26 @@ async def reversible_postings(
     return [Original(r[0], r[1], r[2]) for r in rows]
 
 
+async def prior_paid(
+    conn: asyncpg.Connection, tenant: str, payer_id: str, claim_ids: list[str]
+) -> dict[str, dict[int, int]]:
+    """What the claims' other payers paid on each line (their reversals netted): the
+    prior payers a later payer's answer is checked against."""
+    rows = await conn.fetch(
+        "SELECT l.claim_id, l.line_number, -sum(l.amount_cents) AS paid FROM ledger_lines l"
+        " JOIN claim_postings p ON p.id = l.posting_id WHERE p.tenant = $1"
+        " AND p.payer_id <> $2 AND l.claim_id = ANY($3::text[]) AND l.kind = 'payment'"
+        " AND l.line_number > 0 GROUP BY l.claim_id, l.line_number",
+        tenant,
+        payer_id,
+        claim_ids,
+    )
+    out: dict[str, dict[int, int]] = {}
+    for r in rows:
+        out.setdefault(r["claim_id"], {})[r["line_number"]] = int(r["paid"])
+    return out
+
+
 async def insert_postings(
     conn: asyncpg.Connection,
     remit_id: int,

@@ -16,7 +16,7 @@ import asyncpg
 from runtime.service import Service
 from runtime.x12 import X12Error
 from schemas.events import RemitReceived
-from services.simulator import delivery, payer, repository, secondary
+from services.simulator import delivery, payer, replaced, repository, secondary
 from services.simulator.config import SimulatorSettings
 from services.simulator.model import Accumulators, Adjudication, ClaimIn
 from services.simulator.payers import payer as plan_of
@@ -81,17 +81,25 @@ async def pay(
     ]
     books = payer.Books.from_rows(*await repository.read_books(conn, *payer.Books.keys(wanted)))
     batches: dict[tuple[str, str, str], payer.Batch] = {}
+    answered: replaced.Answered = []
     for fix, claim in fixed:
         key = (fix["tenant"], fix["payer_id"], fix["billing_npi"])
         cause = payer.cause_of(fix["event_id"])
         batch = batches.setdefault(key, payer.Batch([], cause, fix["traceparent"]))
-        batch.results += payer.correct(books, cfg, claim, fix, today)
+        before = Accumulators(fix["acc_year"], fix["acc_deductible_cents"], fix["acc_oop_cents"])
+        corrected = payer.correct(books, cfg, claim, fix, today)
+        batch.results += corrected
+        answered += [(fix["tenant"], r, before) for r in corrected]
+    standing = await replaced.standing(conn, [c for _, c in due])
     crossed: dict[tuple[str, str, str], payer.Batch] = {}  # the next payers' 835s, later
     for row, claim in due:
         key = (row["tenant"], row["payer_id"], row["billing_npi"])
         batch = batches.setdefault(key, payer.Batch([], row["event_id"], row["traceparent"]))
         claim = books.with_roster(claim)
+        if await _take_back(conn, books, row, claim, standing, batch, answered, today):
+            continue  # a void: the reversal is its whole answer
         result, acc_before = payer.adjudicate_one(books, cfg, claim, today, row["tenant"])
+        answered.append((row["tenant"], result, acc_before))
         onward = secondary.crossover(claim, result, plan_of(claim.payer_id))
         if onward is not None and not payer.crosses_over(cfg, claim):
             onward = None
@@ -103,22 +111,53 @@ async def pay(
             ckey = (row["tenant"], onward.payer_id, row["billing_npi"])
             cbatch = crossed.setdefault(ckey, payer.Batch([], row["event_id"], row["traceparent"]))
             cbatch.results.append(later)
+            answered.append((row["tenant"], later, None))
         batch.results.append(result)
         if onward is None and payer.reversed_later(cfg, claim, result):
             await _plan_correction(conn, cfg, row, claim, acc_before, today)
         elif onward is None and payer.appealable(result):  # kept for an appeal
             await _plan_correction(conn, cfg, row, claim, acc_before, today, appeal=True)
+    await replaced.remember(conn, answered)
     accumulators, paid = books.changes()
     if accumulators:
         await repository.write_accumulators(conn, accumulators)
     if paid:
         await repository.write_paid(conn, paid)
     for (tenant, payer_id, npi), batch in batches.items():
+        if not batch.results:  # a void with nothing to reverse
+            continue
         await _send_835(svc, conn, cfg, tenant, payer_id, npi, batch, today)
     for (tenant, payer_id, npi), batch in crossed.items():  # after the primary's, its delay
         delay = payer.payer_delay(cfg, payer_id)
         await _send_835(svc, conn, cfg, tenant, payer_id, npi, batch, today, delay_s=delay)
     await repository.mark_done(conn, [r["id"] for r in rows], [r["id"] for r in fixes])
+
+
+async def _take_back(
+    conn: asyncpg.Connection,
+    books: payer.Books,
+    row: asyncpg.Record,
+    claim: ClaimIn,
+    standing: dict[tuple[str, str], replaced.Standing],
+    batch: payer.Batch,
+    answered: replaced.Answered,
+    today: dt.date,
+) -> bool:
+    """A replacement or void of a claim whose answer moved money: that answer's reversal
+    goes into the batch first (and planned reprocessings of it are dropped). True for a
+    void: the reversal, if any, is its whole answer; a void is never adjudicated."""
+    if not replaced.replaces(claim):
+        return False
+    found = standing.pop((claim.payer_id, claim.patient_control_number), None)
+    if found is not None:
+        reversal = replaced.take_back(books, claim, found, row["payer_id"], today)
+        batch.results.append(reversal)
+        answered.append((row["tenant"], reversal, None))
+        books.pay(
+            claim, found.payer_claim_number, 0, tenant=row["tenant"], billing_npi=claim.billing_npi
+        )
+        await replaced.drop_plans(conn, claim)
+    return claim.frequency_code == replaced.VOID
 
 
 async def _plan_correction(

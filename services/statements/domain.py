@@ -214,6 +214,11 @@ def payer_rank(adj: ClaimAdjudicated, coverages: Sequence[Coverage], on: dt.date
     return 1
 
 
+def later_payers(coverages: Sequence[Coverage], on: dt.date, rank: int) -> set[str]:
+    """The payers ranked after ``rank`` among the coverages in force."""
+    return {c.payer_id for c in in_force(coverages, on)[rank:]}
+
+
 @dataclass(frozen=True, slots=True)
 class Finality:
     final: bool
@@ -230,6 +235,7 @@ def finality(
     today: dt.date,
     hold_for_secondary: bool,
     wait_days: int,
+    later_answered: bool = False,
 ) -> Finality:
     """Is insurance done with this claim, so the patient can be billed?
 
@@ -239,10 +245,16 @@ def finality(
     - Another coverage in force ranks after this payer: no, likewise, but only when
       ``hold_for_secondary`` is on and the claims service sends it on (a payment that
       leaves the patient a share).
+    - A later payer has already answered the claim (``later_answered``: the primary
+      reprocessed it after the secondary paid): yes; the later payer's payment stands and
+      the patient owes what the new answer leaves less it, billed now (the claim is not
+      sent to the later payer again).
     - Otherwise: yes.
     """
     if adj.status.value == "reversed":
         return Finality(False, None, "reversed")
+    if later_answered:
+        return Finality(True)
     later = len(in_force(coverages, on)) > rank
     if adj.claim_status_code in FORWARDED or (later and adj.crossed_over):
         return Finality(False, today + dt.timedelta(days=wait_days), "forwarded")

@@ -75,6 +75,7 @@ def plan(
         today=today,
         hold_for_secondary=cfg.hold_for_secondary,
         wait_days=cfg.secondary_wait_days,
+        later_answered=bool(domain.later_payers(coverages, dos, rank) & set(row["payers"])),
     )
     if fin.final and domain.qmb(
         coverages, dos, cfg.filing_indicators()

@@ -13,6 +13,7 @@ from typing import NamedTuple
 
 from services.remittance.domain.adjudication import work_items
 from services.remittance.domain.contracts import Book
+from services.remittance.domain.later_payer import later_underpayments
 from services.remittance.domain.ledger import ledger_rows, underpayments
 from services.remittance.domain.reasons import carc_words, rarc_words, suggested_action
 from services.remittance.x12_835.model import RemitClaim, Remittance
@@ -150,6 +151,8 @@ class PostingRows:
     ledger: list[LedgerLine] = field(default_factory=list)
     denied: list[DenialRow] = field(default_factory=list)
     underpaid: list[UnderpaidRow] = field(default_factory=list)
+    #: per claim and line, what the other payers paid (for a later payer's answer)
+    prior_paid: dict[str, dict[int, int]] = field(default_factory=dict)
     undone: list[tuple[int, int]] = field(default_factory=list)  # (original, reversal) ids
     learned: list[tuple[str, str]] = field(default_factory=list)  # (CLP07, our claim id)
 
@@ -173,7 +176,12 @@ class PostingRows:
                          u.modifiers, clp.facility_code, u.units, u.service_date,
                          u.allowed_cents, u.paid_cents, u.contracted_cents, u.shortfall_cents,
                          u.basis)
-            for u in underpayments(clp, self.book, self.threshold_cents)
+            for u in [
+                *underpayments(clp, self.book, self.threshold_cents),
+                *later_underpayments(
+                    clp, self.book, self.threshold_cents, self.prior_paid.get(claim_id or "", {})
+                ),
+            ]
         )  # fmt: skip
         if reverses is not None:
             self.undone.append((reverses, posting_id))
