@@ -37,7 +37,7 @@ from services.remittance.domain.posting import (
 )
 from services.remittance.x12_835.balancing import Balance
 from services.remittance.x12_835.model import RemitClaim, Remittance
-from services.remittance.x12_835.reader import ClaimStream, parse_835
+from services.remittance.x12_835.reader import ClaimStream
 
 # --- claim.submitted ---------------------------------------------------------------------
 
@@ -79,35 +79,54 @@ async def on_submitted(items: Sequence[tuple[Context, ClaimSubmitted]]) -> None:
     # The claims of one 835 arrive in the same runs: each file is read and parsed once
     # for the run, not once for each of its claims (an 835 of 100 CLPs parses in 12-28
     # ms, and a burst whose 835s outran their claim.submitted parsed one per claim).
-    remits: dict[int, tuple[str, Remittance]] = {}
+    remits: dict[int, tuple[str, dict[int, RemitClaim]]] = {}
+    await _waiting_claims(conn, waiting, remits)  # every file read once, for all of them
     for i, (ctx, _) in enumerate(items, start=1):
         mine = [w for w in waiting if first[w["id"]] == i]
         if mine:
             await retry_unmatched(ctx, mine, remits)
 
 
+async def _waiting_claims(
+    conn: asyncpg.Connection,
+    waiting: Sequence[asyncpg.Record],
+    remits: dict[int, tuple[str, dict[int, RemitClaim]]],
+) -> None:
+    """Reads the CLPs the ``waiting`` rows name from their 835s into ``remits`` (payer id
+    and CLP by index, by remit id): each file read as a stream, only those CLPs kept."""
+    need: dict[int, set[int]] = {}
+    for row in waiting:
+        need.setdefault(row["remit_id"], set()).add(row["claim_index"])
+    for remit_id, indices in need.items():
+        have = remits.get(remit_id)
+        if have is not None and indices <= have[1].keys():
+            continue
+        indices |= set(have[1]) if have is not None else set()
+        payer, x12 = await repo.remit_text(conn, remit_id)
+        clps = {k: c for k, c in enumerate(ClaimStream(x12)) if k in indices}
+        remits[remit_id] = (payer, clps)
+
+
 async def retry_unmatched(
     ctx: Context,
     waiting: Sequence[asyncpg.Record],
-    remits: dict[int, tuple[str, Remittance]] | None = None,
+    remits: dict[int, tuple[str, dict[int, RemitClaim]]] | None = None,
 ) -> int:
     """Matches queued CLPs again; posts those that match now. Returns how many posted.
     A row's ``may_fallback`` lets patient, date and charge decide: that is tried once,
     and a CLP it does not match keeps the reason for a person to read.
-    ``remits``: 835s already read and parsed (payer id and remittance by remit id), kept
-    for the caller's next call."""
+    ``remits``: the CLPs already read from their 835s (payer id and CLP by index, by
+    remit id), kept for the caller's next call."""
     conn = ctx.conn
     remits = {} if remits is None else remits
     by_remit: dict[int, list[asyncpg.Record]] = {}
     for row in waiting:
         by_remit.setdefault(row["remit_id"], []).append(row)
     done = 0
+    await _waiting_claims(conn, waiting, remits)
     for remit_id, rows in by_remit.items():
-        if remit_id not in remits:
-            payer, x12 = await repo.remit_text(conn, remit_id)
-            remits[remit_id] = (payer, parse_835(x12))
-        payer_id, rem = remits[remit_id]
-        clps = [rem.claims[r["claim_index"]] for r in rows]
+        payer_id, read = remits[remit_id]
+        clps = [read[r["claim_index"]] for r in rows]
         matches = await match_claims(
             conn, ctx.meta.tenant, payer_id, clps, [r["may_fallback"] for r in rows]
         )
