@@ -43,7 +43,7 @@ PHI = {
 @pytest.fixture(scope="module")
 async def roles(live_stack: Settings) -> dict[str, str]:
     """The rooms migrated (as the local superuser, which migrates as each owner role)."""
-    for schema in ("claims", "remittance", "statements", "gateway", "connector"):
+    for schema in ("claims", "remittance", "statements", "gateway"):
         await migrate_schema(live_stack, schema, REPO_ROOT / "services" / schema / "migrations")
     return json.loads(roles_file(live_stack).read_text())
 
