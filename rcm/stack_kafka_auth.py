@@ -3,11 +3,12 @@
 as fast as it was).
 
 The broker's client listener takes SASL/SCRAM-SHA-512 only; KRaft's StandardAuthorizer
-allows nothing without an ACL. The users (``admin``, a super user, and ``rcm-<service>``
-per service) are written into the cluster's metadata when its storage is formatted
-(``--add-scram``), with generated passwords kept in ``<stack_dir>/kafka-users.json``
+allows nothing without an ACL. The users (``admin``, a super user, ``rcm-<service>``
+per service, and reporting's app id) are written into the cluster's metadata when its
+storage is formatted (``--add-scram``), with generated passwords kept in ``<stack_dir>/kafka-users.json``
 (mode 0600). Each service's ACLs come from schemas/acls.py, created through the Admin
-API (CreateAcls), the same ACLs deploy/k8s's KafkaUsers hold.
+API (CreateAcls), the same ACLs deploy/k8s's KafkaUsers hold (reporting's:
+schemas.acls.reporting_acls).
 
 The controller listener stays PLAINTEXT on loopback, its (anonymous) principal a super
 user: the broker reaches the controller there. Nothing else should connect to it.
@@ -30,6 +31,8 @@ from schemas.acls import Acl, principal
 from schemas.topics import PRODUCING_SERVICES
 
 ADMIN = "admin"
+#: The faust worker: it produces no topic of schemas/topics.py, yet signs in too.
+REPORTING = "reporting"
 MECHANISM = "SCRAM-SHA-512"
 LISTENER = "SASL_PLAINTEXT"
 
@@ -38,8 +41,18 @@ def users_file(s: Settings) -> Path:
     return s.stack_dir / "kafka-users.json"
 
 
+def kafka_user(service: str) -> str:
+    """A service's Kafka user: ``rcm-<service>``; reporting (faust) signs in as its app
+    id, the name its ACLs are made for (schemas.acls.reporting_acls)."""
+    if service == REPORTING:
+        from services.reporting.config import ReportingSettings
+
+        return ReportingSettings().app_id
+    return principal(service)
+
+
 def passwords(s: Settings) -> dict[str, str]:
-    names = [ADMIN, *(principal(n) for n in sorted(PRODUCING_SERVICES))]
+    names = [ADMIN, *(kafka_user(n) for n in sorted(PRODUCING_SERVICES | {REPORTING}))]
     return kept_secrets(users_file(s), names)
 
 
@@ -92,7 +105,7 @@ def admin(s: Settings) -> Settings:
 
 def service_kafka_env(s: Settings, service: str) -> dict[str, str]:
     """The local fleet's Kafka credentials for one service, when auth is on."""
-    user = principal(service)
+    user = kafka_user(service)
     pw = passwords(s) if s.kafka_auth else {}
     if user not in pw:
         return {}
@@ -285,9 +298,11 @@ def service_consumes() -> dict[str, tuple[str, ...]]:
 
 
 async def grant_all(s: Settings) -> int:
-    from schemas.acls import service_acls
+    from schemas.acls import reporting_acls, service_acls
+    from services.reporting.config import ReportingSettings
 
     consumes = {**service_consumes(), "gateway": ()}
-    return await create_acls(
-        admin(s), {principal(n): service_acls(n, topics) for n, topics in consumes.items()}
-    )
+    grants = {principal(n): service_acls(n, topics) for n, topics in consumes.items()}
+    r = ReportingSettings()
+    grants[r.app_id] = reporting_acls(r.app_id, r.source_topics)
+    return await create_acls(admin(s), grants)

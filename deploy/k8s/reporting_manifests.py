@@ -22,32 +22,17 @@ from deploy.k8s.service_manifests import container, deployment, ops_service
 RECREATE = {"type": "Recreate"}
 
 
-def _acl(kind: str, name: str, pattern: str, *operations: str) -> dict[str, Any]:
-    return {
-        "resource": {"type": kind, "name": name, "patternType": pattern},
-        "operations": list(operations),
-    }
-
-
 def reporting_acls(info: ReportingInfo) -> list[dict[str, Any]]:
-    """Least privilege for the faust worker (no Kafka transactions: services/reporting/
-    commits.py commits offsets only after the changelogs hold their writes).
+    """schemas.acls.reporting_acls, as a KafkaUser lists them (the local stack's
+    `--kafka-auth` grants the same)."""
+    from schemas.acls import reporting_acls as acls
 
-    - its consumer group (the app id): join, fetch and commit offsets;
-    - its source topics: read;
-    - topics named ``<app id>-...``: its tables' changelogs (``<app id>-<table>-changelog``)
-      and faust's ``<app id>-__assignor-__leader``, which it creates (services/reporting/
-      topics.py, then faust's own declare), writes and reads back to restore the tables;
-    - the source topics' ``.dlq`` twins: dead letters.
-    faust's producer is idempotent too: since Kafka 2.8 (KIP-679) Write on any topic
-    grants that, so IdempotentWrite on the cluster is not needed.
-    """
-    prefix = f"{info.app_id}-"
     return [
-        _acl("group", info.app_id, "literal", "Read", "Describe"),
-        *(_acl("topic", t, "literal", "Read", "Describe") for t in info.sources),
-        _acl("topic", prefix, "prefix", "Read", "Write", "Create", "Describe"),
-        *(_acl("topic", f"{t}.dlq", "literal", "Write", "Describe") for t in info.sources),
+        {
+            "resource": {"type": a.resource_type, "name": a.name, "patternType": a.pattern},
+            "operations": list(a.operations),
+        }
+        for a in acls(info.app_id, info.sources)
     ]
 
 

@@ -110,10 +110,14 @@ class Verdict:
     problems: list[str] = field(default_factory=list)
     last_hash: str = GENESIS.hex()
     checkpoint: dict[str, Any] | None = None
+    #: rows after the last checkpoint: a cut among them would not be seen (at most
+    #: RCM_AUDIT_CHECKPOINT_S of writes while the gateway runs; none after a clean stop)
+    unanchored: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "rows": self.rows,
+            "unanchored_rows": self.unanchored,
             "unkeyed_v1_rows": self.v1_rows,
             "ok": self.ok,
             "problems": self.problems[:20],
@@ -170,6 +174,7 @@ def verify(
         _check_checkpoint(v, checkpoint, expected_seq - 1, at_checkpoint)
     v.ok = not v.problems
     v.last_hash = prev.hex()
+    v.unanchored = max(0, expected_seq - 1 - cp_seq) if checkpoint is not None else v.rows
     return v
 
 

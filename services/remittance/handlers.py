@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -29,15 +30,15 @@ from services.remittance.domain.matching import (
 )
 from services.remittance.domain.posting import (
     Matched,
+    Occurrences,
     PostingRows,
-    occurrences,
+    TraceDigests,
     plb_keys,
     reversed_postings,
-    trace_digests,
 )
-from services.remittance.x12_835.balancing import balance_discrepancies
+from services.remittance.x12_835.balancing import Balance
 from services.remittance.x12_835.model import RemitClaim, Remittance
-from services.remittance.x12_835.reader import parse_835
+from services.remittance.x12_835.reader import ClaimStream
 
 # --- claim.submitted ---------------------------------------------------------------------
 
@@ -79,35 +80,54 @@ async def on_submitted(items: Sequence[tuple[Context, ClaimSubmitted]]) -> None:
     # The claims of one 835 arrive in the same runs: each file is read and parsed once
     # for the run, not once for each of its claims (an 835 of 100 CLPs parses in 12-28
     # ms, and a burst whose 835s outran their claim.submitted parsed one per claim).
-    remits: dict[int, tuple[str, Remittance]] = {}
+    remits: dict[int, tuple[str, dict[int, RemitClaim]]] = {}
+    await _waiting_claims(conn, waiting, remits)  # every file read once, for all of them
     for i, (ctx, _) in enumerate(items, start=1):
         mine = [w for w in waiting if first[w["id"]] == i]
         if mine:
             await retry_unmatched(ctx, mine, remits)
 
 
+async def _waiting_claims(
+    conn: asyncpg.Connection,
+    waiting: Sequence[asyncpg.Record],
+    remits: dict[int, tuple[str, dict[int, RemitClaim]]],
+) -> None:
+    """Reads the CLPs the ``waiting`` rows name from their 835s into ``remits`` (payer id
+    and CLP by index, by remit id): each file read as a stream, only those CLPs kept."""
+    need: dict[int, set[int]] = {}
+    for row in waiting:
+        need.setdefault(row["remit_id"], set()).add(row["claim_index"])
+    for remit_id, indices in need.items():
+        have = remits.get(remit_id)
+        if have is not None and indices <= have[1].keys():
+            continue
+        indices |= set(have[1]) if have is not None else set()
+        payer, x12 = await repo.remit_text(conn, remit_id)
+        clps = {k: c for k, c in enumerate(ClaimStream(x12)) if k in indices}
+        remits[remit_id] = (payer, clps)
+
+
 async def retry_unmatched(
     ctx: Context,
     waiting: Sequence[asyncpg.Record],
-    remits: dict[int, tuple[str, Remittance]] | None = None,
+    remits: dict[int, tuple[str, dict[int, RemitClaim]]] | None = None,
 ) -> int:
     """Matches queued CLPs again; posts those that match now. Returns how many posted.
     A row's ``may_fallback`` lets patient, date and charge decide: that is tried once,
     and a CLP it does not match keeps the reason for a person to read.
-    ``remits``: 835s already read and parsed (payer id and remittance by remit id), kept
-    for the caller's next call."""
+    ``remits``: the CLPs already read from their 835s (payer id and CLP by index, by
+    remit id), kept for the caller's next call."""
     conn = ctx.conn
     remits = {} if remits is None else remits
     by_remit: dict[int, list[asyncpg.Record]] = {}
     for row in waiting:
         by_remit.setdefault(row["remit_id"], []).append(row)
     done = 0
+    await _waiting_claims(conn, waiting, remits)
     for remit_id, rows in by_remit.items():
-        if remit_id not in remits:
-            payer, x12 = await repo.remit_text(conn, remit_id)
-            remits[remit_id] = (payer, parse_835(x12))
-        payer_id, rem = remits[remit_id]
-        clps = [rem.claims[r["claim_index"]] for r in rows]
+        payer_id, read = remits[remit_id]
+        clps = [read[r["claim_index"]] for r in rows]
         matches = await match_claims(
             conn, ctx.meta.tenant, payer_id, clps, [r["may_fallback"] for r in rows]
         )
@@ -138,12 +158,21 @@ async def on_remit(ctx: Context, ev: RemitReceived) -> None:
     """Reads, balances and posts one 835; a file that does not read or balance waits in
     the remittance work queue, a CLP that matches no claim in the unmatched queue. A file
     read through recoverable faults is posted, and its warnings wait in the work queue.
-    A payment trace posted before from a file that stated it otherwise is quarantined."""
+    A payment trace posted before from a file that stated it otherwise is quarantined.
+
+    Bounded in memory: the file is read twice as a stream of claims (x12_835.reader.
+    ClaimStream), first to balance it and digest its payments, then to match and post
+    :data:`CHUNK` claims at a time; its claims are never all held."""
     conn = ctx.conn
     tenant = ctx.meta.tenant
     sha = hashlib.sha256(ev.x12.encode()).hexdigest()
+    check, digest, n = Balance(), TraceDigests(), 0
     try:
-        rem = parse_835(ev.x12)
+        stream = ClaimStream(ev.x12)
+        for c in stream:
+            check.claim(c)
+            digest.claim(c)
+            n += 1
     except X12Error as exc:
         problem = {
             "scope": "file",
@@ -153,7 +182,8 @@ async def on_remit(ctx: Context, ev: RemitReceived) -> None:
         }
         await _insert_remit(ctx, ev, sha, "unreadable", [problem], 0)
         return
-    discrepancies = balance_discrepancies(rem)
+    rem = stream.rest  # payments, provider adjustments and warnings: no claims
+    discrepancies = check.finish(rem)
     if discrepancies:
         seen = await repo.unbalanced_before(conn, tenant, ev.payer_id, ev.trace_number, sha)
         # the remittance work queue holds each unbalanced file once, with every discrepancy
@@ -163,17 +193,17 @@ async def on_remit(ctx: Context, ev: RemitReceived) -> None:
             sha,
             "duplicate" if seen else "unbalanced",
             [d.as_json() for d in discrepancies],
-            len(rem.claims),
+            n,
             rem,
         )
         return
-    digests = trace_digests(rem)
+    digests = digest.finish(rem)
     before = await repo.traces_posted(conn, tenant, ev.payer_id, list(digests))
     changed = [(t, before[t][1]) for t, d in digests.items() if t in before and before[t][0] != d]
     if changed:
-        await _quarantine(ctx, ev, sha, rem, changed)
+        await _quarantine(ctx, ev, sha, rem, changed, n)
         return
-    remit_id = await _insert_remit(ctx, ev, sha, "posted", [], len(rem.claims), rem)
+    remit_id = await _insert_remit(ctx, ev, sha, "posted", [], n, rem)
     fresh = {t: d for t, d in digests.items() if t not in before}
     await repo.record_traces(conn, tenant, ev.payer_id, remit_id, fresh)
     if rem.provider_adjustments:
@@ -181,11 +211,16 @@ async def on_remit(ctx: Context, ev: RemitReceived) -> None:
         await repo.insert_plbs(
             conn, tenant, ev.payer_id, remit_id, rem.provider_adjustments, traces, occ
         )
-    await _post_remit(ctx, ev.payer_id, remit_id, rem)
+    await _post_remit(ctx, ev.payer_id, remit_id, stream)
 
 
 async def _quarantine(
-    ctx: Context, ev: RemitReceived, sha: str, rem: Remittance, changed: list[tuple[str, int]]
+    ctx: Context,
+    ev: RemitReceived,
+    sha: str,
+    rem: Remittance,
+    changed: list[tuple[str, int]],
+    claims: int,
 ) -> None:
     """A payment posted before from a file that stated it otherwise: held for a person,
     once however often it is delivered, never posted."""
@@ -202,46 +237,87 @@ async def _quarantine(
         for trace, remit in changed
     ]
     status = "duplicate" if seen else "quarantined"
-    await _insert_remit(ctx, ev, sha, status, problems, len(rem.claims), rem)
+    await _insert_remit(ctx, ev, sha, status, problems, claims, rem)
 
 
-async def _post_remit(ctx: Context, payer_id: str, remit_id: int, rem: Remittance) -> None:
+#: CLPs of one 835 matched and posted together (a large file's are never all held).
+CHUNK = 500
+
+
+@dataclass
+class _Run:
+    """One 835's posting so far, chunk by chunk."""
+
+    claims: int = 0
+    posted: int = 0
+    duplicates: int = 0
+    waiting: int = 0
+    queued: int = 0
+    ends: list[int] | None = None  # claim.submitted's ends, once a CLP matched nothing
+    looked_alike: bool = False
+
+
+async def _post_remit(ctx: Context, payer_id: str, remit_id: int, stream: ClaimStream) -> None:
     """Posts each CLP that matches a claim, queues the others, and records the outcome."""
+    run = _Run()
+    seen = Occurrences()  # a CLP's n-th time in the file: part of its key
+    chunk: list[tuple[int, RemitClaim, int]] = []
+    for k, clp in enumerate(stream):
+        chunk.append((k, clp, seen.next(clp)))
+        if len(chunk) == CHUNK:
+            await _post_chunk(ctx, payer_id, remit_id, chunk, run)
+            chunk = []
+    if chunk:
+        await _post_chunk(ctx, payer_id, remit_id, chunk, run)
+    if run.posted:
+        await repo.close_unmatched(ctx.conn, remit_id)
+    already = run.duplicates + (run.waiting - run.queued)
+    status = "duplicate" if run.claims and already == run.claims else "posted"
+    await repo.finish_remit(
+        ctx.conn, remit_id, status, run.posted, run.duplicates, run.queued, run.ends
+    )
+
+
+async def _post_chunk(
+    ctx: Context,
+    payer_id: str,
+    remit_id: int,
+    chunk: Sequence[tuple[int, RemitClaim, int]],
+    run: _Run,
+) -> None:
     conn, tenant = ctx.conn, ctx.meta.tenant
-    occurrence = occurrences(rem)
-    matches = await match_claims(conn, tenant, payer_id, rem.claims, [False] * len(rem.claims))
+    clps = [clp for _, clp, _ in chunk]
+    matches = await match_claims(conn, tenant, payer_id, clps, [False] * len(clps))
     # A CLP no claim we know is named by: patient, date and charge may decide at once if
     # every claim.submitted the topic holds now is applied; else the CLP waits (rematch).
-    unknown = [k for k, m in enumerate(matches) if m.claim_id is None]
-    ends: list[int] | None = None
-    looked_alike = False
-    if unknown:
-        ends = await ctx.service.topic_ends(ClaimSubmitted.TOPIC)
-        if await positions.read_through(conn, ClaimSubmitted.TOPIC, ends):
-            looked_alike = True
-            again = await match_claims(
-                conn, tenant, payer_id, [rem.claims[k] for k in unknown], [True] * len(unknown)
-            )
-            for k, m in zip(unknown, again, strict=True):
-                matches[k] = m
+    unknown = [i for i, m in enumerate(matches) if m.claim_id is None]
+    if unknown and run.ends is None:
+        run.ends = await ctx.service.topic_ends(ClaimSubmitted.TOPIC)
+        run.looked_alike = await positions.read_through(conn, ClaimSubmitted.TOPIC, run.ends)
+    if unknown and run.looked_alike:
+        again = await match_claims(
+            conn, tenant, payer_id, [clps[i] for i in unknown], [True] * len(unknown)
+        )
+        for i, m in zip(unknown, again, strict=True):
+            matches[i] = m
     items: list[Matched] = []
     waiting: list[tuple[int, RemitClaim, Match]] = []
-    for k, (clp, m) in enumerate(zip(rem.claims, matches, strict=True)):
+    occurrence: dict[int, int] = {}
+    for (k, clp, occ), m in zip(chunk, matches, strict=True):
+        occurrence[k] = occ
         if m.claim_id is None:
             waiting.append((k, clp, m))
         else:
-            items.append(Matched(k, clp, m.claim_id, m.matched_by or "", occurrence[k]))
+            items.append(Matched(k, clp, m.claim_id, m.matched_by or "", occ))
     posted, duplicates = await post_claims(ctx, remit_id, payer_id, items)
-    queued = 0
     if waiting:
-        queued = await repo.queue_unmatched(
-            conn, tenant, payer_id, remit_id, waiting, occurrence, looked_alike=looked_alike
+        run.queued += await repo.queue_unmatched(
+            conn, tenant, payer_id, remit_id, waiting, occurrence, looked_alike=run.looked_alike
         )
-    if posted:
-        await repo.close_unmatched(conn, remit_id)
-    already = duplicates + (len(waiting) - queued)
-    status = "duplicate" if rem.claims and already == len(rem.claims) else "posted"
-    await repo.finish_remit(conn, remit_id, status, posted, duplicates, queued, ends)
+    run.claims += len(chunk)
+    run.posted += posted
+    run.duplicates += duplicates
+    run.waiting += len(waiting)
 
 
 async def _insert_remit(

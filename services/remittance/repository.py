@@ -6,7 +6,7 @@ claims posts in a handful of round trips.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import asyncpg
@@ -261,7 +261,7 @@ async def queue_unmatched(
     payer_id: str,
     remit_id: int,
     waiting: Sequence[tuple[int, RemitClaim, Match]],
-    occurrence: Sequence[int],
+    occurrence: Mapping[int, int] | Sequence[int],
     *,
     looked_alike: bool,
 ) -> int:

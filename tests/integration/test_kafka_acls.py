@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import (
     GroupAuthorizationFailedError,
     KafkaError,
@@ -25,6 +26,7 @@ from rcm.stack_kafka import ensure_topics, kafka_up
 from rcm.stack_kafka_auth import admin, as_user, grant_all, passwords
 from runtime.kafka import client_config, producer_config
 from runtime.settings import Settings
+from services.reporting.config import ReportingSettings
 
 pytestmark = pytest.mark.integration
 
@@ -122,3 +124,28 @@ async def test_a_wrong_password_is_refused(secured: Settings) -> None:
 def test_the_users_passwords_are_kept_for_the_owner_only(secured: Settings) -> None:
     path = Path(secured.stack_dir) / "kafka-users.json"
     assert path.stat().st_mode & 0o077 == 0
+
+
+async def test_reporting_reads_its_sources_keeps_its_changelogs_and_writes_nothing_else(
+    secured: Settings,
+) -> None:
+    app_id = ReportingSettings().app_id
+    reporting = as_user(secured, app_id, passwords(secured)[app_id])
+    mark = uuid.uuid4().hex.encode()
+    await produce(user(secured, "claims"), "claim.submitted", mark)
+    assert mark in await consume(reporting, "claim.submitted", app_id)  # a source, its group
+    # a table's changelog: it makes the topic, writes it and reads it back to restore
+    changelog = f"{app_id}-it-{uuid.uuid4().hex[:8]}-changelog"
+    client = AIOKafkaAdminClient(**client_config(reporting))
+    await client.start()
+    try:
+        await client.create_topics([NewTopic(changelog, 1, 1)])
+    finally:
+        await client.close()
+    await produce(reporting, changelog, mark)
+    assert mark in await consume(reporting, changelog, app_id)
+    await produce(reporting, "claim.adjudicated.dlq", mark)  # a dead letter of a source
+    with pytest.raises(TopicAuthorizationFailedError):
+        await produce(reporting, "claim.adjudicated", b"forged payment")
+    with pytest.raises(TopicAuthorizationFailedError):
+        await consume(reporting, "remit.received", app_id)  # not a source: PHI it never needs

@@ -13,7 +13,7 @@ from runtime.service import Service
 from runtime.settings import Settings
 from runtime.x12 import segment
 from services.remittance import handlers, timers
-from services.remittance.x12_835.reader import parse_835
+from services.remittance.x12_835.reader import ClaimStream
 from tests.integration.remittance_world import (
     PAYER,
     TENANT,
@@ -93,11 +93,11 @@ async def test_claims_submitted_in_one_batch_each_take_their_own_waiting_clp(
     assert len(await rows(svc, "SELECT * FROM unmatched WHERE resolved_at IS NULL")) == 2
     parsed: list[str] = []
 
-    def counting_parse(text: str) -> Any:
+    def counting_read(text: str) -> Any:
         parsed.append(text)
-        return parse_835(text)
+        return ClaimStream(text)
 
-    monkeypatch.setattr(handlers, "parse_835", counting_parse)
+    monkeypatch.setattr(handlers, "ClaimStream", counting_read)
     await consume(svc, *lagging)
     # Both waiting CLPs are in one 835: it is read again once for the run, not per claim.
     assert len(parsed) == 1

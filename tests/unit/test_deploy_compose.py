@@ -20,6 +20,7 @@ import jsonschema
 import pytest
 import yaml
 
+from runtime import pgroles
 from services.claims.saga import State
 
 pytestmark = pytest.mark.unit
@@ -72,6 +73,8 @@ SECRETS = (
     "RCM_STATEMENT_LINK_KEY",
     "RCM_AUDIT_KEY",
     "GRAFANA_ADMIN_PASSWORD",
+    # one per PostgreSQL role (tests/unit/test_deploy_compose_roles.py)
+    *(f"PG_{role.upper()}_PASSWORD" for role in pgroles.all_roles()),
 )
 
 
@@ -125,7 +128,7 @@ def test_new_secrets_writes_random_values_readable_by_the_user_only(tmp_path: Pa
 
 BROKEN = {
     "unknown top-level key": lambda d: d.update(servces=d.pop("services")),
-    "bad depends_on condition": lambda d: d["services"]["claims"]["depends_on"]["postgres"].update(
+    "bad depends_on condition": lambda d: d["services"]["claims"]["depends_on"]["topics"].update(
         condition="service_ready"
     ),
     "ports as a mapping": lambda d: d["services"]["grafana"].update(ports={"3000": 3000}),

@@ -12,13 +12,14 @@ import pytest
 from typer.testing import CliRunner
 
 from rcm.cli_x12 import app as x12_cli
+from runtime.x12 import X12Error
 from scripts.big_x12 import big_271, big_835
 from services.eligibility.x12_271 import Response, parse_271
 from services.eligibility.x12_271 import to_json as json_271
 from services.remittance.x12_835.as_json import to_json as json_835
 from services.remittance.x12_835.balancing import Balance, balance_problems
-from services.remittance.x12_835.model import RemitClaim
-from services.remittance.x12_835.reader import parse_835
+from services.remittance.x12_835.model import RemitClaim, Remittance
+from services.remittance.x12_835.reader import ClaimStream, parse_835
 from tests.unit.test_x12_tolerant import CLEAN_271, CLEAN_835
 
 pytestmark = pytest.mark.unit
@@ -111,3 +112,32 @@ def test_reading_member_by_member_holds_what_one_member_needs() -> None:
     assert set(members) == {None}  # every member read as active
     assert peak < _peak(lambda: parse_271(large)) / 10
     assert balance_problems(parse_835(big_835(20_000))) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        CLEAN_835,
+        CLEAN_835.replace("SE*45*", "SE*4*"),  # with a warning
+        (FIXTURES / "X221-dollars-and-data-sent-together.edi").read_text(),
+        big_835(50_000),
+    ],
+)
+def test_the_claim_stream_reads_what_the_whole_reader_reads(text: str) -> None:
+    whole = parse_835(text)
+    stream = ClaimStream(text)
+    assert tuple(stream) == whole.claims
+    assert stream.rest == Remittance(whole.payments, (), whole.provider_adjustments, whole.warnings)
+
+
+def test_the_claim_stream_refuses_what_the_whole_reader_refuses() -> None:
+    text = big_835(20_000)
+    cut = text[: len(text) - 200]
+    with pytest.raises(X12Error) as whole:
+        parse_835(cut)
+    with pytest.raises(X12Error) as streamed:
+        list(ClaimStream(cut))
+    assert str(streamed.value) == str(whole.value)
+    assert str(streamed.value).startswith("truncated")
+    with pytest.raises(X12Error, match="more than the 1,000 an 835 may have"):
+        ClaimStream(text, max_file=1_000)

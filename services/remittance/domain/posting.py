@@ -47,13 +47,21 @@ class Matched:
 
 def occurrences(rem: Remittance) -> list[int]:
     """The n-th time each (trace, CLP01, CLP07, CLP02) appears in the file: part of the key."""
-    seen: Counter[tuple[str, str, str, str]] = Counter()
-    out = []
-    for c in rem.claims:
+    o = Occurrences()
+    return [o.next(c) for c in rem.claims]
+
+
+class Occurrences:
+    """:func:`occurrences` claim by claim, in file order."""
+
+    def __init__(self) -> None:
+        self.seen: Counter[tuple[str, str, str, str]] = Counter()
+
+    def next(self, c: RemitClaim) -> int:
         key = (c.trace_number, c.patient_control_number, c.payer_claim_number or "", c.status_code)
-        out.append(seen[key])
-        seen[key] += 1
-    return out
+        n = self.seen[key]
+        self.seen[key] += 1
+        return n
 
 
 def plb_keys(rem: Remittance) -> tuple[list[str], list[int]]:
@@ -194,21 +202,37 @@ def trace_digests(rem: Remittance) -> dict[str, str]:
     payment, each claim's key, amounts and adjustments, each provider adjustment. The
     same payment delivered again (in any envelope, claims in any order) has the same
     digest; one with a claim changed, added or dropped has another."""
-    parts: dict[int, list[str]] = {}
+    d = TraceDigests()
     for c in rem.claims:
+        d.claim(c)
+    return d.finish(rem)
+
+
+class TraceDigests:
+    """:func:`trace_digests` claim by claim, as a reader hands them over: it keeps one
+    short line per claim, not the claims."""
+
+    def __init__(self) -> None:
+        self.parts: dict[int, list[str]] = {}
+
+    def claim(self, c: RemitClaim) -> None:
         cas = sorted((a.group, a.reason, a.amount.cents) for a in c.all_adjustments)
         lines = [(ln.procedure, ln.modifiers, ln.charge.cents, ln.paid.cents) for ln in c.lines]
         key = (c.patient_control_number, c.status_code, c.payer_claim_number or "")
         clp = (key, c.charge.cents, c.paid.cents, c.patient_responsibility_cents, cas, lines)
-        parts.setdefault(c.transaction, []).append(repr(clp))
-    for p in rem.provider_adjustments:
-        plb = (p.provider_id, p.reason, p.reference or "", p.amount.cents)
-        parts.setdefault(p.transaction, []).append(repr(plb))
-    by_trace: dict[str, list[str]] = {}
-    for k, pay in enumerate(rem.payments):
-        stated = repr((pay.signed_cents, pay.method, sorted(parts.get(k, []))))
-        by_trace.setdefault(pay.trace_number, []).append(stated)
-    return {
-        trace: hashlib.sha256("\n".join(sorted(items)).encode()).hexdigest()
-        for trace, items in by_trace.items()
-    }
+        self.parts.setdefault(c.transaction, []).append(repr(clp))
+
+    def finish(self, rem: Remittance) -> dict[str, str]:
+        """With the file's payments and provider adjustments (its claims not needed)."""
+        parts = self.parts
+        for p in rem.provider_adjustments:
+            plb = (p.provider_id, p.reason, p.reference or "", p.amount.cents)
+            parts.setdefault(p.transaction, []).append(repr(plb))
+        by_trace: dict[str, list[str]] = {}
+        for k, pay in enumerate(rem.payments):
+            stated = repr((pay.signed_cents, pay.method, sorted(parts.get(k, []))))
+            by_trace.setdefault(pay.trace_number, []).append(stated)
+        return {
+            trace: hashlib.sha256("\n".join(sorted(items)).encode()).hexdigest()
+            for trace, items in by_trace.items()
+        }

@@ -13,7 +13,7 @@ transactions and passed over inside one.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 
 from runtime.x12 import Warnings, X12Error, begin, read_segments
 from services.remittance.x12_835 import envelope as env
@@ -137,6 +137,10 @@ def _read(
     seg = [""]
     for n, seg in enumerate(segs, 1):
         r.table.get(seg[0], r.otherwise)(r, seg, n)
+    return _end(r, w, n, seg)
+
+
+def _end(r: Reader, w: Warnings, n: int, seg: list[str]) -> Remittance:
     if n == 0:
         raise X12Error("not X12: no segments", segment=1, position=0)
     if r.isa is not None or r.txn is not None:
@@ -146,3 +150,39 @@ def _read(
             position=0,
         )
     return Remittance(tuple(r.payments), tuple(r.claims), tuple(r.plbs), w.result())
+
+
+class ClaimStream:
+    """An 835's claims one at a time, as the reader finishes each, so a large file's
+    claims are never all held (the remittance service posts in chunks from this).
+    Iterating reads the whole file (each iteration reads it again); afterwards ``rest``
+    is the file without its claims (payments, provider adjustments, warnings). Raises
+    X12Error as :func:`parse_835` does, on the same files."""
+
+    def __init__(self, text: str, *, max_file: int = MAX_FILE) -> None:
+        if len(text) > max_file:
+            raise X12Error(
+                f"the file is {len(text):,} characters, more than the {max_file:,} an 835 may have"
+            )
+        self.text = text
+        self.rest = Remittance((), (), (), ())
+
+    def __iter__(self) -> Iterator[RemitClaim]:
+        w = Warnings()
+        head, d = begin(self.text, w)
+        done: list[RemitClaim] = []
+        r = Reader(d.component, TABLES, w)
+        r.sink = done.append
+        n = 0
+        seg = [""]
+        try:
+            for n, seg in enumerate(read_segments(head, d, w), 1):
+                r.table.get(seg[0], r.otherwise)(r, seg, n)
+                if done:
+                    yield from done
+                    done.clear()
+            self.rest = _end(r, w, n, seg)
+        except X12Error:
+            raise
+        except (IndexError, ValueError, TypeError, KeyError) as exc:  # pragma: no cover - net
+            raise X12Error(f"unreadable 835: {exc}", segment=None) from exc
