@@ -93,7 +93,7 @@ async def test_the_gateway_reads_the_views_it_is_granted_and_no_table(
             with pytest.raises(DENIED, match="permission denied for table"):
                 await conn.fetchval(f"SELECT count(*) FROM {table}")
         with pytest.raises(DENIED):  # a view nobody granted it
-            await conn.fetchval("SELECT count(*) FROM claims.interchange_v1")
+            await conn.fetchval("SELECT count(*) FROM remittance.recoupment_v1")
     finally:
         await conn.close()
 
