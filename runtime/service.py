@@ -51,7 +51,7 @@ from runtime.settings import Settings, settings
 from runtime.timers import TimerFn, Timers
 from schemas.codec import Encoded, Message, header_map
 from schemas.events import Event
-from schemas.topics import PRODUCING_SERVICES, produced_by
+from schemas.topics import PRODUCING_SERVICES, NotAProducer, produced_by
 
 log = logging.getLogger("rcm.runtime")
 
@@ -365,7 +365,7 @@ class Service:
         """Raises for an event of a topic schemas.topics.PRODUCERS does not give this
         service: with Kafka ACLs on, the broker would refuse it after the commit."""
         if self.produces is not None and event.TOPIC not in self.produces:
-            raise PermissionError(
+            raise NotAProducer(
                 f"{self.name} emits {event.TOPIC}, which schemas.topics.PRODUCERS does not"
                 " give it (its Kafka ACLs are derived from that table)"
             )

@@ -50,7 +50,7 @@ PRODUCERS: dict[str, tuple[str, ...]] = {
     "eligibility.checked": ("eligibility",),
     "claim.coded": ("coding",),
     "claim.submitted": ("claims",),
-    "claim.acknowledged": ("simulator",),
+    "claim.acknowledged": ("simulator", "claims"),  # claims reads the 999/277CA files
     "remit.received": ("simulator", "connector"),  # the connector's from a mailbox or import
     "x12.file-received": ("connector",),
     "x12.interchange-ready": ("claims",),
@@ -64,6 +64,13 @@ PRODUCERS: dict[str, tuple[str, ...]] = {
     "statement.issued": ("statements",),
     "claim.balance_zero": ("statements",),
 }
+
+
+class NotAProducer(RuntimeError):
+    """An emit of a topic PRODUCERS does not give the service: a defect in the code, not
+    the infrastructure (never retried as a pause: the message goes to its dead letters
+    with this reason)."""
+
 
 PRODUCING_SERVICES = frozenset(s for who in PRODUCERS.values() for s in who)
 

@@ -30,7 +30,7 @@ from runtime.kafka import producer_config
 from runtime.settings import Settings
 from schemas.codec import Meta, encode
 from schemas.events import Event
-from schemas.topics import produced_by
+from schemas.topics import NotAProducer, produced_by
 from services.gateway import audit_store
 from services.gateway.audit_store import AuditEntry as AuditEntry
 from services.gateway.config import GatewaySettings
@@ -195,7 +195,7 @@ class Gateway:
     ) -> None:
         """Returns once Kafka acknowledged the event (acks=all), or raises Unavailable."""
         if event.TOPIC not in GATEWAY_WRITES:  # its Kafka ACLs: schemas/acls.py
-            raise PermissionError(f"the gateway does not produce {event.TOPIC}")
+            raise NotAProducer(f"the gateway does not produce {event.TOPIC}")
         producer = await self._start_producer()
         meta = Meta(
             id=ce_id,

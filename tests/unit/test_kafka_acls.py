@@ -15,7 +15,7 @@ from runtime.service import Service
 from runtime.settings import REPO_ROOT
 from schemas.acls import principal, service_acls
 from schemas.events import ClaimAdjudicated, ClaimSubmitted
-from schemas.topics import PRODUCERS, TOPICS, produced_by
+from schemas.topics import PRODUCERS, TOPICS, NotAProducer, produced_by
 
 pytestmark = pytest.mark.unit
 
@@ -57,7 +57,7 @@ def test_claims_writes_its_own_topic_and_reads_only_what_it_consumes() -> None:
     assert g["group:rcm-claims"] == {"Read", "Describe"}
     assert not [k for k in g if "*" in k]  # no wildcard
     writes = {k.removeprefix("topic:") for k, ops in g.items() if "Write" in ops}
-    own = {"claim.submitted", "claim.appeal_sent", "x12.interchange-ready"}
+    own = {"claim.submitted", "claim.appeal_sent", "x12.interchange-ready", "claim.acknowledged"}
     assert {w for w in writes if not w.endswith(".dlq")} == own
 
 
@@ -85,6 +85,6 @@ def test_the_k8s_kafka_users_grant_exactly_the_derived_acls() -> None:
 async def test_a_service_cannot_emit_a_topic_the_table_does_not_give_it() -> None:
     svc = Service("claims", schema="claims", migrations=REPO_ROOT, http_port=6199)
     event = ClaimAdjudicated.model_construct()
-    with pytest.raises(PermissionError, match=r"claims emits claim\.adjudicated"):
+    with pytest.raises(NotAProducer, match=r"claims emits claim\.adjudicated"):
         svc.may_emit(event)
     svc.may_emit(ClaimSubmitted.model_construct())  # its own: no error
