@@ -57,7 +57,11 @@ def test_claims_writes_its_own_topic_and_reads_only_what_it_consumes() -> None:
     assert g["group:rcm-claims"] == {"Read", "Describe"}
     assert not [k for k in g if "*" in k]  # no wildcard
     writes = {k.removeprefix("topic:") for k, ops in g.items() if "Write" in ops}
-    assert {w for w in writes if not w.endswith(".dlq")} == {"claim.submitted", "claim.appeal_sent"}
+    assert {w for w in writes if not w.endswith(".dlq")} == {
+        "claim.submitted",
+        "claim.appeal_sent",
+        "x12.interchange-ready",
+    }
 
 
 def test_the_k8s_kafka_users_grant_exactly_the_derived_acls() -> None:
