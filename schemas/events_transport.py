@@ -67,3 +67,20 @@ class X12FileSent(Event):
     name: str = Field(max_length=255, description="The file's final name remotely")
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     attempts: int = Field(ge=1, description="Uploads tried, this one included")
+
+
+class X12FileSendFailed(Event):
+    """An 837 interchange could not be put in the clearinghouse's mailbox; it waits and is
+    tried again. Announced when the reason is new (the first failure, or another one),
+    not on every retry; its claims show it on their timelines."""
+
+    TYPE = "rcm.x12.file-send-failed.v1"
+    TOPIC = "x12.file-send-failed"
+    KEY_FIELD = "interchange_control_number"
+
+    interchange_control_number: str = Field(pattern=r"^[0-9]{1,9}$", description="ISA13")
+    account: str = Field(max_length=64)
+    name: str = Field(max_length=255, description="The file's final name remotely")
+    reason: str = Field(max_length=500, description="Why the upload failed (no patient data)")
+    attempts: int = Field(ge=1, description="Uploads tried, this one included")
+    retry_in_s: float = Field(ge=0, description="When the next try is due")

@@ -55,6 +55,7 @@ PRODUCERS: dict[str, tuple[str, ...]] = {
     "x12.file-received": ("connector",),
     "x12.interchange-ready": ("claims",),
     "x12.file-sent": ("connector",),
+    "x12.file-send-failed": ("connector",),
     "x12.file-uploaded": ("gateway",),
     "ledger.command": ("gateway",),
     "eligibility.benefit-check": ("gateway",),  # the front desk's questions

@@ -22,7 +22,7 @@ from schemas.events import (
     StatementIssued,
 )
 from schemas.events_payments import ClaimBalanceZero
-from schemas.events_transport import X12FileReceived, X12FileSent
+from schemas.events_transport import X12FileReceived, X12FileSendFailed, X12FileSent
 from schemas.events_workqueue import AppealRequested, ClaimFixed, ClaimVoidRequested
 from services.claims import acks, appeal_handlers, batch, handlers, sent, timers
 from services.claims.config import ClaimsSettings
@@ -56,6 +56,7 @@ def wire(svc: Service, cfg: ClaimsSettings) -> None:
     svc.on(ClaimVoidRequested, partial(handlers.on_void_requested, cfg=cfg))
     svc.on(AppealRequested, appeal_handlers.on_appeal_requested)
     svc.on(X12FileSent, partial(sent.on_file_sent, cfg=cfg))
+    svc.on(X12FileSendFailed, partial(sent.on_file_send_failed, cfg=cfg))
     # the clearinghouse's 999s and 277CAs, as files: claim.acknowledged per claim
     ack_metrics = acks.AckMetrics(svc.metrics.registry)
     svc.on(X12FileReceived, partial(acks.on_file_received, metrics=ack_metrics))

@@ -33,6 +33,7 @@ from schemas.events import (
     StatementIssued,
 )
 from schemas.events_payments import ClaimBalanceZero
+from schemas.events_transport import X12FileSendFailed
 from schemas.events_workqueue import ClaimFixed, Reentry
 from schemas.states import ClaimState
 
@@ -83,6 +84,7 @@ class Kind(StrEnum):
     EARLIER_ACK = "earlier_ack"
     APPEAL = "appeal"
     AUTO_RESUBMIT = "auto_resubmit"
+    UPLOAD_FAILED = "upload_failed"
 
 
 class Timer(StrEnum):
@@ -190,6 +192,9 @@ STEPS: tuple[Step, ...] = (
     Step(Kind.SUBMIT, BATCH, ClaimSubmitted.TYPE, _s(CO), SU,
          effects=(start(Timer.ACK, Timer.REMIT), EMIT_SUBMITTED)),
     Step(Kind.UNBUILDABLE, BATCH, "rcm.claims.unbuildable", _s(CO), HE),
+    # its interchange could not be put in the mailbox (the connector's reason): it waits
+    # in CODED and the connector tries again (sent.on_file_send_failed)
+    Step(Kind.UPLOAD_FAILED, E, X12FileSendFailed.TYPE, _s(CO), None),
     # the clearinghouse answers: 999 (a note), 277CA accepted or rejected
     # the 835 wait counts from the latest acknowledgement: the payer's days to pay run
     # from its receipt (the 277CA), not from when our batcher sent the file
@@ -300,6 +305,7 @@ APPEAL_DRAFTED, APPEAL_SENT, APPEAL_DECIDED, APPEAL_DEADLINE, APPEAL_OVERDUE = (
     s for s in STEPS if s.kind is Kind.APPEAL
 )
 (AUTO_RESUBMIT,) = (s for s in STEPS if s.kind is Kind.AUTO_RESUBMIT)
+(UPLOAD_FAILED,) = (s for s in STEPS if s.kind is Kind.UPLOAD_FAILED)
 
 
 # How far along the happy path a state is; an event that would move a claim

@@ -8,6 +8,8 @@ while an upload fails they stay there, the reason on the connector's
 ``submissions_v1``). When the upload and its rename are done, each claim takes the
 SUBMIT step here: its timers start and its claim.submitted goes out, as the batcher
 did before. An interchange this room never built is logged and counted, not applied.
+A failed upload (x12.file-send-failed, sent by the connector when the reason is new) is
+a note on each of its claims' timelines, with the reason and the next try.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import logging
 
 from runtime.context import Context
 from schemas.events import ClaimSubmitted
-from schemas.events_transport import X12FileSent
+from schemas.events_transport import X12FileSendFailed, X12FileSent
 from services.claims import repository_files, saga
 from services.claims.config import ClaimsSettings
 from services.claims.handlers import Change, apply
@@ -75,3 +77,33 @@ async def on_file_sent(ctx: Context, ev: X12FileSent, *, cfg: ClaimsSettings) ->
             emit=submitted,
         )
         await apply(c, cfg, saga.SUBMIT, claim_id, current, change)
+
+
+async def on_file_send_failed(ctx: Context, ev: X12FileSendFailed, *, cfg: ClaimsSettings) -> None:
+    icn = int(ev.interchange_control_number)
+    inter = await repository_files.interchange_of(ctx.conn, ctx.meta.tenant, icn)
+    if inter is None:
+        log.warning("a failed upload names an interchange this room never built",
+                    extra={"interchange": ev.interchange_control_number})  # fmt: skip
+        return
+    subs = await repository_files.submissions_of(ctx.conn, icn)
+    rows = await repository_files.lock_all(ctx, [s["claim_id"] for s in subs])
+    note = (
+        f"upload of interchange {icn:09d} to clearinghouse account {ev.account} failed"
+        f" (attempt {ev.attempts}): {ev.reason}; next try in {ev.retry_in_s:.0f} s"
+    )
+    detail = {"interchange_control_number": f"{icn:09d}", "file": ev.name,
+              "account": ev.account, "upload_attempts": ev.attempts, "reason": ev.reason}  # fmt: skip
+    for sub in subs:
+        claim_id, row = sub["claim_id"], rows.get(sub["claim_id"])
+        current = State(row["state"]) if row is not None else None
+        c = ctx.service.context(
+            ctx.conn,
+            tenant=ctx.meta.tenant,
+            correlation_id=claim_id,
+            cause=ctx.meta.id,
+            traceparent=sub["traceparent"],
+        )
+        c.pending, c.deferred, c.batch = ctx.pending, ctx.deferred, ctx.batch
+        change = Change(detail=detail, payer_id=inter["payer_id"])
+        await apply(c, cfg, saga.UPLOAD_FAILED, claim_id, current, change, note=note)

@@ -11,7 +11,7 @@ import logging
 import asyncpg
 
 from runtime.service import Service
-from schemas.events_transport import X12FileSent
+from schemas.events_transport import X12FileSendFailed, X12FileSent
 from services.connector import envelope, repository
 from services.connector.config import Account, ConnectorSettings
 from services.connector.envelope import Envelope, EnvelopeError
@@ -108,6 +108,9 @@ class Sender:
                 self.metrics.failures.labels(a.name, exc.kind).inc()
                 for row in due[sent:]:
                     await repository.outbound_result(conn, a.name, row["sha256"], str(exc), retry)
+                    if row["last_error"] != str(exc):  # a new reason: on the claims' timelines
+                        await _announce_failure(svc, conn, a, row, str(exc), retry)
+                svc.outbox.wake.set()
                 log.warning("%s; %d uploads wait for their next try", exc, len(due) - sent)
         if sent:
             svc.outbox.wake.set()
@@ -134,3 +137,30 @@ async def _announce(
         attempts=row["attempts"] + 1,
     )
     await ctx.emit(sent)
+
+
+async def _announce_failure(
+    svc: Service,
+    conn: asyncpg.Connection,
+    a: Account,
+    row: asyncpg.Record,
+    reason: str,
+    retry: tuple[float, float],
+) -> None:
+    """x12.file-send-failed, with the row's new reason (the mailbox's words: host,
+    account, what failed; never a file's content), in the transaction that records it."""
+    ctx = svc.context(
+        conn,
+        tenant=row["tenant"],
+        correlation_id=f"icn:{row['control_number']}",
+        cause=f"upload:{a.name}/{row['name']}",
+    )
+    failed = X12FileSendFailed(
+        interchange_control_number=row["control_number"],
+        account=a.name,
+        name=row["name"],
+        reason=reason[:500],
+        attempts=row["attempts"] + 1,
+        retry_in_s=min(retry[1], retry[0] * 2 ** min(row["attempts"], 30)),
+    )
+    await ctx.emit(failed)

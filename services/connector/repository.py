@@ -168,7 +168,8 @@ async def due_outbound(conn: asyncpg.Connection, account: str, limit: int) -> li
     """Pending uploads whose next try has come, locked for this transaction."""
     return list(
         await conn.fetch(
-            "SELECT tenant, name, sha256, control_number, attempts, raw FROM outbound_files"
+            "SELECT tenant, name, sha256, control_number, attempts, last_error, raw"
+            " FROM outbound_files"
             " WHERE account = $1"
             " AND state = 'pending' AND next_try_at <= now() ORDER BY id LIMIT $2"
             " FOR UPDATE SKIP LOCKED",

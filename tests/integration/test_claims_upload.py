@@ -2,7 +2,8 @@
 (no longer waiting to be batched) until the connector reports the file in the
 clearinghouse's mailbox (x12.file-sent); only then is it SUBMITTED, its claim.submitted
 sent and its timers started. A report that comes twice or names an interchange this
-room never built moves nothing."""
+room never built moves nothing. A failed upload is a note on each claim's timeline with
+the connector's reason; the claim stays CODED."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from runtime.settings import Settings
-from schemas.events_transport import X12FileSent, X12InterchangeReady
+from schemas.events_transport import X12FileSendFailed, X12FileSent, X12InterchangeReady
 from services.claims.config import ClaimsSettings
 from tests.integration.claims_world import Claims, claims_service, clm, coded
 
@@ -77,3 +78,28 @@ async def test_a_report_naming_an_interchange_never_built_moves_nothing(claims: 
     await claims.send(stranger)
     assert await claims.submitted(uploaded=False) == []
     assert (await claims.state(waiting.claim_id))["state"] == "CODED"
+
+
+async def test_a_failed_upload_shows_its_reason_on_each_claims_timeline(claims: Claims) -> None:
+    one, two = coded(4), coded(5)
+    await claims.send(one, two)
+    await claims.send_batches(uploaded=False)
+    [ready] = await claims.outbox(X12InterchangeReady.TOPIC)
+    failed = X12FileSendFailed(
+        interchange_control_number=ready.interchange_control_number,
+        account="local",
+        name=f"{ready.interchange_control_number}.837",
+        reason="sftp 127.0.0.1:1: the mailbox is unreachable (ConnectionRefusedError)",
+        attempts=1,
+        retry_in_s=2.0,
+    )
+    await claims.send(failed)
+    for c in (one, two):
+        row = await claims.state(c.claim_id)
+        assert row["state"] == "CODED"
+        last = (await claims.timeline(c.claim_id))[-1]
+        assert (last["event_type"], last["kind"]) == (X12FileSendFailed.TYPE, "note")
+        assert "the mailbox is unreachable" in last["detail"]
+        assert f"interchange {ready.interchange_control_number}" in last["detail"]
+        assert "next try in 2 s" in last["detail"]
+    assert await claims.submitted(uploaded=False) == []

@@ -85,6 +85,17 @@ async def file_sent(svc: Service, icn: str) -> list[str]:
     return [orjson.loads(r["value"])["name"] for r in rows]
 
 
+async def send_failed(svc: Service, icn: str) -> list[dict[str, object]]:
+    """The x12.file-send-failed events in the connector's outbox for the interchange."""
+    assert svc.pool is not None
+    rows = await svc.pool.fetch(
+        "SELECT value FROM outbox WHERE topic = 'x12.file-send-failed'"
+        " AND convert_from(key, 'UTF8') = $1",
+        icn,
+    )
+    return [orjson.loads(r["value"]) for r in rows]
+
+
 async def test_an_interchange_waits_while_the_mailbox_is_down_and_is_announced_once_there(
     live_stack: Settings, connector: tuple[Service, ConnectorMetrics], shared: Account
 ) -> None:
@@ -106,6 +117,12 @@ async def test_an_interchange_waits_while_the_mailbox_is_down_and_is_announced_o
     assert (row["tenant"], row["state"], row["attempts"]) == (tenant, "pending", 1)
     assert "unreachable" in row["last_error"]
     assert await file_sent(svc, ev.interchange_control_number) == []  # not there: not sent
+    # the reason goes to the claims' timelines (x12.file-send-failed), once per reason
+    [failed] = await send_failed(svc, ev.interchange_control_number)
+    assert (failed["reason"], failed["attempts"]) == (row["last_error"], 1)
+    await asyncio.sleep(0.1)  # the backoff
+    assert await sender(svc) == 0  # fails again, the same way: no second announcement
+    assert len(await send_failed(svc, ev.interchange_control_number)) == 1
     # the mailbox answers again: uploaded under its final name, announced once
     up = Sender(ConnectorSettings(), shared, metrics)
     await asyncio.sleep(0.2)  # the backoff

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+import orjson
 import pytest
 import yaml
 
@@ -39,6 +40,7 @@ SERVICES = {
     "remittance": 6104,
     "statements": 6105,
     "simulator": 6106,
+    "connector": 6109,
 }
 # The faust worker (services/reporting): one instance, no PostgreSQL, no /metrics.
 REPORTING_PORT = 6107
@@ -122,8 +124,33 @@ def test_new_secrets_writes_random_values_readable_by_the_user_only(tmp_path: Pa
     assert all(len(v) == 48 for v in values.values())
     assert len(set(values.values())) == len(SECRETS)
     first = env.read_text()
+    conn = tmp_path / "connector"
+    assert orjson.loads((conn / "accounts.json").read_bytes()) == []  # the connector idles
+    assert (conn / "known_hosts").read_text() == ""  # no host key trusted until you add it
+    if shutil.which("ssh-keygen"):
+        assert (conn / "id_ed25519").read_text().startswith("-----BEGIN OPENSSH PRIVATE KEY")
+    for f in conn.iterdir():
+        assert f.stat().st_mode & 0o077 == 0, f"{f.name} is readable by others"
+    (conn / "accounts.json").write_text('[{"name": "mine"}]')
     subprocess.run(["sh", str(script)], check=True, capture_output=True)
     assert env.read_text() == first  # never overwrites what a stack already uses
+    assert (conn / "accounts.json").read_text() == '[{"name": "mine"}]'
+
+
+def test_the_connector_reads_its_accounts_and_keys_from_compose_secrets() -> None:
+    doc = compose()
+    svc = doc["services"]["connector"]
+    assert "profiles" not in svc  # production runs it: claims' 837s go through it
+    assert svc["environment"]["RCM_CONNECTOR_ACCOUNTS_FILE"] == "/run/secrets/connector_accounts"
+    assert svc["secrets"] == ["connector_accounts", "connector_key", "connector_known_hosts"]
+    files = {name: doc["secrets"][name]["file"] for name in svc["secrets"]}
+    assert files == {
+        "connector_accounts": "./connector/accounts.json",
+        "connector_key": "./connector/id_ed25519",
+        "connector_known_hosts": "./connector/known_hosts",
+    }
+    ignored = (COMPOSE_DIR / ".gitignore").read_text().split()
+    assert "connector/" in ignored  # the key never lands in git
 
 
 BROKEN = {
