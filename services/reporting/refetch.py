@@ -82,7 +82,8 @@ class Refetch:
                 continue  # from before the seek: read again after it (_read_again)
             handed[tp] = message.offset
             yield tp, message
-        await self._read_again(batch_from, dict(self._fetched), handed)
+        if not getattr(self, "should_stop", False):  # stopping: the next start reads them
+            await self._read_again(batch_from, dict(self._fetched), handed)
 
     async def _read_again(
         self, batch_from: int, fetched: Mapping[TP, tuple[int, int]], handed: Mapping[TP, int]
