@@ -46,6 +46,12 @@ class Refetch:
         self._seeks += 1
         self._sought_log()[tp] = (self._seeks, offset)
 
+    def _sources(self) -> set[TP]:
+        """The assigned partitions of the agent's topics (faust's recovery reads and seeks
+        the tables' changelog partitions itself)."""
+        assigned = self.assignment()  # type: ignore[attr-defined]
+        return {tp for tp in assigned if not self._is_changelog_tp(tp)}  # type: ignore[attr-defined]
+
     async def seek(self, partition: TP, offset: int) -> None:
         self._note_seek(partition, offset)
         await super().seek(partition, offset)  # type: ignore[misc]
@@ -54,7 +60,7 @@ class Refetch:
         """faust's seek of every partition to its committed offset. aiokafka leaves a
         partition without one (or at 0) where it was, maybe past records fetched and
         dropped: it is sought to 0 here, from where the reset policy (earliest) reads."""
-        assigned = self.assignment()  # type: ignore[attr-defined]
+        assigned = self._sources()
         for tp in assigned:
             self._note_seek(tp, 0)  # a batch in flight is stale from here on
         await super().perform_seek()  # type: ignore[misc]
@@ -88,10 +94,10 @@ class Refetch:
     async def _read_again(
         self, batch_from: int, fetched: Mapping[TP, tuple[int, int]], handed: Mapping[TP, int]
     ) -> None:
-        assigned = self.assignment()  # type: ignore[attr-defined]
+        assigned = self._sources()
         for tp, (first, last) in fetched.items():
             if tp not in assigned:
-                continue  # revoked: its next owner starts from the committed offset
+                continue  # a changelog, or revoked (its next owner reads from the commit)
             n, target = self._sought_log().get(tp, (-1, 0))
             if n > batch_from:
                 start = target  # the seek's records are read, not the stale batch's

@@ -42,6 +42,9 @@ class Partition:
     def assignment(self) -> set[TP]:
         return {P}
 
+    def _is_changelog_tp(self, tp: TP) -> bool:
+        return False
+
     async def _wait_next_records(self, timeout: float) -> tuple[Any, Any]:
         records = [Record(o) for o in range(self.position, min(END, self.position + self.batch))]
         self.position += len(records)
