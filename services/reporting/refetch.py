@@ -100,15 +100,17 @@ class Refetch:
                 continue  # a changelog, or revoked (its next owner reads from the commit)
             n, target = self._sought_log().get(tp, (-1, 0))
             if n > batch_from:
-                start = target  # the seek's records are read, not the stale batch's
+                start, why = target, "sought while its batch was out"
             elif handed.get(tp, first - 1) < last:
                 start = first if tp not in handed else handed[tp] + 1
+                why = "fetched records were not handed on"
             else:
                 continue
             log.warning(
-                "%s:%d: records fetched were not handed on: reading again from offset %d",
+                "%s:%d: %s: reading it again from offset %d",
                 tp.topic,
                 tp.partition,
+                why,
                 start,
                 extra={"topic": tp.topic, "partition": tp.partition},
             )
