@@ -55,6 +55,7 @@ class Refetch:
     async def seek(self, partition: TP, offset: int) -> None:
         self._note_seek(partition, offset)
         await super().seek(partition, offset)  # type: ignore[misc]
+        self._note_seek(partition, offset)  # a batch fetched while it was under way, too
 
     async def perform_seek(self) -> None:
         """faust's seek of every partition to its committed offset. aiokafka leaves a
@@ -65,12 +66,13 @@ class Refetch:
             self._note_seek(tp, 0)  # a batch in flight is stale from here on
         await super().perform_seek()  # type: ignore[misc]
         read: Mapping[TP, int | None] = self._read_offset  # type: ignore[attr-defined]
-        sought = self._sought_log()
         for tp in assigned:
             target = read.get(tp) or 0
-            sought[tp] = (sought[tp][0], target)
             if not target:
                 await self._seek(tp, 0)  # type: ignore[attr-defined]
+            # A batch fetched while the seek was under way is stale too: handed on after
+            # it, its records would move faust's read offset past those read again.
+            self._note_seek(tp, target)
 
     async def _wait_next_records(self, timeout: float) -> tuple[Any, Any]:
         records, active = await super()._wait_next_records(timeout)  # type: ignore[misc]
