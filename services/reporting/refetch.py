@@ -3,20 +3,22 @@
 faust's consumer hands on records one fetched batch at a time, and remembers per partition
 the offset it last handed on: a record behind that offset is dropped as read already, and
 a record further ahead makes the offsets between a "gap" that its next commit passes as
-if they had been handled. Two races in faust broke that after a kill -9 and a restart
-(tests/integration/test_reporting.py lost 11 of 600 claims, with no partition stalled):
+if they had been handled. After a kill -9 and a restart that lost claims (CI counted 589
+of 600, tests/integration/test_reporting.py), because:
 
-- a batch fetched before a seek (the recovery's seek to the committed offsets as the
-  partitions resume, or the watchdog's) is still handed on after it: its records, from
-  the old position, move the remembered offset past the records the seek is to read
-  again, so those are dropped or committed as a gap, never counted;
+- a batch fetched before or while a seek is under way (the recovery's seek to the
+  committed offsets as the partitions resume, or the watchdog's) is still handed on
+  after it: its records, from the old position, move the remembered offset past the
+  records the seek is to read again, so those are dropped or committed as a gap;
 - a record fetched for a partition that is paused before faust hands it on is dropped,
-  while the fetch position has moved past it.
+  while the fetch position has moved past it;
+- aiokafka's seek to the committed offsets leaves a partition without one (or at 0)
+  where the fetch ran ahead.
 
-So, per batch: records of a partition sought while the batch was fetched or handed on are
-not handed on, and the partition is sought again to where that seek said; records fetched
-but not handed on are read again from the first of them. Records read twice are counted
-once (handlers.KpiTables).
+So, per batch: records of a partition sought while the batch was out are not handed on,
+and the partition is sought again to where that seek said; records fetched but not handed
+on are read again from the first of them; the recovery's seek sends a partition without
+a committed offset to 0. Records read twice are counted once (handlers.KpiTables).
 """
 
 from __future__ import annotations
