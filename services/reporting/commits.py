@@ -28,6 +28,8 @@ from typing import Any
 import faust
 from faust.transport.drivers import aiokafka as driver
 
+from services.reporting import refetch
+
 
 class Gate:
     """Held by the agent around one event, and by a commit while it waits and commits.
@@ -63,9 +65,9 @@ def table_class(gate: Gate) -> type[faust.Table[Any, Any]]:
 
 def install(app: faust.App, gate: Gate) -> None:
     """Gives ``app`` a Kafka consumer whose commits take ``gate`` and wait for the
-    changelogs first."""
+    changelogs first, and that skips no record after a seek (refetch.py)."""
 
-    class Consumer(driver.Consumer):
+    class Consumer(refetch.Refetch, driver.Consumer):
         async def force_commit(
             self, topics: Any = None, start_new_transaction: bool = True
         ) -> bool:
