@@ -28,11 +28,12 @@ PORT = 6109
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def service(settings: Settings | None = None) -> tuple[Service, ConnectorMetrics]:
-    """The connector's service (pool, migrations, outbox) and its counters, unwired."""
-    svc = Service(
-        "connector", schema="connector", migrations=MIGRATIONS, http_port=PORT, s=settings
-    )
+def service(
+    settings: Settings | None = None, schema: str = "connector"
+) -> tuple[Service, ConnectorMetrics]:
+    """The connector's service (pool, migrations, outbox) and its counters, unwired (a
+    test gives a schema of its own: no running connector relays its outbox)."""
+    svc = Service("connector", schema=schema, migrations=MIGRATIONS, http_port=PORT, s=settings)
     return svc, ConnectorMetrics(svc.metrics.registry)
 
 

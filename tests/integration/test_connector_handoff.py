@@ -36,7 +36,9 @@ if os.geteuid() != 0:
 
 @pytest.fixture
 async def connector(live_stack: Settings) -> AsyncIterator[tuple[Service, ConnectorMetrics]]:
-    svc, metrics = service(live_stack)
+    # a schema of its own: the session's fleet runs a connector whose relay would take
+    # the events this test reads from the outbox
+    svc, metrics = service(live_stack, schema=f"it_conn_{uuid.uuid4().hex[:8]}")
     await svc.start_resources()
     assert svc.pool is not None
     async with outbox_left_clean(svc.pool):
