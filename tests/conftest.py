@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -30,21 +28,6 @@ def live_stack(rcm_settings: Settings) -> Settings:
 
     stack.up(rcm_settings)
     return rcm_settings
-
-
-@pytest.fixture(scope="session")
-def fleet(live_stack: Settings) -> Iterator[object]:
-    """Every service in its own process, as in production."""
-    from rcm.processes import Fleet, fleet_env
-
-    log_dir = Path(os.environ.get("RCM_TEST_LOGS", LOGS))
-    env = {**fleet_env(live_stack), "RCM_OTEL_EXPORTER": "jsonl", "RCM_OTEL_DIR": str(TRACES)}
-    for old in (*log_dir.glob("*.log"), *TRACES.glob("*.jsonl")):
-        old.unlink()
-    with Fleet(log_dir, env=env) as f:
-        f.start()
-        f.wait_healthy()
-        yield f
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
