@@ -5,13 +5,26 @@ from __future__ import annotations
 import asyncpg
 
 
-async def due(conn: asyncpg.Connection, limit: int) -> list[asyncpg.Record]:
-    """Statements without a PDF yet, newest first, claimed (FOR UPDATE SKIP LOCKED)."""
+async def due(
+    conn: asyncpg.Connection, limit: int, *, waited_s: float | None = None
+) -> list[asyncpg.Record]:
+    """Statements without a PDF yet, newest first, claimed (FOR UPDATE SKIP LOCKED);
+    with ``waited_s``, only those issued at least that long ago, oldest first."""
+    if waited_s is None:
+        return list(
+            await conn.fetch(
+                "SELECT statement_id, tenant, body FROM statements WHERE pdf_due"
+                " ORDER BY created_at DESC LIMIT $1 FOR UPDATE SKIP LOCKED",
+                limit,
+            )
+        )
     return list(
         await conn.fetch(
             "SELECT statement_id, tenant, body FROM statements WHERE pdf_due"
-            " ORDER BY created_at DESC LIMIT $1 FOR UPDATE SKIP LOCKED",
+            " AND created_at <= now() - make_interval(secs => $2)"
+            " ORDER BY created_at LIMIT $1 FOR UPDATE SKIP LOCKED",
             limit,
+            waited_s,
         )
     )
 
