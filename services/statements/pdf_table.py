@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from fpdf import FPDF
 from fpdf.enums import Align, MethodReturnValue
+from fpdf.util import Padding
 
 HEADING_FILL = (225, 225, 225)
 
@@ -62,10 +63,11 @@ def _lines(pdf: FPDF, g: Grid, width: float, text: str) -> list[str]:
         width,
         g.line_height,
         text,
-        padding=(0, g.inset),
+        padding=Padding(top=0, right=g.inset, bottom=0, left=g.inset),
         dry_run=True,
         output=MethodReturnValue.LINES,
     )
+    assert isinstance(lines, list)
     return [str(x) for x in lines]
 
 

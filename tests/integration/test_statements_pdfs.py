@@ -92,8 +92,7 @@ async def test_a_statement_waiting_past_the_max_wait_gets_its_pdf_while_busy(
     old = await bill(f, 1, "G-WAITED")
     new = await bill(f, 2, "G-FRESH")
     await f.val(
-        "UPDATE statements SET created_at = now() - interval '301 seconds'"
-        " WHERE statement_id = $1",
+        "UPDATE statements SET created_at = now() - interval '301 seconds' WHERE statement_id = $1",
         old,
     )
     assert svc.idle_for() < cfg.pdf_idle_s  # a batch was applied a moment ago
