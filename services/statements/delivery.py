@@ -200,11 +200,11 @@ async def _stored_pdfs(
 ) -> dict[str, bytes]:
     """Each statement's PDF as the timer kept it (pdfs.py); one it has not rendered yet
     is rendered here and kept, so every statement is rendered once."""
-    out = {i["statement_id"]: bytes(i["pdf"]) for i in items if i["pdf"] is not None}
+    out = await pdf_repo.stored(conn, [i["statement_id"] for i in items])
     fresh = [
         (i["statement_id"], tenant, render.to_pdf(doc_of(i["body"])))
         for i in items
-        if i["pdf"] is None
+        if i["statement_id"] not in out
     ]
     if fresh:
         await pdf_repo.keep(conn, fresh)

@@ -62,12 +62,10 @@ async def batch(conn: asyncpg.Connection, statement_ids: Sequence[str], name: st
 
 
 async def batched(conn: asyncpg.Connection) -> dict[tuple[str, str], list[dict[str, Any]]]:
-    """Print batches named but not yet written: (tenant, batch) -> their statements, each
-    with its stored PDF (``pdf``, None while it has none)."""
+    """Print batches named but not yet written: (tenant, batch) -> their statements."""
     rows = await conn.fetch(
-        "SELECT d.tenant, d.batch, d.statement_id, s.body, p.pdf FROM deliveries d"
-        " JOIN statements s USING (statement_id)"
-        " LEFT JOIN statement_pdfs p USING (statement_id) WHERE d.status = 'batched'"
+        "SELECT d.tenant, d.batch, d.statement_id, s.body FROM deliveries d"
+        " JOIN statements s USING (statement_id) WHERE d.status = 'batched'"
         " ORDER BY d.tenant, d.batch, d.statement_id FOR UPDATE OF d SKIP LOCKED"
     )
     out: dict[tuple[str, str], list[dict[str, Any]]] = {}
