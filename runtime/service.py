@@ -188,6 +188,12 @@ class Service:
         the consumer (an HTTP route) that needs what the next batch writes."""
         return self.scheduler.next_commit(topic)
 
+    def idle_for(self, now: float | None = None) -> float:
+        """Seconds since this instance last committed a batch it consumed (``now``: a
+        ``time.monotonic()`` reading, default the current one; infinite before the first):
+        for work that can wait while a burst is being applied (statement PDFs)."""
+        return self.scheduler.idle_for(now)
+
     def timers(self) -> list[Coroutine[Any, Any, None]]:
         """The loops of the timers registered with :meth:`every`, to run as tasks."""
         return self.scheduler.loops(self)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
+import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +35,8 @@ class Timers:
         self._commit_waiters: dict[str, list[asyncio.Future[None]]] = {}
         # the wake each timer has coming (Service.wake), until it rings
         self._wake_due: dict[TimerFn, asyncio.TimerHandle] = {}
+        # time.monotonic() when this instance last committed a consumed batch (idle_for)
+        self.last_batch_at: float | None = None
 
     def every(
         self, seconds: float, fn: TimerFn, *, woken_by: Sequence[str] = (), paced: bool = False
@@ -80,9 +84,17 @@ class Timers:
         self._commit_waiters[topic] = [*waiting, waiter]
         return waiter
 
+    def idle_for(self, now: float | None = None) -> float:
+        """Seconds since this instance last committed a consumed batch (``now``: a
+        ``time.monotonic()`` reading; infinite before its first batch)."""
+        if self.last_batch_at is None:
+            return math.inf
+        return (time.monotonic() if now is None else now) - self.last_batch_at
+
     def committed(self, topic: str) -> None:
         """A batch of ``topic`` committed: wakes the timers it writes for and the code
         waiting for it."""
+        self.last_batch_at = time.monotonic()
         for wake in self._wakes.get(topic, ()):
             wake.set()
         for waiter in self._commit_waiters.pop(topic, ()):

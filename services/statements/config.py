@@ -79,6 +79,17 @@ class StatementSettings(BaseSettings):
     pdf_poll_s: float = Field(
         default=5.0, gt=0, description="How often new statements' PDFs are rendered"
     )
+    pdf_idle_s: float = Field(
+        default=2.0,
+        ge=0,
+        description="PDFs are rendered once the instance has applied no batch for this "
+        "long (a burst is never slowed by them)",
+    )
+    pdf_max_wait_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="A statement whose PDF has waited this long gets it even while busy",
+    )
 
     # Adjustments, write-offs, refunds (services/statements/commands.py) and collections.
     approval_limits_cents: dict[str, int] = Field(

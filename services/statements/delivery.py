@@ -39,6 +39,7 @@ from services.statements.config import StatementSettings
 from services.statements.domain import money
 from services.statements.practice import zip_code
 from services.statements.repository import deliveries as repo
+from services.statements.repository import pdfs as pdf_repo
 
 log = logging.getLogger("rcm.statements.delivery")
 
@@ -130,9 +131,16 @@ def manifest_row(doc: Mapping[str, Any], pdf: str) -> dict[str, str]:
     }
 
 
-def write_batch(root: Path, tenant: str, name: str, docs: Sequence[Mapping[str, Any]]) -> Path:
-    """``root/<tenant>/<name>/``: each statement's PDF and manifest.csv, made in a hidden
-    folder and renamed into place, so the vendor never collects half a batch."""
+def write_batch(
+    root: Path,
+    tenant: str,
+    name: str,
+    docs: Sequence[Mapping[str, Any]],
+    pdfs: Mapping[str, bytes] | None = None,
+) -> Path:
+    """``root/<tenant>/<name>/``: each statement's PDF (the one in ``pdfs`` by statement
+    id, else rendered now) and manifest.csv, made in a hidden folder and renamed into
+    place, so the vendor never collects half a batch."""
     final = root / tenant / name
     if final.exists():
         return final  # written before a crash kept its rows from being marked sent
@@ -141,8 +149,10 @@ def write_batch(root: Path, tenant: str, name: str, docs: Sequence[Mapping[str, 
     tmp.mkdir(parents=True)
     rows = []
     for doc in docs:
-        pdf = f"{doc['statement_id']}.pdf"
-        (tmp / pdf).write_bytes(render.to_pdf(doc))
+        sid = str(doc["statement_id"])
+        pdf = f"{sid}.pdf"
+        stored = (pdfs or {}).get(sid)
+        (tmp / pdf).write_bytes(stored if stored is not None else render.to_pdf(doc))
         rows.append(manifest_row(doc, pdf))
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=MANIFEST, lineterminator="\r\n")
@@ -177,11 +187,29 @@ async def deliver(svc: Service, today: dt.date | None = None, *, cfg: StatementS
             await repo.batch(conn, ids, batch_name(tenant, ids, today))
     async with svc.pool.acquire() as conn, conn.transaction():
         for (tenant, name), items in (await repo.batched(conn)).items():
-            write_batch(print_dir, tenant, name, [doc_of(i["body"]) for i in items])
+            docs = [doc_of(i["body"]) for i in items]
+            write_batch(print_dir, tenant, name, docs, await _stored_pdfs(conn, tenant, items))
             await repo.printed(conn, name)
             sent += len(items)
             log.info("print batch written", extra={"batch": name, "statements": len(items)})
     return sent
+
+
+async def _stored_pdfs(
+    conn: Any, tenant: str, items: Sequence[Mapping[str, Any]]
+) -> dict[str, bytes]:
+    """Each statement's PDF as the timer kept it (pdfs.py); one it has not rendered yet
+    is rendered here and kept, so every statement is rendered once."""
+    out = await pdf_repo.stored(conn, [i["statement_id"] for i in items])
+    fresh = [
+        (i["statement_id"], tenant, render.to_pdf(doc_of(i["body"])))
+        for i in items
+        if i["statement_id"] not in out
+    ]
+    if fresh:
+        await pdf_repo.keep(conn, fresh)
+        out.update((sid, pdf) for sid, _t, pdf in fresh)
+    return out
 
 
 def smtp_reason(exc: Exception) -> str:

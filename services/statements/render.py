@@ -15,8 +15,8 @@ from typing import Any
 
 from fpdf import FPDF
 from fpdf.enums import Align, XPos, YPos
-from fpdf.fonts import FontFace
 
+from services.statements import pdf_table
 from services.statements.domain import BUCKET_LABELS, money
 from services.statements.practice import city_line
 
@@ -95,16 +95,9 @@ def _table(
     line_height: float = 4.5,
 ) -> None:
     """A bordered table across the page: long text wraps inside its cell, never cut, and
-    a table that runs over a page repeats its heading."""
-    with pdf.table(
-        col_widths=tuple(fractions),
-        text_align=tuple(aligns),
-        line_height=line_height,
-        headings_style=FontFace(emphasis="BOLD", fill_color=(225, 225, 225)),
-        padding=0.8,
-    ) as table:
-        for cells in (heading, *rows):
-            table.row([_latin1(c) for c in cells])
+    a table that runs over a page repeats its heading (pdf_table.py)."""
+    g = pdf_table.grid(pdf, fractions, aligns, line_height=line_height, padding=0.8)
+    pdf_table.table(pdf, g, [_latin1(c) for c in heading], [[_latin1(c) for c in r] for r in rows])
 
 
 def to_pdf(doc: Mapping[str, Any]) -> bytes:
@@ -126,7 +119,17 @@ def _line(
 ) -> None:
     """A paragraph that wraps within ``w`` (0: to the right margin)."""
     pdf.set_font("Helvetica", style, size)
-    pdf.multi_cell(w, h, _latin1(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    _paragraph(pdf, _latin1(text), h, w)
+
+
+def _paragraph(pdf: FPDF, text: str, h: float, w: float = 0) -> None:
+    """``multi_cell`` as it lays out ``text``, without its line breaker when the text
+    fits on one line (nearly always)."""
+    room = (w or pdf.w - pdf.r_margin - pdf.x) - 2 * pdf.c_margin
+    if pdf.get_string_width(text) <= room:
+        pdf.cell(w, h, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    else:
+        pdf.multi_cell(w, h, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
 
 def practice_lines(p: Mapping[str, Any]) -> list[str]:
@@ -162,17 +165,16 @@ def _pdf_header(pdf: FPDF, doc: Mapping[str, Any], width: float) -> None:
         ("Due date", doc["due_date"]),
         ("Amount due", money(doc["amount_due_cents"])),
     ]
-    with pdf.table(
-        width=width * 0.42,
-        col_widths=(0.38, 0.62),
-        text_align=("LEFT", "RIGHT"),
-        align="RIGHT",
-        borders_layout="NONE",
-        first_row_as_headings=False,
+    g = pdf_table.grid(
+        pdf,
+        (0.38, 0.62),
+        ("LEFT", "RIGHT"),
         line_height=5,
-    ) as table:
-        for k, v in facts:
-            table.row([_latin1(k), _latin1(v)])
+        width=width * 0.42,
+        right=True,
+        border=False,
+    )
+    pdf_table.table(pdf, g, None, [[_latin1(k), _latin1(v)] for k, v in facts])
     pdf.set_y(max(left_bottom, pdf.get_y()))
     pdf.ln(4)
 
@@ -257,7 +259,7 @@ def _pdf_account(pdf: FPDF, doc: Mapping[str, Any], width: float) -> None:
     pdf.cell(0, 7, "How to pay", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_font("Helvetica", "", 9.5)
     for way in doc["how_to_pay"]:
-        pdf.multi_cell(0, 5, _latin1(f"- {way}"), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        _paragraph(pdf, _latin1(f"- {way}"), 5)
     pdf.ln(4)
 
 

@@ -7,6 +7,7 @@ Kafka). A front-desk person may not write off; another tenant gets 404."""
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -60,7 +61,8 @@ async def world(live_stack: Settings) -> AsyncIterator[World]:
         f = Feed(svc)
         enc, cid = visit(1, guarantor=G)
         await f.send(enc, decision(cid, 12000, 5000, 3000), payment(G, 8000, "P-APP-RF"))
-        assert await pdfs.render_missing(svc, cfg=CFG) == 1
+        idle = time.monotonic() + CFG.pdf_idle_s  # as the timer finds it after the feed
+        assert await pdfs.render_missing(svc, cfg=CFG, clock=lambda: idle) == 1
         uid = uuid.uuid4().hex[:10]
         async with gateway_env(live_stack, uid, statements_schema=svc.schema) as env:
             for tenant, email, role in (
@@ -163,3 +165,25 @@ async def test_who_may_not_touch_the_account_is_refused(world: World) -> None:
         assert bad.status_code == 422
         assert "Choose a claim of this account." in bad.text
         assert "A reason is a code of letters, digits and dashes (BAD-DEBT)." in bad.text
+
+
+async def test_a_statement_without_its_pdf_yet_says_it_is_being_prepared(world: World) -> None:
+    other = "G-APP-PREP"
+    enc, cid = visit(2, guarantor=other)
+    await world.feed.send(enc, decision(cid, 12000, 5000, 3000))
+    sid = await world.feed.val("SELECT statement_id FROM statements WHERE $1 = ANY(claim_ids)", cid)
+    pdf_link = f'href="/app/accounts/{other}/statements/{sid}.pdf"'
+    async with browser(world.env) as b:
+        await sign_in(b, "biller@c.example")
+        page = (await b.get(f"/app/accounts/{other}")).text
+        row = re.search(rf"<tr><td>{sid}</td>.*?</tr>", page, re.S)
+        assert row, page[:500]
+        assert "PDF being prepared" in row.group(0)
+        assert pdf_link not in page
+        assert (await b.get(f"/app/accounts/{other}/statements/{sid}.pdf")).status_code == 404
+
+        idle = time.monotonic() + CFG.pdf_idle_s  # the burst is over: the timer renders it
+        assert await pdfs.render_missing(world.svc, cfg=CFG, clock=lambda: idle) == 1
+        page = (await b.get(f"/app/accounts/{other}")).text
+        assert pdf_link in page
+        assert "PDF being prepared" not in page
