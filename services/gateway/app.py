@@ -25,6 +25,7 @@ from services.gateway.request_metrics import RequestMetrics
 from services.gateway.routes import (
     app_accounts,
     app_actions,
+    app_claim_actions,
     app_files,
     app_frontdesk,
     app_kpis,
@@ -130,6 +131,7 @@ def create_app(s: Settings | None = None, g: GatewaySettings | None = None) -> F
         app_pages,
         app_actions,
         app_preview,
+        app_claim_actions,
         app_files,
         app_accounts,
         app_ledger,

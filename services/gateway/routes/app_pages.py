@@ -16,6 +16,7 @@ from fastapi.responses import FileResponse, Response
 
 from services.gateway import app_queries, claim_files, queries
 from services.gateway.app_queries import QUEUES, QueueFilter
+from services.gateway.claim_work import claim_work
 from services.gateway.core import AuditEntry
 from services.gateway.deps import Config, Gw
 from services.gateway.users import Right
@@ -171,6 +172,7 @@ async def claim_page(
         claim=claim,
         enc=enc,
         files=await claim_x12(gw, g, user.tenant, claim_id),
+        work=await claim_work(gw, user.tenant, claim_id),
         version=version(claim),
         errors={},
         changed="",
