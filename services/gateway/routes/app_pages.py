@@ -73,6 +73,7 @@ async def queue(
     user: Person,
     name: Annotated[str, PathParam(max_length=20)],
     payer: Annotated[str, Query(max_length=80)] = "",
+    provider: Annotated[str, Query(max_length=20)] = "",
     min_age_days: Annotated[int, Query(ge=0, le=3650)] = 0,
     min_amount: Annotated[int, Query(ge=0, le=10_000_000, description="dollars")] = 0,
     sort: Annotated[str, Query(pattern="^(age|amount)$")] = "age",
@@ -81,7 +82,10 @@ async def queue(
     if name not in QUEUES:
         raise PageError(404, "There is no such work queue.", user)
     await need(gw, user, Right.read, f"workqueue:{name}")
-    f = QueueFilter(payer.strip(), min_age_days, min_amount * 100, sort, after)
+    npi = provider.strip()
+    if npi and not (len(npi) == 10 and npi.isdigit()):
+        raise PageError(422, "A provider is named by their NPI: 10 digits.", user)
+    f = QueueFilter(payer.strip(), min_age_days, min_amount * 100, sort, after, npi)
 
     async def run() -> tuple[list[dict[str, Any]], str]:
         assert gw.pool is not None
