@@ -139,6 +139,7 @@ async def test_a_coder_fixes_a_hold_and_watches_the_claim_get_paid(
             await asyncio.sleep(1)
             await page.reload()
         assert "is a header code, not billable" in await row.inner_text()
+        assert good.rendering_provider.npi in await row.inner_text()  # claim_v1.rendering_npi
         await look(page, "e2e-queue-holds")
         await row.get_by_role("link", name=claim_id).focus()
         await page.keyboard.press("Enter")
