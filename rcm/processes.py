@@ -209,6 +209,8 @@ def fleet_env(s: Settings) -> dict[str, str]:
         env["RCM_GATEWAY_PORT"] = str(SERVICES["gateway"] + s.http_port_offset)
         reporting = SERVICES["reporting"] + s.http_port_offset
         env.setdefault("RCM_GATEWAY_REPORTING_URL", f"http://127.0.0.1:{reporting}")
+        coding = SERVICES["coding"] + s.http_port_offset
+        env.setdefault("RCM_GATEWAY_CODING_URL", f"http://127.0.0.1:{coding}")
     return env
 
 

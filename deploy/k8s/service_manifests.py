@@ -50,6 +50,8 @@ def config_doc(reporting: ReportingInfo) -> dict[str, Any]:
             "RCM_CLEARINGHOUSE_URL": CLEARINGHOUSE_PLACEHOLDER,
             # The gateway's live KPIs (services/gateway/live_kpis.py).
             "RCM_GATEWAY_REPORTING_URL": reporting.url,
+            # The claim page's re-scrub preview (services/coding/preview.py).
+            "RCM_GATEWAY_CODING_URL": "http://rcm-coding:6102",
             "RCM_X12_USAGE": "P",
         },
     }

@@ -212,6 +212,7 @@ async def on_encounter(ctx: Context, ev: EncounterCreated, *, cfg: ClaimsSetting
         "encounter_id": ev.encounter_id,
         "date_of_service": ev.date_of_service,
         "coverages": orjson.dumps([c.model_dump(mode="json") for c in ev.coverages]).decode(),
+        "rendering_npi": ev.rendering_provider.npi,
     }
     change = Change(fields, payer_id=_primary_payer(ev), date_of_service=ev.date_of_service)
     await apply_event(ctx, cfg, claim_id_for(ctx.meta.tenant, ev.encounter_id), ev, change)
@@ -244,6 +245,7 @@ async def on_coded(ctx: Context, ev: ClaimCoded, *, cfg: ClaimsSettings) -> None
         "hold_stage": None,
         "date_of_service": ev.date_of_service,
         "total_charge_cents": ev.total_charge_cents,
+        "rendering_npi": ev.rendering_provider.npi,
         "coded": ev.model_dump_json(),
         "outgoing_frequency": None if ev.self_pay else "1",
         "traceparent": ctx.meta.traceparent,

@@ -37,6 +37,7 @@ COLUMNS = {
     "coverages",
     "cob",
     "cob_level",
+    "rendering_npi",
 }
 MONEY = {"paid_cents", "adjusted_cents", "patient_responsibility_cents"}
 

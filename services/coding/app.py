@@ -10,7 +10,7 @@ from runtime.service import Service
 from runtime.settings import Settings
 from schemas.events import EligibilityChecked
 from schemas.events_workqueue import ClaimFixed
-from services.coding import handlers, timers
+from services.coding import handlers, preview, timers
 from services.coding.codesets import icd_index
 from services.coding.config import CodingSettings, load_reference_files
 from services.coding.rulebook import LoadedRules, load_rules
@@ -48,6 +48,10 @@ def build(
             await load_tables(conn, loaded)
             await load_rules(conn, payer_rules)
 
+    # What the scrubber would say about a fix before it is sent (the claim page's preview).
+    svc.app.page(preview.PATH)(
+        preview.faust_view(lambda: svc.pool, svc.settings, loaded, payer_rules)
+    )
     # A loader run (`rcm code load-ncci` ...) is picked up without a restart.
     svc.every(cfg.reload_s, partial(timers.reload_tables, loaded=loaded))
     # ... and a `rcm code load-payer-rules` the same way.

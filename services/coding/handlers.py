@@ -24,7 +24,7 @@ from services.coding.scrub import scrub
 from services.coding.tables import LoadedTables
 
 
-def _history_codes(rules: LoadedRules, tenant: str, checked: EligibilityChecked) -> frozenset[str]:
+def history_codes(rules: LoadedRules, tenant: str, checked: EligibilityChecked) -> frozenset[str]:
     """The codes whose history this claim's frequency edits count (none when no line
     has a frequency-limited code)."""
     codes = HISTORY_CODES | rules.book(tenant).history_codes(billed_payer(checked))
@@ -41,7 +41,7 @@ async def _code(
     """Scrubs each claim in order (each sees the history of those coded before it) and
     records the passes with a few statements for the whole run."""
     conn = items[0][0].conn
-    wanted = [_history_codes(rules, ctx.meta.tenant, checked) for ctx, checked in items]
+    wanted = [history_codes(rules, ctx.meta.tenant, checked) for ctx, checked in items]
     needs_history = [
         (ctx.meta.tenant, checked.encounter.patient.id)
         for (ctx, checked), codes in zip(items, wanted, strict=True)
@@ -110,4 +110,4 @@ async def on_fixed(
     await _code([(ctx, fixed)], "fix", tables.current, rules)
 
 
-__all__ = ["on_eligible", "on_fixed"]
+__all__ = ["history_codes", "on_eligible", "on_fixed"]

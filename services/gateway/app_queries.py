@@ -63,6 +63,7 @@ class QueueFilter:
     min_amount_cents: int = 0
     sort: str = "age"
     after: str = ""  # keyset: "<sort value>|<claim id>" of the last row shown
+    provider: str = ""  # the rendering provider's NPI
 
 
 async def queue_counts(
@@ -128,9 +129,9 @@ async def queue_page(
     rows = await conn.fetch(
         "SELECT p.*, ev.detail AS why FROM ("
         " SELECT cl.claim_id, cl.payer_id, cl.total_charge_cents, cl.created_at, cl.state_since,"
-        "  cl.date_of_service, cl.state, cl.patient_id"
+        "  cl.date_of_service, cl.state, cl.patient_id, cl.rendering_npi"
         f" FROM {c}.claim_v1 cl WHERE cl.tenant = $1 AND cl.state = $2"
-        "  AND ($3 = '' OR cl.payer_id = $3)"
+        "  AND ($3 = '' OR cl.payer_id = $3) AND ($10 = '' OR cl.rendering_npi = $10)"
         "  AND cl.state_since <= now() - $4 * interval '1 day'"
         "  AND coalesce(cl.total_charge_cents, 0) >= $5"
         "  AND ($6::text IS NULL OR ("
@@ -151,6 +152,7 @@ async def queue_page(
         after_at,
         after_amount,
         limit,
+        f.provider,
     )
     items = [_item(dict(r)) for r in rows]
     nxt = ""
@@ -306,7 +308,7 @@ async def watch_page(
             g,
             queue,
             "cl.claim_id, cl.payer_id, cl.total_charge_cents, cl.created_at, cl.state_since,"
-            f" cl.date_of_service, cl.state, cl.patient_id, {due} AS due",
+            f" cl.date_of_service, cl.state, cl.patient_id, cl.rendering_npi, {due} AS due",
             f"{page} ORDER BY {due}, cl.claim_id LIMIT ${len(args) + 1}",
         ),
         *args,

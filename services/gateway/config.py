@@ -92,6 +92,12 @@ class GatewaySettings(BaseSettings):
         description="The reporting service (live KPIs); https:// outside one host",
     )
     reporting_timeout_s: float = Field(default=5.0, gt=0, le=60)
+    coding_url: str = Field(
+        default="http://127.0.0.1:6102",
+        description="The coding service (the claim page's re-scrub preview); https:// outside"
+        " one host",
+    )
+    coding_timeout_s: float = Field(default=3.0, gt=0, le=60)
 
     # --- ops routes and the dashboard (services/gateway/routes/ops.py) ---
     ops_cache_s: float = Field(

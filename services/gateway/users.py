@@ -46,13 +46,14 @@ class Right(StrEnum):
     kpis = "kpis"  # the practice's figures
     adjust = "adjust"  # write off a balance, refund an account's credit
     approve = "approve"  # approve or reject a request above its requester's limit
+    appeal = "appeal"  # draft and send an appeal of a payer's denial
 
 
 RIGHTS: dict[Role, frozenset[Right]] = {
     Role.front_desk: frozenset({Right.read, Right.payment, Right.eligibility}),
     Role.coder: frozenset({Right.read, Right.fix}),
     Role.biller: frozenset(
-        {Right.read, Right.fix, Right.void, Right.payment, Right.kpis, Right.adjust}
+        {Right.read, Right.fix, Right.void, Right.payment, Right.kpis, Right.adjust, Right.appeal}
     ),
     Role.manager: frozenset(Right),
     Role.admin: frozenset(Right),

@@ -56,11 +56,10 @@ PEOPLE = [
 
 
 @contextlib.asynccontextmanager
-async def app_env(live_stack: Settings) -> AsyncIterator[Env]:
+async def app_env(live_stack: Settings, **overrides: Any) -> AsyncIterator[Env]:
     """The gateway with PEOPLE (``env.tokens[email]`` is each one's user id)."""
-    async with gateway_env(
-        live_stack, uuid.uuid4().hex[:10], lock_after=LOCK_AFTER, idle_s=IDLE_S, queue_page=5
-    ) as e:
+    knobs: dict[str, Any] = {"lock_after": LOCK_AFTER, "idle_s": IDLE_S, "queue_page": 5}
+    async with gateway_env(live_stack, uuid.uuid4().hex[:10], **(knobs | overrides)) as e:
         for tenant, email, role in PEOPLE:
             made = await rcm_users_create(e, "--tenant", tenant, "--email", email, "--role", role)
             e.tokens[email] = made["user_id"]

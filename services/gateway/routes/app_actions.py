@@ -16,6 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from services.gateway import forms, intake
+from services.gateway.claim_work import claim_work
 from services.gateway.deps import Config, Gw
 from services.gateway.ops_sessions import SECURITY_HEADERS
 from services.gateway.routes.app_pages import ClaimId, load_claim, version
@@ -95,7 +96,7 @@ def changed_since(sent: str, claim: dict[str, Any]) -> str:
     )
 
 
-async def _action(
+async def claim_action(
     request: Request, gw: Gw, g: Config, user: User, claim_id: str, right: Right
 ) -> tuple[dict[str, list[str]], Callable[..., Response], str]:
     """The form (CSRF checked), a re-render of the claim page with errors, and what changed."""
@@ -106,18 +107,21 @@ async def _action(
     if not csrf_ok(request, forms.first(form, "csrf")):
         raise PageError(403, "That form has expired or came from another site; reload it.", user)
     claim, _, enc = await load_claim(gw, g, user, claim_id)
+    if right is Right.fix and claim["state"] in intake.CORRECTABLE:
+        right = Right.void  # a corrected claim replaces what the payer adjudicated
     await need(gw, user, right, claim_id)
+    work = await claim_work(gw, user.tenant, claim_id)
 
     def again(status: int, errors: dict[str, str], changed: str = "") -> Response:
         return render(
             request, "claim.html", status, user=user, claim=claim, enc=enc,
-            version=version(claim), errors=errors, changed=changed, sent="",
+            version=version(claim), errors=errors, changed=changed, sent="", work=work,
         )  # fmt: skip
 
     return form, again, changed_since(forms.first(form, "version"), claim)
 
 
-def _sent(claim_id: str, what: str) -> Response:
+def sent(claim_id: str, what: str) -> Response:
     return RedirectResponse(
         f"/app/claims/{claim_id}?sent={what}", status_code=303, headers=SECURITY_HEADERS
     )
@@ -127,7 +131,7 @@ def _sent(claim_id: str, what: str) -> Response:
 async def post_fix(
     request: Request, gw: Gw, g: Config, user: Person, claim_id: ClaimId
 ) -> Response:
-    form, again, changed = await _action(request, gw, g, user, claim_id, Right.fix)
+    form, again, changed = await claim_action(request, gw, g, user, claim_id, Right.fix)
     if changed:
         return again(409, {}, changed)
     changes, errors = read_codes(form)
@@ -141,14 +145,14 @@ async def post_fix(
         return again(422, {_field(e["loc"]): e["msg"] for e in exc.errors})
     except intake.Conflict as exc:
         return again(409, {}, str(exc))
-    return _sent(claim_id, "fix")
+    return sent(claim_id, "fix")
 
 
 @router.post("/app/claims/{claim_id}/void")
 async def post_void(
     request: Request, gw: Gw, g: Config, user: Person, claim_id: ClaimId
 ) -> Response:
-    form, again, changed = await _action(request, gw, g, user, claim_id, Right.void)
+    form, again, changed = await claim_action(request, gw, g, user, claim_id, Right.void)
     if changed:
         return again(409, {}, changed)
     reason = forms.first(form, "reason").strip()[:500]
@@ -159,4 +163,4 @@ async def post_void(
         await gw.guarded(lambda: intake.void(gw, actor, claim_id, reason))
     except intake.Conflict as exc:
         return again(409, {}, str(exc))
-    return _sent(claim_id, "void")
+    return sent(claim_id, "void")

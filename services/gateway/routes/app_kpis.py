@@ -1,6 +1,8 @@
 """The practice's figures at a glance (/app/kpis): the KPIs of GET /v1/kpis and the A/R
 aging of the ops dashboard, as bars drawn server-side in inline SVG with their numbers in
-a table beside them (a chart a screen reader reads too)."""
+a table beside them (a chart a screen reader reads too), and the days in A/R of each of
+the last ``trend_days`` days as a line (``ar_trend``: total A/R / average daily charges
+over the page's ``days``)."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from services.gateway import ops_queries, queries
+from services.gateway import ar_trend, ops_queries, queries
 from services.gateway.core import AuditEntry
 from services.gateway.deps import Config, Gw
 from services.gateway.users import Right
@@ -49,19 +51,22 @@ async def kpis_page(
     g: Config,
     user: Person,
     days: Annotated[int, Query(ge=1, le=730)] = 90,
+    trend_days: Annotated[int, Query(ge=2, le=365)] = 30,
 ) -> Response:
     await need(gw, user, Right.kpis, "app:kpis")
     today = dt.datetime.now(dt.UTC).date()
 
-    async def run() -> tuple[dict[str, Any], dict[str, Any]]:
+    async def run() -> tuple[dict[str, Any], dict[str, Any], Any]:
         assert gw.pool is not None
         async with gw.pool.acquire() as conn:
             k = await queries.kpis(
                 conn, g, user.tenant, today - dt.timedelta(days=days), today, today
             )
-            return k, await ops_queries.aging(conn, g, user.tenant, as_of=today)
+            aging = await ops_queries.aging(conn, g, user.tenant, as_of=today)
+            return k, aging, await ar_trend.daily(conn, g, user.tenant, today)
 
-    k, aging = await gw.guarded(run)
+    k, aging, ledger = await gw.guarded(run)
+    trend = ar_trend.trend(ledger, today, trend_days, days) if ledger is not None else []
     await gw.audit(AuditEntry(user.tenant, user.actor, "app.kpis", "kpis", detail=f"{days} days"))
     rates = bars([(label, _pct(k[key])) for key, label in RATES], " %")
     carcs = bars([(f"CARC {r['carc']}", _pct(r["rate"])) for r in k["denial_rate_by_carc"]], " %")
@@ -74,5 +79,6 @@ async def kpis_page(
     )
     return render(
         request, "kpis.html", user=user, k=k, days=days, rates=rates, carcs=carcs,
-        buckets=buckets, aging=aging,
+        buckets=buckets, aging=aging, trend=trend, trend_days=trend_days,
+        line=ar_trend.chart(trend) if trend else None,
     )  # fmt: skip

@@ -16,6 +16,7 @@ from fastapi.responses import FileResponse, Response
 
 from services.gateway import app_queries, claim_files, queries
 from services.gateway.app_queries import QUEUES, QueueFilter
+from services.gateway.claim_work import claim_work
 from services.gateway.core import AuditEntry
 from services.gateway.deps import Config, Gw
 from services.gateway.users import Right
@@ -72,6 +73,7 @@ async def queue(
     user: Person,
     name: Annotated[str, PathParam(max_length=20)],
     payer: Annotated[str, Query(max_length=80)] = "",
+    provider: Annotated[str, Query(max_length=20)] = "",
     min_age_days: Annotated[int, Query(ge=0, le=3650)] = 0,
     min_amount: Annotated[int, Query(ge=0, le=10_000_000, description="dollars")] = 0,
     sort: Annotated[str, Query(pattern="^(age|amount)$")] = "age",
@@ -80,7 +82,10 @@ async def queue(
     if name not in QUEUES:
         raise PageError(404, "There is no such work queue.", user)
     await need(gw, user, Right.read, f"workqueue:{name}")
-    f = QueueFilter(payer.strip(), min_age_days, min_amount * 100, sort, after)
+    npi = provider.strip()
+    if npi and not (len(npi) == 10 and npi.isdigit()):
+        raise PageError(422, "A provider is named by their NPI: 10 digits.", user)
+    f = QueueFilter(payer.strip(), min_age_days, min_amount * 100, sort, after, npi)
 
     async def run() -> tuple[list[dict[str, Any]], str]:
         assert gw.pool is not None
@@ -171,6 +176,7 @@ async def claim_page(
         claim=claim,
         enc=enc,
         files=await claim_x12(gw, g, user.tenant, claim_id),
+        work=await claim_work(gw, user.tenant, claim_id),
         version=version(claim),
         errors={},
         changed="",

@@ -1,0 +1,98 @@
+"""The figures page's days-in-A/R trend (issue 28), from statements' patient ledger: a
+line drawn server-side in SVG, the definition in words, the figures in a table; axe-core
+finds no serious or critical violation in it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from playwright.async_api import Browser
+
+from runtime.db import create_pool, migrate
+from runtime.settings import REPO_ROOT, Settings
+from tests.integration.app_world import app_env, browser, sign_in
+from tests.integration.browser import serving
+from tests.integration.gateway_env import Env
+from tests.integration.test_app_browser import chromium, look, sign_in_by_keyboard
+
+pytestmark = pytest.mark.integration
+__all__ = ["chromium"]  # the browser fixture, shared with test_app_browser.py
+
+STATEMENTS = REPO_ROOT / "services" / "statements" / "migrations"
+TODAY = dt.datetime.now(dt.UTC).date()
+
+
+def noon(days_ago: int) -> dt.datetime:
+    return dt.datetime.combine(TODAY - dt.timedelta(days=days_ago), dt.time(12), dt.UTC)
+
+
+@pytest.fixture(scope="module")
+async def env(live_stack: Settings) -> AsyncIterator[Env]:
+    async with app_env(live_stack) as e:
+        pool = await create_pool(live_stack, e.g.statements_schema, max_size=2)
+        try:
+            await migrate(pool, e.g.statements_schema, STATEMENTS)
+            for claim_id, kind, cents, days_ago in [
+                ("C-AR-1", "charge", 30000, 2),  # $300 charged two days ago
+                ("C-AR-1", "insurance_payment", -12000, 1),  # the payer paid $120
+                ("C-AR-1", "contractual", -3000, 1),
+                ("C-AR-2", "charge", 60000, 0),  # $600 today
+            ]:
+                await post(pool, claim_id, kind, cents, noon(days_ago))
+            await post(pool, "C-AR-B", "charge", 99900, noon(0), tenant="tenant-b")
+            yield e
+        finally:
+            await pool.execute(f"DROP SCHEMA IF EXISTS {e.g.statements_schema} CASCADE")
+            await pool.close()
+
+
+async def post(
+    pool: Any, claim_id: str, kind: str, cents: int, at: dt.datetime, tenant: str = "tenant-a"
+) -> None:
+    await pool.execute(
+        "INSERT INTO ledger(tenant, guarantor_id, claim_id, kind, amount_cents, source_event, at)"
+        " VALUES ($1, 'G-AR', $2, $3, $4, 'test', $5)",
+        tenant,
+        claim_id,
+        kind,
+        cents,
+        at,
+    )
+
+
+async def test_the_figures_page_draws_days_in_ar_day_by_day(env: Env) -> None:
+    async with browser(env) as b:
+        await sign_in(b, "biller@a.example")
+        r = await b.get("/app/kpis", params={"days": 30, "trend_days": 3})
+        assert r.status_code == 200
+        assert "divided by the average daily charges" in r.text
+        assert "<polyline" in r.text
+        rows = r.text.split('<table id="ar-trend">')[1].split("</table>")[0]
+        # total A/R / (charges of the last 30 days / 30), at the end of each day:
+        # $300 / (300/30) = 30.0; $150 / (300/30) = 15.0; $750 / (900/30) = 25.0
+        for day, ar, figure in [
+            (TODAY - dt.timedelta(days=2), "$300.00", "30.0"),
+            (TODAY - dt.timedelta(days=1), "$150.00", "15.0"),
+            (TODAY, "$750.00", "25.0"),
+        ]:
+            assert f'<tr><td>{day}</td><td class="num">{ar}</td>' in rows
+            assert f'<td class="num">{figure}</td></tr>' in rows.split(str(day))[1][:200]
+        assert "$999.00" not in r.text  # another tenant's ledger is not counted
+        bad = await b.get("/app/kpis", params={"trend_days": 1000})
+        assert bad.status_code == 422
+
+
+async def test_in_chromium_the_trend_passes_axe(env: Env, chromium: Browser) -> None:
+    async with serving(env) as base:  # type: ignore[arg-type]
+        context = await chromium.new_context(
+            bypass_csp=True, viewport={"width": 1280, "height": 900}
+        )
+        page = await context.new_page()
+        await page.goto(base + "/app/kpis?trend_days=14")
+        await sign_in_by_keyboard(page, "biller@a.example")
+        assert await page.locator("svg polyline").count() == 1
+        await look(page, "kpis-ar-trend")
+        await context.close()
