@@ -27,6 +27,21 @@ from services.claims.saga import State
 log = logging.getLogger("rcm.claims.sent")
 
 
+def _claim_context(ctx: Context, claim_id: str, traceparent: str | None) -> Context:
+    """The file's event, worked as one of its claims: in the batch's transaction and
+    outbox, on the claim's own trace (its claim.submitted continues the claim's trace)."""
+    c = ctx.service.context(
+        ctx.conn,
+        tenant=ctx.meta.tenant,
+        correlation_id=claim_id,
+        cause=ctx.meta.id,
+        traceparent=traceparent,
+    )
+    c.pending, c.deferred, c.batch = ctx.pending, ctx.deferred, ctx.batch
+    c.traceparent = traceparent
+    return c
+
+
 async def on_file_sent(ctx: Context, ev: X12FileSent, *, cfg: ClaimsSettings) -> None:
     icn = int(ev.interchange_control_number)
     inter = await repository_files.interchange_of(ctx.conn, ctx.meta.tenant, icn)
@@ -40,15 +55,7 @@ async def on_file_sent(ctx: Context, ev: X12FileSent, *, cfg: ClaimsSettings) ->
     for sub in subs:
         claim_id, row = sub["claim_id"], rows.get(sub["claim_id"])
         current = State(row["state"]) if row is not None else None
-        c = ctx.service.context(
-            ctx.conn,
-            tenant=ctx.meta.tenant,
-            correlation_id=claim_id,
-            cause=ctx.meta.id,
-            traceparent=sub["traceparent"],
-        )
-        c.pending, c.deferred, c.batch = ctx.pending, ctx.deferred, ctx.batch
-        c.traceparent = sub["traceparent"]  # its claim.submitted continues the claim's trace
+        c = _claim_context(ctx, claim_id, sub["traceparent"])
         pcn, freq = sub["patient_control_number"], sub["frequency_code"]
         detail = {
             "interchange_control_number": f"{icn:09d}",
@@ -97,13 +104,6 @@ async def on_file_send_failed(ctx: Context, ev: X12FileSendFailed, *, cfg: Claim
     for sub in subs:
         claim_id, row = sub["claim_id"], rows.get(sub["claim_id"])
         current = State(row["state"]) if row is not None else None
-        c = ctx.service.context(
-            ctx.conn,
-            tenant=ctx.meta.tenant,
-            correlation_id=claim_id,
-            cause=ctx.meta.id,
-            traceparent=sub["traceparent"],
-        )
-        c.pending, c.deferred, c.batch = ctx.pending, ctx.deferred, ctx.batch
+        c = _claim_context(ctx, claim_id, sub["traceparent"])
         change = Change(detail=detail, payer_id=inter["payer_id"])
         await apply(c, cfg, saga.UPLOAD_FAILED, claim_id, current, change, note=note)

@@ -20,7 +20,7 @@ from typing import Any
 
 from runtime.service import Context, Service
 from runtime.settings import Settings
-from runtime.x12 import Envelope, X12Error
+from runtime.x12 import X12Error
 from schemas.events_frontdesk import BenefitCheckRequested
 from services.eligibility.client import InquiryRejected, PayerUnavailable, Transport
 from services.eligibility.config import EligibilitySettings
@@ -31,7 +31,14 @@ from services.eligibility.repository import (
     queue_benefit_check,
     record_benefit_answer,
 )
-from services.eligibility.x12_270 import GENERIC, VISIT_SERVICE_TYPES, Inquiry, Name, write_270
+from services.eligibility.x12_270 import (
+    GENERIC,
+    VISIT_SERVICE_TYPES,
+    Inquiry,
+    Name,
+    envelope_for,
+    write_270,
+)
 from services.eligibility.x12_271 import parse_271
 from services.eligibility.x12_271_model import Response
 
@@ -138,17 +145,7 @@ class DeskChecks:
         s = self.settings
         ask.request = write_270(
             inquiry(req, ask.trace),
-            envelope=Envelope(
-                sender_qualifier="ZZ",
-                sender_id=s.x12_submitter_id,
-                receiver_qualifier="ZZ",
-                receiver_id=s.x12_receiver_id,
-                functional_id="HS",
-                version="",
-                interchange_control_number=icn,
-                group_control_number=icn,
-                usage=s.x12_usage,
-            ),
+            envelope=envelope_for(s, icn),
         )
         return ask
 

@@ -27,7 +27,7 @@ import asyncpg
 from runtime.db import is_transient
 from runtime.service import Context, Deferred, Service, run_deferred
 from runtime.settings import Settings
-from runtime.x12 import Envelope, X12Error
+from runtime.x12 import X12Error
 from schemas.codec import Encoded
 from schemas.common import HoldReason
 from schemas.events import EncounterCreated
@@ -58,7 +58,7 @@ from services.eligibility.repository import (
     reusable_271s,
     without_realtime_270,
 )
-from services.eligibility.x12_270 import write_270
+from services.eligibility.x12_270 import envelope_for, write_270
 from services.eligibility.x12_271 import benefit_json, parse_271, read_through
 
 log = logging.getLogger("rcm.eligibility")
@@ -167,17 +167,7 @@ class Verifier:
             job.trace = f"{icn:09d}"
             job.request = write_270(
                 inquiry_for(job.enc, job.verify.primary, trace=job.trace),
-                envelope=Envelope(
-                    sender_qualifier="ZZ",
-                    sender_id=s.x12_submitter_id,
-                    receiver_qualifier="ZZ",
-                    receiver_id=s.x12_receiver_id,
-                    functional_id="HS",
-                    version="",
-                    interchange_control_number=icn,
-                    group_control_number=icn,
-                    usage=s.x12_usage,
-                ),
+                envelope=envelope_for(s, icn),
             )
         return jobs
 

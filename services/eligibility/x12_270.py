@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from runtime.settings import Settings
 from runtime.x12 import Envelope, segment, transaction, wrap
 
 VERSION = "005010X279A1"
@@ -131,3 +132,19 @@ def write_270(inq: Inquiry, *, envelope: Envelope, control: str = "0001") -> str
         at=at,
     )
     return wrap(envelope, [transaction("270", control, body, VERSION)])
+
+
+def envelope_for(s: Settings, icn: int) -> Envelope:
+    """The envelope of one real-time 270 (our submitter and the clearinghouse's receiver
+    ids from settings; the inquiry's control number as both ISA13 and GS06)."""
+    return Envelope(
+        sender_qualifier="ZZ",
+        sender_id=s.x12_submitter_id,
+        receiver_qualifier="ZZ",
+        receiver_id=s.x12_receiver_id,
+        functional_id="HS",
+        version="",
+        interchange_control_number=icn,
+        group_control_number=icn,
+        usage=s.x12_usage,
+    )
