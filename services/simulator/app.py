@@ -21,6 +21,7 @@ from services.simulator.config import (
     RosterSettings,
     SimulatorSettings,
 )
+from services.simulator.mailbox import Clearinghouse
 from services.simulator.timers import PayerCycle
 
 PORT = 6106
@@ -49,12 +50,20 @@ def wire(
 ) -> None:
     """Every handler, timer and route of the simulator (``cycle``: the payer cycle to
     run, ``PayerCycle(cfg)`` unless a test brings its own)."""
-    # The clearinghouse: every claim.submitted carries its whole interchange.
-    svc.on_many(ClaimSubmitted, partial(handlers.on_submitted, cfg=cfg))
-    # The payers: run as soon as a batch of claim.submitted has queued work and when the
-    # soonest queued work falls due (the cycle asks for that); the period only bounds how
-    # late work is found that neither announced (another instance's).
-    svc.every(cycle_poll_s, cycle or PayerCycle(cfg), woken_by=[ClaimSubmitted.TOPIC])
+    pay = cycle or PayerCycle(cfg)
+    if cfg.mailbox_dir is not None:
+        # The clearinghouse works the SFTP mailbox: the uploaded 837 files in, the 999,
+        # 277CA and 835 files out (mailbox.py); the payers run when a file's claims fall
+        # due (the clearinghouse wakes them) and when queued work falls due.
+        svc.every(cfg.mailbox_poll_s, Clearinghouse(cfg, cfg.mailbox_dir, pay))
+        svc.every(cycle_poll_s, pay)
+    else:
+        # The clearinghouse: every claim.submitted carries its whole interchange.
+        svc.on_many(ClaimSubmitted, partial(handlers.on_submitted, cfg=cfg))
+        # The payers: run as soon as a batch of claim.submitted has queued work and when
+        # the soonest queued work falls due (the cycle asks for that); the period only
+        # bounds how late work is found that neither announced (another instance's).
+        svc.every(cycle_poll_s, pay, woken_by=[ClaimSubmitted.TOPIC])
     # The payers' roster, fed by encounter.created, answers the real-time 270s.
     svc.on(EncounterCreated, eligibility.on_encounter)
     # An appeal's letter: the payer reprocesses the claim it kept (appeals.py).

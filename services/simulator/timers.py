@@ -16,7 +16,7 @@ import asyncpg
 from runtime.service import Service
 from runtime.x12 import X12Error
 from schemas.events import RemitReceived
-from services.simulator import delivery, payer, replaced, repository, secondary
+from services.simulator import delivery, payer, replaced, repository, repository_mailbox, secondary
 from services.simulator.config import SimulatorSettings
 from services.simulator.model import Accumulators, Adjudication, ClaimIn
 from services.simulator.payers import payer as plan_of
@@ -256,14 +256,14 @@ async def _send_835(
             for r in batch.results
         ),
     )
+    delay_s += cfg.out_of_order_s if late else 0.0
+    if cfg.mailbox_dir is not None:  # a file in the mailbox's inbound folder (twice: two names)
+        names = [f"{trace}.835", f"{trace}-2.835"][:deliveries]
+        await repository_mailbox.queue_files(conn, [(n, "835", text, [], delay_s) for n in names])
+        return
     ctx = svc.context(
         conn, tenant=tenant, correlation_id=trace, cause=batch.cause, traceparent=batch.traceparent
     )
     event = RemitReceived(trace_number=trace, payer_id=payer_id, source="simulator", x12=text)
     for _ in range(deliveries):
-        await delivery.schedule(
-            ctx,
-            event,
-            correlation_id=trace,
-            delay_s=delay_s + (cfg.out_of_order_s if late else 0.0),
-        )
+        await delivery.schedule(ctx, event, correlation_id=trace, delay_s=delay_s)
