@@ -24,6 +24,11 @@ class X12FileReceived(Event):
     transactions: int = Field(ge=1)
     source: str = Field(description="sftp:ACCOUNT/NAME, import:NAME or upload:NAME")
     x12: str = Field(min_length=50)
+    shared: bool = Field(
+        default=False,
+        description="From a mailbox several tenants share: the tenant is the account's, and"
+        " claims routes each answer to the tenant of the interchange it names",
+    )
 
 
 class X12FileUploaded(Event):

@@ -16,6 +16,7 @@ from runtime.service import Context
 from runtime.x12 import X12Error
 from schemas.events import ClaimSubmitted, RemitReceived
 from services.remittance import repository as repo
+from services.remittance import routing
 from services.remittance.contract_cache import CONTRACTS
 from services.remittance.domain.adjudication import adjudicated, status_of
 from services.remittance.domain.ledger import LATER_PAYER
@@ -162,7 +163,10 @@ async def on_remit(ctx: Context, ev: RemitReceived) -> None:
 
     Bounded in memory: the file is read twice as a stream of claims (x12_835.reader.
     ClaimStream), first to balance it and digest its payments, then to match and post
-    :data:`CHUNK` claims at a time; its claims are never all held."""
+    :data:`CHUNK` claims at a time; its claims are never all held. A shared mailbox's
+    file is posted for the tenant its claims name (routing.py)."""
+    if ev.shared:
+        ctx = await routing.routed(ctx, ev)
     conn = ctx.conn
     tenant = ctx.meta.tenant
     sha = hashlib.sha256(ev.x12.encode()).hexdigest()
