@@ -57,6 +57,12 @@ class X12InterchangeReady(Event):
     payer_id: str = Field(max_length=80)
     claims: int = Field(ge=1, description="How many claims the interchange carries")
     x12: str = Field(min_length=50)
+    resend: int = Field(
+        default=0,
+        ge=0,
+        description="0: a new interchange; n: its n-th resend after no 999/277CA came (the"
+        " same content, uploaded again under the same name; once per interchange)",
+    )
 
 
 class X12FileSent(Event):
