@@ -465,8 +465,7 @@ async def interchange(conn: asyncpg.Connection, icn: int) -> asyncpg.Record | No
 
 
 async def interchange_resent(conn: asyncpg.Connection, icn: int, resends: int) -> bool:
-    """Counts the interchange's ``resends``-th resend; False when one of its other claims'
-    timers counted it already (the interchange is sent again once, not once per claim)."""
+    """Counts the ``resends``-th resend once per interchange (False: another claim did)."""
     done = await conn.fetchval(
         "UPDATE interchanges SET resends = $2, last_sent_at = now()"
         " WHERE interchange_control_number = $1 AND resends < $2 RETURNING 1",
