@@ -14,25 +14,22 @@ as this room indexed them from claim.submitted.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from runtime import positions
 from runtime.context import Context, Reject
-from runtime.x12 import X12Error
 from schemas.events import ClaimSubmitted, RemitReceived
 from services.remittance import repository as repo
-from services.remittance.x12_835.reader import ClaimStream
 
 
 class NotIndexedYet(TimeoutError):
     """The 835's claims are not indexed yet, and claim.submitted is not read through."""
 
 
-async def routed(ctx: Context, ev: RemitReceived) -> Context:
-    """The context to post a shared mailbox's 835 in: its claims' tenant's."""
-    try:
-        pcns = sorted({c.patient_control_number for c in ClaimStream(ev.x12)})
-    except X12Error:
-        return ctx  # unreadable: kept under the account's tenant, with the reason
-    tenants = await repo.tenants_of(ctx.conn, pcns)
+async def routed(ctx: Context, ev: RemitReceived, pcns: Collection[str]) -> Context:
+    """The context to post a shared mailbox's 835 in: the tenant's whose claims its CLP01s
+    (``pcns``) name. (An unreadable file stays the account tenant's, with the reason.)"""
+    tenants = await repo.tenants_of(ctx.conn, sorted(pcns))
     if len(tenants) > 1:
         raise Reject(
             "several-tenants",
