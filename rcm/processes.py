@@ -18,6 +18,7 @@ from rcm.cli_payers import DEMO_PAYERS
 from rcm.stack_kafka_auth import service_kafka_env
 from rcm.stack_roles import service_db_env
 from rcm.stack_sftp import accounts_file as sftp_accounts_file
+from rcm.stack_sftp import mailbox as sftp_mailbox
 from runtime.settings import REPO_ROOT, Settings, settings
 
 # name -> ops port; the order is the order they start in.
@@ -204,6 +205,9 @@ def fleet_env(s: Settings) -> dict[str, str]:
     if "RCM_CONNECTOR_ACCOUNTS_FILE" not in os.environ:
         env["RCM_CONNECTOR_ACCOUNTS_FILE"] = str(sftp_accounts_file(s))
     env.setdefault("RCM_CONNECTOR_POLL_S", os.environ.get("RCM_CONNECTOR_POLL_S", "0.2"))
+    # The simulated clearinghouse works the server's side of that mailbox (its own disk).
+    if "RCM_SIMULATOR_MAILBOX_DIR" not in os.environ:
+        env["RCM_SIMULATOR_MAILBOX_DIR"] = str(sftp_mailbox(s))
     if s.http_port_offset:
         env["RCM_HTTP_PORT_OFFSET"] = str(s.http_port_offset)
         env["RCM_GATEWAY_PORT"] = str(SERVICES["gateway"] + s.http_port_offset)

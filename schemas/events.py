@@ -225,6 +225,11 @@ class RemitReceived(Event):
     payer_id: str
     source: str = Field(description="Where the file came from: clearinghouse, sftp path, upload")
     x12: str = Field(min_length=50)
+    shared: bool = Field(
+        default=False,
+        description="From a mailbox several tenants share: the tenant is the account's, and"
+        " remittance routes the file to the tenant its claims (CLP01) were sent for",
+    )
 
 
 class AdjudicationStatus(StrEnum):

@@ -24,6 +24,11 @@ class X12FileReceived(Event):
     transactions: int = Field(ge=1)
     source: str = Field(description="sftp:ACCOUNT/NAME, import:NAME or upload:NAME")
     x12: str = Field(min_length=50)
+    shared: bool = Field(
+        default=False,
+        description="From a mailbox several tenants share: the tenant is the account's, and"
+        " claims routes each answer to the tenant of the interchange it names",
+    )
 
 
 class X12FileUploaded(Event):
@@ -52,6 +57,12 @@ class X12InterchangeReady(Event):
     payer_id: str = Field(max_length=80)
     claims: int = Field(ge=1, description="How many claims the interchange carries")
     x12: str = Field(min_length=50)
+    resend: int = Field(
+        default=0,
+        ge=0,
+        description="0: a new interchange; n: its n-th resend after no 999/277CA came (the"
+        " same content, uploaded again under the same name; once per interchange)",
+    )
 
 
 class X12FileSent(Event):

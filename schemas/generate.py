@@ -14,10 +14,11 @@ from schemas.registry import ALL_EVENTS
 from schemas.topics import TOPICS
 
 HERE = Path(__file__).parent
-CONTRACT_VERSION = "1.1.0"
+CONTRACT_VERSION = "1.2.0"
 """The contracts' version: the major is every event type's ``.vN``; a minor adds optional
 fields only (1.1.0: prior-authorization and referral numbers on the encounter, its lines and
-the coded claim), which every reader of the same major accepts."""
+the coded claim; 1.2.0: ``shared`` on remit.received and x12.file-received, a file from a
+mailbox several tenants share; ``resend`` on x12.interchange-ready), which every reader of the same major accepts."""
 JSON_DIR = HERE / "jsonschema"
 ASYNCAPI = HERE / "asyncapi.json"
 

@@ -50,8 +50,8 @@ PRODUCERS: dict[str, tuple[str, ...]] = {
     "eligibility.checked": ("eligibility",),
     "claim.coded": ("coding",),
     "claim.submitted": ("claims",),
-    "claim.acknowledged": ("simulator", "claims"),  # claims reads the 999/277CA files
-    "remit.received": ("simulator", "connector"),  # the connector's from a mailbox or import
+    "claim.acknowledged": ("claims",),  # claims reads the 999/277CA files
+    "remit.received": ("connector",),  # the connector's from a mailbox or import
     "x12.file-received": ("connector",),
     "x12.interchange-ready": ("claims",),
     "x12.file-sent": ("connector",),

@@ -21,7 +21,7 @@ from runtime.x12 import X12Error
 from schemas.common import HoldReason
 from schemas.events import AckKind, ClaimAcknowledged
 from schemas.events_transport import X12FileReceived
-from services.claims import repository_files
+from services.claims import in_flight, repository_files
 from services.claims.x12_acks import GroupAnswer, claims_by_set, read_277ca, read_999
 
 
@@ -46,11 +46,22 @@ async def on_file_received(ctx: Context, ev: X12FileReceived, *, metrics: AckMet
     except Reject:
         metrics.files.labels(ev.kind, "unknown-interchange").inc()
         raise
+    await in_flight.wait_for_upload(
+        ctx.conn, [a.claim_id for _, a in acks], None, f"{ev.kind} {_file(ev)}"
+    )
     traces = {}
-    for row in await repository_files.traces(ctx.conn, [a.claim_id for a in acks]):
+    for row in await repository_files.traces(ctx.conn, [a.claim_id for _, a in acks]):
         traces[row["claim_id"]] = row["traceparent"]
-    for ack in acks:
-        await ctx.emit(ack, correlation_id=ack.claim_id, traceparent=traces.get(ack.claim_id))
+    # a shared mailbox's file goes to the tenants whose interchanges it answers
+    to = {ctx.meta.tenant: ctx}
+    for tenant, ack in acks:
+        if tenant not in to:
+            to[tenant] = ctx.service.context(
+                ctx.conn, tenant=tenant, correlation_id=ack.claim_id, cause=ctx.meta.id
+            )
+        await to[tenant].emit(
+            ack, correlation_id=ack.claim_id, traceparent=traces.get(ack.claim_id)
+        )
     metrics.files.labels(ev.kind, "read").inc()
 
 
@@ -58,17 +69,30 @@ def _file(ev: X12FileReceived) -> str:
     return f"file {ev.sha256[:12]} ({ev.source}, ISA13 {ev.interchange_control_number})"
 
 
-async def _from_999(ctx: Context, ev: X12FileReceived) -> list[ClaimAcknowledged]:
-    out: list[ClaimAcknowledged] = []
+def _whose(ctx: Context, ev: X12FileReceived) -> str | None:
+    """Whose interchanges the file may answer: the tenant's, or (a shared mailbox's
+    file) any tenant's; the answer goes to the interchange's tenant."""
+    return None if ev.shared else ctx.meta.tenant
+
+
+def _nobody(ctx: Context, ev: X12FileReceived) -> str:
+    return "no tenant" if ev.shared else "this tenant never"
+
+
+Routed = list[tuple[str, ClaimAcknowledged]]  # (tenant, acknowledgement)
+
+
+async def _from_999(ctx: Context, ev: X12FileReceived) -> Routed:
+    out: Routed = []
     for group in read_999(ev.x12):
         inter = None
         if group.control_number.isdigit():
             gcn = int(group.control_number)
-            inter = await repository_files.interchange_by_group(ctx.conn, ctx.meta.tenant, gcn)
+            inter = await repository_files.interchange_by_group(ctx.conn, _whose(ctx, ev), gcn)
         if inter is None:
             raise Reject(
                 "unknown-interchange",
-                f"a 999 answers group {group.control_number}, which this tenant never sent:"
+                f"a 999 answers group {group.control_number}, which {_nobody(ctx, ev)} sent:"
                 f" {_file(ev)}",
             )
         ids = await _claim_ids(ctx, inter["interchange_control_number"])
@@ -77,13 +101,16 @@ async def _from_999(ctx: Context, ev: X12FileReceived) -> list[ClaimAcknowledged
             reasons = [] if accepted else [HoldReason(code="999-R", message=why, fix=FIX_837)]
             for pcn in pcns:
                 out.append(
-                    ClaimAcknowledged(
-                        claim_id=ids.get(pcn, pcn),
-                        patient_control_number=pcn,
-                        kind=AckKind.ack_999,
-                        accepted=accepted,
-                        errors=reasons,
-                        x12=ev.x12,
+                    (
+                        inter["tenant"],
+                        ClaimAcknowledged(
+                            claim_id=ids.get(pcn, pcn),
+                            patient_control_number=pcn,
+                            kind=AckKind.ack_999,
+                            accepted=accepted,
+                            errors=reasons,
+                            x12=ev.x12,
+                        ),
                     )
                 )
     return out
@@ -101,29 +128,34 @@ def _verdict(group: GroupAnswer, st02: str) -> tuple[bool, str]:
     return group.accepted, "999 rejected the functional group: " + "; ".join(group.errors)
 
 
-async def _from_277ca(ctx: Context, ev: X12FileReceived) -> list[ClaimAcknowledged]:
+async def _from_277ca(ctx: Context, ev: X12FileReceived) -> Routed:
     batch, answers = read_277ca(ev.x12)
     inter = None
     if batch.isdigit():
-        inter = await repository_files.interchange_of(ctx.conn, ctx.meta.tenant, int(batch))
+        inter = await repository_files.interchange_of(ctx.conn, _whose(ctx, ev), int(batch))
     if inter is None:
         raise Reject(
             "unknown-interchange",
-            f"a 277CA answers interchange {batch or '(none named)'}, which this tenant never"
+            f"a 277CA answers interchange {batch or '(none named)'}, which {_nobody(ctx, ev)}"
             f" sent: {_file(ev)}",
         )
     ids = await _claim_ids(ctx, inter["interchange_control_number"])
     return [
-        ClaimAcknowledged(
-            claim_id=ids.get(a.patient_control_number, a.patient_control_number),
-            patient_control_number=a.patient_control_number,
-            kind=AckKind.ack_277ca,
-            accepted=a.accepted,
-            errors=[
-                HoldReason(code=f"277CA:{stc}", message=words, fix="correct the claim and resubmit")
-                for stc, words in a.errors
-            ],
-            x12=ev.x12,
+        (
+            inter["tenant"],
+            ClaimAcknowledged(
+                claim_id=ids.get(a.patient_control_number, a.patient_control_number),
+                patient_control_number=a.patient_control_number,
+                kind=AckKind.ack_277ca,
+                accepted=a.accepted,
+                errors=[
+                    HoldReason(
+                        code=f"277CA:{stc}", message=words, fix="correct the claim and resubmit"
+                    )
+                    for stc, words in a.errors
+                ],
+                x12=ev.x12,
+            ),
         )
         for a in answers
     ]

@@ -21,10 +21,15 @@ async def hand_off(conn: asyncpg.Connection, claim_ids: Sequence[str]) -> None:
     )
 
 
-async def interchange_of(conn: asyncpg.Connection, tenant: str, icn: int) -> asyncpg.Record | None:
+async def interchange_of(
+    conn: asyncpg.Connection, tenant: str | None, icn: int
+) -> asyncpg.Record | None:
+    """The tenant's interchange (``tenant`` None: whoever's; control numbers are one
+    series for every trading partner, so unique in the install)."""
     row: asyncpg.Record | None = await conn.fetchrow(
-        "SELECT interchange_control_number, group_control_number, payer_id, x12 FROM interchanges"
-        " WHERE interchange_control_number = $1 AND tenant = $2",
+        "SELECT interchange_control_number, group_control_number, payer_id, x12, tenant"
+        " FROM interchanges WHERE interchange_control_number = $1"
+        " AND ($2::text IS NULL OR tenant = $2)",
         icn,
         tenant,
     )
@@ -45,12 +50,13 @@ async def submissions_of(conn: asyncpg.Connection, icn: int) -> list[asyncpg.Rec
 
 
 async def interchange_by_group(
-    conn: asyncpg.Connection, tenant: str, gcn: int
+    conn: asyncpg.Connection, tenant: str | None, gcn: int
 ) -> asyncpg.Record | None:
-    """The tenant's interchange whose functional group (GS06) a 999 answers."""
+    """The tenant's (None: whoever's) interchange whose functional group (GS06) a 999
+    answers."""
     row: asyncpg.Record | None = await conn.fetchrow(
-        "SELECT interchange_control_number, x12 FROM interchanges"
-        " WHERE tenant = $1 AND group_control_number = $2"
+        "SELECT interchange_control_number, x12, tenant FROM interchanges"
+        " WHERE ($1::text IS NULL OR tenant = $1) AND group_control_number = $2"
         " ORDER BY interchange_control_number DESC LIMIT 1",
         tenant,
         gcn,

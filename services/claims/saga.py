@@ -274,7 +274,7 @@ STEPS: tuple[Step, ...] = (
     Step(Kind.APPEAL, TIMER, "rcm.claims.appeal-overdue", ANY - {None}, None),
     # timers: they never move a claim; a timer whose claim left its states is dropped
     Step(Kind.ACK_TIMEOUT, TIMER, ACK_TIMEOUT, _s(SU), None,
-         effects=(EMIT_SUBMITTED, retry(Timer.ACK))),  # the same ISA13 again
+         effects=(retry(Timer.ACK),)),  # the same ISA13 uploaded again, once (timers.py)
     Step(Kind.ACK_TIMEOUT, TIMER, ACK_TIMEOUT, _s(SU), None, effects=(clear(Timer.ACK),),
          outcome=Outcome.ANOMALY),  # gave up: a person must follow up
     Step(Kind.NO_REMIT, TIMER, NO_REMIT, _s(SU, AC), None,

@@ -29,7 +29,8 @@ from pydantic import ValidationError
 from runtime.core_client import CoreClient, CoreRejected, CoreUnavailable
 from runtime.service import Context, Service
 from runtime.x12 import X12Error
-from schemas.events import ClaimCoded, ClaimSubmitted
+from schemas.events import ClaimCoded
+from schemas.events_transport import X12InterchangeReady
 from services.claims import directory, partners, saga
 from services.claims import repository as repo
 from services.claims.config import ClaimsSettings
@@ -95,26 +96,22 @@ async def _ack_timeout(
         await apply(ctx, cfg, saga.ACK_GAVE_UP, claim_id, State.SUBMITTED, change, note=note)
         _alert(svc, "ack-gave-up", claim_id, interchange=f"{icn:09d}")
         return
-    resend = ClaimSubmitted(
-        claim_id=claim_id,
-        patient_control_number=row["patient_control_number"],
-        payer_id=row["payer_id"] or "",
-        interchange_control_number=f"{icn:09d}",
-        group_control_number=str(inter["group_control_number"]),
-        transaction_control_number="0001",
-        frequency_code=row["frequency_code"] or "1",
-        total_charge_cents=row["total_charge_cents"] or 0,
-        x12=inter["x12"],
-    )
     change = Change(
         detail={"alert": "ack-timeout", **detail, "resend": attempts + 1},
         retry_in_s=cfg.ack_timeout_s * 2 ** (attempts + 1),
-        emit=resend,
     )
     note = "no 999/277CA in time; interchange sent again"
     await apply(ctx, cfg, saga.ACK_RESEND, claim_id, State.SUBMITTED, change, note=note)
     _alert(svc, "ack-timeout", claim_id, interchange=f"{icn:09d}", resend=attempts + 1)
-    await repo.interchange_resent(conn, icn, attempts + 1)
+    if await repo.interchange_resent(conn, icn, attempts + 1):  # the first of its claims
+        again = X12InterchangeReady(
+            interchange_control_number=f"{icn:09d}",
+            payer_id=inter["payer_id"] or "",
+            claims=max(1, inter["claims"]),
+            x12=inter["x12"],
+            resend=attempts + 1,
+        )
+        await ctx.emit(again, correlation_id=f"icn:{icn:09d}")
 
 
 # --- remit: 276/277 -------------------------------------------------------------

@@ -53,6 +53,8 @@ async def on_interchange_ready(
     except EnvelopeError as exc:
         metrics.failures.labels(account.name, "not-837").inc()
         raise Reject("bad-837", f"interchange {icn}: {exc}") from None
+    if ev.resend and await repository.upload_again(ctx.conn, account.name, sha256(data)):
+        return  # a resend: the Sender uploads it again, under its first name
     name = file_name(account, tenant, env, dt.datetime.now(dt.UTC))
     await repository.add_outbound(
         ctx.conn, tenant, account.name, name, sha256(data), env.control_number, data

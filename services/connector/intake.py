@@ -37,10 +37,13 @@ async def take(
     data: bytes,
     source: str,
     mtime: int = 0,
+    shared: bool = False,
 ) -> Taken:
     """Takes one file in. From a mailbox (``account`` set), the same name and bytes again
     (a crash after the commit, before the remote file was archived) returns the first
-    outcome; an import of bytes taken before is a duplicate."""
+    outcome; an import of bytes taken before is a duplicate. ``shared``: the account
+    sends for several tenants, so the file is announced as shared and its owner (claims,
+    remittance) routes it by what it names."""
     digest = sha256(data)
     prior = await repository.receipt(conn, account, name, digest) if account else None
     if prior is not None:
@@ -61,7 +64,7 @@ async def take(
             file_id, first = await repository.first(conn, tenant, digest)
             taken = Taken("duplicate", f"the same content came before as {first}", env.kind, digest)
         else:
-            await _announce(svc, conn, tenant, env, digest, source, data)
+            await _announce(svc, conn, tenant, env, digest, source, data, shared)
             taken = Taken("accepted", "", env.kind, digest)
         row |= {"file_id": file_id, "kind": env.kind, "control_number": env.control_number}
         await repository.add_receipt(conn, **row, outcome=taken.outcome, reason=taken.reason)
@@ -78,6 +81,7 @@ async def _announce(
     digest: str,
     source: str,
     data: bytes,
+    shared: bool,
 ) -> None:
     ctx = svc.context(conn, tenant=tenant, correlation_id=f"file:{digest[:16]}")
     text = data.decode("ascii")
@@ -88,6 +92,7 @@ async def _announce(
                 payer_id=env.payer_id,
                 source=source,
                 x12=text,
+                shared=shared,
             )
         )
         return
@@ -101,5 +106,6 @@ async def _announce(
             transactions=env.transactions,
             source=source,
             x12=text,
+            shared=shared,
         )
     )

@@ -101,14 +101,16 @@ class Sender:
                     for row in due:
                         await box.upload(row["name"], row["raw"])
                         await repository.outbound_result(conn, a.name, row["sha256"], None)
-                        await _announce(svc, conn, a, row)
+                        if row["uploaded_at"] is None:  # a resend's claims are sent already
+                            await _announce(svc, conn, a, row)
                         self.metrics.uploads.labels(a.name).inc()
                         sent += 1
             except MailboxError as exc:
                 self.metrics.failures.labels(a.name, exc.kind).inc()
                 for row in due[sent:]:
                     await repository.outbound_result(conn, a.name, row["sha256"], str(exc), retry)
-                    if row["last_error"] != str(exc):  # a new reason: on the claims' timelines
+                    if row["uploaded_at"] is None and row["last_error"] != str(exc):
+                        # a new reason: on the claims' timelines
                         await _announce_failure(svc, conn, a, row, str(exc), retry)
                 svc.outbox.wake.set()
                 log.warning("%s; %d uploads wait for their next try", exc, len(due) - sent)

@@ -72,6 +72,7 @@ class Poller:
                     data=data,
                     source=f"sftp:{a.name}/{remote.name}",
                     mtime=remote.mtime,
+                    shared=bool(a.send_for),
                 )
                 if taken.outcome == "rejected":
                     log.warning("account %s: %s refused: %s", a.name, remote.name, taken.reason)

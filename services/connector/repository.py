@@ -135,6 +135,18 @@ async def add_outbound(
     )
 
 
+async def upload_again(conn: asyncpg.Connection, account: str, digest: str) -> bool:
+    """An uploaded interchange due to be uploaded again (a resend: same name, same
+    content); False when it is not there, or still pending (its upload will do)."""
+    done = await conn.fetchval(
+        "UPDATE outbound_files SET state = 'pending', next_try_at = now()"
+        " WHERE account = $1 AND sha256 = $2 AND state = 'uploaded' RETURNING 1",
+        account,
+        digest,
+    )
+    return done is not None
+
+
 async def outbound_result(
     conn: asyncpg.Connection,
     account: str,
@@ -168,7 +180,7 @@ async def due_outbound(conn: asyncpg.Connection, account: str, limit: int) -> li
     """Pending uploads whose next try has come, locked for this transaction."""
     return list(
         await conn.fetch(
-            "SELECT tenant, name, sha256, control_number, attempts, last_error, raw"
+            "SELECT tenant, name, sha256, control_number, attempts, last_error, raw, uploaded_at"
             " FROM outbound_files"
             " WHERE account = $1"
             " AND state = 'pending' AND next_try_at <= now() ORDER BY id LIMIT $2"

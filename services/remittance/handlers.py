@@ -16,6 +16,7 @@ from runtime.service import Context
 from runtime.x12 import X12Error
 from schemas.events import ClaimSubmitted, RemitReceived
 from services.remittance import repository as repo
+from services.remittance import routing
 from services.remittance.contract_cache import CONTRACTS
 from services.remittance.domain.adjudication import adjudicated, status_of
 from services.remittance.domain.ledger import LATER_PAYER
@@ -162,17 +163,20 @@ async def on_remit(ctx: Context, ev: RemitReceived) -> None:
 
     Bounded in memory: the file is read twice as a stream of claims (x12_835.reader.
     ClaimStream), first to balance it and digest its payments, then to match and post
-    :data:`CHUNK` claims at a time; its claims are never all held."""
+    :data:`CHUNK` claims at a time; its claims are never all held. A shared mailbox's
+    file is posted for the tenant its claims name (routing.py), read off the first pass."""
     conn = ctx.conn
-    tenant = ctx.meta.tenant
     sha = hashlib.sha256(ev.x12.encode()).hexdigest()
     check, digest, n = Balance(), TraceDigests(), 0
+    named: set[str] = set()  # CLP01s, for routing a shared mailbox's file
     try:
         stream = ClaimStream(ev.x12)
         for c in stream:
             check.claim(c)
             digest.claim(c)
             n += 1
+            if ev.shared:
+                named.add(c.patient_control_number)
     except X12Error as exc:
         problem = {
             "scope": "file",
@@ -182,6 +186,9 @@ async def on_remit(ctx: Context, ev: RemitReceived) -> None:
         }
         await _insert_remit(ctx, ev, sha, "unreadable", [problem], 0)
         return
+    if ev.shared:  # readable: posted for its claims' tenant (an unreadable file: above)
+        ctx = await routing.routed(ctx, ev, named)
+    tenant = ctx.meta.tenant
     rem = stream.rest  # payments, provider adjustments and warnings: no claims
     discrepancies = check.finish(rem)
     if discrepancies:

@@ -28,6 +28,16 @@ from services.remittance.x12_835.model import Plb, RemitClaim
 # --- submitted claims ------------------------------------------------------------------
 
 
+async def tenants_of(conn: asyncpg.Connection, pcns: Sequence[str]) -> set[str]:
+    """The tenants that submitted claims under these CLM01s."""
+    rows = await conn.fetch(
+        "SELECT DISTINCT tenant FROM submitted_claims"
+        " WHERE patient_control_number = ANY($1::text[])",
+        list(pcns),
+    )
+    return {r["tenant"] for r in rows}
+
+
 async def index_submitted(conn: asyncpg.Connection, rows: Collection[tuple[Any, ...]]) -> None:
     """Upserts (tenant, CLP01, claim id, payer, frequency, charge, patient key, service
     date, traceparent) rows; a patient key or date not read this time keeps the old one."""

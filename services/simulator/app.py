@@ -1,27 +1,32 @@
 """Clearinghouse and payer simulator: the outside world for local runs and tests.
 
-The clearinghouse acknowledges each 837P interchange (999, 277CA); the payers
-adjudicate after their delay and send 835s; both answer real-time 270s and 276s
+The clearinghouse reads each 837P interchange the connector uploaded to the SFTP mailbox
+and acknowledges it with 999 and 277CA files; the payers adjudicate after their delay
+and their 835 files follow into the same mailbox (mailbox.py); both answer real-time 270s and 276s
 through the clearinghouse's CAQH CORE endpoint (HTTPS, services/simulator/core_web.py).
 """
 
 from __future__ import annotations
 
+import logging
 from functools import partial
 from pathlib import Path
 
 from runtime.service import Service
 from runtime.settings import Settings
-from schemas.events import ClaimSubmitted, EncounterCreated
+from schemas.events import EncounterCreated
 from schemas.events_workqueue import AppealSent
-from services.simulator import appeals, core_web, eligibility, handlers
+from services.simulator import appeals, core_web, eligibility
 from services.simulator.config import (
     CORE_PORT,
     CoreEndpointSettings,
     RosterSettings,
     SimulatorSettings,
 )
+from services.simulator.mailbox import Clearinghouse
 from services.simulator.timers import PayerCycle
+
+log = logging.getLogger("rcm.simulator")
 
 PORT = 6106
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -49,12 +54,17 @@ def wire(
 ) -> None:
     """Every handler, timer and route of the simulator (``cycle``: the payer cycle to
     run, ``PayerCycle(cfg)`` unless a test brings its own)."""
-    # The clearinghouse: every claim.submitted carries its whole interchange.
-    svc.on_many(ClaimSubmitted, partial(handlers.on_submitted, cfg=cfg))
-    # The payers: run as soon as a batch of claim.submitted has queued work and when the
-    # soonest queued work falls due (the cycle asks for that); the period only bounds how
-    # late work is found that neither announced (another instance's).
-    svc.every(cycle_poll_s, cycle or PayerCycle(cfg), woken_by=[ClaimSubmitted.TOPIC])
+    pay = cycle or PayerCycle(cfg)
+    if cfg.mailbox_dir is None:
+        log.warning("no mailbox (RCM_SIMULATOR_MAILBOX_DIR): the clearinghouse reads no 837s")
+    else:
+        # The clearinghouse works the SFTP mailbox: the uploaded 837 files in, the 999,
+        # 277CA and 835 files out (mailbox.py); it wakes the payers when a file's claims
+        # fall due.
+        svc.every(cfg.mailbox_poll_s, Clearinghouse(cfg, cfg.mailbox_dir, pay))
+    # The payers: run when woken and when the soonest queued work falls due (the cycle
+    # asks for that); the period only bounds how late another instance's work is found.
+    svc.every(cycle_poll_s, pay)
     # The payers' roster, fed by encounter.created, answers the real-time 270s.
     svc.on(EncounterCreated, eligibility.on_encounter)
     # An appeal's letter: the payer reprocesses the claim it kept (appeals.py).

@@ -17,11 +17,13 @@ from schemas.events_workqueue import AppealSent
 from services.simulator import payer
 from services.simulator.config import SimulatorSettings
 
+#: The payer knows the claim by its payer id and CLM01 (the clearinghouse kept the claims
+#: of the mailbox under one name: answers.MAILBOX).
 _DUE = (
-    "UPDATE corrections SET event_id = $4 || substr(event_id, $5),"
-    " due_at = now() + make_interval(secs => $6)"
-    " WHERE tenant = $1 AND payer_id = $2 AND patient_control_number = $3"
-    " AND done_at IS NULL AND starts_with(event_id, $7)"
+    "UPDATE corrections SET event_id = $3 || substr(event_id, $4),"
+    " due_at = now() + make_interval(secs => $5)"
+    " WHERE payer_id = $1 AND patient_control_number = $2"
+    " AND done_at IS NULL AND starts_with(event_id, $6)"
 )
 
 
@@ -38,7 +40,6 @@ async def on_appeal_sent(ctx: Context, ev: AppealSent, *, cfg: SimulatorSettings
     )
     await ctx.conn.execute(
         _DUE,
-        ctx.meta.tenant,
         ev.payer_id,
         ev.patient_control_number,
         mark,

@@ -1,6 +1,6 @@
 """The clearinghouse's rules, pure: how an interchange is told apart from another,
-which claims its front end rejects, and the acknowledgements (999 per transaction set,
-277CA per claim) and claim statuses a received 837P interchange gives."""
+which claims its front end rejects, and the claim statuses a received 837P interchange
+gives (its 999 and 277CA files: services/simulator/answers.py)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,10 @@ import datetime as dt
 from collections.abc import Collection
 
 from runtime.x12 import ISA_LENGTH, delimiters_of
-from schemas.common import HoldReason
-from schemas.events import AckKind, ClaimAcknowledged, ClaimSubmitted
 from services.simulator.config import SimulatorSettings
 from services.simulator.model import ClaimIn
 from services.simulator.payers import PAYERS
 from services.simulator.x12_277ca import ClaimAck, StatusReason
-from services.simulator.x12_837 import Interchange837
 
 CLEARINGHOUSE_ID = "SIMCLEARHOUSE"
 CLEARINGHOUSE_NAME = "SIM CLEARINGHOUSE"
@@ -76,61 +73,6 @@ def edits(claim: ClaimIn, cfg: SimulatorSettings) -> tuple[StatusReason, ...]:
     return tuple(r for r in reasons if r.code == "116")
 
 
-def set_acks(
-    inter: Interchange837, raw: dict[tuple[str, str], list[str]], ack_999: str
-) -> list[tuple[str, ClaimAcknowledged]]:
-    """Each claim's 999 acknowledgement (CLM01 each), in interchange order: accepted with
-    its set, or rejected with the set's error. ``raw``: the CLM01s of each set by (GS06,
-    ST02), for sets whose claims could not be read."""
-    out = []
-    for group in inter.groups:
-        for ts in group.sets:
-            if ts.error is None:
-                pcns = [c.patient_control_number for c in ts.claims]
-                errors: list[HoldReason] = []
-            else:
-                pcns = raw.get((group.control_number, ts.control_number), [])
-                errors = [
-                    HoldReason(
-                        code="999-R",
-                        message=str(ts.error),
-                        fix="correct the 837 and resubmit",
-                    )
-                ]
-            for pcn in pcns:
-                ack = ClaimAcknowledged(
-                    claim_id=pcn,
-                    patient_control_number=pcn,
-                    kind=AckKind.ack_999,
-                    accepted=ts.error is None,
-                    errors=errors,
-                    x12=ack_999,
-                )
-                out.append((pcn, ack))
-    return out
-
-
-def not_in_interchange(
-    ev: ClaimSubmitted, inter: Interchange837, ack_999: str
-) -> ClaimAcknowledged:
-    """The 999 rejection of a claim its own interchange does not hold."""
-    own = ev.patient_control_number
-    return ClaimAcknowledged(
-        claim_id=ev.claim_id,
-        patient_control_number=own,
-        kind=AckKind.ack_999,
-        accepted=False,
-        errors=[
-            HoldReason(
-                code="999-NOCLAIM",
-                message=f"claim {own} is not in interchange {inter.interchange_control_number}",
-                fix="resubmit the claim",
-            )
-        ],
-        x12=ack_999,
-    )
-
-
 def received_statuses(acks: list[ClaimAck]) -> list[StatusRow]:
     """Each acknowledged claim as the payer's claim status will know it."""
     rows: list[StatusRow] = []
@@ -150,25 +92,3 @@ def received_statuses(acks: list[ClaimAck]) -> list[StatusRow]:
             )
         )
     return rows
-
-
-def claim_ack(ack: ClaimAck, text_277ca: str) -> tuple[ClaimAcknowledged, tuple[str, str, str]]:
-    """A claim's 277CA acknowledgement and the claim status it makes true once out."""
-    c = ack.claim
-    pcn = c.patient_control_number
-    event = ClaimAcknowledged(
-        claim_id=pcn,
-        patient_control_number=pcn,
-        kind=AckKind.ack_277ca,
-        accepted=ack.accepted,
-        errors=[
-            HoldReason(
-                code=f"{r.category}:{r.code}",
-                message=r.message,
-                fix="correct the claim and resubmit",
-            )
-            for r in ack.reasons
-        ],
-        x12=text_277ca,
-    )
-    return event, (c.payer_id, pcn, "pending" if ack.accepted else "rejected")

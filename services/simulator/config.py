@@ -57,6 +57,15 @@ class SimulatorSettings(BaseSettings):
     out_of_order_rate: float = Field(default=0.0, ge=0, le=1)
     out_of_order_s: float = Field(default=2.0, ge=0)
     ack_delay_s: float = Field(default=0.0, ge=0)
+    mailbox_dir: Path | None = Field(
+        default=None,
+        description="The clearinghouse's side of the SFTP mailbox (the server's folder holding"
+        " outbound/ and inbound/): set, the simulator reads the uploaded 837s there and"
+        " writes its 999, 277CA and 835 files back (services/simulator/mailbox.py)",
+    )
+    mailbox_poll_s: float = Field(
+        default=0.2, gt=0, description="How often the mailbox's outbound folder is read"
+    )
     reversal_rate: float = Field(default=0.0, ge=0, le=1)
     crossover_rate: float = Field(
         default=0.5,

@@ -29,21 +29,6 @@ async def next_trace_sequence(conn: asyncpg.Connection) -> int:
 
 # --- received interchanges ------------------------------------------------------------
 
-_STORED_SQL = (
-    "SELECT r.tenant, r.sender_id, r.interchange_control_number,"
-    " encode(sha256(convert_to(r.x12, 'UTF8')), 'hex') FROM received r"
-    " JOIN unnest($1::text[], $2::text[], $3::text[]) AS k(tenant, sender, icn)"
-    " ON r.tenant = k.tenant AND r.sender_id = k.sender AND r.interchange_control_number = k.icn"
-)
-
-
-async def stored_digests(
-    conn: asyncpg.Connection, keys: set[tuple[str, str, str]]
-) -> dict[tuple[str, str, str], str]:
-    """The SHA-256 of each stored interchange, by (tenant, ISA06, ISA13)."""
-    rows = await conn.fetch(_STORED_SQL, *columns(sorted(keys)))
-    return {(r[0], r[1], r[2]): r[3] for r in rows}
-
 
 async def store_received(
     conn: asyncpg.Connection,
@@ -157,99 +142,14 @@ async def claim_status_by_payer_claim_number(
     return row
 
 
-# --- scheduled deliveries -------------------------------------------------------------
-
-
-async def schedule(
-    ctx: Context,
-    event_type: str,
-    body: str,
-    *,
-    correlation_id: str,
-    delay_s: float,
-    status: tuple[str, str, str] | None,
-) -> None:
-    await ctx.conn.execute(
-        "INSERT INTO scheduled(tenant, correlation_id, cause, traceparent, event_type, body,"
-        " payer_id, patient_control_number, ack_state, due_at)"
-        " VALUES ($1, $2, $3, $4, $5, $6::json, $7, $8, $9, now() + make_interval(secs => $10))",
-        ctx.meta.tenant,
-        correlation_id,
-        ctx.meta.id,
-        ctx.meta.traceparent,
-        event_type,
-        body,
-        status[0] if status else None,
-        status[1] if status else None,
-        status[2] if status else None,
-        delay_s,
-    )
-
-
-#: (correlation id, event type, body, payer id, CLM01, ack state, the claim awaited)
-AwaitingRow = tuple[str, str, str, str | None, str | None, str | None, str]
-
-
-async def store_awaiting(
-    conn: asyncpg.Connection, tenant: str, delay_s: float, rows: Sequence[AwaitingRow]
-) -> None:
-    await conn.execute(
-        "INSERT INTO scheduled(tenant, correlation_id, event_type, body, payer_id,"
-        " patient_control_number, ack_state, await_claim, delay_s)"
-        " SELECT $1, c, t, b::json, p, n, a, w, $2 FROM unnest($3::text[], $4::text[],"
-        " $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])"
-        " WITH ORDINALITY AS r(c, t, b, p, n, a, w, i) ORDER BY i",
-        tenant,
-        delay_s,
-        *columns(rows),
-    )
-
-
-async def release_awaiting(
-    conn: asyncpg.Connection, riders: Iterable[tuple[str, str, str, str | None]]
-) -> list[asyncpg.Record]:
-    """Deliveries awaiting these claims (tenant, CLM01, cause, traceparent each) become
-    due after their delay (those without one are marked sent); returned unsorted."""
-    rows: list[asyncpg.Record] = await conn.fetch(
-        # One index lookup per claim (the OFFSET 0 keeps the planner from scanning the
-        # whole partial index once for all of them: its dead entries made that 20 ms).
-        "UPDATE scheduled s SET await_claim = NULL, cause = r.cause, traceparent = r.tp,"
-        " due_at = now() + make_interval(secs => s.delay_s),"
-        " sent_at = CASE WHEN s.delay_s <= 0 THEN now() END"
-        " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS r(tenant, pcn, cause, tp)"
-        " CROSS JOIN LATERAL (SELECT id FROM scheduled WHERE tenant = r.tenant"
-        "   AND await_claim = r.pcn AND due_at IS NULL OFFSET 0) w"
-        " WHERE s.id = w.id"
-        " RETURNING s.id, r.tenant, r.pcn, s.correlation_id, s.event_type, s.body, s.delay_s,"
-        " s.payer_id, s.patient_control_number, s.ack_state",
-        *columns(riders),
-    )
-    return rows
-
-
-async def due_deliveries(conn: asyncpg.Connection) -> list[asyncpg.Record]:
-    rows: list[asyncpg.Record] = await conn.fetch(
-        "SELECT id, tenant, correlation_id, cause, traceparent, event_type, body, payer_id,"
-        " patient_control_number, ack_state FROM scheduled"
-        " WHERE sent_at IS NULL AND due_at <= now() ORDER BY due_at, id LIMIT 500"
-        " FOR UPDATE SKIP LOCKED"
-    )
-    return rows
-
-
-async def mark_sent(conn: asyncpg.Connection, ids: list[int]) -> None:
-    await conn.execute("UPDATE scheduled SET sent_at = now() WHERE id = ANY($1::bigint[])", ids)
-
-
 # --- the payers' queues ---------------------------------------------------------------
 
-#: Seconds until the soonest delivery, adjudication or correction falls due; None: none
-#: waits. Work already due is left out: another instance holds it, or it failed and the
-#: timer's pause and period find it again; it must not hide what comes due later.
+#: Seconds until the soonest adjudication or correction falls due; None: none waits.
+#: Work already due is left out: another instance holds it, or it failed and the timer's
+#: pause and period find it again; it must not hide what comes due later.
 NEXT_DUE = (
     "SELECT extract(epoch FROM least("
-    "(SELECT min(due_at) FROM scheduled WHERE sent_at IS NULL AND due_at > now()),"
-    " (SELECT min(due_at) FROM pending_adjudications WHERE done_at IS NULL AND due_at > now()),"
+    "(SELECT min(due_at) FROM pending_adjudications WHERE done_at IS NULL AND due_at > now()),"
     " (SELECT min(due_at) FROM corrections WHERE done_at IS NULL AND due_at > now())) - now())"
 )
 

@@ -15,8 +15,7 @@ import asyncpg
 
 from runtime.service import Service
 from runtime.x12 import X12Error
-from schemas.events import RemitReceived
-from services.simulator import delivery, payer, replaced, repository, secondary
+from services.simulator import delivery, payer, replaced, repository, repository_mailbox, secondary
 from services.simulator.config import SimulatorSettings
 from services.simulator.model import Accumulators, Adjudication, ClaimIn
 from services.simulator.payers import payer as plan_of
@@ -31,10 +30,9 @@ class PayerCycle:
     cfg: SimulatorSettings
 
     async def __call__(self, svc: Service) -> int:
-        """First releases scheduled deliveries whose time has come (late acknowledgements,
-        835s held back); an 835 sent here with no delay overtakes any still held."""
+        """Adjudicates what is due; its 835s become answer files (mailbox.py)."""
         assert svc.pool is not None
-        done = await delivery.release_due(svc)
+        done = 0
         async with svc.pool.acquire() as conn, conn.transaction():
             rows = await repository.due_adjudications(conn)
             fixes = await repository.due_corrections(conn)
@@ -256,14 +254,7 @@ async def _send_835(
             for r in batch.results
         ),
     )
-    ctx = svc.context(
-        conn, tenant=tenant, correlation_id=trace, cause=batch.cause, traceparent=batch.traceparent
-    )
-    event = RemitReceived(trace_number=trace, payer_id=payer_id, source="simulator", x12=text)
-    for _ in range(deliveries):
-        await delivery.schedule(
-            ctx,
-            event,
-            correlation_id=trace,
-            delay_s=delay_s + (cfg.out_of_order_s if late else 0.0),
-        )
+    delay_s += cfg.out_of_order_s if late else 0.0
+    # a file in the mailbox's inbound folder (delivered twice: under two names)
+    names = [f"{trace}.835", f"{trace}-2.835"][:deliveries]
+    await repository_mailbox.queue_files(conn, [(n, "835", text, [], delay_s) for n in names])

@@ -114,24 +114,3 @@ def _read(text: str, *, strict: bool) -> Interchange837:
         groups=tuple(groups),
         delimiters=d,
     )
-
-
-def claim_numbers_by_set(text: str) -> dict[tuple[str, str], list[str]]:
-    """CLM01 of every claim, by (GS06, ST02), read leniently.
-
-    For a transaction set the 999 rejects: its claims are unreadable as claims, but the
-    submitter still needs each one told that it was rejected.
-    """
-    _, segs = segments(text)
-    out: dict[tuple[str, str], list[str]] = {}
-    gcn = st02 = ""
-    for seg in segs:
-        sid = seg[0].strip()
-        if sid == "GS":
-            gcn = _el(seg, 6)
-        elif sid == "ST":
-            st02 = _el(seg, 2)
-            out.setdefault((gcn, st02), [])
-        elif sid == "CLM" and _el(seg, 1):
-            out.setdefault((gcn, st02), []).append(_el(seg, 1))
-    return out

@@ -13,6 +13,7 @@ import pytest
 from runtime.core_client import CoreClient, CoreSettings
 from runtime.settings import Settings
 from schemas.events import AckKind, ClaimCoded
+from schemas.events_transport import X12InterchangeReady
 from schemas.ids import claim_id_for
 from services.claims import timers
 from services.claims.config import ClaimsSettings
@@ -45,29 +46,37 @@ async def claims(live_stack: Settings, cfg: ClaimsSettings) -> AsyncIterator[Cla
         yield service
 
 
-async def test_no_acknowledgement_in_time_resends_the_same_interchange(claims: Claims) -> None:
+async def handed_over(claims: Claims) -> list[X12InterchangeReady]:
+    """The interchanges handed to the connector for upload, in order."""
+    return list(await claims.outbox(X12InterchangeReady.TOPIC))
+
+
+async def test_no_acknowledgement_in_time_reuploads_the_interchange_once(claims: Claims) -> None:
     claim = coded(1)
     await submit(claims, claim, coded(2))
-    first = (await claims.submitted())[0]
+    assert len(await claims.submitted()) == 2
+    [first] = await handed_over(claims)
     assert await timers.ack_timeouts(claims.svc, cfg=claims.cfg) == 0  # not due yet
 
     await claims.due_now("ack")
     assert await timers.ack_timeouts(claims.svc, cfg=claims.cfg) == 2
-    sent = [s for s in await claims.submitted() if s.claim_id == claim.claim_id]
-    assert len(sent) == 2
-    assert sent[1].interchange_control_number == first.interchange_control_number
-    assert sent[1].x12 == first.x12
+    # both claims' timers ran out: the interchange is uploaded again once, as it was
+    [_, again] = await handed_over(claims)
+    assert again.resend == 1
+    assert again.interchange_control_number == first.interchange_control_number
+    assert again.x12 == first.x12
+    assert len(await claims.submitted()) == 2  # no claim is submitted again
     note = (await claims.timeline(claim.claim_id))[-1]
     assert note["event_type"] == "rcm.claims.ack-timeout"
     assert orjson.loads(note["detail"])["alert"] == "ack-timeout"
     assert await claims.pool.fetchval("SELECT resends FROM interchanges") == 1
     assert (await claims.state(claim.claim_id))["state"] == "SUBMITTED"
 
-    # the acknowledgement arrives: no further resend for this claim
+    # the acknowledgement arrives for one claim: the other's timer sends it once more
     await claims.send(ack(claim, AckKind.ack_999, True))
     await claims.due_now("ack")
     assert await timers.ack_timeouts(claims.svc, cfg=claims.cfg) == 1  # only the other claim
-    assert len([s for s in await claims.submitted() if s.claim_id == claim.claim_id]) == 2
+    assert [e.resend for e in await handed_over(claims)] == [0, 1, 2]
 
 
 @knobs(ack_max_resends=1)
@@ -76,7 +85,8 @@ async def test_after_the_last_resend_a_person_is_asked(claims: Claims) -> None:
     for _ in range(3):
         await claims.due_now("ack")
         await timers.ack_timeouts(claims.svc, cfg=claims.cfg)
-    assert len(await claims.submitted()) == 2  # the original send and one resend
+    assert [e.resend for e in await handed_over(claims)] == [0, 1]  # the upload, one resend
+    assert len(await claims.submitted()) == 1
     kinds = [
         (t["kind"], orjson.loads(t["detail"]).get("alert"))
         for t in await claims.timeline("CLM00001")

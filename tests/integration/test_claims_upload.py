@@ -12,9 +12,11 @@ from collections.abc import AsyncIterator
 import pytest
 
 from runtime.settings import Settings
+from schemas.events import AdjudicationStatus
 from schemas.events_transport import X12FileSendFailed, X12FileSent, X12InterchangeReady
+from services.claims import handlers, in_flight
 from services.claims.config import ClaimsSettings
-from tests.integration.claims_world import Claims, claims_service, clm, coded
+from tests.integration.claims_world import Claims, adjudicated, claims_service, clm, coded
 
 pytestmark = pytest.mark.integration
 
@@ -103,3 +105,21 @@ async def test_a_failed_upload_shows_its_reason_on_each_claims_timeline(claims: 
         assert f"interchange {ready.interchange_control_number}" in last["detail"]
         assert "next try in 2 s" in last["detail"]
     assert await claims.submitted(uploaded=False) == []
+
+
+async def test_an_835_that_overtakes_the_upload_report_waits_for_it(claims: Claims) -> None:
+    """The payer answered the 837 before claims applied its x12.file-sent: the 835's
+    claim.adjudicated waits (retried) instead of being an impossible step in CODED."""
+    one = coded(5)
+    await claims.send(one)
+    await claims.send_batches(uploaded=False)
+    paid = adjudicated(one, AdjudicationStatus.paid, paid=one.total_charge_cents)
+    assert claims.svc.pool is not None
+    async with claims.svc.pool.acquire() as conn, conn.transaction():
+        ctx = claims.svc.context(conn, tenant=claims.tenant, correlation_id=one.claim_id)
+        with pytest.raises(in_flight.NotSentYet):
+            await handlers.on_adjudicated(ctx, paid, cfg=claims.cfg)
+    await claims.uploaded()
+    await claims.send(paid)  # the retried batch
+    assert (await claims.state(one.claim_id))["state"] in ("PAID", "CLOSED")
+    assert "anomaly" not in [t["kind"] for t in await claims.timeline(one.claim_id)]

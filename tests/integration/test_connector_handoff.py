@@ -146,3 +146,26 @@ async def test_a_tenant_no_account_uploads_for_is_dead_lettered_with_what_to_do(
     assert refused.value.reason == "no-account"
     assert "no clearinghouse account uploads tenant stranger's 837s" in refused.value.detail
     assert "000000042" in refused.value.detail
+
+
+async def test_a_resend_uploads_the_same_file_again_once_and_announces_nothing_new(
+    live_stack: Settings, connector: tuple[Service, ConnectorMetrics], shared: Account
+) -> None:
+    svc, metrics = connector
+    icn = int(uuid.uuid4().int % 10**8) + 1
+    ev = ready(icn)
+    tenant = f"practice-{uuid.uuid4().hex[:6]}"
+    up = Sender(ConnectorSettings(), shared, metrics)
+    await hand_over(svc, ev, tenant, accounts=[shared], metrics=metrics)
+    assert await up(svc) == 1
+    [name] = await file_sent(svc, ev.interchange_control_number)
+    remote = mailbox(live_stack) / shared.outbound_dir / name
+    remote.unlink()  # the clearinghouse took it (and lost it: no 999 came)
+    again = ev.model_copy(update={"resend": 1})
+    await hand_over(svc, again, tenant, accounts=[shared], metrics=metrics)
+    await hand_over(svc, again, tenant, accounts=[shared], metrics=metrics)  # redelivered
+    assert await up(svc) == 1  # once
+    assert await up(svc) == 0
+    assert remote.read_bytes() == ev.x12.encode()  # the same content under the same name
+    # its claims are submitted already: no second x12.file-sent
+    assert await file_sent(svc, ev.interchange_control_number) == [name]

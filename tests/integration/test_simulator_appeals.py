@@ -11,7 +11,6 @@ import pytest
 from runtime.service import Record, Service
 from runtime.x12 import cents, segments
 from schemas.codec import encode, new_meta
-from schemas.events import RemitReceived
 from schemas.events_workqueue import AppealedLine, AppealSent
 from services.simulator.samples import Claim837 as C
 from services.simulator.samples import Line837 as L
@@ -22,9 +21,9 @@ from tests.integration.test_simulator_handlers import (
     TENANT,
     Simulator,
     clps,
-    outbox,
     recent,
-    submitted,
+    remits,
+    upload,
 )
 
 pytestmark = pytest.mark.integration
@@ -60,11 +59,9 @@ def appeal_sent(pcn: str, number: str, offset: int) -> Record:
 async def _first_answer(svc: Service, pay: PayerCycle, pcn: str, icn: int) -> list[list[str]]:
     day = recent()
     text = interchange(build_set([C(pcn, lines(day), payer_id="PPO01", filing="12")]), icn=icn)
-    await svc.process("claim.submitted", [submitted(text, pcn, icn, 0)])
+    await upload(svc, text)
     await pay(svc)
-    [remit] = [e for e in await outbox(svc) if isinstance(e, RemitReceived)]
-    assert svc.pool is not None
-    await svc.pool.execute("DELETE FROM outbox")
+    [remit] = await remits(svc)
     return clps(remit.x12)[pcn]
 
 
@@ -72,14 +69,12 @@ async def _reprocessed(svc: Service, pay: PayerCycle) -> list[list[list[str]]]:
     """Each CLP the payer cycle sends now, with its segments."""
     await pay(svc)
     out: list[list[list[str]]] = []
-    for r in [e for e in await outbox(svc) if isinstance(e, RemitReceived)]:
+    for r in await remits(svc):
         for seg in segments(r.x12)[1]:
             if seg[0] == "CLP":
                 out.append([])
             if out and seg[0] not in ("PLB", "SE"):
                 out[-1].append(seg)
-    assert svc.pool is not None
-    await svc.pool.execute("DELETE FROM outbox")
     return out
 
 
@@ -124,9 +119,8 @@ async def test_an_appeal_of_a_claim_with_nothing_to_overturn_gets_no_835(
     day = recent()
     claim = C("CAPL3", [L("99213", "120", date=day)], payer_id="PPO01", filing="12")
     text = interchange(build_set([claim]), icn=603)
-    await svc.process("claim.submitted", [submitted(text, "CAPL3", 603, 0)])
+    await upload(svc, text)
     await pay(svc)
-    assert svc.pool is not None
-    await svc.pool.execute("DELETE FROM outbox")
+    assert len(await remits(svc)) == 1  # the first answer
     await svc.process(AppealSent.TOPIC, [appeal_sent("CAPL3", "X", 0)])
     assert await _reprocessed(svc, pay) == []

@@ -11,13 +11,12 @@ import pytest
 
 from runtime.service import Service
 from runtime.x12 import cents, segments
-from schemas.events import RemitReceived
 from services.simulator.samples import Claim837 as C
 from services.simulator.samples import Line837 as L
 from services.simulator.samples import build_set, interchange
 from services.simulator.timers import PayerCycle
 from tests.integration import test_simulator_handlers as handlers_tests
-from tests.integration.test_simulator_handlers import Simulator, outbox, recent, submitted
+from tests.integration.test_simulator_handlers import Simulator, recent, remits, upload
 
 pytestmark = pytest.mark.integration
 simulator = handlers_tests.simulator  # the fixture
@@ -33,15 +32,13 @@ def lines(day: str) -> list[L]:
 
 async def _send(svc: Service, pay: PayerCycle, claim: C, icn: int) -> list[list[str]]:
     """The claim sent in its own interchange and the payer cycle run: the 835's segments
-    (one 835 expected), the outbox emptied."""
+    (one 835 expected), taken from the inbound folder."""
     text = interchange(build_set([claim]), icn=icn)
-    await svc.process("claim.submitted", [submitted(text, claim.pcn, icn, icn)])
+    await upload(svc, text)
     await pay(svc)
-    remits = [e for e in await outbox(svc) if isinstance(e, RemitReceived)]
-    assert svc.pool is not None
-    await svc.pool.execute("DELETE FROM outbox")
-    assert len(remits) <= 1
-    return segments(remits[0].x12)[1] if remits else []
+    answers = await remits(svc)
+    assert len(answers) <= 1
+    return segments(answers[0].x12)[1] if answers else []
 
 
 def _clps(segs: list[list[str]]) -> list[list[list[str]]]:
@@ -122,7 +119,7 @@ async def test_a_replacement_reverses_the_partly_paid_claim_and_pays_once_and_a_
     assert svc.pool is not None
     await svc.pool.execute("UPDATE corrections SET due_at = now()")
     await pay(svc)
-    assert [e for e in await outbox(svc) if isinstance(e, RemitReceived)] == []
+    assert await remits(svc) == []
 
 
 async def test_a_void_of_a_claim_never_paid_is_never_paid(simulator: Simulator) -> None:
