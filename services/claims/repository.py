@@ -457,25 +457,6 @@ async def due_ack_timers(conn: asyncpg.Connection) -> list[asyncpg.Record]:
     )
 
 
-async def interchange(conn: asyncpg.Connection, icn: int) -> asyncpg.Record | None:
-    return await conn.fetchrow(
-        "SELECT group_control_number, payer_id, cardinality(claim_ids) AS claims, x12"
-        " FROM interchanges WHERE interchange_control_number = $1",
-        icn,
-    )
-
-
-async def interchange_resent(conn: asyncpg.Connection, icn: int, resends: int) -> bool:
-    """Counts the ``resends``-th resend once per interchange (False: another claim did)."""
-    done = await conn.fetchval(
-        "UPDATE interchanges SET resends = $2, last_sent_at = now()"
-        " WHERE interchange_control_number = $1 AND resends < $2 RETURNING 1",
-        icn,
-        resends,
-    )
-    return done is not None
-
-
 async def due_remit_timers(conn: asyncpg.Connection, limit: int) -> list[asyncpg.Record]:
     return list(
         await conn.fetch(

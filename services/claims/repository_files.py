@@ -98,3 +98,22 @@ async def lock_all(ctx: Context, claim_ids: Sequence[str]) -> dict[str, Mapping[
                 locks.add(r)
             out[r["claim_id"]] = dict(r) if r["state"] is not None else None
     return out
+
+
+async def interchange(conn: asyncpg.Connection, icn: int) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT group_control_number, payer_id, cardinality(claim_ids) AS claims, x12"
+        " FROM interchanges WHERE interchange_control_number = $1",
+        icn,
+    )
+
+
+async def interchange_resent(conn: asyncpg.Connection, icn: int, resends: int) -> bool:
+    """Counts the ``resends``-th resend once per interchange (False: another claim did)."""
+    done = await conn.fetchval(
+        "UPDATE interchanges SET resends = $2, last_sent_at = now()"
+        " WHERE interchange_control_number = $1 AND resends < $2 RETURNING 1",
+        icn,
+        resends,
+    )
+    return done is not None

@@ -31,7 +31,7 @@ from runtime.service import Context, Service
 from runtime.x12 import X12Error
 from schemas.events import ClaimCoded
 from schemas.events_transport import X12InterchangeReady
-from services.claims import directory, partners, saga
+from services.claims import directory, partners, repository_files, saga
 from services.claims import repository as repo
 from services.claims.config import ClaimsSettings
 from services.claims.handlers import Change, apply
@@ -88,7 +88,7 @@ async def _ack_timeout(
     ctx = _ctx(svc, conn, row, "ack")
     claim_id, attempts = row["claim_id"], row["attempts"]
     icn = int(orjson.loads(row["detail"]).get("interchange", 0))
-    inter = await repo.interchange(conn, icn)
+    inter = await repository_files.interchange(conn, icn)
     detail: dict[str, Any] = {"interchange_control_number": f"{icn:09d}"}
     if inter is None or attempts >= cfg.ack_max_resends:
         note = f"no 999/277CA after {attempts} resends; a person must follow up"
@@ -103,7 +103,9 @@ async def _ack_timeout(
     note = "no 999/277CA in time; interchange sent again"
     await apply(ctx, cfg, saga.ACK_RESEND, claim_id, State.SUBMITTED, change, note=note)
     _alert(svc, "ack-timeout", claim_id, interchange=f"{icn:09d}", resend=attempts + 1)
-    if await repo.interchange_resent(conn, icn, attempts + 1):  # the first of its claims
+    if await repository_files.interchange_resent(
+        conn, icn, attempts + 1
+    ):  # the first of its claims
         again = X12InterchangeReady(
             interchange_control_number=f"{icn:09d}",
             payer_id=inter["payer_id"] or "",
