@@ -6,22 +6,19 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 from playwright.async_api import Browser
 
-from runtime.db import create_pool, migrate
-from runtime.settings import REPO_ROOT, Settings
-from tests.integration.app_world import app_env, browser, sign_in
+from runtime.settings import Settings
+from tests.integration.app_world import app_env, browser, post_ledger, sign_in, statements_ledger
 from tests.integration.browser import serving
 from tests.integration.gateway_env import Env
-from tests.integration.test_app_browser import chromium, look, sign_in_by_keyboard
+from tests.integration.test_app_browser import chromium, look, signed_in
 
 pytestmark = pytest.mark.integration
 __all__ = ["chromium"]  # the browser fixture, shared with test_app_browser.py
 
-STATEMENTS = REPO_ROOT / "services" / "statements" / "migrations"
 TODAY = dt.datetime.now(dt.UTC).date()
 
 
@@ -31,36 +28,16 @@ def noon(days_ago: int) -> dt.datetime:
 
 @pytest.fixture(scope="module")
 async def env(live_stack: Settings) -> AsyncIterator[Env]:
-    async with app_env(live_stack) as e:
-        pool = await create_pool(live_stack, e.g.statements_schema, max_size=2)
-        try:
-            await migrate(pool, e.g.statements_schema, STATEMENTS)
-            for claim_id, kind, cents, days_ago in [
-                ("C-AR-1", "charge", 30000, 2),  # $300 charged two days ago
-                ("C-AR-1", "insurance_payment", -12000, 1),  # the payer paid $120
-                ("C-AR-1", "contractual", -3000, 1),
-                ("C-AR-2", "charge", 60000, 0),  # $600 today
-            ]:
-                await post(pool, claim_id, kind, cents, noon(days_ago))
-            await post(pool, "C-AR-B", "charge", 99900, noon(0), tenant="tenant-b")
-            yield e
-        finally:
-            await pool.execute(f"DROP SCHEMA IF EXISTS {e.g.statements_schema} CASCADE")
-            await pool.close()
-
-
-async def post(
-    pool: Any, claim_id: str, kind: str, cents: int, at: dt.datetime, tenant: str = "tenant-a"
-) -> None:
-    await pool.execute(
-        "INSERT INTO ledger(tenant, guarantor_id, claim_id, kind, amount_cents, source_event, at)"
-        " VALUES ($1, 'G-AR', $2, $3, $4, 'test', $5)",
-        tenant,
-        claim_id,
-        kind,
-        cents,
-        at,
-    )
+    async with app_env(live_stack) as e, statements_ledger(live_stack, e) as pool:
+        for claim_id, kind, cents, days_ago in [
+            ("C-AR-1", "charge", 30000, 2),  # $300 charged two days ago
+            ("C-AR-1", "insurance_payment", -12000, 1),  # the payer paid $120
+            ("C-AR-1", "contractual", -3000, 1),
+            ("C-AR-2", "charge", 60000, 0),  # $600 today
+        ]:
+            await post_ledger(pool, "G-AR", claim_id, kind, cents, at=noon(days_ago))
+        await post_ledger(pool, "G-AR", "C-AR-B", "charge", 99900, tenant="tenant-b", at=noon(0))
+        yield e
 
 
 async def test_the_figures_page_draws_days_in_ar_day_by_day(env: Env) -> None:
@@ -109,13 +86,9 @@ async def test_the_kpi_api_answers_the_same_days_in_ar_over_90_days(env: Env) ->
 
 
 async def test_in_chromium_the_trend_passes_axe(env: Env, chromium: Browser) -> None:
-    async with serving(env) as base:  # type: ignore[arg-type]
-        context = await chromium.new_context(
-            bypass_csp=True, viewport={"width": 1280, "height": 900}
-        )
-        page = await context.new_page()
-        await page.goto(base + "/app/kpis?trend_days=14")
-        await sign_in_by_keyboard(page, "biller@a.example")
+    async with (
+        serving(env) as base,  # type: ignore[arg-type]
+        signed_in(chromium, base + "/app/kpis?trend_days=14", "biller@a.example") as page,
+    ):
         assert await page.locator("svg polyline").count() == 1
         await look(page, "kpis-ar-trend")
-        await context.close()
