@@ -19,7 +19,16 @@ import time
 from pathlib import Path
 
 from rcm import stack_kafka_auth as kafka_auth
-from rcm.stack_base import Paths, StackError, log, pid_alive, port_open, stop_pid
+from rcm.stack_base import (
+    EC_KEY,
+    Paths,
+    StackError,
+    log,
+    openssl_in,
+    pid_alive,
+    port_open,
+    stop_pid,
+)
 from rcm.stack_kafka import ensure_topics, kafka_up
 from rcm.stack_roles import ensure_local_roles
 from rcm.stack_sftp import sftp_down, sftp_status, sftp_up
@@ -197,22 +206,12 @@ def pg_tls(p: Paths, bindir: Path, *, running: bool) -> None:
 
 
 def _make_pg_certificates(tls: Path) -> None:
-    openssl = shutil.which("openssl")
-    if not openssl:
-        raise StackError("openssl is needed once for PostgreSQL TLS: apt-get install openssl")
-    log("creating the local PostgreSQL CA and server certificate (once)")
     tmp = tls.with_name("tls.partial")
+    run = openssl_in(tmp, "PostgreSQL TLS")
+    log("creating the local PostgreSQL CA and server certificate (once)")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-
-    def run(*args: str) -> None:
-        result = subprocess.run(
-            [openssl, *args], cwd=tmp, capture_output=True, text=True, check=False
-        )
-        if result.returncode != 0:
-            raise StackError(f"openssl {args[0]} failed: {result.stderr.strip()[-500:]}")
-
-    ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
+    ec = EC_KEY
     run("req", "-x509", *ec, "-days", "3650", "-subj", "/CN=rcm local stack CA",
         "-keyout", "ca.key", "-out", "ca.crt")  # fmt: skip
     run("req", *ec, "-subj", "/CN=localhost", "-keyout", "server.key", "-out", "server.csr")

@@ -4,9 +4,12 @@ and how a port or a process is checked and stopped."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
+import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,6 +53,25 @@ class Paths:
 
 def log(msg: str) -> None:
     print(f"[stack] {msg}", flush=True)
+
+
+EC_KEY = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
+
+
+def openssl_in(folder: Path, needed_for: str) -> Callable[..., None]:
+    """Runs ``openssl ARGS`` in ``folder``; a failure is a StackError with openssl's words."""
+    openssl = shutil.which("openssl")
+    if not openssl:
+        raise StackError(f"openssl is needed once for {needed_for}: apt-get install openssl")
+
+    def run(*args: str) -> None:
+        result = subprocess.run(
+            [openssl, *args], cwd=folder, capture_output=True, text=True, check=False
+        )
+        if result.returncode != 0:
+            raise StackError(f"openssl {args[0]} failed: {result.stderr.strip()[-500:]}")
+
+    return run
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:

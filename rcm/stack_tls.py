@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import secrets
 import shutil
-import subprocess
 from pathlib import Path
 
-from rcm.stack_base import StackError, log
+from rcm.stack_base import EC_KEY, StackError, log, openssl_in
 
 
 def core_dir(stack_dir: Path) -> Path:
@@ -27,24 +26,14 @@ def core_certificates(stack_dir: Path, ca_dir: Path) -> Path:
     out = core_dir(stack_dir)
     if (out / "client.crt").exists():
         return out
-    openssl = shutil.which("openssl")
-    if not openssl:
-        raise StackError("openssl is needed once for the CORE endpoint: apt-get install openssl")
+    tmp = out.with_name("core.partial")
+    run = openssl_in(tmp, "the CORE endpoint")
     if not (ca_dir / "ca.key").exists():
         raise StackError(f"the local stack CA is missing ({ca_dir}); run rcm stack up")
     log("creating the local CORE endpoint and client certificates (once)")
-    tmp = out.with_name("core.partial")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-
-    def run(*args: str) -> None:
-        result = subprocess.run(
-            [openssl, *args], cwd=tmp, capture_output=True, text=True, check=False
-        )
-        if result.returncode != 0:
-            raise StackError(f"openssl {args[0]} failed: {result.stderr.strip()[-500:]}")
-
-    ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
+    ec = EC_KEY
     ca = ("-CA", str(ca_dir / "ca.crt"), "-CAkey", str(ca_dir / "ca.key"))
     for name, subject, ext in (
         ("server", "/CN=localhost", "subjectAltName = DNS:localhost, IP:127.0.0.1, IP:::1\n"

@@ -13,6 +13,7 @@ import orjson
 from schemas.events_workqueue import AppealAction, AppealedLine, AppealRequested
 from services.gateway.core import AuditEntry, Gateway, event_id
 from services.gateway.intake import Actor, Conflict, Extra, nothing
+from services.gateway.outgoing import send_audited
 
 APPEALABLE = {"PAID", "PARTIALLY_PAID", "DENIED", "PATIENT_BILLED", "CLOSED"}
 CASE_COLUMNS = (
@@ -100,19 +101,19 @@ async def request(
     )
     raw = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
     answer = {"claim_id": claim_id, "action": action.value, "status": "accepted"}
-    await gw.send(
+    entry = AuditEntry(
+        actor.tenant, actor.who, f"claim.appeal.{action.value}", claim_id, claim_ids=(claim_id,)
+    )
+    await send_audited(
+        gw,
         ev,
-        tenant=actor.tenant,
+        entry,
         correlation_id=claim_id,
         ce_id=event_id(
             actor.tenant, f"appeal-{action.value}", f"{claim_id}|{claim['appeals']}", raw
         ),
-        actor=actor.who,
+        extra=extra(answer),
     )
-    entry = AuditEntry(
-        actor.tenant, actor.who, f"claim.appeal.{action.value}", claim_id, claim_ids=(claim_id,)
-    )
-    await gw.commit([Gateway.audit_write(entry), *extra(answer)])
     return answer
 
 

@@ -5,7 +5,9 @@ adjustments, the patients' payments, write-offs and refunds, each at the time it
 Days in A/R at the end of a day = total A/R then (the ledger's balance: everything posted
 up to the end of that day) / average daily charges (the charges posted in the ``period``
 days up to that day, divided by ``period``). A day with no charge in its period has no
-figure. Days are UTC days.
+figure. Days are UTC days. This is the one definition of days in A/R: the figures page's
+header is the trend's last point, and GET /v1/kpis's ``days_in_ar`` the point of its
+``as_of`` over 90 days (``at_end_of``).
 """
 
 from __future__ import annotations
@@ -67,6 +69,15 @@ def trend(
             figure = (Decimal(ar) * period / Decimal(window)).quantize(Decimal("0.1"))
         out.append(Day(day, ar, window, figure))
     return out
+
+
+async def at_end_of(
+    conn: asyncpg.Connection, g: GatewaySettings, tenant: str, day: dt.date, period: int
+) -> Day | None:
+    """Days in A/R at the end of ``day`` over ``period`` days (the trend's point for that
+    day: what GET /v1/kpis answers); None without statements beside this gateway."""
+    rows = await daily(conn, g, tenant, day)
+    return None if rows is None else trend(rows, day, 1, period)[-1]
 
 
 def chart(days: Sequence[Day]) -> dict[str, object]:

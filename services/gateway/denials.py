@@ -5,7 +5,9 @@ is recorded like an access, with whoever is known to have made it."""
 from __future__ import annotations
 
 from fastapi import Request
+from starlette.exceptions import HTTPException
 
+from services.gateway import lookups
 from services.gateway.audit_store import AuditEntry
 from services.gateway.core import Gateway
 from services.gateway.keys import Principal
@@ -41,3 +43,18 @@ async def denied(
             claim_ids=claim_ids,
         )
     )
+
+
+async def known_claim(
+    gw: Gateway, request: Request, p: Principal, claims_schema: str, claim_id: str | None
+) -> None:
+    """A claim a request names (when it names one) must be the caller's tenant's: else 404,
+    after the attempt's audit row."""
+    if claim_id is None:
+        return
+    pool = gw.pool
+    assert pool is not None
+    found = await gw.guarded(lambda: lookups.claim_exists(pool, claims_schema, p.tenant, claim_id))
+    if not found:
+        await denied(gw, request, 404, "no such claim for this tenant", p, (claim_id,))
+        raise HTTPException(404, "no such claim")

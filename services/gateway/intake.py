@@ -26,6 +26,7 @@ from schemas.events_workqueue import ClaimFixed, ClaimVoidRequested, Reentry
 from schemas.ids import claim_id_for
 from services.gateway import directory, fhir, fhir_providers
 from services.gateway.core import AuditEntry, Gateway, _Write, event_id, sha
+from services.gateway.outgoing import send_audited
 
 
 class Conflict(Exception):
@@ -242,27 +243,21 @@ async def payment(
     gw: Gateway, actor: Actor, ev: PatientPaymentReceived, extra: Extra = nothing
 ) -> dict[str, Any]:
     answer = {"payment_id": ev.payment_id, "status": "accepted"}
-    await gw.send(
+    entry = AuditEntry(
+        actor.tenant,
+        actor.who,
+        "payment.create",
+        ev.payment_id,
+        ev.guarantor_id,
+        claim_ids=(ev.claim_id,) if ev.claim_id else (),
+    )
+    await send_audited(
+        gw,
         ev,
-        tenant=actor.tenant,
+        entry,
         correlation_id=ev.claim_id or ev.payment_id,
         ce_id=event_id(actor.tenant, "payment", ev.payment_id, b""),
-        actor=actor.who,
-    )
-    await gw.commit(
-        [
-            Gateway.audit_write(
-                AuditEntry(
-                    actor.tenant,
-                    actor.who,
-                    "payment.create",
-                    ev.payment_id,
-                    ev.guarantor_id,
-                    claim_ids=(ev.claim_id,) if ev.claim_id else (),
-                )
-            ),
-            *extra(answer),
-        ]
+        extra=extra(answer),
     )
     return answer
 
@@ -453,29 +448,18 @@ async def void(
         reason=reason,
     )
     answer = {"claim_id": claim_id, "frequency_code": "8", "status": "accepted"}
-    await gw.send(
+    entry = AuditEntry(
+        actor.tenant, actor.who, "claim.void", claim_id, detail=reason[:200], claim_ids=(claim_id,)
+    )
+    await send_audited(
+        gw,
         ev,
-        tenant=actor.tenant,
+        entry,
         correlation_id=claim_id,
         ce_id=event_id(
             actor.tenant, "void", f"{claim_id}|{claim['state_since'].isoformat()}", reason.encode()
         ),
-        actor=actor.who,
-    )
-    await gw.commit(
-        [
-            Gateway.audit_write(
-                AuditEntry(
-                    actor.tenant,
-                    actor.who,
-                    "claim.void",
-                    claim_id,
-                    detail=reason[:200],
-                    claim_ids=(claim_id,),
-                )
-            ),
-            *extra(answer),
-        ]
+        extra=extra(answer),
     )
     return answer
 

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from schemas.events_ledger import LedgerCommand
 from services.gateway.core import AuditEntry, Gateway, _Write, event_id
+from services.gateway.outgoing import send_audited
 from services.gateway.users import Role
 
 #: A person's role -> the role statements' approval limits know
@@ -23,13 +24,6 @@ def limit_role(role: Role) -> str:
 async def send(
     gw: Gateway, tenant: str, actor: str, cmd: LedgerCommand, extra: Sequence[_Write] = ()
 ) -> None:
-    await gw.send(
-        cmd,
-        tenant=tenant,
-        correlation_id=cmd.claim_id or cmd.guarantor_id,
-        ce_id=event_id(tenant, "ledger", cmd.command_id, b""),
-        actor=actor,
-    )
     entry = AuditEntry(
         tenant,
         actor,
@@ -39,4 +33,11 @@ async def send(
         detail=f"{cmd.amount_cents} cents, reason {cmd.reason}",
         claim_ids=(cmd.claim_id,) if cmd.claim_id else (),
     )
-    await gw.commit([Gateway.audit_write(entry), *extra])
+    await send_audited(
+        gw,
+        cmd,
+        entry,
+        correlation_id=cmd.claim_id or cmd.guarantor_id,
+        ce_id=event_id(tenant, "ledger", cmd.command_id, b""),
+        extra=extra,
+    )

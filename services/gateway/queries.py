@@ -14,7 +14,7 @@ from typing import Any
 import asyncpg
 import orjson
 
-from services.gateway import underpayments
+from services.gateway import ar_trend, underpayments
 from services.gateway.config import GatewaySettings
 
 CLAIM_FIELDS = (
@@ -25,6 +25,8 @@ CLAIM_FIELDS = (
 CLAIM_COLUMNS = ", ".join(f"cl.{x.strip()}" for x in CLAIM_FIELDS.split(","))
 QUEUE_STATES = {"holds": "HELD", "rejections": "REJECTED", "denials": "DENIED"}
 RATE_PLACES = Decimal("0.0001")
+#: GET /v1/kpis's days in A/R: over the average daily charges of the 90 days to as_of.
+AR_PERIOD_DAYS = 90
 
 
 def _json(value: Any) -> Any:
@@ -288,20 +290,6 @@ async def _patient_paid(conn: asyncpg.Connection, g: GatewaySettings, window: Wi
     )
 
 
-async def _receivables(conn: asyncpg.Connection, c: str, tenant: str, as_of: dt.date) -> Any:
-    """Open A/R now and the charges of the 90 days to ``as_of``: days in A/R."""
-    return await conn.fetchrow(
-        "SELECT coalesce(sum(greatest(total_charge_cents - paid_cents - adjusted_cents, 0))"
-        "   FILTER (WHERE state NOT IN ('CLOSED', 'HELD', 'RECEIVED', 'ELIGIBLE')), 0)::bigint"
-        "   AS open_cents,"
-        " coalesce(sum(total_charge_cents) FILTER (WHERE date_of_service > $2::date - 90"
-        "   AND date_of_service <= $2), 0)::bigint AS charges_90"
-        f" FROM {c}.claim_v1 WHERE tenant = $1 AND total_charge_cents IS NOT NULL",
-        tenant,
-        as_of,
-    )
-
-
 async def kpis(
     conn: asyncpg.Connection,
     g: GatewaySettings,
@@ -332,20 +320,16 @@ async def kpis(
         *window,
     )
     patient_paid = await _patient_paid(conn, g, window)
-    ar = await _receivables(conn, c, tenant, as_of)
-    days_in_ar = None
-    if ar["charges_90"] > 0:
-        days_in_ar = str(
-            (Decimal(ar["open_cents"]) * 90 / Decimal(ar["charges_90"])).quantize(Decimal("0.1"))
-        )
+    ar = await ar_trend.at_end_of(conn, g, tenant, as_of, AR_PERIOD_DAYS)
+    days_in_ar = None if ar is None or ar.days_in_ar is None else str(ar.days_in_ar)
     net_den = int(money["charges"]) - int(money["adjusted"])
     return {
         "from": date_from.isoformat(),
         "to": date_to.isoformat(),
         "as_of": as_of.isoformat(),
         "days_in_ar": days_in_ar,
-        "ar_open_cents": int(ar["open_cents"]),
-        "charges_last_90_days_cents": int(ar["charges_90"]),
+        "ar_open_cents": ar.ar_cents if ar else 0,
+        "charges_last_90_days_cents": ar.charges_cents if ar else 0,
         "clean_claim_rate": _rate(counts["clean"], counts["submitted"]),
         "first_pass_resolution_rate": _rate(counts["first_pass"], counts["decided"]),
         "denial_rate": _rate(counts["denied"], counts["decided"]),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import json
 import os
 import re
@@ -16,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from runtime.db import create_pool, migrate
 from runtime.settings import REPO_ROOT, Settings
 from tests.builders import encounter
 from tests.integration.gateway_env import Env, add_claim, add_event, body, gateway_env
@@ -23,6 +25,7 @@ from tests.integration.gateway_env import Env, add_claim, add_event, body, gatew
 PASSWORD = "correct horse battery"
 LOCK_AFTER = 3
 IDLE_S = 30
+STATEMENTS = REPO_ROOT / "services" / "statements" / "migrations"
 REASON = {"code": "DX-INVALID", "message": "J02.9 is not a billable code", "fix": "code J03.90"}
 
 
@@ -106,3 +109,41 @@ async def held_claim(env: Env, encounter_id: str, **cols: Any) -> str:
     await add_event(env, claim_id, "rcm.eligibility.checked.v1", "ELIGIBLE")
     await add_event(env, claim_id, "rcm.claim.held.v1", "HELD", {"reasons": [REASON]})
     return claim_id
+
+
+@contextlib.asynccontextmanager
+async def statements_ledger(live_stack: Settings, env: Env) -> AsyncIterator[Any]:
+    """Statements' own tables (its migrations) in the gateway's statements schema, for a
+    test to post the ledger lines statements would (the gateway reads ``ledger_v1``);
+    dropped after."""
+    pool = await create_pool(live_stack, env.g.statements_schema, max_size=2)
+    try:
+        await migrate(pool, env.g.statements_schema, STATEMENTS)
+        yield pool
+    finally:
+        await pool.execute(f"DROP SCHEMA IF EXISTS {env.g.statements_schema} CASCADE")
+        await pool.close()
+
+
+async def post_ledger(
+    pool: Any,
+    guarantor_id: str,
+    claim_id: str,
+    kind: str,
+    cents: int,
+    *,
+    tenant: str = "tenant-a",
+    at: dt.datetime | None = None,
+) -> None:
+    """One ledger line as statements posts it (a charge positive, a payment or adjustment
+    negative), at ``at`` or now."""
+    await pool.execute(
+        "INSERT INTO ledger(tenant, guarantor_id, claim_id, kind, amount_cents, source_event, at)"
+        " VALUES ($1, $2, $3, $4, $5, 'test', coalesce($6, now()))",
+        tenant,
+        guarantor_id,
+        claim_id,
+        kind,
+        cents,
+        at,
+    )

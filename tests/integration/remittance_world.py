@@ -220,6 +220,26 @@ async def rows(service: Service, sql: str, *args: Any) -> list[dict[str, Any]]:
     return [dict(r) for r in await service.pool.fetch(sql, *args)]
 
 
+def partly_paid_197(n: str, *line_2: str) -> list[str]:
+    """CLAIM-<n>'s answer (CLP01 C<n>, payer claim number PAYER-<n>): 99213 paid $92 of
+    $150 (CO-45), 20610 ($160) denied CO-197 (``line_2``: more of its segments)."""
+    return clp(
+        "C" + n.replace("-", ""), "1", "310", "92", "0", f"PAYER-{n}",
+        *line("99213", "150", "92", segment("CAS", "CO", "45", "58"), allowed="92"),
+        *line("20610", "160", "0", segment("CAS", "CO", "197", "160"), *line_2),
+    )  # fmt: skip
+
+
+async def line_denied(service: Service, n: str) -> dict[str, Any]:
+    """CLAIM-<n> submitted ($310) and paid in part (``partly_paid_197``, trace TR-<n>):
+    remittance's line denial of its line 2 (``denial_id``)."""
+    await submit(service, f"CLAIM-{n}", "C" + n.replace("-", ""), 31000)
+    await remit(service, x835("92", f"TR-{n}", partly_paid_197(n)), f"TR-{n}")
+    sql = "SELECT denial_id FROM line_denial_v1 WHERE claim_id = $1"
+    [denial] = await rows(service, sql, f"CLAIM-{n}")
+    return denial
+
+
 PAID_835_CLAIM = clp(
     "C1",
     "1",

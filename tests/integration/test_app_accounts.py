@@ -10,41 +10,31 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from runtime.db import create_pool, migrate
-from runtime.settings import REPO_ROOT, Settings
+from runtime.db import create_pool
+from runtime.settings import Settings
 from schemas.events_payments import PatientPaymentReceived, PaymentMethod
-from tests.integration.app_world import app_env, audit_rows, browser, csrf_of, sign_in
+from tests.integration.app_world import (
+    app_env,
+    audit_rows,
+    browser,
+    csrf_of,
+    post_ledger,
+    sign_in,
+    statements_ledger,
+)
 from tests.integration.gateway_env import Env, read_topic
 
 pytestmark = pytest.mark.integration
 
-STATEMENTS = REPO_ROOT / "services" / "statements" / "migrations"
 GUARANTOR = "G-ACCT-1"
 
 
 @pytest.fixture(scope="module")
 async def env(live_stack: Settings) -> AsyncIterator[Env]:
-    async with app_env(live_stack) as e:
-        pool = await create_pool(live_stack, e.g.statements_schema, max_size=2)
-        try:
-            await migrate(pool, e.g.statements_schema, STATEMENTS)
-            await post(pool, "C-ACCT-1", "charge", 15000)
-            await post(pool, "C-ACCT-1", "insurance_payment", -10000)
-            yield e
-        finally:
-            await pool.execute(f"DROP SCHEMA IF EXISTS {e.g.statements_schema} CASCADE")
-            await pool.close()
-
-
-async def post(pool: object, claim_id: str, kind: str, cents: int) -> None:
-    await pool.execute(  # type: ignore[attr-defined]
-        "INSERT INTO ledger(tenant, guarantor_id, claim_id, kind, amount_cents, source_event)"
-        " VALUES ('tenant-a', $1, $2, $3, $4, 'test')",
-        GUARANTOR,
-        claim_id,
-        kind,
-        cents,
-    )
+    async with app_env(live_stack) as e, statements_ledger(live_stack, e) as pool:
+        await post_ledger(pool, GUARANTOR, "C-ACCT-1", "charge", 15000)
+        await post_ledger(pool, GUARANTOR, "C-ACCT-1", "insurance_payment", -10000)
+        yield e
 
 
 def balance(html: str) -> str:
@@ -84,7 +74,7 @@ async def test_the_desk_takes_a_check_and_the_balance_falls(env: Env) -> None:
         # What statements does with it: the payment's ledger line.
         pool = await create_pool(env.s, env.g.statements_schema, max_size=1)
         try:
-            await post(pool, "C-ACCT-1", "patient_payment", -pay.amount_cents)
+            await post_ledger(pool, GUARANTOR, "C-ACCT-1", "patient_payment", -pay.amount_cents)
         finally:
             await pool.close()
         after = await b.get(f"/app/accounts/{GUARANTOR}")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -70,6 +71,20 @@ async def sign_in_by_keyboard(page: Page, email: str) -> None:
     await page.keyboard.type(PASSWORD)
     async with page.expect_navigation():
         await page.keyboard.press("Enter")
+
+
+@asynccontextmanager
+async def signed_in(chromium: Browser, url: str, email: str) -> AsyncIterator[Page]:
+    """A fresh desktop-sized browser context at ``url``, signed in there by keyboard as
+    ``email``; closed after."""
+    context = await chromium.new_context(bypass_csp=True, viewport={"width": 1280, "height": 900})
+    try:
+        page = await context.new_page()
+        await page.goto(url)
+        await sign_in_by_keyboard(page, email)
+        yield page
+    finally:
+        await context.close()
 
 
 async def test_a_biller_signs_in_works_a_coding_hold_and_is_signed_out_when_idle(

@@ -30,7 +30,7 @@ from tests.integration.browser import serving
 from tests.integration.eligibility_world import World, enc_for, open_world, ppo
 from tests.integration.gateway_env import Env, gateway_env, read_topic
 from tests.integration.statements_world import TENANT, Feed, decision, visit
-from tests.integration.test_app_browser import chromium, look, sign_in_by_keyboard
+from tests.integration.test_app_browser import chromium, look, signed_in
 from tests.throwaway import throwaway_service
 
 pytestmark = pytest.mark.integration
@@ -87,13 +87,10 @@ async def test_the_front_desk_asks_the_payer_and_sees_the_copay(
     desk: Desk, chromium: Browser
 ) -> None:
     p = desk.patient_enc.patient  # type: ignore[attr-defined]
-    async with serving(desk.env) as base:  # type: ignore[arg-type]
-        context = await chromium.new_context(
-            bypass_csp=True, viewport={"width": 1280, "height": 900}
-        )
-        page = await context.new_page()
-        await page.goto(base + "/app/frontdesk")
-        await sign_in_by_keyboard(page, "desk@c.example")
+    async with (
+        serving(desk.env) as base,  # type: ignore[arg-type]
+        signed_in(chromium, base + "/app/frontdesk", "desk@c.example") as page,
+    ):
         assert page.url == base + "/app/frontdesk"
         await look(page, "frontdesk")
         for sel, value in (
@@ -115,17 +112,13 @@ async def test_the_front_desk_asks_the_payer_and_sees_the_copay(
         await page.wait_for_selector("#copay", timeout=10_000)  # htmx polls every second
         assert await page.inner_text("#copay") == "$25.00"
         await look(page, "frontdesk-answer")
-        await context.close()
 
 
 async def test_a_payment_at_the_desk_and_the_balance_falls(desk: Desk, chromium: Browser) -> None:
-    async with serving(desk.env) as base:  # type: ignore[arg-type]
-        context = await chromium.new_context(
-            bypass_csp=True, viewport={"width": 1280, "height": 900}
-        )
-        page = await context.new_page()
-        await page.goto(f"{base}/app/accounts/{G}")
-        await sign_in_by_keyboard(page, "desk@c.example")
+    async with (
+        serving(desk.env) as base,  # type: ignore[arg-type]
+        signed_in(chromium, f"{base}/app/accounts/{G}", "desk@c.example") as page,
+    ):
         assert await page.inner_text("#balance") == "$30.00"
         await look(page, "account")
         await type_into(page, "#amount", "20.00")
@@ -140,4 +133,3 @@ async def test_a_payment_at_the_desk_and_the_balance_falls(desk: Desk, chromium:
             await asyncio.sleep(0.25)
         assert await page.inner_text("#balance") == "$10.00"
         await look(page, "account-paid")
-        await context.close()

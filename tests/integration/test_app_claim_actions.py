@@ -17,7 +17,6 @@ from playwright.async_api import Browser
 
 from runtime.service import Service
 from runtime.settings import Settings
-from runtime.x12 import segment
 from schemas.events_ledger import LedgerCommand
 from schemas.events_workqueue import AppealRequested, ClaimFixed
 from tests.integration.app_world import (
@@ -31,17 +30,8 @@ from tests.integration.app_world import (
 )
 from tests.integration.browser import serving
 from tests.integration.gateway_env import Env, add_claim, read_topic
-from tests.integration.remittance_world import (
-    TENANT,
-    clp,
-    line,
-    remit,
-    remittance_service,
-    rows,
-    submit,
-    x835,
-)
-from tests.integration.test_app_browser import chromium, look, sign_in_by_keyboard
+from tests.integration.remittance_world import TENANT, line_denied, remittance_service
+from tests.integration.test_app_browser import chromium, look, signed_in
 
 pytestmark = pytest.mark.integration
 __all__ = ["chromium"]  # the browser fixture, shared with test_app_browser.py
@@ -83,16 +73,7 @@ async def paid_claim(env: Env, encounter_id: str) -> str:
 async def denied_claim(env: Env, svc: Service, n: str) -> dict[str, Any]:
     """CLAIM-<n> of the remittance tenant, partly paid: remittance's real line denial of
     its line 2 (CO-197), and the claim as claims shows it."""
-    await submit(svc, f"CLAIM-{n}", f"C{n}".replace("-", ""), 31000)
-    partly = clp(
-        f"C{n}".replace("-", ""), "1", "310", "92", "0", f"PAYER-{n}",
-        *line("99213", "150", "92", segment("CAS", "CO", "45", "58"), allowed="92"),
-        *line("20610", "160", "0", segment("CAS", "CO", "197", "160")),
-    )  # fmt: skip
-    await remit(svc, x835("92", f"TR-{n}", partly), f"TR-{n}")
-    [denial] = await rows(
-        svc, "SELECT denial_id FROM line_denial_v1 WHERE claim_id = $1", f"CLAIM-{n}"
-    )
+    denial = await line_denied(svc, n)
     await add_claim(env, TENANT, f"CLAIM-{n}", "PARTIALLY_PAID", payer_id="MCR01")
     await env.claims.execute(
         "UPDATE claims SET payer_claim_number = $2 WHERE claim_id = $1", f"CLAIM-{n}", f"PAYER-{n}"
@@ -264,43 +245,33 @@ async def test_in_chromium_the_money_actions_work_from_the_keyboard(
     claim_id = await paid_claim(env, "E-XFER-KB")
     await denied_claim(env, svc, "APP-KB")
     async with serving(env) as base:  # type: ignore[arg-type]
-        context = await chromium.new_context(
-            bypass_csp=True, viewport={"width": 1280, "height": 900}
-        )
-        page = await context.new_page()
-        await page.goto(f"{base}/app/claims/{claim_id}")
-        await sign_in_by_keyboard(page, "biller@a.example")
-        await look(page, "claim-paid-actions")
-        await page.focus("#to_patient")
-        await page.keyboard.press("Space")
-        await page.keyboard.press("Tab")  # past the other choice of the radio group
-        await page.keyboard.type("12.50")
-        await page.keyboard.press("Tab")
-        await page.keyboard.type("PR-1")
-        await page.get_by_role("button", name="Transfer").focus()
-        await page.keyboard.press("Enter")
-        await page.wait_for_url(f"{base}/app/claims/{claim_id}?sent=transfer")
-        assert "The transfer was sent" in await page.inner_text("[role=status]")
-        await look(page, "claim-transfer-sent")
-        await context.close()
+        async with signed_in(chromium, f"{base}/app/claims/{claim_id}", "biller@a.example") as page:
+            await look(page, "claim-paid-actions")
+            await page.focus("#to_patient")
+            await page.keyboard.press("Space")
+            await page.keyboard.press("Tab")  # past the other choice of the radio group
+            await page.keyboard.type("12.50")
+            await page.keyboard.press("Tab")
+            await page.keyboard.type("PR-1")
+            await page.get_by_role("button", name="Transfer").focus()
+            await page.keyboard.press("Enter")
+            await page.wait_for_url(f"{base}/app/claims/{claim_id}?sent=transfer")
+            assert "The transfer was sent" in await page.inner_text("[role=status]")
+            await look(page, "claim-transfer-sent")
 
-        context = await chromium.new_context(
-            bypass_csp=True, viewport={"width": 1280, "height": 900}
-        )
-        page = await context.new_page()
-        await page.goto(f"{base}/app/claims/CLAIM-APP-KB")
-        await sign_in_by_keyboard(page, "biller@r.example")
-        await page.get_by_role("button", name="Draft the appeal").focus()
-        await page.keyboard.press("Enter")
-        await page.wait_for_load_state()
-        assert "Choose at least one denied line" in await page.inner_text("#denial-error")
-        await look(page, "claim-appeal-error")
-        await page.get_by_label("Line 2 (20610)").focus()
-        await page.keyboard.press("Space")
-        await page.get_by_role("button", name="Draft the appeal").focus()
-        await page.keyboard.press("Enter")
-        await page.wait_for_url(f"{base}/app/claims/CLAIM-APP-KB?sent=appeal-draft")
-        await look(page, "claim-appeal-sent")
-        await context.close()
+        async with signed_in(
+            chromium, f"{base}/app/claims/CLAIM-APP-KB", "biller@r.example"
+        ) as page:
+            await page.get_by_role("button", name="Draft the appeal").focus()
+            await page.keyboard.press("Enter")
+            await page.wait_for_load_state()
+            assert "Choose at least one denied line" in await page.inner_text("#denial-error")
+            await look(page, "claim-appeal-error")
+            await page.get_by_label("Line 2 (20610)").focus()
+            await page.keyboard.press("Space")
+            await page.get_by_role("button", name="Draft the appeal").focus()
+            await page.keyboard.press("Enter")
+            await page.wait_for_url(f"{base}/app/claims/CLAIM-APP-KB?sent=appeal-draft")
+            await look(page, "claim-appeal-sent")
     msgs = [m.event for m in await read_topic(env, "ledger.command", 1)]
     assert [e.amount_cents for e in msgs if getattr(e, "claim_id", None) == claim_id] == [1250]

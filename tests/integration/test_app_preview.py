@@ -32,7 +32,7 @@ from tests.builders import encounter
 from tests.integration.app_world import app_env, browser, csrf_of, held_claim, sign_in
 from tests.integration.browser import free_port, serving
 from tests.integration.gateway_env import Env
-from tests.integration.test_app_browser import chromium, look, sign_in_by_keyboard
+from tests.integration.test_app_browser import chromium, look, signed_in
 
 pytestmark = pytest.mark.integration
 __all__ = ["chromium"]  # the browser fixture, shared with test_app_browser.py
@@ -206,13 +206,10 @@ async def test_in_chromium_the_preview_follows_the_keyboard(
     env, svc = world
     claim_id = await held_claim(env, "E-PREVIEW-4")
     await coded_once(svc, claim_id, "E-PREVIEW-4")
-    async with serving(env) as base:  # type: ignore[arg-type]
-        context = await chromium.new_context(
-            bypass_csp=True, viewport={"width": 1280, "height": 900}
-        )
-        page = await context.new_page()
-        await page.goto(f"{base}/app/claims/{claim_id}")
-        await sign_in_by_keyboard(page, "biller@a.example")
+    async with (
+        serving(env) as base,  # type: ignore[arg-type]
+        signed_in(chromium, f"{base}/app/claims/{claim_id}", "biller@a.example") as page,
+    ):
         await page.focus("#diagnoses")
         await page.keyboard.press("Control+A")
         await page.keyboard.type("J03.90")
@@ -231,4 +228,3 @@ async def test_in_chromium_the_preview_follows_the_keyboard(
         await page.keyboard.type("99213")
         await verdict.filter(has_text="No finding holds these codes").wait_for(timeout=15_000)
         await look(page, "claim-preview-clean")
-        await context.close()

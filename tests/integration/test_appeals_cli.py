@@ -18,19 +18,9 @@ from typer.testing import CliRunner, Result
 from rcm import cli_appeals
 from runtime.service import Service
 from runtime.settings import Settings
-from runtime.x12 import segment
 from schemas.events_workqueue import AppealRequested
 from tests.integration.gateway_env import Env, add_claim, gateway_env, read_topic
-from tests.integration.remittance_world import (
-    TENANT,
-    clp,
-    line,
-    remit,
-    remittance_service,
-    rows,
-    submit,
-    x835,
-)
+from tests.integration.remittance_world import TENANT, line_denied, remittance_service
 
 pytestmark = pytest.mark.integration
 
@@ -68,14 +58,7 @@ async def _drafted_by_claims(env: Env) -> None:
 async def test_appeals_are_drafted_sent_listed_and_their_letter_written_from_the_cli(
     svc: Service, live_stack: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    await submit(svc, "CLAIM-31", "C31", 31000)
-    partly = clp(
-        "C31", "1", "310", "92", "0", "PAYER-31",
-        *line("99213", "150", "92", segment("CAS", "CO", "45", "58"), allowed="92"),
-        *line("20610", "160", "0", segment("CAS", "CO", "197", "160")),
-    )  # fmt: skip
-    await remit(svc, x835("92", "TR-31", partly), "TR-31")
-    [work] = await rows(svc, "SELECT denial_id FROM line_denial_v1")
+    work = await line_denied(svc, "31")
     denial = str(work["denial_id"])
 
     async with gateway_env(live_stack, uuid.uuid4().hex[:10], remittance_schema=svc.schema) as env:

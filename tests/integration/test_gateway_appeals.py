@@ -13,19 +13,9 @@ import pytest
 from rcm.cli_keys import create_key
 from runtime.service import Service
 from runtime.settings import Settings
-from runtime.x12 import segment
 from schemas.events_workqueue import AppealRequested
 from tests.integration.gateway_env import add_claim, gateway_env, read_topic
-from tests.integration.remittance_world import (
-    TENANT,
-    clp,
-    line,
-    remit,
-    remittance_service,
-    rows,
-    submit,
-    x835,
-)
+from tests.integration.remittance_world import TENANT, line_denied, remittance_service
 
 pytestmark = pytest.mark.integration
 
@@ -39,14 +29,7 @@ async def svc(live_stack: Settings) -> AsyncIterator[Service]:
 async def test_an_appeal_is_drafted_from_the_claims_open_line_denials(
     svc: Service, live_stack: Settings
 ) -> None:
-    await submit(svc, "CLAIM-29", "C29", 31000)
-    partly = clp(
-        "C29", "1", "310", "92", "0", "PAYER-29",
-        *line("99213", "150", "92", segment("CAS", "CO", "45", "58"), allowed="92"),
-        *line("20610", "160", "0", segment("CAS", "CO", "197", "160")),
-    )  # fmt: skip
-    await remit(svc, x835("92", "TR-29", partly), "TR-29")
-    [work] = await rows(svc, "SELECT denial_id FROM line_denial_v1")
+    work = await line_denied(svc, "29")
 
     async with gateway_env(live_stack, uuid.uuid4().hex[:10], remittance_schema=svc.schema) as env:
         await add_claim(env, TENANT, "CLAIM-29", "CLOSED", payer_id="MCR01")

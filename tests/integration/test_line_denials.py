@@ -26,6 +26,7 @@ from tests.integration.remittance_world import (
     adjudications,
     clp,
     line,
+    partly_paid_197,
     remit,
     remittance_service,
     rows,
@@ -50,11 +51,7 @@ async def svc(live_stack: Settings) -> AsyncIterator[Service]:
 
 def _partly_paid_197() -> list[str]:
     """99213 paid 92.00; 20610 ($160) denied CO-197 (no prior authorization, M62)."""
-    return clp(
-        "C29", "1", "310", "92", "0", "PAYER-29",
-        *line("99213", "150", "92", segment("CAS", "CO", "45", "58"), allowed="92"),
-        *line("20610", "160", "0", segment("CAS", "CO", "197", "160"), segment("LQ", "HE", "M62")),
-    )  # fmt: skip
+    return partly_paid_197("29", segment("LQ", "HE", "M62"))
 
 
 async def test_a_co197_line_on_a_partly_paid_claim_is_a_work_item_in_words(svc: Service) -> None:

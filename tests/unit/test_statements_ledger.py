@@ -272,7 +272,9 @@ def _claim(
     )
 
 
-def _doc(claims: list[domain.ClaimOnStatement], unapplied: list[tuple[str, int]]) -> dict[str, Any]:
+def statement_doc(
+    claims: list[domain.ClaimOnStatement], unapplied: list[tuple[str, int]]
+) -> dict[str, Any]:
     return domain.build_statement(
         statement_id="S-C1-1",
         today=TODAY,
@@ -305,7 +307,7 @@ def test_statement_totals_equal_the_ledger(
         _claim(f"C{n}", p, TODAY - dt.timedelta(days=ages[n])) for n, p in enumerate(per_claim)
     ]
     unapplied = [("patient_payment", c) for c in credits]
-    doc = _doc(claims, unapplied)
+    doc = statement_doc(claims, unapplied)
     everything = [p for c in per_claim for p in c] + unapplied
     assert doc["balance_cents"] == sum(a for _, a in everything)
     assert doc["amount_due_cents"] == max(0, doc["balance_cents"])
@@ -340,7 +342,7 @@ def test_the_pdf_shows_what_the_patient_owes_and_why() -> None:
             ("patient_payment", -1000),
         ],
     )
-    doc = _doc([visit, second], [])
+    doc = statement_doc([visit, second], [])
     text = _pdf_text(doc)
     assert re.search(r"Amount due\s+\$60\.00", text)  # 35.00 + 25.00
     assert re.search(r"You owe for this visit\s+\$35\.00", text)
@@ -359,7 +361,7 @@ def test_the_pdf_shows_what_the_patient_owes_and_why() -> None:
 
 
 def test_the_pdf_shows_a_credit_and_nothing_due() -> None:
-    doc = _doc([], [("patient_payment", -2500)])
+    doc = statement_doc([], [("patient_payment", -2500)])
     text = _pdf_text(doc)
     assert re.search(r"Credit on your account\s+-\$25\.00", text)
     assert re.search(r"AMOUNT DUE\s+\$0\.00", text)
@@ -368,7 +370,7 @@ def test_the_pdf_shows_a_credit_and_nothing_due() -> None:
 def test_the_html_statement_escapes_what_it_shows() -> None:
     claim = _claim("C1", [("charge", 5000)])
     claim.patient_name = "Lee <script>"
-    page = render.to_html(_doc([claim], []))
+    page = render.to_html(statement_doc([claim], []))
     assert "<script>" not in page
     assert "Lee &lt;script&gt;" in page
     assert "$50.00" in page

@@ -13,18 +13,10 @@ import pytest
 from pypdf import PdfReader
 
 from services.statements import domain, render
+from tests.unit.test_statements_ledger import TODAY, statement_doc
 
 pytestmark = pytest.mark.unit
 
-TODAY = dt.date(2025, 4, 1)
-PRACTICE = domain.Practice(
-    "Example Family Practice",
-    "500 Clinic Way",
-    "Springfield, IL 62701",
-    "(555) 555-0100",
-    "weekdays",
-    "https://pay.example.test",
-)
 HEADING = "Date Service Description Charge Ins. paid Adjustments"
 ROW = re.compile(r"^\d{4}-\d{2}-\d{2} ")
 
@@ -44,16 +36,7 @@ def statement(visits: int, lines: int) -> dict[str, Any]:
         )
         for n in range(visits)
     ]
-    return domain.build_statement(
-        statement_id="S-L-1",
-        today=TODAY,
-        due_days=30,
-        collections_after_days=120,
-        practice=PRACTICE,
-        guarantor={"account": "G1", "name": "Pat Doe", "address": {}},
-        claims=claims,
-        unapplied=[],
-    )
+    return statement_doc(claims, [])
 
 
 def pages(doc: dict[str, Any]) -> list[list[str]]:

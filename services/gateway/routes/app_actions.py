@@ -96,16 +96,22 @@ def changed_since(sent: str, claim: dict[str, Any]) -> str:
     )
 
 
-async def claim_action(
-    request: Request, gw: Gw, g: Config, user: User, claim_id: str, right: Right
-) -> tuple[dict[str, list[str]], Callable[..., Response], str]:
-    """The form (CSRF checked), a re-render of the claim page with errors, and what changed."""
+async def claim_form(request: Request, user: User) -> dict[str, list[str]]:
+    """A claim page's form, its CSRF token checked."""
     try:
         form = forms.parse(await request.body(), FIX_FIELDS)
     except ValueError:
         raise PageError(422, "That form has more fields than a claim has lines.", user) from None
     if not csrf_ok(request, forms.first(form, "csrf")):
         raise PageError(403, "That form has expired or came from another site; reload it.", user)
+    return form
+
+
+async def claim_action(
+    request: Request, gw: Gw, g: Config, user: User, claim_id: str, right: Right
+) -> tuple[dict[str, list[str]], Callable[..., Response], str]:
+    """The form (CSRF checked), a re-render of the claim page with errors, and what changed."""
+    form = await claim_form(request, user)
     claim, _, enc = await load_claim(gw, g, user, claim_id)
     if right is Right.fix and claim["state"] in intake.CORRECTABLE:
         right = Right.void  # a corrected claim replaces what the payer adjudicated
@@ -125,6 +131,18 @@ def sent(claim_id: str, what: str) -> Response:
     return RedirectResponse(
         f"/app/claims/{claim_id}?sent={what}", status_code=303, headers=SECURITY_HEADERS
     )
+
+
+async def send(
+    gw: Gw, again: Callable[..., Response], claim_id: str, what: str, call: Callable[[], Any]
+) -> Response:
+    """Sends the action's command (``call``): the claim page saying it was sent, or the
+    page again with why the claim's state refused it."""
+    try:
+        await gw.guarded(call)
+    except intake.Conflict as exc:
+        return again(409, {}, str(exc))
+    return sent(claim_id, what)
 
 
 @router.post("/app/claims/{claim_id}/fix")
@@ -159,8 +177,4 @@ async def post_void(
     if not reason:
         return again(422, {"reason": "Say why the claim is voided (kept on its timeline)."})
     actor = intake.Actor(user.tenant, user.actor)
-    try:
-        await gw.guarded(lambda: intake.void(gw, actor, claim_id, reason))
-    except intake.Conflict as exc:
-        return again(409, {}, str(exc))
-    return sent(claim_id, "void")
+    return await send(gw, again, claim_id, "void", lambda: intake.void(gw, actor, claim_id, reason))

@@ -25,7 +25,7 @@ from schemas.events_ledger import REASON, LedgerAction, LedgerCommand, TransferD
 from schemas.events_workqueue import AppealAction
 from services.gateway import appeals, forms, intake, ledger_send
 from services.gateway.deps import Config, Gw
-from services.gateway.routes.app_actions import _cents, claim_action, sent
+from services.gateway.routes.app_actions import _cents, claim_action, send
 from services.gateway.routes.app_pages import ClaimId, load_claim
 from services.gateway.users import Right
 from services.gateway.web import PageError, Person
@@ -57,11 +57,10 @@ async def post_appeal(
             "note": forms.first(form, "appeal_note").strip()[:500],
         }
     actor = intake.Actor(user.tenant, user.actor)
-    try:
-        await gw.guarded(lambda: appeals.request(gw, actor, claim_id, AppealAction(action), body))
-    except intake.Conflict as exc:
-        return again(409, {}, str(exc))
-    return sent(claim_id, f"appeal-{action}")
+    return await send(
+        gw, again, claim_id, f"appeal-{action}",
+        lambda: appeals.request(gw, actor, claim_id, AppealAction(action), body),
+    )  # fmt: skip
 
 
 @router.post("/app/claims/{claim_id}/transfer")
@@ -105,5 +104,6 @@ async def post_transfer(
         at=dt.datetime.now(dt.UTC),
         note=forms.first(form, "transfer_note").strip()[:300],
     )
-    await gw.guarded(lambda: ledger_send.send(gw, user.tenant, user.actor, cmd))
-    return sent(claim_id, "transfer")
+    return await send(
+        gw, again, claim_id, "transfer", lambda: ledger_send.send(gw, user.tenant, user.actor, cmd)
+    )

@@ -2,7 +2,7 @@
 aging of the ops dashboard, as bars drawn server-side in inline SVG with their numbers in
 a table beside them (a chart a screen reader reads too), and the days in A/R of each of
 the last ``trend_days`` days as a line (``ar_trend``: total A/R / average daily charges
-over the page's ``days``)."""
+over the page's ``days``); the days in A/R in the header are the line's last point."""
 
 from __future__ import annotations
 

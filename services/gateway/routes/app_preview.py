@@ -18,13 +18,13 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 
 from schemas.events import EncounterCreated
-from services.gateway import forms, scrub_preview
+from services.gateway import scrub_preview
 from services.gateway.core import AuditEntry
 from services.gateway.deps import Config, Gw, RcmSettings
-from services.gateway.routes.app_actions import FIX_FIELDS, read_codes
+from services.gateway.routes.app_actions import claim_form, read_codes
 from services.gateway.routes.app_pages import ClaimId, load_claim
 from services.gateway.users import Right
-from services.gateway.web import PageError, Person, csrf_ok, need, render
+from services.gateway.web import Person, need, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -43,12 +43,7 @@ def _where(loc: tuple[Any, ...]) -> str:
 async def post_preview(
     request: Request, gw: Gw, g: Config, s: RcmSettings, user: Person, claim_id: ClaimId
 ) -> Response:
-    try:
-        form = forms.parse(await request.body(), FIX_FIELDS)
-    except ValueError:
-        raise PageError(422, "That form has more fields than a claim has lines.", user) from None
-    if not csrf_ok(request, forms.first(form, "csrf")):
-        raise PageError(403, "That form has expired or came from another site; reload it.", user)
+    form = await claim_form(request, user)
     _, patient_id, enc = await load_claim(gw, g, user, claim_id)
     await need(gw, user, Right.fix, claim_id)
 

@@ -19,9 +19,12 @@ KPI_DESCRIPTION = """
 KPIs of the caller's tenant over claims whose date of service is in [from, to].
 Rates are decimal strings with 4 places (null when the denominator is zero).
 
-- **days_in_ar**: open A/R ÷ average daily charges of the 90 days up to `as_of`.
-  Open A/R = Σ max(total charge − payer paid − payer adjustments (CO/OA/PI), 0) over the
-  tenant's claims that were coded and are not CLOSED or HELD (all dates of service).
+- **days_in_ar**: total A/R at the end of `as_of` (UTC) ÷ average daily gross charges of
+  the 90 days up to it (**charges_last_90_days_cents** ÷ 90), from statements' patient
+  ledger. Total A/R (**ar_open_cents**), insurance and patient = every charge less the
+  payers' and patients' payments, contractual adjustments, write-offs and refunds posted
+  by then. One decimal; null when nothing was charged in those 90 days or statements does
+  not run beside the gateway. The figures page's trend draws the same figure day by day.
 - **clean_claim_rate**: claims submitted that were never held nor rejected ÷ claims
   submitted.
 - **first_pass_resolution_rate**: claims paid (PAID or PARTIALLY_PAID) on their only

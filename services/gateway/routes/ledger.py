@@ -18,13 +18,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.exceptions import HTTPException
 
 from schemas.common import Cents
 from schemas.events_ledger import REASON, LedgerAction, LedgerCommand, TransferDirection
-from services.gateway import ledger_send, lookups
+from services.gateway import ledger_send
 from services.gateway.core import AuditEntry, Gateway
-from services.gateway.denials import denied
+from services.gateway.denials import known_claim
 from services.gateway.deps import Config, Gw, ReadKey, WorkKey, idempotent
 from services.gateway.errors import ERRORS, Json, problem
 from services.gateway.keys import Scope
@@ -98,16 +97,7 @@ class LedgerRequests(BaseModel):
 async def post_command(
     request: Request, body: LedgerCommandIn, gw: Gw, g: Config, p: WorkKey
 ) -> JSONResponse:
-    claim_id = body.claim_id
-    if claim_id is not None:
-        pool = gw.pool
-        assert pool is not None
-        found = await gw.guarded(
-            lambda: lookups.claim_exists(pool, g.claims_schema, p.tenant, claim_id)
-        )
-        if not found:
-            await denied(gw, request, 404, "no such claim for this tenant", p, (claim_id,))
-            raise HTTPException(404, "no such claim")
+    await known_claim(gw, request, p, g.claims_schema, body.claim_id)
     cmd = LedgerCommand(
         **body.model_dump(exclude={"action"}),
         action=LedgerAction(body.action),

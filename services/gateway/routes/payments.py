@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException
 
 from schemas.events_payments import PatientPaymentReceived
-from services.gateway import intake, lookups
-from services.gateway.denials import denied
+from services.gateway import intake
+from services.gateway.denials import known_claim
 from services.gateway.deps import Config, Gw, IdemKey, PaymentKey, idempotent
 from services.gateway.errors import ERRORS, problem
 from services.gateway.models import PaymentAccepted
@@ -43,16 +42,7 @@ async def post_payment(
     if too_long:
         raise intake.Invalid(too_long)
     actor = intake.Actor(p.tenant, p.key_id)
-    claim_id = ev.claim_id
-    if claim_id is not None:
-        pool = gw.pool
-        assert pool is not None
-        found = await gw.guarded(
-            lambda: lookups.claim_exists(pool, g.claims_schema, p.tenant, claim_id)
-        )
-        if not found:
-            await denied(gw, request, 404, "no such claim for this tenant", p, (claim_id,))
-            raise HTTPException(404, "no such claim")
+    await known_claim(gw, request, p, g.claims_schema, ev.claim_id)
     return await idempotent(
         gw,
         request,
