@@ -38,8 +38,8 @@ from deploy.k8s.cluster import (
 from deploy.k8s.service_manifests import service_docs
 
 MAILBOX_CLAIM = "rcm-sandbox-mailbox"
-SERVER_SECRET = "rcm-sftp-server"  # keys ssh_host_ed25519_key, authorized_keys
-CLIENT_SECRET = "rcm-connector-sftp"  # keys id_ed25519, known_hosts
+SERVER_SECRET = "rcm-sftp-server"  # noqa: S105 - a name; keys ssh_host_ed25519_key, authorized_keys
+CLIENT_SECRET = "rcm-connector-sftp"  # noqa: S105 - a name; keys id_ed25519, known_hosts
 ACCOUNT_CONFIG = "rcm-sandbox-sftp-account"  # key accounts.json
 CONNECTOR_DIR = "/etc/rcm/sftp"  # the connector's account file, key and known_hosts
 #: What each root step may do beyond an unprivileged process.
@@ -203,7 +203,11 @@ def connector_patch() -> dict[str, Any]:
                                 }
                             ],
                             "volumeMounts": [
-                                {"name": "sftp-account", "mountPath": CONNECTOR_DIR, "readOnly": True}
+                                {
+                                    "name": "sftp-account",
+                                    "mountPath": CONNECTOR_DIR,
+                                    "readOnly": True,
+                                }
                             ],
                         }
                     ],

@@ -29,7 +29,7 @@ RCM_SFTP = K8S.parent / "sftp" / "rcm-sftp"
 
 def directives(text: str) -> dict[str, str]:
     lines = [ln.split(None, 1) for ln in text.splitlines() if ln and not ln.startswith("#")]
-    return {k: v for k, v in lines}
+    return {pair[0]: pair[1] for pair in lines}
 
 
 def pod() -> dict[str, Any]:
