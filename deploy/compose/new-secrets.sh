@@ -26,11 +26,6 @@ if [ ! -e "$conn/id_ed25519" ]; then
         echo "ssh-keygen not found: put your account's private key in $conn/id_ed25519" >&2
     fi
 fi
-if command -v ssh-keygen >/dev/null 2>&1; then
-    sh "$here/../sftp/new-keys.sh" "$here/sandbox" "[sftp]:2222"
-else
-    echo "ssh-keygen not found: the sandbox profile's keys in $here/sandbox are not made" >&2
-fi
 echo "connector secrets in $conn and $here/sandbox (0600): the connector runs as uid 10001, so" \
     "\`sudo chown -R 10001 $conn $here/sandbox\` once they are filled in" >&2
 out="$here/.env"
@@ -53,3 +48,10 @@ for name in POSTGRES_PASSWORD RCM_OPS_TOKEN RCM_CLEARINGHOUSE_TOKEN RCM_STATEMEN
 done
 chmod 600 "$out"
 echo "$out: $added secrets added (mode 0600)"
+if [ ! -e "$here/../sftp/new-keys.sh" ]; then
+    echo "$here/../sftp/new-keys.sh not found: the sandbox profile's keys are not made" >&2
+elif command -v ssh-keygen >/dev/null 2>&1; then
+    sh "$here/../sftp/new-keys.sh" "$here/sandbox" "[sftp]:2222"
+else
+    echo "ssh-keygen not found: the sandbox profile's keys in $here/sandbox are not made" >&2
+fi

@@ -76,7 +76,6 @@ class Scaling:
 SCALING: dict[str, Scaling] = {
     "claims": Scaling(lag_threshold=500, cpu="500m", memory="512Mi", memory_limit="1Gi"),
     "coding": Scaling(lag_threshold=500, memory="512Mi", memory_limit="1Gi"),
-    "simulator": Scaling(lag_threshold=2000),
 }
 
 GATEWAY_RESOURCES = Scaling(cpu="500m", memory="512Mi", memory_limit="1Gi")
