@@ -160,25 +160,50 @@ def dev_account(s: Settings) -> dict[str, object]:
 
 
 def sshd_config(s: Settings) -> str:
-    base = sftp_dir(s)
+    return sshd_config_text(
+        port=s.sftp_port,
+        listen="127.0.0.1",
+        host_key=str(host_key(s)),
+        pid_file=str(sftp_dir(s) / "sshd.pid"),
+        authorized_keys=str(server_dir(s) / "etc" / "authorized_keys"),
+        user=user(s),
+        chroot=str(mailbox(s)),
+        passwords=True,
+    )
+
+
+def sshd_config_text(
+    *,
+    port: int,
+    listen: str,
+    host_key: str,
+    pid_file: str,
+    authorized_keys: str,
+    user: str,
+    chroot: str,
+    passwords: bool,
+) -> str:
+    """The one sshd_config of an SFTP-only mailbox account chrooted to ``chroot``: the
+    local stack's (above) and the deploy sandboxes' (deploy/sftp/sshd_config, written by
+    deploy/k8s/generate.py)."""
     return (
-        f"Port {s.sftp_port}\n"
-        "ListenAddress 127.0.0.1\n"
-        f"HostKey {host_key(s)}\n"
-        f"PidFile {base / 'sshd.pid'}\n"
-        f"AuthorizedKeysFile {server_dir(s) / 'etc' / 'authorized_keys'}\n"
+        f"Port {port}\n"
+        f"ListenAddress {listen}\n"
+        f"HostKey {host_key}\n"
+        f"PidFile {pid_file}\n"
+        f"AuthorizedKeysFile {authorized_keys}\n"
         "UsePAM no\n"
-        "PasswordAuthentication yes\n"
+        f"PasswordAuthentication {'yes' if passwords else 'no'}\n"
         "KbdInteractiveAuthentication no\n"
         "PermitRootLogin no\n"
-        f"AllowUsers {user(s)}\n"
+        f"AllowUsers {user}\n"
         "AllowTcpForwarding no\n"
         "AllowAgentForwarding no\n"
         "X11Forwarding no\n"
         "PermitTTY no\n"
         "LogLevel INFO\n"
         "Subsystem sftp internal-sftp\n"
-        f"ChrootDirectory {mailbox(s)}\n"
+        f"ChrootDirectory {chroot}\n"
         "ForceCommand internal-sftp\n"
     )
 

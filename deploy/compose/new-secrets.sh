@@ -8,6 +8,9 @@
 # their host key in it) and an empty account list (put your account in it: README,
 # "Clearinghouse accounts"; key_file /run/secrets/connector_key, known_hosts
 # /run/secrets/connector_known_hosts).
+# And the sandbox profile's keys (deploy/compose/sandbox/, 0600, by deploy/sftp/new-keys.sh):
+# the sftp service's host key and the connector's sandbox key, each pinned by the other
+# side (known_hosts for sftp:2222, authorized_keys).
 set -eu
 here="$(dirname "$0")"
 umask 077
@@ -23,8 +26,8 @@ if [ ! -e "$conn/id_ed25519" ]; then
         echo "ssh-keygen not found: put your account's private key in $conn/id_ed25519" >&2
     fi
 fi
-echo "connector secrets in $conn (0600): the connector runs as uid 10001, so" \
-    "\`sudo chown -R 10001 $conn\` once they are filled in" >&2
+echo "connector secrets in $conn and $here/sandbox (0600): the connector runs as uid 10001, so" \
+    "\`sudo chown -R 10001 $conn $here/sandbox\` once they are filled in" >&2
 out="$here/.env"
 [ -e "$out" ] || : > "$out"
 rand() { od -An -N24 -tx1 /dev/urandom | tr -d ' \n'; }
@@ -45,3 +48,10 @@ for name in POSTGRES_PASSWORD RCM_OPS_TOKEN RCM_CLEARINGHOUSE_TOKEN RCM_STATEMEN
 done
 chmod 600 "$out"
 echo "$out: $added secrets added (mode 0600)"
+if [ ! -e "$here/../sftp/new-keys.sh" ]; then
+    echo "$here/../sftp/new-keys.sh not found: the sandbox profile's keys are not made" >&2
+elif command -v ssh-keygen >/dev/null 2>&1; then
+    sh "$here/../sftp/new-keys.sh" "$here/sandbox" "[sftp]:2222"
+else
+    echo "ssh-keygen not found: the sandbox profile's keys in $here/sandbox are not made" >&2
+fi

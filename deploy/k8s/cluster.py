@@ -38,6 +38,19 @@ SANDBOX_ONLY = ("simulator",)
 #: with (runtime/settings.py); set yours with a kustomize patch (README).
 CLEARINGHOUSE_PLACEHOLDER = "https://core.clearinghouse.invalid/"
 
+# The sandbox's clearinghouse mailbox (deploy/k8s/sandbox_manifests.py, deploy/sftp):
+# Debian's OpenSSH as a second container of the simulator's pod, sharing the mailbox
+# volume with it. sshd listens on SFTP_PORT in the pod (no NET_BIND_SERVICE); its
+# Service, SFTP_SERVICE, on 22 as a clearinghouse's does.
+SFTP_IMAGE = "rcm-sftp:0.1.0"  # deploy/sftp/Dockerfile; override with kustomize `images:`
+SFTP_SERVICE = "rcm-sftp"
+SFTP_PORT = 2222
+SFTP_USER = "rcm"  # uid 10001, the simulator's: both write the mailbox's folders
+SFTP_ROOT = "/srv/sftp"  # the mailbox volume
+SFTP_CHROOT = f"{SFTP_ROOT}/chroot"  # what the account sees; RCM_SIMULATOR_MAILBOX_DIR
+SFTP_KEYS = "/run/sftp"  # the host key and authorized_keys, copied from their Secret
+SFTP_MAILBOX_SIZE = "2Gi"
+
 # The gateway (deploy/k8s/gateway_manifests.py): its public name (set yours with a
 # kustomize patch), the TLS certificate's Secret (cert-manager or your own), the ingress
 # controller's pod network (only its forwarded headers are believed), and the volume of
@@ -63,7 +76,6 @@ class Scaling:
 SCALING: dict[str, Scaling] = {
     "claims": Scaling(lag_threshold=500, cpu="500m", memory="512Mi", memory_limit="1Gi"),
     "coding": Scaling(lag_threshold=500, memory="512Mi", memory_limit="1Gi"),
-    "simulator": Scaling(lag_threshold=2000),
 }
 
 GATEWAY_RESOURCES = Scaling(cpu="500m", memory="512Mi", memory_limit="1Gi")

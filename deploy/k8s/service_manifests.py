@@ -75,15 +75,6 @@ def sandbox_config_patch() -> dict[str, Any]:
     }
 
 
-def sandbox_kustomization() -> dict[str, Any]:
-    return {
-        "apiVersion": "kustomize.config.k8s.io/v1beta1",
-        "kind": "Kustomization",
-        "resources": ["..", "simulator.yaml"],
-        "patches": [{"path": "config-patch.yaml"}],
-    }
-
-
 def secret_docs() -> list[dict[str, Any]]:
     """Example Secrets: replace every CHANGE-ME (or create them with your secret manager)."""
     from runtime.pgroles import SCHEMAS, owner_role, runtime_role

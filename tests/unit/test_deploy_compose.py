@@ -32,6 +32,7 @@ COMPOSE = COMPOSE_DIR / "compose.yaml"
 SPEC = REPO / "tests" / "fixtures" / "deploy" / "compose-spec.json"
 PROMETHEUS = REPO / "deploy" / "prometheus" / "prometheus.yml"
 GRAFANA = REPO / "deploy" / "grafana"
+SFTP = REPO / "deploy" / "sftp"
 # The runtime services: each serves /metrics, so Prometheus scrapes every instance.
 SERVICES = {
     "eligibility": 6101,
@@ -114,6 +115,10 @@ def test_no_secret_has_a_fallback_value_so_compose_asks_for_each() -> None:
 
 
 def test_new_secrets_writes_random_values_readable_by_the_user_only(tmp_path: Path) -> None:
+    (tmp_path / "sftp").mkdir()  # the layout of deploy/: it runs ../sftp/new-keys.sh
+    (tmp_path / "sftp" / "new-keys.sh").write_bytes((SFTP / "new-keys.sh").read_bytes())
+    tmp_path = tmp_path / "compose"
+    tmp_path.mkdir()
     script = tmp_path / "new-secrets.sh"
     script.write_bytes((COMPOSE_DIR / "new-secrets.sh").read_bytes())
     subprocess.run(["sh", str(script)], check=True, capture_output=True)
@@ -131,10 +136,20 @@ def test_new_secrets_writes_random_values_readable_by_the_user_only(tmp_path: Pa
         assert (conn / "id_ed25519").read_text().startswith("-----BEGIN OPENSSH PRIVATE KEY")
     for f in conn.iterdir():
         assert f.stat().st_mode & 0o077 == 0, f"{f.name} is readable by others"
+    sandbox = tmp_path / "sandbox"  # the sandbox profile's: each side pins the other
+    if shutil.which("ssh-keygen"):
+        host_pub = (sandbox / "ssh_host_ed25519_key.pub").read_text().split()[:2]
+        assert (sandbox / "known_hosts").read_text().split() == ["[sftp]:2222", *host_pub]
+        client_pub = (sandbox / "id_ed25519.pub").read_text()
+        assert (sandbox / "authorized_keys").read_text() == client_pub
+        assert all(f.stat().st_mode & 0o077 == 0 for f in sandbox.iterdir())
+        sandbox_key = (sandbox / "id_ed25519").read_text()
     (conn / "accounts.json").write_text('[{"name": "mine"}]')
     subprocess.run(["sh", str(script)], check=True, capture_output=True)
     assert env.read_text() == first  # never overwrites what a stack already uses
     assert (conn / "accounts.json").read_text() == '[{"name": "mine"}]'
+    if shutil.which("ssh-keygen"):
+        assert (sandbox / "id_ed25519").read_text() == sandbox_key  # kept, not replaced
 
 
 def test_the_connector_reads_its_accounts_and_keys_from_compose_secrets() -> None:
@@ -144,10 +159,11 @@ def test_the_connector_reads_its_accounts_and_keys_from_compose_secrets() -> Non
     assert svc["environment"]["RCM_CONNECTOR_ACCOUNTS_FILE"] == "/run/secrets/connector_accounts"
     assert svc["secrets"] == ["connector_accounts", "connector_key", "connector_known_hosts"]
     files = {name: doc["secrets"][name]["file"] for name in svc["secrets"]}
+    # ./connector unless RCM_CONNECTOR_SECRETS names another folder (the sandbox's)
     assert files == {
-        "connector_accounts": "./connector/accounts.json",
-        "connector_key": "./connector/id_ed25519",
-        "connector_known_hosts": "./connector/known_hosts",
+        "connector_accounts": "${RCM_CONNECTOR_SECRETS:-./connector}/accounts.json",
+        "connector_key": "${RCM_CONNECTOR_SECRETS:-./connector}/id_ed25519",
+        "connector_known_hosts": "${RCM_CONNECTOR_SECRETS:-./connector}/known_hosts",
     }
     ignored = (COMPOSE_DIR / ".gitignore").read_text().split()
     assert "connector/" in ignored  # the key never lands in git
@@ -284,8 +300,9 @@ def test_dashboard_datasources_are_provisioned() -> None:
 
 def test_the_default_is_the_production_profile_and_the_simulator_is_sandbox_only() -> None:
     services = compose()["services"]
-    assert services["simulator"]["profiles"] == ["sandbox"]
-    assert not [n for n, svc in services.items() if n != "simulator" and "profiles" in svc]
+    sandbox = ("simulator", "sftp", "sftp-mailbox")  # the simulator and its mailbox server
+    assert all(services[name]["profiles"] == ["sandbox"] for name in sandbox)
+    assert not [n for n, svc in services.items() if n not in sandbox and "profiles" in svc]
     env = services["claims"]["environment"]
     assert env["RCM_X12_USAGE"] == "${RCM_X12_USAGE:-P}"
     assert env["RCM_CLAIMS_SECONDS_PER_PAYER_DAY"] == "${RCM_CLAIMS_SECONDS_PER_PAYER_DAY:-86400}"
