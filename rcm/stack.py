@@ -31,7 +31,7 @@ from rcm.stack_base import (
 )
 from rcm.stack_kafka import ensure_topics, kafka_up
 from rcm.stack_roles import ensure_local_roles
-from rcm.stack_sftp import sftp_down, sftp_status, sftp_up
+from rcm.stack_sftp import forget_mailbox, sftp_down, sftp_status, sftp_up
 from rcm.stack_tls import core_certificates
 from runtime.settings import Settings
 
@@ -102,6 +102,8 @@ def pg_up(s: Settings) -> None:
             os.chown(d, uid.pw_uid, uid.pw_gid)
     if not (p.pg_data / "PG_VERSION").exists():
         log("initialising PostgreSQL cluster")
+        if forgot := forget_mailbox(s):  # the old database's files, numbered as the new one's
+            log(f"a new database: {forgot} files of the old one's SFTP mailbox removed")
         subprocess.run(
             as_pg_user(
                 [

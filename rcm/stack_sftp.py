@@ -55,6 +55,22 @@ def mailbox(s: Settings) -> Path:
     return server_dir(s) / "chroot"
 
 
+def forget_mailbox(s: Settings) -> int:
+    """Removes the files of the local mailbox and of the clearinghouse's archive beside
+    it: called when ``rcm stack up`` makes a new database, whose control numbers start
+    again at 1, so an 837 left from the old one would make the clearinghouse refuse the
+    new one that reuses its interchange number. Folders stay. Returns the files removed."""
+    removed = 0
+    for top in (mailbox(s), server_dir(s) / "clearinghouse"):
+        if not top.is_dir():
+            continue
+        for path in top.rglob("*"):
+            if path.is_file() or path.is_symlink():
+                path.unlink()
+                removed += 1
+    return removed
+
+
 def chroot_safe(path: Path) -> bool:
     """Is every existing folder from / down to ``path`` root's and not group- or
     world-writable (what sshd's ChrootDirectory demands)?"""
