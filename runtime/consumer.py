@@ -37,8 +37,13 @@ log = logging.getLogger("rcm.runtime")
 
 POLL_MS = 1000
 COMMIT_EVERY_S = 1.0
+#: A put-back partition is read again after this pause, doubling while it is put back
+#: again, at most PUT_BACK_MAX_S.
+PUT_BACK_S = 0.2
+PUT_BACK_MAX_S = 5.0
 
-ApplyBatch = Callable[[list[Any]], Awaitable[None]]
+#: Applies a batch; may return the topics whose records it put back (read them again).
+ApplyBatch = Callable[[list[Any]], Awaitable[set[str] | None]]
 
 
 class BatchConsumer(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -65,6 +70,8 @@ class BatchConsumer(ConsumerRebalanceListener):  # type: ignore[misc]
         self.joined = asyncio.Event()
         # Next offset to commit per partition: applied, not yet committed.
         self._applied: dict[TopicPartition, int] = {}
+        # The pause before a put-back partition is read again (doubles while put back).
+        self._put_back: dict[TopicPartition, float] = {}
 
     def _new_consumer(self) -> AIOKafkaConsumer:
         fetch_sessions.use(self.settings.kafka_fetch_sessions)
@@ -108,15 +115,40 @@ class BatchConsumer(ConsumerRebalanceListener):  # type: ignore[misc]
         while True:
             batch = await self._fetch(consumer)
             if batch:
-                await self.apply(batch)
+                put_back = await self.apply(batch) or set()
                 assigned = consumer.assignment()
+                first: dict[TopicPartition, int] = {}
                 for r in batch:
                     tp = TopicPartition(r.topic, r.partition)
-                    if tp in assigned:
+                    if r.topic in put_back:
+                        first.setdefault(tp, r.offset)
+                    elif tp in assigned:
                         self._applied[tp] = r.offset + 1
+                        self._put_back.pop(tp, None)
+                self._read_again(consumer, first)
             if self._applied and loop.time() - last_commit >= COMMIT_EVERY_S:
                 await self._commit(consumer)
                 last_commit = loop.time()
+
+    def _read_again(self, consumer: AIOKafkaConsumer, first: dict[TopicPartition, int]) -> None:
+        """The put-back partitions: back to their first record not applied, paused for a
+        while (the other topics go on meanwhile), then read again. Nothing of them is
+        marked applied, so no offset past them is committed."""
+        loop = asyncio.get_running_loop()
+        assigned = consumer.assignment()
+        for tp, offset in first.items():
+            if tp not in assigned:
+                continue
+            consumer.seek(tp, offset)
+            consumer.pause(tp)
+            wait = self._put_back.get(tp, PUT_BACK_S)
+            self._put_back[tp] = min(wait * 2, PUT_BACK_MAX_S)
+            loop.call_later(wait, self._resume, consumer, tp)
+
+    @staticmethod
+    def _resume(consumer: AIOKafkaConsumer, tp: TopicPartition) -> None:
+        if tp in consumer.assignment():
+            consumer.resume(tp)
 
     async def _fetch(self, consumer: AIOKafkaConsumer) -> list[Any]:
         """Waits for a first record, then tops the batch up for ``batch_within_s``."""

@@ -27,6 +27,15 @@ class Reject(Exception):
         self.detail = detail
 
 
+class NotYet(TimeoutError):
+    """A message that needs what another of the service's topics has not brought yet (an
+    answer before the claim it answers was indexed). Its topic's part of the batch is put
+    back, unapplied, and read again after a short pause, while the service goes on with
+    its other topics, which are what it waits for. (Retrying the whole batch in place, as
+    for an outage, would hold those topics back behind it: a consumer that waits on
+    itself.)"""
+
+
 #: Writes deferred to the end of a batch: (statement, arguments, key) each, in order.
 Deferred = list[tuple[str, tuple[Any, ...], Any]]
 

@@ -33,7 +33,7 @@ from aiokafka import AIOKafkaProducer
 from runtime import ops_web, positions, process, telemetry
 from runtime.applier import BatchApplier, BatchHook, Handler, ManyHandler, Record
 from runtime.consumer import BatchConsumer
-from runtime.context import Context, Deferred, Reject, run_deferred, timer_meta
+from runtime.context import Context, Deferred, NotYet, Reject, run_deferred, timer_meta
 from runtime.db import (
     MigrationChanged,
     create_pool,
@@ -253,14 +253,24 @@ class Service:
             batch_max=BATCH_MAX,
         )
 
-    async def _apply_consumed(self, batch: list[Any]) -> None:
+    async def _apply_consumed(self, batch: list[Any]) -> set[str]:
+        """Applies a fetched batch topic by topic; returns the topics whose part was put
+        back (:class:`NotYet`): the consumer reads them again after a pause."""
         by_topic: dict[str, list[Record]] = {}
         for m in batch:
             by_topic.setdefault(m.topic, []).append(
                 Record(m.topic, m.partition, m.offset, m.key, m.value, _headers(m.headers))
             )
+        put_back: set[str] = set()
         for topic_name, records in by_topic.items():
-            await self.process(topic_name, records)
+            try:
+                await self.process(topic_name, records)
+            except NotYet as exc:
+                log.info("%s put back until the topics it waits for are read: %s",
+                         topic_name, exc)  # fmt: skip
+                self.metrics.retries.labels(self.name, topic_name).inc()
+                put_back.add(topic_name)
+        return put_back
 
     async def process(self, topic: str, records: Sequence[Record]) -> None:
         """Applies a batch once. Retries the whole batch while the infrastructure is down."""
@@ -278,8 +288,8 @@ class Service:
                     self.outbox.wake.set()
                 self.scheduler.committed(topic)
                 return
-            except asyncio.CancelledError:
-                raise
+            except (asyncio.CancelledError, NotYet):
+                raise  # NotYet: the consumer puts the topic's records back (_apply_consumed)
             except Exception as exc:
                 if not is_transient(exc):
                     # Not any one message's fault (those are caught per message): the

@@ -21,7 +21,8 @@ from runtime.x12 import X12Error
 from schemas.common import HoldReason
 from schemas.events import AckKind, ClaimAcknowledged
 from schemas.events_transport import X12FileReceived
-from services.claims import in_flight, repository_files
+from services.claims import repository_files, sent
+from services.claims.config import ClaimsSettings
 from services.claims.x12_acks import GroupAnswer, claims_by_set, read_277ca, read_999
 
 
@@ -35,7 +36,9 @@ class AckMetrics:
         )
 
 
-async def on_file_received(ctx: Context, ev: X12FileReceived, *, metrics: AckMetrics) -> None:
+async def on_file_received(
+    ctx: Context, ev: X12FileReceived, *, cfg: ClaimsSettings, metrics: AckMetrics
+) -> None:
     if ev.kind not in ("999", "277CA"):
         return  # a 277 answers a 276: not read here yet
     try:
@@ -46,9 +49,8 @@ async def on_file_received(ctx: Context, ev: X12FileReceived, *, metrics: AckMet
     except Reject:
         metrics.files.labels(ev.kind, "unknown-interchange").inc()
         raise
-    await in_flight.wait_for_upload(
-        ctx.conn, [a.claim_id for _, a in acks], None, f"{ev.kind} {_file(ev)}"
-    )
+    # the answer proves the upload when claims has not applied its report yet
+    await sent.submit_answered(ctx, cfg, [a.claim_id for _, a in acks], None)
     traces = {}
     for row in await repository_files.traces(ctx.conn, [a.claim_id for _, a in acks]):
         traces[row["claim_id"]] = row["traceparent"]

@@ -59,7 +59,7 @@ def wire(svc: Service, cfg: ClaimsSettings) -> None:
     svc.on(X12FileSendFailed, partial(sent.on_file_send_failed, cfg=cfg))
     # the clearinghouse's 999s and 277CAs, as files: claim.acknowledged per claim
     ack_metrics = acks.AckMetrics(svc.metrics.registry)
-    svc.on(X12FileReceived, partial(acks.on_file_received, metrics=ack_metrics))
+    svc.on(X12FileReceived, partial(acks.on_file_received, cfg=cfg, metrics=ack_metrics))
     svc.before_batch(handlers.prelock)
 
 

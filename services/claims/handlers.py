@@ -34,7 +34,7 @@ from schemas.events import (
 from schemas.events_payments import ClaimBalanceZero
 from schemas.events_workqueue import AppealRequested, ClaimFixed, ClaimVoidRequested
 from schemas.ids import claim_id_for
-from services.claims import appeal_handlers, cob, directory, in_flight, saga
+from services.claims import appeal_handlers, cob, directory, saga
 from services.claims import appeal_repository as appeal_store
 from services.claims import metrics as saga_metrics
 from services.claims import repository as repo
@@ -315,8 +315,11 @@ async def on_adjudicated(ctx: Context, ev: ClaimAdjudicated, *, cfg: ClaimsSetti
         locked = await repo.lock(ctx, ev.claim_id, resolve=True)
         row = locked[1]
         if row is not None and row["state"] == State.CODED and row["payer_id"] == ev.payer_id:
-            # the payer answered what it was just sent: wait for the upload's report
-            await in_flight.wait_for_upload(ctx.conn, [locked[0]], None, "an 835")
+            # the payer answered what it was just sent: the answer proves the upload
+            from services.claims import sent  # sent builds on this module's apply
+
+            if await sent.submit_answered(ctx, cfg, [locked[0]], None):
+                locked = await repo.lock(ctx, ev.claim_id, resolve=True)
         if _early(ev, locked[1]):
             assert locked[1] is not None
             await repo.park_early_answer(ctx.conn, locked[0], ctx.meta.id, ev.model_dump_json())

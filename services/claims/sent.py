@@ -15,11 +15,12 @@ a note on each of its claims' timelines, with the reason and the next try.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from runtime.context import Context
 from schemas.events import ClaimSubmitted
 from schemas.events_transport import X12FileSendFailed, X12FileSent
-from services.claims import repository_files, saga
+from services.claims import in_flight, repository_files, saga
 from services.claims.config import ClaimsSettings
 from services.claims.handlers import Change, apply
 from services.claims.saga import State
@@ -44,11 +45,42 @@ def _claim_context(ctx: Context, claim_id: str, traceparent: str | None) -> Cont
 
 async def on_file_sent(ctx: Context, ev: X12FileSent, *, cfg: ClaimsSettings) -> None:
     icn = int(ev.interchange_control_number)
-    inter = await repository_files.interchange_of(ctx.conn, ctx.meta.tenant, icn)
-    if inter is None:
+    if not await submit_interchange(ctx, cfg, icn, file=ev.name, attempts=ev.attempts):
         log.warning("an uploaded 837 names an interchange this room never built",
                     extra={"interchange": ev.interchange_control_number})  # fmt: skip
-        return
+
+
+async def submit_answered(
+    ctx: Context, cfg: ClaimsSettings, claim_ids: Sequence[str], icn: int | None
+) -> int:
+    """An answer from the clearinghouse or the payer (a 999, a 277CA, an 835) for claims
+    still CODED, handed to the connector and not yet reported uploaded: the answer is the
+    proof that the clearinghouse has the file, so their interchange is SUBMITTED now, as
+    x12.file-sent would have done (which, when it comes, is a late step: recorded, no
+    second claim.submitted). The clearinghouse reads a file as soon as it is renamed in
+    the mailbox, which can be before claims applies the upload's report (another topic,
+    another partition). Returns the interchanges submitted so."""
+    waiting = await in_flight.awaiting_upload(ctx.conn, claim_ids, icn)
+    for tenant, inter in waiting:
+        c = ctx
+        if tenant != ctx.meta.tenant:  # a shared mailbox's answer: the claims' own tenant
+            c = ctx.service.context(
+                ctx.conn, tenant=tenant, correlation_id=f"{inter:09d}", cause=ctx.meta.id
+            )
+            c.pending, c.deferred, c.batch = ctx.pending, ctx.deferred, ctx.batch
+        await submit_interchange(c, cfg, inter, file=None, attempts=None)
+    return len(waiting)
+
+
+async def submit_interchange(
+    ctx: Context, cfg: ClaimsSettings, icn: int, *, file: str | None, attempts: int | None
+) -> bool:
+    """Each claim of the tenant's interchange ``icn`` takes the SUBMIT step (``file``:
+    the uploaded name; None when an answer proved the upload first). False: no such
+    interchange."""
+    inter = await repository_files.interchange_of(ctx.conn, ctx.meta.tenant, icn)
+    if inter is None:
+        return False
     subs = await repository_files.submissions_of(ctx.conn, icn)
     n = len(subs)
     rows = await repository_files.lock_all(ctx, [s["claim_id"] for s in subs])
@@ -62,8 +94,8 @@ async def on_file_sent(ctx: Context, ev: X12FileSent, *, cfg: ClaimsSettings) ->
             "frequency_code": freq,
             "patient_control_number": pcn,
             "claims_in_interchange": n,
-            "file": ev.name,
-            "upload_attempts": ev.attempts,
+            "file": file or "(answered before the connector reported the upload)",
+            "upload_attempts": attempts,
         }
         submitted = ClaimSubmitted(
             claim_id=claim_id,
@@ -84,6 +116,7 @@ async def on_file_sent(ctx: Context, ev: X12FileSent, *, cfg: ClaimsSettings) ->
             emit=submitted,
         )
         await apply(c, cfg, saga.SUBMIT, claim_id, current, change)
+    return True
 
 
 async def on_file_send_failed(ctx: Context, ev: X12FileSendFailed, *, cfg: ClaimsSettings) -> None:

@@ -8,8 +8,9 @@ as this room indexed them from claim.submitted.
   any CLP): the file is posted for that tenant.
 - Claims of several tenants: dead-lettered with the reason (never posted to one of them).
 - No claim known: while claim.submitted has messages this room has not applied, the
-  batch is retried (:class:`NotIndexedYet`, a ``TimeoutError``: the runtime retries it
-  with backoff); once every one is applied, dead-lettered with the reason.
+  835 is put back (:class:`NotIndexedYet`, a :class:`runtime.context.NotYet`: the runtime
+  reads it again after a pause while the room reads claim.submitted on); once every one
+  is applied, dead-lettered with the reason.
 """
 
 from __future__ import annotations
@@ -17,13 +18,14 @@ from __future__ import annotations
 from collections.abc import Collection
 
 from runtime import positions
-from runtime.context import Context, Reject
+from runtime.context import Context, NotYet, Reject
 from schemas.events import ClaimSubmitted, RemitReceived
 from services.remittance import repository as repo
 
 
-class NotIndexedYet(TimeoutError):
-    """The 835's claims are not indexed yet, and claim.submitted is not read through."""
+class NotIndexedYet(NotYet):
+    """The 835's claims are not indexed yet, and claim.submitted is not read through: the
+    835's records are put back while this room reads claim.submitted on."""
 
 
 async def routed(ctx: Context, ev: RemitReceived, pcns: Collection[str]) -> Context:

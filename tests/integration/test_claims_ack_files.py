@@ -19,7 +19,7 @@ from runtime.settings import Settings
 from runtime.x12 import Envelope, segment, transaction, wrap
 from schemas.events import ClaimAcknowledged
 from schemas.events_transport import X12FileReceived
-from services.claims import acks, in_flight
+from services.claims import acks
 from services.claims.config import ClaimsSettings
 from tests.integration.claims_world import Claims, claims_service, coded
 
@@ -135,7 +135,7 @@ async def test_an_answer_naming_an_interchange_never_sent_is_dead_lettered_and_c
     async with claims.svc.pool.acquire() as conn, conn.transaction():
         ctx = claims.svc.context(conn, tenant=claims.tenant, correlation_id="t")
         with pytest.raises(Reject) as refused:
-            await acks.on_file_received(ctx, stranger, metrics=metrics)
+            await acks.on_file_received(ctx, stranger, cfg=claims.cfg, metrics=metrics)
     assert refused.value.reason == "unknown-interchange"
     assert "a 999 answers group 777777, which this tenant never sent" in refused.value.detail
     assert metrics.files.labels("999", "unknown-interchange")._value.get() == 1
@@ -144,10 +144,14 @@ async def test_an_answer_naming_an_interchange_never_sent_is_dead_lettered_and_c
     assert await claims.outbox("claim.acknowledged") == []
 
 
-async def test_an_answer_that_overtakes_its_upload_report_waits_for_it(claims: Claims) -> None:
+async def test_an_answer_that_overtakes_its_upload_report_proves_the_upload(
+    claims: Claims,
+) -> None:
     """The clearinghouse reads an 837 once it is renamed in the mailbox, which can be
-    before claims applies the upload's x12.file-sent: its 277CA waits (the batch is
-    retried) and is read once the claims are SUBMITTED; nothing is an anomaly."""
+    before claims applies the upload's x12.file-sent: its 277CA proves the upload, so the
+    claims are SUBMITTED then and read at once (never a retried batch that would hold the
+    report back behind it); the report, when it comes, is a late note: no second
+    claim.submitted, no anomaly."""
     good, bad = coded(31), coded(32)
     await claims.send(good, bad)
     await claims.send_batches(uploaded=False)  # handed to the connector, not reported yet
@@ -156,17 +160,15 @@ async def test_an_answer_that_overtakes_its_upload_report_waits_for_it(claims: C
         answer_277ca(f"{icn:09d}", good.patient_control_number, bad.patient_control_number),
         "277CA",
     )
-    metrics = acks.AckMetrics(CollectorRegistry())
-    assert claims.svc.pool is not None
-    async with claims.svc.pool.acquire() as conn, conn.transaction():
-        ctx = claims.svc.context(conn, tenant=claims.tenant, correlation_id="t")
-        with pytest.raises(in_flight.NotSentYet):
-            await acks.on_file_received(ctx, early, metrics=metrics)
-    assert (await claims.state(good.claim_id))["state"] == "CODED"
-    await claims.uploaded()  # x12.file-sent applied: SUBMITTED
-    await claims.send(early)  # the retried batch
+    await claims.send(early)
     await acknowledged(claims)
     assert (await claims.state(good.claim_id))["state"] == "ACCEPTED"
     assert (await claims.state(bad.claim_id))["state"] == "REJECTED"
+    first = await claims.submitted(uploaded=False)
+    assert sorted(s.claim_id for s in first) == sorted([good.claim_id, bad.claim_id])
+    await claims.uploaded()  # the report comes after all
+    assert len(await claims.submitted(uploaded=False)) == 2  # not sent again
+    assert (await claims.state(good.claim_id))["state"] == "ACCEPTED"
     kinds = [t["kind"] for c in (good, bad) for t in await claims.timeline(c.claim_id)]
     assert "anomaly" not in kinds
+    assert "late" in kinds  # the report, recorded after the answer

@@ -14,7 +14,6 @@ import pytest
 from runtime.settings import Settings
 from schemas.events import AdjudicationStatus
 from schemas.events_transport import X12FileSendFailed, X12FileSent, X12InterchangeReady
-from services.claims import handlers, in_flight
 from services.claims.config import ClaimsSettings
 from tests.integration.claims_world import Claims, adjudicated, claims_service, clm, coded
 
@@ -107,19 +106,18 @@ async def test_a_failed_upload_shows_its_reason_on_each_claims_timeline(claims: 
     assert await claims.submitted(uploaded=False) == []
 
 
-async def test_an_835_that_overtakes_the_upload_report_waits_for_it(claims: Claims) -> None:
-    """The payer answered the 837 before claims applied its x12.file-sent: the 835's
-    claim.adjudicated waits (retried) instead of being an impossible step in CODED."""
+async def test_an_835_that_overtakes_the_upload_report_proves_the_upload(claims: Claims) -> None:
+    """The payer answered the 837 before claims applied its x12.file-sent: the 835 proves
+    the upload, so the claim is SUBMITTED and paid at once (not an impossible step in
+    CODED, not a retried batch), and the report, when it comes, sends nothing again."""
     one = coded(5)
     await claims.send(one)
     await claims.send_batches(uploaded=False)
     paid = adjudicated(one, AdjudicationStatus.paid, paid=one.total_charge_cents)
-    assert claims.svc.pool is not None
-    async with claims.svc.pool.acquire() as conn, conn.transaction():
-        ctx = claims.svc.context(conn, tenant=claims.tenant, correlation_id=one.claim_id)
-        with pytest.raises(in_flight.NotSentYet):
-            await handlers.on_adjudicated(ctx, paid, cfg=claims.cfg)
+    await claims.send(paid)
+    assert (await claims.state(one.claim_id))["state"] in ("PAID", "CLOSED")
+    assert [s.claim_id for s in await claims.submitted(uploaded=False)] == [one.claim_id]
     await claims.uploaded()
-    await claims.send(paid)  # the retried batch
+    assert len(await claims.submitted(uploaded=False)) == 1
     assert (await claims.state(one.claim_id))["state"] in ("PAID", "CLOSED")
     assert "anomaly" not in [t["kind"] for t in await claims.timeline(one.claim_id)]

@@ -166,3 +166,53 @@ async def test_members_share_partitions_with_each_topic_split_alike(live_stack: 
     finally:
         for t in tasks:
             await _stop(t)
+
+
+async def test_a_topic_put_back_waits_while_the_topic_it_needs_goes_on(
+    live_stack: Settings,
+) -> None:
+    """Answers that arrive before what they answer (an 835 before its claim.submitted)
+    are put back, not retried in place: the consumer goes on reading the other topic, then
+    reads the answers again, each once, and commits both topics to their ends. (Retrying
+    in place, the answers' batch held the other topic back behind it: the claims service
+    stood still in a benchmark until a ten-minute bound ran out.)"""
+    suffix = uuid.uuid4().hex[:6]
+    answers, claims = f"consumertest.answers.{suffix}", f"consumertest.claims.{suffix}"
+    group = f"rcm-consumertest-{suffix}"
+    await _topics(live_stack, answers, claims, partitions=1)
+    await _produce(live_stack, answers, {0: 5})  # the answers first: they come first
+    indexed: set[str] = set()
+    answered: list[str] = []
+    put_back = 0
+
+    async def apply(batch: list[Any]) -> set[str]:
+        nonlocal put_back
+        waiting = set()
+        for r in batch:
+            if r.topic == claims:
+                indexed.add(r.value.decode())
+        for r in batch:
+            if r.topic == answers and r.value.decode() not in indexed:  # not read yet
+                waiting.add(answers)  # put back
+        if waiting:
+            put_back += 1
+        else:
+            answered.extend(r.value.decode() for r in batch if r.topic == answers)
+        return waiting
+
+    c = BatchConsumer(live_stack, group=group, topics=[answers, claims], apply=apply, batch_max=50)
+    task = asyncio.ensure_future(c.run())
+    try:
+        await _until(lambda: put_back > 0)  # the answers wait: their claims are not there
+        await _produce(live_stack, claims, {0: 5})
+        await _until(lambda: len(answered) == 5)
+        await asyncio.sleep(1.5)  # a commit interval: nothing read twice meanwhile
+    finally:
+        await _stop(task)
+    assert answered == [f"0:{i}" for i in range(5)]  # each once, in order
+    assert indexed == {f"0:{i}" for i in range(5)}
+    committed = {
+        t: (await _committed(live_stack, group, [TopicPartition(t, 0)]))[0]
+        for t in (answers, claims)
+    }
+    assert committed == {answers: 5, claims: 5}
