@@ -211,10 +211,14 @@ async def on_encounter(ctx: Context, ev: EncounterCreated, *, cfg: ClaimsSetting
     fields = {
         "encounter_id": ev.encounter_id,
         "date_of_service": ev.date_of_service,
-        "coverages": orjson.dumps([c.model_dump(mode="json") for c in ev.coverages]).decode(),
         "rendering_npi": ev.rendering_provider.npi,
     }
-    change = Change(fields, payer_id=_primary_payer(ev), date_of_service=ev.date_of_service)
+    # recorded even when the encounter comes after the claim's eligibility.checked or
+    # claim.coded (another topic, fetched first): without them no next payer is billed
+    facts = {"coverages": orjson.dumps([c.model_dump(mode="json") for c in ev.coverages]).decode()}
+    change = Change(
+        fields, facts=facts, payer_id=_primary_payer(ev), date_of_service=ev.date_of_service
+    )
     await apply_event(ctx, cfg, claim_id_for(ctx.meta.tenant, ev.encounter_id), ev, change)
 
 

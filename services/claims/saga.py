@@ -183,8 +183,10 @@ APPEALABLE = ADJUDICATED_PAID | _s(DE)
 # fmt: off
 STEPS: tuple[Step, ...] = (
     # the claim takes shape: encounter, eligibility (271), coding; a hold stops it
+    # a claim that got here first still gets the filing clock and the payers to bill after
+    # the first (its coverages: the encounter is their only source)
     Step(Kind.ENCOUNTER, E, EncounterCreated.TYPE, _s(None), R,
-         effects=(FILING_CLOCK,), late=(FILING_CLOCK,)),  # a claim held first gets it too
+         effects=(FILING_CLOCK, RECORD), late=(FILING_CLOCK, RECORD)),
     Step(Kind.ELIGIBLE, E, EligibilityChecked.TYPE, _s(None, R), EL),
     Step(Kind.HELD, E, ClaimHeld.TYPE, _s(None, R, EL, CO, HE), HE),
     Step(Kind.CODED, E, ClaimCoded.TYPE, _s(None, R, EL, HE), CO),

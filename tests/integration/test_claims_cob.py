@@ -106,6 +106,38 @@ def answer(
     )
 
 
+async def test_an_encounter_read_after_its_claim_was_coded_still_names_the_next_payer(
+    claims: Claims,
+) -> None:
+    """claims reads encounter.created and claim.coded from different topics: when the
+    encounter comes last (it is then late), its coverages are still kept, so Medicare's
+    answer still sends the claim on to Medigap (before, the patient was never billed to
+    the secondary and the claim stayed PAID)."""
+    enc_id = "E-COB-LATE"
+    claim = f.claim(
+        9,
+        claim_id=claim_id_for(TENANT, enc_id),
+        encounter_id=enc_id,
+        patient_control_number="PCNCOB9",
+        payer_id="MCR01",
+        coverage=MEDICARE,
+        date_of_service=DOS,
+        lines=[f.line(1, procedure_code="99214", charge_cents=18000, service_date=DOS)],
+    )
+    await claims.send(claim)
+    await claims.send(
+        encounter(encounter_id=enc_id, coverages=[MEDICARE, MEDIGAP], date_of_service=DOS)
+    )
+    await claims.send_batches()
+    await claims.send(ack(claim, AckKind.ack_277ca, True))
+    primary = answer(claim, "MCR01", paid=10400, pr=2600)
+    await claims.svc.process(primary.TOPIC, [claims.record(primary)])
+    await claims.send_batches()
+    assert [s.payer_id for s in await claims.submitted()] == ["MCR01", "MGP01"]
+    row = await claims.state(claim.claim_id)
+    assert (row["state"], row["payer_id"], row["cob_level"]) == ("SUBMITTED", "MGP01", 2)
+
+
 async def test_after_medicare_pays_the_claim_goes_to_medigap_with_medicares_answer(
     claims: Claims, tmp_path: Path
 ) -> None:
