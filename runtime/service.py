@@ -254,15 +254,22 @@ class Service:
         )
 
     async def _apply_consumed(self, batch: list[Any]) -> set[str]:
-        """Applies a fetched batch topic by topic; returns the topics whose part was put
-        back (:class:`NotYet`): the consumer reads them again after a pause."""
+        """Applies a fetched batch topic by topic, the topic whose first record is oldest
+        (broker timestamp) first, not in the order the fetch returned the partitions: an
+        event is produced after what caused it committed, so a batch holding both (claims:
+        an encounter.created and the eligibility.checked it caused) applies the cause
+        first. Returns the topics whose part was put back (:class:`NotYet`): the consumer
+        reads them again after a pause."""
         by_topic: dict[str, list[Record]] = {}
+        first: dict[str, int] = {}
         for m in batch:
             by_topic.setdefault(m.topic, []).append(
                 Record(m.topic, m.partition, m.offset, m.key, m.value, _headers(m.headers))
             )
+            first[m.topic] = min(first.get(m.topic, m.timestamp), m.timestamp)
         put_back: set[str] = set()
-        for topic_name, records in by_topic.items():
+        for topic_name in sorted(by_topic, key=first.__getitem__):
+            records = by_topic[topic_name]
             try:
                 await self.process(topic_name, records)
             except NotYet as exc:
