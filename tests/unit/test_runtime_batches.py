@@ -72,7 +72,7 @@ def _service() -> tuple[Service, list[tuple[str, str]], FakeConnection]:
     svc.on(EncounterCreated, on(EFFECT), topic=EFFECT)
     svc.on(EncounterCreated, on(CAUSE), topic=CAUSE)
     conn = FakeConnection()
-    svc.pool = Pool(conn)  # type: ignore[assignment]
+    svc.pool = Pool(conn)
     svc.outbox.wake = CountingEvent()
     svc.ready.set()
     return svc, seen, conn
