@@ -11,7 +11,6 @@ from typing import Any
 
 import asyncpg
 
-from runtime import positions
 from runtime.service import Context
 from runtime.x12 import X12Error
 from schemas.events import ClaimSubmitted, RemitReceived
@@ -261,7 +260,6 @@ class _Run:
     waiting: int = 0
     queued: int = 0
     ends: list[int] | None = None  # claim.submitted's ends, once a CLP matched nothing
-    looked_alike: bool = False
 
 
 async def _post_remit(ctx: Context, payer_id: str, remit_id: int, stream: ClaimStream) -> None:
@@ -295,18 +293,12 @@ async def _post_chunk(
     conn, tenant = ctx.conn, ctx.meta.tenant
     clps = [clp for _, clp, _ in chunk]
     matches = await match_claims(conn, tenant, payer_id, clps, [False] * len(clps))
-    # A CLP no claim we know is named by: patient, date and charge may decide at once if
-    # every claim.submitted the topic holds now is applied; else the CLP waits (rematch).
+    # A CLP no claim we know is named by waits (rematch): its own claim may not be
+    # published yet (matching.LOOK_ALIKE_AFTER_S); the claim.submitted ends now are kept
+    # with the 835, so patient, date and charge decide only once those are applied.
     unknown = [i for i, m in enumerate(matches) if m.claim_id is None]
     if unknown and run.ends is None:
         run.ends = await ctx.service.topic_ends(ClaimSubmitted.TOPIC)
-        run.looked_alike = await positions.read_through(conn, ClaimSubmitted.TOPIC, run.ends)
-    if unknown and run.looked_alike:
-        again = await match_claims(
-            conn, tenant, payer_id, [clps[i] for i in unknown], [True] * len(unknown)
-        )
-        for i, m in zip(unknown, again, strict=True):
-            matches[i] = m
     items: list[Matched] = []
     waiting: list[tuple[int, RemitClaim, Match]] = []
     occurrence: dict[int, int] = {}
@@ -319,7 +311,7 @@ async def _post_chunk(
     posted, duplicates = await post_claims(ctx, remit_id, payer_id, items)
     if waiting:
         run.queued += await repo.queue_unmatched(
-            conn, tenant, payer_id, remit_id, waiting, occurrence, looked_alike=run.looked_alike
+            conn, tenant, payer_id, remit_id, waiting, occurrence, looked_alike=False
         )
     run.claims += len(chunk)
     run.posted += posted

@@ -344,10 +344,13 @@ async def lock_waiting(conn: asyncpg.Connection, ids: list[int]) -> list[asyncpg
     return rows
 
 
-async def waiting_to_rematch(conn: asyncpg.Connection, topic: str) -> list[asyncpg.Record]:
+async def waiting_to_rematch(
+    conn: asyncpg.Connection, topic: str, look_alike_after_s: float
+) -> list[asyncpg.Record]:
     """Up to 500 waiting CLPs that may match now, locked (others' locks skipped): those
     whose CLP01 became known, and those not yet tried by look-alike whose 835's
-    claim.submitted (``topic``) are all applied (``may_fallback``)."""
+    claim.submitted (``topic``) are all applied and that have waited
+    ``look_alike_after_s`` (``may_fallback``)."""
     # Each rule is its own condition on its own index: one EXISTS on "this OR that"
     # read every claim of the tenant for each waiting CLP, and with thousands waiting
     # it ran past a minute (docs/performance.md, seventh session). Whether an 835's
@@ -358,13 +361,16 @@ async def waiting_to_rematch(conn: asyncpg.Connection, topic: str) -> list[async
         " FROM unmatched WHERE resolved_at IS NULL AND looked_alike_at IS NULL)"
         " AND read_through($1, r.submitted_ends))"
         " SELECT u.id, u.tenant, u.remit_id, u.claim_index, u.payer_id, u.occurrence,"
-        " u.looked_alike_at IS NULL AND u.remit_id IN (SELECT id FROM ready) AS may_fallback"
+        " u.looked_alike_at IS NULL AND u.remit_id IN (SELECT id FROM ready)"
+        " AND u.received_at < now() - make_interval(secs => $2) AS may_fallback"
         " FROM unmatched u WHERE u.resolved_at IS NULL AND (EXISTS (SELECT 1"
         " FROM submitted_claims s WHERE s.tenant = u.tenant"
         " AND s.patient_control_number = u.patient_control_number)"
-        " OR (u.looked_alike_at IS NULL AND u.remit_id IN (SELECT id FROM ready)))"
+        " OR (u.looked_alike_at IS NULL AND u.remit_id IN (SELECT id FROM ready)"
+        " AND u.received_at < now() - make_interval(secs => $2)))"
         " ORDER BY u.id LIMIT 500 FOR UPDATE OF u SKIP LOCKED",
         topic,
+        look_alike_after_s,
     )
     return rows
 

@@ -13,6 +13,7 @@ from runtime.service import Service
 from runtime.settings import Settings
 from runtime.x12 import segment
 from services.remittance import handlers, timers
+from services.remittance.domain.matching import LOOK_ALIKE_AFTER_S
 from services.remittance.x12_835.reader import ClaimStream
 from tests.integration.remittance_world import (
     PAYER,
@@ -226,6 +227,14 @@ async def test_a_payment_two_claims_look_like_goes_to_a_person_once_both_are_kno
     assert item["looked_alike_at"] is None
 
     await consume(svc, lagging)
+    assert await timers.rematch(svc) == 0  # both known, but it has not waited yet
+    [item] = await rows(svc, "SELECT reason, looked_alike_at FROM unmatched")
+    assert (item["looked_alike_at"], "waiting for its claim" in item["reason"]) == (None, True)
+    assert svc.pool is not None
+    await svc.pool.execute(
+        "UPDATE unmatched SET received_at = now() - make_interval(secs => $1 + 1)",
+        LOOK_ALIKE_AFTER_S,
+    )
     assert await timers.rematch(svc) == 0
     [item] = await rows(svc, "SELECT reason, looked_alike_at, resolved_at FROM unmatched")
     assert item["reason"] == "2 claims match the patient, date and amount"
@@ -246,14 +255,25 @@ async def test_a_payment_two_claims_look_like_goes_to_a_person_once_both_are_kno
     assert tried == []
 
 
-async def test_a_mangled_clp01_is_matched_by_patient_date_and_amount_at_once_when_caught_up(
+async def test_a_mangled_clp01_is_matched_by_patient_date_and_amount_after_its_wait(
     svc: Service,
 ) -> None:
+    """Caught up or not, a CLP01 naming no claim waits before a look-alike may take its
+    payment: the payer can answer from the mailbox before claims has published the
+    claim's claim.submitted. After the wait, patient, date and charge decide."""
     await submit(svc, "CLAIM-4", "C4", 7500, name=("O'NEIL", "Pat"))
     by_patient = clp(
         "??", "1", "75", "75", "", "PCN-4", *line("99213", "75", "75"), name=("ONEIL", "PATRICIA")
     )
     await remit(svc, x835("75", "TR-3", by_patient), "TR-3")
+    assert await rows(svc, "SELECT * FROM claim_postings") == []
+    assert await timers.rematch(svc) == 0  # not before its wait
+    assert svc.pool is not None
+    await svc.pool.execute(
+        "UPDATE unmatched SET received_at = now() - make_interval(secs => $1 + 1)",
+        LOOK_ALIKE_AFTER_S,
+    )
+    assert await timers.rematch(svc) == 1
     [posting] = await rows(svc, "SELECT claim_id, matched_by FROM claim_postings")
     assert (posting["claim_id"], posting["matched_by"]) == ("CLAIM-4", "patient_date_amount")
-    assert await rows(svc, "SELECT * FROM unmatched") == []
+    assert await rows(svc, "SELECT * FROM unmatched WHERE resolved_at IS NULL") == []

@@ -97,8 +97,17 @@ class Match(NamedTuple):
 
 WAITING_FOR_CLAIM = (
     "unknown patient control number; waiting for its claim: patient, date and amount may"
-    " match it once every claim submitted before this 835 is indexed"
+    " match it once every claim submitted before this 835 is indexed and it has waited"
+    " 10 minutes"
 )
+
+#: A CLP whose CLP01 names no claim is matched by patient, date and charge only after it
+#: has waited this long (and every claim.submitted published before its 835 is applied):
+#: the clearinghouse reads an 837 from the mailbox, so its payer can answer before claims
+#: has published that claim's claim.submitted (claims lagging in a burst, or down), and a
+#: look-alike (another visit of the patient that day for the same charge) would take the
+#: payment. Its own claim, once published, matches it by CLP01 at once (on_submitted).
+LOOK_ALIKE_AFTER_S = 600.0
 
 
 def match(
