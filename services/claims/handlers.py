@@ -453,7 +453,17 @@ async def on_fixed(ctx: Context, ev: ClaimFixed, *, cfg: ClaimsSettings) -> None
 
 async def on_balance_zero(ctx: Context, ev: ClaimBalanceZero, *, cfg: ClaimsSettings) -> None:
     detail = {"closed_by": ev.closed_by, "at": ev.at.isoformat()}
-    await apply_event(ctx, cfg, ev.claim_id, ev, Change(detail=detail), resolve=True)
+    locked = None
+    if ev.closed_by == "insurance":
+        # a payer's payment closed it: if claims has not applied that claim's upload
+        # report yet (the payer answered from the mailbox first), the payment proves it
+        from services.claims import sent  # sent builds on this module's apply
+
+        locked = await repo.lock(ctx, ev.claim_id, resolve=True)
+        coded = locked[1] is not None and locked[1]["state"] == State.CODED
+        if coded and await sent.submit_answered(ctx, cfg, [locked[0]], None):
+            locked = await repo.lock(ctx, ev.claim_id, resolve=True)
+    await apply_event(ctx, cfg, ev.claim_id, ev, Change(detail=detail), resolve=True, locked=locked)
 
 
 async def request_void(ctx: Context, cfg: ClaimsSettings, claim_id: str, reason: str) -> bool:

@@ -7,12 +7,14 @@ the connector's reason; the claim stays CODED."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import AsyncIterator
 
 import pytest
 
 from runtime.settings import Settings
 from schemas.events import AdjudicationStatus
+from schemas.events_payments import ClaimBalanceZero
 from schemas.events_transport import X12FileSendFailed, X12FileSent, X12InterchangeReady
 from services.claims.config import ClaimsSettings
 from tests.integration.claims_world import Claims, adjudicated, claims_service, clm, coded
@@ -120,4 +122,24 @@ async def test_an_835_that_overtakes_the_upload_report_proves_the_upload(claims:
     await claims.uploaded()
     assert len(await claims.submitted(uploaded=False)) == 1
     assert (await claims.state(one.claim_id))["state"] in ("PAID", "CLOSED")
+    assert "anomaly" not in [t["kind"] for t in await claims.timeline(one.claim_id)]
+
+
+async def test_a_payers_balance_zero_before_the_upload_report_closes_the_claim(
+    claims: Claims,
+) -> None:
+    """Statements read the payer's 835 and closed the balance before claims applied the
+    upload report (seen in a benchmark: a secondary claim stayed PAID for ever, its
+    balance_zero an impossible step in CODED). The payment proves the upload: the claim
+    is SUBMITTED, then CLOSED; the report that follows sends nothing again."""
+    one = coded(6)
+    await claims.send(one)
+    await claims.send_batches(uploaded=False)
+    zero = ClaimBalanceZero(
+        claim_id=one.claim_id, guarantor_id="G1", closed_by="insurance", at=dt.datetime.now(dt.UTC)
+    )
+    await claims.send(zero)
+    assert (await claims.state(one.claim_id))["state"] == "CLOSED"
+    await claims.uploaded()
+    assert [s.claim_id for s in await claims.submitted(uploaded=False)] == [one.claim_id]
     assert "anomaly" not in [t["kind"] for t in await claims.timeline(one.claim_id)]
