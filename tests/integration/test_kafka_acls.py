@@ -109,7 +109,7 @@ async def test_a_service_cannot_write_a_topic_it_does_not_own(secured: Settings)
 
 
 async def test_a_service_cannot_read_a_topic_it_does_not_consume(secured: Settings) -> None:
-    await produce(user(secured, "simulator"), "remit.received", b"an 835 with PHI")
+    await produce(user(secured, "connector"), "remit.received", b"an 835 with PHI")
     with pytest.raises(TopicAuthorizationFailedError):
         await consume(user(secured, "claims"), "remit.received", "rcm-claims")
     with pytest.raises(GroupAuthorizationFailedError):  # nor in another service's group
