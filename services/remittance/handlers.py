@@ -311,7 +311,7 @@ async def _post_chunk(
     posted, duplicates = await post_claims(ctx, remit_id, payer_id, items)
     if waiting:
         run.queued += await repo.queue_unmatched(
-            conn, tenant, payer_id, remit_id, waiting, occurrence, looked_alike=False
+            conn, tenant, payer_id, remit_id, waiting, occurrence
         )
     run.claims += len(chunk)
     run.posted += posted

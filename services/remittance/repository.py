@@ -272,22 +272,19 @@ async def queue_unmatched(
     remit_id: int,
     waiting: Sequence[tuple[int, RemitClaim, Match]],
     occurrence: Mapping[int, int] | Sequence[int],
-    *,
-    looked_alike: bool,
 ) -> int:
     """Queues (index in the remit, CLP, why it did not match) once per file key; returns
-    how many are new. ``looked_alike``: patient, date and charge were tried already."""
+    how many are new. Patient, date and charge are tried later (waiting_to_rematch)."""
     rows = await conn.fetch(
-        "INSERT INTO unmatched(tenant, payer_id, remit_id, looked_alike_at, trace_number,"
+        "INSERT INTO unmatched(tenant, payer_id, remit_id, trace_number,"
         " patient_control_number, payer_claim_number, status_code, occurrence, amount_cents,"
         " charge_cents, reason, claim_index, patient_key, service_date)"
-        " SELECT $1, $2, $3, CASE WHEN $4 THEN now() END, * FROM unnest($5::text[],"
-        " $6::text[], $7::text[], $8::text[], $9::int[], $10::bigint[], $11::bigint[],"
-        " $12::text[], $13::int[], $14::text[], $15::date[]) ON CONFLICT DO NOTHING RETURNING id",
+        " SELECT $1, $2, $3, * FROM unnest($4::text[],"
+        " $5::text[], $6::text[], $7::text[], $8::int[], $9::bigint[], $10::bigint[],"
+        " $11::text[], $12::int[], $13::text[], $14::date[]) ON CONFLICT DO NOTHING RETURNING id",
         tenant,
         payer_id,
         remit_id,
-        looked_alike,
         [c.trace_number for _, c, _ in waiting],
         [c.patient_control_number for _, c, _ in waiting],
         [c.payer_claim_number or "" for _, c, _ in waiting],
