@@ -297,6 +297,25 @@ async def _onward(ctx: Context, claim_id: str) -> bool:
     return facts is not None and facts["cob_level"] > 1
 
 
+async def _locked_after_payer(
+    ctx: Context, cfg: ClaimsSettings, claim_id: str, payer_id: str | None
+) -> Locked:
+    """Locks a claim a payer answered (``payer_id``: that payer's, None: any). If claims
+    has not applied its upload report yet (the payer read the 837 from the mailbox
+    first), the answer proves the upload: the interchange is SUBMITTED first
+    (``sent.submit_answered``) and the claim locked again as it is now."""
+    from services.claims import sent  # sent builds on this module's apply
+
+    locked = await repo.lock(ctx, claim_id, resolve=True)
+    row = locked[1]
+    waiting = (
+        row is not None and row["state"] == State.CODED and payer_id in (None, row["payer_id"])
+    )
+    if waiting and await sent.submit_answered(ctx, cfg, [locked[0]], None):
+        locked = await repo.lock(ctx, claim_id, resolve=True)
+    return locked
+
+
 async def on_adjudicated(ctx: Context, ev: ClaimAdjudicated, *, cfg: ClaimsSettings) -> None:
     """The payer's answer; a reversal (CLP02 22, negative amounts) sends the claim back to
     awaiting adjudication with its money what remains, and the wait for an 835 restarts."""
@@ -316,14 +335,8 @@ async def on_adjudicated(ctx: Context, ev: ClaimAdjudicated, *, cfg: ClaimsSetti
     }
     if ev.status is not AdjudicationStatus.reversed:
         facts = {"payer_claim_number": ev.payer_claim_number, **money}
-        locked = await repo.lock(ctx, ev.claim_id, resolve=True)
-        row = locked[1]
-        if row is not None and row["state"] == State.CODED and row["payer_id"] == ev.payer_id:
-            # the payer answered what it was just sent: the answer proves the upload
-            from services.claims import sent  # sent builds on this module's apply
-
-            if await sent.submit_answered(ctx, cfg, [locked[0]], None):
-                locked = await repo.lock(ctx, ev.claim_id, resolve=True)
+        # the payer answered what it was just sent: the answer proves the upload
+        locked = await _locked_after_payer(ctx, cfg, ev.claim_id, ev.payer_id)
         if _early(ev, locked[1]):
             assert locked[1] is not None
             await repo.park_early_answer(ctx.conn, locked[0], ctx.meta.id, ev.model_dump_json())
@@ -454,15 +467,8 @@ async def on_fixed(ctx: Context, ev: ClaimFixed, *, cfg: ClaimsSettings) -> None
 async def on_balance_zero(ctx: Context, ev: ClaimBalanceZero, *, cfg: ClaimsSettings) -> None:
     detail = {"closed_by": ev.closed_by, "at": ev.at.isoformat()}
     locked = None
-    if ev.closed_by == "insurance":
-        # a payer's payment closed it: if claims has not applied that claim's upload
-        # report yet (the payer answered from the mailbox first), the payment proves it
-        from services.claims import sent  # sent builds on this module's apply
-
-        locked = await repo.lock(ctx, ev.claim_id, resolve=True)
-        coded = locked[1] is not None and locked[1]["state"] == State.CODED
-        if coded and await sent.submit_answered(ctx, cfg, [locked[0]], None):
-            locked = await repo.lock(ctx, ev.claim_id, resolve=True)
+    if ev.closed_by == "insurance":  # a payer's payment closed it: it proves the upload
+        locked = await _locked_after_payer(ctx, cfg, ev.claim_id, None)
     await apply_event(ctx, cfg, ev.claim_id, ev, Change(detail=detail), resolve=True, locked=locked)
 
 

@@ -117,3 +117,23 @@ async def interchange_resent(conn: asyncpg.Connection, icn: int, resends: int) -
         resends,
     )
     return done is not None
+
+
+_AWAITING = (
+    "SELECT DISTINCT c.tenant, last.icn FROM claims c"
+    " CROSS JOIN LATERAL (SELECT s.interchange_control_number AS icn FROM submissions s"
+    "   WHERE s.claim_id = c.claim_id ORDER BY s.id DESC LIMIT 1) last"
+    " WHERE c.claim_id = ANY($1::text[]) AND c.state = 'CODED' AND c.outgoing_frequency IS NULL"
+    " AND ($2::bigint IS NULL OR last.icn = $2)"
+    " ORDER BY last.icn"
+)
+
+
+async def awaiting_upload(
+    conn: asyncpg.Connection, claim_ids: Sequence[str], icn: int | None
+) -> list[tuple[str, int]]:
+    """(tenant, interchange) of these claims that are CODED, handed to the connector in
+    interchange ``icn`` (None: their latest) and not yet reported uploaded: a payer's
+    answer to them proves the upload (sent.submit_answered). One query."""
+    rows = await conn.fetch(_AWAITING, list(claim_ids), icn)
+    return [(r["tenant"], int(r["icn"])) for r in rows]

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from runtime.context import Context
 from schemas.events import ClaimSubmitted
 from schemas.events_transport import X12FileSendFailed, X12FileSent
-from services.claims import in_flight, repository_files, saga
+from services.claims import repository_files, saga
 from services.claims.config import ClaimsSettings
 from services.claims.handlers import Change, apply
 from services.claims.saga import State
@@ -60,7 +60,7 @@ async def submit_answered(
     second claim.submitted). The clearinghouse reads a file as soon as it is renamed in
     the mailbox, which can be before claims applies the upload's report (another topic,
     another partition). Returns the interchanges submitted so."""
-    waiting = await in_flight.awaiting_upload(ctx.conn, claim_ids, icn)
+    waiting = await repository_files.awaiting_upload(ctx.conn, claim_ids, icn)
     for tenant, inter in waiting:
         c = ctx
         if tenant != ctx.meta.tenant:  # a shared mailbox's answer: the claims' own tenant
