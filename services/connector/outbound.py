@@ -10,6 +10,7 @@ import logging
 
 import asyncpg
 
+from runtime.context import Context
 from runtime.service import Service
 from schemas.events_transport import X12FileSendFailed, X12FileSent
 from services.connector import envelope, repository
@@ -119,18 +120,25 @@ class Sender:
         return sent
 
 
+def _upload_context(
+    svc: Service, conn: asyncpg.Connection, a: Account, row: asyncpg.Record
+) -> Context:
+    """The context an upload's event is written in: the row's tenant, the interchange."""
+    return svc.context(
+        conn,
+        tenant=row["tenant"],
+        correlation_id=f"icn:{row['control_number']}",
+        cause=f"upload:{a.name}/{row['name']}",
+    )
+
+
 async def _announce(
     svc: Service, conn: asyncpg.Connection, a: Account, row: asyncpg.Record
 ) -> None:
     """x12.file-sent, in the transaction that records the upload: announced once, and
     only once the file is there under its final name (a crash before the commit uploads
     it again, finds the same content there, and announces it then)."""
-    ctx = svc.context(
-        conn,
-        tenant=row["tenant"],
-        correlation_id=f"icn:{row['control_number']}",
-        cause=f"upload:{a.name}/{row['name']}",
-    )
+    ctx = _upload_context(svc, conn, a, row)
     sent = X12FileSent(
         interchange_control_number=row["control_number"],
         account=a.name,
@@ -151,12 +159,7 @@ async def _announce_failure(
 ) -> None:
     """x12.file-send-failed, with the row's new reason (the mailbox's words: host,
     account, what failed; never a file's content), in the transaction that records it."""
-    ctx = svc.context(
-        conn,
-        tenant=row["tenant"],
-        correlation_id=f"icn:{row['control_number']}",
-        cause=f"upload:{a.name}/{row['name']}",
-    )
+    ctx = _upload_context(svc, conn, a, row)
     failed = X12FileSendFailed(
         interchange_control_number=row["control_number"],
         account=a.name,
