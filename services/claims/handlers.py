@@ -9,6 +9,7 @@ claim can never be half-moved. batch.py and timers.py apply their steps the same
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -423,8 +424,10 @@ async def next_payer(
         detail["crossover_payer"] = ev.crossover_payer
         change = Change(fields, detail, payer_id=nxt.coverage.payer_id)
         await apply(ctx, cfg, saga.CROSSOVER, claim_id, current, change)
-        for early in await repo.take_early_answers(ctx.conn, claim_id):
-            await on_adjudicated(ctx, ClaimAdjudicated.model_validate_json(early), cfg=cfg)
+        for event_id, early in await repo.take_early_answers(ctx.conn, claim_id):
+            # applied now, recorded under its own id (not the crossover's cause)
+            own = dataclasses.replace(ctx, meta=dataclasses.replace(ctx.meta, id=event_id))
+            await on_adjudicated(own, ClaimAdjudicated.model_validate_json(early), cfg=cfg)
         return
     fields["outgoing_frequency"] = "1"
     await apply(ctx, cfg, saga.NEXT_PAYER, claim_id, current, Change(fields, detail))

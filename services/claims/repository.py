@@ -391,12 +391,14 @@ async def park_early_answer(
     await conn.execute(sql, claim_id, event_id, event_json)
 
 
-async def take_early_answers(conn: asyncpg.Connection, claim_id: str) -> list[str]:
-    """The 835s that waited for this claim to cross over to their payer, oldest first."""
+async def take_early_answers(conn: asyncpg.Connection, claim_id: str) -> list[tuple[str, str]]:
+    """(event id, event) of the 835s that waited for this claim to cross over to their
+    payer, oldest first."""
     rows = await conn.fetch(
-        "DELETE FROM early_answers WHERE claim_id = $1 RETURNING at, event::text", claim_id
+        "DELETE FROM early_answers WHERE claim_id = $1 RETURNING at, event_id, event::text",
+        claim_id,
     )
-    return [r["event"] for r in sorted(rows, key=lambda r: r["at"])]
+    return [(r["event_id"], r["event"]) for r in sorted(rows, key=lambda r: r["at"])]
 
 
 async def next_control_numbers(conn: asyncpg.Connection) -> tuple[int, int]:
