@@ -20,6 +20,7 @@ from runtime.settings import Settings
 from schemas.events_transport import X12FileUploaded, X12InterchangeReady
 from services.connector import handlers
 from services.connector.config import ConnectorSettings, load_accounts
+from services.connector.mailbox import Link
 from services.connector.metrics import ConnectorMetrics
 from services.connector.outbound import Sender
 from services.connector.poller import Poller
@@ -47,11 +48,12 @@ def build(settings: Settings | None = None, config: ConnectorSettings | None = N
         partial(handlers.on_interchange_ready, accounts=accounts, metrics=metrics),
     )
     for account in accounts:
-        svc.every(cfg.poll_s, Poller(cfg, account, metrics))
+        link = Link(account)  # one SSH connection an account, kept between passes
+        svc.every(cfg.poll_s, Poller(cfg, account, metrics, link))
         # a pending upload goes as soon as the batch that queued it commits
         svc.every(
             cfg.retry_min_s,
-            Sender(cfg, account, metrics),
+            Sender(cfg, account, metrics, link),
             woken_by=[X12InterchangeReady.TOPIC],
         )
     return svc

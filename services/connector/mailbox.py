@@ -5,6 +5,7 @@ can act on (never a secret, never file content)."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import posixpath
 import warnings
@@ -93,6 +94,11 @@ class Mailbox:
             raise MailboxError(
                 UNREACHABLE, f"{where}: unreachable ({type(exc).__name__})"
             ) from None
+
+    @property
+    def closed(self) -> bool:
+        """The server ended the connection (a restart, an idle timeout): open anew."""
+        return self._conn is None or self._conn.is_closed()
 
     def close(self) -> None:
         if self._sftp is not None:
@@ -188,3 +194,30 @@ class Mailbox:
             return data if isinstance(data, bytes) else data.encode()
 
         return await self._call(f"reading {path}", read())  # type: ignore[return-value]
+
+
+class Link:
+    """An account's one SSH connection, kept open between passes and shared by its
+    poller and its sender (a connection costs both ends a key exchange, and the server a
+    process). Opened on first use, and again after the server closed it; ``drop`` after
+    any MailboxError, so the next pass starts on a fresh connection."""
+
+    def __init__(self, account: Account) -> None:
+        self.account = account
+        self._box: Mailbox | None = None
+        self._opening = asyncio.Lock()
+
+    async def box(self) -> Mailbox:
+        async with self._opening:
+            if self._box is not None and self._box.closed:
+                self.drop()
+            if self._box is None:
+                box = Mailbox(self.account)
+                await box.open()
+                self._box = box
+            return self._box
+
+    def drop(self) -> None:
+        if self._box is not None:
+            self._box.close()
+            self._box = None

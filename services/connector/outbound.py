@@ -16,7 +16,7 @@ from schemas.events_transport import X12FileSendFailed, X12FileSent
 from services.connector import envelope, repository
 from services.connector.config import Account, ConnectorSettings
 from services.connector.envelope import Envelope, EnvelopeError
-from services.connector.mailbox import Mailbox, MailboxError, sha256
+from services.connector.mailbox import Link, Mailbox, MailboxError, sha256
 from services.connector.metrics import ConnectorMetrics
 
 log = logging.getLogger("rcm.connector")
@@ -84,10 +84,17 @@ class Sender:
     (x12.interchange-ready) are due at once; each upload done is announced
     (x12.file-sent) in the transaction that records it."""
 
-    def __init__(self, cfg: ConnectorSettings, account: Account, metrics: ConnectorMetrics):
+    def __init__(
+        self,
+        cfg: ConnectorSettings,
+        account: Account,
+        metrics: ConnectorMetrics,
+        link: Link | None = None,
+    ):
         self.cfg = cfg
         self.account = account
         self.metrics = metrics
+        self.link = link or Link(account)
 
     async def __call__(self, svc: Service) -> int:
         assert svc.pool is not None
@@ -98,15 +105,16 @@ class Sender:
             if not due:
                 return 0
             try:
-                async with Mailbox(a) as box:
-                    for row in due:
-                        await box.upload(row["name"], row["raw"])
-                        await repository.outbound_result(conn, a.name, row["sha256"], None)
-                        if row["uploaded_at"] is None:  # a resend's claims are sent already
-                            await _announce(svc, conn, a, row)
-                        self.metrics.uploads.labels(a.name).inc()
-                        sent += 1
+                box = await self.link.box()
+                for row in due:
+                    await box.upload(row["name"], row["raw"])
+                    await repository.outbound_result(conn, a.name, row["sha256"], None)
+                    if row["uploaded_at"] is None:  # a resend's claims are sent already
+                        await _announce(svc, conn, a, row)
+                    self.metrics.uploads.labels(a.name).inc()
+                    sent += 1
             except MailboxError as exc:
+                self.link.drop()
                 self.metrics.failures.labels(a.name, exc.kind).inc()
                 for row in due[sent:]:
                     await repository.outbound_result(conn, a.name, row["sha256"], str(exc), retry)

@@ -13,18 +13,24 @@ import time
 from runtime.service import Service
 from services.connector import intake, repository
 from services.connector.config import Account, ConnectorSettings
-from services.connector.mailbox import HOST_KEY, Mailbox, MailboxError
+from services.connector.mailbox import HOST_KEY, Link, MailboxError
 from services.connector.metrics import ConnectorMetrics
 
 log = logging.getLogger("rcm.connector")
 
 
 class Poller:
-    def __init__(self, cfg: ConnectorSettings, account: Account, metrics: ConnectorMetrics):
+    def __init__(
+        self,
+        cfg: ConnectorSettings,
+        account: Account,
+        metrics: ConnectorMetrics,
+        link: Link | None = None,
+    ):
         self.cfg = cfg
         self.account = account
         self.metrics = metrics
-        self.box: Mailbox | None = None
+        self.link = link or Link(account)
         self.retry_at = 0.0
         self.delay = cfg.retry_min_s
         self.error = ""  # the last failure, for status
@@ -38,10 +44,6 @@ class Poller:
         if time.monotonic() < self.retry_at:
             return 0
         try:
-            if self.box is None:
-                box = Mailbox(self.account)
-                await box.open()
-                self.box = box
             done = await self.poll(svc)
         except MailboxError as exc:
             self._failed(exc)
@@ -52,16 +54,16 @@ class Poller:
 
     async def poll(self, svc: Service) -> int:
         """Takes in every new inbound file; returns how many were taken (not refused)."""
-        assert self.box is not None
         assert svc.pool is not None
         a, done = self.account, 0
-        for remote in await self.box.inbound():
+        box = await self.link.box()
+        for remote in await box.inbound():
             async with svc.pool.acquire() as conn:
                 if await repository.rejected_unchanged(
                     conn, a.name, remote.name, remote.size, remote.mtime
                 ):
                     continue
-                data = await self.box.fetch(remote.name)
+                data = await box.fetch(remote.name)
                 taken = await intake.take(
                     svc,
                     self.metrics,
@@ -77,15 +79,13 @@ class Poller:
                 if taken.outcome == "rejected":
                     log.warning("account %s: %s refused: %s", a.name, remote.name, taken.reason)
                     continue
-                where = await self.box.done_with(remote.name, taken.sha256)
+                where = await box.done_with(remote.name, taken.sha256)
                 await repository.remote_done(conn, a.name, remote.name, taken.sha256, where)
             done += 1
         return done
 
     def _failed(self, exc: MailboxError) -> None:
-        if self.box is not None:
-            self.box.close()
-            self.box = None
+        self.link.drop()
         self.metrics.failures.labels(self.account.name, exc.kind).inc()
         if exc.kind == HOST_KEY:
             self.stopped_at_key = self._key_mtime()
