@@ -85,6 +85,11 @@ class StatementSettings(BaseSettings):
         description="PDFs are rendered once the instance has applied no batch for this "
         "long (a burst is never slowed by them)",
     )
+    pdf_background: bool = Field(
+        default=True,
+        description="Render in a worker process at the lowest CPU priority (nice 19); "
+        "false: in the service's own process",
+    )
     pdf_max_wait_s: float = Field(
         default=300.0,
         gt=0,

@@ -1,11 +1,14 @@
 """Statement PDFs off the busy path, on the real PostgreSQL: the timer renders nothing
 while the instance is applying batches, renders them all once it is idle, renders a
 statement that has waited too long even while busy, and a print batch uses the stored PDF
-(rendering only one that has none, and keeping it), so each statement is rendered once."""
+(rendering only one that has none, and keeping it), so each statement is rendered once.
+The rendering runs in a worker process at the lowest CPU priority, and gives the same
+document as rendering in the service's own process."""
 
 from __future__ import annotations
 
 import io
+import os
 import re
 import time
 from collections.abc import AsyncIterator, Callable
@@ -106,6 +109,7 @@ async def test_a_statement_waiting_past_the_max_wait_gets_its_pdf_while_busy(
 async def test_a_print_batch_uses_the_stored_pdf_and_renders_each_statement_once(
     svc: Service, cfg: StatementSettings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    cfg.pdf_background = False  # rendered in this process, where the test counts them
     renders: list[str] = []
     real = render.to_pdf
 
@@ -128,3 +132,21 @@ async def test_a_print_batch_uses_the_stored_pdf_and_renders_each_statement_once
         assert (batch / f"{sid}.pdf").read_bytes() == kept[sid]
     assert await pdfs.render_missing(svc, cfg=cfg, clock=later(3.0)) == 0
     assert sorted(renders) == sorted([early, late])  # once each
+
+
+async def test_pdfs_are_rendered_by_a_lowest_priority_worker_with_the_same_pages(
+    svc: Service, cfg: StatementSettings
+) -> None:
+    f = Feed(svc)
+    sid = await bill(f, 7, "G-NICE-1")
+    assert cfg.pdf_background
+    assert await pdfs.render_missing(svc, cfg=cfg, clock=later(3.0)) == 1
+    kept = (await stored(f))[sid]
+    body = await f.val("SELECT body FROM statements WHERE statement_id = $1", sid)
+    inline = pdfs.render_all([body])[0]
+    pages = [p.extract_text() for p in PdfReader(io.BytesIO(kept)).pages]
+    assert pages == [p.extract_text() for p in PdfReader(io.BytesIO(inline)).pages]
+    assert amount_due(kept) == "$30.00"
+    worker = pdfs._worker()
+    assert worker.submit(os.getpid).result() != os.getpid()  # another process
+    assert worker.submit(os.nice, 0).result() == 19  # the kernel's lowest priority
