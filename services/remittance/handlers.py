@@ -160,16 +160,17 @@ async def on_remit(ctx: Context, ev: RemitReceived) -> None:
     read through recoverable faults is posted, and its warnings wait in the work queue.
     A payment trace posted before from a file that stated it otherwise is quarantined.
 
-    Bounded in memory: the file is read twice as a stream of claims (x12_835.reader.
+    Bounded in memory: the file is read as a stream of claims (x12_835.reader.
     ClaimStream), first to balance it and digest its payments, then to match and post
-    :data:`CHUNK` claims at a time; its claims are never all held. A shared mailbox's
+    :data:`CHUNK` claims at a time; a file of more than :data:`KEEP_CLAIMS` claims is
+    read twice, its claims never all held. A shared mailbox's
     file is posted for the tenant its claims name (routing.py), read off the first pass."""
     conn = ctx.conn
     sha = hashlib.sha256(ev.x12.encode()).hexdigest()
     check, digest, n = Balance(), TraceDigests(), 0
     named: set[str] = set()  # CLP01s, for routing a shared mailbox's file
     try:
-        stream = ClaimStream(ev.x12)
+        stream = ClaimStream(ev.x12, keep=KEEP_CLAIMS)
         for c in stream:
             check.claim(c)
             digest.claim(c)
@@ -248,6 +249,9 @@ async def _quarantine(
 
 #: CLPs of one 835 matched and posted together (a large file's are never all held).
 CHUNK = 500
+#: An 835 of at most this many CLPs is read once, its claims kept for posting; a larger
+#: one is read again as a stream.
+KEEP_CLAIMS = 4 * CHUNK
 
 
 @dataclass

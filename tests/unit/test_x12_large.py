@@ -130,6 +130,23 @@ def test_the_claim_stream_reads_what_the_whole_reader_reads(text: str) -> None:
     assert stream.rest == Remittance(whole.payments, (), whole.provider_adjustments, whole.warnings)
 
 
+def test_a_small_835_is_read_once_and_a_large_one_again() -> None:
+    """Remittance walks an 835 twice (balance, then post): a file of at most ``keep``
+    claims is parsed once, its claims kept; a larger one is parsed again, never held."""
+    text = big_835(3_000)  # 11 claims
+    whole = parse_835(text)
+    small = ClaimStream(text, keep=11)
+    assert tuple(small) == whole.claims
+    other = CLEAN_835  # a second read of the text would give its claims
+    assert parse_835(other).claims != whole.claims
+    small.text = other
+    assert tuple(small) == whole.claims
+    large = ClaimStream(text, keep=10)
+    assert tuple(large) == whole.claims
+    large.text = other
+    assert tuple(large) == parse_835(other).claims
+
+
 def test_the_claim_stream_refuses_what_the_whole_reader_refuses() -> None:
     text = big_835(20_000)
     cut = text[: len(text) - 200]

@@ -155,19 +155,35 @@ def _end(r: Reader, w: Warnings, n: int, seg: list[str]) -> Remittance:
 class ClaimStream:
     """An 835's claims one at a time, as the reader finishes each, so a large file's
     claims are never all held (the remittance service posts in chunks from this).
-    Iterating reads the whole file (each iteration reads it again); afterwards ``rest``
-    is the file without its claims (payments, provider adjustments, warnings). Raises
-    X12Error as :func:`parse_835` does, on the same files."""
+    Iterating reads the whole file (each iteration reads it again, unless the first
+    read found at most ``keep`` claims: those are kept and given again); afterwards
+    ``rest`` is the file without its claims (payments, provider adjustments, warnings).
+    Raises X12Error as :func:`parse_835` does, on the same files."""
 
-    def __init__(self, text: str, *, max_file: int = MAX_FILE) -> None:
+    def __init__(self, text: str, *, max_file: int = MAX_FILE, keep: int = 0) -> None:
         if len(text) > max_file:
             raise X12Error(
                 f"the file is {len(text):,} characters, more than the {max_file:,} an 835 may have"
             )
         self.text = text
         self.rest = Remittance((), (), (), ())
+        self.keep = keep
+        self._kept: list[RemitClaim] | None = None
 
     def __iter__(self) -> Iterator[RemitClaim]:
+        if self._kept is not None:
+            yield from self._kept
+            return
+        keeping: list[RemitClaim] | None = [] if self.keep > 0 else None
+        for c in self._read():
+            if keeping is not None:
+                keeping.append(c)
+                if len(keeping) > self.keep:
+                    keeping = None  # a large file: read again, never all held
+            yield c
+        self._kept = keeping
+
+    def _read(self) -> Iterator[RemitClaim]:
         w = Warnings()
         head, d = begin(self.text, w)
         done: list[RemitClaim] = []
