@@ -16,6 +16,7 @@ import os
 import statistics
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,13 +47,26 @@ PIPELINE_HOPS = (
 )
 
 
-def cpu_seconds(pid: int) -> float:
-    """CPU seconds (user + system) a process has used, 0 once it is gone."""
+def cpu_seconds(pid: int, ended_children: bool = False) -> float:
+    """CPU seconds (user + system) a process has used, 0 once it is gone; with
+    ``ended_children``, also what its children that ended (and were waited for) used."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except (FileNotFoundError, ProcessLookupError):
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    ticks = sum(int(f) for f in fields[11 : 15 if ended_children else 13])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _stat_ppid(entry: Path) -> int:
+    return int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def _ppid(pid: int) -> int:
+    try:
+        return _stat_ppid(Path(f"/proc/{pid}"))
+    except (OSError, ValueError, IndexError):
+        return 0
 
 
 def proc_stats(pid: int) -> tuple[float, float]:
@@ -64,21 +78,31 @@ def proc_stats(pid: int) -> tuple[float, float]:
     return cpu_seconds(pid), peak
 
 
-def _infra_pids() -> dict[str, list[int]]:
-    """The local stack's processes: every PostgreSQL process, and the Kafka broker."""
-    out: dict[str, list[int]] = {"postgresql": [], "kafka": []}
+_SSHD = ("sshd", "sshd-session", "sftp-server")
+
+
+def _infra_pids(services: Sequence[int] = ()) -> dict[str, list[int]]:
+    """The local stack's processes: every PostgreSQL process, the Kafka broker and the
+    SFTP server's (sshd); and the services' own children (a statements PDF worker), as
+    ``children``."""
+    out: dict[str, list[int]] = {"postgresql": [], "kafka": [], "sftp": [], "children": []}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             comm = (entry / "comm").read_text().strip()
             cmd = (entry / "cmdline").read_bytes() if comm == "java" else b""
-        except OSError:
+            child = bool(services) and _stat_ppid(entry) in services
+        except (OSError, ValueError, IndexError):
             continue
         if comm == "postgres":
             out["postgresql"].append(int(entry.name))
         elif b"kafka.Kafka" in cmd:
             out["kafka"].append(int(entry.name))
+        elif comm in _SSHD:
+            out["sftp"].append(int(entry.name))
+        elif child:
+            out["children"].append(int(entry.name))
     return out
 
 
@@ -102,19 +126,24 @@ class CpuWindow:
     spent: dict[str, float] = field(default_factory=dict)
 
     def _pids(self) -> dict[str, list[int]]:
-        return {
-            **{name: [pid] for name, pid in self.services.items()},
-            **_infra_pids(),
-            "bench": [os.getpid()],
-        }
+        """Each part's processes; a service's children count as the service (the
+        statements PDF worker as statements)."""
+        infra = _infra_pids(list(self.services.values()))
+        children = infra.pop("children")
+        own: dict[str, list[int]] = {name: [pid] for name, pid in self.services.items()}
+        for name, pid in self.services.items():
+            own[name] += [c for c in children if _ppid(c) == pid]
+        return {**own, **infra, "bench": [os.getpid()]}
 
     def start(self) -> None:
-        self.first = {p: cpu_seconds(p) for pids in self._pids().values() for p in pids}
+        self.first = {
+            p: cpu_seconds(p, part == "sftp") for part, pids in self._pids().items() for p in pids
+        }
         self.machine0 = _machine_busy_s()
 
     def stop(self) -> None:
         self.spent = {
-            part: sum(cpu_seconds(p) - self.first.get(p, 0.0) for p in pids)
+            part: sum(cpu_seconds(p, part == "sftp") - self.first.get(p, 0.0) for p in pids)
             for part, pids in self._pids().items()
         }
         self.spent["machine"] = _machine_busy_s() - self.machine0
@@ -127,6 +156,7 @@ class CpuWindow:
             "services_total": round(sum(services.values()), 2),
             "postgresql": ms["postgresql"],
             "kafka": ms["kafka"],
+            "sftp": ms["sftp"],
             "bench": ms["bench"],
             "machine": ms["machine"],
         }
