@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -72,6 +73,9 @@ class BatchConsumer(ConsumerRebalanceListener):  # type: ignore[misc]
         self._applied: dict[TopicPartition, int] = {}
         # The pause before a put-back partition is read again (doubles while put back).
         self._put_back: dict[TopicPartition, float] = {}
+        # Per partition: the next offset to apply, and the last applied record's time.
+        self._next: dict[TopicPartition, int] = {}
+        self._event_ms: dict[TopicPartition, int] = {}
 
     def _new_consumer(self) -> AIOKafkaConsumer:
         fetch_sessions.use(self.settings.kafka_fetch_sessions)
@@ -107,6 +111,7 @@ class BatchConsumer(ConsumerRebalanceListener):  # type: ignore[misc]
                 with contextlib.suppress(Exception):
                     await consumer.stop()
                 self._applied.clear()
+                self._next.clear()
                 self.consumer = None
 
     async def _loop(self, consumer: AIOKafkaConsumer) -> None:
@@ -123,7 +128,8 @@ class BatchConsumer(ConsumerRebalanceListener):  # type: ignore[misc]
                     if r.topic in put_back:
                         first.setdefault(tp, r.offset)
                     elif tp in assigned:
-                        self._applied[tp] = r.offset + 1
+                        self._applied[tp] = self._next[tp] = r.offset + 1
+                        self._event_ms[tp] = r.timestamp
                         self._put_back.pop(tp, None)
                 self._read_again(consumer, first)
             if self._applied and loop.time() - last_commit >= COMMIT_EVERY_S:
@@ -149,6 +155,35 @@ class BatchConsumer(ConsumerRebalanceListener):  # type: ignore[misc]
     def _resume(consumer: AIOKafkaConsumer, tp: TopicPartition) -> None:
         if tp in consumer.assignment():
             consumer.resume(tp)
+
+    async def read_up_to(self, topic: str, now: float | None = None) -> float:
+        """The time (epoch seconds) up to which this member has applied ``topic``: ``now``
+        on a partition it has applied to the end the broker last reported, else the time
+        of the partition's last applied record (0 before it knows); the least over its
+        partitions of the topic (``now`` with none). A timer waiting for an answer that
+        comes on ``topic`` fires only for deadlines before this: an answer sitting unread
+        in the backlog is not a missing answer."""
+        now = time.time() if now is None else now
+        consumer = self.consumer
+        if consumer is None or not self.joined.is_set():
+            return 0.0
+        least = now
+        for tp in consumer.assignment():
+            if tp.topic != topic:
+                continue
+            end = consumer.highwater(tp)
+            if end is None:
+                return 0.0  # no fetch answered yet: the backlog is unknown
+            position = self._next.get(tp)
+            if position is None:  # nothing applied since it was assigned
+                try:
+                    position = await asyncio.wait_for(consumer.position(tp), 1.0)
+                except (TimeoutError, KafkaError, AssertionError):
+                    return 0.0  # being reassigned: unknown for now
+            if end <= position:
+                continue
+            least = min(least, self._event_ms.get(tp, 0) / 1000)
+        return least
 
     async def _fetch(self, consumer: AIOKafkaConsumer) -> list[Any]:
         """Waits for a first record, then tops the batch up for ``batch_within_s``."""
@@ -193,6 +228,8 @@ class BatchConsumer(ConsumerRebalanceListener):  # type: ignore[misc]
             await self._commit(self.consumer, set(revoked))
         for tp in revoked:
             self._applied.pop(tp, None)
+            self._next.pop(tp, None)
+            self._event_ms.pop(tp, None)
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         self.joined.set()

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -193,6 +194,15 @@ class Service:
         ``time.monotonic()`` reading, default the current one; infinite before the first):
         for work that can wait while a burst is being applied (statement PDFs)."""
         return self.scheduler.idle_for(now)
+
+    async def read_up_to(self, topic: str) -> float:
+        """The time (epoch seconds) up to which this instance has applied ``topic``
+        (BatchConsumer.read_up_to): now when it is not behind, or runs no consumer (a
+        test driving handlers directly). Timers that wait for an answer arriving on
+        ``topic`` compare their deadlines with this, not with the clock."""
+        if self.consumer is None:
+            return time.time()
+        return await self.consumer.read_up_to(topic)
 
     def timers(self) -> list[Coroutine[Any, Any, None]]:
         """The loops of the timers registered with :meth:`every`, to run as tasks."""

@@ -447,27 +447,35 @@ async def save_interchange(
 # --- the timers' queries ----------------------------------------------------------------
 
 
-async def due_ack_timers(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+async def due_ack_timers(conn: asyncpg.Connection, read_up_to: float) -> list[asyncpg.Record]:
+    """Ack timers due by ``read_up_to`` (epoch seconds: how far the 999/277CA files have
+    been read; timers.py)."""
     return list(
         await conn.fetch(
             "SELECT t.claim_id, t.tenant, t.attempts, t.detail, c.state, c.frequency_code,"
             " c.patient_control_number, c.payer_id, c.total_charge_cents"
             " FROM claim_timers t JOIN claims c USING (claim_id)"
-            " WHERE t.kind = 'ack' AND t.due_at <= now() ORDER BY t.due_at LIMIT 200"
-            " FOR UPDATE OF t, c SKIP LOCKED"
+            " WHERE t.kind = 'ack' AND t.due_at <= least(now(), to_timestamp($1))"
+            " ORDER BY t.due_at LIMIT 200 FOR UPDATE OF t, c SKIP LOCKED",
+            read_up_to,
         )
     )
 
 
-async def due_remit_timers(conn: asyncpg.Connection, limit: int) -> list[asyncpg.Record]:
+async def due_remit_timers(
+    conn: asyncpg.Connection, limit: int, read_up_to: float
+) -> list[asyncpg.Record]:
+    """835 waits due by ``read_up_to`` (epoch seconds: how far the payers' answers have
+    been read; timers.py)."""
     return list(
         await conn.fetch(
             "SELECT t.claim_id, t.tenant, t.attempts, c.state, c.coded, c.payer_id,"
             " c.patient_control_number, c.payer_claim_number"
             " FROM claim_timers t JOIN claims c USING (claim_id)"
-            " WHERE t.kind = 'remit' AND t.due_at <= now() ORDER BY t.due_at LIMIT $1"
-            " FOR UPDATE OF t SKIP LOCKED",
+            " WHERE t.kind = 'remit' AND t.due_at <= least(now(), to_timestamp($2))"
+            " ORDER BY t.due_at LIMIT $1 FOR UPDATE OF t SKIP LOCKED",
             limit,
+            read_up_to,
         )
     )
 

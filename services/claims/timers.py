@@ -11,6 +11,13 @@
 Each runs under ``svc.every``; rows are taken FOR UPDATE SKIP LOCKED so several
 instances share the work, and claim rows are locked the same way so a timer never
 races an event being applied to the claim.
+
+The ack and 835 waits are due by what has been read, not only by the clock: a wait
+fires once this instance has applied the topic its answer comes on (x12.file-received,
+claim.adjudicated) up to the deadline (``Service.read_up_to``). While claims works
+through a backlog (a burst, a restart after an outage) the answers in it are not
+mistaken for missing ones: no resend and no 276 for a claim whose 999 or 835 is
+waiting in the backlog. (With several instances each judges by its own partitions.)
 """
 
 from __future__ import annotations
@@ -29,8 +36,8 @@ from pydantic import ValidationError
 from runtime.core_client import CoreClient, CoreRejected, CoreUnavailable
 from runtime.service import Context, Service
 from runtime.x12 import X12Error
-from schemas.events import ClaimCoded
-from schemas.events_transport import X12InterchangeReady
+from schemas.events import ClaimAdjudicated, ClaimCoded
+from schemas.events_transport import X12FileReceived, X12InterchangeReady
 from services.claims import directory, partners, repository_files, saga
 from services.claims import repository as repo
 from services.claims.config import ClaimsSettings
@@ -73,7 +80,7 @@ async def ack_timeouts(svc: Service, *, cfg: ClaimsSettings) -> int:
     """Claims sent with no acknowledgement in time: alert and resend the interchange."""
     assert svc.pool is not None
     async with svc.pool.acquire() as conn, conn.transaction():
-        rows = await repo.due_ack_timers(conn)
+        rows = await repo.due_ack_timers(conn, await svc.read_up_to(X12FileReceived.TOPIC))
         for row in rows:
             if State(row["state"]) not in saga.ACK_RESEND.start:
                 await repo.drop_timer(conn, row["claim_id"], Timer.ACK)
@@ -184,7 +191,8 @@ async def _due_inquiries(svc: Service, cfg: ClaimsSettings) -> list[Inquiry]:
     assert svc.pool is not None
     out: list[Inquiry] = []
     async with svc.pool.acquire() as conn, conn.transaction():
-        for row in await repo.due_remit_timers(conn, cfg.status_inquiries_per_tick):
+        up_to = await svc.read_up_to(ClaimAdjudicated.TOPIC)
+        for row in await repo.due_remit_timers(conn, cfg.status_inquiries_per_tick, up_to):
             claim_id, state = row["claim_id"], State(row["state"])
             if state not in saga.STATUS_INQUIRY.start:
                 await repo.drop_timer(conn, claim_id, Timer.REMIT)

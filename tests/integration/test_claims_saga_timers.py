@@ -4,6 +4,7 @@ inquiries when no 835 comes, and timely-filing warnings."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -93,6 +94,36 @@ async def test_after_the_last_resend_a_person_is_asked(claims: Claims) -> None:
     ]
     assert kinds[-1] == ("anomaly", "ack-gave-up")
     assert await claims.pool.fetchval("SELECT count(*) FROM claim_timers WHERE kind = 'ack'") == 0
+
+
+async def test_no_wait_runs_out_while_its_answer_may_be_in_the_unread_backlog(
+    claims: Claims, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a burst or an outage claims works through a backlog: a 999 or an 835 the
+    payer sent before the deadline may be in what it has not read yet. Until claims has
+    read the answer's topic past the deadline (Service.read_up_to, which the consumer
+    test measures on the broker), nothing is resent and no 276 goes out."""
+    read = {"x12.file-received": time.time() - 3600, "claim.adjudicated": time.time() - 3600}
+
+    async def read_up_to(topic: str) -> float:
+        return read[topic]
+
+    monkeypatch.setattr(claims.svc, "read_up_to", read_up_to)
+    late, slow = coded(1), coded(2, payer="MCR01")
+    await submit(claims, late)
+    await submit(claims, slow)
+    await claims.send(ack(slow, AckKind.ack_277ca, True))
+    await claims.due_now("ack")
+    await claims.due_now("remit")
+    unused = CoreClient(CoreSettings(), claims.svc.settings, "claims")  # nothing goes out
+    assert await timers.ack_timeouts(claims.svc, cfg=claims.cfg) == 0
+    assert await timers.status_inquiries(claims.svc, cfg=claims.cfg, core=unused) == 0
+    assert len(await handed_over(claims)) == 2  # each uploaded once, not again
+
+    read["x12.file-received"] = time.time()  # read to the end: no 999 came for it
+    assert await timers.ack_timeouts(claims.svc, cfg=claims.cfg) == 1
+    [_, _, again] = await handed_over(claims)
+    assert again.resend == 1
 
 
 # --- 276/277 and timely filing ----------------------------------------------------------

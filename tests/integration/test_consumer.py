@@ -216,3 +216,51 @@ async def test_a_topic_put_back_waits_while_the_topic_it_needs_goes_on(
         for t in (answers, claims)
     }
     assert committed == {answers: 5, claims: 5}
+
+
+async def test_a_member_behind_on_a_topic_has_read_it_only_up_to_its_last_record(
+    live_stack: Settings,
+) -> None:
+    """What the claims timers judge by (Service.read_up_to): while a member works
+    through a backlog it has read a topic up to the last record it applied, not up to
+    now; once it has applied everything the broker holds, up to now; and a member given
+    a partition with nothing new on it has no backlog."""
+    topic, group = (
+        f"consumertest.{uuid.uuid4().hex[:6]}",
+        f"rcm-consumertest-{uuid.uuid4().hex[:6]}",
+    )
+    await _topics(live_stack, topic, partitions=1)
+    await _produce(live_stack, topic, {0: 20})
+    tp = TopicPartition(topic, 0)
+    applied: list[Any] = []
+    release = asyncio.Event()
+
+    async def apply(batch: list[Any]) -> None:
+        if applied:
+            await release.wait()  # the first batch applied, the rest held back
+        applied.extend(batch)
+
+    def fetched(member: BatchConsumer) -> bool:
+        return member.consumer is not None and member.consumer.highwater(tp) is not None
+
+    first = BatchConsumer(live_stack, group=group, topics=[topic], apply=apply, batch_max=5)
+    task = asyncio.ensure_future(first.run())
+    try:
+        await _until(lambda: len(applied) == 5 and fetched(first))
+        assert await first.read_up_to(topic, now=4e9) == applied[-1].timestamp / 1000
+        release.set()
+        await _until(lambda: len(applied) == 20)
+        assert await first.read_up_to(topic, now=4e9) == 4e9
+    finally:
+        await _stop(task)
+    assert await _committed(live_stack, group, [tp]) == {0: 20}
+
+    second = BatchConsumer(live_stack, group=group, topics=[topic], apply=apply, batch_max=5)
+    task = asyncio.ensure_future(second.run())
+    try:
+        await asyncio.wait_for(second.joined.wait(), 30)
+        await _until(lambda: fetched(second))
+        assert await second.read_up_to(topic, now=4e9) == 4e9
+        assert len(applied) == 20
+    finally:
+        await _stop(task)
