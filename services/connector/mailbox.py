@@ -25,6 +25,18 @@ HOST_KEY = "host-key"
 REMOTE = "remote"
 
 
+#: AES-GCM first (one AEAD call a packet, AES-NI), then asyncssh's usual order: the
+#: server picks the first of ours it also offers.
+CIPHERS = [
+    "aes128-gcm@openssh.com",
+    "aes256-gcm@openssh.com",
+    "chacha20-poly1305@openssh.com",
+    "aes256-ctr",
+    "aes192-ctr",
+    "aes128-ctr",
+]
+
+
 class MailboxError(RuntimeError):
     def __init__(self, kind: str, message: str) -> None:
         super().__init__(message)
@@ -80,6 +92,7 @@ class Mailbox:
                 config=[],
                 connect_timeout=a.connect_timeout_s,
                 login_timeout=a.connect_timeout_s,
+                encryption_algs=CIPHERS,
             )
             self._sftp = await self._conn.start_sftp_client()
         except asyncssh.HostKeyNotVerifiable:
@@ -144,24 +157,39 @@ class Mailbox:
             out.append(Remote(name, int(n.attrs.size or 0), int(n.attrs.mtime or 0)))
         return sorted(out, key=lambda r: (r.mtime, r.name))
 
-    async def fetch(self, name: str) -> bytes:
-        return await self._read(posixpath.join(self.account.inbound_dir, name))
+    async def fetch(self, name: str, size: int | None = None) -> bytes:
+        """The file's bytes; ``size`` (the listing's) saves asking the server for it."""
+        return await self._read(posixpath.join(self.account.inbound_dir, name), size)
 
     async def done_with(self, name: str, digest: str) -> str:
         """Archives (or deletes) an inbound file once its receipt is committed; returns
         where it went. Already gone (a crash after this step): nothing to do."""
         a = self.account
         path = posixpath.join(a.inbound_dir, name)
-        if not await self._call(f"checking {path}", self.sftp.exists(path)):
-            return "gone"
-        if a.after_download == "delete":
-            await self._call(f"deleting {path}", self.sftp.remove(path))
-            return "deleted"
-        target = posixpath.join(a.archive_dir, name)
-        if await self._call(f"checking {target}", self.sftp.exists(target)):
-            target = f"{target}.{digest[:12]}"  # the same name delivered twice
-        await self._call(f"archiving {path}", self.sftp.posix_rename(path, target))
-        return target
+
+        async def move() -> str:
+            if a.after_download == "delete":
+                await self.sftp.remove(path)
+                return "deleted"
+            target = posixpath.join(a.archive_dir, name)
+            try:  # SFTP's plain rename never replaces a file already there
+                await self.sftp.rename(path, target)
+            except asyncssh.SFTPFailure:
+                if not await self.sftp.exists(target):
+                    raise
+                target = f"{target}.{digest[:12]}"  # the same name delivered twice
+                await self.sftp.posix_rename(path, target)
+            return target
+
+        async def gone_or_move() -> str:
+            try:
+                return await move()
+            except asyncssh.SFTPNoSuchFile:
+                if await self.sftp.exists(path):
+                    raise  # the archive folder is missing: the operator's to fix
+                return "gone"
+
+        return await self._call(f"archiving {path}", gone_or_move())  # type: ignore[return-value]
 
     # --- outbound --------------------------------------------------------------
 
@@ -187,10 +215,15 @@ class Mailbox:
         await self._call(f"renaming {temp}", self.sftp.posix_rename(temp, final))
         return final
 
-    async def _read(self, path: str) -> bytes:
+    async def _read(self, path: str, size: int | None = None) -> bytes:
         async def read() -> bytes:
             async with self.sftp.open(path, "rb") as f:
-                data = await f.read()
+                if size is None:
+                    data = await f.read()
+                else:  # one byte more than listed tells a file that grew since
+                    data = await f.read(size + 1)
+                    if len(data) > size:
+                        data += await f.read()
             return data if isinstance(data, bytes) else data.encode()
 
         return await self._call(f"reading {path}", read())  # type: ignore[return-value]

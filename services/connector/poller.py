@@ -63,7 +63,7 @@ class Poller:
                     conn, a.name, remote.name, remote.size, remote.mtime
                 ):
                     continue
-                data = await box.fetch(remote.name)
+                data = await box.fetch(remote.name, remote.size)
                 taken = await intake.take(
                     svc,
                     self.metrics,

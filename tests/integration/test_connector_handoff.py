@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Iterator
 import orjson
 import pytest
 
-from rcm.stack_sftp import accounts_file, mailbox
+from rcm.stack_sftp import accounts_file, mailbox, sftp_down, sftp_up
 from runtime.context import Context, Reject
 from runtime.service import Service
 from runtime.settings import Settings
@@ -24,6 +24,7 @@ from schemas.events_transport import X12InterchangeReady
 from services.connector import handlers
 from services.connector.app import service
 from services.connector.config import Account, ConnectorSettings, load_accounts
+from services.connector.mailbox import Link
 from services.connector.metrics import ConnectorMetrics
 from services.connector.outbound import Sender
 from tests.connector_files import claim_837, outbox_left_clean
@@ -169,3 +170,36 @@ async def test_a_resend_uploads_the_same_file_again_once_and_announces_nothing_n
     assert remote.read_bytes() == ev.x12.encode()  # the same content under the same name
     # its claims are submitted already: no second x12.file-sent
     assert await file_sent(svc, ev.interchange_control_number) == [name]
+
+
+async def test_uploads_share_one_kept_connection_and_a_server_restart_costs_no_failure(
+    live_stack: Settings, connector: tuple[Service, ConnectorMetrics], shared: Account
+) -> None:
+    """Each upload pass used to open a connection (a key exchange and an sshd process
+    each); the account's one connection is kept between passes, and when the server
+    restarts the next pass opens a new one instead of failing the upload."""
+    svc, metrics = connector
+    link = Link(shared)
+    sender = Sender(ConnectorSettings(retry_min_s=0.05), shared, metrics, link)
+    tenant = f"practice-{uuid.uuid4().hex[:6]}"
+    icns = [int(uuid.uuid4().int % 10**8) + 1 + k for k in range(3)]
+    await hand_over(svc, ready(icns[0]), tenant, accounts=[shared], metrics=metrics)
+    assert await sender(svc) == 1
+    first = await link.box()
+    await hand_over(svc, ready(icns[1]), tenant, accounts=[shared], metrics=metrics)
+    assert await sender(svc) == 1
+    assert await link.box() is first  # the same connection, not a new one
+
+    await asyncio.to_thread(sftp_down, live_stack)
+    await asyncio.to_thread(sftp_up, live_stack)
+    for _ in range(50):  # the client reads the server's goodbye
+        if first.closed:
+            break
+        await asyncio.sleep(0.05)
+    await hand_over(svc, ready(icns[2]), tenant, accounts=[shared], metrics=metrics)
+    assert await sender(svc) == 1  # on a new connection, first time
+    assert await link.box() is not first
+    for icn in icns:
+        assert len(await file_sent(svc, f"{icn:09d}")) == 1
+        assert await send_failed(svc, f"{icn:09d}") == []
+    link.drop()
