@@ -19,6 +19,10 @@ from services.connector.metrics import ConnectorMetrics
 log = logging.getLogger("rcm.connector")
 
 
+#: Inbound files taken in a pass at most (a pass holds their bytes).
+PER_PASS = 50
+
+
 class Poller:
     def __init__(
         self,
@@ -53,36 +57,47 @@ class Poller:
         return done
 
     async def poll(self, svc: Service) -> int:
-        """Takes in every new inbound file; returns how many were taken (not refused)."""
+        """Takes in the new inbound files, up to :data:`PER_PASS` (the timer runs again
+        at once while it finds work); returns how many were taken (not refused). The
+        pass's files are kept and announced in one transaction, then moved remotely,
+        then their moves recorded together: a crash between any two steps leaves files
+        the next pass finds again and knows by their receipts."""
         assert svc.pool is not None
-        a, done = self.account, 0
+        a = self.account
         box = await self.link.box()
-        for remote in await box.inbound():
-            async with svc.pool.acquire() as conn:
-                if await repository.rejected_unchanged(
-                    conn, a.name, remote.name, remote.size, remote.mtime
-                ):
+        remotes = await box.inbound()
+        if not remotes:
+            return 0
+        async with svc.pool.acquire() as conn:
+            refused = await repository.rejected_unchanged(conn, a.name, [r.name for r in remotes])
+            todo = [r for r in remotes if (r.name, r.size, r.mtime) not in refused][:PER_PASS]
+            files = [(r, await box.fetch(r.name, r.size)) for r in todo]
+            async with conn.transaction():
+                taken = [
+                    await intake.take(
+                        svc,
+                        self.metrics,
+                        conn,
+                        tenant=a.tenant,
+                        account=a.name,
+                        name=r.name,
+                        data=data,
+                        source=f"sftp:{a.name}/{r.name}",
+                        mtime=r.mtime,
+                        shared=bool(a.send_for),
+                    )
+                    for r, data in files
+                ]
+            moved = []
+            for (r, _), t in zip(files, taken, strict=True):
+                if t.outcome == "rejected":
+                    log.warning("account %s: %s refused: %s", a.name, r.name, t.reason)
                     continue
-                data = await box.fetch(remote.name, remote.size)
-                taken = await intake.take(
-                    svc,
-                    self.metrics,
-                    conn,
-                    tenant=a.tenant,
-                    account=a.name,
-                    name=remote.name,
-                    data=data,
-                    source=f"sftp:{a.name}/{remote.name}",
-                    mtime=remote.mtime,
-                    shared=bool(a.send_for),
-                )
-                if taken.outcome == "rejected":
-                    log.warning("account %s: %s refused: %s", a.name, remote.name, taken.reason)
-                    continue
-                where = await box.done_with(remote.name, taken.sha256)
-                await repository.remote_done(conn, a.name, remote.name, taken.sha256, where)
-            done += 1
-        return done
+                moved.append((r.name, t.sha256, await box.done_with(r.name, t.sha256)))
+            if moved:
+                async with conn.transaction():
+                    await repository.remote_done(conn, a.name, moved)
+        return len(moved)
 
     def _failed(self, exc: MailboxError) -> None:
         self.link.drop()

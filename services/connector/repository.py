@@ -23,19 +23,18 @@ async def receipt(
 
 
 async def rejected_unchanged(
-    conn: asyncpg.Connection, account: str, name: str, size: int, mtime: int
-) -> bool:
-    """Was this remote file (same name, size and time) refused already? Then it is not
-    fetched again each poll; a file rewritten whole comes in under a new size or time."""
-    found = await conn.fetchval(
-        "SELECT 1 FROM receipts WHERE account = $1 AND name = $2 AND size_bytes = $3"
-        " AND mtime = $4 AND outcome = 'rejected'",
+    conn: asyncpg.Connection, account: str, names: list[str]
+) -> set[tuple[str, int, int]]:
+    """The (name, size, time) of the remote files among ``names`` refused already: those
+    are not fetched again each poll; a file rewritten whole comes in under a new size or
+    time."""
+    rows = await conn.fetch(
+        "SELECT name, size_bytes, mtime FROM receipts WHERE account = $1"
+        " AND name = ANY($2::text[]) AND outcome = 'rejected'",
         account,
-        name,
-        size,
-        mtime,
+        names,
     )
-    return found is not None
+    return {(r["name"], r["size_bytes"], r["mtime"]) for r in rows}
 
 
 async def add_file(
@@ -94,14 +93,12 @@ async def add_receipt(conn: asyncpg.Connection, **row: Any) -> None:
 
 
 async def remote_done(
-    conn: asyncpg.Connection, account: str, name: str, digest: str, where: str
+    conn: asyncpg.Connection, account: str, done: list[tuple[str, str, str]]
 ) -> None:
-    await conn.execute(
+    """Where each (name, sha256, where) taken-in file went remotely (archive, deleted)."""
+    await conn.executemany(
         "UPDATE receipts SET remote_done = $4 WHERE account = $1 AND name = $2 AND sha256 = $3",
-        account,
-        name,
-        digest,
-        where,
+        [(account, name, digest, where) for name, digest, where in done],
     )
 
 
