@@ -19,7 +19,7 @@ from runtime import errors
 from runtime.context import Context, Reject
 from runtime.x12 import X12Error
 from schemas.common import HoldReason
-from schemas.events import AckKind, ClaimAcknowledged
+from schemas.events import AckKind, ClaimAcknowledged, Event
 from schemas.events_transport import X12FileReceived
 from services.claims import repository_files, sent
 from services.claims.config import ClaimsSettings
@@ -54,16 +54,18 @@ async def on_file_received(
     traces = {}
     for row in await repository_files.traces(ctx.conn, [a.claim_id for _, a in acks]):
         traces[row["claim_id"]] = row["traceparent"]
-    # a shared mailbox's file goes to the tenants whose interchanges it answers
+    # a shared mailbox's file goes to the tenants whose interchanges it answers; each
+    # tenant's acknowledgements are written in one statement
     to = {ctx.meta.tenant: ctx}
+    out: dict[str, list[tuple[Event, str | None, str | None]]] = {}
     for tenant, ack in acks:
         if tenant not in to:
             to[tenant] = ctx.service.context(
                 ctx.conn, tenant=tenant, correlation_id=ack.claim_id, cause=ctx.meta.id
             )
-        await to[tenant].emit(
-            ack, correlation_id=ack.claim_id, traceparent=traces.get(ack.claim_id)
-        )
+        out.setdefault(tenant, []).append((ack, ack.claim_id, traces.get(ack.claim_id)))
+    for tenant, events in out.items():
+        await to[tenant].emit_many(events)
     metrics.files.labels(ev.kind, "read").inc()
 
 
