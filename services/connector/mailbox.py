@@ -16,7 +16,8 @@ with warnings.catch_warnings():  # asyncssh still names DSA, which cryptography 
     warnings.simplefilter("ignore")
     import asyncssh
 
-from services.connector.config import Account
+from services.connector.config import Account, ConnectorSettings
+from services.connector.metrics import ConnectorMetrics
 
 #: A MailboxError's kind; ``host-key`` stops the account until its known_hosts changes.
 UNREACHABLE = "unreachable"
@@ -254,3 +255,24 @@ class Link:
         if self._box is not None:
             self._box.close()
             self._box = None
+
+
+class AccountTimer:
+    """A connector timer that works one account's mailbox (the Poller, the Sender):
+    its settings, the account, the counters, and the account's kept connection."""
+
+    def __init__(
+        self,
+        cfg: ConnectorSettings,
+        account: Account,
+        metrics: ConnectorMetrics,
+        link: Link | None = None,
+    ):
+        self.cfg = cfg
+        self.account = account
+        self.metrics = metrics
+        self.link = link or Link(account)
+        self.started()
+
+    def started(self) -> None:
+        """A timer's own state, set up once (none by default)."""

@@ -14,9 +14,9 @@ from runtime.context import Context
 from runtime.service import Service
 from schemas.events_transport import X12FileSendFailed, X12FileSent
 from services.connector import envelope, repository
-from services.connector.config import Account, ConnectorSettings
+from services.connector.config import Account
 from services.connector.envelope import Envelope, EnvelopeError
-from services.connector.mailbox import Link, Mailbox, MailboxError, sha256
+from services.connector.mailbox import AccountTimer, Mailbox, MailboxError, sha256
 from services.connector.metrics import ConnectorMetrics
 
 log = logging.getLogger("rcm.connector")
@@ -77,24 +77,12 @@ async def send(
     return name, True
 
 
-class Sender:
+class Sender(AccountTimer):
     """A timer per account: uploads that failed are tried again when their backoff is up
     (``RCM_CONNECTOR_RETRY_MIN_S`` doubling to ``_MAX_S``), a few at a time, each row
     locked while it is tried so two connectors never send one file together. New ones
     (x12.interchange-ready) are due at once; each upload done is announced
     (x12.file-sent) in the transaction that records it."""
-
-    def __init__(
-        self,
-        cfg: ConnectorSettings,
-        account: Account,
-        metrics: ConnectorMetrics,
-        link: Link | None = None,
-    ):
-        self.cfg = cfg
-        self.account = account
-        self.metrics = metrics
-        self.link = link or Link(account)
 
     async def __call__(self, svc: Service) -> int:
         assert svc.pool is not None

@@ -12,9 +12,7 @@ import time
 
 from runtime.service import Service
 from services.connector import intake, repository
-from services.connector.config import Account, ConnectorSettings
-from services.connector.mailbox import HOST_KEY, Link, MailboxError
-from services.connector.metrics import ConnectorMetrics
+from services.connector.mailbox import HOST_KEY, AccountTimer, MailboxError
 
 log = logging.getLogger("rcm.connector")
 
@@ -23,20 +21,10 @@ log = logging.getLogger("rcm.connector")
 PER_PASS = 50
 
 
-class Poller:
-    def __init__(
-        self,
-        cfg: ConnectorSettings,
-        account: Account,
-        metrics: ConnectorMetrics,
-        link: Link | None = None,
-    ):
-        self.cfg = cfg
-        self.account = account
-        self.metrics = metrics
-        self.link = link or Link(account)
+class Poller(AccountTimer):
+    def started(self) -> None:
         self.retry_at = 0.0
-        self.delay = cfg.retry_min_s
+        self.delay = self.cfg.retry_min_s
         self.error = ""  # the last failure, for status
         self.stopped_at_key: float | None = None  # known_hosts mtime when stopped
 
