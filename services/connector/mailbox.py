@@ -202,19 +202,29 @@ class Mailbox:
         a = self.account
         final = posixpath.join(a.outbound_dir, name)
         temp = final + a.temp_suffix
-        if await self._call(f"checking {final}", self.sftp.exists(final)):
-            theirs = await self._read(final)
-            if sha256(theirs) == sha256(data):
-                return final
-            raise MailboxError(REMOTE, f"account {a.name}: {final} exists with other content")
 
         async def write() -> None:
             async with self.sftp.open(temp, "wb") as f:
                 await f.write(data)
 
+        async def rename() -> bool:
+            """False when a file is there under the final name already."""
+            try:  # SFTP's plain rename never replaces a file already there
+                await self.sftp.rename(temp, final)
+            except asyncssh.SFTPFailure:
+                if not await self.sftp.exists(final):
+                    raise
+                return False
+            return True
+
         await self._call(f"writing {temp}", write())
-        await self._call(f"renaming {temp}", self.sftp.posix_rename(temp, final))
-        return final
+        if await self._call(f"renaming {temp}", rename()):
+            return final
+        theirs = await self._read(final)  # sent before (a crash before it was recorded)
+        await self._call(f"removing {temp}", self.sftp.remove(temp))
+        if sha256(theirs) == sha256(data):
+            return final
+        raise MailboxError(REMOTE, f"account {a.name}: {final} exists with other content")
 
     async def _read(self, path: str, size: int | None = None) -> bytes:
         async def read() -> bytes:

@@ -305,6 +305,29 @@ async def test_an_837_is_uploaded_whole_under_its_final_name_once(
     assert (row["state"], row["attempts"]) == ("uploaded", 1)
 
 
+async def test_an_upload_finds_its_file_there_already_or_another_file_under_its_name(
+    live_stack: Settings, account: Account
+) -> None:
+    """A crash after the rename, before the upload was recorded: the next try finds the
+    same bytes under the final name and is done (no temporary file left). Other bytes
+    under that name are never replaced: the upload fails with the words."""
+    outbound = mailbox(live_stack) / account.outbound_dir
+    data = claim_837(_icn())
+    name = file_name(account, account.tenant, check(data), _now())
+    box = Mailbox(account)
+    await box.open()
+    try:
+        assert await box.upload(name, data) == f"{account.outbound_dir}/{name}"
+        assert await box.upload(name, data) == f"{account.outbound_dir}/{name}"  # again
+        assert sorted(p.name for p in outbound.iterdir()) == [name]
+        with pytest.raises(MailboxError, match="exists with other content"):
+            await box.upload(name, claim_837(_icn()))
+        assert sorted(p.name for p in outbound.iterdir()) == [name]
+        assert (outbound / name).read_bytes() == data
+    finally:
+        box.close()
+
+
 async def test_a_failed_upload_stays_pending_with_its_reason(
     connector: tuple[Service, ConnectorMetrics], account: Account
 ) -> None:
