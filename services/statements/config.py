@@ -80,10 +80,10 @@ class StatementSettings(BaseSettings):
         default=5.0, gt=0, description="How often new statements' PDFs are rendered"
     )
     pdf_idle_s: float = Field(
-        default=2.0,
+        default=15.0,
         ge=0,
         description="PDFs are rendered once the instance has applied no batch for this "
-        "long (a burst is never slowed by them)",
+        "long (longer than the gaps a burst leaves, so a burst is not slowed by them)",
     )
     pdf_background: bool = Field(
         default=True,
