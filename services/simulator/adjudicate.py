@@ -43,7 +43,7 @@ from services.simulator.model import (
     LineResult,
 )
 from services.simulator.payers import OFFICE_EM, PayerPlan, payer
-from services.simulator.secondary import adjudicate_later
+from services.simulator.secondary import adjudicate_later, patient_left
 
 PROCESSED_PRIMARY = "1"
 PROCESSED_SECONDARY = "2"
@@ -91,8 +91,17 @@ def payer_claim_number(claim: ClaimIn) -> str:
 
 
 def _denied_line(
-    line: ClaimLineIn, dos: dt.date, group: str, carc: str, remarks: Sequence[str]
+    line: ClaimLineIn,
+    dos: dt.date,
+    group: str,
+    carc: str,
+    remarks: Sequence[str],
+    left: int | None = None,
 ) -> LineResult:
+    """The line denied with ``carc``. A later payer (``left``: what the prior payers left
+    on the line) denies only that; the rest is the prior payers' impact (OA-23)."""
+    left = line.charge_cents if left is None else max(0, min(left, line.charge_cents))
+    cas = (("OA", "23", line.charge_cents - left), (group, carc, left))
     return LineResult(
         line_number=line.line_number,
         procedure_code=line.procedure_code,
@@ -101,7 +110,7 @@ def _denied_line(
         charge_cents=line.charge_cents,
         allowed_cents=0,
         paid_cents=0,
-        adjustments=(Cas(group, carc, line.charge_cents),) if line.charge_cents else (),
+        adjustments=tuple(Cas(g, r, amt) for g, r, amt in cas if amt),
         remarks=tuple(remarks),
         service_date=line.service_date or dos,
         control_number=line.control_number,
@@ -192,10 +201,15 @@ def _denied_claim(
     denial: tuple[str, str, tuple[str, ...], tuple[str, ...]],
     accumulators: Accumulators,
 ) -> Adjudication:
-    """Every line denied with the claim's CARC; the accumulators untouched."""
+    """Every line denied with the claim's CARC; the accumulators untouched. A later payer
+    denies what the prior payers left (the patient's share), not the whole charge."""
     group, carc, line_remarks, denial_remarks = denial
+    lefts: list[int | None] = (
+        list(patient_left(claim)) if claim.priority > 1 else [None] * len(claim.lines)
+    )
     lines = tuple(
-        _denied_line(ln, claim.date_of_service, group, carc, line_remarks) for ln in claim.lines
+        _denied_line(ln, claim.date_of_service, group, carc, line_remarks, left)
+        for ln, left in zip(claim.lines, lefts, strict=True)
     )
     return Adjudication(
         claim=claim,
