@@ -61,24 +61,30 @@ def charges(claim_ids: list[str], encounters: list[EncounterCreated]) -> dict[st
 WORK_QUEUE_STATES = frozenset({State.HELD, State.REJECTED})
 
 
-# Coordination of benefits: a later payer (CLP02 2/3, or 20/21) answers the patient share
-# the payer before it left, so per claim only the last payer's patient responsibility
-# counts, and a later payer's OA-23 (the prior payers' impact) is not money adjusted.
-_LEVEL = (
-    "CASE WHEN p.status_code IN ('3', '21') THEN 3"
-    " WHEN p.status_code IN ('2', '20') THEN 2 ELSE 1 END"
+# Coordination of benefits: a later payer answers the patient share the payer before it
+# left, so per claim only the last payer's patient responsibility counts, and a later
+# payer's OA-23 (the prior payers' impact) is not money adjusted. A posting's level: its
+# CLP02 (2/3, or 20/21: processed as secondary, tertiary), and at least 2 for a payer
+# other than the claim's first to answer (a later payer's denial says CLP02 4).
+_LEVELS = (
+    "SELECT p.posting_id, GREATEST("
+    " CASE WHEN p.status_code IN ('3', '21') THEN 3"
+    "  WHEN p.status_code IN ('2', '20') THEN 2 ELSE 1 END,"
+    " CASE WHEN p.payer_id <> first_value(p.payer_id) OVER (PARTITION BY p.claim_id"
+    "  ORDER BY p.posting_id) THEN 2 ELSE 1 END) AS level"
+    " FROM remittance.posting_v1 p WHERE p.claim_id = ANY($1::text[])"
 )
 _MONEY = (
     "SELECT coalesce(sum(paid_cents), 0)::bigint AS paid,"
     " coalesce(sum(patient_responsibility_cents) FILTER (WHERE level = last), 0)::bigint AS pr"
-    f" FROM (SELECT p.*, {_LEVEL} AS level, max({_LEVEL}) OVER (PARTITION BY p.claim_id) AS last"
-    " FROM remittance.posting_v1 p WHERE p.claim_id = ANY($1::text[])) x"
+    " FROM (SELECT p.*, lv.level, max(lv.level) OVER (PARTITION BY p.claim_id) AS last"
+    f" FROM remittance.posting_v1 p JOIN ({_LEVELS}) lv USING (posting_id)) x"
 )
 _ADJUSTED = (
     "SELECT -coalesce(sum(l.amount_cents), 0)::bigint FROM remittance.ledger_line_v1 l"
-    " JOIN remittance.posting_v1 p USING (posting_id)"
+    f" JOIN ({_LEVELS}) lv USING (posting_id)"
     " WHERE l.claim_id = ANY($1::text[]) AND l.kind = 'adjustment' AND l.cas_group <> 'PR'"
-    f" AND NOT ({_LEVEL} > 1 AND l.cas_group = 'OA' AND l.reason = '23')"
+    " AND NOT (lv.level > 1 AND l.cas_group = 'OA' AND l.reason = '23')"
 )
 
 
