@@ -16,7 +16,7 @@ import os
 import statistics
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,13 +62,6 @@ def _stat_ppid(entry: Path) -> int:
     return int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
 
 
-def _ppid(pid: int) -> int:
-    try:
-        return _stat_ppid(Path(f"/proc/{pid}"))
-    except (OSError, ValueError, IndexError):
-        return 0
-
-
 def proc_stats(pid: int) -> tuple[float, float]:
     """CPU seconds (user + system) and peak RSS in MB of a live process, from /proc."""
     peak = 0.0
@@ -81,18 +74,20 @@ def proc_stats(pid: int) -> tuple[float, float]:
 _SSHD = ("sshd", "sshd-session", "sftp-server")
 
 
-def _infra_pids(services: Sequence[int] = ()) -> dict[str, list[int]]:
-    """The local stack's processes: every PostgreSQL process, the Kafka broker and the
-    SFTP server's (sshd); and the services' own children (a statements PDF worker), as
-    ``children``."""
-    out: dict[str, list[int]] = {"postgresql": [], "kafka": [], "sftp": [], "children": []}
+def _stack_pids(services: Mapping[str, int]) -> dict[str, list[int]]:
+    """Each part's processes: every PostgreSQL process, the Kafka broker, the SFTP
+    server's (sshd), and each service with its own children (the statements PDF worker
+    counts as statements)."""
+    out: dict[str, list[int]] = {name: [pid] for name, pid in services.items()}
+    out |= {"postgresql": [], "kafka": [], "sftp": []}
+    service_of = {pid: name for name, pid in services.items()}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             comm = (entry / "comm").read_text().strip()
             cmd = (entry / "cmdline").read_bytes() if comm == "java" else b""
-            child = bool(services) and _stat_ppid(entry) in services
+            parent = service_of.get(_stat_ppid(entry)) if service_of else None
         except (OSError, ValueError, IndexError):
             continue
         if comm == "postgres":
@@ -101,8 +96,8 @@ def _infra_pids(services: Sequence[int] = ()) -> dict[str, list[int]]:
             out["kafka"].append(int(entry.name))
         elif comm in _SSHD:
             out["sftp"].append(int(entry.name))
-        elif child:
-            out["children"].append(int(entry.name))
+        elif parent is not None:
+            out[parent].append(int(entry.name))
     return out
 
 
@@ -126,14 +121,7 @@ class CpuWindow:
     spent: dict[str, float] = field(default_factory=dict)
 
     def _pids(self) -> dict[str, list[int]]:
-        """Each part's processes; a service's children count as the service (the
-        statements PDF worker as statements)."""
-        infra = _infra_pids(list(self.services.values()))
-        children = infra.pop("children")
-        own: dict[str, list[int]] = {name: [pid] for name, pid in self.services.items()}
-        for name, pid in self.services.items():
-            own[name] += [c for c in children if _ppid(c) == pid]
-        return {**own, **infra, "bench": [os.getpid()]}
+        return {**_stack_pids(self.services), "bench": [os.getpid()]}
 
     def start(self) -> None:
         self.first = {
