@@ -60,6 +60,24 @@ class Context:
     # Writes deferred to the end of the batch (see defer); None: they run at once.
     deferred: Deferred | None = None
 
+    def caused(
+        self, *, tenant: str, correlation_id: str, traceparent: str | None = None
+    ) -> Context:
+        """A context for work this message causes under another tenant or correlation
+        (one claim of a file, the interchange of another tenant a shared file answers):
+        in this batch's transaction, outbox buffer and deferred writes, its events caused
+        by this message, on ``traceparent``'s trace when given."""
+        c = self.service.context(
+            self.conn,
+            tenant=tenant,
+            correlation_id=correlation_id,
+            cause=self.meta.id,
+            traceparent=traceparent,
+        )
+        c.pending, c.deferred, c.batch = self.pending, self.deferred, self.batch
+        c.traceparent = traceparent
+        return c
+
     async def defer(self, sql: str, *args: Any, key: Any = None) -> None:
         """Runs a write whose result the handler does not need: at once, or in a batch
         at its end with the batch's other deferred writes, in order, consecutive runs of

@@ -31,16 +31,7 @@ log = logging.getLogger("rcm.claims.sent")
 def _claim_context(ctx: Context, claim_id: str, traceparent: str | None) -> Context:
     """The file's event, worked as one of its claims: in the batch's transaction and
     outbox, on the claim's own trace (its claim.submitted continues the claim's trace)."""
-    c = ctx.service.context(
-        ctx.conn,
-        tenant=ctx.meta.tenant,
-        correlation_id=claim_id,
-        cause=ctx.meta.id,
-        traceparent=traceparent,
-    )
-    c.pending, c.deferred, c.batch = ctx.pending, ctx.deferred, ctx.batch
-    c.traceparent = traceparent
-    return c
+    return ctx.caused(tenant=ctx.meta.tenant, correlation_id=claim_id, traceparent=traceparent)
 
 
 async def on_file_sent(ctx: Context, ev: X12FileSent, *, cfg: ClaimsSettings) -> None:
@@ -64,10 +55,7 @@ async def submit_answered(
     for tenant, inter in waiting:
         c = ctx
         if tenant != ctx.meta.tenant:  # a shared mailbox's answer: the claims' own tenant
-            c = ctx.service.context(
-                ctx.conn, tenant=tenant, correlation_id=f"{inter:09d}", cause=ctx.meta.id
-            )
-            c.pending, c.deferred, c.batch = ctx.pending, ctx.deferred, ctx.batch
+            c = ctx.caused(tenant=tenant, correlation_id=f"{inter:09d}")
         await submit_interchange(c, cfg, inter, file=None, attempts=None)
     return len(waiting)
 
