@@ -99,8 +99,9 @@ def _denied_line(
     left: int | None = None,
 ) -> LineResult:
     """The line denied with ``carc``. A later payer (``left``: what the prior payers left
-    on the line) denies only that; the rest is the prior payers' impact (OA-23)."""
-    left = line.charge_cents if left is None else max(0, min(left, line.charge_cents))
+    on the line, secondary.patient_left) denies only that; the rest is the prior payers'
+    impact (OA-23)."""
+    left = line.charge_cents if left is None else left
     cas = (("OA", "23", line.charge_cents - left), (group, carc, left))
     return LineResult(
         line_number=line.line_number,

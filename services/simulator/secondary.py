@@ -40,10 +40,12 @@ def _share(total: int, lines: tuple[ClaimLineIn, ...]) -> list[int]:
 
 
 def patient_left(claim: ClaimIn) -> list[int]:
-    """The patient share the last prior payer left on each line."""
+    """The patient share the last prior payer left on each line (0 to the line's charge)."""
     if all(ln.prior_patient_cents is not None for ln in claim.lines):
-        return [ln.prior_patient_cents or 0 for ln in claim.lines]
-    return _share(claim.prior_patient_cents or 0, claim.lines)
+        left = [ln.prior_patient_cents or 0 for ln in claim.lines]
+    else:
+        left = _share(claim.prior_patient_cents or 0, claim.lines)
+    return [max(0, min(x, ln.charge_cents)) for x, ln in zip(left, claim.lines, strict=True)]
 
 
 def _own_benefit(line: ClaimLineIn, plan: PayerPlan) -> int:
@@ -84,7 +86,6 @@ def adjudicate_later(
     """The claim adjudicated by ``plan`` as its secondary (or tertiary) payer."""
     results: list[Line] = []
     for line, left in zip(claim.lines, patient_left(claim), strict=True):
-        left = max(0, min(left, line.charge_cents))
         paid = pays(line, left, plan)
         cas = [
             Cas(g, r, amt)
